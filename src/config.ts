@@ -1,0 +1,124 @@
+import { readFileSync, writeFileSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { parseRetrySchedule } from './webhooks/retry-schedule.js';
+
+/** Everything the process reads from its environment, checked once at start and then frozen. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  masterKey: Buffer;
+  retryScheduleMs: readonly number[];
+  allowHttpWebhooks: boolean;
+  webhookAllowCidrs: readonly string[];
+  smtpUrl: string | null;
+  logLevel: string;
+  publicUrl: string;
+  workerConcurrency: number;
+  perEndpointConcurrency: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolVar(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new ConfigError(name, `must be true or false, got "${env[name]}"`);
+}
+
+function cidrList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = (env[name] ?? '').trim();
+  if (!raw) return [];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const item of items) {
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(item)) throw new ConfigError(name, `"${item}" is not a CIDR such as 127.0.0.0/8`);
+  }
+  return items;
+}
+
+function urlVar(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string | null {
+  const raw = (env[name] ?? '').trim();
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(url.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
+  return raw;
+}
+
+/** Reads the master key from ESCALATR_MASTER_KEY (base64 or hex of 32 bytes) or from a 0600 key file in the data dir. */
+function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
+  const raw = (env.ESCALATR_MASTER_KEY ?? '').trim();
+  if (raw) {
+    const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+    if (key.length !== 32) throw new ConfigError('ESCALATR_MASTER_KEY', 'must be 32 bytes, as 64 hex characters or base64');
+    return key;
+  }
+  const file = join(dataDir, 'master.key');
+  if (existsSync(file)) {
+    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+    if (key.length !== 32) throw new ConfigError('ESCALATR_MASTER_KEY', `key file ${file} does not hold 32 base64 bytes`);
+    return key;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return key;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intVar(env, 'PORT', 3000, 0, 65535);
+  const host = (env.HOST ?? '').trim() || '0.0.0.0';
+  const dataDir = resolve((env.DATA_DIR ?? '').trim() || './data');
+  const databaseUrl = urlVar(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  let retryScheduleMs: number[];
+  try {
+    retryScheduleMs = parseRetrySchedule(env.ESCALATR_RETRY_SCHEDULE ?? '1m,5m,30m,2h,6h');
+  } catch (err) {
+    throw new ConfigError('ESCALATR_RETRY_SCHEDULE', (err as Error).message);
+  }
+  const logLevel = (env.LOG_LEVEL ?? '').trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const publicUrl = urlVar(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`;
+  return Object.freeze({
+    port,
+    host,
+    dataDir,
+    databaseUrl,
+    masterKey: loadMasterKey(env, dataDir),
+    retryScheduleMs: Object.freeze(retryScheduleMs),
+    allowHttpWebhooks: boolVar(env, 'ESCALATR_ALLOW_HTTP_WEBHOOKS'),
+    webhookAllowCidrs: Object.freeze(cidrList(env, 'ESCALATR_WEBHOOK_ALLOW_CIDRS')),
+    smtpUrl: urlVar(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    logLevel,
+    publicUrl: publicUrl.replace(/\/$/, ''),
+    workerConcurrency: intVar(env, 'ESCALATR_WORKER_CONCURRENCY', 64, 1, 1024),
+    perEndpointConcurrency: intVar(env, 'ESCALATR_ENDPOINT_CONCURRENCY', 8, 1, 256),
+  });
+}

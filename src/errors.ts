@@ -1,0 +1,46 @@
+/**
+ * The one registry of error codes. Every error a client can see is an AppError with a stable code and status;
+ * the API's error handler (src/api/error-handler.ts) is the only place that turns them into responses.
+ */
+export const ERRORS = {
+  invalid_request: { status: 400, message: 'The request is invalid' },
+  invalid_query: { status: 400, message: 'A query parameter is invalid' },
+  invalid_json: { status: 400, message: 'The body is not valid JSON' },
+  validation_failed: { status: 400, message: 'The body failed validation' },
+  invalid_url: { status: 400, message: 'The URL is invalid' },
+  unauthorized: { status: 401, message: 'Missing or invalid credentials' },
+  forbidden: { status: 403, message: 'Not allowed' },
+  insufficient_scope: { status: 403, message: 'This API key does not have the scope for this route' },
+  plan_required: { status: 403, message: 'API access needs the Professional or Enterprise plan' },
+  csrf_failed: { status: 403, message: 'Missing or invalid CSRF token' },
+  not_found: { status: 404, message: 'Not found' },
+  conflict: { status: 409, message: 'The request conflicts with the current state' },
+  invalid_transition: { status: 409, message: 'That step is not allowed in the current state' },
+  already_exists: { status: 409, message: 'Already exists' },
+  payload_too_large: { status: 413, message: 'The body is too large' },
+  unsupported_media_type: { status: 415, message: 'Unsupported content type' },
+  rate_limited: { status: 429, message: 'Too many requests' },
+  account_locked: { status: 429, message: 'Too many failed logins; try again later' },
+  internal: { status: 500, message: 'Internal error' },
+  unavailable: { status: 503, message: 'The service is not ready' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+export const invalidTransition = (message: string) => new AppError('invalid_transition', message);
+export const validationFailed = (message: string, details?: Record<string, unknown>) =>
+  new AppError('validation_failed', message, details);

@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { postgresProfile, sqliteProfile, type DialectProfile } from './dialects.js';
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+/** Either the root handle or a transaction: query modules accept both. */
+export type Queryable = Kysely<Database>;
+
+export interface Store {
+  db: Db;
+  profile: DialectProfile;
+  /** A PostgreSQL pool (for LISTEN/NOTIFY), absent on SQLite. */
+  pgPool?: pg.Pool;
+  pgSchema?: string;
+  sqliteFile?: string;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  databaseUrl?: string | null;
+  dataDir?: string;
+  /** SQLite file path, overriding dataDir (tests use a temp file). */
+  sqliteFile?: string;
+  /** PostgreSQL schema to use as search_path (tests use one per test). */
+  pgSchema?: string;
+  poolSize?: number;
+}
+
+// int8 and numeric come back as strings from pg by default; our bigints are epoch ms and counters, safe as numbers.
+const pgTypes = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === 20) return (v: string) => Number(v);
+    if (oid === 1700) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export function openStore(opts: OpenStoreOptions): Store {
+  if (opts.databaseUrl) {
+    const schema = opts.pgSchema;
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      types: pgTypes as unknown as pg.CustomTypesConfig,
+      options: schema ? `-c search_path=${schema}` : undefined,
+    });
+    // An idle client that loses its connection must not crash the process; the next query reconnects.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { db, profile: postgresProfile, pgPool: pool, pgSchema: schema, close: () => db.destroy() };
+  }
+  const file = opts.sqliteFile ?? join(opts.dataDir ?? './data', 'escalatr.db');
+  if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true });
+  const sqlite = new SQLite(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return { db, profile: sqliteProfile, sqliteFile: file, close: () => db.destroy() };
+}
+
+/** Runs `fn` in one transaction: the change, its event and its deliveries commit together or not at all. */
+export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(fn);
+}

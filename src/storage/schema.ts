@@ -1,0 +1,294 @@
+
+
+/**
+ * Table types for Kysely. Conventions that hold on both SQLite and PostgreSQL:
+ * times are epoch milliseconds (bigint, parsed to number), booleans are 0/1 integers,
+ * JSON is stored as text, ids are prefixed random strings.
+ */
+export interface CompaniesTable {
+  id: string;
+  name: string;
+  code: string;
+  plan: 'free' | 'starter' | 'professional' | 'enterprise';
+  sla_windows: string | null; // JSON: { "L1": seconds, … }; null = defaults in code
+  action_wait_s: number | null;
+  complaint_seq: number;
+  event_seq: number;
+  created_at: number;
+}
+
+export interface UsersTable {
+  id: string;
+  company_id: string;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  role: 'owner' | 'admin' | 'agent' | 'viewer';
+  failed_logins: number;
+  locked_until: number | null;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  id: string; // sha256 of the cookie token
+  user_id: string;
+  company_id: string;
+  csrf_token: string;
+  expires_at: number;
+  created_at: number;
+}
+
+export interface ConsumersTable {
+  id: string;
+  email: string;
+  name: string | null;
+  created_at: number;
+}
+
+export interface ConsumerTokensTable {
+  id: string;
+  consumer_id: string;
+  token_hash: string;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  company_id: string;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  scope: 'read' | 'admin';
+  created_by: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface ComplaintsTable {
+  escalatr_id: string;
+  company_id: string;
+  consumer_id: string;
+  complaint_category: string;
+  title: string;
+  description: string;
+  status: 'Open' | 'Escalated' | 'Resolved' | 'Withdrawn';
+  stage: 'Intake' | 'Escalation' | 'Closure';
+  level: number; // 1..9, shown as L1..L9
+  priority: 'low' | 'medium' | 'high' | 'critical';
+  amount_involved: number | null;
+  currency: string | null;
+  sla_due_at: number | null;
+  last_staff_response_at: number | null;
+  claimed_by: string | null;
+  delegated_to: string | null;
+  resolution_type: string | null;
+  amount_recovered: number | null;
+  resolution_notes: string | null;
+  withdraw_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface MessagesTable {
+  id: string;
+  complaint_id: string;
+  company_id: string;
+  author_kind: 'consumer' | 'staff';
+  author: string;
+  body: string;
+  directed_to: string | null;
+  created_at: number;
+}
+
+export interface EvidenceTable {
+  id: string;
+  complaint_id: string;
+  company_id: string;
+  file_name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  content: Buffer;
+  created_at: number;
+}
+
+export interface SettlementOffersTable {
+  id: string;
+  complaint_id: string;
+  company_id: string;
+  amount: number;
+  currency: string;
+  terms: string;
+  status: 'open' | 'accepted' | 'rejected' | 'countered';
+  counter_amount: number | null;
+  created_by: string;
+  created_at: number;
+  responded_at: number | null;
+}
+
+export interface FollowupsTable {
+  id: string;
+  complaint_id: string;
+  company_id: string;
+  question: string;
+  answer: string | null;
+  asked_by: string;
+  created_at: number;
+  answered_at: number | null;
+}
+
+export interface ActionDraftsTable {
+  id: string; // draft_id
+  action_id: string;
+  complaint_id: string;
+  company_id: string;
+  kind: string;
+  body: string;
+  status: 'drafted' | 'filed';
+  respond_by: number;
+  wait_escalated_at: number | null;
+  created_at: number;
+  filed_at: number | null;
+}
+
+export interface SocialDraftsTable {
+  id: string;
+  complaint_id: string;
+  company_id: string;
+  platform: string;
+  body: string;
+  status: 'drafted' | 'posted';
+  created_at: number;
+  posted_at: number | null;
+}
+
+export interface EventsTable {
+  id: string;
+  company_id: string;
+  seq: number; // per company, assigned under the company row lock, so commit order = seq order
+  name: string;
+  complaint_id: string | null;
+  body: string; // the exact JSON bytes every receiver and the feed see
+  delivery_status: 'none' | 'pending' | 'success' | 'failed' | 'dead';
+  created_at: number;
+}
+
+export interface EndpointsTable {
+  id: string;
+  company_id: string;
+  url: string;
+  description: string | null;
+  enabled: number;
+  events: string; // JSON array of names, or ["*"]
+  secret_enc: string;
+  prev_secret_enc: string | null;
+  prev_secret_expires_at: number | null;
+  auth_type: 'none' | 'bearer' | 'api_key' | 'custom_header';
+  auth_enc: string | null; // encrypted JSON { token, header_name }
+  timeout_ms: number;
+  disabled_reason: string | null;
+  disabled_at: number | null;
+  failing_since: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DeliveriesTable {
+  id: string;
+  company_id: string;
+  event_id: string;
+  endpoint_id: string | null;
+  destination_id: string | null;
+  target: string; // 'endpoint' | 'webhook' | 'slack' | 'email'
+  status: 'pending' | 'success' | 'failed' | 'dead';
+  attempt_count: number;
+  next_attempt_at: number | null;
+  lease_until: number | null;
+  lease_owner: string | null;
+  idempotency_key: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AttemptsTable {
+  id: string;
+  delivery_id: string;
+  company_id: string;
+  n: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  error_kind: string | null;
+  error_message: string | null;
+  response_excerpt: string | null;
+}
+
+export interface FeedbackRecordsTable {
+  id: string;
+  company_id: string;
+  record_id: string;
+  source: string;
+  source_url: string | null;
+  content: string;
+  thread_id: string | null;
+  customer_id: string | null;
+  source_created_at: number | null;
+  received_at: number;
+  scored_at: number | null;
+  escalation_level: string | null;
+  emotional_intensity_level: string | null;
+  sentiment_score: number | null;
+  sentiment_shift: string | null;
+  cues: string | null; // JSON
+}
+
+export interface AutomationsTable {
+  id: string;
+  company_id: string;
+  name: string;
+  active: number;
+  filter: string; // JSON { min_level, sources?, keywords? }
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DestinationsTable {
+  id: string;
+  automation_id: string;
+  company_id: string;
+  type: 'webhook' | 'slack' | 'email';
+  config_enc: string; // encrypted JSON: url, auth, to
+  timeout_ms: number;
+  position: number;
+  created_at: number;
+}
+
+export interface Database {
+  companies: CompaniesTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  consumers: ConsumersTable;
+  consumer_tokens: ConsumerTokensTable;
+  api_keys: ApiKeysTable;
+  complaints: ComplaintsTable;
+  messages: MessagesTable;
+  evidence: EvidenceTable;
+  settlement_offers: SettlementOffersTable;
+  followups: FollowupsTable;
+  action_drafts: ActionDraftsTable;
+  social_drafts: SocialDraftsTable;
+  events: EventsTable;
+  endpoints: EndpointsTable;
+  deliveries: DeliveriesTable;
+  attempts: AttemptsTable;
+  feedback_records: FeedbackRecordsTable;
+  automations: AutomationsTable;
+  destinations: DestinationsTable;
+}
+
