@@ -6,6 +6,8 @@ export interface DialectProfile {
   name: 'sqlite' | 'postgres';
   /** `FOR UPDATE SKIP LOCKED` lets many workers claim disjoint rows; SQLite has one writer and needs none. */
   skipLocked: boolean;
+  /** Row locks (`FOR UPDATE`) exist; SQLite serialises writers instead, and would reject the clause. */
+  rowLocks: boolean;
   /** PostgreSQL wakes other processes' workers with NOTIFY; on SQLite all workers are in one process. */
   listenNotify: boolean;
   /** Whether a driver error is a unique-constraint violation (branch on codes, never on message text). */
@@ -19,6 +21,7 @@ const code = (err: unknown): string => String((err as { code?: unknown } | null)
 export const sqliteProfile: DialectProfile = {
   name: 'sqlite',
   skipLocked: false,
+  rowLocks: false,
   listenNotify: false,
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>
@@ -28,6 +31,7 @@ export const sqliteProfile: DialectProfile = {
 export const postgresProfile: DialectProfile = {
   name: 'postgres',
   skipLocked: true,
+  rowLocks: true,
   listenNotify: true,
   isUniqueViolation: (err) => code(err) === '23505',
   // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown, 25006 read-only transaction

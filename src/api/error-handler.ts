@@ -1,0 +1,68 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, ERRORS, type ErrorCode } from '../errors.js';
+import type { DialectProfile } from '../storage/dialects.js';
+
+export interface ErrorBody {
+  success: false;
+  error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** Names the parameter a schema error is about: `/limit` → limit, a missing property → its name. */
+function paramOf(v: { instancePath?: string; params?: Record<string, unknown> }): string {
+  const missing = v.params?.missingProperty;
+  if (typeof missing === 'string') return [v.instancePath?.replace(/^\//, '').replace(/\//g, '.'), missing].filter(Boolean).join('.');
+  const extra = v.params?.additionalProperty;
+  if (typeof extra === 'string') return extra;
+  return (v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+}
+
+function fromFastify(err: FastifyError, profile: DialectProfile): AppError {
+  if (err instanceof AppError) return err;
+  if (err.validation) {
+    const first = err.validation[0] as { instancePath?: string; params?: Record<string, unknown>; message?: string };
+    const param = paramOf(first);
+    const where = err.validationContext;
+    if (where === 'querystring') {
+      return new AppError('invalid_query', `invalid query parameter ${param || '(unknown)'}: ${first.message ?? 'invalid'}`, { parameter: param });
+    }
+    if (where === 'params') return new AppError('not_found', 'Not found');
+    return new AppError('validation_failed', `${param ? `${param}: ` : ''}${first.message ?? 'invalid'}`, { field: param, in: where });
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'Send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json', 'The body is empty but Content-Type is application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('invalid_request', 'Content-Length does not match the body');
+  }
+  if (err.statusCode === 400 && (err instanceof SyntaxError || /JSON/i.test(err.name))) return new AppError('invalid_json');
+  if (err.statusCode === 429) return new AppError('rate_limited', err.message);
+  if (profile.isUnavailable(err)) return new AppError('unavailable', 'The store is not available; try again shortly');
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    const code = (Object.keys(ERRORS) as ErrorCode[]).find((k) => ERRORS[k].status === err.statusCode) ?? 'invalid_request';
+    return new AppError(code, err.message);
+  }
+  return new AppError('internal');
+}
+
+/** The one place errors become responses: `{ success: false, error: { code, message } }` with the registry's status. */
+export function installErrorHandler(app: FastifyInstance, profile: DialectProfile): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const appError = fromFastify(err, profile);
+    if (appError.status >= 500) request.log.error({ err }, 'request failed');
+    if (appError.code === 'unavailable') reply.header('Retry-After', '5');
+    if (err.statusCode === 429 && (err as FastifyError & { headers?: Record<string, string> }).headers) {
+      for (const [k, v] of Object.entries((err as FastifyError & { headers: Record<string, string> }).headers)) reply.header(k, v);
+    }
+    const body: ErrorBody = { success: false, error: { code: appError.code, message: appError.message } };
+    if (appError.details) body.error.details = appError.details;
+    return reply.status(appError.status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body: ErrorBody = { success: false, error: { code: 'not_found', message: `Route ${request.method} ${request.url.split('?')[0]} not found` } };
+    return reply.status(404).send(body);
+  });
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import type { DomainContext } from '../domain/context.js';
+import { consumerRoutes } from './consumer-v1/complaints.js';
+import { staffStepRoutes } from './platform-v1/staff-steps.js';
+import { complaintReadRoutes } from './platform-v1/complaints.js';
+import { eventFeedRoutes } from './platform-v1/events.js';
+import { apiKeyRoutes } from './platform-v1/api-keys.js';
+import { webhookRoutes } from './platform-v1/webhooks.js';
+import { shieldRoutes } from './platform-v1/shield.js';
+import { sessionRoutes } from './dashboard/session.js';
+import { healthRoutes } from './health.js';
+import { registerOpenApi } from './openapi.js';
+import { webRoutes } from '../web/serve.js';
+
+export interface RouteDeps {
+  ctx: DomainContext;
+  config: Config;
+}
+
+/** Every route of the service, by part. Each part is a Fastify plugin in its own module. */
+export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  // The OpenAPI document is built from the schemas of routes registered after it.
+  await registerOpenApi(app, deps);
+  await app.register(healthRoutes(deps));
+  await app.register(consumerRoutes(deps), { prefix: '/api/consumer/v1' });
+  await app.register(complaintReadRoutes(deps), { prefix: '/api/v1' });
+  await app.register(staffStepRoutes(deps), { prefix: '/api/v1' });
+  await app.register(eventFeedRoutes(deps), { prefix: '/api/v1' });
+  await app.register(apiKeyRoutes(deps), { prefix: '/api/v1' });
+  await app.register(webhookRoutes(deps), { prefix: '/api/v1' });
+  await app.register(shieldRoutes(deps), { prefix: '/api/v1' });
+  await app.register(sessionRoutes(deps), { prefix: '/api/session' });
+  await app.register(webRoutes(deps));
+}

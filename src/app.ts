@@ -1,0 +1,68 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { DomainContext } from './domain/context.js';
+import { SlaScheduler } from './domain/sla-scheduler.js';
+import { installErrorHandler } from './api/error-handler.js';
+import { registerRoutes } from './api/routes.js';
+import { SecretBox } from './security/secret-box.js';
+import type { Store } from './storage/db.js';
+import { ErrorResponse } from './api/schemas.js';
+
+export interface AppOptions {
+  config: Config;
+  store: Store;
+  clock?: Clock;
+  logger?: Logger | false;
+}
+
+export interface App {
+  http: FastifyInstance;
+  ctx: DomainContext;
+  scheduler: SlaScheduler;
+  /** Listeners for "deliveries were created" (the in-process worker subscribes here). */
+  onWake(listener: () => void): void;
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+// Bodies are checked strictly (a string is never silently a number); query strings arrive as text and are coerced.
+function makeValidators() {
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  addFormats.default(strict);
+  addFormats.default(coercing);
+  return { strict, coercing };
+}
+
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const clock = opts.clock ?? systemClock;
+  const listeners: Array<() => void> = [];
+  const ctx: DomainContext = {
+    store: opts.store,
+    clock,
+    box: new SecretBox(opts.config.masterKey),
+    config: opts.config,
+    wake: () => listeners.forEach((l) => l()),
+  };
+  const http = Fastify({
+    loggerInstance: opts.logger || undefined,
+    logger: opts.logger === false ? false : undefined,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: false,
+    ajv: undefined,
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+  const { strict, coercing } = makeValidators();
+  http.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema)));
+  http.addSchema(ErrorResponse);
+  await http.register(cookie);
+  installErrorHandler(http, opts.store.profile);
+  const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
+  await registerRoutes(http, { ctx, config: opts.config });
+  return { http, ctx, scheduler, onWake: (l) => listeners.push(l) };
+}

@@ -1,0 +1,106 @@
+import { AppError, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import { hashToken, newToken } from '../security/tokens.js';
+import type { Db } from '../storage/db.js';
+import { API_PLANS, getCompany, type Plan } from './companies.js';
+import type { DomainContext } from './context.js';
+
+export const API_KEY_PREFIX = 'esc_';
+export const SCOPES = ['read', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  prefix: string;
+  scope: Scope;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface ApiKeyPrincipal {
+  keyId: string;
+  companyId: string;
+  companyCode: string;
+  plan: Plan;
+  scope: Scope;
+  label: string;
+}
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** Creates a key; the full key is in the answer and nowhere else (only its SHA-256 is stored). */
+export async function createApiKey(
+  ctx: DomainContext,
+  input: { companyId: string; name: string; scope: Scope; createdBy?: string | null },
+): Promise<{ key: string; apiKey: ApiKeyView }> {
+  const name = input.name.trim();
+  if (!name || name.length > 100) throw new AppError('validation_failed', 'name must be 1–100 characters');
+  if (!SCOPES.includes(input.scope)) throw new AppError('validation_failed', 'scope must be read or admin');
+  const company = await getCompany(ctx.store.db, input.companyId);
+  if (!API_PLANS.includes(company.plan)) {
+    throw new AppError('plan_required', `API keys need the Professional or Enterprise plan; ${company.code} is on ${company.plan}`);
+  }
+  const { token, hash, displayPrefix } = newToken(API_KEY_PREFIX);
+  const now = ctx.clock.now();
+  const row = {
+    id: newId('key'),
+    company_id: company.id,
+    name,
+    prefix: displayPrefix,
+    key_hash: hash,
+    scope: input.scope,
+    created_by: input.createdBy ?? null,
+    created_at: now,
+    last_used_at: null,
+    revoked_at: null,
+  };
+  await ctx.store.db.insertInto('api_keys').values(row).execute();
+  return { key: token, apiKey: { id: row.id, name, prefix: displayPrefix, scope: input.scope, created_at: isoOrNull(now)!, last_used_at: null, revoked_at: null } };
+}
+
+export async function listApiKeys(db: Db, companyId: string): Promise<ApiKeyView[]> {
+  const rows = await db
+    .selectFrom('api_keys')
+    .select(['id', 'name', 'prefix', 'scope', 'created_at', 'last_used_at', 'revoked_at'])
+    .where('company_id', '=', companyId)
+    .orderBy('created_at', 'desc')
+    .execute();
+  return rows.map((r) => ({ ...r, created_at: isoOrNull(r.created_at)!, last_used_at: isoOrNull(r.last_used_at), revoked_at: isoOrNull(r.revoked_at) }));
+}
+
+export async function revokeApiKey(ctx: DomainContext, companyId: string, id: string): Promise<void> {
+  const result = await ctx.store.db
+    .updateTable('api_keys')
+    .set({ revoked_at: ctx.clock.now() })
+    .where('id', '=', id)
+    .where('company_id', '=', companyId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) {
+    const exists = await ctx.store.db.selectFrom('api_keys').select('id').where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+    if (!exists) throw notFound('API key');
+  }
+}
+
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+/**
+ * Resolves a presented key to its company. Lookup is by SHA-256 of the key, so neither a wrong key nor a
+ * missing one takes a different path through string comparison. last_used_at is written at most once a minute.
+ */
+export async function authenticateApiKey(db: Db, key: string, now: number): Promise<ApiKeyPrincipal | null> {
+  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return null;
+  const row = await db
+    .selectFrom('api_keys')
+    .innerJoin('companies', 'companies.id', 'api_keys.company_id')
+    .select(['api_keys.id', 'api_keys.company_id', 'api_keys.scope', 'api_keys.name', 'api_keys.revoked_at', 'api_keys.last_used_at', 'companies.code', 'companies.plan'])
+    .where('api_keys.key_hash', '=', hashToken(key))
+    .executeTakeFirst();
+  if (!row || row.revoked_at !== null) return null;
+  if (row.last_used_at === null || now - row.last_used_at > LAST_USED_GRANULARITY_MS) {
+    await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', row.id).execute();
+  }
+  return { keyId: row.id, companyId: row.company_id, companyCode: row.code, plan: row.plan, scope: row.scope, label: `api-key:${row.name}` };
+}

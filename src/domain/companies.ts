@@ -1,0 +1,57 @@
+import { AppError, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Db } from '../storage/db.js';
+import type { CompaniesTable } from '../storage/schema.js';
+import type { DomainContext } from './context.js';
+
+export const PLANS = ['free', 'starter', 'professional', 'enterprise'] as const;
+export type Plan = (typeof PLANS)[number];
+export const API_PLANS: readonly Plan[] = ['professional', 'enterprise'];
+
+export type Company = Pick<CompaniesTable, 'id' | 'name' | 'code' | 'plan' | 'created_at'>;
+
+export function checkCompanyCode(code: string): string | null {
+  return /^[A-Z]{2,8}$/.test(code) ? null : 'code must be 2–8 uppercase letters (A–Z)';
+}
+
+export async function createCompany(ctx: DomainContext, input: { name: string; code: string; plan: Plan }): Promise<Company> {
+  const name = input.name.trim();
+  if (!name || name.length > 200) throw new AppError('validation_failed', 'name must be 1–200 characters');
+  const codeError = checkCompanyCode(input.code);
+  if (codeError) throw new AppError('validation_failed', codeError);
+  if (!PLANS.includes(input.plan)) throw new AppError('validation_failed', `plan must be one of ${PLANS.join(', ')}`);
+  const row = { id: newId('co'), name, code: input.code, plan: input.plan, created_at: ctx.clock.now() };
+  try {
+    await ctx.store.db
+      .insertInto('companies')
+      .values({ ...row, sla_windows: null, action_wait_s: null, complaint_seq: 0, event_seq: 0 })
+      .execute();
+  } catch (err) {
+    if (ctx.store.profile.isUniqueViolation(err)) throw new AppError('already_exists', `a company with code ${input.code} exists`);
+    throw err;
+  }
+  return row;
+}
+
+export async function findCompanyByCode(db: Db, code: string): Promise<Company | undefined> {
+  return db.selectFrom('companies').select(['id', 'name', 'code', 'plan', 'created_at']).where('code', '=', code).executeTakeFirst();
+}
+
+export async function getCompanyByCode(db: Db, code: string): Promise<Company> {
+  const company = await findCompanyByCode(db, code);
+  if (!company) throw notFound(`company ${code}`);
+  return company;
+}
+
+export async function getCompany(db: Db, id: string): Promise<Company> {
+  const company = await db.selectFrom('companies').select(['id', 'name', 'code', 'plan', 'created_at']).where('id', '=', id).executeTakeFirst();
+  if (!company) throw notFound('company');
+  return company;
+}
+
+export async function setCompanyPlan(ctx: DomainContext, code: string, plan: Plan): Promise<Company> {
+  if (!PLANS.includes(plan)) throw new AppError('validation_failed', `plan must be one of ${PLANS.join(', ')}`);
+  const result = await ctx.store.db.updateTable('companies').set({ plan }).where('code', '=', code).executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) throw notFound(`company ${code}`);
+  return getCompanyByCode(ctx.store.db, code);
+}

@@ -1,0 +1,348 @@
+import { createHash } from 'node:crypto';
+import { AppError, invalidTransition, notFound } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Tx } from '../storage/db.js';
+import type { ComplaintsTable } from '../storage/schema.js';
+import { eventBase, getComplaintRow, type ComplaintRow } from './complaints.js';
+import { findOrCreateConsumer } from './consumers.js';
+import { transact, type DomainContext, type Work } from './context.js';
+import { emitEvent, type EventName } from './events.js';
+import {
+  assertActive,
+  assertCanClaim,
+  assertCanComplete,
+  assertCanEscalate,
+  assertCanRelease,
+  levelName,
+} from './lifecycle.js';
+import { companyTimers, slaDueAt } from './sla.js';
+import { normaliseEmail } from './users.js';
+
+/** Who is acting: a consumer on their own complaints, or company staff (a user or an admin API key). */
+export type Actor =
+  | { kind: 'consumer'; consumerId: string; email: string }
+  | { kind: 'staff'; companyId: string; label: string };
+
+const scopeOf = (actor: Actor) => (actor.kind === 'consumer' ? { consumerId: actor.consumerId } : { companyId: actor.companyId });
+
+async function loadForUpdate(ctx: DomainContext, tx: Tx, actor: Actor, escalatrId: string): Promise<ComplaintRow> {
+  const row = await getComplaintRow(tx, scopeOf(actor), escalatrId);
+  // On PostgreSQL two steps on one complaint must not interleave (two escalations would both read L1).
+  if (ctx.store.profile.rowLocks) {
+    await tx.selectFrom('complaints').select('escalatr_id').where('escalatr_id', '=', escalatrId).forUpdate().execute();
+    return getComplaintRow(tx, scopeOf(actor), escalatrId);
+  }
+  return row;
+}
+
+interface StepResult<T> {
+  patch?: Partial<ComplaintsTable>;
+  event: EventName;
+  data: (c: ComplaintRow) => Record<string, unknown>;
+  value: T;
+}
+
+/**
+ * The frame of every complaint step: lock the row, check the rule, apply the change, write the event,
+ * all in one transaction. A refused step throws before anything is written.
+ */
+async function complaintStep<T>(
+  ctx: DomainContext,
+  actor: Actor,
+  escalatrId: string,
+  body: (c: ComplaintRow, work: Work) => Promise<StepResult<T>>,
+): Promise<T> {
+  return transact(ctx, async (work) => {
+    const current = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+    const result = await body(current, work);
+    const next: ComplaintRow = { ...current, ...result.patch, updated_at: work.now };
+    await work.tx
+      .updateTable('complaints')
+      .set({ ...result.patch, updated_at: work.now })
+      .where('escalatr_id', '=', escalatrId)
+      .execute();
+    await emitEvent(ctx, work, {
+      companyId: current.company_id,
+      name: result.event,
+      complaintId: escalatrId,
+      data: { ...eventBase(next), ...result.data(next) },
+    });
+    return result.value;
+  });
+}
+
+const STAFF_RESPONSE = (now: number): Partial<ComplaintsTable> => ({ last_staff_response_at: now, sla_due_at: null });
+
+export type EscalationTrigger = 'manual' | 'auto_action_wait' | 'auto_sla';
+
+/** Moves a complaint up one level and starts the new level's response window. */
+export async function escalate(ctx: DomainContext, actor: Actor, escalatrId: string, trigger: EscalationTrigger = 'manual'): Promise<ComplaintRow> {
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertCanEscalate(c);
+    const timers = await companyTimers(work.tx, c.company_id);
+    const level = c.level + 1;
+    const patch: Partial<ComplaintsTable> = { level, status: 'Escalated', stage: 'Escalation', sla_due_at: slaDueAt(timers, level, work.now) };
+    return { patch, event: 'complaint.escalated', data: () => ({ to_level: levelName(level), trigger }), value: { ...c, ...patch, updated_at: work.now } };
+  });
+}
+
+export async function claim(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertCanClaim(c);
+    return { patch: { claimed_by: actor.label, ...STAFF_RESPONSE(work.now) }, event: 'complaint.claimed', data: () => ({ claimed_by: actor.label }), value: undefined };
+  });
+}
+
+export async function release(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c) => {
+    assertCanRelease(c);
+    return { patch: { claimed_by: null }, event: 'complaint.released', data: () => ({ released_by: actor.label }), value: undefined };
+  });
+}
+
+export async function complete(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string, resolutionNotes: string): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertCanComplete(c);
+    return {
+      patch: { stage: 'Closure', resolution_notes: resolutionNotes, ...STAFF_RESPONSE(work.now) },
+      event: 'complaint.completed',
+      data: () => ({ resolution_notes: resolutionNotes, completed_by: actor.label }),
+      value: undefined,
+    };
+  });
+}
+
+export async function resolve(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  input: { resolution_type: string; amount_recovered?: number | null },
+): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c) => {
+    assertActive(c, 'resolve');
+    const amount = input.amount_recovered ?? null;
+    return {
+      patch: { status: 'Resolved', stage: 'Closure', resolution_type: input.resolution_type, amount_recovered: amount, sla_due_at: null },
+      event: 'complaint.resolved',
+      data: () => ({ resolution_type: input.resolution_type, amount_recovered: amount }),
+      value: undefined,
+    };
+  });
+}
+
+export async function withdraw(ctx: DomainContext, actor: Extract<Actor, { kind: 'consumer' }>, escalatrId: string, reasonCode: string): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c) => {
+    assertActive(c, 'withdraw');
+    return {
+      patch: { status: 'Withdrawn', stage: 'Closure', withdraw_reason: reasonCode, sla_due_at: null },
+      event: 'complaint.withdrawn',
+      data: () => ({ reason_code: reasonCode }),
+      value: undefined,
+    };
+  });
+}
+
+/** Delegates to someone else; with an immediate transfer the delegate becomes the complaint's consumer. */
+export async function delegate(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  input: { to_email: string; immediate_transfer: boolean },
+): Promise<void> {
+  const toEmail = normaliseEmail(input.to_email);
+  if (!toEmail) throw new AppError('validation_failed', 'to_email is not a valid address');
+  if (toEmail === actor.email) throw new AppError('validation_failed', 'cannot delegate a complaint to yourself');
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertActive(c, 'delegate');
+    const patch: Partial<ComplaintsTable> = { delegated_to: toEmail };
+    if (input.immediate_transfer) patch.consumer_id = (await findOrCreateConsumer(work.tx, toEmail, work.now)).id;
+    return { patch, event: 'complaint.delegated', data: () => ({ to_email: toEmail, immediate_transfer: input.immediate_transfer }), value: undefined };
+  });
+}
+
+export async function postMessage(ctx: DomainContext, actor: Actor, escalatrId: string, input: { body: string; directed_to?: string | null }): Promise<{ message_id: string }> {
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertActive(c, 'message on');
+    const id = newId('msg');
+    const author = actor.kind === 'consumer' ? actor.email : actor.label;
+    const directedTo = input.directed_to ?? (actor.kind === 'consumer' ? 'company' : 'consumer');
+    await work.tx
+      .insertInto('messages')
+      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, author_kind: actor.kind, author, body: input.body, directed_to: directedTo, created_at: work.now })
+      .execute();
+    // A staff reply is a response: it stops the level's SLA clock. Only consumer messages are webhook events.
+    if (actor.kind === 'staff') {
+      return { patch: STAFF_RESPONSE(work.now), event: 'message.new', data: () => ({ message_id: id, directed_to: directedTo, author_kind: 'staff' }), value: { message_id: id } };
+    }
+    return { event: 'message.new', data: () => ({ message_id: id, directed_to: directedTo }), value: { message_id: id } };
+  });
+}
+
+export const MAX_EVIDENCE_BYTES = 5 * 1024 * 1024;
+
+export async function uploadEvidence(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  input: { file_name: string; content_type: string; content: Buffer },
+): Promise<{ evidence_id: string; size: number; sha256: string }> {
+  if (input.content.length === 0) throw new AppError('validation_failed', 'content_base64 is empty');
+  if (input.content.length > MAX_EVIDENCE_BYTES) throw new AppError('payload_too_large', `evidence may be at most ${MAX_EVIDENCE_BYTES} bytes`);
+  const sha256 = createHash('sha256').update(input.content).digest('hex');
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertActive(c, 'add evidence to');
+    const id = newId('evd');
+    await work.tx
+      .insertInto('evidence')
+      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, file_name: input.file_name, content_type: input.content_type, size: input.content.length, sha256, content: input.content, created_at: work.now })
+      .execute();
+    return { event: 'evidence.uploaded', data: () => ({ evidence_id: id, file_name: input.file_name }), value: { evidence_id: id, size: input.content.length, sha256 } };
+  });
+}
+
+export async function offerSettlement(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'staff' }>,
+  escalatrId: string,
+  input: { amount: number; currency: string; terms: string },
+): Promise<{ offer_id: string }> {
+  if (!/^[A-Z]{3}$/.test(input.currency)) throw new AppError('validation_failed', 'currency must be an ISO 4217 code');
+  return transact(ctx, async (work) => {
+    const c = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+    assertActive(c, 'offer a settlement on');
+    const id = newId('off');
+    await work.tx
+      .insertInto('settlement_offers')
+      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, amount: input.amount, currency: input.currency, terms: input.terms, status: 'open', counter_amount: null, created_by: actor.label, created_at: work.now, responded_at: null })
+      .execute();
+    await work.tx.updateTable('complaints').set({ ...STAFF_RESPONSE(work.now), updated_at: work.now }).where('escalatr_id', '=', escalatrId).execute();
+    return { offer_id: id };
+  });
+}
+
+export async function respondToSettlement(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  offerId: string,
+  input: { action: 'accept' | 'reject' | 'counter'; counter_amount?: number | null },
+): Promise<void> {
+  if (input.action === 'counter' && (input.counter_amount == null || !(input.counter_amount >= 0))) {
+    throw new AppError('validation_failed', 'counter_amount is required to counter an offer');
+  }
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertActive(c, 'respond to an offer on');
+    const offer = await work.tx.selectFrom('settlement_offers').selectAll().where('id', '=', offerId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    if (!offer) throw notFound(`settlement offer ${offerId}`);
+    if (offer.status !== 'open') throw invalidTransition(`settlement offer ${offerId} was already ${offer.status}`);
+    const status = input.action === 'accept' ? 'accepted' : input.action === 'reject' ? 'rejected' : 'countered';
+    await work.tx
+      .updateTable('settlement_offers')
+      .set({ status, counter_amount: input.action === 'counter' ? input.counter_amount! : null, responded_at: work.now })
+      .where('id', '=', offerId)
+      .execute();
+    const data: Record<string, unknown> = { action: input.action, offer_id: offerId };
+    if (input.action === 'counter') data.counter_amount = input.counter_amount;
+    return { event: 'settlement.responded', data: () => data, value: undefined };
+  });
+}
+
+export async function askFollowup(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string, question: string): Promise<{ followup_id: string }> {
+  return transact(ctx, async (work) => {
+    const c = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+    assertActive(c, 'ask a follow-up on');
+    const id = newId('fup');
+    await work.tx
+      .insertInto('followups')
+      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, question, answer: null, asked_by: actor.label, created_at: work.now, answered_at: null })
+      .execute();
+    await work.tx.updateTable('complaints').set({ ...STAFF_RESPONSE(work.now), updated_at: work.now }).where('escalatr_id', '=', escalatrId).execute();
+    return { followup_id: id };
+  });
+}
+
+export async function answerFollowup(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  followupId: string,
+  answer: string,
+): Promise<{ all_answered: boolean }> {
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertActive(c, 'answer a follow-up on');
+    const followup = await work.tx.selectFrom('followups').selectAll().where('id', '=', followupId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    if (!followup) throw notFound(`follow-up ${followupId}`);
+    if (followup.answer !== null) throw invalidTransition(`follow-up ${followupId} is already answered`);
+    await work.tx.updateTable('followups').set({ answer, answered_at: work.now }).where('id', '=', followupId).execute();
+    const open = await work.tx.selectFrom('followups').select('id').where('complaint_id', '=', c.escalatr_id).where('answer', 'is', null).executeTakeFirst();
+    const allAnswered = !open;
+    return { event: 'followup.replied', data: () => ({ followup_id: followupId, all_answered: allAnswered }), value: { all_answered: allAnswered } };
+  });
+}
+
+/** Drafts a resolution action (a formal notice, a regulator filing…); unanswered past the wait window, it escalates. */
+export async function draftAction(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  input: { kind: string; body: string },
+): Promise<{ action_id: string; draft_id: string }> {
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertActive(c, 'draft an action on');
+    const timers = await companyTimers(work.tx, c.company_id);
+    const existing = await work.tx
+      .selectFrom('action_drafts')
+      .select('action_id')
+      .where('complaint_id', '=', c.escalatr_id)
+      .where('kind', '=', input.kind)
+      .executeTakeFirst();
+    // One action per kind per complaint; each new draft of it is a new draft id.
+    const actionId = existing?.action_id ?? newId('act');
+    const draftId = newId('drf');
+    await work.tx
+      .insertInto('action_drafts')
+      .values({ id: draftId, action_id: actionId, complaint_id: c.escalatr_id, company_id: c.company_id, kind: input.kind, body: input.body, status: 'drafted', respond_by: work.now + timers.actionWaitS * 1000, wait_escalated_at: null, created_at: work.now, filed_at: null })
+      .execute();
+    return { event: 'action.drafted', data: () => ({ action_id: actionId, draft_id: draftId, kind: input.kind }), value: { action_id: actionId, draft_id: draftId } };
+  });
+}
+
+export async function fileAction(ctx: DomainContext, actor: Extract<Actor, { kind: 'consumer' }>, escalatrId: string, draftId: string): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    assertActive(c, 'file an action on');
+    const draft = await work.tx.selectFrom('action_drafts').selectAll().where('id', '=', draftId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    if (!draft) throw notFound(`action draft ${draftId}`);
+    if (draft.status !== 'drafted') throw invalidTransition(`action draft ${draftId} is already ${draft.status}`);
+    await work.tx.updateTable('action_drafts').set({ status: 'filed', filed_at: work.now }).where('id', '=', draftId).execute();
+    return { event: 'action.filed', data: () => ({ draft_id: draftId, action_id: draft.action_id }), value: undefined };
+  });
+}
+
+/** A social draft is private to the consumer until it is marked posted, so drafting emits no event. */
+export async function draftSocial(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  input: { platform: string; body: string },
+): Promise<{ draft_id: string }> {
+  return transact(ctx, async (work) => {
+    const c = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+    assertActive(c, 'draft a social post on');
+    const id = newId('soc');
+    await work.tx
+      .insertInto('social_drafts')
+      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, platform: input.platform, body: input.body, status: 'drafted', created_at: work.now, posted_at: null })
+      .execute();
+    return { draft_id: id };
+  });
+}
+
+export async function markSocialPosted(ctx: DomainContext, actor: Extract<Actor, { kind: 'consumer' }>, escalatrId: string, draftId: string): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    const draft = await work.tx.selectFrom('social_drafts').selectAll().where('id', '=', draftId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    if (!draft) throw notFound(`social draft ${draftId}`);
+    if (draft.status !== 'drafted') throw invalidTransition(`social draft ${draftId} is already posted`);
+    await work.tx.updateTable('social_drafts').set({ status: 'posted', posted_at: work.now }).where('id', '=', draftId).execute();
+    return { event: 'social.posted', data: () => ({ draft_id: draftId, platform: draft.platform }), value: undefined };
+  });
+}

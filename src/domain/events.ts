@@ -1,0 +1,141 @@
+import { sql } from 'kysely';
+import { iso } from '../clock.js';
+import { newId } from '../ids.js';
+import type { Insertable } from 'kysely';
+import type { DeliveriesTable } from '../storage/schema.js';
+import { DELIVERY_CHANNEL, type DomainContext, type Work } from './context.js';
+
+/** Every event name the platform emits (the seeds' catalogue plus the lifecycle events of the escalation seed). */
+export const EVENT_NAMES = [
+  'complaint.created',
+  'complaint.escalated',
+  'complaint.claimed',
+  'complaint.released',
+  'complaint.completed',
+  'complaint.resolved',
+  'complaint.withdrawn',
+  'complaint.delegated',
+  'settlement.responded',
+  'message.new',
+  'evidence.uploaded',
+  'followup.replied',
+  'action.drafted',
+  'action.filed',
+  'social.posted',
+  'webhook.test',
+  'shield.alert',
+] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
+
+/** A delivery target beyond the company's subscribed endpoints (Shield destinations). */
+export interface ExtraDelivery {
+  destinationId: string;
+  target: 'webhook' | 'slack' | 'email';
+  idempotencyKey: string;
+}
+
+export interface EmitInput {
+  companyId: string;
+  name: EventName;
+  complaintId?: string | null;
+  data: Record<string, unknown>;
+  /** Deliver only to this endpoint (a Test press), whatever its subscription. */
+  onlyEndpointId?: string;
+  /** Deliver to the company's subscribed endpoints; false for Shield alerts that go only to their destinations. */
+  toEndpoints?: boolean;
+  extraDeliveries?: ExtraDelivery[];
+}
+
+export interface EmittedEvent {
+  id: string;
+  seq: number;
+  body: string;
+  deliveryIds: string[];
+}
+
+function subscribes(eventsJson: string, name: string): boolean {
+  const events = JSON.parse(eventsJson) as string[];
+  return events.includes('*') || events.includes(name);
+}
+
+/**
+ * Writes an event and its deliveries inside the caller's transaction.
+ * The per-company sequence is taken by updating the company row, which holds that row's lock until commit: so on
+ * PostgreSQL events of one company commit in sequence order and a feed cursor can never skip one.
+ */
+export async function emitEvent(ctx: DomainContext, work: Work, input: EmitInput): Promise<EmittedEvent> {
+  const { tx, now } = work;
+  const row = await tx
+    .updateTable('companies')
+    .set({ event_seq: sql`event_seq + 1` })
+    .where('id', '=', input.companyId)
+    .returning('event_seq')
+    .executeTakeFirstOrThrow();
+  const id = newId('evt');
+  const body = JSON.stringify({ id, event: input.name, timestamp: iso(now), data: input.data });
+
+  let endpointIds: string[] = [];
+  if (input.onlyEndpointId) {
+    endpointIds = [input.onlyEndpointId];
+  } else if (input.toEndpoints !== false) {
+    const endpoints = await tx
+      .selectFrom('endpoints')
+      .select(['id', 'events'])
+      .where('company_id', '=', input.companyId)
+      .where('enabled', '=', 1)
+      .execute();
+    endpointIds = endpoints.filter((e) => subscribes(e.events, input.name)).map((e) => e.id);
+  }
+
+  const deliveries: Insertable<DeliveriesTable>[] = endpointIds.map((endpointId) => ({
+    id: newId('dlv'),
+    company_id: input.companyId,
+    event_id: id,
+    endpoint_id: endpointId,
+    destination_id: null,
+    target: 'endpoint',
+    status: 'pending',
+    attempt_count: 0,
+    next_attempt_at: now,
+    idempotency_key: `${id}:${endpointId}`,
+    created_at: now,
+    updated_at: now,
+  }));
+  for (const extra of input.extraDeliveries ?? []) {
+    deliveries.push({
+      id: newId('dlv'),
+      company_id: input.companyId,
+      event_id: id,
+      endpoint_id: null,
+      destination_id: extra.destinationId,
+      target: extra.target,
+      status: 'pending',
+      attempt_count: 0,
+      next_attempt_at: now,
+      idempotency_key: extra.idempotencyKey,
+      created_at: now,
+      updated_at: now,
+    });
+  }
+
+  await tx
+    .insertInto('events')
+    .values({
+      id,
+      company_id: input.companyId,
+      seq: Number(row.event_seq),
+      name: input.name,
+      complaint_id: input.complaintId ?? null,
+      body,
+      delivery_status: deliveries.length ? 'pending' : 'none',
+      created_at: now,
+    })
+    .execute();
+  if (deliveries.length) {
+    await tx.insertInto('deliveries').values(deliveries).execute();
+    work.createdDeliveries = true;
+    // Delivered by PostgreSQL at commit, to every process LISTENing: other machines' workers wake at once.
+    if (ctx.store.profile.listenNotify) await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(tx);
+  }
+  return { id, seq: Number(row.event_seq), body, deliveryIds: deliveries.map((d) => d.id as string) };
+}

@@ -1,0 +1,48 @@
+import type { Selectable } from 'kysely';
+import type { DeliveriesTable } from '../storage/schema.js';
+import type { DomainContext } from '../domain/context.js';
+
+export type DeliveryRow = Selectable<DeliveriesTable>;
+
+export interface StoredEvent {
+  id: string;
+  name: string;
+  /** The exact JSON bytes written at event time. */
+  body: string;
+  created_at: number;
+}
+
+/** What one attempt sends over HTTP; the worker signs nothing itself — the target prepared the headers. */
+export interface HttpRequestPlan {
+  kind: 'http';
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+/** A non-HTTP channel (email over SMTP): the target performs the send and reports the outcome. */
+export interface CustomSendPlan {
+  kind: 'custom';
+  timeoutMs: number;
+  send(): Promise<import('./http-sender.js').AttemptOutcome>;
+}
+
+/** The target no longer exists or is disabled: the delivery ends without an attempt. */
+export interface SkipPlan {
+  kind: 'skip';
+  reason: string;
+}
+
+export type DeliveryPlan = HttpRequestPlan | CustomSendPlan | SkipPlan;
+
+/**
+ * Turns a claimed delivery into what to send. One per `deliveries.target`: 'endpoint' (company webhooks,
+ * src/webhooks/endpoint-target.ts) and 'webhook' | 'slack' | 'email' (Shield destinations, src/shield/destinations/).
+ * `groupKey` names the receiver for per-receiver concurrency caps (an endpoint id or destination id).
+ */
+export interface DeliveryTarget {
+  plan(ctx: DomainContext, delivery: DeliveryRow, event: StoredEvent, now: number): Promise<DeliveryPlan>;
+}
+
+export type TargetRegistry = Record<string, DeliveryTarget>;

@@ -1,0 +1,137 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { ManualClock } from '../../src/clock.js';
+import type { Config } from '../../src/config.js';
+import { buildApp, type App } from '../../src/app.js';
+import { openStore, type Store } from '../../src/storage/db.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { createCompany, type Plan } from '../../src/domain/companies.js';
+import { createConsumerWithToken } from '../../src/domain/consumers.js';
+import { createApiKey, type Scope } from '../../src/domain/api-keys.js';
+import { createUser, type Role } from '../../src/domain/users.js';
+
+/** The suite runs on PostgreSQL when DATABASE_URL is set, else on a fresh SQLite file per test. */
+export const DATABASE_URL = process.env.DATABASE_URL || null;
+export const dialectName = DATABASE_URL ? 'postgres' : 'sqlite';
+
+export interface TestStore {
+  store: Store;
+  /** Opens another handle to the same database (a second "process" in multi-worker tests). */
+  reopen(): Store;
+  cleanup(): Promise<void>;
+}
+
+/** A fresh, migrated database: a temp SQLite file, or a new PostgreSQL schema (pg-boss style isolation). */
+export async function createTestStore(): Promise<TestStore> {
+  if (DATABASE_URL) {
+    const schema = `t_${randomBytes(6).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: DATABASE_URL });
+    await admin.connect();
+    await admin.query(`create schema ${schema}`);
+    await admin.end();
+    const opened: Store[] = [];
+    const open = () => {
+      const s = openStore({ databaseUrl: DATABASE_URL, pgSchema: schema, poolSize: 10 });
+      opened.push(s);
+      return s;
+    };
+    const store = open();
+    await migrateToLatest(store.db);
+    return {
+      store,
+      reopen: open,
+      cleanup: async () => {
+        for (const s of opened) await s.close().catch(() => undefined);
+        const c = new pg.Client({ connectionString: DATABASE_URL });
+        await c.connect();
+        await c.query(`drop schema ${schema} cascade`);
+        await c.end();
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'escalatr-test-'));
+  const file = join(dir, 'test.db');
+  const opened: Store[] = [];
+  const open = () => {
+    const s = openStore({ sqliteFile: file });
+    opened.push(s);
+    return s;
+  };
+  const store = open();
+  await migrateToLatest(store.db);
+  return {
+    store,
+    reopen: open,
+    cleanup: async () => {
+      for (const s of opened) await s.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: join(tmpdir(), 'escalatr-unused'),
+    databaseUrl: DATABASE_URL,
+    masterKey: randomBytes(32),
+    retryScheduleMs: [60_000, 300_000, 1_800_000, 7_200_000, 21_600_000],
+    allowHttpWebhooks: true,
+    webhookAllowCidrs: ['127.0.0.0/8', '::1/128'],
+    smtpUrl: null,
+    logLevel: 'silent',
+    publicUrl: 'http://localhost:3000',
+    workerConcurrency: 16,
+    perEndpointConcurrency: 4,
+    ...overrides,
+  };
+}
+
+export interface TestApp {
+  app: App;
+  clock: ManualClock;
+  store: Store;
+  testStore: TestStore;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** A full app over a fresh database with a manual clock. No port is opened: use app.http.inject(). */
+export async function createTestApp(opts: { config?: Partial<Config>; clock?: ManualClock } = {}): Promise<TestApp> {
+  const testStore = await createTestStore();
+  const clock = opts.clock ?? new ManualClock();
+  const config = testConfig(opts.config);
+  const app = await buildApp({ config, store: testStore.store, clock, logger: false });
+  await app.http.ready();
+  return {
+    app,
+    clock,
+    store: testStore.store,
+    testStore,
+    config,
+    close: async () => {
+      await app.scheduler.stop();
+      await app.http.close();
+      await testStore.cleanup();
+    },
+  };
+}
+
+/** A company with an owner, an admin key, a read key and a consumer: the cast of most tests. */
+export async function seedTenant(t: TestApp, opts: { code?: string; plan?: Plan } = {}) {
+  const ctx = t.app.ctx;
+  const code = opts.code ?? 'VOLT';
+  const company = await createCompany(ctx, { name: `${code} Corp`, code, plan: opts.plan ?? 'professional' });
+  const owner = await createUser(ctx, { companyId: company.id, email: `owner@${code.toLowerCase()}.test`, password: 'correct horse battery', role: 'owner' as Role });
+  const apiPlan = company.plan === 'professional' || company.plan === 'enterprise';
+  const adminKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'admin', scope: 'admin' as Scope })).key : null;
+  const readKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'read', scope: 'read' as Scope })).key : null;
+  const { consumer, token: consumerToken } = await createConsumerWithToken(ctx, { email: `alice+${code.toLowerCase()}@example.test`, name: 'Alice' });
+  return { company, owner, adminKey: adminKey!, readKey: readKey!, consumer, consumerToken };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
