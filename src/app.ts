@@ -13,6 +13,7 @@ import { registerRoutes } from './api/routes.js';
 import { SecretBox } from './security/secret-box.js';
 import type { Store } from './storage/db.js';
 import { ErrorResponse } from './api/schemas.js';
+import { createMetrics, type Metrics } from './metrics.js';
 
 export interface AppOptions {
   config: Config;
@@ -25,6 +26,7 @@ export interface App {
   http: FastifyInstance;
   ctx: DomainContext;
   scheduler: SlaScheduler;
+  metrics: Metrics;
   /** Listeners for "deliveries were created" (the in-process worker subscribes here). */
   onWake(listener: () => void): void;
 }
@@ -63,6 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await http.register(cookie);
   installErrorHandler(http, opts.store.profile);
   const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
-  await registerRoutes(http, { ctx, config: opts.config });
-  return { http, ctx, scheduler, onWake: (l) => listeners.push(l) };
+  const metrics = createMetrics();
+  await registerRoutes(http, { ctx, config: opts.config, metrics });
+  return { http, ctx, scheduler, metrics, onWake: (l) => listeners.push(l) };
 }

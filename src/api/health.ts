@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { RouteDeps } from './routes.js';
 
-/** `/healthz`: the process is up. `/readyz`: the store answers and accepts writes. */
-export function healthRoutes({ ctx }: RouteDeps) {
+/** `/healthz`: the process is up. `/readyz`: the store answers. `/metrics`: Prometheus text format. */
+export function healthRoutes({ ctx, metrics }: RouteDeps) {
   return async (app: FastifyInstance) => {
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) => {
@@ -13,6 +13,10 @@ export function healthRoutes({ ctx }: RouteDeps) {
       } catch {
         return reply.status(503).send({ status: 'not_ready', store: ctx.store.profile.name });
       }
+    });
+    app.get('/metrics', async (_req, reply) => {
+      if (!metrics) return reply.status(404).send();
+      return reply.header('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
+import type { Metrics } from '../metrics.js';
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
 import { complaintReadRoutes } from './platform-v1/complaints.js';
@@ -16,6 +17,7 @@ import { webRoutes } from '../web/serve.js';
 export interface RouteDeps {
   ctx: DomainContext;
   config: Config;
+  metrics?: Metrics;
 }
 
 /** Every route of the service, by part. Each part is a Fastify plugin in its own module. */

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver, type DatabaseConnection, type Transaction } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.js';
@@ -40,6 +40,23 @@ const pgTypes = {
   },
 };
 
+/**
+ * SQLite transactions start with BEGIN IMMEDIATE: a deferred transaction that reads and then writes cannot wait for
+ * another connection's write lock (SQLITE_BUSY at once, busy_timeout or not), while an immediate one queues for it.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly cfg: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(cfg);
+  }
+  override createDriver() {
+    const driver = new SqliteDriver(this.cfg);
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
+}
+
 export function openStore(opts: OpenStoreOptions): Store {
   if (opts.databaseUrl) {
     const schema = opts.pgSchema;
@@ -61,7 +78,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
   return { db, profile: sqliteProfile, sqliteFile: file, close: () => db.destroy() };
 }
 

@@ -1,0 +1,32 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per app, so tests that build many apps don't collide on metric names. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'escalatr_' });
+  return {
+    registry,
+    attempts: new Counter({
+      name: 'escalatr_delivery_attempts_total',
+      help: 'Delivery attempts by target and outcome (success, or the error kind)',
+      labelNames: ['target', 'outcome'] as const,
+      registers: [registry],
+    }),
+    attemptDuration: new Histogram({
+      name: 'escalatr_delivery_attempt_duration_seconds',
+      help: 'Time from sending a delivery to its answer (or failure)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    deadDeliveries: new Counter({ name: 'escalatr_deliveries_dead_total', help: 'Deliveries that used up their retries', registers: [registry] }),
+    inFlight: new Gauge({ name: 'escalatr_deliveries_in_flight', help: 'Deliveries being sent by this process', registers: [registry] }),
+    commitToFirstAttempt: new Histogram({
+      name: 'escalatr_delivery_first_attempt_lag_seconds',
+      help: 'From the event commit to the start of its first attempt',
+      buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { DomainContext } from '../domain/context.js';
+import type { Tx } from '../storage/db.js';
+import { applyAttemptToEndpointHealth } from './endpoints.js';
+import type { AttemptResult, NextState } from './queue/record-results.js';
+
+/**
+ * After each batch of results: per endpoint, a success clears its failing streak and a failure starts or continues
+ * it (auto-disable on 410 Gone or after 5 days of nothing but failures). One statement per endpoint per batch, not
+ * per delivery, and none at all for a healthy endpoint that was already healthy.
+ */
+export function updateEndpointHealth(ctx: DomainContext, log?: Logger) {
+  return async (tx: Tx, applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>): Promise<void> => {
+    const byEndpoint = new Map<string, { ok: boolean; gone: boolean; at: number }>();
+    for (const { result } of applied) {
+      const id = result.delivery.endpoint_id;
+      if (!id || !result.outcome) continue;
+      const prev = byEndpoint.get(id);
+      // The latest outcome decides, except that a 410 anywhere in the batch is remembered.
+      byEndpoint.set(id, { ok: result.outcome.ok, gone: (prev?.gone ?? false) || result.outcome.gone, at: result.finishedAt });
+    }
+    for (const [endpointId, o] of byEndpoint) {
+      if (o.ok && !o.gone) {
+        await tx.updateTable('endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
+        continue;
+      }
+      const disabled = await applyAttemptToEndpointHealth(ctx, tx, endpointId, { ok: false, gone: o.gone }, o.at);
+      if (disabled) log?.warn({ endpoint_id: endpointId, reason: disabled }, 'webhook endpoint disabled automatically');
+    }
+  };
+}

@@ -1,0 +1,95 @@
+import { sql } from 'kysely';
+
+import type { Store } from '../../storage/db.js';
+import type { DeliveryRow, StoredEvent } from '../targets.js';
+
+export interface ClaimedDelivery {
+  delivery: DeliveryRow;
+  event: StoredEvent;
+  /** The receiver this delivery counts against for per-receiver concurrency caps. */
+  group: string;
+}
+
+export interface ClaimOptions {
+  now: number;
+  limit: number;
+  leaseMs: number;
+  owner: string;
+  /** Receivers already at their in-flight cap: their rows stay unclaimed for other receivers' sake. */
+  excludeGroups: readonly string[];
+}
+
+export const groupOf = (d: Pick<DeliveryRow, 'endpoint_id' | 'destination_id'>): string => d.endpoint_id ?? d.destination_id ?? 'none';
+
+/**
+ * Claims up to `limit` due deliveries by writing a lease on them, in one short transaction; nothing is held while
+ * sending. A row is due when it is pending or failed, its time has come, and no live lease covers it — so a crashed
+ * worker's rows come back when its lease runs out (at-least-once). On PostgreSQL, SKIP LOCKED lets many workers
+ * claim disjoint rows at once without waiting on each other.
+ */
+export async function claimDue(store: Store, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
+  if (opts.limit <= 0) return [];
+  const { db, profile } = store;
+  const leaseUntil = opts.now + opts.leaseMs;
+  const excluded = opts.excludeGroups.length ? opts.excludeGroups : ['-'];
+
+  const claimed = await db.transaction().execute(async (tx) => {
+    let pick = tx
+      .selectFrom('deliveries')
+      .select('id')
+      .where('status', 'in', ['pending', 'failed'])
+      .where('next_attempt_at', '<=', opts.now)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', opts.now)]))
+      .where((eb) => eb(eb.fn.coalesce('endpoint_id', 'destination_id'), 'not in', excluded))
+      .orderBy('next_attempt_at')
+      .limit(opts.limit);
+    if (profile.skipLocked) pick = pick.forUpdate().skipLocked();
+    const ids = (await pick.execute()).map((r) => r.id);
+    if (ids.length === 0) return [];
+    return tx
+      .updateTable('deliveries')
+      .set({ lease_until: leaseUntil, lease_owner: opts.owner })
+      .where('id', 'in', ids)
+      .returningAll()
+      .execute();
+  });
+  if (claimed.length === 0) return [];
+
+  const events = await db
+    .selectFrom('events')
+    .select(['id', 'name', 'body', 'created_at'])
+    .where('id', 'in', [...new Set(claimed.map((d) => d.event_id))])
+    .execute();
+  const byId = new Map(events.map((e) => [e.id, e]));
+  return claimed
+    .sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0))
+    .map((delivery) => ({ delivery, event: byId.get(delivery.event_id)!, group: groupOf(delivery) }));
+}
+
+/** Gives claimed rows back at once (the worker took more of one receiver than its cap allows). */
+export async function releaseClaims(store: Store, ids: readonly string[], owner: string): Promise<void> {
+  if (ids.length === 0) return;
+  await store.db.updateTable('deliveries').set({ lease_until: null, lease_owner: null }).where('id', 'in', [...ids]).where('lease_owner', '=', owner).execute();
+}
+
+/**
+ * On the embedded store one process owns every worker, so at start-up any lease left behind belongs to a process
+ * that died (kill -9): give those rows back now rather than wait for the leases to run out.
+ */
+export async function releaseOrphanedLeases(store: Store): Promise<number> {
+  if (store.profile.name !== 'sqlite') return 0;
+  const r = await store.db.updateTable('deliveries').set({ lease_until: null, lease_owner: null }).where('lease_until', 'is not', null).where('status', 'in', ['pending', 'failed']).executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/** When the next delivery falls due (or a live lease runs out), so an idle worker sleeps exactly until then. */
+export async function nextDueAt(store: Store, now: number): Promise<number | null> {
+  const row = await store.db
+    .selectFrom('deliveries')
+    .select(sql<number | null>`min(case when lease_until is not null and lease_until > ${now} then lease_until else next_attempt_at end)`.as('next'))
+    .where('status', 'in', ['pending', 'failed'])
+    .executeTakeFirst();
+  const next = row?.next == null ? null : Number(row.next);
+  return next === null ? null : Math.max(next, now);
+}
+
