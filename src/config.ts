@@ -18,6 +18,10 @@ export interface Config {
   publicUrl: string;
   workerConcurrency: number;
   perEndpointConcurrency: number;
+  /** How long a worker's claim on a delivery lasts; a crashed worker's deliveries are retried after this. */
+  leaseMs: number;
+  /** Requests per minute per API key (per client IP without one) on /api/v1; 0 turns the limit off. */
+  rateLimitPerMin: number;
 }
 
 export class ConfigError extends Error {
@@ -120,5 +124,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: publicUrl.replace(/\/$/, ''),
     workerConcurrency: intVar(env, 'ESCALATR_WORKER_CONCURRENCY', 64, 1, 1024),
     perEndpointConcurrency: intVar(env, 'ESCALATR_ENDPOINT_CONCURRENCY', 8, 1, 256),
+    // Longer than the longest attempt (30 s timeout), so a live attempt never loses its claim.
+    leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
+    rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
   });
 }

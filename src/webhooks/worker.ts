@@ -285,6 +285,7 @@ export async function startDeliveryWorker(
     dispatcher,
     concurrency: config.workerConcurrency,
     perReceiver: config.perEndpointConcurrency,
+    leaseMs: config.leaseMs,
     log,
     metrics: app.metrics,
     afterBatch: updateEndpointHealth(app.ctx, log),
