@@ -8,7 +8,7 @@ export interface DomainContext {
   store: Store;
   clock: Clock;
   box: SecretBox;
-  config: Pick<Config, 'retryScheduleMs' | 'allowHttpWebhooks' | 'publicUrl'>;
+  config: Pick<Config, 'retryScheduleMs' | 'allowHttpWebhooks' | 'publicUrl' | 'smtpUrl' | 'webhookAllowCidrs'>;
   /** Called after a commit that created deliveries: wakes the in-process worker (PostgreSQL also gets NOTIFY). */
   wake(): void;
 }

@@ -1,10 +1,14 @@
-import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './db.js';
 import * as m0001 from './migrations/0001_init.js';
+import * as m0002 from './migrations/0002_complaint_counts.js';
+import * as m0003 from './migrations/0003_delivery_sequences.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
+  '0002_complaint_counts': m0002,
+  '0003_delivery_sequences': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
@@ -13,8 +17,19 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 export async function migrateToLatest(db: Db, schema?: string): Promise<string[]> {
   // With a schema (one per test on PostgreSQL) the bookkeeping tables are qualified with it: Kysely otherwise
   // finds another schema's kysely_migration table and assumes it is ours.
+  schema ??= await currentPostgresSchema(db);
   const migrator = new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * On PostgreSQL without an explicit schema, the one the connection works in (search_path, e.g. set with
+ * `?options=-c search_path=…` in DATABASE_URL), so a database shared with other schemas is not misread.
+ */
+async function currentPostgresSchema(db: Db): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema ?? undefined;
 }

@@ -93,6 +93,15 @@ export interface ComplaintsTable {
   updated_at: number;
 }
 
+/** Complaints per (company, status, stage, level), kept exact by triggers (migration 0002): list totals read it. */
+export interface ComplaintCountsTable {
+  company_id: string;
+  status: ComplaintsTable['status'];
+  stage: ComplaintsTable['stage'];
+  level: number;
+  n: number;
+}
+
 export interface MessagesTable {
   id: string;
   complaint_id: string;
@@ -206,6 +215,8 @@ export interface DeliveriesTable {
   target: string; // 'endpoint' | 'webhook' | 'slack' | 'email'
   status: 'pending' | 'success' | 'failed' | 'dead';
   attempt_count: number;
+  /** attempt_count when the current retry sequence began (a resend starts a new one). */
+  sequence_start: number;
   next_attempt_at: number | null;
   lease_until: number | null;
   lease_owner: string | null;
@@ -277,6 +288,7 @@ export interface Database {
   consumer_tokens: ConsumerTokensTable;
   api_keys: ApiKeysTable;
   complaints: ComplaintsTable;
+  complaint_counts: ComplaintCountsTable;
   messages: MessagesTable;
   evidence: EvidenceTable;
   settlement_offers: SettlementOffersTable;

@@ -28,6 +28,9 @@ export type AttemptErrorKind =
   | 'redirect'
   | 'http_status'
   | 'body_too_large'
+  | 'smtp_not_configured'
+  | 'smtp_auth'
+  | 'smtp_rejected'
   | 'other';
 
 export interface SendWebhookInput {

@@ -11,11 +11,24 @@ import { migrateToLatest } from '../../src/storage/migrate.js';
 import { createCompany, type Plan } from '../../src/domain/companies.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { createApiKey, type Scope } from '../../src/domain/api-keys.js';
-import { createUser, type Role } from '../../src/domain/users.js';
+import type { StaffUser } from '../../src/domain/users.js';
+import { hashPassword } from '../../src/security/passwords.js';
+import { newId } from '../../src/ids.js';
 
 /** The suite runs on PostgreSQL when DATABASE_URL is set, else on a fresh SQLite file per test. */
 export const DATABASE_URL = process.env.DATABASE_URL || null;
 export const dialectName = DATABASE_URL ? 'postgres' : 'sqlite';
+
+async function withSchemaLock<T>(fn: (admin: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: DATABASE_URL! });
+  await admin.connect();
+  try {
+    await admin.query(`select pg_advisory_lock(hashtext('escalatr-test-schemas'))`);
+    return await fn(admin);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
 
 export interface TestStore {
   store: Store;
@@ -28,10 +41,6 @@ export interface TestStore {
 export async function createTestStore(): Promise<TestStore> {
   if (DATABASE_URL) {
     const schema = `t_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: DATABASE_URL });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.end();
     const opened: Store[] = [];
     const open = () => {
       const s = openStore({ databaseUrl: DATABASE_URL, pgSchema: schema, poolSize: 10 });
@@ -39,16 +48,18 @@ export async function createTestStore(): Promise<TestStore> {
       return s;
     };
     const store = open();
-    await migrateToLatest(store.db, schema);
+    // Kysely's migrator lists the tables of every schema; a schema dropped by a parallel test file in the middle of
+    // that listing makes it fail. Creating, migrating and dropping test schemas under one advisory lock avoids it.
+    await withSchemaLock(async (admin) => {
+      await admin.query(`create schema ${schema}`);
+      await migrateToLatest(store.db, schema);
+    });
     return {
       store,
       reopen: open,
       cleanup: async () => {
         for (const s of opened) await s.close().catch(() => undefined);
-        const c = new pg.Client({ connectionString: DATABASE_URL });
-        await c.connect();
-        await c.query(`drop schema ${schema} cascade`);
-        await c.end();
+        await withSchemaLock((admin) => admin.query(`drop schema ${schema} cascade`));
       },
     };
   }
@@ -87,6 +98,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     publicUrl: 'http://localhost:3000',
     workerConcurrency: 16,
     perEndpointConcurrency: 4,
+    leaseMs: 60_000,
     // High enough that no functional test meets it; the rate-limit tests pass a tiny one.
     rateLimitPerMin: 100_000,
     ...overrides,
@@ -123,12 +135,24 @@ export async function createTestApp(opts: { config?: Partial<Config>; clock?: Ma
   };
 }
 
+export const OWNER_PASSWORD = 'correct horse battery';
+// scrypt is deliberately slow; one hash per test process instead of one per test keeps the suite fast.
+let ownerHash: Promise<string> | null = null;
+
+/** The owner row exactly as createUser writes it, with the password hash computed once per process. */
+async function insertOwner(t: TestApp, companyId: string, email: string): Promise<StaffUser> {
+  ownerHash ??= hashPassword(OWNER_PASSWORD);
+  const user: StaffUser = { id: newId('usr'), company_id: companyId, email, name: null, role: 'owner', created_at: t.clock.now() };
+  await t.store.db.insertInto('users').values({ ...user, password_hash: await ownerHash, failed_logins: 0, locked_until: null }).execute();
+  return user;
+}
+
 /** A company with an owner, an admin key, a read key and a consumer: the cast of most tests. */
 export async function seedTenant(t: TestApp, opts: { code?: string; plan?: Plan } = {}) {
   const ctx = t.app.ctx;
   const code = opts.code ?? 'VOLT';
   const company = await createCompany(ctx, { name: `${code} Corp`, code, plan: opts.plan ?? 'professional' });
-  const owner = await createUser(ctx, { companyId: company.id, email: `owner@${code.toLowerCase()}.test`, password: 'correct horse battery', role: 'owner' as Role });
+  const owner = await insertOwner(t, company.id, `owner@${code.toLowerCase()}.test`);
   const apiPlan = company.plan === 'professional' || company.plan === 'enterprise';
   const adminKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'admin', scope: 'admin' as Scope })).key : null;
   const readKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'read', scope: 'read' as Scope })).key : null;

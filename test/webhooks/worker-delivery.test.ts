@@ -126,6 +126,14 @@ describe('delivery worker: wire format, retries, dead', () => {
     expect(rx.requests).toHaveLength(6);
     const ev = await t.store.db.selectFrom('events').select('delivery_status').executeTakeFirstOrThrow();
     expect(ev.delivery_status).toBe('dead');
+
+    // A resend starts a new sequence: attempt 7 fails and is retried after 1 minute, not marked dead at once.
+    const resent = await t.app.http.inject({ method: 'POST', url: `/api/v1/deliveries/${d.id}/resend`, headers: bearer(tenant.adminKey) });
+    expect(resent.statusCode).toBe(200);
+    expect(await w.worker.drain()).toBe(1);
+    const again = await t.store.db.selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
+    expect([again.status, again.attempt_count, again.next_attempt_at]).toEqual(['failed', 7, t.clock.now() + MIN]);
+    expect(new Set(rx.requests.map((r) => r.headers['idempotency-key'])).size).toBe(1);
   });
 
   it('honours a longer Retry-After on 429', async () => {

@@ -50,7 +50,9 @@ export async function recordResults(
     const attempts = [];
     for (const r of results) {
       const n = r.delivery.attempt_count + (r.outcome ? 1 : 0);
-      const state: NextState = r.outcome ? nextState(schedule, n, r.outcome, r.finishedAt) : { status: 'dead', next_attempt_at: null };
+      // The schedule counts attempts of the current sequence: a resent delivery starts again at 1 minute.
+      const inSequence = n - (r.delivery.sequence_start ?? 0);
+      const state: NextState = r.outcome ? nextState(schedule, inSequence, r.outcome, r.finishedAt) : { status: 'dead', next_attempt_at: null };
       const update = await tx
         .updateTable('deliveries')
         .set({

@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import { iso } from '../clock.js';
+import { transact, type DomainContext } from '../domain/context.js';
+import { AppError, notFound, validationFailed } from '../errors.js';
+import type { Db } from '../storage/db.js';
+import type { FeedbackRecordsTable } from '../storage/schema.js';
+import { checkFeedbackRecord, type FeedbackInput, type RecordProblemCode } from './feedback-record.js';
+import { levelsAtLeast, type Level } from './levels.js';
+import { feedbackStored } from './wake.js';
+
+export const MAX_BATCH = 1000;
+// Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
+const INSERT_CHUNK = 250;
+
+export type FeedbackRow = Selectable<FeedbackRecordsTable>;
+
+export interface InvalidRecord {
+  index: number;
+  code: RecordProblemCode;
+  field?: string;
+  message: string;
+}
+
+export interface StoreResult {
+  accepted: number;
+  duplicates: number;
+}
+
+export interface IngestResult extends StoreResult {
+  invalid: InvalidRecord[];
+}
+
+/** Splits the body into raw records: one record, or `{ records: [...] }` with 1–1000 of them. */
+export function parseIngestBody(body: unknown): { raw: unknown[]; single: boolean } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new AppError('invalid_request', 'Send one feedback record or { "records": [ … ] } as a JSON object');
+  }
+  const obj = body as Record<string, unknown>;
+  if (!('records' in obj)) return { raw: [obj], single: true };
+  const extra = Object.keys(obj).find((k) => k !== 'records');
+  if (extra !== undefined) throw validationFailed(`unknown field ${extra}; a batch is { "records": [ … ] }`, { field: extra });
+  const records = obj.records;
+  if (!Array.isArray(records)) throw validationFailed('records must be an array of feedback records', { field: 'records' });
+  if (records.length === 0) throw validationFailed('records must hold at least one record', { field: 'records' });
+  if (records.length > MAX_BATCH) throw validationFailed(`records may hold at most ${MAX_BATCH} records (got ${records.length})`, { field: 'records' });
+  return { raw: records, single: false };
+}
+
+/**
+ * `POST /feedback`: stores the valid records unscored and answers at once; the Shield processor scores them in the
+ * background. A single invalid record is a 400; in a batch, invalid records are reported and the rest stored.
+ */
+export async function ingestFeedback(ctx: DomainContext, companyId: string, body: unknown): Promise<IngestResult> {
+  const { raw, single } = parseIngestBody(body);
+  const valid: FeedbackInput[] = [];
+  const invalid: InvalidRecord[] = [];
+  raw.forEach((item, index) => {
+    const checked = checkFeedbackRecord(item, { strict: true });
+    if (checked.ok) valid.push(checked.record);
+    else invalid.push({ index, ...checked.problem });
+  });
+  if (single && invalid.length) {
+    const p = invalid[0];
+    throw validationFailed(p.message, { field: p.field, problem: p.code });
+  }
+  const stored = await storeFeedback(ctx, companyId, valid);
+  return { ...stored, invalid };
+}
+
+// Ids sort by arrival (time, then position in the batch), so the processor scores a thread's records in the order
+// they were sent and sentiment_shift compares each with the ones before it.
+function feedbackIds(now: number, count: number): string[] {
+  const stamp = now.toString(36).padStart(9, '0');
+  const salt = randomBytes(6).toString('hex');
+  return Array.from({ length: count }, (_, i) => `fb_${stamp}${i.toString(36).padStart(4, '0')}${salt}`);
+}
+
+/**
+ * Stores records unscored in one transaction. A record id the company already has (or one repeated in the same
+ * batch) is a duplicate: skipped, never stored twice, so it can never alert twice.
+ */
+export async function storeFeedback(ctx: DomainContext, companyId: string, records: readonly FeedbackInput[]): Promise<StoreResult> {
+  const seen = new Set<string>();
+  const unique = records.filter((r) => !seen.has(r.recordId) && seen.add(r.recordId));
+  if (unique.length === 0) return { accepted: 0, duplicates: records.length };
+  const accepted = await transact(ctx, async ({ tx, now }) => {
+    const ids = feedbackIds(now, unique.length);
+    let inserted = 0;
+    for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
+      const rows = unique.slice(i, i + INSERT_CHUNK).map((r, j) => ({
+        id: ids[i + j],
+        company_id: companyId,
+        record_id: r.recordId,
+        source: r.source,
+        source_url: r.sourceUrl,
+        content: r.content,
+        thread_id: r.threadId,
+        customer_id: r.customerId,
+        source_created_at: r.sourceCreatedAt,
+        received_at: now,
+        scored_at: null,
+      }));
+      const done = await tx
+        .insertInto('feedback_records')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['company_id', 'record_id']).doNothing())
+        .returning('id')
+        .execute();
+      inserted += done.length;
+    }
+    return inserted;
+  });
+  if (accepted > 0) feedbackStored(ctx);
+  return { accepted, duplicates: records.length - accepted };
+}
+
+export interface FeedbackQuery {
+  page: number;
+  limit: number;
+  minLevel?: Level;
+  source?: string;
+}
+
+/** Scored feedback of one company, newest first, optionally at or above a level and from one source. */
+export async function listFeedback(db: Db, companyId: string, q: FeedbackQuery): Promise<{ rows: FeedbackRow[]; total: number }> {
+  let base = db.selectFrom('feedback_records').where('company_id', '=', companyId).where('scored_at', 'is not', null);
+  if (q.minLevel) base = base.where('escalation_level', 'in', levelsAtLeast(q.minLevel));
+  if (q.source) base = base.where('source', '=', q.source);
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy('received_at', 'desc').orderBy('id', 'desc').limit(q.limit).offset((q.page - 1) * q.limit).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+/** One record by the source's id, scored or not; another company's record is not found, like a missing one. */
+export async function getFeedback(db: Db, companyId: string, recordId: string): Promise<FeedbackRow> {
+  const row = await db.selectFrom('feedback_records').selectAll().where('company_id', '=', companyId).where('record_id', '=', recordId).executeTakeFirst();
+  if (!row) throw notFound('feedback record');
+  return row;
+}
+
+/** The API's view of a record: its fields as sent, plus the scores once it is scored. */
+export function feedbackView(row: FeedbackRow) {
+  return {
+    id: row.record_id,
+    source: row.source,
+    source_url: row.source_url,
+    content: row.content,
+    thread_id: row.thread_id,
+    customer_id: row.customer_id,
+    created_at: row.source_created_at === null ? null : iso(row.source_created_at),
+    received_at: iso(row.received_at),
+    scored_at: row.scored_at === null ? null : iso(row.scored_at),
+    levels:
+      row.escalation_level === null
+        ? null
+        : {
+            escalation_level: row.escalation_level,
+            emotional_intensity_level: row.emotional_intensity_level,
+            sentiment_shift: row.sentiment_shift,
+          },
+    sentiment: row.sentiment_score,
+    cues: row.cues ? (JSON.parse(row.cues) as string[]) : [],
+  };
+}

@@ -1,0 +1,328 @@
+import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
+import { iso } from '../clock.js';
+import { DELIVERY_CHANNEL, transact, type DomainContext, type Work } from '../domain/context.js';
+import { AppError, notFound } from '../errors.js';
+import type { Db, Tx } from '../storage/db.js';
+import type { Database, DeliveriesTable, EventsTable } from '../storage/schema.js';
+import { refreshEventDeliveryStatus } from './queue/record-results.js';
+
+/**
+ * What the dashboard and the API show of deliveries and their attempts, and the operations on them: resend one,
+ * recover an endpoint's failures since a time, and the attempt-outcome chart. Shared by endpoint deliveries and
+ * Shield destination deliveries (same table, same engine).
+ */
+
+export type DeliveryStatus = DeliveriesTable['status'];
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'success', 'failed', 'dead'];
+
+export interface DeliveryView {
+  id: string;
+  event_id: string;
+  event: string;
+  target: string;
+  endpoint_id: string | null;
+  destination_id: string | null;
+  status: DeliveryStatus;
+  /** Attempts made so far (numbering continues across resends). */
+  attempts: number;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  idempotency_key: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AttemptView {
+  n: number;
+  started_at: string;
+  duration_ms: number;
+  status_code: number | null;
+  error_kind: string | null;
+  error_message: string | null;
+  response_excerpt: string | null;
+}
+
+/** One delivery with every attempt, oldest first, and the event body it sends. */
+export interface DeliveryDetail extends Omit<DeliveryView, 'attempts'> {
+  attempts: AttemptView[];
+  payload: unknown;
+}
+
+export interface DeliveryFilter {
+  endpointId?: string;
+  status?: DeliveryStatus;
+  event?: string;
+  /** Epoch ms: only deliveries created at or after. */
+  since?: number;
+}
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+type Joined = Database & { d: DeliveriesTable; e: EventsTable };
+
+function deliveryQuery(db: Db | Tx) {
+  return db.selectFrom('deliveries as d').innerJoin('events as e', 'e.id', 'd.event_id');
+}
+
+const VIEW_COLUMNS = [
+  'd.id',
+  'd.event_id',
+  'e.name as event',
+  'd.target',
+  'd.endpoint_id',
+  'd.destination_id',
+  'd.status',
+  'd.attempt_count',
+  'd.next_attempt_at',
+  'd.last_status_code',
+  'd.last_error',
+  'd.idempotency_key',
+  'd.created_at',
+  'd.updated_at',
+] as const;
+
+type ViewRow = Pick<Selectable<DeliveriesTable>, 'id' | 'event_id' | 'target' | 'endpoint_id' | 'destination_id' | 'status' | 'attempt_count' | 'next_attempt_at' | 'last_status_code' | 'last_error' | 'idempotency_key' | 'created_at' | 'updated_at'> & { event: string };
+
+function viewOf(r: ViewRow): DeliveryView {
+  const attempts = Number(r.attempt_count);
+  return {
+    id: r.id,
+    event_id: r.event_id,
+    event: r.event,
+    target: r.target,
+    endpoint_id: r.endpoint_id,
+    destination_id: r.destination_id,
+    status: r.status,
+    attempts,
+    attempt_count: attempts,
+    // Only rows still to be sent have a meaningful next attempt.
+    next_attempt_at: r.status === 'pending' || r.status === 'failed' ? isoOrNull(r.next_attempt_at) : null,
+    last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),
+    last_error: r.last_error,
+    idempotency_key: r.idempotency_key,
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+  };
+}
+
+/** Deliveries of one company, newest first, narrowed by any of the filters. */
+export async function listDeliveries(
+  ctx: DomainContext,
+  companyId: string,
+  filter: DeliveryFilter,
+  page: { page: number; limit: number },
+): Promise<{ items: DeliveryView[]; total: number }> {
+  const where = (eb: ExpressionBuilder<Joined, 'd' | 'e'>) => {
+    const terms = [eb('d.company_id', '=', companyId)];
+    if (filter.endpointId) terms.push(eb('d.endpoint_id', '=', filter.endpointId));
+    if (filter.status) terms.push(eb('d.status', '=', filter.status));
+    if (filter.event) terms.push(eb('e.name', '=', filter.event));
+    if (filter.since !== undefined) terms.push(eb('d.created_at', '>=', filter.since));
+    return eb.and(terms);
+  };
+  const db = ctx.store.db;
+  const [rows, count] = await Promise.all([
+    deliveryQuery(db)
+      .select(VIEW_COLUMNS)
+      .where(where)
+      .orderBy('d.created_at', 'desc')
+      .orderBy('d.id', 'desc')
+      .limit(page.limit)
+      .offset((page.page - 1) * page.limit)
+      .execute(),
+    deliveryQuery(db).select((eb) => eb.fn.countAll<number>().as('n')).where(where).executeTakeFirstOrThrow(),
+  ]);
+  return { items: rows.map(viewOf), total: Number(count.n) };
+}
+
+export async function getDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
+  const row = await deliveryQuery(ctx.store.db).select(VIEW_COLUMNS).where('d.id', '=', id).where('d.company_id', '=', companyId).executeTakeFirst();
+  if (!row) throw notFound('delivery');
+  return viewOf(row);
+}
+
+export async function getDeliveryDetail(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryDetail> {
+  const row = await deliveryQuery(ctx.store.db)
+    .select([...VIEW_COLUMNS, 'e.body'])
+    .where('d.id', '=', id)
+    .where('d.company_id', '=', companyId)
+    .executeTakeFirst();
+  if (!row) throw notFound('delivery');
+  const attempts = await ctx.store.db
+    .selectFrom('attempts')
+    .select(['n', 'started_at', 'duration_ms', 'status_code', 'error_kind', 'error_message', 'response_excerpt'])
+    .where('delivery_id', '=', id)
+    .where('company_id', '=', companyId)
+    .orderBy('n')
+    .execute();
+  return {
+    ...viewOf(row),
+    attempts: attempts.map((a) => ({
+      n: Number(a.n),
+      started_at: iso(a.started_at),
+      duration_ms: Number(a.duration_ms),
+      status_code: a.status_code === null ? null : Number(a.status_code),
+      error_kind: a.error_kind,
+      error_message: a.error_message,
+      response_excerpt: a.response_excerpt,
+    })),
+    payload: JSON.parse(row.body) as unknown,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resend and recover
+
+/**
+ * Inside the transaction: mark that deliveries became due, so transact() wakes the in-process worker after the
+ * commit; on PostgreSQL also NOTIFY other processes' workers (delivered at commit, never before).
+ */
+export async function notifyWorkers(ctx: DomainContext, work: Work): Promise<void> {
+  work.createdDeliveries = true;
+  if (ctx.store.profile.listenNotify) await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(work.tx);
+}
+
+/** An endpoint delivery can only be resent while its endpoint exists and is on; the worker would skip it otherwise. */
+async function assertEndpointCanReceive(tx: Tx, companyId: string, endpointId: string): Promise<void> {
+  const endpoint = await tx.selectFrom('endpoints').select(['enabled']).where('id', '=', endpointId).where('company_id', '=', companyId).executeTakeFirst();
+  if (!endpoint) throw new AppError('conflict', 'The endpoint of this delivery was deleted');
+  if (endpoint.enabled !== 1) throw new AppError('conflict', 'The endpoint of this delivery is disabled; enable it first');
+}
+
+/** Fields that start a new attempt sequence now: same row, same Idempotency-Key, attempt numbers continue. */
+const restart = (now: number) => ({
+  status: 'pending' as const,
+  next_attempt_at: now,
+  lease_until: null,
+  lease_owner: null,
+  updated_at: now,
+  // A new sequence: the retry schedule starts over from its first delay.
+  sequence_start: sql<number>`attempt_count`,
+});
+
+/** Sends a delivery again. Refused while it is pending or leased (an attempt is due or in flight). */
+export async function resendDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
+  await transact(ctx, async (work) => {
+    const { tx, now } = work;
+    const d = await tx.selectFrom('deliveries').selectAll().where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+    if (!d) throw notFound('delivery');
+    const leased = d.lease_until !== null && d.lease_until > now;
+    if (d.status === 'pending' || leased) throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
+    if (d.target === 'endpoint' && d.endpoint_id) await assertEndpointCanReceive(tx, companyId, d.endpoint_id);
+    // The status and lease conditions repeat the checks above, so a worker that claimed the row meanwhile wins.
+    const result = await tx
+      .updateTable('deliveries')
+      .set(restart(now))
+      .where('id', '=', id)
+      .where('status', '=', d.status)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
+    await refreshEventDeliveryStatus(tx, [d.event_id]);
+    await notifyWorkers(ctx, work);
+  });
+  return getDelivery(ctx, companyId, id);
+}
+
+/**
+ * Resends every failed or dead delivery of one endpoint created at or after `since`. Deliveries leased by a worker
+ * at this moment are skipped (their attempt is in flight) and counted, not failed: a batch returns results.
+ */
+export async function recoverSince(ctx: DomainContext, companyId: string, endpointId: string, since: number): Promise<{ resent: number; skipped: number }> {
+  return transact(ctx, async (work) => {
+    const { tx, now } = work;
+    const endpoint = await tx.selectFrom('endpoints').select(['enabled']).where('id', '=', endpointId).where('company_id', '=', companyId).executeTakeFirst();
+    if (!endpoint) throw notFound('webhook endpoint');
+    if (endpoint.enabled !== 1) throw new AppError('conflict', 'This endpoint is disabled; enable it before recovering deliveries');
+
+    const candidates = await tx
+      .selectFrom('deliveries')
+      .select(['id', 'event_id', 'lease_until'])
+      .where('company_id', '=', companyId)
+      .where('endpoint_id', '=', endpointId)
+      .where('status', 'in', ['failed', 'dead'])
+      .where('created_at', '>=', since)
+      .execute();
+    const free = candidates.filter((d) => d.lease_until === null || d.lease_until <= now);
+    let resent = 0;
+    for (let i = 0; i < free.length; i += 500) {
+      const ids = free.slice(i, i + 500).map((d) => d.id);
+      // The conditions repeat the filter, so a row a worker claimed since the read above is skipped, not stolen.
+      const result = await tx
+        .updateTable('deliveries')
+        .set(restart(now))
+        .where('id', 'in', ids)
+        .where('status', 'in', ['failed', 'dead'])
+        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+        .executeTakeFirst();
+      resent += Number(result.numUpdatedRows);
+    }
+    if (resent > 0) {
+      const eventIds = [...new Set(free.map((d) => d.event_id))];
+      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(tx, eventIds.slice(i, i + 500));
+      await notifyWorkers(ctx, work);
+    }
+    return { resent, skipped: candidates.length - resent };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The dashboard's chart
+
+export type StatsBucket = 'hour' | 'day';
+const BUCKET_MS: Record<StatsBucket, number> = { hour: 3_600_000, day: 86_400_000 };
+/** Default window and the most buckets one answer may hold. */
+const DEFAULT_WINDOW_MS: Record<StatsBucket, number> = { hour: 24 * 3_600_000, day: 30 * 86_400_000 };
+const MAX_BUCKETS: Record<StatsBucket, number> = { hour: 31 * 24, day: 366 };
+
+export interface StatsPoint {
+  start: string;
+  total: number;
+  success: number;
+  failed: number;
+  /** Failures by error kind (timeout, http_status, connection_refused, …). */
+  failed_by_kind: Record<string, number>;
+}
+
+/** Attempts of one company by outcome per hour or day, oldest bucket first, empty buckets included. */
+export async function deliveryStats(
+  ctx: DomainContext,
+  companyId: string,
+  opts: { since?: number; bucket: StatsBucket },
+): Promise<{ bucket: StatsBucket; since: string; until: string; buckets: StatsPoint[] }> {
+  const now = ctx.clock.now();
+  const size = BUCKET_MS[opts.bucket];
+  const first = Math.floor((opts.since ?? now - DEFAULT_WINDOW_MS[opts.bucket]) / size);
+  const last = Math.floor(now / size);
+  if (last - first + 1 > MAX_BUCKETS[opts.bucket]) {
+    throw new AppError('invalid_query', `since is too far back for bucket=${opts.bucket} (at most ${MAX_BUCKETS[opts.bucket]} buckets)`, { parameter: 'since' });
+  }
+  // The bucket size is our constant, inlined so both databases do integer division on the bigint column.
+  const bucketExpr = sql<number>`started_at / ${sql.lit(size)}`;
+  const rows = await ctx.store.db
+    .selectFrom('attempts')
+    .select([bucketExpr.as('b'), 'error_kind', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('company_id', '=', companyId)
+    .where('started_at', '>=', first * size)
+    .groupBy([bucketExpr, 'error_kind'])
+    .execute();
+
+  const buckets = new Map<number, StatsPoint>();
+  for (let b = Math.max(first, 0); b <= last; b++) {
+    buckets.set(b, { start: iso(b * size), total: 0, success: 0, failed: 0, failed_by_kind: {} });
+  }
+  for (const r of rows) {
+    const point = buckets.get(Number(r.b));
+    if (!point) continue; // attempts stamped after `now` (clock skew between processes)
+    const n = Number(r.n);
+    point.total += n;
+    if (r.error_kind === null) point.success += n;
+    else {
+      point.failed += n;
+      point.failed_by_kind[r.error_kind] = (point.failed_by_kind[r.error_kind] ?? 0) + n;
+    }
+  }
+  return { bucket: opts.bucket, since: iso(Math.max(first, 0) * size), until: iso(now), buckets: [...buckets.values()] };
+}

@@ -1,0 +1,477 @@
+import type { Selectable } from 'kysely';
+import { iso } from '../clock.js';
+import { transact, type DomainContext } from '../domain/context.js';
+import { emitEvent, EVENT_NAMES } from '../domain/events.js';
+import { AppError, notFound, validationFailed } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Tx } from '../storage/db.js';
+import type { EndpointsTable } from '../storage/schema.js';
+import { newWebhookSecret, validateAuthConfig, type AuthType, type EndpointAuth } from './signature.js';
+import { parseHostToIp, SsrfGuard } from './ssrf-guard.js';
+import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
+import { refreshEventDeliveryStatus } from './queue/record-results.js';
+
+/**
+ * Company webhook endpoints (SPEC §4b, §5): settings, the signing secret and its rotation, the Test button, and the
+ * health rules the delivery worker applies after each attempt. Secrets and credentials are sealed with `ctx.box`
+ * and never leave this module except through `revealSecret`/`regenerateSecret` and the endpoint target.
+ */
+
+export type EndpointRow = Selectable<EndpointsTable>;
+
+export const AUTH_TYPES: readonly AuthType[] = ['none', 'bearer', 'api_key', 'custom_header'];
+export const MAX_ENDPOINTS_PER_COMPANY = 50;
+export const MAX_URL_LENGTH = 2048;
+export const DEFAULT_TIMEOUT_MS = 10_000;
+export const MIN_TIMEOUT_MS = 1_000;
+export const MAX_TIMEOUT_MS = 30_000;
+export const MAX_GRACE_PERIOD_S = 7 * 24 * 3600;
+export const DEFAULT_TEST_MESSAGE = 'This is a test event from Escalatr.';
+
+/** Why an endpoint stopped receiving: set by the user, or by the worker's health rules. */
+export type DisableReason = 'manual' | 'gone' | 'failing_5_days';
+export const FAILING_DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
+
+export interface AuthInput {
+  type: AuthType;
+  token?: string | null;
+  header_name?: string | null;
+}
+
+export interface EndpointInput {
+  url: string;
+  description?: string | null;
+  enabled?: boolean;
+  events: string[];
+  auth?: AuthInput | null;
+  timeout_ms?: number;
+}
+
+export type EndpointPatch = Partial<EndpointInput>;
+
+/** What list and get show: never the secret, never a credential. */
+export interface EndpointView {
+  id: string;
+  url: string;
+  description: string | null;
+  enabled: boolean;
+  events: string[];
+  auth: { type: AuthType; header_name: string | null };
+  has_token: boolean;
+  timeout_ms: number;
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  failing_since: string | null;
+  /** While set, deliveries are also signed with the previous secret (a rotation's grace period). */
+  previous_secret_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** How strict URL checks are; the route passes the operator's settings. */
+export interface UrlPolicy {
+  allowHttp: boolean;
+  /** ESCALATR_WEBHOOK_ALLOW_CIDRS: literal IPs inside these ranges may be saved despite the SSRF policy. */
+  allowCidrs?: readonly string[];
+}
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+interface SealedAuth {
+  token: string | null;
+  header_name: string | null;
+}
+
+function openAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_type' | 'auth_enc'>): EndpointAuth {
+  if (row.auth_type === 'none' || !row.auth_enc) return { type: row.auth_type };
+  const sealed = ctx.box.openJson<SealedAuth>(row.auth_enc);
+  return { type: row.auth_type, token: sealed.token, header_name: sealed.header_name };
+}
+
+/** The header name is not a secret, but it lives sealed beside the token; opening it for the view is cheap. */
+function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView {
+  const auth = openAuth(ctx, row);
+  const graceOpen = row.prev_secret_enc !== null && row.prev_secret_expires_at !== null && row.prev_secret_expires_at > now;
+  return {
+    id: row.id,
+    url: row.url,
+    description: row.description,
+    enabled: row.enabled === 1,
+    events: JSON.parse(row.events) as string[],
+    auth: { type: row.auth_type, header_name: auth.type === 'custom_header' ? (auth.header_name ?? null) : null },
+    has_token: auth.type !== 'none' && !!auth.token,
+    timeout_ms: row.timeout_ms,
+    disabled_reason: row.disabled_reason,
+    disabled_at: isoOrNull(row.disabled_at),
+    failing_since: isoOrNull(row.failing_since),
+    previous_secret_expires_at: graceOpen ? iso(row.prev_secret_expires_at!) : null,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Input rules
+
+/**
+ * Checks a webhook URL as the dashboard's form does, with exact messages. Literal IPs are judged by the SSRF policy
+ * here for an early, clear answer; host names are judged at connect time on every attempt (DNS can change).
+ */
+export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
+  const fail = (message: string) => new AppError('invalid_url', message);
+  if (typeof raw !== 'string' || raw.trim() === '') throw fail('URL must not be empty');
+  if (raw.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters`);
+  // The URL parser silently strips surrounding spaces, tabs and newlines; what is saved must be what is sent.
+  if (/[\s\x00-\x1f\x7f]/.test(raw)) throw fail('URL must not contain spaces or control characters');
+  const https = /^https:\/\//i.test(raw);
+  const http = /^http:\/\//i.test(raw);
+  if (!https && !(http && policy.allowHttp)) throw fail('URL must start with https://');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw fail('URL is not a valid URL');
+  }
+  if (!url.hostname) throw fail('URL must name a host');
+  if (url.username || url.password || /^https?:\/\/[^/?#]*@/i.test(raw)) {
+    throw fail('URL must not contain credentials (user:password@); use the auth settings instead');
+  }
+  if (raw.includes('#')) throw fail('URL must not contain a fragment (#…)');
+  const ip = parseHostToIp(url.hostname);
+  if (ip) {
+    const verdict = new SsrfGuard(policy.allowCidrs ?? []).check(ip);
+    if (!verdict.allowed) throw fail(`URL points to a ${verdict.reason?.replace('_', '-') ?? 'blocked'} address, which webhooks may not reach`);
+  }
+  return raw;
+}
+
+/** Subscribed events: known names, or ["*"] for all; duplicates collapse, order is kept. */
+export function normaliseEvents(events: unknown): string[] {
+  if (!Array.isArray(events) || events.length === 0) throw validationFailed('events must list at least one event name, or ["*"]', { field: 'events' });
+  const names: string[] = [];
+  for (const name of events) {
+    if (typeof name !== 'string') throw validationFailed('events must be strings', { field: 'events' });
+    if (name !== '*' && !(EVENT_NAMES as readonly string[]).includes(name)) {
+      throw validationFailed(`events: unknown event "${name.slice(0, 100)}"; known events are ${EVENT_NAMES.join(', ')}`, { field: 'events' });
+    }
+    if (!names.includes(name)) names.push(name);
+  }
+  return names.includes('*') ? ['*'] : names;
+}
+
+function checkTimeout(timeoutMs: number): number {
+  if (!Number.isInteger(timeoutMs) || timeoutMs < MIN_TIMEOUT_MS || timeoutMs > MAX_TIMEOUT_MS) {
+    throw validationFailed(`timeout_ms must be a whole number from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`, { field: 'timeout_ms' });
+  }
+  return timeoutMs;
+}
+
+function checkDescription(description: string | null | undefined): string | null {
+  if (description === undefined || description === null) return null;
+  const trimmed = description.trim();
+  if (trimmed.length > 500) throw validationFailed('description must be at most 500 characters', { field: 'description' });
+  return trimmed || null;
+}
+
+/**
+ * Seals the auth settings. `keepToken` is the stored token, reused when an edit changes the type or header name
+ * without retyping the credential (the dashboard never receives it, so cannot send it back).
+ */
+function sealAuth(ctx: DomainContext, auth: AuthInput | null | undefined, keepToken: string | null): { auth_type: AuthType; auth_enc: string | null } {
+  if (!auth || auth.type === 'none') {
+    if (auth && !AUTH_TYPES.includes(auth.type)) throw validationFailed('auth.type must be one of none, bearer, api_key, custom_header', { field: 'auth.type' });
+    return { auth_type: 'none', auth_enc: null };
+  }
+  if (!AUTH_TYPES.includes(auth.type)) throw validationFailed('auth.type must be one of none, bearer, api_key, custom_header', { field: 'auth.type' });
+  const token = auth.token ?? keepToken;
+  if (!token) throw validationFailed(`auth.token is required for auth type ${auth.type}`, { field: 'auth.token' });
+  const header_name = auth.type === 'custom_header' ? (auth.header_name ?? '').trim() : null;
+  if (auth.type === 'custom_header' && !header_name) throw validationFailed('auth.header_name is required for auth type custom_header', { field: 'auth.header_name' });
+  const problem = validateAuthConfig({ type: auth.type, token, header_name });
+  // signature.ts words its messages without the credential, so they are safe to return.
+  if (problem) throw validationFailed(`auth: ${problem}`, { field: problem.startsWith('header') || problem.includes('reserved') ? 'auth.header_name' : 'auth.token' });
+  return { auth_type: auth.type, auth_enc: ctx.box.sealJson({ token, header_name } satisfies SealedAuth) };
+}
+
+const defaultPolicy = (ctx: DomainContext): UrlPolicy => ({ allowHttp: ctx.config.allowHttpWebhooks });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads
+
+async function findRow(db: Tx | DomainContext['store']['db'], companyId: string, id: string): Promise<EndpointRow | undefined> {
+  return db.selectFrom('endpoints').selectAll().where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+}
+
+async function getRow(db: Tx | DomainContext['store']['db'], companyId: string, id: string): Promise<EndpointRow> {
+  const row = await findRow(db, companyId, id);
+  if (!row) throw notFound('webhook endpoint');
+  return row;
+}
+
+export async function getEndpoint(ctx: DomainContext, companyId: string, id: string): Promise<EndpointView> {
+  return viewOf(ctx, await getRow(ctx.store.db, companyId, id), ctx.clock.now());
+}
+
+export async function listEndpoints(
+  ctx: DomainContext,
+  companyId: string,
+  page: { page: number; limit: number },
+): Promise<{ items: EndpointView[]; total: number }> {
+  const db = ctx.store.db;
+  const [rows, count] = await Promise.all([
+    db
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('company_id', '=', companyId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset((page.page - 1) * page.limit)
+      .execute(),
+    db.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('company_id', '=', companyId).executeTakeFirstOrThrow(),
+  ]);
+  const now = ctx.clock.now();
+  return { items: rows.map((r) => viewOf(ctx, r, now)), total: Number(count.n) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writes
+
+/** Serialises writers of one company's endpoint set on PostgreSQL, so the per-company cap holds under concurrency. */
+async function lockCompany(ctx: DomainContext, tx: Tx, companyId: string): Promise<void> {
+  if (ctx.store.profile.rowLocks) await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
+}
+
+/** Creates an endpoint; the answer is the only one besides /secret that carries the secret. */
+export async function createEndpoint(
+  ctx: DomainContext,
+  companyId: string,
+  input: EndpointInput,
+  policy: UrlPolicy = defaultPolicy(ctx),
+): Promise<EndpointView & { secret: string }> {
+  const url = validateWebhookUrl(input.url, policy);
+  const events = normaliseEvents(input.events);
+  const timeout = checkTimeout(input.timeout_ms ?? DEFAULT_TIMEOUT_MS);
+  const description = checkDescription(input.description);
+  const auth = sealAuth(ctx, input.auth, null);
+  const secret = newWebhookSecret();
+  return transact(ctx, async ({ tx, now }) => {
+    await lockCompany(ctx, tx, companyId);
+    const count = await tx.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('company_id', '=', companyId).executeTakeFirstOrThrow();
+    if (Number(count.n) >= MAX_ENDPOINTS_PER_COMPANY) {
+      throw new AppError('conflict', `A company can have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first`);
+    }
+    const enabled = input.enabled ?? true;
+    const row: EndpointRow = {
+      id: newId('ep'),
+      company_id: companyId,
+      url,
+      description,
+      enabled: enabled ? 1 : 0,
+      events: JSON.stringify(events),
+      secret_enc: ctx.box.seal(secret),
+      prev_secret_enc: null,
+      prev_secret_expires_at: null,
+      ...auth,
+      timeout_ms: timeout,
+      disabled_reason: enabled ? null : 'manual',
+      disabled_at: enabled ? null : now,
+      failing_since: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await tx.insertInto('endpoints').values(row).execute();
+    return { ...viewOf(ctx, row, now), secret };
+  });
+}
+
+/** Applies any subset of the create fields. Re-enabling forgives the past: the health state starts over. */
+export async function updateEndpoint(
+  ctx: DomainContext,
+  companyId: string,
+  id: string,
+  patch: EndpointPatch,
+  policy: UrlPolicy = defaultPolicy(ctx),
+): Promise<EndpointView> {
+  return transact(ctx, async ({ tx, now }) => {
+    const row = await getRow(tx, companyId, id);
+    const set: Partial<EndpointRow> = { updated_at: now };
+    if (patch.url !== undefined) set.url = validateWebhookUrl(patch.url, policy);
+    if (patch.events !== undefined) set.events = JSON.stringify(normaliseEvents(patch.events));
+    if (patch.timeout_ms !== undefined) set.timeout_ms = checkTimeout(patch.timeout_ms);
+    if (patch.description !== undefined) set.description = checkDescription(patch.description);
+    if (patch.auth !== undefined) {
+      const current = openAuth(ctx, row);
+      Object.assign(set, sealAuth(ctx, patch.auth, current.token ?? null));
+    }
+    if (patch.enabled === true && row.enabled === 0) {
+      Object.assign(set, { enabled: 1, disabled_reason: null, disabled_at: null, failing_since: null });
+    } else if (patch.enabled === false && row.enabled === 1) {
+      Object.assign(set, { enabled: 0, disabled_reason: 'manual', disabled_at: now });
+    }
+    await tx.updateTable('endpoints').set(set).where('id', '=', id).where('company_id', '=', companyId).execute();
+    return viewOf(ctx, { ...row, ...set }, now);
+  });
+}
+
+/**
+ * Deletes an endpoint. Its deliveries that were still due end as `dead` ("endpoint deleted") so no worker picks
+ * them up; every delivery and attempt stays for the history.
+ */
+export async function deleteEndpoint(ctx: DomainContext, companyId: string, id: string): Promise<{ id: string; deleted: true; ended_deliveries: number }> {
+  return transact(ctx, async ({ tx, now }) => {
+    await getRow(tx, companyId, id);
+    const due = await tx
+      .selectFrom('deliveries')
+      .select(['id', 'event_id'])
+      .where('endpoint_id', '=', id)
+      .where('company_id', '=', companyId)
+      .where('status', 'in', ['pending', 'failed'])
+      .execute();
+    if (due.length) {
+      await tx
+        .updateTable('deliveries')
+        .set({ status: 'dead', next_attempt_at: null, last_error: 'endpoint deleted', updated_at: now })
+        .where('endpoint_id', '=', id)
+        .where('company_id', '=', companyId)
+        .where('status', 'in', ['pending', 'failed'])
+        .execute();
+      const eventIds = [...new Set(due.map((d) => d.event_id))];
+      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(tx, eventIds.slice(i, i + 500));
+    }
+    await tx.deleteFrom('endpoints').where('id', '=', id).where('company_id', '=', companyId).execute();
+    return { id, deleted: true as const, ended_deliveries: due.length };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Secret
+
+export async function revealSecret(ctx: DomainContext, companyId: string, id: string): Promise<{ secret: string }> {
+  const row = await getRow(ctx.store.db, companyId, id);
+  return { secret: ctx.box.open(row.secret_enc) };
+}
+
+/**
+ * A new signing secret. With no grace period the old one stops signing at once (the seed's rule); with one, both
+ * sign until it ends, so receivers can roll over without failed deliveries.
+ */
+export async function regenerateSecret(
+  ctx: DomainContext,
+  companyId: string,
+  id: string,
+  gracePeriodS = 0,
+): Promise<{ secret: string; previous_secret_expires_at: string | null }> {
+  if (!Number.isInteger(gracePeriodS) || gracePeriodS < 0 || gracePeriodS > MAX_GRACE_PERIOD_S) {
+    throw validationFailed(`grace_period_s must be a whole number from 0 to ${MAX_GRACE_PERIOD_S} (7 days)`, { field: 'grace_period_s' });
+  }
+  const secret = newWebhookSecret();
+  return transact(ctx, async ({ tx, now }) => {
+    const row = await getRow(tx, companyId, id);
+    const grace = gracePeriodS > 0;
+    await tx
+      .updateTable('endpoints')
+      .set({
+        secret_enc: ctx.box.seal(secret),
+        prev_secret_enc: grace ? row.secret_enc : null,
+        prev_secret_expires_at: grace ? now + gracePeriodS * 1000 : null,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .where('company_id', '=', companyId)
+      .execute();
+    return { secret, previous_secret_expires_at: grace ? iso(now + gracePeriodS * 1000) : null };
+  });
+}
+
+/** The secrets that sign a delivery at `now`: the current one, then the previous one while its grace period lasts. */
+export function signingSecrets(ctx: DomainContext, row: Pick<EndpointRow, 'secret_enc' | 'prev_secret_enc' | 'prev_secret_expires_at'>, now: number): string[] {
+  const secrets = [ctx.box.open(row.secret_enc)];
+  if (row.prev_secret_enc && row.prev_secret_expires_at !== null && row.prev_secret_expires_at > now) {
+    secrets.push(ctx.box.open(row.prev_secret_enc));
+  }
+  return secrets;
+}
+
+/** The endpoint's auth settings with the credential opened, for the endpoint target only. */
+export function endpointAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_type' | 'auth_enc'>): EndpointAuth {
+  return openAuth(ctx, row);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Test
+
+/** The Test button: a `webhook.test` event delivered to this endpoint only, whatever it subscribes to. */
+export async function sendTestEvent(ctx: DomainContext, companyId: string, id: string, message?: string | null): Promise<DeliveryView> {
+  const text = message?.trim() ? message.trim() : DEFAULT_TEST_MESSAGE;
+  if (text.length > 1000) throw validationFailed('message must be at most 1000 characters', { field: 'message' });
+  const deliveryId = await transact(ctx, async (work) => {
+    const row = await getRow(work.tx, companyId, id);
+    if (row.enabled !== 1) throw new AppError('conflict', 'This endpoint is disabled; enable it before sending a test');
+    const emitted = await emitEvent(ctx, work, {
+      companyId,
+      name: 'webhook.test',
+      data: { message: text, endpoint_id: id },
+      onlyEndpointId: id,
+    });
+    return emitted.deliveryIds[0];
+  });
+  return getDelivery(ctx, companyId, deliveryId);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Health: what the worker applies after recording an attempt to an endpoint
+
+export interface AttemptResultForHealth {
+  ok: boolean;
+  /** The receiver answered 410 Gone. */
+  gone?: boolean;
+}
+
+/**
+ * The auto-disable rule, as a pure function. Any success clears `failing_since`. A 410 Gone disables at once.
+ * Otherwise a failure starts (or continues) the failing streak, and a streak of 5 days disables.
+ */
+export function endpointHealthAfterAttempt(
+  state: { failing_since: number | null },
+  outcome: AttemptResultForHealth,
+  now: number,
+): { failing_since: number | null; disable?: Exclude<DisableReason, 'manual'> } {
+  if (outcome.ok) return { failing_since: null };
+  const failingSince = state.failing_since ?? now;
+  if (outcome.gone) return { failing_since: failingSince, disable: 'gone' };
+  if (now - failingSince >= FAILING_DISABLE_AFTER_MS) return { failing_since: failingSince, disable: 'failing_5_days' };
+  return { failing_since: failingSince };
+}
+
+/** Turns an endpoint off for a reason shown in the dashboard. Returns false if it was already off (or is gone). */
+export async function disableEndpoint(_ctx: DomainContext, tx: Tx, endpointId: string, reason: DisableReason, now: number): Promise<boolean> {
+  const result = await tx
+    .updateTable('endpoints')
+    .set({ enabled: 0, disabled_reason: reason, disabled_at: now, updated_at: now })
+    .where('id', '=', endpointId)
+    .where('enabled', '=', 1)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Reads the endpoint's failing streak, applies `endpointHealthAfterAttempt` and writes the result, in the worker's
+ * result transaction. Returns the reason when this attempt disabled the endpoint.
+ */
+export async function applyAttemptToEndpointHealth(
+  ctx: DomainContext,
+  tx: Tx,
+  endpointId: string,
+  outcome: AttemptResultForHealth,
+  now: number,
+): Promise<Exclude<DisableReason, 'manual'> | null> {
+  const row = await tx.selectFrom('endpoints').select(['failing_since', 'enabled']).where('id', '=', endpointId).executeTakeFirst();
+  if (!row) return null;
+  const next = endpointHealthAfterAttempt(row, outcome, now);
+  if (next.failing_since !== row.failing_since) {
+    await tx.updateTable('endpoints').set({ failing_since: next.failing_since }).where('id', '=', endpointId).execute();
+  }
+  if (next.disable && row.enabled === 1 && (await disableEndpoint(ctx, tx, endpointId, next.disable, now))) return next.disable;
+  return null;
+}

@@ -1,0 +1,203 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
+import { CALM, EXTREME, postFeedback, processorFor, record } from './shield-helpers.js';
+
+describe('shield feedback ingestion', () => {
+  let t: TestApp;
+  let tenant: Awaited<ReturnType<typeof seedTenant>>;
+  beforeEach(async () => {
+    t = await createTestApp();
+    tenant = await seedTenant(t);
+  });
+  afterEach(async () => t.close());
+
+  const rows = () => t.store.db.selectFrom('feedback_records').selectAll().orderBy('id').execute();
+
+  it('accepts one record with 202 and stores it unscored until the processor runs', async () => {
+    const res = await postFeedback(t, tenant.adminKey, record('zd-1', EXTREME, { source_url: 'https://zd.example.com/tickets/1', created_at: '2026-04-17T08:58:00Z', thread_id: 'th-1', customer_id: 'cu-1' }));
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ success: true, data: { accepted: 1, duplicates: 0, invalid: [] } });
+    const [stored] = await rows();
+    expect(stored).toMatchObject({ record_id: 'zd-1', source: 'ZendeskSupport', scored_at: null, escalation_level: null, thread_id: 'th-1', customer_id: 'cu-1' });
+    expect(stored.source_created_at).toBe(Date.parse('2026-04-17T08:58:00Z'));
+
+    const pass = await processorFor(t).tick();
+    expect(pass.scored).toBe(1);
+    const [scored] = await rows();
+    expect(scored.scored_at).toBe(t.clock.now());
+    expect(scored.escalation_level).toBe('extreme');
+    expect(scored.emotional_intensity_level).toBe('extreme');
+    expect(scored.sentiment_shift).toBeNull();
+    expect(JSON.parse(scored.cues!)).toContain('legal_threat');
+  });
+
+  it('takes a batch, stores the valid records and reports each invalid one by index', async () => {
+    const res = await postFeedback(t, tenant.adminKey, {
+      records: [
+        record('a', CALM),
+        { id: 'b', source: 'ZendeskSupport' },
+        record('c', 'x'.repeat(20_001)),
+        record('d', CALM, { source_url: 'ftp://files.example.com/x' }),
+        record('e', CALM, { created_at: 'yesterday' }),
+        { id: 42, source: 'Z', content: 'hi' },
+        record('f', CALM, { colour: 'blue' }),
+        'not a record',
+        record('g', CALM, { created_at: '2026-04-17T10:00:00' }),
+        record('h', CALM),
+      ],
+    });
+    expect(res.statusCode).toBe(202);
+    const data = res.json().data;
+    expect(data.accepted).toBe(2);
+    expect(data.duplicates).toBe(0);
+    expect(data.invalid).toEqual([
+      { index: 1, code: 'missing_field', field: 'content', message: 'content is required' },
+      { index: 2, code: 'too_long', field: 'content', message: 'content must be at most 20000 characters (got 20001)' },
+      { index: 3, code: 'invalid_value', field: 'source_url', message: 'source_url must use http or https' },
+      { index: 4, code: 'invalid_value', field: 'created_at', message: expect.stringContaining('ISO 8601') },
+      { index: 5, code: 'invalid_type', field: 'id', message: 'id must be a string' },
+      { index: 6, code: 'unknown_field', field: 'colour', message: expect.stringContaining('unknown field colour') },
+      { index: 7, code: 'not_an_object', message: 'a feedback record must be a JSON object' },
+      { index: 8, code: 'invalid_value', field: 'created_at', message: expect.stringContaining('ISO 8601') },
+    ]);
+    expect((await rows()).map((r) => r.record_id).sort()).toEqual(['a', 'h']);
+  });
+
+  it('skips duplicate record ids, in the same batch and across requests', async () => {
+    const first = await postFeedback(t, tenant.adminKey, { records: [record('dup', CALM), record('dup', EXTREME), record('other', CALM)] });
+    expect(first.json().data).toMatchObject({ accepted: 2, duplicates: 1 });
+    const again = await postFeedback(t, tenant.adminKey, record('dup', EXTREME));
+    expect(again.statusCode).toBe(202);
+    expect(again.json().data).toEqual({ accepted: 0, duplicates: 1, invalid: [] });
+    const stored = await rows();
+    expect(stored).toHaveLength(2);
+    expect(stored.find((r) => r.record_id === 'dup')!.content).toBe(CALM);
+  });
+
+  it('lets two companies use the same record id', async () => {
+    const other = await seedTenant(t, { code: 'ACME' });
+    expect((await postFeedback(t, tenant.adminKey, record('same', CALM))).json().data.accepted).toBe(1);
+    expect((await postFeedback(t, other.adminKey, record('same', CALM))).json().data.accepted).toBe(1);
+  });
+
+  it('accepts a full batch of 1,000 records and refuses 1,001', async () => {
+    const many = Array.from({ length: 1000 }, (_, i) => record(`r-${i}`, `message ${i}`));
+    const ok = await postFeedback(t, tenant.adminKey, { records: many });
+    expect(ok.statusCode).toBe(202);
+    expect(ok.json().data.accepted).toBe(1000);
+    const tooMany = await postFeedback(t, tenant.adminKey, { records: [...many, record('r-1000', 'x')] });
+    expect(tooMany.statusCode).toBe(400);
+    expect(tooMany.json().error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('at most 1000') });
+    const scored = await processorFor(t).tick();
+    expect(scored.scored).toBe(1000);
+  });
+
+  it('refuses bodies that are not a record or a batch, and invalid single records, writing nothing', async () => {
+    const cases: Array<[unknown, number, string]> = [
+      [[record('a', CALM)], 400, 'invalid_request'],
+      [{ records: 'nope' }, 400, 'validation_failed'],
+      [{ records: [] }, 400, 'validation_failed'],
+      [{ records: [record('a', CALM)], extra: 1 }, 400, 'validation_failed'],
+      [{ id: 'x', source: 'Z' }, 400, 'validation_failed'],
+      [{ id: '', source: 'Z', content: 'hi' }, 400, 'validation_failed'],
+      [{ id: 'x'.repeat(201), source: 'Z', content: 'hi' }, 400, 'validation_failed'],
+      [{ id: 'x\n', source: 'Z', content: 'hi' }, 400, 'validation_failed'],
+      [{ id: 'x', source: 'Z', content: '   ' }, 400, 'validation_failed'],
+      [{ id: 'x', source: 'Z', content: 'nul \u0000 here' }, 400, 'validation_failed'],
+    ];
+    for (const [payload, status, code] of cases) {
+      const res = await postFeedback(t, tenant.adminKey, payload);
+      expect(res.statusCode, JSON.stringify(payload).slice(0, 80)).toBe(status);
+      expect(res.json().error.code).toBe(code);
+    }
+    const single = await postFeedback(t, tenant.adminKey, { id: 'x', source: 'Z' });
+    expect(single.json().error.message).toBe('content is required');
+    const text = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: { ...bearer(tenant.adminKey), 'content-type': 'text/plain' }, payload: 'hello' });
+    // Fastify parses text/plain as a string: not a record, so refused like any other non-object body.
+    expect(text.statusCode).toBe(400);
+    expect(text.json().error.code).toBe('invalid_request');
+    const broken = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' }, payload: '{"id":' });
+    expect(broken.statusCode).toBe(400);
+    expect(await rows()).toHaveLength(0);
+  });
+
+  it('refuses a body over the feedback limit with 413', async () => {
+    const huge = JSON.stringify({ records: [record('big', 'x'.repeat(20_000))] }).replace('"records"', `"pad":"${'y'.repeat(25 * 1024 * 1024)}","records"`);
+    const res = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' }, payload: huge });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error.code).toBe('payload_too_large');
+    expect(await rows()).toHaveLength(0);
+  });
+
+  it('needs an admin credential to ingest: 401 without or with a revoked key, 403 for a read key', async () => {
+    const none = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', payload: record('a', CALM) });
+    expect(none.statusCode).toBe(401);
+    const unknown = await postFeedback(t, 'esc_not_a_real_key', record('a', CALM));
+    expect(unknown.statusCode).toBe(401);
+    await t.store.db.updateTable('api_keys').set({ revoked_at: t.clock.now() }).where('scope', '=', 'admin').execute();
+    const revoked = await postFeedback(t, tenant.adminKey, record('a', CALM));
+    expect(revoked.statusCode).toBe(401);
+    const readOnly = await postFeedback(t, tenant.readKey, record('a', CALM));
+    expect(readOnly.statusCode).toBe(403);
+    expect(readOnly.json().error.code).toBe('insufficient_scope');
+    expect(await rows()).toHaveLength(0);
+  });
+
+  it('scores sentiment_shift against the earlier records of the same thread', async () => {
+    await postFeedback(t, tenant.adminKey, { records: [record('t1', 'Thank you so much, this is wonderful and works perfectly!', { thread_id: 'th' })] });
+    t.clock.advance(1000);
+    await postFeedback(t, tenant.adminKey, { records: [record('t2', 'This is terrible. Still broken, I am furious and disgusted.', { thread_id: 'th' }), record('solo', CALM)] });
+    await processorFor(t).tick();
+    const byId = Object.fromEntries((await rows()).map((r) => [r.record_id, r]));
+    expect(byId.t1.sentiment_shift).toBeNull();
+    expect(byId.t2.sentiment_shift).toBe('sentiment degraded');
+    expect(byId.solo.sentiment_shift).toBeNull();
+  });
+
+  it('lists scored feedback newest first with levels, filtered by min_level and source', async () => {
+    await postFeedback(t, tenant.adminKey, { records: [record('calm', CALM), record('angry', EXTREME, { source: 'Intercom' })] });
+    t.clock.advance(1000);
+    await postFeedback(t, tenant.adminKey, record('unscored-yet', EXTREME));
+    const before = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback', headers: bearer(tenant.readKey) });
+    expect(before.json()).toMatchObject({ success: true, total: 0, data: [] });
+    await processorFor(t).tick();
+    await postFeedback(t, tenant.adminKey, record('later', CALM)); // stored after the pass: not listed
+
+    const all = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback', headers: bearer(tenant.readKey) });
+    expect(all.statusCode).toBe(200);
+    const body = all.json();
+    expect(body).toMatchObject({ success: true, page: 1, limit: 25, total: 3 });
+    expect(body.data[0].id).toBe('unscored-yet');
+    const angry = body.data.find((d: { id: string }) => d.id === 'angry');
+    expect(angry).toMatchObject({ source: 'Intercom', content: EXTREME, levels: { escalation_level: 'extreme', emotional_intensity_level: 'extreme', sentiment_shift: null } });
+    expect(angry.scored_at).toBe(new Date(t.clock.now()).toISOString());
+
+    const high = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback?min_level=high&source=Intercom', headers: bearer(tenant.readKey) });
+    expect(high.json().data.map((d: { id: string }) => d.id)).toEqual(['angry']);
+    const paged = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback?page=2&limit=2', headers: bearer(tenant.readKey) });
+    expect(paged.json()).toMatchObject({ page: 2, limit: 2, total: 3 });
+    expect(paged.json().data).toHaveLength(1);
+
+    for (const q of ['min_level=huge', 'page=0', 'limit=101', 'limit=abc', 'bogus=1']) {
+      const bad = await t.app.http.inject({ method: 'GET', url: `/api/v1/feedback?${q}`, headers: bearer(tenant.readKey) });
+      expect(bad.statusCode, q).toBe(400);
+      expect(bad.json().error.code).toBe('invalid_query');
+    }
+    const one = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback/angry', headers: bearer(tenant.readKey) });
+    expect(one.json().data.levels.escalation_level).toBe('extreme');
+  });
+
+  it("never shows another company's feedback: 404 like a missing one, and not in lists", async () => {
+    const other = await seedTenant(t, { code: 'ACME' });
+    await postFeedback(t, other.adminKey, record('theirs', EXTREME));
+    await processorFor(t).tick();
+    const list = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback', headers: bearer(tenant.readKey) });
+    expect(list.json().total).toBe(0);
+    const one = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback/theirs', headers: bearer(tenant.readKey) });
+    expect(one.statusCode).toBe(404);
+    expect(one.json().error.code).toBe('not_found');
+    const missing = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback/nope', headers: bearer(tenant.readKey) });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error).toEqual(one.json().error);
+  });
+});
