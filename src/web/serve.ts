@@ -1,7 +1,74 @@
-import type { FastifyInstance } from 'fastify';
+import { stat } from 'node:fs/promises';
+import { join, normalize, sep } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
 import type { RouteDeps } from '../api/routes.js';
+import { DIST_DIR, ensureDashboardBuilt } from './build-dashboard.js';
 
-/** Placeholder: serves the built dashboard at / (issue 6). */
+// The bundle is same-origin only: no CDN, no inline scripts, no framing.
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+};
+
+const isApiPath = (path: string) => path === '/api' || path.startsWith('/api/');
+
+/** Maps a URL path to a file inside web/dist, or null: never a path that climbs out of it. */
+async function distFile(urlPath: string): Promise<string | null> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0')) return null;
+  const rel = normalize(decoded).replace(/^([/\\])+/, '');
+  if (!rel || rel.startsWith('..')) return null;
+  const full = join(DIST_DIR, rel);
+  if (!full.startsWith(DIST_DIR + sep)) return null;
+  const st = await stat(full).catch(() => null);
+  return st?.isFile() ? rel : null;
+}
+
+/**
+ * The dashboard at `/`: files from web/dist (hashed assets cached for a year), and index.html for every other
+ * GET outside /api, so deep links such as /complaints/ESC-… load the app, which routes in the browser.
+ */
 export function webRoutes(_deps: RouteDeps) {
-  return async (_app: FastifyInstance) => {};
+  return async (app: FastifyInstance) => {
+    await app.register(fastifyStatic, { root: DIST_DIR, serve: false });
+
+    // A listening server (npm start, e2e) starts the build at once; in-process test apps never listen, and
+    // build only if a test asks for the dashboard.
+    app.addHook('onListen', async () => {
+      ensureDashboardBuilt().catch((err) => app.log.error({ err }, 'dashboard build failed'));
+    });
+
+    const serve = async (request: FastifyRequest, reply: FastifyReply) => {
+      const path = request.url.split('?')[0];
+      if (isApiPath(path)) throw new AppError('not_found', `Route ${request.method} ${path} not found`);
+      try {
+        await ensureDashboardBuilt();
+      } catch {
+        throw new AppError('unavailable', 'The dashboard could not be built; run `npx vite build web` and see the server log');
+      }
+      reply.headers(SECURITY_HEADERS);
+      const file = path === '/' ? null : await distFile(path);
+      if (file && file !== 'index.html') {
+        const immutable = file.startsWith('assets/');
+        return reply.sendFile(file, { maxAge: immutable ? 365 * 24 * 3600 * 1000 : 0, immutable, cacheControl: true });
+      }
+      // An unknown /assets/… file is a stale link, not an app route.
+      if (path.startsWith('/assets/')) throw new AppError('not_found', `${path} not found`);
+      reply.header('cache-control', 'no-cache');
+      return reply.sendFile('index.html', { cacheControl: false });
+    };
+
+    app.get('/', serve);
+    app.get('/*', serve);
+  };
 }

@@ -1,7 +1,150 @@
-import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import type { Config } from '../../config.js';
+import { getCompany } from '../../domain/companies.js';
+import { normaliseEmail, type Role } from '../../domain/users.js';
+import { AppError } from '../../errors.js';
+import { DUMMY_PASSWORD_HASH, verifyPassword } from '../../security/passwords.js';
+import { hashToken } from '../../security/tokens.js';
+import type { Db } from '../../storage/db.js';
+import { SESSION_COOKIE } from '../auth.js';
 import type { RouteDeps } from '../routes.js';
+import { ok } from '../schemas.js';
 
-/** Placeholder: dashboard login, logout and session (issue 6). */
-export function sessionRoutes(_deps: RouteDeps) {
-  return async (_app: FastifyInstance) => {};
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+export const MAX_FAILED_LOGINS = 5;
+export const LOCKOUT_MS = 15 * 60 * 1000;
+
+const LoginBody = Type.Object(
+  {
+    email: Type.String({ minLength: 1, maxLength: 320 }),
+    password: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+
+/** What login and `GET /api/session` answer: who is signed in, for which company, and the CSRF token for writes. */
+export interface SessionView {
+  user: { email: string; role: Role };
+  company: { code: string; name: string; plan: string };
+  csrf_token: string;
+  expires_at: string;
+  /** Operator settings the dashboard adapts to (a development server may accept http:// webhook URLs). */
+  server: { allow_http_webhooks: boolean };
+}
+
+const badCredentials = () => new AppError('unauthorized', 'Email or password is incorrect');
+const locked = (until: number) =>
+  new AppError('account_locked', `Too many failed logins; try again after ${new Date(until).toISOString()}`);
+
+function cookieOptions(config: Config) {
+  return {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax' as const,
+    // Over plain http a Secure cookie would never come back, so it is set only when the public URL is https.
+    secure: config.publicUrl.startsWith('https://'),
+  };
+}
+
+async function sessionView(db: Db, config: Config, row: { user_id: string; company_id: string; csrf_token: string; expires_at: number }): Promise<SessionView> {
+  const user = await db.selectFrom('users').select(['email', 'role']).where('id', '=', row.user_id).executeTakeFirstOrThrow();
+  const company = await getCompany(db, row.company_id);
+  return {
+    user: { email: user.email, role: user.role },
+    company: { code: company.code, name: company.name, plan: company.plan },
+    csrf_token: row.csrf_token,
+    expires_at: new Date(row.expires_at).toISOString(),
+    server: { allow_http_webhooks: config.allowHttpWebhooks },
+  };
+}
+
+async function currentSession(db: Db, request: FastifyRequest, now: number) {
+  const token = request.cookies?.[SESSION_COOKIE];
+  if (!token || token.length > 200) return null;
+  const row = await db
+    .selectFrom('sessions')
+    .select(['id', 'user_id', 'company_id', 'csrf_token', 'expires_at'])
+    .where('id', '=', hashToken(token))
+    .executeTakeFirst();
+  return row && row.expires_at > now ? row : null;
+}
+
+/**
+ * Counts a failed login; the fifth in a row locks the account for 15 minutes. The increment is one UPDATE so
+ * parallel guesses cannot each read the same count and slip past the limit.
+ */
+async function recordFailure(db: Db, userId: string, now: number): Promise<number | null> {
+  const row = await db
+    .updateTable('users')
+    .set({ failed_logins: sql`failed_logins + 1` })
+    .where('id', '=', userId)
+    .returning('failed_logins')
+    .executeTakeFirstOrThrow();
+  if (Number(row.failed_logins) < MAX_FAILED_LOGINS) return null;
+  const until = now + LOCKOUT_MS;
+  await db.updateTable('users').set({ failed_logins: 0, locked_until: until }).where('id', '=', userId).execute();
+  return until;
+}
+
+/** Dashboard sign-in: a session cookie (http-only, SameSite=Lax) plus a CSRF token the app sends on every write. */
+export function sessionRoutes({ ctx, config }: RouteDeps) {
+  return async (app: FastifyInstance) => {
+    const db = ctx.store.db;
+    const tags = ['Dashboard session'];
+
+    app.post('/login', { schema: { tags, body: LoginBody } }, async (request, reply: FastifyReply) => {
+      const body = request.body as typeof LoginBody.static;
+      const now = ctx.clock.now();
+      const email = normaliseEmail(body.email);
+      const user = email
+        ? await db.selectFrom('users').select(['id', 'company_id', 'password_hash', 'locked_until']).where('email', '=', email).executeTakeFirst()
+        : undefined;
+      if (user?.locked_until && user.locked_until > now) throw locked(user.locked_until);
+      // An unknown email still pays for one scrypt, so the answer time does not tell whether the account exists.
+      const matches = await verifyPassword(body.password, user?.password_hash ?? DUMMY_PASSWORD_HASH);
+      if (!user || !matches) {
+        const lockedUntil = user ? await recordFailure(db, user.id, now) : null;
+        if (lockedUntil) throw locked(lockedUntil);
+        throw badCredentials();
+      }
+
+      const token = randomBytes(32).toString('base64url');
+      const session = {
+        id: hashToken(token),
+        user_id: user.id,
+        company_id: user.company_id,
+        csrf_token: randomBytes(32).toString('base64url'),
+        expires_at: now + SESSION_TTL_MS,
+        created_at: now,
+      };
+      await db.transaction().execute(async (tx) => {
+        await tx.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', user.id).execute();
+        // Expired sessions of this user are swept here, so the table does not grow with every sign-in.
+        await tx.deleteFrom('sessions').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
+        await tx.insertInto('sessions').values(session).execute();
+      });
+      reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions(config), maxAge: SESSION_TTL_MS / 1000 });
+      return ok(await sessionView(db, config, session));
+    });
+
+    app.get('/', { schema: { tags } }, async (request) => {
+      const session = await currentSession(db, request, ctx.clock.now());
+      if (!session) throw new AppError('unauthorized', 'Not signed in');
+      return ok(await sessionView(db, config, session));
+    });
+
+    app.post('/logout', { schema: { tags } }, async (request, reply) => {
+      const session = await currentSession(db, request, ctx.clock.now());
+      if (session) {
+        // Without this check any site could sign a user out with a cross-site form post.
+        if (request.headers['x-csrf-token'] !== session.csrf_token) throw new AppError('csrf_failed');
+        await db.deleteFrom('sessions').where('id', '=', session.id).execute();
+      }
+      reply.clearCookie(SESSION_COOKIE, cookieOptions(config));
+      return ok({ signed_out: true });
+    });
+  };
 }

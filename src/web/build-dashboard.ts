@@ -1,0 +1,63 @@
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the dashboard's sources and its built bundle live, relative to this file (src/web → repo root). */
+export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../web');
+export const DIST_DIR = join(WEB_DIR, 'dist');
+
+const SOURCES = ['index.html', 'vite.config.ts', 'src'];
+
+function newestMtime(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)));
+  return newest;
+}
+
+/**
+ * Does web/dist hold a bundle at least as new as the sources? A checkout without sources (a shipped bundle
+ * only) counts as fresh; a fresh clone has no bundle at all.
+ */
+export function dashboardIsFresh(): boolean {
+  const index = join(DIST_DIR, 'index.html');
+  if (!existsSync(index)) return false;
+  if (!existsSync(join(WEB_DIR, 'src'))) return true;
+  const built = statSync(index).mtimeMs;
+  return SOURCES.every((s) => newestMtime(join(WEB_DIR, s)) <= built);
+}
+
+/**
+ * Builds the bundle with Vite's JS API into a private folder, then renames it into place: several processes
+ * starting at once on one checkout may each build, and none ever serves a half-written bundle.
+ */
+async function buildDashboard(): Promise<void> {
+  const { build } = await import('vite');
+  const tmp = join(WEB_DIR, `.dist-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await build({ configFile: join(WEB_DIR, 'vite.config.ts'), root: WEB_DIR, logLevel: 'warn', build: { outDir: tmp, emptyOutDir: true } });
+    const old = existsSync(DIST_DIR) ? `${tmp}-old` : null;
+    if (old) renameSync(DIST_DIR, old);
+    renameSync(tmp, DIST_DIR);
+    if (old) rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    // Another process may have put a fresh bundle in place first; that is as good as ours.
+    if (!dashboardIsFresh()) throw err;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+let ready: Promise<void> | null = null;
+
+/**
+ * Resolves once web/dist is current. The check and the build happen once per process; a failed build stays
+ * failed (answered at once) until the process restarts, rather than rebuilding on every request.
+ */
+export function ensureDashboardBuilt(): Promise<void> {
+  ready ??= dashboardIsFresh() ? Promise.resolve() : buildDashboard();
+  return ready;
+}

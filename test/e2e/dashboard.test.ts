@@ -1,0 +1,453 @@
+import { createHmac } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ingestFeedback } from '../../src/shield/feedback.js';
+import { ShieldProcessor } from '../../src/shield/processor.js';
+import { expectText, launchBrowser, newPage, screenshot, signIn } from './helpers/browser.js';
+import { PASSWORD, startStack, type ReceivedRequest, type Stack } from './helpers/stack.js';
+
+const OWNER = 'owner@volt.test';
+const VIEWER = 'viewer@volt.test';
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
+}
+
+const hmacHex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
+
+describe('dashboard in a real browser', () => {
+  let stack: Stack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  /** Runs a test in a fresh browser profile and fails it on any script error or CSP violation the page reported. */
+  async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
+    const { context, page } = await newPage(browser, stack.baseUrl);
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (msg) => {
+      // A refused request (401 before sign-in, a 4xx the page shows) is logged by the browser; that is not a bug.
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
+    });
+    try {
+      await run(page);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }
+
+  async function apiStatus(path: string, key: string): Promise<number> {
+    return (await fetch(`${stack.baseUrl}${path}`, { headers: { authorization: `Bearer ${key}` } })).status;
+  }
+
+  it('signs in (refusing a wrong password) and lists complaints with filters kept in the URL', async () => {
+    await withPage(async (page) => {
+      await page.goto('/');
+      await page.getByRole('heading', { name: 'Sign in to your dashboard' }).waitFor();
+      await page.getByLabel('Email').fill(OWNER);
+      await page.getByLabel('Password').fill('not the password');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expectText(page.getByRole('alert'), 'Email or password is incorrect');
+      await screenshot(page, 'login');
+
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Complaints', level: 1 }).waitFor();
+      for (const id of stack.complaintIds) await page.getByRole('link', { name: id }).waitFor();
+      expect(await page.getByText('Volt Appliances').count()).toBeGreaterThan(0);
+      await screenshot(page, 'complaints');
+
+      await page.getByLabel('Status').selectOption('Resolved');
+      await expectText(page.locator('td.empty'), 'No complaints match these filters.');
+      expect(page.url()).toContain('status=Resolved');
+      await page.reload();
+      await expectText(page.locator('td.empty'), 'No complaints match these filters.');
+      expect(await page.getByLabel('Status').inputValue()).toBe('Resolved');
+      await page.getByRole('button', { name: 'Clear filters' }).click();
+      await page.getByRole('link', { name: stack.complaintIds[0] }).waitFor();
+
+      await page.setViewportSize({ width: 390, height: 844 });
+      await screenshot(page, 'complaints-mobile');
+    });
+  });
+
+  it('creates an API key shown once with Copy and a warning, and revokes it after a confirmation', async () => {
+    await withPage(async (page) => {
+      await signIn(page, OWNER, PASSWORD, '/settings/integrations/api-keys');
+      // The tabs follow the WAI-ARIA pattern: arrow keys move between them.
+      const keysTab = page.getByRole('tab', { name: 'API Keys' });
+      expect(await keysTab.getAttribute('aria-selected')).toBe('true');
+      await keysTab.focus();
+      await page.keyboard.press('ArrowRight');
+      await page.waitForURL('**/settings/integrations/webhooks');
+      expect(await page.getByRole('tab', { name: 'Webhooks' }).getAttribute('aria-selected')).toBe('true');
+      await page.keyboard.press('ArrowLeft');
+      await page.waitForURL('**/settings/integrations/api-keys');
+
+      await page.getByLabel('Name').fill('Helpdesk sync');
+      await page.getByLabel('Scope').selectOption('admin');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      const keyInput = page.getByLabel('New API key');
+      await keyInput.waitFor();
+      const key = await keyInput.inputValue();
+      expect(key).toMatch(/^esc_[A-Za-z0-9_-]{40,}$/);
+      await expectText(page.locator('.notice'), "Copy this key now. You won't be able to see it again");
+      await page.getByRole('button', { name: 'Copy API key' }).click();
+      await expectText(page.getByRole('button', { name: 'Copy API key' }), 'Copied');
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(key);
+      await screenshot(page, 'api-keys');
+      expect(await apiStatus('/api/v1/complaints', key)).toBe(200);
+
+      await page.getByRole('button', { name: /I've stored it/ }).click();
+      await keyInput.waitFor({ state: 'detached' });
+      expect(await page.content()).not.toContain(key);
+      const row = page.getByRole('row', { name: /Helpdesk sync/ });
+      await expectText(row, key.slice(0, 12));
+      await expectText(row, 'Admin');
+      await expectText(row, 'Active');
+
+      await page.getByRole('button', { name: 'Revoke key Helpdesk sync' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Revoke “Helpdesk sync”?' });
+      await dialog.waitFor();
+      await dialog.getByRole('button', { name: 'Revoke key' }).click();
+      await expectText(page.getByRole('status'), 'Key “Helpdesk sync” revoked.');
+      await expectText(row, 'Revoked');
+      expect(await row.getByRole('button', { name: /Revoke/ }).count()).toBe(0);
+      expect(await apiStatus('/api/v1/complaints', key)).toBe(401);
+    });
+  });
+
+  it('configures the webhook card as the seed says, regenerates the secret, and Test shows its attempt in Deliveries', async () => {
+    await withPage(async (page) => {
+      await signIn(page, OWNER, PASSWORD, '/settings/integrations/webhooks');
+      await page.getByRole('heading', { name: 'Webhook Notifications' }).waitFor();
+
+      // Step 2: the toggle starts off; turning it on reveals the URL and Secret Key controls.
+      const toggle = page.getByRole('switch', { name: 'Webhook' });
+      expect(await toggle.getAttribute('aria-checked')).toBe('false');
+      expect(await page.getByLabel('Webhook URL').count()).toBe(0);
+      await toggle.click();
+      expect(await toggle.getAttribute('aria-checked')).toBe('true');
+      const url = page.getByLabel('Webhook URL');
+      await url.waitFor();
+      await page.getByText('Secret Key', { exact: true }).waitFor();
+
+      // Step 3: the URL must start with https:// — refused outright for other schemes; on this development
+      // server (ESCALATR_ALLOW_HTTP_WEBHOOKS) an http:// URL gets the same message as a warning and may be saved.
+      await url.fill('ftp://example.test/hook');
+      await url.press('Tab');
+      await expectText(page.getByRole('alert'), 'URL must start with https://');
+      await url.fill('http://example.test/hook');
+      await url.press('Tab');
+      await expectText(page.locator('.field-warning'), 'URL must start with https://');
+      await screenshot(page, 'webhooks-validation');
+      await url.fill(stack.receiver.url);
+
+      await page.getByLabel('Description').fill('Loopback receiver');
+      await page.getByLabel('All events, including ones added later').uncheck();
+      for (const name of ['complaint.created', 'complaint.claimed', 'complaint.completed', 'complaint.released']) {
+        await page.getByRole('checkbox', { name, exact: true }).check();
+      }
+      await page.getByLabel('Authentication').selectOption('bearer');
+      await page.getByLabel('Bearer token').fill('receiver-token-123');
+      await page.getByLabel('Timeout (seconds)').fill('5');
+
+      // Step 6: Save, and wait for the success message.
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByRole('status'), 'Webhook settings saved.');
+
+      // Reopen: the webhook stays enabled with the expected URL and settings.
+      await page.reload();
+      const card = page.locator('section.webhook-card', { hasText: 'Loopback receiver' });
+      await card.waitFor();
+      expect(await card.getByRole('switch', { name: 'Webhook' }).getAttribute('aria-checked')).toBe('true');
+      expect(await card.getByLabel('Webhook URL').inputValue()).toBe(stack.receiver.url);
+      expect(await card.getByRole('checkbox', { name: 'complaint.claimed', exact: true }).isChecked()).toBe(true);
+      expect(await card.getByRole('checkbox', { name: 'complaint.escalated', exact: true }).isChecked()).toBe(false);
+      expect(await card.getByLabel('Authentication').inputValue()).toBe('bearer');
+      expect(await card.getByLabel('Timeout (seconds)').inputValue()).toBe('5');
+
+      // Step 4: reveal and copy the secret key.
+      const secretInput = card.getByLabel('Secret Key', { exact: true });
+      expect(await secretInput.inputValue()).not.toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+      await card.getByRole('button', { name: 'Reveal' }).click();
+      await card.getByRole('button', { name: 'Hide' }).waitFor();
+      const oldSecret = await secretInput.inputValue();
+      expect(oldSecret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+      await card.getByRole('button', { name: 'Copy Secret key' }).click();
+      await expectText(card.getByRole('button', { name: 'Copy Secret key' }), 'Copied');
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(oldSecret);
+      await screenshot(page, 'webhooks');
+
+      // Step 5: regenerate, after a confirmation.
+      await card.getByRole('button', { name: 'Regenerate Key' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Regenerate the secret key?' });
+      await dialog.waitFor();
+      await screenshot(page, 'webhooks-regenerate');
+      await dialog.getByRole('button', { name: 'Regenerate Key' }).click();
+      await expectText(card.getByRole('status'), 'New secret key generated.');
+      await dialog.waitFor({ state: 'hidden' });
+      const newSecret = await secretInput.inputValue();
+      expect(newSecret).toMatch(/^whsec_/);
+      expect(newSecret).not.toBe(oldSecret);
+
+      // Test: a webhook.test reaches the loopback receiver, signed with the new key only.
+      await card.getByRole('button', { name: 'Test' }).click();
+      await expectText(card.getByRole('status'), 'Test event sent.');
+      const received: ReceivedRequest = await within(
+        stack.receiver.waitFor((r) => r.headers['x-escalatr-event'] === 'webhook.test'),
+        20_000,
+        'the webhook.test delivery at the loopback receiver',
+      );
+      expect(received.headers.authorization).toBe('Bearer receiver-token-123');
+      expect(received.headers['x-escalatr-signature']).toBe(hmacHex(newSecret, received.body));
+      expect(received.headers['x-escalatr-signature']).not.toBe(hmacHex(oldSecret, received.body));
+      expect(JSON.parse(received.body).event).toBe('webhook.test');
+
+      // The deliveries view shows the attempt: status, response code, duration, response excerpt.
+      await card.getByRole('link', { name: 'Deliveries' }).click();
+      await page.waitForURL('**/settings/integrations/deliveries?endpoint_id=*');
+      const row = page.locator('tbody', { hasText: 'webhook.test' }).first();
+      await row.waitFor();
+      await expectText(row, 'success');
+      await row.getByRole('button', { name: 'Attempts' }).click();
+      const attempts = row.locator('table.inner');
+      await attempts.waitFor();
+      await expectText(attempts, '200');
+      await expectText(attempts, 'ok received');
+      await expectText(attempts, / ms| s/);
+      await expectText(page.locator('.legend'), /Delivered \(2xx\)\s*1/);
+      await screenshot(page, 'deliveries');
+
+      // Resend makes a new attempt sequence that reaches the receiver again.
+      const seen = stack.receiver.requests.length;
+      await row.getByRole('button', { name: 'Resend' }).click();
+      await expectText(row, 'Queued for resend.');
+      await within(
+        stack.receiver.waitFor((r) => stack.receiver.requests.indexOf(r) >= seen && r.headers['x-escalatr-event'] === 'webhook.test'),
+        20_000,
+        'the resent webhook.test at the receiver',
+      );
+    });
+  });
+
+  it('shows a failing endpoint\'s attempt with its response and next retry, and Recover resends it', async () => {
+    await withPage(async (page) => {
+      await signIn(page, OWNER, PASSWORD, '/settings/integrations/webhooks');
+      await page.getByRole('heading', { name: 'Webhook Notifications' }).waitFor();
+      const add = page.getByRole('button', { name: 'Add endpoint' });
+      if (await add.count()) await add.click();
+      const fresh = page.locator('section.webhook-card', { hasText: 'New webhook' });
+      await fresh.getByRole('switch', { name: 'Webhook' }).click();
+      await fresh.getByLabel('Webhook URL').fill(stack.failingReceiver.url);
+      await fresh.getByLabel('Description').fill('Flaky receiver');
+      await fresh.getByRole('button', { name: 'Save' }).click();
+      const card = page.locator('section.webhook-card', { hasText: 'Flaky receiver' });
+      await expectText(card.getByRole('status'), 'Webhook settings saved.');
+      await card.getByRole('button', { name: 'Test' }).click();
+      await expectText(card.getByRole('status'), 'Test event sent.');
+      await within(stack.failingReceiver.waitFor((r) => r.headers['x-escalatr-event'] === 'webhook.test'), 20_000, 'the webhook.test at the failing receiver');
+
+      await card.getByRole('link', { name: 'Deliveries' }).click();
+      const row = page.locator('tbody', { hasText: 'webhook.test' }).first();
+      await expectText(row, 'failed');
+      await expectText(row, /next \d/);
+      await row.getByRole('button', { name: 'Attempts' }).click();
+      const attempts = row.locator('table.inner');
+      await expectText(attempts, '503');
+      await expectText(attempts, 'Service temporarily down for maintenance');
+      await screenshot(page, 'deliveries-failed');
+
+      const recover = page.getByRole('region', { name: 'Recover failed deliveries' });
+      await recover.getByLabel('Endpoint').selectOption({ label: 'Flaky receiver' });
+      const seen = stack.failingReceiver.requests.length;
+      await recover.getByRole('button', { name: 'Recover' }).click();
+      await expectText(recover.getByRole('status'), 'Queued 1 failed or dead delivery for resend.');
+      await within(
+        stack.failingReceiver.waitFor((r) => stack.failingReceiver.requests.indexOf(r) >= seen),
+        20_000,
+        'the recovered delivery at the failing receiver',
+      );
+
+      // What the worker does when an endpoint answers 410 Gone: the card flags it with the reason.
+      await stack.app.ctx.store.db
+        .updateTable('endpoints')
+        .set({ enabled: 0, disabled_reason: 'gone', disabled_at: Date.now() })
+        .where('url', '=', stack.failingReceiver.url)
+        .execute();
+      await page.getByRole('tab', { name: 'Webhooks' }).click();
+      const flagged = page.locator('section.webhook-card', { hasText: 'Flaky receiver' });
+      await expectText(flagged, 'Automatically disabled');
+      await expectText(flagged, 'The endpoint answered 410 Gone');
+      expect(await flagged.getByRole('switch', { name: 'Webhook' }).getAttribute('aria-checked')).toBe('false');
+      await screenshot(page, 'webhooks-auto-disabled');
+    });
+  });
+
+  it('claims, releases, answers and completes a complaint from its page', async () => {
+    const id = stack.complaintIds[0];
+    await withPage(async (page) => {
+      await signIn(page, OWNER, PASSWORD);
+      await page.getByRole('link', { name: id }).click();
+      await page.getByRole('heading', { name: 'Refrigerator stopped cooling after 3 weeks' }).waitFor();
+      await expectText(page.locator('.timeline'), 'Filed as Consumer Durables, high priority');
+
+      await page.getByRole('button', { name: 'Claim' }).click();
+      await expectText(page.getByRole('status'), 'You claimed this complaint.');
+      await expectText(page.locator('.fields'), OWNER);
+      await page.getByRole('button', { name: 'Release' }).click();
+      await expectText(page.getByRole('status'), 'Complaint released.');
+      await page.getByRole('button', { name: 'Claim' }).click();
+      await expectText(page.locator('.timeline'), `Claimed by ${OWNER}`);
+      await expectText(page.locator('.timeline'), `Released by ${OWNER}`);
+
+      await page.getByLabel('Reply to the consumer').fill('A technician is booked for tomorrow morning.');
+      await page.getByRole('button', { name: 'Send reply' }).click();
+      await expectText(page.locator('.messages'), 'A technician is booked for tomorrow morning.');
+
+      await page.getByLabel('Amount', { exact: true }).fill('42000');
+      await page.getByLabel('Currency', { exact: true }).fill('INR');
+      await page.getByLabel('Terms').fill('Full refund when the unit is collected.');
+      await page.getByRole('button', { name: 'Offer settlement' }).click();
+      await expectText(page.getByRole('region', { name: 'Settlement offers' }), 'Full refund when the unit is collected.');
+
+      await page.getByLabel('Ask a follow-up question').fill('Which day suits you for the pickup?');
+      await page.getByRole('button', { name: 'Ask question' }).click();
+      await expectText(page.getByRole('region', { name: 'Follow-up questions' }), 'Which day suits you for the pickup?');
+
+      await page.getByLabel('Resolution notes').fill('Replacement unit delivered and installed.');
+      await page.getByRole('button', { name: 'Complete' }).click();
+      await expectText(page.getByRole('status'), 'Complaint completed.');
+      await expectText(page.locator('.timeline'), 'Completed: “Replacement unit delivered and installed.”');
+      await expectText(page.locator('.fields'), 'Closure');
+      expect(await page.getByRole('button', { name: 'Claim' }).count()).toBe(0);
+      await screenshot(page, 'complaint-detail');
+
+      // The webhook saved in the previous test subscribed to claimed and completed.
+      await within(stack.receiver.waitFor((r) => r.headers['x-escalatr-event'] === 'complaint.completed'), 20_000, 'complaint.completed at the receiver');
+    });
+  });
+
+  it('creates an Escalation Shield automation with webhook and email destinations, and lists scored feedback', async () => {
+    await ingestFeedback(stack.app.ctx, stack.company.id, {
+      records: [
+        { id: 'zd-1001', source: 'ZendeskSupport', source_url: 'https://support.example.test/tickets/1001', content: 'Third time asking. If this is not fixed by Friday I am calling my lawyer and filing a chargeback!!', thread_id: 't-1' },
+        { id: 'zd-1002', source: 'ZendeskSupport', content: 'Thanks, the replacement arrived and works well.', thread_id: 't-2' },
+        { id: 'ic-2001', source: 'Intercom', content: 'Still waiting on my refund, this is getting frustrating.', thread_id: 't-3' },
+      ],
+    });
+    await new ShieldProcessor(stack.app.ctx).tick();
+
+    await withPage(async (page) => {
+      await signIn(page, OWNER, PASSWORD, '/settings/integrations/shield');
+      await page.getByRole('heading', { name: 'Automations' }).waitFor();
+      await page.getByRole('button', { name: 'New automation' }).click();
+      await page.getByLabel('Name', { exact: true }).fill('Legal threats to on-call');
+      await page.getByLabel('Minimum escalation level').selectOption('high');
+      await page.getByLabel('Keywords').fill('lawyer, chargeback');
+      await page.getByLabel('Webhook URL').fill(`${stack.receiver.url}/shield`);
+      await page.getByLabel('Authentication').selectOption('custom_header');
+      await page.getByLabel('Header name').fill('X-Shield-Token');
+      await page.getByLabel('Credential').fill('shield-secret');
+      await page.getByRole('button', { name: 'Add destination' }).click();
+      await page.getByLabel('Destination 2 type').selectOption('email');
+      await page.getByLabel('Send to').fill('oncall@volt.test');
+      await screenshot(page, 'shield-form');
+      await page.getByRole('button', { name: 'Create automation' }).click();
+      await expectText(page.getByRole('status'), 'Automation created.');
+
+      const item = page.locator('li.automation', { hasText: 'Legal threats to on-call' });
+      await item.waitFor();
+      await expectText(item, 'Email oncall@volt.test');
+      const active = item.getByRole('switch', { name: 'Active: Legal threats to on-call' });
+      expect(await active.getAttribute('aria-checked')).toBe('true');
+      await expectText(page.getByRole('region', { name: 'Scored feedback' }), 'zd-1001');
+      await screenshot(page, 'shield');
+
+      await active.click();
+      await expectText(page.getByRole('status'), '“Legal threats to on-call” paused.');
+      expect(await active.getAttribute('aria-checked')).toBe('false');
+
+      // Edit: the stored credential is kept without being typed again.
+      await item.getByRole('button', { name: 'Edit automation Legal threats to on-call' }).click();
+      await page.getByLabel('Name', { exact: true }).fill('Legal and chargeback threats');
+      await page.getByLabel('Minimum escalation level').selectOption('extreme');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await expectText(page.getByRole('status'), 'Automation saved.');
+      const edited = page.locator('li.automation', { hasText: 'Legal and chargeback threats' });
+      await expectText(edited, 'Level Extreme or above');
+      await expectText(edited, 'Email oncall@volt.test');
+      const saved = await stack.app.ctx.store.db.selectFrom('destinations').select(['type', 'config_enc']).execute();
+      const webhook = saved.find((d) => d.type === 'webhook')!;
+      expect(stack.app.ctx.box.openJson(webhook.config_enc)).toMatchObject({ auth: { type: 'custom_header', header_name: 'X-Shield-Token', token: 'shield-secret' } });
+    });
+  });
+
+  it('a viewer sees the data but no write controls', async () => {
+    await withPage(async (page) => {
+      await signIn(page, VIEWER, PASSWORD);
+      await page.getByRole('link', { name: stack.complaintIds[1] }).click();
+      await page.getByRole('heading', { name: 'Charged twice for the extended warranty' }).waitFor();
+      await expectText(page.getByRole('status'), 'You have read-only access');
+      for (const name of ['Claim', 'Send reply', 'Offer settlement', 'Ask question', 'Complete']) {
+        expect(await page.getByRole('button', { name, exact: true }).count(), name).toBe(0);
+      }
+      await page.goto('/settings/integrations/webhooks');
+      await expectText(page.getByRole('status'), 'Integrations are managed by owners and admins');
+      await expectText(page.getByRole('status'), 'Only owners and admins can see and change webhooks.');
+      expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Add endpoint' }).count()).toBe(0);
+      await page.goto('/settings/integrations/api-keys');
+      await page.getByRole('tab', { name: 'API Keys', selected: true }).waitFor();
+      expect(await page.getByRole('button', { name: 'Create key' }).count()).toBe(0);
+      await page.getByRole('tab', { name: 'Escalation Shield' }).click();
+      await page.getByRole('heading', { name: 'Scored feedback' }).waitFor();
+      expect(await page.getByRole('button', { name: 'New automation' }).count()).toBe(0);
+      expect(await page.getByRole('switch').count()).toBe(0);
+      await screenshot(page, 'viewer');
+    });
+  });
+
+  it('an agent works complaints but sees integrations as read-only', async () => {
+    await withPage(async (page) => {
+      await signIn(page, 'agent@volt.test', PASSWORD);
+      await page.getByRole('link', { name: stack.complaintIds[2] }).click();
+      await page.getByRole('button', { name: 'Claim' }).click();
+      await expectText(page.locator('.fields'), 'agent@volt.test');
+      await page.goto('/settings/integrations/api-keys');
+      await expectText(page.getByRole('status'), 'Only owners and admins can see and manage API keys.');
+      expect(await page.getByRole('button', { name: 'Create key' }).count()).toBe(0);
+    });
+  });
+
+  it('on a plan without API access, the API Keys tab says why instead of offering keys', async () => {
+    await withPage(async (page) => {
+      await signIn(page, 'owner@tiny.test', PASSWORD, '/settings/integrations/api-keys');
+      await expectText(page.getByRole('status'), 'API keys are not available on your plan');
+      await expectText(page.getByRole('status'), 'Tiny Shop is on the Starter plan');
+      expect(await page.getByRole('button', { name: 'Create key' }).count()).toBe(0);
+      await screenshot(page, 'api-keys-starter-plan');
+    });
+  });
+
+  it('signing out ends the session', async () => {
+    await withPage(async (page) => {
+      await signIn(page, OWNER, PASSWORD);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('heading', { name: 'Sign in to your dashboard' }).waitFor();
+      await page.goto('/complaints');
+      await page.getByRole('heading', { name: 'Sign in to your dashboard' }).waitFor();
+    });
+  });
+});
+

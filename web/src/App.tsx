@@ -1,0 +1,106 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, onSessionLost, setCsrfToken } from './api';
+import { Layout } from './components/Layout';
+import { ComplaintDetailPage } from './pages/ComplaintDetail';
+import { ComplaintsPage } from './pages/Complaints';
+import { IntegrationsPage } from './pages/Integrations';
+import { LoginPage } from './pages/Login';
+import { navigate, useLocation } from './router';
+import { SessionContext, type Session } from './session';
+
+type State = { kind: 'loading' } | { kind: 'signed-out'; expired?: boolean } | { kind: 'signed-in'; session: Session };
+
+function safeNext(next: string | null): string {
+  // Only same-site paths: `?next=//evil.example` must not become an open redirect.
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') ? next : '/complaints';
+}
+
+export function App() {
+  const [state, setState] = useState<State>({ kind: 'loading' });
+  const loc = useLocation();
+
+  const signedIn = (session: Session) => {
+    setCsrfToken(session.csrf_token);
+    setState({ kind: 'signed-in', session });
+  };
+
+  useEffect(() => {
+    onSessionLost(() => {
+      setCsrfToken(null);
+      setState({ kind: 'signed-out', expired: true });
+    });
+    api
+      .get<Session>('/api/session')
+      .then(signedIn)
+      .catch(() => setState({ kind: 'signed-out' }));
+  }, []);
+
+  const signOut = async () => {
+    try {
+      await api.post('/api/session/logout');
+    } finally {
+      setCsrfToken(null);
+      setState({ kind: 'signed-out' });
+      navigate('/login');
+    }
+  };
+
+  if (state.kind === 'loading') {
+    return (
+      <div class="boot" role="status">
+        Loading…
+      </div>
+    );
+  }
+
+  if (state.kind === 'signed-out') {
+    return (
+      <LoginPage
+        expired={state.expired}
+        onSignedIn={(session) => {
+          signedIn(session);
+          const next = loc.path === '/login' ? safeNext(loc.search.get('next')) : loc.path === '/' ? '/complaints' : loc.path + (loc.search.toString() ? `?${loc.search}` : '');
+          navigate(next, { replace: true });
+        }}
+      />
+    );
+  }
+
+  return (
+    <SessionContext.Provider value={{ session: state.session, signOut }}>
+      <Layout>
+        <Routes />
+      </Layout>
+    </SessionContext.Provider>
+  );
+}
+
+function Redirect({ to }: { to: string }) {
+  useEffect(() => navigate(to, { replace: true }), [to]);
+  return null;
+}
+
+function Routes() {
+  const { path, search } = useLocation();
+  if (path === '/' || path === '/login') return <Redirect to={path === '/login' ? safeNext(search.get('next')) : '/complaints'} />;
+  if (path === '/complaints' || path === '/complaints/') return <ComplaintsPage />;
+  const complaint = /^\/complaints\/([^/]+)\/?$/.exec(path);
+  if (complaint) return <ComplaintDetailPage id={decodeURIComponent(complaint[1])} />;
+  if (path === '/settings' || path === '/settings/' || path === '/settings/integrations' || path === '/settings/integrations/') {
+    return <Redirect to="/settings/integrations/api-keys" />;
+  }
+  const tab = /^\/settings\/integrations\/([a-z-]+)\/?$/.exec(path);
+  if (tab) return <IntegrationsPage tab={tab[1]} />;
+  return (
+    <section class="page">
+      <h1>Page not found</h1>
+      <p>
+        There is nothing at <code>{path}</code>.{' '}
+        <a href="/complaints" onClick={(e) => (e.preventDefault(), navigate('/complaints'))}>
+          Go to complaints
+        </a>
+        .
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,237 @@
+import { useState } from 'preact/hooks';
+import { api } from '../api';
+import { SelectField, TextField } from '../components/Field';
+import { Outcome } from '../components/Notice';
+import { Toggle } from '../components/Toggle';
+import { AUTH_METHODS, SHIELD_LEVELS } from '../catalog';
+import { capitalise } from '../format';
+import { useAction } from '../hooks';
+import type { Automation, AuthType, Destination } from '../types';
+import { urlProblem } from './WebhookCard';
+
+/** One destination row as edited: every type's fields, only the chosen type's are sent. */
+interface DestinationDraft {
+  key: number;
+  id?: string;
+  type: 'webhook' | 'slack' | 'email';
+  url: string;
+  to: string;
+  authType: AuthType;
+  credential: string;
+  headerName: string;
+  timeoutS: string;
+  /** An existing webhook destination's credential is stored encrypted and never shown. */
+  savedAuthType?: AuthType;
+  savedHeaderName?: string;
+  /** As loaded: a Slack URL comes back masked, so it is sent again only if the user typed a new one. */
+  savedUrl?: string;
+}
+
+let nextKey = 1;
+const splitList = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+function draftOf(d: Destination): DestinationDraft {
+  const base = { key: nextKey++, id: d.id, url: '', to: '', authType: 'none' as AuthType, credential: '', headerName: '', timeoutS: '5' };
+  if (d.type === 'email') return { ...base, type: 'email', to: d.to.join(', ') };
+  if (d.type === 'slack') return { ...base, type: 'slack', url: d.url, savedUrl: d.url };
+  const auth = d.auth?.type ?? 'none';
+  const headerName = d.auth?.header_name ?? '';
+  return {
+    ...base,
+    type: 'webhook',
+    url: d.url,
+    savedUrl: d.url,
+    authType: auth,
+    savedAuthType: auth,
+    headerName,
+    savedHeaderName: headerName,
+    timeoutS: String(Math.round((d.timeout_ms ?? 5000) / 1000)),
+  };
+}
+
+const emptyDraft = (): DestinationDraft => ({ key: nextKey++, type: 'webhook', url: '', to: '', authType: 'none', credential: '', headerName: '', timeoutS: '5' });
+
+function destinationErrors(d: DestinationDraft, allowHttp: boolean): Record<string, string> {
+  const e: Record<string, string> = {};
+  if (d.type === 'email') {
+    const to = splitList(d.to);
+    if (to.length === 0 || to.some((x) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(x))) e.to = 'Enter one or more email addresses, separated by commas.';
+    return e;
+  }
+  const unchangedSlack = d.type === 'slack' && d.id && d.url === d.savedUrl;
+  const url = urlProblem(d.url, allowHttp);
+  if (url.error && !unchangedSlack) e.url = url.error;
+  if (d.type === 'webhook') {
+    const changed = d.authType !== d.savedAuthType;
+    if (d.authType !== 'none' && !d.credential && (changed || !d.id)) e.credential = 'Enter the credential your endpoint expects.';
+    if (d.authType === 'custom_header' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(d.headerName.trim())) e.headerName = 'Enter a header name.';
+    const t = Number(d.timeoutS);
+    if (!Number.isInteger(t) || t < 1 || t > 30) e.timeout = 'From 1 to 30 seconds.';
+  }
+  return e;
+}
+
+function destinationBody(d: DestinationDraft): Record<string, unknown> {
+  const id = d.id ? { id: d.id } : {};
+  if (d.type === 'email') return { ...id, type: 'email', to: splitList(d.to) };
+  // An existing destination keeps what is not sent: the unmasked Slack URL, the stored credential.
+  if (d.type === 'slack') return d.id && d.url === d.savedUrl ? { ...id, type: 'slack' } : { ...id, type: 'slack', url: d.url.trim() };
+  const body: Record<string, unknown> = { ...id, type: 'webhook', url: d.url.trim(), timeout_ms: Number(d.timeoutS) * 1000 };
+  const authUnchanged = d.id && d.authType === d.savedAuthType && !d.credential && d.headerName === (d.savedHeaderName ?? '');
+  if (!authUnchanged) {
+    const auth: Record<string, unknown> = { type: d.authType };
+    if (d.authType !== 'none' && d.credential) auth.token = d.credential;
+    if (d.authType === 'custom_header') auth.header_name = d.headerName.trim();
+    body.auth = auth;
+  }
+  return body;
+}
+
+interface Props {
+  automation?: Automation;
+  allowHttp: boolean;
+  onSaved: (a: Automation, message: string) => void;
+  onCancel: () => void;
+}
+
+/** Create or edit an Escalation Shield automation: its filter and where alerts go (webhook, Slack, email). */
+export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Props) {
+  const [name, setName] = useState(automation?.name ?? '');
+  const [active, setActive] = useState(automation?.active ?? true);
+  const [minLevel, setMinLevel] = useState<string>(automation?.filter.min_level ?? 'high');
+  const [sources, setSources] = useState((automation?.filter.sources ?? []).join(', '));
+  const [keywords, setKeywords] = useState((automation?.filter.keywords ?? []).join(', '));
+  const [destinations, setDestinations] = useState<DestinationDraft[]>(automation ? automation.destinations.map(draftOf) : [emptyDraft()]);
+  const [showErrors, setShowErrors] = useState(false);
+  const save = useAction();
+
+  const update = (key: number, patch: Partial<DestinationDraft>) => setDestinations((ds) => ds.map((d) => (d.key === key ? { ...d, ...patch } : d)));
+  const destErrors = destinations.map((d) => destinationErrors(d, allowHttp));
+  const nameError = name.trim() ? null : 'Name the automation.';
+  const listError = destinations.length === 0 ? 'Add at least one destination.' : null;
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setShowErrors(true);
+    if (nameError || listError || destErrors.some((x) => Object.keys(x).length)) {
+      save.setError('Fix the highlighted fields, then save again.');
+      return;
+    }
+    const body = {
+      name: name.trim(),
+      active,
+      filter: { min_level: minLevel, sources: splitList(sources), keywords: splitList(keywords) },
+      destinations: destinations.map(destinationBody),
+    };
+    const res = await save.run(() =>
+      automation ? api.patch<Automation>(`/api/v1/automations/${encodeURIComponent(automation.id)}`, body) : api.post<Automation>('/api/v1/automations', body),
+    );
+    if (res) onSaved(res, automation ? 'Automation saved.' : 'Automation created.');
+  };
+
+  const err = (i: number, k: string) => (showErrors ? destErrors[i][k] : undefined);
+  return (
+    <section class="card" aria-labelledby="automation-form-title">
+      <h3 id="automation-form-title">{automation ? `Edit “${automation.name}”` : 'New automation'}</h3>
+      <form onSubmit={submit} noValidate class="stack">
+        <div class="grid-2">
+          <TextField label="Name" value={name} onValue={setName} maxLength={200} error={showErrors ? nameError : null} placeholder="Legal threats to on-call" />
+        </div>
+        <Toggle label="Active" checked={active} onChange={setActive} states={['On', 'Paused']} />
+        <fieldset class="bare">
+          <legend class="legend-title">Filter</legend>
+          <div class="grid-3">
+            <SelectField
+              label="Minimum escalation level"
+              value={minLevel}
+              onValue={setMinLevel}
+              options={SHIELD_LEVELS.map((l) => ({ value: l, label: capitalise(l) }))}
+              hint="Alert when feedback scores at this level or above."
+            />
+            <TextField label="Sources" value={sources} onValue={setSources} placeholder="ZendeskSupport, Intercom" hint="Comma-separated; empty means every source." />
+            <TextField label="Keywords" value={keywords} onValue={setKeywords} placeholder="refund, lawyer" hint="Comma-separated; empty means any content." />
+          </div>
+        </fieldset>
+        <fieldset class="bare">
+          <legend class="legend-title">Destinations</legend>
+          {destinations.map((d, i) => (
+            <div key={d.key} class="destination">
+              <div class="grid-3">
+                <SelectField
+                  label={`Destination ${i + 1} type`}
+                  disabled={Boolean(d.id)}
+                  hint={d.id ? 'To change the type, remove this destination and add a new one.' : undefined}
+                  value={d.type}
+                  onValue={(v) => update(d.key, { type: v as DestinationDraft['type'] })}
+                  options={[
+                    { value: 'webhook', label: 'Webhook' },
+                    { value: 'slack', label: 'Slack' },
+                    { value: 'email', label: 'Email' },
+                  ]}
+                />
+                {d.type === 'email' ? (
+                  <TextField label="Send to" value={d.to} onValue={(v) => update(d.key, { to: v })} error={err(i, 'to')} placeholder="oncall@your-company.com" class="span-2" />
+                ) : (
+                  <TextField
+                    label={d.type === 'slack' ? 'Slack incoming-webhook URL' : 'Webhook URL'}
+                    type="url"
+                    value={d.url}
+                    onValue={(v) => update(d.key, { url: v })}
+                    error={err(i, 'url')}
+                    warning={urlProblem(d.url, allowHttp).warning}
+                    placeholder={d.type === 'slack' ? 'https://hooks.slack.com/services/…' : 'https://your-domain.com/shield'}
+                    class="span-2"
+                  />
+                )}
+              </div>
+              {d.type === 'webhook' && (
+                <div class="grid-3">
+                  <SelectField label="Authentication" value={d.authType} onValue={(v) => update(d.key, { authType: v as AuthType })} options={AUTH_METHODS} />
+                  {d.authType === 'custom_header' && (
+                    <TextField label="Header name" value={d.headerName} onValue={(v) => update(d.key, { headerName: v })} error={err(i, 'headerName')} />
+                  )}
+                  {d.authType !== 'none' && (
+                    <TextField
+                      label="Credential"
+                      type="password"
+                      autoComplete="off"
+                      value={d.credential}
+                      onValue={(v) => update(d.key, { credential: v })}
+                      error={err(i, 'credential')}
+                      hint={d.id && d.authType === d.savedAuthType ? 'Saved and encrypted. Leave empty to keep it.' : 'Stored encrypted.'}
+                    />
+                  )}
+                  <TextField label="Timeout (seconds)" type="number" min="1" max="30" value={d.timeoutS} onValue={(v) => update(d.key, { timeoutS: v })} error={err(i, 'timeout')} />
+                </div>
+              )}
+              <button type="button" class="btn btn-quiet" onClick={() => setDestinations((ds) => ds.filter((x) => x.key !== d.key))} aria-label={`Remove destination ${i + 1}`}>
+                Remove destination
+              </button>
+            </div>
+          ))}
+          {showErrors && listError && (
+            <p class="field-error" role="alert">
+              {listError}
+            </p>
+          )}
+          <button type="button" class="btn" onClick={() => setDestinations((ds) => [...ds, emptyDraft()])}>
+            Add destination
+          </button>
+        </fieldset>
+        <div class="btn-row">
+          <button type="submit" class="btn btn-primary" disabled={save.busy}>
+            {save.busy ? 'Saving…' : automation ? 'Save changes' : 'Create automation'}
+          </button>
+          <button type="button" class="btn btn-quiet" onClick={onCancel}>
+            Cancel
+          </button>
+        </div>
+        <Outcome error={save.error} />
+      </form>
+    </section>
+  );
+}
