@@ -91,7 +91,13 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
   }
   mkdirSync(dataDir, { recursive: true });
   const key = randomBytes(32);
-  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // Another process started at the same moment and wrote the key first: use theirs.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadMasterKey(env, dataDir);
+    throw err;
+  }
   chmodSync(file, 0o600);
   return key;
 }

@@ -4,6 +4,7 @@ import type { DomainContext } from '../domain/context.js';
 import type { Metrics } from '../metrics.js';
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
+import { settingsRoutes } from './platform-v1/settings.js';
 import { complaintReadRoutes } from './platform-v1/complaints.js';
 import { eventFeedRoutes } from './platform-v1/events.js';
 import { apiKeyRoutes } from './platform-v1/api-keys.js';
@@ -29,6 +30,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(complaintReadRoutes(deps), { prefix: '/api/v1' });
   await app.register(staffStepRoutes(deps), { prefix: '/api/v1' });
   await app.register(eventFeedRoutes(deps), { prefix: '/api/v1' });
+  await app.register(settingsRoutes(deps), { prefix: '/api/v1' });
   await app.register(apiKeyRoutes(deps), { prefix: '/api/v1' });
   await app.register(webhookRoutes(deps), { prefix: '/api/v1' });
   await app.register(shieldRoutes(deps), { prefix: '/api/v1' });

@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { createCompany, setCompanyPlan, type Company, type Plan } from '../domain/companies.js';
+import { options } from './options.js';
+import { printJson, printLines, withRuntime } from './runtime.js';
+
+const companyJson = (c: Company) => ({ id: c.id, code: c.code, name: c.name, plan: c.plan, created_at: new Date(c.created_at).toISOString() });
+
+/** `company create` and `company set-plan`. */
+export function registerCompanyCommands(program: Command): void {
+  const company = program.command('company').description('create companies and change their plan');
+
+  company
+    .command('create')
+    .description('create a company (a tenant)')
+    .addOption(options.companyName())
+    .addOption(options.code())
+    .addOption(options.plan())
+    .addOption(options.json())
+    .action(async (o: { name: string; code: string; plan: Plan; json?: boolean }) => {
+      const created = await withRuntime(({ ctx }) => createCompany(ctx, { name: o.name, code: o.code, plan: o.plan }));
+      if (o.json) return printJson(companyJson(created));
+      printLines(`Created company ${created.code} (${created.name}) on the ${created.plan} plan.`);
+    });
+
+  company
+    .command('set-plan')
+    .description("change a company's plan (API keys need professional or enterprise)")
+    .addOption(options.code())
+    .addOption(options.plan())
+    .addOption(options.json())
+    .action(async (o: { code: string; plan: Plan; json?: boolean }) => {
+      const updated = await withRuntime(({ ctx }) => setCompanyPlan(ctx, o.code, o.plan));
+      if (o.json) return printJson(companyJson(updated));
+      printLines(`Company ${updated.code} is now on the ${updated.plan} plan.`);
+    });
+}

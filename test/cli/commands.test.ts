@@ -1,0 +1,151 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCompany } from '../../src/domain/companies.js';
+import { runCli } from '../../src/cli/program.js';
+import { bearer } from '../helpers/harness.js';
+import { createCliEnv, dropFileDatabase, type CliEnv } from './cli-harness.js';
+
+describe('escalatr company, user, apikey and consumer commands', () => {
+  afterAll(dropFileDatabase);
+  let cli: CliEnv;
+  beforeEach(async () => {
+    cli = await createCliEnv();
+  });
+  afterEach(async () => cli.cleanup());
+
+  it('company create makes a company; the same code again is refused with exit 1 and the error code', async () => {
+    const first = await cli.run(['company', 'create', '--name', 'Acme Stores', '--code', 'ACME', '--plan', 'starter', '--json']);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ code: 'ACME', name: 'Acme Stores', plan: 'starter', id: expect.stringMatching(/^co_/) });
+
+    const again = await cli.run(['company', 'create', '--name', 'Other', '--code', 'ACME', '--plan', 'free']);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toMatch(/^escalatr: already_exists: .*ACME/);
+    expect(again.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('missing or invalid options exit 2 naming the option, on one line, before touching the store', async () => {
+    const spawned = await Promise.all([
+      cli.run(['company', 'create', '--name', 'Acme', '--plan', 'starter']),
+      cli.run(['apikey', 'create', '--company', 'ACME', '--name', 'ci', '--scope', 'write']),
+      cli.run(['frobnicate']),
+    ]);
+    expect(spawned.map((r) => r.code)).toEqual([2, 2, 2]);
+    expect(spawned[0].stderr).toBe("escalatr: error: required option '--code <code>' not specified\n");
+    expect(spawned[1].stderr).toMatch(/^escalatr: error: option '--scope <scope>' argument 'write' is invalid/);
+    expect(spawned[2].stderr).toMatch(/^escalatr: error: unknown command 'frobnicate'/);
+    for (const r of spawned) expect(r.stdout).toBe('');
+    expect(existsSync(join(cli.dataDir, 'escalatr.db'))).toBe(false);
+  });
+
+  it('checks every option at the boundary (in-process, the same code path as the binary)', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['company', 'create', '--name', 'Acme', '--code', 'acme', '--plan', 'starter'], /'--code <code>' argument 'acme' is invalid\. code must be 2–8 uppercase letters/],
+      [['company', 'create', '--name', 'Acme', '--code', 'TOOLONGCODE', '--plan', 'starter'], /--code/],
+      [['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'gold'], /'--plan <plan>' argument 'gold' is invalid\. Allowed choices are free, starter, professional, enterprise/],
+      [['company', 'create', '--name', '  ', '--code', 'ACME', '--plan', 'free'], /'--name <name>' .*must not be empty/],
+      [['company', 'create', '--name', 'x'.repeat(201), '--code', 'ACME', '--plan', 'free'], /'--name <name>' .*at most 200/],
+      [['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free', '--colour', 'red'], /unknown option '--colour'/],
+      [['company', 'set-plan', '--code', 'ACME'], /required option '--plan <plan>'/],
+      [['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free', 'extra'], /too many arguments/],
+      [['user', 'create', '--company', 'ACME', '--email', 'not-an-email', '--password', 'long enough pw', '--role', 'agent'], /'--email <email>' .*not a valid email/],
+      [['user', 'create', '--company', 'ACME', '--email', 'a@b.test', '--password', 'short', '--role', 'agent'], /'--password <password>' .*at least 10 characters/],
+      [['user', 'create', '--company', 'ACME', '--email', 'a@b.test', '--password', 'long enough pw', '--role', 'boss'], /'--role <role>' argument 'boss'/],
+      [['user', 'create', '--company', 'acme', '--email', 'a@b.test', '--password', 'long enough pw', '--role', 'agent'], /'--company <code>'/],
+      [['apikey', 'list'], /required option '--company <code>'/],
+      [['apikey', 'revoke', '--company', 'ACME'], /required option '--id <id>'/],
+      [['consumer', 'create', '--name', 'Bob'], /required option '--email <email>'/],
+      [['shield', 'import', '--company', 'ACME'], /missing required argument 'file'/],
+      [['company'], /Usage: escalatr company/],
+    ];
+    for (const [args, pattern] of cases) {
+      let stderr = '';
+      const code = await runCli(['node', 'escalatr', ...args], (t) => (stderr += t));
+      expect.soft(code, args.join(' ')).toBe(2);
+      expect.soft(stderr, args.join(' ')).toMatch(pattern);
+      expect.soft(stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(join(cli.dataDir, 'escalatr.db'))).toBe(false);
+  });
+
+  it('refuses an API key below professional, then creates, lists and revokes keys after an upgrade', async () => {
+    const { app } = await cli.openApp();
+    await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'starter' });
+    const refused = await cli.run(['apikey', 'create', '--company', 'SHOP', '--name', 'ci', '--json']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/^escalatr: plan_required: /);
+
+    expect((await cli.run(['company', 'set-plan', '--code', 'SHOP', '--plan', 'professional'])).stdout).toMatch(/professional/);
+    const created = await cli.run(['apikey', 'create', '--company', 'SHOP', '--name', 'ci', '--scope', 'admin', '--json']);
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout);
+    expect(key).toMatchObject({ name: 'ci', scope: 'admin', company: 'SHOP', key: expect.stringMatching(/^esc_/), id: expect.stringMatching(/^key_/) });
+    expect(key.key.startsWith(key.prefix)).toBe(true);
+    const text = await cli.run(['apikey', 'create', '--company', 'SHOP', '--name', 'reporting']);
+    expect(text.stdout).toMatch(/read API key "reporting"/);
+    expect(text.stdout).toMatch(/esc_\S{40,}/);
+
+    const listed = JSON.parse((await cli.run(['apikey', 'list', '--company', 'SHOP', '--json'])).stdout);
+    expect(listed.map((k: { name: string }) => k.name).sort()).toEqual(['ci', 'reporting']);
+    expect(JSON.stringify(listed)).not.toContain(key.key);
+
+    const before = await app.http.inject({ method: 'GET', url: '/api/v1/complaints', headers: bearer(key.key) });
+    expect(before.statusCode).toBe(200);
+
+    const revoked = await cli.run(['apikey', 'revoke', '--company', 'SHOP', '--id', key.id]);
+    expect(revoked.code).toBe(0);
+    const after = await app.http.inject({ method: 'GET', url: '/api/v1/complaints', headers: bearer(key.key) });
+    expect(after.statusCode).toBe(401);
+
+    // Another company's key id answers like a missing one.
+    await createCompany(app.ctx, { name: 'Rival', code: 'RIVAL', plan: 'enterprise' });
+    const foreign = await cli.run(['apikey', 'revoke', '--company', 'RIVAL', '--id', key.id]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/^escalatr: not_found: /);
+  });
+
+  it('consumer create prints a working consumer token; user create makes a login', async () => {
+    const made = await cli.run(['consumer', 'create', '--email', 'Bob@Example.test', '--name', 'Bob', '--json']);
+    expect(made.code).toBe(0);
+    const consumer = JSON.parse(made.stdout);
+    expect(consumer).toMatchObject({ email: 'bob@example.test', name: 'Bob', token: expect.stringMatching(/^csk_/) });
+    const text = await cli.run(['consumer', 'create', '--email', 'bob@example.test']);
+    expect(text.stderr).toBe('');
+    expect(text.stdout).toMatch(/csk_\S{40,}/);
+
+    const { app } = await cli.openApp();
+    await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'free' });
+    const user = await cli.run(['user', 'create', '--company', 'SHOP', '--email', 'agent@shop.test', '--password', 'a long password', '--role', 'agent', '--json']);
+    expect(user.code).toBe(0);
+    expect(JSON.parse(user.stdout)).toMatchObject({ email: 'agent@shop.test', role: 'agent', company: 'SHOP' });
+    const dup = await cli.run(['user', 'create', '--company', 'SHOP', '--email', 'agent@shop.test', '--password', 'a long password', '--role', 'agent']);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/^escalatr: already_exists: /);
+
+    const mine = await app.http.inject({ method: 'GET', url: '/api/consumer/v1/complaints', headers: bearer(consumer.token) });
+    expect(mine.statusCode).toBe(200);
+    const login = await app.http.inject({ method: 'POST', url: '/api/session/login', payload: { email: 'agent@shop.test', password: 'a long password' } });
+    expect(login.statusCode).toBe(200);
+  });
+
+  it('a bad environment variable is named, with exit 1 and no stack trace', async () => {
+    const [port, schedule, level] = await Promise.all([
+      cli.run(['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free'], { PORT: 'abc' }),
+      cli.run(['serve'], { ESCALATR_RETRY_SCHEDULE: 'fast' }),
+      cli.run(['demo'], { LOG_LEVEL: 'loud' }),
+    ]);
+    expect(port.code).toBe(1);
+    expect(port.stderr).toMatch(/^escalatr: PORT: /);
+    expect(schedule.code).toBe(1);
+    expect(schedule.stderr).toMatch(/^escalatr: ESCALATR_RETRY_SCHEDULE: .*fast/);
+    expect(level.code).toBe(1);
+    expect(level.stderr).toMatch(/^escalatr: LOG_LEVEL: /);
+    for (const r of [port, schedule, level]) {
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stdout).toBe('');
+    }
+  });
+});
