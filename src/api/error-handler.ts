@@ -1,6 +1,14 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DialectProfile } from '../storage/dialects.js';
+import { StoreAvailability } from '../storage/availability.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Store-unavailable write failures seen by the API; /readyz reads them (src/storage/availability.ts). */
+    storeAvailability: StoreAvailability;
+  }
+}
 
 export interface ErrorBody {
   success: false;
@@ -16,7 +24,7 @@ function paramOf(v: { instancePath?: string; params?: Record<string, unknown> })
   return (v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
 }
 
-function fromFastify(err: FastifyError, profile: DialectProfile): AppError {
+function fromFastify(err: FastifyError, availability: StoreAvailability): AppError {
   if (err instanceof AppError) return err;
   if (err.validation) {
     const first = err.validation[0] as { instancePath?: string; params?: Record<string, unknown>; message?: string };
@@ -33,14 +41,21 @@ function fromFastify(err: FastifyError, profile: DialectProfile): AppError {
       return new AppError('payload_too_large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AppError('unsupported_media_type', 'Send the body as application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid_json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new AppError('invalid_json', 'The body is empty but Content-Type is application/json');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('invalid_request', 'Content-Length does not match the body');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // Longer than any id we issue, so it names nothing: the same answer as any unknown id.
+      return new AppError('not_found', 'Not found');
+    case 'FST_ERR_BAD_URL':
+      return new AppError('invalid_request', 'The URL is malformed (bad percent-encoding)');
   }
   if (err.statusCode === 400 && (err instanceof SyntaxError || /JSON/i.test(err.name))) return new AppError('invalid_json');
   if (err.statusCode === 429) return new AppError('rate_limited', err.message);
-  if (profile.isUnavailable(err)) return new AppError('unavailable', 'The store is not available; try again shortly');
+  if (availability.noteError(err)) return new AppError('unavailable', 'The store is not available; try again shortly');
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     const code = (Object.keys(ERRORS) as ErrorCode[]).find((k) => ERRORS[k].status === err.statusCode) ?? 'invalid_request';
     return new AppError(code, err.message);
@@ -48,10 +63,22 @@ function fromFastify(err: FastifyError, profile: DialectProfile): AppError {
   return new AppError('internal');
 }
 
+/**
+ * Fastify answers a malformed or over-long path parameter before routing, with its own body; the app passes this
+ * as `frameworkErrors` so those answers carry the envelope too.
+ */
+export function frameworkErrorResponder(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const appError = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError('not_found', 'Not found') : new AppError('invalid_request', 'The URL is malformed (bad percent-encoding)');
+  const body: ErrorBody = { success: false, error: { code: appError.code, message: appError.message } };
+  reply.status(appError.status).send(body);
+}
+
 /** The one place errors become responses: `{ success: false, error: { code, message } }` with the registry's status. */
 export function installErrorHandler(app: FastifyInstance, profile: DialectProfile): void {
+  const availability = new StoreAvailability(profile);
+  app.decorate('storeAvailability', availability);
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const appError = fromFastify(err, profile);
+    const appError = fromFastify(err, availability);
     if (appError.status >= 500) request.log.error({ err }, 'request failed');
     if (appError.code === 'unavailable') reply.header('Retry-After', '5');
     if (err.statusCode === 429 && (err as FastifyError & { headers?: Record<string, string> }).headers) {

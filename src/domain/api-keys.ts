@@ -60,45 +60,62 @@ export async function createApiKey(
   return { key: token, apiKey: { id: row.id, name, prefix: displayPrefix, scope: input.scope, created_at: isoOrNull(now)!, last_used_at: null, revoked_at: null } };
 }
 
+const VIEW_COLUMNS = ['id', 'name', 'prefix', 'scope', 'created_at', 'last_used_at', 'revoked_at'] as const;
+
+function toView(r: { id: string; name: string; prefix: string; scope: Scope; created_at: number; last_used_at: number | null; revoked_at: number | null }): ApiKeyView {
+  return { ...r, created_at: isoOrNull(r.created_at)!, last_used_at: isoOrNull(r.last_used_at), revoked_at: isoOrNull(r.revoked_at) };
+}
+
 export async function listApiKeys(db: Db, companyId: string): Promise<ApiKeyView[]> {
   const rows = await db
     .selectFrom('api_keys')
-    .select(['id', 'name', 'prefix', 'scope', 'created_at', 'last_used_at', 'revoked_at'])
+    .select(VIEW_COLUMNS)
     .where('company_id', '=', companyId)
     .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
     .execute();
-  return rows.map((r) => ({ ...r, created_at: isoOrNull(r.created_at)!, last_used_at: isoOrNull(r.last_used_at), revoked_at: isoOrNull(r.revoked_at) }));
+  return rows.map(toView);
 }
 
-export async function revokeApiKey(ctx: DomainContext, companyId: string, id: string): Promise<void> {
-  const result = await ctx.store.db
+/** One key of the company; another company's key answers exactly like a missing one. */
+export async function getApiKey(db: Db, companyId: string, id: string): Promise<ApiKeyView> {
+  const row = await db.selectFrom('api_keys').select(VIEW_COLUMNS).where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+  if (!row) throw notFound('API key');
+  return toView(row);
+}
+
+/** Revokes a key at once (the next request with it is refused); revoking a revoked key changes nothing. */
+export async function revokeApiKey(ctx: DomainContext, companyId: string, id: string): Promise<ApiKeyView> {
+  await ctx.store.db
     .updateTable('api_keys')
     .set({ revoked_at: ctx.clock.now() })
     .where('id', '=', id)
     .where('company_id', '=', companyId)
     .where('revoked_at', 'is', null)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) {
-    const exists = await ctx.store.db.selectFrom('api_keys').select('id').where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
-    if (!exists) throw notFound('API key');
-  }
+    .execute();
+  return getApiKey(ctx.store.db, companyId, id);
 }
 
 const LAST_USED_GRANULARITY_MS = 60_000;
 
+// Longer than any key we issue (esc_ + 43 base64url characters); longer input is not worth hashing.
+const MAX_KEY_LENGTH = 200;
+
 /**
  * Resolves a presented key to its company. Lookup is by SHA-256 of the key, so neither a wrong key nor a
- * missing one takes a different path through string comparison. last_used_at is written at most once a minute.
+ * missing one takes a different path through string comparison; a malformed key (wrong prefix) is looked up all
+ * the same, so unknown, revoked and malformed keys cost the same and all come back null (one 401 for all three).
+ * last_used_at is written at most once a minute.
  */
 export async function authenticateApiKey(db: Db, key: string, now: number): Promise<ApiKeyPrincipal | null> {
-  if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return null;
+  const wellFormed = key.startsWith(API_KEY_PREFIX) && key.length <= MAX_KEY_LENGTH;
   const row = await db
     .selectFrom('api_keys')
     .innerJoin('companies', 'companies.id', 'api_keys.company_id')
     .select(['api_keys.id', 'api_keys.company_id', 'api_keys.scope', 'api_keys.name', 'api_keys.revoked_at', 'api_keys.last_used_at', 'companies.code', 'companies.plan'])
-    .where('api_keys.key_hash', '=', hashToken(key))
+    .where('api_keys.key_hash', '=', hashToken(key.slice(0, MAX_KEY_LENGTH + 1)))
     .executeTakeFirst();
-  if (!row || row.revoked_at !== null) return null;
+  if (!row || !wellFormed || row.revoked_at !== null) return null;
   if (row.last_used_at === null || now - row.last_used_at > LAST_USED_GRANULARITY_MS) {
     await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', row.id).execute();
   }

@@ -25,19 +25,24 @@ export type Actor =
 
 const scopeOf = (actor: Actor) => (actor.kind === 'consumer' ? { consumerId: actor.consumerId } : { companyId: actor.companyId });
 
+/**
+ * Reads the complaint the step is about, within the actor's scope. On PostgreSQL the row is locked until commit, so
+ * two steps on one complaint cannot interleave (two escalations would both read L1); SQLite has one writer anyway.
+ */
 async function loadForUpdate(ctx: DomainContext, tx: Tx, actor: Actor, escalatrId: string): Promise<ComplaintRow> {
-  const row = await getComplaintRow(tx, scopeOf(actor), escalatrId);
-  // On PostgreSQL two steps on one complaint must not interleave (two escalations would both read L1).
-  if (ctx.store.profile.rowLocks) {
-    await tx.selectFrom('complaints').select('escalatr_id').where('escalatr_id', '=', escalatrId).forUpdate().execute();
-    return getComplaintRow(tx, scopeOf(actor), escalatrId);
-  }
+  if (!ctx.store.profile.rowLocks) return getComplaintRow(tx, scopeOf(actor), escalatrId);
+  let q = tx.selectFrom('complaints').selectAll().where('escalatr_id', '=', escalatrId);
+  q = actor.kind === 'consumer' ? q.where('consumer_id', '=', actor.consumerId) : q.where('company_id', '=', actor.companyId);
+  const row = await q.forUpdate().executeTakeFirst();
+  // Another tenant's complaint answers exactly like a missing one.
+  if (!row) throw notFound(`complaint ${escalatrId}`);
   return row;
 }
 
 interface StepResult<T> {
   patch?: Partial<ComplaintsTable>;
-  event: EventName;
+  /** The event the step emits; null for staff-side records the catalogue has no event for (a staff reply). */
+  event: EventName | null;
   data: (c: ComplaintRow) => Record<string, unknown>;
   value: T;
 }
@@ -61,12 +66,14 @@ async function complaintStep<T>(
       .set({ ...result.patch, updated_at: work.now })
       .where('escalatr_id', '=', escalatrId)
       .execute();
-    await emitEvent(ctx, work, {
-      companyId: current.company_id,
-      name: result.event,
-      complaintId: escalatrId,
-      data: { ...eventBase(next), ...result.data(next) },
-    });
+    if (result.event) {
+      await emitEvent(ctx, work, {
+        companyId: current.company_id,
+        name: result.event,
+        complaintId: escalatrId,
+        data: { ...eventBase(next), ...result.data(next) },
+      });
+    }
     return result.value;
   });
 }
@@ -170,10 +177,9 @@ export async function postMessage(ctx: DomainContext, actor: Actor, escalatrId: 
       .insertInto('messages')
       .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, author_kind: actor.kind, author, body: input.body, directed_to: directedTo, created_at: work.now })
       .execute();
-    // A staff reply is a response: it stops the level's SLA clock. Only consumer messages are webhook events.
-    if (actor.kind === 'staff') {
-      return { patch: STAFF_RESPONSE(work.now), event: 'message.new', data: () => ({ message_id: id, directed_to: directedTo, author_kind: 'staff' }), value: { message_id: id } };
-    }
+    // A staff reply is a response: it stops the level's SLA clock. Only consumer messages are events (`message.new`
+    // is "the consumer posts a chat message to your team"); echoing staff replies would loop back to the company.
+    if (actor.kind === 'staff') return { patch: STAFF_RESPONSE(work.now), event: null, data: () => ({}), value: { message_id: id } };
     return { event: 'message.new', data: () => ({ message_id: id, directed_to: directedTo }), value: { message_id: id } };
   });
 }

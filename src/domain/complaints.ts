@@ -1,8 +1,16 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { AppError, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
-import type { ComplaintsTable } from '../storage/schema.js';
-import { getCompanyByCode } from './companies.js';
+import type {
+  ActionDraftsTable,
+  ComplaintsTable,
+  EvidenceTable,
+  FollowupsTable,
+  MessagesTable,
+  SettlementOffersTable,
+  SocialDraftsTable,
+} from '../storage/schema.js';
+import { findCompanyByCode } from './companies.js';
 import { transact, type DomainContext } from './context.js';
 import { emitEvent } from './events.js';
 import { levelName, PRIORITIES } from './lifecycle.js';
@@ -93,9 +101,9 @@ export interface FileComplaintInput {
 
 /** Files a complaint: its id takes the next number of the company's sequence, under the company row's lock. */
 export async function fileComplaint(ctx: DomainContext, input: FileComplaintInput): Promise<ComplaintRow> {
-  const company = await getCompanyByCode(ctx.store.db, input.company_code).catch(() => {
-    throw new AppError('validation_failed', `no company with code ${input.company_code}`);
-  });
+  // An unknown code is a bad field of the body; a store failure is not, and must not be reported as one.
+  const company = await findCompanyByCode(ctx.store.db, input.company_code);
+  if (!company) throw new AppError('validation_failed', `no company with code ${input.company_code}`, { field: 'company_code' });
   if (input.currency != null && !/^[A-Z]{3}$/.test(input.currency)) {
     throw new AppError('validation_failed', 'currency must be an ISO 4217 code such as INR or USD');
   }
@@ -187,4 +195,197 @@ export async function listComplaints(
     q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
+}
+
+// ── Related records: what each side may read of one complaint ────────────────────────────────────────────────
+
+export type ComplaintScope = { companyId?: string; consumerId?: string };
+export interface RecordPage {
+  page: number;
+  limit: number;
+}
+export interface PageOf<T> {
+  rows: T[];
+  total: number;
+}
+
+export interface MessageView {
+  id: string;
+  author_kind: 'consumer' | 'staff';
+  author: string;
+  body: string;
+  directed_to: string | null;
+  created_at: string;
+}
+
+/** Evidence metadata only: the bytes are served by getEvidenceContent, never inside a list. */
+export interface EvidenceView {
+  id: string;
+  file_name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  created_at: string;
+}
+
+export interface SettlementOfferView {
+  id: string;
+  amount: number;
+  currency: string;
+  terms: string;
+  status: 'open' | 'accepted' | 'rejected' | 'countered';
+  counter_amount: number | null;
+  created_by: string;
+  created_at: string;
+  responded_at: string | null;
+}
+
+export interface FollowupView {
+  id: string;
+  question: string;
+  answer: string | null;
+  asked_by: string;
+  created_at: string;
+  answered_at: string | null;
+}
+
+export interface ActionDraftView {
+  action_id: string;
+  draft_id: string;
+  kind: string;
+  body: string;
+  status: 'drafted' | 'filed';
+  respond_by: string;
+  created_at: string;
+  filed_at: string | null;
+}
+
+export interface SocialDraftView {
+  draft_id: string;
+  platform: string;
+  body: string;
+  status: 'drafted' | 'posted';
+  created_at: string;
+  posted_at: string | null;
+}
+
+/** An event of the complaint exactly as webhooks carry it. */
+export interface ComplaintEventView {
+  id: string;
+  event: string;
+  timestamp: string;
+  data: Record<string, unknown>;
+}
+
+const isoOf = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Counts and pages one complaint's rows of a table, oldest first; the (complaint_id, created_at) index serves both.
+ * Ids are random, so rows of the same millisecond come in a stable but arbitrary order.
+ */
+async function pageRelated<R>(
+  db: Db,
+  table: 'messages' | 'evidence' | 'settlement_offers' | 'followups' | 'action_drafts' | 'social_drafts',
+  complaintId: string,
+  page: RecordPage,
+  columns: readonly string[],
+  narrow?: { column: string; value: string },
+): Promise<PageOf<R>> {
+  // The table name varies, so the builder is used untyped here; the public functions below give the row types.
+  const base = () => {
+    let q = (db as unknown as Kysely<any>).selectFrom(table).where('complaint_id', '=', complaintId);
+    if (narrow) q = q.where(narrow.column, '=', narrow.value);
+    return q;
+  };
+  const [rows, count] = await Promise.all([
+    base().select(columns).orderBy('created_at').orderBy('id').limit(page.limit).offset((page.page - 1) * page.limit).execute() as Promise<R[]>,
+    base().select((eb: any) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow() as Promise<{ n: unknown }>,
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function listMessages(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<MessageView>> {
+  await getComplaintRow(db, scope, escalatrId);
+  const { rows, total } = await pageRelated<MessagesTable>(db, 'messages', escalatrId, page, ['id', 'author_kind', 'author', 'body', 'directed_to', 'created_at']);
+  return { total, rows: rows.map((r) => ({ id: r.id, author_kind: r.author_kind, author: r.author, body: r.body, directed_to: r.directed_to, created_at: isoOf(r.created_at) })) };
+}
+
+export async function listEvidence(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<EvidenceView>> {
+  await getComplaintRow(db, scope, escalatrId);
+  const { rows, total } = await pageRelated<EvidenceTable>(db, 'evidence', escalatrId, page, ['id', 'file_name', 'content_type', 'size', 'sha256', 'created_at']);
+  return { total, rows: rows.map((r) => ({ id: r.id, file_name: r.file_name, content_type: r.content_type, size: Number(r.size), sha256: r.sha256, created_at: isoOf(r.created_at) })) };
+}
+
+/** The stored bytes of one piece of evidence, for a download route. */
+export async function getEvidenceContent(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  evidenceId: string,
+): Promise<{ file_name: string; content_type: string; sha256: string; content: Buffer }> {
+  await getComplaintRow(db, scope, escalatrId);
+  const row = await db
+    .selectFrom('evidence')
+    .select(['file_name', 'content_type', 'sha256', 'content'])
+    .where('id', '=', evidenceId)
+    .where('complaint_id', '=', escalatrId)
+    .executeTakeFirst();
+  if (!row) throw notFound(`evidence ${evidenceId}`);
+  return { ...row, content: Buffer.from(row.content) };
+}
+
+export async function listSettlementOffers(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<SettlementOfferView>> {
+  await getComplaintRow(db, scope, escalatrId);
+  const { rows, total } = await pageRelated<SettlementOffersTable>(db, 'settlement_offers', escalatrId, page, [
+    'id', 'amount', 'currency', 'terms', 'status', 'counter_amount', 'created_by', 'created_at', 'responded_at',
+  ]);
+  return {
+    total,
+    rows: rows.map((r) => ({
+      id: r.id,
+      amount: Number(r.amount),
+      currency: r.currency,
+      terms: r.terms,
+      status: r.status,
+      counter_amount: r.counter_amount === null ? null : Number(r.counter_amount),
+      created_by: r.created_by,
+      created_at: isoOf(r.created_at),
+      responded_at: isoOrNull(r.responded_at),
+    })),
+  };
+}
+
+export async function listFollowups(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<FollowupView>> {
+  await getComplaintRow(db, scope, escalatrId);
+  const { rows, total } = await pageRelated<FollowupsTable>(db, 'followups', escalatrId, page, ['id', 'question', 'answer', 'asked_by', 'created_at', 'answered_at']);
+  return { total, rows: rows.map((r) => ({ id: r.id, question: r.question, answer: r.answer, asked_by: r.asked_by, created_at: isoOf(r.created_at), answered_at: isoOrNull(r.answered_at) })) };
+}
+
+export async function listActionDrafts(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<ActionDraftView>> {
+  await getComplaintRow(db, scope, escalatrId);
+  const { rows, total } = await pageRelated<ActionDraftsTable>(db, 'action_drafts', escalatrId, page, ['id', 'action_id', 'kind', 'body', 'status', 'respond_by', 'created_at', 'filed_at']);
+  return {
+    total,
+    rows: rows.map((r) => ({ action_id: r.action_id, draft_id: r.id, kind: r.kind, body: r.body, status: r.status, respond_by: isoOf(r.respond_by), created_at: isoOf(r.created_at), filed_at: isoOrNull(r.filed_at) })),
+  };
+}
+
+/** A social draft is the consumer's own until it is posted: staff see only posted ones. */
+export async function listSocialDrafts(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage, opts: { postedOnly: boolean }): Promise<PageOf<SocialDraftView>> {
+  await getComplaintRow(db, scope, escalatrId);
+  const narrow = opts.postedOnly ? { column: 'status', value: 'posted' } : undefined;
+  const { rows, total } = await pageRelated<SocialDraftsTable>(db, 'social_drafts', escalatrId, page, ['id', 'platform', 'body', 'status', 'created_at', 'posted_at'], narrow);
+  return { total, rows: rows.map((r) => ({ draft_id: r.id, platform: r.platform, body: r.body, status: r.status, created_at: isoOf(r.created_at), posted_at: isoOrNull(r.posted_at) })) };
+}
+
+/** The complaint's event timeline, oldest first, each event as its receivers got it. */
+export async function listComplaintEvents(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<ComplaintEventView>> {
+  const c = await getComplaintRow(db, scope, escalatrId);
+  // Filtering by company too keeps the (company_id, complaint_id, seq) index in use.
+  const base = db.selectFrom('events').where('company_id', '=', c.company_id).where('complaint_id', '=', escalatrId);
+  const [rows, count] = await Promise.all([
+    base.select('body').orderBy('seq').limit(page.limit).offset((page.page - 1) * page.limit).execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { total: Number(count.n), rows: rows.map((r) => JSON.parse(r.body) as ComplaintEventView) };
 }

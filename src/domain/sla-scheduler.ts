@@ -1,17 +1,23 @@
 import type { Logger } from 'pino';
-import { transact, type DomainContext } from './context.js';
-import { eventBase } from './complaints.js';
+import type { Tx } from '../storage/db.js';
+import { transact, type DomainContext, type Work } from './context.js';
+import { eventBase, type ComplaintRow } from './complaints.js';
 import { emitEvent } from './events.js';
-import { levelName, MAX_LEVEL } from './lifecycle.js';
+import { isActive, levelName, MAX_LEVEL } from './lifecycle.js';
 import { companyTimers, slaDueAt } from './sla.js';
 import type { EscalationTrigger } from './complaint-steps.js';
 
 const BATCH = 100;
+const MAX_ROUNDS = 50;
+
+type Outcome = 'escalated' | 'settled' | 'lost';
 
 /**
  * Escalates complaints whose response window passed with no staff response (`auto_sla`) and those whose drafted
- * action went unanswered past its wait (`auto_action_wait`). Safe with many schedulers on one PostgreSQL: rows are
- * claimed with SKIP LOCKED and every escalation is conditional on the state it read, so only one process acts.
+ * action went unanswered past its wait (`auto_action_wait`). Safe with many schedulers on one database: every
+ * escalation is a conditional update on the state that was read (PostgreSQL re-checks the condition after waiting
+ * for a concurrent writer), and an action draft is settled in the same transaction as its escalation, so exactly
+ * one scheduler acts on each and a crash between the two is impossible.
  */
 export class SlaScheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -41,18 +47,20 @@ export class SlaScheduler {
     this.running = (async () => {
       let escalated = 0;
       // Bounded, so one tick cannot spin forever on rows it keeps losing races for.
-      for (let round = 0; round < 50; round++) {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
         const a = await this.escalateOverdue();
         const b = await this.escalateUnansweredActions();
         escalated += a.escalated + b.escalated;
-        if (a.seen < BATCH && b.seen < BATCH) break;
+        const fullBatch = a.seen === BATCH || b.seen === BATCH;
+        // A round that changed nothing would only read the same rows again.
+        if (!fullBatch || a.changed + b.changed === 0) break;
       }
       return escalated;
     })().finally(() => (this.running = null));
     return this.running;
   }
 
-  private async escalateOverdue(): Promise<{ seen: number; escalated: number }> {
+  private async escalateOverdue() {
     const now = this.ctx.clock.now();
     const due = await this.ctx.store.db
       .selectFrom('complaints')
@@ -64,62 +72,114 @@ export class SlaScheduler {
       .orderBy('sla_due_at')
       .limit(BATCH)
       .execute();
-    let escalated = 0;
-    for (const c of due) if (await this.escalateIf(c.escalatr_id, c.level, c.sla_due_at, 'auto_sla')) escalated++;
-    return { seen: due.length, escalated };
+    const outcomes: Outcome[] = [];
+    for (const c of due) outcomes.push(await this.attempt(c.escalatr_id, () => this.escalateOverdueOne(c.escalatr_id, c.level, c.sla_due_at!)));
+    return summarise(due.length, outcomes);
   }
 
-  private async escalateUnansweredActions(): Promise<{ seen: number; escalated: number }> {
+  private async escalateUnansweredActions() {
     const now = this.ctx.clock.now();
     const drafts = await this.ctx.store.db
       .selectFrom('action_drafts')
-      .innerJoin('complaints', 'complaints.escalatr_id', 'action_drafts.complaint_id')
-      .select(['action_drafts.id', 'action_drafts.created_at', 'complaints.escalatr_id', 'complaints.level', 'complaints.sla_due_at', 'complaints.last_staff_response_at', 'complaints.status'])
-      .where('action_drafts.respond_by', '<=', now)
-      .where('action_drafts.wait_escalated_at', 'is', null)
-      .orderBy('action_drafts.respond_by')
+      .select(['id', 'complaint_id', 'created_at'])
+      .where('respond_by', '<=', now)
+      .where('wait_escalated_at', 'is', null)
+      .orderBy('respond_by')
       .limit(BATCH)
       .execute();
-    let escalated = 0;
-    for (const d of drafts) {
-      const answered = d.last_staff_response_at !== null && d.last_staff_response_at >= d.created_at;
-      const eligible = !answered && d.level < MAX_LEVEL && (d.status === 'Open' || d.status === 'Escalated');
-      const marked = await this.ctx.store.db
-        .updateTable('action_drafts')
-        .set({ wait_escalated_at: now })
-        .where('id', '=', d.id)
-        .where('wait_escalated_at', 'is', null)
-        .executeTakeFirst();
-      // Whoever marks the draft owns its escalation; another scheduler that read it too does nothing.
-      if (Number(marked.numUpdatedRows) === 1 && eligible && (await this.escalateIf(d.escalatr_id, d.level, d.sla_due_at, 'auto_action_wait'))) escalated++;
+    const outcomes: Outcome[] = [];
+    for (const d of drafts) outcomes.push(await this.attempt(d.complaint_id, () => this.settleActionWait(d.id, d.complaint_id, d.created_at)));
+    return summarise(drafts.length, outcomes);
+  }
+
+  /**
+   * One complaint's escalation. If the store is busy (on SQLite, another handle holds the write lock and this
+   * transaction's snapshot is stale), the complaint is left for the next tick rather than failing the whole pass.
+   */
+  private async attempt(escalatrId: string, step: () => Promise<Outcome>): Promise<Outcome> {
+    try {
+      return await step();
+    } catch (err) {
+      if (!this.ctx.store.profile.isUnavailable(err)) throw err;
+      this.log?.warn({ escalatr_id: escalatrId, err }, 'sla scheduler skipped a complaint: store busy');
+      return 'lost';
     }
-    return { seen: drafts.length, escalated };
   }
 
   /** Escalates only if the complaint is still at the level and window we read: a lost race changes nothing. */
-  private async escalateIf(escalatrId: string, level: number, seenDue: number | null, trigger: EscalationTrigger): Promise<boolean> {
+  private async escalateOverdueOne(escalatrId: string, level: number, seenDue: number): Promise<Outcome> {
     return transact(this.ctx, async (work) => {
-      const row = await work.tx.selectFrom('complaints').selectAll().where('escalatr_id', '=', escalatrId).executeTakeFirst();
-      if (!row) return false;
-      const timers = await companyTimers(work.tx, row.company_id);
+      const timers = await this.timersOf(work.tx, escalatrId);
+      if (!timers) return 'lost';
       const next = level + 1;
-      let q = work.tx
+      const result = await work.tx
         .updateTable('complaints')
         .set({ level: next, status: 'Escalated', stage: 'Escalation', sla_due_at: slaDueAt(timers, next, work.now), updated_at: work.now })
         .where('escalatr_id', '=', escalatrId)
         .where('level', '=', level)
-        .where('status', 'in', ['Open', 'Escalated']);
-      q = seenDue === null ? q.where('sla_due_at', 'is', null) : q.where('sla_due_at', '=', seenDue);
-      const result = await q.executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) return false;
-      await emitEvent(this.ctx, work, {
-        companyId: row.company_id,
-        name: 'complaint.escalated',
-        complaintId: escalatrId,
-        data: { ...eventBase({ escalatr_id: escalatrId, status: 'Escalated', level: next }), to_level: levelName(next), trigger },
-      });
-      this.log?.info({ escalatr_id: escalatrId, to_level: levelName(next), trigger }, 'complaint escalated automatically');
-      return true;
+        .where('sla_due_at', '=', seenDue)
+        .where('status', 'in', ['Open', 'Escalated'])
+        .where('stage', '!=', 'Closure')
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) !== 1) return 'lost';
+      await this.emitEscalated(work, escalatrId, next, 'auto_sla');
+      return 'escalated';
     });
   }
+
+  /**
+   * Settles one action draft whose wait passed: marks it (whoever marks it owns it) and, if no staff response came
+   * since it was drafted, escalates the complaint one level. The complaint is locked first, in the same order as
+   * the consumer's steps (complaint, then draft), so the two cannot deadlock.
+   */
+  private async settleActionWait(draftId: string, escalatrId: string, draftedAt: number): Promise<Outcome> {
+    return transact(this.ctx, async (work) => {
+      const c = await lockComplaint(this.ctx, work.tx, escalatrId);
+      if (!c) return 'lost';
+      const marked = await work.tx
+        .updateTable('action_drafts')
+        .set({ wait_escalated_at: work.now })
+        .where('id', '=', draftId)
+        .where('wait_escalated_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(marked.numUpdatedRows) !== 1) return 'lost';
+      const answered = c.last_staff_response_at !== null && c.last_staff_response_at >= draftedAt;
+      if (answered || !isActive(c) || c.level >= MAX_LEVEL) return 'settled';
+      const timers = await companyTimers(work.tx, c.company_id);
+      const next = c.level + 1;
+      await work.tx
+        .updateTable('complaints')
+        .set({ level: next, status: 'Escalated', stage: 'Escalation', sla_due_at: slaDueAt(timers, next, work.now), updated_at: work.now })
+        .where('escalatr_id', '=', escalatrId)
+        .execute();
+      await this.emitEscalated(work, escalatrId, next, 'auto_action_wait');
+      return 'escalated';
+    });
+  }
+
+  private async timersOf(tx: Tx, escalatrId: string) {
+    const row = await tx.selectFrom('complaints').select('company_id').where('escalatr_id', '=', escalatrId).executeTakeFirst();
+    return row ? companyTimers(tx, row.company_id) : null;
+  }
+
+  private async emitEscalated(work: Work, escalatrId: string, level: number, trigger: EscalationTrigger): Promise<void> {
+    const row = await work.tx.selectFrom('complaints').select(['company_id', 'status']).where('escalatr_id', '=', escalatrId).executeTakeFirstOrThrow();
+    await emitEvent(this.ctx, work, {
+      companyId: row.company_id,
+      name: 'complaint.escalated',
+      complaintId: escalatrId,
+      data: { ...eventBase({ escalatr_id: escalatrId, status: row.status, level }), to_level: levelName(level), trigger },
+    });
+    this.log?.info({ escalatr_id: escalatrId, to_level: levelName(level), trigger }, 'complaint escalated automatically');
+  }
+}
+
+async function lockComplaint(ctx: DomainContext, tx: Tx, escalatrId: string): Promise<ComplaintRow | undefined> {
+  const q = tx.selectFrom('complaints').selectAll().where('escalatr_id', '=', escalatrId);
+  return ctx.store.profile.rowLocks ? q.forUpdate().executeTakeFirst() : q.executeTakeFirst();
+}
+
+function summarise(seen: number, outcomes: Outcome[]) {
+  const escalated = outcomes.filter((o) => o === 'escalated').length;
+  return { seen, escalated, changed: escalated + outcomes.filter((o) => o === 'settled').length };
 }

@@ -1,14 +1,29 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import * as steps from '../../domain/complaint-steps.js';
-import { fileComplaint, getComplaintDetail, listComplaints, toSummary } from '../../domain/complaints.js';
+import {
+  fileComplaint,
+  getComplaintDetail,
+  listActionDrafts,
+  listComplaintEvents,
+  listComplaints,
+  listEvidence,
+  listFollowups,
+  listMessages,
+  listSettlementOffers,
+  listSocialDrafts,
+  toSummary,
+  type ComplaintScope,
+  type PageOf,
+  type RecordPage,
+} from '../../domain/complaints.js';
 import { LEVELS, PRIORITIES, STAGES, STATUSES } from '../../domain/lifecycle.js';
 import { AppError } from '../../errors.js';
 import { consumerActor, requireConsumer } from '../auth.js';
+import { listReply, RecordId, recordPage, RecordPageQuery, sendEvidenceContent } from '../platform-v1/staff-steps.js';
 import type { RouteDeps } from '../routes.js';
 import { EscalatrIdParam, NonEmpty, ok, PageQuery } from '../schemas.js';
 
-const ID = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z]{2,4}_[a-z0-9]{8,40}$' });
 const Amount = Type.Number({ minimum: 0, maximum: 1e12 });
 
 const FileBody = Type.Object(
@@ -37,10 +52,14 @@ const ListQuery = Type.Object(
 // Evidence arrives as base64 in JSON: 5 MiB of bytes is about 6.7 MiB of text.
 const EVIDENCE_BODY_LIMIT = 7 * 1024 * 1024 + 64 * 1024;
 
-/** The Consumer API: a consumer files complaints and takes every consumer step on their own complaints. */
+/**
+ * The Consumer API: a consumer files complaints, takes every consumer step on their own complaints and reads their
+ * records. The token is checked on request, before the body is read: an unauthenticated caller gets 401 whatever
+ * it sent, and cannot make the server parse a large body.
+ */
 export function consumerRoutes({ ctx }: RouteDeps) {
   return async (app: FastifyInstance) => {
-    app.addHook('preHandler', requireConsumer(ctx.store.db));
+    app.addHook('onRequest', requireConsumer(ctx.store.db));
     const tags = ['Consumer API'];
 
     app.post('/complaints', { schema: { tags, body: FileBody } }, async (request, reply) => {
@@ -101,7 +120,7 @@ export function consumerRoutes({ ctx }: RouteDeps) {
 
     const EvidenceBody = Type.Object(
       {
-        file_name: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\x00]+$' }),
+        file_name: Type.String({ minLength: 1, maxLength: 255, pattern: '^[^/\\\\\\x00-\\x1f\\x7f]+$' }),
         content_type: Type.String({ minLength: 3, maxLength: 100, pattern: '^[\\w.+-]+/[\\w.+-]+$' }),
         content_base64: Type.String({ minLength: 1, maxLength: EVIDENCE_BODY_LIMIT }),
       },
@@ -121,7 +140,7 @@ export function consumerRoutes({ ctx }: RouteDeps) {
       { action: Type.Union([Type.Literal('accept'), Type.Literal('reject'), Type.Literal('counter')]), counter_amount: Type.Optional(Type.Union([Amount, Type.Null()])) },
       { additionalProperties: false },
     );
-    const OfferParams = Type.Object({ id: EscalatrIdParam.properties.id, offer_id: ID });
+    const OfferParams = Type.Object({ id: EscalatrIdParam.properties.id, offer_id: RecordId });
     app.post('/complaints/:id/settlements/:offer_id/respond', { schema: { tags, params: OfferParams, body: RespondBody } }, async (request) => {
       const { id, offer_id } = request.params as { id: string; offer_id: string };
       await steps.respondToSettlement(ctx, consumerActor(request), id, offer_id, request.body as typeof RespondBody.static);
@@ -129,7 +148,7 @@ export function consumerRoutes({ ctx }: RouteDeps) {
     });
 
     const AnswerBody = Type.Object({ answer: NonEmpty(10_000) }, { additionalProperties: false });
-    const FollowupParams = Type.Object({ id: EscalatrIdParam.properties.id, followup_id: ID });
+    const FollowupParams = Type.Object({ id: EscalatrIdParam.properties.id, followup_id: RecordId });
     app.post('/complaints/:id/followups/:followup_id/answer', { schema: { tags, params: FollowupParams, body: AnswerBody } }, async (request) => {
       const { id, followup_id } = request.params as { id: string; followup_id: string };
       return ok(await steps.answerFollowup(ctx, consumerActor(request), id, followup_id, (request.body as typeof AnswerBody.static).answer));
@@ -141,7 +160,7 @@ export function consumerRoutes({ ctx }: RouteDeps) {
       return reply.status(201).send(ok(await steps.draftAction(ctx, consumerActor(request), id, request.body as typeof ActionBody.static)));
     });
 
-    const DraftParams = Type.Object({ id: EscalatrIdParam.properties.id, draft_id: ID });
+    const DraftParams = Type.Object({ id: EscalatrIdParam.properties.id, draft_id: RecordId });
     app.post('/complaints/:id/actions/:draft_id/file', { schema: { tags, params: DraftParams } }, async (request) => {
       const { id, draft_id } = request.params as { id: string; draft_id: string };
       await steps.fileAction(ctx, consumerActor(request), id, draft_id);
@@ -158,6 +177,28 @@ export function consumerRoutes({ ctx }: RouteDeps) {
       const { id, draft_id } = request.params as { id: string; draft_id: string };
       await steps.markSocialPosted(ctx, consumerActor(request), id, draft_id);
       return ok({ escalatr_id: id, draft_id, status: 'posted' });
+    });
+
+    // Reads of the consumer's own complaint records, oldest first (their social drafts included, posted or not).
+    const scope = (request: FastifyRequest): ComplaintScope => ({ consumerId: request.consumer!.consumerId });
+    const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+    const listRoute = <T>(path: string, list: (request: FastifyRequest, page: RecordPage) => Promise<PageOf<T>>) =>
+      app.get(`/complaints/:id/${path}`, { schema: { tags, params: EscalatrIdParam, querystring: RecordPageQuery } }, async (request) => {
+        const page = recordPage(request);
+        return listReply(page, await list(request, page));
+      });
+    listRoute('messages', (r, p) => listMessages(ctx.store.db, scope(r), idOf(r), p));
+    listRoute('evidence', (r, p) => listEvidence(ctx.store.db, scope(r), idOf(r), p));
+    listRoute('settlements', (r, p) => listSettlementOffers(ctx.store.db, scope(r), idOf(r), p));
+    listRoute('followups', (r, p) => listFollowups(ctx.store.db, scope(r), idOf(r), p));
+    listRoute('actions', (r, p) => listActionDrafts(ctx.store.db, scope(r), idOf(r), p));
+    listRoute('social', (r, p) => listSocialDrafts(ctx.store.db, scope(r), idOf(r), p, { postedOnly: false }));
+    listRoute('events', (r, p) => listComplaintEvents(ctx.store.db, scope(r), idOf(r), p));
+
+    const EvidenceParams = Type.Object({ id: EscalatrIdParam.properties.id, evidence_id: RecordId });
+    app.get('/complaints/:id/evidence/:evidence_id/content', { schema: { tags, params: EvidenceParams } }, async (request, reply) => {
+      const { id, evidence_id } = request.params as { id: string; evidence_id: string };
+      return sendEvidenceContent(reply, ctx.store.db, scope(request), id, evidence_id);
     });
   };
 }
