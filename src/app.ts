@@ -8,7 +8,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { DomainContext } from './domain/context.js';
 import { SlaScheduler } from './domain/sla-scheduler.js';
-import { installErrorHandler } from './api/error-handler.js';
+import { frameworkErrorResponder, installErrorHandler } from './api/error-handler.js';
 import { registerRoutes } from './api/routes.js';
 import { SecretBox } from './security/secret-box.js';
 import type { Store } from './storage/db.js';
@@ -58,6 +58,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
     ajv: undefined,
+    frameworkErrors: frameworkErrorResponder,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
   const { strict, coercing } = makeValidators();
   http.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema)));

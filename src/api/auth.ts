@@ -82,6 +82,11 @@ async function sessionPrincipal(db: Db, request: FastifyRequest, now: number): P
   };
 }
 
+function unauthorized(reply: FastifyReply, message: string): AppError {
+  reply.header('WWW-Authenticate', 'Bearer realm="escalatr"');
+  return new AppError('unauthorized', message);
+}
+
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
@@ -89,19 +94,20 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * permission the route needs. Session writes must carry the CSRF token; API keys are not ambient, so need none.
  */
 export function requireCompany(db: Db, clock: Clock, permission: Permission) {
-  return async (request: FastifyRequest, _reply: FastifyReply) => {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
     let principal: CompanyPrincipal | null = null;
     if (key !== null) {
-      const found = key ? await authenticateApiKey(db, key, clock.now()) : null;
-      if (!found) throw new AppError('unauthorized', 'Missing, unknown or revoked API key');
+      const found = await authenticateApiKey(db, key, clock.now());
+      // One answer for unknown, revoked and malformed keys: nothing tells a caller which it was.
+      if (!found) throw unauthorized(reply, 'Missing, unknown or revoked API key');
       if (!API_PLANS.includes(found.plan)) {
         throw new AppError('plan_required', 'API keys are available on the Professional and Enterprise plans');
       }
       principal = { kind: 'api_key', companyId: found.companyId, companyCode: found.companyCode, plan: found.plan, label: found.label, permissions: new Set(SCOPE_PERMISSIONS[found.scope]), keyId: found.keyId };
     } else {
       principal = await sessionPrincipal(db, request, clock.now());
-      if (!principal) throw new AppError('unauthorized', 'Send an API key as Authorization: Bearer esc_… or X-API-Key');
+      if (!principal) throw unauthorized(reply, 'Send an API key as Authorization: Bearer esc_… or X-API-Key');
       if (UNSAFE.has(request.method)) {
         const csrf = request.headers['x-csrf-token'];
         if (typeof csrf !== 'string' || csrf !== principal.csrfToken) throw new AppError('csrf_failed');

@@ -24,7 +24,7 @@ function paramOf(v: { instancePath?: string; params?: Record<string, unknown> })
   return (v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
 }
 
-function fromFastify(err: FastifyError, availability: StoreAvailability): AppError {
+function fromFastify(err: FastifyError, profile: DialectProfile, availability: StoreAvailability): AppError {
   if (err instanceof AppError) return err;
   if (err.validation) {
     const first = err.validation[0] as { instancePath?: string; params?: Record<string, unknown>; message?: string };
@@ -56,6 +56,7 @@ function fromFastify(err: FastifyError, availability: StoreAvailability): AppErr
   if (err.statusCode === 400 && (err instanceof SyntaxError || /JSON/i.test(err.name))) return new AppError('invalid_json');
   if (err.statusCode === 429) return new AppError('rate_limited', err.message);
   if (availability.noteError(err)) return new AppError('unavailable', 'The store is not available; try again shortly');
+  if (profile.isInvalidValue(err)) return new AppError('invalid_request', 'A value in the request cannot be stored (for example text with a NUL character)');
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     const code = (Object.keys(ERRORS) as ErrorCode[]).find((k) => ERRORS[k].status === err.statusCode) ?? 'invalid_request';
     return new AppError(code, err.message);
@@ -78,7 +79,7 @@ export function installErrorHandler(app: FastifyInstance, profile: DialectProfil
   const availability = new StoreAvailability(profile);
   app.decorate('storeAvailability', availability);
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const appError = fromFastify(err, availability);
+    const appError = fromFastify(err, profile, availability);
     if (appError.status >= 500) request.log.error({ err }, 'request failed');
     if (appError.code === 'unavailable') reply.header('Retry-After', '5');
     if (err.statusCode === 429 && (err as FastifyError & { headers?: Record<string, string> }).headers) {

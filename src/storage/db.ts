@@ -53,6 +53,14 @@ class ImmediateSqliteDialect extends SqliteDialect {
     driver.beginTransaction = async (connection: DatabaseConnection) => {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
     };
+    // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM); Kysely's
+    // ROLLBACK after that fails with "no transaction is active" and replaces the error that mattered (a full disk
+    // would answer 500 instead of 503). Roll back only what is still open.
+    const database = this.cfg.database as unknown as { inTransaction?: boolean };
+    driver.rollbackTransaction = async (connection: DatabaseConnection) => {
+      if (database.inTransaction === false) return;
+      await connection.executeQuery(CompiledQuery.raw('rollback'));
+    };
     return driver;
   }
 }
@@ -68,6 +76,9 @@ export function openStore(opts: OpenStoreOptions): Store {
     });
     // An idle client that loses its connection must not crash the process; the next query reconnects.
     pool.on('error', () => {});
+    // A checked-out client (in a transaction, between queries) has no pool listener: without its own, losing the
+    // server (a restart) raises an uncaught 'error' and kills the process. The failed query reports it instead.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, profile: postgresProfile, pgPool: pool, pgSchema: schema, close: () => db.destroy() };
   }

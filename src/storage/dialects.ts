@@ -14,6 +14,8 @@ export interface DialectProfile {
   isUniqueViolation(err: unknown): boolean;
   /** Whether a driver error means the store is unavailable (disk full, read-only, connection lost). */
   isUnavailable(err: unknown): boolean;
+  /** Whether the store refused a value the request carried (a NUL character in text, a number out of range). */
+  isInvalidValue(err: unknown): boolean;
 }
 
 const code = (err: unknown): string => String((err as { code?: unknown } | null)?.code ?? '');
@@ -26,6 +28,7 @@ export const sqliteProfile: DialectProfile = {
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>
     ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_BUSY'].some((c) => code(err).startsWith(c)),
+  isInvalidValue: (err) => code(err) === 'SQLITE_TOOBIG' || code(err) === 'SQLITE_MISMATCH',
 };
 
 export const postgresProfile: DialectProfile = {
@@ -36,5 +39,26 @@ export const postgresProfile: DialectProfile = {
   isUniqueViolation: (err) => code(err) === '23505',
   // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown, 25006 read-only transaction
   isUnavailable: (err) =>
-    /^(08|53|57P0)/.test(code(err)) || code(err) === '25006' || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(code(err)),
+    /^(08|53|57P0)/.test(code(err)) ||
+    code(err) === '25006' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code(err)) ||
+    isPgConnectionLost(err),
+  // Class 22, data exceptions: text with NUL (22021), numeric out of range (22003), and the like. SQLite stores
+  // such values; PostgreSQL refuses them, and the request that carried one is at fault, not the server.
+  isInvalidValue: (err) => /^22[0-9A-Z]{3}$/.test(code(err)),
 };
+
+// node-postgres reports a connection lost mid-query (a server restart) with these messages and no code at all,
+// so here alone the message is what there is to branch on (the exact texts of pg/lib/client.js and pg-pool).
+const PG_CONNECTION_LOST = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'Client was closed and is not queryable',
+  'Connection terminated due to connection timeout',
+  'timeout exceeded when trying to connect',
+]);
+
+function isPgConnectionLost(err: unknown): boolean {
+  return err instanceof Error && code(err) === '' && PG_CONNECTION_LOST.has(err.message);
+}
