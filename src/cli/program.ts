@@ -8,6 +8,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerServeCommands } from './serve.js';
 import { registerShieldCommands } from './shield.js';
 import { registerUserCommands } from './user.js';
+import { registerRotateMasterKey } from './rotate-master-key.js';
 
 /** Exit codes: 0 done, 1 refused (by the domain or the configuration) or failed, 2 wrong usage. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -27,6 +28,7 @@ export function buildProgram(errors: (text: string) => void): Command {
   registerApiKeyCommands(program);
   registerConsumerCommands(program);
   registerShieldCommands(program);
+  registerRotateMasterKey(program);
   return program;
 }
 

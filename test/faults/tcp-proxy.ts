@@ -1,0 +1,54 @@
+import net, { type AddressInfo } from 'node:net';
+
+export interface TcpProxy {
+  port: number;
+  /** Connections currently relayed. */
+  open(): number;
+  /** The server "goes away": every relayed connection is reset and new ones are refused until `restore`. */
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback TCP relay to another loopback service. Cutting it looks to the client exactly like that server
+ * restarting (connections reset mid-query, new connections refused), without touching the shared server.
+ */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  if (!/^(127\.|localhost$|::1$)/.test(target.host)) throw new Error(`the proxy relays to loopback only, not ${target.host}`);
+  const sockets = new Set<net.Socket>();
+  let up = true;
+  const server = net.createServer((client) => {
+    if (!up) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(target.port, target.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    open: () => sockets.size / 2,
+    cut() {
+      up = false;
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    restore() {
+      up = true;
+    },
+    async close() {
+      up = false;
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

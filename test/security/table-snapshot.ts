@@ -1,0 +1,51 @@
+import { sql } from 'kysely';
+import type { Db } from '../../src/storage/db.js';
+import type { Database } from '../../src/storage/schema.js';
+
+/** Every table of the schema: a refused request must change none of them. */
+export const TABLES: ReadonlyArray<keyof Database> = [
+  'companies',
+  'users',
+  'sessions',
+  'consumers',
+  'consumer_tokens',
+  'api_keys',
+  'complaints',
+  'complaint_counts',
+  'messages',
+  'evidence',
+  'settlement_offers',
+  'followups',
+  'action_drafts',
+  'social_drafts',
+  'events',
+  'endpoints',
+  'deliveries',
+  'attempts',
+  'feedback_records',
+  'automations',
+  'destinations',
+];
+
+// Tables whose rows carry updated_at: with the clock moved on before each request, an in-place change shows there.
+const UPDATED: ReadonlyArray<keyof Database> = ['complaints', 'endpoints', 'deliveries', 'automations'];
+
+/**
+ * Row counts of every table, the latest updated_at of the mutable ones, and the revoked keys, in one query.
+ * Cheap enough to take around every fuzzed request; equal snapshots mean nothing was written.
+ */
+export async function snapshot(db: Db): Promise<Record<string, number>> {
+  const parts = [
+    ...TABLES.map((t) => sql`(select count(*) from ${sql.table(t)}) as ${sql.ref(`n_${t}`)}`),
+    ...UPDATED.map((t) => sql`(select coalesce(max(updated_at), 0) from ${sql.table(t)}) as ${sql.ref(`u_${t}`)}`),
+    sql`(select count(*) from api_keys where revoked_at is not null) as ${sql.ref('revoked_keys')}`,
+    sql`(select coalesce(sum(n), 0) from complaint_counts) as ${sql.ref('complaint_count_sum')}`,
+  ];
+  const row = (await sql<Record<string, unknown>>`select ${sql.join(parts)}`.execute(db)).rows[0];
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]));
+}
+
+/** The tables whose snapshot entries differ, for a readable failure. */
+export function changedTables(before: Record<string, number>, after: Record<string, number>): string[] {
+  return Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k}: ${before[k]} → ${after[k]}`);
+}
