@@ -6,6 +6,7 @@ import { newId } from '../ids.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { AutomationsTable } from '../storage/schema.js';
 import { validateAuthConfig, type AuthType, type EndpointAuth } from '../webhooks/signature.js';
+import { validateWebhookUrl } from '../webhooks/endpoints.js';
 import {
   DESTINATION_TYPES,
   EMAIL_TIMEOUT_MS,
@@ -84,22 +85,18 @@ export function checkFilter(value: unknown): AutomationFilter {
   return filter;
 }
 
-/** An outbound URL: https, or http when the operator allows it for development; never with embedded credentials. */
-function checkOutboundUrl(value: unknown, field: string, allowHttp: boolean): string {
+/**
+ * An outbound URL, by the same rules as webhook endpoints (https unless the operator allows http, no credentials,
+ * literal private addresses refused at save), with the field named in the message.
+ */
+function checkOutboundUrl(ctx: DomainContext, value: unknown, field: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'is required');
-  if (value.length > 2048) throw invalid(field, 'must be at most 2048 characters');
-  let url: URL;
   try {
-    url = new URL(value.trim());
-  } catch {
-    throw new AppError('invalid_url', `${field}: is not a valid URL`, { field });
+    return validateWebhookUrl(value, { allowHttp: ctx.config.allowHttpWebhooks, allowCidrs: ctx.config.webhookAllowCidrs });
+  } catch (err) {
+    if (err instanceof AppError) throw new AppError('invalid_url', `${field}: ${err.message}`, { field });
+    throw err;
   }
-  if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) {
-    throw new AppError('invalid_url', `${field}: must start with https://`, { field });
-  }
-  if (url.username || url.password) throw new AppError('invalid_url', `${field}: must not contain credentials; use auth instead`, { field });
-  if (!url.hostname) throw new AppError('invalid_url', `${field}: must name a host`, { field });
-  return url.toString();
 }
 
 function checkTimeout(value: unknown, field: string): number {
@@ -168,17 +165,16 @@ function checkDestination(ctx: DomainContext, value: unknown, i: number, existin
     previous = found.open;
   }
   const keepId = previous ? (value.id as string) : null;
-  const allowHttp = ctx.config.allowHttpWebhooks;
 
   if (type === 'webhook') {
     const prev = previous?.type === 'webhook' ? previous.config : null;
-    const url = checkOutboundUrl(value.url ?? prev?.url, `${field}.url`, allowHttp);
+    const url = checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`);
     const auth = checkAuth(value.auth, `${field}.auth`, prev?.auth ?? null);
     return { keepId, spec: { type, config: { url, auth } }, timeoutMs: checkTimeout(value.timeout_ms, `${field}.timeout_ms`) };
   }
   if (type === 'slack') {
     const prev = previous?.type === 'slack' ? previous.config : null;
-    return { keepId, spec: { type, config: { url: checkOutboundUrl(value.url ?? prev?.url, `${field}.url`, allowHttp) } }, timeoutMs: SLACK_TIMEOUT_MS };
+    return { keepId, spec: { type, config: { url: checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`) } }, timeoutMs: SLACK_TIMEOUT_MS };
   }
   return { keepId, spec: { type, config: { to: checkRecipients(value.to, `${field}.to`) } }, timeoutMs: EMAIL_TIMEOUT_MS };
 }
