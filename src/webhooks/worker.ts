@@ -26,6 +26,8 @@ export interface DeliveryWorkerOptions {
   pollMs?: number;
   log?: Logger;
   metrics?: Metrics;
+  /** Told about store failures, so readiness reflects a store the worker cannot write to. */
+  onStoreError?: (err: unknown) => void;
   /** Runs in each result transaction with the results it applied (endpoint health, auto-disable). */
   afterBatch?: (tx: Tx, applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>) => Promise<void>;
 }
@@ -106,6 +108,7 @@ export class DeliveryWorker {
       try {
         started = await this.fillSlots();
       } catch (err) {
+        this.opts.onStoreError?.(err);
         this.opts.log?.error({ err }, 'claiming deliveries failed; retrying');
       }
       if (!this.running) break;
@@ -189,6 +192,7 @@ export class DeliveryWorker {
       this.observe(item, result);
       await this.record(result);
     } catch (err) {
+      this.opts.onStoreError?.(err);
       // The lease runs out and another claim retries the row: at-least-once even when recording fails.
       this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'delivery attempt could not be recorded');
     } finally {
@@ -289,6 +293,7 @@ export async function startDeliveryWorker(
     log,
     metrics: app.metrics,
     afterBatch: updateEndpointHealth(app.ctx, log),
+    onStoreError: (err) => app.http.storeAvailability?.noteError(err),
   });
   app.onWake(() => worker.wake());
   let listener: { stop(): Promise<void> } | null = null;
