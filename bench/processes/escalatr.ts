@@ -1,0 +1,257 @@
+import type { AddressInfo } from 'node:net';
+import { sql } from 'kysely';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createApiKey } from '../../src/domain/api-keys.js';
+import { createCompany } from '../../src/domain/companies.js';
+import { fileComplaint } from '../../src/domain/complaints.js';
+import { createConsumerWithToken } from '../../src/domain/consumers.js';
+import { openStore, type Store } from '../../src/storage/db.js';
+import { migrateToLatest } from '../../src/storage/migrate.js';
+import { createEndpoint } from '../../src/webhooks/endpoints.js';
+import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
+import { serve } from '../lib/rpc.js';
+import { epochMs, peakRssMb, sleep } from '../lib/time.js';
+import { bulkSeed, type BulkSeedOptions } from '../lib/bulk-seed.js';
+import { installSqlTiming, resetSqlTiming, sqlTimingReport } from '../lib/sql-timing.js';
+
+const sqlTiming = process.env.BENCH_SQL_TIMING === '1';
+if (sqlTiming) installSqlTiming();
+
+/**
+ * One process of the system under test, wired as production wires it: `buildApp` over `openStore`, and
+ * `startDeliveryWorker` with the SSRF-guarded dispatcher and the configured concurrency. The orchestrator decides
+ * its role by the calls it makes: seed a tenant, commit events through the domain (`fileComplaint`), run a worker,
+ * serve the HTTP API.
+ */
+
+export type StoreSpec = { kind: 'sqlite'; file: string } | { kind: 'pg'; url: string };
+
+let store: Store | null = null;
+let app: App | null = null;
+let config: Config | null = null;
+let running: RunningWorker | null = null;
+interface Tenant {
+  companyId: string;
+  code: string;
+  consumerId: string;
+}
+/** The companies this process files complaints for, in turn. */
+let tenants: Tenant[] = [];
+const firstTenant = (): Tenant => {
+  if (!tenants.length) throw new Error('seed first');
+  return tenants[0];
+};
+const COMPLAINT = { complaint_category: 'Billing', title: 'Charged twice', description: 'The March invoice was charged twice to my card.', priority: 'medium' as const };
+let listening = false;
+
+const need = <T>(v: T | null, what: string): T => {
+  if (v === null) throw new Error(`${what} first`);
+  return v;
+};
+
+/**
+ * The configuration production would load from this environment (src/config.ts applies every default), plus what a
+ * loopback bench needs: plain http to 127.0.0.0/8 allowed, logs off, and the rate limiter at its highest setting (its
+ * per-request work stays in the measurement, its 429s do not).
+ */
+function benchConfig(spec: StoreSpec, masterKeyHex: string, overrides: Partial<Config>): Config {
+  const env: NodeJS.ProcessEnv = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: '/tmp/escalatr-bench-unused',
+    ESCALATR_MASTER_KEY: masterKeyHex,
+    ESCALATR_ALLOW_HTTP_WEBHOOKS: 'true',
+    ESCALATR_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+    ESCALATR_RATE_LIMIT_PER_MIN: '1000000',
+    LOG_LEVEL: 'silent',
+    ...(spec.kind === 'pg' ? { DATABASE_URL: spec.url } : {}),
+  };
+  return { ...loadConfig(env), ...overrides };
+}
+
+/**
+ * Deliveries not yet settled (pending, or failed and waiting for a retry), optionally for some endpoints only.
+ * The statuses are literals so that SQLite can use the partial index `deliveries_due`: with bound parameters it cannot
+ * prove the index covers the query, and scans the whole table.
+ */
+async function unsettled(endpointIds?: string[]): Promise<number> {
+  let q = need(store, 'open').db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where(sql<boolean>`status in ('pending', 'failed')`);
+  if (endpointIds?.length) q = q.where('endpoint_id', 'in', endpointIds);
+  return Number((await q.executeTakeFirstOrThrow()).n);
+}
+
+serve(
+  {
+    async open(args: { store: StoreSpec; masterKeyHex: string; migrate: boolean; config?: Partial<Config>; poolSize?: number }) {
+      const spec = args.store;
+      // PostgreSQL: the production pool size (openStore's default) unless a run says otherwise.
+      store = spec.kind === 'sqlite' ? openStore({ sqliteFile: spec.file }) : openStore({ databaseUrl: spec.url, poolSize: args.poolSize });
+      if (args.migrate) await migrateToLatest(store.db);
+      config = benchConfig(spec, args.masterKeyHex, args.config ?? {});
+      app = await buildApp({ config, store, logger: false });
+      await app.http.ready();
+      return { workerConcurrency: config.workerConcurrency, perEndpointConcurrency: config.perEndpointConcurrency };
+    },
+
+    /**
+     * `companies` companies (default 1) on a plan with API access, each with a consumer who files its complaints and
+     * the given webhook endpoints. Codes are `code`, then `code` + A, B, … for the others.
+     */
+    async seed(args: { code: string; companies?: number; endpoints: Array<{ url: string; timeoutMs?: number }> }) {
+      const ctx = need(app, 'open').ctx;
+      const { consumer } = await createConsumerWithToken(ctx, { email: `bench+${args.code.toLowerCase()}@example.test`, name: 'Bench' });
+      const endpointIds: string[] = [];
+      tenants = [];
+      for (let i = 0; i < (args.companies ?? 1); i++) {
+        const code = i === 0 ? args.code : `${args.code}${String.fromCharCode(64 + i)}`;
+        const company = await createCompany(ctx, { name: `${code} Bench`, code, plan: 'professional' });
+        for (const ep of args.endpoints) {
+          const created = await createEndpoint(ctx, company.id, { url: ep.url, events: ['*'], timeout_ms: ep.timeoutMs }, { allowHttp: true, allowCidrs: ['127.0.0.0/8'] });
+          endpointIds.push(created.id);
+        }
+        tenants.push({ companyId: company.id, code, consumerId: consumer.id });
+      }
+      return { tenants, endpointIds };
+    },
+
+    /** Other processes' tenants: a producer that commits for companies it did not create. */
+    useTenants(args: { tenants: Tenant[] }) {
+      tenants = args.tenants;
+      return null;
+    },
+
+    /** Files `count` complaints through the domain as fast as the store takes them, `parallel` at a time. */
+    async commit(args: { count: number; parallel?: number }) {
+      const ctx = need(app, 'open').ctx;
+      firstTenant();
+      let next = 0;
+      const lane = async () => {
+        while (next < args.count) {
+          const t = tenants[next++ % tenants.length];
+          await fileComplaint(ctx, { consumerId: t.consumerId, company_code: t.code, ...COMPLAINT });
+        }
+      };
+      const startedAt = epochMs();
+      await Promise.all(Array.from({ length: args.parallel ?? 1 }, lane));
+      const ms = epochMs() - startedAt;
+      return { count: args.count, ms, perSecond: (args.count / ms) * 1000 };
+    },
+
+    /**
+     * Files complaints at a steady `rate` for `seconds`, recording when each commit was acknowledged (keyed by the
+     * escalatr_id that the receiver reads back from the body). Commits are started on schedule, not one after
+     * another, so a slow commit does not lower the offered rate.
+     */
+    async pace(args: { rate: number; seconds: number }) {
+      const ctx = need(app, 'open').ctx;
+      firstTenant();
+      const total = Math.round(args.rate * args.seconds);
+      const commits: Array<[string, number]> = [];
+      const inFlight = new Set<Promise<void>>();
+      const startedAt = epochMs();
+      let failures = 0;
+      for (let i = 0; i < total; i++) {
+        const due = startedAt + (i * 1000) / args.rate;
+        const wait = due - epochMs();
+        if (wait > 1) await sleep(wait);
+        const t = tenants[i % tenants.length];
+        const p = fileComplaint(ctx, { consumerId: t.consumerId, company_code: t.code, ...COMPLAINT })
+          .then((c) => {
+            commits.push([c.escalatr_id, epochMs()]);
+          })
+          .catch(() => {
+            failures++;
+          })
+          .finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      }
+      await Promise.all(inFlight);
+      const ms = epochMs() - startedAt;
+      return { commits, failures, offered: total, achievedPerSecond: (commits.length / ms) * 1000 };
+    },
+
+    async workerStart() {
+      const a = need(app, 'open');
+      if (!running) running = await startDeliveryWorker(a, need(config, 'open'), undefined, { autoStart: false });
+      await running.worker.start();
+      return epochMs();
+    },
+
+    async workerStop() {
+      await running?.worker.stop();
+      return null;
+    },
+
+    /** Polls the store until no delivery (of these endpoints) is left to settle; returns when that was seen. */
+    async waitSettled(args: { endpointIds?: string[]; pollMs?: number; timeoutMs?: number }) {
+      const deadline = epochMs() + (args.timeoutMs ?? 300_000);
+      for (;;) {
+        if ((await unsettled(args.endpointIds)) === 0) return epochMs();
+        if (epochMs() > deadline) throw new Error(`deliveries still unsettled after ${args.timeoutMs ?? 300_000} ms`);
+        await sleep(args.pollMs ?? 20);
+      }
+    },
+
+    /** How the deliveries ended, and how many attempt rows the durable log holds. */
+    async outcome() {
+      const db = need(store, 'open').db;
+      const byStatus = await db.selectFrom('deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+      const attempts = await db.selectFrom('attempts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const events = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return { deliveries: Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)])), attempts: Number(attempts.n), events: Number(events.n) };
+    },
+
+    /** Bytes the store occupies now (SQLite: pages in use, WAL included; PostgreSQL: the database's size). */
+    async storeBytes() {
+      const s = need(store, 'open');
+      if (s.profile.name === 'sqlite') {
+        const page = await sql<{ page_count: number }>`pragma page_count`.execute(s.db);
+        const size = await sql<{ page_size: number }>`pragma page_size`.execute(s.db);
+        const free = await sql<{ freelist_count: number }>`pragma freelist_count`.execute(s.db);
+        return (Number(page.rows[0].page_count) - Number(free.rows[0].freelist_count)) * Number(size.rows[0].page_size);
+      }
+      const r = await sql<{ bytes: string }>`select pg_database_size(current_database()) as bytes`.execute(s.db);
+      return Number(r.rows[0].bytes);
+    },
+
+    async apiKey() {
+      const ctx = need(app, 'open').ctx;
+      const { key } = await createApiKey(ctx, { companyId: firstTenant().companyId, name: 'bench', scope: 'admin' });
+      return key;
+    },
+
+    /** Bulk rows straight into the tables (SQLite only): complaints and their events, as the domain writes them. */
+    async bulkSeed(args: Omit<BulkSeedOptions, 'file' | 'companyId' | 'code' | 'consumerId'>) {
+      const s = need(store, 'open');
+      if (!s.sqliteFile) throw new Error('bulk seeding is implemented for the SQLite store');
+      const t = firstTenant();
+      return bulkSeed({ ...args, file: s.sqliteFile, companyId: t.companyId, code: t.code, consumerId: t.consumerId });
+    },
+
+    async listen() {
+      const a = need(app, 'open');
+      if (!listening) await a.http.listen({ port: 0, host: '127.0.0.1' });
+      listening = true;
+      return { port: (a.http.server.address() as AddressInfo).port };
+    },
+
+    /** With --sql-timing: the statements that took the most time since the last reset. */
+    sqlTiming(args: { reset?: boolean }) {
+      if (!sqlTiming) return null;
+      const report = sqlTimingReport();
+      if (args.reset) resetSqlTiming();
+      return report;
+    },
+
+    stats() {
+      return { peakRssMb: peakRssMb(), rssMb: Math.round(process.memoryUsage().rss / 1024 / 1024) };
+    },
+  },
+  async () => {
+    await running?.stop();
+    await app?.scheduler.stop();
+    await app?.http.close();
+    await store?.close();
+  },
+);

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineLine, type Machine } from './lib/machine.js';
+import { tableLines, type Results, type TableLine } from './lib/targets.js';
+
+/**
+ * `npx tsx bench/render-markdown.ts [results.json] [other.json]` — the table of a run (bench/results/latest.json by
+ * default) as Markdown with its machine line, for docs/benchmarks.md and the README; with a second file, the two
+ * side by side (before and after a change). The numbers are never typed by hand.
+ */
+type Run = Results & { machine: Machine; mode: string; started_at: string; duration_s: number; skipped: Record<string, string> };
+
+const files = process.argv.slice(2);
+if (files.length === 0) files.push(join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json'));
+const runs = files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as Run);
+const tables = runs.map((r) => tableLines(r));
+const verdict = (l: TableLine) => (l.verdict === 'MISS' ? '**miss**' : l.verdict);
+const label = (l: TableLine) => (l.metric.startsWith('  ') ? `↳ ${l.metric.trim()}` : l.metric);
+
+const out: string[] = [];
+if (runs.length === 1) {
+  out.push('| metric | value | target | |', '|---|---:|---|---|');
+  for (const l of tables[0]) out.push(`| ${label(l)} | ${l.value} | ${l.target} | ${verdict(l)} |`);
+} else {
+  out.push('| metric | before | | after | | target |', '|---|---:|---|---:|---|---|');
+  tables[0].forEach((l, i) => {
+    const a = tables[1][i];
+    out.push(`| ${label(l)} | ${l.value} | ${verdict(l)} | ${a.value} | ${verdict(a)} | ${l.target} |`);
+  });
+}
+out.push('');
+runs.forEach((run, i) => {
+  const which = runs.length > 1 ? `${i === 0 ? 'Before' : 'After'}: ` : '';
+  out.push(`${which}${run.mode} run of ${run.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(run.duration_s)} s, on ${machineLine(run.machine)}.`, '');
+  for (const [k, why] of Object.entries(run.skipped ?? {})) out.push(`- \`${k}\` is null: ${why}`);
+});
+process.stdout.write(out.join('\n').trimEnd() + '\n');

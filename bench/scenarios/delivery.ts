@@ -1,0 +1,127 @@
+import type { BenchChild } from '../lib/rpc.js';
+import { endpointUrls, type BenchContext, type ScenarioResult } from '../lib/context.js';
+import { createDatabase } from '../lib/services.js';
+import { join } from 'node:path';
+
+/**
+ * 2. Delivery throughput through the whole product: complaints filed through the domain (each commit writes the
+ * complaint, its event and one delivery per endpoint), then worker processes drain that backlog to the receiver.
+ * The clock runs from the workers' start until the store shows every delivery settled — every attempt row and every
+ * delivery's final state committed, not merely sent. The same backlog mode is used for the peers.
+ */
+
+/**
+ * The backlog is filed for four companies in turn, each with the same `fanout` endpoints: one company's commits
+ * serialise on its row lock (its event sequence), which on PostgreSQL would make committing the backlog the slowest
+ * part of the run. The drain does not care whose deliveries they are.
+ */
+const COMPANIES = 4;
+
+interface Outcome {
+  deliveries: Record<string, number>;
+  attempts: number;
+  events: number;
+}
+
+type Stats = { peakRssMb: number; rssMb: number };
+
+/** Warm every worker's code paths and connections on a small backlog first, then measure the real one. */
+async function warmUp(ctx: BenchContext, producer: BenchChild, workers: BenchChild[]) {
+  const { plan } = ctx;
+  await ctx.receiver.call('reset');
+  await producer.call('commit', { count: plan.warmupEvents });
+  await Promise.all(workers.map((w) => w.call('workerStart')));
+  await ctx.receiver.call('waitFor', { count: plan.warmupEvents * plan.fanout });
+  await workers[0].call('waitSettled');
+  await Promise.all(workers.map((w) => w.call('workerStop')));
+}
+
+async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChild[], commitParallel: number) {
+  const { plan } = ctx;
+  const total = plan.events * plan.fanout;
+  const bytesBefore = await producer.call<number>('storeBytes');
+  await producer.call('sqlTiming', { reset: true });
+  const commit = await producer.call<{ perSecond: number; ms: number }>('commit', { count: plan.events, parallel: commitParallel });
+  const commitSql = await producer.call('sqlTiming', { reset: true });
+  const bytesCommitted = await producer.call<number>('storeBytes');
+  await ctx.receiver.call('reset');
+  await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
+  const starts = await Promise.all(workers.map((w) => w.call<number>('workerStart')));
+  const t0 = Math.min(...starts);
+  const received = await ctx.receiver.call<number>('waitFor', { count: total });
+  const settled = await workers[0].call<number>('waitSettled');
+  await Promise.all(workers.map((w) => w.call('workerStop')));
+  const sqlTiming = await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
+  const outcome = await producer.call<Outcome>('outcome');
+  const bytesAfter = await producer.call<number>('storeBytes');
+  const recv = await ctx.receiver.call<{ total: number }>('stats');
+  const ok = (outcome.deliveries.success ?? 0) - plan.warmupEvents * plan.fanout;
+  if (ok !== total) throw new Error(`expected ${total} successful deliveries, the store shows ${JSON.stringify(outcome.deliveries)}`);
+  const ms = settled - t0;
+  return {
+    perSecond: (total / ms) * 1000,
+    details: {
+      deliveries: total,
+      events: plan.events,
+      companies: COMPANIES,
+      fanout: plan.fanout,
+      drain_ms: Math.round(ms),
+      all_received_after_ms: Math.round(received - t0),
+      received_total: recv.total,
+      duplicates: recv.total - total,
+      attempts_logged: outcome.attempts,
+      commit_events_per_s: Math.round(commit.perSecond),
+      store_bytes_per_event_committed: Math.round((bytesCommitted - bytesBefore) / plan.events),
+      store_bytes_per_event_delivered: Math.round((bytesAfter - bytesBefore) / plan.events),
+      ...(sqlTiming[0] ? { sql_timing: sqlTiming, commit_sql_timing: commitSql } : {}),
+    },
+    bytesPerEvent: (bytesAfter - bytesBefore) / plan.events,
+  };
+}
+
+export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult> {
+  const file = join(ctx.tempDir(), 'bench.db');
+  const sut = await ctx.child('processes/escalatr', 'sqlite');
+  const cfg = await sut.call<Record<string, number>>('open', { store: { kind: 'sqlite', file }, masterKeyHex: ctx.masterKeyHex, migrate: true });
+  await sut.call('seed', { code: 'BNCH', companies: COMPANIES, endpoints: endpointUrls(ctx.receiverUrl, ctx.plan.fanout) });
+  // What the process holds before any event (code, the app, its schemas): the floor under the peak.
+  const idle = await sut.call<Stats>('stats');
+  await warmUp(ctx, sut, [sut]);
+  const r = await drain(ctx, sut, [sut], 1);
+  const stats = await sut.call<Stats>('stats');
+  ctx.log(`sqlite: ${Math.round(r.perSecond)} deliveries/s, peak RSS ${stats.peakRssMb} MB, ${Math.round(r.bytesPerEvent)} store bytes/event`);
+  return {
+    values: { sqlite_deliveries_per_s: r.perSecond, peak_rss_mb: stats.peakRssMb, store_bytes_per_event: r.bytesPerEvent },
+    details: { ...r.details, processes: 1, config: cfg, peak_rss_mb: stats.peakRssMb, rss_before_work_mb: idle.rssMb },
+  };
+}
+
+export async function pgDelivery(ctx: BenchContext, workerCount: number): Promise<ScenarioResult> {
+  const db = await createDatabase('escalatr_bench');
+  const workers: BenchChild[] = [];
+  let producer: BenchChild | null = null;
+  try {
+    producer = await ctx.child('processes/escalatr', `pg-producer`);
+    const store = { kind: 'pg', url: db.url };
+    await producer.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: true });
+    await producer.call('seed', { code: 'BNCH', companies: COMPANIES, endpoints: endpointUrls(ctx.receiverUrl, ctx.plan.fanout) });
+    let cfg: unknown = null;
+    for (let i = 0; i < workerCount; i++) {
+      const w = await ctx.child('processes/escalatr', `pg${workerCount}-worker${i + 1}`);
+      cfg = await w.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: false });
+      workers.push(w);
+    }
+    await warmUp(ctx, producer, workers);
+    const r = await drain(ctx, producer, workers, 8);
+    const rss = await Promise.all(workers.map((w) => w.call<Stats>('stats').then((s) => s.peakRssMb)));
+    ctx.log(`postgres, ${workerCount} worker process(es): ${Math.round(r.perSecond)} deliveries/s, worker peak RSS ${rss.join(', ')} MB`);
+    return {
+      values: { [`pg${workerCount}_deliveries_per_s`]: r.perSecond },
+      details: { ...r.details, worker_processes: workerCount, config: cfg, worker_peak_rss_mb: rss },
+    };
+  } finally {
+    // The processes go before their database does.
+    await Promise.all([producer, ...workers].map((c) => c?.close().catch(() => undefined)));
+    await db.drop().catch(() => undefined);
+  }
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import type { BenchContext, ScenarioResult } from '../lib/context.js';
+import type { BenchChild } from '../lib/rpc.js';
+import { createDatabase, REDIS_URL } from '../lib/services.js';
+
+/**
+ * 3. Peers, measured exactly like our PostgreSQL runs: a warm-up backlog, then the same backlog of
+ * events × fan-out messages enqueued up front, one worker process at concurrency 64 draining it to the same
+ * receiver with the same signing; the clock runs from the worker's start to the last job's completion.
+ */
+
+interface Peer {
+  open(child: BenchChild): Promise<void>;
+  start(child: BenchChild): Promise<number>;
+  cleanup?(): Promise<void>;
+  config: Record<string, unknown>;
+}
+
+async function runPeer(ctx: BenchContext, name: string, peer: Peer) {
+  const { plan } = ctx;
+  const child = await ctx.child(`peers/${name}`, name);
+  await peer.open(child);
+  const total = plan.events * plan.fanout;
+
+  await ctx.receiver.call('reset');
+  await child.call('enqueue', { url: ctx.receiverUrl, events: plan.warmupEvents, fanout: plan.fanout });
+  await peer.start(child);
+  await child.call('waitDone', { count: plan.warmupEvents * plan.fanout });
+  await child.call('stop');
+
+  const enqueue = await child.call<{ ms: number }>('enqueue', { url: ctx.receiverUrl, events: plan.events, fanout: plan.fanout });
+  await ctx.receiver.call('reset');
+  const t0 = await peer.start(child);
+  const done = await child.call<number>('waitDone', { count: total });
+  const counts = await child.call<Record<string, number>>('stop');
+  const recv = await ctx.receiver.call<{ total: number }>('stats');
+  const stats = await child.call<{ peakRssMb: number }>('stats');
+  await child.close();
+  const ms = done - t0;
+  const perSecond = (total / ms) * 1000;
+  ctx.log(`${name}: ${Math.round(perSecond)} deliveries/s`);
+  return {
+    perSecond,
+    details: { deliveries: total, drain_ms: Math.round(ms), enqueue_ms: Math.round(enqueue.ms), received_total: recv.total, outcome: counts, peak_rss_mb: stats.peakRssMb, ...peer.config },
+  };
+}
+
+export async function bullmqPeer(ctx: BenchContext): Promise<ScenarioResult> {
+  const name = `escalatr-bench-${randomBytes(4).toString('hex')}`;
+  const r = await runPeer(ctx, 'bullmq', {
+    config: { concurrency: ctx.plan.concurrency, redis: new URL(REDIS_URL).host, job_options: 'attempts 6, exponential backoff, completed jobs kept (defaults)' },
+    open: (c) => c.call('open', { redisUrl: REDIS_URL, name }).then(() => undefined),
+    start: (c) => c.call<number>('start', { redisUrl: REDIS_URL, concurrency: ctx.plan.concurrency }),
+  });
+  return { values: { bullmq_deliveries_per_s: r.perSecond }, details: r.details };
+}
+
+export async function graphilePeer(ctx: BenchContext): Promise<ScenarioResult> {
+  const db = await createDatabase('graphile_bench');
+  try {
+    // The pool is sized to the concurrency: with graphile-worker's default of 10, 54 of the 64 jobs would queue for
+    // a connection and the peer would look slower than it is.
+    const maxPoolSize = ctx.plan.concurrency;
+    const r = await runPeer(ctx, 'graphile', {
+      config: { concurrency: ctx.plan.concurrency, max_pool_size: maxPoolSize, version: '0.16.6' },
+      open: (c) => c.call('open', { url: db.url }).then(() => undefined),
+      start: (c) => c.call<number>('start', { concurrency: ctx.plan.concurrency, maxPoolSize }),
+    });
+    return { values: { graphile_deliveries_per_s: r.perSecond }, details: r.details };
+  } finally {
+    await db.drop().catch(() => undefined);
+  }
+}
