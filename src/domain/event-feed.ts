@@ -78,7 +78,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
     else if (unfiltered) total = (await seqSpan(db, companyId)).count;
     else total = await countOf(q);
   }
-  const deliveries = await deliveriesOf(db, companyId, rows.map((r) => r.id));
+  const deliveries = await deliveriesOf(db, rows.map((r) => r.id));
   return { events: rows.map((r) => toFeedEvent(r, deliveries.get(r.id) ?? [])), total, nextCursor };
 }
 
@@ -119,17 +119,17 @@ async function countOf(q: Filtered): Promise<number> {
 }
 
 /** Every delivery of the page's events in one query (deliveries_event index), grouped by event. */
-async function deliveriesOf(db: Db, companyId: string, eventIds: string[]): Promise<Map<string, FeedDelivery[]>> {
+async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, FeedDelivery[]>> {
   const byEvent = new Map<string, FeedDelivery[]>();
   if (!eventIds.length) return byEvent;
   const rows = await db
     .selectFrom('deliveries')
     .select(['id', 'event_id', 'endpoint_id', 'destination_id', 'status', 'attempt_count', 'next_attempt_at', 'last_status_code', 'created_at'])
+    // Only by event id: the ids come from this company's own page. A company_id condition or an ORDER BY here lets
+    // the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
     .where('event_id', 'in', eventIds)
-    .where('company_id', '=', companyId)
-    .orderBy('created_at', 'asc')
-    .orderBy('id', 'asc')
     .execute();
+  rows.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const r of rows) {
     const list = byEvent.get(r.event_id) ?? [];
     list.push({

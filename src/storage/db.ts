@@ -65,6 +65,34 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely's SQLite driver prepares every statement it runs, and preparing (parsing and planning) costs more than
+ * running most of ours. Statements are kept by their SQL text and reused; one that is busy (a stream still
+ * iterating it) is never shared, and the cache stays bounded since IN lists of every length are distinct texts.
+ */
+function withStatementCache(sqlite: SQLite.Database) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    // The rollback guard above asks whether a transaction is still open (SQLite ends one itself on SQLITE_FULL).
+    get inTransaction() {
+      return sqlite.inTransaction;
+    },
+    prepare(source: string): SQLite.Statement {
+      const hit = cache.get(source);
+      if (hit && !hit.busy) return hit;
+      const stmt = sqlite.prepare(source);
+      if (!hit) {
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+        cache.set(source, stmt);
+      }
+      return stmt;
+    },
+  };
+}
+
 export function openStore(opts: OpenStoreOptions): Store {
   if (opts.databaseUrl) {
     const schema = opts.pgSchema;
@@ -89,7 +117,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, profile: sqliteProfile, sqliteFile: file, close: () => db.destroy() };
 }
 

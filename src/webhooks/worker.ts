@@ -112,8 +112,10 @@ export class DeliveryWorker {
         this.opts.log?.error({ err }, 'claiming deliveries failed; retrying');
       }
       if (!this.running) break;
-      if (started > 0 && this.inFlight < this.opts.concurrency) continue;
-      await this.sleep(await this.idleDelay(started > 0));
+      // Every slot taken: a finishing attempt wakes us, so there is nothing to ask the store until then.
+      const full = this.inFlight >= this.opts.concurrency;
+      if (started > 0 && !full) continue;
+      await this.sleep(await this.idleDelay(started > 0 || full));
     }
   }
 

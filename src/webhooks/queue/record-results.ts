@@ -45,30 +45,43 @@ export async function recordResults(
 ): Promise<AttemptResult[]> {
   if (results.length === 0) return [];
   return store.db.transaction().execute(async (tx) => {
-    const applied: AttemptResult[] = [];
-    const appliedStates: Array<{ result: AttemptResult; state: NextState }> = [];
-    const attempts = [];
-    for (const r of results) {
+    const planned = results.map((r) => {
       const n = r.delivery.attempt_count + (r.outcome ? 1 : 0);
       // The schedule counts attempts of the current sequence: a resent delivery starts again at 1 minute.
       const inSequence = n - (r.delivery.sequence_start ?? 0);
       const state: NextState = r.outcome ? nextState(schedule, inSequence, r.outcome, r.finishedAt) : { status: 'dead', next_attempt_at: null };
-      const update = await tx
-        .updateTable('deliveries')
-        .set({
-          status: state.status,
-          next_attempt_at: state.next_attempt_at,
-          attempt_count: n,
-          lease_until: null,
-          lease_owner: null,
-          last_status_code: r.outcome?.statusCode ?? null,
-          last_error: r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped'),
-          updated_at: r.finishedAt,
-        })
-        .where('id', '=', r.delivery.id)
-        .where('lease_owner', '=', r.owner)
-        .executeTakeFirst();
-      if (Number(update.numUpdatedRows) !== 1) continue;
+      return { r, n, state };
+    });
+    // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
+    // transaction. A row is only updated while this worker still holds its lease (the join on lease_owner); a row
+    // whose lease expired and was re-claimed belongs to someone else now, and RETURNING tells which rows were ours.
+    const values = sql.join(
+      planned.map(({ r, n, state }) => {
+        const lastError = r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped');
+        return sql`(${r.delivery.id}, ${r.owner}, ${state.status}, ${state.next_attempt_at}, ${n}, ${r.outcome?.statusCode ?? null}, ${lastError}, ${r.finishedAt})`;
+      }),
+    );
+    const updated = await sql<{ id: string }>`
+      with v (id, owner, status, next_attempt_at, attempt_count, last_status_code, last_error, updated_at) as (values ${values})
+      update deliveries set
+        status = v.status,
+        next_attempt_at = cast(v.next_attempt_at as bigint),
+        attempt_count = cast(v.attempt_count as integer),
+        lease_until = null,
+        lease_owner = null,
+        last_status_code = cast(v.last_status_code as integer),
+        last_error = v.last_error,
+        updated_at = cast(v.updated_at as bigint)
+      from v
+      where deliveries.id = v.id and deliveries.lease_owner = v.owner
+      returning deliveries.id`.execute(tx);
+    const ours = new Set(updated.rows.map((row) => row.id));
+
+    const applied: AttemptResult[] = [];
+    const appliedStates: Array<{ result: AttemptResult; state: NextState }> = [];
+    const attempts = [];
+    for (const { r, n, state } of planned) {
+      if (!ours.has(r.delivery.id)) continue;
       applied.push(r);
       if (r.outcome) {
         attempts.push({
@@ -94,18 +107,24 @@ export async function recordResults(
   });
 }
 
-/** An event's delivery status summarises its deliveries: dead beats failed beats pending beats success. */
+/**
+ * An event's delivery status summarises its deliveries: dead beats failed beats pending beats success. One pass over
+ * each event's deliveries (deliveries_event), and no write when the status is unchanged — while an event still has
+ * deliveries pending, a batch that settles one of them would otherwise rewrite the row (and, on PostgreSQL, a new
+ * row version and an index entry in events_company_status) for nothing. Deliveries are never deleted, so every
+ * event passed here has at least one.
+ */
 export async function refreshEventDeliveryStatus(tx: Tx, eventIds: readonly string[]): Promise<void> {
-  await tx
-    .updateTable('events')
-    .set({
-      delivery_status: sql`case
-        when exists (select 1 from deliveries d where d.event_id = events.id and d.status = 'dead') then 'dead'
-        when exists (select 1 from deliveries d where d.event_id = events.id and d.status = 'failed') then 'failed'
-        when exists (select 1 from deliveries d where d.event_id = events.id and d.status = 'pending') then 'pending'
-        when exists (select 1 from deliveries d where d.event_id = events.id) then 'success'
-        else 'none' end`,
-    })
-    .where('id', 'in', [...eventIds])
-    .execute();
+  if (eventIds.length === 0) return;
+  await sql`
+    update events set delivery_status = s.status
+    from (
+      select event_id,
+        case max(case status when 'dead' then 4 when 'failed' then 3 when 'pending' then 2 else 1 end)
+          when 4 then 'dead' when 3 then 'failed' when 2 then 'pending' else 'success' end as status
+      from deliveries
+      where event_id in (${sql.join([...eventIds])})
+      group by event_id
+    ) as s
+    where events.id = s.event_id and events.delivery_status <> s.status`.execute(tx);
 }
