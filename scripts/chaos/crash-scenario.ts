@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { createDatabase, createEndpoint, settleAndCount, startCountingReceiver, startLoad } from './load.js';
+import { chaosEnv, createDatabase, createEndpoint, settleAndCount, startCountingReceiver, startLoad } from './load.js';
 import { freePort, kill9, runCli, startCli, waitReady, type Proc } from './processes.js';
 
 export interface CrashReport {
@@ -40,18 +39,7 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
   const db = opts.dialect === 'postgres' ? await createDatabase(opts.databaseUrl!) : null;
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
-    ESCALATR_MASTER_KEY: randomBytes(32).toString('hex'),
-    ESCALATR_ALLOW_HTTP_WEBHOOKS: 'true',
-    ESCALATR_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-    ESCALATR_LEASE_MS: '5000',
-    ESCALATR_RETRY_SCHEDULE: '1s,1s,2s,5s,10s',
-    DATABASE_URL: db?.url ?? '',
-  };
+  const env = chaosEnv({ dataDir, port, databaseUrl: db?.url });
   const procs: Proc[] = [];
   const stopAll = async () => {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGTERM');

@@ -51,6 +51,25 @@ export async function startCountingReceiver() {
 }
 export type CountingReceiver = Awaited<ReturnType<typeof startCountingReceiver>>;
 
+/**
+ * The environment every chaos scenario runs escalatr with: loopback webhooks allowed, short leases and a retry
+ * schedule in seconds, so a fault's aftermath settles within the scenario.
+ */
+export function chaosEnv(opts: { dataDir: string; port: number; databaseUrl?: string; logLevel?: string }): NodeJS.ProcessEnv {
+  return {
+    DATA_DIR: opts.dataDir,
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: opts.logLevel ?? 'error',
+    ESCALATR_MASTER_KEY: randomBytes(32).toString('hex'),
+    ESCALATR_ALLOW_HTTP_WEBHOOKS: 'true',
+    ESCALATR_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
+    ESCALATR_LEASE_MS: '5000',
+    ESCALATR_RETRY_SCHEDULE: '1s,1s,2s,5s,10s',
+    DATABASE_URL: opts.databaseUrl ?? '',
+  };
+}
+
 /** A fresh database on the server at `baseUrl`, dropped afterwards. */
 export async function createDatabase(baseUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `escalatr_chaos_${randomBytes(4).toString('hex')}`;

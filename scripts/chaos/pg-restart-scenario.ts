@@ -2,10 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { freePort, runCli, startCli, waitReady, type Proc } from './processes.js';
-import { createDatabase, createEndpoint, eventually, settleAndCount, startCountingReceiver, startLoad, watchReadiness, type StoreFaultReport } from './load.js';
+import { chaosEnv, createDatabase, createEndpoint, eventually, settleAndCount, startCountingReceiver, startLoad, watchReadiness, type StoreFaultReport } from './load.js';
 
 const run = promisify(execFile);
 
@@ -62,18 +61,7 @@ export async function runPgRestartScenario(opts: PgRestartOptions): Promise<Stor
   const db = await createDatabase(opts.databaseUrl);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'error',
-    ESCALATR_MASTER_KEY: randomBytes(32).toString('hex'),
-    ESCALATR_ALLOW_HTTP_WEBHOOKS: 'true',
-    ESCALATR_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-    ESCALATR_LEASE_MS: '5000',
-    ESCALATR_RETRY_SCHEDULE: '1s,1s,2s,5s,10s',
-    DATABASE_URL: db.url,
-  };
+  const env = chaosEnv({ dataDir, port, databaseUrl: db.url });
   let serve: Proc | null = null;
   try {
     await runCli(['migrate'], env);

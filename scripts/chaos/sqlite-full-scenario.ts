@@ -1,13 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
 import { freePort, runCli } from './processes.js';
-import { createEndpoint, eventually, settleAndCount, startCountingReceiver, startLoad, watchReadiness, type StoreFaultReport } from './load.js';
+import { chaosEnv, createEndpoint, eventually, settleAndCount, startCountingReceiver, startLoad, watchReadiness, type StoreFaultReport } from './load.js';
 
 export interface SqliteFullOptions {
   /** Load before the fault, during it, and after it, in ms. */
@@ -30,18 +29,7 @@ export async function runSqliteFullScenario(opts: SqliteFullOptions): Promise<St
   const dataDir = mkdtempSync(join(tmpdir(), 'escalatr-chaos-full-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    DATA_DIR: dataDir,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
-    ESCALATR_MASTER_KEY: randomBytes(32).toString('hex'),
-    ESCALATR_ALLOW_HTTP_WEBHOOKS: 'true',
-    ESCALATR_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
-    ESCALATR_LEASE_MS: '5000',
-    ESCALATR_RETRY_SCHEDULE: '1s,1s,2s,5s,10s',
-    DATABASE_URL: '',
-  };
+  const env = chaosEnv({ dataDir, port, logLevel: 'silent' });
   let server: Awaited<ReturnType<typeof startServer>> | null = null;
   try {
     await runCli(['migrate'], env);

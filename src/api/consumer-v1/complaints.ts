@@ -4,23 +4,14 @@ import * as steps from '../../domain/complaint-steps.js';
 import {
   fileComplaint,
   getComplaintDetail,
-  listActionDrafts,
-  listComplaintEvents,
   listComplaints,
-  listEvidence,
-  listFollowups,
-  listMessages,
-  listSettlementOffers,
-  listSocialDrafts,
   toSummary,
   type ComplaintScope,
-  type PageOf,
-  type RecordPage,
 } from '../../domain/complaints.js';
 import { LEVELS, PRIORITIES, STAGES, STATUSES } from '../../domain/lifecycle.js';
 import { AppError } from '../../errors.js';
 import { consumerActor, requireConsumer } from '../auth.js';
-import { listReply, RecordId, recordPage, RecordPageQuery, sendEvidenceContent } from '../platform-v1/staff-steps.js';
+import { RecordId, registerComplaintRecordReads } from '../platform-v1/staff-steps.js';
 import type { RouteDeps } from '../routes.js';
 import { EscalatrIdParam, NonEmpty, ok, PageQuery } from '../schemas.js';
 
@@ -181,24 +172,6 @@ export function consumerRoutes({ ctx }: RouteDeps) {
 
     // Reads of the consumer's own complaint records, oldest first (their social drafts included, posted or not).
     const scope = (request: FastifyRequest): ComplaintScope => ({ consumerId: request.consumer!.consumerId });
-    const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
-    const listRoute = <T>(path: string, list: (request: FastifyRequest, page: RecordPage) => Promise<PageOf<T>>) =>
-      app.get(`/complaints/:id/${path}`, { schema: { tags, params: EscalatrIdParam, querystring: RecordPageQuery } }, async (request) => {
-        const page = recordPage(request);
-        return listReply(page, await list(request, page));
-      });
-    listRoute('messages', (r, p) => listMessages(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('evidence', (r, p) => listEvidence(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('settlements', (r, p) => listSettlementOffers(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('followups', (r, p) => listFollowups(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('actions', (r, p) => listActionDrafts(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('social', (r, p) => listSocialDrafts(ctx.store.db, scope(r), idOf(r), p, { postedOnly: false }));
-    listRoute('events', (r, p) => listComplaintEvents(ctx.store.db, scope(r), idOf(r), p));
-
-    const EvidenceParams = Type.Object({ id: EscalatrIdParam.properties.id, evidence_id: RecordId });
-    app.get('/complaints/:id/evidence/:evidence_id/content', { schema: { tags, params: EvidenceParams } }, async (request, reply) => {
-      const { id, evidence_id } = request.params as { id: string; evidence_id: string };
-      return sendEvidenceContent(reply, ctx.store.db, scope(request), id, evidence_id);
-    });
+    registerComplaintRecordReads(app, { db: ctx.store.db, tags, scope, socialPostedOnly: false });
   };
 }

@@ -61,6 +61,41 @@ const IdParams = EscalatrIdParam;
 const EvidenceParams = Type.Object({ id: EscalatrIdParam.properties.id, evidence_id: RecordId });
 
 /**
+ * The reads of one complaint's records (oldest first) and its evidence bytes, for whoever `scope` says the caller
+ * is: a company's staff or the consumer who filed it. Staff see only posted social drafts; consumers all of theirs.
+ */
+export function registerComplaintRecordReads(
+  app: FastifyInstance,
+  opts: {
+    db: RouteDeps['ctx']['store']['db'];
+    tags: string[];
+    scope: (request: FastifyRequest) => ComplaintScope;
+    onRequest?: ReturnType<typeof requireCompany>;
+    socialPostedOnly: boolean;
+  },
+): void {
+  const { db, tags, scope, onRequest } = opts;
+  const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+  const listRoute = <T>(path: string, list: (request: FastifyRequest, page: RecordPage) => Promise<PageOf<T>>) =>
+    app.get(`/complaints/:id/${path}`, { onRequest, schema: { tags, params: IdParams, querystring: RecordPageQuery } }, async (request) => {
+      const page = recordPage(request);
+      return listReply(page, await list(request, page));
+    });
+  listRoute('messages', (r, p) => listMessages(db, scope(r), idOf(r), p));
+  listRoute('evidence', (r, p) => listEvidence(db, scope(r), idOf(r), p));
+  listRoute('settlements', (r, p) => listSettlementOffers(db, scope(r), idOf(r), p));
+  listRoute('followups', (r, p) => listFollowups(db, scope(r), idOf(r), p));
+  listRoute('actions', (r, p) => listActionDrafts(db, scope(r), idOf(r), p));
+  listRoute('social', (r, p) => listSocialDrafts(db, scope(r), idOf(r), p, { postedOnly: opts.socialPostedOnly }));
+  listRoute('events', (r, p) => listComplaintEvents(db, scope(r), idOf(r), p));
+
+  app.get('/complaints/:id/evidence/:evidence_id/content', { onRequest, schema: { tags, params: EvidenceParams } }, async (request, reply) => {
+    const { id, evidence_id } = request.params as { id: string; evidence_id: string };
+    return sendEvidenceContent(reply, db, scope(request), id, evidence_id);
+  });
+}
+
+/**
  * Staff steps on a company's complaints (an admin-scoped API key, or a session of an agent and above), and the
  * reads a detail page needs (any key or session). Credentials are checked on request, before the body is read,
  * so an unauthenticated caller learns nothing from validation and cannot make the server parse a large body.
@@ -109,23 +144,6 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
       return reply.status(201).send(ok(await steps.askFollowup(ctx, staffActor(request), idOf(request), (request.body as typeof FollowupBody.static).question)));
     });
 
-    // Reads of one complaint's records, oldest first.
-    const listRoute = <T>(path: string, list: (request: FastifyRequest, page: RecordPage) => Promise<PageOf<T>>) =>
-      app.get(`/complaints/:id/${path}`, { onRequest: read, schema: { tags, params: IdParams, querystring: RecordPageQuery } }, async (request) => {
-        const page = recordPage(request);
-        return listReply(page, await list(request, page));
-      });
-    listRoute('messages', (r, p) => listMessages(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('evidence', (r, p) => listEvidence(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('settlements', (r, p) => listSettlementOffers(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('followups', (r, p) => listFollowups(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('actions', (r, p) => listActionDrafts(ctx.store.db, scope(r), idOf(r), p));
-    listRoute('social', (r, p) => listSocialDrafts(ctx.store.db, scope(r), idOf(r), p, { postedOnly: true }));
-    listRoute('events', (r, p) => listComplaintEvents(ctx.store.db, scope(r), idOf(r), p));
-
-    app.get('/complaints/:id/evidence/:evidence_id/content', { onRequest: read, schema: { tags, params: EvidenceParams } }, async (request, reply) => {
-      const { id, evidence_id } = request.params as { id: string; evidence_id: string };
-      return sendEvidenceContent(reply, ctx.store.db, scope(request), id, evidence_id);
-    });
+    registerComplaintRecordReads(app, { db: ctx.store.db, tags, scope, onRequest: read, socialPostedOnly: true });
   };
 }
