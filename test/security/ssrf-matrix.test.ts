@@ -11,6 +11,7 @@ import { defaultTargets } from '../../src/webhooks/target-registry.js';
 import { startDeliveryWorker } from '../../src/webhooks/worker.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { changedTables, snapshot } from './table-snapshot.js';
+import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';
 
 /**
  * SPEC §5's SSRF guard, end to end through the product (the classifier's own matrix is in
@@ -24,24 +25,7 @@ import { changedTables, snapshot } from './table-snapshot.js';
  *    webhook endpoints and for Escalation Shield webhook destinations alike, and the attempt says why.
  */
 
-const originalConnect = net.Socket.prototype.connect;
-const connectTargets: string[] = [];
-const isLoopback = (host: unknown) => typeof host === 'string' && (/^127\./.test(host) || host === '::1' || /^::ffff:127\./i.test(host));
-beforeAll(() => {
-  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
-    const first = Array.isArray(args[0]) ? args[0][0] : args[0];
-    if (first && typeof first === 'object' && !(first as { path?: string }).path) {
-      const host = (first as { host?: string }).host ?? 'localhost';
-      connectTargets.push(host);
-      // Database connections of the PostgreSQL run go to 127.0.0.1 and pass; anything else is refused here.
-      if (!isLoopback(host)) throw new Error(`test safety net: refused a connection to ${host}`);
-    }
-    return (originalConnect as (...a: unknown[]) => net.Socket).apply(this, args);
-  } as typeof net.Socket.prototype.connect;
-});
-afterAll(() => {
-  net.Socket.prototype.connect = originalConnect;
-});
+const connectTargets = loopbackOnlyNetwork();
 
 /** Literal hosts that reach a blocked address, each with the range the refusal names. */
 const BLOCKED_LITERALS: Array<[string, string]> = [
@@ -164,7 +148,7 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
       expect(a).toMatchObject({ error_kind: 'ssrf_blocked', status_code: null, status: 'failed' });
       expect(a.error_message).toMatch(/loopback|private|link.local|cgnat|unique.local|unspecified/);
     }
-    expect(connectTargets.slice(before).filter((h) => !isLoopback(h))).toEqual([]);
+    expect(connectTargets.slice(before).filter((h) => !isLoopbackTarget(h))).toEqual([]);
   });
 
   it('Shield webhook destinations go through the same guard', async () => {
@@ -179,6 +163,6 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
     expect(await worker.worker.drain()).toBe(4);
     const made = await attempts();
     expect(made.map((a) => a.error_kind)).toEqual(['ssrf_blocked', 'ssrf_blocked', 'ssrf_blocked', 'ssrf_blocked']);
-    expect(connectTargets.slice(before).filter((h) => !isLoopback(h))).toEqual([]);
+    expect(connectTargets.slice(before).filter((h) => !isLoopbackTarget(h))).toEqual([]);
   });
 });

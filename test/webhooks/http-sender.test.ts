@@ -8,26 +8,9 @@ import { Dispatcher, type Agent } from 'undici';
 import { classifyError, MAX_RETRY_AFTER_MS, parseRetryAfter, sendWebhook, type AttemptOutcome } from '../../src/webhooks/http-sender.js';
 import { buildDeliveryHeaders, newWebhookSecret, signEscalatr } from '../../src/webhooks/signature.js';
 import { createGuardedDispatcher, SsrfBlockedError, SsrfGuard, type LookupFn } from '../../src/webhooks/ssrf-guard.js';
+import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';
 
-// Safety net: refuse any socket to a non-loopback address, even if the code under test is broken.
-const originalConnect = net.Socket.prototype.connect;
-const connectTargets: string[] = [];
-const isLoopbackTarget = (host: unknown) =>
-  typeof host === 'string' && (/^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || /^::ffff:127\./i.test(host));
-beforeAll(() => {
-  net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
-    const first = Array.isArray(args[0]) ? args[0][0] : args[0];
-    if (first && typeof first === 'object' && !(first as { path?: string }).path) {
-      const host = (first as { host?: string }).host ?? 'localhost';
-      connectTargets.push(host);
-      if (!isLoopbackTarget(host)) throw new Error(`test safety net: refused a connection to ${host}`);
-    }
-    return (originalConnect as (...a: unknown[]) => net.Socket).apply(this, args);
-  } as typeof net.Socket.prototype.connect;
-});
-afterAll(() => {
-  net.Socket.prototype.connect = originalConnect;
-});
+const connectTargets = loopbackOnlyNetwork();
 
 const SECRET_TOKEN = 'tok_live_SUPERSECRET_9f8e7d';
 const secret = newWebhookSecret();
