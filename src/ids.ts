@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 
@@ -12,10 +12,27 @@ export function newId(prefix: string, length = 20): string {
   // Short ids (a worker's name) are all random.
   const time = length >= TIME_CHARS + 8 ? Date.now().toString(36).padStart(TIME_CHARS, '0') : '';
   const random = length - time.length;
-  const bytes = randomBytes(random);
+  const { bytes, offset } = takeRandom(random);
   let out = time;
-  for (let i = 0; i < random; i++) out += ALPHABET[bytes[i] % 36];
+  for (let i = 0; i < random; i++) out += ALPHABET[bytes[offset + i] % 36];
   return `${prefix}_${out}`;
 }
 
 const TIME_CHARS = 9;
+
+// Random bytes are drawn from a pool refilled 4 KB at a time: one call into the CSPRNG per few hundred ids instead of
+// one per id (a delivery worker makes an attempt id per request, and that call showed in its profile).
+const POOL_BYTES = 4096;
+const pool = Buffer.alloc(POOL_BYTES);
+let poolOffset = POOL_BYTES;
+
+function takeRandom(n: number): { bytes: Buffer; offset: number } {
+  if (n > POOL_BYTES) return { bytes: randomFillSync(Buffer.alloc(n)), offset: 0 };
+  if (poolOffset + n > POOL_BYTES) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const offset = poolOffset;
+  poolOffset += n;
+  return { bytes: pool, offset };
+}

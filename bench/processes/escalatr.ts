@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { buildApp, type App } from '../../src/app.js';
@@ -44,6 +46,7 @@ const firstTenant = (): Tenant => {
 };
 const COMPLAINT = { complaint_category: 'Billing', title: 'Charged twice', description: 'The March invoice was charged twice to my card.', priority: 'medium' as const };
 let listening = false;
+let profiler: Session | null = null;
 
 const need = <T>(v: T | null, what: string): T => {
   if (v === null) throw new Error(`${what} first`);
@@ -242,6 +245,23 @@ serve(
       const report = sqlTimingReport();
       if (args.reset) resetSqlTiming();
       return report;
+    },
+
+    /** With --profile: a CPU profile of the measured phase alone (the whole-process profile mixes in start-up). */
+    async profilePhase(args: { start?: boolean; file?: string }) {
+      if (args.start) {
+        profiler ??= new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+        return null;
+      }
+      if (!profiler || !args.file) return null;
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = null;
+      writeFileSync(args.file, JSON.stringify(profile));
+      return args.file;
     },
 
     stats() {

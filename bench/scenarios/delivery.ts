@@ -46,11 +46,13 @@ async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChil
   const bytesCommitted = await producer.call<number>('storeBytes');
   await ctx.receiver.call('reset');
   await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
+  if (ctx.profileDir) await Promise.all(workers.map((w) => w.call('profilePhase', { start: true })));
   const starts = await Promise.all(workers.map((w) => w.call<number>('workerStart')));
   const t0 = Math.min(...starts);
   const received = await ctx.receiver.call<number>('waitFor', { count: total });
   const settled = await workers[0].call<number>('waitSettled');
   await Promise.all(workers.map((w) => w.call('workerStop')));
+  if (ctx.profileDir) await Promise.all(workers.map((w) => w.call('profilePhase', { file: join(ctx.profileDir!, `${w.name}-drain.cpuprofile`) })));
   const sqlTiming = await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
   const outcome = await producer.call<Outcome>('outcome');
   const bytesAfter = await producer.call<number>('storeBytes');

@@ -3,12 +3,14 @@ import type { Db } from './db.js';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_complaint_counts.js';
 import * as m0003 from './migrations/0003_delivery_sequences.js';
+import * as m0004 from './migrations/0004_claim_function.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_init': m0001,
   '0002_complaint_counts': m0002,
   '0003_delivery_sequences': m0003,
+  '0004_claim_function': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -1,72 +1,69 @@
-import { buildDeliveryHeaders } from './signature.js';
+import { buildDeliveryHeaders, type EndpointAuth } from './signature.js';
 import { endpointAuth, signingSecrets } from './endpoints.js';
-import type { DeliveryPlan, DeliveryTarget } from './targets.js';
+import type { DeliveryPlan, DeliveryRow, DeliveryTarget, PreparedBatch } from './targets.js';
 import type { DomainContext } from '../domain/context.js';
 import type { EndpointRow } from './endpoints.js';
 
-// The worker starts every attempt of a claimed batch in the same tick, and each asks for its endpoint's row. Those
-// requests are gathered and answered by one query per batch (`id in (…)`) instead of one pool round trip each. The
-// read still happens after the claim, for this attempt: an edit, a rotated secret or a disable applies from the
-// very next attempt, exactly as with a read of its own.
-interface EndpointRequest {
-  companyId: string;
-  endpointId: string;
-  resolve: (row: EndpointRow | undefined) => void;
-  reject: (err: unknown) => void;
-}
-const gathering = new WeakMap<object, EndpointRequest[]>();
+/**
+ * The endpoints of one claimed batch, read in one query right after the claim (not one read per attempt, which on
+ * PostgreSQL was a pool round trip each), with each endpoint's secrets and credentials opened once per batch. A
+ * batch lives for milliseconds: an edit, a rotated secret or a disable applies from the next claim on.
+ */
+class EndpointBatch {
+  private readonly opened = new Map<string, { secrets: string[]; secretsAt: number; auth: EndpointAuth }>();
 
-function readEndpoint(ctx: DomainContext, companyId: string, endpointId: string): Promise<EndpointRow | undefined> {
-  return new Promise((resolve, reject) => {
-    const db = ctx.store.db;
-    let batch = gathering.get(db);
-    if (!batch) {
-      const requests: EndpointRequest[] = (batch = []);
-      gathering.set(db, requests);
-      queueMicrotask(() => {
-        gathering.delete(db);
-        void answer(ctx, requests);
-      });
-    }
-    batch.push({ companyId, endpointId, resolve, reject });
-  });
-}
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly rows: ReadonlyMap<string, EndpointRow>,
+  ) {}
 
-async function answer(ctx: DomainContext, requests: EndpointRequest[]): Promise<void> {
-  try {
-    const ids = [...new Set(requests.map((r) => r.endpointId))];
-    const rows = await ctx.store.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute();
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    // Another company's endpoint id answers exactly like a missing one.
-    for (const r of requests) {
-      const row = byId.get(r.endpointId);
-      r.resolve(row && row.company_id === r.companyId ? row : undefined);
+  /** Another company's endpoint id answers exactly like a missing one. */
+  endpoint(companyId: string, endpointId: string): EndpointRow | undefined {
+    const row = this.rows.get(endpointId);
+    return row && row.company_id === companyId ? row : undefined;
+  }
+
+  credentials(row: EndpointRow, now: number): { secrets: string[]; auth: EndpointAuth } {
+    let opened = this.opened.get(row.id);
+    // The previous secret signs only until its grace period ends, so the set depends on the time.
+    const stillSame = opened && (row.prev_secret_expires_at === null || (opened.secretsAt < row.prev_secret_expires_at) === (now < row.prev_secret_expires_at));
+    if (!opened || !stillSame) {
+      opened = { secrets: signingSecrets(this.ctx, row, now), secretsAt: now, auth: endpointAuth(this.ctx, row) };
+      this.opened.set(row.id, opened);
     }
-  } catch (err) {
-    for (const r of requests) r.reject(err);
+    return opened;
   }
 }
 
+async function readEndpoints(ctx: DomainContext, deliveries: readonly Pick<DeliveryRow, 'endpoint_id'>[]): Promise<EndpointBatch> {
+  const ids = [...new Set(deliveries.map((d) => d.endpoint_id).filter((id): id is string => id !== null))];
+  const rows = ids.length ? await ctx.store.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute() : [];
+  return new EndpointBatch(ctx, new Map(rows.map((row) => [row.id, row])));
+}
+
 /**
- * Target 'endpoint': a company's own webhook endpoint. The plan is built fresh for every attempt, so a rotated
- * secret, an edited URL or auth, or a disable takes effect on the very next attempt. The body is the event's stored
- * bytes, unchanged, so every attempt and the event feed carry the same signature-verifiable bytes.
+ * Target 'endpoint': a company's own webhook endpoint. The body is the event's stored bytes, unchanged, so every
+ * attempt and the event feed carry the same signature-verifiable bytes; the signature's timestamp is the attempt's.
  */
 export const endpointTarget: DeliveryTarget = {
-  async plan(ctx, delivery, event, now): Promise<DeliveryPlan> {
+  prepare: readEndpoints,
+
+  async plan(ctx, delivery, event, now, prepared?: PreparedBatch): Promise<DeliveryPlan> {
     if (!delivery.endpoint_id) return { kind: 'skip', reason: 'delivery has no endpoint' };
-    const endpoint = await readEndpoint(ctx, delivery.company_id, delivery.endpoint_id);
+    const batch = prepared instanceof EndpointBatch ? prepared : await readEndpoints(ctx, [delivery]);
+    const endpoint = batch.endpoint(delivery.company_id, delivery.endpoint_id);
     if (!endpoint) return { kind: 'skip', reason: 'endpoint deleted' };
     if (endpoint.enabled !== 1) return { kind: 'skip', reason: `endpoint disabled${endpoint.disabled_reason ? ` (${endpoint.disabled_reason})` : ''}` };
 
+    const { secrets, auth } = batch.credentials(endpoint, now);
     const headers = buildDeliveryHeaders({
       eventName: event.name,
       eventId: event.id,
       body: event.body,
-      secrets: signingSecrets(ctx, endpoint, now),
+      secrets,
       idempotencyKey: delivery.idempotency_key,
       timestampSec: Math.floor(now / 1000),
-      auth: endpointAuth(ctx, endpoint),
+      auth,
     });
     return { kind: 'http', url: endpoint.url, headers, body: event.body, timeoutMs: endpoint.timeout_ms };
   },

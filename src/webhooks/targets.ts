@@ -42,7 +42,15 @@ export type DeliveryPlan = HttpRequestPlan | CustomSendPlan | SkipPlan;
  * `groupKey` names the receiver for per-receiver concurrency caps (an endpoint id or destination id).
  */
 export interface DeliveryTarget {
-  plan(ctx: DomainContext, delivery: DeliveryRow, event: StoredEvent, now: number): Promise<DeliveryPlan>;
+  /**
+   * Optional: reads what a whole claimed batch of this target's deliveries needs (their endpoints, say) in one query,
+   * right after the claim. Its result is handed to `plan` for each of them; without it `plan` reads on its own.
+   */
+  prepare?(ctx: DomainContext, deliveries: readonly DeliveryRow[]): Promise<PreparedBatch>;
+  plan(ctx: DomainContext, delivery: DeliveryRow, event: StoredEvent, now: number, prepared?: PreparedBatch): Promise<DeliveryPlan>;
 }
+
+/** What `prepare` read for a batch; only the target that made it looks inside. */
+export type PreparedBatch = object;
 
 export type TargetRegistry = Record<string, DeliveryTarget>;

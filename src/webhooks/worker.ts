@@ -33,22 +33,54 @@ export interface DeliveryWorkerOptions {
 }
 
 const DEFAULT_LEASE_MS = 60_000;
+/** Results written per transaction at most. */
+const RESULT_BATCH = 500;
+/**
+ * While attempts are finishing fast, a result write waits up to this long for this many results, so the store sees
+ * a few large transactions rather than many small ones. A quiet worker (fewer attempts in flight) writes at once.
+ */
+const RESULT_GATHER_MS = 4;
+const RESULT_GATHER_COUNT = 128;
+/** Claimed rows held per receiver (sending and waiting), in multiples of its per-receiver cap. */
+const HELD_PER_RECEIVER = 4;
+
+interface PendingResult {
+  result: AttemptResult;
+  item: ClaimedDelivery;
+}
 
 /**
  * Claims due deliveries from the store, sends them with bounded concurrency and per-receiver caps, and writes
  * every attempt back in batches. Stateless: any number of these, in any number of processes, can share one store.
+ *
+ * Three stages, each batched so the store sees few, large statements rather than one per delivery:
+ * - **claimed**: rows leased by this worker and waiting for a slot — up to one more concurrency's worth than the
+ *   slots, so a claim is made for dozens of rows at a time and a finishing attempt can start the next one at once;
+ * - **sending**: at most `concurrency` attempts in flight, `perReceiver` per receiver;
+ * - **recording**: finished attempts waiting for their result transaction. An attempt gives its slot back when its
+ *   response is in, not when its result is committed; the lease still covers the row until then, and a crash before
+ *   the commit means the row is sent again when the lease runs out (at-least-once).
  */
 export class DeliveryWorker {
   readonly owner = `${hostname()}:${process.pid}:${newId('w', 8)}`;
   private inFlight = 0;
-  private readonly perGroup = new Map<string, number>();
+  /** Attempts started since this worker was made (drain() reports its share). */
+  private begun = 0;
+  /** Per receiver: attempts in flight plus claimed rows waiting, so one receiver's backlog cannot fill the buffer. */
+  private readonly sendingByGroup = new Map<string, number>();
+  private readonly claimedByGroup = new Map<string, number>();
+  private claimed: ClaimedDelivery[] = [];
   private running = false;
+  /** Set by stop(): nothing more starts, not even rows already claimed. */
+  private stopping = false;
   private loop: Promise<void> | null = null;
   private signal: (() => void) | null = null;
   private signalled = false;
   private sleepTimer: NodeJS.Timeout | null = null;
   private readonly settledWaiters: Array<() => void> = [];
-  private pending: Array<{ result: AttemptResult; done: () => void; fail: (e: unknown) => void }> = [];
+  private pending: PendingResult[] = [];
+  /** Results handed to recording and not yet committed (queued or in the transaction being written). */
+  private unrecorded = 0;
   private flushing: Promise<void> | null = null;
   private readonly leaseMs: number;
   private readonly pollMs: number;
@@ -58,20 +90,28 @@ export class DeliveryWorker {
     this.pollMs = opts.pollMs ?? 1_000;
   }
 
+  /** Rows claimed but not yet sending, plus those sending: a claim tops this up to four times the concurrency. */
+  private get window(): number {
+    return this.opts.concurrency * 4;
+  }
+
   /** Starts the claim loop. On SQLite, leases left by a killed process are given back first. */
   async start(): Promise<void> {
     if (this.running) return;
+    this.stopping = false;
     const released = await releaseOrphanedLeases(this.opts.ctx.store);
     if (released) this.opts.log?.warn({ released }, 'released deliveries leased by a previous process');
     this.running = true;
     this.loop = this.run();
   }
 
-  /** Stops claiming and waits for attempts in flight to be recorded. */
+  /** Stops claiming, gives back rows claimed but not started, and waits for attempts in flight to be recorded. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     this.wake();
     await this.loop;
+    await this.giveBack(this.takeAllClaimed());
     await this.settled();
   }
 
@@ -86,20 +126,27 @@ export class DeliveryWorker {
    * of attempts made. Tests drive the worker with this and a manual clock instead of waiting for timers.
    */
   async drain(): Promise<number> {
-    let total = 0;
+    const before = this.begun;
     for (let round = 0; round < 10_000; round++) {
       const started = await this.fillSlots();
-      total += started;
-      if (started === 0 && this.inFlight === 0) return total;
+      if (started === 0 && this.idle()) break;
       await this.settled();
     }
-    return total;
+    return this.begun - before;
   }
 
-  /** Resolves when nothing is in flight. */
+  /** Resolves when nothing is in flight and every finished attempt is recorded. */
   settled(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.unrecorded === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  private idle(): boolean {
+    return this.inFlight === 0 && this.unrecorded === 0 && this.claimed.length === 0;
+  }
+
+  private notifySettled(): void {
+    if (this.inFlight === 0 && this.unrecorded === 0) this.settledWaiters.splice(0).forEach((w) => w());
   }
 
   private async run(): Promise<void> {
@@ -112,15 +159,16 @@ export class DeliveryWorker {
         this.opts.log?.error({ err }, 'claiming deliveries failed; retrying');
       }
       if (!this.running) break;
-      // Every slot taken: a finishing attempt wakes us, so there is nothing to ask the store until then.
-      const full = this.inFlight >= this.opts.concurrency;
-      if (started > 0 && !full) continue;
-      await this.sleep(await this.idleDelay(started > 0 || full));
+      // A full buffer, or results waiting to be written: a finishing attempt or write wakes us, so there is nothing
+      // to ask the store until then.
+      const busy = !this.roomToClaim();
+      if (started > 0 && !busy) continue;
+      await this.sleep(await this.idleDelay(started > 0 || busy));
     }
   }
 
   private async idleDelay(busy: boolean): Promise<number> {
-    if (busy) return this.pollMs; // all slots taken: a finishing attempt will wake us
+    if (busy) return this.pollMs;
     try {
       const now = this.opts.ctx.clock.now();
       const next = await nextDueAt(this.opts.ctx.store, now);
@@ -148,41 +196,138 @@ export class DeliveryWorker {
     });
   }
 
-  /** Claims as many due deliveries as there are free slots and starts them; returns how many started. */
+  /**
+   * Whether a claim is worth making: fewer rows wait than there are slots (so a claim takes a hundred rows or
+   * more, not one per finished attempt) and the result writer is keeping up.
+   */
+  private roomToClaim(): boolean {
+    if (this.unrecorded >= this.window * 2) return false;
+    return this.claimed.length < this.opts.concurrency && this.inFlight + this.claimed.length < this.window;
+  }
+
+  /** Starts what the buffer allows, then claims more if there is room; returns how many attempts started. */
   private async fillSlots(): Promise<number> {
-    const free = this.opts.concurrency - this.inFlight;
-    if (free <= 0) return 0;
+    let started = this.startClaimed();
+    if (this.stopping) return started;
+    if (!this.roomToClaim()) return started;
     const cap = this.opts.perReceiver;
-    const saturated = [...this.perGroup].filter(([, n]) => n >= cap).map(([g]) => g);
+    // A receiver with a full buffer share is left out of the claim: its rows stay for other workers.
+    const saturated = [...this.claimedByGroup].filter(([g, n]) => n + (this.sendingByGroup.get(g) ?? 0) >= cap * HELD_PER_RECEIVER).map(([g]) => g);
+    for (const [g, n] of this.sendingByGroup) if (n >= cap * HELD_PER_RECEIVER && !this.claimedByGroup.has(g)) saturated.push(g);
     const claimed = await claimDue(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
-      limit: free,
+      limit: this.window - this.inFlight - this.claimed.length,
       leaseMs: this.leaseMs,
       owner: this.owner,
       excludeGroups: saturated,
     });
-    const giveBack: string[] = [];
-    let started = 0;
+    const excess: ClaimedDelivery[] = [];
+    const kept: ClaimedDelivery[] = [];
+    const held = new Map<string, number>();
     for (const item of claimed) {
-      const n = this.perGroup.get(item.group) ?? 0;
-      if (n >= cap) {
-        giveBack.push(item.delivery.id);
+      const n = held.get(item.group) ?? (this.claimedByGroup.get(item.group) ?? 0) + (this.sendingByGroup.get(item.group) ?? 0);
+      held.set(item.group, n + 1);
+      (n >= cap * HELD_PER_RECEIVER ? excess : kept).push(item);
+    }
+    await this.giveBack(excess);
+    try {
+      await this.prepare(kept);
+    } catch (err) {
+      await this.giveBack(kept);
+      throw err;
+    }
+    for (const item of kept) {
+      this.claimed.push(item);
+      bump(this.claimedByGroup, item.group, 1);
+    }
+    started += this.startClaimed();
+    return started;
+  }
+
+  /** Lets each target read what the batch needs in one query (DeliveryTarget.prepare). */
+  private async prepare(items: ClaimedDelivery[]): Promise<void> {
+    const byTarget = new Map<string, ClaimedDelivery[]>();
+    for (const item of items) {
+      const list = byTarget.get(item.delivery.target);
+      if (list) list.push(item);
+      else byTarget.set(item.delivery.target, [item]);
+    }
+    await Promise.all(
+      [...byTarget].map(async ([name, list]) => {
+        const target = this.opts.targets[name];
+        if (!target?.prepare) return;
+        const prepared = await target.prepare(this.opts.ctx, list.map((i) => i.delivery));
+        for (const item of list) item.prepared = prepared;
+      }),
+    );
+  }
+
+  /**
+   * Starts buffered rows while slots are free, in claim order, skipping receivers at their cap. A row that waited
+   * so long that less than half its lease is left is given back instead: its attempt could outlive the lease and
+   * another worker would send it too.
+   */
+  private startClaimed(): number {
+    if (this.stopping || this.claimed.length === 0 || this.inFlight >= this.opts.concurrency) return 0;
+    const now = this.opts.ctx.clock.now();
+    const cap = this.opts.perReceiver;
+    const keep: ClaimedDelivery[] = [];
+    const stale: ClaimedDelivery[] = [];
+    let started = 0;
+    for (let i = 0; i < this.claimed.length; i++) {
+      const item = this.claimed[i];
+      if (this.inFlight >= this.opts.concurrency) {
+        keep.push(...this.claimed.slice(i));
+        break;
+      }
+      if ((item.delivery.lease_until ?? 0) - now < this.leaseMs / 2) {
+        stale.push(item);
+        bump(this.claimedByGroup, item.group, -1);
         continue;
       }
-      this.perGroup.set(item.group, n + 1);
-      this.inFlight++;
+      if ((this.sendingByGroup.get(item.group) ?? 0) >= cap) {
+        keep.push(item);
+        continue;
+      }
+      bump(this.claimedByGroup, item.group, -1);
+      this.begin(item);
       started++;
-      this.opts.metrics?.inFlight.inc();
-      void this.process(item);
     }
-    await releaseClaims(this.opts.ctx.store, giveBack, this.owner);
+    this.claimed = keep;
+    if (stale.length) void this.giveBack(stale);
     return started;
+  }
+
+  private takeAllClaimed(): ClaimedDelivery[] {
+    const all = this.claimed;
+    this.claimed = [];
+    this.claimedByGroup.clear();
+    return all;
+  }
+
+  private async giveBack(items: readonly ClaimedDelivery[]): Promise<void> {
+    if (!items.length) return;
+    try {
+      await releaseClaims(this.opts.ctx.store, items.map((i) => i.delivery.id), this.owner);
+    } catch (err) {
+      // Not fatal: the leases run out and the rows are claimed again.
+      this.opts.onStoreError?.(err);
+      this.opts.log?.warn({ err, count: items.length }, 'could not give back claimed deliveries; their leases will expire');
+    }
+  }
+
+  private begin(item: ClaimedDelivery): void {
+    this.inFlight++;
+    this.begun++;
+    bump(this.sendingByGroup, item.group, 1);
+    this.opts.metrics?.inFlight.inc();
+    void this.process(item);
   }
 
   private async process(item: ClaimedDelivery): Promise<void> {
     const { ctx } = this.opts;
     const startedAt = ctx.clock.now();
-    let result: AttemptResult;
+    let result: AttemptResult | null = null;
     try {
       if (item.delivery.attempt_count === 0) {
         this.opts.metrics?.commitToFirstAttempt.observe(Math.max(0, Date.now() - item.delivery.created_at) / 1000);
@@ -192,18 +337,16 @@ export class DeliveryWorker {
         ? { delivery: item.delivery, startedAt, finishedAt: ctx.clock.now(), outcome: null, skipReason: outcome.reason, owner: this.owner }
         : { delivery: item.delivery, startedAt, finishedAt: ctx.clock.now(), outcome: outcome.outcome, owner: this.owner };
       this.observe(item, result);
-      await this.record(result);
     } catch (err) {
-      this.opts.onStoreError?.(err);
-      // The lease runs out and another claim retries the row: at-least-once even when recording fails.
-      this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'delivery attempt could not be recorded');
+      // The lease runs out and another claim retries the row.
+      this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'delivery attempt failed unexpectedly');
     } finally {
+      if (result) this.record({ result, item });
       this.inFlight--;
       this.opts.metrics?.inFlight.dec();
-      const n = (this.perGroup.get(item.group) ?? 1) - 1;
-      if (n <= 0) this.perGroup.delete(item.group);
-      else this.perGroup.set(item.group, n);
-      if (this.inFlight === 0) this.settledWaiters.splice(0).forEach((w) => w());
+      bump(this.sendingByGroup, item.group, -1);
+      this.startClaimed();
+      this.notifySettled();
       this.wake();
     }
   }
@@ -213,7 +356,7 @@ export class DeliveryWorker {
     if (!target) return { kind: 'skip', reason: `no target for ${item.delivery.target}` };
     let plan;
     try {
-      plan = await target.plan(this.opts.ctx, item.delivery, item.event, now);
+      plan = await target.plan(this.opts.ctx, item.delivery, item.event, now, item.prepared);
     } catch (err) {
       this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'could not prepare delivery');
       return { kind: 'sent', outcome: { ok: false, statusCode: null, durationMs: 0, errorKind: 'other', errorMessage: 'could not prepare the request', responseExcerpt: null, retryAfterMs: null, gone: false } };
@@ -237,28 +380,54 @@ export class DeliveryWorker {
     await this.opts.afterBatch?.(tx, applied);
   };
 
-  /** Queues a result for the next batch write and resolves once it is committed. */
-  private record(result: AttemptResult): Promise<void> {
-    return new Promise((done, fail) => {
-      this.pending.push({ result, done, fail });
-      if (!this.flushing) this.flushing = this.flush();
+  /** Queues a result for the next batch write. */
+  private record(pending: PendingResult): void {
+    this.pending.push(pending);
+    this.unrecorded++;
+    if (!this.flushing) this.flushing = this.flush();
+    else if (this.pending.length >= RESULT_GATHER_COUNT) this.gathered?.();
+  }
+
+  private gathered: (() => void) | null = null;
+
+  /** Lets results gather for a moment while many attempts are finishing; returns at once when few are in flight. */
+  private gather(): Promise<void> {
+    if (this.pending.length >= RESULT_GATHER_COUNT || this.inFlight < this.opts.concurrency / 2) return new Promise((r) => setImmediate(r));
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.gathered = null;
+        resolve();
+      };
+      const timer = setTimeout(done, RESULT_GATHER_MS);
+      this.gathered = done;
     });
   }
 
   // One transaction per batch: results that arrive while a batch is being written go in the next one.
   private async flush(): Promise<void> {
-    await new Promise<void>((r) => setImmediate(r));
+    await this.gather();
     while (this.pending.length) {
-      const batch = this.pending.splice(0, 200);
+      const batch = this.pending.splice(0, RESULT_BATCH);
       try {
         await recordResults(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch.map((b) => b.result), this.afterBatch);
-        batch.forEach((b) => b.done());
       } catch (err) {
-        batch.forEach((b) => b.fail(err));
+        this.opts.onStoreError?.(err);
+        // The leases run out and other claims retry these rows: at-least-once even when recording fails.
+        this.opts.log?.error({ err, deliveries: batch.length }, 'delivery results could not be recorded');
       }
+      this.unrecorded -= batch.length;
+      this.notifySettled();
+      this.wake();
     }
     this.flushing = null;
   }
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
 }
 
 export interface RunningWorker {
@@ -309,8 +478,8 @@ export async function startDeliveryWorker(
     worker,
     stop() {
       stopping ??= (async () => {
-        await listener?.stop();
-        await worker.stop();
+        // The worker first: from this call on nothing new starts, whatever the LISTEN connection takes to close.
+        await Promise.all([worker.stop(), listener?.stop()]);
         await dispatcher.close();
       })();
       return stopping;

@@ -158,4 +158,22 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     const counts = await t.store.db.selectFrom('deliveries').select(['attempt_count', 'status']).execute();
     expect(counts.every((d) => d.attempt_count === 1 && d.status === 'success')).toBe(true);
   });
+
+  it('rows claimed ahead of a free slot are given back when the worker stops, and only sent rows have attempts', async () => {
+    const hang = await receiver({ behaviour: () => 'hang' });
+    await addEndpoint(t, tenant.company.id, hang.url, { timeout_ms: 30_000 });
+    const w = await worker(t, { autoStart: true, config: { workerConcurrency: 2, perEndpointConcurrency: 2 } });
+    await fileComplaints(t, tenant.consumerToken, 10);
+    await hang.waitFor(2);
+    const leased = await t.store.db.selectFrom('deliveries').select('id').where('lease_owner', '=', w.worker.owner).execute();
+    expect(leased.length).toBeGreaterThan(2); // the buffer holds rows beyond the two in flight
+    const stopping = w.stop(); // stops claiming and gives the waiting rows back at once
+    await hang.close(); // the two hung attempts fail now, and nothing else starts
+    await stopping;
+    const rows = await t.store.db.selectFrom('deliveries').select(['status', 'lease_owner', 'attempt_count']).execute();
+    expect(rows.filter((r) => r.lease_owner !== null)).toEqual([]);
+    expect(rows.filter((r) => r.attempt_count === 1)).toHaveLength(2);
+    expect(rows.filter((r) => r.attempt_count === 0 && r.status === 'pending')).toHaveLength(8);
+    expect(await attemptsOf(t)).toHaveLength(2);
+  });
 });

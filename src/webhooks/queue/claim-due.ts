@@ -1,13 +1,15 @@
 import { sql } from 'kysely';
 
 import type { Store } from '../../storage/db.js';
-import type { DeliveryRow, StoredEvent } from '../targets.js';
+import type { DeliveryRow, PreparedBatch, StoredEvent } from '../targets.js';
 
 export interface ClaimedDelivery {
   delivery: DeliveryRow;
   event: StoredEvent;
   /** The receiver this delivery counts against for per-receiver concurrency caps. */
   group: string;
+  /** What its target read for the whole claimed batch (DeliveryTarget.prepare), set by the worker. */
+  prepared?: PreparedBatch;
 }
 
 export interface ClaimOptions {
@@ -76,32 +78,16 @@ export async function claimDue(store: Store, opts: ClaimOptions): Promise<Claime
 
 /**
  * PostgreSQL: pick, lease and read the events in one statement, so a claim costs one round trip instead of five
- * (BEGIN, pick, lease, COMMIT, events) — at a few hundred claims a second that is most of a worker's waiting. The
- * statement is its own transaction; SKIP LOCKED still keeps concurrent workers on disjoint rows.
+ * (BEGIN, pick, lease, COMMIT, events). The pick and lease are `claim_due_deliveries` (migration 0004: an ordered
+ * index scan whatever the table's statistics say); SKIP LOCKED keeps concurrent workers on disjoint rows.
  */
 async function claimInOneStatement(store: Store, opts: ClaimOptions, leaseUntil: number, excluded: readonly string[]): Promise<ClaimedDelivery[]> {
-  const { rows } = await sql<DeliveryRow & { claimed_event_name: string; claimed_event_body: string; claimed_event_created_at: number }>`
-    with picked as (
-      select id from deliveries
-      where status in ('pending', 'failed') and next_attempt_at <= ${opts.now}
-        and (lease_until is null or lease_until <= ${opts.now})
-        and coalesce(endpoint_id, destination_id) not in (${sql.join([...excluded])})
-      order by next_attempt_at
-      limit ${opts.limit}
-      for update skip locked
-    ), claimed as (
-      update deliveries as d set lease_until = ${leaseUntil}, lease_owner = ${opts.owner}
-      from picked where d.id = picked.id
-      returning d.*
-    )
-    select claimed.*, e.name as claimed_event_name, e.body as claimed_event_body, e.created_at as claimed_event_created_at
-    -- LATERAL: one primary-key probe per claimed row. A plain join lets the planner hash-join against a scan of
-    -- every event when its estimate of the claimed rows is off (it was, with a small events table).
-    from claimed cross join lateral (select name, body, created_at from events where events.id = claimed.event_id) as e
-    order by claimed.next_attempt_at`.execute(store.db);
-  return rows.map(({ claimed_event_name, claimed_event_body, claimed_event_created_at, ...delivery }) => ({
+  const { rows } = await sql<{ delivery: DeliveryRow; event_name: string; event_body: string; event_created_at: number }>`
+    select delivery, event_name, event_body, event_created_at
+    from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner}, ${[...excluded]}::text[])`.execute(store.db);
+  return rows.map(({ delivery, event_name, event_body, event_created_at }) => ({
     delivery,
-    event: { id: delivery.event_id, name: claimed_event_name, body: claimed_event_body, created_at: Number(claimed_event_created_at) },
+    event: { id: delivery.event_id, name: event_name, body: event_body, created_at: Number(event_created_at) },
     group: groupOf(delivery),
   }));
 }
