@@ -68,8 +68,9 @@ export class DeliveryWorker {
   private begun = 0;
   /** Per receiver: attempts in flight plus claimed rows waiting, so one receiver's backlog cannot fill the buffer. */
   private readonly sendingByGroup = new Map<string, number>();
-  private readonly claimedByGroup = new Map<string, number>();
-  private claimed: ClaimedDelivery[] = [];
+  /** Claimed rows waiting for a slot, per receiver, in claim order; the map's order is the round-robin order. */
+  private readonly waiting = new Map<string, ClaimedDelivery[]>();
+  private waitingCount = 0;
   private running = false;
   /** Set by stop(): nothing more starts, not even rows already claimed. */
   private stopping = false;
@@ -142,7 +143,7 @@ export class DeliveryWorker {
   }
 
   private idle(): boolean {
-    return this.inFlight === 0 && this.unrecorded === 0 && this.claimed.length === 0;
+    return this.inFlight === 0 && this.unrecorded === 0 && this.waitingCount === 0;
   }
 
   private notifySettled(): void {
@@ -202,7 +203,7 @@ export class DeliveryWorker {
    */
   private roomToClaim(): boolean {
     if (this.unrecorded >= this.window * 2) return false;
-    return this.claimed.length < this.opts.concurrency && this.inFlight + this.claimed.length < this.window;
+    return this.waitingCount < this.opts.concurrency && this.inFlight + this.waitingCount < this.window;
   }
 
   /** Starts what the buffer allows, then claims more if there is room; returns how many attempts started. */
@@ -212,11 +213,11 @@ export class DeliveryWorker {
     if (!this.roomToClaim()) return started;
     const cap = this.opts.perReceiver;
     // A receiver with a full buffer share is left out of the claim: its rows stay for other workers.
-    const saturated = [...this.claimedByGroup].filter(([g, n]) => n + (this.sendingByGroup.get(g) ?? 0) >= cap * HELD_PER_RECEIVER).map(([g]) => g);
-    for (const [g, n] of this.sendingByGroup) if (n >= cap * HELD_PER_RECEIVER && !this.claimedByGroup.has(g)) saturated.push(g);
+    const groups = new Set([...this.waiting.keys(), ...this.sendingByGroup.keys()]);
+    const saturated = [...groups].filter((g) => this.held(g) >= cap * HELD_PER_RECEIVER);
     const claimed = await claimDue(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
-      limit: this.window - this.inFlight - this.claimed.length,
+      limit: this.window - this.inFlight - this.waitingCount,
       leaseMs: this.leaseMs,
       owner: this.owner,
       excludeGroups: saturated,
@@ -225,7 +226,7 @@ export class DeliveryWorker {
     const kept: ClaimedDelivery[] = [];
     const held = new Map<string, number>();
     for (const item of claimed) {
-      const n = held.get(item.group) ?? (this.claimedByGroup.get(item.group) ?? 0) + (this.sendingByGroup.get(item.group) ?? 0);
+      const n = held.get(item.group) ?? this.held(item.group);
       held.set(item.group, n + 1);
       (n >= cap * HELD_PER_RECEIVER ? excess : kept).push(item);
     }
@@ -237,9 +238,11 @@ export class DeliveryWorker {
       throw err;
     }
     for (const item of kept) {
-      this.claimed.push(item);
-      bump(this.claimedByGroup, item.group, 1);
+      const queue = this.waiting.get(item.group);
+      if (queue) queue.push(item);
+      else this.waiting.set(item.group, [item]);
     }
+    this.waitingCount += kept.length;
     started += this.startClaimed();
     return started;
   }
@@ -262,46 +265,48 @@ export class DeliveryWorker {
     );
   }
 
+  /** Rows of this receiver claimed by this worker: sending or waiting. */
+  private held(group: string): number {
+    return (this.waiting.get(group)?.length ?? 0) + (this.sendingByGroup.get(group) ?? 0);
+  }
+
   /**
-   * Starts buffered rows while slots are free, in claim order, skipping receivers at their cap. A row that waited
-   * so long that less than half its lease is left is given back instead: its attempt could outlive the lease and
-   * another worker would send it too.
+   * Starts waiting rows while slots are free, taking receivers in turn and skipping those at their cap. A row that
+   * waited so long that less than half its lease is left is given back instead: its attempt could outlive the lease
+   * and another worker would send it too.
    */
   private startClaimed(): number {
-    if (this.stopping || this.claimed.length === 0 || this.inFlight >= this.opts.concurrency) return 0;
+    if (this.stopping || this.waitingCount === 0 || this.inFlight >= this.opts.concurrency) return 0;
     const now = this.opts.ctx.clock.now();
     const cap = this.opts.perReceiver;
-    const keep: ClaimedDelivery[] = [];
     const stale: ClaimedDelivery[] = [];
     let started = 0;
-    for (let i = 0; i < this.claimed.length; i++) {
-      const item = this.claimed[i];
-      if (this.inFlight >= this.opts.concurrency) {
-        keep.push(...this.claimed.slice(i));
-        break;
+    for (const [group, queue] of [...this.waiting]) {
+      if (this.inFlight >= this.opts.concurrency) break;
+      let startedHere = 0;
+      while (queue.length && this.inFlight < this.opts.concurrency && (this.sendingByGroup.get(group) ?? 0) < cap) {
+        const item = queue.shift()!;
+        this.waitingCount--;
+        if ((item.delivery.lease_until ?? 0) - now < this.leaseMs / 2) {
+          stale.push(item);
+          continue;
+        }
+        this.begin(item);
+        startedHere++;
       }
-      if ((item.delivery.lease_until ?? 0) - now < this.leaseMs / 2) {
-        stale.push(item);
-        bump(this.claimedByGroup, item.group, -1);
-        continue;
-      }
-      if ((this.sendingByGroup.get(item.group) ?? 0) >= cap) {
-        keep.push(item);
-        continue;
-      }
-      bump(this.claimedByGroup, item.group, -1);
-      this.begin(item);
-      started++;
+      started += startedHere;
+      this.waiting.delete(group);
+      // A receiver that just got slots goes to the back of the turn order.
+      if (queue.length) this.waiting.set(group, queue);
     }
-    this.claimed = keep;
     if (stale.length) void this.giveBack(stale);
     return started;
   }
 
   private takeAllClaimed(): ClaimedDelivery[] {
-    const all = this.claimed;
-    this.claimed = [];
-    this.claimedByGroup.clear();
+    const all = [...this.waiting.values()].flat();
+    this.waiting.clear();
+    this.waitingCount = 0;
     return all;
   }
 
