@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001_init.js';
 import * as m0002 from './migrations/0002_complaint_counts.js';
 import * as m0003 from './migrations/0003_delivery_sequences.js';
 import * as m0004 from './migrations/0004_claim_function.js';
+import * as m0005 from './migrations/0005_due_index_receivers.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_complaint_counts': m0002,
   '0003_delivery_sequences': m0003,
   '0004_claim_function': m0004,
+  '0005_due_index_receivers': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

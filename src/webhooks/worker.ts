@@ -160,9 +160,10 @@ export class DeliveryWorker {
         this.opts.log?.error({ err }, 'claiming deliveries failed; retrying');
       }
       if (!this.running) break;
-      // A full buffer, or results waiting to be written: a finishing attempt or write wakes us, so there is nothing
-      // to ask the store until then.
-      const busy = !this.roomToClaim();
+      // A full buffer, results waiting to be written, or receivers at their cap: a finishing attempt or write wakes
+      // us, so there is nothing to ask the store until then (asking when the next row falls due reads every unsettled
+      // row, and a dead endpoint's backlog made that a few milliseconds per idle turn).
+      const busy = !this.roomToClaim() || this.sendingByGroup.size > 0;
       if (started > 0 && !busy) continue;
       await this.sleep(await this.idleDelay(started > 0 || busy));
     }
