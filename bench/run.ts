@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makePlan, withScenario, type BenchContext, type ScenarioResult } from './lib/context.js';
 import { currentLoad, describeMachine, machineLine } from './lib/machine.js';
-import { startChild, type BenchChild } from './lib/rpc.js';
+import { compileForChildren, startChild, type BenchChild } from './lib/rpc.js';
 import { pgUnavailable, pgVersion, REDIS_URL } from './lib/services.js';
 import { renderTable, tableLines, type Results } from './lib/targets.js';
 import { epochMs } from './lib/time.js';
@@ -127,6 +127,7 @@ async function main() {
   const skipped: Record<string, string> = {};
   const details: Record<string, unknown> = { plan };
 
+  compileForChildren();
   const receiver: BenchChild = await startChild('processes/receiver', { name: 'receiver' });
   const { port } = await receiver.call<{ port: number }>('listen');
   const receiverUrl = `http://127.0.0.1:${port}`;

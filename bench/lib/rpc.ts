@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -9,7 +9,15 @@ import { dirname, join } from 'node:path';
  * protocol: `{id, cmd, args}` in, `{id, ok, value | error}` out.
  */
 
-const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The children run compiled JavaScript (`npm run build`, as `npm start` runs the service): no TypeScript loader in them. */
+const COMPILED_BENCH_DIR = join(ROOT, 'dist', 'bench');
+
+/** Compiles src/ and bench/ to dist/ for the children; the orchestrator calls it once per run. */
+export function compileForChildren(): void {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs'), 'src', 'bench'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('compiling src/ and bench/ for the bench processes failed');
+}
 
 export interface ChildOptions {
   /** Name used in error messages and for the profile file. */
@@ -29,16 +37,16 @@ export interface BenchChild {
 
 type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
-/** Starts `bench/{script}.ts` (e.g. `processes/receiver`, `peers/bullmq`) under tsx with an IPC channel. */
+/** Starts `bench/{script}` (e.g. `processes/receiver`, `peers/bullmq`), compiled, with an IPC channel. */
 export async function startChild(script: string, opts: ChildOptions): Promise<BenchChild> {
-  const execArgv = ['--import', 'tsx'];
+  const execArgv: string[] = [];
   if (opts.profileDir) {
-    // One folder per process: the loader's worker thread writes a profile of its own, under V8's default name.
+    // One folder per process, the profile under V8's default name.
     const dir = join(opts.profileDir, opts.name);
     mkdirSync(dir, { recursive: true });
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
   }
-  const child: ChildProcess = fork(join(BENCH_DIR, `${script}.ts`), [], {
+  const child: ChildProcess = fork(join(COMPILED_BENCH_DIR, `${script}.js`), [], {
     execArgv,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

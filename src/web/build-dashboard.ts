@@ -3,8 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where the dashboard's sources and its built bundle live, relative to this file (src/web → repo root). */
-export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../web');
+/**
+ * Where the dashboard's sources and its built bundle live: `web/` at the project root, found by walking up to the
+ * folder with package.json — this module runs from src/web under tsx and from dist/src/web after `npm run build`.
+ */
+export const WEB_DIR = join(projectRoot(dirname(fileURLToPath(import.meta.url))), 'web');
+
+function projectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(from, '../..');
+  }
+}
 export const DIST_DIR = join(WEB_DIR, 'dist');
 
 const SOURCES = ['index.html', 'vite.config.ts', 'src'];

@@ -39,8 +39,8 @@ const RESULT_BATCH = 500;
  * While attempts are finishing fast, a result write waits up to this long for this many results, so the store sees
  * a few large transactions rather than many small ones. A quiet worker (fewer attempts in flight) writes at once.
  */
-const RESULT_GATHER_MS = 4;
-const RESULT_GATHER_COUNT = 128;
+const RESULT_GATHER_MS = 8;
+const RESULT_GATHER_COUNT = 256;
 /** Claimed rows held per receiver (sending and waiting), in multiples of its per-receiver cap. */
 const HELD_PER_RECEIVER = 4;
 
@@ -282,10 +282,11 @@ export class DeliveryWorker {
     const cap = this.opts.perReceiver;
     const stale: ClaimedDelivery[] = [];
     let started = 0;
-    for (const [group, queue] of [...this.waiting]) {
+    const served: string[] = [];
+    for (const [group, queue] of this.waiting) {
       if (this.inFlight >= this.opts.concurrency) break;
-      let startedHere = 0;
-      while (queue.length && this.inFlight < this.opts.concurrency && (this.sendingByGroup.get(group) ?? 0) < cap) {
+      let sending = this.sendingByGroup.get(group) ?? 0;
+      while (queue.length && this.inFlight < this.opts.concurrency && sending < cap) {
         const item = queue.shift()!;
         this.waitingCount--;
         if ((item.delivery.lease_until ?? 0) - now < this.leaseMs / 2) {
@@ -293,11 +294,15 @@ export class DeliveryWorker {
           continue;
         }
         this.begin(item);
-        startedHere++;
+        sending++;
+        started++;
       }
-      started += startedHere;
+      served.push(group);
+    }
+    // The receivers just served go to the back of the turn order (or leave it, with nothing left waiting).
+    for (const group of served) {
+      const queue = this.waiting.get(group)!;
       this.waiting.delete(group);
-      // A receiver that just got slots goes to the back of the turn order.
       if (queue.length) this.waiting.set(group, queue);
     }
     if (stale.length) void this.giveBack(stale);
