@@ -220,7 +220,7 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
-    await refreshEventDeliveryStatus(tx, [d.event_id]);
+    await refreshEventDeliveryStatus(ctx.store.profile, tx, [d.event_id]);
     await notifyWorkers(ctx, work);
   });
   return getDelivery(ctx, companyId, id);
@@ -261,7 +261,7 @@ export async function recoverSince(ctx: DomainContext, companyId: string, endpoi
     }
     if (resent > 0) {
       const eventIds = [...new Set(free.map((d) => d.event_id))];
-      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(tx, eventIds.slice(i, i + 500));
+      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
       await notifyWorkers(ctx, work);
     }
     return { resent, skipped: candidates.length - resent };

@@ -337,7 +337,7 @@ export async function deleteEndpoint(ctx: DomainContext, companyId: string, id: 
         .where('status', 'in', ['pending', 'failed'])
         .execute();
       const eventIds = [...new Set(due.map((d) => d.event_id))];
-      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(tx, eventIds.slice(i, i + 500));
+      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
     }
     await tx.deleteFrom('endpoints').where('id', '=', id).where('company_id', '=', companyId).execute();
     return { id, deleted: true as const, ended_deliveries: due.length };

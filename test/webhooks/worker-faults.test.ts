@@ -157,6 +157,9 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     expect(new Set(rx.requests.map((r) => r.headers['idempotency-key'])).size).toBe(120);
     const counts = await t.store.db.selectFrom('deliveries').select(['attempt_count', 'status']).execute();
     expect(counts.every((d) => d.attempt_count === 1 && d.status === 'success')).toBe(true);
+    // Sibling deliveries settled by different workers at the same time: the events' status must still add up.
+    const events = await t.store.db.selectFrom('events').select('delivery_status').where('name', '=', 'complaint.created').execute();
+    expect(events.map((e) => e.delivery_status)).toEqual(Array(60).fill('success'));
   });
 
   it('rows claimed ahead of a free slot are given back when the worker stops, and only sent rows have attempts', async () => {

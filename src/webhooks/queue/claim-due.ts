@@ -41,7 +41,7 @@ export async function claimDue(store: Store, opts: ClaimOptions): Promise<Claime
   const { db, profile } = store;
   const leaseUntil = opts.now + opts.leaseMs;
   const excluded = opts.excludeGroups.length ? opts.excludeGroups : ['-'];
-  if (profile.skipLocked) return claimInOneStatement(store, opts, leaseUntil, excluded);
+  if (profile.queueFunctions) return claimInOneStatement(store, opts, leaseUntil, excluded);
 
   const claimed = await db.transaction().execute(async (tx) => {
     let pick = tx

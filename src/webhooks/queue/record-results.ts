@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
+import type { DialectProfile } from '../../storage/dialects.js';
 import { newId } from '../../ids.js';
-import type { Store, Tx } from '../../storage/db.js';
+import type { Db, Store, Tx } from '../../storage/db.js';
 import type { AttemptOutcome } from '../http-sender.js';
 import type { DeliveryRow } from '../targets.js';
 import { nextRetryDelay } from '../retry-schedule.js';
@@ -44,14 +45,15 @@ export async function recordResults(
   afterBatch?: (tx: Tx, applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>) => Promise<void>,
 ): Promise<AttemptResult[]> {
   if (results.length === 0) return [];
+  const planned = results.map((r) => {
+    const n = r.delivery.attempt_count + (r.outcome ? 1 : 0);
+    // The schedule counts attempts of the current sequence: a resent delivery starts again at 1 minute.
+    const inSequence = n - (r.delivery.sequence_start ?? 0);
+    const state: NextState = r.outcome ? nextState(schedule, inSequence, r.outcome, r.finishedAt) : { status: 'dead', next_attempt_at: null };
+    return { r, n, state };
+  });
+  if (store.profile.writableCtes && planned.every(({ r }) => r.outcome?.ok)) return recordSuccessesInOneStatement(store, planned);
   return store.db.transaction().execute(async (tx) => {
-    const planned = results.map((r) => {
-      const n = r.delivery.attempt_count + (r.outcome ? 1 : 0);
-      // The schedule counts attempts of the current sequence: a resent delivery starts again at 1 minute.
-      const inSequence = n - (r.delivery.sequence_start ?? 0);
-      const state: NextState = r.outcome ? nextState(schedule, inSequence, r.outcome, r.finishedAt) : { status: 'dead', next_attempt_at: null };
-      return { r, n, state };
-    });
     // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
     // transaction. A row is only updated while this worker still holds its lease (the join on lease_owner); a row
     // whose lease expired and was re-claimed belongs to someone else now, and RETURNING tells which rows were ours.
@@ -83,28 +85,81 @@ export async function recordResults(
     for (const { r, n, state } of planned) {
       if (!ours.has(r.delivery.id)) continue;
       applied.push(r);
-      if (r.outcome) {
-        attempts.push({
-          id: newId('att'),
-          delivery_id: r.delivery.id,
-          company_id: r.delivery.company_id,
-          n,
-          started_at: r.startedAt,
-          duration_ms: Math.round(r.outcome.durationMs),
-          status_code: r.outcome.statusCode,
-          error_kind: r.outcome.errorKind,
-          error_message: r.outcome.errorMessage?.slice(0, 500) ?? null,
-          response_excerpt: r.outcome.responseExcerpt?.slice(0, EXCERPT_MAX) ?? null,
-        });
-      }
+      if (r.outcome) attempts.push(attemptRow(r, n, r.outcome));
       appliedStates.push({ result: r, state });
     }
     if (afterBatch && appliedStates.length) await afterBatch(tx, appliedStates);
     if (attempts.length) await tx.insertInto('attempts').values(attempts).execute();
     const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
-    if (eventIds.length) await refreshEventDeliveryStatus(tx, eventIds);
+    if (eventIds.length) await refreshEventDeliveryStatus(store.profile, tx, eventIds);
     return applied;
   });
+}
+
+function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
+  return {
+    id: newId('att'),
+    delivery_id: r.delivery.id,
+    company_id: r.delivery.company_id,
+    n,
+    started_at: r.startedAt,
+    duration_ms: Math.round(outcome.durationMs),
+    status_code: outcome.statusCode,
+    error_kind: outcome.errorKind,
+    error_message: outcome.errorMessage?.slice(0, 500) ?? null,
+    response_excerpt: outcome.responseExcerpt?.slice(0, EXCERPT_MAX) ?? null,
+  };
+}
+
+/**
+ * PostgreSQL, a batch of nothing but successes (the steady state): every write of the transaction path in one
+ * statement — the deliveries (still only where this worker holds the lease), their attempt rows, their events'
+ * delivery status and the failing streak of their endpoints (what `afterBatch` does for successes) — so a batch
+ * costs two round trips instead of six (BEGIN, four statements, COMMIT). The events' delivery status is the second,
+ * after the first has committed (see refreshEventDeliveryStatus). A batch with any failure or skip takes the
+ * transaction path, where the endpoint-health hook decides about failing streaks and auto-disable.
+ */
+async function recordSuccessesInOneStatement(store: Store, planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>): Promise<AttemptResult[]> {
+  // Columns as arrays (unnest), not a VALUES list: the statement text stays the same whatever the batch size, so
+  // PostgreSQL parses and plans eleven parameters instead of eleven per row.
+  const rowsIn = planned.map(({ r, n }) => ({ r, n, a: attemptRow(r, n, r.outcome!) }));
+  const column = <T>(pick: (x: (typeof rowsIn)[number]) => T) => rowsIn.map(pick);
+  const { rows } = await sql<{ id: string; event_id: string }>`
+    with v as (
+      select * from unnest(
+        ${column((x) => x.r.delivery.id)}::text[], ${column((x) => x.r.owner)}::text[], ${column((x) => x.n)}::integer[],
+        ${column((x) => x.a.status_code)}::integer[], ${column((x) => x.r.finishedAt)}::bigint[], ${column((x) => x.a.id)}::text[],
+        ${column((x) => x.a.company_id)}::text[], ${column((x) => x.a.started_at)}::bigint[], ${column((x) => x.a.duration_ms)}::bigint[],
+        ${column((x) => x.a.response_excerpt)}::text[], ${column((x) => x.r.delivery.endpoint_id)}::text[]
+      ) as v (id, owner, n, status_code, updated_at, attempt_id, company_id, started_at, duration_ms, response_excerpt, endpoint_id)
+    ),
+    upd as (
+      update deliveries as d set
+        status = 'success',
+        next_attempt_at = null,
+        attempt_count = v.n,
+        lease_until = null,
+        lease_owner = null,
+        last_status_code = v.status_code,
+        last_error = null,
+        updated_at = v.updated_at
+      from v
+      where d.id = v.id and d.lease_owner = v.owner
+      returning d.id, d.event_id
+    ),
+    att as (
+      insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt)
+      select v.attempt_id, v.id, v.company_id, v.n, v.started_at, v.duration_ms, v.status_code, null, null, v.response_excerpt
+      from v join upd on upd.id = v.id
+    ),
+    ep as (
+      update endpoints set failing_since = null
+      where id in (select v.endpoint_id from v join upd on upd.id = v.id where v.endpoint_id is not null) and failing_since is not null
+    )
+    select id, event_id from upd`.execute(store.db);
+  await refreshEventDeliveryStatus(store.profile, store.db, [...new Set(rows.map((row) => row.event_id))]);
+  const ours = new Set(rows.map((row) => row.id));
+  return planned.filter(({ r }) => ours.has(r.delivery.id)).map(({ r }) => r);
 }
 
 /**
@@ -112,10 +167,15 @@ export async function recordResults(
  * each event's deliveries (deliveries_event), and no write when the status is unchanged — while an event still has
  * deliveries pending, a batch that settles one of them would otherwise rewrite the row (and, on PostgreSQL, a new
  * row version and an index entry in events_company_status) for nothing. Deliveries are never deleted, so every
- * event passed here has at least one.
+ * event passed here has at least one. On PostgreSQL, where workers settle sibling deliveries concurrently, the
+ * recomputation runs under a lock on the event rows (migration 0006, refresh_event_delivery_status).
  */
-export async function refreshEventDeliveryStatus(tx: Tx, eventIds: readonly string[]): Promise<void> {
+export async function refreshEventDeliveryStatus(profile: DialectProfile, tx: Tx | Db, eventIds: readonly string[]): Promise<void> {
   if (eventIds.length === 0) return;
+  if (profile.queueFunctions) {
+    await sql`select refresh_event_delivery_status(${[...eventIds]}::text[])`.execute(tx);
+    return;
+  }
   await sql`
     update events set delivery_status = s.status
     from (
