@@ -1,5 +1,5 @@
 import type { Db } from '../storage/db.js';
-import type { ComplaintFilter, ComplaintRow } from './complaints.js';
+import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintRow, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
 
 type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
@@ -20,9 +20,10 @@ export async function countCompanyComplaints(db: Db, companyId: string, f: Narro
 
 /**
  * A company's complaints, newest first, with the total. The page comes off the (company, filter columns,
- * created_at) indexes in order; the total comes from the counts, and a page past the end is not read at all.
+ * created_at) indexes in order, list-item columns only; the total comes from the counts, and a page past the end
+ * is not read at all.
  */
-export async function listCompanyComplaints(db: Db, companyId: string, f: ComplaintFilter): Promise<{ rows: ComplaintRow[]; total: number }> {
+export async function listCompanyComplaints(db: Db, companyId: string, f: ComplaintFilter): Promise<{ rows: ComplaintSummaryRow[]; total: number }> {
   const total = await countCompanyComplaints(db, companyId, f);
   const offset = (f.page - 1) * f.limit;
   if (offset >= total) return { rows: [], total };
@@ -30,6 +31,6 @@ export async function listCompanyComplaints(db: Db, companyId: string, f: Compla
   if (f.status) q = q.where('status', '=', f.status as ComplaintRow['status']);
   if (f.stage) q = q.where('stage', '=', f.stage as ComplaintRow['stage']);
   if (f.escalation_level) q = q.where('level', '=', levelNumber(f.escalation_level));
-  const rows = await q.selectAll().orderBy('created_at', 'desc').orderBy('escalatr_id', 'desc').limit(f.limit).offset(offset).execute();
+  const rows = await q.select(SUMMARY_COLUMNS).orderBy('created_at', 'desc').orderBy('escalatr_id', 'desc').limit(f.limit).offset(offset).execute();
   return { rows, total };
 }

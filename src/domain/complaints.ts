@@ -45,7 +45,11 @@ export interface ComplaintDetail extends ComplaintSummary {
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function toSummary(c: ComplaintRow, now: number): ComplaintSummary {
+/** The columns a list item is made of: list pages read these, not the whole record (description, notes…). */
+export const SUMMARY_COLUMNS = ['escalatr_id', 'complaint_category', 'status', 'stage', 'level', 'priority', 'amount_involved', 'currency', 'sla_due_at', 'created_at'] as const;
+export type ComplaintSummaryRow = Pick<ComplaintRow, (typeof SUMMARY_COLUMNS)[number]>;
+
+export function toSummary(c: ComplaintSummaryRow, now: number): ComplaintSummary {
   return {
     escalatr_id: c.escalatr_id,
     complaint_category: c.complaint_category,
