@@ -27,7 +27,7 @@ export interface Plan {
 export function makePlan(quick: boolean): Plan {
   return quick
     ? { quick, events: 1000, warmupEvents: 100, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 3, isolationEvents: 600, isolationRounds: 1, apiSizes: [10_000, 100_000], apiSeconds: 3, apiConnections: 10 }
-    : { quick, events: 3000, warmupEvents: 300, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 10, isolationEvents: 4000, isolationRounds: 2, apiSizes: [10_000, 100_000, 1_000_000], apiSeconds: 8, apiConnections: 10 };
+    : { quick, events: 3000, warmupEvents: 300, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 10, isolationEvents: 4000, isolationRounds: 3, apiSizes: [10_000, 100_000, 1_000_000], apiSeconds: 8, apiConnections: 10 };
 }
 
 export interface BenchContext {

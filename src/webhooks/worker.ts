@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import { newId } from '../ids.js';
@@ -43,6 +44,13 @@ const RESULT_GATHER_MS = 8;
 const RESULT_GATHER_COUNT = 256;
 /** Claimed rows held per receiver (sending and waiting), in multiples of its per-receiver cap. */
 const HELD_PER_RECEIVER = 4;
+/**
+ * An attempt still waiting for its answer after this long stops counting against the worker's concurrency (it
+ * still counts against its receiver's cap), up to one concurrency's worth of such attempts: a receiver that hangs
+ * until its timeout (up to 30 s) would otherwise hold its cap of slots, 8 of 64 by default, away from every other
+ * receiver for as long as it stays down.
+ */
+const SLOW_AFTER_MS = 250;
 
 interface PendingResult {
   result: AttemptResult;
@@ -64,6 +72,10 @@ interface PendingResult {
 export class DeliveryWorker {
   readonly owner = `${hostname()}:${process.pid}:${newId('w', 8)}`;
   private inFlight = 0;
+  /** Attempts in flight for longer than SLOW_AFTER_MS, which no longer count against the concurrency. */
+  private slow = 0;
+  private readonly sendingSince = new Map<ClaimedDelivery, { at: number; slow: boolean }>();
+  private slowSweep: NodeJS.Timeout | null = null;
   /** Attempts started since this worker was made (drain() reports its share). */
   private begun = 0;
   /** Per receiver: attempts in flight plus claimed rows waiting, so one receiver's backlog cannot fill the buffer. */
@@ -103,6 +115,8 @@ export class DeliveryWorker {
     const released = await releaseOrphanedLeases(this.opts.ctx.store);
     if (released) this.opts.log?.warn({ released }, 'released deliveries leased by a previous process');
     this.running = true;
+    this.slowSweep = setInterval(() => this.sweepSlow(), SLOW_AFTER_MS / 2);
+    this.slowSweep.unref();
     this.loop = this.run();
   }
 
@@ -110,6 +124,8 @@ export class DeliveryWorker {
   async stop(): Promise<void> {
     this.running = false;
     this.stopping = true;
+    if (this.slowSweep) clearInterval(this.slowSweep);
+    this.slowSweep = null;
     this.wake();
     await this.loop;
     await this.giveBack(this.takeAllClaimed());
@@ -140,6 +156,28 @@ export class DeliveryWorker {
   settled(): Promise<void> {
     if (this.inFlight === 0 && this.unrecorded === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));
+  }
+
+  /** Attempts in flight that count against the concurrency. */
+  private get counted(): number {
+    return this.inFlight - this.slow;
+  }
+
+  /** Lets attempts that have waited SLOW_AFTER_MS for an answer stop counting against the concurrency. */
+  private sweepSlow(): void {
+    const now = performance.now();
+    let freed = 0;
+    for (const since of this.sendingSince.values()) {
+      if (this.slow >= this.opts.concurrency) break;
+      if (since.slow || now - since.at < SLOW_AFTER_MS) continue;
+      since.slow = true;
+      this.slow++;
+      freed++;
+    }
+    if (freed) {
+      this.startClaimed();
+      this.wake();
+    }
   }
 
   private idle(): boolean {
@@ -199,12 +237,12 @@ export class DeliveryWorker {
   }
 
   /**
-   * Whether a claim is worth making: fewer rows wait than there are slots (so a claim takes a hundred rows or
-   * more, not one per finished attempt) and the result writer is keeping up.
+   * Whether a claim is worth making: fewer startable rows wait than there are slots (so a claim takes a hundred
+   * rows or more, not one per finished attempt) and the result writer is keeping up.
    */
   private roomToClaim(): boolean {
     if (this.unrecorded >= this.window * 2) return false;
-    return this.waitingCount < this.opts.concurrency && this.inFlight + this.waitingCount < this.window;
+    return this.waitingToStart() < this.opts.concurrency && this.counted + this.waitingCount < this.window;
   }
 
   /** Starts what the buffer allows, then claims more if there is room; returns how many attempts started. */
@@ -218,7 +256,7 @@ export class DeliveryWorker {
     const saturated = [...groups].filter((g) => this.held(g) >= cap * HELD_PER_RECEIVER);
     const claimed = await claimDue(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
-      limit: this.window - this.inFlight - this.waitingCount,
+      limit: this.window - this.counted - this.waitingCount,
       leaseMs: this.leaseMs,
       owner: this.owner,
       excludeGroups: saturated,
@@ -266,6 +304,13 @@ export class DeliveryWorker {
     );
   }
 
+  /** Waiting rows whose receiver is below its cap: what the next free slots can start (a capped receiver's do not). */
+  private waitingToStart(): number {
+    let n = 0;
+    for (const [group, queue] of this.waiting) if ((this.sendingByGroup.get(group) ?? 0) < this.opts.perReceiver) n += queue.length;
+    return n;
+  }
+
   /** Rows of this receiver claimed by this worker: sending or waiting. */
   private held(group: string): number {
     return (this.waiting.get(group)?.length ?? 0) + (this.sendingByGroup.get(group) ?? 0);
@@ -277,16 +322,16 @@ export class DeliveryWorker {
    * and another worker would send it too.
    */
   private startClaimed(): number {
-    if (this.stopping || this.waitingCount === 0 || this.inFlight >= this.opts.concurrency) return 0;
+    if (this.stopping || this.waitingCount === 0 || this.counted >= this.opts.concurrency) return 0;
     const now = this.opts.ctx.clock.now();
     const cap = this.opts.perReceiver;
     const stale: ClaimedDelivery[] = [];
     let started = 0;
     const served: string[] = [];
     for (const [group, queue] of this.waiting) {
-      if (this.inFlight >= this.opts.concurrency) break;
+      if (this.counted >= this.opts.concurrency) break;
       let sending = this.sendingByGroup.get(group) ?? 0;
-      while (queue.length && this.inFlight < this.opts.concurrency && sending < cap) {
+      while (queue.length && this.counted < this.opts.concurrency && sending < cap) {
         const item = queue.shift()!;
         this.waitingCount--;
         if ((item.delivery.lease_until ?? 0) - now < this.leaseMs / 2) {
@@ -330,6 +375,7 @@ export class DeliveryWorker {
   private begin(item: ClaimedDelivery): void {
     this.inFlight++;
     this.begun++;
+    if (this.slowSweep) this.sendingSince.set(item, { at: performance.now(), slow: false });
     bump(this.sendingByGroup, item.group, 1);
     this.opts.metrics?.inFlight.inc();
     void this.process(item);
@@ -354,6 +400,8 @@ export class DeliveryWorker {
     } finally {
       if (result) this.record({ result, item });
       this.inFlight--;
+      if (this.sendingSince.get(item)?.slow) this.slow--;
+      this.sendingSince.delete(item);
       this.opts.metrics?.inFlight.dec();
       bump(this.sendingByGroup, item.group, -1);
       this.startClaimed();
@@ -403,7 +451,7 @@ export class DeliveryWorker {
 
   /** Lets results gather for a moment while many attempts are finishing; returns at once when few are in flight. */
   private gather(): Promise<void> {
-    if (this.pending.length >= RESULT_GATHER_COUNT || this.inFlight < this.opts.concurrency / 2) return new Promise((r) => setImmediate(r));
+    if (this.pending.length >= RESULT_GATHER_COUNT || this.counted < this.opts.concurrency / 2) return new Promise((r) => setImmediate(r));
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -179,4 +179,20 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     expect(rows.filter((r) => r.attempt_count === 0 && r.status === 'pending')).toHaveLength(8);
     expect(await attemptsOf(t)).toHaveLength(2);
   });
+
+  it('attempts hanging past a moment stop holding the worker\'s slots: a healthy receiver is served while another hangs', async () => {
+    const hang = await receiver({ behaviour: () => 'hang' });
+    const healthy = await receiver();
+    await addEndpoint(t, tenant.company.id, hang.url, { timeout_ms: 30_000 });
+    await addEndpoint(t, tenant.company.id, healthy.url);
+    // Two slots in all, and the hanging receiver may take both: without the allowance for slow attempts the healthy
+    // one would wait for the 30 s timeout.
+    const w = await worker(t, { autoStart: true, config: { workerConcurrency: 2, perEndpointConcurrency: 2 } });
+    await fileComplaints(t, tenant.consumerToken, 10);
+    await healthy.waitFor(10);
+    expect(hang.maxOpen()).toBeLessThanOrEqual(2); // the per-receiver cap still holds
+    const stopping = w.stop();
+    await hang.close();
+    await stopping;
+  });
 });
