@@ -406,7 +406,8 @@ export class DeliveryWorker {
       bump(this.sendingByGroup, item.group, -1);
       this.startClaimed();
       this.notifySettled();
-      this.wake();
+      // The loop only needs a turn when a claim is due; waking it after every attempt cost a turn per delivery.
+      if (this.roomToClaim()) this.wake();
     }
   }
 
@@ -477,7 +478,7 @@ export class DeliveryWorker {
       }
       this.unrecorded -= batch.length;
       this.notifySettled();
-      this.wake();
+      if (this.roomToClaim()) this.wake();
     }
     this.flushing = null;
   }
