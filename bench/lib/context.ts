@@ -15,6 +15,8 @@ export interface Plan {
   concurrency: number;
   latencyRate: number;
   latencySeconds: number;
+  /** Backlogs drained per throughput measurement (ours and the peers'); the figure is their median. */
+  throughputRounds: number;
   /** Isolation: events per run and how many baseline/isolated pairs to run. */
   isolationEvents: number;
   isolationRounds: number;
@@ -26,8 +28,8 @@ export interface Plan {
 
 export function makePlan(quick: boolean): Plan {
   return quick
-    ? { quick, events: 1000, warmupEvents: 100, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 3, isolationEvents: 600, isolationRounds: 1, apiSizes: [10_000, 100_000], apiSeconds: 3, apiConnections: 10 }
-    : { quick, events: 3000, warmupEvents: 300, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 10, isolationEvents: 4000, isolationRounds: 3, apiSizes: [10_000, 100_000, 1_000_000], apiSeconds: 8, apiConnections: 10 };
+    ? { quick, events: 1000, warmupEvents: 100, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 3, throughputRounds: 1, isolationEvents: 600, isolationRounds: 1, apiSizes: [10_000, 100_000], apiSeconds: 3, apiConnections: 10 }
+    : { quick, events: 3000, warmupEvents: 300, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 10, throughputRounds: 3, isolationEvents: 4000, isolationRounds: 5, apiSizes: [10_000, 100_000, 1_000_000], apiSeconds: 8, apiConnections: 10 };
 }
 
 export interface BenchContext {
@@ -81,3 +83,9 @@ export async function withScenario<T>(base: Omit<BenchContext, 'child' | 'tempDi
 }
 
 export const endpointUrls = (receiverUrl: string, n: number) => Array.from({ length: n }, (_, i) => ({ url: `${receiverUrl}/ep/${i}` }));
+
+/** The middle value (the upper middle of an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}

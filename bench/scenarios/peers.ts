@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BenchContext, ScenarioResult } from '../lib/context.js';
+import { median, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import type { BenchChild } from '../lib/rpc.js';
 import { createDatabase, REDIS_URL } from '../lib/services.js';
 
@@ -28,20 +28,34 @@ async function runPeer(ctx: BenchContext, name: string, peer: Peer) {
   await child.call('waitDone', { count: plan.warmupEvents * plan.fanout });
   await child.call('stop');
 
-  const enqueue = await child.call<{ ms: number }>('enqueue', { url: ctx.receiverUrl, events: plan.events, fanout: plan.fanout });
-  await ctx.receiver.call('reset');
-  const t0 = await peer.start(child);
-  const done = await child.call<number>('waitDone', { count: total });
-  const counts = await child.call<Record<string, number>>('stop');
-  const recv = await ctx.receiver.call<{ total: number }>('stats');
+  // `throughputRounds` backlogs, as for our own runs; the figure is their median.
+  const rounds: Array<{ perSecond: number; ms: number; enqueueMs: number; received: number; counts: Record<string, number> }> = [];
+  for (let i = 0; i < plan.throughputRounds; i++) {
+    const enqueue = await child.call<{ ms: number }>('enqueue', { url: ctx.receiverUrl, events: plan.events, fanout: plan.fanout });
+    await ctx.receiver.call('reset');
+    const t0 = await peer.start(child);
+    const done = await child.call<number>('waitDone', { count: total });
+    const counts = await child.call<Record<string, number>>('stop');
+    const recv = await ctx.receiver.call<{ total: number }>('stats');
+    const ms = done - t0;
+    rounds.push({ perSecond: (total / ms) * 1000, ms, enqueueMs: enqueue.ms, received: recv.total, counts });
+  }
   const stats = await child.call<{ peakRssMb: number }>('stats');
   await child.close();
-  const ms = done - t0;
-  const perSecond = (total / ms) * 1000;
-  ctx.log(`${name}: ${Math.round(perSecond)} deliveries/s`);
+  const perSecond = median(rounds.map((r) => r.perSecond));
+  ctx.log(`${name}: ${Math.round(perSecond)} deliveries/s (median of ${rounds.map((r) => Math.round(r.perSecond)).join(', ')})`);
   return {
     perSecond,
-    details: { deliveries: total, drain_ms: Math.round(ms), enqueue_ms: Math.round(enqueue.ms), received_total: recv.total, outcome: counts, peak_rss_mb: stats.peakRssMb, ...peer.config },
+    details: {
+      deliveries: total,
+      per_round: rounds.map((r) => Math.round(r.perSecond)),
+      drain_ms: rounds.map((r) => Math.round(r.ms)),
+      enqueue_ms: rounds.map((r) => Math.round(r.enqueueMs)),
+      received_total: rounds.map((r) => r.received),
+      outcome: rounds[rounds.length - 1].counts,
+      peak_rss_mb: stats.peakRssMb,
+      ...peer.config,
+    },
   };
 }
 
