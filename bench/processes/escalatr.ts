@@ -265,7 +265,9 @@ serve(
     },
 
     stats() {
-      return { peakRssMb: peakRssMb(), rssMb: Math.round(process.memoryUsage().rss / 1024 / 1024) };
+      const m = process.memoryUsage();
+      const mb = (n: number) => Math.round(n / 1024 / 1024);
+      return { peakRssMb: peakRssMb(), rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) };
     },
   },
   async () => {

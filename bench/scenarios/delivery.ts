@@ -104,7 +104,7 @@ export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult>
   ctx.log(`sqlite: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), peak RSS ${stats.peakRssMb} MB, ${Math.round(r.bytesPerEvent)} store bytes/event`);
   return {
     values: { sqlite_deliveries_per_s: rounds.perSecond, peak_rss_mb: stats.peakRssMb, store_bytes_per_event: r.bytesPerEvent },
-    details: { ...r.details, per_round: rounds.all.map(Math.round), processes: 1, config: cfg, peak_rss_mb: stats.peakRssMb, rss_before_work_mb: idle.rssMb },
+    details: { ...r.details, per_round: rounds.all.map(Math.round), processes: 1, config: cfg, peak_rss_mb: stats.peakRssMb, rss_before_work_mb: idle.rssMb, memory_after_work: stats },
   };
 }
 

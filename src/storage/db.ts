@@ -66,11 +66,13 @@ class ImmediateSqliteDialect extends SqliteDialect {
 }
 
 const STATEMENT_CACHE_SIZE = 500;
+const STATEMENT_CACHE_MAX_CHARS = 4096;
 
 /**
  * Kysely's SQLite driver prepares every statement it runs, and preparing (parsing and planning) costs more than
  * running most of ours. Statements are kept by their SQL text and reused; one that is busy (a stream still
- * iterating it) is never shared, and the cache stays bounded since IN lists of every length are distinct texts.
+ * iterating it) is never shared, and the cache stays bounded (by count, and by leaving out batch-sized texts)
+ * since IN lists of every length are distinct texts.
  */
 function withStatementCache(sqlite: SQLite.Database) {
   const cache = new Map<string, SQLite.Statement>();
@@ -84,7 +86,9 @@ function withStatementCache(sqlite: SQLite.Database) {
       const hit = cache.get(source);
       if (hit && !hit.busy) return hit;
       const stmt = sqlite.prepare(source);
-      if (!hit) {
+      // A statement over a whole batch (hundreds of parameters) is rarely run again with the same row count, and
+      // each prepared one holds its program in memory until collected: those are prepared for the one use.
+      if (!hit && source.length <= STATEMENT_CACHE_MAX_CHARS) {
         if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
         cache.set(source, stmt);
       }

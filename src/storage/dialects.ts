@@ -11,13 +11,9 @@ export interface DialectProfile {
   /** PostgreSQL wakes other processes' workers with NOTIFY; on SQLite all workers are in one process. */
   listenNotify: boolean;
   /**
-   * INSERT/UPDATE inside WITH: several writes in one statement, so one round trip and no BEGIN/COMMIT. PostgreSQL
-   * has them; SQLite does not (nor would it gain: its statements cost no round trip).
-   */
-  writableCtes: boolean;
-  /**
-   * The queue's server-side functions exist (PostgreSQL migrations 0004 and 0006): a claim that keeps its ordered
-   * index scan, and an event-status recomputation under the event's row lock for concurrent workers.
+   * The queue's server-side functions exist (PostgreSQL migrations 0004, 0006 and 0007): a claim that keeps its
+   * ordered index scan, an event-status recomputation under the event's row lock for concurrent workers, and a batch
+   * of successes written in one round trip.
    */
   queueFunctions: boolean;
   /** Whether a driver error is a unique-constraint violation (branch on codes, never on message text). */
@@ -35,7 +31,6 @@ export const sqliteProfile: DialectProfile = {
   skipLocked: false,
   rowLocks: false,
   listenNotify: false,
-  writableCtes: false,
   queueFunctions: false,
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>
@@ -48,7 +43,6 @@ export const postgresProfile: DialectProfile = {
   skipLocked: true,
   rowLocks: true,
   listenNotify: true,
-  writableCtes: true,
   queueFunctions: true,
   isUniqueViolation: (err) => code(err) === '23505',
   // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown, 25006 read-only transaction

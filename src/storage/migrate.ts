@@ -6,6 +6,7 @@ import * as m0003 from './migrations/0003_delivery_sequences.js';
 import * as m0004 from './migrations/0004_claim_function.js';
 import * as m0005 from './migrations/0005_due_index_receivers.js';
 import * as m0006 from './migrations/0006_event_status_function.js';
+import * as m0007 from './migrations/0007_record_successes_function.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_claim_function': m0004,
   '0005_due_index_receivers': m0005,
   '0006_event_status_function': m0006,
+  '0007_record_successes_function': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -52,7 +52,7 @@ export async function recordResults(
     const state: NextState = r.outcome ? nextState(schedule, inSequence, r.outcome, r.finishedAt) : { status: 'dead', next_attempt_at: null };
     return { r, n, state };
   });
-  if (store.profile.writableCtes && planned.every(({ r }) => r.outcome?.ok)) return recordSuccessesInOneStatement(store, planned);
+  if (store.profile.queueFunctions && planned.every(({ r }) => r.outcome?.ok)) return recordSuccessesInOneStatement(store, planned);
   return store.db.transaction().execute(async (tx) => {
     // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
     // transaction. A row is only updated while this worker still holds its lease (the join on lease_owner); a row
@@ -112,53 +112,24 @@ function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
 }
 
 /**
- * PostgreSQL, a batch of nothing but successes (the steady state): every write of the transaction path in one
- * statement — the deliveries (still only where this worker holds the lease), their attempt rows, their events'
- * delivery status and the failing streak of their endpoints (what `afterBatch` does for successes) — so a batch
- * costs two round trips instead of six (BEGIN, four statements, COMMIT). The events' delivery status is the second,
- * after the first has committed (see refreshEventDeliveryStatus). A batch with any failure or skip takes the
- * transaction path, where the endpoint-health hook decides about failing streaks and auto-disable.
+ * PostgreSQL, a batch of nothing but successes (the steady state): every write of the transaction path — the
+ * deliveries (still only where this worker holds the lease), their attempt rows, their endpoints' failing streaks
+ * (what `afterBatch` does for successes) and their events' delivery status — in one call of
+ * `record_delivery_successes` (migration 0007): one round trip and one transaction instead of six round trips. The
+ * columns travel as arrays, so PostgreSQL parses the same short text for any batch size. A batch with any failure
+ * or skip takes the transaction path, where the endpoint-health hook decides about failing streaks and auto-disable.
  */
 async function recordSuccessesInOneStatement(store: Store, planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>): Promise<AttemptResult[]> {
-  // Columns as arrays (unnest), not a VALUES list: the statement text stays the same whatever the batch size, so
-  // PostgreSQL parses and plans eleven parameters instead of eleven per row.
-  const rowsIn = planned.map(({ r, n }) => ({ r, n, a: attemptRow(r, n, r.outcome!) }));
-  const column = <T>(pick: (x: (typeof rowsIn)[number]) => T) => rowsIn.map(pick);
-  const { rows } = await sql<{ id: string; event_id: string }>`
-    with v as (
-      select * from unnest(
-        ${column((x) => x.r.delivery.id)}::text[], ${column((x) => x.r.owner)}::text[], ${column((x) => x.n)}::integer[],
-        ${column((x) => x.a.status_code)}::integer[], ${column((x) => x.r.finishedAt)}::bigint[], ${column((x) => x.a.id)}::text[],
-        ${column((x) => x.a.company_id)}::text[], ${column((x) => x.a.started_at)}::bigint[], ${column((x) => x.a.duration_ms)}::bigint[],
-        ${column((x) => x.a.response_excerpt)}::text[], ${column((x) => x.r.delivery.endpoint_id)}::text[]
-      ) as v (id, owner, n, status_code, updated_at, attempt_id, company_id, started_at, duration_ms, response_excerpt, endpoint_id)
-    ),
-    upd as (
-      update deliveries as d set
-        status = 'success',
-        next_attempt_at = null,
-        attempt_count = v.n,
-        lease_until = null,
-        lease_owner = null,
-        last_status_code = v.status_code,
-        last_error = null,
-        updated_at = v.updated_at
-      from v
-      where d.id = v.id and d.lease_owner = v.owner
-      returning d.id, d.event_id
-    ),
-    att as (
-      insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt)
-      select v.attempt_id, v.id, v.company_id, v.n, v.started_at, v.duration_ms, v.status_code, null, null, v.response_excerpt
-      from v join upd on upd.id = v.id
-    ),
-    ep as (
-      update endpoints set failing_since = null
-      where id in (select v.endpoint_id from v join upd on upd.id = v.id where v.endpoint_id is not null) and failing_since is not null
-    )
-    select id, event_id from upd`.execute(store.db);
-  await refreshEventDeliveryStatus(store.profile, store.db, [...new Set(rows.map((row) => row.event_id))]);
-  const ours = new Set(rows.map((row) => row.id));
+  const rows = planned.map(({ r, n }) => ({ r, n, a: attemptRow(r, n, r.outcome!) }));
+  const column = <T>(pick: (x: (typeof rows)[number]) => T) => rows.map(pick);
+  const applied = await sql<{ id: string }>`
+    select id from record_delivery_successes(
+      ${column((x) => x.r.delivery.id)}::text[], ${column((x) => x.r.owner)}::text[], ${column((x) => x.n)}::integer[],
+      ${column((x) => x.a.status_code)}::integer[], ${column((x) => x.r.finishedAt)}::bigint[], ${column((x) => x.a.id)}::text[],
+      ${column((x) => x.a.company_id)}::text[], ${column((x) => x.a.started_at)}::bigint[], ${column((x) => x.a.duration_ms)}::bigint[],
+      ${column((x) => x.a.response_excerpt)}::text[], ${column((x) => x.r.delivery.endpoint_id)}::text[]
+    ) as id`.execute(store.db);
+  const ours = new Set(applied.rows.map((row) => row.id));
   return planned.filter(({ r }) => ours.has(r.delivery.id)).map(({ r }) => r);
 }
 
