@@ -8,7 +8,7 @@ const OPENED_CACHE_SIZE = 1024;
 
 export class SecretBox {
   /**
-   * Opened values by their sealed form. A delivery worker opens its endpoints' secrets for every batch it sends, and
+   * Opened values by their sealed form. A delivery worker opens its endpoint's secrets for every attempt it sends, and
    * each createDecipheriv costs tens of microseconds; a sealed value always opens to the same plaintext (its IV is
    * part of it), so a bounded cache is exact. Plaintexts live in this process's memory only, as they do while used.
    */

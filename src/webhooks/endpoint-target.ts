@@ -1,4 +1,4 @@
-import { buildDeliveryHeaders, type EndpointAuth } from './signature.js';
+import { buildDeliveryHeaders } from './signature.js';
 import { endpointAuth, signingSecrets } from './endpoints.js';
 import type { DeliveryPlan, DeliveryRow, DeliveryTarget, PreparedBatch } from './targets.js';
 import type { DomainContext } from '../domain/context.js';
@@ -6,39 +6,23 @@ import type { EndpointRow } from './endpoints.js';
 
 /**
  * The endpoints of one claimed batch, read in one query right after the claim (not one read per attempt, which on
- * PostgreSQL was a pool round trip each), with each endpoint's secrets and credentials opened once per batch. A
- * batch lives for milliseconds: an edit, a rotated secret or a disable applies from the next claim on.
+ * PostgreSQL was a pool round trip each). A batch lives for milliseconds: an edit, a rotated secret or a disable
+ * applies from the next claim on. Secrets are opened per attempt; SecretBox keeps what it opened.
  */
 class EndpointBatch {
-  private readonly opened = new Map<string, { secrets: string[]; secretsAt: number; auth: EndpointAuth }>();
-
-  constructor(
-    private readonly ctx: DomainContext,
-    private readonly rows: ReadonlyMap<string, EndpointRow>,
-  ) {}
+  constructor(private readonly rows: ReadonlyMap<string, EndpointRow>) {}
 
   /** Another company's endpoint id answers exactly like a missing one. */
   endpoint(companyId: string, endpointId: string): EndpointRow | undefined {
     const row = this.rows.get(endpointId);
     return row && row.company_id === companyId ? row : undefined;
   }
-
-  credentials(row: EndpointRow, now: number): { secrets: string[]; auth: EndpointAuth } {
-    let opened = this.opened.get(row.id);
-    // The previous secret signs only until its grace period ends, so the set depends on the time.
-    const stillSame = opened && (row.prev_secret_expires_at === null || (opened.secretsAt < row.prev_secret_expires_at) === (now < row.prev_secret_expires_at));
-    if (!opened || !stillSame) {
-      opened = { secrets: signingSecrets(this.ctx, row, now), secretsAt: now, auth: endpointAuth(this.ctx, row) };
-      this.opened.set(row.id, opened);
-    }
-    return opened;
-  }
 }
 
 async function readEndpoints(ctx: DomainContext, deliveries: readonly Pick<DeliveryRow, 'endpoint_id'>[]): Promise<EndpointBatch> {
   const ids = [...new Set(deliveries.map((d) => d.endpoint_id).filter((id): id is string => id !== null))];
   const rows = ids.length ? await ctx.store.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute() : [];
-  return new EndpointBatch(ctx, new Map(rows.map((row) => [row.id, row])));
+  return new EndpointBatch(new Map(rows.map((row) => [row.id, row])));
 }
 
 /**
@@ -55,15 +39,14 @@ export const endpointTarget: DeliveryTarget = {
     if (!endpoint) return { kind: 'skip', reason: 'endpoint deleted' };
     if (endpoint.enabled !== 1) return { kind: 'skip', reason: `endpoint disabled${endpoint.disabled_reason ? ` (${endpoint.disabled_reason})` : ''}` };
 
-    const { secrets, auth } = batch.credentials(endpoint, now);
     const headers = buildDeliveryHeaders({
       eventName: event.name,
       eventId: event.id,
       body: event.body,
-      secrets,
+      secrets: signingSecrets(ctx, endpoint, now),
       idempotencyKey: delivery.idempotency_key,
       timestampSec: Math.floor(now / 1000),
-      auth,
+      auth: endpointAuth(ctx, endpoint),
     });
     return { kind: 'http', url: endpoint.url, headers, body: event.body, timeoutMs: endpoint.timeout_ms };
   },

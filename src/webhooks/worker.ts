@@ -52,18 +52,13 @@ const HELD_PER_RECEIVER = 4;
  */
 const SLOW_AFTER_MS = 250;
 
-interface PendingResult {
-  result: AttemptResult;
-  item: ClaimedDelivery;
-}
-
 /**
  * Claims due deliveries from the store, sends them with bounded concurrency and per-receiver caps, and writes
  * every attempt back in batches. Stateless: any number of these, in any number of processes, can share one store.
  *
  * Three stages, each batched so the store sees few, large statements rather than one per delivery:
- * - **claimed**: rows leased by this worker and waiting for a slot — up to one more concurrency's worth than the
- *   slots, so a claim is made for dozens of rows at a time and a finishing attempt can start the next one at once;
+ * - **claimed**: rows leased by this worker and waiting for a slot — up to four concurrencies' worth with those
+ *   sending, so a claim is made for a hundred rows or more and a finishing attempt can start the next one at once;
  * - **sending**: at most `concurrency` attempts in flight, `perReceiver` per receiver;
  * - **recording**: finished attempts waiting for their result transaction. An attempt gives its slot back when its
  *   response is in, not when its result is committed; the lease still covers the row until then, and a crash before
@@ -78,7 +73,7 @@ export class DeliveryWorker {
   private slowSweep: NodeJS.Timeout | null = null;
   /** Attempts started since this worker was made (drain() reports its share). */
   private begun = 0;
-  /** Per receiver: attempts in flight plus claimed rows waiting, so one receiver's backlog cannot fill the buffer. */
+  /** Attempts in flight per receiver, for its cap. */
   private readonly sendingByGroup = new Map<string, number>();
   /** Claimed rows waiting for a slot, per receiver, in claim order; the map's order is the round-robin order. */
   private readonly waiting = new Map<string, ClaimedDelivery[]>();
@@ -91,10 +86,12 @@ export class DeliveryWorker {
   private signalled = false;
   private sleepTimer: NodeJS.Timeout | null = null;
   private readonly settledWaiters: Array<() => void> = [];
-  private pending: PendingResult[] = [];
+  private pending: AttemptResult[] = [];
   /** Results handed to recording and not yet committed (queued or in the transaction being written). */
   private unrecorded = 0;
   private flushing: Promise<void> | null = null;
+  /** Ends a result write's wait for more results early (enough have gathered). */
+  private gathered: (() => void) | null = null;
   private readonly leaseMs: number;
   private readonly pollMs: number;
 
@@ -401,7 +398,7 @@ export class DeliveryWorker {
       // The lease runs out and another claim retries the row.
       this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'delivery attempt failed unexpectedly');
     } finally {
-      if (result) this.record({ result, item });
+      if (result) this.record(result);
       this.inFlight--;
       if (this.sendingSince.get(item)?.slow) this.slow--;
       this.sendingSince.delete(item);
@@ -444,14 +441,12 @@ export class DeliveryWorker {
   };
 
   /** Queues a result for the next batch write. */
-  private record(pending: PendingResult): void {
-    this.pending.push(pending);
+  private record(result: AttemptResult): void {
+    this.pending.push(result);
     this.unrecorded++;
     if (!this.flushing) this.flushing = this.flush();
     else if (this.pending.length >= RESULT_GATHER_COUNT) this.gathered?.();
   }
-
-  private gathered: (() => void) | null = null;
 
   /** Lets results gather for a moment while many attempts are finishing; returns at once when few are in flight. */
   private gather(): Promise<void> {
@@ -473,7 +468,7 @@ export class DeliveryWorker {
     while (this.pending.length) {
       const batch = this.pending.splice(0, RESULT_BATCH);
       try {
-        await recordResults(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch.map((b) => b.result), this.afterBatch);
+        await recordResults(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch, this.afterBatch);
       } catch (err) {
         this.opts.onStoreError?.(err);
         // The leases run out and other claims retry these rows: at-least-once even when recording fails.

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { DialectProfile } from '../../storage/dialects.js';
 import { newId } from '../../ids.js';
-import type { Db, Store, Tx } from '../../storage/db.js';
+import type { Store, Tx } from '../../storage/db.js';
 import type { AttemptOutcome } from '../http-sender.js';
 import type { DeliveryRow } from '../targets.js';
 import { nextRetryDelay } from '../retry-schedule.js';
@@ -120,11 +120,11 @@ function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
  * or skip takes the transaction path, where the endpoint-health hook decides about failing streaks and auto-disable.
  */
 async function recordSuccessesInOneStatement(store: Store, planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>): Promise<AttemptResult[]> {
-  const rows = planned.map(({ r, n }) => ({ r, n, a: attemptRow(r, n, r.outcome!) }));
+  const rows = planned.map(({ r, n }) => ({ r, a: attemptRow(r, n, r.outcome!) }));
   const column = <T>(pick: (x: (typeof rows)[number]) => T) => rows.map(pick);
   const applied = await sql<{ id: string }>`
     select id from record_delivery_successes(
-      ${column((x) => x.r.delivery.id)}::text[], ${column((x) => x.r.owner)}::text[], ${column((x) => x.n)}::integer[],
+      ${column((x) => x.r.delivery.id)}::text[], ${column((x) => x.r.owner)}::text[], ${column((x) => x.a.n)}::integer[],
       ${column((x) => x.a.status_code)}::integer[], ${column((x) => x.r.finishedAt)}::bigint[], ${column((x) => x.a.id)}::text[],
       ${column((x) => x.a.company_id)}::text[], ${column((x) => x.a.started_at)}::bigint[], ${column((x) => x.a.duration_ms)}::bigint[],
       ${column((x) => x.a.response_excerpt)}::text[], ${column((x) => x.r.delivery.endpoint_id)}::text[]
@@ -141,7 +141,7 @@ async function recordSuccessesInOneStatement(store: Store, planned: ReadonlyArra
  * event passed here has at least one. On PostgreSQL, where workers settle sibling deliveries concurrently, the
  * recomputation runs under a lock on the event rows (migration 0006, refresh_event_delivery_status).
  */
-export async function refreshEventDeliveryStatus(profile: DialectProfile, tx: Tx | Db, eventIds: readonly string[]): Promise<void> {
+export async function refreshEventDeliveryStatus(profile: DialectProfile, tx: Tx, eventIds: readonly string[]): Promise<void> {
   if (eventIds.length === 0) return;
   if (profile.queueFunctions) {
     await sql`select refresh_event_delivery_status(${[...eventIds]}::text[])`.execute(tx);
