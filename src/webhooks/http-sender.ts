@@ -102,8 +102,10 @@ export async function sendWebhook(input: SendWebhookInput): Promise<AttemptOutco
     durationMs: elapsed(),
     errorKind,
     errorMessage: errorMessage && redact(errorMessage, input),
-    // StringDecoder.write holds back a trailing partial character instead of emitting U+FFFD for it.
-    responseExcerpt: new StringDecoder('utf8').write(res.excerpt),
+    // StringDecoder.write holds back a trailing partial character instead of emitting U+FFFD for it. NUL becomes
+    // U+FFFD: PostgreSQL refuses NUL in text, and one receiver answering with it failed the write of every result
+    // batched with its attempt, again at each retry.
+    responseExcerpt: new StringDecoder('utf8').write(res.excerpt).replaceAll('\0', '\uFFFD'),
     retryAfterMs: statusCode === 429 || statusCode === 503 ? parseRetryAfter(headerValue(res.headers['retry-after'])) : null,
     gone: statusCode === 410,
   };

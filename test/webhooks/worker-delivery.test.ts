@@ -105,6 +105,19 @@ describe('delivery worker: wire format, retries, dead', () => {
     expect(attempts[0].response_excerpt).toBe('boom');
   });
 
+  it("records an answer with NUL bytes in its body (PostgreSQL refuses NUL in text), its excerpt with U+FFFD for them", async () => {
+    rx.setBehaviour((_r, n) => (n === 1 ? { status: 500, body: 'bad\u0000body' } : { status: 200, body: '\u0000ok' }));
+    await addEndpoint(t, tenant.company.id, rx.url);
+    await file();
+    expect(await w.worker.drain()).toBe(1);
+    t.clock.advance(MIN);
+    expect(await w.worker.drain()).toBe(1);
+    const d = await t.store.db.selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
+    expect([d.status, d.attempt_count]).toEqual(['success', 2]);
+    const attempts = await t.store.db.selectFrom('attempts').select(['n', 'response_excerpt']).where('delivery_id', '=', d.id).orderBy('n').execute();
+    expect(attempts).toEqual([{ n: 1, response_excerpt: 'bad\uFFFDbody' }, { n: 2, response_excerpt: '\uFFFDok' }]);
+  });
+
   it('always failing: dead after the 6th attempt, exactly on 1m, 5m, 30m, 2h, 6h', async () => {
     rx.setBehaviour(() => ({ status: 503 }));
     await addEndpoint(t, tenant.company.id, rx.url);
