@@ -1,6 +1,7 @@
 import type { BenchChild } from '../lib/rpc.js';
 import { endpointUrls, median, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import { createDatabase } from '../lib/services.js';
+import { cpuPerDelivery, cpuSnapshot } from '../lib/cpu.js';
 import { join } from 'node:path';
 
 /**
@@ -36,7 +37,8 @@ async function warmUp(ctx: BenchContext, producer: BenchChild, workers: BenchChi
   await Promise.all(workers.map((w) => w.call('workerStop')));
 }
 
-async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChild[], commitParallel: number) {
+/** `servers`: the database server's processes by command name, counted with the workers (none for SQLite). */
+async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChild[], commitParallel: number, servers: Record<string, string> = {}) {
   const { plan } = ctx;
   const total = plan.events * plan.fanout;
   const bytesBefore = await producer.call<number>('storeBytes');
@@ -48,10 +50,13 @@ async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChil
   await ctx.receiver.call('reset');
   await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
   if (ctx.profileDir) await Promise.all(workers.map((w) => w.call('profilePhase', { start: true })));
+  const cpuGroups = { pids: { workers: workers.map((w) => w.pid), receiver: [ctx.receiver.pid] }, commands: servers };
+  const cpuBefore = cpuSnapshot(cpuGroups);
   const starts = await Promise.all(workers.map((w) => w.call<number>('workerStart')));
   const t0 = Math.min(...starts);
   const received = await ctx.receiver.call<number>('waitFor', { count: total });
   const settled = await workers[0].call<number>('waitSettled');
+  const cpu = cpuPerDelivery(cpuBefore, cpuSnapshot(cpuGroups), total);
   await Promise.all(workers.map((w) => w.call('workerStop')));
   if (ctx.profileDir) await Promise.all(workers.map((w) => w.call('profilePhase', { file: join(ctx.profileDir!, `${w.name}-drain.cpuprofile`) })));
   const sqlTiming = await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
@@ -72,6 +77,7 @@ async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChil
       all_received_after_ms: Math.round(received - t0),
       received_total: recv.total,
       duplicates: recv.total - total,
+      cpu_us_per_delivery: cpu,
       attempts_logged: outcome.attempts,
       commit_events_per_s: Math.round(commit.perSecond),
       store_bytes_per_event_committed: Math.round((bytesCommitted - bytesBefore) / plan.events),
@@ -79,16 +85,28 @@ async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChil
       ...(sqlTiming[0] ? { sql_timing: sqlTiming, commit_sql_timing: commitSql } : {}),
     },
     bytesPerEvent: (bytesAfter - bytesBefore) / plan.events,
+    cpu,
   };
 }
 
 /** `throughputRounds` backlogs drained one after another in the same processes; the figure is their median. */
-async function drainRounds<R extends { perSecond: number }>(ctx: BenchContext, once: () => Promise<R>): Promise<{ perSecond: number; all: number[]; first: R }> {
+async function drainRounds<R extends { perSecond: number; cpu: Record<string, number> | null }>(ctx: BenchContext, once: () => Promise<R>) {
   const results: R[] = [];
   for (let i = 0; i < ctx.plan.throughputRounds; i++) results.push(await once());
   const all = results.map((r) => r.perSecond);
-  return { perSecond: median(all), all, first: results[0] };
+  return { perSecond: median(all), all, first: results[0], cpu: medianCpu(results.map((r) => r.cpu)) };
 }
+
+/** Each part's median CPU per delivery over the rounds. */
+export function medianCpu(rounds: ReadonlyArray<Record<string, number> | null>): Record<string, number> | null {
+  const known = rounds.filter((r): r is Record<string, number> => r !== null);
+  if (!known.length) return null;
+  return Object.fromEntries(Object.keys(known[0]).map((k) => [k, median(known.map((r) => r[k]))]));
+}
+
+/** "workers 98, postgres 71, receiver 24 = 193 µs CPU per delivery" */
+export const cpuLine = (cpu: Record<string, number> | null): string =>
+  cpu ? `; CPU per delivery ${Object.entries(cpu).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v}`).join(', ')} = ${cpu.total} µs` : '';
 
 export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult> {
   const file = join(ctx.tempDir(), 'bench.db');
@@ -101,10 +119,10 @@ export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult>
   const rounds = await drainRounds(ctx, () => drain(ctx, sut, [sut], 1));
   const r = rounds.first;
   const stats = await sut.call<Stats>('stats');
-  ctx.log(`sqlite: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), peak RSS ${stats.peakRssMb} MB, ${Math.round(r.bytesPerEvent)} store bytes/event`);
+  ctx.log(`sqlite: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), peak RSS ${stats.peakRssMb} MB, ${Math.round(r.bytesPerEvent)} store bytes/event${cpuLine(rounds.cpu)}`);
   return {
     values: { sqlite_deliveries_per_s: rounds.perSecond, peak_rss_mb: stats.peakRssMb, store_bytes_per_event: r.bytesPerEvent },
-    details: { ...r.details, per_round: rounds.all.map(Math.round), processes: 1, config: cfg, peak_rss_mb: stats.peakRssMb, rss_before_work_mb: idle.rssMb, memory_after_work: stats },
+    details: { ...r.details, per_round: rounds.all.map(Math.round), cpu_us_per_delivery: rounds.cpu, processes: 1, config: cfg, peak_rss_mb: stats.peakRssMb, rss_before_work_mb: idle.rssMb, memory_after_work: stats },
   };
 }
 
@@ -124,12 +142,12 @@ export async function pgDelivery(ctx: BenchContext, workerCount: number): Promis
       workers.push(w);
     }
     await warmUp(ctx, producer, workers);
-    const rounds = await drainRounds(ctx, () => drain(ctx, producer!, workers, 8));
+    const rounds = await drainRounds(ctx, () => drain(ctx, producer!, workers, 8, { postgres: 'postgres' }));
     const rss = await Promise.all(workers.map((w) => w.call<Stats>('stats').then((s) => s.peakRssMb)));
-    ctx.log(`postgres, ${workerCount} worker process(es): ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), worker peak RSS ${rss.join(', ')} MB`);
+    ctx.log(`postgres, ${workerCount} worker process(es): ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), worker peak RSS ${rss.join(', ')} MB${cpuLine(rounds.cpu)}`);
     return {
       values: { [`pg${workerCount}_deliveries_per_s`]: rounds.perSecond },
-      details: { ...rounds.first.details, per_round: rounds.all.map(Math.round), worker_processes: workerCount, config: cfg, worker_peak_rss_mb: rss },
+      details: { ...rounds.first.details, per_round: rounds.all.map(Math.round), cpu_us_per_delivery: rounds.cpu, worker_processes: workerCount, config: cfg, worker_peak_rss_mb: rss },
     };
   } finally {
     // The processes go before their database does.
