@@ -7,6 +7,7 @@ import * as m0004 from './migrations/0004_claim_function.js';
 import * as m0005 from './migrations/0005_due_index_receivers.js';
 import * as m0006 from './migrations/0006_event_status_function.js';
 import * as m0007 from './migrations/0007_record_successes_function.js';
+import * as m0008 from './migrations/0008_queue_write_plans.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_due_index_receivers': m0005,
   '0006_event_status_function': m0006,
   '0007_record_successes_function': m0007,
+  '0008_queue_write_plans': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -59,7 +59,7 @@ export async function claimDue(store: Store, opts: ClaimOptions): Promise<Claime
     return tx
       .updateTable('deliveries')
       .set({ lease_until: leaseUntil, lease_owner: opts.owner })
-      .where('id', 'in', ids)
+      .where(sql<boolean>`id in ${profile.batchValues(ids)}`)
       .returningAll()
       .execute();
   });
@@ -68,7 +68,7 @@ export async function claimDue(store: Store, opts: ClaimOptions): Promise<Claime
   const events = await db
     .selectFrom('events')
     .select(['id', 'name', 'body', 'created_at'])
-    .where('id', 'in', [...new Set(claimed.map((d) => d.event_id))])
+    .where(sql<boolean>`id in ${profile.batchValues([...new Set(claimed.map((d) => d.event_id))])}`)
     .execute();
   const byId = new Map(events.map((e) => [e.id, e]));
   return claimed
@@ -82,14 +82,15 @@ export async function claimDue(store: Store, opts: ClaimOptions): Promise<Claime
  * index scan whatever the table's statistics say); SKIP LOCKED keeps concurrent workers on disjoint rows.
  */
 async function claimInOneStatement(store: Store, opts: ClaimOptions, leaseUntil: number, excluded: readonly string[]): Promise<ClaimedDelivery[]> {
-  const { rows } = await sql<{ delivery: DeliveryRow; event_name: string; event_body: string; event_created_at: number }>`
+  const { rows } = await sql<{ delivery: DeliveryRow; event_name: string; event_body: string | null; event_created_at: number }>`
     select delivery, event_name, event_body, event_created_at
     from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner}, ${[...excluded]}::text[])`.execute(store.db);
-  return rows.map(({ delivery, event_name, event_body, event_created_at }) => ({
-    delivery,
-    event: { id: delivery.event_id, name: event_name, body: event_body, created_at: Number(event_created_at) },
-    group: groupOf(delivery),
-  }));
+  // Each event's body comes once per claim (migration 0008), on one of its deliveries' rows.
+  const events = new Map<string, StoredEvent>();
+  for (const { delivery, event_name, event_body, event_created_at } of rows) {
+    if (event_body !== null) events.set(delivery.event_id, { id: delivery.event_id, name: event_name, body: event_body, created_at: Number(event_created_at) });
+  }
+  return rows.map(({ delivery }) => ({ delivery, event: events.get(delivery.event_id)!, group: groupOf(delivery) }));
 }
 
 /** Gives claimed rows back at once (the worker took more of one receiver than its cap allows). */
