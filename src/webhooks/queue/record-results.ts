@@ -57,24 +57,27 @@ export async function recordResults(
     // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
     // transaction. A row is only updated while this worker still holds its lease (the join on lease_owner); a row
     // whose lease expired and was re-claimed belongs to someone else now, and RETURNING tells which rows were ours.
-    const values = sql.join(
-      planned.map(({ r, n, state }) => {
-        const lastError = r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped');
-        return sql`(${r.delivery.id}, ${r.owner}, ${state.status}, ${state.next_attempt_at}, ${n}, ${r.outcome?.statusCode ?? null}, ${lastError}, ${r.finishedAt})`;
-      }),
-    );
+    const next = planned.map(({ r, n, state }) => ({
+      id: r.delivery.id,
+      owner: r.owner,
+      status: state.status,
+      next_attempt_at: state.next_attempt_at,
+      attempt_count: n,
+      last_status_code: r.outcome?.statusCode ?? null,
+      last_error: r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped'),
+      updated_at: r.finishedAt,
+    }));
     const updated = await sql<{ id: string }>`
-      with v (id, owner, status, next_attempt_at, attempt_count, last_status_code, last_error, updated_at) as (values ${values})
       update deliveries set
         status = v.status,
-        next_attempt_at = cast(v.next_attempt_at as bigint),
-        attempt_count = cast(v.attempt_count as integer),
+        next_attempt_at = v.next_attempt_at,
+        attempt_count = v.attempt_count,
         lease_until = null,
         lease_owner = null,
-        last_status_code = cast(v.last_status_code as integer),
+        last_status_code = v.last_status_code,
         last_error = v.last_error,
-        updated_at = cast(v.updated_at as bigint)
-      from v
+        updated_at = v.updated_at
+      from ${store.profile.batchRows(next, NEXT_STATE_COLUMNS)} as v
       where deliveries.id = v.id and deliveries.lease_owner = v.owner
       returning deliveries.id`.execute(tx);
     const ours = new Set(updated.rows.map((row) => row.id));
@@ -89,12 +92,41 @@ export async function recordResults(
       appliedStates.push({ result: r, state });
     }
     if (afterBatch && appliedStates.length) await afterBatch(tx, appliedStates);
-    if (attempts.length) await tx.insertInto('attempts').values(attempts).execute();
+    if (attempts.length) {
+      await sql`
+        insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)})
+        select ${sql.raw(ATTEMPT_COLUMN_NAMES)} from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(tx);
+    }
     const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
     if (eventIds.length) await refreshEventDeliveryStatus(store.profile, tx, eventIds);
     return applied;
   });
 }
+
+const NEXT_STATE_COLUMNS = {
+  id: 'text',
+  owner: 'text',
+  status: 'text',
+  next_attempt_at: 'bigint',
+  attempt_count: 'bigint',
+  last_status_code: 'bigint',
+  last_error: 'text',
+  updated_at: 'bigint',
+} as const;
+
+const ATTEMPT_COLUMNS = {
+  id: 'text',
+  delivery_id: 'text',
+  company_id: 'text',
+  n: 'bigint',
+  started_at: 'bigint',
+  duration_ms: 'bigint',
+  status_code: 'bigint',
+  error_kind: 'text',
+  error_message: 'text',
+  response_excerpt: 'text',
+} as const;
+const ATTEMPT_COLUMN_NAMES = Object.keys(ATTEMPT_COLUMNS).join(', ');
 
 function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
   return {
@@ -154,7 +186,7 @@ export async function refreshEventDeliveryStatus(profile: DialectProfile, tx: Tx
         case max(case status when 'dead' then 4 when 'failed' then 3 when 'pending' then 2 else 1 end)
           when 4 then 'dead' when 3 then 'failed' when 2 then 'pending' else 'success' end as status
       from deliveries
-      where event_id in (${sql.join([...eventIds])})
+      where event_id in ${profile.batchValues(eventIds)}
       group by event_id
     ) as s
     where events.id = s.event_id and events.delivery_status <> s.status`.execute(tx);
