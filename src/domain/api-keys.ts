@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { hashToken, newToken } from '../security/tokens.js';
@@ -109,12 +110,12 @@ const MAX_KEY_LENGTH = 200;
  */
 export async function authenticateApiKey(db: Db, key: string, now: number): Promise<ApiKeyPrincipal | null> {
   const wellFormed = key.startsWith(API_KEY_PREFIX) && key.length <= MAX_KEY_LENGTH;
-  const row = await db
-    .selectFrom('api_keys')
-    .innerJoin('companies', 'companies.id', 'api_keys.company_id')
-    .select(['api_keys.id', 'api_keys.company_id', 'api_keys.scope', 'api_keys.name', 'api_keys.revoked_at', 'api_keys.last_used_at', 'companies.code', 'companies.plan'])
-    .where('api_keys.key_hash', '=', hashToken(key.slice(0, MAX_KEY_LENGTH + 1)))
-    .executeTakeFirst();
+  // SQL text rather than the query builder: this runs on every API request, and building it cost more than running it.
+  const { rows } = await sql<{ id: string; company_id: string; scope: Scope; name: string; revoked_at: number | null; last_used_at: number | null; code: string; plan: Plan }>`
+    select k.id, k.company_id, k.scope, k.name, k.revoked_at, k.last_used_at, c.code, c.plan
+    from api_keys as k join companies as c on c.id = k.company_id
+    where k.key_hash = ${hashToken(key.slice(0, MAX_KEY_LENGTH + 1))}`.execute(db);
+  const row = rows[0];
   if (!row || !wellFormed || row.revoked_at !== null) return null;
   if (row.last_used_at === null || now - row.last_used_at > LAST_USED_GRANULARITY_MS) {
     await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', row.id).execute();

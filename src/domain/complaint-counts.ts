@@ -1,5 +1,6 @@
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
-import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintRow, type ComplaintSummaryRow } from './complaints.js';
+import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
 
 type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
@@ -10,13 +11,24 @@ type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
  * transaction of every complaint write.
  */
 export async function countCompanyComplaints(db: Db, companyId: string, f: Narrowing): Promise<number> {
-  let q = db.selectFrom('complaint_counts').where('company_id', '=', companyId);
-  if (f.status) q = q.where('status', '=', f.status as ComplaintRow['status']);
-  if (f.stage) q = q.where('stage', '=', f.stage as ComplaintRow['stage']);
-  if (f.escalation_level) q = q.where('level', '=', levelNumber(f.escalation_level));
-  const row = await q.select((eb) => eb.fn.sum<number | string | null>('n').as('n')).executeTakeFirst();
-  return Number(row?.n ?? 0);
+  const { rows } = await sql<{ n: number | string | null }>`select sum(n) as n from complaint_counts where ${narrowing(companyId, f)}`.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }
+
+/**
+ * The company and the filter's columns, which both tables have. The list and its count run on every API list
+ * request, so they are written as SQL text rather than built: building and compiling a query with Kysely's builder
+ * cost 6–8 µs a statement, a tenth of a list request with the HTTP work it takes.
+ */
+function narrowing(companyId: string, f: Narrowing): RawBuilder<unknown> {
+  const conditions = [sql`company_id = ${companyId}`];
+  if (f.status) conditions.push(sql`status = ${f.status}`);
+  if (f.stage) conditions.push(sql`stage = ${f.stage}`);
+  if (f.escalation_level) conditions.push(sql`level = ${levelNumber(f.escalation_level)}`);
+  return sql.join(conditions, sql` and `);
+}
+
+const SUMMARY_SELECT = sql.raw(SUMMARY_COLUMNS.join(', '));
 
 /**
  * A company's complaints, newest first, with the total. The page comes off the (company, filter columns,
@@ -27,10 +39,8 @@ export async function listCompanyComplaints(db: Db, companyId: string, f: Compla
   const total = await countCompanyComplaints(db, companyId, f);
   const offset = (f.page - 1) * f.limit;
   if (offset >= total) return { rows: [], total };
-  let q = db.selectFrom('complaints').where('company_id', '=', companyId);
-  if (f.status) q = q.where('status', '=', f.status as ComplaintRow['status']);
-  if (f.stage) q = q.where('stage', '=', f.stage as ComplaintRow['stage']);
-  if (f.escalation_level) q = q.where('level', '=', levelNumber(f.escalation_level));
-  const rows = await q.select(SUMMARY_COLUMNS).orderBy('created_at', 'desc').orderBy('escalatr_id', 'desc').limit(f.limit).offset(offset).execute();
+  const { rows } = await sql<ComplaintSummaryRow>`
+    select ${SUMMARY_SELECT} from complaints where ${narrowing(companyId, f)}
+    order by created_at desc, escalatr_id desc limit ${f.limit} offset ${offset}`.execute(db);
   return { rows, total };
 }
