@@ -13,9 +13,9 @@ export interface DialectProfile {
   /** PostgreSQL wakes other processes' workers with NOTIFY; on SQLite all workers are in one process. */
   listenNotify: boolean;
   /**
-   * The queue's server-side functions exist (PostgreSQL migrations 0004, 0006 and 0007): a claim that keeps its
-   * ordered index scan, an event-status recomputation under the event's row lock for concurrent workers, and a batch
-   * of successes written in one round trip.
+   * The queue's server-side functions exist (PostgreSQL migrations 0004, 0006 and 0007, their plans pinned in 0008):
+   * a claim that keeps its ordered index scan, an event-status recomputation under the event's row lock for
+   * concurrent workers, and a batch of successes written in one round trip.
    */
   queueFunctions: boolean;
   /**
