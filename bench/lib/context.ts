@@ -28,7 +28,7 @@ export interface Plan {
 
 export function makePlan(quick: boolean): Plan {
   return quick
-    ? { quick, events: 1000, warmupEvents: 100, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 3, throughputRounds: 1, isolationEvents: 600, isolationRounds: 1, apiSizes: [10_000, 100_000], apiSeconds: 3, apiConnections: 10 }
+    ? { quick, events: 2000, warmupEvents: 200, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 3, throughputRounds: 1, isolationEvents: 600, isolationRounds: 1, apiSizes: [10_000, 100_000], apiSeconds: 3, apiConnections: 10 }
     : { quick, events: 3000, warmupEvents: 300, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 10, throughputRounds: 3, isolationEvents: 4000, isolationRounds: 5, apiSizes: [10_000, 100_000, 1_000_000], apiSeconds: 8, apiConnections: 10 };
 }
 
