@@ -376,6 +376,8 @@ describe('dashboard in a real browser', () => {
 
       await active.click();
       await expectText(page.getByRole('status'), '“Legal threats to on-call” paused.');
+      // The message can show before the list is read again (a CI run caught the switch still on): wait for the switch.
+      await item.getByRole('switch', { name: 'Active: Legal threats to on-call', checked: false }).waitFor();
       expect(await active.getAttribute('aria-checked')).toBe('false');
 
       // Edit: the stored credential is kept without being typed again.
