@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
 import { buildApp, type App } from '../../src/app.js';
 import { ManualClock } from '../../src/clock.js';
@@ -13,7 +13,7 @@ import { bearer, createTestStore, testConfig, type TestStore } from '../helpers/
 import { startReceiver } from '../helpers/receiver.js';
 import { testWorker } from '../helpers/webhooks.js';
 import { tenant } from '../api/platform-fixtures.js';
-import { createCliEnv, type CliEnv } from '../cli/cli-harness.js';
+import { createCliEnv, dropFileDatabase, type CliEnv } from '../cli/cli-harness.js';
 import { Webhook } from 'standardwebhooks';
 
 /** Every sealed value in the store, by table, row and column: to compare before and after. */
@@ -152,6 +152,8 @@ describe('escalatr rotate-master-key', () => {
     Object.assign(process.env, saved);
     await cli.cleanup();
   });
+  // The CLI harness made this file a database of its own on PostgreSQL; without this, every run left it behind.
+  afterAll(dropFileDatabase);
 
   const run = async (...args: string[]) => {
     const program = new Command('escalatr').exitOverride();
