@@ -3,6 +3,7 @@ import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { hashToken, newToken } from '../security/tokens.js';
 import type { Db } from '../storage/db.js';
+import type { ApiKeysTable, CompaniesTable } from '../storage/schema.js';
 import { API_PLANS, getCompany, type Plan } from './companies.js';
 import type { DomainContext } from './context.js';
 
@@ -111,7 +112,7 @@ const MAX_KEY_LENGTH = 200;
 export async function authenticateApiKey(db: Db, key: string, now: number): Promise<ApiKeyPrincipal | null> {
   const wellFormed = key.startsWith(API_KEY_PREFIX) && key.length <= MAX_KEY_LENGTH;
   // SQL text rather than the query builder: this runs on every API request, and building it cost more than running it.
-  const { rows } = await sql<{ id: string; company_id: string; scope: Scope; name: string; revoked_at: number | null; last_used_at: number | null; code: string; plan: Plan }>`
+  const { rows } = await sql<Pick<ApiKeysTable, 'id' | 'company_id' | 'scope' | 'name' | 'revoked_at' | 'last_used_at'> & Pick<CompaniesTable, 'code' | 'plan'>>`
     select k.id, k.company_id, k.scope, k.name, k.revoked_at, k.last_used_at, c.code, c.plan
     from api_keys as k join companies as c on c.id = k.company_id
     where k.key_hash = ${hashToken(key.slice(0, MAX_KEY_LENGTH + 1))}`.execute(db);

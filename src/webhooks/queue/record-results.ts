@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
-import type { DialectProfile } from '../../storage/dialects.js';
+import type { BatchColumnType, DialectProfile } from '../../storage/dialects.js';
 import { newId } from '../../ids.js';
 import type { Store, Tx } from '../../storage/db.js';
+import type { AttemptsTable } from '../../storage/schema.js';
 import type { AttemptOutcome } from '../http-sender.js';
 import type { DeliveryRow } from '../targets.js';
 import { nextRetryDelay } from '../retry-schedule.js';
@@ -125,7 +126,7 @@ const ATTEMPT_COLUMNS = {
   error_kind: 'text',
   error_message: 'text',
   response_excerpt: 'text',
-} as const;
+} as const satisfies Record<keyof AttemptsTable, BatchColumnType>;
 const ATTEMPT_COLUMN_NAMES = Object.keys(ATTEMPT_COLUMNS).join(', ');
 
 function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
