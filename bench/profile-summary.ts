@@ -66,10 +66,15 @@ for (const [id, us] of selfUs) {
 
 const pct = (us: number) => `${((us / all) * 100).toFixed(1).padStart(5)}%`;
 const idle = self.get('(idle)') ?? 0;
-process.stdout.write(`${file}\n${(all / 1e6).toFixed(1)} s sampled, ${pct(idle)} idle, ${pct(self.get('(garbage collector)') ?? 0)} GC\n\n`);
+process.stdout.write(
+  `${file}\n${(all / 1e6).toFixed(1)} s sampled, ${pct(idle)} idle, ${pct(self.get('(garbage collector)') ?? 0)} GC\n\n`,
+);
 const print = (title: string, m: Map<string, number>) => {
   process.stdout.write(`${title}\n`);
-  for (const [l, us] of [...m].filter(([l]) => !['(idle)', '(root)', '(program)'].includes(l)).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  for (const [l, us] of [...m]
+    .filter(([l]) => !['(idle)', '(root)', '(program)'].includes(l))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)) {
     process.stdout.write(`${pct(us)}  ${l}\n`);
   }
   process.stdout.write('\n');

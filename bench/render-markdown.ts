@@ -9,7 +9,13 @@ import { tableLines, type Results, type TableLine } from './lib/targets.js';
  * default) as Markdown with its machine line, for docs/benchmarks.md and the README; with a second file, the two
  * side by side (before and after a change). The numbers are never typed by hand.
  */
-type Run = Results & { machine: Machine; mode: string; started_at: string; duration_s: number; skipped: Record<string, string> };
+type Run = Results & {
+  machine: Machine;
+  mode: string;
+  started_at: string;
+  duration_s: number;
+  skipped: Record<string, string>;
+};
 
 const files = process.argv.slice(2);
 if (files.length === 0) files.push(join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json'));
@@ -32,7 +38,10 @@ if (runs.length === 1) {
 out.push('');
 runs.forEach((run, i) => {
   const which = runs.length > 1 ? `${i === 0 ? 'Before' : 'After'}: ` : '';
-  out.push(`${which}${run.mode} run of ${run.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(run.duration_s)} s, on ${machineLine(run.machine)}.`, '');
+  out.push(
+    `${which}${run.mode} run of ${run.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(run.duration_s)} s, on ${machineLine(run.machine)}.`,
+    '',
+  );
   for (const [k, why] of Object.entries(run.skipped ?? {})) out.push(`- \`${k}\` is null: ${why}`);
 });
 process.stdout.write(out.join('\n').trimEnd() + '\n');

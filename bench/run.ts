@@ -65,7 +65,9 @@ function redisUnavailable(): Promise<string | null> {
     socket.setTimeout(3000, () => done(`Redis at ${url.host} did not answer`));
     socket.on('error', (err) => done(`Redis at ${url.host} is not reachable (${err.message})`));
     socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (d) => done(d.toString().startsWith('+PONG') ? null : `Redis at ${url.host} answered ${d.toString().trim()}`));
+    socket.on('data', (d) =>
+      done(d.toString().startsWith('+PONG') ? null : `Redis at ${url.host} answered ${d.toString().trim()}`),
+    );
   });
 }
 
@@ -89,18 +91,38 @@ const SCENARIOS: Scenario[] = [
   { name: 'latency', metrics: ['latency_p50_ms', 'latency_p99_ms'], run: sqliteLatency },
   { name: 'latency-pg', metrics: ['latency_pg_p50_ms', 'latency_pg_p99_ms'], precheck: pgUnavailable, run: pgLatency },
   { name: 'isolation', metrics: ['isolation_healthy_drop'], run: isolation },
-  { name: 'api', metrics: ['api_list_per_s', 'api_list_p99_ms', 'api_feed_per_s', 'api_feed_p99_ms', 'api_list_p99_growth', 'api_feed_p99_growth'], run: api },
+  {
+    name: 'api',
+    metrics: [
+      'api_list_per_s',
+      'api_list_p99_ms',
+      'api_feed_per_s',
+      'api_feed_p99_ms',
+      'api_list_p99_growth',
+      'api_feed_p99_growth',
+    ],
+    run: api,
+  },
 ];
 
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
   const sqlTiming = argv.includes('--sql-timing');
-  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',').filter(Boolean) ?? null;
+  const only =
+    argv
+      .find((a) => a.startsWith('--only='))
+      ?.slice('--only='.length)
+      .split(',')
+      .filter(Boolean) ?? null;
   const unknown = argv.filter((a) => !['--quick', '--profile', '--sql-timing'].includes(a) && !a.startsWith('--only='));
-  if (unknown.length) throw new Error(`unknown option ${unknown.join(' ')} (use --quick, --only=${SCENARIOS.map((s) => s.name).join(',')}, --profile, --sql-timing)`);
+  if (unknown.length)
+    throw new Error(
+      `unknown option ${unknown.join(' ')} (use --quick, --only=${SCENARIOS.map((s) => s.name).join(',')}, --profile, --sql-timing)`,
+    );
   const names = new Set(SCENARIOS.map((s) => s.name));
-  for (const n of only ?? []) if (!names.has(n)) throw new Error(`--only: no scenario "${n}" (have ${[...names].join(', ')})`);
+  for (const n of only ?? [])
+    if (!names.has(n)) throw new Error(`--only: no scenario "${n}" (have ${[...names].join(', ')})`);
   return { quick, profile, sqlTiming, only };
 }
 
@@ -116,8 +138,11 @@ async function main() {
   const plan = makePlan(args.quick);
   const startedAt = new Date();
   const t0 = epochMs();
-  const log = (line: string) => process.stdout.write(`[${((epochMs() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
-  const profileDir = args.profile ? join(BENCH_DIR, '..', '.tmp', 'bench-profiles', startedAt.toISOString().replace(/[:.]/g, '-')) : null;
+  const log = (line: string) =>
+    process.stdout.write(`[${((epochMs() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+  const profileDir = args.profile
+    ? join(BENCH_DIR, '..', '.tmp', 'bench-profiles', startedAt.toISOString().replace(/[:.]/g, '-'))
+    : null;
   const machine = describeMachine(await pgVersion());
   log(`escalatr bench (${plan.quick ? 'quick' : 'full'}) on ${machineLine(machine)}`);
   if (profileDir) log(`CPU profiles of every child process go to ${profileDir}`);
@@ -174,7 +199,9 @@ async function main() {
     duration_s: durationS,
     machine,
     ...rounded,
-    targets: lines.filter((l) => l.target).map((l) => ({ metric: l.metric, value: l.value, target: l.target, verdict: l.verdict })),
+    targets: lines
+      .filter((l) => l.target)
+      .map((l) => ({ metric: l.metric, value: l.value, target: l.target, verdict: l.verdict })),
     skipped,
     details,
   };
@@ -190,7 +217,9 @@ async function main() {
   const byReason = new Map<string, string[]>();
   for (const [m, why] of Object.entries(skipped)) byReason.set(why, [...(byReason.get(why) ?? []), m]);
   for (const [why, ms] of byReason) process.stdout.write(`null (${why}): ${ms.join(', ')}\n`);
-  const wrote = args.only ? stamped.slice(BENCH_DIR.length - 5) : `bench/results/latest.json and ${stamped.slice(BENCH_DIR.length - 5)}`;
+  const wrote = args.only
+    ? stamped.slice(BENCH_DIR.length - 5)
+    : `bench/results/latest.json and ${stamped.slice(BENCH_DIR.length - 5)}`;
   process.stdout.write(`${plan.quick ? 'quick' : 'full'} run took ${durationS} s; wrote ${wrote}\n`);
 }
 

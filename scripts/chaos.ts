@@ -15,13 +15,33 @@ const log = (line: string) => process.stdout.write(`  ${line}\n`);
 
 const reports: CrashReport[] = [];
 reports.push(await runCrashScenario({ dialect: 'sqlite', kills: quick ? 2 : 5, intervalMs: quick ? 1500 : 3000, log }));
-reports.push(await runCrashScenario({ dialect: 'postgres', kills: quick ? 2 : 5, intervalMs: quick ? 1500 : 3000, databaseUrl, log }));
+reports.push(
+  await runCrashScenario({
+    dialect: 'postgres',
+    kills: quick ? 2 : 5,
+    intervalMs: quick ? 1500 : 3000,
+    databaseUrl,
+    log,
+  }),
+);
 
 const faults: Array<StoreFaultReport & { server_survived?: boolean }> = [];
 faults.push(await runSqliteFullScenario({ phaseMs: quick ? 1000 : 2500, log }));
 if (!quick) faults.push(await runPgRestartScenario({ databaseUrl, phaseMs: 3000, log }));
 
-console.table(reports.map((r) => ({ scenario: r.scenario, kills: r.kills, sent: r.sent, acknowledged: r.acknowledged, events: r.events, delivered: r.delivered, duplicated: r.duplicated, lost: r.lost, stuck: r.stuck })));
+console.table(
+  reports.map((r) => ({
+    scenario: r.scenario,
+    kills: r.kills,
+    sent: r.sent,
+    acknowledged: r.acknowledged,
+    events: r.events,
+    delivered: r.delivered,
+    duplicated: r.duplicated,
+    lost: r.lost,
+    stuck: r.stuck,
+  })),
+);
 console.table(
   faults.map((r) => ({
     scenario: r.scenario,
@@ -41,7 +61,21 @@ console.table(
 );
 const bad = [
   ...reports.filter((r) => r.lost > 0 || r.stuck > 0).map((r) => r.scenario),
-  ...faults.filter((r) => r.lost > 0 || r.stuck > 0 || r.other_errors > 0 || !r.went_not_ready || !r.recovered || r.server_survived === false).map((r) => r.scenario),
+  ...faults
+    .filter(
+      (r) =>
+        r.lost > 0 ||
+        r.stuck > 0 ||
+        r.other_errors > 0 ||
+        !r.went_not_ready ||
+        !r.recovered ||
+        r.server_survived === false,
+    )
+    .map((r) => r.scenario),
 ];
-console.log(bad.length ? `FAILED: ${bad.join('; ')}` : 'OK: nothing lost, nothing stuck, every store fault reported and recovered from');
+console.log(
+  bad.length
+    ? `FAILED: ${bad.join('; ')}`
+    : 'OK: nothing lost, nothing stuck, every store fault reported and recovered from',
+);
 process.exit(bad.length ? 1 : 0);

@@ -108,9 +108,10 @@ interface Metrics {
 }
 
 function metrics(expected: Level[], predicted: Level[]): Metrics {
-  const confusion = Object.fromEntries(
-    LEVELS.map((e) => [e, Object.fromEntries(LEVELS.map((p) => [p, 0]))]),
-  ) as Record<Level, Record<Level, number>>;
+  const confusion = Object.fromEntries(LEVELS.map((e) => [e, Object.fromEntries(LEVELS.map((p) => [p, 0]))])) as Record<
+    Level,
+    Record<Level, number>
+  >;
   let exact = 0;
   let near = 0;
   expected.forEach((e, i) => {
@@ -144,7 +145,7 @@ function spearman(x: number[], y: number[]): number {
   const rank = (v: number[]) => {
     const idx = v.map((val, i) => ({ val, i })).sort((a, b) => a.val - b.val);
     const r = new Array<number>(v.length);
-    for (let i = 0; i < idx.length; ) {
+    for (let i = 0; i < idx.length;) {
       let j = i;
       while (j + 1 < idx.length && idx[j + 1]!.val === idx[i]!.val) j++;
       for (let k = i; k <= j; k++) r[idx[k]!.i] = (i + j) / 2 + 1;
@@ -209,7 +210,7 @@ function run(records: EvalRecord[], fn: SentimentFn, weights: Weights = DEFAULT_
   let shiftOk = 0;
   const t0 = performance.now();
   for (const r of records) {
-    const h = r.thread_id ? history.get(r.thread_id) ?? [] : undefined;
+    const h = r.thread_id ? (history.get(r.thread_id) ?? []) : undefined;
     const s = score({ content: r.content, history: h && h.length ? [...h] : undefined });
     scores.push(s);
     if (r.thread_id) history.set(r.thread_id, [...(h ?? []), { sentiment: s.sentiment }]);
@@ -251,7 +252,9 @@ function printMetrics(title: string, m: Metrics): void {
       `  ${l.level.padEnd(8)} ${String(l.support).padStart(8)} ${String(l.predicted).padStart(10)}     ${pct(l.precision)}  ${pct(l.recall)}  ${pct(l.f1)}`,
     );
   }
-  console.log(`  exact accuracy ${pct(m.accuracy)}   within one level ${pct(m.within_one)}   macro F1 ${pct(m.macro_f1)}`);
+  console.log(
+    `  exact accuracy ${pct(m.accuracy)}   within one level ${pct(m.within_one)}   macro F1 ${pct(m.macro_f1)}`,
+  );
   console.log(`  confusion (rows = expected, columns = predicted: ${LEVELS.map((l) => l.slice(0, 4)).join(' ')})`);
   for (const e of LEVELS) {
     console.log(`    ${e.padEnd(8)} ${LEVELS.map((p) => String(m.confusion[e][p]).padStart(4)).join(' ')}`);
@@ -270,7 +273,12 @@ console.log(`  expected intensity:  ${JSON.stringify(levelCounts('expected_emoti
 // 1. Library comparison --------------------------------------------------------------------
 // `fn` is memoised (sentiment does not depend on weights); `raw` is used for timing.
 const candidates: { id: string; pkg: string; fn: SentimentFn; raw: SentimentFn }[] = [
-  ...SENTIMENT_LIBRARIES.map((lib) => ({ id: lib, pkg: SENTIMENT_PACKAGES[lib], fn: memoise(sentimentFor(lib)), raw: sentimentFor(lib) })),
+  ...SENTIMENT_LIBRARIES.map((lib) => ({
+    id: lib,
+    pkg: SENTIMENT_PACKAGES[lib],
+    fn: memoise(sentimentFor(lib)),
+    raw: sentimentFor(lib),
+  })),
   { id: 'none', pkg: '(cues only, sentiment = 0)', fn: noSentiment, raw: noSentiment },
 ];
 const MULTIPLIERS = [0.5, 0.75, 1, 1.25, 1.5, 2];
@@ -279,10 +287,24 @@ const folds = [0, 1].map((f) => records.filter((_, i) => i % 2 === f));
 interface LibResult {
   library: string;
   package: string;
-  default_weights: { escalation_accuracy: number; intensity_accuracy: number; combined: number; escalation_within_one: number; intensity_within_one: number; escalation_macro_f1: number; intensity_macro_f1: number; shift_accuracy: number; us_per_record: number };
+  default_weights: {
+    escalation_accuracy: number;
+    intensity_accuracy: number;
+    combined: number;
+    escalation_within_one: number;
+    intensity_within_one: number;
+    escalation_macro_f1: number;
+    intensity_macro_f1: number;
+    shift_accuracy: number;
+    us_per_record: number;
+  };
   best_multiplier: { multiplier: number; combined: number };
   cross_validated_combined: number;
-  separation: { spearman_neg_sentiment_vs_intensity: number; spearman_neg_sentiment_vs_escalation: number; mean_sentiment_by_intensity: Record<string, number> };
+  separation: {
+    spearman_neg_sentiment_vs_intensity: number;
+    spearman_neg_sentiment_vs_escalation: number;
+    mean_sentiment_by_intensity: Record<string, number>;
+  };
 }
 
 const libResults: LibResult[] = [];
@@ -316,7 +338,9 @@ for (const c of candidates) {
   const sent = r.scores.map((s) => s.library_sentiment);
   const meanBy: Record<string, number> = {};
   for (const l of LEVELS) {
-    const xs = records.map((rec, i) => (rec.expected_emotional_intensity_level === l ? sent[i]! : NaN)).filter((x) => !Number.isNaN(x));
+    const xs = records
+      .map((rec, i) => (rec.expected_emotional_intensity_level === l ? sent[i]! : NaN))
+      .filter((x) => !Number.isNaN(x));
     meanBy[l] = xs.length ? Number((xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3)) : 0;
   }
   libResults.push({
@@ -336,8 +360,20 @@ for (const c of candidates) {
     best_multiplier: best,
     cross_validated_combined: cvCorrect / records.length,
     separation: {
-      spearman_neg_sentiment_vs_intensity: c.id === 'none' ? 0 : spearman(sent.map((s) => -s), records.map((x) => levelRank(x.expected_emotional_intensity_level))),
-      spearman_neg_sentiment_vs_escalation: c.id === 'none' ? 0 : spearman(sent.map((s) => -s), records.map((x) => levelRank(x.expected_escalation_level))),
+      spearman_neg_sentiment_vs_intensity:
+        c.id === 'none'
+          ? 0
+          : spearman(
+              sent.map((s) => -s),
+              records.map((x) => levelRank(x.expected_emotional_intensity_level)),
+            ),
+      spearman_neg_sentiment_vs_escalation:
+        c.id === 'none'
+          ? 0
+          : spearman(
+              sent.map((s) => -s),
+              records.map((x) => levelRank(x.expected_escalation_level)),
+            ),
       mean_sentiment_by_intensity: meanBy,
     },
   });
@@ -400,7 +436,9 @@ if (doTune) {
         for (const p of numericPaths) {
           const cur = getP(best, p);
           const additive = p.includes('thresholds') || p.includes('byIntensity');
-          const cands = additive ? [cur - 0.3, cur - 0.15, cur + 0.15, cur + 0.3] : [cur * 0.6, cur * 0.8, cur * 1.25, cur * 1.5];
+          const cands = additive
+            ? [cur - 0.3, cur - 0.15, cur + 0.15, cur + 0.3]
+            : [cur * 0.6, cur * 0.8, cur * 1.25, cur * 1.5];
           for (const v of cands) {
             const w = clone(best);
             setP(w, p, Math.round(v * 100) / 100);
@@ -429,11 +467,15 @@ const main = runs.get(chosen)!;
 console.log(`\n=== Scorer with the configured library: ${chosen} (${SENTIMENT_PACKAGES[chosen]}) ===`);
 printMetrics('escalation_level', main.escalation);
 printMetrics('emotional_intensity_level', main.intensity);
-console.log(`\nsentiment_shift on threaded records: ${main.shift.correct}/${main.shift.n} correct (${pct(main.shift.accuracy).trim()})`);
+console.log(
+  `\nsentiment_shift on threaded records: ${main.shift.correct}/${main.shift.n} correct (${pct(main.shift.accuracy).trim()})`,
+);
 console.log(`speed: ${main.us_per_record.toFixed(1)} µs per record (mean over the set, including sentiment)`);
 
 console.log('\n=== Sentiment library comparison (same cues and weights; "none" = cues only) ===');
-console.log('  library  esc acc  int acc  combined  esc ±1  int ±1  esc mF1  int mF1  shift   best×  best comb  2-fold CV   ρ(int)  ρ(esc)   µs/rec');
+console.log(
+  '  library  esc acc  int acc  combined  esc ±1  int ±1  esc mF1  int mF1  shift   best×  best comb  2-fold CV   ρ(int)  ρ(esc)   µs/rec',
+);
 for (const l of libResults) {
   const d = l.default_weights;
   console.log(
@@ -442,14 +484,18 @@ for (const l of libResults) {
 }
 console.log('  mean library sentiment (before cue blending) by expected intensity level (none → extreme):');
 for (const l of libResults.filter((x) => x.library !== 'none')) {
-  console.log(`    ${l.library.padEnd(7)} ${LEVELS.map((lv) => f2(l.separation.mean_sentiment_by_intensity[lv]!).padStart(6)).join(' ')}`);
+  console.log(
+    `    ${l.library.padEnd(7)} ${LEVELS.map((lv) => f2(l.separation.mean_sentiment_by_intensity[lv]!).padStart(6)).join(' ')}`,
+  );
 }
 if (tuneResults.length) {
   console.log('\n=== All weights re-tuned per library, 2-fold CV (tuned on one half, scored on the other) ===');
   console.log('  library  fold  train before  train after  held-out');
   for (const t of tuneResults) {
     t.folds.forEach((f, i) =>
-      console.log(`  ${t.library.padEnd(7)}  ${i}       ${pct(f.train_combined_before)}       ${pct(f.train_combined_after)}     ${pct(f.test_combined)}`),
+      console.log(
+        `  ${t.library.padEnd(7)}  ${i}       ${pct(f.train_combined_before)}       ${pct(f.train_combined_after)}     ${pct(f.test_combined)}`,
+      ),
     );
     console.log(`  ${t.library.padEnd(7)}  cross-validated combined accuracy ${pct(t.cross_validated_combined)}`);
   }
@@ -458,7 +504,8 @@ if (tuneResults.length) {
 // (the fair comparison); with --quick, the cross-validated accuracy with a per-library sentiment multiplier.
 const real = libResults.filter((l) => l.library !== 'none');
 const bestByMultiplier = [...real].sort(
-  (a, b) => b.cross_validated_combined - a.cross_validated_combined || b.default_weights.combined - a.default_weights.combined,
+  (a, b) =>
+    b.cross_validated_combined - a.cross_validated_combined || b.default_weights.combined - a.default_weights.combined,
 )[0]!;
 // Differences under TIE_BAND are noise on a set this size: such ties go to the higher shared-weights accuracy.
 const TIE_BAND = 0.005;
@@ -501,7 +548,12 @@ writeFileSync(
   JSON.stringify(
     {
       generated_at: new Date().toISOString(),
-      dataset: { path: dataPath.replace(root + '/', ''), records: records.length, escalation: levelCounts('expected_escalation_level'), intensity: levelCounts('expected_emotional_intensity_level') },
+      dataset: {
+        path: dataPath.replace(root + '/', ''),
+        records: records.length,
+        escalation: levelCounts('expected_escalation_level'),
+        intensity: levelCounts('expected_emotional_intensity_level'),
+      },
       configured_library: chosen,
       chosen_by_measurement: best,
       best_by_multiplier_cv: bestByMultiplier.library,

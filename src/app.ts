@@ -35,8 +35,20 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 // Bodies are checked strictly (a string is never silently a number); query strings arrive as text and are coerced.
 function makeValidators() {
-  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
-  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  const strict = new Ajv({
+    coerceTypes: false,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
+  const coercing = new Ajv({
+    coerceTypes: 'array',
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: false,
+    strict: false,
+  });
   addFormats.default(strict);
   addFormats.default(coercing);
   return { strict, coercing };
@@ -61,7 +73,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     frameworkErrors: frameworkErrorResponder,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
   const { strict, coercing } = makeValidators();
-  http.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema)));
+  http.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),
+  );
   http.addSchema(ErrorResponse);
   await http.register(cookie);
   installErrorHandler(http, opts.store.profile);

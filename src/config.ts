@@ -55,9 +55,13 @@ function boolVar(env: NodeJS.ProcessEnv, name: string): boolean {
 function cidrList(env: NodeJS.ProcessEnv, name: string): string[] {
   const raw = (env[name] ?? '').trim();
   if (!raw) return [];
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of items) {
-    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(item)) throw new ConfigError(name, `"${item}" is not a CIDR such as 127.0.0.0/8`);
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(item))
+      throw new ConfigError(name, `"${item}" is not a CIDR such as 127.0.0.0/8`);
   }
   return items;
 }
@@ -80,13 +84,15 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
   const raw = (env.ESCALATR_MASTER_KEY ?? '').trim();
   if (raw) {
     const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
-    if (key.length !== 32) throw new ConfigError('ESCALATR_MASTER_KEY', 'must be 32 bytes, as 64 hex characters or base64');
+    if (key.length !== 32)
+      throw new ConfigError('ESCALATR_MASTER_KEY', 'must be 32 bytes, as 64 hex characters or base64');
     return key;
   }
   const file = join(dataDir, 'master.key');
   if (existsSync(file)) {
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (key.length !== 32) throw new ConfigError('ESCALATR_MASTER_KEY', `key file ${file} does not hold 32 base64 bytes`);
+    if (key.length !== 32)
+      throw new ConfigError('ESCALATR_MASTER_KEY', `key file ${file} does not hold 32 base64 bytes`);
     return key;
   }
   mkdirSync(dataDir, { recursive: true });

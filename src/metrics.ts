@@ -18,8 +18,16 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
-    deadDeliveries: new Counter({ name: 'escalatr_deliveries_dead_total', help: 'Deliveries that used up their retries', registers: [registry] }),
-    inFlight: new Gauge({ name: 'escalatr_deliveries_in_flight', help: 'Deliveries being sent by this process', registers: [registry] }),
+    deadDeliveries: new Counter({
+      name: 'escalatr_deliveries_dead_total',
+      help: 'Deliveries that used up their retries',
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'escalatr_deliveries_in_flight',
+      help: 'Deliveries being sent by this process',
+      registers: [registry],
+    }),
     commitToFirstAttempt: new Histogram({
       name: 'escalatr_delivery_first_attempt_lag_seconds',
       help: 'From the event commit to the start of its first attempt',

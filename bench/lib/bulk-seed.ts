@@ -39,17 +39,23 @@ export function bulkSeed(opts: BulkSeedOptions): { added: number; total: number;
   db.pragma('synchronous = OFF');
   db.pragma('cache_size = -1048576');
   try {
-    const company = db.prepare('select complaint_seq, event_seq from companies where id = ?').get(opts.companyId) as { complaint_seq: number; event_seq: number };
+    const company = db.prepare('select complaint_seq, event_seq from companies where id = ?').get(opts.companyId) as {
+      complaint_seq: number;
+      event_seq: number;
+    };
     const from = company.complaint_seq;
     if (from >= opts.total) return { added: 0, total: from, ms: 0 };
 
-    const insertComplaint = db.prepare(`insert into complaints (escalatr_id, company_id, consumer_id, complaint_category, title, description,
+    const insertComplaint =
+      db.prepare(`insert into complaints (escalatr_id, company_id, consumer_id, complaint_category, title, description,
       status, stage, level, priority, amount_involved, currency, sla_due_at, last_staff_response_at, claimed_by, delegated_to,
       resolution_type, amount_recovered, resolution_notes, withdraw_reason, created_at, updated_at)
       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, null, ?, ?, null, ?, ?, ?)`);
-    const insertEvent = db.prepare(`insert into events (id, company_id, seq, name, complaint_id, body, delivery_status, created_at)
+    const insertEvent =
+      db.prepare(`insert into events (id, company_id, seq, name, complaint_id, body, delivery_status, created_at)
       values (?, ?, ?, 'complaint.created', ?, ?, ?, ?)`);
-    const insertDelivery = db.prepare(`insert into deliveries (id, company_id, event_id, endpoint_id, destination_id, target, status,
+    const insertDelivery =
+      db.prepare(`insert into deliveries (id, company_id, event_id, endpoint_id, destination_id, target, status,
       attempt_count, next_attempt_at, lease_until, lease_owner, idempotency_key, last_status_code, last_error, created_at, updated_at)
       values (?, ?, ?, ?, null, 'endpoint', 'success', 1, null, null, null, ?, 200, null, ?, ?)`);
 
@@ -69,23 +75,64 @@ export function bulkSeed(opts: BulkSeedOptions): { added: number; total: number;
         const category = CATEGORIES[i % CATEGORIES.length];
         const resolved = status === 'Resolved';
         insertComplaint.run(
-          id, opts.companyId, opts.consumerId, category, 'Charged twice', 'The March invoice was charged twice to my card.',
-          status, stage, level, priority, 120.5, 'USD', at + 72 * 3600_000,
-          resolved ? 'refund' : null, resolved ? 120.5 : null, status === 'Withdrawn' ? 'resolved_elsewhere' : null, at, at,
+          id,
+          opts.companyId,
+          opts.consumerId,
+          category,
+          'Charged twice',
+          'The March invoice was charged twice to my card.',
+          status,
+          stage,
+          level,
+          priority,
+          120.5,
+          'USD',
+          at + 72 * 3600_000,
+          resolved ? 'refund' : null,
+          resolved ? 120.5 : null,
+          status === 'Withdrawn' ? 'resolved_elsewhere' : null,
+          at,
+          at,
         );
         const eventId = newId('evt');
         const body = JSON.stringify({
           id: eventId,
           event: 'complaint.created',
           timestamp: new Date(at).toISOString(),
-          data: { escalatr_id: id, status: 'Open', escalation_level: levelName(1), complaint_category: category, priority },
+          data: {
+            escalatr_id: id,
+            status: 'Open',
+            escalation_level: levelName(1),
+            complaint_category: category,
+            priority,
+          },
         });
-        insertEvent.run(eventId, opts.companyId, eventSeq0 + (i - from) + 1, id, body, opts.endpointId ? 'success' : 'none', at);
+        insertEvent.run(
+          eventId,
+          opts.companyId,
+          eventSeq0 + (i - from) + 1,
+          id,
+          body,
+          opts.endpointId ? 'success' : 'none',
+          at,
+        );
         if (opts.endpointId) {
-          insertDelivery.run(newId('dlv'), opts.companyId, eventId, opts.endpointId, `${eventId}:${opts.endpointId}`, at, at + 5);
+          insertDelivery.run(
+            newId('dlv'),
+            opts.companyId,
+            eventId,
+            opts.endpointId,
+            `${eventId}:${opts.endpointId}`,
+            at,
+            at + 5,
+          );
         }
       }
-      db.prepare('update companies set complaint_seq = ?, event_seq = ? where id = ?').run(end, eventSeq0 + (end - from), opts.companyId);
+      db.prepare('update companies set complaint_seq = ?, event_seq = ? where id = ?').run(
+        end,
+        eventSeq0 + (end - from),
+        opts.companyId,
+      );
     });
     for (let start = from; start < opts.total; start += BATCH) writeBatch(start, Math.min(opts.total, start + BATCH));
     db.pragma('wal_checkpoint(TRUNCATE)');

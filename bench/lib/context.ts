@@ -28,8 +28,36 @@ export interface Plan {
 
 export function makePlan(quick: boolean): Plan {
   return quick
-    ? { quick, events: 2000, warmupEvents: 200, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 3, throughputRounds: 1, isolationEvents: 600, isolationRounds: 1, apiSizes: [10_000, 100_000], apiSeconds: 3, apiConnections: 10 }
-    : { quick, events: 3000, warmupEvents: 300, fanout: 10, concurrency: 64, latencyRate: 500, latencySeconds: 10, throughputRounds: 3, isolationEvents: 4000, isolationRounds: 5, apiSizes: [10_000, 100_000, 1_000_000], apiSeconds: 8, apiConnections: 10 };
+    ? {
+        quick,
+        events: 2000,
+        warmupEvents: 200,
+        fanout: 10,
+        concurrency: 64,
+        latencyRate: 500,
+        latencySeconds: 3,
+        throughputRounds: 1,
+        isolationEvents: 600,
+        isolationRounds: 1,
+        apiSizes: [10_000, 100_000],
+        apiSeconds: 3,
+        apiConnections: 10,
+      }
+    : {
+        quick,
+        events: 3000,
+        warmupEvents: 300,
+        fanout: 10,
+        concurrency: 64,
+        latencyRate: 500,
+        latencySeconds: 10,
+        throughputRounds: 3,
+        isolationEvents: 4000,
+        isolationRounds: 5,
+        apiSizes: [10_000, 100_000, 1_000_000],
+        apiSeconds: 8,
+        apiConnections: 10,
+      };
 }
 
 export interface BenchContext {
@@ -57,7 +85,10 @@ export interface ScenarioResult {
 }
 
 /** Runs one scenario with its own children and temp folders, cleaned up even when it throws. */
-export async function withScenario<T>(base: Omit<BenchContext, 'child' | 'tempDir' | 'masterKeyHex'>, fn: (ctx: BenchContext) => Promise<T>): Promise<T> {
+export async function withScenario<T>(
+  base: Omit<BenchContext, 'child' | 'tempDir' | 'masterKeyHex'>,
+  fn: (ctx: BenchContext) => Promise<T>,
+): Promise<T> {
   const children: BenchChild[] = [];
   const dirs: string[] = [];
   const ctx: BenchContext = {
@@ -82,7 +113,8 @@ export async function withScenario<T>(base: Omit<BenchContext, 'child' | 'tempDi
   }
 }
 
-export const endpointUrls = (receiverUrl: string, n: number) => Array.from({ length: n }, (_, i) => ({ url: `${receiverUrl}/ep/${i}` }));
+export const endpointUrls = (receiverUrl: string, n: number) =>
+  Array.from({ length: n }, (_, i) => ({ url: `${receiverUrl}/ep/${i}` }));
 
 /** The middle value (the upper middle of an even count). */
 export function median(values: readonly number[]): number {

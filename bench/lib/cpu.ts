@@ -53,8 +53,10 @@ export function cpuSnapshot(groups: CpuGroups): Snapshot {
     return null;
   }
   const snap: Record<string, number> = {};
-  for (const [name, pids] of Object.entries(groups.pids)) snap[name] = pids.reduce((s, p) => s + cpuSeconds(p, false), 0);
-  for (const [name, command] of Object.entries(groups.commands)) snap[name] = pidsOf(command).reduce((s, p) => s + cpuSeconds(p, true), 0);
+  for (const [name, pids] of Object.entries(groups.pids))
+    snap[name] = pids.reduce((s, p) => s + cpuSeconds(p, false), 0);
+  for (const [name, command] of Object.entries(groups.commands))
+    snap[name] = pidsOf(command).reduce((s, p) => s + cpuSeconds(p, true), 0);
   return snap;
 }
 

@@ -19,7 +19,11 @@ const bySql = new Map<string, Entry>();
 let prepares = 0;
 let prepareMs = 0;
 
-const normalise = (sql: string) => sql.replace(/\s+/g, ' ').replace(/(\?|\$\d+)(, (\?|\$\d+))+/g, '?…').slice(0, 220);
+const normalise = (sql: string) =>
+  sql
+    .replace(/\s+/g, ' ')
+    .replace(/(\?|\$\d+)(, (\?|\$\d+))+/g, '?…')
+    .slice(0, 220);
 
 function record(sql: string, ms: number) {
   const key = normalise(sql);
@@ -72,7 +76,12 @@ export function sqlTimingReport(top = 15) {
   return {
     prepares,
     prepare_ms: Math.round(prepareMs),
-    statements: rows.map(([sql, e]) => ({ ms: Math.round(e.ms), calls: e.calls, us_per_call: Math.round((e.ms / e.calls) * 1000), sql })),
+    statements: rows.map(([sql, e]) => ({
+      ms: Math.round(e.ms),
+      calls: e.calls,
+      us_per_call: Math.round((e.ms / e.calls) * 1000),
+      sql,
+    })),
   };
 }
 

@@ -23,30 +23,156 @@ const div = (a: number | null, b: number | null) => (a === null || b === null ||
 export const ROWS: Row[] = [
   { label: 'raw limit (bare sender)', value: (r) => r.raw_limit_per_s, format: perS, target: 'ceiling', pass: null },
   { label: 'SQLite deliveries', value: (r) => r.sqlite_deliveries_per_s, format: perS, target: '', pass: null },
-  { label: '  ratio to raw limit', value: (r) => div(r.sqlite_deliveries_per_s, r.raw_limit_per_s), format: ratio, target: '≥ 0.50×', pass: (v) => v >= 0.5 },
-  { label: 'PostgreSQL deliveries, 1 worker', value: (r) => r.pg1_deliveries_per_s, format: perS, target: '', pass: null },
-  { label: '  ratio to raw limit', value: (r) => div(r.pg1_deliveries_per_s, r.raw_limit_per_s), format: ratio, target: '', pass: null },
-  { label: 'PostgreSQL deliveries, 2 workers', value: (r) => r.pg2_deliveries_per_s, format: perS, target: '', pass: null },
-  { label: '  ratio to raw limit', value: (r) => div(r.pg2_deliveries_per_s, r.raw_limit_per_s), format: ratio, target: '≥ 0.40×', pass: (v) => v >= 0.4 },
-  { label: 'BullMQ (Redis), concurrency 64', value: (r) => r.bullmq_deliveries_per_s, format: perS, target: '', pass: null },
-  { label: '  PostgreSQL 2 workers / BullMQ', value: (r) => div(r.pg2_deliveries_per_s, r.bullmq_deliveries_per_s), format: ratio, target: '≥ 1.0×', pass: (v) => v >= 1.0 },
-  { label: '  PostgreSQL 1 worker / BullMQ', value: (r) => div(r.pg1_deliveries_per_s, r.bullmq_deliveries_per_s), format: ratio, target: '', pass: null },
-  { label: 'graphile-worker 0.16, concurrency 64', value: (r) => r.graphile_deliveries_per_s, format: perS, target: '', pass: null },
-  { label: '  PostgreSQL 2 workers / graphile', value: (r) => div(r.pg2_deliveries_per_s, r.graphile_deliveries_per_s), format: ratio, target: '≥ 3.0×', pass: (v) => v >= 3.0 },
-  { label: '  PostgreSQL 1 worker / graphile', value: (r) => div(r.pg1_deliveries_per_s, r.graphile_deliveries_per_s), format: ratio, target: '', pass: null },
-  { label: 'latency p50 (SQLite, 500 events/s)', value: (r) => r.latency_p50_ms, format: ms, target: '≤ 20 ms', pass: (v) => v <= 20 },
-  { label: 'latency p99 (SQLite, 500 events/s)', value: (r) => r.latency_p99_ms, format: ms, target: '≤ 100 ms', pass: (v) => v <= 100 },
-  { label: 'latency p50 (PostgreSQL, 500 events/s)', value: (r) => r.latency_pg_p50_ms, format: ms, target: '≤ 20 ms', pass: (v) => v <= 20 },
-  { label: 'latency p99 (PostgreSQL, 500 events/s)', value: (r) => r.latency_pg_p99_ms, format: ms, target: '≤ 100 ms', pass: (v) => v <= 100 },
-  { label: 'isolation: healthy drop, 1 of 10 dead', value: (r) => r.isolation_healthy_drop, format: pct, target: '≤ 10%', pass: (v) => v <= 0.1 },
-  { label: 'API list GET /complaints', value: (r) => r.api_list_per_s, format: perS, target: '≥ 3,000/s', pass: (v) => v >= 3000 },
+  {
+    label: '  ratio to raw limit',
+    value: (r) => div(r.sqlite_deliveries_per_s, r.raw_limit_per_s),
+    format: ratio,
+    target: '≥ 0.50×',
+    pass: (v) => v >= 0.5,
+  },
+  {
+    label: 'PostgreSQL deliveries, 1 worker',
+    value: (r) => r.pg1_deliveries_per_s,
+    format: perS,
+    target: '',
+    pass: null,
+  },
+  {
+    label: '  ratio to raw limit',
+    value: (r) => div(r.pg1_deliveries_per_s, r.raw_limit_per_s),
+    format: ratio,
+    target: '',
+    pass: null,
+  },
+  {
+    label: 'PostgreSQL deliveries, 2 workers',
+    value: (r) => r.pg2_deliveries_per_s,
+    format: perS,
+    target: '',
+    pass: null,
+  },
+  {
+    label: '  ratio to raw limit',
+    value: (r) => div(r.pg2_deliveries_per_s, r.raw_limit_per_s),
+    format: ratio,
+    target: '≥ 0.40×',
+    pass: (v) => v >= 0.4,
+  },
+  {
+    label: 'BullMQ (Redis), concurrency 64',
+    value: (r) => r.bullmq_deliveries_per_s,
+    format: perS,
+    target: '',
+    pass: null,
+  },
+  {
+    label: '  PostgreSQL 2 workers / BullMQ',
+    value: (r) => div(r.pg2_deliveries_per_s, r.bullmq_deliveries_per_s),
+    format: ratio,
+    target: '≥ 1.0×',
+    pass: (v) => v >= 1.0,
+  },
+  {
+    label: '  PostgreSQL 1 worker / BullMQ',
+    value: (r) => div(r.pg1_deliveries_per_s, r.bullmq_deliveries_per_s),
+    format: ratio,
+    target: '',
+    pass: null,
+  },
+  {
+    label: 'graphile-worker 0.16, concurrency 64',
+    value: (r) => r.graphile_deliveries_per_s,
+    format: perS,
+    target: '',
+    pass: null,
+  },
+  {
+    label: '  PostgreSQL 2 workers / graphile',
+    value: (r) => div(r.pg2_deliveries_per_s, r.graphile_deliveries_per_s),
+    format: ratio,
+    target: '≥ 3.0×',
+    pass: (v) => v >= 3.0,
+  },
+  {
+    label: '  PostgreSQL 1 worker / graphile',
+    value: (r) => div(r.pg1_deliveries_per_s, r.graphile_deliveries_per_s),
+    format: ratio,
+    target: '',
+    pass: null,
+  },
+  {
+    label: 'latency p50 (SQLite, 500 events/s)',
+    value: (r) => r.latency_p50_ms,
+    format: ms,
+    target: '≤ 20 ms',
+    pass: (v) => v <= 20,
+  },
+  {
+    label: 'latency p99 (SQLite, 500 events/s)',
+    value: (r) => r.latency_p99_ms,
+    format: ms,
+    target: '≤ 100 ms',
+    pass: (v) => v <= 100,
+  },
+  {
+    label: 'latency p50 (PostgreSQL, 500 events/s)',
+    value: (r) => r.latency_pg_p50_ms,
+    format: ms,
+    target: '≤ 20 ms',
+    pass: (v) => v <= 20,
+  },
+  {
+    label: 'latency p99 (PostgreSQL, 500 events/s)',
+    value: (r) => r.latency_pg_p99_ms,
+    format: ms,
+    target: '≤ 100 ms',
+    pass: (v) => v <= 100,
+  },
+  {
+    label: 'isolation: healthy drop, 1 of 10 dead',
+    value: (r) => r.isolation_healthy_drop,
+    format: pct,
+    target: '≤ 10%',
+    pass: (v) => v <= 0.1,
+  },
+  {
+    label: 'API list GET /complaints',
+    value: (r) => r.api_list_per_s,
+    format: perS,
+    target: '≥ 3,000/s',
+    pass: (v) => v >= 3000,
+  },
   { label: 'API list p99', value: (r) => r.api_list_p99_ms, format: ms, target: '≤ 20 ms', pass: (v) => v <= 20 },
   { label: 'API feed GET /events', value: (r) => r.api_feed_per_s, format: perS, target: '', pass: null },
   { label: 'API feed p99', value: (r) => r.api_feed_p99_ms, format: ms, target: '≤ 20 ms', pass: (v) => v <= 20 },
-  { label: 'API list p99, largest / smallest store', value: (r) => r.api_list_p99_growth, format: ratio, target: 'flat (≤ 1.5×)', pass: (v) => v <= 1.5 },
-  { label: 'API feed p99, largest / smallest store', value: (r) => r.api_feed_p99_growth, format: ratio, target: 'flat (≤ 1.5×)', pass: (v) => v <= 1.5 },
-  { label: 'peak RSS, SQLite delivery process', value: (r) => r.peak_rss_mb, format: (v) => `${Math.round(v)} MB`, target: '≤ 250 MB', pass: (v) => v <= 250 },
-  { label: 'store bytes per event (10 deliveries)', value: (r) => r.store_bytes_per_event, format: (v) => `${Math.round(v).toLocaleString('en')} B`, target: '', pass: null },
+  {
+    label: 'API list p99, largest / smallest store',
+    value: (r) => r.api_list_p99_growth,
+    format: ratio,
+    target: 'flat (≤ 1.5×)',
+    pass: (v) => v <= 1.5,
+  },
+  {
+    label: 'API feed p99, largest / smallest store',
+    value: (r) => r.api_feed_p99_growth,
+    format: ratio,
+    target: 'flat (≤ 1.5×)',
+    pass: (v) => v <= 1.5,
+  },
+  {
+    label: 'peak RSS, SQLite delivery process',
+    value: (r) => r.peak_rss_mb,
+    format: (v) => `${Math.round(v)} MB`,
+    target: '≤ 250 MB',
+    pass: (v) => v <= 250,
+  },
+  {
+    label: 'store bytes per event (10 deliveries)',
+    value: (r) => r.store_bytes_per_event,
+    format: (v) => `${Math.round(v).toLocaleString('en')} B`,
+    target: '',
+    pass: null,
+  },
 ];
 
 export interface TableLine {
@@ -59,7 +185,8 @@ export interface TableLine {
 export function tableLines(r: Results): TableLine[] {
   return ROWS.map((row) => {
     const v = row.value(r);
-    if (v === null || !Number.isFinite(v)) return { metric: row.label, value: '—', target: row.target, verdict: row.pass || row.target ? 'skipped' : '' };
+    if (v === null || !Number.isFinite(v))
+      return { metric: row.label, value: '—', target: row.target, verdict: row.pass || row.target ? 'skipped' : '' };
     const verdict = row.pass ? (row.pass(v, r) ? 'pass' : 'MISS') : '';
     return { metric: row.label, value: row.format(v), target: row.target, verdict };
   });
@@ -70,6 +197,7 @@ export function renderTable(lines: TableLine[]): string {
   const all = [head, ...lines];
   const w = (k: keyof TableLine) => Math.max(...all.map((l) => l[k].length));
   const [wm, wv, wt] = [w('metric'), w('value'), w('target')];
-  const fmt = (l: TableLine, verdictHead = '') => `${l.metric.padEnd(wm)}  ${l.value.padStart(wv)}  ${l.target.padEnd(wt)}  ${verdictHead || l.verdict}`;
+  const fmt = (l: TableLine, verdictHead = '') =>
+    `${l.metric.padEnd(wm)}  ${l.value.padStart(wv)}  ${l.target.padEnd(wt)}  ${verdictHead || l.verdict}`;
   return [fmt(head, 'pass/miss'), '-'.repeat(wm + wv + wt + 15), ...lines.map((l) => fmt(l))].join('\n');
 }

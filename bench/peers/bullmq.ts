@@ -26,7 +26,8 @@ const connections: Redis[] = [];
 const waiters: Array<{ count: number; resolve: (t: number) => void }> = [];
 
 function settle() {
-  for (let i = waiters.length - 1; i >= 0; i--) if (completed >= waiters[i].count) waiters.splice(i, 1)[0].resolve(epochMs());
+  for (let i = waiters.length - 1; i >= 0; i--)
+    if (completed >= waiters[i].count) waiters.splice(i, 1)[0].resolve(epochMs());
 }
 
 serve(
@@ -43,7 +44,11 @@ serve(
       const startedAt = epochMs();
       for (let i = 0; i < list.length; i += 1000) {
         await queue!.addBulk(
-          list.slice(i, i + 1000).map((m) => ({ name: 'deliver', data: m, opts: { attempts: 6, backoff: { type: 'exponential', delay: 60_000 } } })),
+          list.slice(i, i + 1000).map((m) => ({
+            name: 'deliver',
+            data: m,
+            opts: { attempts: 6, backoff: { type: 'exponential', delay: 60_000 } },
+          })),
         );
       }
       return { count: list.length, ms: epochMs() - startedAt };
@@ -53,7 +58,10 @@ serve(
       failed = 0;
       const c = connect(args.redisUrl);
       connections.push(c);
-      worker = new Worker(queue!.name, async (job) => deliver(agent, job.data as Message), { connection: c as never, concurrency: args.concurrency });
+      worker = new Worker(queue!.name, async (job) => deliver(agent, job.data as Message), {
+        connection: c as never,
+        concurrency: args.concurrency,
+      });
       worker.on('completed', () => {
         completed++;
         settle();

@@ -49,7 +49,14 @@ export async function deliver(agent: Agent, m: Message): Promise<void> {
     idempotencyKey: m.key,
     timestampSec: Math.floor(Date.now() / 1000),
   });
-  const res = await request(m.url, { method: 'POST', headers, body: m.body, dispatcher: agent, headersTimeout: 10_000, bodyTimeout: 10_000 });
+  const res = await request(m.url, {
+    method: 'POST',
+    headers,
+    body: m.body,
+    dispatcher: agent,
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   await res.body.text();
   if (res.statusCode < 200 || res.statusCode >= 300) throw new Error(`HTTP ${res.statusCode}`);
 }

@@ -18,7 +18,8 @@ let failed = 0;
 const waiters: Array<{ count: number; resolve: (t: number) => void }> = [];
 
 function settle() {
-  for (let i = waiters.length - 1; i >= 0; i--) if (succeeded >= waiters[i].count) waiters.splice(i, 1)[0].resolve(epochMs());
+  for (let i = waiters.length - 1; i >= 0; i--)
+    if (succeeded >= waiters[i].count) waiters.splice(i, 1)[0].resolve(epochMs());
 }
 
 serve(

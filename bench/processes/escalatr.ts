@@ -44,7 +44,12 @@ const firstTenant = (): Tenant => {
   if (!tenants.length) throw new Error('seed first');
   return tenants[0];
 };
-const COMPLAINT = { complaint_category: 'Billing', title: 'Charged twice', description: 'The March invoice was charged twice to my card.', priority: 'medium' as const };
+const COMPLAINT = {
+  complaint_category: 'Billing',
+  title: 'Charged twice',
+  description: 'The March invoice was charged twice to my card.',
+  priority: 'medium' as const,
+};
 let listening = false;
 let profiler: Session | null = null;
 
@@ -79,17 +84,29 @@ function benchConfig(spec: StoreSpec, masterKeyHex: string, overrides: Partial<C
  * prove the index covers the query, and scans the whole table.
  */
 async function unsettled(endpointIds?: string[]): Promise<number> {
-  let q = need(store, 'open').db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where(sql<boolean>`status in ('pending', 'failed')`);
+  let q = need(store, 'open')
+    .db.selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where(sql<boolean>`status in ('pending', 'failed')`);
   if (endpointIds?.length) q = q.where('endpoint_id', 'in', endpointIds);
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
 
 serve(
   {
-    async open(args: { store: StoreSpec; masterKeyHex: string; migrate: boolean; config?: Partial<Config>; poolSize?: number }) {
+    async open(args: {
+      store: StoreSpec;
+      masterKeyHex: string;
+      migrate: boolean;
+      config?: Partial<Config>;
+      poolSize?: number;
+    }) {
       const spec = args.store;
       // PostgreSQL: the production pool size (openStore's default) unless a run says otherwise.
-      store = spec.kind === 'sqlite' ? openStore({ sqliteFile: spec.file }) : openStore({ databaseUrl: spec.url, poolSize: args.poolSize });
+      store =
+        spec.kind === 'sqlite'
+          ? openStore({ sqliteFile: spec.file })
+          : openStore({ databaseUrl: spec.url, poolSize: args.poolSize });
       if (args.migrate) await migrateToLatest(store.db);
       config = benchConfig(spec, args.masterKeyHex, args.config ?? {});
       app = await buildApp({ config, store, logger: false });
@@ -103,14 +120,22 @@ serve(
      */
     async seed(args: { code: string; companies?: number; endpoints: Array<{ url: string; timeoutMs?: number }> }) {
       const ctx = need(app, 'open').ctx;
-      const { consumer } = await createConsumerWithToken(ctx, { email: `bench+${args.code.toLowerCase()}@example.test`, name: 'Bench' });
+      const { consumer } = await createConsumerWithToken(ctx, {
+        email: `bench+${args.code.toLowerCase()}@example.test`,
+        name: 'Bench',
+      });
       const endpointIds: string[] = [];
       tenants = [];
       for (let i = 0; i < (args.companies ?? 1); i++) {
         const code = i === 0 ? args.code : `${args.code}${String.fromCharCode(64 + i)}`;
         const company = await createCompany(ctx, { name: `${code} Bench`, code, plan: 'professional' });
         for (const ep of args.endpoints) {
-          const created = await createEndpoint(ctx, company.id, { url: ep.url, events: ['*'], timeout_ms: ep.timeoutMs }, { allowHttp: true, allowCidrs: ['127.0.0.0/8'] });
+          const created = await createEndpoint(
+            ctx,
+            company.id,
+            { url: ep.url, events: ['*'], timeout_ms: ep.timeoutMs },
+            { allowHttp: true, allowCidrs: ['127.0.0.0/8'] },
+          );
           endpointIds.push(created.id);
         }
         tenants.push({ companyId: company.id, code, consumerId: consumer.id });
@@ -199,10 +224,24 @@ serve(
     /** How the deliveries ended, and how many attempt rows the durable log holds. */
     async outcome() {
       const db = need(store, 'open').db;
-      const byStatus = await db.selectFrom('deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
-      const attempts = await db.selectFrom('attempts').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      const events = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      return { deliveries: Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)])), attempts: Number(attempts.n), events: Number(events.n) };
+      const byStatus = await db
+        .selectFrom('deliveries')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('status')
+        .execute();
+      const attempts = await db
+        .selectFrom('attempts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      const events = await db
+        .selectFrom('events')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return {
+        deliveries: Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)])),
+        attempts: Number(attempts.n),
+        events: Number(events.n),
+      };
     },
 
     /** Bytes the store occupies now (SQLite: pages in use, WAL included; PostgreSQL: the database's size). */
@@ -267,7 +306,13 @@ serve(
     stats() {
       const m = process.memoryUsage();
       const mb = (n: number) => Math.round(n / 1024 / 1024);
-      return { peakRssMb: peakRssMb(), rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) };
+      return {
+        peakRssMb: peakRssMb(),
+        rssMb: mb(m.rss),
+        heapUsedMb: mb(m.heapUsed),
+        heapTotalMb: mb(m.heapTotal),
+        externalMb: mb(m.external),
+      };
     },
   },
   async () => {

@@ -37,7 +37,8 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     total++;
     byPath.set(url, (byPath.get(url) ?? 0) + 1);
     if (tracking) {
-      const id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { escalatr_id?: string } }).data?.escalatr_id;
+      const id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { escalatr_id?: string } }).data
+        ?.escalatr_id;
       if (id && !firstArrival.has(id)) firstArrival.set(id, at);
     }
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });

@@ -38,13 +38,22 @@ async function warmUp(ctx: BenchContext, producer: BenchChild, workers: BenchChi
 }
 
 /** `servers`: the database server's processes by command name, counted with the workers (none for SQLite). */
-async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChild[], commitParallel: number, servers: Record<string, string> = {}) {
+async function drain(
+  ctx: BenchContext,
+  producer: BenchChild,
+  workers: BenchChild[],
+  commitParallel: number,
+  servers: Record<string, string> = {},
+) {
   const { plan } = ctx;
   const total = plan.events * plan.fanout;
   const bytesBefore = await producer.call<number>('storeBytes');
   const succeededBefore = (await producer.call<Outcome>('outcome')).deliveries.success ?? 0;
   await producer.call('sqlTiming', { reset: true });
-  const commit = await producer.call<{ perSecond: number; ms: number }>('commit', { count: plan.events, parallel: commitParallel });
+  const commit = await producer.call<{ perSecond: number; ms: number }>('commit', {
+    count: plan.events,
+    parallel: commitParallel,
+  });
   const commitSql = await producer.call('sqlTiming', { reset: true });
   const bytesCommitted = await producer.call<number>('storeBytes');
   await ctx.receiver.call('reset');
@@ -58,13 +67,17 @@ async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChil
   const settled = await workers[0].call<number>('waitSettled');
   const cpu = cpuPerDelivery(cpuBefore, cpuSnapshot(cpuGroups), total);
   await Promise.all(workers.map((w) => w.call('workerStop')));
-  if (ctx.profileDir) await Promise.all(workers.map((w) => w.call('profilePhase', { file: join(ctx.profileDir!, `${w.name}-drain.cpuprofile`) })));
+  if (ctx.profileDir)
+    await Promise.all(
+      workers.map((w) => w.call('profilePhase', { file: join(ctx.profileDir!, `${w.name}-drain.cpuprofile`) })),
+    );
   const sqlTiming = await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
   const outcome = await producer.call<Outcome>('outcome');
   const bytesAfter = await producer.call<number>('storeBytes');
   const recv = await ctx.receiver.call<{ total: number }>('stats');
   const ok = (outcome.deliveries.success ?? 0) - succeededBefore;
-  if (ok !== total) throw new Error(`expected ${total} successful deliveries, the store shows ${JSON.stringify(outcome.deliveries)}`);
+  if (ok !== total)
+    throw new Error(`expected ${total} successful deliveries, the store shows ${JSON.stringify(outcome.deliveries)}`);
   const ms = settled - t0;
   return {
     perSecond: (total / ms) * 1000,
@@ -90,7 +103,10 @@ async function drain(ctx: BenchContext, producer: BenchChild, workers: BenchChil
 }
 
 /** `throughputRounds` backlogs drained one after another in the same processes; the figure is their median. */
-async function drainRounds<R extends { perSecond: number; cpu: Record<string, number> | null }>(ctx: BenchContext, once: () => Promise<R>) {
+async function drainRounds<R extends { perSecond: number; cpu: Record<string, number> | null }>(
+  ctx: BenchContext,
+  once: () => Promise<R>,
+) {
   const results: R[] = [];
   for (let i = 0; i < ctx.plan.throughputRounds; i++) results.push(await once());
   const all = results.map((r) => r.perSecond);
@@ -106,23 +122,51 @@ export function medianCpu(rounds: ReadonlyArray<Record<string, number> | null>):
 
 /** "workers 98, postgres 71, receiver 24 = 193 µs CPU per delivery" */
 export const cpuLine = (cpu: Record<string, number> | null): string =>
-  cpu ? `; CPU per delivery ${Object.entries(cpu).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v}`).join(', ')} = ${cpu.total} µs` : '';
+  cpu
+    ? `; CPU per delivery ${Object.entries(cpu)
+        .filter(([k]) => k !== 'total')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')} = ${cpu.total} µs`
+    : '';
 
 export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult> {
   const file = join(ctx.tempDir(), 'bench.db');
   const sut = await ctx.child('processes/escalatr', 'sqlite');
-  const cfg = await sut.call<Record<string, number>>('open', { store: { kind: 'sqlite', file }, masterKeyHex: ctx.masterKeyHex, migrate: true });
-  await sut.call('seed', { code: 'BNCH', companies: COMPANIES, endpoints: endpointUrls(ctx.receiverUrl, ctx.plan.fanout) });
+  const cfg = await sut.call<Record<string, number>>('open', {
+    store: { kind: 'sqlite', file },
+    masterKeyHex: ctx.masterKeyHex,
+    migrate: true,
+  });
+  await sut.call('seed', {
+    code: 'BNCH',
+    companies: COMPANIES,
+    endpoints: endpointUrls(ctx.receiverUrl, ctx.plan.fanout),
+  });
   // What the process holds before any event (code, the app, its schemas): the floor under the peak.
   const idle = await sut.call<Stats>('stats');
   await warmUp(ctx, sut, [sut]);
   const rounds = await drainRounds(ctx, () => drain(ctx, sut, [sut], 1));
   const r = rounds.first;
   const stats = await sut.call<Stats>('stats');
-  ctx.log(`sqlite: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), peak RSS ${stats.peakRssMb} MB, ${Math.round(r.bytesPerEvent)} store bytes/event${cpuLine(rounds.cpu)}`);
+  ctx.log(
+    `sqlite: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), peak RSS ${stats.peakRssMb} MB, ${Math.round(r.bytesPerEvent)} store bytes/event${cpuLine(rounds.cpu)}`,
+  );
   return {
-    values: { sqlite_deliveries_per_s: rounds.perSecond, peak_rss_mb: stats.peakRssMb, store_bytes_per_event: r.bytesPerEvent },
-    details: { ...r.details, per_round: rounds.all.map(Math.round), cpu_us_per_delivery: rounds.cpu, processes: 1, config: cfg, peak_rss_mb: stats.peakRssMb, rss_before_work_mb: idle.rssMb, memory_after_work: stats },
+    values: {
+      sqlite_deliveries_per_s: rounds.perSecond,
+      peak_rss_mb: stats.peakRssMb,
+      store_bytes_per_event: r.bytesPerEvent,
+    },
+    details: {
+      ...r.details,
+      per_round: rounds.all.map(Math.round),
+      cpu_us_per_delivery: rounds.cpu,
+      processes: 1,
+      config: cfg,
+      peak_rss_mb: stats.peakRssMb,
+      rss_before_work_mb: idle.rssMb,
+      memory_after_work: stats,
+    },
   };
 }
 
@@ -134,7 +178,11 @@ export async function pgDelivery(ctx: BenchContext, workerCount: number): Promis
     producer = await ctx.child('processes/escalatr', `pg-producer`);
     const store = { kind: 'pg', url: db.url };
     await producer.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: true });
-    await producer.call('seed', { code: 'BNCH', companies: COMPANIES, endpoints: endpointUrls(ctx.receiverUrl, ctx.plan.fanout) });
+    await producer.call('seed', {
+      code: 'BNCH',
+      companies: COMPANIES,
+      endpoints: endpointUrls(ctx.receiverUrl, ctx.plan.fanout),
+    });
     let cfg: unknown = null;
     for (let i = 0; i < workerCount; i++) {
       const w = await ctx.child('processes/escalatr', `pg${workerCount}-worker${i + 1}`);
@@ -144,10 +192,19 @@ export async function pgDelivery(ctx: BenchContext, workerCount: number): Promis
     await warmUp(ctx, producer, workers);
     const rounds = await drainRounds(ctx, () => drain(ctx, producer!, workers, 8, { postgres: 'postgres' }));
     const rss = await Promise.all(workers.map((w) => w.call<Stats>('stats').then((s) => s.peakRssMb)));
-    ctx.log(`postgres, ${workerCount} worker process(es): ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), worker peak RSS ${rss.join(', ')} MB${cpuLine(rounds.cpu)}`);
+    ctx.log(
+      `postgres, ${workerCount} worker process(es): ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), worker peak RSS ${rss.join(', ')} MB${cpuLine(rounds.cpu)}`,
+    );
     return {
       values: { [`pg${workerCount}_deliveries_per_s`]: rounds.perSecond },
-      details: { ...rounds.first.details, per_round: rounds.all.map(Math.round), cpu_us_per_delivery: rounds.cpu, worker_processes: workerCount, config: cfg, worker_peak_rss_mb: rss },
+      details: {
+        ...rounds.first.details,
+        per_round: rounds.all.map(Math.round),
+        cpu_us_per_delivery: rounds.cpu,
+        worker_processes: workerCount,
+        config: cfg,
+        worker_peak_rss_mb: rss,
+      },
     };
   } finally {
     // The processes go before their database does.

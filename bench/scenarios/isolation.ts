@@ -10,10 +10,18 @@ import { endpointUrls, type BenchContext, type ScenarioResult } from '../lib/con
 
 const HEALTHY = 9;
 
-async function run(ctx: BenchContext, withDeadEndpoint: boolean, round: number): Promise<{ perSecond: number; sql: unknown }> {
+async function run(
+  ctx: BenchContext,
+  withDeadEndpoint: boolean,
+  round: number,
+): Promise<{ perSecond: number; sql: unknown }> {
   const { plan } = ctx;
   const sut = await ctx.child('processes/escalatr', `isolation-${withDeadEndpoint ? 'dead' : 'base'}-${round}`);
-  await sut.call('open', { store: { kind: 'sqlite', file: join(ctx.tempDir(), 'isolation.db') }, masterKeyHex: ctx.masterKeyHex, migrate: true });
+  await sut.call('open', {
+    store: { kind: 'sqlite', file: join(ctx.tempDir(), 'isolation.db') },
+    masterKeyHex: ctx.masterKeyHex,
+    migrate: true,
+  });
   const endpoints = endpointUrls(ctx.receiverUrl, HEALTHY) as Array<{ url: string; timeoutMs?: number }>;
   if (withDeadEndpoint) endpoints.push({ url: `${ctx.receiverUrl}/hang/0`, timeoutMs: 1000 });
   const seeded = await sut.call<{ endpointIds: string[] }>('seed', { code: 'ISOL', endpoints });
@@ -40,7 +48,9 @@ async function run(ctx: BenchContext, withDeadEndpoint: boolean, round: number):
   const stats = await ctx.receiver.call<{ hung: number }>('stats');
   await sut.call('workerStop');
   await sut.close();
-  ctx.log(`isolation ${withDeadEndpoint ? 'with a dead endpoint' : 'baseline'} #${round}: ${Math.round(perSecond)} healthy deliveries/s${withDeadEndpoint ? ` (${stats.hung} attempts hung)` : ''}`);
+  ctx.log(
+    `isolation ${withDeadEndpoint ? 'with a dead endpoint' : 'baseline'} #${round}: ${Math.round(perSecond)} healthy deliveries/s${withDeadEndpoint ? ` (${stats.hung} attempts hung)` : ''}`,
+  );
   return { perSecond, sql };
 }
 

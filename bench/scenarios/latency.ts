@@ -43,7 +43,9 @@ async function measure(ctx: BenchContext, producer: BenchChild, label: string) {
   latencies.sort((a, b) => a - b);
   const p50 = percentile(latencies, 50);
   const p99 = percentile(latencies, 99);
-  ctx.log(`latency (${label}): p50 ${p50?.toFixed(1)} ms, p99 ${p99?.toFixed(1)} ms over ${latencies.length} events at ${Math.round(paced.achievedPerSecond)}/s`);
+  ctx.log(
+    `latency (${label}): p50 ${p50?.toFixed(1)} ms, p99 ${p99?.toFixed(1)} ms over ${latencies.length} events at ${Math.round(paced.achievedPerSecond)}/s`,
+  );
   return {
     p50,
     p99,
@@ -62,7 +64,11 @@ async function measure(ctx: BenchContext, producer: BenchChild, label: string) {
 
 export async function sqliteLatency(ctx: BenchContext): Promise<ScenarioResult> {
   const sut = await ctx.child('processes/escalatr', 'sqlite-latency');
-  await sut.call('open', { store: { kind: 'sqlite', file: join(ctx.tempDir(), 'latency.db') }, masterKeyHex: ctx.masterKeyHex, migrate: true });
+  await sut.call('open', {
+    store: { kind: 'sqlite', file: join(ctx.tempDir(), 'latency.db') },
+    masterKeyHex: ctx.masterKeyHex,
+    migrate: true,
+  });
   await sut.call('seed', { code: 'LATE', companies: COMPANIES, endpoints: endpointUrls(ctx.receiverUrl, 1) });
   await sut.call('workerStart');
   const r = await measure(ctx, sut, 'sqlite');

@@ -33,10 +33,21 @@ async function runPeer(ctx: BenchContext, name: string, peer: Peer) {
   await child.call('stop');
 
   // `throughputRounds` backlogs, as for our own runs; the figure is their median.
-  const rounds: Array<{ perSecond: number; ms: number; enqueueMs: number; received: number; counts: Record<string, number>; cpu: Record<string, number> | null }> = [];
+  const rounds: Array<{
+    perSecond: number;
+    ms: number;
+    enqueueMs: number;
+    received: number;
+    counts: Record<string, number>;
+    cpu: Record<string, number> | null;
+  }> = [];
   const cpuGroups = { pids: { workers: [child.pid], receiver: [ctx.receiver.pid] }, commands: peer.servers };
   for (let i = 0; i < plan.throughputRounds; i++) {
-    const enqueue = await child.call<{ ms: number }>('enqueue', { url: ctx.receiverUrl, events: plan.events, fanout: plan.fanout });
+    const enqueue = await child.call<{ ms: number }>('enqueue', {
+      url: ctx.receiverUrl,
+      events: plan.events,
+      fanout: plan.fanout,
+    });
     await ctx.receiver.call('reset');
     const cpuBefore = cpuSnapshot(cpuGroups);
     const t0 = await peer.start(child);
@@ -51,7 +62,9 @@ async function runPeer(ctx: BenchContext, name: string, peer: Peer) {
   await child.close();
   const perSecond = median(rounds.map((r) => r.perSecond));
   const cpu = medianCpu(rounds.map((r) => r.cpu));
-  ctx.log(`${name}: ${Math.round(perSecond)} deliveries/s (median of ${rounds.map((r) => Math.round(r.perSecond)).join(', ')})${cpuLine(cpu)}`);
+  ctx.log(
+    `${name}: ${Math.round(perSecond)} deliveries/s (median of ${rounds.map((r) => Math.round(r.perSecond)).join(', ')})${cpuLine(cpu)}`,
+  );
   return {
     perSecond,
     details: {
@@ -72,7 +85,11 @@ export async function bullmqPeer(ctx: BenchContext): Promise<ScenarioResult> {
   const name = `escalatr-bench-${randomBytes(4).toString('hex')}`;
   const r = await runPeer(ctx, 'bullmq', {
     servers: { redis: 'redis-server' },
-    config: { concurrency: ctx.plan.concurrency, redis: new URL(REDIS_URL).host, job_options: 'attempts 6, exponential backoff, completed jobs kept (defaults)' },
+    config: {
+      concurrency: ctx.plan.concurrency,
+      redis: new URL(REDIS_URL).host,
+      job_options: 'attempts 6, exponential backoff, completed jobs kept (defaults)',
+    },
     open: (c) => c.call('open', { redisUrl: REDIS_URL, name }).then(() => undefined),
     start: (c) => c.call<number>('start', { redisUrl: REDIS_URL, concurrency: ctx.plan.concurrency }),
   });

@@ -66,7 +66,9 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
     for (let k = 0; k < opts.kills; k++) {
       await new Promise((r) => setTimeout(r, opts.intervalMs * (0.5 + Math.random())));
       const victim = opts.dialect === 'postgres' ? 1 + (k % 2) : 0;
-      log(`kill -9 ${roles[victim].join(' ')} (${k + 1}/${opts.kills}) with ${load.acknowledged.size} complaints acknowledged`);
+      log(
+        `kill -9 ${roles[victim].join(' ')} (${k + 1}/${opts.kills}) with ${load.acknowledged.size} complaints acknowledged`,
+      );
       await kill9(procs[victim]);
       start(victim);
       if (victim === 0) await waitReady(base);
@@ -77,7 +79,8 @@ export async function runCrashScenario(opts: CrashOptions): Promise<CrashReport>
     // Everything committed must drain: leases of killed workers run out (5 s here) and retries follow.
     const counted = await settleAndCount(base, apiKey, receiver, load.acknowledged);
     return {
-      scenario: opts.dialect === 'postgres' ? 'postgres: kill -9 a worker (API + 2 workers)' : 'sqlite: kill -9 the server',
+      scenario:
+        opts.dialect === 'postgres' ? 'postgres: kill -9 a worker (API + 2 workers)' : 'sqlite: kill -9 the server',
       sent: load.sent(),
       acknowledged: load.acknowledged.size,
       kills: opts.kills,

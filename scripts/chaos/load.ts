@@ -47,7 +47,12 @@ export async function startCountingReceiver() {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}/hook`, seen, createdIds, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    seen,
+    createdIds,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 export type CountingReceiver = Awaited<ReturnType<typeof startCountingReceiver>>;
 
@@ -55,7 +60,12 @@ export type CountingReceiver = Awaited<ReturnType<typeof startCountingReceiver>>
  * The environment every chaos scenario runs escalatr with: loopback webhooks allowed, short leases and a retry
  * schedule in seconds, so a fault's aftermath settles within the scenario.
  */
-export function chaosEnv(opts: { dataDir: string; port: number; databaseUrl?: string; logLevel?: string }): NodeJS.ProcessEnv {
+export function chaosEnv(opts: {
+  dataDir: string;
+  port: number;
+  databaseUrl?: string;
+  logLevel?: string;
+}): NodeJS.ProcessEnv {
   return {
     DATA_DIR: opts.dataDir,
     PORT: String(opts.port),
@@ -112,7 +122,12 @@ export function startLoad(base: string, consumerToken: string, companyCode: stri
         const r = await fetch(`${base}/api/consumer/v1/complaints`, {
           method: 'POST',
           headers: { authorization: `Bearer ${consumerToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ company_code: companyCode, complaint_category: 'Chaos', title: `load ${sent}`, description: 'steady load during a store fault '.repeat(20) }),
+          body: JSON.stringify({
+            company_code: companyCode,
+            complaint_category: 'Chaos',
+            title: `load ${sent}`,
+            description: 'steady load during a store fault '.repeat(20),
+          }),
         });
         const text = await r.text();
         if (r.status === 201) acknowledged.add(JSON.parse(text).data.escalatr_id);
@@ -174,7 +189,11 @@ export function watchReadiness(base: string) {
 }
 
 /** Polls until `check` is true or the deadline passes; answers whether it became true. */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 100): Promise<boolean> {
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -191,23 +210,49 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
  * After the fault: waits for every delivery to settle, then compares the event feed and the acknowledged
  * complaints with what the receiver got. Lost = committed but never received; stuck = still pending or failed.
  */
-export async function settleAndCount(base: string, apiKey: string, receiver: CountingReceiver, acknowledged: Set<string>, settleMs = 90_000) {
+export async function settleAndCount(
+  base: string,
+  apiKey: string,
+  receiver: CountingReceiver,
+  acknowledged: Set<string>,
+  settleMs = 90_000,
+) {
   const feedTotal = async (status: string) => {
-    const r = await fetch(`${base}/api/v1/events?status=${status}&limit=1`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const r = await fetch(`${base}/api/v1/events?status=${status}&limit=1`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
     return (await r.json()).total as number;
   };
-  const settled = await eventually(async () => (await feedTotal('pending')) + (await feedTotal('failed')) === 0, settleMs, 250);
+  const settled = await eventually(
+    async () => (await feedTotal('pending')) + (await feedTotal('failed')) === 0,
+    settleMs,
+    250,
+  );
   const stuck = settled ? 0 : (await feedTotal('pending')) + (await feedTotal('failed'));
-  const first = await fetch(`${base}/api/v1/events?limit=1`, { headers: { authorization: `Bearer ${apiKey}` } }).then((r) => r.json());
+  const first = await fetch(`${base}/api/v1/events?limit=1`, { headers: { authorization: `Bearer ${apiKey}` } }).then(
+    (r) => r.json(),
+  );
   const eventIds: string[] = [];
   for (let page = 1; page <= Math.ceil(first.total / 100); page++) {
-    const r = await fetch(`${base}/api/v1/events?limit=100&page=${page}`, { headers: { authorization: `Bearer ${apiKey}` } }).then((x) => x.json());
-    eventIds.push(...r.data.filter((e: { delivery_status: string }) => e.delivery_status !== 'none').map((e: { id: string }) => e.id));
+    const r = await fetch(`${base}/api/v1/events?limit=100&page=${page}`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    }).then((x) => x.json());
+    eventIds.push(
+      ...r.data
+        .filter((e: { delivery_status: string }) => e.delivery_status !== 'none')
+        .map((e: { id: string }) => e.id),
+    );
   }
   const lostEvents = eventIds.filter((id) => !receiver.seen.has(id)).length;
   const lostAcked = [...acknowledged].filter((id) => !receiver.createdIds.has(id)).length;
   const deliveredTotal = [...receiver.seen.values()].reduce((a, b) => a + b, 0);
-  return { events: eventIds.length, delivered: receiver.seen.size, duplicated: deliveredTotal - receiver.seen.size, lost: Math.max(lostEvents, lostAcked), stuck };
+  return {
+    events: eventIds.length,
+    delivered: receiver.seen.size,
+    duplicated: deliveredTotal - receiver.seen.size,
+    lost: Math.max(lostEvents, lostAcked),
+    stuck,
+  };
 }
 
 export async function createEndpoint(base: string, apiKey: string, url: string): Promise<void> {

@@ -4,7 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, runCli, startCli, waitReady, type Proc } from './processes.js';
-import { chaosEnv, createDatabase, createEndpoint, eventually, settleAndCount, startCountingReceiver, startLoad, watchReadiness, type StoreFaultReport } from './load.js';
+import {
+  chaosEnv,
+  createDatabase,
+  createEndpoint,
+  eventually,
+  settleAndCount,
+  startCountingReceiver,
+  startLoad,
+  watchReadiness,
+  type StoreFaultReport,
+} from './load.js';
 
 const run = promisify(execFile);
 
@@ -54,7 +64,9 @@ async function ensurePgRunning(log: (line: string) => void): Promise<void> {
  * This restarts a server other work may be using: it runs only in the full profile of `npm run chaos`, or in the
  * test suite when ESCALATR_CHAOS_PG_RESTART=1.
  */
-export async function runPgRestartScenario(opts: PgRestartOptions): Promise<StoreFaultReport & { server_survived: boolean }> {
+export async function runPgRestartScenario(
+  opts: PgRestartOptions,
+): Promise<StoreFaultReport & { server_survived: boolean }> {
   const log = opts.log ?? (() => {});
   const receiver = await startCountingReceiver();
   const dataDir = mkdtempSync(join(tmpdir(), 'escalatr-chaos-pg-'));
@@ -84,7 +96,9 @@ export async function runPgRestartScenario(opts: PgRestartOptions): Promise<Stor
     }
     const recovered = await eventually(() => readiness.ready() && readiness.readyAgainAt() !== null, 60_000);
     const readyAt = readiness.readyAgainAt();
-    log(`PostgreSQL is back; serve ${recovered ? 'is ready again' : 'did NOT become ready'}; ${load.refused503()} writes were refused with 503`);
+    log(
+      `PostgreSQL is back; serve ${recovered ? 'is ready again' : 'did NOT become ready'}; ${load.refused503()} writes were refused with 503`,
+    );
     await new Promise((r) => setTimeout(r, opts.phaseMs));
     await load.stop();
     await readiness.stop();
@@ -92,7 +106,9 @@ export async function runPgRestartScenario(opts: PgRestartOptions): Promise<Stor
     if (!survived) log(`serve exited during the restart: ${serve.output().slice(-2000)}`);
     for (const e of load.otherErrors().slice(0, 5)) log(`unexpected answer: ${e}`);
 
-    const counts = survived ? await settleAndCount(base, demo.api_key, receiver, load.acknowledged) : { events: 0, delivered: receiver.seen.size, duplicated: 0, lost: load.acknowledged.size, stuck: 0 };
+    const counts = survived
+      ? await settleAndCount(base, demo.api_key, receiver, load.acknowledged)
+      : { events: 0, delivered: receiver.seen.size, duplicated: 0, lost: load.acknowledged.size, stuck: 0 };
     return {
       scenario: 'postgres: server restarted mid-load (serve)',
       sent: load.sent(),

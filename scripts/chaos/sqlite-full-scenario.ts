@@ -6,7 +6,16 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { startServer } from '../../src/server.js';
 import { freePort, runCli } from './processes.js';
-import { chaosEnv, createEndpoint, eventually, settleAndCount, startCountingReceiver, startLoad, watchReadiness, type StoreFaultReport } from './load.js';
+import {
+  chaosEnv,
+  createEndpoint,
+  eventually,
+  settleAndCount,
+  startCountingReceiver,
+  startLoad,
+  watchReadiness,
+  type StoreFaultReport,
+} from './load.js';
 
 export interface SqliteFullOptions {
   /** Load before the fault, during it, and after it, in ms. */
@@ -34,7 +43,12 @@ export async function runSqliteFullScenario(opts: SqliteFullOptions): Promise<St
   try {
     await runCli(['migrate'], env);
     const demo = JSON.parse(await runCli(['demo', '--json'], env));
-    server = await startServer({ config: loadConfig(env), role: 'all', logger: createLogger({ level: 'silent' }), print: () => {} });
+    server = await startServer({
+      config: loadConfig(env),
+      role: 'all',
+      logger: createLogger({ level: 'silent' }),
+      print: () => {},
+    });
     const db = server.app.ctx.store.db;
     await createEndpoint(base, demo.api_key, receiver.url);
 

@@ -65,7 +65,16 @@ async function sessionPrincipal(db: Db, request: FastifyRequest, now: number): P
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
     .innerJoin('companies', 'companies.id', 'sessions.company_id')
-    .select(['sessions.csrf_token', 'sessions.expires_at', 'users.id as user_id', 'users.email', 'users.role', 'companies.id as company_id', 'companies.code', 'companies.plan'])
+    .select([
+      'sessions.csrf_token',
+      'sessions.expires_at',
+      'users.id as user_id',
+      'users.email',
+      'users.role',
+      'companies.id as company_id',
+      'companies.code',
+      'companies.plan',
+    ])
     .where('sessions.id', '=', hashToken(token))
     .executeTakeFirst();
   if (!row || row.expires_at <= now) return null;
@@ -104,7 +113,15 @@ export function requireCompany(db: Db, clock: Clock, permission: Permission) {
       if (!API_PLANS.includes(found.plan)) {
         throw new AppError('plan_required', 'API keys are available on the Professional and Enterprise plans');
       }
-      principal = { kind: 'api_key', companyId: found.companyId, companyCode: found.companyCode, plan: found.plan, label: found.label, permissions: new Set(SCOPE_PERMISSIONS[found.scope]), keyId: found.keyId };
+      principal = {
+        kind: 'api_key',
+        companyId: found.companyId,
+        companyCode: found.companyCode,
+        plan: found.plan,
+        label: found.label,
+        permissions: new Set(SCOPE_PERMISSIONS[found.scope]),
+        keyId: found.keyId,
+      };
     } else {
       principal = await sessionPrincipal(db, request, clock.now());
       if (!principal) throw unauthorized(reply, 'Send an API key as Authorization: Bearer esc_… or X-API-Key');
@@ -114,7 +131,10 @@ export function requireCompany(db: Db, clock: Clock, permission: Permission) {
       }
     }
     if (!principal.permissions.has(permission)) {
-      throw new AppError(principal.kind === 'api_key' ? 'insufficient_scope' : 'forbidden', principal.kind === 'api_key' ? `This route needs an API key with the admin scope` : `Your role cannot do this`);
+      throw new AppError(
+        principal.kind === 'api_key' ? 'insufficient_scope' : 'forbidden',
+        principal.kind === 'api_key' ? `This route needs an API key with the admin scope` : `Your role cannot do this`,
+      );
     }
     request.company = principal;
   };

@@ -18,7 +18,8 @@ export interface ErrorBody {
 /** Names the parameter a schema error is about: `/limit` → limit, a missing property → its name. */
 function paramOf(v: { instancePath?: string; params?: Record<string, unknown> }): string {
   const missing = v.params?.missingProperty;
-  if (typeof missing === 'string') return [v.instancePath?.replace(/^\//, '').replace(/\//g, '.'), missing].filter(Boolean).join('.');
+  if (typeof missing === 'string')
+    return [v.instancePath?.replace(/^\//, '').replace(/\//g, '.'), missing].filter(Boolean).join('.');
   const extra = v.params?.additionalProperty;
   if (typeof extra === 'string') return extra;
   return (v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
@@ -31,10 +32,17 @@ function fromFastify(err: FastifyError, profile: DialectProfile, availability: S
     const param = paramOf(first);
     const where = err.validationContext;
     if (where === 'querystring') {
-      return new AppError('invalid_query', `invalid query parameter ${param || '(unknown)'}: ${first.message ?? 'invalid'}`, { parameter: param });
+      return new AppError(
+        'invalid_query',
+        `invalid query parameter ${param || '(unknown)'}: ${first.message ?? 'invalid'}`,
+        { parameter: param },
+      );
     }
     if (where === 'params') return new AppError('not_found', 'Not found');
-    return new AppError('validation_failed', `${param ? `${param}: ` : ''}${first.message ?? 'invalid'}`, { field: param, in: where });
+    return new AppError('validation_failed', `${param ? `${param}: ` : ''}${first.message ?? 'invalid'}`, {
+      field: param,
+      in: where,
+    });
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -53,12 +61,18 @@ function fromFastify(err: FastifyError, profile: DialectProfile, availability: S
     case 'FST_ERR_BAD_URL':
       return new AppError('invalid_request', 'The URL is malformed (bad percent-encoding)');
   }
-  if (err.statusCode === 400 && (err instanceof SyntaxError || /JSON/i.test(err.name))) return new AppError('invalid_json');
+  if (err.statusCode === 400 && (err instanceof SyntaxError || /JSON/i.test(err.name)))
+    return new AppError('invalid_json');
   if (err.statusCode === 429) return new AppError('rate_limited', err.message);
   if (availability.noteError(err)) return new AppError('unavailable', 'The store is not available; try again shortly');
-  if (profile.isInvalidValue(err)) return new AppError('invalid_request', 'A value in the request cannot be stored (for example text with a NUL character)');
+  if (profile.isInvalidValue(err))
+    return new AppError(
+      'invalid_request',
+      'A value in the request cannot be stored (for example text with a NUL character)',
+    );
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    const code = (Object.keys(ERRORS) as ErrorCode[]).find((k) => ERRORS[k].status === err.statusCode) ?? 'invalid_request';
+    const code =
+      (Object.keys(ERRORS) as ErrorCode[]).find((k) => ERRORS[k].status === err.statusCode) ?? 'invalid_request';
     return new AppError(code, err.message);
   }
   return new AppError('internal');
@@ -69,7 +83,10 @@ function fromFastify(err: FastifyError, profile: DialectProfile, availability: S
  * as `frameworkErrors` so those answers carry the envelope too.
  */
 export function frameworkErrorResponder(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  const appError = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError('not_found', 'Not found') : new AppError('invalid_request', 'The URL is malformed (bad percent-encoding)');
+  const appError =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new AppError('not_found', 'Not found')
+      : new AppError('invalid_request', 'The URL is malformed (bad percent-encoding)');
   const body: ErrorBody = { success: false, error: { code: appError.code, message: appError.message } };
   reply.status(appError.status).send(body);
 }
@@ -83,14 +100,18 @@ export function installErrorHandler(app: FastifyInstance, profile: DialectProfil
     if (appError.status >= 500) request.log.error({ err }, 'request failed');
     if (appError.code === 'unavailable') reply.header('Retry-After', '5');
     if (err.statusCode === 429 && (err as FastifyError & { headers?: Record<string, string> }).headers) {
-      for (const [k, v] of Object.entries((err as FastifyError & { headers: Record<string, string> }).headers)) reply.header(k, v);
+      for (const [k, v] of Object.entries((err as FastifyError & { headers: Record<string, string> }).headers))
+        reply.header(k, v);
     }
     const body: ErrorBody = { success: false, error: { code: appError.code, message: appError.message } };
     if (appError.details) body.error.details = appError.details;
     return reply.status(appError.status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = { success: false, error: { code: 'not_found', message: `Route ${request.method} ${request.url.split('?')[0]} not found` } };
+    const body: ErrorBody = {
+      success: false,
+      error: { code: 'not_found', message: `Route ${request.method} ${request.url.split('?')[0]} not found` },
+    };
     return reply.status(404).send(body);
   });
 }

@@ -49,12 +49,37 @@ export async function registerOpenApi(app: FastifyInstance, deps: RouteDeps): Pr
       servers: [{ url: deps.config.publicUrl }],
       components: {
         // Named copies of the shapes the routes inline, for clients that generate types from the document.
-        schemas: plain({ ComplaintSummary: ComplaintSummarySchema, ComplaintDetail: ComplaintDetailSchema, EventEnvelope: EventEnvelopeSchema, FeedEvent: FeedEventSchema }),
+        schemas: plain({
+          ComplaintSummary: ComplaintSummarySchema,
+          ComplaintDetail: ComplaintDetailSchema,
+          EventEnvelope: EventEnvelopeSchema,
+          FeedEvent: FeedEventSchema,
+        }),
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'esc_…', description: 'Authorization: Bearer esc_your_key_here (recommended)' },
-          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'X-API-Key: esc_your_key_here' },
-          dashboardSession: { type: 'apiKey', in: 'cookie', name: 'escalatr_session', description: 'The dashboard session (writes also need X-CSRF-Token)' },
-          consumerToken: { type: 'http', scheme: 'bearer', bearerFormat: 'csk_…', description: 'Consumer API: Authorization: Bearer csk_…' },
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'esc_…',
+            description: 'Authorization: Bearer esc_your_key_here (recommended)',
+          },
+          apiKeyHeader: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'X-API-Key: esc_your_key_here',
+          },
+          dashboardSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'escalatr_session',
+            description: 'The dashboard session (writes also need X-CSRF-Token)',
+          },
+          consumerToken: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'csk_…',
+            description: 'Consumer API: Authorization: Bearer csk_…',
+          },
         },
       },
       webhooks: {
@@ -65,13 +90,36 @@ export async function registerOpenApi(app: FastifyInstance, deps: RouteDeps): Pr
               'Every event shares this envelope. Verify X-Escalatr-Signature over the raw body before parsing, reply 2xx to acknowledge; ' +
               'anything else is retried after 1 min, 5 min, 30 min, 2 h and 6 h, then the delivery is dead.',
             parameters: [
-              { name: 'X-Escalatr-Event', in: 'header', required: true, schema: { type: 'string' }, description: 'The event name, e.g. complaint.resolved' },
-              { name: 'X-Escalatr-Signature', in: 'header', required: true, schema: { type: 'string' }, description: 'HMAC-SHA256 of the raw request body, hex-encoded' },
-              { name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string' }, description: 'Stable for one event to one endpoint across retries' },
+              {
+                name: 'X-Escalatr-Event',
+                in: 'header',
+                required: true,
+                schema: { type: 'string' },
+                description: 'The event name, e.g. complaint.resolved',
+              },
+              {
+                name: 'X-Escalatr-Signature',
+                in: 'header',
+                required: true,
+                schema: { type: 'string' },
+                description: 'HMAC-SHA256 of the raw request body, hex-encoded',
+              },
+              {
+                name: 'Idempotency-Key',
+                in: 'header',
+                required: true,
+                schema: { type: 'string' },
+                description: 'Stable for one event to one endpoint across retries',
+              },
             ],
             requestBody: {
               required: true,
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/EventEnvelope' }, example: SEED_EVENT_EXAMPLE } },
+              content: {
+                'application/json': {
+                  schema: { $ref: '#/components/schemas/EventEnvelope' },
+                  example: SEED_EVENT_EXAMPLE,
+                },
+              },
             },
             responses: { '200': { description: 'Any 2xx acknowledges the delivery' } },
           },
@@ -84,7 +132,9 @@ export async function registerOpenApi(app: FastifyInstance, deps: RouteDeps): Pr
       ],
     },
     // Shared schemas keep their $id as their name in components.schemas (ErrorResponse, ComplaintSummary, …).
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
     transform: ({ schema, url }) => {
       const base = (schema ?? {}) as FastifySchema & { hide?: boolean; security?: unknown };
       if (!DOCUMENTED.test(url)) return { schema: { ...base, hide: true } as FastifySchema, url };
@@ -92,7 +142,11 @@ export async function registerOpenApi(app: FastifyInstance, deps: RouteDeps): Pr
       return { schema: (security && !base.security ? { ...base, security } : base) as FastifySchema, url };
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { deepLinking: true, displayRequestDuration: true } });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    uiConfig: { deepLinking: true, displayRequestDuration: true },
+  });
   app.get('/openapi.json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   await registerRateLimit(app, deps.config);
 }

@@ -33,10 +33,14 @@ export async function registerRateLimit(app: FastifyInstance, config: Pick<Confi
     // The plugin has already set Retry-After and the X-RateLimit-* headers on the reply; the error handler keeps them.
     errorResponseBuilder: (_request, context) => {
       const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new AppError('rate_limited', `Rate limit of ${context.max} requests a minute exceeded; retry in ${retryAfter} s`, {
-        retry_after: retryAfter,
-        limit: context.max,
-      });
+      return new AppError(
+        'rate_limited',
+        `Rate limit of ${context.max} requests a minute exceeded; retry in ${retryAfter} s`,
+        {
+          retry_after: retryAfter,
+          limit: context.max,
+        },
+      );
     },
   });
 }

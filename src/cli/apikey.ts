@@ -36,12 +36,22 @@ export function registerApiKeyCommands(program: Command): void {
     .addOption(options.company())
     .addOption(options.json())
     .action(async (o: { company: string; json?: boolean }) => {
-      const keys = await withRuntime(async ({ store }) => listApiKeys(store.db, (await getCompanyByCode(store.db, o.company)).id));
+      const keys = await withRuntime(async ({ store }) =>
+        listApiKeys(store.db, (await getCompanyByCode(store.db, o.company)).id),
+      );
       if (o.json) return printJson(keys);
       if (keys.length === 0) return printLines(`${o.company} has no API keys.`);
       printLines(
         ...keys.map((k) =>
-          [k.id, k.prefix + '…', k.scope.padEnd(5), k.revoked_at ? `revoked ${k.revoked_at}` : 'active', `created ${k.created_at}`, `last used ${k.last_used_at ?? 'never'}`, `"${k.name}"`].join('  '),
+          [
+            k.id,
+            k.prefix + '…',
+            k.scope.padEnd(5),
+            k.revoked_at ? `revoked ${k.revoked_at}` : 'active',
+            `created ${k.created_at}`,
+            `last used ${k.last_used_at ?? 'never'}`,
+            `"${k.name}"`,
+          ].join('  '),
         ),
       );
     });
@@ -52,7 +62,9 @@ export function registerApiKeyCommands(program: Command): void {
     .addOption(options.company())
     .addOption(options.keyId())
     .action(async (o: { company: string; id: string }) => {
-      await withRuntime(async ({ ctx }) => revokeApiKey(ctx, (await getCompanyByCode(ctx.store.db, o.company)).id, o.id));
+      await withRuntime(async ({ ctx }) =>
+        revokeApiKey(ctx, (await getCompanyByCode(ctx.store.db, o.company)).id, o.id),
+      );
       printLines(`Revoked API key ${o.id}.`);
     });
 }

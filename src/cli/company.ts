@@ -3,7 +3,13 @@ import { createCompany, setCompanyPlan, type Company, type Plan } from '../domai
 import { options } from './options.js';
 import { printJson, printLines, withRuntime } from './runtime.js';
 
-const companyJson = (c: Company) => ({ id: c.id, code: c.code, name: c.name, plan: c.plan, created_at: new Date(c.created_at).toISOString() });
+const companyJson = (c: Company) => ({
+  id: c.id,
+  code: c.code,
+  name: c.name,
+  plan: c.plan,
+  created_at: new Date(c.created_at).toISOString(),
+});
 
 /** `company create` and `company set-plan`. */
 export function registerCompanyCommands(program: Command): void {

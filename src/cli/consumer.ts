@@ -14,7 +14,9 @@ export function registerConsumerCommands(program: Command): void {
     .addOption(options.personName())
     .addOption(options.json())
     .action(async (o: { email: string; name?: string; json?: boolean }) => {
-      const { consumer: c, token } = await withRuntime(({ ctx }) => createConsumerWithToken(ctx, { email: o.email, name: o.name ?? null }));
+      const { consumer: c, token } = await withRuntime(({ ctx }) =>
+        createConsumerWithToken(ctx, { email: o.email, name: o.name ?? null }),
+      );
       if (o.json) return printJson({ id: c.id, email: c.email, name: c.name, token });
       printLines(
         `Consumer ${c.email} (${c.id}). Consumer token:`,

@@ -40,12 +40,21 @@ export async function seedDemo(ctx: DomainContext): Promise<DemoResult> {
   } catch (err) {
     // Made by an earlier run, or a moment ago by another process on the same PostgreSQL.
     if (err instanceof AppError && err.code === 'already_exists') {
-      return { created: false, credentials: await reissue(ctx, await getCompanyByCode(ctx.store.db, DEMO_COMPANY.code)) };
+      return {
+        created: false,
+        credentials: await reissue(ctx, await getCompanyByCode(ctx.store.db, DEMO_COMPANY.code)),
+      };
     }
     throw err;
   }
   const password = randomBytes(12).toString('base64url');
-  const owner = await createUser(ctx, { companyId: company.id, email: DEMO_OWNER_EMAIL, password, role: 'owner', name: 'Demo Owner' });
+  const owner = await createUser(ctx, {
+    companyId: company.id,
+    email: DEMO_OWNER_EMAIL,
+    password,
+    role: 'owner',
+    name: 'Demo Owner',
+  });
   const { consumer, token } = await createConsumerWithToken(ctx, DEMO_CONSUMER);
   const { key } = await createApiKey(ctx, { companyId: company.id, name: 'demo', scope: 'admin', createdBy: owner.id });
   await fileSampleComplaints(ctx, {
@@ -99,7 +108,10 @@ type ConsumerActor = Extract<Actor, { kind: 'consumer' }>;
 type StaffActor = Extract<Actor, { kind: 'staff' }>;
 
 /** A handful of complaints in different states, made through the same steps the API uses (so they have events). */
-async function fileSampleComplaints(ctx: DomainContext, who: { consumer: ConsumerActor; staff: StaffActor }): Promise<void> {
+async function fileSampleComplaints(
+  ctx: DomainContext,
+  who: { consumer: ConsumerActor; staff: StaffActor },
+): Promise<void> {
   const file = (complaint: Omit<FileComplaintInput, 'consumerId' | 'company_code'>) =>
     fileComplaint(ctx, { ...complaint, consumerId: who.consumer.consumerId, company_code: DEMO_COMPANY.code });
 

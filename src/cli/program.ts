@@ -54,7 +54,10 @@ function report(err: unknown, errors: (text: string) => void): number {
 }
 
 /** Runs the CLI on `argv` (as in process.argv) and returns the exit code; tests call it in-process too. */
-export async function runCli(argv: string[], errors: (text: string) => void = (t) => process.stderr.write(t)): Promise<number> {
+export async function runCli(
+  argv: string[],
+  errors: (text: string) => void = (t) => process.stderr.write(t),
+): Promise<number> {
   try {
     await buildProgram(errors).parseAsync(argv);
     return EXIT.ok;

@@ -38,7 +38,12 @@ export function parseMasterKey(raw: string, variable: string): Buffer {
  * value moves to the new key or none does. A value the old key cannot open aborts the whole rotation, naming the
  * row, so a wrong "current" key never half-rotates a store. With `dryRun`, only checks that every value opens.
  */
-export async function rotateMasterKey(store: Store, oldKey: Buffer, newKey: Buffer, opts: { dryRun?: boolean } = {}): Promise<RotationResult> {
+export async function rotateMasterKey(
+  store: Store,
+  oldKey: Buffer,
+  newKey: Buffer,
+  opts: { dryRun?: boolean } = {},
+): Promise<RotationResult> {
   if (oldKey.equals(newKey)) throw new AppError('invalid_request', 'the new master key is the current one');
   const from = new SecretBox(oldKey);
   const to = new SecretBox(newKey);
@@ -48,7 +53,10 @@ export async function rotateMasterKey(store: Store, oldKey: Buffer, newKey: Buff
     try {
       plain = from.open(sealed);
     } catch {
-      throw new AppError('invalid_request', `${where} cannot be opened with the current master key; nothing was changed`);
+      throw new AppError(
+        'invalid_request',
+        `${where} cannot be opened with the current master key; nothing was changed`,
+      );
     }
     const next = to.seal(plain);
     // Belt and braces: what was written must open with the new key before anything commits.
@@ -58,7 +66,10 @@ export async function rotateMasterKey(store: Store, oldKey: Buffer, newKey: Buff
 
   return store.db.transaction().execute(async (tx) => {
     const result: RotationResult = { endpoints: 0, destinations: 0, values: 0 };
-    let endpointsQuery = tx.selectFrom('endpoints').select(['id', 'secret_enc', 'prev_secret_enc', 'auth_enc']).orderBy('id');
+    let endpointsQuery = tx
+      .selectFrom('endpoints')
+      .select(['id', 'secret_enc', 'prev_secret_enc', 'auth_enc'])
+      .orderBy('id');
     if (store.profile.rowLocks) endpointsQuery = endpointsQuery.forUpdate();
     for (const row of await endpointsQuery.execute()) {
       const secret = reseal(`endpoint ${row.id} secret_enc`, row.secret_enc)!;
@@ -66,7 +77,12 @@ export async function rotateMasterKey(store: Store, oldKey: Buffer, newKey: Buff
       const auth = reseal(`endpoint ${row.id} auth_enc`, row.auth_enc);
       result.endpoints++;
       result.values += [row.secret_enc, row.prev_secret_enc, row.auth_enc].filter((v) => v !== null).length;
-      if (!opts.dryRun) await tx.updateTable('endpoints').set({ secret_enc: secret, prev_secret_enc: prev, auth_enc: auth }).where('id', '=', row.id).execute();
+      if (!opts.dryRun)
+        await tx
+          .updateTable('endpoints')
+          .set({ secret_enc: secret, prev_secret_enc: prev, auth_enc: auth })
+          .where('id', '=', row.id)
+          .execute();
     }
     let destinationsQuery = tx.selectFrom('destinations').select(['id', 'config_enc']).orderBy('id');
     if (store.profile.rowLocks) destinationsQuery = destinationsQuery.forUpdate();
@@ -74,7 +90,8 @@ export async function rotateMasterKey(store: Store, oldKey: Buffer, newKey: Buff
       const config = reseal(`destination ${row.id} config_enc`, row.config_enc)!;
       result.destinations++;
       result.values++;
-      if (!opts.dryRun) await tx.updateTable('destinations').set({ config_enc: config }).where('id', '=', row.id).execute();
+      if (!opts.dryRun)
+        await tx.updateTable('destinations').set({ config_enc: config }).where('id', '=', row.id).execute();
     }
     return result;
   });
@@ -99,23 +116,38 @@ function writeKeyFile(file: string, key: Buffer): void {
 export function registerRotateMasterKey(program: Command): void {
   program
     .command('rotate-master-key')
-    .description('re-seal every stored secret and credential under a new master key (stop serve and worker processes first)')
+    .description(
+      're-seal every stored secret and credential under a new master key (stop serve and worker processes first)',
+    )
     .addOption(new Option('--generate', 'generate the new key (otherwise it is read from ESCALATR_NEW_MASTER_KEY)'))
     .addOption(new Option('--dry-run', 'only check that every sealed value opens with the current key; change nothing'))
     .addOption(options.json())
     .action(async (o: { generate?: boolean; dryRun?: boolean; json?: boolean }) => {
       const fromEnv = Boolean((process.env.ESCALATR_MASTER_KEY ?? '').trim());
       const supplied = (process.env.ESCALATR_NEW_MASTER_KEY ?? '').trim();
-      if (!o.dryRun && !o.generate && !supplied) throw new ConfigError('ESCALATR_NEW_MASTER_KEY', 'is not set; set it to the new key (64 hex characters or base64 of 32 bytes), or pass --generate');
-      if (o.generate && supplied) throw new ConfigError('ESCALATR_NEW_MASTER_KEY', 'is set and --generate was passed; use one or the other');
-      const newKey = o.dryRun ? randomBytes(32) : o.generate ? randomBytes(32) : parseMasterKey(supplied, 'ESCALATR_NEW_MASTER_KEY');
+      if (!o.dryRun && !o.generate && !supplied)
+        throw new ConfigError(
+          'ESCALATR_NEW_MASTER_KEY',
+          'is not set; set it to the new key (64 hex characters or base64 of 32 bytes), or pass --generate',
+        );
+      if (o.generate && supplied)
+        throw new ConfigError('ESCALATR_NEW_MASTER_KEY', 'is set and --generate was passed; use one or the other');
+      const newKey = o.dryRun
+        ? randomBytes(32)
+        : o.generate
+          ? randomBytes(32)
+          : parseMasterKey(supplied, 'ESCALATR_NEW_MASTER_KEY');
 
       const outcome = await withRuntime(async ({ config, store }) => {
         const keyFile = join(config.dataDir, 'master.key');
         const nextFile = `${keyFile}.next`;
         const replaceFile = !fromEnv && !o.dryRun;
         if (replaceFile) {
-          if (existsSync(nextFile)) throw new AppError('conflict', `${nextFile} exists: a previous rotation may not have finished; check which key opens the store, then remove it`);
+          if (existsSync(nextFile))
+            throw new AppError(
+              'conflict',
+              `${nextFile} exists: a previous rotation may not have finished; check which key opens the store, then remove it`,
+            );
           writeKeyFile(nextFile, newKey);
         }
         let result: RotationResult;
@@ -131,14 +163,32 @@ export function registerRotateMasterKey(program: Command): void {
 
       const printKey = !o.dryRun && fromEnv && o.generate;
       if (o.json) {
-        return printJson({ ...outcome.result, dry_run: Boolean(o.dryRun), key_file: outcome.keyFile, ...(printKey ? { new_master_key: newKey.toString('hex') } : {}) });
+        return printJson({
+          ...outcome.result,
+          dry_run: Boolean(o.dryRun),
+          key_file: outcome.keyFile,
+          ...(printKey ? { new_master_key: newKey.toString('hex') } : {}),
+        });
       }
       const { endpoints, destinations, values } = outcome.result;
-      if (o.dryRun) return printLines(`All ${values} sealed values (${endpoints} endpoints, ${destinations} destinations) open with the current master key. Nothing was changed.`);
-      const lines = [`Re-sealed ${values} values (${endpoints} endpoints, ${destinations} destinations) under the new master key, in one transaction.`];
+      if (o.dryRun)
+        return printLines(
+          `All ${values} sealed values (${endpoints} endpoints, ${destinations} destinations) open with the current master key. Nothing was changed.`,
+        );
+      const lines = [
+        `Re-sealed ${values} values (${endpoints} endpoints, ${destinations} destinations) under the new master key, in one transaction.`,
+      ];
       if (outcome.keyFile) lines.push(`The new key replaced ${outcome.keyFile} (mode 0600).`);
-      else if (printKey) lines.push('', 'The new master key (shown once; store it where ESCALATR_MASTER_KEY comes from):', '', `  ${newKey.toString('hex')}`, '');
-      if (fromEnv) lines.push('Set ESCALATR_MASTER_KEY to the new key before starting serve or worker processes again.');
+      else if (printKey)
+        lines.push(
+          '',
+          'The new master key (shown once; store it where ESCALATR_MASTER_KEY comes from):',
+          '',
+          `  ${newKey.toString('hex')}`,
+          '',
+        );
+      if (fromEnv)
+        lines.push('Set ESCALATR_MASTER_KEY to the new key before starting serve or worker processes again.');
       lines.push('The old key now opens only backups taken before this rotation.');
       printLines(...lines);
     });

@@ -28,7 +28,10 @@ export function registerServeCommands(program: Command): void {
     .description('bring the store to the latest schema')
     .action(async () => {
       // Opening the runtime is what migrates; there is nothing else to do.
-      const { applied, store } = await withRuntime(async (rt) => ({ applied: rt.applied, store: rt.store.profile.name }));
+      const { applied, store } = await withRuntime(async (rt) => ({
+        applied: rt.applied,
+        store: rt.store.profile.name,
+      }));
       printLines(applied.length ? `Applied ${applied.join(', ')} (${store}).` : `The ${store} store is up to date.`);
     });
 }

@@ -25,8 +25,11 @@ function progressReporter(enabled: boolean) {
 }
 
 function summary(file: string, company: string, r: ImportResult): string[] {
-  const lines = [`Imported ${r.imported} feedback records from ${file} into ${company} (${r.skipped} duplicates skipped, ${r.invalid_total} invalid).`];
-  if (r.imported > 0) lines.push('They are scored in the background by a running `escalatr serve` or `escalatr worker`.');
+  const lines = [
+    `Imported ${r.imported} feedback records from ${file} into ${company} (${r.skipped} duplicates skipped, ${r.invalid_total} invalid).`,
+  ];
+  if (r.imported > 0)
+    lines.push('They are scored in the background by a running `escalatr serve` or `escalatr worker`.');
   return lines;
 }
 
@@ -50,7 +53,9 @@ export function registerShieldCommands(program: Command): void {
       ).finally(() => progress.stop());
       if (o.json) return printJson(result);
       printLines(...summary(file, o.company, result));
-      for (const bad of result.invalid.slice(0, SHOWN_INVALID_LINES)) process.stderr.write(`  line ${bad.line}: ${bad.message}\n`);
-      if (result.invalid_total > SHOWN_INVALID_LINES) process.stderr.write(`  … and ${result.invalid_total - SHOWN_INVALID_LINES} more invalid lines\n`);
+      for (const bad of result.invalid.slice(0, SHOWN_INVALID_LINES))
+        process.stderr.write(`  line ${bad.line}: ${bad.message}\n`);
+      if (result.invalid_total > SHOWN_INVALID_LINES)
+        process.stderr.write(`  … and ${result.invalid_total - SHOWN_INVALID_LINES} more invalid lines\n`);
     });
 }

@@ -22,7 +22,13 @@ export function registerUserCommands(program: Command): void {
         return createUser(ctx, { companyId: company.id, email: o.email, password: o.password, role: o.role });
       });
       if (o.json) {
-        return printJson({ id: created.id, company: o.company, email: created.email, role: created.role, created_at: new Date(created.created_at).toISOString() });
+        return printJson({
+          id: created.id,
+          company: o.company,
+          email: created.email,
+          role: created.role,
+          created_at: new Date(created.created_at).toISOString(),
+        });
       }
       printLines(`Created ${created.role} ${created.email} in ${o.company}.`);
     });

@@ -42,7 +42,10 @@ export async function createApiKey(
   if (!SCOPES.includes(input.scope)) throw new AppError('validation_failed', 'scope must be read or admin');
   const company = await getCompany(ctx.store.db, input.companyId);
   if (!API_PLANS.includes(company.plan)) {
-    throw new AppError('plan_required', `API keys need the Professional or Enterprise plan; ${company.code} is on ${company.plan}`);
+    throw new AppError(
+      'plan_required',
+      `API keys need the Professional or Enterprise plan; ${company.code} is on ${company.plan}`,
+    );
   }
   const { token, hash, displayPrefix } = newToken(API_KEY_PREFIX);
   const now = ctx.clock.now();
@@ -59,13 +62,37 @@ export async function createApiKey(
     revoked_at: null,
   };
   await ctx.store.db.insertInto('api_keys').values(row).execute();
-  return { key: token, apiKey: { id: row.id, name, prefix: displayPrefix, scope: input.scope, created_at: isoOrNull(now)!, last_used_at: null, revoked_at: null } };
+  return {
+    key: token,
+    apiKey: {
+      id: row.id,
+      name,
+      prefix: displayPrefix,
+      scope: input.scope,
+      created_at: isoOrNull(now)!,
+      last_used_at: null,
+      revoked_at: null,
+    },
+  };
 }
 
 const VIEW_COLUMNS = ['id', 'name', 'prefix', 'scope', 'created_at', 'last_used_at', 'revoked_at'] as const;
 
-function toView(r: { id: string; name: string; prefix: string; scope: Scope; created_at: number; last_used_at: number | null; revoked_at: number | null }): ApiKeyView {
-  return { ...r, created_at: isoOrNull(r.created_at)!, last_used_at: isoOrNull(r.last_used_at), revoked_at: isoOrNull(r.revoked_at) };
+function toView(r: {
+  id: string;
+  name: string;
+  prefix: string;
+  scope: Scope;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}): ApiKeyView {
+  return {
+    ...r,
+    created_at: isoOrNull(r.created_at)!,
+    last_used_at: isoOrNull(r.last_used_at),
+    revoked_at: isoOrNull(r.revoked_at),
+  };
 }
 
 export async function listApiKeys(db: Db, companyId: string): Promise<ApiKeyView[]> {
@@ -81,7 +108,12 @@ export async function listApiKeys(db: Db, companyId: string): Promise<ApiKeyView
 
 /** One key of the company; another company's key answers exactly like a missing one. */
 export async function getApiKey(db: Db, companyId: string, id: string): Promise<ApiKeyView> {
-  const row = await db.selectFrom('api_keys').select(VIEW_COLUMNS).where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+  const row = await db
+    .selectFrom('api_keys')
+    .select(VIEW_COLUMNS)
+    .where('id', '=', id)
+    .where('company_id', '=', companyId)
+    .executeTakeFirst();
   if (!row) throw notFound('API key');
   return toView(row);
 }
@@ -112,7 +144,10 @@ const MAX_KEY_LENGTH = 200;
 export async function authenticateApiKey(db: Db, key: string, now: number): Promise<ApiKeyPrincipal | null> {
   const wellFormed = key.startsWith(API_KEY_PREFIX) && key.length <= MAX_KEY_LENGTH;
   // SQL text rather than the query builder: this runs on every API request, and building it cost more than running it.
-  const { rows } = await sql<Pick<ApiKeysTable, 'id' | 'company_id' | 'scope' | 'name' | 'revoked_at' | 'last_used_at'> & Pick<CompaniesTable, 'code' | 'plan'>>`
+  const { rows } = await sql<
+    Pick<ApiKeysTable, 'id' | 'company_id' | 'scope' | 'name' | 'revoked_at' | 'last_used_at'> &
+      Pick<CompaniesTable, 'code' | 'plan'>
+  >`
     select k.id, k.company_id, k.scope, k.name, k.revoked_at, k.last_used_at, c.code, c.plan
     from api_keys as k join companies as c on c.id = k.company_id
     where k.key_hash = ${hashToken(key.slice(0, MAX_KEY_LENGTH + 1))}`.execute(db);
@@ -121,5 +156,12 @@ export async function authenticateApiKey(db: Db, key: string, now: number): Prom
   if (row.last_used_at === null || now - row.last_used_at > LAST_USED_GRANULARITY_MS) {
     await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', row.id).execute();
   }
-  return { keyId: row.id, companyId: row.company_id, companyCode: row.code, plan: row.plan, scope: row.scope, label: `api-key:${row.name}` };
+  return {
+    keyId: row.id,
+    companyId: row.company_id,
+    companyCode: row.code,
+    plan: row.plan,
+    scope: row.scope,
+    label: `api-key:${row.name}`,
+  };
 }

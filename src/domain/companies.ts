@@ -14,7 +14,10 @@ export function checkCompanyCode(code: string): string | null {
   return /^[A-Z]{2,8}$/.test(code) ? null : 'code must be 2–8 uppercase letters (A–Z)';
 }
 
-export async function createCompany(ctx: DomainContext, input: { name: string; code: string; plan: Plan }): Promise<Company> {
+export async function createCompany(
+  ctx: DomainContext,
+  input: { name: string; code: string; plan: Plan },
+): Promise<Company> {
   const name = input.name.trim();
   if (!name || name.length > 200) throw new AppError('validation_failed', 'name must be 1–200 characters');
   const codeError = checkCompanyCode(input.code);
@@ -27,14 +30,19 @@ export async function createCompany(ctx: DomainContext, input: { name: string; c
       .values({ ...row, sla_windows: null, action_wait_s: null, complaint_seq: 0, event_seq: 0 })
       .execute();
   } catch (err) {
-    if (ctx.store.profile.isUniqueViolation(err)) throw new AppError('already_exists', `a company with code ${input.code} exists`);
+    if (ctx.store.profile.isUniqueViolation(err))
+      throw new AppError('already_exists', `a company with code ${input.code} exists`);
     throw err;
   }
   return row;
 }
 
 export async function findCompanyByCode(db: Db, code: string): Promise<Company | undefined> {
-  return db.selectFrom('companies').select(['id', 'name', 'code', 'plan', 'created_at']).where('code', '=', code).executeTakeFirst();
+  return db
+    .selectFrom('companies')
+    .select(['id', 'name', 'code', 'plan', 'created_at'])
+    .where('code', '=', code)
+    .executeTakeFirst();
 }
 
 export async function getCompanyByCode(db: Db, code: string): Promise<Company> {
@@ -44,7 +52,11 @@ export async function getCompanyByCode(db: Db, code: string): Promise<Company> {
 }
 
 export async function getCompany(db: Db, id: string): Promise<Company> {
-  const company = await db.selectFrom('companies').select(['id', 'name', 'code', 'plan', 'created_at']).where('id', '=', id).executeTakeFirst();
+  const company = await db
+    .selectFrom('companies')
+    .select(['id', 'name', 'code', 'plan', 'created_at'])
+    .where('id', '=', id)
+    .executeTakeFirst();
   if (!company) throw notFound('company');
   return company;
 }

@@ -11,7 +11,9 @@ type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
  * transaction of every complaint write.
  */
 export async function countCompanyComplaints(db: Db, companyId: string, f: Narrowing): Promise<number> {
-  const { rows } = await sql<{ n: number | string | null }>`select sum(n) as n from complaint_counts where ${narrowing(companyId, f)}`.execute(db);
+  const { rows } = await sql<{
+    n: number | string | null;
+  }>`select sum(n) as n from complaint_counts where ${narrowing(companyId, f)}`.execute(db);
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -36,7 +38,11 @@ const SUMMARY_SELECT = sql.raw(SUMMARY_COLUMNS.join(', '));
  * created_at) indexes in order, list-item columns only; the total comes from the counts, and a page past the end
  * is not read at all.
  */
-export async function listCompanyComplaints(db: Db, companyId: string, f: ComplaintFilter): Promise<{ rows: ComplaintSummaryRow[]; total: number }> {
+export async function listCompanyComplaints(
+  db: Db,
+  companyId: string,
+  f: ComplaintFilter,
+): Promise<{ rows: ComplaintSummaryRow[]; total: number }> {
   const total = await countCompanyComplaints(db, companyId, f);
   const offset = (f.page - 1) * f.limit;
   if (offset >= total) return { rows: [], total };

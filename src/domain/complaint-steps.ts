@@ -20,10 +20,10 @@ import { normaliseEmail } from './users.js';
 
 /** Who is acting: a consumer on their own complaints, or company staff (a user or an admin API key). */
 export type Actor =
-  | { kind: 'consumer'; consumerId: string; email: string }
-  | { kind: 'staff'; companyId: string; label: string };
+  { kind: 'consumer'; consumerId: string; email: string } | { kind: 'staff'; companyId: string; label: string };
 
-const scopeOf = (actor: Actor) => (actor.kind === 'consumer' ? { consumerId: actor.consumerId } : { companyId: actor.companyId });
+const scopeOf = (actor: Actor) =>
+  actor.kind === 'consumer' ? { consumerId: actor.consumerId } : { companyId: actor.companyId };
 
 /**
  * Reads the complaint the step is about, within the actor's scope. On PostgreSQL the row is locked until commit, so
@@ -32,7 +32,10 @@ const scopeOf = (actor: Actor) => (actor.kind === 'consumer' ? { consumerId: act
 async function loadForUpdate(ctx: DomainContext, tx: Tx, actor: Actor, escalatrId: string): Promise<ComplaintRow> {
   if (!ctx.store.profile.rowLocks) return getComplaintRow(tx, scopeOf(actor), escalatrId);
   let q = tx.selectFrom('complaints').selectAll().where('escalatr_id', '=', escalatrId);
-  q = actor.kind === 'consumer' ? q.where('consumer_id', '=', actor.consumerId) : q.where('company_id', '=', actor.companyId);
+  q =
+    actor.kind === 'consumer'
+      ? q.where('consumer_id', '=', actor.consumerId)
+      : q.where('company_id', '=', actor.companyId);
   const row = await q.forUpdate().executeTakeFirst();
   // Another tenant's complaint answers exactly like a missing one.
   if (!row) throw notFound(`complaint ${escalatrId}`);
@@ -83,31 +86,69 @@ const STAFF_RESPONSE = (now: number): Partial<ComplaintsTable> => ({ last_staff_
 export type EscalationTrigger = 'manual' | 'auto_action_wait' | 'auto_sla';
 
 /** Moves a complaint up one level and starts the new level's response window. */
-export async function escalate(ctx: DomainContext, actor: Actor, escalatrId: string, trigger: EscalationTrigger = 'manual'): Promise<ComplaintRow> {
+export async function escalate(
+  ctx: DomainContext,
+  actor: Actor,
+  escalatrId: string,
+  trigger: EscalationTrigger = 'manual',
+): Promise<ComplaintRow> {
   return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertCanEscalate(c);
     const timers = await companyTimers(work.tx, c.company_id);
     const level = c.level + 1;
-    const patch: Partial<ComplaintsTable> = { level, status: 'Escalated', stage: 'Escalation', sla_due_at: slaDueAt(timers, level, work.now) };
-    return { patch, event: 'complaint.escalated', data: () => ({ to_level: levelName(level), trigger }), value: { ...c, ...patch, updated_at: work.now } };
+    const patch: Partial<ComplaintsTable> = {
+      level,
+      status: 'Escalated',
+      stage: 'Escalation',
+      sla_due_at: slaDueAt(timers, level, work.now),
+    };
+    return {
+      patch,
+      event: 'complaint.escalated',
+      data: () => ({ to_level: levelName(level), trigger }),
+      value: { ...c, ...patch, updated_at: work.now },
+    };
   });
 }
 
-export async function claim(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string): Promise<void> {
+export async function claim(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'staff' }>,
+  escalatrId: string,
+): Promise<void> {
   await complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertCanClaim(c);
-    return { patch: { claimed_by: actor.label, ...STAFF_RESPONSE(work.now) }, event: 'complaint.claimed', data: () => ({ claimed_by: actor.label }), value: undefined };
+    return {
+      patch: { claimed_by: actor.label, ...STAFF_RESPONSE(work.now) },
+      event: 'complaint.claimed',
+      data: () => ({ claimed_by: actor.label }),
+      value: undefined,
+    };
   });
 }
 
-export async function release(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string): Promise<void> {
+export async function release(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'staff' }>,
+  escalatrId: string,
+): Promise<void> {
   await complaintStep(ctx, actor, escalatrId, async (c) => {
     assertCanRelease(c);
-    return { patch: { claimed_by: null }, event: 'complaint.released', data: () => ({ released_by: actor.label }), value: undefined };
+    return {
+      patch: { claimed_by: null },
+      event: 'complaint.released',
+      data: () => ({ released_by: actor.label }),
+      value: undefined,
+    };
   });
 }
 
-export async function complete(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string, resolutionNotes: string): Promise<void> {
+export async function complete(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'staff' }>,
+  escalatrId: string,
+  resolutionNotes: string,
+): Promise<void> {
   await complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertCanComplete(c);
     return {
@@ -129,7 +170,13 @@ export async function resolve(
     assertActive(c, 'resolve');
     const amount = input.amount_recovered ?? null;
     return {
-      patch: { status: 'Resolved', stage: 'Closure', resolution_type: input.resolution_type, amount_recovered: amount, sla_due_at: null },
+      patch: {
+        status: 'Resolved',
+        stage: 'Closure',
+        resolution_type: input.resolution_type,
+        amount_recovered: amount,
+        sla_due_at: null,
+      },
       event: 'complaint.resolved',
       data: () => ({ resolution_type: input.resolution_type, amount_recovered: amount }),
       value: undefined,
@@ -137,7 +184,12 @@ export async function resolve(
   });
 }
 
-export async function withdraw(ctx: DomainContext, actor: Extract<Actor, { kind: 'consumer' }>, escalatrId: string, reasonCode: string): Promise<void> {
+export async function withdraw(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  reasonCode: string,
+): Promise<void> {
   await complaintStep(ctx, actor, escalatrId, async (c) => {
     assertActive(c, 'withdraw');
     return {
@@ -163,11 +215,21 @@ export async function delegate(
     assertActive(c, 'delegate');
     const patch: Partial<ComplaintsTable> = { delegated_to: toEmail };
     if (input.immediate_transfer) patch.consumer_id = (await findOrCreateConsumer(work.tx, toEmail, work.now)).id;
-    return { patch, event: 'complaint.delegated', data: () => ({ to_email: toEmail, immediate_transfer: input.immediate_transfer }), value: undefined };
+    return {
+      patch,
+      event: 'complaint.delegated',
+      data: () => ({ to_email: toEmail, immediate_transfer: input.immediate_transfer }),
+      value: undefined,
+    };
   });
 }
 
-export async function postMessage(ctx: DomainContext, actor: Actor, escalatrId: string, input: { body: string; directed_to?: string | null }): Promise<{ message_id: string }> {
+export async function postMessage(
+  ctx: DomainContext,
+  actor: Actor,
+  escalatrId: string,
+  input: { body: string; directed_to?: string | null },
+): Promise<{ message_id: string }> {
   return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'message on');
     const id = newId('msg');
@@ -175,12 +237,26 @@ export async function postMessage(ctx: DomainContext, actor: Actor, escalatrId: 
     const directedTo = input.directed_to ?? (actor.kind === 'consumer' ? 'company' : 'consumer');
     await work.tx
       .insertInto('messages')
-      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, author_kind: actor.kind, author, body: input.body, directed_to: directedTo, created_at: work.now })
+      .values({
+        id,
+        complaint_id: c.escalatr_id,
+        company_id: c.company_id,
+        author_kind: actor.kind,
+        author,
+        body: input.body,
+        directed_to: directedTo,
+        created_at: work.now,
+      })
       .execute();
     // A staff reply is a response: it stops the level's SLA clock. Only consumer messages are events (`message.new`
     // is "the consumer posts a chat message to your team"); echoing staff replies would loop back to the company.
-    if (actor.kind === 'staff') return { patch: STAFF_RESPONSE(work.now), event: null, data: () => ({}), value: { message_id: id } };
-    return { event: 'message.new', data: () => ({ message_id: id, directed_to: directedTo }), value: { message_id: id } };
+    if (actor.kind === 'staff')
+      return { patch: STAFF_RESPONSE(work.now), event: null, data: () => ({}), value: { message_id: id } };
+    return {
+      event: 'message.new',
+      data: () => ({ message_id: id, directed_to: directedTo }),
+      value: { message_id: id },
+    };
   });
 }
 
@@ -193,16 +269,31 @@ export async function uploadEvidence(
   input: { file_name: string; content_type: string; content: Buffer },
 ): Promise<{ evidence_id: string; size: number; sha256: string }> {
   if (input.content.length === 0) throw new AppError('validation_failed', 'content_base64 is empty');
-  if (input.content.length > MAX_EVIDENCE_BYTES) throw new AppError('payload_too_large', `evidence may be at most ${MAX_EVIDENCE_BYTES} bytes`);
+  if (input.content.length > MAX_EVIDENCE_BYTES)
+    throw new AppError('payload_too_large', `evidence may be at most ${MAX_EVIDENCE_BYTES} bytes`);
   const sha256 = createHash('sha256').update(input.content).digest('hex');
   return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'add evidence to');
     const id = newId('evd');
     await work.tx
       .insertInto('evidence')
-      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, file_name: input.file_name, content_type: input.content_type, size: input.content.length, sha256, content: input.content, created_at: work.now })
+      .values({
+        id,
+        complaint_id: c.escalatr_id,
+        company_id: c.company_id,
+        file_name: input.file_name,
+        content_type: input.content_type,
+        size: input.content.length,
+        sha256,
+        content: input.content,
+        created_at: work.now,
+      })
       .execute();
-    return { event: 'evidence.uploaded', data: () => ({ evidence_id: id, file_name: input.file_name }), value: { evidence_id: id, size: input.content.length, sha256 } };
+    return {
+      event: 'evidence.uploaded',
+      data: () => ({ evidence_id: id, file_name: input.file_name }),
+      value: { evidence_id: id, size: input.content.length, sha256 },
+    };
   });
 }
 
@@ -219,9 +310,25 @@ export async function offerSettlement(
     const id = newId('off');
     await work.tx
       .insertInto('settlement_offers')
-      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, amount: input.amount, currency: input.currency, terms: input.terms, status: 'open', counter_amount: null, created_by: actor.label, created_at: work.now, responded_at: null })
+      .values({
+        id,
+        complaint_id: c.escalatr_id,
+        company_id: c.company_id,
+        amount: input.amount,
+        currency: input.currency,
+        terms: input.terms,
+        status: 'open',
+        counter_amount: null,
+        created_by: actor.label,
+        created_at: work.now,
+        responded_at: null,
+      })
       .execute();
-    await work.tx.updateTable('complaints').set({ ...STAFF_RESPONSE(work.now), updated_at: work.now }).where('escalatr_id', '=', escalatrId).execute();
+    await work.tx
+      .updateTable('complaints')
+      .set({ ...STAFF_RESPONSE(work.now), updated_at: work.now })
+      .where('escalatr_id', '=', escalatrId)
+      .execute();
     return { offer_id: id };
   });
 }
@@ -238,13 +345,22 @@ export async function respondToSettlement(
   }
   await complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'respond to an offer on');
-    const offer = await work.tx.selectFrom('settlement_offers').selectAll().where('id', '=', offerId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    const offer = await work.tx
+      .selectFrom('settlement_offers')
+      .selectAll()
+      .where('id', '=', offerId)
+      .where('complaint_id', '=', c.escalatr_id)
+      .executeTakeFirst();
     if (!offer) throw notFound(`settlement offer ${offerId}`);
     if (offer.status !== 'open') throw invalidTransition(`settlement offer ${offerId} was already ${offer.status}`);
     const status = input.action === 'accept' ? 'accepted' : input.action === 'reject' ? 'rejected' : 'countered';
     await work.tx
       .updateTable('settlement_offers')
-      .set({ status, counter_amount: input.action === 'counter' ? input.counter_amount! : null, responded_at: work.now })
+      .set({
+        status,
+        counter_amount: input.action === 'counter' ? input.counter_amount! : null,
+        responded_at: work.now,
+      })
       .where('id', '=', offerId)
       .execute();
     const data: Record<string, unknown> = { action: input.action, offer_id: offerId };
@@ -253,16 +369,34 @@ export async function respondToSettlement(
   });
 }
 
-export async function askFollowup(ctx: DomainContext, actor: Extract<Actor, { kind: 'staff' }>, escalatrId: string, question: string): Promise<{ followup_id: string }> {
+export async function askFollowup(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'staff' }>,
+  escalatrId: string,
+  question: string,
+): Promise<{ followup_id: string }> {
   return transact(ctx, async (work) => {
     const c = await loadForUpdate(ctx, work.tx, actor, escalatrId);
     assertActive(c, 'ask a follow-up on');
     const id = newId('fup');
     await work.tx
       .insertInto('followups')
-      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, question, answer: null, asked_by: actor.label, created_at: work.now, answered_at: null })
+      .values({
+        id,
+        complaint_id: c.escalatr_id,
+        company_id: c.company_id,
+        question,
+        answer: null,
+        asked_by: actor.label,
+        created_at: work.now,
+        answered_at: null,
+      })
       .execute();
-    await work.tx.updateTable('complaints').set({ ...STAFF_RESPONSE(work.now), updated_at: work.now }).where('escalatr_id', '=', escalatrId).execute();
+    await work.tx
+      .updateTable('complaints')
+      .set({ ...STAFF_RESPONSE(work.now), updated_at: work.now })
+      .where('escalatr_id', '=', escalatrId)
+      .execute();
     return { followup_id: id };
   });
 }
@@ -276,13 +410,31 @@ export async function answerFollowup(
 ): Promise<{ all_answered: boolean }> {
   return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'answer a follow-up on');
-    const followup = await work.tx.selectFrom('followups').selectAll().where('id', '=', followupId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    const followup = await work.tx
+      .selectFrom('followups')
+      .selectAll()
+      .where('id', '=', followupId)
+      .where('complaint_id', '=', c.escalatr_id)
+      .executeTakeFirst();
     if (!followup) throw notFound(`follow-up ${followupId}`);
     if (followup.answer !== null) throw invalidTransition(`follow-up ${followupId} is already answered`);
-    await work.tx.updateTable('followups').set({ answer, answered_at: work.now }).where('id', '=', followupId).execute();
-    const open = await work.tx.selectFrom('followups').select('id').where('complaint_id', '=', c.escalatr_id).where('answer', 'is', null).executeTakeFirst();
+    await work.tx
+      .updateTable('followups')
+      .set({ answer, answered_at: work.now })
+      .where('id', '=', followupId)
+      .execute();
+    const open = await work.tx
+      .selectFrom('followups')
+      .select('id')
+      .where('complaint_id', '=', c.escalatr_id)
+      .where('answer', 'is', null)
+      .executeTakeFirst();
     const allAnswered = !open;
-    return { event: 'followup.replied', data: () => ({ followup_id: followupId, all_answered: allAnswered }), value: { all_answered: allAnswered } };
+    return {
+      event: 'followup.replied',
+      data: () => ({ followup_id: followupId, all_answered: allAnswered }),
+      value: { all_answered: allAnswered },
+    };
   });
 }
 
@@ -307,19 +459,49 @@ export async function draftAction(
     const draftId = newId('drf');
     await work.tx
       .insertInto('action_drafts')
-      .values({ id: draftId, action_id: actionId, complaint_id: c.escalatr_id, company_id: c.company_id, kind: input.kind, body: input.body, status: 'drafted', respond_by: work.now + timers.actionWaitS * 1000, wait_escalated_at: null, created_at: work.now, filed_at: null })
+      .values({
+        id: draftId,
+        action_id: actionId,
+        complaint_id: c.escalatr_id,
+        company_id: c.company_id,
+        kind: input.kind,
+        body: input.body,
+        status: 'drafted',
+        respond_by: work.now + timers.actionWaitS * 1000,
+        wait_escalated_at: null,
+        created_at: work.now,
+        filed_at: null,
+      })
       .execute();
-    return { event: 'action.drafted', data: () => ({ action_id: actionId, draft_id: draftId, kind: input.kind }), value: { action_id: actionId, draft_id: draftId } };
+    return {
+      event: 'action.drafted',
+      data: () => ({ action_id: actionId, draft_id: draftId, kind: input.kind }),
+      value: { action_id: actionId, draft_id: draftId },
+    };
   });
 }
 
-export async function fileAction(ctx: DomainContext, actor: Extract<Actor, { kind: 'consumer' }>, escalatrId: string, draftId: string): Promise<void> {
+export async function fileAction(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  draftId: string,
+): Promise<void> {
   await complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'file an action on');
-    const draft = await work.tx.selectFrom('action_drafts').selectAll().where('id', '=', draftId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    const draft = await work.tx
+      .selectFrom('action_drafts')
+      .selectAll()
+      .where('id', '=', draftId)
+      .where('complaint_id', '=', c.escalatr_id)
+      .executeTakeFirst();
     if (!draft) throw notFound(`action draft ${draftId}`);
     if (draft.status !== 'drafted') throw invalidTransition(`action draft ${draftId} is already ${draft.status}`);
-    await work.tx.updateTable('action_drafts').set({ status: 'filed', filed_at: work.now }).where('id', '=', draftId).execute();
+    await work.tx
+      .updateTable('action_drafts')
+      .set({ status: 'filed', filed_at: work.now })
+      .where('id', '=', draftId)
+      .execute();
     return { event: 'action.filed', data: () => ({ draft_id: draftId, action_id: draft.action_id }), value: undefined };
   });
 }
@@ -337,18 +519,41 @@ export async function draftSocial(
     const id = newId('soc');
     await work.tx
       .insertInto('social_drafts')
-      .values({ id, complaint_id: c.escalatr_id, company_id: c.company_id, platform: input.platform, body: input.body, status: 'drafted', created_at: work.now, posted_at: null })
+      .values({
+        id,
+        complaint_id: c.escalatr_id,
+        company_id: c.company_id,
+        platform: input.platform,
+        body: input.body,
+        status: 'drafted',
+        created_at: work.now,
+        posted_at: null,
+      })
       .execute();
     return { draft_id: id };
   });
 }
 
-export async function markSocialPosted(ctx: DomainContext, actor: Extract<Actor, { kind: 'consumer' }>, escalatrId: string, draftId: string): Promise<void> {
+export async function markSocialPosted(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'consumer' }>,
+  escalatrId: string,
+  draftId: string,
+): Promise<void> {
   await complaintStep(ctx, actor, escalatrId, async (c, work) => {
-    const draft = await work.tx.selectFrom('social_drafts').selectAll().where('id', '=', draftId).where('complaint_id', '=', c.escalatr_id).executeTakeFirst();
+    const draft = await work.tx
+      .selectFrom('social_drafts')
+      .selectAll()
+      .where('id', '=', draftId)
+      .where('complaint_id', '=', c.escalatr_id)
+      .executeTakeFirst();
     if (!draft) throw notFound(`social draft ${draftId}`);
     if (draft.status !== 'drafted') throw invalidTransition(`social draft ${draftId} is already posted`);
-    await work.tx.updateTable('social_drafts').set({ status: 'posted', posted_at: work.now }).where('id', '=', draftId).execute();
+    await work.tx
+      .updateTable('social_drafts')
+      .set({ status: 'posted', posted_at: work.now })
+      .where('id', '=', draftId)
+      .execute();
     return { event: 'social.posted', data: () => ({ draft_id: draftId, platform: draft.platform }), value: undefined };
   });
 }

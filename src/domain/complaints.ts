@@ -46,7 +46,18 @@ export interface ComplaintDetail extends ComplaintSummary {
 const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The columns a list item is made of: list pages read these, not the whole record (description, notes…). */
-export const SUMMARY_COLUMNS = ['escalatr_id', 'complaint_category', 'status', 'stage', 'level', 'priority', 'amount_involved', 'currency', 'sla_due_at', 'created_at'] as const;
+export const SUMMARY_COLUMNS = [
+  'escalatr_id',
+  'complaint_category',
+  'status',
+  'stage',
+  'level',
+  'priority',
+  'amount_involved',
+  'currency',
+  'sla_due_at',
+  'created_at',
+] as const;
 export type ComplaintSummaryRow = Pick<ComplaintRow, (typeof SUMMARY_COLUMNS)[number]>;
 
 export function toSummary(c: ComplaintSummaryRow, now: number): ComplaintSummary {
@@ -64,7 +75,11 @@ export function toSummary(c: ComplaintSummaryRow, now: number): ComplaintSummary
   };
 }
 
-export function toDetail(c: ComplaintRow, consumer: { email: string; name: string | null } | null, now: number): ComplaintDetail {
+export function toDetail(
+  c: ComplaintRow,
+  consumer: { email: string; name: string | null } | null,
+  now: number,
+): ComplaintDetail {
   const hasResolution = c.resolution_type !== null || c.resolution_notes !== null || c.amount_recovered !== null;
   return {
     ...toSummary(c, now),
@@ -107,7 +122,8 @@ export interface FileComplaintInput {
 export async function fileComplaint(ctx: DomainContext, input: FileComplaintInput): Promise<ComplaintRow> {
   // An unknown code is a bad field of the body; a store failure is not, and must not be reported as one.
   const company = await findCompanyByCode(ctx.store.db, input.company_code);
-  if (!company) throw new AppError('validation_failed', `no company with code ${input.company_code}`, { field: 'company_code' });
+  if (!company)
+    throw new AppError('validation_failed', `no company with code ${input.company_code}`, { field: 'company_code' });
   if (input.currency != null && !/^[A-Z]{3}$/.test(input.currency)) {
     throw new AppError('validation_failed', 'currency must be an ISO 4217 code such as INR or USD');
   }
@@ -158,7 +174,11 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
   });
 }
 
-export async function getComplaintRow(db: Db, scope: { companyId?: string; consumerId?: string }, escalatrId: string): Promise<ComplaintRow> {
+export async function getComplaintRow(
+  db: Db,
+  scope: { companyId?: string; consumerId?: string },
+  escalatrId: string,
+): Promise<ComplaintRow> {
   let q = db.selectFrom('complaints').selectAll().where('escalatr_id', '=', escalatrId);
   if (scope.companyId) q = q.where('company_id', '=', scope.companyId);
   if (scope.consumerId) q = q.where('consumer_id', '=', scope.consumerId);
@@ -168,9 +188,18 @@ export async function getComplaintRow(db: Db, scope: { companyId?: string; consu
   return row;
 }
 
-export async function getComplaintDetail(db: Db, scope: { companyId?: string; consumerId?: string }, escalatrId: string, now: number): Promise<ComplaintDetail> {
+export async function getComplaintDetail(
+  db: Db,
+  scope: { companyId?: string; consumerId?: string },
+  escalatrId: string,
+  now: number,
+): Promise<ComplaintDetail> {
   const row = await getComplaintRow(db, scope, escalatrId);
-  const consumer = await db.selectFrom('consumers').select(['email', 'name']).where('id', '=', row.consumer_id).executeTakeFirst();
+  const consumer = await db
+    .selectFrom('consumers')
+    .select(['email', 'name'])
+    .where('id', '=', row.consumer_id)
+    .executeTakeFirst();
   return toDetail(row, consumer ?? null, now);
 }
 
@@ -195,7 +224,13 @@ export async function listComplaints(
   if (f.stage) q = q.where('stage', '=', f.stage as ComplaintRow['stage']);
   if (f.escalation_level) q = q.where('level', '=', Number(f.escalation_level.slice(1)));
   const [rows, count] = await Promise.all([
-    q.selectAll().orderBy('created_at', 'desc').orderBy('escalatr_id', 'desc').limit(f.limit).offset((f.page - 1) * f.limit).execute(),
+    q
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('escalatr_id', 'desc')
+      .limit(f.limit)
+      .offset((f.page - 1) * f.limit)
+      .execute(),
     q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
@@ -302,22 +337,74 @@ async function pageRelated<R>(
     return q;
   };
   const [rows, count] = await Promise.all([
-    base().select(columns).orderBy('created_at').orderBy('id').limit(page.limit).offset((page.page - 1) * page.limit).execute() as Promise<R[]>,
-    base().select((eb: any) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow() as Promise<{ n: unknown }>,
+    base()
+      .select(columns)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset((page.page - 1) * page.limit)
+      .execute() as Promise<R[]>,
+    base()
+      .select((eb: any) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow() as Promise<{ n: unknown }>,
   ]);
   return { rows, total: Number(count.n) };
 }
 
-export async function listMessages(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<MessageView>> {
+export async function listMessages(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  page: RecordPage,
+): Promise<PageOf<MessageView>> {
   await getComplaintRow(db, scope, escalatrId);
-  const { rows, total } = await pageRelated<MessagesTable>(db, 'messages', escalatrId, page, ['id', 'author_kind', 'author', 'body', 'directed_to', 'created_at']);
-  return { total, rows: rows.map((r) => ({ id: r.id, author_kind: r.author_kind, author: r.author, body: r.body, directed_to: r.directed_to, created_at: isoOf(r.created_at) })) };
+  const { rows, total } = await pageRelated<MessagesTable>(db, 'messages', escalatrId, page, [
+    'id',
+    'author_kind',
+    'author',
+    'body',
+    'directed_to',
+    'created_at',
+  ]);
+  return {
+    total,
+    rows: rows.map((r) => ({
+      id: r.id,
+      author_kind: r.author_kind,
+      author: r.author,
+      body: r.body,
+      directed_to: r.directed_to,
+      created_at: isoOf(r.created_at),
+    })),
+  };
 }
 
-export async function listEvidence(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<EvidenceView>> {
+export async function listEvidence(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  page: RecordPage,
+): Promise<PageOf<EvidenceView>> {
   await getComplaintRow(db, scope, escalatrId);
-  const { rows, total } = await pageRelated<EvidenceTable>(db, 'evidence', escalatrId, page, ['id', 'file_name', 'content_type', 'size', 'sha256', 'created_at']);
-  return { total, rows: rows.map((r) => ({ id: r.id, file_name: r.file_name, content_type: r.content_type, size: Number(r.size), sha256: r.sha256, created_at: isoOf(r.created_at) })) };
+  const { rows, total } = await pageRelated<EvidenceTable>(db, 'evidence', escalatrId, page, [
+    'id',
+    'file_name',
+    'content_type',
+    'size',
+    'sha256',
+    'created_at',
+  ]);
+  return {
+    total,
+    rows: rows.map((r) => ({
+      id: r.id,
+      file_name: r.file_name,
+      content_type: r.content_type,
+      size: Number(r.size),
+      sha256: r.sha256,
+      created_at: isoOf(r.created_at),
+    })),
+  };
 }
 
 /** The stored bytes of one piece of evidence, for a download route. */
@@ -338,10 +425,23 @@ export async function getEvidenceContent(
   return { ...row, content: Buffer.from(row.content) };
 }
 
-export async function listSettlementOffers(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<SettlementOfferView>> {
+export async function listSettlementOffers(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  page: RecordPage,
+): Promise<PageOf<SettlementOfferView>> {
   await getComplaintRow(db, scope, escalatrId);
   const { rows, total } = await pageRelated<SettlementOffersTable>(db, 'settlement_offers', escalatrId, page, [
-    'id', 'amount', 'currency', 'terms', 'status', 'counter_amount', 'created_by', 'created_at', 'responded_at',
+    'id',
+    'amount',
+    'currency',
+    'terms',
+    'status',
+    'counter_amount',
+    'created_by',
+    'created_at',
+    'responded_at',
   ]);
   return {
     total,
@@ -359,36 +459,114 @@ export async function listSettlementOffers(db: Db, scope: ComplaintScope, escala
   };
 }
 
-export async function listFollowups(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<FollowupView>> {
+export async function listFollowups(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  page: RecordPage,
+): Promise<PageOf<FollowupView>> {
   await getComplaintRow(db, scope, escalatrId);
-  const { rows, total } = await pageRelated<FollowupsTable>(db, 'followups', escalatrId, page, ['id', 'question', 'answer', 'asked_by', 'created_at', 'answered_at']);
-  return { total, rows: rows.map((r) => ({ id: r.id, question: r.question, answer: r.answer, asked_by: r.asked_by, created_at: isoOf(r.created_at), answered_at: isoOrNull(r.answered_at) })) };
-}
-
-export async function listActionDrafts(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<ActionDraftView>> {
-  await getComplaintRow(db, scope, escalatrId);
-  const { rows, total } = await pageRelated<ActionDraftsTable>(db, 'action_drafts', escalatrId, page, ['id', 'action_id', 'kind', 'body', 'status', 'respond_by', 'created_at', 'filed_at']);
+  const { rows, total } = await pageRelated<FollowupsTable>(db, 'followups', escalatrId, page, [
+    'id',
+    'question',
+    'answer',
+    'asked_by',
+    'created_at',
+    'answered_at',
+  ]);
   return {
     total,
-    rows: rows.map((r) => ({ action_id: r.action_id, draft_id: r.id, kind: r.kind, body: r.body, status: r.status, respond_by: isoOf(r.respond_by), created_at: isoOf(r.created_at), filed_at: isoOrNull(r.filed_at) })),
+    rows: rows.map((r) => ({
+      id: r.id,
+      question: r.question,
+      answer: r.answer,
+      asked_by: r.asked_by,
+      created_at: isoOf(r.created_at),
+      answered_at: isoOrNull(r.answered_at),
+    })),
+  };
+}
+
+export async function listActionDrafts(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  page: RecordPage,
+): Promise<PageOf<ActionDraftView>> {
+  await getComplaintRow(db, scope, escalatrId);
+  const { rows, total } = await pageRelated<ActionDraftsTable>(db, 'action_drafts', escalatrId, page, [
+    'id',
+    'action_id',
+    'kind',
+    'body',
+    'status',
+    'respond_by',
+    'created_at',
+    'filed_at',
+  ]);
+  return {
+    total,
+    rows: rows.map((r) => ({
+      action_id: r.action_id,
+      draft_id: r.id,
+      kind: r.kind,
+      body: r.body,
+      status: r.status,
+      respond_by: isoOf(r.respond_by),
+      created_at: isoOf(r.created_at),
+      filed_at: isoOrNull(r.filed_at),
+    })),
   };
 }
 
 /** A social draft is the consumer's own until it is posted: staff see only posted ones. */
-export async function listSocialDrafts(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage, opts: { postedOnly: boolean }): Promise<PageOf<SocialDraftView>> {
+export async function listSocialDrafts(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  page: RecordPage,
+  opts: { postedOnly: boolean },
+): Promise<PageOf<SocialDraftView>> {
   await getComplaintRow(db, scope, escalatrId);
   const narrow = opts.postedOnly ? { column: 'status', value: 'posted' } : undefined;
-  const { rows, total } = await pageRelated<SocialDraftsTable>(db, 'social_drafts', escalatrId, page, ['id', 'platform', 'body', 'status', 'created_at', 'posted_at'], narrow);
-  return { total, rows: rows.map((r) => ({ draft_id: r.id, platform: r.platform, body: r.body, status: r.status, created_at: isoOf(r.created_at), posted_at: isoOrNull(r.posted_at) })) };
+  const { rows, total } = await pageRelated<SocialDraftsTable>(
+    db,
+    'social_drafts',
+    escalatrId,
+    page,
+    ['id', 'platform', 'body', 'status', 'created_at', 'posted_at'],
+    narrow,
+  );
+  return {
+    total,
+    rows: rows.map((r) => ({
+      draft_id: r.id,
+      platform: r.platform,
+      body: r.body,
+      status: r.status,
+      created_at: isoOf(r.created_at),
+      posted_at: isoOrNull(r.posted_at),
+    })),
+  };
 }
 
 /** The complaint's event timeline, oldest first, each event as its receivers got it. */
-export async function listComplaintEvents(db: Db, scope: ComplaintScope, escalatrId: string, page: RecordPage): Promise<PageOf<ComplaintEventView>> {
+export async function listComplaintEvents(
+  db: Db,
+  scope: ComplaintScope,
+  escalatrId: string,
+  page: RecordPage,
+): Promise<PageOf<ComplaintEventView>> {
   const c = await getComplaintRow(db, scope, escalatrId);
   // Filtering by company too keeps the (company_id, complaint_id, seq) index in use.
   const base = db.selectFrom('events').where('company_id', '=', c.company_id).where('complaint_id', '=', escalatrId);
   const [rows, count] = await Promise.all([
-    base.select('body').orderBy('seq').limit(page.limit).offset((page.page - 1) * page.limit).execute(),
+    base
+      .select('body')
+      .orderBy('seq')
+      .limit(page.limit)
+      .offset((page.page - 1) * page.limit)
+      .execute(),
     base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { total: Number(count.n), rows: rows.map((r) => JSON.parse(r.body) as ComplaintEventView) };

@@ -31,7 +31,15 @@ export async function createConsumerWithToken(
     const { token, hash, displayPrefix } = newToken(CONSUMER_TOKEN_PREFIX);
     await tx
       .insertInto('consumer_tokens')
-      .values({ id: newId('ctk'), consumer_id: consumer.id, token_hash: hash, prefix: displayPrefix, created_at: now, last_used_at: null, revoked_at: null })
+      .values({
+        id: newId('ctk'),
+        consumer_id: consumer.id,
+        token_hash: hash,
+        prefix: displayPrefix,
+        created_at: now,
+        last_used_at: null,
+        revoked_at: null,
+      })
       .execute();
     return { consumer, token };
   });

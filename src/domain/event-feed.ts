@@ -66,19 +66,31 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   if (f.after !== undefined) {
     const afterSeq = await cursorSeq(db, companyId, f.after);
     const fromCursor = q.where('seq', '>', afterSeq);
-    rows = await fromCursor.select(['id', 'seq', 'body', 'delivery_status']).orderBy('seq', 'asc').limit(f.limit).execute();
+    rows = await fromCursor
+      .select(['id', 'seq', 'body', 'delivery_status'])
+      .orderBy('seq', 'asc')
+      .limit(f.limit)
+      .execute();
     if (rows.length < f.limit) total = rows.length;
     else total = unfiltered ? (await seqSpan(db, companyId)).last - afterSeq : await countOf(fromCursor);
     nextCursor = rows.length ? rows[rows.length - 1].id : f.after;
   } else {
     const offset = (f.page - 1) * f.limit;
-    rows = await q.select(['id', 'seq', 'body', 'delivery_status']).orderBy('seq', 'desc').limit(f.limit).offset(offset).execute();
+    rows = await q
+      .select(['id', 'seq', 'body', 'delivery_status'])
+      .orderBy('seq', 'desc')
+      .limit(f.limit)
+      .offset(offset)
+      .execute();
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;
     else if (unfiltered) total = (await seqSpan(db, companyId)).count;
     else total = await countOf(q);
   }
-  const deliveries = await deliveriesOf(db, rows.map((r) => r.id));
+  const deliveries = await deliveriesOf(
+    db,
+    rows.map((r) => r.id),
+  );
   return { events: rows.map((r) => toFeedEvent(r, deliveries.get(r.id) ?? [])), total, nextCursor };
 }
 
@@ -93,8 +105,16 @@ async function seqSpan(db: Db, companyId: string): Promise<{ first: number; last
   // index, but scans for both together.
   const row = await db
     .selectNoFrom((eb) => [
-      eb.selectFrom('events').where('company_id', '=', companyId).select((e) => e.fn.min('seq').as('s')).as('first'),
-      eb.selectFrom('events').where('company_id', '=', companyId).select((e) => e.fn.max('seq').as('s')).as('last'),
+      eb
+        .selectFrom('events')
+        .where('company_id', '=', companyId)
+        .select((e) => e.fn.min('seq').as('s'))
+        .as('first'),
+      eb
+        .selectFrom('events')
+        .where('company_id', '=', companyId)
+        .select((e) => e.fn.max('seq').as('s'))
+        .as('last'),
     ])
     .executeTakeFirstOrThrow();
   if (row.first === null || row.last === null) return { first: 0, last: 0, count: 0 };
@@ -105,8 +125,14 @@ async function seqSpan(db: Db, companyId: string): Promise<{ first: number; last
 
 /** The seq of a cursor event; an id that is unknown or another company's is a bad parameter, named as such. */
 async function cursorSeq(db: Db, companyId: string, eventId: string): Promise<number> {
-  const row = await db.selectFrom('events').select('seq').where('id', '=', eventId).where('company_id', '=', companyId).executeTakeFirst();
-  if (!row) throw new AppError('invalid_query', `invalid query parameter after: no event ${eventId}`, { parameter: 'after' });
+  const row = await db
+    .selectFrom('events')
+    .select('seq')
+    .where('id', '=', eventId)
+    .where('company_id', '=', companyId)
+    .executeTakeFirst();
+  if (!row)
+    throw new AppError('invalid_query', `invalid query parameter after: no event ${eventId}`, { parameter: 'after' });
   return Number(row.seq);
 }
 
@@ -124,7 +150,17 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
   if (!eventIds.length) return byEvent;
   const rows = await db
     .selectFrom('deliveries')
-    .select(['id', 'event_id', 'endpoint_id', 'destination_id', 'status', 'attempt_count', 'next_attempt_at', 'last_status_code', 'created_at'])
+    .select([
+      'id',
+      'event_id',
+      'endpoint_id',
+      'destination_id',
+      'status',
+      'attempt_count',
+      'next_attempt_at',
+      'last_status_code',
+      'created_at',
+    ])
     // Only by event id: the ids come from this company's own page. A company_id condition or an ORDER BY here lets
     // the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
     .where('event_id', 'in', eventIds)
@@ -149,5 +185,12 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
 function toFeedEvent(row: EventRow, deliveries: FeedDelivery[]): FeedEvent {
   // The stored body is exactly what receivers were sent; the feed shows the same id, name, timestamp and data.
   const body = JSON.parse(row.body) as { id: string; event: string; timestamp: string; data: Record<string, unknown> };
-  return { id: row.id, event: body.event, timestamp: body.timestamp, data: body.data ?? {}, delivery_status: row.delivery_status, deliveries };
+  return {
+    id: row.id,
+    event: body.event,
+    timestamp: body.timestamp,
+    data: body.data ?? {},
+    delivery_status: row.delivery_status,
+    deliveries,
+  };
 }

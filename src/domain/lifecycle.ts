@@ -24,13 +24,15 @@ export function assertActive(c: ComplaintState, step: string): void {
 
 export function assertCanEscalate(c: ComplaintState): void {
   assertActive(c, 'escalate');
-  if (c.level >= MAX_LEVEL) throw invalidTransition(`complaint ${c.escalatr_id} is already at ${levelName(MAX_LEVEL)}, the highest level`);
+  if (c.level >= MAX_LEVEL)
+    throw invalidTransition(`complaint ${c.escalatr_id} is already at ${levelName(MAX_LEVEL)}, the highest level`);
 }
 
 export function assertCanClaim(c: ComplaintState): void {
   assertActive(c, 'claim');
   if (c.stage === 'Closure') throw invalidTransition(`complaint ${c.escalatr_id} is already completed`);
-  if (c.claimed_by !== null) throw invalidTransition(`complaint ${c.escalatr_id} is already claimed by ${c.claimed_by}`);
+  if (c.claimed_by !== null)
+    throw invalidTransition(`complaint ${c.escalatr_id} is already claimed by ${c.claimed_by}`);
 }
 
 export function assertCanRelease(c: ComplaintState): void {

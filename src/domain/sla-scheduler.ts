@@ -31,7 +31,10 @@ export class SlaScheduler {
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.tick().catch((err) => this.log?.error({ err }, 'sla scheduler tick failed')), this.intervalMs);
+    this.timer = setInterval(
+      () => void this.tick().catch((err) => this.log?.error({ err }, 'sla scheduler tick failed')),
+      this.intervalMs,
+    );
     this.timer.unref();
   }
 
@@ -73,7 +76,10 @@ export class SlaScheduler {
       .limit(BATCH)
       .execute();
     const outcomes: Outcome[] = [];
-    for (const c of due) outcomes.push(await this.attempt(c.escalatr_id, () => this.escalateOverdueOne(c.escalatr_id, c.level, c.sla_due_at!)));
+    for (const c of due)
+      outcomes.push(
+        await this.attempt(c.escalatr_id, () => this.escalateOverdueOne(c.escalatr_id, c.level, c.sla_due_at!)),
+      );
     return summarise(due.length, outcomes);
   }
 
@@ -88,7 +94,10 @@ export class SlaScheduler {
       .limit(BATCH)
       .execute();
     const outcomes: Outcome[] = [];
-    for (const d of drafts) outcomes.push(await this.attempt(d.complaint_id, () => this.settleActionWait(d.id, d.complaint_id, d.created_at)));
+    for (const d of drafts)
+      outcomes.push(
+        await this.attempt(d.complaint_id, () => this.settleActionWait(d.id, d.complaint_id, d.created_at)),
+      );
     return summarise(drafts.length, outcomes);
   }
 
@@ -114,7 +123,13 @@ export class SlaScheduler {
       const next = level + 1;
       const result = await work.tx
         .updateTable('complaints')
-        .set({ level: next, status: 'Escalated', stage: 'Escalation', sla_due_at: slaDueAt(timers, next, work.now), updated_at: work.now })
+        .set({
+          level: next,
+          status: 'Escalated',
+          stage: 'Escalation',
+          sla_due_at: slaDueAt(timers, next, work.now),
+          updated_at: work.now,
+        })
         .where('escalatr_id', '=', escalatrId)
         .where('level', '=', level)
         .where('sla_due_at', '=', seenDue)
@@ -149,7 +164,13 @@ export class SlaScheduler {
       const next = c.level + 1;
       await work.tx
         .updateTable('complaints')
-        .set({ level: next, status: 'Escalated', stage: 'Escalation', sla_due_at: slaDueAt(timers, next, work.now), updated_at: work.now })
+        .set({
+          level: next,
+          status: 'Escalated',
+          stage: 'Escalation',
+          sla_due_at: slaDueAt(timers, next, work.now),
+          updated_at: work.now,
+        })
         .where('escalatr_id', '=', escalatrId)
         .execute();
       await this.emitEscalated(work, escalatrId, next, 'auto_action_wait');
@@ -158,19 +179,39 @@ export class SlaScheduler {
   }
 
   private async timersOf(tx: Tx, escalatrId: string) {
-    const row = await tx.selectFrom('complaints').select('company_id').where('escalatr_id', '=', escalatrId).executeTakeFirst();
+    const row = await tx
+      .selectFrom('complaints')
+      .select('company_id')
+      .where('escalatr_id', '=', escalatrId)
+      .executeTakeFirst();
     return row ? companyTimers(tx, row.company_id) : null;
   }
 
-  private async emitEscalated(work: Work, escalatrId: string, level: number, trigger: EscalationTrigger): Promise<void> {
-    const row = await work.tx.selectFrom('complaints').select(['company_id', 'status']).where('escalatr_id', '=', escalatrId).executeTakeFirstOrThrow();
+  private async emitEscalated(
+    work: Work,
+    escalatrId: string,
+    level: number,
+    trigger: EscalationTrigger,
+  ): Promise<void> {
+    const row = await work.tx
+      .selectFrom('complaints')
+      .select(['company_id', 'status'])
+      .where('escalatr_id', '=', escalatrId)
+      .executeTakeFirstOrThrow();
     await emitEvent(this.ctx, work, {
       companyId: row.company_id,
       name: 'complaint.escalated',
       complaintId: escalatrId,
-      data: { ...eventBase({ escalatr_id: escalatrId, status: row.status, level }), to_level: levelName(level), trigger },
+      data: {
+        ...eventBase({ escalatr_id: escalatrId, status: row.status, level }),
+        to_level: levelName(level),
+        trigger,
+      },
     });
-    this.log?.info({ escalatr_id: escalatrId, to_level: levelName(level), trigger }, 'complaint escalated automatically');
+    this.log?.info(
+      { escalatr_id: escalatrId, to_level: levelName(level), trigger },
+      'complaint escalated automatically',
+    );
   }
 }
 

@@ -30,7 +30,11 @@ export interface CompanyTimers {
 }
 
 export async function companyTimers(db: Db, companyId: string): Promise<CompanyTimers> {
-  const row = await db.selectFrom('companies').select(['sla_windows', 'action_wait_s']).where('id', '=', companyId).executeTakeFirst();
+  const row = await db
+    .selectFrom('companies')
+    .select(['sla_windows', 'action_wait_s'])
+    .where('id', '=', companyId)
+    .executeTakeFirst();
   const custom = row?.sla_windows ? (JSON.parse(row.sla_windows) as Record<string, number>) : {};
   return { windows: { ...DEFAULT_SLA_WINDOWS_S, ...custom }, actionWaitS: row?.action_wait_s ?? DEFAULT_ACTION_WAIT_S };
 }
@@ -48,12 +52,20 @@ export interface SlaSettingsView {
 
 export async function getSlaSettings(db: Db, companyId: string): Promise<SlaSettingsView> {
   const timers = await companyTimers(db, companyId);
-  return { windows: timers.windows, action_wait_s: timers.actionWaitS, defaults: { windows: { ...DEFAULT_SLA_WINDOWS_S }, action_wait_s: DEFAULT_ACTION_WAIT_S } };
+  return {
+    windows: timers.windows,
+    action_wait_s: timers.actionWaitS,
+    defaults: { windows: { ...DEFAULT_SLA_WINDOWS_S }, action_wait_s: DEFAULT_ACTION_WAIT_S },
+  };
 }
 
 function checkSeconds(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_WINDOW_S || value > MAX_WINDOW_S) {
-    throw new AppError('validation_failed', `${name} must be a whole number of seconds from ${MIN_WINDOW_S} to ${MAX_WINDOW_S}`, { field: name });
+    throw new AppError(
+      'validation_failed',
+      `${name} must be a whole number of seconds from ${MIN_WINDOW_S} to ${MAX_WINDOW_S}`,
+      { field: name },
+    );
   }
   return value;
 }
@@ -69,7 +81,10 @@ export async function setSlaSettings(
 ): Promise<SlaSettingsView> {
   const windows: Record<string, number> = {};
   for (const [level, seconds] of Object.entries(input.windows)) {
-    if (!(LEVELS as readonly string[]).includes(level)) throw new AppError('validation_failed', `windows.${level} is not a level (L1 to L9)`, { field: `windows.${level}` });
+    if (!(LEVELS as readonly string[]).includes(level))
+      throw new AppError('validation_failed', `windows.${level} is not a level (L1 to L9)`, {
+        field: `windows.${level}`,
+      });
     windows[level] = checkSeconds(`windows.${level}`, seconds);
   }
   const actionWait = input.action_wait_s == null ? null : checkSeconds('action_wait_s', input.action_wait_s);

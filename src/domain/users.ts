@@ -48,9 +48,13 @@ export async function createUser(
   };
   const password_hash = await hashPassword(input.password);
   try {
-    await ctx.store.db.insertInto('users').values({ ...user, password_hash, failed_logins: 0, locked_until: null }).execute();
+    await ctx.store.db
+      .insertInto('users')
+      .values({ ...user, password_hash, failed_logins: 0, locked_until: null })
+      .execute();
   } catch (err) {
-    if (ctx.store.profile.isUniqueViolation(err)) throw new AppError('already_exists', `a user with email ${email} exists`);
+    if (ctx.store.profile.isUniqueViolation(err))
+      throw new AppError('already_exists', `a user with email ${email} exists`);
     throw err;
   }
   return user;

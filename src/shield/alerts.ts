@@ -43,7 +43,10 @@ export function contentExcerpt(content: string): string {
   const text = content.trim();
   const points = Array.from(text);
   if (points.length <= EXCERPT_MAX) return text;
-  return `${points.slice(0, EXCERPT_MAX - 1).join('').trimEnd()}…`;
+  return `${points
+    .slice(0, EXCERPT_MAX - 1)
+    .join('')
+    .trimEnd()}…`;
 }
 
 /** Where the record lives in the dashboard. */
@@ -51,7 +54,13 @@ export function recordUrl(publicUrl: string, recordId: string): string {
   return `${publicUrl}/shield/feedback/${encodeURIComponent(recordId)}`;
 }
 
-export function buildAlertPayload(ctx: Pick<DomainContext, 'config'>, automationId: string, companyCode: string, record: ScoredRecord, now: number): ShieldAlertPayload {
+export function buildAlertPayload(
+  ctx: Pick<DomainContext, 'config'>,
+  automationId: string,
+  companyCode: string,
+  record: ScoredRecord,
+  now: number,
+): ShieldAlertPayload {
   return {
     automation_id: automationId,
     org_id: companyCode,
@@ -73,7 +82,8 @@ export function buildAlertPayload(ctx: Pick<DomainContext, 'config'>, automation
 }
 
 /** The idempotency key of one alert to one destination: also the receiver's `Idempotency-Key` (the seed's form). */
-export const alertKey = (automationId: string, destinationId: string, recordId: string) => `${automationId}:${destinationId}:${recordId}`;
+export const alertKey = (automationId: string, destinationId: string, recordId: string) =>
+  `${automationId}:${destinationId}:${recordId}`;
 
 /**
  * Emits one `shield.alert` in the caller's transaction: the event (feed), a delivery to each subscribed company
@@ -82,7 +92,13 @@ export const alertKey = (automationId: string, destinationId: string, recordId: 
  * dropped whole — inside a savepoint, because on PostgreSQL a failed statement would otherwise doom the transaction.
  * Returns whether the alert was written.
  */
-export async function emitShieldAlert(ctx: DomainContext, work: Work, companyId: string, automation: ActiveAutomation, payload: ShieldAlertPayload): Promise<boolean> {
+export async function emitShieldAlert(
+  ctx: DomainContext,
+  work: Work,
+  companyId: string,
+  automation: ActiveAutomation,
+  payload: ShieldAlertPayload,
+): Promise<boolean> {
   const recordId = payload.record.id;
   await sql`savepoint shield_alert`.execute(work.tx);
   try {

@@ -92,7 +92,10 @@ export function checkFilter(value: unknown): AutomationFilter {
 function checkOutboundUrl(ctx: DomainContext, value: unknown, field: string): string {
   if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'is required');
   try {
-    return validateWebhookUrl(value, { allowHttp: ctx.config.allowHttpWebhooks, allowCidrs: ctx.config.webhookAllowCidrs });
+    return validateWebhookUrl(value, {
+      allowHttp: ctx.config.allowHttpWebhooks,
+      allowCidrs: ctx.config.webhookAllowCidrs,
+    });
   } catch (err) {
     if (err instanceof AppError) throw new AppError('invalid_url', `${field}: ${err.message}`, { field });
     throw err;
@@ -116,16 +119,20 @@ function checkAuth(value: unknown, field: string, previous: EndpointAuth | null)
   const type = value.type as AuthType;
   if (!AUTH_TYPES.includes(type)) throw invalid(`${field}.type`, `must be one of ${AUTH_TYPES.join(', ')}`);
   if (type === 'none') {
-    if (value.token !== undefined && value.token !== null) throw invalid(`${field}.token`, 'is only used with bearer, api_key or custom_header');
+    if (value.token !== undefined && value.token !== null)
+      throw invalid(`${field}.token`, 'is only used with bearer, api_key or custom_header');
     return { type: 'none' };
   }
   for (const key of ['token', 'header_name'] as const) {
-    if (value[key] !== undefined && value[key] !== null && typeof value[key] !== 'string') throw invalid(`${field}.${key}`, 'must be a string');
+    if (value[key] !== undefined && value[key] !== null && typeof value[key] !== 'string')
+      throw invalid(`${field}.${key}`, 'must be a string');
   }
-  if (type !== 'custom_header' && value.header_name != null) throw invalid(`${field}.header_name`, 'is only used with custom_header');
+  if (type !== 'custom_header' && value.header_name != null)
+    throw invalid(`${field}.header_name`, 'is only used with custom_header');
   const same = previous && previous.type === type ? previous : null;
   const auth: EndpointAuth = { type, token: (value.token as string | undefined) ?? same?.token ?? null };
-  if (type === 'custom_header') auth.header_name = (value.header_name as string | undefined) ?? same?.header_name ?? null;
+  if (type === 'custom_header')
+    auth.header_name = (value.header_name as string | undefined) ?? same?.header_name ?? null;
   if (!auth.token) throw invalid(`${field}.token`, `is required for ${type}`);
   const problem = validateAuthConfig(auth);
   if (problem) throw invalid(problem.startsWith('credential') ? `${field}.token` : `${field}.header_name`, problem);
@@ -137,7 +144,8 @@ function checkRecipients(value: unknown, field: string): string[] {
   if (value.length > MAX_EMAIL_RECIPIENTS) throw invalid(field, `may list at most ${MAX_EMAIL_RECIPIENTS} addresses`);
   const out: string[] = [];
   value.forEach((item, i) => {
-    if (typeof item !== 'string' || item.length > 254 || !EMAIL.test(item.trim())) throw invalid(`${field}[${i}]`, 'must be an email address');
+    if (typeof item !== 'string' || item.length > 254 || !EMAIL.test(item.trim()))
+      throw invalid(`${field}[${i}]`, 'must be an email address');
     if (!out.some((o) => o.toLowerCase() === item.trim().toLowerCase())) out.push(item.trim());
   });
   return out;
@@ -149,19 +157,26 @@ const FIELDS_BY_TYPE: Record<DestinationType, string[]> = {
   email: ['id', 'type', 'to'],
 };
 
-function checkDestination(ctx: DomainContext, value: unknown, i: number, existing: Map<string, { row: DestinationRow; open: DestinationConfig }>): DestinationDraft {
+function checkDestination(
+  ctx: DomainContext,
+  value: unknown,
+  i: number,
+  existing: Map<string, { row: DestinationRow; open: DestinationConfig }>,
+): DestinationDraft {
   const field = `destinations[${i}]`;
   if (!isObject(value)) throw invalid(field, 'must be an object with a type of webhook, slack or email');
   const type = value.type as DestinationType;
   if (!DESTINATION_TYPES.includes(type)) throw invalid(`${field}.type`, 'must be webhook, slack or email');
   const extra = Object.keys(value).find((k) => !FIELDS_BY_TYPE[type].includes(k));
-  if (extra) throw invalid(`${field}.${extra}`, `is not a field of a ${type} destination (${FIELDS_BY_TYPE[type].join(', ')})`);
+  if (extra)
+    throw invalid(`${field}.${extra}`, `is not a field of a ${type} destination (${FIELDS_BY_TYPE[type].join(', ')})`);
 
   let previous: DestinationConfig | null = null;
   if (value.id !== undefined && value.id !== null) {
     const found = typeof value.id === 'string' ? existing.get(value.id) : undefined;
     if (!found) throw invalid(`${field}.id`, 'does not name a destination of this automation');
-    if (found.row.type !== type) throw invalid(`${field}.type`, 'cannot change; remove the destination and add a new one');
+    if (found.row.type !== type)
+      throw invalid(`${field}.type`, 'cannot change; remove the destination and add a new one');
     previous = found.open;
   }
   const keepId = previous ? (value.id as string) : null;
@@ -170,18 +185,31 @@ function checkDestination(ctx: DomainContext, value: unknown, i: number, existin
     const prev = previous?.type === 'webhook' ? previous.config : null;
     const url = checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`);
     const auth = checkAuth(value.auth, `${field}.auth`, prev?.auth ?? null);
-    return { keepId, spec: { type, config: { url, auth } }, timeoutMs: checkTimeout(value.timeout_ms, `${field}.timeout_ms`) };
+    return {
+      keepId,
+      spec: { type, config: { url, auth } },
+      timeoutMs: checkTimeout(value.timeout_ms, `${field}.timeout_ms`),
+    };
   }
   if (type === 'slack') {
     const prev = previous?.type === 'slack' ? previous.config : null;
-    return { keepId, spec: { type, config: { url: checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`) } }, timeoutMs: SLACK_TIMEOUT_MS };
+    return {
+      keepId,
+      spec: { type, config: { url: checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`) } },
+      timeoutMs: SLACK_TIMEOUT_MS,
+    };
   }
-  return { keepId, spec: { type, config: { to: checkRecipients(value.to, `${field}.to`) } }, timeoutMs: EMAIL_TIMEOUT_MS };
+  return {
+    keepId,
+    spec: { type, config: { to: checkRecipients(value.to, `${field}.to`) } },
+    timeoutMs: EMAIL_TIMEOUT_MS,
+  };
 }
 
 function checkDestinations(ctx: DomainContext, value: unknown, existing: DestinationRow[]): DestinationDraft[] {
   if (!Array.isArray(value)) throw invalid('destinations', 'must be an array of destinations');
-  if (value.length > MAX_DESTINATIONS) throw invalid('destinations', `may hold at most ${MAX_DESTINATIONS} destinations`);
+  if (value.length > MAX_DESTINATIONS)
+    throw invalid('destinations', `may hold at most ${MAX_DESTINATIONS} destinations`);
   const byId = new Map(existing.map((row) => [row.id, { row, open: openDestination(ctx, row) }]));
   const drafts = value.map((item, i) => checkDestination(ctx, item, i, byId));
   const ids = drafts.map((d) => d.keepId).filter(Boolean);
@@ -189,18 +217,38 @@ function checkDestinations(ctx: DomainContext, value: unknown, existing: Destina
   return drafts;
 }
 
-async function writeDestinations(ctx: DomainContext, tx: Tx, automation: { id: string; company_id: string }, drafts: DestinationDraft[], existing: DestinationRow[], now: number) {
+async function writeDestinations(
+  ctx: DomainContext,
+  tx: Tx,
+  automation: { id: string; company_id: string },
+  drafts: DestinationDraft[],
+  existing: DestinationRow[],
+  now: number,
+) {
   const kept = new Set(drafts.map((d) => d.keepId).filter((id): id is string => id !== null));
   const removed = existing.filter((row) => !kept.has(row.id)).map((row) => row.id);
   if (removed.length) await tx.deleteFrom('destinations').where('id', 'in', removed).execute();
   for (const [position, draft] of drafts.entries()) {
     const config_enc = ctx.box.sealJson(draft.spec.config);
     if (draft.keepId) {
-      await tx.updateTable('destinations').set({ config_enc, timeout_ms: draft.timeoutMs, position }).where('id', '=', draft.keepId).execute();
+      await tx
+        .updateTable('destinations')
+        .set({ config_enc, timeout_ms: draft.timeoutMs, position })
+        .where('id', '=', draft.keepId)
+        .execute();
     } else {
       await tx
         .insertInto('destinations')
-        .values({ id: newId('dst'), automation_id: automation.id, company_id: automation.company_id, type: draft.spec.type, config_enc, timeout_ms: draft.timeoutMs, position, created_at: now })
+        .values({
+          id: newId('dst'),
+          automation_id: automation.id,
+          company_id: automation.company_id,
+          type: draft.spec.type,
+          config_enc,
+          timeout_ms: draft.timeoutMs,
+          position,
+          created_at: now,
+        })
         .execute();
     }
   }
@@ -227,7 +275,11 @@ export function destinationView(ctx: Pick<DomainContext, 'box'>, row: Destinatio
         id: row.id,
         type: 'webhook' as const,
         url: opened.config.url,
-        auth: { type: auth.type, header_name: auth.type === 'custom_header' ? (auth.header_name ?? null) : null, has_token: Boolean(auth.token) },
+        auth: {
+          type: auth.type,
+          header_name: auth.type === 'custom_header' ? (auth.header_name ?? null) : null,
+          has_token: Boolean(auth.token),
+        },
         timeout_ms: row.timeout_ms,
       };
     }
@@ -255,13 +307,24 @@ function automationView(ctx: Pick<DomainContext, 'box'>, row: AutomationRow, des
 async function destinationsOf(db: Db | Tx, automationIds: string[]): Promise<Map<string, DestinationRow[]>> {
   const byAutomation = new Map<string, DestinationRow[]>(automationIds.map((id) => [id, []]));
   if (automationIds.length === 0) return byAutomation;
-  const rows = await db.selectFrom('destinations').selectAll().where('automation_id', 'in', automationIds).orderBy('automation_id').orderBy('position').execute();
+  const rows = await db
+    .selectFrom('destinations')
+    .selectAll()
+    .where('automation_id', 'in', automationIds)
+    .orderBy('automation_id')
+    .orderBy('position')
+    .execute();
   for (const row of rows) byAutomation.get(row.automation_id)?.push(row);
   return byAutomation;
 }
 
 async function findAutomation(db: Db | Tx, companyId: string, id: string): Promise<AutomationRow> {
-  const row = await db.selectFrom('automations').selectAll().where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+  const row = await db
+    .selectFrom('automations')
+    .selectAll()
+    .where('id', '=', id)
+    .where('company_id', '=', companyId)
+    .executeTakeFirst();
   if (!row) throw notFound('automation');
   return row;
 }
@@ -275,9 +338,22 @@ export async function createAutomation(ctx: DomainContext, companyId: string, bo
   const filter = checkFilter(body.filter);
   const drafts = checkDestinations(ctx, body.destinations ?? [], []);
   const id = await transact(ctx, async ({ tx, now }) => {
-    const count = await tx.selectFrom('automations').select((eb) => eb.fn.countAll<number>().as('n')).where('company_id', '=', companyId).executeTakeFirstOrThrow();
-    if (Number(count.n) >= MAX_AUTOMATIONS) throw new AppError('conflict', `a company may have at most ${MAX_AUTOMATIONS} automations`);
-    const row = { id: newId('aut'), company_id: companyId, name, active: active ? 1 : 0, filter: JSON.stringify(filter), created_at: now, updated_at: now };
+    const count = await tx
+      .selectFrom('automations')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('company_id', '=', companyId)
+      .executeTakeFirstOrThrow();
+    if (Number(count.n) >= MAX_AUTOMATIONS)
+      throw new AppError('conflict', `a company may have at most ${MAX_AUTOMATIONS} automations`);
+    const row = {
+      id: newId('aut'),
+      company_id: companyId,
+      name,
+      active: active ? 1 : 0,
+      filter: JSON.stringify(filter),
+      created_at: now,
+      updated_at: now,
+    };
     await tx.insertInto('automations').values(row).execute();
     await writeDestinations(ctx, tx, row, drafts, [], now);
     return row.id;
@@ -289,7 +365,12 @@ export async function createAutomation(ctx: DomainContext, companyId: string, bo
  * Partial update. `destinations`, when given, is the full new list: entries with the `id` of an existing destination
  * update it (a credential or Slack URL left out is kept), entries without one are added, the rest are removed.
  */
-export async function updateAutomation(ctx: DomainContext, companyId: string, id: string, body: unknown): Promise<AutomationView> {
+export async function updateAutomation(
+  ctx: DomainContext,
+  companyId: string,
+  id: string,
+  body: unknown,
+): Promise<AutomationView> {
   if (!isObject(body)) throw new AppError('invalid_request', 'Send the changes as a JSON object');
   const extra = Object.keys(body).find((k) => !['name', 'active', 'filter', 'destinations'].includes(k));
   if (extra) throw invalid(extra, 'is not an automation field (name, active, filter, destinations)');
@@ -325,13 +406,27 @@ export async function getAutomation(ctx: DomainContext, companyId: string, id: s
   return automationView(ctx, row, destinations.get(row.id)!);
 }
 
-export async function listAutomations(ctx: DomainContext, companyId: string, page: number, limit: number): Promise<{ items: AutomationView[]; total: number }> {
+export async function listAutomations(
+  ctx: DomainContext,
+  companyId: string,
+  page: number,
+  limit: number,
+): Promise<{ items: AutomationView[]; total: number }> {
   const base = ctx.store.db.selectFrom('automations').where('company_id', '=', companyId);
   const [rows, count] = await Promise.all([
-    base.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).offset((page - 1) * limit).execute(),
+    base
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .offset((page - 1) * limit)
+      .execute(),
     base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
   ]);
-  const destinations = await destinationsOf(ctx.store.db, rows.map((r) => r.id));
+  const destinations = await destinationsOf(
+    ctx.store.db,
+    rows.map((r) => r.id),
+  );
   return { items: rows.map((r) => automationView(ctx, r, destinations.get(r.id)!)), total: Number(count.n) };
 }
 
@@ -343,8 +438,18 @@ export interface ActiveAutomation {
 }
 
 export async function loadActiveAutomations(tx: Tx, companyId: string): Promise<ActiveAutomation[]> {
-  const rows = await tx.selectFrom('automations').select(['id', 'filter']).where('company_id', '=', companyId).where('active', '=', 1).orderBy('created_at').orderBy('id').execute();
-  const destinations = await destinationsOf(tx, rows.map((r) => r.id));
+  const rows = await tx
+    .selectFrom('automations')
+    .select(['id', 'filter'])
+    .where('company_id', '=', companyId)
+    .where('active', '=', 1)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  const destinations = await destinationsOf(
+    tx,
+    rows.map((r) => r.id),
+  );
   return rows.map((r) => ({
     id: r.id,
     filter: JSON.parse(r.filter) as AutomationFilter,
@@ -353,7 +458,10 @@ export async function loadActiveAutomations(tx: Tx, companyId: string): Promise<
 }
 
 /** Level at or above the minimum, the source among the listed ones, any keyword in the text (all case-insensitive). */
-export function matchesFilter(filter: AutomationFilter, record: { source: string; content: string; escalationLevel: Level }): boolean {
+export function matchesFilter(
+  filter: AutomationFilter,
+  record: { source: string; content: string; escalationLevel: Level },
+): boolean {
   if (levelRank(record.escalationLevel) < levelRank(filter.min_level)) return false;
   if (filter.sources?.length) {
     const source = record.source.toLowerCase();

@@ -14,7 +14,8 @@ export interface FeedbackInput {
   customerId: string | null;
 }
 
-export type RecordProblemCode = 'not_an_object' | 'missing_field' | 'invalid_type' | 'invalid_value' | 'too_long' | 'unknown_field';
+export type RecordProblemCode =
+  'not_an_object' | 'missing_field' | 'invalid_type' | 'invalid_value' | 'too_long' | 'unknown_field';
 
 export interface RecordProblem {
   code: RecordProblemCode;
@@ -30,7 +31,15 @@ export const CONTENT_MAX = 20_000;
 export const URL_MAX = 2048;
 export const REF_MAX = 200;
 
-export const RECORD_FIELDS = ['id', 'source', 'source_url', 'content', 'created_at', 'thread_id', 'customer_id'] as const;
+export const RECORD_FIELDS = [
+  'id',
+  'source',
+  'source_url',
+  'content',
+  'created_at',
+  'thread_id',
+  'customer_id',
+] as const;
 
 // Control characters would end up in headers (Idempotency-Key), email subjects and logs.
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -49,7 +58,12 @@ const fail = (code: RecordProblemCode, field: string, message: string): never =>
 
 const isAbsent = (v: unknown) => v === undefined || v === null;
 
-function text(raw: Record<string, unknown>, field: string, max: number, opts: { required: boolean; allowControl?: boolean }): string | null {
+function text(
+  raw: Record<string, unknown>,
+  field: string,
+  max: number,
+  opts: { required: boolean; allowControl?: boolean },
+): string | null {
   const value = raw[field];
   // An empty string is what a CSV cell or a form sends for "nothing": absent, not a value.
   if (isAbsent(value) || value === '') {
@@ -57,9 +71,12 @@ function text(raw: Record<string, unknown>, field: string, max: number, opts: { 
     return null;
   }
   if (typeof value !== 'string') return fail('invalid_type', field, `${field} must be a string`);
-  if (value.trim() === '') return fail(opts.required ? 'missing_field' : 'invalid_value', field, `${field} must not be blank`);
-  if (value.length > max) return fail('too_long', field, `${field} must be at most ${max} characters (got ${value.length})`);
-  if (!opts.allowControl && CONTROL.test(value)) return fail('invalid_value', field, `${field} must not contain control characters`);
+  if (value.trim() === '')
+    return fail(opts.required ? 'missing_field' : 'invalid_value', field, `${field} must not be blank`);
+  if (value.length > max)
+    return fail('too_long', field, `${field} must be at most ${max} characters (got ${value.length})`);
+  if (!opts.allowControl && CONTROL.test(value))
+    return fail('invalid_value', field, `${field} must not contain control characters`);
   // PostgreSQL text cannot hold NUL, so it is refused everywhere for the same answer on both stores.
   if (value.includes('\u0000')) return fail('invalid_value', field, `${field} must not contain NUL characters`);
   return value;
@@ -74,7 +91,8 @@ function httpUrl(raw: Record<string, unknown>, field: string): string | null {
   } catch {
     return fail('invalid_value', field, `${field} must be an absolute http(s) URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return fail('invalid_value', field, `${field} must use http or https`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return fail('invalid_value', field, `${field} must use http or https`);
   return value;
 }
 
@@ -82,7 +100,8 @@ function isoTime(raw: Record<string, unknown>, field: string): number | null {
   const value = text(raw, field, 64, { required: false });
   if (value === null) return null;
   const at = ISO_DATE.test(value.trim()) ? Date.parse(value.trim()) : Number.NaN;
-  if (!Number.isFinite(at)) return fail('invalid_value', field, `${field} must be an ISO 8601 time such as 2026-06-27T11:58:00Z`);
+  if (!Number.isFinite(at))
+    return fail('invalid_value', field, `${field} must be an ISO 8601 time such as 2026-06-27T11:58:00Z`);
   return at;
 }
 
@@ -98,7 +117,8 @@ export function checkFeedbackRecord(raw: unknown, opts: { strict: boolean }): Re
   try {
     if (opts.strict) {
       const unknown = Object.keys(obj).find((k) => !(RECORD_FIELDS as readonly string[]).includes(k));
-      if (unknown !== undefined) fail('unknown_field', unknown, `unknown field ${unknown}; a record has ${RECORD_FIELDS.join(', ')}`);
+      if (unknown !== undefined)
+        fail('unknown_field', unknown, `unknown field ${unknown}; a record has ${RECORD_FIELDS.join(', ')}`);
     }
     const record: FeedbackInput = {
       recordId: text(obj, 'id', RECORD_ID_MAX, { required: true })!,

@@ -39,11 +39,16 @@ export function parseIngestBody(body: unknown): { raw: unknown[]; single: boolea
   const obj = body as Record<string, unknown>;
   if (!('records' in obj)) return { raw: [obj], single: true };
   const extra = Object.keys(obj).find((k) => k !== 'records');
-  if (extra !== undefined) throw validationFailed(`unknown field ${extra}; a batch is { "records": [ … ] }`, { field: extra });
+  if (extra !== undefined)
+    throw validationFailed(`unknown field ${extra}; a batch is { "records": [ … ] }`, { field: extra });
   const records = obj.records;
-  if (!Array.isArray(records)) throw validationFailed('records must be an array of feedback records', { field: 'records' });
+  if (!Array.isArray(records))
+    throw validationFailed('records must be an array of feedback records', { field: 'records' });
   if (records.length === 0) throw validationFailed('records must hold at least one record', { field: 'records' });
-  if (records.length > MAX_BATCH) throw validationFailed(`records may hold at most ${MAX_BATCH} records (got ${records.length})`, { field: 'records' });
+  if (records.length > MAX_BATCH)
+    throw validationFailed(`records may hold at most ${MAX_BATCH} records (got ${records.length})`, {
+      field: 'records',
+    });
   return { raw: records, single: false };
 }
 
@@ -80,7 +85,11 @@ function feedbackIds(now: number, count: number): string[] {
  * Stores records unscored in one transaction. A record id the company already has (or one repeated in the same
  * batch) is a duplicate: skipped, never stored twice, so it can never alert twice.
  */
-export async function storeFeedback(ctx: DomainContext, companyId: string, records: readonly FeedbackInput[]): Promise<StoreResult> {
+export async function storeFeedback(
+  ctx: DomainContext,
+  companyId: string,
+  records: readonly FeedbackInput[],
+): Promise<StoreResult> {
   const seen = new Set<string>();
   const unique = records.filter((r) => !seen.has(r.recordId) && seen.add(r.recordId));
   if (unique.length === 0) return { accepted: 0, duplicates: records.length };
@@ -123,12 +132,22 @@ export interface FeedbackQuery {
 }
 
 /** Scored feedback of one company, newest first, optionally at or above a level and from one source. */
-export async function listFeedback(db: Db, companyId: string, q: FeedbackQuery): Promise<{ rows: FeedbackRow[]; total: number }> {
+export async function listFeedback(
+  db: Db,
+  companyId: string,
+  q: FeedbackQuery,
+): Promise<{ rows: FeedbackRow[]; total: number }> {
   let base = db.selectFrom('feedback_records').where('company_id', '=', companyId).where('scored_at', 'is not', null);
   if (q.minLevel) base = base.where('escalation_level', 'in', levelsAtLeast(q.minLevel));
   if (q.source) base = base.where('source', '=', q.source);
   const [rows, count] = await Promise.all([
-    base.selectAll().orderBy('received_at', 'desc').orderBy('id', 'desc').limit(q.limit).offset((q.page - 1) * q.limit).execute(),
+    base
+      .selectAll()
+      .orderBy('received_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(q.limit)
+      .offset((q.page - 1) * q.limit)
+      .execute(),
     base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
@@ -136,7 +155,12 @@ export async function listFeedback(db: Db, companyId: string, q: FeedbackQuery):
 
 /** One record by the source's id, scored or not; another company's record is not found, like a missing one. */
 export async function getFeedback(db: Db, companyId: string, recordId: string): Promise<FeedbackRow> {
-  const row = await db.selectFrom('feedback_records').selectAll().where('company_id', '=', companyId).where('record_id', '=', recordId).executeTakeFirst();
+  const row = await db
+    .selectFrom('feedback_records')
+    .selectAll()
+    .where('company_id', '=', companyId)
+    .where('record_id', '=', recordId)
+    .executeTakeFirst();
   if (!row) throw notFound('feedback record');
   return row;
 }

@@ -15,7 +15,10 @@ const kb = (bytes: number) => `${Math.round(bytes / 1024).toLocaleString('en-US'
  * is honest from the first batch), with the running counts beside it. Writes to stderr so `--json` output on
  * stdout stays clean; draws nothing when stderr is not a terminal.
  */
-export function createImportProgressBar(totalBytes: number, stream: NodeJS.WriteStream = process.stderr): ImportProgressBar {
+export function createImportProgressBar(
+  totalBytes: number,
+  stream: NodeJS.WriteStream = process.stderr,
+): ImportProgressBar {
   const bar = new cliProgress.SingleBar(
     {
       stream,
@@ -32,7 +35,12 @@ export function createImportProgressBar(totalBytes: number, stream: NodeJS.Write
   return {
     onProgress(p) {
       if (stopped) return;
-      bar.update(Math.min(p.bytesRead, total), { imported: p.imported, skipped: p.skipped, invalid: p.invalid, size: `${kb(p.bytesRead)} / ${kb(p.totalBytes)}` });
+      bar.update(Math.min(p.bytesRead, total), {
+        imported: p.imported,
+        skipped: p.skipped,
+        invalid: p.invalid,
+        size: `${kb(p.bytesRead)} / ${kb(p.totalBytes)}`,
+      });
     },
     stop() {
       if (stopped) return;

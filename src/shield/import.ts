@@ -54,7 +54,10 @@ export function detectFormat(file: string): ImportFormat {
   const ext = extname(file).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.csv') return 'csv';
-  throw new AppError('validation_failed', `cannot tell the format of ${file}: name it .jsonl, .ndjson or .csv, or pass the format`);
+  throw new AppError(
+    'validation_failed',
+    `cannot tell the format of ${file}: name it .jsonl, .ndjson or .csv, or pass the format`,
+  );
 }
 
 // Far above any valid record (content is at most 20,000 characters); a longer line is refused without holding it.
@@ -120,7 +123,11 @@ async function* csvEntries(input: Readable): AsyncGenerator<FileEntry> {
       columns: (header: string[]) => {
         const names = header.map((h) => String(h).trim().toLowerCase());
         const missing = REQUIRED_COLUMNS.filter((c) => !names.includes(c));
-        if (missing.length) throw new AppError('validation_failed', `the CSV header row must name the columns ${REQUIRED_COLUMNS.join(', ')} (missing ${missing.join(', ')})`);
+        if (missing.length)
+          throw new AppError(
+            'validation_failed',
+            `the CSV header row must name the columns ${REQUIRED_COLUMNS.join(', ')} (missing ${missing.join(', ')})`,
+          );
         return names;
       },
       skip_empty_lines: true,
@@ -133,7 +140,11 @@ async function* csvEntries(input: Readable): AsyncGenerator<FileEntry> {
       on_skip: (err) => {
         const line = ((err as (Error & { lines?: number }) | undefined)?.lines ?? 0) - drift;
         // An unclosed quote is reported where it breaks and again at the end of the file: one problem, one entry.
-        if (!reportedSkips.has(line)) skipped.push({ line, error: `not valid CSV: ${(err?.message ?? 'unreadable record').replace(/ at line \d+/, '')}` });
+        if (!reportedSkips.has(line))
+          skipped.push({
+            line,
+            error: `not valid CSV: ${(err?.message ?? 'unreadable record').replace(/ at line \d+/, '')}`,
+          });
         reportedSkips.add(line);
         return undefined;
       },
@@ -152,7 +163,12 @@ async function* csvEntries(input: Readable): AsyncGenerator<FileEntry> {
  * whatever the file size. Invalid lines are reported with their line numbers; duplicates (ids already stored) are
  * skipped. Records are stored unscored; the Shield processor scores them and raises alerts.
  */
-export async function importFeedbackFile(ctx: DomainContext, companyCode: string, file: string, opts: ImportOptions = {}): Promise<ImportResult> {
+export async function importFeedbackFile(
+  ctx: DomainContext,
+  companyCode: string,
+  file: string,
+  opts: ImportOptions = {},
+): Promise<ImportResult> {
   const company = await getCompanyByCode(ctx.store.db, companyCode);
   const format = opts.format ?? detectFormat(file);
   const batchSize = Math.max(1, Math.min(opts.batchSize ?? 500, 1_000));

@@ -181,7 +181,12 @@ export class ShieldProcessor {
       .where('thread_id', '=', row.thread_id)
       .where('scored_at', 'is not', null)
       .where('sentiment_score', 'is not', null)
-      .where((eb) => eb.or([eb('received_at', '<', row.received_at), eb.and([eb('received_at', '=', row.received_at), eb('id', '<', row.id)])]))
+      .where((eb) =>
+        eb.or([
+          eb('received_at', '<', row.received_at),
+          eb.and([eb('received_at', '=', row.received_at), eb('id', '<', row.id)]),
+        ]),
+      )
       .orderBy('received_at', 'desc')
       .orderBy('id', 'desc')
       .limit(HISTORY_MAX)
@@ -190,26 +195,51 @@ export class ShieldProcessor {
   }
 
   /** Raises one alert per matching active automation; returns how many were written. */
-  private async alert(work: Work, row: FeedbackRow, score: ScoreResult, cache: Map<string, CompanyAutomations>): Promise<number> {
+  private async alert(
+    work: Work,
+    row: FeedbackRow,
+    score: ScoreResult,
+    cache: Map<string, CompanyAutomations>,
+  ): Promise<number> {
     let company = cache.get(row.company_id);
     if (!company) {
-      const found = await work.tx.selectFrom('companies').select('code').where('id', '=', row.company_id).executeTakeFirst();
-      company = { code: found?.code ?? '', automations: found ? await loadActiveAutomations(work.tx, row.company_id) : [] };
+      const found = await work.tx
+        .selectFrom('companies')
+        .select('code')
+        .where('id', '=', row.company_id)
+        .executeTakeFirst();
+      company = {
+        code: found?.code ?? '',
+        automations: found ? await loadActiveAutomations(work.tx, row.company_id) : [],
+      };
       cache.set(row.company_id, company);
     }
     let written = 0;
     for (const automation of company.automations) {
-      if (!matchesFilter(automation.filter, { source: row.source, content: row.content, escalationLevel: score.escalation_level })) continue;
-      const payload = buildAlertPayload(this.ctx, automation.id, company.code, {
-        recordId: row.record_id,
-        source: row.source,
-        sourceUrl: row.source_url,
-        content: row.content,
-        sourceCreatedAt: row.source_created_at,
-        escalationLevel: score.escalation_level,
-        emotionalIntensityLevel: score.emotional_intensity_level,
-        sentimentShift: score.sentiment_shift ?? null,
-      }, work.now);
+      if (
+        !matchesFilter(automation.filter, {
+          source: row.source,
+          content: row.content,
+          escalationLevel: score.escalation_level,
+        })
+      )
+        continue;
+      const payload = buildAlertPayload(
+        this.ctx,
+        automation.id,
+        company.code,
+        {
+          recordId: row.record_id,
+          source: row.source,
+          sourceUrl: row.source_url,
+          content: row.content,
+          sourceCreatedAt: row.source_created_at,
+          escalationLevel: score.escalation_level,
+          emotionalIntensityLevel: score.emotional_intensity_level,
+          sentimentShift: score.sentiment_shift ?? null,
+        },
+        work.now,
+      );
       if (await emitShieldAlert(this.ctx, work, row.company_id, automation, payload)) written++;
     }
     return written;

@@ -13,8 +13,7 @@ export const UNAVAILABLE_WINDOW_MS = 5_000;
 export const PROBE_TIMEOUT_MS = 2_000;
 
 export type Readiness =
-  | { ready: true }
-  | { ready: false; reason: 'store_unreachable' | 'store_write_failed'; retry_after_s: number };
+  { ready: true } | { ready: false; reason: 'store_unreachable' | 'store_write_failed'; retry_after_s: number };
 
 /**
  * Whether the store can serve the API right now.
@@ -59,7 +58,8 @@ export class StoreAvailability {
       return { ready: false, reason: 'store_unreachable', retry_after_s: Math.ceil(UNAVAILABLE_WINDOW_MS / 1000) };
     }
     const left = this.windowLeftMs();
-    if (left > 0) return { ready: false, reason: 'store_write_failed', retry_after_s: Math.max(1, Math.ceil(left / 1000)) };
+    if (left > 0)
+      return { ready: false, reason: 'store_write_failed', retry_after_s: Math.max(1, Math.ceil(left / 1000)) };
     return { ready: true };
   }
 }

@@ -24,7 +24,10 @@ export interface DialectProfile {
    * (db.ts), PostgreSQL parses one short text — instead of a statement with a parameter per value, a new text for
    * every batch size, prepared for one use.
    */
-  batchRows(rows: ReadonlyArray<Record<string, string | number | null>>, columns: Readonly<Record<string, BatchColumnType>>): RawBuilder<unknown>;
+  batchRows(
+    rows: ReadonlyArray<Record<string, string | number | null>>,
+    columns: Readonly<Record<string, BatchColumnType>>,
+  ): RawBuilder<unknown>;
   /** A list of values, sent as one parameter, as a subquery for `in …`: the same text for any length. */
   batchValues(values: readonly string[]): RawBuilder<unknown>;
   /** Whether a driver error is a unique-constraint violation (branch on codes, never on message text). */
@@ -39,8 +42,15 @@ export interface DialectProfile {
 export type BatchColumnType = 'text' | 'bigint';
 
 // Column names come from our own code (never from a request), so they are spliced into the text as identifiers.
-const columnList = (columns: Readonly<Record<string, BatchColumnType>>, each: (name: string, type: BatchColumnType) => string) =>
-  sql.raw(Object.entries(columns).map(([name, type]) => each(name, type)).join(', '));
+const columnList = (
+  columns: Readonly<Record<string, BatchColumnType>>,
+  each: (name: string, type: BatchColumnType) => string,
+) =>
+  sql.raw(
+    Object.entries(columns)
+      .map(([name, type]) => each(name, type))
+      .join(', '),
+  );
 
 const code = (err: unknown): string => String((err as { code?: unknown } | null)?.code ?? '');
 
@@ -51,11 +61,14 @@ export const sqliteProfile: DialectProfile = {
   listenNotify: false,
   queueFunctions: false,
   // `->>` gives SQL text for JSON strings and integers for JSON numbers, which is what the columns hold.
-  batchRows: (rows, columns) => sql`(select ${columnList(columns, (name) => `j.value ->> '$.${name}' as "${name}"`)} from json_each(${JSON.stringify(rows)}) as j)`,
+  batchRows: (rows, columns) =>
+    sql`(select ${columnList(columns, (name) => `j.value ->> '$.${name}' as "${name}"`)} from json_each(${JSON.stringify(rows)}) as j)`,
   batchValues: (values) => sql`(select value from json_each(${JSON.stringify(values)}))`,
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>
-    ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_BUSY'].some((c) => code(err).startsWith(c)),
+    ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_BUSY'].some((c) =>
+      code(err).startsWith(c),
+    ),
   isInvalidValue: (err) => code(err) === 'SQLITE_TOOBIG' || code(err) === 'SQLITE_MISMATCH',
 };
 
@@ -65,7 +78,8 @@ export const postgresProfile: DialectProfile = {
   rowLocks: true,
   listenNotify: true,
   queueFunctions: true,
-  batchRows: (rows, columns) => sql`(select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as j (${columnList(columns, (name, type) => `"${name}" ${type}`)}))`,
+  batchRows: (rows, columns) =>
+    sql`(select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as j (${columnList(columns, (name, type) => `"${name}" ${type}`)}))`,
   batchValues: (values) => sql`(select unnest(${[...values]}::text[]))`,
   isUniqueViolation: (err) => code(err) === '23505',
   // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown, 25006 read-only transaction

@@ -1,5 +1,3 @@
-
-
 /**
  * Table types for Kysely. Conventions that hold on both SQLite and PostgreSQL:
  * times are epoch milliseconds (bigint, parsed to number), booleans are 0/1 integers,
@@ -303,4 +301,3 @@ export interface Database {
   automations: AutomationsTable;
   destinations: DestinationsTable;
 }
-

@@ -48,7 +48,12 @@ async function buildDashboard(): Promise<void> {
   const { build } = await import('vite');
   const tmp = join(WEB_DIR, `.dist-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    await build({ configFile: join(WEB_DIR, 'vite.config.ts'), root: WEB_DIR, logLevel: 'warn', build: { outDir: tmp, emptyOutDir: true } });
+    await build({
+      configFile: join(WEB_DIR, 'vite.config.ts'),
+      root: WEB_DIR,
+      logLevel: 'warn',
+      build: { outDir: tmp, emptyOutDir: true },
+    });
     const old = existsSync(DIST_DIR) ? `${tmp}-old` : null;
     if (old) renameSync(DIST_DIR, old);
     renameSync(tmp, DIST_DIR);

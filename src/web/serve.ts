@@ -54,7 +54,10 @@ export function webRoutes(_deps: RouteDeps) {
       try {
         await ensureDashboardBuilt();
       } catch {
-        throw new AppError('unavailable', 'The dashboard could not be built; run `npx vite build web` and see the server log');
+        throw new AppError(
+          'unavailable',
+          'The dashboard could not be built; run `npx vite build web` and see the server log',
+        );
       }
       reply.headers(SECURITY_HEADERS);
       const file = path === '/' ? null : await distFile(path);

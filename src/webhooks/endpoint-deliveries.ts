@@ -83,7 +83,22 @@ const VIEW_COLUMNS = [
   'd.updated_at',
 ] as const;
 
-type ViewRow = Pick<Selectable<DeliveriesTable>, 'id' | 'event_id' | 'target' | 'endpoint_id' | 'destination_id' | 'status' | 'attempt_count' | 'next_attempt_at' | 'last_status_code' | 'last_error' | 'idempotency_key' | 'created_at' | 'updated_at'> & { event: string };
+type ViewRow = Pick<
+  Selectable<DeliveriesTable>,
+  | 'id'
+  | 'event_id'
+  | 'target'
+  | 'endpoint_id'
+  | 'destination_id'
+  | 'status'
+  | 'attempt_count'
+  | 'next_attempt_at'
+  | 'last_status_code'
+  | 'last_error'
+  | 'idempotency_key'
+  | 'created_at'
+  | 'updated_at'
+> & { event: string };
 
 function viewOf(r: ViewRow): DeliveryView {
   const attempts = Number(r.attempt_count);
@@ -132,13 +147,20 @@ export async function listDeliveries(
       .limit(page.limit)
       .offset((page.page - 1) * page.limit)
       .execute(),
-    deliveryQuery(db).select((eb) => eb.fn.countAll<number>().as('n')).where(where).executeTakeFirstOrThrow(),
+    deliveryQuery(db)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where(where)
+      .executeTakeFirstOrThrow(),
   ]);
   return { items: rows.map(viewOf), total: Number(count.n) };
 }
 
 export async function getDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
-  const row = await deliveryQuery(ctx.store.db).select(VIEW_COLUMNS).where('d.id', '=', id).where('d.company_id', '=', companyId).executeTakeFirst();
+  const row = await deliveryQuery(ctx.store.db)
+    .select(VIEW_COLUMNS)
+    .where('d.id', '=', id)
+    .where('d.company_id', '=', companyId)
+    .executeTakeFirst();
   if (!row) throw notFound('delivery');
   return viewOf(row);
 }
@@ -186,9 +208,15 @@ export async function notifyWorkers(ctx: DomainContext, work: Work): Promise<voi
 
 /** An endpoint delivery can only be resent while its endpoint exists and is on; the worker would skip it otherwise. */
 async function assertEndpointCanReceive(tx: Tx, companyId: string, endpointId: string): Promise<void> {
-  const endpoint = await tx.selectFrom('endpoints').select(['enabled']).where('id', '=', endpointId).where('company_id', '=', companyId).executeTakeFirst();
+  const endpoint = await tx
+    .selectFrom('endpoints')
+    .select(['enabled'])
+    .where('id', '=', endpointId)
+    .where('company_id', '=', companyId)
+    .executeTakeFirst();
   if (!endpoint) throw new AppError('conflict', 'The endpoint of this delivery was deleted');
-  if (endpoint.enabled !== 1) throw new AppError('conflict', 'The endpoint of this delivery is disabled; enable it first');
+  if (endpoint.enabled !== 1)
+    throw new AppError('conflict', 'The endpoint of this delivery is disabled; enable it first');
 }
 
 /** Fields that start a new attempt sequence now: same row, same Idempotency-Key, attempt numbers continue. */
@@ -206,10 +234,16 @@ const restart = (now: number) => ({
 export async function resendDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
   await transact(ctx, async (work) => {
     const { tx, now } = work;
-    const d = await tx.selectFrom('deliveries').selectAll().where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+    const d = await tx
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .where('company_id', '=', companyId)
+      .executeTakeFirst();
     if (!d) throw notFound('delivery');
     const leased = d.lease_until !== null && d.lease_until > now;
-    if (d.status === 'pending' || leased) throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
+    if (d.status === 'pending' || leased)
+      throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
     if (d.target === 'endpoint' && d.endpoint_id) await assertEndpointCanReceive(tx, companyId, d.endpoint_id);
     // The status and lease conditions repeat the checks above, so a worker that claimed the row meanwhile wins.
     const result = await tx
@@ -219,7 +253,8 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
       .where('status', '=', d.status)
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
+    if (Number(result.numUpdatedRows) === 0)
+      throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
     await refreshEventDeliveryStatus(ctx.store.profile, tx, [d.event_id]);
     await notifyWorkers(ctx, work);
   });
@@ -230,12 +265,23 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
  * Resends every failed or dead delivery of one endpoint created at or after `since`. Deliveries leased by a worker
  * at this moment are skipped (their attempt is in flight) and counted, not failed: a batch returns results.
  */
-export async function recoverSince(ctx: DomainContext, companyId: string, endpointId: string, since: number): Promise<{ resent: number; skipped: number }> {
+export async function recoverSince(
+  ctx: DomainContext,
+  companyId: string,
+  endpointId: string,
+  since: number,
+): Promise<{ resent: number; skipped: number }> {
   return transact(ctx, async (work) => {
     const { tx, now } = work;
-    const endpoint = await tx.selectFrom('endpoints').select(['enabled']).where('id', '=', endpointId).where('company_id', '=', companyId).executeTakeFirst();
+    const endpoint = await tx
+      .selectFrom('endpoints')
+      .select(['enabled'])
+      .where('id', '=', endpointId)
+      .where('company_id', '=', companyId)
+      .executeTakeFirst();
     if (!endpoint) throw notFound('webhook endpoint');
-    if (endpoint.enabled !== 1) throw new AppError('conflict', 'This endpoint is disabled; enable it before recovering deliveries');
+    if (endpoint.enabled !== 1)
+      throw new AppError('conflict', 'This endpoint is disabled; enable it before recovering deliveries');
 
     const candidates = await tx
       .selectFrom('deliveries')
@@ -261,7 +307,8 @@ export async function recoverSince(ctx: DomainContext, companyId: string, endpoi
     }
     if (resent > 0) {
       const eventIds = [...new Set(free.map((d) => d.event_id))];
-      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
+      for (let i = 0; i < eventIds.length; i += 500)
+        await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
       await notifyWorkers(ctx, work);
     }
     return { resent, skipped: candidates.length - resent };
@@ -297,7 +344,11 @@ export async function deliveryStats(
   const first = Math.floor((opts.since ?? now - DEFAULT_WINDOW_MS[opts.bucket]) / size);
   const last = Math.floor(now / size);
   if (last - first + 1 > MAX_BUCKETS[opts.bucket]) {
-    throw new AppError('invalid_query', `since is too far back for bucket=${opts.bucket} (at most ${MAX_BUCKETS[opts.bucket]} buckets)`, { parameter: 'since' });
+    throw new AppError(
+      'invalid_query',
+      `since is too far back for bucket=${opts.bucket} (at most ${MAX_BUCKETS[opts.bucket]} buckets)`,
+      { parameter: 'since' },
+    );
   }
   // The bucket size is our constant, inlined so both databases do integer division on the bigint column.
   const bucketExpr = sql<number>`started_at / ${sql.lit(size)}`;
@@ -324,5 +375,10 @@ export async function deliveryStats(
       point.failed_by_kind[r.error_kind] = (point.failed_by_kind[r.error_kind] ?? 0) + n;
     }
   }
-  return { bucket: opts.bucket, since: iso(Math.max(first, 0) * size), until: iso(now), buckets: [...buckets.values()] };
+  return {
+    bucket: opts.bucket,
+    since: iso(Math.max(first, 0) * size),
+    until: iso(now),
+    buckets: [...buckets.values()],
+  };
 }

@@ -17,11 +17,21 @@ export function updateEndpointHealth(ctx: DomainContext, log?: Logger) {
       if (!id || !result.outcome) continue;
       const prev = byEndpoint.get(id);
       // The latest outcome decides, except that a 410 anywhere in the batch is remembered.
-      byEndpoint.set(id, { ok: result.outcome.ok, gone: (prev?.gone ?? false) || result.outcome.gone, at: result.finishedAt });
+      byEndpoint.set(id, {
+        ok: result.outcome.ok,
+        gone: (prev?.gone ?? false) || result.outcome.gone,
+        at: result.finishedAt,
+      });
     }
     // Healthy endpoints: one statement for all of them, which touches only those that were failing.
     const healthy = [...byEndpoint].filter(([, o]) => o.ok && !o.gone).map(([id]) => id);
-    if (healthy.length) await tx.updateTable('endpoints').set({ failing_since: null }).where('id', 'in', healthy).where('failing_since', 'is not', null).execute();
+    if (healthy.length)
+      await tx
+        .updateTable('endpoints')
+        .set({ failing_since: null })
+        .where('id', 'in', healthy)
+        .where('failing_since', 'is not', null)
+        .execute();
     for (const [endpointId, o] of byEndpoint) {
       if (o.ok && !o.gone) continue;
       const disabled = await applyAttemptToEndpointHealth(ctx, tx, endpointId, { ok: false, gone: o.gone }, o.at);

@@ -19,9 +19,14 @@ class EndpointBatch {
   }
 }
 
-async function readEndpoints(ctx: DomainContext, deliveries: readonly Pick<DeliveryRow, 'endpoint_id'>[]): Promise<EndpointBatch> {
+async function readEndpoints(
+  ctx: DomainContext,
+  deliveries: readonly Pick<DeliveryRow, 'endpoint_id'>[],
+): Promise<EndpointBatch> {
   const ids = [...new Set(deliveries.map((d) => d.endpoint_id).filter((id): id is string => id !== null))];
-  const rows = ids.length ? await ctx.store.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute() : [];
+  const rows = ids.length
+    ? await ctx.store.db.selectFrom('endpoints').selectAll().where('id', 'in', ids).execute()
+    : [];
   return new EndpointBatch(new Map(rows.map((row) => [row.id, row])));
 }
 
@@ -37,7 +42,11 @@ export const endpointTarget: DeliveryTarget = {
     const batch = prepared instanceof EndpointBatch ? prepared : await readEndpoints(ctx, [delivery]);
     const endpoint = batch.endpoint(delivery.company_id, delivery.endpoint_id);
     if (!endpoint) return { kind: 'skip', reason: 'endpoint deleted' };
-    if (endpoint.enabled !== 1) return { kind: 'skip', reason: `endpoint disabled${endpoint.disabled_reason ? ` (${endpoint.disabled_reason})` : ''}` };
+    if (endpoint.enabled !== 1)
+      return {
+        kind: 'skip',
+        reason: `endpoint disabled${endpoint.disabled_reason ? ` (${endpoint.disabled_reason})` : ''}`,
+      };
 
     const headers = buildDeliveryHeaders({
       eventName: event.name,

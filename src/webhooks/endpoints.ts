@@ -91,7 +91,8 @@ function openAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_type' | 'auth
 /** The header name is not a secret, but it lives sealed beside the token; opening it for the view is cheap. */
 function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView {
   const auth = openAuth(ctx, row);
-  const graceOpen = row.prev_secret_enc !== null && row.prev_secret_expires_at !== null && row.prev_secret_expires_at > now;
+  const graceOpen =
+    row.prev_secret_enc !== null && row.prev_secret_expires_at !== null && row.prev_secret_expires_at > now;
   return {
     id: row.id,
     url: row.url,
@@ -140,19 +141,26 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
   const ip = parseHostToIp(url.hostname);
   if (ip) {
     const verdict = new SsrfGuard(policy.allowCidrs ?? []).check(ip);
-    if (!verdict.allowed) throw fail(`URL points to a ${verdict.reason?.replace('_', '-') ?? 'blocked'} address, which webhooks may not reach`);
+    if (!verdict.allowed)
+      throw fail(
+        `URL points to a ${verdict.reason?.replace('_', '-') ?? 'blocked'} address, which webhooks may not reach`,
+      );
   }
   return raw;
 }
 
 /** Subscribed events: known names, or ["*"] for all; duplicates collapse, order is kept. */
 export function normaliseEvents(events: unknown): string[] {
-  if (!Array.isArray(events) || events.length === 0) throw validationFailed('events must list at least one event name, or ["*"]', { field: 'events' });
+  if (!Array.isArray(events) || events.length === 0)
+    throw validationFailed('events must list at least one event name, or ["*"]', { field: 'events' });
   const names: string[] = [];
   for (const name of events) {
     if (typeof name !== 'string') throw validationFailed('events must be strings', { field: 'events' });
     if (name !== '*' && !(EVENT_NAMES as readonly string[]).includes(name)) {
-      throw validationFailed(`events: unknown event "${name.slice(0, 100)}"; known events are ${EVENT_NAMES.join(', ')}`, { field: 'events' });
+      throw validationFailed(
+        `events: unknown event "${name.slice(0, 100)}"; known events are ${EVENT_NAMES.join(', ')}`,
+        { field: 'events' },
+      );
     }
     if (!names.includes(name)) names.push(name);
   }
@@ -161,7 +169,9 @@ export function normaliseEvents(events: unknown): string[] {
 
 function checkTimeout(timeoutMs: number): number {
   if (!Number.isInteger(timeoutMs) || timeoutMs < MIN_TIMEOUT_MS || timeoutMs > MAX_TIMEOUT_MS) {
-    throw validationFailed(`timeout_ms must be a whole number from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`, { field: 'timeout_ms' });
+    throw validationFailed(`timeout_ms must be a whole number from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`, {
+      field: 'timeout_ms',
+    });
   }
   return timeoutMs;
 }
@@ -169,7 +179,8 @@ function checkTimeout(timeoutMs: number): number {
 function checkDescription(description: string | null | undefined): string | null {
   if (description === undefined || description === null) return null;
   const trimmed = description.trim();
-  if (trimmed.length > 500) throw validationFailed('description must be at most 500 characters', { field: 'description' });
+  if (trimmed.length > 500)
+    throw validationFailed('description must be at most 500 characters', { field: 'description' });
   return trimmed || null;
 }
 
@@ -177,19 +188,29 @@ function checkDescription(description: string | null | undefined): string | null
  * Seals the auth settings. `keepToken` is the stored token, reused when an edit changes the type or header name
  * without retyping the credential (the dashboard never receives it, so cannot send it back).
  */
-function sealAuth(ctx: DomainContext, auth: AuthInput | null | undefined, keepToken: string | null): { auth_type: AuthType; auth_enc: string | null } {
+function sealAuth(
+  ctx: DomainContext,
+  auth: AuthInput | null | undefined,
+  keepToken: string | null,
+): { auth_type: AuthType; auth_enc: string | null } {
   if (!auth || auth.type === 'none') {
-    if (auth && !AUTH_TYPES.includes(auth.type)) throw validationFailed('auth.type must be one of none, bearer, api_key, custom_header', { field: 'auth.type' });
+    if (auth && !AUTH_TYPES.includes(auth.type))
+      throw validationFailed('auth.type must be one of none, bearer, api_key, custom_header', { field: 'auth.type' });
     return { auth_type: 'none', auth_enc: null };
   }
-  if (!AUTH_TYPES.includes(auth.type)) throw validationFailed('auth.type must be one of none, bearer, api_key, custom_header', { field: 'auth.type' });
+  if (!AUTH_TYPES.includes(auth.type))
+    throw validationFailed('auth.type must be one of none, bearer, api_key, custom_header', { field: 'auth.type' });
   const token = auth.token ?? keepToken;
   if (!token) throw validationFailed(`auth.token is required for auth type ${auth.type}`, { field: 'auth.token' });
   const header_name = auth.type === 'custom_header' ? (auth.header_name ?? '').trim() : null;
-  if (auth.type === 'custom_header' && !header_name) throw validationFailed('auth.header_name is required for auth type custom_header', { field: 'auth.header_name' });
+  if (auth.type === 'custom_header' && !header_name)
+    throw validationFailed('auth.header_name is required for auth type custom_header', { field: 'auth.header_name' });
   const problem = validateAuthConfig({ type: auth.type, token, header_name });
   // signature.ts words its messages without the credential, so they are safe to return.
-  if (problem) throw validationFailed(`auth: ${problem}`, { field: problem.startsWith('header') || problem.includes('reserved') ? 'auth.header_name' : 'auth.token' });
+  if (problem)
+    throw validationFailed(`auth: ${problem}`, {
+      field: problem.startsWith('header') || problem.includes('reserved') ? 'auth.header_name' : 'auth.token',
+    });
   return { auth_type: auth.type, auth_enc: ctx.box.sealJson({ token, header_name } satisfies SealedAuth) };
 }
 
@@ -198,8 +219,17 @@ const defaultPolicy = (ctx: DomainContext): UrlPolicy => ({ allowHttp: ctx.confi
 // ---------------------------------------------------------------------------------------------------------------
 // Reads
 
-async function findRow(db: Tx | DomainContext['store']['db'], companyId: string, id: string): Promise<EndpointRow | undefined> {
-  return db.selectFrom('endpoints').selectAll().where('id', '=', id).where('company_id', '=', companyId).executeTakeFirst();
+async function findRow(
+  db: Tx | DomainContext['store']['db'],
+  companyId: string,
+  id: string,
+): Promise<EndpointRow | undefined> {
+  return db
+    .selectFrom('endpoints')
+    .selectAll()
+    .where('id', '=', id)
+    .where('company_id', '=', companyId)
+    .executeTakeFirst();
 }
 
 async function getRow(db: Tx | DomainContext['store']['db'], companyId: string, id: string): Promise<EndpointRow> {
@@ -228,7 +258,11 @@ export async function listEndpoints(
       .limit(page.limit)
       .offset((page.page - 1) * page.limit)
       .execute(),
-    db.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('company_id', '=', companyId).executeTakeFirstOrThrow(),
+    db
+      .selectFrom('endpoints')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('company_id', '=', companyId)
+      .executeTakeFirstOrThrow(),
   ]);
   const now = ctx.clock.now();
   return { items: rows.map((r) => viewOf(ctx, r, now)), total: Number(count.n) };
@@ -239,7 +273,8 @@ export async function listEndpoints(
 
 /** Serialises writers of one company's endpoint set on PostgreSQL, so the per-company cap holds under concurrency. */
 async function lockCompany(ctx: DomainContext, tx: Tx, companyId: string): Promise<void> {
-  if (ctx.store.profile.rowLocks) await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
+  if (ctx.store.profile.rowLocks)
+    await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
 }
 
 /** Creates an endpoint; the answer is the only one besides /secret that carries the secret. */
@@ -257,9 +292,16 @@ export async function createEndpoint(
   const secret = newWebhookSecret();
   return transact(ctx, async ({ tx, now }) => {
     await lockCompany(ctx, tx, companyId);
-    const count = await tx.selectFrom('endpoints').select((eb) => eb.fn.countAll<number>().as('n')).where('company_id', '=', companyId).executeTakeFirstOrThrow();
+    const count = await tx
+      .selectFrom('endpoints')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('company_id', '=', companyId)
+      .executeTakeFirstOrThrow();
     if (Number(count.n) >= MAX_ENDPOINTS_PER_COMPANY) {
-      throw new AppError('conflict', `A company can have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first`);
+      throw new AppError(
+        'conflict',
+        `A company can have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first`,
+      );
     }
     const enabled = input.enabled ?? true;
     const row: EndpointRow = {
@@ -318,7 +360,11 @@ export async function updateEndpoint(
  * Deletes an endpoint. Its deliveries that were still due end as `dead` ("endpoint deleted") so no worker picks
  * them up; every delivery and attempt stays for the history.
  */
-export async function deleteEndpoint(ctx: DomainContext, companyId: string, id: string): Promise<{ id: string; deleted: true; ended_deliveries: number }> {
+export async function deleteEndpoint(
+  ctx: DomainContext,
+  companyId: string,
+  id: string,
+): Promise<{ id: string; deleted: true; ended_deliveries: number }> {
   return transact(ctx, async ({ tx, now }) => {
     await getRow(tx, companyId, id);
     const due = await tx
@@ -337,7 +383,8 @@ export async function deleteEndpoint(ctx: DomainContext, companyId: string, id: 
         .where('status', 'in', ['pending', 'failed'])
         .execute();
       const eventIds = [...new Set(due.map((d) => d.event_id))];
-      for (let i = 0; i < eventIds.length; i += 500) await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
+      for (let i = 0; i < eventIds.length; i += 500)
+        await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
     }
     await tx.deleteFrom('endpoints').where('id', '=', id).where('company_id', '=', companyId).execute();
     return { id, deleted: true as const, ended_deliveries: due.length };
@@ -363,7 +410,9 @@ export async function regenerateSecret(
   gracePeriodS = 0,
 ): Promise<{ secret: string; previous_secret_expires_at: string | null }> {
   if (!Number.isInteger(gracePeriodS) || gracePeriodS < 0 || gracePeriodS > MAX_GRACE_PERIOD_S) {
-    throw validationFailed(`grace_period_s must be a whole number from 0 to ${MAX_GRACE_PERIOD_S} (7 days)`, { field: 'grace_period_s' });
+    throw validationFailed(`grace_period_s must be a whole number from 0 to ${MAX_GRACE_PERIOD_S} (7 days)`, {
+      field: 'grace_period_s',
+    });
   }
   const secret = newWebhookSecret();
   return transact(ctx, async ({ tx, now }) => {
@@ -385,7 +434,11 @@ export async function regenerateSecret(
 }
 
 /** The secrets that sign a delivery at `now`: the current one, then the previous one while its grace period lasts. */
-export function signingSecrets(ctx: DomainContext, row: Pick<EndpointRow, 'secret_enc' | 'prev_secret_enc' | 'prev_secret_expires_at'>, now: number): string[] {
+export function signingSecrets(
+  ctx: DomainContext,
+  row: Pick<EndpointRow, 'secret_enc' | 'prev_secret_enc' | 'prev_secret_expires_at'>,
+  now: number,
+): string[] {
   const secrets = [ctx.box.open(row.secret_enc)];
   if (row.prev_secret_enc && row.prev_secret_expires_at !== null && row.prev_secret_expires_at > now) {
     secrets.push(ctx.box.open(row.prev_secret_enc));
@@ -402,7 +455,12 @@ export function endpointAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_ty
 // Test
 
 /** The Test button: a `webhook.test` event delivered to this endpoint only, whatever it subscribes to. */
-export async function sendTestEvent(ctx: DomainContext, companyId: string, id: string, message?: string | null): Promise<DeliveryView> {
+export async function sendTestEvent(
+  ctx: DomainContext,
+  companyId: string,
+  id: string,
+  message?: string | null,
+): Promise<DeliveryView> {
   const text = message?.trim() ? message.trim() : DEFAULT_TEST_MESSAGE;
   if (text.length > 1000) throw validationFailed('message must be at most 1000 characters', { field: 'message' });
   const deliveryId = await transact(ctx, async (work) => {
@@ -445,7 +503,13 @@ export function endpointHealthAfterAttempt(
 }
 
 /** Turns an endpoint off for a reason shown in the dashboard. Returns false if it was already off (or is gone). */
-export async function disableEndpoint(_ctx: DomainContext, tx: Tx, endpointId: string, reason: DisableReason, now: number): Promise<boolean> {
+export async function disableEndpoint(
+  _ctx: DomainContext,
+  tx: Tx,
+  endpointId: string,
+  reason: DisableReason,
+  now: number,
+): Promise<boolean> {
   const result = await tx
     .updateTable('endpoints')
     .set({ enabled: 0, disabled_reason: reason, disabled_at: now, updated_at: now })
@@ -466,12 +530,17 @@ export async function applyAttemptToEndpointHealth(
   outcome: AttemptResultForHealth,
   now: number,
 ): Promise<Exclude<DisableReason, 'manual'> | null> {
-  const row = await tx.selectFrom('endpoints').select(['failing_since', 'enabled']).where('id', '=', endpointId).executeTakeFirst();
+  const row = await tx
+    .selectFrom('endpoints')
+    .select(['failing_since', 'enabled'])
+    .where('id', '=', endpointId)
+    .executeTakeFirst();
   if (!row) return null;
   const next = endpointHealthAfterAttempt(row, outcome, now);
   if (next.failing_since !== row.failing_since) {
     await tx.updateTable('endpoints').set({ failing_since: next.failing_since }).where('id', '=', endpointId).execute();
   }
-  if (next.disable && row.enabled === 1 && (await disableEndpoint(ctx, tx, endpointId, next.disable, now))) return next.disable;
+  if (next.disable && row.enabled === 1 && (await disableEndpoint(ctx, tx, endpointId, next.disable, now)))
+    return next.disable;
   return null;
 }

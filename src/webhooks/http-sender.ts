@@ -75,14 +75,18 @@ export async function sendWebhook(input: SendWebhookInput): Promise<AttemptOutco
   } catch {
     return fail('other', 'invalid URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return fail('other', `unsupported protocol ${url.protocol}`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return fail('other', `unsupported protocol ${url.protocol}`);
 
   let res: Exchange;
   try {
     res = await exchange(input, url);
   } catch (err) {
     const timedOut = err instanceof AttemptTimeout;
-    return fail(timedOut ? 'timeout' : classifyError(err), timedOut ? `no complete response within ${input.timeoutMs} ms` : describeError(err));
+    return fail(
+      timedOut ? 'timeout' : classifyError(err),
+      timedOut ? `no complete response within ${input.timeoutMs} ms` : describeError(err),
+    );
   }
   const { statusCode } = res;
   const ok = statusCode >= 200 && statusCode < 300;
@@ -106,7 +110,8 @@ export async function sendWebhook(input: SendWebhookInput): Promise<AttemptOutco
     // U+FFFD: PostgreSQL refuses NUL in text, and one receiver answering with it failed the write of every result
     // batched with its attempt, again at each retry.
     responseExcerpt: new StringDecoder('utf8').write(res.excerpt).replaceAll('\0', '\uFFFD'),
-    retryAfterMs: statusCode === 429 || statusCode === 503 ? parseRetryAfter(headerValue(res.headers['retry-after'])) : null,
+    retryAfterMs:
+      statusCode === 429 || statusCode === 503 ? parseRetryAfter(headerValue(res.headers['retry-after'])) : null,
     gone: statusCode === 410,
   };
 }
@@ -142,11 +147,14 @@ function exchange(input: SendWebhookInput, url: URL): Promise<Exchange> {
       if (err) reject(err);
       else resolve({ statusCode, headers, excerpt: Buffer.concat(chunks, size).subarray(0, RESPONSE_EXCERPT_BYTES) });
     };
-    const timer = setTimeout(() => {
-      const err = new AttemptTimeout();
-      controller?.abort(err);
-      finish(err);
-    }, Math.max(1, input.timeoutMs));
+    const timer = setTimeout(
+      () => {
+        const err = new AttemptTimeout();
+        controller?.abort(err);
+        finish(err);
+      },
+      Math.max(1, input.timeoutMs),
+    );
     input.dispatcher.dispatch(
       {
         origin: url.origin,
@@ -216,7 +224,12 @@ function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
 const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED']);
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_NONAME', 'ENODATA']);
 const TLS_CODES = new Set([

@@ -5,7 +5,12 @@ import { DELIVERY_CHANNEL } from '../domain/context.js';
  * LISTENs for the NOTIFY that event writers send at commit, so workers on other processes and machines start a
  * claim at once instead of on their next poll. Reconnects after a lost connection; the poll covers the gap.
  */
-export function listenForDeliveries(connectionString: string, schema: string | undefined, onNotify: () => void, onError: (err: Error) => void) {
+export function listenForDeliveries(
+  connectionString: string,
+  schema: string | undefined,
+  onNotify: () => void,
+  onError: (err: Error) => void,
+) {
   let client: pg.Client | null = null;
   let stopped = false;
   let retry: NodeJS.Timeout | null = null;

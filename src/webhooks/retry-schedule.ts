@@ -5,7 +5,10 @@ export const DEFAULT_RETRY_SCHEDULE_MS: readonly number[] = [60_000, 300_000, 1_
 
 /** Parses "1m,5m,30m,2h,6h" (units ms, s, m, h, d) into delays in milliseconds. */
 export function parseRetrySchedule(text: string): number[] {
-  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new Error('must list at least one delay, e.g. 1m,5m,30m,2h,6h');
   if (parts.length > 20) throw new Error('may list at most 20 delays');
   return parts.map((part) => {
@@ -19,7 +22,11 @@ export function parseRetrySchedule(text: string): number[] {
  * When the next attempt is due after `failedAttempts` failures, or null once the schedule is used up (dead).
  * A receiver's Retry-After is honoured only when it asks for longer than the schedule would wait.
  */
-export function nextRetryDelay(schedule: readonly number[], failedAttempts: number, retryAfterMs?: number | null): number | null {
+export function nextRetryDelay(
+  schedule: readonly number[],
+  failedAttempts: number,
+  retryAfterMs?: number | null,
+): number | null {
   if (failedAttempts < 1 || failedAttempts > schedule.length) return null;
   const planned = schedule[failedAttempts - 1];
   return retryAfterMs && retryAfterMs > planned ? retryAfterMs : planned;

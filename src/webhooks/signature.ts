@@ -84,7 +84,7 @@ const RESERVED_PREFIXES = ['x-escalatr-', 'webhook-', 'proxy-', 'sec-', ':'];
 export function validateAuthHeaderName(name: string): string | null {
   if (typeof name !== 'string' || name.length === 0) return 'header name is required';
   if (name.length > 256) return 'header name must be at most 256 characters';
-  if (!TOKEN_RE.test(name)) return 'header name may only contain letters, digits and !#$%&\'*+-.^_`|~';
+  if (!TOKEN_RE.test(name)) return "header name may only contain letters, digits and !#$%&'*+-.^_`|~";
   const lower = name.toLowerCase();
   if (RESERVED_HEADERS.has(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p))) {
     return `"${name}" is reserved and cannot carry a credential`;
@@ -152,9 +152,7 @@ export function buildDeliveryHeaders(input: DeliveryHeaderInput): Record<string,
     'Idempotency-Key': input.idempotencyKey,
     'webhook-id': input.eventId,
     'webhook-timestamp': String(input.timestampSec),
-    'webhook-signature': secrets
-      .map((s) => signStandard(s, input.eventId, input.timestampSec, input.body))
-      .join(' '),
+    'webhook-signature': secrets.map((s) => signStandard(s, input.eventId, input.timestampSec, input.body)).join(' '),
   };
   if (previous.length > 0) {
     headers['X-Escalatr-Signature-Previous'] = previous.map((s) => signEscalatr(s, input.body)).join(' ');

@@ -287,7 +287,11 @@ export function createGuardedDispatcher(guard: SsrfGuard, opts: GuardedDispatche
  * SsrfBlockedError if any is blocked. Also usable at save time to reject an endpoint early — but the connect-time
  * check is the one that counts, because DNS can change between save and send.
  */
-export async function resolveAndCheck(guard: SsrfGuard, hostname: string, lookup: LookupFn = defaultLookup): Promise<string[]> {
+export async function resolveAndCheck(
+  guard: SsrfGuard,
+  hostname: string,
+  lookup: LookupFn = defaultLookup,
+): Promise<string[]> {
   const literal = parseHostToIp(hostname);
   let addresses: string[];
   if (literal) {

@@ -47,7 +47,13 @@ export interface DeliveryTarget {
    * right after the claim. Its result is handed to `plan` for each of them; without it `plan` reads on its own.
    */
   prepare?(ctx: DomainContext, deliveries: readonly DeliveryRow[]): Promise<PreparedBatch>;
-  plan(ctx: DomainContext, delivery: DeliveryRow, event: StoredEvent, now: number, prepared?: PreparedBatch): Promise<DeliveryPlan>;
+  plan(
+    ctx: DomainContext,
+    delivery: DeliveryRow,
+    event: StoredEvent,
+    now: number,
+    prepared?: PreparedBatch,
+  ): Promise<DeliveryPlan>;
 }
 
 /** What `prepare` read for a batch; only the target that made it looks inside. */

@@ -253,7 +253,9 @@ export class DeliveryWorker {
     // (its rows pile up at the front of the due order) came back into every claim as soon as one of its attempts
     // ended, and each such claim was mostly its rows, given straight back: a fifth of the healthy throughput.
     const groups = new Set([...this.waiting.keys(), ...this.sendingByGroup.keys()]);
-    const saturated = [...groups].filter((g) => (this.waiting.get(g)?.length ?? 0) >= cap || this.held(g) >= cap * HELD_PER_RECEIVER);
+    const saturated = [...groups].filter(
+      (g) => (this.waiting.get(g)?.length ?? 0) >= cap || this.held(g) >= cap * HELD_PER_RECEIVER,
+    );
     const claimed = await claimDue(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
       limit: this.window - this.counted - this.waitingCount,
@@ -298,7 +300,10 @@ export class DeliveryWorker {
       [...byTarget].map(async ([name, list]) => {
         const target = this.opts.targets[name];
         if (!target?.prepare) return;
-        const prepared = await target.prepare(this.opts.ctx, list.map((i) => i.delivery));
+        const prepared = await target.prepare(
+          this.opts.ctx,
+          list.map((i) => i.delivery),
+        );
         for (const item of list) item.prepared = prepared;
       }),
     );
@@ -307,7 +312,8 @@ export class DeliveryWorker {
   /** Waiting rows whose receiver is below its cap: what the next free slots can start (a capped receiver's do not). */
   private waitingToStart(): number {
     let n = 0;
-    for (const [group, queue] of this.waiting) if ((this.sendingByGroup.get(group) ?? 0) < this.opts.perReceiver) n += queue.length;
+    for (const [group, queue] of this.waiting)
+      if ((this.sendingByGroup.get(group) ?? 0) < this.opts.perReceiver) n += queue.length;
     return n;
   }
 
@@ -364,11 +370,18 @@ export class DeliveryWorker {
   private async giveBack(items: readonly ClaimedDelivery[]): Promise<void> {
     if (!items.length) return;
     try {
-      await releaseClaims(this.opts.ctx.store, items.map((i) => i.delivery.id), this.owner);
+      await releaseClaims(
+        this.opts.ctx.store,
+        items.map((i) => i.delivery.id),
+        this.owner,
+      );
     } catch (err) {
       // Not fatal: the leases run out and the rows are claimed again.
       this.opts.onStoreError?.(err);
-      this.opts.log?.warn({ err, count: items.length }, 'could not give back claimed deliveries; their leases will expire');
+      this.opts.log?.warn(
+        { err, count: items.length },
+        'could not give back claimed deliveries; their leases will expire',
+      );
     }
   }
 
@@ -390,9 +403,23 @@ export class DeliveryWorker {
         this.opts.metrics?.commitToFirstAttempt.observe(Math.max(0, Date.now() - item.delivery.created_at) / 1000);
       }
       const outcome = await this.attempt(item, startedAt);
-      result = outcome.kind === 'skip'
-        ? { delivery: item.delivery, startedAt, finishedAt: ctx.clock.now(), outcome: null, skipReason: outcome.reason, owner: this.owner }
-        : { delivery: item.delivery, startedAt, finishedAt: ctx.clock.now(), outcome: outcome.outcome, owner: this.owner };
+      result =
+        outcome.kind === 'skip'
+          ? {
+              delivery: item.delivery,
+              startedAt,
+              finishedAt: ctx.clock.now(),
+              outcome: null,
+              skipReason: outcome.reason,
+              owner: this.owner,
+            }
+          : {
+              delivery: item.delivery,
+              startedAt,
+              finishedAt: ctx.clock.now(),
+              outcome: outcome.outcome,
+              owner: this.owner,
+            };
       this.observe(item, result);
     } catch (err) {
       // The lease runs out and another claim retries the row.
@@ -411,7 +438,10 @@ export class DeliveryWorker {
     }
   }
 
-  private async attempt(item: ClaimedDelivery, now: number): Promise<{ kind: 'skip'; reason: string } | { kind: 'sent'; outcome: AttemptOutcome }> {
+  private async attempt(
+    item: ClaimedDelivery,
+    now: number,
+  ): Promise<{ kind: 'skip'; reason: string } | { kind: 'sent'; outcome: AttemptOutcome }> {
     const target = this.opts.targets[item.delivery.target];
     if (!target) return { kind: 'skip', reason: `no target for ${item.delivery.target}` };
     let plan;
@@ -419,22 +449,46 @@ export class DeliveryWorker {
       plan = await target.plan(this.opts.ctx, item.delivery, item.event, now, item.prepared);
     } catch (err) {
       this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'could not prepare delivery');
-      return { kind: 'sent', outcome: { ok: false, statusCode: null, durationMs: 0, errorKind: 'other', errorMessage: 'could not prepare the request', responseExcerpt: null, retryAfterMs: null, gone: false } };
+      return {
+        kind: 'sent',
+        outcome: {
+          ok: false,
+          statusCode: null,
+          durationMs: 0,
+          errorKind: 'other',
+          errorMessage: 'could not prepare the request',
+          responseExcerpt: null,
+          retryAfterMs: null,
+          gone: false,
+        },
+      };
     }
     if (plan.kind === 'skip') return { kind: 'skip', reason: plan.reason };
     if (plan.kind === 'custom') return { kind: 'sent', outcome: await plan.send() };
-    const outcome = await sendWebhook({ url: plan.url, headers: plan.headers, body: plan.body, timeoutMs: plan.timeoutMs, dispatcher: this.opts.dispatcher });
+    const outcome = await sendWebhook({
+      url: plan.url,
+      headers: plan.headers,
+      body: plan.body,
+      timeoutMs: plan.timeoutMs,
+      dispatcher: this.opts.dispatcher,
+    });
     return { kind: 'sent', outcome };
   }
 
   private observe(item: ClaimedDelivery, result: AttemptResult): void {
     const m = this.opts.metrics;
     if (!m || !result.outcome) return;
-    m.attempts.inc({ target: item.delivery.target, outcome: result.outcome.ok ? 'success' : (result.outcome.errorKind ?? 'error') });
+    m.attempts.inc({
+      target: item.delivery.target,
+      outcome: result.outcome.ok ? 'success' : (result.outcome.errorKind ?? 'error'),
+    });
     m.attemptDuration.observe(result.outcome.durationMs / 1000);
   }
 
-  private readonly afterBatch = async (tx: Tx, applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>): Promise<void> => {
+  private readonly afterBatch = async (
+    tx: Tx,
+    applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>,
+  ): Promise<void> => {
     const dead = applied.filter((a) => a.state.status === 'dead').length;
     if (dead) this.opts.metrics?.deadDeliveries.inc(dead);
     await this.opts.afterBatch?.(tx, applied);
@@ -450,7 +504,8 @@ export class DeliveryWorker {
 
   /** Lets results gather for a moment while many attempts are finishing; returns at once when few are in flight. */
   private gather(): Promise<void> {
-    if (this.pending.length >= RESULT_GATHER_COUNT || this.counted < this.opts.concurrency / 2) return new Promise((r) => setImmediate(r));
+    if (this.pending.length >= RESULT_GATHER_COUNT || this.counted < this.opts.concurrency / 2)
+      return new Promise((r) => setImmediate(r));
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -511,7 +566,10 @@ export async function startDeliveryWorker(
 ): Promise<RunningWorker> {
   const { SsrfGuard, createGuardedDispatcher } = await import('./ssrf-guard.js');
   const { defaultTargets } = await import('./target-registry.js');
-  const dispatcher = createGuardedDispatcher(new SsrfGuard([...config.webhookAllowCidrs]), { tls: overrides.tls, lookup: overrides.lookup });
+  const dispatcher = createGuardedDispatcher(new SsrfGuard([...config.webhookAllowCidrs]), {
+    tls: overrides.tls,
+    lookup: overrides.lookup,
+  });
   const worker = new DeliveryWorker({
     ctx: app.ctx,
     targets: overrides.targets ?? defaultTargets(),
@@ -528,7 +586,12 @@ export async function startDeliveryWorker(
   let listener: { stop(): Promise<void> } | null = null;
   if (app.ctx.store.profile.listenNotify && config.databaseUrl) {
     const { listenForDeliveries } = await import('./pg-wakeup.js');
-    listener = listenForDeliveries(config.databaseUrl, app.ctx.store.pgSchema, () => worker.wake(), (err) => log?.warn({ err: err.message }, 'delivery LISTEN connection lost; reconnecting'));
+    listener = listenForDeliveries(
+      config.databaseUrl,
+      app.ctx.store.pgSchema,
+      () => worker.wake(),
+      (err) => log?.warn({ err: err.message }, 'delivery LISTEN connection lost; reconnecting'),
+    );
   }
   if (overrides.autoStart !== false) await worker.start();
   let stopping: Promise<void> | null = null;

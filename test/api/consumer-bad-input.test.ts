@@ -1,6 +1,17 @@
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
-import { call, complaintInput, consumerApi, expectError, fileComplaint, okData, seedCompany, snapshot, staffApi, type Tenant } from '../domain/complaint-fixtures.js';
+import {
+  call,
+  complaintInput,
+  consumerApi,
+  expectError,
+  fileComplaint,
+  okData,
+  seedCompany,
+  snapshot,
+  staffApi,
+  type Tenant,
+} from '../domain/complaint-fixtures.js';
 
 /**
  * Bad bodies on every Consumer API route with one: each is a 4xx with a code, never a 500, and writes nothing.
@@ -18,7 +29,10 @@ describe('Consumer API: bad input', () => {
     tenant = await seedCompany(t);
     id = await fileComplaint(t, tenant.consumerToken);
     const staff = staffApi(t, tenant.adminKey);
-    offerId = okData(await staff.post(`/complaints/${id}/settlements`, { amount: 5, currency: 'INR', terms: 't' }), 201).offer_id;
+    offerId = okData(
+      await staff.post(`/complaints/${id}/settlements`, { amount: 5, currency: 'INR', terms: 't' }),
+      201,
+    ).offer_id;
     followupId = okData(await staff.post(`/complaints/${id}/followups`, { question: 'q' }), 201).followup_id;
   });
   afterAll(async () => t.close());
@@ -33,7 +47,13 @@ describe('Consumer API: bad input', () => {
     });
 
   // Each route: a valid body (used to derive bad ones), its required fields, and wrong-typed values per field.
-  const routes: Array<{ name: string; path: () => string; valid: Record<string, unknown>; required: string[]; wrong: Record<string, unknown[]> }> = [
+  const routes: Array<{
+    name: string;
+    path: () => string;
+    valid: Record<string, unknown>;
+    required: string[];
+    wrong: Record<string, unknown[]>;
+  }> = [
     {
       name: 'file a complaint',
       path: () => '/complaints',
@@ -56,13 +76,22 @@ describe('Consumer API: bad input', () => {
       required: ['resolution_type'],
       wrong: { resolution_type: [1, '', null], amount_recovered: ['10', -5, false] },
     },
-    { name: 'withdraw', path: () => `/complaints/${id}/withdraw`, valid: { reason_code: 'changed_mind' }, required: ['reason_code'], wrong: { reason_code: [1, '', ' ', null] } },
+    {
+      name: 'withdraw',
+      path: () => `/complaints/${id}/withdraw`,
+      valid: { reason_code: 'changed_mind' },
+      required: ['reason_code'],
+      wrong: { reason_code: [1, '', ' ', null] },
+    },
     {
       name: 'delegate',
       path: () => `/complaints/${id}/delegate`,
       valid: { to_email: 'bob@example.test', immediate_transfer: false },
       required: ['to_email', 'immediate_transfer'],
-      wrong: { to_email: [1, 'not-an-email', 'ab', 'alice+volt@example.test', null], immediate_transfer: ['false', 0, null] },
+      wrong: {
+        to_email: [1, 'not-an-email', 'ab', 'alice+volt@example.test', null],
+        immediate_transfer: ['false', 0, null],
+      },
     },
     {
       name: 'message',
@@ -78,7 +107,13 @@ describe('Consumer API: bad input', () => {
       required: ['action'],
       wrong: { action: ['approve', 1, null], counter_amount: ['3', -3] },
     },
-    { name: 'answer a follow-up', path: () => `/complaints/${id}/followups/${followupId}/answer`, valid: { answer: 'a' }, required: ['answer'], wrong: { answer: [1, '', null] } },
+    {
+      name: 'answer a follow-up',
+      path: () => `/complaints/${id}/followups/${followupId}/answer`,
+      valid: { answer: 'a' },
+      required: ['answer'],
+      wrong: { answer: [1, '', null] },
+    },
     {
       name: 'draft an action',
       path: () => `/complaints/${id}/actions`,
@@ -129,7 +164,12 @@ describe('Consumer API: bad input', () => {
         for (const [field, values] of Object.entries(route.wrong)) {
           for (const value of values) {
             const r = await post(route.path(), { ...route.valid, [field]: value });
-            expect({ field, value, status: r.status, code: r.body.error?.code }).toEqual({ field, value, status: 400, code: 'validation_failed' });
+            expect({ field, value, status: r.status, code: r.body.error?.code }).toEqual({
+              field,
+              value,
+              status: 400,
+              code: 'validation_failed',
+            });
           }
         }
       });
@@ -141,15 +181,23 @@ describe('Consumer API: bad input', () => {
 
       it('refuses a body that is not an object, invalid JSON, an empty body and a huge body', async () => {
         await snap();
-        for (const body of ['[]', '"text"', '42', 'null']) expectError(await post(route.path(), body), 400, 'validation_failed');
-        for (const body of ['{"a":', "{'a': 1}", '{"a":1}}', '\u0000']) expectError(await post(route.path(), body), 400, 'invalid_json');
+        for (const body of ['[]', '"text"', '42', 'null'])
+          expectError(await post(route.path(), body), 400, 'validation_failed');
+        for (const body of ['{"a":', "{'a': 1}", '{"a":1}}', '\u0000'])
+          expectError(await post(route.path(), body), 400, 'invalid_json');
         expectError(await post(route.path(), ''), 400, 'invalid_json');
-        expectError(await post(route.path(), { ...route.valid, padding: 'x'.repeat(8 * 1024 * 1024) }), 413, 'payload_too_large');
+        expectError(
+          await post(route.path(), { ...route.valid, padding: 'x'.repeat(8 * 1024 * 1024) }),
+          413,
+          'payload_too_large',
+        );
       });
 
       it('refuses a body that is not JSON', async () => {
         await snap();
-        const r = await post(route.path(), 'resolution_type=refund', { 'content-type': 'application/x-www-form-urlencoded' });
+        const r = await post(route.path(), 'resolution_type=refund', {
+          'content-type': 'application/x-www-form-urlencoded',
+        });
         expect(r.status).toBe(415);
         expect(r.body.error.code).toBe('unsupported_media_type');
       });
@@ -158,17 +206,31 @@ describe('Consumer API: bad input', () => {
 
   it('refuses a counter without a counter amount, and filing against an unknown company', async () => {
     before = await snapshot(t.store.db);
-    expectError(await post(`/complaints/${id}/settlements/${offerId}/respond`, { action: 'counter' }), 400, 'validation_failed');
+    expectError(
+      await post(`/complaints/${id}/settlements/${offerId}/respond`, { action: 'counter' }),
+      400,
+      'validation_failed',
+    );
     expectError(await post('/complaints', complaintInput({ company_code: 'NOPE' })), 400, 'validation_failed');
     expect(await snapshot(t.store.db)).toEqual(before);
   });
 
   it('refuses bad query parameters on the list', async () => {
     const consumer = consumerApi(t, tenant.consumerToken);
-    for (const q of ['page=0', 'page=x', 'limit=0', 'limit=101', 'status=Closed', 'escalation_level=L10', 'stage=intake', 'sort=asc']) {
+    for (const q of [
+      'page=0',
+      'page=x',
+      'limit=0',
+      'limit=101',
+      'status=Closed',
+      'escalation_level=L10',
+      'stage=intake',
+      'sort=asc',
+    ]) {
       const r = await consumer.get(`/complaints?${q}`);
       expect({ q, status: r.status, code: r.body.error?.code }).toEqual({ q, status: 400, code: 'invalid_query' });
     }
-    for (const q of ['limit=0', 'page=-1', 'foo=bar']) expectError(await consumer.get(`/complaints/${id}/messages?${q}`), 400, 'invalid_query');
+    for (const q of ['limit=0', 'page=-1', 'foo=bar'])
+      expectError(await consumer.get(`/complaints/${id}/messages?${q}`), 400, 'invalid_query');
   });
 });

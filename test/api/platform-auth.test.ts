@@ -7,9 +7,20 @@ import { setCompanyPlan } from '../../src/domain/companies.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 import { call, expectError, file, get, session, tenant, type Tenant } from './platform-fixtures.js';
 
-const BAD_KEY_BODY = { success: false, error: { code: 'unauthorized', message: 'Missing, unknown or revoked API key' } };
+const BAD_KEY_BODY = {
+  success: false,
+  error: { code: 'unauthorized', message: 'Missing, unknown or revoked API key' },
+};
 
-const keysInStore = async (t: TestApp) => Number((await t.store.db.selectFrom('api_keys').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+const keysInStore = async (t: TestApp) =>
+  Number(
+    (
+      await t.store.db
+        .selectFrom('api_keys')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('Platform API credentials', () => {
   let t: TestApp;
@@ -25,13 +36,23 @@ describe('Platform API credentials', () => {
   const readRoutes = () => ['/complaints', `/complaints/${complaintId}`, '/events', '/me'];
 
   it('accepts the key as Authorization: Bearer and as X-API-Key, case-insensitively for the scheme', async () => {
-    for (const headers of [bearer(v.readKey), { authorization: `bearer ${v.readKey}` }, { 'x-api-key': v.readKey }, { 'x-api-key': ` ${v.readKey} ` }]) {
-      for (const path of readRoutes()) expect((await get(t, path, headers)).status, `${path} ${JSON.stringify(headers)}`).toBe(200);
+    for (const headers of [
+      bearer(v.readKey),
+      { authorization: `bearer ${v.readKey}` },
+      { 'x-api-key': v.readKey },
+      { 'x-api-key': ` ${v.readKey} ` },
+    ]) {
+      for (const path of readRoutes())
+        expect((await get(t, path, headers)).status, `${path} ${JSON.stringify(headers)}`).toBe(200);
     }
   });
 
   it('answers one and the same 401 for unknown, malformed, revoked and consumer credentials', async () => {
-    const revoke = await call(t, { method: 'DELETE', url: `/api/v1/api-keys/${(await get(t, '/me', bearer(v.readKey))).body.data.api_key.id}`, headers: bearer(v.adminKey) });
+    const revoke = await call(t, {
+      method: 'DELETE',
+      url: `/api/v1/api-keys/${(await get(t, '/me', bearer(v.readKey))).body.data.api_key.id}`,
+      headers: bearer(v.adminKey),
+    });
     expect(revoke.status).toBe(200);
     const presented: Array<Record<string, string>> = [
       bearer('esc_' + 'A'.repeat(43)),
@@ -70,22 +91,35 @@ describe('Platform API credentials', () => {
         expect(r.headers['www-authenticate']).toBe('Bearer realm="escalatr"');
       }
     }
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', payload: { name: 'x' } }), 401, 'unauthorized');
-    expectError(await call(t, { method: 'DELETE', url: '/api/v1/api-keys/key_aaaaaaaaaaaaaaaaaaaa' }), 401, 'unauthorized');
+    expectError(
+      await call(t, { method: 'POST', url: '/api/v1/api-keys', payload: { name: 'x' } }),
+      401,
+      'unauthorized',
+    );
+    expectError(
+      await call(t, { method: 'DELETE', url: '/api/v1/api-keys/key_aaaaaaaaaaaaaaaaaaaa' }),
+      401,
+      'unauthorized',
+    );
   });
 
   it('refuses keys with 403 plan_required once the company drops below Professional, and takes them back after', async () => {
     const owner = await session(t, v.company.id, 'owner');
     await setCompanyPlan(t.app.ctx, 'VOLT', 'starter');
     for (const key of [v.readKey, v.adminKey]) {
-      for (const path of [...readRoutes(), '/api-keys']) expectError(await get(t, path, bearer(key)), 403, 'plan_required');
+      for (const path of [...readRoutes(), '/api-keys'])
+        expectError(await get(t, path, bearer(key)), 403, 'plan_required');
     }
     // The dashboard still works for the company's staff, and says API access is off.
     expect((await get(t, '/complaints', owner.cookie)).status).toBe(200);
     const me = await get(t, '/me', owner.cookie);
     expect(me.body.data).toMatchObject({ company: { code: 'VOLT', plan: 'starter' }, api_access: false });
     const before = await keysInStore(t);
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: owner.withCsrf, payload: { name: 'ci' } }), 403, 'plan_required');
+    expectError(
+      await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: owner.withCsrf, payload: { name: 'ci' } }),
+      403,
+      'plan_required',
+    );
     expect(await keysInStore(t)).toBe(before);
     await setCompanyPlan(t.app.ctx, 'VOLT', 'enterprise');
     expect((await get(t, '/complaints', bearer(v.readKey))).status).toBe(200);
@@ -95,11 +129,23 @@ describe('Platform API credentials', () => {
     const byKey = await get(t, '/me', bearer(v.readKey));
     expect(byKey.body).toEqual({
       success: true,
-      data: { company: { code: 'VOLT', name: 'VOLT Corp', plan: 'professional' }, user: null, api_key: { id: expect.stringMatching(/^key_/), name: 'read', scope: 'read' }, api_access: true, permissions: ['read'] },
+      data: {
+        company: { code: 'VOLT', name: 'VOLT Corp', plan: 'professional' },
+        user: null,
+        api_key: { id: expect.stringMatching(/^key_/), name: 'read', scope: 'read' },
+        api_access: true,
+        permissions: ['read'],
+      },
     });
     const agent = await session(t, v.company.id, 'agent', 'agent@volt.test');
     const bySession = await get(t, '/me', agent.cookie);
-    expect(bySession.body.data).toEqual({ company: { code: 'VOLT', name: 'VOLT Corp', plan: 'professional' }, user: { email: 'agent@volt.test', role: 'agent' }, api_key: null, api_access: true, permissions: ['read', 'work'] });
+    expect(bySession.body.data).toEqual({
+      company: { code: 'VOLT', name: 'VOLT Corp', plan: 'professional' },
+      user: { email: 'agent@volt.test', role: 'agent' },
+      api_key: null,
+      api_access: true,
+      permissions: ['read', 'work'],
+    });
     expect((await get(t, '/me', bearer(v.adminKey))).body.data.permissions).toEqual(['read', 'work', 'admin']);
   });
 });
@@ -113,15 +159,26 @@ describe('API key management', () => {
   });
   afterEach(async () => t.close());
 
-  const create = (headers: Record<string, string>, payload: unknown) => call(t, { method: 'POST', url: '/api/v1/api-keys', headers, payload: payload as object });
-  const revoke = (headers: Record<string, string>, id: string) => call(t, { method: 'DELETE', url: `/api/v1/api-keys/${id}`, headers });
+  const create = (headers: Record<string, string>, payload: unknown) =>
+    call(t, { method: 'POST', url: '/api/v1/api-keys', headers, payload: payload as object });
+  const revoke = (headers: Record<string, string>, id: string) =>
+    call(t, { method: 'DELETE', url: `/api/v1/api-keys/${id}`, headers });
 
   it('creates a key shown in full once, which works at once, and lists keys without ever showing a key or its hash', async () => {
     const owner = await session(t, v.company.id, 'owner');
     const made = await create(owner.withCsrf, { name: 'Zapier sync' });
     expect(made.status).toBe(201);
     const key = made.body.data.key as string;
-    expect(made.body.data).toEqual({ id: expect.stringMatching(/^key_/), name: 'Zapier sync', prefix: key.slice(0, 12), scope: 'read', created_at: new Date(t.clock.now()).toISOString(), last_used_at: null, revoked_at: null, key });
+    expect(made.body.data).toEqual({
+      id: expect.stringMatching(/^key_/),
+      name: 'Zapier sync',
+      prefix: key.slice(0, 12),
+      scope: 'read',
+      created_at: new Date(t.clock.now()).toISOString(),
+      last_used_at: null,
+      revoked_at: null,
+      key,
+    });
     expect(key).toMatch(/^esc_[A-Za-z0-9_-]{43}$/);
     expect((await get(t, '/complaints', bearer(key))).status).toBe(200);
     expectError(await get(t, '/api-keys', bearer(key)), 403, 'insufficient_scope');
@@ -135,12 +192,29 @@ describe('API key management', () => {
     for (const headers of [owner.cookie, bearer(v.adminKey)]) {
       const list = await get(t, '/api-keys', headers);
       expect(list.status).toBe(200);
-      expect(list.body.data.map((k: { name: string }) => k.name).sort()).toEqual(['Zapier sync', 'admin', 'ops', 'read']);
-      for (const item of list.body.data) expect(Object.keys(item)).toEqual(['id', 'name', 'prefix', 'scope', 'created_at', 'last_used_at', 'revoked_at']);
+      expect(list.body.data.map((k: { name: string }) => k.name).sort()).toEqual([
+        'Zapier sync',
+        'admin',
+        'ops',
+        'read',
+      ]);
+      for (const item of list.body.data)
+        expect(Object.keys(item)).toEqual([
+          'id',
+          'name',
+          'prefix',
+          'scope',
+          'created_at',
+          'last_used_at',
+          'revoked_at',
+        ]);
       const text = JSON.stringify(list.body);
-      for (const secret of [key, admin.body.data.key, v.adminKey, v.readKey, ...hashes]) expect(text).not.toContain(secret);
+      for (const secret of [key, admin.body.data.key, v.adminKey, v.readKey, ...hashes])
+        expect(text).not.toContain(secret);
     }
-    const zapier = (await get(t, '/api-keys', owner.cookie)).body.data.find((k: { name: string }) => k.name === 'Zapier sync');
+    const zapier = (await get(t, '/api-keys', owner.cookie)).body.data.find(
+      (k: { name: string }) => k.name === 'Zapier sync',
+    );
     expect(zapier.last_used_at).toBe(new Date(t.clock.now()).toISOString());
   });
 
@@ -163,7 +237,11 @@ describe('API key management', () => {
     expectError(await revoke(admin.cookie, someKey), 403, 'csrf_failed');
     expectError(await create({ ...admin.cookie, 'x-csrf-token': 'wrong' }, { name: 'x' }), 403, 'csrf_failed');
     expect(await keysInStore(t)).toBe(before);
-    expect((await get(t, '/api-keys', bearer(v.adminKey))).body.data.every((k: { revoked_at: unknown }) => k.revoked_at === null)).toBe(true);
+    expect(
+      (await get(t, '/api-keys', bearer(v.adminKey))).body.data.every(
+        (k: { revoked_at: unknown }) => k.revoked_at === null,
+      ),
+    ).toBe(true);
     expect((await create(admin.withCsrf, { name: 'by admin' })).status).toBe(201);
   });
 
@@ -183,11 +261,51 @@ describe('API key management', () => {
       [[{ name: 'ok' }], 400, 'validation_failed'],
     ];
     for (const [payload, status, code] of cases) expectError(await create(bearer(v.adminKey), payload), status, code);
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: { ...bearer(v.adminKey), 'content-type': 'application/json' }, payload: '{"name": "x"' }), 400, 'invalid_json');
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: { ...bearer(v.adminKey), 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x', pad: 'p'.repeat(2 * 1024 * 1024) }) }), 413, 'payload_too_large');
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: { ...bearer(v.adminKey), 'content-type': 'application/xml' }, payload: '<name>x</name>' }), 415, 'unsupported_media_type');
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: { ...bearer(v.adminKey), 'content-type': 'text/plain' }, payload: 'name=x' }), 400, 'validation_failed');
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: bearer(v.adminKey) }), 400, 'validation_failed');
+    expectError(
+      await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        headers: { ...bearer(v.adminKey), 'content-type': 'application/json' },
+        payload: '{"name": "x"',
+      }),
+      400,
+      'invalid_json',
+    );
+    expectError(
+      await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        headers: { ...bearer(v.adminKey), 'content-type': 'application/json' },
+        payload: JSON.stringify({ name: 'x', pad: 'p'.repeat(2 * 1024 * 1024) }),
+      }),
+      413,
+      'payload_too_large',
+    );
+    expectError(
+      await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        headers: { ...bearer(v.adminKey), 'content-type': 'application/xml' },
+        payload: '<name>x</name>',
+      }),
+      415,
+      'unsupported_media_type',
+    );
+    expectError(
+      await call(t, {
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        headers: { ...bearer(v.adminKey), 'content-type': 'text/plain' },
+        payload: 'name=x',
+      }),
+      400,
+      'validation_failed',
+    );
+    expectError(
+      await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: bearer(v.adminKey) }),
+      400,
+      'validation_failed',
+    );
     expect(await keysInStore(t)).toBe(before);
   });
 
@@ -198,14 +316,30 @@ describe('API key management', () => {
     expect((await get(t, '/events', bearer(made.key))).status).toBe(200);
 
     const theirs = (await get(t, '/api-keys', bearer(other.adminKey))).body.data[0].id;
-    for (const id of [theirs, 'key_aaaaaaaaaaaaaaaaaaaa', 'nope', 'key_', `key_${'a'.repeat(80)}`, 'KEY_AAAAAAAAAAAAAAAAAAAA']) expectError(await revoke(bearer(v.adminKey), id), 404, 'not_found');
+    for (const id of [
+      theirs,
+      'key_aaaaaaaaaaaaaaaaaaaa',
+      'nope',
+      'key_',
+      `key_${'a'.repeat(80)}`,
+      'KEY_AAAAAAAAAAAAAAAAAAAA',
+    ])
+      expectError(await revoke(bearer(v.adminKey), id), 404, 'not_found');
     expect((await get(t, '/complaints', bearer(other.readKey))).status).toBe(200);
-    expect((await get(t, '/api-keys', bearer(other.adminKey))).body.data.every((k: { revoked_at: unknown }) => k.revoked_at === null)).toBe(true);
+    expect(
+      (await get(t, '/api-keys', bearer(other.adminKey))).body.data.every(
+        (k: { revoked_at: unknown }) => k.revoked_at === null,
+      ),
+    ).toBe(true);
 
     t.clock.advance(5000);
     const revoked = await revoke(owner.withCsrf, made.id);
     expect(revoked.status).toBe(200);
-    expect(revoked.body.data).toMatchObject({ id: made.id, name: 'temp', revoked_at: new Date(t.clock.now()).toISOString() });
+    expect(revoked.body.data).toMatchObject({
+      id: made.id,
+      name: 'temp',
+      revoked_at: new Date(t.clock.now()).toISOString(),
+    });
     expect(revoked.body.data.key).toBeUndefined();
     expect(await get(t, '/events', bearer(made.key))).toMatchObject({ status: 401, body: BAD_KEY_BODY });
 
@@ -244,7 +378,11 @@ describe('rate limiting per API key', () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(over.body.error.details).toEqual({ retry_after: retryAfter, limit: 3 });
-    expectError(await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: bearer(v.adminKey), payload: { name: 'x' } }), 429, 'rate_limited');
+    expectError(
+      await call(t, { method: 'POST', url: '/api/v1/api-keys', headers: bearer(v.adminKey), payload: { name: 'x' } }),
+      429,
+      'rate_limited',
+    );
 
     // Same client address, another key: its own budget.
     expect((await get(t, '/complaints', bearer(v.readKey))).status).toBe(200);
@@ -265,12 +403,17 @@ describe('rate limiting per API key', () => {
 });
 
 describe('ESCALATR_RATE_LIMIT_PER_MIN', () => {
-  const env = (value?: string) => ({ DATA_DIR: mkdtempSync(join(tmpdir(), 'escalatr-cfg-')), ESCALATR_MASTER_KEY: 'ab'.repeat(32), ...(value === undefined ? {} : { ESCALATR_RATE_LIMIT_PER_MIN: value }) });
+  const env = (value?: string) => ({
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'escalatr-cfg-')),
+    ESCALATR_MASTER_KEY: 'ab'.repeat(32),
+    ...(value === undefined ? {} : { ESCALATR_RATE_LIMIT_PER_MIN: value }),
+  });
 
   it('defaults to 600 a minute, accepts 0 (off) and whole numbers, and names itself when wrong', () => {
     expect(loadConfig(env()).rateLimitPerMin).toBe(600);
     expect(loadConfig(env('0')).rateLimitPerMin).toBe(0);
     expect(loadConfig(env('1200')).rateLimitPerMin).toBe(1200);
-    for (const bad of ['abc', '-1', '1.5', '10e3', '2000000']) expect(() => loadConfig(env(bad)), bad).toThrow(/ESCALATR_RATE_LIMIT_PER_MIN/);
+    for (const bad of ['abc', '-1', '1.5', '10e3', '2000000'])
+      expect(() => loadConfig(env(bad)), bad).toThrow(/ESCALATR_RATE_LIMIT_PER_MIN/);
   });
 });

@@ -4,7 +4,18 @@ import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 import { consumerStep, expectError, file, get, session, staffStep, tenant, type Tenant } from './platform-fixtures.js';
 
 // The seed's list item, field for field and in order.
-const SEED_ITEM_FIELDS = ['escalatr_id', 'complaint_category', 'status', 'stage', 'escalation_level', 'priority', 'amount_involved', 'currency', 'is_overdue', 'created_at'];
+const SEED_ITEM_FIELDS = [
+  'escalatr_id',
+  'complaint_category',
+  'status',
+  'stage',
+  'escalation_level',
+  'priority',
+  'amount_involved',
+  'currency',
+  'is_overdue',
+  'created_at',
+];
 
 type State = { id: string; status: string; stage: string; level: string };
 
@@ -50,7 +61,14 @@ describe('GET /api/v1/complaints', () => {
     const states = await sixComplaints(t, v);
     const viewer = await session(t, v.company.id, 'viewer');
     const agent = await session(t, v.company.id, 'agent');
-    for (const headers of [bearer(v.readKey), bearer(v.adminKey), { 'x-api-key': v.readKey }, { 'x-api-key': v.adminKey }, viewer.cookie, agent.cookie]) {
+    for (const headers of [
+      bearer(v.readKey),
+      bearer(v.adminKey),
+      { 'x-api-key': v.readKey },
+      { 'x-api-key': v.adminKey },
+      viewer.cookie,
+      agent.cookie,
+    ]) {
       const r = await get(t, '/complaints', headers);
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({ success: true, page: 1, limit: 25, total: 6 });
@@ -85,10 +103,15 @@ describe('GET /api/v1/complaints', () => {
           if (stage) qs.set('stage', stage);
           if (level) qs.set('escalation_level', level);
           const r = await get(t, `/complaints?${qs}`, bearer(v.readKey));
-          const expected = newestFirst.filter((s) => (!status || s.status === status) && (!stage || s.stage === stage) && (!level || s.level === level));
+          const expected = newestFirst.filter(
+            (s) => (!status || s.status === status) && (!stage || s.stage === stage) && (!level || s.level === level),
+          );
           expect(r.status, qs.toString()).toBe(200);
           expect(r.body.total, qs.toString()).toBe(expected.length);
-          expect(r.body.data.map((c: { escalatr_id: string }) => c.escalatr_id), qs.toString()).toEqual(expected.map((s) => s.id));
+          expect(
+            r.body.data.map((c: { escalatr_id: string }) => c.escalatr_id),
+            qs.toString(),
+          ).toEqual(expected.map((s) => s.id));
           for (const item of r.body.data) {
             const s = states.find((x) => x.id === item.escalatr_id)!;
             expect([item.status, item.stage, item.escalation_level]).toEqual([s.status, s.stage, s.level]);
@@ -102,9 +125,20 @@ describe('GET /api/v1/complaints', () => {
 
   it('pages: full pages, the short last page, and past the end an empty page with the right total', async () => {
     const ids = (await sixComplaints(t, v)).map((s) => s.id).reverse();
-    const page = async (p: number, limit: number) => (await get(t, `/complaints?page=${p}&limit=${limit}`, bearer(v.readKey))).body;
-    expect(await page(1, 4)).toMatchObject({ page: 1, limit: 4, total: 6, data: ids.slice(0, 4).map((escalatr_id) => ({ escalatr_id })) });
-    expect(await page(2, 4)).toMatchObject({ page: 2, limit: 4, total: 6, data: ids.slice(4).map((escalatr_id) => ({ escalatr_id })) });
+    const page = async (p: number, limit: number) =>
+      (await get(t, `/complaints?page=${p}&limit=${limit}`, bearer(v.readKey))).body;
+    expect(await page(1, 4)).toMatchObject({
+      page: 1,
+      limit: 4,
+      total: 6,
+      data: ids.slice(0, 4).map((escalatr_id) => ({ escalatr_id })),
+    });
+    expect(await page(2, 4)).toMatchObject({
+      page: 2,
+      limit: 4,
+      total: 6,
+      data: ids.slice(4).map((escalatr_id) => ({ escalatr_id })),
+    });
     expect(await page(3, 4)).toEqual({ success: true, page: 3, limit: 4, total: 6, data: [] });
     expect(await page(1_000_000, 100)).toEqual({ success: true, page: 1_000_000, limit: 100, total: 6, data: [] });
     expect((await page(1, 100)).data).toHaveLength(6);
@@ -119,7 +153,9 @@ describe('GET /api/v1/complaints', () => {
     const states = await sixComplaints(t, v);
     t.clock.advance(73 * 3600_000);
     const r = await get(t, '/complaints', bearer(v.readKey));
-    const overdue = Object.fromEntries(r.body.data.map((c: { escalatr_id: string; is_overdue: boolean }) => [c.escalatr_id, c.is_overdue]));
+    const overdue = Object.fromEntries(
+      r.body.data.map((c: { escalatr_id: string; is_overdue: boolean }) => [c.escalatr_id, c.is_overdue]),
+    );
     expect(overdue[states[0].id]).toBe(true);
     expect(overdue[states[3].id]).toBe(false);
     expect(overdue[states[4].id]).toBe(false);
@@ -187,8 +223,18 @@ describe('GET /api/v1/complaints/{id}', () => {
       const r = await get(t, `/complaints/${s.id}`, bearer(v.readKey));
       expect(r.status).toBe(200);
       // The response schema serialises the answer: it must not drop or change a field.
-      expect(r.body).toEqual({ success: true, data: await getComplaintDetail(t.store.db, { companyId: v.company.id }, s.id, t.clock.now()) });
-      expect(r.body.data).toMatchObject({ escalatr_id: s.id, status: s.status, stage: s.stage, escalation_level: s.level, description: 'It stopped cooling', title: 'Broken fridge' });
+      expect(r.body).toEqual({
+        success: true,
+        data: await getComplaintDetail(t.store.db, { companyId: v.company.id }, s.id, t.clock.now()),
+      });
+      expect(r.body.data).toMatchObject({
+        escalatr_id: s.id,
+        status: s.status,
+        stage: s.stage,
+        escalation_level: s.level,
+        description: 'It stopped cooling',
+        title: 'Broken fridge',
+      });
     }
     const resolved = (await get(t, `/complaints/${states[3].id}`, { 'x-api-key': v.adminKey })).body.data;
     expect(resolved.resolution).toEqual({ resolution_type: 'refund', amount_recovered: 1500, notes: null });
@@ -217,7 +263,14 @@ describe('GET /api/v1/complaints/{id}', () => {
   });
 
   it('answers 404 for ids that are not complaint ids at all', async () => {
-    for (const bad of ['nope', 'ESC-VOLT-1', 'ESC-volt-260417-00001', `ESC-VOLT-260417-${'9'.repeat(60)}`, '%00', "ESC-VOLT-260417-00001'--"]) {
+    for (const bad of [
+      'nope',
+      'ESC-VOLT-1',
+      'ESC-volt-260417-00001',
+      `ESC-VOLT-260417-${'9'.repeat(60)}`,
+      '%00',
+      "ESC-VOLT-260417-00001'--",
+    ]) {
       expectError(await get(t, `/complaints/${encodeURIComponent(bad)}`, bearer(v.readKey)), 404, 'not_found');
     }
   });
@@ -238,7 +291,8 @@ describe('list totals (complaint_counts, kept by triggers)', () => {
       .groupBy(['company_id', 'status', 'stage', 'level'])
       .execute();
     const kept = await t.store.db.selectFrom('complaint_counts').selectAll().where('n', '!=', 0).execute();
-    const key = (r: { company_id: string; status: string; stage: string; level: number; n: unknown }) => `${r.company_id}/${r.status}/${r.stage}/${Number(r.level)}=${Number(r.n)}`;
+    const key = (r: { company_id: string; status: string; stage: string; level: number; n: unknown }) =>
+      `${r.company_id}/${r.status}/${r.stage}/${Number(r.level)}=${Number(r.n)}`;
     expect(kept.map(key).sort()).toEqual(counted.map(key).sort());
   }
 
@@ -257,7 +311,11 @@ describe('list totals (complaint_counts, kept by triggers)', () => {
     const existing = [await file(t, v), await file(t, v), await file(t, v)];
     const results = await Promise.allSettled([
       ...Array.from({ length: 8 }, () => file(t, v)),
-      ...existing.flatMap((id) => [consumerStep(t, v, id, 'escalate'), consumerStep(t, v, id, 'messages', { body: 'hi' }), staffStep(t, v, id, 'claim')]),
+      ...existing.flatMap((id) => [
+        consumerStep(t, v, id, 'escalate'),
+        consumerStep(t, v, id, 'messages', { body: 'hi' }),
+        staffStep(t, v, id, 'claim'),
+      ]),
       ...existing.map((id) => consumerStep(t, v, id, 'escalate')),
     ]);
     expect(results.filter((x) => x.status === 'rejected')).toEqual([]);

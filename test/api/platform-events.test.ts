@@ -2,10 +2,28 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { emitEvent } from '../../src/domain/events.js';
 import { bearer, createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
-import { consumerStep, endpointRow, expectError, file, get, session, staffStep, tenant, type Tenant } from './platform-fixtures.js';
+import {
+  consumerStep,
+  endpointRow,
+  expectError,
+  file,
+  get,
+  session,
+  staffStep,
+  tenant,
+  type Tenant,
+} from './platform-fixtures.js';
 
 const ROW_FIELDS = ['id', 'event', 'timestamp', 'data', 'delivery_status', 'deliveries'];
-const DELIVERY_FIELDS = ['id', 'endpoint_id', 'destination_id', 'status', 'attempts', 'next_attempt_at', 'last_status_code'];
+const DELIVERY_FIELDS = [
+  'id',
+  'endpoint_id',
+  'destination_id',
+  'status',
+  'attempts',
+  'next_attempt_at',
+  'last_status_code',
+];
 
 interface FeedRow {
   id: string;
@@ -20,8 +38,16 @@ const ids = (rows: FeedRow[]) => rows.map((r) => r.id);
 
 /** The company's events as stored, newest first: what the feed must answer. */
 async function storedEvents(t: TestApp, companyId: string) {
-  const rows = await t.store.db.selectFrom('events').selectAll().where('company_id', '=', companyId).orderBy('seq', 'desc').execute();
-  return rows.map((r) => ({ ...r, parsed: JSON.parse(r.body) as { id: string; event: string; timestamp: string; data: Record<string, unknown> } }));
+  const rows = await t.store.db
+    .selectFrom('events')
+    .selectAll()
+    .where('company_id', '=', companyId)
+    .orderBy('seq', 'desc')
+    .execute();
+  return rows.map((r) => ({
+    ...r,
+    parsed: JSON.parse(r.body) as { id: string; event: string; timestamp: string; data: Record<string, unknown> },
+  }));
 }
 
 /** A little history: complaints filed, escalated, messaged, claimed and resolved, a minute apart. */
@@ -53,7 +79,14 @@ describe('GET /api/v1/events', () => {
   it('lists the stored events newest first, each with its parsed data, under both headers and for sessions', async () => {
     await history(t, v);
     const stored = await storedEvents(t, v.company.id);
-    expect(stored.map((e) => e.name)).toEqual(['complaint.resolved', 'complaint.claimed', 'message.new', 'complaint.escalated', 'complaint.created', 'complaint.created']);
+    expect(stored.map((e) => e.name)).toEqual([
+      'complaint.resolved',
+      'complaint.claimed',
+      'message.new',
+      'complaint.escalated',
+      'complaint.created',
+      'complaint.created',
+    ]);
     const viewer = await session(t, v.company.id, 'viewer');
     for (const headers of [bearer(v.readKey), { 'x-api-key': v.adminKey }, viewer.cookie]) {
       const r = await get(t, '/events', headers);
@@ -71,7 +104,12 @@ describe('GET /api/v1/events', () => {
       });
     }
     const escalated = (await get(t, '/events?event=complaint.escalated', bearer(v.readKey))).body.data[0];
-    expect(escalated.data).toMatchObject({ status: 'Escalated', escalation_level: 'L2', to_level: 'L2', trigger: 'manual' });
+    expect(escalated.data).toMatchObject({
+      status: 'Escalated',
+      escalation_level: 'L2',
+      to_level: 'L2',
+      trigger: 'manual',
+    });
   });
 
   it('shows each event’s delivery state and its per-endpoint deliveries as the worker leaves them', async () => {
@@ -93,21 +131,48 @@ describe('GET /api/v1/events', () => {
     expect(escalation.deliveries.map((d) => d.endpoint_id).sort()).toEqual([all, onlyEscalations].sort());
     for (const d of escalation.deliveries) {
       expect(Object.keys(d)).toEqual(DELIVERY_FIELDS);
-      expect(d).toMatchObject({ status: 'pending', attempts: 0, destination_id: null, last_status_code: null, next_attempt_at: escalation.timestamp });
+      expect(d).toMatchObject({
+        status: 'pending',
+        attempts: 0,
+        destination_id: null,
+        last_status_code: null,
+        next_attempt_at: escalation.timestamp,
+      });
     }
 
     // What the delivery worker would write: one endpoint answered 200, the other 500 twice with a retry scheduled.
     const retryAt = t.clock.now() + 300_000;
     const [ok, failing] = escalation.deliveries.map((d) => d.id as string);
-    await t.store.db.updateTable('deliveries').set({ status: 'success', attempt_count: 1, next_attempt_at: null, last_status_code: 200 }).where('id', '=', ok).execute();
-    await t.store.db.updateTable('deliveries').set({ status: 'failed', attempt_count: 2, next_attempt_at: retryAt, last_status_code: 500 }).where('id', '=', failing).execute();
+    await t.store.db
+      .updateTable('deliveries')
+      .set({ status: 'success', attempt_count: 1, next_attempt_at: null, last_status_code: 200 })
+      .where('id', '=', ok)
+      .execute();
+    await t.store.db
+      .updateTable('deliveries')
+      .set({ status: 'failed', attempt_count: 2, next_attempt_at: retryAt, last_status_code: 500 })
+      .where('id', '=', failing)
+      .execute();
     await t.store.db.updateTable('events').set({ delivery_status: 'failed' }).where('id', '=', escalation.id).execute();
     await t.store.db.updateTable('events').set({ delivery_status: 'dead' }).where('id', '=', rows[0].id).execute();
 
     rows = (await get(t, '/events', bearer(v.readKey))).body.data as FeedRow[];
     expect(rows[1].delivery_status).toBe('failed');
-    expect(rows[1].deliveries.find((d) => d.id === ok)).toEqual({ id: ok, endpoint_id: expect.any(String), destination_id: null, status: 'success', attempts: 1, next_attempt_at: null, last_status_code: 200 });
-    expect(rows[1].deliveries.find((d) => d.id === failing)).toMatchObject({ status: 'failed', attempts: 2, next_attempt_at: new Date(retryAt).toISOString(), last_status_code: 500 });
+    expect(rows[1].deliveries.find((d) => d.id === ok)).toEqual({
+      id: ok,
+      endpoint_id: expect.any(String),
+      destination_id: null,
+      status: 'success',
+      attempts: 1,
+      next_attempt_at: null,
+      last_status_code: 200,
+    });
+    expect(rows[1].deliveries.find((d) => d.id === failing)).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      next_attempt_at: new Date(retryAt).toISOString(),
+      last_status_code: 500,
+    });
     expect(rows[0].delivery_status).toBe('dead');
     for (const status of ['pending', 'success', 'failed', 'dead', 'none']) {
       const r = await get(t, `/events?status=${status}`, bearer(v.readKey));
@@ -121,7 +186,14 @@ describe('GET /api/v1/events', () => {
     await endpointRow(t, v.company.id);
     await consumerStep(t, v, a, 'escalate');
     const stored = await storedEvents(t, v.company.id);
-    const names = [undefined, 'complaint.created', 'complaint.escalated', 'message.new', 'complaint.resolved', 'webhook.test'];
+    const names = [
+      undefined,
+      'complaint.created',
+      'complaint.escalated',
+      'message.new',
+      'complaint.resolved',
+      'webhook.test',
+    ];
     for (const event of names) {
       for (const status of [undefined, 'none', 'pending']) {
         for (const complaint of [undefined, a, b, 'ESC-VOLT-260417-99999']) {
@@ -129,7 +201,12 @@ describe('GET /api/v1/events', () => {
           if (event) qs.set('event', event);
           if (status) qs.set('status', status);
           if (complaint) qs.set('escalatr_id', complaint);
-          const expected = stored.filter((e) => (!event || e.name === event) && (!status || e.delivery_status === status) && (!complaint || e.complaint_id === complaint));
+          const expected = stored.filter(
+            (e) =>
+              (!event || e.name === event) &&
+              (!status || e.delivery_status === status) &&
+              (!complaint || e.complaint_id === complaint),
+          );
           const r = await get(t, `/events?${qs}`, bearer(v.readKey));
           expect(r.status, qs.toString()).toBe(200);
           expect(r.body.total, qs.toString()).toBe(expected.length);
@@ -142,14 +219,24 @@ describe('GET /api/v1/events', () => {
   it('pages newest first: the short last page, and past the end an empty page with the right total', async () => {
     await history(t, v);
     const all = (await storedEvents(t, v.company.id)).map((e) => e.id);
-    const page = async (p: number, limit: number, extra = '') => (await get(t, `/events?page=${p}&limit=${limit}${extra}`, bearer(v.readKey))).body;
+    const page = async (p: number, limit: number, extra = '') =>
+      (await get(t, `/events?page=${p}&limit=${limit}${extra}`, bearer(v.readKey))).body;
     expect(ids((await page(1, 4)).data)).toEqual(all.slice(0, 4));
     expect(await page(2, 4)).toMatchObject({ page: 2, limit: 4, total: 6 });
     expect(ids((await page(2, 4)).data)).toEqual(all.slice(4));
     expect(await page(3, 4)).toEqual({ success: true, page: 3, limit: 4, total: 6, data: [] });
     expect(await page(500, 100)).toEqual({ success: true, page: 500, limit: 100, total: 6, data: [] });
-    expect(await page(2, 1, '&event=complaint.created')).toMatchObject({ total: 2, data: [{ event: 'complaint.created' }] });
-    expect(await page(3, 1, '&event=complaint.created')).toEqual({ success: true, page: 3, limit: 1, total: 2, data: [] });
+    expect(await page(2, 1, '&event=complaint.created')).toMatchObject({
+      total: 2,
+      data: [{ event: 'complaint.created' }],
+    });
+    expect(await page(3, 1, '&event=complaint.created')).toEqual({
+      success: true,
+      page: 3,
+      limit: 1,
+      total: 2,
+      data: [],
+    });
   });
 
   it('never shows another company’s events, by any filter or cursor', async () => {
@@ -165,7 +252,13 @@ describe('GET /api/v1/events', () => {
     expect(r.body.total).toBe(1);
     expect(r.body.data.map((e: FeedRow) => e.data.escalatr_id)).toEqual([mine]);
     expect(JSON.stringify(r.body)).not.toContain('OTHR');
-    expect((await get(t, `/events?escalatr_id=${theirs}`, bearer(v.readKey))).body).toEqual({ success: true, page: 1, limit: 25, total: 0, data: [] });
+    expect((await get(t, `/events?escalatr_id=${theirs}`, bearer(v.readKey))).body).toEqual({
+      success: true,
+      page: 1,
+      limit: 25,
+      total: 0,
+      data: [],
+    });
     expect((await get(t, '/events?status=pending', bearer(v.readKey))).body.total).toBe(0);
     for (const id of theirEvents) {
       const cursor = await get(t, `/events?after=${id}`, bearer(v.readKey));
@@ -265,7 +358,10 @@ describe('GET /api/v1/events?after= (the cursor)', () => {
       wroteMidway = true;
     }
 
-    const expected = (await storedEvents(t, v.company.id)).reverse().slice(1).map((e) => e.id);
+    const expected = (await storedEvents(t, v.company.id))
+      .reverse()
+      .slice(1)
+      .map((e) => e.id);
     expect(seen).toEqual(expected);
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen).toHaveLength(12);
@@ -325,37 +421,48 @@ describe('GET /api/v1/events?after= (the cursor)', () => {
       }
     })();
     await Promise.all([writers, poller]);
-    const expected = (await storedEvents(t, v.company.id)).reverse().filter((e) => e.seq > start.seq).map((e) => e.id);
+    const expected = (await storedEvents(t, v.company.id))
+      .reverse()
+      .filter((e) => e.seq > start.seq)
+      .map((e) => e.id);
     expect(expected).toHaveLength(40);
     expect(seen).toEqual(expected);
     // The polls really did interleave with the writes.
     expect(pollsFindingEventsMidWrite).toBeGreaterThan(1);
   });
 
-  it.runIf(dialectName === 'postgres')('does not read past an event whose transaction has not committed (PostgreSQL)', async () => {
-    const c = await file(t, v);
-    const [start] = await storedEvents(t, v.company.id);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let firstWritten!: () => void;
-    const written = new Promise<void>((resolve) => (firstWritten = resolve));
-    const emit = (message: string, hold: boolean) =>
-      transact(t.app.ctx, async (work) => {
-        await emitEvent(t.app.ctx, work, { companyId: v.company.id, name: 'message.new', complaintId: c, data: { escalatr_id: c, message: message } });
-        if (hold) {
-          firstWritten();
-          await held;
-        }
-      });
-    // The first writer takes its seq and holds its transaction open; the second must wait for the company row.
-    const slow = emit('first', true);
-    await written;
-    const fast = emit('second', false);
-    const during = await poll(start.id);
-    expect(during.data).toEqual([]);
-    release();
-    await Promise.all([slow, fast]);
-    const after = await poll(start.id);
-    expect(after.data.map((e) => e.data.message)).toEqual(['first', 'second']);
-  });
+  it.runIf(dialectName === 'postgres')(
+    'does not read past an event whose transaction has not committed (PostgreSQL)',
+    async () => {
+      const c = await file(t, v);
+      const [start] = await storedEvents(t, v.company.id);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let firstWritten!: () => void;
+      const written = new Promise<void>((resolve) => (firstWritten = resolve));
+      const emit = (message: string, hold: boolean) =>
+        transact(t.app.ctx, async (work) => {
+          await emitEvent(t.app.ctx, work, {
+            companyId: v.company.id,
+            name: 'message.new',
+            complaintId: c,
+            data: { escalatr_id: c, message: message },
+          });
+          if (hold) {
+            firstWritten();
+            await held;
+          }
+        });
+      // The first writer takes its seq and holds its transaction open; the second must wait for the company row.
+      const slow = emit('first', true);
+      await written;
+      const fast = emit('second', false);
+      const during = await poll(start.id);
+      expect(during.data).toEqual([]);
+      release();
+      await Promise.all([slow, fast]);
+      const after = await poll(start.id);
+      expect(after.data.map((e) => e.data.message)).toEqual(['first', 'second']);
+    },
+  );
 });

@@ -17,7 +17,10 @@ export async function tenant(t: TestApp, code = 'VOLT', plan: Plan = 'profession
   const company = await createCompany(ctx, { name: `${code} Corp`, code, plan });
   const adminKey = (await createApiKey(ctx, { companyId: company.id, name: 'admin', scope: 'admin' })).key;
   const readKey = (await createApiKey(ctx, { companyId: company.id, name: 'read', scope: 'read' })).key;
-  const { consumer, token: consumerToken } = await createConsumerWithToken(ctx, { email: `alice+${code.toLowerCase()}@example.test`, name: 'Alice' });
+  const { consumer, token: consumerToken } = await createConsumerWithToken(ctx, {
+    email: `alice+${code.toLowerCase()}@example.test`,
+    name: 'Alice',
+  });
   return { company, adminKey, readKey, consumer, consumerToken };
 }
 export type Tenant = Awaited<ReturnType<typeof tenant>>;
@@ -26,14 +29,46 @@ export type Tenant = Awaited<ReturnType<typeof tenant>>;
  * A signed-in dashboard user, written the way the session store keeps it (the cookie's SHA-256 as the id), so these
  * tests do not depend on the login route or pay for a password hash. The password hash column is a placeholder.
  */
-export async function session(t: TestApp, companyId: string, role: Role, email = `${role}-${randomBytes(3).toString('hex')}@staff.test`) {
+export async function session(
+  t: TestApp,
+  companyId: string,
+  role: Role,
+  email = `${role}-${randomBytes(3).toString('hex')}@staff.test`,
+) {
   const now = t.clock.now();
   const userId = newId('usr');
-  await t.store.db.insertInto('users').values({ id: userId, company_id: companyId, email, name: null, password_hash: 'x', role, failed_logins: 0, locked_until: null, created_at: now }).execute();
+  await t.store.db
+    .insertInto('users')
+    .values({
+      id: userId,
+      company_id: companyId,
+      email,
+      name: null,
+      password_hash: 'x',
+      role,
+      failed_logins: 0,
+      locked_until: null,
+      created_at: now,
+    })
+    .execute();
   const token = randomBytes(32).toString('base64url');
   const csrf = randomBytes(16).toString('hex');
-  await t.store.db.insertInto('sessions').values({ id: hashToken(token), user_id: userId, company_id: companyId, csrf_token: csrf, expires_at: now + 3_600_000, created_at: now }).execute();
-  return { email, cookie: { cookie: `escalatr_session=${token}` }, withCsrf: { cookie: `escalatr_session=${token}`, 'x-csrf-token': csrf } };
+  await t.store.db
+    .insertInto('sessions')
+    .values({
+      id: hashToken(token),
+      user_id: userId,
+      company_id: companyId,
+      csrf_token: csrf,
+      expires_at: now + 3_600_000,
+      created_at: now,
+    })
+    .execute();
+  return {
+    email,
+    cookie: { cookie: `escalatr_session=${token}` },
+    withCsrf: { cookie: `escalatr_session=${token}`, 'x-csrf-token': csrf },
+  };
 }
 
 export interface Answer {
@@ -49,7 +84,8 @@ export async function call(t: TestApp, opts: InjectOptions): Promise<Answer> {
 }
 
 /** GET on the Platform API as an outside client would send it. */
-export const get = (t: TestApp, path: string, headers: Record<string, string>) => call(t, { method: 'GET', url: `/api/v1${path}`, headers });
+export const get = (t: TestApp, path: string, headers: Record<string, string>) =>
+  call(t, { method: 'GET', url: `/api/v1${path}`, headers });
 
 /** Files a complaint through the Consumer API and answers its escalatr_id. */
 export async function file(t: TestApp, who: Tenant, overrides: Record<string, unknown> = {}): Promise<string> {
@@ -57,7 +93,16 @@ export async function file(t: TestApp, who: Tenant, overrides: Record<string, un
     method: 'POST',
     url: '/api/consumer/v1/complaints',
     headers: bearer(who.consumerToken),
-    payload: { company_code: who.company.code, complaint_category: 'Consumer Durables', title: 'Broken fridge', description: 'It stopped cooling', priority: 'high', amount_involved: 42000, currency: 'INR', ...overrides },
+    payload: {
+      company_code: who.company.code,
+      complaint_category: 'Consumer Durables',
+      title: 'Broken fridge',
+      description: 'It stopped cooling',
+      priority: 'high',
+      amount_involved: 42000,
+      currency: 'INR',
+      ...overrides,
+    },
   });
   if (r.status !== 201) throw new Error(`filing failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.data.escalatr_id;
@@ -65,14 +110,24 @@ export async function file(t: TestApp, who: Tenant, overrides: Record<string, un
 
 /** A consumer step (escalate, resolve, withdraw, messages …) through the Consumer API; throws unless it succeeds. */
 export async function consumerStep(t: TestApp, who: Tenant, id: string, step: string, payload?: object) {
-  const r = await call(t, { method: 'POST', url: `/api/consumer/v1/complaints/${id}/${step}`, headers: bearer(who.consumerToken), ...(payload ? { payload } : {}) });
+  const r = await call(t, {
+    method: 'POST',
+    url: `/api/consumer/v1/complaints/${id}/${step}`,
+    headers: bearer(who.consumerToken),
+    ...(payload ? { payload } : {}),
+  });
   if (r.status >= 300) throw new Error(`${step} failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
 
 /** A staff step (claim, complete …) with the tenant's admin key; throws unless it succeeds. */
 export async function staffStep(t: TestApp, who: Tenant, id: string, step: string, payload?: object) {
-  const r = await call(t, { method: 'POST', url: `/api/v1/complaints/${id}/${step}`, headers: bearer(who.adminKey), ...(payload ? { payload } : {}) });
+  const r = await call(t, {
+    method: 'POST',
+    url: `/api/v1/complaints/${id}/${step}`,
+    headers: bearer(who.adminKey),
+    ...(payload ? { payload } : {}),
+  });
   if (r.status >= 300) throw new Error(`${step} failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
 }
@@ -86,14 +141,37 @@ export async function endpointRow(t: TestApp, companyId: string, events: string[
   const now = t.clock.now();
   await t.store.db
     .insertInto('endpoints')
-    .values({ id, company_id: companyId, url: 'https://hooks.example.test/escalatr', description: null, enabled: 1, events: JSON.stringify(events), secret_enc: 'unused', prev_secret_enc: null, prev_secret_expires_at: null, auth_type: 'none', auth_enc: null, timeout_ms: 10_000, disabled_reason: null, disabled_at: null, failing_since: null, created_at: now, updated_at: now })
+    .values({
+      id,
+      company_id: companyId,
+      url: 'https://hooks.example.test/escalatr',
+      description: null,
+      enabled: 1,
+      events: JSON.stringify(events),
+      secret_enc: 'unused',
+      prev_secret_enc: null,
+      prev_secret_expires_at: null,
+      auth_type: 'none',
+      auth_enc: null,
+      timeout_ms: 10_000,
+      disabled_reason: null,
+      disabled_at: null,
+      failing_since: null,
+      created_at: now,
+      updated_at: now,
+    })
     .execute();
   return id;
 }
 
 /** The error envelope every 4xx must have. */
 export function expectError(a: Answer, status: number, code: string): void {
-  if (a.status !== status || a.body?.success !== false || a.body?.error?.code !== code || typeof a.body?.error?.message !== 'string') {
+  if (
+    a.status !== status ||
+    a.body?.success !== false ||
+    a.body?.error?.code !== code ||
+    typeof a.body?.error?.message !== 'string'
+  ) {
     throw new Error(`expected ${status} ${code}, got ${a.status} ${JSON.stringify(a.body)}`);
   }
 }

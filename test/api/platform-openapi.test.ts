@@ -28,7 +28,13 @@ const SEED_LIST = {
 const SEED_ENVELOPE = {
   event: 'complaint.escalated',
   timestamp: '2026-06-13T07:45:12.004Z',
-  data: { escalatr_id: 'ESC-VOLT-260417-00010', status: 'Escalated', escalation_level: 'L2', to_level: 'L2', trigger: 'manual' },
+  data: {
+    escalatr_id: 'ESC-VOLT-260417-00010',
+    status: 'Escalated',
+    escalation_level: 'L2',
+    to_level: 'L2',
+    trigger: 'manual',
+  },
 };
 
 /** Replaces every `#/components/schemas/…` reference with its target, so a plain JSON Schema validator can use it. */
@@ -70,19 +76,46 @@ describe('the OpenAPI document and /docs', () => {
   it('is OpenAPI 3.1 with the Platform API paths and both key headers as security schemes', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info.title).toBe('Escalatr Platform API');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/complaints', '/api/v1/complaints/{id}', '/api/v1/events', '/api/v1/api-keys', '/api/v1/api-keys/{id}', '/api/v1/me']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/v1/complaints',
+        '/api/v1/complaints/{id}',
+        '/api/v1/events',
+        '/api/v1/api-keys',
+        '/api/v1/api-keys/{id}',
+        '/api/v1/me',
+      ]),
+    );
     expect(Object.keys(doc.paths['/api/v1/api-keys']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/api/v1/api-keys/{id}'])).toEqual(['delete']);
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
-    expect(doc.components.securitySchemes.apiKeyHeader).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
+    expect(doc.components.securitySchemes.apiKeyHeader).toMatchObject({
+      type: 'apiKey',
+      in: 'header',
+      name: 'X-API-Key',
+    });
     for (const path of ['/api/v1/complaints', '/api/v1/complaints/{id}', '/api/v1/events', '/api/v1/me']) {
       expect(doc.paths[path].get.security).toEqual(expect.arrayContaining([{ bearerAuth: [] }, { apiKeyHeader: [] }]));
     }
-    expect(doc.paths['/api/v1/complaints'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['escalation_level', 'limit', 'page', 'stage', 'status']);
-    expect(doc.paths['/api/v1/events'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['after', 'escalatr_id', 'event', 'limit', 'page', 'status']);
+    expect(doc.paths['/api/v1/complaints'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
+      'escalation_level',
+      'limit',
+      'page',
+      'stage',
+      'status',
+    ]);
+    expect(doc.paths['/api/v1/events'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
+      'after',
+      'escalatr_id',
+      'event',
+      'limit',
+      'page',
+      'status',
+    ]);
     // The docs' own routes and the dashboard are not API operations.
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json')).toEqual([]);
-    for (const ref of refsOf(doc)) expect(doc.components.schemas[ref.replace('#/components/schemas/', '')], ref).toBeDefined();
+    for (const ref of refsOf(doc))
+      expect(doc.components.schemas[ref.replace('#/components/schemas/', '')], ref).toBeDefined();
   });
 
   it('carries the seed’s examples, and they validate against the documented schemas', () => {
@@ -94,7 +127,10 @@ describe('the OpenAPI document and /docs', () => {
     addFormats.default(ajv);
     const listSchema = inline(list.schema, doc.components.schemas) as object;
     expect(ajv.validate(listSchema, SEED_LIST), JSON.stringify(ajv.errors)).toBe(true);
-    expect(ajv.validate(inline(webhook.schema, doc.components.schemas) as object, webhook.example), JSON.stringify(ajv.errors)).toBe(true);
+    expect(
+      ajv.validate(inline(webhook.schema, doc.components.schemas) as object, webhook.example),
+      JSON.stringify(ajv.errors),
+    ).toBe(true);
     const itemFields = Object.keys((listSchema as any).properties.data.items.properties);
     expect(itemFields).toEqual(Object.keys(SEED_LIST.data[0]));
   });
@@ -108,13 +144,19 @@ describe('the OpenAPI document and /docs', () => {
     const check = async (path: string, url: string, status = '200') => {
       const r = await get(t, url, bearer(v.adminKey));
       expect(String(r.status)).toBe(status);
-      const schema = inline(doc.paths[path].get.responses[status].content['application/json'].schema, doc.components.schemas) as object;
+      const schema = inline(
+        doc.paths[path].get.responses[status].content['application/json'].schema,
+        doc.components.schemas,
+      ) as object;
       expect(ajv.validate(schema, r.body), `${url}: ${JSON.stringify(ajv.errors)}`).toBe(true);
     };
     await check('/api/v1/complaints', '/complaints');
     await check('/api/v1/complaints/{id}', `/complaints/${id}`);
     await check('/api/v1/events', '/events');
-    await check('/api/v1/events', `/events?after=${(await get(t, '/events?limit=1&page=2', bearer(v.adminKey))).body.data[0].id}`);
+    await check(
+      '/api/v1/events',
+      `/events?after=${(await get(t, '/events?limit=1&page=2', bearer(v.adminKey))).body.data[0].id}`,
+    );
     await check('/api/v1/api-keys', '/api-keys');
     await check('/api/v1/me', '/me');
     await check('/api/v1/complaints', '/complaints?limit=0', '400');

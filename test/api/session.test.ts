@@ -19,14 +19,26 @@ async function fileComplaint(t: TestApp, consumerToken: string): Promise<string>
     method: 'POST',
     url: '/api/consumer/v1/complaints',
     headers: bearer(consumerToken),
-    payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Broken fridge', description: 'It stopped cooling' },
+    payload: {
+      company_code: 'VOLT',
+      complaint_category: 'Consumer Durables',
+      title: 'Broken fridge',
+      description: 'It stopped cooling',
+    },
   });
   expect(res.statusCode).toBe(201);
   return res.json().data.escalatr_id;
 }
 
 const count = async (t: TestApp, table: 'sessions' | 'events') =>
-  Number((await t.store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await t.store.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('dashboard session', () => {
   let t: TestApp;
@@ -82,7 +94,10 @@ describe('dashboard session', () => {
     const unknown = await login(t, 'nobody@volt.test', 'not the password');
     for (const res of [wrong, unknown]) {
       expect(res.statusCode).toBe(401);
-      expect(res.json()).toEqual({ success: false, error: { code: 'unauthorized', message: 'Email or password is incorrect' } });
+      expect(res.json()).toEqual({
+        success: false,
+        error: { code: 'unauthorized', message: 'Email or password is incorrect' },
+      });
       expect(res.cookies.find((c) => c.name === 'escalatr_session')).toBeUndefined();
     }
     expect(await count(t, 'sessions')).toBe(0);
@@ -102,7 +117,11 @@ describe('dashboard session', () => {
     expect((await login(t, 'owner@volt.test')).statusCode).toBe(429);
     t.clock.advance(60 * 1000 + 1);
     expect((await login(t, 'owner@volt.test')).statusCode).toBe(200);
-    const user = await t.store.db.selectFrom('users').select(['failed_logins', 'locked_until']).where('email', '=', 'owner@volt.test').executeTakeFirstOrThrow();
+    const user = await t.store.db
+      .selectFrom('users')
+      .select(['failed_logins', 'locked_until'])
+      .where('email', '=', 'owner@volt.test')
+      .executeTakeFirstOrThrow();
     expect(Number(user.failed_logins)).toBe(0);
     expect(user.locked_until).toBeNull();
   });
@@ -122,7 +141,11 @@ describe('dashboard session', () => {
     expect(noCsrf.json().error.code).toBe('csrf_failed');
     expect(await count(t, 'sessions')).toBe(1);
 
-    const out = await t.app.http.inject({ method: 'POST', url: '/api/session/logout', headers: { cookie, 'x-csrf-token': csrf } });
+    const out = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/session/logout',
+      headers: { cookie, 'x-csrf-token': csrf },
+    });
     expect(out.statusCode).toBe(200);
     const cleared = out.cookies.find((c) => c.name === 'escalatr_session')!;
     expect(cleared.value).toBe('');
@@ -132,13 +155,21 @@ describe('dashboard session', () => {
     const me = await t.app.http.inject({ method: 'GET', url: '/api/session', headers: { cookie } });
     expect(me.statusCode).toBe(401);
     const id = await fileComplaint(t, tenant.consumerToken);
-    const claim = await t.app.http.inject({ method: 'POST', url: `/api/v1/complaints/${id}/claim`, headers: { cookie, 'x-csrf-token': csrf } });
+    const claim = await t.app.http.inject({
+      method: 'POST',
+      url: `/api/v1/complaints/${id}/claim`,
+      headers: { cookie, 'x-csrf-token': csrf },
+    });
     expect(claim.statusCode).toBe(401);
   });
 
   it('answers 401 without a cookie, with an unknown cookie and after the 12 h expiry', async () => {
     expect((await t.app.http.inject({ method: 'GET', url: '/api/session' })).statusCode).toBe(401);
-    const bogus = await t.app.http.inject({ method: 'GET', url: '/api/session', headers: { cookie: 'escalatr_session=nope' } });
+    const bogus = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/session',
+      headers: { cookie: 'escalatr_session=nope' },
+    });
     expect(bogus.statusCode).toBe(401);
     expect(bogus.json().error.code).toBe('unauthorized');
     const cookie = sessionCookie(await login(t, 'owner@volt.test'));
@@ -157,13 +188,22 @@ describe('dashboard session', () => {
       expect(claim.json().error.code).toBe('csrf_failed');
     }
     expect(await count(t, 'events')).toBe(events);
-    const claim = await t.app.http.inject({ method: 'POST', url: `/api/v1/complaints/${id}/claim`, headers: { cookie, 'x-csrf-token': res.json().data.csrf_token } });
+    const claim = await t.app.http.inject({
+      method: 'POST',
+      url: `/api/v1/complaints/${id}/claim`,
+      headers: { cookie, 'x-csrf-token': res.json().data.csrf_token },
+    });
     expect(claim.statusCode).toBe(200);
     expect(claim.json().data.claimed_by).toBe('owner@volt.test');
   });
 
   it('a viewer cannot do staff or admin writes (403 forbidden)', async () => {
-    await createUser(t.app.ctx, { companyId: tenant.company.id, email: 'viewer@volt.test', password: PASSWORD, role: 'viewer' });
+    await createUser(t.app.ctx, {
+      companyId: tenant.company.id,
+      email: 'viewer@volt.test',
+      password: PASSWORD,
+      role: 'viewer',
+    });
     const id = await fileComplaint(t, tenant.consumerToken);
     const res = await login(t, 'viewer@volt.test');
     expect(res.json().data.user.role).toBe('viewer');
@@ -172,7 +212,12 @@ describe('dashboard session', () => {
     const claim = await t.app.http.inject({ method: 'POST', url: `/api/v1/complaints/${id}/claim`, headers });
     expect(claim.statusCode).toBe(403);
     expect(claim.json().error.code).toBe('forbidden');
-    const key = await t.app.http.inject({ method: 'POST', url: '/api/v1/api-keys', headers, payload: { name: 'sneaky', scope: 'admin' } });
+    const key = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/api-keys',
+      headers,
+      payload: { name: 'sneaky', scope: 'admin' },
+    });
     expect(key.statusCode).toBe(403);
     expect(key.json().error.code).toBe('forbidden');
     expect(await count(t, 'events')).toBe(events);
@@ -187,7 +232,12 @@ describe('dashboard session', () => {
         method: 'POST',
         url: '/api/consumer/v1/complaints',
         headers: bearer(other.consumerToken),
-        payload: { company_code: 'ACME', complaint_category: 'Telecom', title: 'No signal', description: 'None at all' },
+        payload: {
+          company_code: 'ACME',
+          complaint_category: 'Telecom',
+          title: 'No signal',
+          description: 'None at all',
+        },
       })
       .then((r) => r.json().data.escalatr_id as string);
     const res = await login(t, 'owner@volt.test');
@@ -221,7 +271,12 @@ describe('dashboard session', () => {
     }
 
     it('a body that is not JSON', async () => {
-      const res = await t.app.http.inject({ method: 'POST', url: '/api/session/login', headers: { 'content-type': 'application/json' }, payload: '{"email":' });
+      const res = await t.app.http.inject({
+        method: 'POST',
+        url: '/api/session/login',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"email":',
+      });
       expect(res.statusCode).toBe(400);
       expect(res.json().error.code).toBe('invalid_json');
     });

@@ -14,17 +14,33 @@ describe('consumer files and escalates a complaint', () => {
       method: 'POST',
       url: '/api/consumer/v1/complaints',
       headers: bearer(consumerToken),
-      payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Broken fridge', description: 'It stopped cooling', priority: 'high', amount_involved: 42000, currency: 'INR' },
+      payload: {
+        company_code: 'VOLT',
+        complaint_category: 'Consumer Durables',
+        title: 'Broken fridge',
+        description: 'It stopped cooling',
+        priority: 'high',
+        amount_involved: 42000,
+        currency: 'INR',
+      },
     });
     expect(filed.statusCode).toBe(201);
     const id = filed.json().data.escalatr_id;
     expect(id).toBe('ESC-VOLT-260417-00001');
     for (let i = 2; i <= 9; i++) {
-      const r = await t.app.http.inject({ method: 'POST', url: `/api/consumer/v1/complaints/${id}/escalate`, headers: bearer(consumerToken) });
+      const r = await t.app.http.inject({
+        method: 'POST',
+        url: `/api/consumer/v1/complaints/${id}/escalate`,
+        headers: bearer(consumerToken),
+      });
       expect(r.statusCode).toBe(200);
       expect(r.json().data.escalation_level).toBe(`L${i}`);
     }
-    const past = await t.app.http.inject({ method: 'POST', url: `/api/consumer/v1/complaints/${id}/escalate`, headers: bearer(consumerToken) });
+    const past = await t.app.http.inject({
+      method: 'POST',
+      url: `/api/consumer/v1/complaints/${id}/escalate`,
+      headers: bearer(consumerToken),
+    });
     expect(past.statusCode).toBe(409);
     expect(past.json().error.code).toBe('invalid_transition');
     const events = await t.store.db.selectFrom('events').select(['name', 'body']).orderBy('seq').execute();

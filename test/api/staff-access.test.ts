@@ -31,18 +31,38 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
     [`/complaints/${c}/settlements`, { amount: 1, currency: 'INR', terms: 't' }],
     [`/complaints/${c}/followups`, { question: 'q' }],
   ];
-  const reads = (c: string) => ['messages', 'evidence', 'settlements', 'followups', 'actions', 'social', 'events'].map((p) => `/complaints/${c}/${p}`);
+  const reads = (c: string) =>
+    ['messages', 'evidence', 'settlements', 'followups', 'actions', 'social', 'events'].map(
+      (p) => `/complaints/${c}/${p}`,
+    );
 
   const post = (path: string, payload: unknown, headers: Record<string, string>) =>
-    call(t, { method: 'POST', url: `/api/v1${path}`, headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }, ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
-  const get = (path: string, headers: Record<string, string>) => call(t, { method: 'GET', url: `/api/v1${path}`, headers });
+    call(t, {
+      method: 'POST',
+      url: `/api/v1${path}`,
+      headers: { ...headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+    });
+  const get = (path: string, headers: Record<string, string>) =>
+    call(t, { method: 'GET', url: `/api/v1${path}`, headers });
 
   /** Inserts an API key row directly: createApiKey rightly refuses on plans without API access. */
   async function rawKey(companyId: string, scope: 'read' | 'admin'): Promise<string> {
     const { token, hash, displayPrefix } = newToken('esc_');
     await t.store.db
       .insertInto('api_keys')
-      .values({ id: newId('key'), company_id: companyId, name: 'raw', prefix: displayPrefix, key_hash: hash, scope, created_by: null, created_at: t.clock.now(), last_used_at: null, revoked_at: null })
+      .values({
+        id: newId('key'),
+        company_id: companyId,
+        name: 'raw',
+        prefix: displayPrefix,
+        key_hash: hash,
+        scope,
+        created_by: null,
+        created_at: t.clock.now(),
+        last_used_at: null,
+        revoked_at: null,
+      })
       .execute();
     return token;
   }
@@ -52,13 +72,30 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
     const userId = newId('usr');
     await t.store.db
       .insertInto('users')
-      .values({ id: userId, company_id: tenant.company.id, email: `${role}-${userId}@volt.test`, name: null, password_hash: DUMMY_PASSWORD_HASH, role, failed_logins: 0, locked_until: null, created_at: t.clock.now() })
+      .values({
+        id: userId,
+        company_id: tenant.company.id,
+        email: `${role}-${userId}@volt.test`,
+        name: null,
+        password_hash: DUMMY_PASSWORD_HASH,
+        role,
+        failed_logins: 0,
+        locked_until: null,
+        created_at: t.clock.now(),
+      })
       .execute();
     const { token, hash } = newToken('ses_');
     const csrf = newId('csrf', 32);
     await t.store.db
       .insertInto('sessions')
-      .values({ id: hash, user_id: userId, company_id: tenant.company.id, csrf_token: csrf, expires_at: t.clock.now() + (opts.expired ? -1 : 3600_000), created_at: t.clock.now() })
+      .values({
+        id: hash,
+        user_id: userId,
+        company_id: tenant.company.id,
+        csrf_token: csrf,
+        expires_at: t.clock.now() + (opts.expired ? -1 : 3600_000),
+        created_at: t.clock.now(),
+      })
       .execute();
     return { cookie: `${SESSION_COOKIE}=${token}`, csrf };
   }
@@ -84,8 +121,20 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
       const answers = [];
       for (const [path, payload] of steps(id)) answers.push({ path, ...(await post(path, payload, headers)) });
       for (const path of reads(id)) answers.push({ path, ...(await get(path, headers)) });
-      answers.push({ path: 'broken body', ...(await call(t, { method: 'POST', url: `/api/v1/complaints/${id}/messages`, headers: { ...headers, 'content-type': 'application/json' }, payload: '{' })) });
-      expectAll(answers.map((a) => ({ path: a.path, status: a.status, code: a.body.error?.code })), 401, 'unauthorized');
+      answers.push({
+        path: 'broken body',
+        ...(await call(t, {
+          method: 'POST',
+          url: `/api/v1/complaints/${id}/messages`,
+          headers: { ...headers, 'content-type': 'application/json' },
+          payload: '{',
+        })),
+      });
+      expectAll(
+        answers.map((a) => ({ path: a.path, status: a.status, code: a.body.error?.code })),
+        401,
+        'unauthorized',
+      );
     }
     expect(await snapshot(t.store.db)).toEqual(before);
   });
@@ -98,10 +147,16 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
   it('refuses every step to a read-scoped key with 403 insufficient_scope, and lets it read', async () => {
     const before = await snapshot(t.store.db);
     const answers = [];
-    for (const [path, payload] of steps(id)) answers.push({ path, ...(await post(path, payload, { authorization: `Bearer ${tenant.readKey}` })) });
-    expectAll(answers.map((a) => ({ path: a.path, status: a.status, code: a.body.error?.code })), 403, 'insufficient_scope');
+    for (const [path, payload] of steps(id))
+      answers.push({ path, ...(await post(path, payload, { authorization: `Bearer ${tenant.readKey}` })) });
+    expectAll(
+      answers.map((a) => ({ path: a.path, status: a.status, code: a.body.error?.code })),
+      403,
+      'insufficient_scope',
+    );
     expect(await snapshot(t.store.db)).toEqual(before);
-    for (const path of reads(id)) expect((await get(path, { authorization: `Bearer ${tenant.readKey}` })).status).toBe(200);
+    for (const path of reads(id))
+      expect((await get(path, { authorization: `Bearer ${tenant.readKey}` })).status).toBe(200);
   });
 
   it('refuses keys of a company on a plan without API access with 403 plan_required', async () => {
@@ -110,9 +165,15 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
     const key = await rawKey(starter.company.id, 'admin');
     const before = await snapshot(t.store.db);
     const answers = [];
-    for (const [path, payload] of steps(starterId)) answers.push({ path, ...(await post(path, payload, { authorization: `Bearer ${key}` })) });
-    for (const path of reads(starterId)) answers.push({ path, ...(await get(path, { authorization: `Bearer ${key}` })) });
-    expectAll(answers.map((a) => ({ path: a.path, status: a.status, code: a.body.error?.code })), 403, 'plan_required');
+    for (const [path, payload] of steps(starterId))
+      answers.push({ path, ...(await post(path, payload, { authorization: `Bearer ${key}` })) });
+    for (const path of reads(starterId))
+      answers.push({ path, ...(await get(path, { authorization: `Bearer ${key}` })) });
+    expectAll(
+      answers.map((a) => ({ path: a.path, status: a.status, code: a.body.error?.code })),
+      403,
+      'plan_required',
+    );
     expect(await snapshot(t.store.db)).toEqual(before);
   });
 
@@ -129,14 +190,22 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
     const agent = await session('agent');
     const noCsrf = await post(`/complaints/${id}/claim`, undefined, { cookie: agent.cookie });
     expect({ status: noCsrf.status, code: noCsrf.body.error.code }).toEqual({ status: 403, code: 'csrf_failed' });
-    const wrongCsrf = await post(`/complaints/${id}/claim`, undefined, { cookie: agent.cookie, 'x-csrf-token': 'nope' });
+    const wrongCsrf = await post(`/complaints/${id}/claim`, undefined, {
+      cookie: agent.cookie,
+      'x-csrf-token': 'nope',
+    });
     expect(wrongCsrf.status).toBe(403);
-    const claimed = okData(await post(`/complaints/${id}/claim`, undefined, { cookie: agent.cookie, 'x-csrf-token': agent.csrf }));
+    const claimed = okData(
+      await post(`/complaints/${id}/claim`, undefined, { cookie: agent.cookie, 'x-csrf-token': agent.csrf }),
+    );
     expect(claimed.claimed_by).toMatch(/^agent-usr_.*@volt\.test$/);
 
     const viewer = await session('viewer');
     const before = await snapshot(t.store.db);
-    const refused = await post(`/complaints/${id}/release`, undefined, { cookie: viewer.cookie, 'x-csrf-token': viewer.csrf });
+    const refused = await post(`/complaints/${id}/release`, undefined, {
+      cookie: viewer.cookie,
+      'x-csrf-token': viewer.csrf,
+    });
     expect({ status: refused.status, code: refused.body.error.code }).toEqual({ status: 403, code: 'forbidden' });
     expect(await snapshot(t.store.db)).toEqual(before);
     for (const path of reads(id)) expect((await get(path, { cookie: viewer.cookie })).status).toBe(200);

@@ -1,6 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
-import { call, consumerApi, expectError, fileComplaint, okData, seedCompany, snapshot, type Tenant } from '../domain/complaint-fixtures.js';
+import {
+  call,
+  consumerApi,
+  expectError,
+  fileComplaint,
+  okData,
+  seedCompany,
+  snapshot,
+  type Tenant,
+} from '../domain/complaint-fixtures.js';
 
 /**
  * Bad input on the staff steps and reads: each is a 4xx with a code, never a 500, and writes nothing; another
@@ -20,7 +29,14 @@ describe('Platform API staff routes: bad input', () => {
     const acme = await seedCompany(t, { code: 'ACME' });
     id = await fileComplaint(t, tenant.consumerToken);
     acmeId = await fileComplaint(t, acme.consumerToken, { company_code: 'ACME' });
-    acmeEvidence = okData(await consumerApi(t, acme.consumerToken).post(`/complaints/${acmeId}/evidence`, { file_name: 'a.txt', content_type: 'text/plain', content_base64: 'aGk=' }), 201).evidence_id;
+    acmeEvidence = okData(
+      await consumerApi(t, acme.consumerToken).post(`/complaints/${acmeId}/evidence`, {
+        file_name: 'a.txt',
+        content_type: 'text/plain',
+        content_base64: 'aGk=',
+      }),
+      201,
+    ).evidence_id;
   });
   afterAll(async () => t.close());
 
@@ -28,12 +44,26 @@ describe('Platform API staff routes: bad input', () => {
     call(t, {
       method: 'POST',
       url: `/api/v1${path}`,
-      headers: { ...bearer(tenant.adminKey), ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        ...bearer(tenant.adminKey),
+        ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       ...(payload === undefined ? {} : { payload: typeof payload === 'string' ? payload : JSON.stringify(payload) }),
     });
 
-  const routes: Array<{ name: string; path: string; valid: Record<string, unknown>; wrong: Record<string, unknown[]> }> = [
-    { name: 'complete', path: 'complete', valid: { resolution_notes: 'Fixed' }, wrong: { resolution_notes: [1, '', '  ', null, 'x'.repeat(10_001), ['a']] } },
+  const routes: Array<{
+    name: string;
+    path: string;
+    valid: Record<string, unknown>;
+    wrong: Record<string, unknown[]>;
+  }> = [
+    {
+      name: 'complete',
+      path: 'complete',
+      valid: { resolution_notes: 'Fixed' },
+      wrong: { resolution_notes: [1, '', '  ', null, 'x'.repeat(10_001), ['a']] },
+    },
     { name: 'message', path: 'messages', valid: { body: 'On it' }, wrong: { body: [1, '', null, 'x'.repeat(10_001)] } },
     {
       name: 'settlement offer',
@@ -41,7 +71,12 @@ describe('Platform API staff routes: bad input', () => {
       valid: { amount: 10, currency: 'INR', terms: 'Refund' },
       wrong: { amount: ['10', -1, 1e13, null], currency: ['inr', 'RUPEE', 356, ''], terms: [1, '', 'x'.repeat(5_001)] },
     },
-    { name: 'follow-up', path: 'followups', valid: { question: 'When?' }, wrong: { question: [1, '', false, 'x'.repeat(5_001)] } },
+    {
+      name: 'follow-up',
+      path: 'followups',
+      valid: { question: 'When?' },
+      wrong: { question: [1, '', false, 'x'.repeat(5_001)] },
+    },
   ];
 
   for (const route of routes) {
@@ -56,7 +91,12 @@ describe('Platform API staff routes: bad input', () => {
           expectError(await post(at(), rest), 400, 'validation_failed');
           for (const value of route.wrong[field]) {
             const r = await post(at(), { ...route.valid, [field]: value });
-            expect({ field, value, status: r.status, code: r.body.error?.code }).toEqual({ field, value, status: 400, code: 'validation_failed' });
+            expect({ field, value, status: r.status, code: r.body.error?.code }).toEqual({
+              field,
+              value,
+              status: 400,
+              code: 'validation_failed',
+            });
           }
         }
         expectError(await post(at(), { ...route.valid, claimed_by: 'me' }), 400, 'validation_failed');
@@ -81,20 +121,42 @@ describe('Platform API staff routes: bad input', () => {
 
   it("answers 404 for another company's complaint on claim, release and every read", async () => {
     before = await snapshot(t.store.db);
-    for (const step of ['claim', 'release']) expectError(await post(`/complaints/${acmeId}/${step}`, undefined), 404, 'not_found');
-    for (const path of ['messages', 'evidence', 'settlements', 'followups', 'actions', 'social', 'events', `evidence/${acmeEvidence}/content`]) {
-      const r = await call(t, { method: 'GET', url: `/api/v1/complaints/${acmeId}/${path}`, headers: bearer(tenant.adminKey) });
+    for (const step of ['claim', 'release'])
+      expectError(await post(`/complaints/${acmeId}/${step}`, undefined), 404, 'not_found');
+    for (const path of [
+      'messages',
+      'evidence',
+      'settlements',
+      'followups',
+      'actions',
+      'social',
+      'events',
+      `evidence/${acmeEvidence}/content`,
+    ]) {
+      const r = await call(t, {
+        method: 'GET',
+        url: `/api/v1/complaints/${acmeId}/${path}`,
+        headers: bearer(tenant.adminKey),
+      });
       expect({ path, status: r.status, code: r.body.error?.code }).toEqual({ path, status: 404, code: 'not_found' });
     }
     // Another company's evidence id under one's own complaint is not found either.
-    const r = await call(t, { method: 'GET', url: `/api/v1/complaints/${id}/evidence/${acmeEvidence}/content`, headers: bearer(tenant.adminKey) });
+    const r = await call(t, {
+      method: 'GET',
+      url: `/api/v1/complaints/${id}/evidence/${acmeEvidence}/content`,
+      headers: bearer(tenant.adminKey),
+    });
     expectError(r, 404, 'not_found');
     expect(await snapshot(t.store.db)).toEqual(before);
   });
 
   it('refuses bad paging on the reads', async () => {
     for (const q of ['page=0', 'limit=101', 'limit=abc', 'order=desc']) {
-      const r = await call(t, { method: 'GET', url: `/api/v1/complaints/${id}/events?${q}`, headers: bearer(tenant.adminKey) });
+      const r = await call(t, {
+        method: 'GET',
+        url: `/api/v1/complaints/${id}/events?${q}`,
+        headers: bearer(tenant.adminKey),
+      });
       expect({ q, status: r.status, code: r.body.error?.code }).toEqual({ q, status: 400, code: 'invalid_query' });
     }
   });

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACTION_WAIT_S, DEFAULT_SLA_WINDOWS_S } from '../../src/domain/sla.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
-import { call, consumerApi, expectError, fileComplaint, okData, seedCompany, snapshot, staffApi, type Tenant } from '../domain/complaint-fixtures.js';
+import {
+  call,
+  consumerApi,
+  expectError,
+  fileComplaint,
+  okData,
+  seedCompany,
+  snapshot,
+  staffApi,
+  type Tenant,
+} from '../domain/complaint-fixtures.js';
 
 /** GET/PUT /api/v1/settings/sla: the company's response window per level and its action wait. */
 describe('Platform API: SLA settings', () => {
@@ -24,7 +34,11 @@ describe('Platform API: SLA settings', () => {
 
   it('shows the defaults to any key until the company sets its own', async () => {
     const data = okData(await staffApi(t, tenant.readKey).get('/settings/sla'));
-    expect(data).toEqual({ windows: DEFAULT_SLA_WINDOWS_S, action_wait_s: DEFAULT_ACTION_WAIT_S, defaults: { windows: DEFAULT_SLA_WINDOWS_S, action_wait_s: DEFAULT_ACTION_WAIT_S } });
+    expect(data).toEqual({
+      windows: DEFAULT_SLA_WINDOWS_S,
+      action_wait_s: DEFAULT_ACTION_WAIT_S,
+      defaults: { windows: DEFAULT_SLA_WINDOWS_S, action_wait_s: DEFAULT_ACTION_WAIT_S },
+    });
     expect(Object.keys(data.windows)).toEqual(['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9']);
   });
 
@@ -43,9 +57,14 @@ describe('Platform API: SLA settings', () => {
     okData(await admin.put('/settings/sla', { windows: { L1: 600, L2: 900 }, action_wait_s: 300 }));
     const id = await fileComplaint(t, tenant.consumerToken);
     const consumer = consumerApi(t, tenant.consumerToken);
-    expect(okData(await consumer.get(`/complaints/${id}`)).sla_due_at).toBe(new Date(t.clock.now() + 600_000).toISOString());
+    expect(okData(await consumer.get(`/complaints/${id}`)).sla_due_at).toBe(
+      new Date(t.clock.now() + 600_000).toISOString(),
+    );
     const draft = okData(await consumer.post(`/complaints/${id}/actions`, { kind: 'notice', body: 'b' }), 201);
-    expect(okData(await consumer.get(`/complaints/${id}/actions`))[0]).toMatchObject({ draft_id: draft.draft_id, respond_by: new Date(t.clock.now() + 300_000).toISOString() });
+    expect(okData(await consumer.get(`/complaints/${id}/actions`))[0]).toMatchObject({
+      draft_id: draft.draft_id,
+      respond_by: new Date(t.clock.now() + 300_000).toISOString(),
+    });
     t.clock.advance(600_000);
     expect(await t.app.scheduler.tick()).toBe(2);
     expect(okData(await consumer.get(`/complaints/${id}`)).escalation_level).toBe('L3');
@@ -76,9 +95,19 @@ describe('Platform API: SLA settings', () => {
     ];
     for (const body of bad) {
       const r = await admin.put('/settings/sla', body);
-      expect({ body, status: r.status, code: r.body.error?.code }).toEqual({ body, status: 400, code: 'validation_failed' });
+      expect({ body, status: r.status, code: r.body.error?.code }).toEqual({
+        body,
+        status: 400,
+        code: 'validation_failed',
+      });
     }
-    const raw = (payload: string) => call(t, { method: 'PUT', url: '/api/v1/settings/sla', headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' }, payload });
+    const raw = (payload: string) =>
+      call(t, {
+        method: 'PUT',
+        url: '/api/v1/settings/sla',
+        headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' },
+        payload,
+      });
     expectError(await raw('{"windows":'), 400, 'invalid_json');
     expectError(await raw(JSON.stringify({ windows: {}, pad: 'x'.repeat(2 * 1024 * 1024) })), 413, 'payload_too_large');
     expect(await snapshot(t.store.db)).toEqual(before);
@@ -86,8 +115,21 @@ describe('Platform API: SLA settings', () => {
 
   it('needs the admin scope to change, and a credential to read', async () => {
     const before = await snapshot(t.store.db);
-    expectError(await staffApi(t, tenant.readKey).put('/settings/sla', { windows: { L1: 600 } }), 403, 'insufficient_scope');
-    expectError(await call(t, { method: 'PUT', url: '/api/v1/settings/sla', headers: { 'content-type': 'application/json' }, payload: '{' }), 401, 'unauthorized');
+    expectError(
+      await staffApi(t, tenant.readKey).put('/settings/sla', { windows: { L1: 600 } }),
+      403,
+      'insufficient_scope',
+    );
+    expectError(
+      await call(t, {
+        method: 'PUT',
+        url: '/api/v1/settings/sla',
+        headers: { 'content-type': 'application/json' },
+        payload: '{',
+      }),
+      401,
+      'unauthorized',
+    );
     expectError(await call(t, { method: 'GET', url: '/api/v1/settings/sla' }), 401, 'unauthorized');
     expectError(await staffApi(t, tenant.consumerToken).get('/settings/sla'), 401, 'unauthorized');
     expect(await snapshot(t.store.db)).toEqual(before);

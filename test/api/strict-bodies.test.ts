@@ -26,13 +26,32 @@ describe('strict body validation', () => {
       payload: { company_code: 'VOLT', complaint_category: 'x', title: 't', description: 'd' },
     });
     const id = ok.json().data.escalatr_id;
-    const offer = await t.app.http.inject({ method: 'POST', url: `/api/v1/complaints/${id}/settlements`, headers: bearer(adminKey), payload: { amount: '100', currency: 'INR', terms: 'x' } });
+    const offer = await t.app.http.inject({
+      method: 'POST',
+      url: `/api/v1/complaints/${id}/settlements`,
+      headers: bearer(adminKey),
+      payload: { amount: '100', currency: 'INR', terms: 'x' },
+    });
     expect(offer.statusCode).toBe(400);
-    const webhook = await t.app.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(adminKey), payload: { url: 'https://hooks.example.test/x', events: ['*'], enabled: 'true' } });
+    const webhook = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/webhooks',
+      headers: bearer(adminKey),
+      payload: { url: 'https://hooks.example.test/x', events: ['*'], enabled: 'true' },
+    });
     expect(webhook.statusCode).toBe(400);
-    const automation = await t.app.http.inject({ method: 'POST', url: '/api/v1/automations', headers: bearer(adminKey), payload: { name: 'a', active: 'true', filter: { min_level: 'high' }, destinations: [] } });
+    const automation = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/automations',
+      headers: bearer(adminKey),
+      payload: { name: 'a', active: 'true', filter: { min_level: 'high' }, destinations: [] },
+    });
     expect(automation.statusCode).toBe(400);
-    const longParam = await t.app.http.inject({ method: 'GET', url: `/api/v1/complaints/${'A'.repeat(5000)}`, headers: bearer(adminKey) });
+    const longParam = await t.app.http.inject({
+      method: 'GET',
+      url: `/api/v1/complaints/${'A'.repeat(5000)}`,
+      headers: bearer(adminKey),
+    });
     expect(longParam.statusCode).toBeLessThan(500);
     expect(longParam.json().success).toBe(false);
   });

@@ -94,7 +94,11 @@ export async function createCliEnv(): Promise<CliEnv> {
   const opened: Array<() => Promise<void>> = [];
 
   const spawnCli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
-    spawn(process.execPath, [BIN, ...args], { cwd: dataDir, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    spawn(process.execPath, [BIN, ...args], {
+      cwd: dataDir,
+      env: { ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
 
   return {
     env,
@@ -113,7 +117,9 @@ export async function createCliEnv(): Promise<CliEnv> {
       });
     },
     async openApp() {
-      const store: Store = databaseUrl ? openStore({ databaseUrl, poolSize: 2 }) : openStore({ sqliteFile: join(dataDir, 'escalatr.db') });
+      const store: Store = databaseUrl
+        ? openStore({ databaseUrl, poolSize: 2 })
+        : openStore({ sqliteFile: join(dataDir, 'escalatr.db') });
       await migrateToLatest(store.db);
       const app = await buildApp({ config: testConfig({ databaseUrl, dataDir }), store, logger: false });
       await app.http.ready();
@@ -159,7 +165,13 @@ export function watch(child: ChildProcess): RunningCli {
           const match = stdout.match(pattern);
           if (match) return finish(() => done(match));
           if (child.exitCode !== null || child.signalCode !== null) {
-            finish(() => fail(new Error(`exited with ${child.exitCode ?? child.signalCode} before printing ${pattern}: ${stdout}${stderr}`)));
+            finish(() =>
+              fail(
+                new Error(
+                  `exited with ${child.exitCode ?? child.signalCode} before printing ${pattern}: ${stdout}${stderr}`,
+                ),
+              ),
+            );
           }
         };
         const finish = (fn: () => void) => {
@@ -167,7 +179,10 @@ export function watch(child: ChildProcess): RunningCli {
           listeners.delete(check);
           fn();
         };
-        const timer = setTimeout(() => finish(() => fail(new Error(`no ${pattern} within ${timeoutMs} ms: ${stdout}${stderr}`))), timeoutMs);
+        const timer = setTimeout(
+          () => finish(() => fail(new Error(`no ${pattern} within ${timeoutMs} ms: ${stdout}${stderr}`))),
+          timeoutMs,
+        );
         listeners.add(check);
         check();
       });

@@ -15,9 +15,24 @@ describe('escalatr company, user, apikey and consumer commands', () => {
   afterEach(async () => cli.cleanup());
 
   it('company create makes a company; the same code again is refused with exit 1 and the error code', async () => {
-    const first = await cli.run(['company', 'create', '--name', 'Acme Stores', '--code', 'ACME', '--plan', 'starter', '--json']);
+    const first = await cli.run([
+      'company',
+      'create',
+      '--name',
+      'Acme Stores',
+      '--code',
+      'ACME',
+      '--plan',
+      'starter',
+      '--json',
+    ]);
     expect(first.code).toBe(0);
-    expect(JSON.parse(first.stdout)).toMatchObject({ code: 'ACME', name: 'Acme Stores', plan: 'starter', id: expect.stringMatching(/^co_/) });
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      code: 'ACME',
+      name: 'Acme Stores',
+      plan: 'starter',
+      id: expect.stringMatching(/^co_/),
+    });
 
     const again = await cli.run(['company', 'create', '--name', 'Other', '--code', 'ACME', '--plan', 'free']);
     expect(again.code).toBe(1);
@@ -42,18 +57,78 @@ describe('escalatr company, user, apikey and consumer commands', () => {
 
   it('checks every option at the boundary (in-process, the same code path as the binary)', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['company', 'create', '--name', 'Acme', '--code', 'acme', '--plan', 'starter'], /'--code <code>' argument 'acme' is invalid\. code must be 2–8 uppercase letters/],
+      [
+        ['company', 'create', '--name', 'Acme', '--code', 'acme', '--plan', 'starter'],
+        /'--code <code>' argument 'acme' is invalid\. code must be 2–8 uppercase letters/,
+      ],
       [['company', 'create', '--name', 'Acme', '--code', 'TOOLONGCODE', '--plan', 'starter'], /--code/],
-      [['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'gold'], /'--plan <plan>' argument 'gold' is invalid\. Allowed choices are free, starter, professional, enterprise/],
-      [['company', 'create', '--name', '  ', '--code', 'ACME', '--plan', 'free'], /'--name <name>' .*must not be empty/],
-      [['company', 'create', '--name', 'x'.repeat(201), '--code', 'ACME', '--plan', 'free'], /'--name <name>' .*at most 200/],
-      [['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free', '--colour', 'red'], /unknown option '--colour'/],
+      [
+        ['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'gold'],
+        /'--plan <plan>' argument 'gold' is invalid\. Allowed choices are free, starter, professional, enterprise/,
+      ],
+      [
+        ['company', 'create', '--name', '  ', '--code', 'ACME', '--plan', 'free'],
+        /'--name <name>' .*must not be empty/,
+      ],
+      [
+        ['company', 'create', '--name', 'x'.repeat(201), '--code', 'ACME', '--plan', 'free'],
+        /'--name <name>' .*at most 200/,
+      ],
+      [
+        ['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free', '--colour', 'red'],
+        /unknown option '--colour'/,
+      ],
       [['company', 'set-plan', '--code', 'ACME'], /required option '--plan <plan>'/],
       [['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free', 'extra'], /too many arguments/],
-      [['user', 'create', '--company', 'ACME', '--email', 'not-an-email', '--password', 'long enough pw', '--role', 'agent'], /'--email <email>' .*not a valid email/],
-      [['user', 'create', '--company', 'ACME', '--email', 'a@b.test', '--password', 'short', '--role', 'agent'], /'--password <password>' .*at least 10 characters/],
-      [['user', 'create', '--company', 'ACME', '--email', 'a@b.test', '--password', 'long enough pw', '--role', 'boss'], /'--role <role>' argument 'boss'/],
-      [['user', 'create', '--company', 'acme', '--email', 'a@b.test', '--password', 'long enough pw', '--role', 'agent'], /'--company <code>'/],
+      [
+        [
+          'user',
+          'create',
+          '--company',
+          'ACME',
+          '--email',
+          'not-an-email',
+          '--password',
+          'long enough pw',
+          '--role',
+          'agent',
+        ],
+        /'--email <email>' .*not a valid email/,
+      ],
+      [
+        ['user', 'create', '--company', 'ACME', '--email', 'a@b.test', '--password', 'short', '--role', 'agent'],
+        /'--password <password>' .*at least 10 characters/,
+      ],
+      [
+        [
+          'user',
+          'create',
+          '--company',
+          'ACME',
+          '--email',
+          'a@b.test',
+          '--password',
+          'long enough pw',
+          '--role',
+          'boss',
+        ],
+        /'--role <role>' argument 'boss'/,
+      ],
+      [
+        [
+          'user',
+          'create',
+          '--company',
+          'acme',
+          '--email',
+          'a@b.test',
+          '--password',
+          'long enough pw',
+          '--role',
+          'agent',
+        ],
+        /'--company <code>'/,
+      ],
       [['apikey', 'list'], /required option '--company <code>'/],
       [['apikey', 'revoke', '--company', 'ACME'], /required option '--id <id>'/],
       [['consumer', 'create', '--name', 'Bob'], /required option '--email <email>'/],
@@ -78,11 +153,29 @@ describe('escalatr company, user, apikey and consumer commands', () => {
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/^escalatr: plan_required: /);
 
-    expect((await cli.run(['company', 'set-plan', '--code', 'SHOP', '--plan', 'professional'])).stdout).toMatch(/professional/);
-    const created = await cli.run(['apikey', 'create', '--company', 'SHOP', '--name', 'ci', '--scope', 'admin', '--json']);
+    expect((await cli.run(['company', 'set-plan', '--code', 'SHOP', '--plan', 'professional'])).stdout).toMatch(
+      /professional/,
+    );
+    const created = await cli.run([
+      'apikey',
+      'create',
+      '--company',
+      'SHOP',
+      '--name',
+      'ci',
+      '--scope',
+      'admin',
+      '--json',
+    ]);
     expect(created.code).toBe(0);
     const key = JSON.parse(created.stdout);
-    expect(key).toMatchObject({ name: 'ci', scope: 'admin', company: 'SHOP', key: expect.stringMatching(/^esc_/), id: expect.stringMatching(/^key_/) });
+    expect(key).toMatchObject({
+      name: 'ci',
+      scope: 'admin',
+      company: 'SHOP',
+      key: expect.stringMatching(/^esc_/),
+      id: expect.stringMatching(/^key_/),
+    });
     expect(key.key.startsWith(key.prefix)).toBe(true);
     const text = await cli.run(['apikey', 'create', '--company', 'SHOP', '--name', 'reporting']);
     expect(text.stdout).toMatch(/read API key "reporting"/);
@@ -118,16 +211,47 @@ describe('escalatr company, user, apikey and consumer commands', () => {
 
     const { app } = await cli.openApp();
     await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'free' });
-    const user = await cli.run(['user', 'create', '--company', 'SHOP', '--email', 'agent@shop.test', '--password', 'a long password', '--role', 'agent', '--json']);
+    const user = await cli.run([
+      'user',
+      'create',
+      '--company',
+      'SHOP',
+      '--email',
+      'agent@shop.test',
+      '--password',
+      'a long password',
+      '--role',
+      'agent',
+      '--json',
+    ]);
     expect(user.code).toBe(0);
     expect(JSON.parse(user.stdout)).toMatchObject({ email: 'agent@shop.test', role: 'agent', company: 'SHOP' });
-    const dup = await cli.run(['user', 'create', '--company', 'SHOP', '--email', 'agent@shop.test', '--password', 'a long password', '--role', 'agent']);
+    const dup = await cli.run([
+      'user',
+      'create',
+      '--company',
+      'SHOP',
+      '--email',
+      'agent@shop.test',
+      '--password',
+      'a long password',
+      '--role',
+      'agent',
+    ]);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/^escalatr: already_exists: /);
 
-    const mine = await app.http.inject({ method: 'GET', url: '/api/consumer/v1/complaints', headers: bearer(consumer.token) });
+    const mine = await app.http.inject({
+      method: 'GET',
+      url: '/api/consumer/v1/complaints',
+      headers: bearer(consumer.token),
+    });
     expect(mine.statusCode).toBe(200);
-    const login = await app.http.inject({ method: 'POST', url: '/api/session/login', payload: { email: 'agent@shop.test', password: 'a long password' } });
+    const login = await app.http.inject({
+      method: 'POST',
+      url: '/api/session/login',
+      payload: { email: 'agent@shop.test', password: 'a long password' },
+    });
     expect(login.statusCode).toBe(200);
   });
 

@@ -28,22 +28,39 @@ describe('escalatr demo', () => {
       method: 'POST',
       url: '/api/consumer/v1/complaints',
       headers: bearer(demo.consumer.token),
-      payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Kettle leaks', description: 'Leaks from the base' },
+      payload: {
+        company_code: 'VOLT',
+        complaint_category: 'Consumer Durables',
+        title: 'Kettle leaks',
+        description: 'Leaks from the base',
+      },
     });
     expect(filed.statusCode).toBe(201);
     const id = filed.json().data.escalatr_id;
     expect(id).toMatch(/^ESC-VOLT-\d{6}-00005$/);
 
     // The sample complaints are there in several states, and the owner password logs in.
-    const list = await app.http.inject({ method: 'GET', url: '/api/v1/complaints?limit=100', headers: bearer(demo.api_key) });
+    const list = await app.http.inject({
+      method: 'GET',
+      url: '/api/v1/complaints?limit=100',
+      headers: bearer(demo.api_key),
+    });
     expect(list.statusCode).toBe(200);
     expect(list.json().total).toBe(5);
     const statuses = new Set(list.json().data.map((c: { status: string }) => c.status));
     expect(statuses).toEqual(new Set(['Open', 'Escalated', 'Resolved', 'Withdrawn']));
-    const login = await app.http.inject({ method: 'POST', url: '/api/session/login', payload: { email: demo.owner.email, password: demo.owner.password } });
+    const login = await app.http.inject({
+      method: 'POST',
+      url: '/api/session/login',
+      payload: { email: demo.owner.email, password: demo.owner.password },
+    });
     expect(login.statusCode).toBe(200);
 
-    const events = await app.http.inject({ method: 'GET', url: `/api/v1/events?escalatr_id=${id}`, headers: bearer(demo.api_key) });
+    const events = await app.http.inject({
+      method: 'GET',
+      url: `/api/v1/events?escalatr_id=${id}`,
+      headers: bearer(demo.api_key),
+    });
     expect(events.json().data.map((e: { event: string }) => e.event)).toEqual(['complaint.created']);
   });
 
@@ -62,7 +79,11 @@ describe('escalatr demo', () => {
     const { app } = await cli.openApp();
     const list = await app.http.inject({ method: 'GET', url: '/api/v1/complaints', headers: bearer(demo.api_key) });
     expect(list.json().total).toBe(4);
-    const mine = await app.http.inject({ method: 'GET', url: '/api/consumer/v1/complaints', headers: bearer(demo.consumer.token) });
+    const mine = await app.http.inject({
+      method: 'GET',
+      url: '/api/consumer/v1/complaints',
+      headers: bearer(demo.consumer.token),
+    });
     expect(mine.statusCode).toBe(200);
   });
 });

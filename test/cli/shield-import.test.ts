@@ -19,8 +19,17 @@ describe('escalatr shield import', () => {
     const company = await createCompany(app.ctx, { name: 'Volt', code: 'VOLT', plan: 'professional' });
     const { key } = await createApiKey(app.ctx, { companyId: company.id, name: 'admin', scope: 'admin' });
     const file = join(cli.dataDir, 'feedback.jsonl');
-    const record = (id: string, content: string) => JSON.stringify({ id, source: 'ZendeskSupport', content, created_at: '2026-04-17T09:00:00Z', thread_id: 't1' });
-    writeFileSync(file, [record('r1', 'Thanks, all sorted.'), record('r2', 'I WILL SUE YOU and call my bank for a chargeback'), '{"id": "r3"}', record('r1', 'again')].join('\n') + '\n');
+    const record = (id: string, content: string) =>
+      JSON.stringify({ id, source: 'ZendeskSupport', content, created_at: '2026-04-17T09:00:00Z', thread_id: 't1' });
+    writeFileSync(
+      file,
+      [
+        record('r1', 'Thanks, all sorted.'),
+        record('r2', 'I WILL SUE YOU and call my bank for a chargeback'),
+        '{"id": "r3"}',
+        record('r1', 'again'),
+      ].join('\n') + '\n',
+    );
 
     const r = await cli.run(['shield', 'import', file, '--company', 'VOLT', '--json']);
     expect(r.stderr).toBe('');
@@ -30,7 +39,11 @@ describe('escalatr shield import', () => {
     expect(result.invalid).toEqual([{ line: 3, message: expect.stringMatching(/source|content/) }]);
 
     // Stored for the Shield processor of a running service to score.
-    for (const [id, status] of [['r1', 200], ['r2', 200], ['r3', 404]] as const) {
+    for (const [id, status] of [
+      ['r1', 200],
+      ['r2', 200],
+      ['r3', 404],
+    ] as const) {
       const got = await app.http.inject({ method: 'GET', url: `/api/v1/feedback/${id}`, headers: bearer(key) });
       expect(got.statusCode, id).toBe(status);
     }

@@ -16,9 +16,14 @@ export async function seedCompany(t: TestApp, opts: { code?: string; plan?: Plan
   const code = opts.code ?? 'VOLT';
   const company = await createCompany(ctx, { name: `${code} Corp`, code, plan: opts.plan ?? 'professional' });
   const apiPlan = company.plan === 'professional' || company.plan === 'enterprise';
-  const adminKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'admin', scope: 'admin' })).key : '';
+  const adminKey = apiPlan
+    ? (await createApiKey(ctx, { companyId: company.id, name: 'admin', scope: 'admin' })).key
+    : '';
   const readKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'read', scope: 'read' })).key : '';
-  const { consumer, token: consumerToken } = await createConsumerWithToken(ctx, { email: `alice+${code.toLowerCase()}@example.test`, name: 'Alice' });
+  const { consumer, token: consumerToken } = await createConsumerWithToken(ctx, {
+    email: `alice+${code.toLowerCase()}@example.test`,
+    name: 'Alice',
+  });
   return { company, adminKey, readKey, consumer, consumerToken };
 }
 
@@ -43,7 +48,13 @@ export async function call(t: TestApp, opts: InjectOptions): Promise<Answer> {
 /** The Consumer API as one consumer sees it. */
 export function consumerApi(t: TestApp, token: string) {
   return {
-    post: (path: string, payload?: unknown) => call(t, { method: 'POST', url: `${CONSUMER}${path}`, headers: bearer(token), ...(payload === undefined ? {} : { payload: payload as object }) }),
+    post: (path: string, payload?: unknown) =>
+      call(t, {
+        method: 'POST',
+        url: `${CONSUMER}${path}`,
+        headers: bearer(token),
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      }),
     get: (path: string) => call(t, { method: 'GET', url: `${CONSUMER}${path}`, headers: bearer(token) }),
   };
 }
@@ -51,8 +62,20 @@ export function consumerApi(t: TestApp, token: string) {
 /** The Platform API with one API key. */
 export function staffApi(t: TestApp, key: string) {
   return {
-    post: (path: string, payload?: unknown) => call(t, { method: 'POST', url: `${PLATFORM}${path}`, headers: bearer(key), ...(payload === undefined ? {} : { payload: payload as object }) }),
-    put: (path: string, payload?: unknown) => call(t, { method: 'PUT', url: `${PLATFORM}${path}`, headers: bearer(key), ...(payload === undefined ? {} : { payload: payload as object }) }),
+    post: (path: string, payload?: unknown) =>
+      call(t, {
+        method: 'POST',
+        url: `${PLATFORM}${path}`,
+        headers: bearer(key),
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      }),
+    put: (path: string, payload?: unknown) =>
+      call(t, {
+        method: 'PUT',
+        url: `${PLATFORM}${path}`,
+        headers: bearer(key),
+        ...(payload === undefined ? {} : { payload: payload as object }),
+      }),
     get: (path: string) => call(t, { method: 'GET', url: `${PLATFORM}${path}`, headers: bearer(key) }),
   };
 }
@@ -69,7 +92,11 @@ export const complaintInput = (overrides: Record<string, unknown> = {}) => ({
 });
 
 /** Files a complaint through the Consumer API and returns its escalatr_id. */
-export async function fileComplaint(t: TestApp, consumerToken: string, overrides: Record<string, unknown> = {}): Promise<string> {
+export async function fileComplaint(
+  t: TestApp,
+  consumerToken: string,
+  overrides: Record<string, unknown> = {},
+): Promise<string> {
   const r = await consumerApi(t, consumerToken).post('/complaints', complaintInput(overrides));
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body.data.escalatr_id as string;
@@ -110,8 +137,21 @@ export async function countEvents(db: Db, name?: string): Promise<number> {
 }
 
 const TABLES: (keyof Database)[] = [
-  'companies', 'users', 'consumers', 'consumer_tokens', 'complaints', 'messages', 'evidence', 'settlement_offers',
-  'followups', 'action_drafts', 'social_drafts', 'events', 'endpoints', 'deliveries', 'attempts',
+  'companies',
+  'users',
+  'consumers',
+  'consumer_tokens',
+  'complaints',
+  'messages',
+  'evidence',
+  'settlement_offers',
+  'followups',
+  'action_drafts',
+  'social_drafts',
+  'events',
+  'endpoints',
+  'deliveries',
+  'attempts',
 ];
 
 /**
@@ -121,7 +161,11 @@ const TABLES: (keyof Database)[] = [
 export async function snapshot(db: Db): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const table of TABLES) {
-    const rows = await (db as any).selectFrom(table).selectAll().orderBy(table === 'complaints' ? 'escalatr_id' : 'id').execute();
+    const rows = await (db as any)
+      .selectFrom(table)
+      .selectAll()
+      .orderBy(table === 'complaints' ? 'escalatr_id' : 'id')
+      .execute();
     out[table] = JSON.stringify(rows, (_k, v) => (v && v.type === 'Buffer' ? `<${v.data.length} bytes>` : v));
   }
   return out;

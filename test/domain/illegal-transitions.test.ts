@@ -1,6 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/harness.js';
-import { consumerApi, expectError, fileComplaint, okData, seedCompany, snapshot, staffApi, type Answer } from './complaint-fixtures.js';
+import {
+  consumerApi,
+  expectError,
+  fileComplaint,
+  okData,
+  seedCompany,
+  snapshot,
+  staffApi,
+  type Answer,
+} from './complaint-fixtures.js';
 
 /** Every refused step answers 409 invalid_transition and writes nothing: no change, no record, no event. */
 describe('illegal transitions are refused with 409 and write nothing', () => {
@@ -25,7 +34,8 @@ describe('illegal transitions are refused with 409 and write nothing', () => {
   }
 
   const resolveIt = async () => okData(await consumer.post(`/complaints/${id}/resolve`, { resolution_type: 'refund' }));
-  const withdrawIt = async () => okData(await consumer.post(`/complaints/${id}/withdraw`, { reason_code: 'changed_mind' }));
+  const withdrawIt = async () =>
+    okData(await consumer.post(`/complaints/${id}/withdraw`, { reason_code: 'changed_mind' }));
 
   it('escalating a resolved complaint', async () => {
     await resolveIt();
@@ -38,7 +48,8 @@ describe('illegal transitions are refused with 409 and write nothing', () => {
   });
 
   it('escalating past L9', async () => {
-    for (let level = 2; level <= 9; level++) expect(okData(await consumer.post(`/complaints/${id}/escalate`)).escalation_level).toBe(`L${level}`);
+    for (let level = 2; level <= 9; level++)
+      expect(okData(await consumer.post(`/complaints/${id}/escalate`)).escalation_level).toBe(`L${level}`);
     await refused(() => consumer.post(`/complaints/${id}/escalate`));
   });
 
@@ -79,13 +90,24 @@ describe('illegal transitions are refused with 409 and write nothing', () => {
   });
 
   it('every other step on a closed complaint', async () => {
-    const offer = okData(await staff.post(`/complaints/${id}/settlements`, { amount: 1, currency: 'INR', terms: 't' }), 201);
+    const offer = okData(
+      await staff.post(`/complaints/${id}/settlements`, { amount: 1, currency: 'INR', terms: 't' }),
+      201,
+    );
     const followup = okData(await staff.post(`/complaints/${id}/followups`, { question: 'q' }), 201);
     const draft = okData(await consumer.post(`/complaints/${id}/actions`, { kind: 'notice', body: 'b' }), 201);
     await withdrawIt();
-    await refused(() => consumer.post(`/complaints/${id}/delegate`, { to_email: 'bob@example.test', immediate_transfer: false }));
+    await refused(() =>
+      consumer.post(`/complaints/${id}/delegate`, { to_email: 'bob@example.test', immediate_transfer: false }),
+    );
     await refused(() => consumer.post(`/complaints/${id}/messages`, { body: 'hello?' }));
-    await refused(() => consumer.post(`/complaints/${id}/evidence`, { file_name: 'a.txt', content_type: 'text/plain', content_base64: 'aGk=' }));
+    await refused(() =>
+      consumer.post(`/complaints/${id}/evidence`, {
+        file_name: 'a.txt',
+        content_type: 'text/plain',
+        content_base64: 'aGk=',
+      }),
+    );
     await refused(() => consumer.post(`/complaints/${id}/settlements/${offer.offer_id}/respond`, { action: 'accept' }));
     await refused(() => consumer.post(`/complaints/${id}/followups/${followup.followup_id}/answer`, { answer: 'a' }));
     await refused(() => consumer.post(`/complaints/${id}/actions`, { kind: 'notice', body: 'b' }));
@@ -97,16 +119,27 @@ describe('illegal transitions are refused with 409 and write nothing', () => {
   });
 
   it('responding to an offer that was already answered', async () => {
-    const offer = okData(await staff.post(`/complaints/${id}/settlements`, { amount: 1, currency: 'INR', terms: 't' }), 201);
+    const offer = okData(
+      await staff.post(`/complaints/${id}/settlements`, { amount: 1, currency: 'INR', terms: 't' }),
+      201,
+    );
     okData(await consumer.post(`/complaints/${id}/settlements/${offer.offer_id}/respond`, { action: 'reject' }));
-    for (const action of ['accept', 'reject']) await refused(() => consumer.post(`/complaints/${id}/settlements/${offer.offer_id}/respond`, { action }));
-    await refused(() => consumer.post(`/complaints/${id}/settlements/${offer.offer_id}/respond`, { action: 'counter', counter_amount: 5 }));
+    for (const action of ['accept', 'reject'])
+      await refused(() => consumer.post(`/complaints/${id}/settlements/${offer.offer_id}/respond`, { action }));
+    await refused(() =>
+      consumer.post(`/complaints/${id}/settlements/${offer.offer_id}/respond`, {
+        action: 'counter',
+        counter_amount: 5,
+      }),
+    );
   });
 
   it('answering a follow-up twice', async () => {
     const followup = okData(await staff.post(`/complaints/${id}/followups`, { question: 'q' }), 201);
     okData(await consumer.post(`/complaints/${id}/followups/${followup.followup_id}/answer`, { answer: 'first' }));
-    await refused(() => consumer.post(`/complaints/${id}/followups/${followup.followup_id}/answer`, { answer: 'second' }));
+    await refused(() =>
+      consumer.post(`/complaints/${id}/followups/${followup.followup_id}/answer`, { answer: 'second' }),
+    );
   });
 
   it('filing a filed action draft', async () => {

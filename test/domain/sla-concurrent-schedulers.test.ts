@@ -30,9 +30,15 @@ describe('two schedulers over one database', () => {
   });
 
   async function escalationsPerComplaint(): Promise<Map<string, string[]>> {
-    const rows = await t.store.db.selectFrom('events').select(['complaint_id', 'body']).where('name', '=', 'complaint.escalated').orderBy('seq').execute();
+    const rows = await t.store.db
+      .selectFrom('events')
+      .select(['complaint_id', 'body'])
+      .where('name', '=', 'complaint.escalated')
+      .orderBy('seq')
+      .execute();
     const out = new Map<string, string[]>();
-    for (const r of rows) out.set(r.complaint_id!, [...(out.get(r.complaint_id!) ?? []), JSON.parse(r.body).data.trigger]);
+    for (const r of rows)
+      out.set(r.complaint_id!, [...(out.get(r.complaint_id!) ?? []), JSON.parse(r.body).data.trigger]);
     return out;
   }
 
@@ -62,7 +68,10 @@ describe('two schedulers over one database', () => {
   });
 
   it('escalate each unanswered action exactly once', async () => {
-    await setSlaSettings(t.app.ctx, tenant.company.id, { windows: { L1: 30 * 24 * 3600, L2: 30 * 24 * 3600 }, action_wait_s: 3600 });
+    await setSlaSettings(t.app.ctx, tenant.company.id, {
+      windows: { L1: 30 * 24 * 3600, L2: 30 * 24 * 3600 },
+      action_wait_s: 3600,
+    });
     const consumer = consumerApi(t, tenant.consumerToken);
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {

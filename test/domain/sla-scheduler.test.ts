@@ -1,7 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/harness.js';
 import { setSlaSettings } from '../../src/domain/sla.js';
-import { consumerApi, countEvents, eventsOf, expectEnvelope, fileComplaint, okData, seedCompany, staffApi, type Tenant } from './complaint-fixtures.js';
+import {
+  consumerApi,
+  countEvents,
+  eventsOf,
+  expectEnvelope,
+  fileComplaint,
+  okData,
+  seedCompany,
+  staffApi,
+  type Tenant,
+} from './complaint-fixtures.js';
 
 const HOUR = 3600_000;
 
@@ -38,13 +48,24 @@ describe('SLA scheduler', () => {
 
     expect(await t.app.scheduler.tick()).toBe(1);
     const after = await detail(id);
-    expect(after).toMatchObject({ escalation_level: 'L2', status: 'Escalated', stage: 'Escalation', is_overdue: false });
+    expect(after).toMatchObject({
+      escalation_level: 'L2',
+      status: 'Escalated',
+      stage: 'Escalation',
+      is_overdue: false,
+    });
     expect(after.sla_due_at).toBe(new Date(t.clock.now() + 48 * HOUR).toISOString());
 
     const escalated = (await eventsOf(t.store.db, id)).filter((e) => e.name === 'complaint.escalated');
     expect(escalated).toHaveLength(1);
     expectEnvelope(escalated[0]);
-    expect(escalated[0].body.data).toEqual({ escalatr_id: id, status: 'Escalated', escalation_level: 'L2', to_level: 'L2', trigger: 'auto_sla' });
+    expect(escalated[0].body.data).toEqual({
+      escalatr_id: id,
+      status: 'Escalated',
+      escalation_level: 'L2',
+      to_level: 'L2',
+      trigger: 'auto_sla',
+    });
 
     // Nothing more is due until the new window passes; then it moves again.
     expect(await t.app.scheduler.tick()).toBe(0);
@@ -63,7 +84,10 @@ describe('SLA scheduler', () => {
   for (const [name, respond] of [
     ['a claim', (id: string) => staff.post(`/complaints/${id}/claim`)],
     ['a staff message', (id: string) => staff.post(`/complaints/${id}/messages`, { body: 'Looking into it' })],
-    ['a settlement offer', (id: string) => staff.post(`/complaints/${id}/settlements`, { amount: 10, currency: 'INR', terms: 'Voucher' })],
+    [
+      'a settlement offer',
+      (id: string) => staff.post(`/complaints/${id}/settlements`, { amount: 10, currency: 'INR', terms: 'Voucher' }),
+    ],
     ['a follow-up question', (id: string) => staff.post(`/complaints/${id}/followups`, { question: 'Serial number?' })],
     ['completion', (id: string) => staff.post(`/complaints/${id}/complete`, { resolution_notes: 'Fixed' })],
   ] as const) {
@@ -130,7 +154,10 @@ describe('SLA scheduler', () => {
   describe('action waits', () => {
     beforeEach(async () => {
       // A long level window, so only the action wait can fire.
-      await setSlaSettings(t.app.ctx, tenant.company.id, { windows: { L1: 30 * 24 * 3600, L2: 30 * 24 * 3600 }, action_wait_s: 3600 });
+      await setSlaSettings(t.app.ctx, tenant.company.id, {
+        windows: { L1: 30 * 24 * 3600, L2: 30 * 24 * 3600 },
+        action_wait_s: 3600,
+      });
     });
 
     it('escalates with auto_action_wait when a drafted action goes unanswered past its wait, once per draft', async () => {
@@ -141,7 +168,9 @@ describe('SLA scheduler', () => {
       t.clock.advance(1);
       expect(await t.app.scheduler.tick()).toBe(1);
       const escalated = (await eventsOf(t.store.db, id)).filter((e) => e.name === 'complaint.escalated');
-      expect(escalated.map((e) => e.body.data)).toEqual([{ escalatr_id: id, status: 'Escalated', escalation_level: 'L2', to_level: 'L2', trigger: 'auto_action_wait' }]);
+      expect(escalated.map((e) => e.body.data)).toEqual([
+        { escalatr_id: id, status: 'Escalated', escalation_level: 'L2', to_level: 'L2', trigger: 'auto_action_wait' },
+      ]);
       t.clock.advance(10 * HOUR);
       expect(await t.app.scheduler.tick()).toBe(0);
       expect((await detail(id)).escalation_level).toBe('L2');
@@ -149,7 +178,10 @@ describe('SLA scheduler', () => {
 
     it('a filed action still waits for the company', async () => {
       const id = await fileComplaint(t, tenant.consumerToken);
-      const draft = okData(await consumer.post(`/complaints/${id}/actions`, { kind: 'ombudsman', body: 'Notice' }), 201);
+      const draft = okData(
+        await consumer.post(`/complaints/${id}/actions`, { kind: 'ombudsman', body: 'Notice' }),
+        201,
+      );
       okData(await consumer.post(`/complaints/${id}/actions/${draft.draft_id}/file`));
       t.clock.advance(HOUR);
       expect(await t.app.scheduler.tick()).toBe(1);

@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/harness.js';
 import * as steps from '../../src/domain/complaint-steps.js';
-import { consumerApi, countEvents, fileComplaint, okData, seedCompany, snapshot, type Tenant } from './complaint-fixtures.js';
+import {
+  consumerApi,
+  countEvents,
+  fileComplaint,
+  okData,
+  seedCompany,
+  snapshot,
+  type Tenant,
+} from './complaint-fixtures.js';
 
 /**
  * "Same transaction": a step's change, its records and its event commit together or not at all. The event insert is
@@ -22,11 +30,24 @@ describe('a step and its event are one transaction', () => {
 
   /** Occupies the next event sequence number of the company, so the next event insert hits the unique index. */
   async function blockNextEvent(): Promise<() => Promise<void>> {
-    const { event_seq } = await t.store.db.selectFrom('companies').select('event_seq').where('id', '=', tenant.company.id).executeTakeFirstOrThrow();
+    const { event_seq } = await t.store.db
+      .selectFrom('companies')
+      .select('event_seq')
+      .where('id', '=', tenant.company.id)
+      .executeTakeFirstOrThrow();
     const blockerId = 'evt_blocker00000000000000';
     await t.store.db
       .insertInto('events')
-      .values({ id: blockerId, company_id: tenant.company.id, seq: Number(event_seq) + 1, name: 'webhook.test', complaint_id: null, body: '{}', delivery_status: 'none', created_at: t.clock.now() })
+      .values({
+        id: blockerId,
+        company_id: tenant.company.id,
+        seq: Number(event_seq) + 1,
+        name: 'webhook.test',
+        complaint_id: null,
+        body: '{}',
+        delivery_status: 'none',
+        created_at: t.clock.now(),
+      })
       .execute();
     return async () => {
       await t.store.db.deleteFrom('events').where('id', '=', blockerId).execute();
@@ -44,14 +65,20 @@ describe('a step and its event are one transaction', () => {
 
     await unblock();
     await steps.escalate(t.app.ctx, actor, id);
-    const row = await t.store.db.selectFrom('complaints').select(['level', 'status']).where('escalatr_id', '=', id).executeTakeFirstOrThrow();
+    const row = await t.store.db
+      .selectFrom('complaints')
+      .select(['level', 'status'])
+      .where('escalatr_id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ level: 2, status: 'Escalated' });
   });
 
   it('a failed step answers 500 over the API and writes nothing', async () => {
     const unblock = await blockNextEvent();
     const before = await snapshot(t.store.db);
-    const r = await consumerApi(t, tenant.consumerToken).post(`/complaints/${id}/withdraw`, { reason_code: 'changed_mind' });
+    const r = await consumerApi(t, tenant.consumerToken).post(`/complaints/${id}/withdraw`, {
+      reason_code: 'changed_mind',
+    });
     expect(r.status).toBe(500);
     expect(r.body.error.code).toBe('internal');
     expect(await snapshot(t.store.db)).toEqual(before);
@@ -60,7 +87,12 @@ describe('a step and its event are one transaction', () => {
 
   it('filing whose event cannot be written takes no complaint number: the next filing has no gap', async () => {
     const unblock = await blockNextEvent();
-    const r = await consumerApi(t, tenant.consumerToken).post('/complaints', { company_code: 'VOLT', complaint_category: 'c', title: 't', description: 'd' });
+    const r = await consumerApi(t, tenant.consumerToken).post('/complaints', {
+      company_code: 'VOLT',
+      complaint_category: 'c',
+      title: 't',
+      description: 'd',
+    });
     expect(r.status).toBe(500);
     expect(await t.store.db.selectFrom('complaints').select('escalatr_id').execute()).toHaveLength(1);
     await unblock();
@@ -72,7 +104,11 @@ describe('a step and its event are one transaction', () => {
     t.clock.advance(72 * 3600_000);
     const unblock = await blockNextEvent();
     await expect(t.app.scheduler.tick()).rejects.toThrow();
-    const row = await t.store.db.selectFrom('complaints').select(['level']).where('escalatr_id', '=', id).executeTakeFirstOrThrow();
+    const row = await t.store.db
+      .selectFrom('complaints')
+      .select(['level'])
+      .where('escalatr_id', '=', id)
+      .executeTakeFirstOrThrow();
     expect(row.level).toBe(1);
     await unblock();
     expect(await t.app.scheduler.tick()).toBe(1);

@@ -10,7 +10,12 @@ const OWNER = 'owner@volt.test';
 const VIEWER = 'viewer@volt.test';
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms),
+    ),
+  ]);
 }
 
 const hmacHex = (secret: string, body: string) => createHmac('sha256', secret).update(body).digest('hex');
@@ -36,7 +41,8 @@ describe('dashboard in a real browser', () => {
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
       // A refused request (401 before sign-in, a 4xx the page shows) is logged by the browser; that is not a bug.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
+        problems.push(`console: ${msg.text()}`);
     });
     try {
       await run(page);
@@ -234,14 +240,16 @@ describe('dashboard in a real browser', () => {
       await row.getByRole('button', { name: 'Resend' }).click();
       await expectText(row, 'Queued for resend.');
       await within(
-        stack.receiver.waitFor((r) => stack.receiver.requests.indexOf(r) >= seen && r.headers['x-escalatr-event'] === 'webhook.test'),
+        stack.receiver.waitFor(
+          (r) => stack.receiver.requests.indexOf(r) >= seen && r.headers['x-escalatr-event'] === 'webhook.test',
+        ),
         20_000,
         'the resent webhook.test at the receiver',
       );
     });
   });
 
-  it('shows a failing endpoint\'s attempt with its response and next retry, and Recover resends it', async () => {
+  it("shows a failing endpoint's attempt with its response and next retry, and Recover resends it", async () => {
     await withPage(async (page) => {
       await signIn(page, OWNER, PASSWORD, '/settings/integrations/webhooks');
       await page.getByRole('heading', { name: 'Webhook Notifications' }).waitFor();
@@ -256,7 +264,11 @@ describe('dashboard in a real browser', () => {
       await expectText(card.getByRole('status'), 'Webhook settings saved.');
       await card.getByRole('button', { name: 'Test' }).click();
       await expectText(card.getByRole('status'), 'Test event sent.');
-      await within(stack.failingReceiver.waitFor((r) => r.headers['x-escalatr-event'] === 'webhook.test'), 20_000, 'the webhook.test at the failing receiver');
+      await within(
+        stack.failingReceiver.waitFor((r) => r.headers['x-escalatr-event'] === 'webhook.test'),
+        20_000,
+        'the webhook.test at the failing receiver',
+      );
 
       await card.getByRole('link', { name: 'Deliveries' }).click();
       const row = page.locator('tbody', { hasText: 'webhook.test' }).first();
@@ -319,11 +331,17 @@ describe('dashboard in a real browser', () => {
       await page.getByLabel('Currency', { exact: true }).fill('INR');
       await page.getByLabel('Terms').fill('Full refund when the unit is collected.');
       await page.getByRole('button', { name: 'Offer settlement' }).click();
-      await expectText(page.getByRole('region', { name: 'Settlement offers' }), 'Full refund when the unit is collected.');
+      await expectText(
+        page.getByRole('region', { name: 'Settlement offers' }),
+        'Full refund when the unit is collected.',
+      );
 
       await page.getByLabel('Ask a follow-up question').fill('Which day suits you for the pickup?');
       await page.getByRole('button', { name: 'Ask question' }).click();
-      await expectText(page.getByRole('region', { name: 'Follow-up questions' }), 'Which day suits you for the pickup?');
+      await expectText(
+        page.getByRole('region', { name: 'Follow-up questions' }),
+        'Which day suits you for the pickup?',
+      );
 
       await page.getByLabel('Resolution notes').fill('Replacement unit delivered and installed.');
       await page.getByRole('button', { name: 'Complete' }).click();
@@ -334,16 +352,36 @@ describe('dashboard in a real browser', () => {
       await screenshot(page, 'complaint-detail');
 
       // The webhook saved in the previous test subscribed to claimed and completed.
-      await within(stack.receiver.waitFor((r) => r.headers['x-escalatr-event'] === 'complaint.completed'), 20_000, 'complaint.completed at the receiver');
+      await within(
+        stack.receiver.waitFor((r) => r.headers['x-escalatr-event'] === 'complaint.completed'),
+        20_000,
+        'complaint.completed at the receiver',
+      );
     });
   });
 
   it('creates an Escalation Shield automation with webhook and email destinations, and lists scored feedback', async () => {
     await ingestFeedback(stack.app.ctx, stack.company.id, {
       records: [
-        { id: 'zd-1001', source: 'ZendeskSupport', source_url: 'https://support.example.test/tickets/1001', content: 'Third time asking. If this is not fixed by Friday I am calling my lawyer and filing a chargeback!!', thread_id: 't-1' },
-        { id: 'zd-1002', source: 'ZendeskSupport', content: 'Thanks, the replacement arrived and works well.', thread_id: 't-2' },
-        { id: 'ic-2001', source: 'Intercom', content: 'Still waiting on my refund, this is getting frustrating.', thread_id: 't-3' },
+        {
+          id: 'zd-1001',
+          source: 'ZendeskSupport',
+          source_url: 'https://support.example.test/tickets/1001',
+          content: 'Third time asking. If this is not fixed by Friday I am calling my lawyer and filing a chargeback!!',
+          thread_id: 't-1',
+        },
+        {
+          id: 'zd-1002',
+          source: 'ZendeskSupport',
+          content: 'Thanks, the replacement arrived and works well.',
+          thread_id: 't-2',
+        },
+        {
+          id: 'ic-2001',
+          source: 'Intercom',
+          content: 'Still waiting on my refund, this is getting frustrating.',
+          thread_id: 't-3',
+        },
       ],
     });
     await new ShieldProcessor(stack.app.ctx).tick();
@@ -391,7 +429,9 @@ describe('dashboard in a real browser', () => {
       await expectText(edited, 'Email oncall@volt.test');
       const saved = await stack.app.ctx.store.db.selectFrom('destinations').select(['type', 'config_enc']).execute();
       const webhook = saved.find((d) => d.type === 'webhook')!;
-      expect(stack.app.ctx.box.openJson(webhook.config_enc)).toMatchObject({ auth: { type: 'custom_header', header_name: 'X-Shield-Token', token: 'shield-secret' } });
+      expect(stack.app.ctx.box.openJson(webhook.config_enc)).toMatchObject({
+        auth: { type: 'custom_header', header_name: 'X-Shield-Token', token: 'shield-secret' },
+      });
     });
   });
 
@@ -452,4 +492,3 @@ describe('dashboard in a real browser', () => {
     });
   });
 });
-

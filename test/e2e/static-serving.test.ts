@@ -20,7 +20,13 @@ describe('serving the dashboard', () => {
   });
 
   it('serves index.html at / and for every app route, uncached and with a strict CSP', async () => {
-    for (const url of ['/', '/login', '/complaints', '/complaints/ESC-VOLT-260417-00001', '/settings/integrations/webhooks?endpoint_id=ep_x']) {
+    for (const url of [
+      '/',
+      '/login',
+      '/complaints',
+      '/complaints/ESC-VOLT-260417-00001',
+      '/settings/integrations/webhooks?endpoint_id=ep_x',
+    ]) {
       const res = await get(url);
       expect(res.statusCode, url).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -56,7 +62,13 @@ describe('serving the dashboard', () => {
   });
 
   it('does not serve files outside web/dist', async () => {
-    for (const url of ['/../package.json', '/%2e%2e/package.json', '/..%2f..%2fpackage.json', '/assets/..%2f..%2f..%2fpackage.json', '/%00']) {
+    for (const url of [
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/..%2f..%2fpackage.json',
+      '/assets/..%2f..%2f..%2fpackage.json',
+      '/%00',
+    ]) {
       const res = await get(url);
       expect(res.body, url).not.toContain('"name": "escalatr"');
       expect([200, 400, 404]).toContain(res.statusCode);

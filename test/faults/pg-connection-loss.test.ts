@@ -95,7 +95,9 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the connection is lost mid-load', ()
     expect(notReady.statusCode).toBe(503);
     expect(notReady.json()).toEqual({ status: 'not_ready', store: 'postgres', reason: 'store_unreachable' });
     expectUnavailable(await fileComplaint(200));
-    expectUnavailable(await t.app.http.inject({ method: 'GET', url: '/api/v1/complaints', headers: bearer(tenant.readKey) }));
+    expectUnavailable(
+      await t.app.http.inject({ method: 'GET', url: '/api/v1/complaints', headers: bearer(tenant.readKey) }),
+    );
     await w.worker.drain().catch(() => undefined);
 
     // Back: once the last failure's window has passed, ready again without a restart, and writes are accepted.
@@ -114,7 +116,11 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the connection is lost mid-load', ()
     await w.worker.drain();
     const received = new Set(rx.requests.map((r) => JSON.parse(r.body.toString()).data.escalatr_id as string));
     expect(acknowledged.filter((id) => !received.has(id))).toEqual([]);
-    const open = await t.store.db.selectFrom('deliveries').select('status').where('status', 'in', ['pending', 'failed']).execute();
+    const open = await t.store.db
+      .selectFrom('deliveries')
+      .select('status')
+      .where('status', 'in', ['pending', 'failed'])
+      .execute();
     expect(open).toEqual([]);
   });
 });

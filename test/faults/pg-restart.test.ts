@@ -11,16 +11,24 @@ import { DATABASE_URL } from '../helpers/harness.js';
 const enabled = Boolean(DATABASE_URL) && process.env.ESCALATR_CHAOS_PG_RESTART === '1';
 
 describe.skipIf(!enabled)('PostgreSQL restarted mid-load', () => {
-  it('serve survives, goes not ready, recovers by itself, refuses with 503 only, and loses nothing', { timeout: 300_000 }, async () => {
-    const base = new URL(DATABASE_URL!);
-    base.pathname = '/postgres';
-    const report = await runPgRestartScenario({ databaseUrl: base.toString(), phaseMs: 2000, log: (line) => process.stdout.write(`  ${line}\n`) });
-    expect(report.server_survived).toBe(true);
-    expect(report.acknowledged).toBeGreaterThan(0);
-    expect(report.went_not_ready).toBe(true);
-    expect(report.recovered).toBe(true);
-    expect(report.other_errors).toBe(0);
-    expect(report.lost).toBe(0);
-    expect(report.stuck).toBe(0);
-  });
+  it(
+    'serve survives, goes not ready, recovers by itself, refuses with 503 only, and loses nothing',
+    { timeout: 300_000 },
+    async () => {
+      const base = new URL(DATABASE_URL!);
+      base.pathname = '/postgres';
+      const report = await runPgRestartScenario({
+        databaseUrl: base.toString(),
+        phaseMs: 2000,
+        log: (line) => process.stdout.write(`  ${line}\n`),
+      });
+      expect(report.server_survived).toBe(true);
+      expect(report.acknowledged).toBeGreaterThan(0);
+      expect(report.went_not_ready).toBe(true);
+      expect(report.recovered).toBe(true);
+      expect(report.other_errors).toBe(0);
+      expect(report.lost).toBe(0);
+      expect(report.stuck).toBe(0);
+    },
+  );
 });

@@ -29,7 +29,8 @@ async function startTrickler(kind: Trickle, everyMs: number) {
     socket.on('close', () => markClosed());
     socket.on('error', () => undefined);
     socket.once('data', () => {
-      const head = kind === 'body' ? 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' : '';
+      const head =
+        kind === 'body' ? 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' : '';
       const drip = kind === 'body' ? 'ok ' : 'HTTP/1.1 200 OK\r\nX-Slow: ' + 'a'.repeat(100_000);
       socket.write(head);
       let i = 0;
@@ -70,7 +71,13 @@ describe('receivers that trickle slower than the timeout', () => {
   ])('%s: %s fails as a timeout within the attempt budget, and the connection is dropped', async (kind) => {
     const rx = await startTrickler(kind, 20);
     tricklers.push(rx);
-    const outcome = await sendWebhook({ url: rx.url, headers: { 'content-type': 'application/json' }, body: '{}', timeoutMs: 400, dispatcher });
+    const outcome = await sendWebhook({
+      url: rx.url,
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      timeoutMs: 400,
+      dispatcher,
+    });
     expect(outcome).toMatchObject({ ok: false, errorKind: 'timeout', responseExcerpt: null });
     expect(outcome.errorMessage).toBe('no complete response within 400 ms');
     // The budget is for the whole attempt: not reset by each byte (a per-read timer would never fire here).
@@ -105,7 +112,12 @@ describe('the worker against a trickling endpoint', () => {
     await addEndpoint(t, tenant.company.id, trickler.url, { timeout_ms: 1000 });
     await addEndpoint(t, tenant.company.id, healthy.url);
     worker = await testWorker(t);
-    const filed = await t.app.http.inject({ method: 'POST', url: '/api/consumer/v1/complaints', headers: bearer(tenant.consumerToken), payload: { company_code: 'VOLT', complaint_category: 'Telecom', title: 'x', description: 'y' } });
+    const filed = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/consumer/v1/complaints',
+      headers: bearer(tenant.consumerToken),
+      payload: { company_code: 'VOLT', complaint_category: 'Telecom', title: 'x', description: 'y' },
+    });
     expect(filed.statusCode).toBe(201);
     expect(await worker.worker.drain()).toBe(2);
     expect(healthy.requests).toHaveLength(1);
@@ -113,10 +125,20 @@ describe('the worker against a trickling endpoint', () => {
       .selectFrom('attempts')
       .innerJoin('deliveries', 'deliveries.id', 'attempts.delivery_id')
       .innerJoin('endpoints', 'endpoints.id', 'deliveries.endpoint_id')
-      .select(['endpoints.url', 'attempts.error_kind', 'attempts.duration_ms', 'deliveries.status', 'deliveries.next_attempt_at'])
+      .select([
+        'endpoints.url',
+        'attempts.error_kind',
+        'attempts.duration_ms',
+        'deliveries.status',
+        'deliveries.next_attempt_at',
+      ])
       .execute();
     const slow = rows.find((r) => r.url === trickler.url)!;
-    expect(slow).toMatchObject({ error_kind: 'timeout', status: 'failed', next_attempt_at: t.clock.now() + t.config.retryScheduleMs[0] });
+    expect(slow).toMatchObject({
+      error_kind: 'timeout',
+      status: 'failed',
+      next_attempt_at: t.clock.now() + t.config.retryScheduleMs[0],
+    });
     expect(slow.duration_ms).toBeLessThan(5000);
     expect(rows.find((r) => r.url === healthy.url)).toMatchObject({ error_kind: null, status: 'success' });
   });

@@ -33,14 +33,20 @@ describe.skipIf(DATABASE_URL)('SQLite: full disk and read-only file', () => {
     await t.close();
   });
 
-  const pragma = async (text: string) => (await sql.raw(`pragma ${text}`).execute(t.store.db)).rows[0] as Record<string, unknown> | undefined;
+  const pragma = async (text: string) =>
+    (await sql.raw(`pragma ${text}`).execute(t.store.db)).rows[0] as Record<string, unknown> | undefined;
   const fileComplaint = (n: number) =>
     t.app.http.inject({
       method: 'POST',
       url: '/api/consumer/v1/complaints',
       headers: bearer(tenant.consumerToken),
       // Big enough that a few complaints need new pages.
-      payload: { company_code: 'VOLT', complaint_category: 'Telecom', title: `Load ${n}`, description: `No signal ${n} `.repeat(300) },
+      payload: {
+        company_code: 'VOLT',
+        complaint_category: 'Telecom',
+        title: `Load ${n}`,
+        description: `No signal ${n} `.repeat(300),
+      },
     });
   const readyz = () => t.app.http.inject({ method: 'GET', url: '/readyz' });
 
@@ -51,7 +57,11 @@ describe.skipIf(DATABASE_URL)('SQLite: full disk and read-only file', () => {
     await w.worker.drain();
     const received = new Set(rx.requests.map((r) => JSON.parse(r.body.toString()).data.escalatr_id as string));
     expect(acknowledged.filter((id) => !received.has(id))).toEqual([]);
-    const open = await t.store.db.selectFrom('deliveries').select('status').where('status', 'in', ['pending', 'failed']).execute();
+    const open = await t.store.db
+      .selectFrom('deliveries')
+      .select('status')
+      .where('status', 'in', ['pending', 'failed'])
+      .execute();
     expect(open).toEqual([]);
   }
 
@@ -97,7 +107,12 @@ describe.skipIf(DATABASE_URL)('SQLite: full disk and read-only file', () => {
     expect(list.json().total).toBe(acknowledged.length);
 
     // Another kind of write that needs new pages (a 9,000-character row spills into overflow pages) is refused too.
-    const message = await t.app.http.inject({ method: 'POST', url: `/api/v1/complaints/${acknowledged[0]}/messages`, headers: bearer(tenant.adminKey), payload: { body: 'm'.repeat(9000) } });
+    const message = await t.app.http.inject({
+      method: 'POST',
+      url: `/api/v1/complaints/${acknowledged[0]}/messages`,
+      headers: bearer(tenant.adminKey),
+      payload: { body: 'm'.repeat(9000) },
+    });
     expectUnavailable(message);
     expect(changedTables(before, await snapshot(t.store.db))).toEqual([]);
 
@@ -124,11 +139,35 @@ describe.skipIf(DATABASE_URL)('SQLite: full disk and read-only file', () => {
     const before = await snapshot(t.store.db);
     const writes = [
       await fileComplaint(1),
-      await t.app.http.inject({ method: 'POST', url: `/api/v1/complaints/${id}/claim`, headers: bearer(tenant.adminKey) }),
-      await t.app.http.inject({ method: 'POST', url: `/api/consumer/v1/complaints/${id}/messages`, headers: bearer(tenant.consumerToken), payload: { body: 'hello?' } }),
-      await t.app.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(tenant.adminKey), payload: { url: 'https://hooks.example.com/x', events: ['*'] } }),
-      await t.app.http.inject({ method: 'POST', url: '/api/v1/api-keys', headers: bearer(tenant.adminKey), payload: { name: 'ci' } }),
-      await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: bearer(tenant.adminKey), payload: { id: 'f1', source: 'Zendesk', content: 'I will sue you' } }),
+      await t.app.http.inject({
+        method: 'POST',
+        url: `/api/v1/complaints/${id}/claim`,
+        headers: bearer(tenant.adminKey),
+      }),
+      await t.app.http.inject({
+        method: 'POST',
+        url: `/api/consumer/v1/complaints/${id}/messages`,
+        headers: bearer(tenant.consumerToken),
+        payload: { body: 'hello?' },
+      }),
+      await t.app.http.inject({
+        method: 'POST',
+        url: '/api/v1/webhooks',
+        headers: bearer(tenant.adminKey),
+        payload: { url: 'https://hooks.example.com/x', events: ['*'] },
+      }),
+      await t.app.http.inject({
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        headers: bearer(tenant.adminKey),
+        payload: { name: 'ci' },
+      }),
+      await t.app.http.inject({
+        method: 'POST',
+        url: '/api/v1/feedback',
+        headers: bearer(tenant.adminKey),
+        payload: { id: 'f1', source: 'Zendesk', content: 'I will sue you' },
+      }),
     ];
     for (const r of writes) expectUnavailable(r);
     expect(changedTables(before, await snapshot(t.store.db))).toEqual([]);
@@ -142,7 +181,11 @@ describe.skipIf(DATABASE_URL)('SQLite: full disk and read-only file', () => {
     expect(waiting.headers['retry-after']).toBe('1');
     t.clock.advance(1000);
     expect((await readyz()).statusCode).toBe(200);
-    const claim = await t.app.http.inject({ method: 'POST', url: `/api/v1/complaints/${id}/claim`, headers: bearer(tenant.adminKey) });
+    const claim = await t.app.http.inject({
+      method: 'POST',
+      url: `/api/v1/complaints/${id}/claim`,
+      headers: bearer(tenant.adminKey),
+    });
     expect(claim.statusCode).toBe(200);
 
     await expectAllDelivered([id]);

@@ -15,7 +15,8 @@ export interface TcpProxy {
  * restarting (connections reset mid-query, new connections refused), without touching the shared server.
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
-  if (!/^(127\.|localhost$|::1$)/.test(target.host)) throw new Error(`the proxy relays to loopback only, not ${target.host}`);
+  if (!/^(127\.|localhost$|::1$)/.test(target.host))
+    throw new Error(`the proxy relays to loopback only, not ${target.host}`);
   const sockets = new Set<net.Socket>();
   let up = true;
   const server = net.createServer((client) => {

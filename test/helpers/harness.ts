@@ -142,8 +142,18 @@ let ownerHash: Promise<string> | null = null;
 /** The owner row exactly as createUser writes it, with the password hash computed once per process. */
 async function insertOwner(t: TestApp, companyId: string, email: string): Promise<StaffUser> {
   ownerHash ??= hashPassword(OWNER_PASSWORD);
-  const user: StaffUser = { id: newId('usr'), company_id: companyId, email, name: null, role: 'owner', created_at: t.clock.now() };
-  await t.store.db.insertInto('users').values({ ...user, password_hash: await ownerHash, failed_logins: 0, locked_until: null }).execute();
+  const user: StaffUser = {
+    id: newId('usr'),
+    company_id: companyId,
+    email,
+    name: null,
+    role: 'owner',
+    created_at: t.clock.now(),
+  };
+  await t.store.db
+    .insertInto('users')
+    .values({ ...user, password_hash: await ownerHash, failed_logins: 0, locked_until: null })
+    .execute();
   return user;
 }
 
@@ -154,9 +164,16 @@ export async function seedTenant(t: TestApp, opts: { code?: string; plan?: Plan 
   const company = await createCompany(ctx, { name: `${code} Corp`, code, plan: opts.plan ?? 'professional' });
   const owner = await insertOwner(t, company.id, `owner@${code.toLowerCase()}.test`);
   const apiPlan = company.plan === 'professional' || company.plan === 'enterprise';
-  const adminKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'admin', scope: 'admin' as Scope })).key : null;
-  const readKey = apiPlan ? (await createApiKey(ctx, { companyId: company.id, name: 'read', scope: 'read' as Scope })).key : null;
-  const { consumer, token: consumerToken } = await createConsumerWithToken(ctx, { email: `alice+${code.toLowerCase()}@example.test`, name: 'Alice' });
+  const adminKey = apiPlan
+    ? (await createApiKey(ctx, { companyId: company.id, name: 'admin', scope: 'admin' as Scope })).key
+    : null;
+  const readKey = apiPlan
+    ? (await createApiKey(ctx, { companyId: company.id, name: 'read', scope: 'read' as Scope })).key
+    : null;
+  const { consumer, token: consumerToken } = await createConsumerWithToken(ctx, {
+    email: `alice+${code.toLowerCase()}@example.test`,
+    name: 'Alice',
+  });
   return { company, owner, adminKey: adminKey!, readKey: readKey!, consumer, consumerToken };
 }
 

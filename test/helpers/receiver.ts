@@ -11,10 +11,10 @@ export interface ReceivedRequest {
 }
 
 /** What the receiver does with request number `n` (1-based): answer, hang, or drop the connection. */
-export type Behaviour = (req: ReceivedRequest, n: number) =>
-  | { status: number; body?: string; headers?: Record<string, string> }
-  | 'hang'
-  | 'reset';
+export type Behaviour = (
+  req: ReceivedRequest,
+  n: number,
+) => { status: number; body?: string; headers?: Record<string, string> } | 'hang' | 'reset';
 
 export interface Receiver {
   url: string;
@@ -30,7 +30,9 @@ export interface Receiver {
 }
 
 /** A real HTTP(S) server on 127.0.0.1 that records every request's raw bytes. */
-export async function startReceiver(opts: { behaviour?: Behaviour; tls?: { key: string; cert: string }; host?: string } = {}): Promise<Receiver> {
+export async function startReceiver(
+  opts: { behaviour?: Behaviour; tls?: { key: string; cert: string }; host?: string } = {},
+): Promise<Receiver> {
   let behaviour: Behaviour = opts.behaviour ?? (() => ({ status: 200, body: 'ok' }));
   const requests: ReceivedRequest[] = [];
   const waiters: Array<{ count: number; resolve: (r: ReceivedRequest[]) => void }> = [];
@@ -46,7 +48,13 @@ export async function startReceiver(opts: { behaviour?: Behaviour; tls?: { key: 
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const r: ReceivedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), receivedAt: Date.now() };
+      const r: ReceivedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        receivedAt: Date.now(),
+      };
       requests.push(r);
       const action = behaviour(r, requests.length);
       for (const w of waiters.slice()) {
@@ -67,7 +75,9 @@ export async function startReceiver(opts: { behaviour?: Behaviour; tls?: { key: 
       res.end(action.body ?? '');
     });
   };
-  const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createHttpServer(handler);
+  const server: Server = opts.tls
+    ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler)
+    : createHttpServer(handler);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

@@ -22,24 +22,64 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 30);
 
 // No line breaks inside a generated line: a line is what the importer counts.
 const oneLine = (s: string) => s.replace(/[\r\n\u2028\u2029]/g, ' ');
-const field = fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 30 }) }, { weight: 2, arbitrary: hostileString }, { weight: 1, arbitrary: hostileValue });
+const field = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ maxLength: 30 }) },
+  { weight: 2, arbitrary: hostileString },
+  { weight: 1, arbitrary: hostileValue },
+);
 const recordish = fc.record(
-  { id: fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), field), source: fc.oneof(fc.constantFrom('Zendesk', 'Intercom'), field), content: fc.oneof(fc.lorem(), field), created_at: field, thread_id: field, source_url: field, extra: field },
+  {
+    id: fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), field),
+    source: fc.oneof(fc.constantFrom('Zendesk', 'Intercom'), field),
+    content: fc.oneof(fc.lorem(), field),
+    created_at: field,
+    thread_id: field,
+    source_url: field,
+    extra: field,
+  },
   { requiredKeys: [] },
 );
 const jsonlLine = fc.oneof(
   { weight: 4, arbitrary: recordish.map((r) => JSON.stringify(r)) },
   { weight: 2, arbitrary: hostileValue.map((v) => JSON.stringify(v) ?? 'null') },
-  { weight: 1, arbitrary: fc.constantFrom('{', '{"id":', 'nul', '[1,', '{"id":"x","source":"s","content":"c"', "{'id':1}", '\ufeff{"id":"b"}', '   ', '') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '{',
+      '{"id":',
+      'nul',
+      '[1,',
+      '{"id":"x","source":"s","content":"c"',
+      "{'id':1}",
+      '\ufeff{"id":"b"}',
+      '   ',
+      '',
+    ),
+  },
   { weight: 1, arbitrary: hostileString.map(oneLine) },
 );
 
-const csvCell = fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 20 }) }, { weight: 2, arbitrary: hostileString });
+const csvCell = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ maxLength: 20 }) },
+  { weight: 2, arbitrary: hostileString },
+);
 /** A cell quoted properly, left raw (commas, quotes and newlines break the row), or quoted badly. */
-const csvText = fc.tuple(csvCell, fc.constantFrom('quoted', 'raw', 'broken')).map(([v, how]) => (how === 'quoted' ? `"${v.replace(/"/g, '""')}"` : how === 'raw' ? v : `"${v}`));
+const csvText = fc
+  .tuple(csvCell, fc.constantFrom('quoted', 'raw', 'broken'))
+  .map(([v, how]) => (how === 'quoted' ? `"${v.replace(/"/g, '""')}"` : how === 'raw' ? v : `"${v}`));
 const csvHeader = fc.oneof(
   { weight: 4, arbitrary: fc.constant('id,source,content,created_at,thread_id') },
-  { weight: 1, arbitrary: fc.constantFrom('ID,Source,Content', 'id,content', '', '"id,source,content', 'id;source;content', '\ufeffid,source,content') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      'ID,Source,Content',
+      'id,content',
+      '',
+      '"id,source,content',
+      'id;source;content',
+      '\ufeffid,source,content',
+    ),
+  },
 );
 
 describe('fuzzing the feedback importer with hostile files', () => {
@@ -61,8 +101,17 @@ describe('fuzzing the feedback importer with hostile files', () => {
     writeFileSync(file, text);
     return file;
   };
-  const feedbackRows = async () => Number((await t.store.db.selectFrom('feedback_records').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-  const others = (snap: Record<string, number>) => Object.fromEntries(Object.entries(snap).filter(([k]) => k !== 'n_feedback_records'));
+  const feedbackRows = async () =>
+    Number(
+      (
+        await t.store.db
+          .selectFrom('feedback_records')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const others = (snap: Record<string, number>) =>
+    Object.fromEntries(Object.entries(snap).filter(([k]) => k !== 'n_feedback_records'));
 
   it('JSONL: every non-blank line is imported, skipped or reported; only imported records are written', async () => {
     await fc.assert(
@@ -87,25 +136,29 @@ describe('fuzzing the feedback importer with hostile files', () => {
 
   it('CSV: hostile cells and broken quoting never crash it; a bad header is a clear AppError that writes nothing', async () => {
     await fc.assert(
-      fc.asyncProperty(csvHeader, fc.array(fc.array(csvText, { minLength: 1, maxLength: 6 }), { maxLength: 15 }), async (header, rows) => {
-        const before = await snapshot(t.store.db);
-        const count = await feedbackRows();
-        const text = [header, ...rows.map((r) => r.join(','))].join('\r\n');
-        let result;
-        try {
-          result = await importFeedbackFile(t.app.ctx, 'VOLT', write('csv', text));
-        } catch (err) {
-          // The only acceptable failure: a header without the required columns, refused before any record.
-          expect(err).toBeInstanceOf(AppError);
-          expect((err as AppError).status).toBeLessThan(500);
-          expect(changedTables(before, await snapshot(t.store.db))).toEqual([]);
-          return;
-        }
-        expect(await feedbackRows()).toBe(count + result.imported);
-        expect(result.invalid_total).toBeGreaterThanOrEqual(result.invalid.length);
-        for (const bad of result.invalid) expect(bad.line).toBeGreaterThanOrEqual(1);
-        expect(changedTables(others(before), others(await snapshot(t.store.db)))).toEqual([]);
-      }),
+      fc.asyncProperty(
+        csvHeader,
+        fc.array(fc.array(csvText, { minLength: 1, maxLength: 6 }), { maxLength: 15 }),
+        async (header, rows) => {
+          const before = await snapshot(t.store.db);
+          const count = await feedbackRows();
+          const text = [header, ...rows.map((r) => r.join(','))].join('\r\n');
+          let result;
+          try {
+            result = await importFeedbackFile(t.app.ctx, 'VOLT', write('csv', text));
+          } catch (err) {
+            // The only acceptable failure: a header without the required columns, refused before any record.
+            expect(err).toBeInstanceOf(AppError);
+            expect((err as AppError).status).toBeLessThan(500);
+            expect(changedTables(before, await snapshot(t.store.db))).toEqual([]);
+            return;
+          }
+          expect(await feedbackRows()).toBe(count + result.imported);
+          expect(result.invalid_total).toBeGreaterThanOrEqual(result.invalid.length);
+          for (const bad of result.invalid) expect(bad.line).toBeGreaterThanOrEqual(1);
+          expect(changedTables(others(before), others(await snapshot(t.store.db)))).toEqual([]);
+        },
+      ),
       { numRuns: RUNS, seed: 7_654_321, endOnFailure: true },
     );
   });

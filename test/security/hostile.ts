@@ -74,7 +74,19 @@ export const deeplyNested = (depth: number, leaf: unknown = 1): unknown => {
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 3, arbitrary: hostileString },
   { weight: 2, arbitrary: hostileNumber },
-  { weight: 1, arbitrary: fc.constantFrom(null, true, false, [], {}, [null], { __proto__: { admin: true } }, JSON.parse('{"__proto__":{"polluted":1}}')) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      null,
+      true,
+      false,
+      [],
+      {},
+      [null],
+      { __proto__: { admin: true } },
+      JSON.parse('{"__proto__":{"polluted":1}}'),
+    ),
+  },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 4 }) },
   { weight: 1, arbitrary: fc.integer({ min: 50, max: 3000 }).map((d) => deeplyNested(d)) },
   { weight: 1, arbitrary: fc.array(hostileString, { maxLength: 5 }) },
@@ -100,8 +112,8 @@ export const MALFORMED_JSON = [
   '12',
   'true',
   '[]',
-  '[' .repeat(10_000) + ']'.repeat(10_000),
-  '{"a":' .repeat(5_000) + '1' + '}'.repeat(5_000),
+  '['.repeat(10_000) + ']'.repeat(10_000),
+  '{"a":'.repeat(5_000) + '1' + '}'.repeat(5_000),
   '{"a":1, "a":2}',
   '{"__proto__":{"polluted":true}}',
 ];

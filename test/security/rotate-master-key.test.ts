@@ -20,7 +20,11 @@ import { Webhook } from 'standardwebhooks';
 async function sealedValues(store: Store): Promise<Record<string, string | null>> {
   const out: Record<string, string | null> = {};
   for (const { table, columns } of SEALED_COLUMNS) {
-    const rows = (await store.db.selectFrom(table).select(['id', ...columns] as never[]).orderBy('id').execute()) as Array<Record<string, string | null>>;
+    const rows = (await store.db
+      .selectFrom(table)
+      .select(['id', ...columns] as never[])
+      .orderBy('id')
+      .execute()) as Array<Record<string, string | null>>;
     for (const row of rows) for (const c of columns) out[`${table}.${row.id}.${c}`] = row[c];
   }
   return out;
@@ -28,7 +32,12 @@ async function sealedValues(store: Store): Promise<Record<string, string | null>
 
 /** An app over `store` whose master key is `key`, with a cast that has one of every sealed thing. */
 async function appWith(store: Store, key: Buffer): Promise<App> {
-  const app = await buildApp({ config: testConfig({ masterKey: key, databaseUrl: null }), store, clock: new ManualClock(Date.now()), logger: false });
+  const app = await buildApp({
+    config: testConfig({ masterKey: key, databaseUrl: null }),
+    store,
+    clock: new ManualClock(Date.now()),
+    logger: false,
+  });
   await app.http.ready();
   return app;
 }
@@ -42,7 +51,11 @@ async function seedSealed(app: App, receiverUrl: string) {
     return r.json().data;
   };
   const plain = await post('/api/v1/webhooks', { url: receiverUrl, events: ['*'] });
-  const withAuth = await post('/api/v1/webhooks', { url: `${receiverUrl}?auth=1`, events: ['*'], auth: { type: 'bearer', token: 'rotating-bearer-token' } });
+  const withAuth = await post('/api/v1/webhooks', {
+    url: `${receiverUrl}?auth=1`,
+    events: ['*'],
+    auth: { type: 'bearer', token: 'rotating-bearer-token' },
+  });
   const rotated = await post(`/api/v1/webhooks/${withAuth.id}/secret/regenerate`, { grace_period_s: 3600 });
   await post('/api/v1/automations', {
     name: 'Risk',
@@ -53,7 +66,13 @@ async function seedSealed(app: App, receiverUrl: string) {
       { type: 'slack', url: 'https://hooks.slack.com/services/T0/B0/secretpath' },
     ],
   });
-  return { volt, plainSecret: plain.secret as string, authEndpoint: withAuth.id as string, rotatedSecret: rotated.secret as string, previousSecret: withAuth.secret as string };
+  return {
+    volt,
+    plainSecret: plain.secret as string,
+    authEndpoint: withAuth.id as string,
+    rotatedSecret: rotated.secret as string,
+    previousSecret: withAuth.secret as string,
+  };
 }
 
 describe('rotating the master key', () => {
@@ -85,14 +104,32 @@ describe('rotating the master key', () => {
 
       // Under the new key the product behaves exactly as before: secrets reveal, credentials are sent, signatures verify.
       const after = await appWith(ts.store, newKey);
-      const reveal = await after.http.inject({ method: 'GET', url: `/api/v1/webhooks/${seeded.authEndpoint}/secret`, headers: bearer(seeded.volt.adminKey) });
+      const reveal = await after.http.inject({
+        method: 'GET',
+        url: `/api/v1/webhooks/${seeded.authEndpoint}/secret`,
+        headers: bearer(seeded.volt.adminKey),
+      });
       expect(reveal.json().data.secret).toBe(seeded.rotatedSecret);
-      const automations = await after.http.inject({ method: 'GET', url: '/api/v1/automations', headers: bearer(seeded.volt.adminKey) });
+      const automations = await after.http.inject({
+        method: 'GET',
+        url: '/api/v1/automations',
+        headers: bearer(seeded.volt.adminKey),
+      });
       expect(automations.statusCode).toBe(200);
       expect(JSON.stringify(automations.json())).toContain('hooks.example.com/alert');
-      const t = { app: after, clock: after.ctx.clock as ManualClock, store: ts.store, config: testConfig({ masterKey: newKey }) } as Parameters<typeof testWorker>[0];
+      const t = {
+        app: after,
+        clock: after.ctx.clock as ManualClock,
+        store: ts.store,
+        config: testConfig({ masterKey: newKey }),
+      } as Parameters<typeof testWorker>[0];
       const worker = await testWorker(t);
-      const filed = await after.http.inject({ method: 'POST', url: '/api/consumer/v1/complaints', headers: bearer(seeded.volt.consumerToken), payload: { company_code: 'VOLT', complaint_category: 'x', title: 'y', description: 'z' } });
+      const filed = await after.http.inject({
+        method: 'POST',
+        url: '/api/consumer/v1/complaints',
+        headers: bearer(seeded.volt.consumerToken),
+        payload: { company_code: 'VOLT', complaint_category: 'x', title: 'y', description: 'z' },
+      });
       expect(filed.statusCode).toBe(201);
       expect(await worker.worker.drain()).toBe(2);
       await worker.stop();
@@ -100,14 +137,20 @@ describe('rotating the master key', () => {
       expect(withAuth.headers.authorization).toBe('Bearer rotating-bearer-token');
       // Both secrets of the grace period still sign (Standard Webhooks verifies against either).
       for (const secret of [seeded.rotatedSecret, seeded.previousSecret]) {
-        expect(() => new Webhook(secret).verify(withAuth.body.toString(), withAuth.headers as Record<string, string>)).not.toThrow();
+        expect(() =>
+          new Webhook(secret).verify(withAuth.body.toString(), withAuth.headers as Record<string, string>),
+        ).not.toThrow();
       }
       const plainReq = rx.requests.find((r) => !r.url.includes('auth=1'))!;
-      expect(() => new Webhook(seeded.plainSecret).verify(plainReq.body.toString(), plainReq.headers as Record<string, string>)).not.toThrow();
+      expect(() =>
+        new Webhook(seeded.plainSecret).verify(plainReq.body.toString(), plainReq.headers as Record<string, string>),
+      ).not.toThrow();
       await after.http.close();
 
       // The old key opens nothing any more: rotating again from it is refused, and changes nothing.
-      await expect(rotateMasterKey(ts.store, oldKey, randomBytes(32))).rejects.toThrow(/cannot be opened with the current master key/);
+      await expect(rotateMasterKey(ts.store, oldKey, randomBytes(32))).rejects.toThrow(
+        /cannot be opened with the current master key/,
+      );
       expect(await sealedValues(ts.store)).toEqual(sealedAfter);
     } finally {
       await rx.close();
@@ -119,9 +162,17 @@ describe('rotating the master key', () => {
     await seedSealed(app, 'https://hooks.example.com/x');
     await app.http.close();
     // A destination sealed under some other key (a restore from elsewhere, a hand edit).
-    const stray = await ts.store.db.selectFrom('destinations').select('id').orderBy('id', 'desc').executeTakeFirstOrThrow();
+    const stray = await ts.store.db
+      .selectFrom('destinations')
+      .select('id')
+      .orderBy('id', 'desc')
+      .executeTakeFirstOrThrow();
     const { SecretBox } = await import('../../src/security/secret-box.js');
-    await ts.store.db.updateTable('destinations').set({ config_enc: new SecretBox(randomBytes(32)).sealJson({ url: 'https://x' }) }).where('id', '=', stray.id).execute();
+    await ts.store.db
+      .updateTable('destinations')
+      .set({ config_enc: new SecretBox(randomBytes(32)).sealJson({ url: 'https://x' }) })
+      .where('id', '=', stray.id)
+      .execute();
     const before = await sealedValues(ts.store);
     const err = await rotateMasterKey(ts.store, oldKey, newKey).catch((e) => e);
     expect(err).toBeInstanceOf(AppError);
@@ -129,7 +180,9 @@ describe('rotating the master key', () => {
     expect(await sealedValues(ts.store)).toEqual(before);
     // A dry run finds the same problem without writing; the same key twice is refused.
     await expect(rotateMasterKey(ts.store, oldKey, newKey, { dryRun: true })).rejects.toThrow(stray.id);
-    await expect(rotateMasterKey(ts.store, oldKey, Buffer.from(oldKey))).rejects.toThrow(/new master key is the current one/);
+    await expect(rotateMasterKey(ts.store, oldKey, Buffer.from(oldKey))).rejects.toThrow(
+      /new master key is the current one/,
+    );
   });
 });
 
@@ -163,13 +216,19 @@ describe('escalatr rotate-master-key', () => {
   };
   /** The CLI's own store, opened in this process with a given key to set up and check. */
   const openCliStore = async () => {
-    const store = cli.databaseUrl ? openStore({ databaseUrl: cli.databaseUrl, poolSize: 2 }) : openStore({ sqliteFile: join(cli.dataDir, 'escalatr.db') });
+    const store = cli.databaseUrl
+      ? openStore({ databaseUrl: cli.databaseUrl, poolSize: 2 })
+      : openStore({ sqliteFile: join(cli.dataDir, 'escalatr.db') });
     await migrateToLatest(store.db);
     return store;
   };
   const revealWith = async (store: Store, key: Buffer, endpointId: string, apiKey: string) => {
     const app = await appWith(store, key);
-    const r = await app.http.inject({ method: 'GET', url: `/api/v1/webhooks/${endpointId}/secret`, headers: bearer(apiKey) });
+    const r = await app.http.inject({
+      method: 'GET',
+      url: `/api/v1/webhooks/${endpointId}/secret`,
+      headers: bearer(apiKey),
+    });
     await app.http.close();
     return r;
   };
@@ -191,14 +250,20 @@ describe('escalatr rotate-master-key', () => {
     expect(fileKey).toHaveLength(32);
     expect(fileKey.toString('base64')).not.toBe(oldKeyBase64);
     expect(out).not.toContain(fileKey.toString('hex'));
-    expect((await revealWith(store, fileKey, seeded.authEndpoint, seeded.volt.adminKey)).json().data.secret).toBe(seeded.rotatedSecret);
+    expect((await revealWith(store, fileKey, seeded.authEndpoint, seeded.volt.adminKey)).json().data.secret).toBe(
+      seeded.rotatedSecret,
+    );
     await store.close();
   });
 
   it('with ESCALATR_MASTER_KEY: the new key comes from ESCALATR_NEW_MASTER_KEY and no key file is written', async () => {
     const current = randomBytes(32);
     const next = randomBytes(32);
-    Object.assign(process.env, { ...cli.env, ESCALATR_MASTER_KEY: current.toString('hex'), ESCALATR_NEW_MASTER_KEY: next.toString('base64') });
+    Object.assign(process.env, {
+      ...cli.env,
+      ESCALATR_MASTER_KEY: current.toString('hex'),
+      ESCALATR_NEW_MASTER_KEY: next.toString('base64'),
+    });
     const store = await openCliStore();
     const app = await appWith(store, current);
     const seeded = await seedSealed(app, 'https://hooks.example.com/x');
@@ -213,16 +278,21 @@ describe('escalatr rotate-master-key', () => {
     expect(text).not.toContain(next.toString('hex'));
     expect(text).not.toContain(next.toString('base64'));
     expect(existsSync(join(cli.dataDir, 'master.key'))).toBe(false);
-    expect((await revealWith(store, next, seeded.authEndpoint, seeded.volt.adminKey)).json().data.secret).toBe(seeded.rotatedSecret);
+    expect((await revealWith(store, next, seeded.authEndpoint, seeded.volt.adminKey)).json().data.secret).toBe(
+      seeded.rotatedSecret,
+    );
     await store.close();
   });
 
   it('refuses to guess: no new key and no --generate, or a malformed new key, names the variable and changes nothing', async () => {
-    Object.assign(process.env, { ...cli.env, ESCALATR_MASTER_KEY: randomBytes(32).toString('hex'), ESCALATR_NEW_MASTER_KEY: '' });
+    Object.assign(process.env, {
+      ...cli.env,
+      ESCALATR_MASTER_KEY: randomBytes(32).toString('hex'),
+      ESCALATR_NEW_MASTER_KEY: '',
+    });
     await expect(run('rotate-master-key')).rejects.toThrow(/ESCALATR_NEW_MASTER_KEY: is not set/);
     process.env.ESCALATR_NEW_MASTER_KEY = 'too-short';
     await expect(run('rotate-master-key')).rejects.toThrow(/ESCALATR_NEW_MASTER_KEY: must be 32 bytes/);
     await expect(run('rotate-master-key', '--generate')).rejects.toThrow(/use one or the other/);
   });
 });
-

@@ -64,7 +64,10 @@ describe('secrets and keys never reach the logs', () => {
         await testStore.cleanup();
       },
     };
-    worker = await startDeliveryWorker(app, config, logger, { autoStart: false, targets: { ...defaultTargets(), ...shieldTargets } });
+    worker = await startDeliveryWorker(app, config, logger, {
+      autoStart: false,
+      targets: { ...defaultTargets(), ...shieldTargets },
+    });
     keep('master key (hex)', config.masterKey.toString('hex'));
     keep('master key (base64)', config.masterKey.toString('base64'));
   });
@@ -74,8 +77,12 @@ describe('secrets and keys never reach the logs', () => {
     await t.close();
   });
 
-  const inject = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, headers: Record<string, string>, payload?: object) =>
-    t.app.http.inject({ method, url, headers, ...(payload ? { payload } : {}) });
+  const inject = (
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    url: string,
+    headers: Record<string, string>,
+    payload?: object,
+  ) => t.app.http.inject({ method, url, headers, ...(payload ? { payload } : {}) });
 
   it('exercises every credential path with logging at trace level', async () => {
     const tenant = await seedTenant(t);
@@ -94,7 +101,12 @@ describe('secrets and keys never reach the logs', () => {
       keep(`wrong password for ${email}`, password);
       expect((await inject('POST', '/api/session/login', {}, { email, password })).statusCode).toBe(401);
     }
-    const login = await inject('POST', '/api/session/login', {}, { email: tenant.owner.email, password: OWNER_PASSWORD });
+    const login = await inject(
+      'POST',
+      '/api/session/login',
+      {},
+      { email: tenant.owner.email, password: OWNER_PASSWORD },
+    );
     expect(login.statusCode).toBe(200);
     const cookie = keep('session cookie', /escalatr_session=([^;]+)/.exec(String(login.headers['set-cookie']))?.[1]);
     const csrf = keep('csrf token', login.json().data.csrf_token);
@@ -107,50 +119,88 @@ describe('secrets and keys never reach the logs', () => {
     const newKey = keep('new api key', k1.json().data.key);
     const k2 = await inject('POST', '/api/v1/api-keys', bearer(newKey), { name: 'ci' });
     keep('second new api key', k2.json().data.key);
-    expect((await inject('DELETE', `/api/v1/api-keys/${k2.json().data.id}`, bearer(tenant.adminKey))).statusCode).toBe(200);
+    expect((await inject('DELETE', `/api/v1/api-keys/${k2.json().data.id}`, bearer(tenant.adminKey))).statusCode).toBe(
+      200,
+    );
     expect((await inject('GET', '/api/v1/me', bearer(k2.json().data.key))).statusCode).toBe(401);
     const guessed = keep('guessed api key', 'esc_guessedGuessedGuessedGuessed0123456789abc');
     expect((await inject('GET', '/api/v1/complaints', { 'x-api-key': guessed })).statusCode).toBe(401);
-    expect((await inject('GET', '/api/consumer/v1/complaints', bearer('csk_guessedGuessedGuessed0123456789'))).statusCode).toBe(401);
+    expect(
+      (await inject('GET', '/api/consumer/v1/complaints', bearer('csk_guessedGuessedGuessed0123456789'))).statusCode,
+    ).toBe(401);
 
     // Webhook endpoints with each kind of credential, the secret revealed and rotated with a grace period.
     const auths = [
       { type: 'bearer', token: keep('endpoint bearer token', 'ep-bearer-Secret-4f9a1c') },
       { type: 'api_key', token: keep('endpoint api_key token', 'ep-apikey-Secret-77b2e0') },
-      { type: 'custom_header', header_name: 'X-Partner-Auth', token: keep('endpoint custom token', 'ep-custom-Secret-0d3c5e') },
+      {
+        type: 'custom_header',
+        header_name: 'X-Partner-Auth',
+        token: keep('endpoint custom token', 'ep-custom-Secret-0d3c5e'),
+      },
     ];
     const endpointIds: string[] = [];
     for (const [i, auth] of auths.entries()) {
-      const r = await inject('POST', '/api/v1/webhooks', bearer(tenant.adminKey), { url: `${rx.url}?n=${i}`, events: ['*'], auth });
+      const r = await inject('POST', '/api/v1/webhooks', bearer(tenant.adminKey), {
+        url: `${rx.url}?n=${i}`,
+        events: ['*'],
+        auth,
+      });
       expect(r.statusCode).toBe(201);
       keep(`endpoint ${i} secret`, r.json().data.secret);
       endpointIds.push(r.json().data.id);
     }
     const reveal = await inject('GET', `/api/v1/webhooks/${endpointIds[0]}/secret`, session);
     expect(reveal.json().data.secret).toBe(secrets.get('endpoint 0 secret'));
-    const rotated = await inject('POST', `/api/v1/webhooks/${endpointIds[0]}/secret/regenerate`, session, { grace_period_s: 3600 });
+    const rotated = await inject('POST', `/api/v1/webhooks/${endpointIds[0]}/secret/regenerate`, session, {
+      grace_period_s: 3600,
+    });
     keep('rotated endpoint secret', rotated.json().data.secret);
-    const patched = await inject('PATCH', `/api/v1/webhooks/${endpointIds[1]}`, bearer(tenant.adminKey), { auth: { type: 'bearer', token: keep('patched token', 'ep-patched-Secret-a1b2c3') } });
+    const patched = await inject('PATCH', `/api/v1/webhooks/${endpointIds[1]}`, bearer(tenant.adminKey), {
+      auth: { type: 'bearer', token: keep('patched token', 'ep-patched-Secret-a1b2c3') },
+    });
     expect(patched.statusCode).toBe(200);
 
     // Shield destinations: a webhook with a bearer token and a Slack URL (its path is a secret).
-    const slackUrl = keep('slack url secret', `${rx.url.replace('/hook', '')}/services/T000/B000/slackSecretPath9f8e7d`);
+    const slackUrl = keep(
+      'slack url secret',
+      `${rx.url.replace('/hook', '')}/services/T000/B000/slackSecretPath9f8e7d`,
+    );
     const automation = await inject('POST', '/api/v1/automations', bearer(tenant.adminKey), {
       name: 'Risk',
       active: true,
       filter: { min_level: 'low' },
       destinations: [
-        { type: 'webhook', url: `${rx.url}?shield=1`, auth: { type: 'bearer', token: keep('shield bearer token', 'shield-bearer-Secret-5e6f') } },
+        {
+          type: 'webhook',
+          url: `${rx.url}?shield=1`,
+          auth: { type: 'bearer', token: keep('shield bearer token', 'shield-bearer-Secret-5e6f') },
+        },
         { type: 'slack', url: slackUrl },
       ],
     });
     expect(automation.statusCode, automation.body).toBe(201);
 
     // Traffic: complaints, a test event and a feedback alert, all failing at the echoing receiver, with retries.
-    const filed = await inject('POST', '/api/consumer/v1/complaints', bearer(tenant.consumerToken), { company_code: 'VOLT', complaint_category: 'Telecom', title: 'No signal', description: 'Since Monday' });
+    const filed = await inject('POST', '/api/consumer/v1/complaints', bearer(tenant.consumerToken), {
+      company_code: 'VOLT',
+      complaint_category: 'Telecom',
+      title: 'No signal',
+      description: 'Since Monday',
+    });
     expect(filed.statusCode).toBe(201);
-    expect((await inject('POST', `/api/v1/webhooks/${endpointIds[2]}/test`, session, { message: 'ping' })).statusCode).toBe(201);
-    expect((await inject('POST', '/api/v1/feedback', bearer(newKey), { id: 'fb-1', source: 'Zendesk', content: 'UNACCEPTABLE!!! I will sue you and file a chargeback.' })).statusCode).toBe(202);
+    expect(
+      (await inject('POST', `/api/v1/webhooks/${endpointIds[2]}/test`, session, { message: 'ping' })).statusCode,
+    ).toBe(201);
+    expect(
+      (
+        await inject('POST', '/api/v1/feedback', bearer(newKey), {
+          id: 'fb-1',
+          source: 'Zendesk',
+          content: 'UNACCEPTABLE!!! I will sue you and file a chargeback.',
+        })
+      ).statusCode,
+    ).toBe(202);
     await new ShieldProcessor(t.app.ctx, { log: logger }).tick();
     expect(await worker.worker.drain()).toBeGreaterThanOrEqual(6);
     t.clock.advance(t.config.retryScheduleMs[0]);
@@ -164,12 +214,20 @@ describe('secrets and keys never reach the logs', () => {
 
     // Error paths that log at error level: a delivery whose sealed secret cannot be opened, and a store failure
     // in the middle of a request that carries a credential (the table is renamed away for a moment).
-    await t.store.db.updateTable('endpoints').set({ secret_enc: 'v1.broken.broken.broken' }).where('id', '=', endpointIds[1]).execute();
+    await t.store.db
+      .updateTable('endpoints')
+      .set({ secret_enc: 'v1.broken.broken.broken' })
+      .where('id', '=', endpointIds[1])
+      .execute();
     await inject('POST', `/api/v1/webhooks/${endpointIds[1]}/test`, bearer(tenant.adminKey), {});
     await worker.worker.drain();
     await sql`alter table endpoints rename to endpoints_away`.execute(t.store.db);
     try {
-      const refused = await inject('POST', '/api/v1/webhooks', bearer(tenant.adminKey), { url: rx.url, events: ['*'], auth: { type: 'bearer', token: keep('token sent while the store fails', 'failing-bearer-Secret-9c8d') } });
+      const refused = await inject('POST', '/api/v1/webhooks', bearer(tenant.adminKey), {
+        url: rx.url,
+        events: ['*'],
+        auth: { type: 'bearer', token: keep('token sent while the store fails', 'failing-bearer-Secret-9c8d') },
+      });
       expect(refused.statusCode).toBe(500);
     } finally {
       await sql`alter table endpoints_away rename to endpoints`.execute(t.store.db);
@@ -195,14 +253,40 @@ describe('secrets and keys never reach the logs', () => {
     log.info({
       authorization: 'a-top-level',
       req: { headers: { authorization: 'b-request-header', cookie: 'c-cookie', 'x-api-key': 'd-key-header' } },
-      plan: { headers: { Authorization: 'e-delivery-header', 'X-Escalatr-Signature': 'f-signature', 'webhook-signature': 'g-standard' } },
+      plan: {
+        headers: {
+          Authorization: 'e-delivery-header',
+          'X-Escalatr-Signature': 'f-signature',
+          'webhook-signature': 'g-standard',
+        },
+      },
       err: { config: { headers: { Authorization: 'h-nested-three-deep' } }, token: 'i-token' },
       endpoint: { auth: { token: 'j-auth-token' }, secret: 'k-secret' },
-      config: { masterKey: 'l-master', smtpUrl: 'smtp://user:m-smtp-pass@mail', databaseUrl: 'postgres://u:n-db-pass@db/x' },
+      config: {
+        masterKey: 'l-master',
+        smtpUrl: 'smtp://user:m-smtp-pass@mail',
+        databaseUrl: 'postgres://u:n-db-pass@db/x',
+      },
       login: { password: 'o-password' },
     });
     const line = buffer.text();
-    for (const value of ['a-top', 'b-request', 'c-cookie', 'd-key', 'e-delivery', 'f-signature', 'g-standard', 'h-nested', 'i-token', 'j-auth', 'k-secret', 'l-master', 'm-smtp', 'n-db', 'o-password']) {
+    for (const value of [
+      'a-top',
+      'b-request',
+      'c-cookie',
+      'd-key',
+      'e-delivery',
+      'f-signature',
+      'g-standard',
+      'h-nested',
+      'i-token',
+      'j-auth',
+      'k-secret',
+      'l-master',
+      'm-smtp',
+      'n-db',
+      'o-password',
+    ]) {
       expect(line, value).not.toContain(value);
     }
     expect(line).toContain(REDACTED);

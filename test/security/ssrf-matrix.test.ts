@@ -75,7 +75,12 @@ describe('SSRF: blocked addresses cannot be saved as webhook URLs, in any spelli
     // The operator allows plain http (for development) but allow-lists nothing: only the SSRF policy decides.
     t = await createTestApp({ config: { allowHttpWebhooks: true, webhookAllowCidrs: [] } });
     volt = await tenant(t, 'VOLT');
-    const created = await t.app.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(volt.adminKey), payload: { url: 'https://hooks.example.com/x', events: ['*'] } });
+    const created = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/webhooks',
+      headers: bearer(volt.adminKey),
+      payload: { url: 'https://hooks.example.com/x', events: ['*'] },
+    });
     endpointId = created.json().data.id;
   });
   afterAll(async () => t.close());
@@ -84,10 +89,20 @@ describe('SSRF: blocked addresses cannot be saved as webhook URLs, in any spelli
     const before = await snapshot(t.store.db);
     for (const scheme of ['https', 'http']) {
       const url = `${scheme}://${host}:8443/hook`;
-      const created = await t.app.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(volt.adminKey), payload: { url, events: ['*'] } });
+      const created = await t.app.http.inject({
+        method: 'POST',
+        url: '/api/v1/webhooks',
+        headers: bearer(volt.adminKey),
+        payload: { url, events: ['*'] },
+      });
       expect([url, created.statusCode, created.json().error.code]).toEqual([url, 400, 'invalid_url']);
       expect(created.json().error.message).toContain(range.split('-')[0]);
-      const edited = await t.app.http.inject({ method: 'PATCH', url: `/api/v1/webhooks/${endpointId}`, headers: bearer(volt.adminKey), payload: { url } });
+      const edited = await t.app.http.inject({
+        method: 'PATCH',
+        url: `/api/v1/webhooks/${endpointId}`,
+        headers: bearer(volt.adminKey),
+        payload: { url },
+      });
       expect([url, edited.statusCode, edited.json().error.code]).toEqual([url, 400, 'invalid_url']);
     }
     expect(changedTables(before, await snapshot(t.store.db))).toEqual([]);
@@ -121,7 +136,10 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
   let volt: Tenant;
   let worker: RunningWorker;
   beforeEach(async () => {
-    t = await createTestApp({ clock: new ManualClock(Date.now()), config: { allowHttpWebhooks: true, webhookAllowCidrs: [] } });
+    t = await createTestApp({
+      clock: new ManualClock(Date.now()),
+      config: { allowHttpWebhooks: true, webhookAllowCidrs: [] },
+    });
     volt = await tenant(t, 'VOLT');
   });
   afterEach(async () => {
@@ -129,16 +147,31 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
     await t.close();
   });
 
-  const attempts = () => t.store.db.selectFrom('attempts').innerJoin('deliveries', 'deliveries.id', 'attempts.delivery_id').select(['attempts.error_kind', 'attempts.error_message', 'attempts.status_code', 'deliveries.status']).execute();
+  const attempts = () =>
+    t.store.db
+      .selectFrom('attempts')
+      .innerJoin('deliveries', 'deliveries.id', 'attempts.delivery_id')
+      .select(['attempts.error_kind', 'attempts.error_message', 'attempts.status_code', 'deliveries.status'])
+      .execute();
 
   it('webhook endpoints: every blocked answer is an ssrf_blocked attempt, and no socket leaves loopback', async () => {
     // Saved while the names are ordinary host names: only the connect-time check can catch them.
     for (const host of Object.keys(DNS_ANSWERS)) {
-      const r = await t.app.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: bearer(volt.adminKey), payload: { url: `https://${host}:8443/hook`, events: ['*'] } });
+      const r = await t.app.http.inject({
+        method: 'POST',
+        url: '/api/v1/webhooks',
+        headers: bearer(volt.adminKey),
+        payload: { url: `https://${host}:8443/hook`, events: ['*'] },
+      });
       expect([host, r.statusCode]).toEqual([host, 201]);
     }
     worker = await testWorker(t, { lookup });
-    const filed = await t.app.http.inject({ method: 'POST', url: '/api/consumer/v1/complaints', headers: bearer(volt.consumerToken), payload: { company_code: 'VOLT', complaint_category: 'Telecom', title: 'x', description: 'y' } });
+    const filed = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/consumer/v1/complaints',
+      headers: bearer(volt.consumerToken),
+      payload: { company_code: 'VOLT', complaint_category: 'Telecom', title: 'x', description: 'y' },
+    });
     expect(filed.statusCode).toBe(201);
     const before = connectTargets.length;
     expect(await worker.worker.drain()).toBe(Object.keys(DNS_ANSWERS).length);
@@ -152,13 +185,32 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
   });
 
   it('Shield webhook destinations go through the same guard', async () => {
-    const destinations = ['metadata.example.test', 'mapped-metadata.example.test', 'private-a.example.test', 'loopback.example.test'].map((host) => ({ type: 'webhook', url: `https://${host}/alert` }));
-    const automation = await t.app.http.inject({ method: 'POST', url: '/api/v1/automations', headers: bearer(volt.adminKey), payload: { name: 'Risk', active: true, filter: { min_level: 'low' }, destinations } });
+    const destinations = [
+      'metadata.example.test',
+      'mapped-metadata.example.test',
+      'private-a.example.test',
+      'loopback.example.test',
+    ].map((host) => ({ type: 'webhook', url: `https://${host}/alert` }));
+    const automation = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/automations',
+      headers: bearer(volt.adminKey),
+      payload: { name: 'Risk', active: true, filter: { min_level: 'low' }, destinations },
+    });
     expect(automation.statusCode, automation.body).toBe(201);
-    const fed = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: bearer(volt.adminKey), payload: { id: 'fb-1', source: 'Zendesk', content: 'UNACCEPTABLE!!! I will sue you and file a chargeback.' } });
+    const fed = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: bearer(volt.adminKey),
+      payload: { id: 'fb-1', source: 'Zendesk', content: 'UNACCEPTABLE!!! I will sue you and file a chargeback.' },
+    });
     expect(fed.statusCode).toBe(202);
     expect((await new ShieldProcessor(t.app.ctx).tick()).alerts).toBe(1);
-    worker = await startDeliveryWorker(t.app, t.config, undefined, { autoStart: false, lookup, targets: { ...defaultTargets(), ...shieldTargets } });
+    worker = await startDeliveryWorker(t.app, t.config, undefined, {
+      autoStart: false,
+      lookup,
+      targets: { ...defaultTargets(), ...shieldTargets },
+    });
     const before = connectTargets.length;
     expect(await worker.worker.drain()).toBe(4);
     const made = await attempts();

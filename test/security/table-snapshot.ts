@@ -47,5 +47,7 @@ export async function snapshot(db: Db): Promise<Record<string, number>> {
 
 /** The tables whose snapshot entries differ, for a readable failure. */
 export function changedTables(before: Record<string, number>, after: Record<string, number>): string[] {
-  return Object.keys(before).filter((k) => before[k] !== after[k]).map((k) => `${k}: ${before[k]} → ${after[k]}`);
+  return Object.keys(before)
+    .filter((k) => before[k] !== after[k])
+    .map((k) => `${k}: ${before[k]} → ${after[k]}`);
 }

@@ -4,7 +4,15 @@ import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import type { DomainContext } from '../../src/domain/context.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
-import { CALM, createAutomationOk, EXTREME, postFeedback, processorFor, record, shieldWorker } from './shield-helpers.js';
+import {
+  CALM,
+  createAutomationOk,
+  EXTREME,
+  postFeedback,
+  processorFor,
+  record,
+  shieldWorker,
+} from './shield-helpers.js';
 
 const MEDIUM = 'I have contacted you three times and nobody answers. I want to speak to a manager.';
 
@@ -29,11 +37,32 @@ describe('which feedback raises alerts', () => {
   const hook = (tag: string) => [{ type: 'webhook', url: `${rx.url}?a=${tag}` }];
 
   it('sends nothing for an inactive automation or a filter the record does not match', async () => {
-    await createAutomationOk(t, tenant.adminKey, { name: 'off', active: false, filter: { min_level: 'none' }, destinations: hook('off') });
-    await createAutomationOk(t, tenant.adminKey, { name: 'extreme only', filter: { min_level: 'extreme' }, destinations: hook('extreme') });
-    await createAutomationOk(t, tenant.adminKey, { name: 'intercom', filter: { min_level: 'low', sources: ['Intercom'] }, destinations: hook('intercom') });
-    await createAutomationOk(t, tenant.adminKey, { name: 'refund kw', filter: { min_level: 'low', keywords: ['refund'] }, destinations: hook('refund') });
-    await createAutomationOk(t, tenant.adminKey, { name: 'manager kw', filter: { min_level: 'medium', sources: ['zendesksupport'], keywords: ['MANAGER'] }, destinations: hook('manager') });
+    await createAutomationOk(t, tenant.adminKey, {
+      name: 'off',
+      active: false,
+      filter: { min_level: 'none' },
+      destinations: hook('off'),
+    });
+    await createAutomationOk(t, tenant.adminKey, {
+      name: 'extreme only',
+      filter: { min_level: 'extreme' },
+      destinations: hook('extreme'),
+    });
+    await createAutomationOk(t, tenant.adminKey, {
+      name: 'intercom',
+      filter: { min_level: 'low', sources: ['Intercom'] },
+      destinations: hook('intercom'),
+    });
+    await createAutomationOk(t, tenant.adminKey, {
+      name: 'refund kw',
+      filter: { min_level: 'low', keywords: ['refund'] },
+      destinations: hook('refund'),
+    });
+    await createAutomationOk(t, tenant.adminKey, {
+      name: 'manager kw',
+      filter: { min_level: 'medium', sources: ['zendesksupport'], keywords: ['MANAGER'] },
+      destinations: hook('manager'),
+    });
     await postFeedback(t, tenant.adminKey, { records: [record('m-1', MEDIUM), record('calm', CALM)] });
     const pass = await processorFor(t).tick();
     expect(pass).toEqual({ scored: 2, alerts: 1 });
@@ -47,7 +76,12 @@ describe('which feedback raises alerts', () => {
     const a = await createAutomationOk(t, tenant.adminKey, { active: false, destinations: hook('late') });
     await postFeedback(t, tenant.adminKey, record('before', EXTREME));
     await processorFor(t).tick();
-    await t.app.http.inject({ method: 'PATCH', url: `/api/v1/automations/${a.id}`, headers: { authorization: `Bearer ${tenant.adminKey}` }, payload: { active: true } });
+    await t.app.http.inject({
+      method: 'PATCH',
+      url: `/api/v1/automations/${a.id}`,
+      headers: { authorization: `Bearer ${tenant.adminKey}` },
+      payload: { active: true },
+    });
     await postFeedback(t, tenant.adminKey, record('after', EXTREME));
     await processorFor(t).tick();
     expect((await alerts()).map((e) => JSON.parse(e.body).data.record.id)).toEqual(['after']);
@@ -57,7 +91,9 @@ describe('which feedback raises alerts', () => {
     await createAutomationOk(t, tenant.adminKey, { destinations: hook('dup') });
     await postFeedback(t, tenant.adminKey, record('same', EXTREME));
     await processorFor(t).tick();
-    const again = await postFeedback(t, tenant.adminKey, { records: [record('same', EXTREME), record('same', EXTREME)] });
+    const again = await postFeedback(t, tenant.adminKey, {
+      records: [record('same', EXTREME), record('same', EXTREME)],
+    });
     expect(again.json().data).toMatchObject({ accepted: 0, duplicates: 2 });
     await processorFor(t).tick();
     expect(await alerts()).toHaveLength(1);
@@ -71,13 +107,34 @@ describe('which feedback raises alerts', () => {
     // As if another processor had already raised this exact alert.
     await t.store.db
       .insertInto('deliveries')
-      .values({ id: 'dlv_existing', company_id: tenant.company.id, event_id: 'evt_elsewhere', endpoint_id: null, destination_id: a.destinations[0].id, target: 'webhook', status: 'success', attempt_count: 1, sequence_start: 0, next_attempt_at: null, idempotency_key: `${a.id}:${a.destinations[0].id}:taken`, created_at: t.clock.now(), updated_at: t.clock.now() })
+      .values({
+        id: 'dlv_existing',
+        company_id: tenant.company.id,
+        event_id: 'evt_elsewhere',
+        endpoint_id: null,
+        destination_id: a.destinations[0].id,
+        target: 'webhook',
+        status: 'success',
+        attempt_count: 1,
+        sequence_start: 0,
+        next_attempt_at: null,
+        idempotency_key: `${a.id}:${a.destinations[0].id}:taken`,
+        created_at: t.clock.now(),
+        updated_at: t.clock.now(),
+      })
       .execute();
     const pass = await processorFor(t).tick();
     expect(pass).toEqual({ scored: 2, alerts: 1 });
     expect((await alerts()).map((e) => JSON.parse(e.body).data.record.id)).toEqual(['free']);
-    const scored = await t.store.db.selectFrom('feedback_records').select(['record_id', 'escalation_level']).orderBy('record_id').execute();
-    expect(scored).toEqual([{ record_id: 'free', escalation_level: 'extreme' }, { record_id: 'taken', escalation_level: 'extreme' }]);
+    const scored = await t.store.db
+      .selectFrom('feedback_records')
+      .select(['record_id', 'escalation_level'])
+      .orderBy('record_id')
+      .execute();
+    expect(scored).toEqual([
+      { record_id: 'free', escalation_level: 'extreme' },
+      { record_id: 'taken', escalation_level: 'extreme' },
+    ]);
   });
 
   it('scores and alerts each record once with two processors running at the same time', async () => {
@@ -85,7 +142,8 @@ describe('which feedback raises alerts', () => {
     const records = Array.from({ length: 250 }, (_, i) => record(`p-${i}`, i % 2 ? EXTREME : CALM));
     expect((await postFeedback(t, tenant.adminKey, { records })).json().data.accepted).toBe(250);
     // On PostgreSQL the second processor has its own connection pool, like another process; SQLite has one writer.
-    const otherCtx: DomainContext = dialectName === 'postgres' ? { ...t.app.ctx, store: t.testStore.reopen() } : t.app.ctx;
+    const otherCtx: DomainContext =
+      dialectName === 'postgres' ? { ...t.app.ctx, store: t.testStore.reopen() } : t.app.ctx;
     const one = new ShieldProcessor(t.app.ctx, { batchSize: 20 });
     const two = new ShieldProcessor(otherCtx, { batchSize: 20 });
     const [a, b] = await Promise.all([one.tick(), two.tick()]);
@@ -95,7 +153,11 @@ describe('which feedback raises alerts', () => {
     expect(await alerts()).toHaveLength(250);
     const keys = await t.store.db.selectFrom('deliveries').select('idempotency_key').execute();
     expect(new Set(keys.map((k) => k.idempotency_key)).size).toBe(250);
-    const unscored = await t.store.db.selectFrom('feedback_records').select('id').where('scored_at', 'is', null).execute();
+    const unscored = await t.store.db
+      .selectFrom('feedback_records')
+      .select('id')
+      .where('scored_at', 'is', null)
+      .execute();
     expect(unscored).toHaveLength(0);
   });
 

@@ -46,7 +46,8 @@ async function startSmtp(opts: { reject?: boolean } = {}) {
 }
 
 /** Undoes quoted-printable soft breaks and escapes so assertions can read the bodies. */
-const decodeQp = (text: string) => text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+const decodeQp = (text: string) =>
+  text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 
 describe('shield alerts to Slack', () => {
   let t: TestApp;
@@ -67,7 +68,13 @@ describe('shield alerts to Slack', () => {
 
   it('posts a Block Kit message with the level, excerpt, source and a link to the record', async () => {
     await createAutomationOk(t, tenant.adminKey, { destinations: [{ type: 'slack', url: rx.url }] });
-    await postFeedback(t, tenant.adminKey, record('zd/77', `${EXTREME} <@here> & <https://evil.example|click>`, { source_url: 'https://support.example.com/t/77' }));
+    await postFeedback(
+      t,
+      tenant.adminKey,
+      record('zd/77', `${EXTREME} <@here> & <https://evil.example|click>`, {
+        source_url: 'https://support.example.com/t/77',
+      }),
+    );
     await processorFor(t).tick();
     expect(await w.worker.drain()).toBe(1);
     const [req] = rx.requests;
@@ -110,8 +117,14 @@ describe('shield alerts by email', () => {
   it('sends an HTML and text email with the level in the subject', async () => {
     smtp = await startSmtp();
     await setup(`smtp://127.0.0.1:${smtp.port}?from=shield@volt.test`);
-    await createAutomationOk(t, tenant.adminKey, { destinations: [{ type: 'email', to: ['oncall@volt.test', 'lead@volt.test'] }] });
-    await postFeedback(t, tenant.adminKey, record('mail-1', `${EXTREME} <b>not bold</b>`, { source_url: 'https://support.example.com/t/1' }));
+    await createAutomationOk(t, tenant.adminKey, {
+      destinations: [{ type: 'email', to: ['oncall@volt.test', 'lead@volt.test'] }],
+    });
+    await postFeedback(
+      t,
+      tenant.adminKey,
+      record('mail-1', `${EXTREME} <b>not bold</b>`, { source_url: 'https://support.example.com/t/1' }),
+    );
     await processorFor(t).tick();
     expect(await w.worker.drain()).toBe(1);
     expect(smtp.mails).toHaveLength(1);
@@ -137,7 +150,10 @@ describe('shield alerts by email', () => {
     await postFeedback(t, tenant.adminKey, record('mail-2', EXTREME));
     await processorFor(t).tick();
     expect(await w.worker.drain()).toBe(1);
-    const attempt = await t.store.db.selectFrom('attempts').select(['error_kind', 'error_message']).executeTakeFirstOrThrow();
+    const attempt = await t.store.db
+      .selectFrom('attempts')
+      .select(['error_kind', 'error_message'])
+      .executeTakeFirstOrThrow();
     expect(attempt.error_kind).toBe('smtp_not_configured');
     expect(attempt.error_message).toContain('SMTP_URL');
     const d = await t.store.db.selectFrom('deliveries').select('status').executeTakeFirstOrThrow();
@@ -151,7 +167,10 @@ describe('shield alerts by email', () => {
     await postFeedback(t, tenant.adminKey, record('mail-3', EXTREME));
     await processorFor(t).tick();
     expect(await w.worker.drain()).toBe(1);
-    const attempt = await t.store.db.selectFrom('attempts').select(['error_kind', 'error_message']).executeTakeFirstOrThrow();
+    const attempt = await t.store.db
+      .selectFrom('attempts')
+      .select(['error_kind', 'error_message'])
+      .executeTakeFirstOrThrow();
     expect(attempt.error_kind).toBe('smtp_rejected');
     expect(attempt.error_message).toContain('550');
     expect(smtp.mails).toHaveLength(0);

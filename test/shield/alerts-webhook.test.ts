@@ -37,7 +37,15 @@ describe('shield alerts to webhook destinations', () => {
       destinations: auths.map((auth, i) => ({ type: 'webhook', url: `${rx.url}?n=${i}`, auth })),
     });
     const content = `${EXTREME} ${'More details follow. '.repeat(40)}`;
-    const ingest = await postFeedback(t, tenant.adminKey, record('12345', content, { source_url: 'https://support.example.com/tickets/12345', created_at: '2026-06-27T11:58:00Z', thread_id: 'th-9' }));
+    const ingest = await postFeedback(
+      t,
+      tenant.adminKey,
+      record('12345', content, {
+        source_url: 'https://support.example.com/tickets/12345',
+        created_at: '2026-06-27T11:58:00Z',
+        thread_id: 'th-9',
+      }),
+    );
     expect(ingest.statusCode).toBe(202);
 
     const pass = await processorFor(t).tick();
@@ -97,7 +105,9 @@ describe('shield alerts to webhook destinations', () => {
 
   it('retries with the same body bytes and Idempotency-Key', async () => {
     rx.setBehaviour((_req, n) => (n === 1 ? { status: 503, body: 'busy' } : { status: 200 }));
-    await createAutomationOk(t, tenant.adminKey, { destinations: [{ type: 'webhook', url: rx.url, auth: { type: 'bearer', token: 'tok-abcdef' } }] });
+    await createAutomationOk(t, tenant.adminKey, {
+      destinations: [{ type: 'webhook', url: rx.url, auth: { type: 'bearer', token: 'tok-abcdef' } }],
+    });
     await postFeedback(t, tenant.adminKey, record('r-1', EXTREME));
     await processorFor(t).tick();
     expect(await w.worker.drain()).toBe(1);
@@ -109,12 +119,17 @@ describe('shield alerts to webhook destinations', () => {
     expect(rx.requests[1].body.equals(rx.requests[0].body)).toBe(true);
     expect(rx.requests[1].headers['idempotency-key']).toBe(rx.requests[0].headers['idempotency-key']);
     const attempts = await t.store.db.selectFrom('attempts').select(['n', 'status_code']).orderBy('n').execute();
-    expect(attempts).toEqual([{ n: 1, status_code: 503 }, { n: 2, status_code: 200 }]);
+    expect(attempts).toEqual([
+      { n: 1, status_code: 503 },
+      { n: 2, status_code: 200 },
+    ]);
   });
 
   it('puts the alert in the event feed and on subscribed company endpoints too', async () => {
     const endpoint = await addEndpoint(t, tenant.company.id, `${rx.url}?endpoint=1`, { events: ['shield.alert'] });
-    const unsubscribed = await addEndpoint(t, tenant.company.id, `${rx.url}?endpoint=2`, { events: ['complaint.created'] });
+    const unsubscribed = await addEndpoint(t, tenant.company.id, `${rx.url}?endpoint=2`, {
+      events: ['complaint.created'],
+    });
     await createAutomationOk(t, tenant.adminKey, { destinations: [{ type: 'webhook', url: `${rx.url}?dest=1` }] });
     await postFeedback(t, tenant.adminKey, record('r-2', EXTREME));
     await processorFor(t).tick();
@@ -136,7 +151,11 @@ describe('shield alerts to webhook destinations', () => {
     const a = await createAutomationOk(t, tenant.adminKey, { destinations: [{ type: 'webhook', url: rx.url }] });
     await postFeedback(t, tenant.adminKey, record('r-3', EXTREME));
     await processorFor(t).tick();
-    await t.app.http.inject({ method: 'DELETE', url: `/api/v1/automations/${a.id}`, headers: { authorization: `Bearer ${tenant.adminKey}` } });
+    await t.app.http.inject({
+      method: 'DELETE',
+      url: `/api/v1/automations/${a.id}`,
+      headers: { authorization: `Bearer ${tenant.adminKey}` },
+    });
     await w.worker.drain();
     expect(rx.requests).toHaveLength(0);
     const d = await t.store.db.selectFrom('deliveries').select(['status', 'attempt_count']).executeTakeFirstOrThrow();

@@ -17,7 +17,10 @@ describe('automation destination URLs', () => {
     ['https://user:pw@hooks.example.test/x', 'credentials'],
   ])('refuses %s', async (url, words) => {
     const { adminKey } = await seedTenant(t);
-    for (const destination of [{ type: 'webhook', url }, { type: 'slack', url }]) {
+    for (const destination of [
+      { type: 'webhook', url },
+      { type: 'slack', url },
+    ]) {
       const r = await t.app.http.inject({
         method: 'POST',
         url: '/api/v1/automations',

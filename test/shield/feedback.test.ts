@@ -14,11 +14,27 @@ describe('shield feedback ingestion', () => {
   const rows = () => t.store.db.selectFrom('feedback_records').selectAll().orderBy('id').execute();
 
   it('accepts one record with 202 and stores it unscored until the processor runs', async () => {
-    const res = await postFeedback(t, tenant.adminKey, record('zd-1', EXTREME, { source_url: 'https://zd.example.com/tickets/1', created_at: '2026-04-17T08:58:00Z', thread_id: 'th-1', customer_id: 'cu-1' }));
+    const res = await postFeedback(
+      t,
+      tenant.adminKey,
+      record('zd-1', EXTREME, {
+        source_url: 'https://zd.example.com/tickets/1',
+        created_at: '2026-04-17T08:58:00Z',
+        thread_id: 'th-1',
+        customer_id: 'cu-1',
+      }),
+    );
     expect(res.statusCode).toBe(202);
     expect(res.json()).toEqual({ success: true, data: { accepted: 1, duplicates: 0, invalid: [] } });
     const [stored] = await rows();
-    expect(stored).toMatchObject({ record_id: 'zd-1', source: 'ZendeskSupport', scored_at: null, escalation_level: null, thread_id: 'th-1', customer_id: 'cu-1' });
+    expect(stored).toMatchObject({
+      record_id: 'zd-1',
+      source: 'ZendeskSupport',
+      scored_at: null,
+      escalation_level: null,
+      thread_id: 'th-1',
+      customer_id: 'cu-1',
+    });
     expect(stored.source_created_at).toBe(Date.parse('2026-04-17T08:58:00Z'));
 
     const pass = await processorFor(t).tick();
@@ -64,7 +80,9 @@ describe('shield feedback ingestion', () => {
   });
 
   it('skips duplicate record ids, in the same batch and across requests', async () => {
-    const first = await postFeedback(t, tenant.adminKey, { records: [record('dup', CALM), record('dup', EXTREME), record('other', CALM)] });
+    const first = await postFeedback(t, tenant.adminKey, {
+      records: [record('dup', CALM), record('dup', EXTREME), record('other', CALM)],
+    });
     expect(first.json().data).toMatchObject({ accepted: 2, duplicates: 1 });
     const again = await postFeedback(t, tenant.adminKey, record('dup', EXTREME));
     expect(again.statusCode).toBe(202);
@@ -87,7 +105,10 @@ describe('shield feedback ingestion', () => {
     expect(ok.json().data.accepted).toBe(1000);
     const tooMany = await postFeedback(t, tenant.adminKey, { records: [...many, record('r-1000', 'x')] });
     expect(tooMany.statusCode).toBe(400);
-    expect(tooMany.json().error).toMatchObject({ code: 'validation_failed', message: expect.stringContaining('at most 1000') });
+    expect(tooMany.json().error).toMatchObject({
+      code: 'validation_failed',
+      message: expect.stringContaining('at most 1000'),
+    });
     const scored = await processorFor(t).tick();
     expect(scored.scored).toBe(1000);
   });
@@ -112,18 +133,36 @@ describe('shield feedback ingestion', () => {
     }
     const single = await postFeedback(t, tenant.adminKey, { id: 'x', source: 'Z' });
     expect(single.json().error.message).toBe('content is required');
-    const text = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: { ...bearer(tenant.adminKey), 'content-type': 'text/plain' }, payload: 'hello' });
+    const text = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: { ...bearer(tenant.adminKey), 'content-type': 'text/plain' },
+      payload: 'hello',
+    });
     // Fastify parses text/plain as a string: not a record, so refused like any other non-object body.
     expect(text.statusCode).toBe(400);
     expect(text.json().error.code).toBe('invalid_request');
-    const broken = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' }, payload: '{"id":' });
+    const broken = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' },
+      payload: '{"id":',
+    });
     expect(broken.statusCode).toBe(400);
     expect(await rows()).toHaveLength(0);
   });
 
   it('refuses a body over the feedback limit with 413', async () => {
-    const huge = JSON.stringify({ records: [record('big', 'x'.repeat(20_000))] }).replace('"records"', `"pad":"${'y'.repeat(25 * 1024 * 1024)}","records"`);
-    const res = await t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' }, payload: huge });
+    const huge = JSON.stringify({ records: [record('big', 'x'.repeat(20_000))] }).replace(
+      '"records"',
+      `"pad":"${'y'.repeat(25 * 1024 * 1024)}","records"`,
+    );
+    const res = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/feedback',
+      headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' },
+      payload: huge,
+    });
     expect(res.statusCode).toBe(413);
     expect(res.json().error.code).toBe('payload_too_large');
     expect(await rows()).toHaveLength(0);
@@ -144,9 +183,16 @@ describe('shield feedback ingestion', () => {
   });
 
   it('scores sentiment_shift against the earlier records of the same thread', async () => {
-    await postFeedback(t, tenant.adminKey, { records: [record('t1', 'Thank you so much, this is wonderful and works perfectly!', { thread_id: 'th' })] });
+    await postFeedback(t, tenant.adminKey, {
+      records: [record('t1', 'Thank you so much, this is wonderful and works perfectly!', { thread_id: 'th' })],
+    });
     t.clock.advance(1000);
-    await postFeedback(t, tenant.adminKey, { records: [record('t2', 'This is terrible. Still broken, I am furious and disgusted.', { thread_id: 'th' }), record('solo', CALM)] });
+    await postFeedback(t, tenant.adminKey, {
+      records: [
+        record('t2', 'This is terrible. Still broken, I am furious and disgusted.', { thread_id: 'th' }),
+        record('solo', CALM),
+      ],
+    });
     await processorFor(t).tick();
     const byId = Object.fromEntries((await rows()).map((r) => [r.record_id, r]));
     expect(byId.t1.sentiment_shift).toBeNull();
@@ -155,7 +201,9 @@ describe('shield feedback ingestion', () => {
   });
 
   it('lists scored feedback newest first with levels, filtered by min_level and source', async () => {
-    await postFeedback(t, tenant.adminKey, { records: [record('calm', CALM), record('angry', EXTREME, { source: 'Intercom' })] });
+    await postFeedback(t, tenant.adminKey, {
+      records: [record('calm', CALM), record('angry', EXTREME, { source: 'Intercom' })],
+    });
     t.clock.advance(1000);
     await postFeedback(t, tenant.adminKey, record('unscored-yet', EXTREME));
     const before = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback', headers: bearer(tenant.readKey) });
@@ -169,21 +217,41 @@ describe('shield feedback ingestion', () => {
     expect(body).toMatchObject({ success: true, page: 1, limit: 25, total: 3 });
     expect(body.data[0].id).toBe('unscored-yet');
     const angry = body.data.find((d: { id: string }) => d.id === 'angry');
-    expect(angry).toMatchObject({ source: 'Intercom', content: EXTREME, levels: { escalation_level: 'extreme', emotional_intensity_level: 'extreme', sentiment_shift: null } });
+    expect(angry).toMatchObject({
+      source: 'Intercom',
+      content: EXTREME,
+      levels: { escalation_level: 'extreme', emotional_intensity_level: 'extreme', sentiment_shift: null },
+    });
     expect(angry.scored_at).toBe(new Date(t.clock.now()).toISOString());
 
-    const high = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback?min_level=high&source=Intercom', headers: bearer(tenant.readKey) });
+    const high = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/v1/feedback?min_level=high&source=Intercom',
+      headers: bearer(tenant.readKey),
+    });
     expect(high.json().data.map((d: { id: string }) => d.id)).toEqual(['angry']);
-    const paged = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback?page=2&limit=2', headers: bearer(tenant.readKey) });
+    const paged = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/v1/feedback?page=2&limit=2',
+      headers: bearer(tenant.readKey),
+    });
     expect(paged.json()).toMatchObject({ page: 2, limit: 2, total: 3 });
     expect(paged.json().data).toHaveLength(1);
 
     for (const q of ['min_level=huge', 'page=0', 'limit=101', 'limit=abc', 'bogus=1']) {
-      const bad = await t.app.http.inject({ method: 'GET', url: `/api/v1/feedback?${q}`, headers: bearer(tenant.readKey) });
+      const bad = await t.app.http.inject({
+        method: 'GET',
+        url: `/api/v1/feedback?${q}`,
+        headers: bearer(tenant.readKey),
+      });
       expect(bad.statusCode, q).toBe(400);
       expect(bad.json().error.code).toBe('invalid_query');
     }
-    const one = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback/angry', headers: bearer(tenant.readKey) });
+    const one = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/v1/feedback/angry',
+      headers: bearer(tenant.readKey),
+    });
     expect(one.json().data.levels.escalation_level).toBe('extreme');
   });
 
@@ -193,10 +261,18 @@ describe('shield feedback ingestion', () => {
     await processorFor(t).tick();
     const list = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback', headers: bearer(tenant.readKey) });
     expect(list.json().total).toBe(0);
-    const one = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback/theirs', headers: bearer(tenant.readKey) });
+    const one = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/v1/feedback/theirs',
+      headers: bearer(tenant.readKey),
+    });
     expect(one.statusCode).toBe(404);
     expect(one.json().error.code).toBe('not_found');
-    const missing = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback/nope', headers: bearer(tenant.readKey) });
+    const missing = await t.app.http.inject({
+      method: 'GET',
+      url: '/api/v1/feedback/nope',
+      headers: bearer(tenant.readKey),
+    });
     expect(missing.statusCode).toBe(404);
     expect(missing.json().error).toEqual(one.json().error);
   });

@@ -27,7 +27,12 @@ describe('shield feedback file import', () => {
     writeFileSync(path, text);
     return path;
   };
-  const stored = () => t.store.db.selectFrom('feedback_records').select(['record_id', 'source', 'content', 'thread_id', 'source_created_at']).orderBy('record_id').execute();
+  const stored = () =>
+    t.store.db
+      .selectFrom('feedback_records')
+      .select(['record_id', 'source', 'content', 'thread_id', 'source_created_at'])
+      .orderBy('record_id')
+      .execute();
 
   it('imports JSONL, reporting invalid lines by number and skipping duplicates', async () => {
     const lines = [
@@ -40,7 +45,10 @@ describe('shield feedback file import', () => {
       JSON.stringify({ id: 'j4', source: 'Intercom', content: EXTREME, created_at: '2026-06-27T11:58:00Z' }),
     ];
     const progress: ImportProgress[] = [];
-    const result = await importFeedbackFile(t.app.ctx, 'VOLT', file('feedback.jsonl', lines.join('\n') + '\n'), { onProgress: (p) => progress.push(p), batchSize: 2 });
+    const result = await importFeedbackFile(t.app.ctx, 'VOLT', file('feedback.jsonl', lines.join('\n') + '\n'), {
+      onProgress: (p) => progress.push(p),
+      batchSize: 2,
+    });
     expect(result).toEqual({
       imported: 2,
       skipped: 1,
@@ -95,11 +103,21 @@ describe('shield feedback file import', () => {
   });
 
   it('refuses a CSV without the required columns, an unknown format and an unknown company', async () => {
-    await expect(importFeedbackFile(t.app.ctx, 'VOLT', file('bad.csv', 'identifier,text\n1,hello\n'))).rejects.toThrow(/header row must name the columns id, source, content/);
-    await expect(importFeedbackFile(t.app.ctx, 'VOLT', file('data.txt', '{}\n'))).rejects.toThrow(/\.jsonl, \.ndjson or \.csv/);
-    await expect(importFeedbackFile(t.app.ctx, 'NOPE', file('ok.jsonl', '{}\n'))).rejects.toMatchObject({ code: 'not_found' });
-    await expect(importFeedbackFile(t.app.ctx, 'VOLT', join(dir, 'missing.jsonl'))).rejects.toMatchObject({ code: 'not_found' });
-    await expect(importFeedbackFile(t.app.ctx, 'VOLT', dir, { format: 'jsonl' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(importFeedbackFile(t.app.ctx, 'VOLT', file('bad.csv', 'identifier,text\n1,hello\n'))).rejects.toThrow(
+      /header row must name the columns id, source, content/,
+    );
+    await expect(importFeedbackFile(t.app.ctx, 'VOLT', file('data.txt', '{}\n'))).rejects.toThrow(
+      /\.jsonl, \.ndjson or \.csv/,
+    );
+    await expect(importFeedbackFile(t.app.ctx, 'NOPE', file('ok.jsonl', '{}\n'))).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(importFeedbackFile(t.app.ctx, 'VOLT', join(dir, 'missing.jsonl'))).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(importFeedbackFile(t.app.ctx, 'VOLT', dir, { format: 'jsonl' })).rejects.toMatchObject({
+      code: 'not_found',
+    });
     expect(await stored()).toHaveLength(0);
   });
 
@@ -116,9 +134,13 @@ describe('shield feedback file import', () => {
   });
 
   it('streams a large file in batches', async () => {
-    const lines = Array.from({ length: 2_500 }, (_, i) => JSON.stringify({ id: `big-${i}`, source: 'Z', content: `message number ${i}` }));
+    const lines = Array.from({ length: 2_500 }, (_, i) =>
+      JSON.stringify({ id: `big-${i}`, source: 'Z', content: `message number ${i}` }),
+    );
     const progress: ImportProgress[] = [];
-    const result = await importFeedbackFile(t.app.ctx, 'VOLT', file('big.ndjson', lines.join('\n')), { onProgress: (p) => progress.push(p) });
+    const result = await importFeedbackFile(t.app.ctx, 'VOLT', file('big.ndjson', lines.join('\n')), {
+      onProgress: (p) => progress.push(p),
+    });
     expect(result).toMatchObject({ imported: 2_500, skipped: 0, invalid: [] });
     expect(progress.map((p) => p.imported)).toEqual([500, 1000, 1500, 2000, 2500, 2500]);
   });
@@ -127,7 +149,13 @@ describe('shield feedback file import', () => {
     const out = new PassThrough() as unknown as NodeJS.WriteStream;
     let text = '';
     (out as unknown as PassThrough).on('data', (c: Buffer) => (text += c.toString()));
-    Object.assign(out, { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+    Object.assign(out, {
+      isTTY: true,
+      columns: 120,
+      cursorTo: () => true,
+      clearLine: () => true,
+      moveCursor: () => true,
+    });
     const bar = createImportProgressBar(2048, out);
     bar.onProgress({ bytesRead: 1024, totalBytes: 2048, records: 10, imported: 8, skipped: 1, invalid: 1 });
     bar.onProgress({ bytesRead: 2048, totalBytes: 2048, records: 20, imported: 18, skipped: 1, invalid: 1 });

@@ -174,7 +174,9 @@ describe('scoreFeedback levels', () => {
   });
 
   it('turns sarcastic praise negative', () => {
-    const s = scoreFeedbackDetailed({ content: 'Oh great, another "update" that breaks everything. Just what I needed.' });
+    const s = scoreFeedbackDetailed({
+      content: 'Oh great, another "update" that breaks everything. Just what I needed.',
+    });
     expect(s.cues).toContain('sarcasm');
     expect(s.library_sentiment).toBeLessThan(0);
     expect(rank(s.escalation_level)).toBeGreaterThanOrEqual(rank('low'));
@@ -194,15 +196,18 @@ describe('sentiment_shift', () => {
 
   it('reports degraded, improved and no change against the thread history', () => {
     const calm = [{ sentiment: 0.1 }, { sentiment: 0.2 }];
-    expect(scoreFeedback({ content: 'This is a disgrace. I am reporting you to the CFPB and my bank.', history: calm }).sentiment_shift).toBe(
-      'sentiment degraded',
-    );
+    expect(
+      scoreFeedback({ content: 'This is a disgrace. I am reporting you to the CFPB and my bank.', history: calm })
+        .sentiment_shift,
+    ).toBe('sentiment degraded');
     const angry = [{ sentiment: -0.8 }, { sentiment: -0.7 }];
-    expect(scoreFeedback({ content: 'Thank you so much, it works perfectly now!', history: angry }).sentiment_shift).toBe(
-      'sentiment improved',
-    );
+    expect(
+      scoreFeedback({ content: 'Thank you so much, it works perfectly now!', history: angry }).sentiment_shift,
+    ).toBe('sentiment improved');
     const neutral = [{ sentiment: 0 }];
-    expect(scoreFeedback({ content: 'Any news on the firmware release date?', history: neutral }).sentiment_shift).toBe('no change');
+    expect(scoreFeedback({ content: 'Any news on the firmware release date?', history: neutral }).sentiment_shift).toBe(
+      'no change',
+    );
   });
 
   it('uses a dead-band around the mean of the most recent history', () => {
@@ -211,12 +216,16 @@ describe('sentiment_shift', () => {
     expect(sentimentShift(-0.5, [{ sentiment: 0 }])).toBe('sentiment degraded');
     expect(sentimentShift(0.5, [{ sentiment: 0 }])).toBe('sentiment improved');
     // only the last 3 records count: an old very negative record does not make today look better
-    expect(sentimentShift(0, [{ sentiment: -1 }, { sentiment: 0 }, { sentiment: 0 }, { sentiment: 0 }])).toBe('no change');
+    expect(sentimentShift(0, [{ sentiment: -1 }, { sentiment: 0 }, { sentiment: 0 }, { sentiment: 0 }])).toBe(
+      'no change',
+    );
     expect(sentimentShift(0, [{ sentiment: -1 }, { sentiment: 0 }])).toBe('sentiment improved');
   });
 
   it('ignores malformed history entries', () => {
-    const history = [{ sentiment: Number.NaN }, { sentiment: Infinity }, null, { sentiment: 'x' }] as unknown as { sentiment: number }[];
+    const history = [{ sentiment: Number.NaN }, { sentiment: Infinity }, null, { sentiment: 'x' }] as unknown as {
+      sentiment: number;
+    }[];
     expect(sentimentShift(0.5, history)).toBeUndefined();
     expect(scoreFeedback({ content: 'ok', history })).not.toHaveProperty('sentiment_shift');
   });
@@ -287,11 +296,15 @@ describe('robustness', () => {
 
   it('never throws and always returns valid levels for arbitrary strings (property)', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), fc.array(fc.double(), { maxLength: 4 }), (content, hs) => {
-        const r = scoreFeedback({ content, history: hs.map((s) => ({ sentiment: s })) });
-        expectValid(r);
-        if (hs.length === 0) expect(r.sentiment_shift).toBeUndefined();
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 400 }),
+        fc.array(fc.double(), { maxLength: 4 }),
+        (content, hs) => {
+          const r = scoreFeedback({ content, history: hs.map((s) => ({ sentiment: s })) });
+          expectValid(r);
+          if (hs.length === 0) expect(r.sentiment_shift).toBeUndefined();
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -10,23 +10,46 @@ export const CALM = 'Thanks, the product works great.';
 
 /** The production worker with Shield destinations registered, its loop off: tests send with drain(). */
 export async function shieldWorker(t: TestApp): Promise<RunningWorker> {
-  return startDeliveryWorker(t.app, t.config, undefined, { autoStart: false, targets: { ...defaultTargets(), ...shieldTargets } });
+  return startDeliveryWorker(t.app, t.config, undefined, {
+    autoStart: false,
+    targets: { ...defaultTargets(), ...shieldTargets },
+  });
 }
 
 export const processorFor = (t: TestApp) => new ShieldProcessor(t.app.ctx);
 
 export function postFeedback(t: TestApp, key: string, payload: unknown) {
-  return t.app.http.inject({ method: 'POST', url: '/api/v1/feedback', headers: bearer(key), payload: payload as object });
+  return t.app.http.inject({
+    method: 'POST',
+    url: '/api/v1/feedback',
+    headers: bearer(key),
+    payload: payload as object,
+  });
 }
 
 export function postAutomation(t: TestApp, key: string, payload: unknown) {
-  return t.app.http.inject({ method: 'POST', url: '/api/v1/automations', headers: bearer(key), payload: payload as object });
+  return t.app.http.inject({
+    method: 'POST',
+    url: '/api/v1/automations',
+    headers: bearer(key),
+    payload: payload as object,
+  });
 }
 
 export async function createAutomationOk(t: TestApp, key: string, payload: Record<string, unknown>) {
-  const res = await postAutomation(t, key, { name: 'Escalations', active: true, filter: { min_level: 'high' }, ...payload });
+  const res = await postAutomation(t, key, {
+    name: 'Escalations',
+    active: true,
+    filter: { min_level: 'high' },
+    ...payload,
+  });
   if (res.statusCode !== 201) throw new Error(`automation not created: ${res.statusCode} ${res.body}`);
   return res.json().data as { id: string; destinations: Array<{ id: string; type: string; [k: string]: unknown }> };
 }
 
-export const record = (id: string, content: string, extra: Record<string, unknown> = {}) => ({ id, source: 'ZendeskSupport', content, ...extra });
+export const record = (id: string, content: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  source: 'ZendeskSupport',
+  content,
+  ...extra,
+});

@@ -34,8 +34,13 @@ describe('webhook endpoints: create, read, update, delete', () => {
   });
 
   it('lists and gets endpoints without the secret or credential', async () => {
-    const a = await createEndpoint(s.api, { description: 'Helpdesk', auth: { type: 'bearer', token: 'tok_live_abcdef123456' } });
-    const b = await createEndpoint(s.api, { auth: { type: 'custom_header', header_name: 'X-Hook-Token', token: 'hdr-secret-987' } });
+    const a = await createEndpoint(s.api, {
+      description: 'Helpdesk',
+      auth: { type: 'bearer', token: 'tok_live_abcdef123456' },
+    });
+    const b = await createEndpoint(s.api, {
+      auth: { type: 'custom_header', header_name: 'X-Hook-Token', token: 'hdr-secret-987' },
+    });
     s.t.clock.advance(1000);
     const listed = await s.api.get('/webhooks');
     expect(listed.status).toBe(200);
@@ -72,11 +77,26 @@ describe('webhook endpoints: create, read, update, delete', () => {
   it('patches any subset of fields and keeps the stored token when the type changes without one', async () => {
     const ep = await createEndpoint(s.api, { auth: { type: 'bearer', token: 'keep-me-123' } });
     s.t.clock.advance(5000);
-    const res = await s.api.patch(`/webhooks/${ep.id}`, { description: 'Renamed', events: ['webhook.test', 'complaint.resolved'], timeout_ms: 2500, auth: { type: 'custom_header', header_name: 'X-Token' } });
+    const res = await s.api.patch(`/webhooks/${ep.id}`, {
+      description: 'Renamed',
+      events: ['webhook.test', 'complaint.resolved'],
+      timeout_ms: 2500,
+      auth: { type: 'custom_header', header_name: 'X-Token' },
+    });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ description: 'Renamed', events: ['webhook.test', 'complaint.resolved'], timeout_ms: 2500, auth: { type: 'custom_header', header_name: 'X-Token' }, has_token: true });
+    expect(res.body.data).toMatchObject({
+      description: 'Renamed',
+      events: ['webhook.test', 'complaint.resolved'],
+      timeout_ms: 2500,
+      auth: { type: 'custom_header', header_name: 'X-Token' },
+      has_token: true,
+    });
     expect(res.body.data.updated_at).not.toBe(res.body.data.created_at);
-    const row = await s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', ep.id).executeTakeFirstOrThrow();
+    const row = await s.t.store.db
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('id', '=', ep.id)
+      .executeTakeFirstOrThrow();
     expect(s.t.app.ctx.box.openJson(row.auth_enc!)).toEqual({ token: 'keep-me-123', header_name: 'X-Token' });
     const none = await s.api.patch(`/webhooks/${ep.id}`, { auth: { type: 'none' } });
     expect(none.body.data).toMatchObject({ auth: { type: 'none', header_name: null }, has_token: false });
@@ -90,9 +110,18 @@ describe('webhook endpoints: create, read, update, delete', () => {
     const off = await s.api.patch(`/webhooks/${ep.id}`, { enabled: false });
     expect(off.body.data).toMatchObject({ enabled: false, disabled_reason: 'manual' });
     expect(off.body.data.disabled_at).toBe(new Date(s.t.clock.now()).toISOString());
-    await s.t.store.db.updateTable('endpoints').set({ disabled_reason: 'failing_5_days', failing_since: s.t.clock.now() - 1000 }).where('id', '=', ep.id).execute();
+    await s.t.store.db
+      .updateTable('endpoints')
+      .set({ disabled_reason: 'failing_5_days', failing_since: s.t.clock.now() - 1000 })
+      .where('id', '=', ep.id)
+      .execute();
     const on = await s.api.patch(`/webhooks/${ep.id}`, { enabled: true });
-    expect(on.body.data).toMatchObject({ enabled: true, disabled_reason: null, disabled_at: null, failing_since: null });
+    expect(on.body.data).toMatchObject({
+      enabled: true,
+      disabled_reason: null,
+      disabled_at: null,
+      failing_since: null,
+    });
   });
 
   it('a disabled endpoint gets no deliveries; created disabled shows as manual', async () => {
@@ -103,14 +132,23 @@ describe('webhook endpoints: create, read, update, delete', () => {
     expect(rows).toHaveLength(0);
   });
 
-  it('delete ends the endpoint\'s due deliveries and keeps the history', async () => {
+  it("delete ends the endpoint's due deliveries and keeps the history", async () => {
     const ep = await createEndpoint(s.api);
     const keep = await createEndpoint(s.api);
     await fileComplaint(s.t, s.volt.consumerToken);
     await fileComplaint(s.t, s.volt.consumerToken);
-    const before = await s.t.store.db.selectFrom('deliveries').select(['id', 'event_id']).where('endpoint_id', '=', ep.id).orderBy('created_at').execute();
+    const before = await s.t.store.db
+      .selectFrom('deliveries')
+      .select(['id', 'event_id'])
+      .where('endpoint_id', '=', ep.id)
+      .orderBy('created_at')
+      .execute();
     expect(before).toHaveLength(2);
-    await s.t.store.db.updateTable('deliveries').set({ status: 'success', attempt_count: 1 }).where('id', '=', before[0].id).execute();
+    await s.t.store.db
+      .updateTable('deliveries')
+      .set({ status: 'success', attempt_count: 1 })
+      .where('id', '=', before[0].id)
+      .execute();
 
     const res = await s.api.delete(`/webhooks/${ep.id}`);
     expect(res.status).toBe(200);
@@ -118,14 +156,31 @@ describe('webhook endpoints: create, read, update, delete', () => {
     expect((await s.api.get(`/webhooks/${ep.id}`)).status).toBe(404);
     expect((await s.api.delete(`/webhooks/${ep.id}`)).status).toBe(404);
 
-    const after = await s.t.store.db.selectFrom('deliveries').select(['id', 'status', 'next_attempt_at', 'last_error']).where('endpoint_id', '=', ep.id).execute();
+    const after = await s.t.store.db
+      .selectFrom('deliveries')
+      .select(['id', 'status', 'next_attempt_at', 'last_error'])
+      .where('endpoint_id', '=', ep.id)
+      .execute();
     const byId = new Map(after.map((d) => [d.id, d]));
     expect(byId.get(before[0].id)).toMatchObject({ status: 'success' });
-    expect(byId.get(before[1].id)).toMatchObject({ status: 'dead', next_attempt_at: null, last_error: 'endpoint deleted' });
+    expect(byId.get(before[1].id)).toMatchObject({
+      status: 'dead',
+      next_attempt_at: null,
+      last_error: 'endpoint deleted',
+    });
     // The other endpoint's delivery of the same event is untouched; the event's summary follows the worker's rule.
-    const other = await s.t.store.db.selectFrom('deliveries').select('status').where('endpoint_id', '=', keep.id).where('event_id', '=', before[1].event_id).executeTakeFirstOrThrow();
+    const other = await s.t.store.db
+      .selectFrom('deliveries')
+      .select('status')
+      .where('endpoint_id', '=', keep.id)
+      .where('event_id', '=', before[1].event_id)
+      .executeTakeFirstOrThrow();
     expect(other.status).toBe('pending');
-    const event = await s.t.store.db.selectFrom('events').select('delivery_status').where('id', '=', before[1].event_id).executeTakeFirstOrThrow();
+    const event = await s.t.store.db
+      .selectFrom('events')
+      .select('delivery_status')
+      .where('id', '=', before[1].event_id)
+      .executeTakeFirstOrThrow();
     expect(event.delivery_status).toBe('dead');
     // History stays readable.
     expect((await s.api.get(`/deliveries/${before[1].id}`)).body.data.status).toBe('dead');
@@ -187,10 +242,20 @@ describe('webhook endpoints: access control', () => {
   ];
 
   const send = (api: ReturnType<typeof client>, [method, url, body]: [string, string, unknown?]) =>
-    method === 'GET' ? api.get(url) : method === 'POST' ? api.post(url, body) : method === 'PATCH' ? api.patch(url, body) : api.delete(url);
+    method === 'GET'
+      ? api.get(url)
+      : method === 'POST'
+        ? api.post(url, body)
+        : method === 'PATCH'
+          ? api.patch(url, body)
+          : api.delete(url);
 
-  it('another company\'s ids answer 404 exactly like missing ones, and nothing changes', async () => {
-    const before = await s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', epId).executeTakeFirstOrThrow();
+  it("another company's ids answer 404 exactly like missing ones, and nothing changes", async () => {
+    const before = await s.t.store.db
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('id', '=', epId)
+      .executeTakeFirstOrThrow();
     const deliveriesBefore = await s.t.store.db.selectFrom('deliveries').selectAll().execute();
     for (const route of routes(epId, dlvId)) {
       const res = await send(s.acmeApi, route);
@@ -203,7 +268,9 @@ describe('webhook endpoints: access control', () => {
     for (const route of routes('not-an-id', 'nope')) {
       expect((await send(s.api, route)).status, `${route[0]} ${route[1]} (malformed)`).toBe(404);
     }
-    expect(await s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', epId).executeTakeFirstOrThrow()).toEqual(before);
+    expect(
+      await s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', epId).executeTakeFirstOrThrow(),
+    ).toEqual(before);
     expect(await s.t.store.db.selectFrom('deliveries').selectAll().execute()).toEqual(deliveriesBefore);
     // Lists never show another company's rows.
     expect((await s.acmeApi.get('/webhooks')).body.total).toBe(0);
@@ -228,7 +295,14 @@ describe('webhook endpoints: access control', () => {
       const bogus = await send(client(s.t, 'esc_not_a_real_key'), route);
       expect(bogus.status).toBe(401);
     }
-    const keyId = (await s.t.store.db.selectFrom('api_keys').select('id').where('company_id', '=', s.volt.company.id).where('scope', '=', 'admin').executeTakeFirstOrThrow()).id;
+    const keyId = (
+      await s.t.store.db
+        .selectFrom('api_keys')
+        .select('id')
+        .where('company_id', '=', s.volt.company.id)
+        .where('scope', '=', 'admin')
+        .executeTakeFirstOrThrow()
+    ).id;
     await revokeApiKey(s.t.app.ctx, s.volt.company.id, keyId);
     expect((await s.api.get('/webhooks')).status).toBe(401);
     expect(await s.t.store.db.selectFrom('endpoints').select('id').execute()).toHaveLength(1);

@@ -15,10 +15,17 @@ describe('test send, deliveries, resend and recover', () => {
   });
   afterEach(async () => s.t.close());
 
-  const deliveryRow = (id: string) => s.t.store.db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const deliveryRow = (id: string) =>
+    s.t.store.db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const eventStatus = async (deliveryId: string) => {
     const d = await deliveryRow(deliveryId);
-    return (await s.t.store.db.selectFrom('events').select('delivery_status').where('id', '=', d.event_id).executeTakeFirstOrThrow()).delivery_status;
+    return (
+      await s.t.store.db
+        .selectFrom('events')
+        .select('delivery_status')
+        .where('id', '=', d.event_id)
+        .executeTakeFirstOrThrow()
+    ).delivery_status;
   };
 
   it('Test creates exactly one webhook.test delivery, to that endpoint only', async () => {
@@ -29,17 +36,31 @@ describe('test send, deliveries, resend and recover', () => {
 
     const res = await s.api.post(`/webhooks/${target.id}/test`, { message: 'ping from the dashboard' });
     expect(res.status).toBe(201);
-    expect(res.body.data).toMatchObject({ event: 'webhook.test', endpoint_id: target.id, status: 'pending', attempts: 0, target: 'endpoint' });
+    expect(res.body.data).toMatchObject({
+      event: 'webhook.test',
+      endpoint_id: target.id,
+      status: 'pending',
+      attempts: 0,
+      target: 'endpoint',
+    });
     expect(res.body.data.next_attempt_at).toBe(new Date(s.t.clock.now()).toISOString());
     expect(wakes).toBe(1);
 
     const events = await s.t.store.db.selectFrom('events').selectAll().execute();
     expect(events).toHaveLength(1);
-    expect(JSON.parse(events[0].body)).toMatchObject({ event: 'webhook.test', data: { message: 'ping from the dashboard', endpoint_id: target.id } });
+    expect(JSON.parse(events[0].body)).toMatchObject({
+      event: 'webhook.test',
+      data: { message: 'ping from the dashboard', endpoint_id: target.id },
+    });
     expect(events[0].company_id).toBe(s.volt.company.id);
     const rows = await s.t.store.db.selectFrom('deliveries').selectAll().execute();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ id: res.body.data.id, endpoint_id: target.id, event_id: events[0].id, idempotency_key: `${events[0].id}:${target.id}` });
+    expect(rows[0]).toMatchObject({
+      id: res.body.data.id,
+      endpoint_id: target.id,
+      event_id: events[0].id,
+      idempotency_key: `${events[0].id}:${target.id}`,
+    });
   });
 
   it('Test uses a default message, and a disabled endpoint answers 409 without writing', async () => {
@@ -57,7 +78,7 @@ describe('test send, deliveries, resend and recover', () => {
     expect(await s.t.store.db.selectFrom('deliveries').select('id').execute()).toHaveLength(1);
   });
 
-  it('lists an endpoint\'s deliveries newest first, with filters and pagination', async () => {
+  it("lists an endpoint's deliveries newest first, with filters and pagination", async () => {
     const ep = await createEndpoint(s.api);
     const other = await createEndpoint(s.api);
     const ids: string[] = [];
@@ -65,7 +86,16 @@ describe('test send, deliveries, resend and recover', () => {
       await fileComplaint(s.t, s.volt.consumerToken);
       s.t.clock.advance(1000);
     }
-    ids.push(...(await s.t.store.db.selectFrom('deliveries').select('id').where('endpoint_id', '=', ep.id).orderBy('created_at').execute()).map((r) => r.id));
+    ids.push(
+      ...(
+        await s.t.store.db
+          .selectFrom('deliveries')
+          .select('id')
+          .where('endpoint_id', '=', ep.id)
+          .orderBy('created_at')
+          .execute()
+      ).map((r) => r.id),
+    );
     const testId = (await s.api.post(`/webhooks/${ep.id}/test`, {})).body.data.id;
     await recordAttempt(s.t, ids[0], 'success');
     await recordAttempt(s.t, ids[1], 'failed', { statusCode: 503 });
@@ -75,8 +105,27 @@ describe('test send, deliveries, resend and recover', () => {
     expect(all.body).toMatchObject({ success: true, page: 1, limit: 25, total: 4 });
     expect(all.body.data.map((d: { id: string }) => d.id)).toEqual([testId, ids[2], ids[1], ids[0]]);
     const failed = all.body.data.find((d: { id: string }) => d.id === ids[1]);
-    expect(failed).toMatchObject({ event: 'complaint.created', status: 'failed', attempts: 1, last_status_code: 503, last_error: 'HTTP 503' });
-    expect(Object.keys(failed)).toEqual(expect.arrayContaining(['id', 'event_id', 'event', 'status', 'attempts', 'next_attempt_at', 'last_status_code', 'last_error', 'created_at', 'updated_at']));
+    expect(failed).toMatchObject({
+      event: 'complaint.created',
+      status: 'failed',
+      attempts: 1,
+      last_status_code: 503,
+      last_error: 'HTTP 503',
+    });
+    expect(Object.keys(failed)).toEqual(
+      expect.arrayContaining([
+        'id',
+        'event_id',
+        'event',
+        'status',
+        'attempts',
+        'next_attempt_at',
+        'last_status_code',
+        'last_error',
+        'created_at',
+        'updated_at',
+      ]),
+    );
     expect(failed.next_attempt_at).not.toBeNull();
     expect(all.body.data.find((d: { id: string }) => d.id === ids[0]).next_attempt_at).toBeNull();
 
@@ -97,7 +146,9 @@ describe('test send, deliveries, resend and recover', () => {
     expect(onlyOther.body.data.every((d: { endpoint_id: string }) => d.endpoint_id === other.id)).toBe(true);
     const since = new Date(s.t.clock.now() - 1500).toISOString();
     const recent = await s.api.get(`/deliveries?since=${encodeURIComponent(since)}`);
-    expect(recent.body.data.map((d: { created_at: string }) => d.created_at).every((c: string) => c >= since)).toBe(true);
+    expect(recent.body.data.map((d: { created_at: string }) => d.created_at).every((c: string) => c >= since)).toBe(
+      true,
+    );
     expect(recent.body.total).toBe(3); // the third complaint to both endpoints, and the test
     const combo = await s.api.get(`/deliveries?status=success&event=complaint.created&endpoint_id=${ep.id}`);
     expect(combo.body.data.map((d: { id: string }) => d.id)).toEqual([ids[0]]);
@@ -111,10 +162,32 @@ describe('test send, deliveries, resend and recover', () => {
     await recordAttempt(s.t, id, 'success');
     const res = await s.api.get(`/deliveries/${id}`);
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ id, status: 'success', attempt_count: 2, event: 'webhook.test', payload: { event: 'webhook.test', data: { message: 'm' } } });
+    expect(res.body.data).toMatchObject({
+      id,
+      status: 'success',
+      attempt_count: 2,
+      event: 'webhook.test',
+      payload: { event: 'webhook.test', data: { message: 'm' } },
+    });
     expect(res.body.data.attempts).toEqual([
-      { n: 1, started_at: new Date(s.t.clock.now() - 60_000).toISOString(), duration_ms: 12, status_code: null, error_kind: 'timeout', error_message: 'HTTP null', response_excerpt: 'boom' },
-      { n: 2, started_at: new Date(s.t.clock.now()).toISOString(), duration_ms: 12, status_code: 200, error_kind: null, error_message: null, response_excerpt: 'ok' },
+      {
+        n: 1,
+        started_at: new Date(s.t.clock.now() - 60_000).toISOString(),
+        duration_ms: 12,
+        status_code: null,
+        error_kind: 'timeout',
+        error_message: 'HTTP null',
+        response_excerpt: 'boom',
+      },
+      {
+        n: 2,
+        started_at: new Date(s.t.clock.now()).toISOString(),
+        duration_ms: 12,
+        status_code: 200,
+        error_kind: null,
+        error_message: null,
+        response_excerpt: 'ok',
+      },
     ]);
   });
 
@@ -134,9 +207,21 @@ describe('test send, deliveries, resend and recover', () => {
 
     const res = await s.api.post(`/deliveries/${id}/resend`);
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ id, status: 'pending', attempts: 6, next_attempt_at: new Date(s.t.clock.now()).toISOString() });
+    expect(res.body.data).toMatchObject({
+      id,
+      status: 'pending',
+      attempts: 6,
+      next_attempt_at: new Date(s.t.clock.now()).toISOString(),
+    });
     const after = await deliveryRow(id);
-    expect(after).toMatchObject({ status: 'pending', attempt_count: 6, next_attempt_at: s.t.clock.now(), lease_until: null, idempotency_key: before.idempotency_key, event_id: before.event_id });
+    expect(after).toMatchObject({
+      status: 'pending',
+      attempt_count: 6,
+      next_attempt_at: s.t.clock.now(),
+      lease_until: null,
+      idempotency_key: before.idempotency_key,
+      event_id: before.event_id,
+    });
     expect(await eventStatus(id)).toBe('pending');
     expect(wakes).toBe(1);
     expect(await s.t.store.db.selectFrom('deliveries').select('id').execute()).toHaveLength(1);
@@ -144,7 +229,9 @@ describe('test send, deliveries, resend and recover', () => {
     // Pending again, so a second press is refused; the next attempt continues the numbering.
     expect((await s.api.post(`/deliveries/${id}/resend`)).status).toBe(409);
     await recordAttempt(s.t, id, 'success');
-    expect((await s.api.get(`/deliveries/${id}`)).body.data.attempts.map((a: { n: number }) => a.n)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect((await s.api.get(`/deliveries/${id}`)).body.data.attempts.map((a: { n: number }) => a.n)).toEqual([
+      1, 2, 3, 4, 5, 6, 7,
+    ]);
     expect((await s.api.post(`/deliveries/${id}/resend`)).body.data.status).toBe('pending');
   });
 
@@ -152,7 +239,11 @@ describe('test send, deliveries, resend and recover', () => {
     const ep = await createEndpoint(s.api);
     const id = (await s.api.post(`/webhooks/${ep.id}/test`, {})).body.data.id;
     await recordAttempt(s.t, id, 'failed');
-    await s.t.store.db.updateTable('deliveries').set({ lease_until: s.t.clock.now() + 30_000, lease_owner: 'w1' }).where('id', '=', id).execute();
+    await s.t.store.db
+      .updateTable('deliveries')
+      .set({ lease_until: s.t.clock.now() + 30_000, lease_owner: 'w1' })
+      .where('id', '=', id)
+      .execute();
     expect((await s.api.post(`/deliveries/${id}/resend`)).status).toBe(409);
     s.t.clock.advance(30_001); // the lease expired: a crashed worker does not block a resend
     expect((await s.api.post(`/deliveries/${id}/resend`)).status).toBe(200);
@@ -177,15 +268,28 @@ describe('test send, deliveries, resend and recover', () => {
       await fileComplaint(s.t, s.volt.consumerToken);
       s.t.clock.advance(HOUR);
     }
-    const mine = (await s.t.store.db.selectFrom('deliveries').select('id').where('endpoint_id', '=', ep.id).orderBy('created_at').execute()).map((r) => r.id);
-    const theirs = (await s.t.store.db.selectFrom('deliveries').select('id').where('endpoint_id', '=', other.id).execute()).map((r) => r.id);
+    const mine = (
+      await s.t.store.db
+        .selectFrom('deliveries')
+        .select('id')
+        .where('endpoint_id', '=', ep.id)
+        .orderBy('created_at')
+        .execute()
+    ).map((r) => r.id);
+    const theirs = (
+      await s.t.store.db.selectFrom('deliveries').select('id').where('endpoint_id', '=', other.id).execute()
+    ).map((r) => r.id);
     // [0] dead but before `since`; [1] dead; [2] failed; [3] success; [4] failed and leased right now.
     await recordAttempt(s.t, mine[0], 'dead');
     await recordAttempt(s.t, mine[1], 'dead');
     await recordAttempt(s.t, mine[2], 'failed');
     await recordAttempt(s.t, mine[3], 'success');
     await recordAttempt(s.t, mine[4], 'failed');
-    await s.t.store.db.updateTable('deliveries').set({ lease_until: s.t.clock.now() + 10_000, lease_owner: 'w' }).where('id', '=', mine[4]).execute();
+    await s.t.store.db
+      .updateTable('deliveries')
+      .set({ lease_until: s.t.clock.now() + 10_000, lease_owner: 'w' })
+      .where('id', '=', mine[4])
+      .execute();
     for (const id of theirs) await recordAttempt(s.t, id, 'dead');
     wakes = 0;
 
@@ -207,7 +311,9 @@ describe('test send, deliveries, resend and recover', () => {
 
     // Nothing left to recover: no wake-up.
     wakes = 0;
-    expect((await s.api.post(`/webhooks/${ep.id}/recover`, { since: new Date(s.t.clock.now()).toISOString() })).body.data).toEqual({ resent: 0, skipped: 0 });
+    expect(
+      (await s.api.post(`/webhooks/${ep.id}/recover`, { since: new Date(s.t.clock.now()).toISOString() })).body.data,
+    ).toEqual({ resent: 0, skipped: 0 });
     expect(wakes).toBe(0);
     // A disabled endpoint must be enabled first.
     await s.api.patch(`/webhooks/${ep.id}`, { enabled: false });
@@ -229,16 +335,29 @@ describe('test send, deliveries, resend and recover', () => {
     expect(hourly.status).toBe(200);
     expect(hourly.body.data.bucket).toBe('hour');
     expect(hourly.body.data.buckets).toHaveLength(25);
-    const at = (iso: number) => hourly.body.data.buckets.find((p: { start: string }) => p.start === new Date(iso).toISOString());
-    expect(at(now - 2 * HOUR)).toEqual({ start: new Date(now - 2 * HOUR).toISOString(), total: 2, success: 0, failed: 2, failed_by_kind: { timeout: 1, http_status: 1 } });
+    const at = (iso: number) =>
+      hourly.body.data.buckets.find((p: { start: string }) => p.start === new Date(iso).toISOString());
+    expect(at(now - 2 * HOUR)).toEqual({
+      start: new Date(now - 2 * HOUR).toISOString(),
+      total: 2,
+      success: 0,
+      failed: 2,
+      failed_by_kind: { timeout: 1, http_status: 1 },
+    });
     expect(at(now - HOUR)).toMatchObject({ total: 1, success: 1, failed: 0 });
     expect(at(now)).toMatchObject({ total: 1, success: 1 });
     expect(hourly.body.data.buckets.reduce((n: number, p: { total: number }) => n + p.total, 0)).toBe(4);
 
-    const daily = await s.api.get(`/deliveries/stats?bucket=day&since=${encodeURIComponent(new Date(now - 7 * 86_400_000).toISOString())}`);
+    const daily = await s.api.get(
+      `/deliveries/stats?bucket=day&since=${encodeURIComponent(new Date(now - 7 * 86_400_000).toISOString())}`,
+    );
     expect(daily.body.data.buckets).toHaveLength(8);
     expect(daily.body.data.buckets.at(-1)).toMatchObject({ total: 4, success: 2, failed: 2 });
     expect(daily.body.data.buckets.at(-4)).toMatchObject({ total: 1, success: 1 });
-    expect((await s.acmeApi.get('/deliveries/stats?bucket=day')).body.data.buckets.every((p: { total: number }) => p.total === 0)).toBe(true);
+    expect(
+      (await s.acmeApi.get('/deliveries/stats?bucket=day')).body.data.buckets.every(
+        (p: { total: number }) => p.total === 0,
+      ),
+    ).toBe(true);
   });
 });

@@ -20,16 +20,26 @@ describe('endpointHealthAfterAttempt (the auto-disable rule)', () => {
 
   it('a first failure starts the streak now; later failures keep its start', () => {
     expect(endpointHealthAfterAttempt({ failing_since: null }, { ok: false }, T0)).toEqual({ failing_since: T0 });
-    expect(endpointHealthAfterAttempt({ failing_since: T0 }, { ok: false }, T0 + 2 * DAY)).toEqual({ failing_since: T0 });
+    expect(endpointHealthAfterAttempt({ failing_since: T0 }, { ok: false }, T0 + 2 * DAY)).toEqual({
+      failing_since: T0,
+    });
   });
 
   it('410 Gone disables at once, even on the first failure', () => {
-    expect(endpointHealthAfterAttempt({ failing_since: null }, { ok: false, gone: true }, T0)).toEqual({ failing_since: T0, disable: 'gone' });
+    expect(endpointHealthAfterAttempt({ failing_since: null }, { ok: false, gone: true }, T0)).toEqual({
+      failing_since: T0,
+      disable: 'gone',
+    });
   });
 
   it('failing for 5 days disables; one millisecond less does not', () => {
-    expect(endpointHealthAfterAttempt({ failing_since: T0 }, { ok: false }, T0 + 5 * DAY - 1)).toEqual({ failing_since: T0 });
-    expect(endpointHealthAfterAttempt({ failing_since: T0 }, { ok: false }, T0 + 5 * DAY)).toEqual({ failing_since: T0, disable: 'failing_5_days' });
+    expect(endpointHealthAfterAttempt({ failing_since: T0 }, { ok: false }, T0 + 5 * DAY - 1)).toEqual({
+      failing_since: T0,
+    });
+    expect(endpointHealthAfterAttempt({ failing_since: T0 }, { ok: false }, T0 + 5 * DAY)).toEqual({
+      failing_since: T0,
+      disable: 'failing_5_days',
+    });
   });
 
   it('holds for any sequence of outcomes: disabled iff gone or the all-failing streak reached 5 days', () => {
@@ -51,7 +61,11 @@ describe('endpointHealthAfterAttempt (the auto-disable rule)', () => {
           } else {
             firstFailureAfterSuccess ??= now;
             expect(next.failing_since).toBe(firstFailureAfterSuccess);
-            const expected = outcome.gone ? 'gone' : now - firstFailureAfterSuccess >= FAILING_DISABLE_AFTER_MS ? 'failing_5_days' : undefined;
+            const expected = outcome.gone
+              ? 'gone'
+              : now - firstFailureAfterSuccess >= FAILING_DISABLE_AFTER_MS
+                ? 'failing_5_days'
+                : undefined;
             expect(next.disable).toBe(expected);
           }
           state = { failing_since: next.failing_since };
@@ -69,12 +83,14 @@ describe('auto-disable helpers on the store', () => {
   });
   afterEach(async () => s.t.close());
 
-  const row = (id: string) => s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const row = (id: string) =>
+    s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-  it('applies the rule in the worker\'s transaction and shows the reason in the API', async () => {
+  it("applies the rule in the worker's transaction and shows the reason in the API", async () => {
     const ep = await createEndpoint(s.api);
     const ctx = s.t.app.ctx;
-    const apply = (outcome: { ok: boolean; gone?: boolean }, now: number) => transact(ctx, ({ tx }) => applyAttemptToEndpointHealth(ctx, tx, ep.id, outcome, now));
+    const apply = (outcome: { ok: boolean; gone?: boolean }, now: number) =>
+      transact(ctx, ({ tx }) => applyAttemptToEndpointHealth(ctx, tx, ep.id, outcome, now));
     const start = s.t.clock.now();
 
     expect(await apply({ ok: false }, start)).toBeNull();
@@ -86,7 +102,12 @@ describe('auto-disable helpers on the store', () => {
     expect(await apply({ ok: false }, start + 6 * DAY)).toBeNull();
     expect(await apply({ ok: false }, start + 7 * DAY)).toBe('failing_5_days');
     const view = (await s.api.get(`/webhooks/${ep.id}`)).body.data;
-    expect(view).toMatchObject({ enabled: false, disabled_reason: 'failing_5_days', disabled_at: new Date(start + 7 * DAY).toISOString(), failing_since: new Date(start + 2 * DAY).toISOString() });
+    expect(view).toMatchObject({
+      enabled: false,
+      disabled_reason: 'failing_5_days',
+      disabled_at: new Date(start + 7 * DAY).toISOString(),
+      failing_since: new Date(start + 2 * DAY).toISOString(),
+    });
     // Already off: nothing more to disable.
     expect(await apply({ ok: false, gone: true }, start + 8 * DAY)).toBeNull();
 

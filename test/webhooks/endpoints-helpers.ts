@@ -10,7 +10,14 @@ export async function setupWebhooks(config: Partial<Config> = {}) {
   const t = await createTestApp({ config });
   const volt = await seedTenant(t, { code: 'VOLT' });
   const acme = await seedTenant(t, { code: 'ACME' });
-  return { t, volt, acme, api: client(t, volt.adminKey), acmeApi: client(t, acme.adminKey), readApi: client(t, volt.readKey) };
+  return {
+    t,
+    volt,
+    acme,
+    api: client(t, volt.adminKey),
+    acmeApi: client(t, acme.adminKey),
+    readApi: client(t, volt.readKey),
+  };
 }
 
 export type Api = ReturnType<typeof client>;
@@ -18,7 +25,12 @@ export type Api = ReturnType<typeof client>;
 export function client(t: TestApp, key: string | null) {
   const headers = key ? bearer(key) : {};
   const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown) => {
-    const res = await t.app.http.inject({ method, url: `/api/v1${url}`, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
+    const res = await t.app.http.inject({
+      method,
+      url: `/api/v1${url}`,
+      headers,
+      ...(payload === undefined ? {} : { payload: payload as object }),
+    });
     return { status: res.statusCode, body: res.json() as any, headers: res.headers, raw: res.body };
   };
   return {
@@ -44,7 +56,13 @@ export async function fileComplaint(t: TestApp, consumerToken: string, companyCo
     method: 'POST',
     url: '/api/consumer/v1/complaints',
     headers: bearer(consumerToken),
-    payload: { company_code: companyCode, complaint_category: 'Consumer Durables', title: 'Broken fridge', description: 'It stopped cooling', priority: 'high' },
+    payload: {
+      company_code: companyCode,
+      complaint_category: 'Consumer Durables',
+      title: 'Broken fridge',
+      description: 'It stopped cooling',
+      priority: 'high',
+    },
   });
   if (res.statusCode !== 201) throw new Error(`filing failed: ${res.statusCode} ${res.body}`);
   return res.json().data.escalatr_id as string;
@@ -52,8 +70,16 @@ export async function fileComplaint(t: TestApp, consumerToken: string, companyCo
 
 /** What the worker would send for this delivery right now. */
 export async function planFor(t: TestApp, deliveryId: string, now = t.clock.now()): Promise<DeliveryPlan> {
-  const delivery = await t.store.db.selectFrom('deliveries').selectAll().where('id', '=', deliveryId).executeTakeFirstOrThrow();
-  const event = await t.store.db.selectFrom('events').select(['id', 'name', 'body', 'created_at']).where('id', '=', delivery.event_id).executeTakeFirstOrThrow();
+  const delivery = await t.store.db
+    .selectFrom('deliveries')
+    .selectAll()
+    .where('id', '=', deliveryId)
+    .executeTakeFirstOrThrow();
+  const event = await t.store.db
+    .selectFrom('events')
+    .select(['id', 'name', 'body', 'created_at'])
+    .where('id', '=', delivery.event_id)
+    .executeTakeFirstOrThrow();
   return endpointTarget.plan(t.app.ctx, delivery, event, now);
 }
 

@@ -40,8 +40,16 @@ describe('endpoint secrets', () => {
   it('plans the delivery: stored body bytes, every header, verifiable by the seed recipe and standardwebhooks', async () => {
     const ep = await createEndpoint(s.api, { timeout_ms: 4321, auth: { type: 'bearer', token: 'tok-abc-123' } });
     const id = await testDelivery(s, ep.id);
-    const delivery = await s.t.store.db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    const event = await s.t.store.db.selectFrom('events').selectAll().where('id', '=', delivery.event_id).executeTakeFirstOrThrow();
+    const delivery = await s.t.store.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    const event = await s.t.store.db
+      .selectFrom('events')
+      .selectAll()
+      .where('id', '=', delivery.event_id)
+      .executeTakeFirstOrThrow();
     const plan = await httpPlan(s, id);
     expect(plan.url).toBe(ep.url);
     expect(plan.body).toBe(event.body);
@@ -58,12 +66,18 @@ describe('endpoint secrets', () => {
     });
     expect(plan.headers['X-Escalatr-Signature-Previous']).toBeUndefined();
     expect(standardVerifies(ep.secret, plan, s.t.clock.now())).toBe(true);
-    expect(JSON.parse(plan.body)).toMatchObject({ id: event.id, event: 'webhook.test', data: { message: 'hello', endpoint_id: ep.id } });
+    expect(JSON.parse(plan.body)).toMatchObject({
+      id: event.id,
+      event: 'webhook.test',
+      data: { message: 'hello', endpoint_id: ep.id },
+    });
   });
 
   it('puts the configured credential in the right header', async () => {
     const apiKey = await createEndpoint(s.api, { auth: { type: 'api_key', token: 'k-1' } });
-    const custom = await createEndpoint(s.api, { auth: { type: 'custom_header', header_name: 'X-Hook-Auth', token: 'c-2' } });
+    const custom = await createEndpoint(s.api, {
+      auth: { type: 'custom_header', header_name: 'X-Hook-Auth', token: 'c-2' },
+    });
     expect((await httpPlan(s, await testDelivery(s, apiKey.id))).headers['X-API-Key']).toBe('k-1');
     const plan = await httpPlan(s, await testDelivery(s, custom.id));
     expect(plan.headers['X-Hook-Auth']).toBe('c-2');
@@ -96,7 +110,9 @@ describe('endpoint secrets', () => {
     const res = await s.api.post(`/webhooks/${ep.id}/secret/regenerate`, { grace_period_s: 3600 });
     const fresh = res.body.data.secret as string;
     expect(res.body.data.previous_secret_expires_at).toBe(new Date(s.t.clock.now() + 3600_000).toISOString());
-    expect((await s.api.get(`/webhooks/${ep.id}`)).body.data.previous_secret_expires_at).toBe(res.body.data.previous_secret_expires_at);
+    expect((await s.api.get(`/webhooks/${ep.id}`)).body.data.previous_secret_expires_at).toBe(
+      res.body.data.previous_secret_expires_at,
+    );
 
     const id = await testDelivery(s, ep.id);
     s.t.clock.advance(3599_000);
@@ -119,7 +135,8 @@ describe('endpoint secrets', () => {
 
   it('a second regeneration without grace ends the previous grace period at once', async () => {
     const ep = await createEndpoint(s.api);
-    const first = (await s.api.post(`/webhooks/${ep.id}/secret/regenerate`, { grace_period_s: 86400 })).body.data.secret;
+    const first = (await s.api.post(`/webhooks/${ep.id}/secret/regenerate`, { grace_period_s: 86400 })).body.data
+      .secret;
     const second = (await s.api.post(`/webhooks/${ep.id}/secret/regenerate`, { grace_period_s: 0 })).body.data.secret;
     const plan = await httpPlan(s, await testDelivery(s, ep.id));
     const now = s.t.clock.now();
@@ -140,12 +157,26 @@ describe('endpoint secrets', () => {
   it('stores secrets and credentials only sealed: no plaintext anywhere in the database', async () => {
     const token = 'bearer-token-PLAINTEXT-4242';
     const ep = await createEndpoint(s.api, { auth: { type: 'bearer', token } });
-    const rotated = (await s.api.post(`/webhooks/${ep.id}/secret/regenerate`, { grace_period_s: 600 })).body.data.secret as string;
-    const custom = await createEndpoint(s.api, { auth: { type: 'custom_header', header_name: 'X-K', token: 'custom-PLAINTEXT-77' } });
+    const rotated = (await s.api.post(`/webhooks/${ep.id}/secret/regenerate`, { grace_period_s: 600 })).body.data
+      .secret as string;
+    const custom = await createEndpoint(s.api, {
+      auth: { type: 'custom_header', header_name: 'X-K', token: 'custom-PLAINTEXT-77' },
+    });
     const needles = [ep.secret, rotated, custom.secret, token, 'custom-PLAINTEXT-77'];
 
     // Every row of every table, as text.
-    const tables = ['companies', 'users', 'sessions', 'consumers', 'consumer_tokens', 'api_keys', 'events', 'endpoints', 'deliveries', 'attempts'] as const;
+    const tables = [
+      'companies',
+      'users',
+      'sessions',
+      'consumers',
+      'consumer_tokens',
+      'api_keys',
+      'events',
+      'endpoints',
+      'deliveries',
+      'attempts',
+    ] as const;
     for (const table of tables) {
       const rows = await s.t.store.db.selectFrom(table).selectAll().execute();
       const text = JSON.stringify(rows);
@@ -159,7 +190,10 @@ describe('endpoint secrets', () => {
       expect(bytes.length).toBeGreaterThan(0);
       for (const needle of needles) {
         expect(bytes.includes(Buffer.from(needle)), 'plaintext in the SQLite file').toBe(false);
-        expect(bytes.includes(Buffer.from(needle.replace('whsec_', ''))), 'secret key material in the SQLite file').toBe(false);
+        expect(
+          bytes.includes(Buffer.from(needle.replace('whsec_', ''))),
+          'secret key material in the SQLite file',
+        ).toBe(false);
       }
       // The check can see what it looks for: the non-secret URL is there.
       expect(bytes.includes(Buffer.from('hooks.example.com'))).toBe(true);

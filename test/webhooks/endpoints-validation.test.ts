@@ -26,7 +26,13 @@ const BAD_CREATES: [string, Record<string, unknown>, number, string, RegExp?][] 
   ['missing url', { events: ['*'] }, 400, 'validation_failed', /url/],
   ['missing events', { url: HOOK_URL }, 400, 'validation_failed', /events/],
   ['empty events', { ...base, events: [] }, 400, 'validation_failed', /events/],
-  ['unknown event', { ...base, events: ['complaint.exploded'] }, 400, 'validation_failed', /unknown event "complaint.exploded"/],
+  [
+    'unknown event',
+    { ...base, events: ['complaint.exploded'] },
+    400,
+    'validation_failed',
+    /unknown event "complaint.exploded"/,
+  ],
   ['events not an array', { ...base, events: 'complaint.created' }, 400, 'validation_failed', /events/],
   ['event not a string', { ...base, events: [1] }, 400, 'validation_failed', /events/],
   ['timeout too small', { ...base, timeout_ms: 999 }, 400, 'validation_failed', /timeout_ms/],
@@ -38,14 +44,56 @@ const BAD_CREATES: [string, Record<string, unknown>, number, string, RegExp?][] 
   ['unknown field', { ...base, secret: 'whsec_mine' }, 400, 'validation_failed', /secret/],
   ['unknown auth type', { ...base, auth: { type: 'basic', token: 'x' } }, 400, 'validation_failed', /auth\.type/],
   ['bearer without token', { ...base, auth: { type: 'bearer' } }, 400, 'validation_failed', /token is required/],
-  ['api_key with empty token', { ...base, auth: { type: 'api_key', token: '' } }, 400, 'validation_failed', /token is required/],
-  ['token with newline', { ...base, auth: { type: 'bearer', token: 'abc\r\nX-Evil: 1' } }, 400, 'validation_failed', /visible ASCII/],
+  [
+    'api_key with empty token',
+    { ...base, auth: { type: 'api_key', token: '' } },
+    400,
+    'validation_failed',
+    /token is required/,
+  ],
+  [
+    'token with newline',
+    { ...base, auth: { type: 'bearer', token: 'abc\r\nX-Evil: 1' } },
+    400,
+    'validation_failed',
+    /visible ASCII/,
+  ],
   ['token not a string', { ...base, auth: { type: 'bearer', token: 123 } }, 400, 'validation_failed', /token/],
-  ['custom_header without name', { ...base, auth: { type: 'custom_header', token: 'abc' } }, 400, 'validation_failed', /header_name is required/],
-  ['custom_header with bad name', { ...base, auth: { type: 'custom_header', token: 'abc', header_name: 'X Bad' } }, 400, 'validation_failed', /header name/],
-  ['custom_header reserved name', { ...base, auth: { type: 'custom_header', token: 'abc', header_name: 'X-Escalatr-Signature' } }, 400, 'validation_failed', /reserved/],
-  ['custom_header Host', { ...base, auth: { type: 'custom_header', token: 'abc', header_name: 'Host' } }, 400, 'validation_failed', /reserved/],
-  ['auth extra field', { ...base, auth: { type: 'bearer', token: 'abc', scheme: 'x' } }, 400, 'validation_failed', /scheme/],
+  [
+    'custom_header without name',
+    { ...base, auth: { type: 'custom_header', token: 'abc' } },
+    400,
+    'validation_failed',
+    /header_name is required/,
+  ],
+  [
+    'custom_header with bad name',
+    { ...base, auth: { type: 'custom_header', token: 'abc', header_name: 'X Bad' } },
+    400,
+    'validation_failed',
+    /header name/,
+  ],
+  [
+    'custom_header reserved name',
+    { ...base, auth: { type: 'custom_header', token: 'abc', header_name: 'X-Escalatr-Signature' } },
+    400,
+    'validation_failed',
+    /reserved/,
+  ],
+  [
+    'custom_header Host',
+    { ...base, auth: { type: 'custom_header', token: 'abc', header_name: 'Host' } },
+    400,
+    'validation_failed',
+    /reserved/,
+  ],
+  [
+    'auth extra field',
+    { ...base, auth: { type: 'bearer', token: 'abc', scheme: 'x' } },
+    400,
+    'validation_failed',
+    /scheme/,
+  ],
   ['auth not an object', { ...base, auth: 'bearer abc' }, 400, 'validation_failed', /auth/],
 ];
 
@@ -75,7 +123,9 @@ describe('webhook endpoint validation', () => {
     expect(res.body.error).toEqual({ code: 'invalid_url', message: 'URL must start with https://' });
     expect(() => validateWebhookUrl('http://hooks.example.com/x', { allowHttp: true })).not.toThrow();
     expect(() => validateWebhookUrl('HTTPS://hooks.example.com/x', { allowHttp: false })).not.toThrow();
-    expect(() => validateWebhookUrl('https://127.0.0.1:8443/x', { allowHttp: false, allowCidrs: ['127.0.0.0/8'] })).not.toThrow();
+    expect(() =>
+      validateWebhookUrl('https://127.0.0.1:8443/x', { allowHttp: false, allowCidrs: ['127.0.0.0/8'] }),
+    ).not.toThrow();
   });
 
   it('accepts the edges: 2048-character URL, timeout bounds, every event, duplicates collapsed, "*" wins', async () => {
@@ -84,7 +134,10 @@ describe('webhook endpoint validation', () => {
     expect((await s.api.post('/webhooks', { ...base, url: long })).status).toBe(201);
     expect((await s.api.post('/webhooks', { ...base, timeout_ms: 1000 })).body.data.timeout_ms).toBe(1000);
     expect((await s.api.post('/webhooks', { ...base, timeout_ms: 30000 })).body.data.timeout_ms).toBe(30000);
-    expect((await s.api.post('/webhooks', { ...base, events: ['webhook.test', 'webhook.test', 'message.new'] })).body.data.events).toEqual(['webhook.test', 'message.new']);
+    expect(
+      (await s.api.post('/webhooks', { ...base, events: ['webhook.test', 'webhook.test', 'message.new'] })).body.data
+        .events,
+    ).toEqual(['webhook.test', 'message.new']);
     expect((await s.api.post('/webhooks', { ...base, events: ['message.new', '*'] })).body.data.events).toEqual(['*']);
     const withAuth = await s.api.post('/webhooks', { ...base, auth: { type: 'none', token: null } });
     expect(withAuth.body.data.auth).toEqual({ type: 'none', header_name: null });
@@ -94,10 +147,20 @@ describe('webhook endpoint validation', () => {
     const huge = await s.api.post('/webhooks', { ...base, description: 'x'.repeat(2 * 1024 * 1024) });
     expect(huge.status).toBe(413);
     expect(huge.body.error.code).toBe('payload_too_large');
-    const broken = await s.t.app.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: { ...bearer(s.volt.adminKey), 'content-type': 'application/json' }, payload: '{"url":' });
+    const broken = await s.t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/webhooks',
+      headers: { ...bearer(s.volt.adminKey), 'content-type': 'application/json' },
+      payload: '{"url":',
+    });
     expect(broken.statusCode).toBe(400);
     expect(broken.json().error.code).toBe('invalid_json');
-    const text = await s.t.app.http.inject({ method: 'POST', url: '/api/v1/webhooks', headers: { ...bearer(s.volt.adminKey), 'content-type': 'text/plain' }, payload: 'url=x' });
+    const text = await s.t.app.http.inject({
+      method: 'POST',
+      url: '/api/v1/webhooks',
+      headers: { ...bearer(s.volt.adminKey), 'content-type': 'text/plain' },
+      payload: 'url=x',
+    });
     expect([400, 415]).toContain(text.statusCode);
     expect(text.json().success).toBe(false);
     const array = await s.api.post('/webhooks', [base]);
@@ -107,7 +170,11 @@ describe('webhook endpoint validation', () => {
 
   it('PATCH checks the same rules and changes nothing on refusal', async () => {
     const ep = await createEndpoint(s.api, { auth: { type: 'bearer', token: 'abc' } });
-    const before = await s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', ep.id).executeTakeFirstOrThrow();
+    const before = await s.t.store.db
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('id', '=', ep.id)
+      .executeTakeFirstOrThrow();
     const bad: [Record<string, unknown>, string][] = [
       [{}, 'validation_failed'],
       [{ url: 'http://hooks.example.com' }, 'invalid_url'],
@@ -125,7 +192,9 @@ describe('webhook endpoint validation', () => {
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.body.error.code, JSON.stringify(body)).toBe(code);
     }
-    expect(await s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', ep.id).executeTakeFirstOrThrow()).toEqual(before);
+    expect(
+      await s.t.store.db.selectFrom('endpoints').selectAll().where('id', '=', ep.id).executeTakeFirstOrThrow(),
+    ).toEqual(before);
   });
 
   it('checks the bodies and queries of the other routes', async () => {
@@ -155,7 +224,11 @@ describe('webhook endpoint validation', () => {
       expect(res.body.error.code).toBe(code);
     }
     expect(await s.t.store.db.selectFrom('events').select('id').execute()).toHaveLength(0);
-    const row = await s.t.store.db.selectFrom('endpoints').select(['prev_secret_enc']).where('id', '=', ep.id).executeTakeFirstOrThrow();
+    const row = await s.t.store.db
+      .selectFrom('endpoints')
+      .select(['prev_secret_enc'])
+      .where('id', '=', ep.id)
+      .executeTakeFirstOrThrow();
     expect(row.prev_secret_enc).toBeNull();
   });
 

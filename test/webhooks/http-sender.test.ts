@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from 'selfsigned';
 import { Dispatcher, type Agent } from 'undici';
-import { classifyError, MAX_RETRY_AFTER_MS, parseRetryAfter, sendWebhook, type AttemptOutcome } from '../../src/webhooks/http-sender.js';
+import {
+  classifyError,
+  MAX_RETRY_AFTER_MS,
+  parseRetryAfter,
+  sendWebhook,
+  type AttemptOutcome,
+} from '../../src/webhooks/http-sender.js';
 import { buildDeliveryHeaders, newWebhookSecret, signEscalatr } from '../../src/webhooks/signature.js';
 import { createGuardedDispatcher, SsrfBlockedError, SsrfGuard, type LookupFn } from '../../src/webhooks/ssrf-guard.js';
 import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';
@@ -14,7 +20,12 @@ const connectTargets = loopbackOnlyNetwork();
 
 const SECRET_TOKEN = 'tok_live_SUPERSECRET_9f8e7d';
 const secret = newWebhookSecret();
-const body = JSON.stringify({ id: 'evt_1', event: 'webhook.test', timestamp: new Date().toISOString(), data: { message: 'héllo' } });
+const body = JSON.stringify({
+  id: 'evt_1',
+  event: 'webhook.test',
+  timestamp: new Date().toISOString(),
+  data: { message: 'héllo' },
+});
 const headers = buildDeliveryHeaders({
   eventName: 'webhook.test',
   eventId: 'evt_1',
@@ -126,7 +137,13 @@ beforeAll(async () => {
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: true },
       // Deliberately no IP SAN: connecting by 127.0.0.1 must fail verification even though the IP is pinned.
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 2, value: 'hooks.example.test' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 2, value: 'hooks.example.test' },
+        ],
+      },
     ],
   });
   caCert = pems.cert;
@@ -175,7 +192,15 @@ describe('sendWebhook over http to a real loopback receiver', () => {
   it('succeeds on 200, delivering the exact body bytes and headers', async () => {
     received.length = 0;
     const o = await send(httpUrl('/ok'));
-    expect(o).toMatchObject({ ok: true, statusCode: 200, errorKind: null, errorMessage: null, responseExcerpt: 'thanks', retryAfterMs: null, gone: false });
+    expect(o).toMatchObject({
+      ok: true,
+      statusCode: 200,
+      errorKind: null,
+      errorMessage: null,
+      responseExcerpt: 'thanks',
+      retryAfterMs: null,
+      gone: false,
+    });
     expect(o.durationMs).toBeGreaterThanOrEqual(0);
     expect(received).toHaveLength(1);
     const got = received[0];
@@ -261,7 +286,13 @@ describe('sendWebhook over http to a real loopback receiver', () => {
   });
 
   it('reads Retry-After seconds on 429', async () => {
-    expect(await send(httpUrl('/429'))).toMatchObject({ ok: false, statusCode: 429, errorKind: 'http_status', retryAfterMs: 120_000, responseExcerpt: 'slow down' });
+    expect(await send(httpUrl('/429'))).toMatchObject({
+      ok: false,
+      statusCode: 429,
+      errorKind: 'http_status',
+      retryAfterMs: 120_000,
+      responseExcerpt: 'slow down',
+    });
   });
 
   it('reads a Retry-After HTTP date on 503', async () => {
@@ -272,7 +303,12 @@ describe('sendWebhook over http to a real loopback receiver', () => {
   });
 
   it('flags 410 Gone', async () => {
-    expect(await send(httpUrl('/410'))).toMatchObject({ ok: false, statusCode: 410, errorKind: 'http_status', gone: true });
+    expect(await send(httpUrl('/410'))).toMatchObject({
+      ok: false,
+      statusCode: 410,
+      errorKind: 'http_status',
+      gone: true,
+    });
   });
 
   it('blocks loopback when it is not allow-listed, without connecting', async () => {
@@ -282,7 +318,9 @@ describe('sendWebhook over http to a real loopback receiver', () => {
     expect(o.errorMessage).toMatch(/loopback/);
     expect(connections).toBe(before);
     // Same for a name that resolves to loopback, and for localhost itself.
-    expect((await send(`http://hooks.example.test:${httpPort}/ok`, { d: dispatcher([], { lookup: toLoopback }) })).errorKind).toBe('ssrf_blocked');
+    expect(
+      (await send(`http://hooks.example.test:${httpPort}/ok`, { d: dispatcher([], { lookup: toLoopback }) })).errorKind,
+    ).toBe('ssrf_blocked');
     expect((await send(`http://localhost:${httpPort}/ok`, { d: dispatcher([]) })).errorKind).toBe('ssrf_blocked');
     expect(connections).toBe(before);
   });
@@ -291,7 +329,9 @@ describe('sendWebhook over http to a real loopback receiver', () => {
     const nxdomain: LookupFn = async (hostname) => {
       throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
     };
-    expect(await send('http://no-such-host.example.test/ok', { d: dispatcher([], { lookup: nxdomain }) })).toMatchObject({ ok: false, errorKind: 'dns' });
+    expect(
+      await send('http://no-such-host.example.test/ok', { d: dispatcher([], { lookup: nxdomain }) }),
+    ).toMatchObject({ ok: false, errorKind: 'dns' });
   });
 
   it('never throws on bad input', async () => {
@@ -332,7 +372,9 @@ describe('sendWebhook over https with a self-signed certificate', () => {
     expect(o).toMatchObject({ ok: false, errorKind: 'tls' });
     expect(o.errorMessage).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID|altname|does not match/i);
     const other: LookupFn = toLoopback;
-    const o2 = await send(httpsUrl('other.example.test', '/ok'), { d: dispatcher(['127.0.0.0/8'], { tls: { ca: caCert }, lookup: other }) });
+    const o2 = await send(httpsUrl('other.example.test', '/ok'), {
+      d: dispatcher(['127.0.0.0/8'], { tls: { ca: caCert }, lookup: other }),
+    });
     expect(o2).toMatchObject({ ok: false, errorKind: 'tls' });
   });
 
@@ -343,7 +385,10 @@ describe('sendWebhook over https with a self-signed certificate', () => {
 
   it('times out over TLS too', async () => {
     const d = dispatcher(['127.0.0.0/8'], { tls: { ca: caCert } });
-    expect(await send(httpsUrl('localhost', '/hang'), { d, timeoutMs: 200 })).toMatchObject({ ok: false, errorKind: 'timeout' });
+    expect(await send(httpsUrl('localhost', '/hang'), { d, timeoutMs: 200 })).toMatchObject({
+      ok: false,
+      errorKind: 'timeout',
+    });
   });
 });
 

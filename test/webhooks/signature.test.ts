@@ -19,7 +19,8 @@ function seedReceiver(rawBody: Buffer, headers: Record<string, string>, envSecre
   const req = { body: rawBody, get: (name: string) => headerLookup(headers, name) };
   try {
     const secret = envSecret; // whsec_...
-    const expected = crypto.createHmac('sha256', secret)
+    const expected = crypto
+      .createHmac('sha256', secret)
       .update(req.body) // raw Buffer
       .digest('hex');
     const sig = req.get('X-Escalatr-Signature');
@@ -78,7 +79,9 @@ describe('signEscalatr (X-Escalatr-Signature)', () => {
     expect(signEscalatr(secret, '{"a":1}')).toMatch(/^[0-9a-f]{64}$/);
     // Keyed with the whole string, not the decoded key material.
     const decodedKey = Buffer.from(secret.slice(6), 'base64');
-    expect(signEscalatr(secret, '{"a":1}')).not.toBe(crypto.createHmac('sha256', decodedKey).update('{"a":1}').digest('hex'));
+    expect(signEscalatr(secret, '{"a":1}')).not.toBe(
+      crypto.createHmac('sha256', decodedKey).update('{"a":1}').digest('hex'),
+    );
   });
 
   it('gives the same signature for a string body and its UTF-8 bytes', () => {
@@ -151,7 +154,10 @@ describe('buildDeliveryHeaders', () => {
     expect(() => new Webhook(newWebhookSecret()).verify(body, headers)).toThrow(/signature/i);
     expect(() => new Webhook(secret).verify(body, { ...headers, 'webhook-id': 'evt_other' })).toThrow(/signature/i);
     expect(() =>
-      new Webhook(secret).verify(body, { ...headers, 'webhook-timestamp': String(Number(headers['webhook-timestamp']) - 1) }),
+      new Webhook(secret).verify(body, {
+        ...headers,
+        'webhook-timestamp': String(Number(headers['webhook-timestamp']) - 1),
+      }),
     ).toThrow(/signature/i);
   });
 
@@ -173,7 +179,10 @@ describe('buildDeliveryHeaders', () => {
     const headers = headersFor([newSecret, oldSecret], { timestampSec: ts });
 
     const sigs = headers['webhook-signature'].split(' ');
-    expect(sigs).toEqual([signStandard(newSecret, 'evt_01HZX', ts, body), signStandard(oldSecret, 'evt_01HZX', ts, body)]);
+    expect(sigs).toEqual([
+      signStandard(newSecret, 'evt_01HZX', ts, body),
+      signStandard(oldSecret, 'evt_01HZX', ts, body),
+    ]);
     expect(new Webhook(newSecret).verify(body, headers)).toEqual(JSON.parse(body));
     expect(new Webhook(oldSecret).verify(body, headers)).toEqual(JSON.parse(body));
     expect(() => new Webhook(newWebhookSecret()).verify(body, headers)).toThrow(/signature/i);
@@ -199,9 +208,13 @@ describe('buildDeliveryHeaders', () => {
   it('adds the configured auth header', () => {
     const secret = newWebhookSecret();
     expect(headersFor([secret], { auth: { type: 'none' } })).not.toHaveProperty('Authorization');
-    expect(headersFor([secret], { auth: { type: 'bearer', token: 'tok_123' } })['Authorization']).toBe('Bearer tok_123');
+    expect(headersFor([secret], { auth: { type: 'bearer', token: 'tok_123' } })['Authorization']).toBe(
+      'Bearer tok_123',
+    );
     expect(headersFor([secret], { auth: { type: 'api_key', token: 'key_456' } })['X-API-Key']).toBe('key_456');
-    const custom = headersFor([secret], { auth: { type: 'custom_header', token: 's3cr3t', header_name: 'X-Receiver-Token' } });
+    const custom = headersFor([secret], {
+      auth: { type: 'custom_header', token: 's3cr3t', header_name: 'X-Receiver-Token' },
+    });
     expect(custom['X-Receiver-Token']).toBe('s3cr3t');
     expect(Object.keys(custom)).toHaveLength(9);
   });
@@ -232,9 +245,12 @@ describe('buildDeliveryHeaders', () => {
 });
 
 describe('validateAuthHeaderName', () => {
-  it.each(['X-Receiver-Token', 'x-api-key', 'Authorization', 'X_Custom.Token', "a!#$%&'*+-.^_`|~9"])('accepts %s', (name) => {
-    expect(validateAuthHeaderName(name)).toBeNull();
-  });
+  it.each(['X-Receiver-Token', 'x-api-key', 'Authorization', 'X_Custom.Token', "a!#$%&'*+-.^_`|~9"])(
+    'accepts %s',
+    (name) => {
+      expect(validateAuthHeaderName(name)).toBeNull();
+    },
+  );
 
   it.each([
     ['', /required/],

@@ -21,7 +21,12 @@ const originalConnect = net.Socket.prototype.connect;
 const connectTargets: string[] = [];
 function isLoopbackTarget(host: unknown): boolean {
   if (typeof host !== 'string') return false;
-  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(host) || host === '::ffff:7f00:1';
+  return (
+    /^127\.\d+\.\d+\.\d+$/.test(host) ||
+    host === '::1' ||
+    /^::ffff:127\.\d+\.\d+\.\d+$/i.test(host) ||
+    host === '::ffff:7f00:1'
+  );
 }
 beforeAll(() => {
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
@@ -130,19 +135,37 @@ describe('classifyAddress', () => {
     expect(classifyAddress(ip)).toEqual({ allowed: false, reason });
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '93.184.216.34', '172.32.0.1', '100.128.0.1', '192.169.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '134744072'])(
-    'allows the public address %s',
-    (ip) => {
-      expect(classifyAddress(ip)).toEqual({ allowed: true });
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.216.34',
+    '172.32.0.1',
+    '100.128.0.1',
+    '192.169.0.1',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001:80b::200e',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '134744072',
+  ])('allows the public address %s', (ip) => {
+    expect(classifyAddress(ip)).toEqual({ allowed: true });
+  });
 
-  it.each(['', 'localhost', 'example.com', '256.0.0.1', '1.2.3.4.5', '::ffff:999.0.0.1', 'fe80::1::2', '127.0.0.1:80', 'user@127.0.0.1', '127.0.0.1/8', ' '])(
-    'reports %j as invalid',
-    (ip) => {
-      expect(classifyAddress(ip)).toEqual({ allowed: false, reason: 'invalid' });
-    },
-  );
+  it.each([
+    '',
+    'localhost',
+    'example.com',
+    '256.0.0.1',
+    '1.2.3.4.5',
+    '::ffff:999.0.0.1',
+    'fe80::1::2',
+    '127.0.0.1:80',
+    'user@127.0.0.1',
+    '127.0.0.1/8',
+    ' ',
+  ])('reports %j as invalid', (ip) => {
+    expect(classifyAddress(ip)).toEqual({ allowed: false, reason: 'invalid' });
+  });
 });
 
 describe('parseHostToIp', () => {
@@ -166,12 +189,19 @@ describe('parseHostToIp', () => {
     expect(parseHostToIp(host)).toBe(ip);
   });
 
-  it.each(['localhost', 'example.com', 'a.1', '256.0.0.1', '1.2.3.4.5', 'evil.com@127.0.0.1', '127.0.0.1/x', '', '0x7f.1.example'])(
-    'returns null for %j (not an IP literal)',
-    (host) => {
-      expect(parseHostToIp(host)).toBeNull();
-    },
-  );
+  it.each([
+    'localhost',
+    'example.com',
+    'a.1',
+    '256.0.0.1',
+    '1.2.3.4.5',
+    'evil.com@127.0.0.1',
+    '127.0.0.1/x',
+    '',
+    '0x7f.1.example',
+  ])('returns null for %j (not an IP literal)', (host) => {
+    expect(parseHostToIp(host)).toBeNull();
+  });
 
   it('agrees with WHATWG URL parsing, which undici relies on', () => {
     for (const host of ['2130706433', '0177.0.0.1', '0x7f.0.0.1', '0x7f000001', '127.1', '012.0.0.1', '167772161']) {
@@ -218,28 +248,41 @@ describe('SsrfGuard', () => {
 });
 
 describe('resolveAndCheck (no connections)', () => {
-  const fixed = (...addresses: string[]): LookupFn => async () => addresses.map((address) => ({ address, family: net.isIP(address) }));
+  const fixed =
+    (...addresses: string[]): LookupFn =>
+    async () =>
+      addresses.map((address) => ({ address, family: net.isIP(address) }));
   const guard = new SsrfGuard([]);
 
-  it.each(['10.0.0.1', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', 'fc00::1', 'fe80::1', '::ffff:10.0.0.1'])(
-    'refuses a name resolving to %s',
-    async (address) => {
-      await expect(resolveAndCheck(guard, 'hooks.example.com', fixed(address))).rejects.toBeInstanceOf(SsrfBlockedError);
-    },
-  );
+  it.each([
+    '10.0.0.1',
+    '172.16.0.1',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    'fc00::1',
+    'fe80::1',
+    '::ffff:10.0.0.1',
+  ])('refuses a name resolving to %s', async (address) => {
+    await expect(resolveAndCheck(guard, 'hooks.example.com', fixed(address))).rejects.toBeInstanceOf(SsrfBlockedError);
+  });
 
   it('refuses when any one of several addresses is blocked', async () => {
     const err = await resolveAndCheck(guard, 'mixed.example.com', fixed('93.184.216.34', '10.0.0.1')).catch((e) => e);
     expect(err).toBeInstanceOf(SsrfBlockedError);
-    expect(err).toMatchObject({ reason: 'private', address: '10.0.0.1', hostname: 'mixed.example.com', code: 'ESCALATR_SSRF_BLOCKED' });
+    expect(err).toMatchObject({
+      reason: 'private',
+      address: '10.0.0.1',
+      hostname: 'mixed.example.com',
+      code: 'ESCALATR_SSRF_BLOCKED',
+    });
     expect(isSsrfBlockedError(err)).toBe(true);
   });
 
   it('returns canonical addresses to dial, IPv4-mapped as plain IPv4', async () => {
-    expect(await resolveAndCheck(guard, 'ok.example.com', fixed('93.184.216.34', '2606:4700:4700:0:0:0:0:1111'))).toEqual([
-      '93.184.216.34',
-      '2606:4700:4700::1111',
-    ]);
+    expect(
+      await resolveAndCheck(guard, 'ok.example.com', fixed('93.184.216.34', '2606:4700:4700:0:0:0:0:1111')),
+    ).toEqual(['93.184.216.34', '2606:4700:4700::1111']);
     expect(await resolveAndCheck(guard, 'ok.example.com', fixed('::ffff:8.8.8.8'))).toEqual(['8.8.8.8']);
   });
 
@@ -257,7 +300,9 @@ describe('resolveAndCheck (no connections)', () => {
 
   it('treats an empty answer as a DNS failure and refuses unparseable names', async () => {
     await expect(resolveAndCheck(guard, 'empty.example.com', fixed())).rejects.toMatchObject({ code: 'ENOTFOUND' });
-    await expect(resolveAndCheck(guard, 'a b.example.com', fixed('8.8.8.8'))).rejects.toMatchObject({ reason: 'invalid' });
+    await expect(resolveAndCheck(guard, 'a b.example.com', fixed('8.8.8.8'))).rejects.toMatchObject({
+      reason: 'invalid',
+    });
     await expect(resolveAndCheck(guard, '999.1.1.1', fixed('8.8.8.8'))).rejects.toMatchObject({ reason: 'invalid' });
   });
 
@@ -265,7 +310,9 @@ describe('resolveAndCheck (no connections)', () => {
     // At save time the name pointed somewhere public (checked, never dialled)…
     expect(await resolveAndCheck(guard, 'rebind.example.com', fixed('93.184.216.34'))).toEqual(['93.184.216.34']);
     // …at send time it points at loopback.
-    await expect(resolveAndCheck(guard, 'rebind.example.com', fixed('127.0.0.1'))).rejects.toMatchObject({ reason: 'loopback' });
+    await expect(resolveAndCheck(guard, 'rebind.example.com', fixed('127.0.0.1'))).rejects.toMatchObject({
+      reason: 'loopback',
+    });
   });
 });
 

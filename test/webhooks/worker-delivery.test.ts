@@ -40,14 +40,23 @@ describe('delivery worker: wire format, retries, dead', () => {
       method: 'POST',
       url: '/api/consumer/v1/complaints',
       headers: bearer(tenant.consumerToken),
-      payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Fridge', description: 'Stopped cooling' },
+      payload: {
+        company_code: 'VOLT',
+        complaint_category: 'Consumer Durables',
+        title: 'Fridge',
+        description: 'Stopped cooling',
+      },
     });
 
   it('signs every delivery so the seed code and standardwebhooks both verify it', async () => {
     const ep = await addEndpoint(t, tenant.company.id, rx.url, { auth: { type: 'bearer', token: 'tok_live_123' } });
     const filed = await file();
     const id = filed.json().data.escalatr_id;
-    await t.app.http.inject({ method: 'POST', url: `/api/consumer/v1/complaints/${id}/escalate`, headers: bearer(tenant.consumerToken) });
+    await t.app.http.inject({
+      method: 'POST',
+      url: `/api/consumer/v1/complaints/${id}/escalate`,
+      headers: bearer(tenant.consumerToken),
+    });
     expect(await w.worker.drain()).toBe(2);
     const [created, escalated] = rx.requests;
     for (const r of [created, escalated]) {
@@ -62,15 +71,25 @@ describe('delivery worker: wire format, retries, dead', () => {
       expect(r.headers['x-escalatr-event']).toBe(body.event);
       expect(body.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
-    expect(JSON.parse(escalated.body.toString()).data).toEqual({ escalatr_id: id, status: 'Escalated', escalation_level: 'L2', to_level: 'L2', trigger: 'manual' });
+    expect(JSON.parse(escalated.body.toString()).data).toEqual({
+      escalatr_id: id,
+      status: 'Escalated',
+      escalation_level: 'L2',
+      to_level: 'L2',
+      trigger: 'manual',
+    });
 
     // A tampered body or a wrong secret fails both schemes.
     const tampered = Buffer.from(created.body.toString().replace('Open', 'Resolved'));
     expect(seedVerifies(ep.secret, tampered, created.headers['x-escalatr-signature'] as string)).toBe(false);
-    expect(() => new Webhook(ep.secret).verify(tampered.toString(), created.headers as Record<string, string>)).toThrow();
+    expect(() =>
+      new Webhook(ep.secret).verify(tampered.toString(), created.headers as Record<string, string>),
+    ).toThrow();
     const other = 'whsec_' + crypto.randomBytes(32).toString('base64');
     expect(seedVerifies(other, created.body, created.headers['x-escalatr-signature'] as string)).toBe(false);
-    expect(() => new Webhook(other).verify(created.body.toString(), created.headers as Record<string, string>)).toThrow();
+    expect(() =>
+      new Webhook(other).verify(created.body.toString(), created.headers as Record<string, string>),
+    ).toThrow();
 
     // The feed shows the same body bytes and the settled delivery state.
     const events = await t.store.db.selectFrom('events').select(['body', 'delivery_status']).orderBy('seq').execute();
@@ -100,12 +119,21 @@ describe('delivery worker: wire format, retries, dead', () => {
     const d = await t.store.db.selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
     expect(d.status).toBe('success');
     expect(d.attempt_count).toBe(3);
-    const attempts = await t.store.db.selectFrom('attempts').selectAll().where('delivery_id', '=', d.id).orderBy('n').execute();
-    expect(attempts.map((a) => [a.n, a.status_code, a.error_kind])).toEqual([[1, 500, 'http_status'], [2, 500, 'http_status'], [3, 204, null]]);
+    const attempts = await t.store.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('delivery_id', '=', d.id)
+      .orderBy('n')
+      .execute();
+    expect(attempts.map((a) => [a.n, a.status_code, a.error_kind])).toEqual([
+      [1, 500, 'http_status'],
+      [2, 500, 'http_status'],
+      [3, 204, null],
+    ]);
     expect(attempts[0].response_excerpt).toBe('boom');
   });
 
-  it("records an answer with NUL bytes in its body (PostgreSQL refuses NUL in text), its excerpt with U+FFFD for them", async () => {
+  it('records an answer with NUL bytes in its body (PostgreSQL refuses NUL in text), its excerpt with U+FFFD for them', async () => {
     rx.setBehaviour((_r, n) => (n === 1 ? { status: 500, body: 'bad\u0000body' } : { status: 200, body: '\u0000ok' }));
     await addEndpoint(t, tenant.company.id, rx.url);
     await file();
@@ -114,8 +142,16 @@ describe('delivery worker: wire format, retries, dead', () => {
     expect(await w.worker.drain()).toBe(1);
     const d = await t.store.db.selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
     expect([d.status, d.attempt_count]).toEqual(['success', 2]);
-    const attempts = await t.store.db.selectFrom('attempts').select(['n', 'response_excerpt']).where('delivery_id', '=', d.id).orderBy('n').execute();
-    expect(attempts).toEqual([{ n: 1, response_excerpt: 'bad\uFFFDbody' }, { n: 2, response_excerpt: '\uFFFDok' }]);
+    const attempts = await t.store.db
+      .selectFrom('attempts')
+      .select(['n', 'response_excerpt'])
+      .where('delivery_id', '=', d.id)
+      .orderBy('n')
+      .execute();
+    expect(attempts).toEqual([
+      { n: 1, response_excerpt: 'bad\uFFFDbody' },
+      { n: 2, response_excerpt: '\uFFFDok' },
+    ]);
   });
 
   it('always failing: dead after the 6th attempt, exactly on 1m, 5m, 30m, 2h, 6h', async () => {
@@ -141,7 +177,11 @@ describe('delivery worker: wire format, retries, dead', () => {
     expect(ev.delivery_status).toBe('dead');
 
     // A resend starts a new sequence: attempt 7 fails and is retried after 1 minute, not marked dead at once.
-    const resent = await t.app.http.inject({ method: 'POST', url: `/api/v1/deliveries/${d.id}/resend`, headers: bearer(tenant.adminKey) });
+    const resent = await t.app.http.inject({
+      method: 'POST',
+      url: `/api/v1/deliveries/${d.id}/resend`,
+      headers: bearer(tenant.adminKey),
+    });
     expect(resent.statusCode).toBe(200);
     expect(await w.worker.drain()).toBe(1);
     const again = await t.store.db.selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
@@ -180,7 +220,11 @@ describe('delivery worker: wire format, retries, dead', () => {
       await addEndpoint(t, tenant.company.id, rx.url, { events: ['complaint.escalated'] });
       await addEndpoint(t, tenant.company.id, other.url, { enabled: false });
       const id = (await file()).json().data.escalatr_id;
-      await t.app.http.inject({ method: 'POST', url: `/api/consumer/v1/complaints/${id}/escalate`, headers: bearer(tenant.consumerToken) });
+      await t.app.http.inject({
+        method: 'POST',
+        url: `/api/consumer/v1/complaints/${id}/escalate`,
+        headers: bearer(tenant.consumerToken),
+      });
       await w.worker.drain();
       expect(rx.requests.map((r) => r.headers['x-escalatr-event'])).toEqual(['complaint.escalated']);
       expect(other.requests).toHaveLength(0);

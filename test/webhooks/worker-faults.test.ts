@@ -20,7 +20,12 @@ async function fileComplaints(t: TestApp, token: string, n: number) {
   }
 }
 
-const attemptsOf = (t: TestApp) => t.store.db.selectFrom('attempts').select(['n', 'status_code', 'error_kind', 'error_message']).orderBy('started_at').execute();
+const attemptsOf = (t: TestApp) =>
+  t.store.db
+    .selectFrom('attempts')
+    .select(['n', 'status_code', 'error_kind', 'error_message'])
+    .orderBy('started_at')
+    .execute();
 
 describe('delivery worker: failures, isolation, SSRF, leases', () => {
   let t: TestApp;
@@ -49,11 +54,17 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
   it('timeouts, resets, redirects, refused connections and TLS failures are failed attempts with their kind', async () => {
     const hang = await receiver({ behaviour: () => 'hang' });
     const reset = await receiver({ behaviour: () => 'reset' });
-    const redirect = await receiver({ behaviour: () => ({ status: 302, headers: { location: 'https://example.test/' } }) });
+    const redirect = await receiver({
+      behaviour: () => ({ status: 302, headers: { location: 'https://example.test/' } }),
+    });
     const closed = await receiver();
     const closedUrl = closed.url;
     await closed.close();
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }] }] });
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }] }],
+    });
     const tls = await receiver({ tls: { key: pems.private, cert: pems.cert } });
     await addEndpoint(t, tenant.company.id, hang.url, { timeout_ms: 1000 });
     await addEndpoint(t, tenant.company.id, reset.url);
@@ -71,7 +82,11 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
   });
 
   it('https with a trusted certificate succeeds', async () => {
-    const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'ec', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }] }] });
+    const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }] }],
+    });
     const tls = await receiver({ tls: { key: pems.private, cert: pems.cert } });
     await addEndpoint(t, tenant.company.id, tls.url.replace('127.0.0.1', 'localhost'));
     const w = await worker(t, { tls: { ca: pems.cert } });
@@ -106,7 +121,12 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
 
   it('SSRF: without the allow-list, loopback targets are refused and recorded; no request arrives', async () => {
     const rx = await receiver();
-    const urls = [rx.url, rx.url.replace('127.0.0.1', 'localhost'), rx.url.replace('127.0.0.1', '[::ffff:127.0.0.1]'), rx.url.replace('127.0.0.1', '2130706433')];
+    const urls = [
+      rx.url,
+      rx.url.replace('127.0.0.1', 'localhost'),
+      rx.url.replace('127.0.0.1', '[::ffff:127.0.0.1]'),
+      rx.url.replace('127.0.0.1', '2130706433'),
+    ];
     for (const url of urls) await addEndpoint(t, tenant.company.id, url);
     const w = await worker(t, { config: { webhookAllowCidrs: [] } });
     await fileComplaints(t, tenant.consumerToken, 1);
@@ -120,19 +140,28 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     const rx = await receiver();
     await addEndpoint(t, tenant.company.id, rx.url.replace('127.0.0.1', 'hooks.example.test'));
     // The name resolves to loopback only when the worker connects.
-    const w = await worker(t, { config: { webhookAllowCidrs: [] }, lookup: async () => [{ address: '127.0.0.1', family: 4 }] });
+    const w = await worker(t, {
+      config: { webhookAllowCidrs: [] },
+      lookup: async () => [{ address: '127.0.0.1', family: 4 }],
+    });
     await fileComplaints(t, tenant.consumerToken, 1);
     await w.worker.drain();
     expect((await attemptsOf(t))[0].error_kind).toBe('ssrf_blocked');
     expect(rx.requests).toHaveLength(0);
   });
 
-  it('a crashed worker\'s claims come back when its lease runs out, and are delivered', async () => {
+  it("a crashed worker's claims come back when its lease runs out, and are delivered", async () => {
     const rx = await receiver();
     await addEndpoint(t, tenant.company.id, rx.url);
     await fileComplaints(t, tenant.consumerToken, 5);
     // A worker claims the rows and dies before sending anything.
-    const dead = await claimDue(t.store, { now: t.clock.now(), limit: 10, leaseMs: 60_000, owner: 'crashed', excludeGroups: [] });
+    const dead = await claimDue(t.store, {
+      now: t.clock.now(),
+      limit: 10,
+      leaseMs: 60_000,
+      owner: 'crashed',
+      excludeGroups: [],
+    });
     expect(dead).toHaveLength(5);
     const w = await worker(t);
     expect(await w.worker.drain()).toBe(0); // leases still live
@@ -150,7 +179,13 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     // A second "process": on PostgreSQL its own pool on the same database. SQLite has one writer connection per
     // process by design (two in one event loop would block each other), so there the workers share the handle.
     const otherStore = t.store.profile.name === 'postgres' ? t.testStore.reopen() : t.store;
-    const b = new DeliveryWorker({ ctx: { ...t.app.ctx, store: otherStore }, targets: (await import('../../src/webhooks/target-registry.js')).defaultTargets(), dispatcher: (a.worker as unknown as { opts: { dispatcher: never } }).opts.dispatcher, concurrency: 8, perReceiver: 8 });
+    const b = new DeliveryWorker({
+      ctx: { ...t.app.ctx, store: otherStore },
+      targets: (await import('../../src/webhooks/target-registry.js')).defaultTargets(),
+      dispatcher: (a.worker as unknown as { opts: { dispatcher: never } }).opts.dispatcher,
+      concurrency: 8,
+      perReceiver: 8,
+    });
     const [na, nb] = await Promise.all([a.worker.drain(), b.drain()]);
     expect(na + nb).toBe(120);
     expect(rx.requests).toHaveLength(120);
@@ -158,7 +193,11 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     const counts = await t.store.db.selectFrom('deliveries').select(['attempt_count', 'status']).execute();
     expect(counts.every((d) => d.attempt_count === 1 && d.status === 'success')).toBe(true);
     // Sibling deliveries settled by different workers at the same time: the events' status must still add up.
-    const events = await t.store.db.selectFrom('events').select('delivery_status').where('name', '=', 'complaint.created').execute();
+    const events = await t.store.db
+      .selectFrom('events')
+      .select('delivery_status')
+      .where('name', '=', 'complaint.created')
+      .execute();
     expect(events.map((e) => e.delivery_status)).toEqual(Array(60).fill('success'));
   });
 
@@ -168,7 +207,11 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     const w = await worker(t, { autoStart: true, config: { workerConcurrency: 2, perEndpointConcurrency: 2 } });
     await fileComplaints(t, tenant.consumerToken, 10);
     await hang.waitFor(2);
-    const leased = await t.store.db.selectFrom('deliveries').select('id').where('lease_owner', '=', w.worker.owner).execute();
+    const leased = await t.store.db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('lease_owner', '=', w.worker.owner)
+      .execute();
     expect(leased.length).toBeGreaterThan(2); // the buffer holds rows beyond the two in flight
     const stopping = w.stop(); // stops claiming and gives the waiting rows back at once
     await hang.close(); // the two hung attempts fail now, and nothing else starts
@@ -180,7 +223,7 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     expect(await attemptsOf(t)).toHaveLength(2);
   });
 
-  it('attempts hanging past a moment stop holding the worker\'s slots: a healthy receiver is served while another hangs', async () => {
+  it("attempts hanging past a moment stop holding the worker's slots: a healthy receiver is served while another hangs", async () => {
     const hang = await receiver({ behaviour: () => 'hang' });
     const healthy = await receiver();
     await addEndpoint(t, tenant.company.id, hang.url, { timeout_ms: 30_000 });

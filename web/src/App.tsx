@@ -59,7 +59,12 @@ export function App() {
         expired={state.expired}
         onSignedIn={(session) => {
           signedIn(session);
-          const next = loc.path === '/login' ? safeNext(loc.search.get('next')) : loc.path === '/' ? '/complaints' : loc.path + (loc.search.toString() ? `?${loc.search}` : '');
+          const next =
+            loc.path === '/login'
+              ? safeNext(loc.search.get('next'))
+              : loc.path === '/'
+                ? '/complaints'
+                : loc.path + (loc.search.toString() ? `?${loc.search}` : '');
           navigate(next, { replace: true });
         }}
       />
@@ -82,11 +87,17 @@ function Redirect({ to }: { to: string }) {
 
 function Routes() {
   const { path, search } = useLocation();
-  if (path === '/' || path === '/login') return <Redirect to={path === '/login' ? safeNext(search.get('next')) : '/complaints'} />;
+  if (path === '/' || path === '/login')
+    return <Redirect to={path === '/login' ? safeNext(search.get('next')) : '/complaints'} />;
   if (path === '/complaints' || path === '/complaints/') return <ComplaintsPage />;
   const complaint = /^\/complaints\/([^/]+)\/?$/.exec(path);
   if (complaint) return <ComplaintDetailPage id={decodeURIComponent(complaint[1])} />;
-  if (path === '/settings' || path === '/settings/' || path === '/settings/integrations' || path === '/settings/integrations/') {
+  if (
+    path === '/settings' ||
+    path === '/settings/' ||
+    path === '/settings/integrations' ||
+    path === '/settings/integrations/'
+  ) {
     return <Redirect to="/settings/integrations/api-keys" />;
   }
   const tab = /^\/settings\/integrations\/([a-z-]+)\/?$/.exec(path);

@@ -40,7 +40,12 @@ async function request(method: string, path: string, body?: unknown): Promise<En
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   let res: Response;
   try {
-    res = await fetch(path, { method, headers, credentials: 'same-origin', body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch {
     throw new ApiError(0, 'network', 'Could not reach the server. Check your connection and try again.');
   }
@@ -53,7 +58,11 @@ async function request(method: string, path: string, body?: unknown): Promise<En
   if (!res.ok || !json || json.success !== true) {
     const error = json?.error;
     if (res.status === 401 && path.startsWith('/api/v1')) sessionLost?.();
-    throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `The server answered ${res.status}`);
+    throw new ApiError(
+      res.status,
+      error?.code ?? `http_${res.status}`,
+      error?.message ?? `The server answered ${res.status}`,
+    );
   }
   return json as Envelope;
 }

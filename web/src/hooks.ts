@@ -13,7 +13,11 @@ export interface Async<T> {
  * fast filter changes never show an older page.
  */
 export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): Async<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: string | null; loading: boolean }>({ data: undefined, error: null, loading: true });
+  const [state, setState] = useState<{ data: T | undefined; error: string | null; loading: boolean }>({
+    data: undefined,
+    error: null,
+    loading: true,
+  });
   const generation = useRef(0);
   const run = useCallback(async () => {
     const mine = ++generation.current;
@@ -36,20 +40,23 @@ export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [success, setSuccess] = useState<string | null>(null);
-  const run = useCallback(async <T,>(fn: () => Promise<T>, successMessage?: string | ((v: T) => string)): Promise<T | undefined> => {
-    setBusy(true);
-    setError(null);
-    setSuccess(null);
-    try {
-      const value = await fn();
-      if (successMessage) setSuccess(typeof successMessage === 'function' ? successMessage(value) : successMessage);
-      return value;
-    } catch (err) {
-      setError(errorMessage(err));
-      return undefined;
-    } finally {
-      setBusy(false);
-    }
-  }, []);
+  const run = useCallback(
+    async <T>(fn: () => Promise<T>, successMessage?: string | ((v: T) => string)): Promise<T | undefined> => {
+      setBusy(true);
+      setError(null);
+      setSuccess(null);
+      try {
+        const value = await fn();
+        if (successMessage) setSuccess(typeof successMessage === 'function' ? successMessage(value) : successMessage);
+        return value;
+      } catch (err) {
+        setError(errorMessage(err));
+        return undefined;
+      } finally {
+        setBusy(false);
+      }
+    },
+    [],
+  );
   return { busy, error, success, run, setError, setSuccess };
 }

@@ -30,7 +30,10 @@ export function useLocation(): Location {
 }
 
 /** Replaces some query parameters of the current page, keeping the others (filters live in the URL). */
-export function setSearch(changes: Record<string, string | number | null | undefined>, opts: { replace?: boolean } = {}): void {
+export function setSearch(
+  changes: Record<string, string | number | null | undefined>,
+  opts: { replace?: boolean } = {},
+): void {
   const q = new URLSearchParams(location.search);
   for (const [k, v] of Object.entries(changes)) {
     if (v === null || v === undefined || v === '') q.delete(k);

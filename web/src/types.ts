@@ -123,7 +123,13 @@ export interface Delivery {
 export type ShieldLevel = 'none' | 'low' | 'medium' | 'high' | 'extreme';
 
 export type Destination =
-  | { id?: string; type: 'webhook'; url: string; auth?: { type: AuthType; token?: string; header_name?: string | null; has_token?: boolean } | null; timeout_ms?: number }
+  | {
+      id?: string;
+      type: 'webhook';
+      url: string;
+      auth?: { type: AuthType; token?: string; header_name?: string | null; has_token?: boolean } | null;
+      timeout_ms?: number;
+    }
   | { id?: string; type: 'slack'; url: string }
   | { id?: string; type: 'email'; to: string[] };
 
@@ -148,6 +154,10 @@ export interface FeedbackRecord {
   thread_id?: string | null;
   customer_id?: string | null;
   scored_at?: string | null;
-  levels?: { escalation_level: string; emotional_intensity_level: string | null; sentiment_shift: string | null } | null;
+  levels?: {
+    escalation_level: string;
+    emotional_intensity_level: string | null;
+    sentiment_shift: string | null;
+  } | null;
   cues?: string[];
 }

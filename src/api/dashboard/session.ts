@@ -49,8 +49,16 @@ function cookieOptions(config: Config) {
   };
 }
 
-async function sessionView(db: Db, config: Config, row: { user_id: string; company_id: string; csrf_token: string; expires_at: number }): Promise<SessionView> {
-  const user = await db.selectFrom('users').select(['email', 'role']).where('id', '=', row.user_id).executeTakeFirstOrThrow();
+async function sessionView(
+  db: Db,
+  config: Config,
+  row: { user_id: string; company_id: string; csrf_token: string; expires_at: number },
+): Promise<SessionView> {
+  const user = await db
+    .selectFrom('users')
+    .select(['email', 'role'])
+    .where('id', '=', row.user_id)
+    .executeTakeFirstOrThrow();
   const company = await getCompany(db, row.company_id);
   return {
     user: { email: user.email, role: user.role },
@@ -100,7 +108,11 @@ export function sessionRoutes({ ctx, config }: RouteDeps) {
       const now = ctx.clock.now();
       const email = normaliseEmail(body.email);
       const user = email
-        ? await db.selectFrom('users').select(['id', 'company_id', 'password_hash', 'locked_until']).where('email', '=', email).executeTakeFirst()
+        ? await db
+            .selectFrom('users')
+            .select(['id', 'company_id', 'password_hash', 'locked_until'])
+            .where('email', '=', email)
+            .executeTakeFirst()
         : undefined;
       if (user?.locked_until && user.locked_until > now) throw locked(user.locked_until);
       // An unknown email still pays for one scrypt, so the answer time does not tell whether the account exists.

@@ -24,13 +24,19 @@ const ApiKeySchema = Type.Object({
 
 const CreatedKeySchema = Type.Object({
   ...ApiKeySchema.properties,
-  key: Type.String({ description: 'The full key (esc_…). Shown once, here; it cannot be retrieved again, only revoked.' }),
+  key: Type.String({
+    description: 'The full key (esc_…). Shown once, here; it cannot be retrieved again, only revoked.',
+  }),
 });
 
 const CreateBody = Type.Object(
   {
     name: NonEmpty(100, 'A name to recognise the key by'),
-    scope: Type.Optional(StringEnum(SCOPES, { description: 'read (default): the read-only API; admin: also webhooks, automations, resends, keys' })),
+    scope: Type.Optional(
+      StringEnum(SCOPES, {
+        description: 'read (default): the read-only API; admin: also webhooks, automations, resends, keys',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -39,8 +45,13 @@ const KeyParams = Type.Object({ id: Type.String({ pattern: '^key_[a-z0-9]{8,40}$
 
 const MeSchema = Type.Object({
   company: Type.Object({ code: Type.String(), name: Type.String(), plan: StringEnum(PLANS) }),
-  user: Type.Union([Type.Object({ email: Type.String(), role: StringEnum(ROLES) }), Type.Null()], { description: 'The signed-in user (dashboard sessions)' }),
-  api_key: Type.Union([Type.Object({ id: Type.String(), name: Type.String(), scope: StringEnum(SCOPES) }), Type.Null()], { description: 'The key used (API calls)' }),
+  user: Type.Union([Type.Object({ email: Type.String(), role: StringEnum(ROLES) }), Type.Null()], {
+    description: 'The signed-in user (dashboard sessions)',
+  }),
+  api_key: Type.Union(
+    [Type.Object({ id: Type.String(), name: Type.String(), scope: StringEnum(SCOPES) }), Type.Null()],
+    { description: 'The key used (API calls)' },
+  ),
   api_access: Type.Boolean({ description: 'Whether the plan allows API keys (Professional and Enterprise)' }),
   permissions: Type.Array(StringEnum(['read', 'work', 'admin'] as const)),
 });
@@ -62,8 +73,20 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     const admin = requireCompany(db, ctx.clock, 'admin');
     const tags = ['API keys'];
 
-    app.get('/api-keys', { preHandler: admin, schema: { tags, summary: 'List API keys', response: { 200: Type.Object({ success: Type.Literal(true), data: Type.Array(ApiKeySchema) }), ...authErrors } } }, async (request) =>
-      ok(await listApiKeys(db, request.company!.companyId)),
+    app.get(
+      '/api-keys',
+      {
+        preHandler: admin,
+        schema: {
+          tags,
+          summary: 'List API keys',
+          response: {
+            200: Type.Object({ success: Type.Literal(true), data: Type.Array(ApiKeySchema) }),
+            ...authErrors,
+          },
+        },
+      },
+      async (request) => ok(await listApiKeys(db, request.company!.companyId)),
     );
 
     app.post(
@@ -75,13 +98,22 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
           summary: 'Create an API key',
           description: 'Answers the full key once. Needs the Professional or Enterprise plan.',
           body: CreateBody,
-          response: { 201: Type.Object({ success: Type.Literal(true), data: CreatedKeySchema }), 400: err('validation_failed'), ...authErrors },
+          response: {
+            201: Type.Object({ success: Type.Literal(true), data: CreatedKeySchema }),
+            400: err('validation_failed'),
+            ...authErrors,
+          },
         },
       },
       async (request, reply) => {
         const body = request.body as typeof CreateBody.static;
         const c = request.company!;
-        const { key, apiKey } = await createApiKey(ctx, { companyId: c.companyId, name: body.name, scope: body.scope ?? 'read', createdBy: c.userId ?? c.keyId ?? null });
+        const { key, apiKey } = await createApiKey(ctx, {
+          companyId: c.companyId,
+          name: body.name,
+          scope: body.scope ?? 'read',
+          createdBy: c.userId ?? c.keyId ?? null,
+        });
         return reply.status(201).send(ok({ ...apiKey, key }));
       },
     );
@@ -90,16 +122,36 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
       '/api-keys/:id',
       {
         preHandler: admin,
-        schema: { tags, summary: 'Revoke an API key', description: 'Takes effect at once.', params: KeyParams, response: { 200: Type.Object({ success: Type.Literal(true), data: ApiKeySchema }), 404: err('not_found'), ...authErrors } },
+        schema: {
+          tags,
+          summary: 'Revoke an API key',
+          description: 'Takes effect at once.',
+          params: KeyParams,
+          response: {
+            200: Type.Object({ success: Type.Literal(true), data: ApiKeySchema }),
+            404: err('not_found'),
+            ...authErrors,
+          },
+        },
       },
-      async (request) => ok(await revokeApiKey(ctx, request.company!.companyId, (request.params as typeof KeyParams.static).id)),
+      async (request) =>
+        ok(await revokeApiKey(ctx, request.company!.companyId, (request.params as typeof KeyParams.static).id)),
     );
 
     app.get(
       '/me',
       {
         preHandler: requireCompany(db, ctx.clock, 'read'),
-        schema: { tags: ['Account'], summary: 'The caller: company, user or key, and API access', response: { 200: Type.Object({ success: Type.Literal(true), data: MeSchema }), 401: err('unauthorized'), 403: err('plan_required'), 429: err('rate_limited') } },
+        schema: {
+          tags: ['Account'],
+          summary: 'The caller: company, user or key, and API access',
+          response: {
+            200: Type.Object({ success: Type.Literal(true), data: MeSchema }),
+            401: err('unauthorized'),
+            403: err('plan_required'),
+            429: err('rate_limited'),
+          },
+        },
       },
       async (request) => {
         const c = request.company!;

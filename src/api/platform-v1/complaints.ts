@@ -63,7 +63,11 @@ export const ComplaintDetailSchema = Type.Object(
     claimed_by: Nullable(Type.String()),
     delegated_to: Nullable(Type.String()),
     resolution: Nullable(
-      Type.Object({ resolution_type: Nullable(Type.String()), amount_recovered: Nullable(Type.Number()), notes: Nullable(Type.String()) }),
+      Type.Object({
+        resolution_type: Nullable(Type.String()),
+        amount_recovered: Nullable(Type.Number()),
+        notes: Nullable(Type.String()),
+      }),
     ),
   },
   { title: 'ComplaintDetail' },
@@ -90,10 +94,15 @@ const ListResponse = Type.Object(
   { description: 'Your complaints, newest first', examples: [SEED_LIST_EXAMPLE] },
 );
 
-const DetailResponse = Type.Object({ success: Type.Literal(true), data: ComplaintDetailSchema }, { description: 'The full record' });
+const DetailResponse = Type.Object(
+  { success: Type.Literal(true), data: ComplaintDetailSchema },
+  { description: 'The full record' },
+);
 
 const errors = {
-  400: Type.Ref('ErrorResponse', { description: 'invalid_query: a query parameter is invalid (error.details.parameter names it)' }),
+  400: Type.Ref('ErrorResponse', {
+    description: 'invalid_query: a query parameter is invalid (error.details.parameter names it)',
+  }),
   401: Type.Ref('ErrorResponse', { description: 'unauthorized: missing, unknown or revoked API key' }),
   403: Type.Ref('ErrorResponse', { description: 'plan_required: the company is not on Professional or Enterprise' }),
   429: Type.Ref('ErrorResponse', { description: 'rate_limited: see Retry-After' }),
@@ -123,7 +132,11 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
         const q = request.query as typeof ListQuery.static;
         const page = q.page ?? 1;
         const limit = q.limit ?? 25;
-        const { rows, total } = await listCompanyComplaints(ctx.store.db, request.company!.companyId, { ...q, page, limit });
+        const { rows, total } = await listCompanyComplaints(ctx.store.db, request.company!.companyId, {
+          ...q,
+          page,
+          limit,
+        });
         const now = ctx.clock.now();
         return { success: true, page, limit, total, data: rows.map((r) => toSummary(r, now)) };
       },
@@ -136,14 +149,17 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
         schema: {
           tags,
           summary: 'Get a complaint',
-          description: "Returns the full record for one complaint, including the description and resolution detail. Responds 404 if the id isn't one of yours.",
+          description:
+            "Returns the full record for one complaint, including the description and resolution detail. Responds 404 if the id isn't one of yours.",
           params: EscalatrIdParam,
           response: { 200: DetailResponse, ...errors, 404: Type.Ref('ErrorResponse', { description: 'not_found' }) },
         },
       },
       async (request) => {
         const { id } = request.params as { id: string };
-        return ok(await getComplaintDetail(ctx.store.db, { companyId: request.company!.companyId }, id, ctx.clock.now()));
+        return ok(
+          await getComplaintDetail(ctx.store.db, { companyId: request.company!.companyId }, id, ctx.clock.now()),
+        );
       },
     );
   };

@@ -33,7 +33,13 @@ export const EventEnvelopeSchema = Type.Object(
     id: Type.String({ pattern: EVENT_ID_PATTERN, description: 'evt_…; stable across every delivery of the event' }),
     event: StringEnum(EVENT_NAMES),
     timestamp: Type.String({ format: 'date-time', description: 'ISO-8601 with milliseconds' }),
-    data: Type.Object({}, { additionalProperties: true, description: 'Always has escalatr_id, status and escalation_level, plus the fields of the event' }),
+    data: Type.Object(
+      {},
+      {
+        additionalProperties: true,
+        description: 'Always has escalatr_id, status and escalation_level, plus the fields of the event',
+      },
+    ),
   },
   { title: 'EventEnvelope', examples: [SEED_EVENT_EXAMPLE] },
 );
@@ -41,7 +47,9 @@ export const EventEnvelopeSchema = Type.Object(
 const FeedDeliverySchema = Type.Object({
   id: Type.String(),
   endpoint_id: Nullable(Type.String()),
-  destination_id: Nullable(Type.String({ description: 'An Escalation Shield destination, for shield.alert deliveries' })),
+  destination_id: Nullable(
+    Type.String({ description: 'An Escalation Shield destination, for shield.alert deliveries' }),
+  ),
   status: StringEnum(['pending', 'success', 'failed', 'dead'] as const),
   attempts: Type.Integer(),
   next_attempt_at: Nullable(Type.String({ format: 'date-time' })),
@@ -60,12 +68,15 @@ export const FeedEventSchema = Type.Object(
 const FeedQuery = Type.Object(
   {
     event: Type.Optional(StringEnum(EVENT_NAMES, { description: 'Filter by event name, e.g. complaint.escalated.' })),
-    status: Type.Optional(StringEnum(FEED_DELIVERY_STATUSES, { description: 'Delivery status: pending, success, failed, dead (or none).' })),
+    status: Type.Optional(
+      StringEnum(FEED_DELIVERY_STATUSES, { description: 'Delivery status: pending, success, failed, dead (or none).' }),
+    ),
     escalatr_id: Type.Optional({ ...EscalatrIdParam.properties.id, description: 'Only events for one complaint.' }),
     after: Type.Optional(
       Type.String({
         pattern: EVENT_ID_PATTERN,
-        description: 'Cursor: an event id you have seen. Returns the events after it, oldest first, with next_cursor to pass next time. A poller that always sends the last next_cursor never misses or repeats an event.',
+        description:
+          'Cursor: an event id you have seen. Returns the events after it, oldest first, with next_cursor to pass next time. A poller that always sends the last next_cursor never misses or repeats an event.',
       }),
     ),
     ...PageQuery,
@@ -95,7 +106,15 @@ const FeedResponse = Type.Object(
             ...SEED_EVENT_EXAMPLE,
             delivery_status: 'success',
             deliveries: [
-              { id: 'dlv_8c1d5f0a2b7e9g3h4j6k', endpoint_id: 'ep_2m4n6p8q0r1s3t5u7v9w', destination_id: null, status: 'success', attempts: 1, next_attempt_at: null, last_status_code: 200 },
+              {
+                id: 'dlv_8c1d5f0a2b7e9g3h4j6k',
+                endpoint_id: 'ep_2m4n6p8q0r1s3t5u7v9w',
+                destination_id: null,
+                status: 'success',
+                attempts: 1,
+                next_attempt_at: null,
+                last_status_code: 200,
+              },
             ],
           },
         ],
@@ -105,7 +124,9 @@ const FeedResponse = Type.Object(
 );
 
 const errors = {
-  400: Type.Ref('ErrorResponse', { description: 'invalid_query: a query parameter is invalid (error.details.parameter names it)' }),
+  400: Type.Ref('ErrorResponse', {
+    description: 'invalid_query: a query parameter is invalid (error.details.parameter names it)',
+  }),
   401: Type.Ref('ErrorResponse', { description: 'unauthorized: missing, unknown or revoked API key' }),
   403: Type.Ref('ErrorResponse', { description: 'plan_required: the company is not on Professional or Enterprise' }),
   429: Type.Ref('ErrorResponse', { description: 'rate_limited: see Retry-After' }),
@@ -123,7 +144,8 @@ export function eventFeedRoutes({ ctx }: RouteDeps) {
         schema: {
           tags: ['Event feed'],
           summary: 'Event feed',
-          description: 'The same events you can receive by webhook, available to poll. Each row carries the parsed event data and its delivery state.',
+          description:
+            'The same events you can receive by webhook, available to poll. Each row carries the parsed event data and its delivery state.',
           querystring: FeedQuery,
           response: { 200: FeedResponse, ...errors },
         },
@@ -134,7 +156,9 @@ export function eventFeedRoutes({ ctx }: RouteDeps) {
         const limit = q.limit ?? 25;
         // A cursor page is positioned by the cursor alone; a page number beside it would be ambiguous.
         if (q.after !== undefined && page !== 1) {
-          throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with after', { parameter: 'page' });
+          throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with after', {
+            parameter: 'page',
+          });
         }
         const feed = await readEventFeed(ctx.store.db, request.company!.companyId, { ...q, page, limit });
         const body = { success: true as const, page, limit, total: feed.total, data: feed.events };

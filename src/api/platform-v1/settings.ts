@@ -14,7 +14,11 @@ const SlaBody = Type.Object(
       additionalProperties: false,
       description: 'Response window per level in seconds; a level left out uses the default.',
     }),
-    action_wait_s: Type.Optional(Type.Union([Seconds, Type.Null()], { description: 'How long a drafted action waits; absent or null uses the default.' })),
+    action_wait_s: Type.Optional(
+      Type.Union([Seconds, Type.Null()], {
+        description: 'How long a drafted action waits; absent or null uses the default.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -30,11 +34,18 @@ export function settingsRoutes({ ctx }: RouteDeps) {
     const read = requireCompany(ctx.store.db, ctx.clock, 'read');
     const admin = requireCompany(ctx.store.db, ctx.clock, 'admin');
 
-    app.get('/settings/sla', { onRequest: read, schema: { tags } }, async (request) => ok(await getSlaSettings(ctx.store.db, request.company!.companyId)));
+    app.get('/settings/sla', { onRequest: read, schema: { tags } }, async (request) =>
+      ok(await getSlaSettings(ctx.store.db, request.company!.companyId)),
+    );
 
     app.put('/settings/sla', { onRequest: admin, schema: { tags, body: SlaBody } }, async (request) => {
       const body = request.body as typeof SlaBody.static;
-      return ok(await setSlaSettings(ctx, request.company!.companyId, { windows: body.windows as Record<string, number>, action_wait_s: body.action_wait_s }));
+      return ok(
+        await setSlaSettings(ctx, request.company!.companyId, {
+          windows: body.windows as Record<string, number>,
+          action_wait_s: body.action_wait_s,
+        }),
+      );
     });
   };
 }

@@ -1,6 +1,12 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { createAutomation, deleteAutomation, getAutomation, listAutomations, updateAutomation } from '../../shield/automations.js';
+import {
+  createAutomation,
+  deleteAutomation,
+  getAutomation,
+  listAutomations,
+  updateAutomation,
+} from '../../shield/automations.js';
 import { feedbackView, getFeedback, ingestFeedback, listFeedback, MAX_BATCH } from '../../shield/feedback.js';
 import { LEVELS, type Level } from '../../shield/levels.js';
 import { requireCompany } from '../auth.js';
@@ -16,8 +22,16 @@ const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }
 const RecordIdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 
 const FeedbackRecord = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 200, description: "The source system's record id; a repeated id is skipped." }),
-  source: Type.String({ minLength: 1, maxLength: 100, description: 'Where the feedback came from, e.g. ZendeskSupport.' }),
+  id: Type.String({
+    minLength: 1,
+    maxLength: 200,
+    description: "The source system's record id; a repeated id is skipped.",
+  }),
+  source: Type.String({
+    minLength: 1,
+    maxLength: 100,
+    description: 'Where the feedback came from, e.g. ZendeskSupport.',
+  }),
   source_url: Type.Optional(Type.String({ maxLength: 2048, description: 'http(s) link to the record in the source.' })),
   content: Type.String({ minLength: 1, maxLength: 20_000 }),
   created_at: Type.Optional(Type.String({ description: 'ISO 8601 time at the source.' })),
@@ -33,7 +47,12 @@ const Filter = Type.Object(
 // Per-type rules (webhook needs url, email needs to, …) are checked by the domain with messages naming the field.
 const Destination = Type.Object(
   {
-    id: Type.Optional(Type.String({ maxLength: 64, description: 'An existing destination of this automation, to keep it (and its stored credential).' })),
+    id: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description: 'An existing destination of this automation, to keep it (and its stored credential).',
+      }),
+    ),
     type: Type.Unsafe<'webhook' | 'slack' | 'email'>({ type: 'string', enum: ['webhook', 'slack', 'email'] }),
     url: Type.Optional(Type.String({ maxLength: 2048 })),
     auth: Type.Optional(
@@ -46,7 +65,9 @@ const Destination = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    timeout_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 30000, description: 'Webhook only; default 5000.' })),
+    timeout_ms: Type.Optional(
+      Type.Integer({ minimum: 1000, maximum: 30000, description: 'Webhook only; default 5000.' }),
+    ),
     to: Type.Optional(Type.Array(Type.String({ maxLength: 254 }), { maxItems: 20 })),
   },
   { additionalProperties: false },
@@ -58,10 +79,17 @@ const AutomationFields = {
   destinations: Type.Array(Destination, { maxItems: 10 }),
 };
 const CreateAutomation = Type.Object(
-  { ...AutomationFields, active: Type.Optional(AutomationFields.active), destinations: Type.Optional(AutomationFields.destinations) },
+  {
+    ...AutomationFields,
+    active: Type.Optional(AutomationFields.active),
+    destinations: Type.Optional(AutomationFields.destinations),
+  },
   { additionalProperties: false },
 );
-const PatchAutomation = Type.Partial(Type.Object(AutomationFields, { additionalProperties: false }), { additionalProperties: false, minProperties: 1 });
+const PatchAutomation = Type.Partial(Type.Object(AutomationFields, { additionalProperties: false }), {
+  additionalProperties: false,
+  minProperties: 1,
+});
 
 /** Escalation Shield: feedback ingestion and listing, and automations with their destinations (SPEC §4b, §6). */
 export function shieldRoutes({ ctx }: RouteDeps) {
@@ -86,44 +114,83 @@ export function shieldRoutes({ ctx }: RouteDeps) {
     );
 
     const FeedbackQuery = Type.Object(
-      { ...PageQuery, min_level: Type.Optional(LevelEnum), source: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) },
+      {
+        ...PageQuery,
+        min_level: Type.Optional(LevelEnum),
+        source: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+      },
       { additionalProperties: false },
     );
-    app.get('/feedback', { onRequest: read, schema: { tags, summary: 'Scored feedback, newest first', querystring: FeedbackQuery } }, async (request) => {
-      const q = request.query as { page: number; limit: number; min_level?: Level; source?: string };
-      const { rows, total } = await listFeedback(ctx.store.db, companyId(request), { page: q.page, limit: q.limit, minLevel: q.min_level, source: q.source });
-      return { success: true as const, page: q.page, limit: q.limit, total, data: rows.map(feedbackView) };
-    });
-
-    app.get('/feedback/:id', { onRequest: read, schema: { tags, summary: 'One feedback record by its source id', params: RecordIdParam } }, async (request) => {
-      const { id } = request.params as { id: string };
-      return ok(feedbackView(await getFeedback(ctx.store.db, companyId(request), id)));
-    });
-
-    app.get('/automations', { onRequest: read, schema: { tags, summary: 'Automations', querystring: Type.Object(PageQuery, { additionalProperties: false }) } }, async (request) => {
-      const q = request.query as { page: number; limit: number };
-      const { items, total } = await listAutomations(ctx, companyId(request), q.page, q.limit);
-      return { success: true as const, page: q.page, limit: q.limit, total, data: items };
-    });
-
-    app.get('/automations/:id', { onRequest: read, schema: { tags, summary: 'One automation', params: IdParam } }, async (request) => {
-      const { id } = request.params as { id: string };
-      return ok(await getAutomation(ctx, companyId(request), id));
-    });
-
-    app.post('/automations', { onRequest: admin, schema: { tags, summary: 'Create an automation', body: CreateAutomation } }, async (request, reply) =>
-      reply.status(201).send(ok(await createAutomation(ctx, companyId(request), request.body))),
+    app.get(
+      '/feedback',
+      { onRequest: read, schema: { tags, summary: 'Scored feedback, newest first', querystring: FeedbackQuery } },
+      async (request) => {
+        const q = request.query as { page: number; limit: number; min_level?: Level; source?: string };
+        const { rows, total } = await listFeedback(ctx.store.db, companyId(request), {
+          page: q.page,
+          limit: q.limit,
+          minLevel: q.min_level,
+          source: q.source,
+        });
+        return { success: true as const, page: q.page, limit: q.limit, total, data: rows.map(feedbackView) };
+      },
     );
 
-    app.patch('/automations/:id', { onRequest: admin, schema: { tags, summary: 'Change an automation', params: IdParam, body: PatchAutomation } }, async (request) => {
-      const { id } = request.params as { id: string };
-      return ok(await updateAutomation(ctx, companyId(request), id, request.body));
-    });
+    app.get(
+      '/feedback/:id',
+      { onRequest: read, schema: { tags, summary: 'One feedback record by its source id', params: RecordIdParam } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        return ok(feedbackView(await getFeedback(ctx.store.db, companyId(request), id)));
+      },
+    );
 
-    app.delete('/automations/:id', { onRequest: admin, schema: { tags, summary: 'Delete an automation', params: IdParam } }, async (request) => {
-      const { id } = request.params as { id: string };
-      await deleteAutomation(ctx, companyId(request), id);
-      return ok({ id, deleted: true });
-    });
+    app.get(
+      '/automations',
+      {
+        onRequest: read,
+        schema: { tags, summary: 'Automations', querystring: Type.Object(PageQuery, { additionalProperties: false }) },
+      },
+      async (request) => {
+        const q = request.query as { page: number; limit: number };
+        const { items, total } = await listAutomations(ctx, companyId(request), q.page, q.limit);
+        return { success: true as const, page: q.page, limit: q.limit, total, data: items };
+      },
+    );
+
+    app.get(
+      '/automations/:id',
+      { onRequest: read, schema: { tags, summary: 'One automation', params: IdParam } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        return ok(await getAutomation(ctx, companyId(request), id));
+      },
+    );
+
+    app.post(
+      '/automations',
+      { onRequest: admin, schema: { tags, summary: 'Create an automation', body: CreateAutomation } },
+      async (request, reply) =>
+        reply.status(201).send(ok(await createAutomation(ctx, companyId(request), request.body))),
+    );
+
+    app.patch(
+      '/automations/:id',
+      { onRequest: admin, schema: { tags, summary: 'Change an automation', params: IdParam, body: PatchAutomation } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        return ok(await updateAutomation(ctx, companyId(request), id, request.body));
+      },
+    );
+
+    app.delete(
+      '/automations/:id',
+      { onRequest: admin, schema: { tags, summary: 'Delete an automation', params: IdParam } },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        await deleteAutomation(ctx, companyId(request), id);
+        return ok({ id, deleted: true });
+      },
+    );
   };
 }

@@ -36,20 +36,35 @@ export const recordPage = (request: FastifyRequest): RecordPage => {
   return { page: q.page ?? 1, limit: q.limit ?? 100 };
 };
 
-export const listReply = <T>(page: RecordPage, result: PageOf<T>) => ({ success: true as const, page: page.page, limit: page.limit, total: result.total, data: result.rows });
+export const listReply = <T>(page: RecordPage, result: PageOf<T>) => ({
+  success: true as const,
+  page: page.page,
+  limit: page.limit,
+  total: result.total,
+  data: result.rows,
+});
 
 // Types a browser may show inline; anything else (HTML, SVG, scripts) is only ever a download, so a consumer's
 // upload can never run in the dashboard's origin.
 const INLINE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf', 'text/plain']);
 
 /** Sends stored evidence bytes with headers that keep them inert whatever the uploader claimed they are. */
-export async function sendEvidenceContent(reply: FastifyReply, db: RouteDeps['ctx']['store']['db'], scope: ComplaintScope, id: string, evidenceId: string) {
+export async function sendEvidenceContent(
+  reply: FastifyReply,
+  db: RouteDeps['ctx']['store']['db'],
+  scope: ComplaintScope,
+  id: string,
+  evidenceId: string,
+) {
   const ev = await getEvidenceContent(db, scope, id, evidenceId);
   const inline = INLINE_TYPES.has(ev.content_type.toLowerCase());
   const asciiName = ev.file_name.replace(/[^\x20-\x7e]|["\\]/g, '_');
   return reply
     .header('content-type', inline ? ev.content_type : 'application/octet-stream')
-    .header('content-disposition', `${inline ? 'inline' : 'attachment'}; filename="${asciiName}"; filename*=UTF-8''${encodeURIComponent(ev.file_name)}`)
+    .header(
+      'content-disposition',
+      `${inline ? 'inline' : 'attachment'}; filename="${asciiName}"; filename*=UTF-8''${encodeURIComponent(ev.file_name)}`,
+    )
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', "default-src 'none'; sandbox")
     .header('cache-control', 'private, no-store')
@@ -77,10 +92,14 @@ export function registerComplaintRecordReads(
   const { db, tags, scope, onRequest } = opts;
   const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
   const listRoute = <T>(path: string, list: (request: FastifyRequest, page: RecordPage) => Promise<PageOf<T>>) =>
-    app.get(`/complaints/:id/${path}`, { onRequest, schema: { tags, params: IdParams, querystring: RecordPageQuery } }, async (request) => {
-      const page = recordPage(request);
-      return listReply(page, await list(request, page));
-    });
+    app.get(
+      `/complaints/:id/${path}`,
+      { onRequest, schema: { tags, params: IdParams, querystring: RecordPageQuery } },
+      async (request) => {
+        const page = recordPage(request);
+        return listReply(page, await list(request, page));
+      },
+    );
   listRoute('messages', (r, p) => listMessages(db, scope(r), idOf(r), p));
   listRoute('evidence', (r, p) => listEvidence(db, scope(r), idOf(r), p));
   listRoute('settlements', (r, p) => listSettlementOffers(db, scope(r), idOf(r), p));
@@ -89,10 +108,14 @@ export function registerComplaintRecordReads(
   listRoute('social', (r, p) => listSocialDrafts(db, scope(r), idOf(r), p, { postedOnly: opts.socialPostedOnly }));
   listRoute('events', (r, p) => listComplaintEvents(db, scope(r), idOf(r), p));
 
-  app.get('/complaints/:id/evidence/:evidence_id/content', { onRequest, schema: { tags, params: EvidenceParams } }, async (request, reply) => {
-    const { id, evidence_id } = request.params as { id: string; evidence_id: string };
-    return sendEvidenceContent(reply, db, scope(request), id, evidence_id);
-  });
+  app.get(
+    '/complaints/:id/evidence/:evidence_id/content',
+    { onRequest, schema: { tags, params: EvidenceParams } },
+    async (request, reply) => {
+      const { id, evidence_id } = request.params as { id: string; evidence_id: string };
+      return sendEvidenceContent(reply, db, scope(request), id, evidence_id);
+    },
+  );
 }
 
 /**
@@ -106,7 +129,8 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
     const work = requireCompany(ctx.store.db, ctx.clock, 'work');
     const read = requireCompany(ctx.store.db, ctx.clock, 'read');
     const scope = (request: FastifyRequest): ComplaintScope => ({ companyId: request.company!.companyId });
-    const detail = (request: FastifyRequest, id: string) => getComplaintDetail(ctx.store.db, scope(request), id, ctx.clock.now());
+    const detail = (request: FastifyRequest, id: string) =>
+      getComplaintDetail(ctx.store.db, scope(request), id, ctx.clock.now());
     const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 
     app.post('/complaints/:id/claim', { onRequest: work, schema: { tags, params: IdParams } }, async (request) => {
@@ -120,29 +144,78 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
     });
 
     const CompleteBody = Type.Object({ resolution_notes: NonEmpty(10_000) }, { additionalProperties: false });
-    app.post('/complaints/:id/complete', { onRequest: work, schema: { tags, params: IdParams, body: CompleteBody } }, async (request) => {
-      await steps.complete(ctx, staffActor(request), idOf(request), (request.body as typeof CompleteBody.static).resolution_notes);
-      return ok(await detail(request, idOf(request)));
-    });
+    app.post(
+      '/complaints/:id/complete',
+      { onRequest: work, schema: { tags, params: IdParams, body: CompleteBody } },
+      async (request) => {
+        await steps.complete(
+          ctx,
+          staffActor(request),
+          idOf(request),
+          (request.body as typeof CompleteBody.static).resolution_notes,
+        );
+        return ok(await detail(request, idOf(request)));
+      },
+    );
 
     const MessageBody = Type.Object({ body: NonEmpty(10_000) }, { additionalProperties: false });
-    app.post('/complaints/:id/messages', { onRequest: work, schema: { tags, params: IdParams, body: MessageBody } }, async (request, reply) => {
-      const result = await steps.postMessage(ctx, staffActor(request), idOf(request), { body: (request.body as typeof MessageBody.static).body });
-      return reply.status(201).send(ok(result));
-    });
+    app.post(
+      '/complaints/:id/messages',
+      { onRequest: work, schema: { tags, params: IdParams, body: MessageBody } },
+      async (request, reply) => {
+        const result = await steps.postMessage(ctx, staffActor(request), idOf(request), {
+          body: (request.body as typeof MessageBody.static).body,
+        });
+        return reply.status(201).send(ok(result));
+      },
+    );
 
     const OfferBody = Type.Object(
-      { amount: Type.Number({ minimum: 0, maximum: 1e12 }), currency: Type.String({ pattern: '^[A-Z]{3}$' }), terms: NonEmpty(5_000) },
+      {
+        amount: Type.Number({ minimum: 0, maximum: 1e12 }),
+        currency: Type.String({ pattern: '^[A-Z]{3}$' }),
+        terms: NonEmpty(5_000),
+      },
       { additionalProperties: false },
     );
-    app.post('/complaints/:id/settlements', { onRequest: work, schema: { tags, params: IdParams, body: OfferBody } }, async (request, reply) => {
-      return reply.status(201).send(ok(await steps.offerSettlement(ctx, staffActor(request), idOf(request), request.body as typeof OfferBody.static)));
-    });
+    app.post(
+      '/complaints/:id/settlements',
+      { onRequest: work, schema: { tags, params: IdParams, body: OfferBody } },
+      async (request, reply) => {
+        return reply
+          .status(201)
+          .send(
+            ok(
+              await steps.offerSettlement(
+                ctx,
+                staffActor(request),
+                idOf(request),
+                request.body as typeof OfferBody.static,
+              ),
+            ),
+          );
+      },
+    );
 
     const FollowupBody = Type.Object({ question: NonEmpty(5_000) }, { additionalProperties: false });
-    app.post('/complaints/:id/followups', { onRequest: work, schema: { tags, params: IdParams, body: FollowupBody } }, async (request, reply) => {
-      return reply.status(201).send(ok(await steps.askFollowup(ctx, staffActor(request), idOf(request), (request.body as typeof FollowupBody.static).question)));
-    });
+    app.post(
+      '/complaints/:id/followups',
+      { onRequest: work, schema: { tags, params: IdParams, body: FollowupBody } },
+      async (request, reply) => {
+        return reply
+          .status(201)
+          .send(
+            ok(
+              await steps.askFollowup(
+                ctx,
+                staffActor(request),
+                idOf(request),
+                (request.body as typeof FollowupBody.static).question,
+              ),
+            ),
+          );
+      },
+    );
 
     registerComplaintRecordReads(app, { db: ctx.store.db, tags, scope, onRequest: read, socialPostedOnly: true });
   };

@@ -12,26 +12,49 @@ import { ok, PageQuery } from '../schemas.js';
 const EndpointIdParam = Type.Object({ id: Type.String({ pattern: '^ep_[0-9a-z]{20}$' }) });
 const DeliveryIdParam = Type.Object({ id: Type.String({ pattern: '^dlv_[0-9a-z]{20}$' }) });
 
-const Enum = <T extends string>(values: readonly T[], description?: string) => Type.Unsafe<T>({ type: 'string', enum: [...values], description });
+const Enum = <T extends string>(values: readonly T[], description?: string) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], description });
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
 const AuthBody = Type.Object(
   {
     type: Enum(endpoints.AUTH_TYPES, 'none, bearer (Authorization: Bearer …), api_key (X-API-Key: …) or custom_header'),
-    token: Type.Optional(Nullable(Type.String({ maxLength: 8192, description: 'The credential; required unless type is none. Never shown again.' }))),
-    header_name: Type.Optional(Nullable(Type.String({ maxLength: 256, description: 'The header that carries the token, for custom_header' }))),
+    token: Type.Optional(
+      Nullable(
+        Type.String({
+          maxLength: 8192,
+          description: 'The credential; required unless type is none. Never shown again.',
+        }),
+      ),
+    ),
+    header_name: Type.Optional(
+      Nullable(Type.String({ maxLength: 256, description: 'The header that carries the token, for custom_header' })),
+    ),
   },
   { additionalProperties: false },
 );
 
 const endpointFields = {
   // The domain checks the 2048-character limit, so an over-long URL gets the same invalid_url code as any bad URL.
-  url: Type.String({ maxLength: 16_384, description: 'Must start with https:// (plain http only when the operator allows it)' }),
+  url: Type.String({
+    maxLength: 16_384,
+    description: 'Must start with https:// (plain http only when the operator allows it)',
+  }),
   description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
   enabled: Type.Optional(Type.Boolean({ description: 'Default true' })),
-  events: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 100, description: `Event names, or ["*"] for all: ${EVENT_NAMES.join(', ')}` }),
+  events: Type.Array(Type.String({ maxLength: 100 }), {
+    minItems: 1,
+    maxItems: 100,
+    description: `Event names, or ["*"] for all: ${EVENT_NAMES.join(', ')}`,
+  }),
   auth: Type.Optional(Type.Union([AuthBody, Type.Null()])),
-  timeout_ms: Type.Optional(Type.Integer({ minimum: endpoints.MIN_TIMEOUT_MS, maximum: endpoints.MAX_TIMEOUT_MS, description: 'Default 10000' })),
+  timeout_ms: Type.Optional(
+    Type.Integer({
+      minimum: endpoints.MIN_TIMEOUT_MS,
+      maximum: endpoints.MAX_TIMEOUT_MS,
+      description: 'Default 10000',
+    }),
+  ),
 };
 const CreateBody = Type.Object(endpointFields, { additionalProperties: false });
 const PatchBody = Type.Object(
@@ -46,11 +69,25 @@ const PatchBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 const RegenerateBody = Type.Object(
-  { grace_period_s: Type.Optional(Type.Integer({ minimum: 0, maximum: endpoints.MAX_GRACE_PERIOD_S, description: 'Seconds the old secret keeps signing (0–7 days, default 0)' })) },
+  {
+    grace_period_s: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: endpoints.MAX_GRACE_PERIOD_S,
+        description: 'Seconds the old secret keeps signing (0–7 days, default 0)',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
-const TestBody = Type.Object({ message: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
-const RecoverBody = Type.Object({ since: Type.String({ format: 'date-time', description: 'ISO time; deliveries created since then' }) }, { additionalProperties: false });
+const TestBody = Type.Object(
+  { message: Type.Optional(Type.String({ maxLength: 1000 })) },
+  { additionalProperties: false },
+);
+const RecoverBody = Type.Object(
+  { since: Type.String({ format: 'date-time', description: 'ISO time; deliveries created since then' }) },
+  { additionalProperties: false },
+);
 
 const deliveryFilters = {
   status: Type.Optional(Enum(deliveries.DELIVERY_STATUSES)),
@@ -79,7 +116,13 @@ const emptyBodyAsObject = async (request: FastifyRequest) => {
 
 type Page = { page: number; limit: number };
 const pageOf = (q: Partial<Page>): Page => ({ page: q.page ?? 1, limit: q.limit ?? 25 });
-const list = <T>(page: Page, result: { items: T[]; total: number }) => ({ success: true as const, page: page.page, limit: page.limit, total: result.total, data: result.items });
+const list = <T>(page: Page, result: { items: T[]; total: number }) => ({
+  success: true as const,
+  page: page.page,
+  limit: page.limit,
+  total: result.total,
+  data: result.items,
+});
 
 function parseTime(value: string, parameter: string, where: 'query' | 'body'): number {
   const ms = Date.parse(value);
@@ -115,42 +158,83 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
       ok(await endpoints.getEndpoint(ctx, company(request), idOf(request))),
     );
 
-    app.patch('/webhooks/:id', { preHandler, schema: { tags, params: EndpointIdParam, body: PatchBody } }, async (request) =>
-      ok(await endpoints.updateEndpoint(ctx, company(request), idOf(request), request.body as typeof PatchBody.static, policy)),
+    app.patch(
+      '/webhooks/:id',
+      { preHandler, schema: { tags, params: EndpointIdParam, body: PatchBody } },
+      async (request) =>
+        ok(
+          await endpoints.updateEndpoint(
+            ctx,
+            company(request),
+            idOf(request),
+            request.body as typeof PatchBody.static,
+            policy,
+          ),
+        ),
     );
 
     app.delete('/webhooks/:id', { preHandler, schema: { tags, params: EndpointIdParam } }, async (request) =>
       ok(await endpoints.deleteEndpoint(ctx, company(request), idOf(request))),
     );
 
-    app.get('/webhooks/:id/secret', { preHandler, schema: { tags, params: EndpointIdParam } }, async (request, reply) => {
-      reply.header('Cache-Control', 'no-store');
-      return ok(await endpoints.revealSecret(ctx, company(request), idOf(request)));
-    });
+    app.get(
+      '/webhooks/:id/secret',
+      { preHandler, schema: { tags, params: EndpointIdParam } },
+      async (request, reply) => {
+        reply.header('Cache-Control', 'no-store');
+        return ok(await endpoints.revealSecret(ctx, company(request), idOf(request)));
+      },
+    );
 
-    app.post('/webhooks/:id/secret/regenerate', { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: RegenerateBody } }, async (request, reply) => {
-      const body = request.body as typeof RegenerateBody.static;
-      reply.header('Cache-Control', 'no-store');
-      return ok(await endpoints.regenerateSecret(ctx, company(request), idOf(request), body.grace_period_s ?? 0));
-    });
+    app.post(
+      '/webhooks/:id/secret/regenerate',
+      { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: RegenerateBody } },
+      async (request, reply) => {
+        const body = request.body as typeof RegenerateBody.static;
+        reply.header('Cache-Control', 'no-store');
+        return ok(await endpoints.regenerateSecret(ctx, company(request), idOf(request), body.grace_period_s ?? 0));
+      },
+    );
 
-    app.post('/webhooks/:id/test', { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: TestBody } }, async (request, reply) => {
-      const body = request.body as typeof TestBody.static;
-      return reply.status(201).send(ok(await endpoints.sendTestEvent(ctx, company(request), idOf(request), body.message)));
-    });
+    app.post(
+      '/webhooks/:id/test',
+      { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: TestBody } },
+      async (request, reply) => {
+        const body = request.body as typeof TestBody.static;
+        return reply
+          .status(201)
+          .send(ok(await endpoints.sendTestEvent(ctx, company(request), idOf(request), body.message)));
+      },
+    );
 
-    app.get('/webhooks/:id/deliveries', { preHandler, schema: { tags, params: EndpointIdParam, querystring: EndpointDeliveriesQuery } }, async (request) => {
-      const q = request.query as typeof EndpointDeliveriesQuery.static;
-      const id = idOf(request);
-      await endpoints.getEndpoint(ctx, company(request), id); // 404 for another company's or a deleted endpoint
-      const page = pageOf(q);
-      return list(page, await deliveries.listDeliveries(ctx, company(request), { endpointId: id, status: q.status, event: q.event }, page));
-    });
+    app.get(
+      '/webhooks/:id/deliveries',
+      { preHandler, schema: { tags, params: EndpointIdParam, querystring: EndpointDeliveriesQuery } },
+      async (request) => {
+        const q = request.query as typeof EndpointDeliveriesQuery.static;
+        const id = idOf(request);
+        await endpoints.getEndpoint(ctx, company(request), id); // 404 for another company's or a deleted endpoint
+        const page = pageOf(q);
+        return list(
+          page,
+          await deliveries.listDeliveries(
+            ctx,
+            company(request),
+            { endpointId: id, status: q.status, event: q.event },
+            page,
+          ),
+        );
+      },
+    );
 
-    app.post('/webhooks/:id/recover', { preHandler, schema: { tags, params: EndpointIdParam, body: RecoverBody } }, async (request) => {
-      const since = parseTime((request.body as typeof RecoverBody.static).since, 'since', 'body');
-      return ok(await deliveries.recoverSince(ctx, company(request), idOf(request), since));
-    });
+    app.post(
+      '/webhooks/:id/recover',
+      { preHandler, schema: { tags, params: EndpointIdParam, body: RecoverBody } },
+      async (request) => {
+        const since = parseTime((request.body as typeof RecoverBody.static).since, 'since', 'body');
+        return ok(await deliveries.recoverSince(ctx, company(request), idOf(request), since));
+      },
+    );
 
     app.get('/deliveries', { preHandler, schema: { tags, querystring: DeliveriesQuery } }, async (request) => {
       const q = request.query as typeof DeliveriesQuery.static;

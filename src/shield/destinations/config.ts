@@ -32,13 +32,20 @@ export const SLACK_TIMEOUT_MS = 5_000;
 export const EMAIL_TIMEOUT_MS = 15_000;
 
 /** Opens a destination row's sealed configuration. Throws if the master key cannot open it. */
-export function openDestination(ctx: Pick<DomainContext, 'box'>, row: Pick<DestinationRow, 'type' | 'config_enc'>): DestinationConfig {
+export function openDestination(
+  ctx: Pick<DomainContext, 'box'>,
+  row: Pick<DestinationRow, 'type' | 'config_enc'>,
+): DestinationConfig {
   const config = ctx.box.openJson<unknown>(row.config_enc);
   return { type: row.type, config } as DestinationConfig;
 }
 
 /** Loads the destination a delivery goes to, scoped to the delivery's company; undefined once it was removed. */
-export async function loadDestinationRow(ctx: DomainContext, companyId: string, destinationId: string | null): Promise<DestinationRow | undefined> {
+export async function loadDestinationRow(
+  ctx: DomainContext,
+  companyId: string,
+  destinationId: string | null,
+): Promise<DestinationRow | undefined> {
   if (!destinationId) return undefined;
   return ctx.store.db
     .selectFrom('destinations')

@@ -13,7 +13,12 @@ import { alertPayload, destinationFor, headerSafe } from './plan-common.js';
 export type EmailErrorKind = AttemptErrorKind | 'smtp_not_configured' | 'smtp_auth' | 'smtp_rejected';
 
 const escapeHtml = (text: string) =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 const upper = (s: string) => s.toUpperCase();
 
 export interface AlertEmail {
@@ -49,7 +54,12 @@ export function alertEmail(alert: ShieldAlertPayload): AlertEmail {
     `Open the record: ${record.url}`,
     ...(record.source_url ? [`Open in ${record.source}: ${record.source_url}`] : []),
   ].join('\n');
-  const rows = facts.map(([k, v]) => `<tr><th align="left" style="padding:2px 12px 2px 0">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('');
+  const rows = facts
+    .map(
+      ([k, v]) =>
+        `<tr><th align="left" style="padding:2px 12px 2px 0">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`,
+    )
+    .join('');
   const html = [
     '<!doctype html><html><body style="font-family:sans-serif">',
     `<h2>${escapeHtml(upper(levels.escalation_level))} escalation risk from ${escapeHtml(record.source)}</h2>`,
@@ -86,23 +96,47 @@ export function classifySmtpError(err: unknown): EmailErrorKind {
   if (codes.includes('EDNS') || codes.includes('ENOTFOUND')) return 'dns';
   if (codes.includes('ETLS')) return 'tls';
   if (codes.includes('EAUTH') || codes.includes('ENOAUTH')) return 'smtp_auth';
-  if (codes.includes('EENVELOPE') || codes.includes('EMESSAGE') || typeof responseCode === 'number') return 'smtp_rejected';
-  if (codes.includes('ECONNECTION') || codes.includes('ESOCKET') || codes.includes('ECONNRESET')) return 'connection_reset';
+  if (codes.includes('EENVELOPE') || codes.includes('EMESSAGE') || typeof responseCode === 'number')
+    return 'smtp_rejected';
+  if (codes.includes('ECONNECTION') || codes.includes('ESOCKET') || codes.includes('ECONNRESET'))
+    return 'connection_reset';
   return 'other';
 }
 
-function outcome(ok: boolean, durationMs: number, errorKind: EmailErrorKind | null, errorMessage: string | null, excerpt: string | null): AttemptOutcome {
-  return { ok, statusCode: null, durationMs, errorKind: errorKind as AttemptErrorKind | null, errorMessage, responseExcerpt: excerpt, retryAfterMs: null, gone: false };
+function outcome(
+  ok: boolean,
+  durationMs: number,
+  errorKind: EmailErrorKind | null,
+  errorMessage: string | null,
+  excerpt: string | null,
+): AttemptOutcome {
+  return {
+    ok,
+    statusCode: null,
+    durationMs,
+    errorKind: errorKind as AttemptErrorKind | null,
+    errorMessage,
+    responseExcerpt: excerpt,
+    retryAfterMs: null,
+    gone: false,
+  };
 }
 
 class SendTimeout extends Error {}
 
 /** Sends one alert email over SMTP. Never throws: every failure becomes a failed attempt the worker retries. */
-export async function sendAlertEmail(ctx: Pick<DomainContext, 'config'>, to: string[], alert: ShieldAlertPayload, idempotencyKey: string, timeoutMs: number): Promise<AttemptOutcome> {
+export async function sendAlertEmail(
+  ctx: Pick<DomainContext, 'config'>,
+  to: string[],
+  alert: ShieldAlertPayload,
+  idempotencyKey: string,
+  timeoutMs: number,
+): Promise<AttemptOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const smtpUrl = ctx.config.smtpUrl ?? null;
-  if (!smtpUrl) return outcome(false, 0, 'smtp_not_configured', 'SMTP_URL is not set, so email alerts cannot be sent', null);
+  if (!smtpUrl)
+    return outcome(false, 0, 'smtp_not_configured', 'SMTP_URL is not set, so email alerts cannot be sent', null);
   let settings: ReturnType<typeof smtpSettings>;
   try {
     settings = smtpSettings(smtpUrl, ctx.config.publicUrl);
@@ -130,10 +164,19 @@ export async function sendAlertEmail(ctx: Pick<DomainContext, 'config'>, to: str
     });
     // One budget for the whole exchange, like an HTTP attempt; nodemailer's own timeouts are per phase.
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SendTimeout(`no answer from the SMTP server within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new SendTimeout(`no answer from the SMTP server within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     const info = await Promise.race([sent, deadline]);
-    return outcome(true, elapsed(), null, null, typeof info.response === 'string' ? info.response.slice(0, 2048) : null);
+    return outcome(
+      true,
+      elapsed(),
+      null,
+      null,
+      typeof info.response === 'string' ? info.response.slice(0, 2048) : null,
+    );
   } catch (err) {
     const kind = err instanceof SendTimeout ? 'timeout' : classifySmtpError(err);
     let message = err instanceof Error ? err.message : 'unknown SMTP error';
@@ -152,6 +195,10 @@ export const emailTarget: DeliveryTarget = {
     if ('kind' in dest) return dest;
     const alert = alertPayload(event);
     const timeoutMs = dest.row.timeout_ms;
-    return { kind: 'custom', timeoutMs, send: () => sendAlertEmail(ctx, dest.config.to, alert, delivery.idempotency_key, timeoutMs) };
+    return {
+      kind: 'custom',
+      timeoutMs,
+      send: () => sendAlertEmail(ctx, dest.config.to, alert, delivery.idempotency_key, timeoutMs),
+    };
   },
 };

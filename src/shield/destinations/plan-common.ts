@@ -1,7 +1,13 @@
 import type { DomainContext } from '../../domain/context.js';
 import type { DeliveryRow, SkipPlan, StoredEvent } from '../../webhooks/targets.js';
 import type { ShieldAlertPayload } from '../alerts.js';
-import { loadDestinationRow, openDestination, type DestinationConfig, type DestinationRow, type DestinationType } from './config.js';
+import {
+  loadDestinationRow,
+  openDestination,
+  type DestinationConfig,
+  type DestinationRow,
+  type DestinationType,
+} from './config.js';
 
 export const SHIELD_USER_AGENT = 'Escalatr-Shield/1.0';
 
@@ -32,13 +38,20 @@ export function headerSafe(value: string): string {
     .join('');
 }
 
-export type LoadedDestination<T extends DestinationType> = { row: DestinationRow; config: Extract<DestinationConfig, { type: T }>['config'] };
+export type LoadedDestination<T extends DestinationType> = {
+  row: DestinationRow;
+  config: Extract<DestinationConfig, { type: T }>['config'];
+};
 
 /**
  * The destination a delivery goes to, opened; or a skip plan when it was removed (its automation was edited or
  * deleted) or can no longer be opened (the master key changed) — retrying could not help either.
  */
-export async function destinationFor<T extends DestinationType>(ctx: DomainContext, delivery: DeliveryRow, type: T): Promise<LoadedDestination<T> | SkipPlan> {
+export async function destinationFor<T extends DestinationType>(
+  ctx: DomainContext,
+  delivery: DeliveryRow,
+  type: T,
+): Promise<LoadedDestination<T> | SkipPlan> {
   const row = await loadDestinationRow(ctx, delivery.company_id, delivery.destination_id);
   if (!row || row.type !== type) return { kind: 'skip', reason: 'the destination was removed' };
   let opened: DestinationConfig;

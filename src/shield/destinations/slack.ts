@@ -19,7 +19,8 @@ const upper = (level: string) => level.toUpperCase();
 /** The Block Kit message for one alert: the level up front, the excerpt quoted, the facts, a link back to the record. */
 export function slackMessage(alert: ShieldAlertPayload): string {
   const { levels, record } = alert;
-  const title = `${LEVEL_EMOJI[levels.escalation_level] ?? ''} ${upper(levels.escalation_level)} escalation risk from ${record.source}`.trim();
+  const title =
+    `${LEVEL_EMOJI[levels.escalation_level] ?? ''} ${upper(levels.escalation_level)} escalation risk from ${record.source}`.trim();
   const quoted = slackEscape(record.content_excerpt)
     .split('\n')
     .map((line) => `>${line}`)
@@ -31,10 +32,19 @@ export function slackMessage(alert: ShieldAlertPayload): string {
     `${Md.bold('Sentiment')}\n${levels.sentiment_shift ?? 'no history'}`,
   ];
   const buttons = [
-    record.url.length <= BUTTON_URL_MAX ? Elements.Button({ text: 'Open record', url: record.url, actionId: 'open_record' }).primary() : undefined,
-    record.source_url && record.source_url.length <= BUTTON_URL_MAX ? Elements.Button({ text: 'Open in source', url: record.source_url, actionId: 'open_source' }) : undefined,
+    record.url.length <= BUTTON_URL_MAX
+      ? Elements.Button({ text: 'Open record', url: record.url, actionId: 'open_record' }).primary()
+      : undefined,
+    record.source_url && record.source_url.length <= BUTTON_URL_MAX
+      ? Elements.Button({ text: 'Open in source', url: record.source_url, actionId: 'open_source' })
+      : undefined,
   ];
-  const context = [`Record ${slackEscape(record.id)}`, record.created_at ? `created ${record.created_at}` : null, `alerted ${alert.escalated_at}`, `org ${alert.org_id}`]
+  const context = [
+    `Record ${slackEscape(record.id)}`,
+    record.created_at ? `created ${record.created_at}` : null,
+    `alerted ${alert.escalated_at}`,
+    `org ${alert.org_id}`,
+  ]
     .filter(Boolean)
     .join(' · ');
   return Message({ text: cap(`${title}: ${record.content_excerpt}`, 300) })

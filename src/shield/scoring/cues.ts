@@ -83,7 +83,8 @@ const NEGATOR =
 const CONDITIONAL = /^(if|unless|until|when|si|wenn|falls|agar|jab)$/;
 const CLAUSE_BREAK = /[.!?;:,\n]|\b(?:but|and|so|because|however|though|pero|mais|aber|lekin|par|y|et|und|aur)\b/g;
 /** "you're leaving me no choice", "you leave me no option": a negated threat that is really a threat. */
-const NO_CHOICE = /\b(?:leav(?:e|es|ing)|left|give|giving|have|had)\s+(?:me|us)?\s*(?:no|little)\s+(?:other\s+)?(?:choice|option|alternative)s?\b/;
+const NO_CHOICE =
+  /\b(?:leav(?:e|es|ing)|left|give|giving|have|had)\s+(?:me|us)?\s*(?:no|little)\s+(?:other\s+)?(?:choice|option|alternative)s?\b/;
 const QUESTION_START =
   /^(?:how|what|where|when|which|who|can|could|do|does|is|are|should|would|may|kya|como|comment|wie)\b/;
 
@@ -154,46 +155,94 @@ const A = (re: RegExp): ThreatPattern => ({ re, action: true });
 
 const RAW_THREAT_PATTERNS: Record<ThreatCue, (RegExp | ThreatPattern)[]> = {
   legal_threat: [
-    R(String.raw`\b(?:lawyers?|attorneys?(?! general)|solicitors?|barristers?|legal counsel|counsel's|our counsel|my counsel)\b`),
-    R(String.raw`\b(?:sue|sued|suing|lawsuits?|law suit|litigation|litigate|legal action|legal proceedings|commence proceedings|legal notice|legal (?:team|department|dept)|legal rights|class action|small claims|claim for damages|county court|high court|see you in court|take (?:you|this|it) to court)\b`),
+    R(
+      String.raw`\b(?:lawyers?|attorneys?(?! general)|solicitors?|barristers?|legal counsel|counsel's|our counsel|my counsel)\b`,
+    ),
+    R(
+      String.raw`\b(?:sue|sued|suing|lawsuits?|law suit|litigation|litigate|legal action|legal proceedings|commence proceedings|legal notice|legal (?:team|department|dept)|legal rights|class action|small claims|claim for damages|county court|high court|see you in court|take (?:you|this|it) to court)\b`,
+    ),
     R(String.raw`(?<!consumer )\bcourt\b`),
     R(String.raw`\b(?:police|action fraud)\b`),
     // es / fr / de / hi (latin script)
-    R(String.raw`\b(?:abogad[oa]s?|demandar\w*|denunciar\w*|avocats?|porter plainte|poursuivre en justice|poursuites|mise en demeure|tribunal|anwalt\w*|rechtsanwalt\w*|verklag\w*|klage einreichen|gericht|vakil|adalat)\b`),
+    R(
+      String.raw`\b(?:abogad[oa]s?|demandar\w*|denunciar\w*|avocats?|porter plainte|poursuivre en justice|poursuites|mise en demeure|tribunal|anwalt\w*|rechtsanwalt\w*|verklag\w*|klage einreichen|gericht|vakil|adalat)\b`,
+    ),
   ],
   regulator: [
-    A(R(String.raw`\b(?:ftc|cfpb|bbb|better business bureau|ombuds(?:man|men|person)|consumer (?:court|forum|protection|affairs|helpline|commission)|fca|trading standards|ofcom|ofgem|ofwat|information commissioner|attorney general|fcc|dot complaint|department of transportation|cma|accc|rbi|trai|irdai|sebi|ico complaint|oficina (?:de|del) (?:consumo|consumidor)|profeco|omic|defensa del consumidor|dgccrf|mediateur|verbraucherzentrale|bafin|schlichtungsstelle|bundesnetzagentur|regulator|regulatory body|watchdog)\b`)),
+    A(
+      R(
+        String.raw`\b(?:ftc|cfpb|bbb|better business bureau|ombuds(?:man|men|person)|consumer (?:court|forum|protection|affairs|helpline|commission)|fca|trading standards|ofcom|ofgem|ofwat|information commissioner|attorney general|fcc|dot complaint|department of transportation|cma|accc|rbi|trai|irdai|sebi|ico complaint|oficina (?:de|del) (?:consumo|consumidor)|profeco|omic|defensa del consumidor|dgccrf|mediateur|verbraucherzentrale|bafin|schlichtungsstelle|bundesnetzagentur|regulator|regulatory body|watchdog)\b`,
+      ),
+    ),
   ],
   chargeback: [
-    R(String.raw`\b(?:charge ?-?backs?|reverse (?:the |this |my )?(?:payment|charge|transaction)|stop (?:the )?payment|withhold\w* payment)\b`),
-    R(String.raw`\bdisput\w*(?:\s+\S+){0,4}?\s+(?:charges?|transactions?|payments?|with (?:my|the) (?:bank|card|credit card)|with (?:paypal|amex|visa|mastercard))\b`),
+    R(
+      String.raw`\b(?:charge ?-?backs?|reverse (?:the |this |my )?(?:payment|charge|transaction)|stop (?:the )?payment|withhold\w* payment)\b`,
+    ),
+    R(
+      String.raw`\bdisput\w*(?:\s+\S+){0,4}?\s+(?:charges?|transactions?|payments?|with (?:my|the) (?:bank|card|credit card)|with (?:paypal|amex|visa|mastercard))\b`,
+    ),
     R(String.raw`\bdisput\w*\s+(?:it|this|all of it|everything)\b`),
-    R(String.raw`\b(?:raised?|opened?|filed?|open) (?:a |an )?(?:dispute|claim) with (?:paypal|my bank|the bank|amex|visa|mastercard|my card)\b`),
-    R(String.raw`\b(?:call\w*|contact\w*|tell|told|involv\w*|ask\w*|report\w*|going to|phone\w*)\s+(?:\S+\s+)?(?:my|the)\s+(?:bank|card (?:company|issuer|provider)|credit card (?:company|issuer))\b`),
-    R(String.raw`\b(?:my|the) (?:bank|card company|card issuer|credit card company) (?:is|are|will) (?:going to )?(?:hear|know)\b`),
+    R(
+      String.raw`\b(?:raised?|opened?|filed?|open) (?:a |an )?(?:dispute|claim) with (?:paypal|my bank|the bank|amex|visa|mastercard|my card)\b`,
+    ),
+    R(
+      String.raw`\b(?:call\w*|contact\w*|tell|told|involv\w*|ask\w*|report\w*|going to|phone\w*)\s+(?:\S+\s+)?(?:my|the)\s+(?:bank|card (?:company|issuer|provider)|credit card (?:company|issuer))\b`,
+    ),
+    R(
+      String.raw`\b(?:my|the) (?:bank|card company|card issuer|credit card company) (?:is|are|will) (?:going to )?(?:hear|know)\b`,
+    ),
     R(String.raw`\b(?:reported|report) to (?:my|the) bank\b`),
-    R(String.raw`\b(?:disputa con el banco|reclamar el cargo|faire opposition|opposition aupres de (?:ma|la) banque|ruckbuchung|lastschrift zuruck\w*)\b`),
+    R(
+      String.raw`\b(?:disputa con el banco|reclamar el cargo|faire opposition|opposition aupres de (?:ma|la) banque|ruckbuchung|lastschrift zuruck\w*)\b`,
+    ),
   ],
   churn_threat: [
-    R(String.raw`(?<!\b(?:was|were|been|got|get|being|is|be)\s)\b(?:cancel(?:l?ing|l?ed|s)?|cancelar|resilier|resilie|kundig\w*)\b(?!\s+(?:my |the |this |your |a |an |our )?(?:order|orders|booking|reservation|appointment|delivery|deliveries|request|transfer|item|flight|meeting|call)\b)(?=\s+(?:my|our|the|this|your|it|everything|all|mon|ma|mes|meinen|mein|mi|la|y|et|and|rn|now|right|immediately|effective|sofort|unless|if)\b|\s*[.!,]|\s*$)`),
-    R(String.raw`\b(?:cancel(?:l?ing|l?ed)?|close|closing|terminat\w*|end|ending|not renew\w*|won't renew|will not renew|don't renew|do not renew)\s+(?:\S+\s+){0,2}?(?:account|subscription|membership|plan|contract|policy|agreement|card|broadband|sub|service)s?\b`),
+    R(
+      String.raw`(?<!\b(?:was|were|been|got|get|being|is|be)\s)\b(?:cancel(?:l?ing|l?ed|s)?|cancelar|resilier|resilie|kundig\w*)\b(?!\s+(?:my |the |this |your |a |an |our )?(?:order|orders|booking|reservation|appointment|delivery|deliveries|request|transfer|item|flight|meeting|call)\b)(?=\s+(?:my|our|the|this|your|it|everything|all|mon|ma|mes|meinen|mein|mi|la|y|et|and|rn|now|right|immediately|effective|sofort|unless|if)\b|\s*[.!,]|\s*$)`,
+    ),
+    R(
+      String.raw`\b(?:cancel(?:l?ing|l?ed)?|close|closing|terminat\w*|end|ending|not renew\w*|won't renew|will not renew|don't renew|do not renew)\s+(?:\S+\s+){0,2}?(?:account|subscription|membership|plan|contract|policy|agreement|card|broadband|sub|service)s?\b`,
+    ),
     R(String.raw`\b(?:won't|will not|not|never) (?:be )?renew\w*\b`),
-    R(String.raw`\b(?:switch\w*|mov(?:e|ing)|go(?:ing)?|tak(?:e|ing)|tak(?:e|ing) (?:my|our) (?:business|money|custom))\s+(?:\S+\s+){0,3}?(?:to\s+)?(?:a\s+|an\s+)?(?:another|a different|other|new)\s+(?:provider|bank|company|carrier|vendor|supplier|network|airline|store|shop|brand|platform|service)s?\b`),
+    R(
+      String.raw`\b(?:switch\w*|mov(?:e|ing)|go(?:ing)?|tak(?:e|ing)|tak(?:e|ing) (?:my|our) (?:business|money|custom))\s+(?:\S+\s+){0,3}?(?:to\s+)?(?:a\s+|an\s+)?(?:another|a different|other|new)\s+(?:provider|bank|company|carrier|vendor|supplier|network|airline|store|shop|brand|platform|service)s?\b`,
+    ),
     R(String.raw`\b(?:switch\w*|moving) (?:providers|banks|carriers|suppliers|networks|vendors)\b`),
-    R(String.raw`\bswitch(?:ing|ed)? (?:over )?to (?!(?:the |a |an |my |our )?(?:annual|yearly|monthly|weekly|dark|light|new|pro|premium|basic|plus|family|business|card|paper|digital|e-?billing)\b)[a-z]+`),
+    R(
+      String.raw`\bswitch(?:ing|ed)? (?:over )?to (?!(?:the |a |an |my |our )?(?:annual|yearly|monthly|weekly|dark|light|new|pro|premium|basic|plus|family|business|card|paper|digital|e-?billing)\b)[a-z]+`,
+    ),
     R(String.raw`\b(?:competitors?|your competition|rival)\b`),
     R(String.raw`\b(?:look\w*|shop\w*|tak\w* (?:my|our) (?:business|money|custom)) elsewhere\b`),
-    R(String.raw`\bnever\s+(?:\S+\s+)?(?:buy|order|shop|use|fly|book|deal)\w*\s+(?:\S+\s+){0,3}?again\b|\bnever (?:com(?:e|ing) back|returning|again)\b`),
-    R(String.raw`\b(?:unsubscrib\w*|done with (?:you|your|this company|this service)|lost (?:a|another) customer|you(?:'ve| have) lost (?:me|a customer))\b`),
-    R(String.raw`\b(?:alternative (?:vendors?|providers?|suppliers?)|darme de baja|cambiarme de (?:compania|proveedor)|changer d'(?:operateur|fournisseur)|account band|(?:dusri|doosri) company|vertrag kundig\w*)\b`),
+    R(
+      String.raw`\bnever\s+(?:\S+\s+)?(?:buy|order|shop|use|fly|book|deal)\w*\s+(?:\S+\s+){0,3}?again\b|\bnever (?:com(?:e|ing) back|returning|again)\b`,
+    ),
+    R(
+      String.raw`\b(?:unsubscrib\w*|done with (?:you|your|this company|this service)|lost (?:a|another) customer|you(?:'ve| have) lost (?:me|a customer))\b`,
+    ),
+    R(
+      String.raw`\b(?:alternative (?:vendors?|providers?|suppliers?)|darme de baja|cambiarme de (?:compania|proveedor)|changer d'(?:operateur|fournisseur)|account band|(?:dusri|doosri) company|vertrag kundig\w*)\b`,
+    ),
   ],
   public_shaming: [
-    A(R(String.raw`\b(?:twitter|tweet\w*|facebook|instagram|insta|tiktok|reddit|youtube|linkedin|social media|redes sociales|reseaux sociaux)\b`)),
-    R(String.raw`\b(?:(?:1|one)[- ]star|bad review|negative review|terrible review|scathing review|honest review|review sites?|every review|trustpilot|yelp|google reviews?|avis negatif|mala resena|schlechte bewertung)\b`),
+    A(
+      R(
+        String.raw`\b(?:twitter|tweet\w*|facebook|instagram|insta|tiktok|reddit|youtube|linkedin|social media|redes sociales|reseaux sociaux)\b`,
+      ),
+    ),
+    R(
+      String.raw`\b(?:(?:1|one)[- ]star|bad review|negative review|terrible review|scathing review|honest review|review sites?|every review|trustpilot|yelp|google reviews?|avis negatif|mala resena|schlechte bewertung)\b`,
+    ),
     R(String.raw`\btell(?:ing)? (?:everyone|everybody|all my \w+|people|the world|others|my friends)\b`),
-    R(String.raw`\b(?:warn\w* (?:others|people|everyone)|so (?:that )?(?:others|other people|people) (?:don't|do not|can|know)|everyone knows how|sabko bataunga|go (?:public|viral)|expose (?:you|this))\b`),
+    R(
+      String.raw`\b(?:warn\w* (?:others|people|everyone)|so (?:that )?(?:others|other people|people) (?:don't|do not|can|know)|everyone knows how|sabko bataunga|go (?:public|viral)|expose (?:you|this))\b`,
+    ),
     R(String.raw`\bpost\w* (?:this |it |about (?:this|it) )?(?:everywhere|online|all over)\b`),
-    A(R(String.raw`\b(?:the press|the news|local news|news ?papers?|the papers|local paper|journalists?|reporters?|the media|bbc|watchdog (?:show|programme))\b`)),
+    A(
+      R(
+        String.raw`\b(?:the press|the news|local news|news ?papers?|the papers|local paper|journalists?|reporters?|the media|bbc|watchdog (?:show|programme))\b`,
+      ),
+    ),
   ],
 };
 
@@ -211,23 +260,41 @@ const ACTION_WORDS: Partial<Record<ThreatCue, RegExp>> = {
 
 const SOFT_PATTERNS: Record<SoftCue, RegExp[]> = {
   churn_risk: [
-    R(String.raw`\b(?:thinking|think|considering|consider|looking)\s+(?:about|of|at|into)?\s*(?:switching|leaving|cancel\w*|moving|other providers?|another provider|other options|alternatives?|other companies)\b`),
-    R(String.raw`\b(?:regret\w* (?:choosing|signing|joining|buying)|close to cancel\w*|last time i (?:buy|order|use)|loyal customer|customer for \d+ years)\b`),
+    R(
+      String.raw`\b(?:thinking|think|considering|consider|looking)\s+(?:about|of|at|into)?\s*(?:switching|leaving|cancel\w*|moving|other providers?|another provider|other options|alternatives?|other companies)\b`,
+    ),
+    R(
+      String.raw`\b(?:regret\w* (?:choosing|signing|joining|buying)|close to cancel\w*|last time i (?:buy|order|use)|loyal customer|customer for \d+ years)\b`,
+    ),
   ],
   repeated_contact: [
-    R(String.raw`\b(?:second|third|fourth|fifth|sixth|nth|umpteenth|\d+(?:st|nd|rd|th))\s+(?:time|email|call|message|ticket|letter|attempt|week|request)s?\b`),
-    R(String.raw`\b(?:\d+|two|three|four|five|six|several|multiple|many|countless|numerous)\s+(?:times|emails|calls|messages|tickets|occasions|attempts|previous occasions)\b`),
-    R(String.raw`\b(?:twice now|in a row|how many times|yet again|once again|still (?:no|not|waiting|nothing|haven't|hasn't|can't|no one|nobody|without)|been waiting|waiting (?:for|since) (?:\d+|a|two|three|weeks|days|months|monday|tuesday|wednesday|thursday|friday)|no (?:one|body) (?:has |have )?(?:got|get|gets|responded|replied|called|answered|reads|takes|tells|will)|nobody (?:has |have )?(?:got|responded|replied|called|answered|reads|takes|tells|will)|no (?:response|reply|answer|update)s?\b|ignored (?:me|us|my)|has ignored|chas(?:e|ed|ing) (?:this|you|again|it)|follow\w*[- ]up (?:again|on my)|(?:writing|asking|emailing|calling|contacting|chasing|telling) (?:you )?again)`),
-    R(String.raw`\b(?:tercera|cuarta|quinta|segunda) vez|sigo esperando|nadie (?:me )?responde|otra vez|(?:deuxieme|troisieme|quatrieme) fois|toujours (?:aucune|pas|rien)|encore une fois|personne ne repond|zum (?:zweiten|dritten|vierten) mal|schon wieder|nochmal|keine antwort|immer noch|(?:teesri|doosri|dusri|chauthi) baar|kitni baar|koi (?:response|jawab) nahi|abhi tak nahi\b`),
+    R(
+      String.raw`\b(?:second|third|fourth|fifth|sixth|nth|umpteenth|\d+(?:st|nd|rd|th))\s+(?:time|email|call|message|ticket|letter|attempt|week|request)s?\b`,
+    ),
+    R(
+      String.raw`\b(?:\d+|two|three|four|five|six|several|multiple|many|countless|numerous)\s+(?:times|emails|calls|messages|tickets|occasions|attempts|previous occasions)\b`,
+    ),
+    R(
+      String.raw`\b(?:twice now|in a row|how many times|yet again|once again|still (?:no|not|waiting|nothing|haven't|hasn't|can't|no one|nobody|without)|been waiting|waiting (?:for|since) (?:\d+|a|two|three|weeks|days|months|monday|tuesday|wednesday|thursday|friday)|no (?:one|body) (?:has |have )?(?:got|get|gets|responded|replied|called|answered|reads|takes|tells|will)|nobody (?:has |have )?(?:got|responded|replied|called|answered|reads|takes|tells|will)|no (?:response|reply|answer|update)s?\b|ignored (?:me|us|my)|has ignored|chas(?:e|ed|ing) (?:this|you|again|it)|follow\w*[- ]up (?:again|on my)|(?:writing|asking|emailing|calling|contacting|chasing|telling) (?:you )?again)`,
+    ),
+    R(
+      String.raw`\b(?:tercera|cuarta|quinta|segunda) vez|sigo esperando|nadie (?:me )?responde|otra vez|(?:deuxieme|troisieme|quatrieme) fois|toujours (?:aucune|pas|rien)|encore une fois|personne ne repond|zum (?:zweiten|dritten|vierten) mal|schon wieder|nochmal|keine antwort|immer noch|(?:teesri|doosri|dusri|chauthi) baar|kitni baar|koi (?:response|jawab) nahi|abhi tak nahi\b`,
+    ),
   ],
   manager_request: [
-    R(String.raw`\b(?:(?:speak|talk)\w* (?:to|with) (?:a|your|the|someone) (?:manager|supervisor|senior|in charge)|supervisor|someone senior|higher authorit\w*|complaints? (?:team|department)|formal complaint|head office|your ceo|escalat\w*|take (?:this|it|things) further)\b`),
+    R(
+      String.raw`\b(?:(?:speak|talk)\w* (?:to|with) (?:a|your|the|someone) (?:manager|supervisor|senior|in charge)|supervisor|someone senior|higher authorit\w*|complaints? (?:team|department)|formal complaint|head office|your ceo|escalat\w*|take (?:this|it|things) further)\b`,
+    ),
   ],
   ultimatum: [
-    R(String.raw`\b(?:(?:by|before) (?:tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|end of (?:the )?(?:day|week|month))|within \d+ (?:hours|days|working days)|\d+ (?:hours|days) to|or else|last chance|final (?:warning|chance|notice)|consider (?:my|our) options|no (?:other )?choice|enough chances|enough is enough|unless|or i(?:'ll| will| am|'m)|give me (?:\S+\s+){0,4}or)\b`),
+    R(
+      String.raw`\b(?:(?:by|before) (?:tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|end of (?:the )?(?:day|week|month))|within \d+ (?:hours|days|working days)|\d+ (?:hours|days) to|or else|last chance|final (?:warning|chance|notice)|consider (?:my|our) options|no (?:other )?choice|enough chances|enough is enough|unless|or i(?:'ll| will| am|'m)|give me (?:\S+\s+){0,4}or)\b`,
+    ),
   ],
   accusation: [
-    R(String.raw`\b(?:scam\w*|fraud\w*|thie(?:f|ves|ving)|stole|stolen|steal\w*|rip(?:ped)?[- ]?off|ripoff|criminals?|crooks?|con artists?|cheat\w*|mis-?sold|estafa\w*|ladrones|arnaque\w*|voleurs?|betrug\w*|betruger|dhokha\w*|chor)\b`),
+    R(
+      String.raw`\b(?:scam\w*|fraud\w*|thie(?:f|ves|ving)|stole|stolen|steal\w*|rip(?:ped)?[- ]?off|ripoff|criminals?|crooks?|con artists?|cheat\w*|mis-?sold|estafa\w*|ladrones|arnaque\w*|voleurs?|betrug\w*|betruger|dhokha\w*|chor)\b`,
+    ),
   ],
 };
 
@@ -249,32 +316,124 @@ const SARCASM_OPENER = new RegExp(
   String.raw`(?:^|[.!?]\s+)(?:oh\s+)?(?:wow|brilliant|lovely|great|fantastic|perfect|wonderful|amazing|marvell?ous|super|nice one|oh sure|sure)\s*[.,!]|\b(?:oh (?:great|sure|lovely|wonderful|brilliant|perfect|joy)|just what i (?:needed|wanted)|thanks? (?:a lot |so much )?for nothing|cheers for nothing|great job|well done|stellar (?:work|job|service)|bravo|slow clap|yeah right|thanks a bunch)\b|(?:^|[.!?]\s+)so much for\b`,
 );
 /** A positive word in scare quotes: the "fast" shipping, your "premium" headphones, so-called support. */
-const SCARE_QUOTES = /"(?:fast|quick|express|premium|priority|help|helpful|support|update|service|free|guaranteed|customer care|next[- ]day)[^"]{0,20}"|\bso-?called\b/;
+const SCARE_QUOTES =
+  /"(?:fast|quick|express|premium|priority|help|helpful|support|update|service|free|guaranteed|customer care|next[- ]day)[^"]{0,20}"|\bso-?called\b/;
 const EYE_ROLL = /(?:\u{1F644}|\u{1F44F}|\u{1F612})/u;
 const POLITE_RE =
   /\b(?:kindly|dear (?:sir|sirs|madam|team|sir\/madam|customer)|please be advised|(?:i|we) would (?:be )?(?:appreciate|grateful)|i should be grateful|would you (?:please|kindly)|thank you in advance|please advise|as discussed|please note|per our|yours (?:sincerely|faithfully))\b/;
 /** Frequent function words of the other languages seen in feedback (es, fr, de, pt, it, Hindi in Latin script). */
 const FOREIGN_WORDS = new Set(
-  ('el los las que y es por para con mi mis su una pero muy esto esta estoy sigo nadie nada ya ' +
+  (
+    'el los las que y es por para con mi mis su una pero muy esto esta estoy sigo nadie nada ya ' +
     'le les et est je vous pas une des du pour avec mon ma mes ce cette sur mais tres toujours personne rien ' +
     'der die das und ich ist nicht mit fur sie wir ein eine mein meine meinen seit zum schon sehr bitte ' +
     'hai hain ka ki ke mera meri mujhe nahi nahin kya aur ko se bhi yeh ye raha rahi hoon tak kar karo baar ' +
-    'um uma nao com voce il di che sono non')
-    .split(' '),
+    'um uma nao com voce il di che sono non'
+  ).split(' '),
 );
 const ENGLISH_WORDS = new Set(
-  ("the a an to is are was were i you my me we our your it this that and or but for of in on with have has had be been not no at " +
+  (
+    'the a an to is are was were i you my me we our your it this that and or but for of in on with have has had be been not no at ' +
     "from so just will would can could what why how do did does don't i'm it's i've they them please thanks thank very again still " +
-    "there here all any about get got if when who which as by up out one")
-    .split(' '),
+    'there here all any about get got if when who which as by up out one'
+  ).split(' '),
 );
 
 const ACRONYMS = new Set([
-  'ftc', 'cfpb', 'bbb', 'fca', 'fcc', 'dot', 'rbi', 'trai', 'sebi', 'cma', 'ico', 'accc', 'usa', 'uk', 'us', 'eu', 'usd', 'gbp',
-  'eur', 'inr', 'vat', 'gst', 'asap', 'ok', 'id', 'pdf', 'csv', 'faq', 'tv', 'pc', 'ceo', 'cto', 'sms', 'otp', 'atm', 'emi', 'dm',
-  'pr', 'hr', 'it', 'ai', 'api', 'dgccrf', 'amex', 'visa', 'upi', 'kyc', 'pin', 'sim', 'ups', 'dhl', 'fedex', 'dpd', 'bbc', 'nhs',
-  'hmrc', 'dvla', 'irs', 'url', 'ui', 'ux', 'ssd', 'gb', 'mb', 'hd', 'led', 'lcd', 'ac', 'dc', 'am', 'pm', 'gmt', 'utc', 'ist',
-  'est', 'pst', 'cet', 'ltd', 'llc', 'inc', 'plc', 'iban', 'swift', 'bic', 'nri', 'iso', 'rfc', 'sla', 'fyi', 'tbh', 'imo', 'lol', 'ocu', 'omic',
+  'ftc',
+  'cfpb',
+  'bbb',
+  'fca',
+  'fcc',
+  'dot',
+  'rbi',
+  'trai',
+  'sebi',
+  'cma',
+  'ico',
+  'accc',
+  'usa',
+  'uk',
+  'us',
+  'eu',
+  'usd',
+  'gbp',
+  'eur',
+  'inr',
+  'vat',
+  'gst',
+  'asap',
+  'ok',
+  'id',
+  'pdf',
+  'csv',
+  'faq',
+  'tv',
+  'pc',
+  'ceo',
+  'cto',
+  'sms',
+  'otp',
+  'atm',
+  'emi',
+  'dm',
+  'pr',
+  'hr',
+  'it',
+  'ai',
+  'api',
+  'dgccrf',
+  'amex',
+  'visa',
+  'upi',
+  'kyc',
+  'pin',
+  'sim',
+  'ups',
+  'dhl',
+  'fedex',
+  'dpd',
+  'bbc',
+  'nhs',
+  'hmrc',
+  'dvla',
+  'irs',
+  'url',
+  'ui',
+  'ux',
+  'ssd',
+  'gb',
+  'mb',
+  'hd',
+  'led',
+  'lcd',
+  'ac',
+  'dc',
+  'am',
+  'pm',
+  'gmt',
+  'utc',
+  'ist',
+  'est',
+  'pst',
+  'cet',
+  'ltd',
+  'llc',
+  'inc',
+  'plc',
+  'iban',
+  'swift',
+  'bic',
+  'nri',
+  'iso',
+  'rfc',
+  'sla',
+  'fyi',
+  'tbh',
+  'imo',
+  'lol',
+  'ocu',
+  'omic',
 ]);
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +473,11 @@ function hasPraise(norm: string): boolean {
   const re = new RegExp(PRAISE_RE.source, 'g');
   let m: RegExpExecArray | null;
   while ((m = re.exec(norm)) !== null) {
-    const prev = norm.slice(Math.max(0, m.index - 24), m.index).split(/\s+/).filter(Boolean).slice(-2);
+    const prev = norm
+      .slice(Math.max(0, m.index - 24), m.index)
+      .split(/\s+/)
+      .filter(Boolean)
+      .slice(-2);
     if (!prev.some(tokenEndsNegative)) return true;
   }
   return false;

@@ -260,7 +260,10 @@ function escalationPoints(c: CueAnalysis, sentiment: number, intensity: Level, w
   const we = w.escalation;
   const neg = Math.max(0, -sentiment) * w.sentiment;
   const clearlyPositive = sentiment > 0.5 && c.praise && c.angerWords === 0;
-  let soft = Math.min(we.softMax, c.soft.reduce((a, s) => a + we.soft[s], 0));
+  let soft = Math.min(
+    we.softMax,
+    c.soft.reduce((a, s) => a + we.soft[s], 0),
+  );
   if (clearlyPositive) soft *= we.softWhenPositive;
   const byIntensity = we.byIntensity[levelRank(intensity)]!;
   if (c.threats.length > 0) {

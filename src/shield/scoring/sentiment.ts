@@ -18,7 +18,9 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 interface VaderModule {
-  SentimentIntensityAnalyzer: { polarity_scores(text: string): { compound: number; neg: number; neu: number; pos: number } };
+  SentimentIntensityAnalyzer: {
+    polarity_scores(text: string): { compound: number; neg: number; neu: number; pos: number };
+  };
 }
 type WinkFn = (text: string) => { score: number; normalizedScore: number };
 interface AfinnAnalyzer {

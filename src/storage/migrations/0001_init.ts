@@ -100,52 +100,92 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
   // The list is newest first within a company, optionally filtered by one of status, stage or level.
-  await db.schema.createIndex('complaints_company_created').on('complaints').columns(['company_id', 'created_at', 'escalatr_id']).execute();
-  await db.schema.createIndex('complaints_company_status').on('complaints').columns(['company_id', 'status', 'created_at']).execute();
-  await db.schema.createIndex('complaints_company_stage').on('complaints').columns(['company_id', 'stage', 'created_at']).execute();
-  await db.schema.createIndex('complaints_company_level').on('complaints').columns(['company_id', 'level', 'created_at']).execute();
+  await db.schema
+    .createIndex('complaints_company_created')
+    .on('complaints')
+    .columns(['company_id', 'created_at', 'escalatr_id'])
+    .execute();
+  await db.schema
+    .createIndex('complaints_company_status')
+    .on('complaints')
+    .columns(['company_id', 'status', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('complaints_company_stage')
+    .on('complaints')
+    .columns(['company_id', 'stage', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('complaints_company_level')
+    .on('complaints')
+    .columns(['company_id', 'level', 'created_at'])
+    .execute();
   await db.schema.createIndex('complaints_consumer').on('complaints').columns(['consumer_id', 'created_at']).execute();
   // The SLA scheduler scans open complaints whose window has passed.
   await db.schema.createIndex('complaints_sla_due').on('complaints').columns(['sla_due_at']).execute();
 
   for (const [table, extra] of [
-    ['messages', (t: any) => t
-      .addColumn('author_kind', 'text', (c: any) => c.notNull())
-      .addColumn('author', 'text', (c: any) => c.notNull())
-      .addColumn('body', 'text', (c: any) => c.notNull())
-      .addColumn('directed_to', 'text')],
-    ['evidence', (t: any) => t
-      .addColumn('file_name', 'text', (c: any) => c.notNull())
-      .addColumn('content_type', 'text', (c: any) => c.notNull())
-      .addColumn('size', 'bigint', (c: any) => c.notNull())
-      .addColumn('sha256', 'text', (c: any) => c.notNull())
-      .addColumn('content', 'bytea', (c: any) => c.notNull())],
-    ['settlement_offers', (t: any) => t
-      .addColumn('amount', 'double precision', (c: any) => c.notNull())
-      .addColumn('currency', 'text', (c: any) => c.notNull())
-      .addColumn('terms', 'text', (c: any) => c.notNull())
-      .addColumn('status', 'text', (c: any) => c.notNull())
-      .addColumn('counter_amount', 'double precision')
-      .addColumn('created_by', 'text', (c: any) => c.notNull())
-      .addColumn('responded_at', 'bigint')],
-    ['followups', (t: any) => t
-      .addColumn('question', 'text', (c: any) => c.notNull())
-      .addColumn('answer', 'text')
-      .addColumn('asked_by', 'text', (c: any) => c.notNull())
-      .addColumn('answered_at', 'bigint')],
-    ['action_drafts', (t: any) => t
-      .addColumn('action_id', 'text', (c: any) => c.notNull())
-      .addColumn('kind', 'text', (c: any) => c.notNull())
-      .addColumn('body', 'text', (c: any) => c.notNull())
-      .addColumn('status', 'text', (c: any) => c.notNull())
-      .addColumn('respond_by', 'bigint', (c: any) => c.notNull())
-      .addColumn('wait_escalated_at', 'bigint')
-      .addColumn('filed_at', 'bigint')],
-    ['social_drafts', (t: any) => t
-      .addColumn('platform', 'text', (c: any) => c.notNull())
-      .addColumn('body', 'text', (c: any) => c.notNull())
-      .addColumn('status', 'text', (c: any) => c.notNull())
-      .addColumn('posted_at', 'bigint')],
+    [
+      'messages',
+      (t: any) =>
+        t
+          .addColumn('author_kind', 'text', (c: any) => c.notNull())
+          .addColumn('author', 'text', (c: any) => c.notNull())
+          .addColumn('body', 'text', (c: any) => c.notNull())
+          .addColumn('directed_to', 'text'),
+    ],
+    [
+      'evidence',
+      (t: any) =>
+        t
+          .addColumn('file_name', 'text', (c: any) => c.notNull())
+          .addColumn('content_type', 'text', (c: any) => c.notNull())
+          .addColumn('size', 'bigint', (c: any) => c.notNull())
+          .addColumn('sha256', 'text', (c: any) => c.notNull())
+          .addColumn('content', 'bytea', (c: any) => c.notNull()),
+    ],
+    [
+      'settlement_offers',
+      (t: any) =>
+        t
+          .addColumn('amount', 'double precision', (c: any) => c.notNull())
+          .addColumn('currency', 'text', (c: any) => c.notNull())
+          .addColumn('terms', 'text', (c: any) => c.notNull())
+          .addColumn('status', 'text', (c: any) => c.notNull())
+          .addColumn('counter_amount', 'double precision')
+          .addColumn('created_by', 'text', (c: any) => c.notNull())
+          .addColumn('responded_at', 'bigint'),
+    ],
+    [
+      'followups',
+      (t: any) =>
+        t
+          .addColumn('question', 'text', (c: any) => c.notNull())
+          .addColumn('answer', 'text')
+          .addColumn('asked_by', 'text', (c: any) => c.notNull())
+          .addColumn('answered_at', 'bigint'),
+    ],
+    [
+      'action_drafts',
+      (t: any) =>
+        t
+          .addColumn('action_id', 'text', (c: any) => c.notNull())
+          .addColumn('kind', 'text', (c: any) => c.notNull())
+          .addColumn('body', 'text', (c: any) => c.notNull())
+          .addColumn('status', 'text', (c: any) => c.notNull())
+          .addColumn('respond_by', 'bigint', (c: any) => c.notNull())
+          .addColumn('wait_escalated_at', 'bigint')
+          .addColumn('filed_at', 'bigint'),
+    ],
+    [
+      'social_drafts',
+      (t: any) =>
+        t
+          .addColumn('platform', 'text', (c: any) => c.notNull())
+          .addColumn('body', 'text', (c: any) => c.notNull())
+          .addColumn('status', 'text', (c: any) => c.notNull())
+          .addColumn('posted_at', 'bigint'),
+    ],
   ] as const) {
     let builder = db.schema
       .createTable(table)
@@ -172,8 +212,16 @@ export async function up(db: Kysely<any>): Promise<void> {
   // The feed pages by seq within a company, optionally narrowed by name, complaint or delivery status.
   await db.schema.createIndex('events_company_seq').on('events').columns(['company_id', 'seq']).unique().execute();
   await db.schema.createIndex('events_company_name').on('events').columns(['company_id', 'name', 'seq']).execute();
-  await db.schema.createIndex('events_company_complaint').on('events').columns(['company_id', 'complaint_id', 'seq']).execute();
-  await db.schema.createIndex('events_company_status').on('events').columns(['company_id', 'delivery_status', 'seq']).execute();
+  await db.schema
+    .createIndex('events_company_complaint')
+    .on('events')
+    .columns(['company_id', 'complaint_id', 'seq'])
+    .execute();
+  await db.schema
+    .createIndex('events_company_status')
+    .on('events')
+    .columns(['company_id', 'delivery_status', 'seq'])
+    .execute();
 
   await db.schema
     .createTable('endpoints')
@@ -217,10 +265,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
   // Claims scan only rows that still need sending, oldest due first.
-  await sql`create index deliveries_due on deliveries (next_attempt_at) where status in ('pending', 'failed')`.execute(db);
+  await sql`create index deliveries_due on deliveries (next_attempt_at) where status in ('pending', 'failed')`.execute(
+    db,
+  );
   await db.schema.createIndex('deliveries_endpoint').on('deliveries').columns(['endpoint_id', 'created_at']).execute();
   await db.schema.createIndex('deliveries_event').on('deliveries').columns(['event_id']).execute();
-  await db.schema.createIndex('deliveries_idempotency').on('deliveries').columns(['idempotency_key']).unique().execute();
+  await db.schema
+    .createIndex('deliveries_idempotency')
+    .on('deliveries')
+    .columns(['idempotency_key'])
+    .unique()
+    .execute();
 
   await db.schema
     .createTable('attempts')
@@ -236,7 +291,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('response_excerpt', 'text')
     .execute();
   await db.schema.createIndex('attempts_delivery').on('attempts').columns(['delivery_id', 'n']).execute();
-  await db.schema.createIndex('attempts_company_started').on('attempts').columns(['company_id', 'started_at']).execute();
+  await db.schema
+    .createIndex('attempts_company_started')
+    .on('attempts')
+    .columns(['company_id', 'started_at'])
+    .execute();
 
   await db.schema
     .createTable('feedback_records')
@@ -257,9 +316,22 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('sentiment_shift', 'text')
     .addColumn('cues', 'text')
     .execute();
-  await db.schema.createIndex('feedback_company_record').on('feedback_records').columns(['company_id', 'record_id']).unique().execute();
-  await db.schema.createIndex('feedback_company_received').on('feedback_records').columns(['company_id', 'received_at']).execute();
-  await db.schema.createIndex('feedback_thread').on('feedback_records').columns(['company_id', 'thread_id', 'received_at']).execute();
+  await db.schema
+    .createIndex('feedback_company_record')
+    .on('feedback_records')
+    .columns(['company_id', 'record_id'])
+    .unique()
+    .execute();
+  await db.schema
+    .createIndex('feedback_company_received')
+    .on('feedback_records')
+    .columns(['company_id', 'received_at'])
+    .execute();
+  await db.schema
+    .createIndex('feedback_thread')
+    .on('feedback_records')
+    .columns(['company_id', 'thread_id', 'received_at'])
+    .execute();
   await db.schema.createIndex('feedback_unscored').on('feedback_records').columns(['scored_at']).execute();
 
   await db.schema
@@ -285,7 +357,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('position', 'bigint', (c) => c.notNull())
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('destinations_automation').on('destinations').columns(['automation_id', 'position']).execute();
+  await db.schema
+    .createIndex('destinations_automation')
+    .on('destinations')
+    .columns(['automation_id', 'position'])
+    .execute();
 }
 
 export async function down(): Promise<void> {

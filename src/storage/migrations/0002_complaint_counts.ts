@@ -29,9 +29,21 @@ export async function up(db: Kysely<any>): Promise<void> {
   if (db.getExecutor().adapter instanceof PostgresAdapter) await postgresTriggers(db);
   else await sqliteTriggers(db);
 
-  await db.schema.createIndex('complaints_company_status_level').on('complaints').columns(['company_id', 'status', 'level', 'created_at', 'escalatr_id']).execute();
-  await db.schema.createIndex('complaints_company_stage_level').on('complaints').columns(['company_id', 'stage', 'level', 'created_at', 'escalatr_id']).execute();
-  await db.schema.createIndex('complaints_company_status_stage').on('complaints').columns(['company_id', 'status', 'stage', 'created_at', 'escalatr_id']).execute();
+  await db.schema
+    .createIndex('complaints_company_status_level')
+    .on('complaints')
+    .columns(['company_id', 'status', 'level', 'created_at', 'escalatr_id'])
+    .execute();
+  await db.schema
+    .createIndex('complaints_company_stage_level')
+    .on('complaints')
+    .columns(['company_id', 'stage', 'level', 'created_at', 'escalatr_id'])
+    .execute();
+  await db.schema
+    .createIndex('complaints_company_status_stage')
+    .on('complaints')
+    .columns(['company_id', 'status', 'stage', 'created_at', 'escalatr_id'])
+    .execute();
 }
 
 async function sqliteTriggers(db: Kysely<any>): Promise<void> {
@@ -69,8 +81,12 @@ async function postgresTriggers(db: Kysely<any>): Promise<void> {
       return null;
     end
     $$`.execute(db);
-  await sql`create trigger complaint_counts_insert after insert on complaints for each row execute function complaint_counts_apply()`.execute(db);
-  await sql`create trigger complaint_counts_delete after delete on complaints for each row execute function complaint_counts_apply()`.execute(db);
+  await sql`create trigger complaint_counts_insert after insert on complaints for each row execute function complaint_counts_apply()`.execute(
+    db,
+  );
+  await sql`create trigger complaint_counts_delete after delete on complaints for each row execute function complaint_counts_apply()`.execute(
+    db,
+  );
   await sql`
     create trigger complaint_counts_update after update of company_id, status, stage, level on complaints for each row
     when (old.company_id is distinct from new.company_id or old.status is distinct from new.status

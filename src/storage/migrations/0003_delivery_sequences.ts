@@ -6,8 +6,15 @@ import type { Kysely } from 'kysely';
  * The company-wide deliveries view pages by (company_id, created_at).
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('deliveries').addColumn('sequence_start', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
-  await db.schema.createIndex('deliveries_company_created').on('deliveries').columns(['company_id', 'created_at']).execute();
+  await db.schema
+    .alterTable('deliveries')
+    .addColumn('sequence_start', 'bigint', (c) => c.notNull().defaultTo(0))
+    .execute();
+  await db.schema
+    .createIndex('deliveries_company_created')
+    .on('deliveries')
+    .columns(['company_id', 'created_at'])
+    .execute();
 }
 
 export async function down(): Promise<void> {

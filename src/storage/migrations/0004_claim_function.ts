@@ -15,7 +15,9 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
  */
 export async function up(db: Kysely<any>): Promise<void> {
   if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
-  await sql`alter table deliveries set (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)`.execute(db);
+  await sql`alter table deliveries set (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)`.execute(
+    db,
+  );
   // The function reads the claimed rows' events itself: it is volatile, so its statement runs on a newer snapshot
   // than the query calling it, and a caller-side join could miss the event of a delivery committed in between (a
   // test caught exactly that: the delivery leased, its row dropped by the join, nothing sent until the lease ran

@@ -9,7 +9,9 @@ import { sql, type Kysely } from 'kysely';
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`drop index deliveries_due`.execute(db);
-  await sql`create index deliveries_due on deliveries (next_attempt_at, endpoint_id, destination_id) where status in ('pending', 'failed')`.execute(db);
+  await sql`create index deliveries_due on deliveries (next_attempt_at, endpoint_id, destination_id) where status in ('pending', 'failed')`.execute(
+    db,
+  );
 }
 
 export async function down(): Promise<void> {

@@ -28,7 +28,8 @@ export interface ClaimOptions {
  */
 const UNSETTLED = sql<boolean>`status in ('pending', 'failed')`;
 
-export const groupOf = (d: Pick<DeliveryRow, 'endpoint_id' | 'destination_id'>): string => d.endpoint_id ?? d.destination_id ?? 'none';
+export const groupOf = (d: Pick<DeliveryRow, 'endpoint_id' | 'destination_id'>): string =>
+  d.endpoint_id ?? d.destination_id ?? 'none';
 
 /**
  * Claims up to `limit` due deliveries by writing a lease on them, in one short transaction; nothing is held while
@@ -81,14 +82,32 @@ export async function claimDue(store: Store, opts: ClaimOptions): Promise<Claime
  * (BEGIN, pick, lease, COMMIT, events). The pick and lease are `claim_due_deliveries` (migration 0004: an ordered
  * index scan whatever the table's statistics say); SKIP LOCKED keeps concurrent workers on disjoint rows.
  */
-async function claimInOneStatement(store: Store, opts: ClaimOptions, leaseUntil: number, excluded: readonly string[]): Promise<ClaimedDelivery[]> {
-  const { rows } = await sql<{ delivery: DeliveryRow; event_name: string; event_body: string | null; event_created_at: number }>`
+async function claimInOneStatement(
+  store: Store,
+  opts: ClaimOptions,
+  leaseUntil: number,
+  excluded: readonly string[],
+): Promise<ClaimedDelivery[]> {
+  const { rows } = await sql<{
+    delivery: DeliveryRow;
+    event_name: string;
+    event_body: string | null;
+    event_created_at: number;
+  }>`
     select delivery, event_name, event_body, event_created_at
-    from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner}, ${[...excluded]}::text[])`.execute(store.db);
+    from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner}, ${[...excluded]}::text[])`.execute(
+    store.db,
+  );
   // Each event's body comes once per claim (migration 0008), on one of its deliveries' rows.
   const events = new Map<string, StoredEvent>();
   for (const { delivery, event_name, event_body, event_created_at } of rows) {
-    if (event_body !== null) events.set(delivery.event_id, { id: delivery.event_id, name: event_name, body: event_body, created_at: Number(event_created_at) });
+    if (event_body !== null)
+      events.set(delivery.event_id, {
+        id: delivery.event_id,
+        name: event_name,
+        body: event_body,
+        created_at: Number(event_created_at),
+      });
   }
   return rows.map(({ delivery }) => ({ delivery, event: events.get(delivery.event_id)!, group: groupOf(delivery) }));
 }
@@ -96,7 +115,12 @@ async function claimInOneStatement(store: Store, opts: ClaimOptions, leaseUntil:
 /** Gives claimed rows back at once (the worker took more of one receiver than its cap allows). */
 export async function releaseClaims(store: Store, ids: readonly string[], owner: string): Promise<void> {
   if (ids.length === 0) return;
-  await store.db.updateTable('deliveries').set({ lease_until: null, lease_owner: null }).where('id', 'in', [...ids]).where('lease_owner', '=', owner).execute();
+  await store.db
+    .updateTable('deliveries')
+    .set({ lease_until: null, lease_owner: null })
+    .where('id', 'in', [...ids])
+    .where('lease_owner', '=', owner)
+    .execute();
 }
 
 /**
@@ -105,7 +129,12 @@ export async function releaseClaims(store: Store, ids: readonly string[], owner:
  */
 export async function releaseOrphanedLeases(store: Store): Promise<number> {
   if (store.profile.name !== 'sqlite') return 0;
-  const r = await store.db.updateTable('deliveries').set({ lease_until: null, lease_owner: null }).where('lease_until', 'is not', null).where(UNSETTLED).executeTakeFirst();
+  const r = await store.db
+    .updateTable('deliveries')
+    .set({ lease_until: null, lease_owner: null })
+    .where('lease_until', 'is not', null)
+    .where(UNSETTLED)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
 
@@ -113,10 +142,15 @@ export async function releaseOrphanedLeases(store: Store): Promise<number> {
 export async function nextDueAt(store: Store, now: number): Promise<number | null> {
   const row = await store.db
     .selectFrom('deliveries')
-    .select(sql<number | null>`min(case when lease_until is not null and lease_until > ${now} then lease_until else next_attempt_at end)`.as('next'))
+    .select(
+      sql<
+        number | null
+      >`min(case when lease_until is not null and lease_until > ${now} then lease_until else next_attempt_at end)`.as(
+        'next',
+      ),
+    )
     .where(UNSETTLED)
     .executeTakeFirst();
   const next = row?.next == null ? null : Number(row.next);
   return next === null ? null : Math.max(next, now);
 }
-

@@ -23,12 +23,19 @@ export interface NextState {
 }
 
 /** The state machine of one delivery after an attempt: success, a scheduled retry, or dead when the schedule is spent. */
-export function nextState(schedule: readonly number[], attemptNumber: number, outcome: AttemptOutcome, now: number): NextState {
+export function nextState(
+  schedule: readonly number[],
+  attemptNumber: number,
+  outcome: AttemptOutcome,
+  now: number,
+): NextState {
   if (outcome.ok) return { status: 'success', next_attempt_at: null };
   // 410 Gone means "stop": the endpoint is disabled and retrying would only knock on a closed door.
   if (outcome.gone) return { status: 'dead', next_attempt_at: null };
   const delay = nextRetryDelay(schedule, attemptNumber, outcome.retryAfterMs);
-  return delay === null ? { status: 'dead', next_attempt_at: null } : { status: 'failed', next_attempt_at: now + delay };
+  return delay === null
+    ? { status: 'dead', next_attempt_at: null }
+    : { status: 'failed', next_attempt_at: now + delay };
 }
 
 const EXCERPT_MAX = 2048;
@@ -50,10 +57,13 @@ export async function recordResults(
     const n = r.delivery.attempt_count + (r.outcome ? 1 : 0);
     // The schedule counts attempts of the current sequence: a resent delivery starts again at 1 minute.
     const inSequence = n - (r.delivery.sequence_start ?? 0);
-    const state: NextState = r.outcome ? nextState(schedule, inSequence, r.outcome, r.finishedAt) : { status: 'dead', next_attempt_at: null };
+    const state: NextState = r.outcome
+      ? nextState(schedule, inSequence, r.outcome, r.finishedAt)
+      : { status: 'dead', next_attempt_at: null };
     return { r, n, state };
   });
-  if (store.profile.queueFunctions && planned.every(({ r }) => r.outcome?.ok)) return recordSuccessesInOneStatement(store, planned);
+  if (store.profile.queueFunctions && planned.every(({ r }) => r.outcome?.ok))
+    return recordSuccessesInOneStatement(store, planned);
   return store.db.transaction().execute(async (tx) => {
     // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
     // transaction. A row is only updated while this worker still holds its lease (the join on lease_owner); a row
@@ -96,7 +106,9 @@ export async function recordResults(
     if (attempts.length) {
       await sql`
         insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)})
-        select ${sql.raw(ATTEMPT_COLUMN_NAMES)} from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(tx);
+        select ${sql.raw(ATTEMPT_COLUMN_NAMES)} from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(
+        tx,
+      );
     }
     const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
     if (eventIds.length) await refreshEventDeliveryStatus(store.profile, tx, eventIds);
@@ -152,7 +164,10 @@ function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
  * columns travel as arrays, so PostgreSQL parses the same short text for any batch size. A batch with any failure
  * or skip takes the transaction path, where the endpoint-health hook decides about failing streaks and auto-disable.
  */
-async function recordSuccessesInOneStatement(store: Store, planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>): Promise<AttemptResult[]> {
+async function recordSuccessesInOneStatement(
+  store: Store,
+  planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>,
+): Promise<AttemptResult[]> {
   const rows = planned.map(({ r, n }) => ({ r, a: attemptRow(r, n, r.outcome!) }));
   const column = <T>(pick: (x: (typeof rows)[number]) => T) => rows.map(pick);
   const applied = await sql<{ id: string }>`
@@ -174,7 +189,11 @@ async function recordSuccessesInOneStatement(store: Store, planned: ReadonlyArra
  * event passed here has at least one. On PostgreSQL, where workers settle sibling deliveries concurrently, the
  * recomputation runs under a lock on the event rows (migration 0006, refresh_event_delivery_status).
  */
-export async function refreshEventDeliveryStatus(profile: DialectProfile, tx: Tx, eventIds: readonly string[]): Promise<void> {
+export async function refreshEventDeliveryStatus(
+  profile: DialectProfile,
+  tx: Tx,
+  eventIds: readonly string[],
+): Promise<void> {
   if (eventIds.length === 0) return;
   if (profile.queueFunctions) {
     await sql`select refresh_event_delivery_status(${[...eventIds]}::text[])`.execute(tx);

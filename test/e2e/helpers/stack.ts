@@ -28,13 +28,20 @@ export class Receiver {
     readonly url: string,
   ) {}
 
-  static async start(answer: { status: number; body: string } = { status: 200, body: 'ok received' }): Promise<Receiver> {
+  static async start(
+    answer: { status: number; body: string } = { status: 200, body: 'ok received' },
+  ): Promise<Receiver> {
     let self: Receiver | null = null;
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const r = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+        const r = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
         self!.requests.push(r);
         self!.waiters = self!.waiters.filter((w) => (w.match(r) ? (w.resolve(r), false) : true));
         res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body);
@@ -77,7 +84,11 @@ export interface Stack {
 export async function startStack(): Promise<Stack> {
   await ensureDashboardBuilt();
   const testStore: TestStore = await createTestStore();
-  const config = testConfig({ allowHttpWebhooks: true, webhookAllowCidrs: ['127.0.0.0/8', '::1/128'], retryScheduleMs: [60_000, 300_000, 1_800_000, 7_200_000, 21_600_000] });
+  const config = testConfig({
+    allowHttpWebhooks: true,
+    webhookAllowCidrs: ['127.0.0.0/8', '::1/128'],
+    retryScheduleMs: [60_000, 300_000, 1_800_000, 7_200_000, 21_600_000],
+  });
   const app = await buildApp({ config, store: testStore.store, logger: false });
   await app.http.listen({ port: 0, host: '127.0.0.1' });
   const worker: RunningWorker = await startDeliveryWorker(app, config);
@@ -86,7 +97,13 @@ export async function startStack(): Promise<Stack> {
 
   const ctx = app.ctx;
   const company = await createCompany(ctx, { name: 'Volt Appliances', code: 'VOLT', plan: 'professional' });
-  await createUser(ctx, { companyId: company.id, email: 'owner@volt.test', password: PASSWORD, role: 'owner', name: 'Olivia Owner' });
+  await createUser(ctx, {
+    companyId: company.id,
+    email: 'owner@volt.test',
+    password: PASSWORD,
+    role: 'owner',
+    name: 'Olivia Owner',
+  });
   await createUser(ctx, { companyId: company.id, email: 'viewer@volt.test', password: PASSWORD, role: 'viewer' });
   await createUser(ctx, { companyId: company.id, email: 'agent@volt.test', password: PASSWORD, role: 'agent' });
   // A second company on a plan without API access, to see the API Keys tab explain why it is off.
@@ -95,11 +112,34 @@ export async function startStack(): Promise<Stack> {
   const { consumer } = await createConsumerWithToken(ctx, { email: 'alice@example.test', name: 'Alice Sharma' });
   const complaintIds: string[] = [];
   const filings = [
-    { complaint_category: 'Consumer Durables', title: 'Refrigerator stopped cooling after 3 weeks', description: 'The fridge I bought on 2 April stopped cooling. Two service visits were booked and missed. I want a replacement or a refund.', priority: 'high' as const, amount_involved: 42000, currency: 'INR' },
-    { complaint_category: 'Billing', title: 'Charged twice for the extended warranty', description: 'My card was charged twice for the same 2-year warranty.', priority: 'medium' as const, amount_involved: 3499, currency: 'INR' },
-    { complaint_category: 'Delivery', title: 'Washing machine delivered with a dent', description: 'The drum door is dented; the delivery team left before I could check.', priority: 'low' as const, amount_involved: 27500, currency: 'INR' },
+    {
+      complaint_category: 'Consumer Durables',
+      title: 'Refrigerator stopped cooling after 3 weeks',
+      description:
+        'The fridge I bought on 2 April stopped cooling. Two service visits were booked and missed. I want a replacement or a refund.',
+      priority: 'high' as const,
+      amount_involved: 42000,
+      currency: 'INR',
+    },
+    {
+      complaint_category: 'Billing',
+      title: 'Charged twice for the extended warranty',
+      description: 'My card was charged twice for the same 2-year warranty.',
+      priority: 'medium' as const,
+      amount_involved: 3499,
+      currency: 'INR',
+    },
+    {
+      complaint_category: 'Delivery',
+      title: 'Washing machine delivered with a dent',
+      description: 'The drum door is dented; the delivery team left before I could check.',
+      priority: 'low' as const,
+      amount_involved: 27500,
+      currency: 'INR',
+    },
   ];
-  for (const f of filings) complaintIds.push((await fileComplaint(ctx, { consumerId: consumer.id, company_code: 'VOLT', ...f })).escalatr_id);
+  for (const f of filings)
+    complaintIds.push((await fileComplaint(ctx, { consumerId: consumer.id, company_code: 'VOLT', ...f })).escalatr_id);
 
   const baseUrl = `http://127.0.0.1:${(app.http.server.address() as AddressInfo).port}`;
   return {

@@ -19,7 +19,15 @@ interface SectionProps<T> {
 const base = (c: ComplaintDetail) => `/api/v1/complaints/${encodeURIComponent(c.escalatr_id)}`;
 const active = (c: ComplaintDetail) => c.status === 'Open' || c.status === 'Escalated';
 
-function Loading<T>({ items, empty, children }: { items: Async<T[]>; empty: string; children: (list: T[]) => ComponentChildren }) {
+function Loading<T>({
+  items,
+  empty,
+  children,
+}: {
+  items: Async<T[]>;
+  empty: string;
+  children: (list: T[]) => ComponentChildren;
+}) {
   if (items.error) return <Notice kind="error">{items.error}</Notice>;
   if (!items.data) return <p class="muted">Loading…</p>;
   if (items.data.length === 0) return <p class="muted">{empty}</p>;
@@ -61,7 +69,14 @@ export function MessagesSection({ complaint, items, canWrite, onChanged }: Secti
       </Loading>
       {canWrite && active(complaint) && (
         <form onSubmit={send} class="stack">
-          <TextArea label="Reply to the consumer" value={body} onValue={setBody} rows={3} maxLength={10000} error={invalid} />
+          <TextArea
+            label="Reply to the consumer"
+            value={body}
+            onValue={setBody}
+            rows={3}
+            maxLength={10000}
+            error={invalid}
+          />
           <div>
             <button type="submit" class="btn btn-primary" disabled={action.busy}>
               Send reply
@@ -85,12 +100,18 @@ export function SettlementsSection({ complaint, items, canWrite, onChanged }: Se
     const n = Number(amount);
     const next: Record<string, string> = {};
     if (amount.trim() === '' || !Number.isFinite(n) || n < 0) next.amount = 'Enter an amount of 0 or more.';
-    if (!/^[A-Z]{3}$/.test(currency.trim().toUpperCase())) next.currency = 'Use a three-letter currency code such as INR or USD.';
+    if (!/^[A-Z]{3}$/.test(currency.trim().toUpperCase()))
+      next.currency = 'Use a three-letter currency code such as INR or USD.';
     if (!terms.trim()) next.terms = 'Describe the terms of the offer.';
     setErrors(next);
     if (Object.keys(next).length) return;
     const done = await action.run(
-      () => api.post(`${base(complaint)}/settlements`, { amount: n, currency: currency.trim().toUpperCase(), terms: terms.trim() }),
+      () =>
+        api.post(`${base(complaint)}/settlements`, {
+          amount: n,
+          currency: currency.trim().toUpperCase(),
+          terms: terms.trim(),
+        }),
       'Settlement offer sent.',
     );
     if (done !== undefined) {
@@ -108,7 +129,9 @@ export function SettlementsSection({ complaint, items, canWrite, onChanged }: Se
             {list.map((o) => (
               <li key={o.id}>
                 <strong>{formatMoney(o.amount, o.currency)}</strong> <Badge value={o.status} />
-                {o.counter_amount != null && <span class="muted"> · counter {formatMoney(o.counter_amount, o.currency)}</span>}
+                {o.counter_amount != null && (
+                  <span class="muted"> · counter {formatMoney(o.counter_amount, o.currency)}</span>
+                )}
                 <div>{o.terms}</div>
                 <div class="muted small">
                   {o.created_by ? `${o.created_by} · ` : ''}
@@ -122,8 +145,24 @@ export function SettlementsSection({ complaint, items, canWrite, onChanged }: Se
       {canWrite && active(complaint) && (
         <form onSubmit={offer} class="stack">
           <div class="grid-2">
-            <TextField label="Amount" type="number" min="0" step="0.01" inputMode="decimal" value={amount} onValue={setAmount} error={errors.amount} />
-            <TextField label="Currency" value={currency} onValue={setCurrency} maxLength={3} error={errors.currency} autoCapitalize="characters" />
+            <TextField
+              label="Amount"
+              type="number"
+              min="0"
+              step="0.01"
+              inputMode="decimal"
+              value={amount}
+              onValue={setAmount}
+              error={errors.amount}
+            />
+            <TextField
+              label="Currency"
+              value={currency}
+              onValue={setCurrency}
+              maxLength={3}
+              error={errors.currency}
+              autoCapitalize="characters"
+            />
           </div>
           <TextArea label="Terms" value={terms} onValue={setTerms} rows={2} maxLength={5000} error={errors.terms} />
           <div>
@@ -146,7 +185,10 @@ export function FollowupsSection({ complaint, items, canWrite, onChanged }: Sect
     e.preventDefault();
     if (!question.trim()) return setInvalid('Write the question first.');
     setInvalid(null);
-    const done = await action.run(() => api.post(`${base(complaint)}/followups`, { question: question.trim() }), 'Question sent to the consumer.');
+    const done = await action.run(
+      () => api.post(`${base(complaint)}/followups`, { question: question.trim() }),
+      'Question sent to the consumer.',
+    );
     if (done !== undefined) {
       setQuestion('');
       onChanged();
@@ -173,7 +215,13 @@ export function FollowupsSection({ complaint, items, canWrite, onChanged }: Sect
       </Loading>
       {canWrite && active(complaint) && (
         <form onSubmit={ask} class="stack">
-          <TextField label="Ask a follow-up question" value={question} onValue={setQuestion} maxLength={5000} error={invalid} />
+          <TextField
+            label="Ask a follow-up question"
+            value={question}
+            onValue={setQuestion}
+            maxLength={5000}
+            error={invalid}
+          />
           <div>
             <button type="submit" class="btn btn-primary" disabled={action.busy}>
               Ask question

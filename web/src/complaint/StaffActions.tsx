@@ -51,22 +51,42 @@ export function StaffActions({ complaint, onChanged }: { complaint: ComplaintDet
           `This complaint is ${complaint.status.toLowerCase()}.`
         )}
       </p>
-      {completed && active && <p class="muted small">The consumer can now confirm it as resolved, or escalate it if they disagree.</p>}
+      {completed && active && (
+        <p class="muted small">The consumer can now confirm it as resolved, or escalate it if they disagree.</p>
+      )}
       <div class="btn-row">
         {canClaim && (
-          <button type="button" class="btn btn-primary" disabled={action.busy} onClick={() => step('claim', undefined, 'You claimed this complaint.')}>
+          <button
+            type="button"
+            class="btn btn-primary"
+            disabled={action.busy}
+            onClick={() => step('claim', undefined, 'You claimed this complaint.')}
+          >
             Claim
           </button>
         )}
         {canRelease && (
-          <button type="button" class="btn" disabled={action.busy} onClick={() => step('release', undefined, 'Complaint released.')}>
+          <button
+            type="button"
+            class="btn"
+            disabled={action.busy}
+            onClick={() => step('release', undefined, 'Complaint released.')}
+          >
             Release
           </button>
         )}
       </div>
       {canComplete && (
         <form onSubmit={complete} class="stack">
-          <TextArea label="Resolution notes" value={notes} onValue={setNotes} rows={3} maxLength={10000} error={notesError} hint="Sent to webhooks with the complaint.completed event." />
+          <TextArea
+            label="Resolution notes"
+            value={notes}
+            onValue={setNotes}
+            rows={3}
+            maxLength={10000}
+            error={notesError}
+            hint="Sent to webhooks with the complaint.completed event."
+          />
           <div>
             <button type="submit" class="btn btn-primary" disabled={action.busy}>
               Complete

@@ -29,14 +29,20 @@ function summary(e: FeedEvent): string {
     case 'settlement.responded':
       return `Consumer ${str(d.action) === 'accept' ? 'accepted' : str(d.action) === 'reject' ? 'rejected' : 'countered'} a settlement offer`;
     case 'message.new':
-      return d.author_kind === 'staff' ? 'Staff replied' : `New message from the consumer${d.directed_to ? ` to ${str(d.directed_to)}` : ''}`;
+      return d.author_kind === 'staff'
+        ? 'Staff replied'
+        : `New message from the consumer${d.directed_to ? ` to ${str(d.directed_to)}` : ''}`;
     case 'evidence.uploaded':
       return `Evidence uploaded: ${str(d.file_name)}`;
     case 'followup.replied':
       return d.all_answered ? 'Follow-up answered (all answered)' : 'Follow-up answered';
     default: {
       const extra = Object.entries(d).filter(([k]) => !BASE_FIELDS.has(k));
-      return extra.length ? extra.map(([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : str(v)}`).join(' · ') : humanEvent(e.event);
+      return extra.length
+        ? extra
+            .map(([k, v]) => `${k.replace(/_/g, ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : str(v)}`)
+            .join(' · ')
+        : humanEvent(e.event);
     }
   }
 }

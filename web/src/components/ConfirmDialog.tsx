@@ -17,7 +17,17 @@ interface Props {
  * A modal confirmation on the native <dialog>: the browser traps focus, Escape cancels, and focus returns to the
  * control that opened it.
  */
-export function ConfirmDialog({ open, title, children, confirmLabel, danger, busy, error, onConfirm, onCancel }: Props) {
+export function ConfirmDialog({
+  open,
+  title,
+  children,
+  confirmLabel,
+  danger,
+  busy,
+  error,
+  onConfirm,
+  onCancel,
+}: Props) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   useEffect(() => {

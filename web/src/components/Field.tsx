@@ -121,7 +121,13 @@ export function SelectField({ label, value, onValue, options, hint, error, disab
   return (
     <Field label={label} hint={hint} error={error} class={cls}>
       {({ id, describedBy }) => (
-        <select id={id} value={value} disabled={disabled} aria-describedby={describedBy} onChange={(e) => onValue((e.currentTarget as HTMLSelectElement).value)}>
+        <select
+          id={id}
+          value={value}
+          disabled={disabled}
+          aria-describedby={describedBy}
+          onChange={(e) => onValue((e.currentTarget as HTMLSelectElement).value)}
+        >
           {options.map((o) => (
             <option key={o.value} value={o.value}>
               {o.label}

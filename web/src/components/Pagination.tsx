@@ -12,9 +12,7 @@ export function Pagination({ page, limit, total, onPage, label }: Props) {
   const last = Math.min(total, page * limit);
   return (
     <nav class="pagination" aria-label={`${label} pages`}>
-      <span class="muted">
-        {total === 0 ? 'No results' : `${first}–${last} of ${total}`}
-      </span>
+      <span class="muted">{total === 0 ? 'No results' : `${first}–${last} of ${total}`}</span>
       <div class="btn-row">
         <button type="button" class="btn" disabled={page <= 1} onClick={() => onPage(page - 1)}>
           Previous

@@ -16,8 +16,8 @@ export function ApiKeysTab() {
   if (!API_PLANS.includes(session.company.plan)) {
     return (
       <Notice kind="info" title="API keys are not available on your plan">
-        Keys are available on the Professional and Enterprise plans. {session.company.name} is on the {capitalise(session.company.plan)} plan, so the Platform API
-        is not enabled. Upgrade to create keys.
+        Keys are available on the Professional and Enterprise plans. {session.company.name} is on the{' '}
+        {capitalise(session.company.plan)} plan, so the Platform API is not enabled. Upgrade to create keys.
       </Notice>
     );
   }
@@ -35,8 +35,8 @@ function ApiKeys() {
   return (
     <div class="stack-lg">
       <p class="lead">
-        Keys authenticate the Platform API (<code>Authorization: Bearer esc_…</code> or <code>X-API-Key</code>). A key is shown in full once, when it is created;
-        store it somewhere safe. It can't be retrieved again, only revoked.
+        Keys authenticate the Platform API (<code>Authorization: Bearer esc_…</code> or <code>X-API-Key</code>). A key
+        is shown in full once, when it is created; store it somewhere safe. It can't be retrieved again, only revoked.
       </p>
       {!created && (
         <CreateKeyForm
@@ -50,12 +50,20 @@ function ApiKeys() {
       {created && (
         <section class="card reveal" aria-labelledby="new-key-title">
           <h2 id="new-key-title">Your new key “{created.name}”</h2>
-          <Notice kind="warning">Copy this key now. You won't be able to see it again — only its prefix is kept.</Notice>
+          <Notice kind="warning">
+            Copy this key now. You won't be able to see it again — only its prefix is kept.
+          </Notice>
           <div class="secret-row">
             <label class="sr-only" for="new-api-key">
               New API key
             </label>
-            <input id="new-api-key" class="mono" readOnly value={created.key} onFocus={(e) => (e.currentTarget as HTMLInputElement).select()} />
+            <input
+              id="new-api-key"
+              class="mono"
+              readOnly
+              value={created.key}
+              onFocus={(e) => (e.currentTarget as HTMLInputElement).select()}
+            />
             <CopyButton text={created.key} what="API key" />
           </div>
           <div class="btn-row">
@@ -92,16 +100,26 @@ function ApiKeys() {
                   <td class="strong">{k.name}</td>
                   <td class="mono">{k.prefix}…</td>
                   <td>
-                    <Badge value={k.scope === 'admin' ? 'Admin' : 'Read'} tone={k.scope === 'admin' ? 'warning' : 'neutral'} />
+                    <Badge
+                      value={k.scope === 'admin' ? 'Admin' : 'Read'}
+                      tone={k.scope === 'admin' ? 'warning' : 'neutral'}
+                    />
                   </td>
                   <td class="nowrap">{formatDate(k.created_at)}</td>
                   <td class="nowrap" title={k.last_used_at ? formatDate(k.last_used_at) : undefined}>
                     {formatRelative(k.last_used_at)}
                   </td>
-                  <td>{k.revoked_at ? <Badge value="Revoked" tone="neutral" /> : <Badge value="Active" tone="success" />}</td>
+                  <td>
+                    {k.revoked_at ? <Badge value="Revoked" tone="neutral" /> : <Badge value="Active" tone="success" />}
+                  </td>
                   <td class="actions">
                     {!k.revoked_at && (
-                      <button type="button" class="btn btn-danger-quiet" onClick={() => setRevoking(k)} aria-label={`Revoke key ${k.name}`}>
+                      <button
+                        type="button"
+                        class="btn btn-danger-quiet"
+                        onClick={() => setRevoking(k)}
+                        aria-label={`Revoke key ${k.name}`}
+                      >
                         Revoke
                       </button>
                     )}
@@ -141,7 +159,8 @@ function ApiKeys() {
         }}
       >
         <p>
-          Requests signed with <span class="mono">{revoking?.prefix}…</span> will be refused with 401 at once. This cannot be undone.
+          Requests signed with <span class="mono">{revoking?.prefix}…</span> will be refused with 401 at once. This
+          cannot be undone.
         </p>
       </ConfirmDialog>
     </div>
@@ -157,7 +176,9 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: string, name: string) =
     e.preventDefault();
     if (!name.trim()) return setNameError('Give the key a name, such as “Helpdesk sync”.');
     setNameError(null);
-    const res = await action.run(() => api.post<{ key: string; name?: string }>('/api/v1/api-keys', { name: name.trim(), scope }));
+    const res = await action.run(() =>
+      api.post<{ key: string; name?: string }>('/api/v1/api-keys', { name: name.trim(), scope }),
+    );
     if (res) {
       setName('');
       onCreated(res.key, name.trim());
@@ -167,7 +188,14 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: string, name: string) =
     <section class="card" aria-labelledby="create-key-title">
       <h2 id="create-key-title">Create a key</h2>
       <form onSubmit={submit} class="inline-form">
-        <TextField label="Name" value={name} onValue={setName} maxLength={100} error={nameError} placeholder="Helpdesk sync" />
+        <TextField
+          label="Name"
+          value={name}
+          onValue={setName}
+          maxLength={100}
+          error={nameError}
+          placeholder="Helpdesk sync"
+        />
         <SelectField
           label="Scope"
           value={scope}

@@ -35,7 +35,16 @@ const splitList = (s: string) =>
     .filter(Boolean);
 
 function draftOf(d: Destination): DestinationDraft {
-  const base = { key: nextKey++, id: d.id, url: '', to: '', authType: 'none' as AuthType, credential: '', headerName: '', timeoutS: '5' };
+  const base = {
+    key: nextKey++,
+    id: d.id,
+    url: '',
+    to: '',
+    authType: 'none' as AuthType,
+    credential: '',
+    headerName: '',
+    timeoutS: '5',
+  };
   if (d.type === 'email') return { ...base, type: 'email', to: d.to.join(', ') };
   if (d.type === 'slack') return { ...base, type: 'slack', url: d.url, savedUrl: d.url };
   const auth = d.auth?.type ?? 'none';
@@ -53,13 +62,23 @@ function draftOf(d: Destination): DestinationDraft {
   };
 }
 
-const emptyDraft = (): DestinationDraft => ({ key: nextKey++, type: 'webhook', url: '', to: '', authType: 'none', credential: '', headerName: '', timeoutS: '5' });
+const emptyDraft = (): DestinationDraft => ({
+  key: nextKey++,
+  type: 'webhook',
+  url: '',
+  to: '',
+  authType: 'none',
+  credential: '',
+  headerName: '',
+  timeoutS: '5',
+});
 
 function destinationErrors(d: DestinationDraft, allowHttp: boolean): Record<string, string> {
   const e: Record<string, string> = {};
   if (d.type === 'email') {
     const to = splitList(d.to);
-    if (to.length === 0 || to.some((x) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(x))) e.to = 'Enter one or more email addresses, separated by commas.';
+    if (to.length === 0 || to.some((x) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(x)))
+      e.to = 'Enter one or more email addresses, separated by commas.';
     return e;
   }
   const unchangedSlack = d.type === 'slack' && d.id && d.url === d.savedUrl;
@@ -67,8 +86,10 @@ function destinationErrors(d: DestinationDraft, allowHttp: boolean): Record<stri
   if (url.error && !unchangedSlack) e.url = url.error;
   if (d.type === 'webhook') {
     const changed = d.authType !== d.savedAuthType;
-    if (d.authType !== 'none' && !d.credential && (changed || !d.id)) e.credential = 'Enter the credential your endpoint expects.';
-    if (d.authType === 'custom_header' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(d.headerName.trim())) e.headerName = 'Enter a header name.';
+    if (d.authType !== 'none' && !d.credential && (changed || !d.id))
+      e.credential = 'Enter the credential your endpoint expects.';
+    if (d.authType === 'custom_header' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(d.headerName.trim()))
+      e.headerName = 'Enter a header name.';
     const t = Number(d.timeoutS);
     if (!Number.isInteger(t) || t < 1 || t > 30) e.timeout = 'From 1 to 30 seconds.';
   }
@@ -79,9 +100,16 @@ function destinationBody(d: DestinationDraft): Record<string, unknown> {
   const id = d.id ? { id: d.id } : {};
   if (d.type === 'email') return { ...id, type: 'email', to: splitList(d.to) };
   // An existing destination keeps what is not sent: the unmasked Slack URL, the stored credential.
-  if (d.type === 'slack') return d.id && d.url === d.savedUrl ? { ...id, type: 'slack' } : { ...id, type: 'slack', url: d.url.trim() };
-  const body: Record<string, unknown> = { ...id, type: 'webhook', url: d.url.trim(), timeout_ms: Number(d.timeoutS) * 1000 };
-  const authUnchanged = d.id && d.authType === d.savedAuthType && !d.credential && d.headerName === (d.savedHeaderName ?? '');
+  if (d.type === 'slack')
+    return d.id && d.url === d.savedUrl ? { ...id, type: 'slack' } : { ...id, type: 'slack', url: d.url.trim() };
+  const body: Record<string, unknown> = {
+    ...id,
+    type: 'webhook',
+    url: d.url.trim(),
+    timeout_ms: Number(d.timeoutS) * 1000,
+  };
+  const authUnchanged =
+    d.id && d.authType === d.savedAuthType && !d.credential && d.headerName === (d.savedHeaderName ?? '');
   if (!authUnchanged) {
     const auth: Record<string, unknown> = { type: d.authType };
     if (d.authType !== 'none' && d.credential) auth.token = d.credential;
@@ -105,11 +133,14 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
   const [minLevel, setMinLevel] = useState<string>(automation?.filter.min_level ?? 'high');
   const [sources, setSources] = useState((automation?.filter.sources ?? []).join(', '));
   const [keywords, setKeywords] = useState((automation?.filter.keywords ?? []).join(', '));
-  const [destinations, setDestinations] = useState<DestinationDraft[]>(automation ? automation.destinations.map(draftOf) : [emptyDraft()]);
+  const [destinations, setDestinations] = useState<DestinationDraft[]>(
+    automation ? automation.destinations.map(draftOf) : [emptyDraft()],
+  );
   const [showErrors, setShowErrors] = useState(false);
   const save = useAction();
 
-  const update = (key: number, patch: Partial<DestinationDraft>) => setDestinations((ds) => ds.map((d) => (d.key === key ? { ...d, ...patch } : d)));
+  const update = (key: number, patch: Partial<DestinationDraft>) =>
+    setDestinations((ds) => ds.map((d) => (d.key === key ? { ...d, ...patch } : d)));
   const destErrors = destinations.map((d) => destinationErrors(d, allowHttp));
   const nameError = name.trim() ? null : 'Name the automation.';
   const listError = destinations.length === 0 ? 'Add at least one destination.' : null;
@@ -128,7 +159,9 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
       destinations: destinations.map(destinationBody),
     };
     const res = await save.run(() =>
-      automation ? api.patch<Automation>(`/api/v1/automations/${encodeURIComponent(automation.id)}`, body) : api.post<Automation>('/api/v1/automations', body),
+      automation
+        ? api.patch<Automation>(`/api/v1/automations/${encodeURIComponent(automation.id)}`, body)
+        : api.post<Automation>('/api/v1/automations', body),
     );
     if (res) onSaved(res, automation ? 'Automation saved.' : 'Automation created.');
   };
@@ -139,7 +172,14 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
       <h3 id="automation-form-title">{automation ? `Edit “${automation.name}”` : 'New automation'}</h3>
       <form onSubmit={submit} noValidate class="stack">
         <div class="grid-2">
-          <TextField label="Name" value={name} onValue={setName} maxLength={200} error={showErrors ? nameError : null} placeholder="Legal threats to on-call" />
+          <TextField
+            label="Name"
+            value={name}
+            onValue={setName}
+            maxLength={200}
+            error={showErrors ? nameError : null}
+            placeholder="Legal threats to on-call"
+          />
         </div>
         <Toggle label="Active" checked={active} onChange={setActive} states={['On', 'Paused']} />
         <fieldset class="bare">
@@ -152,8 +192,20 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
               options={SHIELD_LEVELS.map((l) => ({ value: l, label: capitalise(l) }))}
               hint="Alert when feedback scores at this level or above."
             />
-            <TextField label="Sources" value={sources} onValue={setSources} placeholder="ZendeskSupport, Intercom" hint="Comma-separated; empty means every source." />
-            <TextField label="Keywords" value={keywords} onValue={setKeywords} placeholder="refund, lawyer" hint="Comma-separated; empty means any content." />
+            <TextField
+              label="Sources"
+              value={sources}
+              onValue={setSources}
+              placeholder="ZendeskSupport, Intercom"
+              hint="Comma-separated; empty means every source."
+            />
+            <TextField
+              label="Keywords"
+              value={keywords}
+              onValue={setKeywords}
+              placeholder="refund, lawyer"
+              hint="Comma-separated; empty means any content."
+            />
           </div>
         </fieldset>
         <fieldset class="bare">
@@ -174,7 +226,14 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                   ]}
                 />
                 {d.type === 'email' ? (
-                  <TextField label="Send to" value={d.to} onValue={(v) => update(d.key, { to: v })} error={err(i, 'to')} placeholder="oncall@your-company.com" class="span-2" />
+                  <TextField
+                    label="Send to"
+                    value={d.to}
+                    onValue={(v) => update(d.key, { to: v })}
+                    error={err(i, 'to')}
+                    placeholder="oncall@your-company.com"
+                    class="span-2"
+                  />
                 ) : (
                   <TextField
                     label={d.type === 'slack' ? 'Slack incoming-webhook URL' : 'Webhook URL'}
@@ -183,16 +242,28 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                     onValue={(v) => update(d.key, { url: v })}
                     error={err(i, 'url')}
                     warning={urlProblem(d.url, allowHttp).warning}
-                    placeholder={d.type === 'slack' ? 'https://hooks.slack.com/services/…' : 'https://your-domain.com/shield'}
+                    placeholder={
+                      d.type === 'slack' ? 'https://hooks.slack.com/services/…' : 'https://your-domain.com/shield'
+                    }
                     class="span-2"
                   />
                 )}
               </div>
               {d.type === 'webhook' && (
                 <div class="grid-3">
-                  <SelectField label="Authentication" value={d.authType} onValue={(v) => update(d.key, { authType: v as AuthType })} options={AUTH_METHODS} />
+                  <SelectField
+                    label="Authentication"
+                    value={d.authType}
+                    onValue={(v) => update(d.key, { authType: v as AuthType })}
+                    options={AUTH_METHODS}
+                  />
                   {d.authType === 'custom_header' && (
-                    <TextField label="Header name" value={d.headerName} onValue={(v) => update(d.key, { headerName: v })} error={err(i, 'headerName')} />
+                    <TextField
+                      label="Header name"
+                      value={d.headerName}
+                      onValue={(v) => update(d.key, { headerName: v })}
+                      error={err(i, 'headerName')}
+                    />
                   )}
                   {d.authType !== 'none' && (
                     <TextField
@@ -202,13 +273,30 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                       value={d.credential}
                       onValue={(v) => update(d.key, { credential: v })}
                       error={err(i, 'credential')}
-                      hint={d.id && d.authType === d.savedAuthType ? 'Saved and encrypted. Leave empty to keep it.' : 'Stored encrypted.'}
+                      hint={
+                        d.id && d.authType === d.savedAuthType
+                          ? 'Saved and encrypted. Leave empty to keep it.'
+                          : 'Stored encrypted.'
+                      }
                     />
                   )}
-                  <TextField label="Timeout (seconds)" type="number" min="1" max="30" value={d.timeoutS} onValue={(v) => update(d.key, { timeoutS: v })} error={err(i, 'timeout')} />
+                  <TextField
+                    label="Timeout (seconds)"
+                    type="number"
+                    min="1"
+                    max="30"
+                    value={d.timeoutS}
+                    onValue={(v) => update(d.key, { timeoutS: v })}
+                    error={err(i, 'timeout')}
+                  />
                 </div>
               )}
-              <button type="button" class="btn btn-quiet" onClick={() => setDestinations((ds) => ds.filter((x) => x.key !== d.key))} aria-label={`Remove destination ${i + 1}`}>
+              <button
+                type="button"
+                class="btn btn-quiet"
+                onClick={() => setDestinations((ds) => ds.filter((x) => x.key !== d.key))}
+                aria-label={`Remove destination ${i + 1}`}
+              >
                 Remove destination
               </button>
             </div>

@@ -20,7 +20,8 @@ const WINDOWS = [
 ];
 
 export const eventOf = (d: Delivery) => d.event ?? d.event_name ?? '—';
-export const attemptCount = (d: Delivery) => (typeof d.attempts === 'number' ? d.attempts : Array.isArray(d.attempts) ? d.attempts.length : (d.attempt_count ?? 0));
+export const attemptCount = (d: Delivery) =>
+  typeof d.attempts === 'number' ? d.attempts : Array.isArray(d.attempts) ? d.attempts.length : (d.attempt_count ?? 0);
 
 /** Settings → Integrations → Deliveries: every delivery and attempt, filters, resend, recover, and the outcome chart. */
 export function DeliveriesTab() {
@@ -42,12 +43,17 @@ function Deliveries() {
   const endpoints = useAsync(() => api.list<Endpoint>('/api/v1/webhooks?limit=100').then((p) => p.data), []);
   const sinceIso = since ? new Date(since).toISOString() : '';
   const deliveries = useAsync(
-    () => api.list<Delivery>(`/api/v1/deliveries${query({ status, event, endpoint_id: endpointId, since: sinceIso, page, limit: LIMIT })}`),
+    () =>
+      api.list<Delivery>(
+        `/api/v1/deliveries${query({ status, event, endpoint_id: endpointId, since: sinceIso, page, limit: LIMIT })}`,
+      ),
     [status, event, endpointId, sinceIso, page],
   );
   const stats = useAsync(async (): Promise<Bucket[]> => {
     const from = Date.now() - win.ms;
-    const data = await api.get<unknown>(`/api/v1/deliveries/stats${query({ since: new Date(from).toISOString(), bucket: win.bucket })}`);
+    const data = await api.get<unknown>(
+      `/api/v1/deliveries/stats${query({ since: new Date(from).toISOString(), bucket: win.bucket })}`,
+    );
     return normaliseStats(data);
   }, [windowKey]);
 
@@ -79,24 +85,50 @@ function Deliveries() {
             <h2 id="chart-title">Delivery outcomes</h2>
             <p class="muted small">Every attempt, by outcome, per {win.bucket}.</p>
           </div>
-          <SelectField label="Period" value={windowKey} onValue={setWindowKey} options={WINDOWS.map((w) => ({ value: w.value, label: w.label }))} class="compact" />
+          <SelectField
+            label="Period"
+            value={windowKey}
+            onValue={setWindowKey}
+            options={WINDOWS.map((w) => ({ value: w.value, label: w.label }))}
+            class="compact"
+          />
         </div>
-        {stats.error ? <Notice kind="error">{stats.error}</Notice> : stats.data ? <DeliveryChart buckets={stats.data} bucketLabel={win.bucket} /> : <p class="muted">Loading…</p>}
+        {stats.error ? (
+          <Notice kind="error">{stats.error}</Notice>
+        ) : stats.data ? (
+          <DeliveryChart buckets={stats.data} bucketLabel={win.bucket} />
+        ) : (
+          <p class="muted">Loading…</p>
+        )}
       </section>
 
       <form class="filters" role="search" aria-label="Filter deliveries" onSubmit={(e) => e.preventDefault()}>
-        <SelectField label="Status" value={status} onValue={filter('status')} options={[{ value: '', label: 'All statuses' }, ...DELIVERY_STATUSES.map((s) => ({ value: s, label: s }))]} />
+        <SelectField
+          label="Status"
+          value={status}
+          onValue={filter('status')}
+          options={[{ value: '', label: 'All statuses' }, ...DELIVERY_STATUSES.map((s) => ({ value: s, label: s }))]}
+        />
         <SelectField
           label="Event"
           value={event}
           onValue={filter('event')}
-          options={[{ value: '', label: 'All events' }, ...['webhook.test', ...WEBHOOK_EVENTS.map((e) => e.name), 'shield.alert'].map((e) => ({ value: e, label: e }))]}
+          options={[
+            { value: '', label: 'All events' },
+            ...['webhook.test', ...WEBHOOK_EVENTS.map((e) => e.name), 'shield.alert'].map((e) => ({
+              value: e,
+              label: e,
+            })),
+          ]}
         />
         <SelectField
           label="Endpoint"
           value={endpointId}
           onValue={filter('endpoint_id')}
-          options={[{ value: '', label: 'All endpoints' }, ...(endpoints.data ?? []).map((e) => ({ value: e.id, label: e.description || e.url }))]}
+          options={[
+            { value: '', label: 'All endpoints' },
+            ...(endpoints.data ?? []).map((e) => ({ value: e.id, label: e.description || e.url })),
+          ]}
         />
         <TextField label="Since" type="datetime-local" value={since} onValue={filter('since')} />
         <button type="button" class="btn align-end" onClick={refresh} disabled={deliveries.loading}>
@@ -127,7 +159,12 @@ function Deliveries() {
               </tr>
             </thead>
             {deliveries.data?.data.map((d) => (
-              <DeliveryRow key={d.id} delivery={d} endpointUrl={d.endpoint_url ?? endpointUrl(d.endpoint_id) ?? d.target ?? '—'} onChanged={refresh} />
+              <DeliveryRow
+                key={d.id}
+                delivery={d}
+                endpointUrl={d.endpoint_url ?? endpointUrl(d.endpoint_id) ?? d.target ?? '—'}
+                onChanged={refresh}
+              />
             ))}
             {deliveries.data?.data.length === 0 && (
               <tbody>
@@ -141,7 +178,13 @@ function Deliveries() {
           </table>
         </div>
         {deliveries.data && (
-          <Pagination label="Deliveries" page={deliveries.data.page} limit={deliveries.data.limit} total={deliveries.data.total} onPage={(p) => setSearch({ page: p })} />
+          <Pagination
+            label="Deliveries"
+            page={deliveries.data.page}
+            limit={deliveries.data.limit}
+            total={deliveries.data.total}
+            onPage={(p) => setSearch({ page: p })}
+          />
         )}
       </section>
 
@@ -150,9 +193,21 @@ function Deliveries() {
   );
 }
 
-function DeliveryRow({ delivery: d, endpointUrl, onChanged }: { delivery: Delivery; endpointUrl: string; onChanged: () => void }) {
+function DeliveryRow({
+  delivery: d,
+  endpointUrl,
+  onChanged,
+}: {
+  delivery: Delivery;
+  endpointUrl: string;
+  onChanged: () => void;
+}) {
   const [open, setOpen] = useState(false);
-  const detail = useAsync(async () => (open ? api.get<Delivery & { attempts?: Attempt[] }>(`/api/v1/deliveries/${encodeURIComponent(d.id)}`) : undefined), [open, d.id, d.updated_at, d.status]);
+  const detail = useAsync(
+    async () =>
+      open ? api.get<Delivery & { attempts?: Attempt[] }>(`/api/v1/deliveries/${encodeURIComponent(d.id)}`) : undefined,
+    [open, d.id, d.updated_at, d.status],
+  );
   const resend = useAction();
   const attempts = Array.isArray(detail.data?.attempts) ? detail.data!.attempts : [];
   const code = d.last_status_code ?? null;
@@ -174,9 +229,23 @@ function DeliveryRow({ delivery: d, endpointUrl, onChanged }: { delivery: Delive
           )}
         </td>
         <td class="num">{attemptCount(d)}</td>
-        <td>{code !== null ? <span class={`code ${code >= 200 && code < 300 ? 'ok' : 'bad'}`}>{code}</span> : d.last_error ? <span class="muted small">{d.last_error}</span> : '—'}</td>
+        <td>
+          {code !== null ? (
+            <span class={`code ${code >= 200 && code < 300 ? 'ok' : 'bad'}`}>{code}</span>
+          ) : d.last_error ? (
+            <span class="muted small">{d.last_error}</span>
+          ) : (
+            '—'
+          )}
+        </td>
         <td class="actions">
-          <button type="button" class="btn btn-sm btn-quiet" aria-expanded={open} aria-controls={panelId} onClick={() => setOpen(!open)}>
+          <button
+            type="button"
+            class="btn btn-sm btn-quiet"
+            aria-expanded={open}
+            aria-controls={panelId}
+            onClick={() => setOpen(!open)}
+          >
             Attempts <span aria-hidden="true">{open ? '▴' : '▾'}</span>
           </button>
           <button
@@ -184,7 +253,13 @@ function DeliveryRow({ delivery: d, endpointUrl, onChanged }: { delivery: Delive
             class="btn btn-sm"
             disabled={resend.busy}
             onClick={async () => {
-              if ((await resend.run(() => api.post(`/api/v1/deliveries/${encodeURIComponent(d.id)}/resend`), 'Queued for resend.')) !== undefined) onChanged();
+              if (
+                (await resend.run(
+                  () => api.post(`/api/v1/deliveries/${encodeURIComponent(d.id)}/resend`),
+                  'Queued for resend.',
+                )) !== undefined
+              )
+                onChanged();
             }}
           >
             Resend
@@ -203,7 +278,12 @@ function DeliveryRow({ delivery: d, endpointUrl, onChanged }: { delivery: Delive
           <td colSpan={7} id={panelId}>
             {detail.error && <Notice kind="error">{detail.error}</Notice>}
             {!detail.data && !detail.error && <p class="muted">Loading attempts…</p>}
-            {detail.data && attempts.length === 0 && <p class="muted">No attempts yet{d.next_attempt_at ? `; the first is due ${formatDate(d.next_attempt_at, { seconds: true })}` : ''}.</p>}
+            {detail.data && attempts.length === 0 && (
+              <p class="muted">
+                No attempts yet
+                {d.next_attempt_at ? `; the first is due ${formatDate(d.next_attempt_at, { seconds: true })}` : ''}.
+              </p>
+            )}
             {attempts.length > 0 && (
               <table class="table inner">
                 <caption class="sr-only">Attempts of delivery {d.id}</caption>
@@ -225,14 +305,22 @@ function DeliveryRow({ delivery: d, endpointUrl, onChanged }: { delivery: Delive
                       <td class="nowrap">{formatDate(a.started_at, { seconds: true })}</td>
                       <td>
                         {a.status_code !== null && a.status_code !== undefined ? (
-                          <span class={`code ${a.status_code >= 200 && a.status_code < 300 ? 'ok' : 'bad'}`}>{a.status_code}</span>
+                          <span class={`code ${a.status_code >= 200 && a.status_code < 300 ? 'ok' : 'bad'}`}>
+                            {a.status_code}
+                          </span>
                         ) : (
                           <Badge value={a.error_kind ?? 'error'} tone="danger" />
                         )}
                         {a.error_message && <div class="muted small">{a.error_message}</div>}
                       </td>
                       <td class="num">{formatDuration(a.duration_ms)}</td>
-                      <td>{a.response_excerpt ? <pre class="excerpt">{a.response_excerpt}</pre> : <span class="muted">—</span>}</td>
+                      <td>
+                        {a.response_excerpt ? (
+                          <pre class="excerpt">{a.response_excerpt}</pre>
+                        ) : (
+                          <span class="muted">—</span>
+                        )}
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -254,7 +342,15 @@ function DeliveryRow({ delivery: d, endpointUrl, onChanged }: { delivery: Delive
   );
 }
 
-function RecoverForm({ endpoints, defaultEndpoint, onDone }: { endpoints: Endpoint[]; defaultEndpoint: string; onDone: () => void }) {
+function RecoverForm({
+  endpoints,
+  defaultEndpoint,
+  onDone,
+}: {
+  endpoints: Endpoint[];
+  defaultEndpoint: string;
+  onDone: () => void;
+}) {
   const [endpointId, setEndpointId] = useState(defaultEndpoint);
   const [since, setSince] = useState(toLocalInput(Date.now() - 24 * 3600_000));
   const [invalid, setInvalid] = useState<string | null>(null);
@@ -268,21 +364,31 @@ function RecoverForm({ endpoints, defaultEndpoint, onDone }: { endpoints: Endpoi
     if (at > Date.now()) return setInvalid('Choose a time in the past.');
     setInvalid(null);
     const res = await action.run(
-      () => api.post<{ resent?: number; skipped?: number }>(`/api/v1/webhooks/${encodeURIComponent(endpointId)}/recover`, { since: new Date(at).toISOString() }),
-      (r) => `Queued ${r?.resent ?? 0} failed or dead ${(r?.resent ?? 0) === 1 ? 'delivery' : 'deliveries'} for resend.`,
+      () =>
+        api.post<{ resent?: number; skipped?: number }>(`/api/v1/webhooks/${encodeURIComponent(endpointId)}/recover`, {
+          since: new Date(at).toISOString(),
+        }),
+      (r) =>
+        `Queued ${r?.resent ?? 0} failed or dead ${(r?.resent ?? 0) === 1 ? 'delivery' : 'deliveries'} for resend.`,
     );
     if (res) onDone();
   };
   return (
     <section class="card" aria-labelledby="recover-title">
       <h2 id="recover-title">Recover failed deliveries</h2>
-      <p class="muted">After an outage on your side, resend every failed and dead delivery of one endpoint since a time.</p>
+      <p class="muted">
+        After an outage on your side, resend every failed and dead delivery of one endpoint since a time.
+      </p>
       <form class="inline-form" onSubmit={submit}>
         <SelectField
           label="Endpoint"
           value={endpointId}
           onValue={setEndpointId}
-          options={endpoints.length ? endpoints.map((e) => ({ value: e.id, label: e.description || e.url })) : [{ value: '', label: 'No endpoints' }]}
+          options={
+            endpoints.length
+              ? endpoints.map((e) => ({ value: e.id, label: e.description || e.url }))
+              : [{ value: '', label: 'No endpoints' }]
+          }
         />
         <TextField label="Since" type="datetime-local" value={since} onValue={setSince} />
         <button type="submit" class="btn btn-primary align-end" disabled={action.busy || endpoints.length === 0}>

@@ -50,10 +50,18 @@ export function DeliveryChart({ buckets, bucketLabel }: { buckets: Bucket[]; buc
   const y = (v: number) => ((H - PAD_B - 4) * v) / max;
   const summary = totals.map((t) => `${t.total} ${t.label.toLowerCase()}`).join(', ');
   const labelEvery = Math.max(1, Math.ceil(buckets.length / 6));
-  const tickFormat = new Intl.DateTimeFormat(undefined, bucketLabel === 'day' ? { month: 'short', day: 'numeric' } : { hour: '2-digit', minute: '2-digit' });
+  const tickFormat = new Intl.DateTimeFormat(
+    undefined,
+    bucketLabel === 'day' ? { month: 'short', day: 'numeric' } : { hour: '2-digit', minute: '2-digit' },
+  );
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`Delivery attempts per ${bucketLabel}: ${summary}`} preserveAspectRatio="none">
+      <svg
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label={`Delivery attempts per ${bucketLabel}: ${summary}`}
+        preserveAspectRatio="none"
+      >
         <line x1={PAD_L} y1={H - PAD_B} x2={W} y2={H - PAD_B} class="axis" />
         <line x1={PAD_L} y1={4} x2={W} y2={4} class="grid" />
         <text x={PAD_L - 6} y={12} class="tick" text-anchor="end">

@@ -59,7 +59,13 @@ export function SecretField({ endpointId, initial }: Props) {
     <div class="field">
       <label for={inputId}>Secret Key</label>
       <div class="secret-row">
-        <input id={inputId} class="mono" readOnly value={revealed && secret ? secret : 'whsec_' + '•'.repeat(32)} aria-describedby={`${inputId}-hint`} />
+        <input
+          id={inputId}
+          class="mono"
+          readOnly
+          value={revealed && secret ? secret : 'whsec_' + '•'.repeat(32)}
+          aria-describedby={`${inputId}-hint`}
+        />
         <button type="button" class="btn" onClick={toggleReveal} disabled={load.busy}>
           {revealed ? 'Hide' : 'Reveal'}
         </button>
@@ -69,8 +75,8 @@ export function SecretField({ endpointId, initial }: Props) {
         </button>
       </div>
       <p class="hint" id={`${inputId}-hint`}>
-        Verify each delivery's <code>X-Escalatr-Signature</code> (hex HMAC-SHA256 of the raw body) with this key. Keep it in your secret manager, never in
-        frontend code or logs.
+        Verify each delivery's <code>X-Escalatr-Signature</code> (hex HMAC-SHA256 of the raw body) with this key. Keep
+        it in your secret manager, never in frontend code or logs.
       </p>
       <Outcome error={load.error} />
       <Outcome success={regen.success} />
@@ -87,7 +93,10 @@ export function SecretField({ endpointId, initial }: Props) {
         }}
         onConfirm={regenerate}
       >
-        <p>Deliveries will be signed with a new key. Requests signed with the old key should be treated as invalid once your receiver has the new one.</p>
+        <p>
+          Deliveries will be signed with a new key. Requests signed with the old key should be treated as invalid once
+          your receiver has the new one.
+        </p>
         <SelectField label="Grace period" value={grace} onValue={setGrace} options={GRACE} />
       </ConfirmDialog>
     </div>

@@ -11,7 +11,8 @@ import { canAdmin, useSession } from '../session';
 import type { Automation, Destination, FeedbackRecord } from '../types';
 import { AutomationForm } from './AutomationForm';
 
-const describeDestination = (d: Destination) => (d.type === 'email' ? `Email ${d.to.join(', ')}` : `${d.type === 'slack' ? 'Slack' : 'Webhook'} ${d.url}`);
+const describeDestination = (d: Destination) =>
+  d.type === 'email' ? `Email ${d.to.join(', ')}` : `${d.type === 'slack' ? 'Slack' : 'Webhook'} ${d.url}`;
 
 /** Settings → Integrations → Escalation Shield: automations that alert on risky feedback, and the scored feedback. */
 export function ShieldTab() {
@@ -27,7 +28,10 @@ export function ShieldTab() {
 
   const setActive = async (a: Automation, active: boolean) => {
     setMessage(null);
-    const res = await toggle.run(() => api.patch<Automation>(`/api/v1/automations/${encodeURIComponent(a.id)}`, { active }), `“${a.name}” ${active ? 'activated' : 'paused'}.`);
+    const res = await toggle.run(
+      () => api.patch<Automation>(`/api/v1/automations/${encodeURIComponent(a.id)}`, { active }),
+      `“${a.name}” ${active ? 'activated' : 'paused'}.`,
+    );
     if (res) void automations.reload();
   };
 
@@ -36,7 +40,10 @@ export function ShieldTab() {
       <div class="section-head">
         <div>
           <h2>Automations</h2>
-          <p class="lead">Incoming customer feedback is scored for escalation risk. An active automation sends an alert to its destinations when a record meets its filter.</p>
+          <p class="lead">
+            Incoming customer feedback is scored for escalation risk. An active automation sends an alert to its
+            destinations when a record meets its filter.
+          </p>
         </div>
         {admin && editing === null && (
           <button type="button" class="btn btn-primary" onClick={() => setEditing('new')}>
@@ -73,7 +80,14 @@ export function ShieldTab() {
                 </div>
               </div>
               {admin ? (
-                <Toggle label="Active" srLabel={`Active: ${a.name}`} checked={a.active} onChange={(v) => setActive(a, v)} disabled={toggle.busy} states={['On', 'Paused']} />
+                <Toggle
+                  label="Active"
+                  srLabel={`Active: ${a.name}`}
+                  checked={a.active}
+                  onChange={(v) => setActive(a, v)}
+                  disabled={toggle.busy}
+                  states={['On', 'Paused']}
+                />
               ) : (
                 <Badge value={a.active ? 'Active' : 'Paused'} tone={a.active ? 'success' : 'neutral'} />
               )}
@@ -87,10 +101,20 @@ export function ShieldTab() {
             </ul>
             {admin && (
               <div class="btn-row">
-                <button type="button" class="btn" onClick={() => setEditing(a)} aria-label={`Edit automation ${a.name}`}>
+                <button
+                  type="button"
+                  class="btn"
+                  onClick={() => setEditing(a)}
+                  aria-label={`Edit automation ${a.name}`}
+                >
                   Edit
                 </button>
-                <button type="button" class="btn btn-danger-quiet" onClick={() => setDeleting(a)} aria-label={`Delete automation ${a.name}`}>
+                <button
+                  type="button"
+                  class="btn btn-danger-quiet"
+                  onClick={() => setDeleting(a)}
+                  aria-label={`Delete automation ${a.name}`}
+                >
                   Delete
                 </button>
               </div>
@@ -162,24 +186,37 @@ function FeedbackTable() {
                 </td>
                 <td class="excerpt-cell">
                   {r.content.length > 220 ? `${r.content.slice(0, 220)}…` : r.content}
-                  {r.cues && r.cues.length > 0 && <div class="muted small">Cues: {r.cues.map((c) => c.replace(/_/g, ' ')).join(', ')}</div>}
+                  {r.cues && r.cues.length > 0 && (
+                    <div class="muted small">Cues: {r.cues.map((c) => c.replace(/_/g, ' ')).join(', ')}</div>
+                  )}
                 </td>
                 <td>{r.levels ? <Badge value={r.levels.escalation_level} /> : <span class="muted">Scoring…</span>}</td>
-                <td>{r.levels?.emotional_intensity_level ? <Badge value={r.levels.emotional_intensity_level} /> : '—'}</td>
+                <td>
+                  {r.levels?.emotional_intensity_level ? <Badge value={r.levels.emotional_intensity_level} /> : '—'}
+                </td>
                 <td class="small">{r.levels?.sentiment_shift ?? '—'}</td>
               </tr>
             ))}
             {feedback.data?.data.length === 0 && (
               <tr>
                 <td colSpan={6} class="empty">
-                  No feedback received yet. Send records to <code>POST /api/v1/feedback</code> or import a file with <code>escalatr shield import</code>.
+                  No feedback received yet. Send records to <code>POST /api/v1/feedback</code> or import a file with{' '}
+                  <code>escalatr shield import</code>.
                 </td>
               </tr>
             )}
           </tbody>
         </table>
       </div>
-      {feedback.data && <Pagination label="Feedback" page={feedback.data.page} limit={feedback.data.limit} total={feedback.data.total} onPage={setPage} />}
+      {feedback.data && (
+        <Pagination
+          label="Feedback"
+          page={feedback.data.page}
+          limit={feedback.data.limit}
+          total={feedback.data.total}
+          onPage={setPage}
+        />
+      )}
     </section>
   );
 }

@@ -46,7 +46,8 @@ export function urlProblem(url: string, allowHttp: boolean): { error?: string; w
   const u = url.trim();
   if (!u) return { error: 'URL must be non-empty' };
   if (!/^https:\/\//i.test(u)) {
-    if (allowHttp && /^http:\/\//i.test(u)) return { warning: `${HTTPS_RULE} — this development server also accepts http://, production servers do not.` };
+    if (allowHttp && /^http:\/\//i.test(u))
+      return { warning: `${HTTPS_RULE} — this development server also accepts http://, production servers do not.` };
     return { error: HTTPS_RULE };
   }
   try {
@@ -63,7 +64,12 @@ const AUTO_DISABLE_REASONS: Record<string, string> = {
   failing_5_days: 'Every delivery attempt failed for 5 days, so deliveries to it were stopped',
 };
 
-const CREDENTIAL_LABEL: Record<AuthType, string> = { none: '', bearer: 'Bearer token', api_key: 'API key', custom_header: 'Header value' };
+const CREDENTIAL_LABEL: Record<AuthType, string> = {
+  none: '',
+  bearer: 'Bearer token',
+  api_key: 'API key',
+  custom_header: 'Header value',
+};
 
 interface Props {
   endpoint?: Endpoint;
@@ -107,7 +113,11 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
   const dirty = JSON.stringify(form) !== JSON.stringify(saved);
   const allEvents = form.events.includes('*');
   const savedAuth = authOf(endpoint);
-  const authChanged = !endpoint || form.authType !== savedAuth.type || form.credential !== '' || form.headerName !== savedAuth.header_name;
+  const authChanged =
+    !endpoint ||
+    form.authType !== savedAuth.type ||
+    form.credential !== '' ||
+    form.headerName !== savedAuth.header_name;
 
   const url = urlProblem(form.url, allowHttp);
   const errors: Partial<Record<'url' | 'events' | 'credential' | 'headerName' | 'timeout', string>> = {};
@@ -120,7 +130,8 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
     errors.headerName = 'Enter a header name such as X-Webhook-Token.';
   }
   const timeout = Number(form.timeoutS);
-  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 30) errors.timeout = 'Choose a timeout from 1 to 30 seconds.';
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 30)
+    errors.timeout = 'Choose a timeout from 1 to 30 seconds.';
 
   const body = () => {
     const b: Record<string, unknown> = {
@@ -151,7 +162,9 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
       return;
     }
     const res = await save.run(() =>
-      endpoint ? api.patch<Endpoint>(`/api/v1/webhooks/${encodeURIComponent(endpoint.id)}`, body()) : api.post<Endpoint>('/api/v1/webhooks', body()),
+      endpoint
+        ? api.patch<Endpoint>(`/api/v1/webhooks/${encodeURIComponent(endpoint.id)}`, body())
+        : api.post<Endpoint>('/api/v1/webhooks', body()),
     );
     if (res) onSaved(res, 'Webhook settings saved.');
   };
@@ -160,7 +173,10 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
     if (!endpoint) return;
     setTestedId(null);
     const res = await test.run(
-      () => api.post<{ id?: string; delivery_id?: string }>(`/api/v1/webhooks/${encodeURIComponent(endpoint.id)}/test`, { message: 'Test event from the Escalatr dashboard' }),
+      () =>
+        api.post<{ id?: string; delivery_id?: string }>(`/api/v1/webhooks/${encodeURIComponent(endpoint.id)}/test`, {
+          message: 'Test event from the Escalatr dashboard',
+        }),
       'Test event sent.',
     );
     if (res) setTestedId(res.delivery_id ?? res.id ?? '');
@@ -183,20 +199,25 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
           {endpoint && <div class="muted small mono">{endpoint.url}</div>}
         </div>
         {endpoint && (
-          <span class={`badge ${endpoint.enabled ? 'badge-success' : 'badge-neutral'}`}>{endpoint.enabled ? 'Enabled' : 'Disabled'}</span>
+          <span class={`badge ${endpoint.enabled ? 'badge-success' : 'badge-neutral'}`}>
+            {endpoint.enabled ? 'Enabled' : 'Disabled'}
+          </span>
         )}
       </div>
       {endpoint?.disabled_reason && endpoint.disabled_reason !== 'manual' && (
         <Notice kind="warning" title="Automatically disabled">
           {AUTO_DISABLE_REASONS[endpoint.disabled_reason] ?? endpoint.disabled_reason}
-          {endpoint.disabled_at ? ` (${formatDate(endpoint.disabled_at)})` : ''}. Fix the receiver, then turn the webhook on and save to resume deliveries.
+          {endpoint.disabled_at ? ` (${formatDate(endpoint.disabled_at)})` : ''}. Fix the receiver, then turn the
+          webhook on and save to resume deliveries.
         </Notice>
       )}
       <form onSubmit={onSave} noValidate>
         <fieldset class="bare">
           <Toggle label="Webhook" checked={form.enabled} onChange={(v) => set('enabled', v)} />
           {!form.enabled && (
-            <p class="muted small">The webhook is off: no events are delivered to it. Turn it on to set its URL and secret key.</p>
+            <p class="muted small">
+              The webhook is off: no events are delivered to it. Turn it on to set its URL and secret key.
+            </p>
           )}
           {form.enabled && (
             <div class="stack">
@@ -218,14 +239,30 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
               ) : (
                 <div class="field">
                   <span class="label">Secret Key</span>
-                  <p class="hint">A signing secret (whsec_…) is generated when you save. You can then reveal, copy and regenerate it here.</p>
+                  <p class="hint">
+                    A signing secret (whsec_…) is generated when you save. You can then reveal, copy and regenerate it
+                    here.
+                  </p>
                 </div>
               )}
-              <TextField label="Description" value={form.description} onValue={(v) => set('description', v)} maxLength={500} placeholder="Helpdesk escalations" />
-              <fieldset class="events" aria-describedby={errors.events && showErrors ? `events-err-${cardId}` : undefined}>
+              <TextField
+                label="Description"
+                value={form.description}
+                onValue={(v) => set('description', v)}
+                maxLength={500}
+                placeholder="Helpdesk escalations"
+              />
+              <fieldset
+                class="events"
+                aria-describedby={errors.events && showErrors ? `events-err-${cardId}` : undefined}
+              >
                 <legend>Events</legend>
                 <label class="check strong">
-                  <input type="checkbox" checked={allEvents} onChange={(e) => toggleEvent('*', (e.currentTarget as HTMLInputElement).checked)} />
+                  <input
+                    type="checkbox"
+                    checked={allEvents}
+                    onChange={(e) => toggleEvent('*', (e.currentTarget as HTMLInputElement).checked)}
+                  />
                   All events, including ones added later
                 </label>
                 <div class="check-grid">
@@ -248,9 +285,21 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                 )}
               </fieldset>
               <div class="grid-3">
-                <SelectField label="Authentication" value={form.authType} onValue={(v) => set('authType', v as AuthType)} options={AUTH_METHODS} />
+                <SelectField
+                  label="Authentication"
+                  value={form.authType}
+                  onValue={(v) => set('authType', v as AuthType)}
+                  options={AUTH_METHODS}
+                />
                 {form.authType === 'custom_header' && (
-                  <TextField label="Header name" value={form.headerName} onValue={(v) => set('headerName', v)} error={fieldErr('headerName')} placeholder="X-Webhook-Token" maxLength={100} />
+                  <TextField
+                    label="Header name"
+                    value={form.headerName}
+                    onValue={(v) => set('headerName', v)}
+                    error={fieldErr('headerName')}
+                    placeholder="X-Webhook-Token"
+                    maxLength={100}
+                  />
                 )}
                 {form.authType !== 'none' && (
                   <TextField
@@ -260,7 +309,11 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                     value={form.credential}
                     onValue={(v) => set('credential', v)}
                     error={fieldErr('credential')}
-                    hint={endpoint && form.authType === savedAuth.type && endpoint.has_token !== false ? 'Saved and encrypted. Leave empty to keep it.' : 'Stored encrypted.'}
+                    hint={
+                      endpoint && form.authType === savedAuth.type && endpoint.has_token !== false
+                        ? 'Saved and encrypted. Leave empty to keep it.'
+                        : 'Stored encrypted.'
+                    }
                     maxLength={2000}
                   />
                 )}
@@ -285,7 +338,13 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
               {save.busy ? 'Saving…' : 'Save'}
             </button>
             {endpoint && (
-              <button type="button" class="btn" onClick={onTest} disabled={test.busy || dirty || !endpoint.enabled} title={dirty ? 'Save your changes before testing' : undefined}>
+              <button
+                type="button"
+                class="btn"
+                onClick={onTest}
+                disabled={test.busy || dirty || !endpoint.enabled}
+                title={dirty ? 'Save your changes before testing' : undefined}
+              >
                 Test
               </button>
             )}
@@ -301,14 +360,20 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
             </button>
           )}
         </div>
-        {endpoint && dirty && <p class="muted small">You have unsaved changes. Nothing changes for deliveries until you save.</p>}
-        {endpoint && !endpoint.enabled && !dirty && <p class="muted small">Turn the webhook on and save before sending a test.</p>}
+        {endpoint && dirty && (
+          <p class="muted small">You have unsaved changes. Nothing changes for deliveries until you save.</p>
+        )}
+        {endpoint && !endpoint.enabled && !dirty && (
+          <p class="muted small">Turn the webhook on and save before sending a test.</p>
+        )}
         <Outcome error={save.error} success={save.success ?? (dirty ? null : flash)} />
         <Outcome error={test.error} />
         {test.success && (
           <Notice kind="success">
             {test.success} It appears in{' '}
-            <Link href={`/settings/integrations/deliveries?endpoint_id=${encodeURIComponent(endpoint!.id)}`}>Deliveries</Link>
+            <Link href={`/settings/integrations/deliveries?endpoint_id=${encodeURIComponent(endpoint!.id)}`}>
+              Deliveries
+            </Link>
             {testedId ? (
               <>
                 {' '}
@@ -336,7 +401,8 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
           }}
         >
           <p>
-            Deliveries to <span class="mono">{endpoint.url}</span> stop at once. Its delivery history stays in Deliveries.
+            Deliveries to <span class="mono">{endpoint.url}</span> stop at once. Its delivery history stays in
+            Deliveries.
           </p>
         </ConfirmDialog>
       )}

@@ -37,8 +37,8 @@ function Webhooks({ allowHttp }: { allowHttp: boolean }) {
         <div>
           <h2>Webhook Notifications</h2>
           <p class="lead">
-            Escalatr POSTs a signed JSON event to your endpoint the moment something changes. Choose the events, save, and use Test to send a sample{' '}
-            <code>webhook.test</code> event.
+            Escalatr POSTs a signed JSON event to your endpoint the moment something changes. Choose the events, save,
+            and use Test to send a sample <code>webhook.test</code> event.
           </p>
         </div>
         {list.length > 0 && !adding && (
@@ -48,7 +48,9 @@ function Webhooks({ allowHttp }: { allowHttp: boolean }) {
         )}
       </div>
       {allowHttp && (
-        <Notice kind="info">This is a development server: it also delivers to http:// URLs. Production servers accept https:// only.</Notice>
+        <Notice kind="info">
+          This is a development server: it also delivers to http:// URLs. Production servers accept https:// only.
+        </Notice>
       )}
       {endpoints.error && <Notice kind="error">{endpoints.error}</Notice>}
       {removed && <Notice kind="success">{removed}</Notice>}

@@ -20,7 +20,10 @@ export function ComplaintDetailPage({ id }: { id: string }) {
   // The sub-resources load on their own, so one missing part never blanks the whole page.
   const events = useAsync(() => api.list<FeedEvent>(`${base}/events?limit=100`).then((p) => p.data), [base]);
   const messages = useAsync(() => api.list<Message>(`${base}/messages?limit=100`).then((p) => p.data), [base]);
-  const settlements = useAsync(() => api.list<SettlementOffer>(`${base}/settlements?limit=100`).then((p) => p.data), [base]);
+  const settlements = useAsync(
+    () => api.list<SettlementOffer>(`${base}/settlements?limit=100`).then((p) => p.data),
+    [base],
+  );
   const followups = useAsync(() => api.list<Followup>(`${base}/followups?limit=100`).then((p) => p.data), [base]);
   useEffect(() => {
     document.title = `${id} · Escalatr`;
@@ -39,7 +42,8 @@ export function ComplaintDetailPage({ id }: { id: string }) {
   return (
     <section class="page" aria-labelledby="complaint-title">
       <nav aria-label="Breadcrumb" class="breadcrumb">
-        <Link href="/complaints">Complaints</Link> <span aria-hidden="true">/</span> <span aria-current="page">{id}</span>
+        <Link href="/complaints">Complaints</Link> <span aria-hidden="true">/</span>{' '}
+        <span aria-current="page">{id}</span>
       </nav>
       {complaint.error && !c && <Notice kind="error">{complaint.error}</Notice>}
       {!c && !complaint.error && <p class="muted">Loading…</p>}
@@ -52,7 +56,10 @@ export function ComplaintDetailPage({ id }: { id: string }) {
                 <span class="mono">{c.escalatr_id}</span>
                 <Badge value={c.status} />
                 <Badge value={c.escalation_level} tone="info" />
-                <Badge value={`${c.priority} priority`} tone={c.priority === 'critical' ? 'danger' : c.priority === 'high' ? 'warning' : 'neutral'} />
+                <Badge
+                  value={`${c.priority} priority`}
+                  tone={c.priority === 'critical' ? 'danger' : c.priority === 'high' ? 'warning' : 'neutral'}
+                />
                 {c.is_overdue && <Badge value="Overdue" tone="danger" />}
               </div>
             </div>
@@ -79,17 +86,31 @@ export function ComplaintDetailPage({ id }: { id: string }) {
                   <Field term="SLA due" value={formatDate(c.sla_due_at)} />
                   <Field term="Filed" value={formatDate(c.created_at)} />
                   <Field term="Last updated" value={formatDate(c.updated_at)} />
-                  <Field term="Consumer" value={c.consumer ? `${c.consumer.name ?? ''}${c.consumer.name ? ' · ' : ''}${c.consumer.email}` : '—'} />
+                  <Field
+                    term="Consumer"
+                    value={
+                      c.consumer ? `${c.consumer.name ?? ''}${c.consumer.name ? ' · ' : ''}${c.consumer.email}` : '—'
+                    }
+                  />
                   <Field term="Claimed by" value={c.claimed_by ?? '—'} />
                   <Field term="Delegated to" value={c.delegated_to ?? '—'} />
                   <Field term="Resolution type" value={c.resolution?.resolution_type ?? '—'} />
-                  <Field term="Amount recovered" value={formatMoney(c.resolution?.amount_recovered ?? null, c.currency)} />
+                  <Field
+                    term="Amount recovered"
+                    value={formatMoney(c.resolution?.amount_recovered ?? null, c.currency)}
+                  />
                   <Field term="Resolution notes" value={c.resolution?.notes ?? '—'} wide />
                 </dl>
               </section>
               <section class="card" aria-labelledby="timeline-title">
                 <h2 id="timeline-title">Timeline</h2>
-                {events.error ? <Notice kind="error">{events.error}</Notice> : events.data ? <Timeline events={events.data} /> : <p class="muted">Loading…</p>}
+                {events.error ? (
+                  <Notice kind="error">{events.error}</Notice>
+                ) : events.data ? (
+                  <Timeline events={events.data} />
+                ) : (
+                  <p class="muted">Loading…</p>
+                )}
               </section>
               <MessagesSection complaint={c} items={messages} canWrite={write} onChanged={refreshAll} />
             </div>

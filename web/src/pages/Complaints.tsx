@@ -25,7 +25,10 @@ export function ComplaintsPage() {
   }, []);
 
   const list = useAsync(
-    () => api.list<ComplaintSummary>(`/api/v1/complaints${query({ status, stage, escalation_level: level, page, limit: LIMIT })}`),
+    () =>
+      api.list<ComplaintSummary>(
+        `/api/v1/complaints${query({ status, stage, escalation_level: level, page, limit: LIMIT })}`,
+      ),
     [status, stage, level, page],
   );
   const filter = (key: string) => (value: string) => setSearch({ [key]: value, page: null });
@@ -41,9 +44,18 @@ export function ComplaintsPage() {
       <form class="filters" role="search" aria-label="Filter complaints" onSubmit={(e) => e.preventDefault()}>
         <SelectField label="Status" value={status} onValue={filter('status')} options={all('All statuses', STATUSES)} />
         <SelectField label="Stage" value={stage} onValue={filter('stage')} options={all('All stages', STAGES)} />
-        <SelectField label="Escalation level" value={level} onValue={filter('escalation_level')} options={all('All levels', LEVELS)} />
+        <SelectField
+          label="Escalation level"
+          value={level}
+          onValue={filter('escalation_level')}
+          options={all('All levels', LEVELS)}
+        />
         {(status || stage || level) && (
-          <button type="button" class="btn btn-quiet align-end" onClick={() => setSearch({ status: null, stage: null, escalation_level: null, page: null })}>
+          <button
+            type="button"
+            class="btn btn-quiet align-end"
+            onClick={() => setSearch({ status: null, stage: null, escalation_level: null, page: null })}
+          >
             Clear filters
           </button>
         )}
@@ -107,7 +119,15 @@ export function ComplaintsPage() {
             </tbody>
           </table>
         </div>
-        {list.data && <Pagination label="Complaints" page={list.data.page} limit={list.data.limit} total={list.data.total} onPage={(p) => setSearch({ page: p })} />}
+        {list.data && (
+          <Pagination
+            label="Complaints"
+            page={list.data.page}
+            limit={list.data.limit}
+            total={list.data.total}
+            onPage={(p) => setSearch({ page: p })}
+          />
+        )}
       </div>
     </section>
   );

@@ -30,11 +30,16 @@ export function IntegrationsPage({ tab }: { tab: string }) {
       <h1 id="integrations-title">Integrations</h1>
       {!canAdmin(session) && (
         <Notice kind="info">
-          Integrations are managed by owners and admins. As {session.user.role === 'agent' ? 'an agent' : 'a viewer'} you can read the Escalation Shield automations
-          and feedback; nothing here can be changed.
+          Integrations are managed by owners and admins. As {session.user.role === 'agent' ? 'an agent' : 'a viewer'}{' '}
+          you can read the Escalation Shield automations and feedback; nothing here can be changed.
         </Notice>
       )}
-      <Tabs label="Integrations" tabs={TABS} current={current.id} onSelect={(id) => navigate(`/settings/integrations/${id}`)}>
+      <Tabs
+        label="Integrations"
+        tabs={TABS}
+        current={current.id}
+        onSelect={(id) => navigate(`/settings/integrations/${id}`)}
+      >
         {current.id === 'api-keys' && <ApiKeysTab />}
         {current.id === 'webhooks' && <WebhooksTab />}
         {current.id === 'deliveries' && <DeliveriesTab />}

@@ -46,7 +46,14 @@ export function LoginPage({ onSignedIn, expired }: { onSignedIn: (s: Session) =>
         {expired && <Notice kind="info">Your session ended. Sign in again to continue.</Notice>}
         <form onSubmit={submit} noValidate>
           <TextField label="Email" type="email" autoComplete="username" value={email} onValue={setEmail} required />
-          <TextField label="Password" type="password" autoComplete="current-password" value={password} onValue={setPassword} required />
+          <TextField
+            label="Password"
+            type="password"
+            autoComplete="current-password"
+            value={password}
+            onValue={setPassword}
+            required
+          />
           {error && <Notice kind="error">{error}</Notice>}
           <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
             {busy ? 'Signing in…' : 'Sign in'}
