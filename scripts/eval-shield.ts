@@ -415,9 +415,11 @@ if (doTune) {
       for (const [k, v] of Object.entries(o)) if (!(path.length === 0 && k === 'shift')) walk(v, [...path, k]);
   };
   walk(DEFAULT_WEIGHTS, []);
-  const getP = (w: unknown, p: (string | number)[]) => p.reduce<any>((o, k) => o[k], w) as number;
+  type Node = Record<string | number, unknown>;
+  const at = (w: unknown, p: (string | number)[]) => p.reduce<unknown>((o, k) => (o as Node)[k], w);
+  const getP = (w: unknown, p: (string | number)[]) => at(w, p) as number;
   const setP = (w: unknown, p: (string | number)[], v: number) => {
-    const parent = p.slice(0, -1).reduce<any>((o, k) => o[k], w);
+    const parent = at(w, p.slice(0, -1)) as Node;
     parent[p[p.length - 1]!] = v;
   };
   const clone = (w: Weights): Weights => structuredClone(w);

@@ -93,6 +93,8 @@ export async function startChild(script: string, opts: ChildOptions): Promise<Be
   };
 }
 
+// Each handler names its own argument type; what arrives over the IPC channel is whatever the orchestrator sent.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Handlers = Record<string, (args: any) => unknown | Promise<unknown>>;
 
 /** The child side: answers the orchestrator's calls with `handlers`; `ping` and `exit` are built in. */

@@ -161,7 +161,7 @@ export function watchReadiness(base: string) {
   let watching = true;
   const loop = (async () => {
     while (watching) {
-      let status = 0;
+      let status: number;
       try {
         status = (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3000) })).status;
       } catch {

@@ -105,7 +105,7 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export function requireCompany(db: Db, clock: Clock, permission: Permission) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
-    let principal: CompanyPrincipal | null = null;
+    let principal: CompanyPrincipal | null;
     if (key !== null) {
       const found = await authenticateApiKey(db, key, clock.now());
       // One answer for unknown, revoked and malformed keys: nothing tells a caller which it was.

@@ -32,7 +32,7 @@ function securityFor(url: string): Security | undefined {
 }
 
 /** TypeBox schemas as plain JSON (no symbol keys), as a document wants them. */
-const plain = <T>(value: T): Record<string, any> => JSON.parse(JSON.stringify(value));
+const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value));
 
 const DOCUMENTED = /^\/(api\/|healthz$|readyz$|metrics$)/;
 

@@ -332,6 +332,7 @@ async function pageRelated<R>(
 ): Promise<PageOf<R>> {
   // The table name varies, so the builder is used untyped here; the public functions below give the row types.
   const base = () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     let q = (db as unknown as Kysely<any>).selectFrom(table).where('complaint_id', '=', complaintId);
     if (narrow) q = q.where(narrow.column, '=', narrow.value);
     return q;
@@ -345,6 +346,7 @@ async function pageRelated<R>(
       .offset((page.page - 1) * page.limit)
       .execute() as Promise<R[]>,
     base()
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       .select((eb: any) => eb.fn.countAll().as('n'))
       .executeTakeFirstOrThrow() as Promise<{ n: unknown }>,
   ]);

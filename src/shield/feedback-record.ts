@@ -42,6 +42,7 @@ export const RECORD_FIELDS = [
 ] as const;
 
 // Control characters would end up in headers (Idempotency-Key), email subjects and logs.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const CONTROL = /[\u0000-\u001f\u007f]/;
 // A time without a zone is ambiguous (whose local time?), so a zone is required whenever a time is given.
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;

@@ -123,6 +123,7 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
   if (typeof raw !== 'string' || raw.trim() === '') throw fail('URL must not be empty');
   if (raw.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters`);
   // The URL parser silently strips surrounding spaces, tabs and newlines; what is saved must be what is sent.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\s\x00-\x1f\x7f]/.test(raw)) throw fail('URL must not contain spaces or control characters');
   const https = /^https:\/\//i.test(raw);
   const http = /^http:\/\//i.test(raw);

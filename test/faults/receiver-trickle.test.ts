@@ -1,5 +1,5 @@
 import net, { type AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { sendWebhook } from '../../src/webhooks/http-sender.js';
 import { createGuardedDispatcher, SsrfGuard } from '../../src/webhooks/ssrf-guard.js';

@@ -4,9 +4,8 @@ import { ManualClock } from '../../src/clock.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
 import { claimDue } from '../../src/webhooks/queue/claim-due.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startReceiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
-import type { RunningWorker } from '../../src/webhooks/worker.js';
 
 async function fileComplaints(t: TestApp, token: string, n: number) {
   for (let i = 0; i < n; i++) {

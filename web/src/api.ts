@@ -49,7 +49,7 @@ async function request(method: string, path: string, body?: unknown): Promise<En
   } catch {
     throw new ApiError(0, 'network', 'Could not reach the server. Check your connection and try again.');
   }
-  let json: { success?: boolean; error?: { code?: string; message?: string } } | null = null;
+  let json: { success?: boolean; error?: { code?: string; message?: string } } | null;
   try {
     json = await res.json();
   } catch {

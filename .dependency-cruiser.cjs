@@ -1,0 +1,54 @@
+/**
+ * The layer rules of src/: modules import downward only, and nothing imports in a circle.
+ * Layers, lowest first; a module may import its own layer and the ones below it, never one above.
+ */
+const LAYERS = [
+  { name: 'base', path: '^src/(clock|errors|ids|logger|metrics|config)\\.ts$' },
+  { name: 'storage and security', path: '^src/(storage|security)/' },
+  { name: 'queue', path: '^src/queue/' },
+  { name: 'domain', path: '^src/domain/' },
+  { name: 'webhooks', path: '^src/webhooks/' },
+  { name: 'shield', path: '^src/shield/' },
+  { name: 'api and web', path: '^src/(api|web)/' },
+  { name: 'runtime', path: '^src/(app|server|runtime)(\\.ts$|/)' },
+  { name: 'cli', path: '^src/cli/' },
+];
+
+/** Known exceptions, each with its reason; the list should only shrink. */
+const EXCEPTIONS = [];
+
+const upward = LAYERS.slice(0, -1).map((layer, i) => ({
+  name: `no-upward-from-${layer.name.replace(/\W+/g, '-')}`,
+  comment: `${layer.name} must not import a higher layer (${LAYERS.slice(i + 1)
+    .map((l) => l.name)
+    .join(', ')})`,
+  severity: 'error',
+  from: { path: layer.path, pathNot: EXCEPTIONS.map((e) => e.from) },
+  to: { path: LAYERS.slice(i + 1).map((l) => l.path) },
+}));
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      comment: 'Import cycles make load order matter and hide which part depends on which.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-tests-or-tools',
+      comment: 'Shipped code never imports tests, benchmarks or scripts.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench|scripts)/' },
+    },
+    ...upward,
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    exclude: { path: '^(dist|web/dist)/' },
+  },
+};
