@@ -4,31 +4,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config.js';
-import type { DomainContext } from './domain/context.js';
-import { SlaScheduler } from './domain/sla-scheduler.js';
 import { frameworkErrorResponder, installErrorHandler } from './api/error-handler.js';
-import { registerRoutes } from './api/routes.js';
-import { SecretBox } from './security/secret-box.js';
-import type { Store } from './storage/db.js';
+import { registerRoutes, type RouteDeps } from './api/routes.js';
 import { ErrorResponse } from './api/schemas.js';
-import { createMetrics, type Metrics } from './metrics.js';
 
-export interface AppOptions {
-  config: Config;
-  store: Store;
-  clock?: Clock;
+/** What the HTTP app serves from: the process's runtime (src/runtime/runtime.ts) passes its own parts. */
+export interface HttpAppOptions extends RouteDeps {
   logger?: Logger | false;
-}
-
-export interface App {
-  http: FastifyInstance;
-  ctx: DomainContext;
-  scheduler: SlaScheduler;
-  metrics: Metrics;
-  /** Listeners for "deliveries were created" (the in-process worker subscribes here). */
-  onWake(listener: () => void): void;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -54,16 +36,11 @@ function makeValidators() {
   return { strict, coercing };
 }
 
-export async function buildApp(opts: AppOptions): Promise<App> {
-  const clock = opts.clock ?? systemClock;
-  const listeners: Array<() => void> = [];
-  const ctx: DomainContext = {
-    store: opts.store,
-    clock,
-    box: new SecretBox(opts.config.masterKey),
-    config: opts.config,
-    wake: () => listeners.forEach((l) => l()),
-  };
+/**
+ * The HTTP app: routes, validation and error answers, nothing else. It neither opens the store nor starts
+ * background work; a process that serves no HTTP never builds it.
+ */
+export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstance> {
   const http = Fastify({
     loggerInstance: opts.logger || undefined,
     logger: opts.logger === false ? false : undefined,
@@ -78,9 +55,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   http.addSchema(ErrorResponse);
   await http.register(cookie);
-  installErrorHandler(http, opts.store.profile);
-  const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
-  const metrics = createMetrics();
-  await registerRoutes(http, { ctx, config: opts.config, metrics });
-  return { http, ctx, scheduler, metrics, onWake: (l) => listeners.push(l) };
+  installErrorHandler(http, opts.ctx.store.profile, opts.readiness);
+  const { ctx, config, metrics, readiness } = opts;
+  await registerRoutes(http, { ctx, config, metrics, readiness });
+  return http;
 }

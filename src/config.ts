@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { parseRetrySchedule } from './webhooks/retry-schedule.js';
 
 /** Everything the process reads from its environment, checked once at start and then frozen. */
 export interface Config {
@@ -22,6 +21,15 @@ export interface Config {
   leaseMs: number;
   /** Requests per minute per API key (per client IP without one) on /api/v1; 0 turns the limit off. */
   rateLimitPerMin: number;
+  /** When set, /metrics answers only requests with `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
+  /** When set, /metrics (with /healthz and /readyz) is served on this address instead of the API's. */
+  metricsListen: ListenAddress | null;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
 }
 
 export class ConfigError extends Error {
@@ -32,6 +40,23 @@ export class ConfigError extends Error {
     super(`${variable}: ${message}`);
     this.name = 'ConfigError';
   }
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "1m,5m,30m,2h,6h" (units ms, s, m, h, d) into delays in milliseconds. */
+export function parseRetrySchedule(text: string): number[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new Error('must list at least one delay, e.g. 1m,5m,30m,2h,6h');
+  if (parts.length > 20) throw new Error('may list at most 20 delays');
+  return parts.map((part) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part);
+    if (!m) throw new Error(`"${part}" is not a delay such as 30s, 5m or 2h`);
+    return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
+  });
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -79,6 +104,25 @@ function urlVar(env: NodeJS.ProcessEnv, name: string, protocols: string[]): stri
   return raw;
 }
 
+/** "127.0.0.1:9464", "[::1]:9464" or ":9464" (every interface). */
+function listenVar(env: NodeJS.ProcessEnv, name: string): ListenAddress | null {
+  const raw = (env[name] ?? '').trim();
+  if (!raw) return null;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(raw);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(name, `must be host:port, such as 127.0.0.1:9464, got "${raw}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function tokenVar(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = (env[name] ?? '').trim();
+  if (!raw) return null;
+  // A bearer token a scraper can guess protects nothing.
+  if (raw.length < 16 || !/^[\x21-\x7e]+$/.test(raw))
+    throw new ConfigError(name, 'must be at least 16 printable characters without spaces');
+  return raw;
+}
+
 /** Reads the master key from ESCALATR_MASTER_KEY (base64 or hex of 32 bytes) or from a 0600 key file in the data dir. */
 function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
   const raw = (env.ESCALATR_MASTER_KEY ?? '').trim();
@@ -95,7 +139,7 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
       throw new ConfigError('ESCALATR_MASTER_KEY', `key file ${file} does not hold 32 base64 bytes`);
     return key;
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   try {
     writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
@@ -139,5 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Longer than the longest attempt (30 s timeout), so a live attempt never loses its claim.
     leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
+    metricsToken: tokenVar(env, 'METRICS_TOKEN'),
+    metricsListen: listenVar(env, 'METRICS_LISTEN'),
   });
 }

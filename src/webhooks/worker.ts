@@ -10,7 +10,6 @@ import { sendWebhook, type AttemptOutcome } from './http-sender.js';
 import { claimDue, nextDueAt, releaseClaims, releaseOrphanedLeases, type ClaimedDelivery } from './queue/claim-due.js';
 import { recordResults, type AttemptResult, type NextState } from './queue/record-results.js';
 import type { TargetRegistry } from './targets.js';
-import { updateEndpointHealth } from './endpoint-health.js';
 
 export interface DeliveryWorkerOptions {
   ctx: DomainContext;
@@ -541,69 +540,4 @@ function bump(counts: Map<string, number>, key: string, by: number): void {
   const n = (counts.get(key) ?? 0) + by;
   if (n <= 0) counts.delete(key);
   else counts.set(key, n);
-}
-
-export interface RunningWorker {
-  worker: DeliveryWorker;
-  stop(): Promise<void>;
-}
-
-/**
- * Wires a worker into a running app: the SSRF-guarded dispatcher, in-process wake-ups after commits, and on
- * PostgreSQL a LISTEN connection so commits in other processes wake it too.
- */
-export async function startDeliveryWorker(
-  app: import('../app.js').App,
-  config: import('../config.js').Config,
-  log?: Logger,
-  overrides: {
-    targets?: TargetRegistry;
-    tls?: import('node:tls').ConnectionOptions;
-    lookup?: import('./ssrf-guard.js').LookupFn;
-    /** false: wire everything but leave the claim loop off (tests drive it with drain()). */
-    autoStart?: boolean;
-  } = {},
-): Promise<RunningWorker> {
-  const { SsrfGuard, createGuardedDispatcher } = await import('./ssrf-guard.js');
-  const { defaultTargets } = await import('./target-registry.js');
-  const dispatcher = createGuardedDispatcher(new SsrfGuard([...config.webhookAllowCidrs]), {
-    tls: overrides.tls,
-    lookup: overrides.lookup,
-  });
-  const worker = new DeliveryWorker({
-    ctx: app.ctx,
-    targets: overrides.targets ?? defaultTargets(),
-    dispatcher,
-    concurrency: config.workerConcurrency,
-    perReceiver: config.perEndpointConcurrency,
-    leaseMs: config.leaseMs,
-    log,
-    metrics: app.metrics,
-    afterBatch: updateEndpointHealth(app.ctx, log),
-    onStoreError: (err) => app.http.storeAvailability?.noteError(err),
-  });
-  app.onWake(() => worker.wake());
-  let listener: { stop(): Promise<void> } | null = null;
-  if (app.ctx.store.profile.listenNotify && config.databaseUrl) {
-    const { listenForDeliveries } = await import('./pg-wakeup.js');
-    listener = listenForDeliveries(
-      config.databaseUrl,
-      app.ctx.store.pgSchema,
-      () => worker.wake(),
-      (err) => log?.warn({ err: err.message }, 'delivery LISTEN connection lost; reconnecting'),
-    );
-  }
-  if (overrides.autoStart !== false) await worker.start();
-  let stopping: Promise<void> | null = null;
-  return {
-    worker,
-    stop() {
-      stopping ??= (async () => {
-        // The worker first: from this call on nothing new starts, whatever the LISTEN connection takes to close.
-        await Promise.all([worker.stop(), listener?.stop()]);
-        await dispatcher.close();
-      })();
-      return stopping;
-    },
-  };
 }

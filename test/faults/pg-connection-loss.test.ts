@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { buildApp } from '../../src/runtime/app.js';
 import { ManualClock } from '../../src/clock.js';
 import { UNAVAILABLE_WINDOW_MS } from '../../src/storage/availability.js';
 import { openStore } from '../../src/storage/db.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
+import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
 import { bearer, createTestStore, DATABASE_URL, seedTenant, testConfig, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint } from '../helpers/webhooks.js';

@@ -1,5 +1,5 @@
 import type { Config } from '../../src/config.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
+import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
 import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import type { TestApp } from './harness.js';
 

@@ -1,14 +1,13 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { buildApp } from '../../src/app.js';
+import { buildApp } from '../../src/runtime/app.js';
 import { ManualClock } from '../../src/clock.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { createLogger, REDACTED } from '../../src/logger.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
-import { shieldTargets } from '../../src/shield/destinations/index.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
+import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
 import { bearer, createTestStore, OWNER_PASSWORD, seedTenant, testConfig, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
@@ -66,7 +65,7 @@ describe('secrets and keys never reach the logs', () => {
     };
     worker = await startDeliveryWorker(app, config, logger, {
       autoStart: false,
-      targets: { ...defaultTargets(), ...shieldTargets },
+      targets: deliveryTargets(),
     });
     keep('master key (hex)', config.masterKey.toString('hex'));
     keep('master key (base64)', config.masterKey.toString('base64'));

@@ -2,13 +2,12 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import type { LookupFn } from '../../src/webhooks/ssrf-guard.js';
-import type { RunningWorker } from '../../src/webhooks/worker.js';
+import type { RunningWorker } from '../../src/runtime/delivery-worker.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 import { testWorker } from '../helpers/webhooks.js';
 import { tenant, type Tenant } from '../api/platform-fixtures.js';
-import { shieldTargets } from '../../src/shield/destinations/index.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
-import { startDeliveryWorker } from '../../src/webhooks/worker.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
+import { startDeliveryWorker } from '../../src/runtime/delivery-worker.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { changedTables, snapshot } from './table-snapshot.js';
 import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';
@@ -209,7 +208,7 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
     worker = await startDeliveryWorker(t.app, t.config, undefined, {
       autoStart: false,
       lookup,
-      targets: { ...defaultTargets(), ...shieldTargets },
+      targets: deliveryTargets(),
     });
     const before = connectTargets.length;
     expect(await worker.worker.drain()).toBe(4);

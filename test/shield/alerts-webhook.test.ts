@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/clock.js';
 import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint } from '../helpers/webhooks.js';
-import type { RunningWorker } from '../../src/webhooks/worker.js';
+import type { RunningWorker } from '../../src/runtime/delivery-worker.js';
 import { createAutomationOk, EXTREME, postFeedback, processorFor, record, shieldWorker } from './shield-helpers.js';
 
 describe('shield alerts to webhook destinations', () => {

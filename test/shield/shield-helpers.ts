@@ -1,7 +1,6 @@
 import { bearer, type TestApp } from '../helpers/harness.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
-import { shieldTargets } from '../../src/shield/destinations/index.js';
+import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 
 export const EXTREME =
@@ -12,7 +11,7 @@ export const CALM = 'Thanks, the product works great.';
 export async function shieldWorker(t: TestApp): Promise<RunningWorker> {
   return startDeliveryWorker(t.app, t.config, undefined, {
     autoStart: false,
-    targets: { ...defaultTargets(), ...shieldTargets },
+    targets: deliveryTargets(),
   });
 }
 

@@ -180,7 +180,7 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     const otherStore = t.store.profile.name === 'postgres' ? t.testStore.reopen() : t.store;
     const b = new DeliveryWorker({
       ctx: { ...t.app.ctx, store: otherStore },
-      targets: (await import('../../src/webhooks/target-registry.js')).defaultTargets(),
+      targets: (await import('../../src/runtime/delivery-targets.js')).deliveryTargets(),
       dispatcher: (a.worker as unknown as { opts: { dispatcher: never } }).opts.dispatcher,
       concurrency: 8,
       perReceiver: 8,

@@ -1,13 +1,13 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildApp, type App } from '../../../src/app.js';
+import { buildApp, type App } from '../../../src/runtime/app.js';
 import type { Config } from '../../../src/config.js';
 import { createCompany, type Company } from '../../../src/domain/companies.js';
 import { fileComplaint } from '../../../src/domain/complaints.js';
 import { createConsumerWithToken } from '../../../src/domain/consumers.js';
 import { createUser } from '../../../src/domain/users.js';
 import { ensureDashboardBuilt } from '../../../src/web/build-dashboard.js';
-import { startDeliveryWorker, type RunningWorker } from '../../../src/webhooks/worker.js';
+import { startDeliveryWorker, type RunningWorker } from '../../../src/runtime/delivery-worker.js';
 import { createTestStore, testConfig, type TestStore } from '../../helpers/harness.js';
 
 export const PASSWORD = 'correct horse battery';

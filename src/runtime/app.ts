@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildHttpApp } from '../app.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
+
+export interface AppOptions extends Omit<RuntimeOptions, 'logger'> {
+  /** false: no request logging at all (tests). */
+  logger?: Logger | false;
+}
+
+/** A runtime with its HTTP app: what an API process serves, and what the tests drive with `http.inject()`. */
+export interface App extends Runtime {
+  http: FastifyInstance;
+}
+
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const runtime = createRuntime({ ...opts, logger: opts.logger || undefined });
+  const http = await buildHttpApp({ ...runtime, logger: opts.logger });
+  return { ...runtime, http };
+}
