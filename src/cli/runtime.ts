@@ -1,7 +1,6 @@
-import { systemClock } from '../clock.js';
 import { loadConfig, type Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
-import { SecretBox } from '../security/secret-box.js';
+import { createDomainContext } from '../runtime/runtime.js';
 import { openStore, type Store } from '../storage/db.js';
 import { migrateToLatest } from '../storage/migrate.js';
 
@@ -14,11 +13,6 @@ export interface CliRuntime {
   applied: string[];
 }
 
-/** The domain context of a process that serves no HTTP: no in-process worker to wake (PostgreSQL NOTIFYs in the transaction). */
-function domainContext(config: Config, store: Store): DomainContext {
-  return { store, clock: systemClock, box: new SecretBox(config.masterKey), config, wake: () => {} };
-}
-
 /**
  * Loads the configuration (a ConfigError names the variable), opens the store, brings it to the latest schema
  * (every command works on a fresh data dir) and runs `fn`; the store is closed whatever happens.
@@ -28,7 +22,7 @@ export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>): Promis
   const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     const applied = await migrateToLatest(store.db);
-    return await fn({ config, store, ctx: domainContext(config, store), applied });
+    return await fn({ config, store, ctx: createDomainContext(config, store), applied });
   } finally {
     await store.close().catch(() => undefined);
   }

@@ -36,16 +36,24 @@ export interface Runtime {
   onWake(listener: () => void): void;
 }
 
+/**
+ * The domain context over an open store. `wake` is called after a commit that created deliveries; a process
+ * without an in-process worker (a CLI command) passes nothing, and PostgreSQL's NOTIFY in the transaction reaches
+ * the workers elsewhere.
+ */
+export function createDomainContext(
+  config: Config,
+  store: Store,
+  clock: Clock = systemClock,
+  wake: () => void = () => {},
+): DomainContext {
+  return { store, clock, box: new SecretBox(config.masterKey), config, wake };
+}
+
 export function createRuntime(opts: RuntimeOptions): Runtime {
   const clock = opts.clock ?? systemClock;
   const listeners: Array<() => void> = [];
-  const ctx: DomainContext = {
-    store: opts.store,
-    clock,
-    box: new SecretBox(opts.config.masterKey),
-    config: opts.config,
-    wake: () => listeners.forEach((l) => l()),
-  };
+  const ctx = createDomainContext(opts.config, opts.store, clock, () => listeners.forEach((l) => l()));
   const readiness = new StoreAvailability(opts.store.profile);
   readiness.useClock(clock);
   return {
