@@ -55,8 +55,8 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   );
   http.addSchema(ErrorResponse);
   await http.register(cookie);
-  installErrorHandler(http, opts.ctx.store.profile, opts.readiness);
   const { ctx, config, metrics, readiness } = opts;
+  installErrorHandler(http, ctx.store.profile, readiness);
   await registerRoutes(http, { ctx, config, metrics, readiness });
   return http;
 }
