@@ -79,7 +79,7 @@ describe('shield alerts to Slack', () => {
     expect(await w.worker.drain()).toBe(1);
     const [req] = rx.requests;
     expect(req.headers['content-type']).toBe('application/json');
-    expect(req.headers['user-agent']).toBe('Escalatr-Shield/1.0');
+    expect(req.headers['user-agent']).toBe('SupportEscalationAutomation/1.0');
     const msg = JSON.parse(req.body.toString());
     expect(msg.text).toContain('EXTREME escalation risk from ZendeskSupport');
     const types = msg.blocks.map((b: { type: string }) => b.type);

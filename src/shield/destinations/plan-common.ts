@@ -9,7 +9,8 @@ import {
   type DestinationType,
 } from './config.js';
 
-export const SHIELD_USER_AGENT = 'Escalatr-Shield/1.0';
+/** What every Shield alert request names itself as; receivers written for Shield alerts match this value exactly. */
+export const SHIELD_USER_AGENT = 'SupportEscalationAutomation/1.0';
 
 /**
  * The alert payload as sent: the `data` of the stored event body, serialised once more. JSON.parse/stringify of the
