@@ -23,6 +23,9 @@ export interface ComplaintDetail extends ComplaintSummary {
   claimed_by: string | null;
   delegated_to: string | null;
   resolution: { resolution_type: string | null; amount_recovered: number | null; notes: string | null } | null;
+  /** The company completed it; the consumer's confirmation (resolve) or escalation is awaited. */
+  company_completed: boolean;
+  awaiting: 'company' | 'consumer' | null;
 }
 
 export interface FeedEvent {

@@ -69,6 +69,18 @@ export const ComplaintDetailSchema = Type.Object(
         notes: Nullable(Type.String()),
       }),
     ),
+    company_completed: Type.Boolean({
+      description:
+        'True once staff completed the complaint (with resolution notes) while it is still Open or Escalated: the ' +
+        "company's side is done and the consumer's confirmation (resolve) or escalation is awaited.",
+    }),
+    awaiting: Nullable(
+      StringEnum(['company', 'consumer'] as const, {
+        description:
+          'Who acts next: `company` (claim, then complete), `consumer` (the company completed it: resolve to confirm, ' +
+          'or escalate, which reopens it at the next level), null once Resolved or Withdrawn.',
+      }),
+    ),
   },
   { title: 'ComplaintDetail' },
 );
