@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
+import { eventBase, formatEscalatrId } from '../domain/complaints.js';
 import { emitEvent, EVENT_NAMES } from '../domain/events.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import { newId } from '../ids.js';
@@ -455,6 +456,19 @@ export function endpointAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_ty
 // ---------------------------------------------------------------------------------------------------------------
 // Test
 
+/**
+ * The fields every complaint event carries, with sample values, so a receiver's routing code runs unchanged on a
+ * test. The id has the company's real form with sequence 00000, which no complaint is ever given; `sample: true`
+ * tells a receiver to take no action on it.
+ */
+async function sampleComplaintFields(tx: Tx, companyId: string, now: number) {
+  const company = await tx.selectFrom('companies').select('code').where('id', '=', companyId).executeTakeFirstOrThrow();
+  return {
+    ...eventBase({ escalatr_id: formatEscalatrId(company.code, now, 0), status: 'Open', level: 1 }),
+    sample: true,
+  };
+}
+
 /** The Test button: a `webhook.test` event delivered to this endpoint only, whatever it subscribes to. */
 export async function sendTestEvent(
   ctx: DomainContext,
@@ -470,7 +484,7 @@ export async function sendTestEvent(
     const emitted = await emitEvent(ctx, work, {
       companyId,
       name: 'webhook.test',
-      data: { message: text, endpoint_id: id },
+      data: { ...(await sampleComplaintFields(work.tx, companyId, work.now)), message: text, endpoint_id: id },
       onlyEndpointId: id,
     });
     return emitted.deliveryIds[0];

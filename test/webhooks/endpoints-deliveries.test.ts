@@ -48,10 +48,18 @@ describe('test send, deliveries, resend and recover', () => {
 
     const events = await s.t.store.db.selectFrom('events').selectAll().execute();
     expect(events).toHaveLength(1);
-    expect(JSON.parse(events[0].body)).toMatchObject({
-      event: 'webhook.test',
-      data: { message: 'ping from the dashboard', endpoint_id: target.id },
+    // The base fields of every complaint event, with sample values, so a receiver routes it like any other.
+    const sent = JSON.parse(events[0].body);
+    expect(sent).toMatchObject({ event: 'webhook.test' });
+    expect(sent.data).toEqual({
+      escalatr_id: expect.stringMatching(/^ESC-VOLT-\d{6}-00000$/),
+      status: 'Open',
+      escalation_level: 'L1',
+      sample: true,
+      message: 'ping from the dashboard',
+      endpoint_id: target.id,
     });
+    expect(events[0].complaint_id).toBeNull();
     expect(events[0].company_id).toBe(s.volt.company.id);
     const rows = await s.t.store.db.selectFrom('deliveries').selectAll().execute();
     expect(rows).toHaveLength(1);

@@ -198,7 +198,20 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.post(
       '/webhooks/:id/test',
-      { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: TestBody } },
+      {
+        preHandler,
+        preValidation: emptyBodyAsObject,
+        schema: {
+          tags,
+          description:
+            'Sends a `webhook.test` event to this endpoint only. Its data carries the fields every complaint event ' +
+            'has, with sample values, plus `sample: true`, `message` and `endpoint_id`: `{"escalatr_id": ' +
+            '"ESC-VOLT-260417-00000", "status": "Open", "escalation_level": "L1", "sample": true, "message": "…", ' +
+            '"endpoint_id": "…"}` (sequence 00000 is never a real complaint). Answers the new delivery.',
+          params: EndpointIdParam,
+          body: TestBody,
+        },
+      },
       async (request, reply) => {
         const body = request.body as typeof TestBody.static;
         return reply
