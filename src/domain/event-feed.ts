@@ -11,7 +11,7 @@ export interface FeedDelivery {
   endpoint_id: string | null;
   destination_id: string | null;
   status: DeliveriesTable['status'];
-  attempts: number;
+  attempt_count: number;
   next_attempt_at: string | null;
   last_status_code: number | null;
 }
@@ -173,7 +173,7 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
       endpoint_id: r.endpoint_id,
       destination_id: r.destination_id,
       status: r.status,
-      attempts: Number(r.attempt_count),
+      attempt_count: Number(r.attempt_count),
       next_attempt_at: r.next_attempt_at === null ? null : new Date(Number(r.next_attempt_at)).toISOString(),
       last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),
     });

@@ -23,8 +23,7 @@ export interface DeliveryView {
   endpoint_id: string | null;
   destination_id: string | null;
   status: DeliveryStatus;
-  /** Attempts made so far (numbering continues across resends). */
-  attempts: number;
+  /** How many attempts were made so far (numbering continues across resends). */
   attempt_count: number;
   next_attempt_at: string | null;
   last_status_code: number | null;
@@ -44,8 +43,11 @@ export interface AttemptView {
   response_excerpt: string | null;
 }
 
-/** One delivery with every attempt, oldest first, and the event body it sends. */
-export interface DeliveryDetail extends Omit<DeliveryView, 'attempts'> {
+/**
+ * One delivery with every attempt, oldest first, and the event body it sends. `attempts` is only ever this list; a
+ * number of attempts is `attempt_count`, in this answer as in every other.
+ */
+export interface DeliveryDetail extends DeliveryView {
   attempts: AttemptView[];
   payload: unknown;
 }
@@ -101,7 +103,6 @@ type ViewRow = Pick<
 > & { event: string };
 
 function viewOf(r: ViewRow): DeliveryView {
-  const attempts = Number(r.attempt_count);
   return {
     id: r.id,
     event_id: r.event_id,
@@ -110,8 +111,7 @@ function viewOf(r: ViewRow): DeliveryView {
     endpoint_id: r.endpoint_id,
     destination_id: r.destination_id,
     status: r.status,
-    attempts,
-    attempt_count: attempts,
+    attempt_count: Number(r.attempt_count),
     // Only rows still to be sent have a meaningful next attempt.
     next_attempt_at: r.status === 'pending' || r.status === 'failed' ? isoOrNull(r.next_attempt_at) : null,
     last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),

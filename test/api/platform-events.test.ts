@@ -20,7 +20,7 @@ const DELIVERY_FIELDS = [
   'endpoint_id',
   'destination_id',
   'status',
-  'attempts',
+  'attempt_count',
   'next_attempt_at',
   'last_status_code',
 ];
@@ -133,7 +133,7 @@ describe('GET /api/v1/events', () => {
       expect(Object.keys(d)).toEqual(DELIVERY_FIELDS);
       expect(d).toMatchObject({
         status: 'pending',
-        attempts: 0,
+        attempt_count: 0,
         destination_id: null,
         last_status_code: null,
         next_attempt_at: escalation.timestamp,
@@ -163,13 +163,13 @@ describe('GET /api/v1/events', () => {
       endpoint_id: expect.any(String),
       destination_id: null,
       status: 'success',
-      attempts: 1,
+      attempt_count: 1,
       next_attempt_at: null,
       last_status_code: 200,
     });
     expect(rows[1].deliveries.find((d) => d.id === failing)).toMatchObject({
       status: 'failed',
-      attempts: 2,
+      attempt_count: 2,
       next_attempt_at: new Date(retryAt).toISOString(),
       last_status_code: 500,
     });

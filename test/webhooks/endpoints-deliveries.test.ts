@@ -40,7 +40,7 @@ describe('test send, deliveries, resend and recover', () => {
       event: 'webhook.test',
       endpoint_id: target.id,
       status: 'pending',
-      attempts: 0,
+      attempt_count: 0,
       target: 'endpoint',
     });
     expect(res.body.data.next_attempt_at).toBe(new Date(s.t.clock.now()).toISOString());
@@ -69,6 +69,27 @@ describe('test send, deliveries, resend and recover', () => {
       event_id: events[0].id,
       idempotency_key: `${events[0].id}:${target.id}`,
     });
+  });
+
+  it('a number of attempts is attempt_count in every answer; attempts is only ever the list of attempts', async () => {
+    const ep = await createEndpoint(s.api, { events: ['*'] });
+    const sent = await s.api.post(`/webhooks/${ep.id}/test`, { message: 'm' });
+    await recordAttempt(s.t, sent.body.data.id, 'failed');
+    const answers: Array<[string, Record<string, unknown>]> = [
+      ['test reply', sent.body.data],
+      ['endpoint deliveries', (await s.api.get(`/webhooks/${ep.id}/deliveries`)).body.data[0]],
+      ['all deliveries', (await s.api.get('/deliveries')).body.data[0]],
+      ['event feed', (await s.api.get('/events')).body.data[0].deliveries[0]],
+      ['resend reply', (await s.api.post(`/deliveries/${sent.body.data.id}/resend`)).body.data],
+    ];
+    for (const [where, answer] of answers) {
+      expect(typeof answer.attempt_count, where).toBe('number');
+      expect(answer, where).not.toHaveProperty('attempts');
+    }
+    expect(answers.map(([, a]) => a.attempt_count)).toEqual([0, 1, 1, 1, 1]);
+    const detail = (await s.api.get(`/deliveries/${sent.body.data.id}`)).body.data;
+    expect(detail.attempt_count).toBe(1);
+    expect(detail.attempts.map((a: { n: number }) => a.n)).toEqual([1]);
   });
 
   it('Test uses a default message, and a disabled endpoint answers 409 without writing', async () => {
@@ -116,7 +137,7 @@ describe('test send, deliveries, resend and recover', () => {
     expect(failed).toMatchObject({
       event: 'complaint.created',
       status: 'failed',
-      attempts: 1,
+      attempt_count: 1,
       last_status_code: 503,
       last_error: 'HTTP 503',
     });
@@ -126,7 +147,7 @@ describe('test send, deliveries, resend and recover', () => {
         'event_id',
         'event',
         'status',
-        'attempts',
+        'attempt_count',
         'next_attempt_at',
         'last_status_code',
         'last_error',
@@ -218,7 +239,7 @@ describe('test send, deliveries, resend and recover', () => {
     expect(res.body.data).toMatchObject({
       id,
       status: 'pending',
-      attempts: 6,
+      attempt_count: 6,
       next_attempt_at: new Date(s.t.clock.now()).toISOString(),
     });
     const after = await deliveryRow(id);

@@ -114,13 +114,17 @@ export interface Delivery {
   destination_id?: string | null;
   target?: string;
   status: string;
-  attempts?: number | Attempt[];
-  attempt_count?: number;
+  attempt_count: number;
   next_attempt_at?: string | null;
   last_status_code?: number | null;
   last_error?: string | null;
   created_at: string;
   updated_at?: string;
+}
+
+/** `GET /api/v1/deliveries/{id}`: the delivery with every attempt; `attempts` is always this list. */
+export interface DeliveryDetail extends Delivery {
+  attempts: Attempt[];
 }
 
 export type ShieldLevel = 'none' | 'low' | 'medium' | 'high' | 'extreme';

@@ -51,7 +51,7 @@ const FeedDeliverySchema = Type.Object({
     Type.String({ description: 'An Escalation Shield destination, for shield.alert deliveries' }),
   ),
   status: StringEnum(['pending', 'success', 'failed', 'dead'] as const),
-  attempts: Type.Integer(),
+  attempt_count: Type.Integer({ description: 'How many attempts were made so far' }),
   next_attempt_at: Nullable(Type.String({ format: 'date-time' })),
   last_status_code: Nullable(Type.Integer()),
 });
@@ -111,7 +111,7 @@ const FeedResponse = Type.Object(
                 endpoint_id: 'ep_2m4n6p8q0r1s3t5u7v9w',
                 destination_id: null,
                 status: 'success',
-                attempts: 1,
+                attempt_count: 1,
                 next_attempt_at: null,
                 last_status_code: 200,
               },

@@ -9,7 +9,7 @@ import { formatDate, formatDuration, formatTime, toLocalInput } from '../format'
 import { useAction, useAsync } from '../hooks';
 import { setSearch, useLocation } from '../router';
 import { canAdmin, useSession } from '../session';
-import type { Attempt, Delivery, Endpoint } from '../types';
+import type { Delivery, DeliveryDetail, Endpoint } from '../types';
 import { DeliveryChart, normaliseStats, type Bucket } from './DeliveryChart';
 
 const LIMIT = 25;
@@ -20,8 +20,6 @@ const WINDOWS = [
 ];
 
 export const eventOf = (d: Delivery) => d.event ?? d.event_name ?? '—';
-export const attemptCount = (d: Delivery) =>
-  typeof d.attempts === 'number' ? d.attempts : Array.isArray(d.attempts) ? d.attempts.length : (d.attempt_count ?? 0);
 
 /** Settings → Integrations → Deliveries: every delivery and attempt, filters, resend, recover, and the outcome chart. */
 export function DeliveriesTab() {
@@ -204,12 +202,11 @@ function DeliveryRow({
 }) {
   const [open, setOpen] = useState(false);
   const detail = useAsync(
-    async () =>
-      open ? api.get<Delivery & { attempts?: Attempt[] }>(`/api/v1/deliveries/${encodeURIComponent(d.id)}`) : undefined,
+    async () => (open ? api.get<DeliveryDetail>(`/api/v1/deliveries/${encodeURIComponent(d.id)}`) : undefined),
     [open, d.id, d.updated_at, d.status],
   );
   const resend = useAction();
-  const attempts = Array.isArray(detail.data?.attempts) ? detail.data!.attempts : [];
+  const attempts = detail.data?.attempts ?? [];
   const code = d.last_status_code ?? null;
   const panelId = `attempts-${d.id}`;
   return (
@@ -228,7 +225,7 @@ function DeliveryRow({
             </div>
           )}
         </td>
-        <td class="num">{attemptCount(d)}</td>
+        <td class="num">{d.attempt_count}</td>
         <td>
           {code !== null ? (
             <span class={`code ${code >= 200 && code < 300 ? 'ok' : 'bad'}`}>{code}</span>
