@@ -116,8 +116,9 @@ function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView
 // Input rules
 
 /**
- * Checks a webhook URL as the dashboard's form does, with exact messages. Literal IPs are judged by the SSRF policy
- * here for an early, clear answer; host names are judged at connect time on every attempt (DNS can change).
+ * Checks a webhook URL as the dashboard's form does, with exact messages, and returns its canonical form. Literal IPs
+ * are judged by the SSRF policy here for an early, clear answer; host names are judged at connect time on every
+ * attempt (DNS can change).
  */
 export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
   const fail = (message: string) => new AppError('invalid_url', message);
@@ -148,7 +149,12 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
         `URL points to a ${verdict.reason?.replace('_', '-') ?? 'blocked'} address, which webhooks may not reach`,
       );
   }
-  return raw;
+  // Stored, shown and sent in one canonical form: lowercase scheme and host, an IDN host in punycode, no default
+  // port. Two spellings of one address are then one stored value, and the list shows what a request goes to.
+  const canonical = url.href;
+  if (canonical.length > MAX_URL_LENGTH)
+    throw fail(`URL must be at most ${MAX_URL_LENGTH} characters in its canonical form`);
+  return canonical;
 }
 
 /** Subscribed events: known names, or ["*"] for all; duplicates collapse, order is kept. */

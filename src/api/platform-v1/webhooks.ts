@@ -38,7 +38,10 @@ const endpointFields = {
   // The domain checks the 2048-character limit, so an over-long URL gets the same invalid_url code as any bad URL.
   url: Type.String({
     maxLength: 16_384,
-    description: 'Must start with https:// (plain http only when the operator allows it)',
+    description:
+      'Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical ' +
+      'form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x ' +
+      'becomes https://hooks.example.com/x).',
   }),
   description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
   enabled: Type.Optional(Type.Boolean({ description: 'Default true' })),
