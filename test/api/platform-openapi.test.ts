@@ -125,6 +125,12 @@ describe('the OpenAPI document and /docs', () => {
       'page',
       'status',
     ]);
+    // The cursor's start form is described, with a polling loop to copy.
+    const after = doc.paths['/api/v1/events'].get.parameters.find((p: { name: string }) => p.name === 'after');
+    expect(new RegExp(after.schema.pattern).test('start')).toBe(true);
+    expect(new RegExp(after.schema.pattern).test('evt_4f2a9c1e7b3d5a8f0e6c')).toBe(true);
+    expect(new RegExp(after.schema.pattern).test('starts')).toBe(false);
+    expect(`${after.description ?? ''}${after.schema.description ?? ''}`).toContain('cursor=start');
     // The docs' own routes and the dashboard are not API operations.
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json')).toEqual([]);
     for (const ref of refsOf(doc))
