@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { parseRetrySchedule } from './webhooks/retry-schedule.js';
+import { parseRetrySchedule } from './queue/retry-schedule.js';
 
 /** Everything the process reads from its environment, checked once at start and then frozen. */
 export interface Config {
