@@ -121,7 +121,7 @@ export const PG_QUEUE_FUNCTION_BODIES: Readonly<Record<string, RawBuilder<unknow
 /**
  * Installs (or replaces) the queue's functions. Sequential and bitmap scans are off inside them: their statements
  * take rows from array parameters or must keep an ordered index scan, and the planner, unable to size those, chose
- * to read whole tables (measured at most of a batch's time with a few thousand rows).
+ * to read whole tables, which took most of a batch's time once the tables held a few thousand rows.
  */
 export async function installPgQueueFunctions(db: Kysely<any>): Promise<void> {
   await sql`
