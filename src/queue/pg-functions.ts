@@ -123,7 +123,7 @@ export const PG_QUEUE_FUNCTION_BODIES: Readonly<Record<string, RawBuilder<unknow
  * take rows from array parameters or must keep an ordered index scan, and the planner, unable to size those, chose
  * to read whole tables, which took most of a batch's time once the tables held a few thousand rows.
  */
-export async function installPgQueueFunctions(db: Kysely<any>): Promise<void> {
+export async function installPgQueueFunctions(db: Kysely<unknown>): Promise<void> {
   await sql`
     create or replace function claim_due_deliveries(p_now bigint, p_limit integer, p_lease_until bigint, p_owner text, p_excluded text[])
     returns table (delivery jsonb, event_name text, event_body text, event_created_at bigint)
