@@ -14,6 +14,7 @@ import { SecretBox } from './security/secret-box.js';
 import type { Store } from './storage/db.js';
 import { ErrorResponse } from './api/schemas.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { Wakeups } from './queue/wakeup.js';
 
 export interface AppOptions {
   config: Config;
@@ -27,8 +28,6 @@ export interface App {
   ctx: DomainContext;
   scheduler: SlaScheduler;
   metrics: Metrics;
-  /** Listeners for "deliveries were created" (the in-process worker subscribes here). */
-  onWake(listener: () => void): void;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -56,13 +55,12 @@ function makeValidators() {
 
 export async function buildApp(opts: AppOptions): Promise<App> {
   const clock = opts.clock ?? systemClock;
-  const listeners: Array<() => void> = [];
   const ctx: DomainContext = {
     store: opts.store,
     clock,
     box: new SecretBox(opts.config.masterKey),
     config: opts.config,
-    wake: () => listeners.forEach((l) => l()),
+    wakeups: new Wakeups(opts.store, opts.logger || undefined),
   };
   const http = Fastify({
     loggerInstance: opts.logger || undefined,
@@ -82,5 +80,5 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
   const metrics = createMetrics();
   await registerRoutes(http, { ctx, config: opts.config, metrics });
-  return { http, ctx, scheduler, metrics, onWake: (l) => listeners.push(l) };
+  return { http, ctx, scheduler, metrics };
 }

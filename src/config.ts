@@ -1,7 +1,6 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { parseRetrySchedule } from './webhooks/retry-schedule.js';
 
 /** Everything the process reads from its environment, checked once at start and then frozen. */
 export interface Config {
@@ -77,6 +76,23 @@ function urlVar(env: NodeJS.ProcessEnv, name: string, protocols: string[]): stri
   }
   if (!protocols.includes(url.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
   return raw;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "1m,5m,30m,2h,6h" (units ms, s, m, h, d) into delays in milliseconds. */
+function parseRetrySchedule(text: string): number[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new Error('must list at least one delay, e.g. 1m,5m,30m,2h,6h');
+  if (parts.length > 20) throw new Error('may list at most 20 delays');
+  return parts.map((part) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part);
+    if (!m) throw new Error(`"${part}" is not a delay such as 30s, 5m or 2h`);
+    return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
+  });
 }
 
 /** Reads the master key from ESCALATR_MASTER_KEY (base64 or hex of 32 bytes) or from a 0600 key file in the data dir. */

@@ -6,6 +6,7 @@ import { createLogger } from './logger.js';
 import { openStore } from './storage/db.js';
 import { migrateToLatest } from './storage/migrate.js';
 import { startDeliveryWorker, type RunningWorker } from './webhooks/worker.js';
+import { defaultTargets } from './webhooks/target-registry.js';
 import { ShieldProcessor } from './shield/processor.js';
 import { demoText, seedDemo } from './cli/demo-seed.js';
 
@@ -81,7 +82,15 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       app.scheduler.start();
       shield = new ShieldProcessor(app.ctx, { log: logger });
       shield.start();
-      worker = await startDeliveryWorker(app, config, logger);
+      const http = app.http;
+      worker = await startDeliveryWorker({
+        ctx: app.ctx,
+        config,
+        targets: defaultTargets(),
+        log: logger,
+        metrics: app.metrics,
+        onStoreError: (err) => http.storeAvailability.noteError(err),
+      });
     }
 
     let url: string | null = null;

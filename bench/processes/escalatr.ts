@@ -12,6 +12,7 @@ import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
+import { defaultTargets } from '../../src/webhooks/target-registry.js';
 import { serve } from '../lib/rpc.js';
 import { epochMs, peakRssMb, sleep } from '../lib/time.js';
 import { bulkSeed, type BulkSeedOptions } from '../lib/bulk-seed.js';
@@ -201,7 +202,15 @@ serve(
 
     async workerStart() {
       const a = need(app, 'open');
-      if (!running) running = await startDeliveryWorker(a, need(config, 'open'), undefined, { autoStart: false });
+      if (!running)
+        running = await startDeliveryWorker({
+          ctx: a.ctx,
+          config: need(config, 'open'),
+          targets: defaultTargets(),
+          metrics: a.metrics,
+          onStoreError: (err) => a.http.storeAvailability.noteError(err),
+          autoStart: false,
+        });
       await running.worker.start();
       return epochMs();
     },

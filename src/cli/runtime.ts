@@ -4,6 +4,7 @@ import type { DomainContext } from '../domain/context.js';
 import { SecretBox } from '../security/secret-box.js';
 import { openStore, type Store } from '../storage/db.js';
 import { migrateToLatest } from '../storage/migrate.js';
+import { Wakeups } from '../queue/wakeup.js';
 
 /** What a one-shot CLI command works with: the checked configuration, an open store and a domain context. */
 export interface CliRuntime {
@@ -14,9 +15,9 @@ export interface CliRuntime {
   applied: string[];
 }
 
-/** The domain context of a process that serves no HTTP: no in-process worker to wake (PostgreSQL NOTIFYs in the transaction). */
+/** The domain context of a one-shot command: no loop of its own to wake (on PostgreSQL its commits NOTIFY others). */
 function domainContext(config: Config, store: Store): DomainContext {
-  return { store, clock: systemClock, box: new SecretBox(config.masterKey), config, wake: () => {} };
+  return { store, clock: systemClock, box: new SecretBox(config.masterKey), config, wakeups: new Wakeups(store) };
 }
 
 /**

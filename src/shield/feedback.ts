@@ -7,7 +7,7 @@ import type { Db } from '../storage/db.js';
 import type { FeedbackRecordsTable } from '../storage/schema.js';
 import { checkFeedbackRecord, type FeedbackInput, type RecordProblemCode } from './feedback-record.js';
 import { levelsAtLeast, type Level } from './levels.js';
-import { feedbackStored } from './wake.js';
+import { wakeAtCommit } from '../queue/wakeup.js';
 
 export const MAX_BATCH = 1000;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
@@ -93,7 +93,8 @@ export async function storeFeedback(
   const seen = new Set<string>();
   const unique = records.filter((r) => !seen.has(r.recordId) && seen.add(r.recordId));
   if (unique.length === 0) return { accepted: 0, duplicates: records.length };
-  const accepted = await transact(ctx, async ({ tx, now }) => {
+  const accepted = await transact(ctx, async (work) => {
+    const { tx, now } = work;
     const ids = feedbackIds(now, unique.length);
     let inserted = 0;
     for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
@@ -118,9 +119,10 @@ export async function storeFeedback(
         .execute();
       inserted += done.length;
     }
+    // The Shield processors score them at once, here and (PostgreSQL) in other processes.
+    if (inserted > 0) await wakeAtCommit(ctx.store, work, 'feedback');
     return inserted;
   });
-  if (accepted > 0) feedbackStored(ctx);
   return { accepted, duplicates: records.length - accepted };
 }
 

@@ -5,7 +5,7 @@ import { loadActiveAutomations, matchesFilter, type ActiveAutomation } from './a
 import type { FeedbackRow } from './feedback.js';
 import { scoreFeedback } from './scoring/score.js';
 import type { ScoreResult } from './scoring/score.js';
-import { onFeedbackStored } from './wake.js';
+import type { WakeSubscription } from '../queue/wakeup.js';
 
 const BATCH = 100;
 const MAX_ROUNDS = 100;
@@ -14,7 +14,7 @@ const HISTORY_MAX = 20;
 
 export interface ProcessorOptions {
   log?: Logger;
-  /** Safety net under the in-process wake-up: finds records stored by other processes. */
+  /** Safety net under the wake-ups: finds records whose wake-up was missed (a LISTEN connection being re-made). */
   intervalMs?: number;
   batchSize?: number;
 }
@@ -38,7 +38,7 @@ interface CompanyAutomations {
  */
 export class ShieldProcessor {
   private timer: NodeJS.Timeout | null = null;
-  private unsubscribe: (() => void) | null = null;
+  private subscription: WakeSubscription | null = null;
   private current: Promise<PassResult> | null = null;
   private queued: Promise<PassResult> | null = null;
   private readonly log?: Logger;
@@ -56,7 +56,7 @@ export class ShieldProcessor {
 
   start(): void {
     if (this.timer) return;
-    this.unsubscribe = onFeedbackStored(this.ctx, () => this.wake());
+    this.subscription = this.ctx.wakeups.subscribe('feedback', () => this.wake());
     this.timer = setInterval(() => this.wake(), this.intervalMs);
     this.timer.unref();
     this.wake();
@@ -65,8 +65,8 @@ export class ShieldProcessor {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.unsubscribe?.();
-    this.unsubscribe = null;
+    await this.subscription?.close();
+    this.subscription = null;
     await this.queued?.catch(() => undefined);
     await this.current?.catch(() => undefined);
   }

@@ -10,12 +10,12 @@ export interface DialectProfile {
   skipLocked: boolean;
   /** Row locks (`FOR UPDATE`) exist; SQLite serialises writers instead, and would reject the clause. */
   rowLocks: boolean;
-  /** PostgreSQL wakes other processes' workers with NOTIFY; on SQLite all workers are in one process. */
+  /** PostgreSQL wakes other processes' loops with NOTIFY (src/queue/wakeup.ts); on SQLite all are in one process. */
   listenNotify: boolean;
   /**
-   * The queue's server-side functions exist (PostgreSQL migrations 0004, 0006 and 0007, their plans pinned in 0008):
-   * a claim that keeps its ordered index scan, an event-status recomputation under the event's row lock for
-   * concurrent workers, and a batch of successes written in one round trip.
+   * The queue's server-side functions exist (written in src/queue/pg-functions.ts, installed by migrations): a claim
+   * that keeps its ordered index scan, an event-status recomputation under the event's row lock for concurrent
+   * workers, and a batch of successes written in one round trip.
    */
   queueFunctions: boolean;
   /**

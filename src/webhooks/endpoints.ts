@@ -10,7 +10,7 @@ import type { EndpointsTable } from '../storage/schema.js';
 import { newWebhookSecret, validateAuthConfig, type AuthType, type EndpointAuth } from './signature.js';
 import { parseHostToIp, SsrfGuard } from './ssrf-guard.js';
 import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
-import { refreshEventDeliveryStatus } from './queue/record-results.js';
+import { endUnsettled } from '../queue/requeue.js';
 
 /**
  * Company webhook endpoints (SPEC §4b, §5): settings, the signing secret and its rotation, the Test button, and the
@@ -375,27 +375,9 @@ export async function deleteEndpoint(
 ): Promise<{ id: string; deleted: true; ended_deliveries: number }> {
   return transact(ctx, async ({ tx, now }) => {
     await getRow(tx, companyId, id);
-    const due = await tx
-      .selectFrom('deliveries')
-      .select(['id', 'event_id'])
-      .where('endpoint_id', '=', id)
-      .where('company_id', '=', companyId)
-      .where('status', 'in', ['pending', 'failed'])
-      .execute();
-    if (due.length) {
-      await tx
-        .updateTable('deliveries')
-        .set({ status: 'dead', next_attempt_at: null, last_error: 'endpoint deleted', updated_at: now })
-        .where('endpoint_id', '=', id)
-        .where('company_id', '=', companyId)
-        .where('status', 'in', ['pending', 'failed'])
-        .execute();
-      const eventIds = [...new Set(due.map((d) => d.event_id))];
-      for (let i = 0; i < eventIds.length; i += 500)
-        await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
-    }
+    const ended = await endUnsettled(ctx.store, tx, now, companyId, id, 'endpoint deleted');
     await tx.deleteFrom('endpoints').where('id', '=', id).where('company_id', '=', companyId).execute();
-    return { id, deleted: true as const, ended_deliveries: due.length };
+    return { id, deleted: true as const, ended_deliveries: ended };
   });
 }
 

@@ -2,37 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { AttemptErrorKind, AttemptOutcome } from '../queue/attempt.js';
 import { isSsrfBlockedError } from './ssrf-guard.js';
-
-/** One delivery attempt's result, exactly what the attempts table records (SPEC §5). */
-export interface AttemptOutcome {
-  ok: boolean;
-  statusCode: number | null;
-  durationMs: number;
-  errorKind: AttemptErrorKind | null;
-  errorMessage: string | null;
-  /** First 2048 bytes of the response body as UTF-8 (a multi-byte character cut at the limit is dropped). */
-  responseExcerpt: string | null;
-  /** From Retry-After on 429/503, as a delay from now; capped so a receiver cannot park a delivery forever. */
-  retryAfterMs: number | null;
-  /** 410 Gone: the endpoint asks to be disabled. */
-  gone: boolean;
-}
-
-export type AttemptErrorKind =
-  | 'timeout'
-  | 'connection_refused'
-  | 'connection_reset'
-  | 'dns'
-  | 'tls'
-  | 'ssrf_blocked'
-  | 'redirect'
-  | 'http_status'
-  | 'body_too_large'
-  | 'smtp_not_configured'
-  | 'smtp_auth'
-  | 'smtp_rejected'
-  | 'other';
 
 export interface SendWebhookInput {
   url: string;

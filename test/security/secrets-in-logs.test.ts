@@ -8,7 +8,8 @@ import { createLogger, REDACTED } from '../../src/logger.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { shieldTargets } from '../../src/shield/destinations/index.js';
 import { defaultTargets } from '../../src/webhooks/target-registry.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
+import { startWorkerFor } from '../helpers/webhooks.js';
 import { bearer, createTestStore, OWNER_PASSWORD, seedTenant, testConfig, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
@@ -64,7 +65,8 @@ describe('secrets and keys never reach the logs', () => {
         await testStore.cleanup();
       },
     };
-    worker = await startDeliveryWorker(app, config, logger, {
+    worker = await startWorkerFor(app, config, {
+      log: logger,
       autoStart: false,
       targets: { ...defaultTargets(), ...shieldTargets },
     });

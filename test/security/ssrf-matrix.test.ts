@@ -4,11 +4,10 @@ import { ManualClock } from '../../src/clock.js';
 import type { LookupFn } from '../../src/webhooks/ssrf-guard.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
-import { testWorker } from '../helpers/webhooks.js';
+import { startWorkerFor, testWorker } from '../helpers/webhooks.js';
 import { tenant, type Tenant } from '../api/platform-fixtures.js';
 import { shieldTargets } from '../../src/shield/destinations/index.js';
 import { defaultTargets } from '../../src/webhooks/target-registry.js';
-import { startDeliveryWorker } from '../../src/webhooks/worker.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { changedTables, snapshot } from './table-snapshot.js';
 import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';
@@ -206,7 +205,7 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
     });
     expect(fed.statusCode).toBe(202);
     expect((await new ShieldProcessor(t.app.ctx).tick()).alerts).toBe(1);
-    worker = await startDeliveryWorker(t.app, t.config, undefined, {
+    worker = await startWorkerFor(t.app, t.config, {
       autoStart: false,
       lookup,
       targets: { ...defaultTargets(), ...shieldTargets },

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEndpoint, fileComplaint, recordAttempt, setupWebhooks } from './endpoints-helpers.js';
 
 type Setup = Awaited<ReturnType<typeof setupWebhooks>>;
@@ -11,7 +11,10 @@ describe('test send, deliveries, resend and recover', () => {
   beforeEach(async () => {
     s = await setupWebhooks();
     wakes = 0;
-    s.t.app.onWake(() => wakes++);
+    // The wake-ups this process's commits signal (PostgreSQL's NOTIFY to other processes is tested apart).
+    vi.spyOn(s.t.app.ctx.wakeups, 'signal').mockImplementation((channel) => {
+      if (channel === 'deliveries') wakes++;
+    });
   });
   afterEach(async () => s.t.close());
 

@@ -5,13 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate } from 'selfsigned';
 import { Dispatcher, type Agent } from 'undici';
-import {
-  classifyError,
-  MAX_RETRY_AFTER_MS,
-  parseRetryAfter,
-  sendWebhook,
-  type AttemptOutcome,
-} from '../../src/webhooks/http-sender.js';
+import { classifyError, MAX_RETRY_AFTER_MS, parseRetryAfter, sendWebhook } from '../../src/webhooks/http-sender.js';
+import type { AttemptOutcome } from '../../src/queue/attempt.js';
 import { buildDeliveryHeaders, newWebhookSecret, signEscalatr } from '../../src/webhooks/signature.js';
 import { createGuardedDispatcher, SsrfBlockedError, SsrfGuard, type LookupFn } from '../../src/webhooks/ssrf-guard.js';
 import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import nodemailer from 'nodemailer';
 import type { DomainContext } from '../../domain/context.js';
-import type { AttemptErrorKind, AttemptOutcome } from '../../webhooks/http-sender.js';
+import type { AttemptErrorKind, AttemptOutcome } from '../../queue/attempt.js';
 import type { DeliveryTarget } from '../../webhooks/targets.js';
 import type { ShieldAlertPayload } from '../alerts.js';
 import { alertPayload, destinationFor, headerSafe } from './plan-common.js';

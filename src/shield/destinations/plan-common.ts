@@ -1,5 +1,6 @@
 import type { DomainContext } from '../../domain/context.js';
-import type { DeliveryRow, SkipPlan, StoredEvent } from '../../webhooks/targets.js';
+import type { DeliveryRow, StoredEvent } from '../../queue/delivery.js';
+import type { SkipPlan } from '../../webhooks/targets.js';
 import type { ShieldAlertPayload } from '../alerts.js';
 import {
   loadDestinationRow,
