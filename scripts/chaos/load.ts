@@ -27,31 +27,49 @@ export interface StoreFaultReport {
   recovery_s: number | null;
 }
 
-/** A loopback receiver that answers 200 after a short random delay and counts every event id it gets. */
-export async function startCountingReceiver() {
+/**
+ * A receiver that answers 200 after a short random delay and counts every event id it gets, and every Shield alert
+ * by its Idempotency-Key. It listens on loopback unless `host` names another local address (a veth's, so processes
+ * in a network namespace can reach it).
+ */
+export async function startCountingReceiver(opts: { host?: string } = {}) {
+  const host = opts.host ?? '127.0.0.1';
   const seen = new Map<string, number>();
   const createdIds = new Set<string>();
+  const alerts = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
         const body = JSON.parse(Buffer.concat(chunks).toString());
-        seen.set(body.id, (seen.get(body.id) ?? 0) + 1);
-        if (body.event === 'complaint.created') createdIds.add(body.data.escalatr_id);
+        if (typeof body.automation_id === 'string') {
+          const key = String(req.headers['idempotency-key']);
+          alerts.set(key, (alerts.get(key) ?? 0) + 1);
+        } else {
+          seen.set(body.id, (seen.get(body.id) ?? 0) + 1);
+          if (body.event === 'complaint.created') createdIds.add(body.data.escalatr_id);
+        }
       } catch {
         // not ours
       }
       setTimeout(() => res.end('ok'), Math.floor(Math.random() * 20));
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}/hook`,
+    url: `http://${host}:${port}/hook`,
     seen,
     createdIds,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    alerts,
+    /** Requests received so far (every attempt, duplicates included). */
+    received: () => [...seen.values()].reduce((a, b) => a + b, 0),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 export type CountingReceiver = Awaited<ReturnType<typeof startCountingReceiver>>;
