@@ -5,13 +5,20 @@ import type { StoreFaultReport } from './chaos/load.js';
 import { parseArgs } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSoak } from './chaos/soak.js';
+import { printSoakReport, runSoak } from './chaos/soak.js';
+import { checkNetworkSupport } from './chaos/netns.js';
+import { runNetworkScenario, type NetworkFaultReport } from './chaos/network-scenario.js';
 
 /**
- * `npm run chaos [-- --quick]`: crash-safety and store-fault scenarios against real processes. Prints, per scenario,
- * the events sent, delivered, duplicated, lost (must be 0) and stuck (must be 0); exits non-zero if any is lost or
- * stuck, or a store fault was not reported, not recovered from, or answered with anything but 201/503.
- * The PostgreSQL restart restarts the machine's server, so only the full profile runs it.
+ * `npm run chaos [-- --quick] [-- --network]`: crash-safety, store-fault and network-fault scenarios against real
+ * processes. Prints, per scenario, the events sent, delivered, duplicated, lost (must be 0) and stuck (must be 0);
+ * exits non-zero if any is lost or stuck, or a fault was not reported, not recovered from, or answered with
+ * anything but 201/503. The PostgreSQL restart restarts the machine's server, so only the full profile runs it.
+ * The network scenarios need root, iproute2 and nftables, and are skipped (saying why) without them; `--network`
+ * runs only those.
+ *
+ * `npm run chaos -- --soak [--soak-minutes N] [--soak-store sqlite|postgres] [--soak-json FILE]`: the soak alone
+ * (30 minutes by default), see scripts/chaos/soak.ts.
  */
 const { values: args } = parseArgs({
   options: {
@@ -20,6 +27,7 @@ const { values: args } = parseArgs({
     'soak-minutes': { type: 'string', default: '30' },
     'soak-store': { type: 'string', default: 'sqlite' },
     'soak-json': { type: 'string' },
+    network: { type: 'boolean', default: false },
   },
 });
 const quick = args.quick;
@@ -39,92 +47,115 @@ if (args.soak) {
     args['soak-json'] ?? join(tmpdir(), `escalatr-soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   console.log(`soak: ${minutes} min on ${store}; report in ${jsonPath}`);
   const report = await runSoak({ minutes, store, databaseUrl, jsonPath, log });
-  console.table(
-    report.samples.map((s) => ({
-      't s': s.t_s,
-      'rss MB': s.rss_mb,
-      'heap MB': s.heap_used_mb,
-      fds: s.open_fds,
-      handles: s.active_handles,
-      'store MB': s.store_mb,
-      events: s.events,
-      feedback: s.feedback,
-      requests: s.requests,
-      errors: s.errors,
-    })),
-  );
-  const g = report.growth_after_warmup;
-  console.table([
-    {
-      'after warm-up (s)': report.warmup_s,
-      'rss MB': g.rss_mb,
-      'rss MB/h': g.rss_mb_per_hour,
-      'heap MB': g.heap_used_mb,
-      fds: g.open_fds,
-      handles: g.active_handles,
-      'store MB': g.store_mb,
-      'B/event': g.store_bytes_per_event,
-      events: g.events,
-      feedback: g.feedback,
-    },
-  ]);
-  const d = report.deliveries;
-  console.log(
-    `requests ${report.requests} (errors ${report.errors}), latency p50 ${report.latency_ms.p50} ms p99 ${report.latency_ms.p99} ms; ` +
-      `events ${d.events}, delivered ${d.delivered}, duplicated ${d.duplicated}, lost ${d.lost}, stuck ${d.stuck}; Shield alerts ${report.shield_alerts}`,
-  );
-  for (const e of report.error_samples.slice(0, 5)) console.log(`  error: ${e}`);
-  console.log(report.problems.length ? `FAILED: ${report.problems.join('; ')}` : 'OK: the soak passed');
-  console.log(`JSON report: ${jsonPath}`);
+  printSoakReport(report, jsonPath);
   process.exit(report.problems.length ? 1 : 0);
 }
 
 const reports: CrashReport[] = [];
-reports.push(await runCrashScenario({ dialect: 'sqlite', kills: quick ? 2 : 5, intervalMs: quick ? 1500 : 3000, log }));
-reports.push(
-  await runCrashScenario({
-    dialect: 'postgres',
-    kills: quick ? 2 : 5,
-    intervalMs: quick ? 1500 : 3000,
-    databaseUrl,
-    log,
-  }),
-);
-
 const faults: Array<StoreFaultReport & { server_survived?: boolean }> = [];
-faults.push(await runSqliteFullScenario({ phaseMs: quick ? 1000 : 2500, log }));
-if (!quick) faults.push(await runPgRestartScenario({ databaseUrl, phaseMs: 3000, log }));
+if (!args.network) {
+  reports.push(
+    await runCrashScenario({ dialect: 'sqlite', kills: quick ? 2 : 5, intervalMs: quick ? 1500 : 3000, log }),
+  );
+  reports.push(
+    await runCrashScenario({
+      dialect: 'postgres',
+      kills: quick ? 2 : 5,
+      intervalMs: quick ? 1500 : 3000,
+      databaseUrl,
+      log,
+    }),
+  );
+  faults.push(await runSqliteFullScenario({ phaseMs: quick ? 1000 : 2500, log }));
+  if (!quick) faults.push(await runPgRestartScenario({ databaseUrl, phaseMs: 3000, log }));
+}
 
-console.table(
-  reports.map((r) => ({
-    scenario: r.scenario,
-    kills: r.kills,
-    sent: r.sent,
-    acknowledged: r.acknowledged,
-    events: r.events,
-    delivered: r.delivered,
-    duplicated: r.duplicated,
-    lost: r.lost,
-    stuck: r.stuck,
-  })),
-);
-console.table(
-  faults.map((r) => ({
-    scenario: r.scenario,
-    sent: r.sent,
-    acknowledged: r.acknowledged,
-    'refused 503': r.refused_503,
-    'other errors': r.other_errors,
-    events: r.events,
-    delivered: r.delivered,
-    duplicated: r.duplicated,
-    lost: r.lost,
-    stuck: r.stuck,
-    'not ready seen': r.went_not_ready,
-    recovered: r.recovered,
-    'recovery s': r.recovery_s,
-  })),
-);
+// Faults across a real network: namespaces, veths and nftables need root, iproute2 and nftables.
+const network: NetworkFaultReport[] = [];
+const support = await checkNetworkSupport();
+if (!support.ok) {
+  console.log(`SKIPPED the network scenarios: ${support.reason}`);
+} else {
+  if (!support.netem)
+    console.log(
+      `NOTE: ${support.netemReason}. Loss and the partition are nftables drops on the veth (in the kernel, as netem would); ` +
+        'latency is added by the database forwarder holding every chunk (in user space, not in the kernel).',
+    );
+  const phaseMs = quick ? 2000 : 5000;
+  for (const [fault, faultMs] of [
+    [{ kind: 'latency', ms: 200 }, quick ? 5000 : 20_000],
+    [{ kind: 'loss', percent: 5 }, quick ? 5000 : 20_000],
+    [{ kind: 'partition' }, quick ? 10_000 : 30_000],
+  ] as const) {
+    network.push(await runNetworkScenario({ fault, faultMs, phaseMs, databaseUrl, support, log }));
+  }
+}
+
+if (reports.length)
+  console.table(
+    reports.map((r) => ({
+      scenario: r.scenario,
+      kills: r.kills,
+      sent: r.sent,
+      acknowledged: r.acknowledged,
+      events: r.events,
+      delivered: r.delivered,
+      duplicated: r.duplicated,
+      lost: r.lost,
+      stuck: r.stuck,
+    })),
+  );
+if (faults.length)
+  console.table(
+    faults.map((r) => ({
+      scenario: r.scenario,
+      sent: r.sent,
+      acknowledged: r.acknowledged,
+      'refused 503': r.refused_503,
+      'other errors': r.other_errors,
+      events: r.events,
+      delivered: r.delivered,
+      duplicated: r.duplicated,
+      lost: r.lost,
+      stuck: r.stuck,
+      'not ready seen': r.went_not_ready,
+      recovered: r.recovered,
+      'recovery s': r.recovery_s,
+    })),
+  );
+if (network.length) {
+  console.table(
+    network.map((r) => ({
+      scenario: r.scenario,
+      method: r.method,
+      sent: r.sent,
+      acknowledged: r.acknowledged,
+      'refused 503': r.refused_503,
+      'other errors': r.other_errors,
+      events: r.events,
+      delivered: r.delivered,
+      duplicated: r.duplicated,
+      lost: r.lost,
+      stuck: r.stuck,
+    })),
+  );
+  console.table(
+    network.map((r) => ({
+      scenario: r.scenario,
+      'dropped pkts': r.dropped_packets,
+      'acked in fault': r.acknowledged_during_fault,
+      'received in fault': r.received_during_fault,
+      'not ready % in fault': r.not_ready_during_fault_pct,
+      'down after s': r.went_down_after_s,
+      'ready again s': r.recovery_s,
+      'writes resumed s': r.writes_resumed_s,
+      'deliveries resumed s': r.deliveries_resumed_s,
+      survived: r.processes_survived,
+    })),
+  );
+  for (const r of network)
+    if (r.duplicates.length) console.log(`  ${r.scenario}: delivered more than once: ${r.duplicates.join(', ')}`);
+}
 const bad = [
   ...reports.filter((r) => r.lost > 0 || r.stuck > 0).map((r) => r.scenario),
   ...faults
@@ -138,10 +169,20 @@ const bad = [
         r.server_survived === false,
     )
     .map((r) => r.scenario),
+  // Latency and loss may leave /readyz ready throughout; a partition must take it down and bring it back.
+  ...network
+    .filter(
+      (r) =>
+        r.lost > 0 ||
+        r.stuck > 0 ||
+        r.other_errors > 0 ||
+        !r.recovered ||
+        !r.processes_survived ||
+        (r.fault === 'partition' && !r.went_not_ready),
+    )
+    .map((r) => r.scenario),
 ];
 console.log(
-  bad.length
-    ? `FAILED: ${bad.join('; ')}`
-    : 'OK: nothing lost, nothing stuck, every store fault reported and recovered from',
+  bad.length ? `FAILED: ${bad.join('; ')}` : 'OK: nothing lost, nothing stuck, every fault reported and recovered from',
 );
 process.exit(bad.length ? 1 : 0);

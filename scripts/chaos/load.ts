@@ -176,6 +176,9 @@ export function watchReadiness(base: string) {
   let sawNotReady = false;
   let lastStatus = 0;
   let readyAgainAt: number | null = null;
+  let firstNotReadyAt: number | null = null;
+  let polls = 0;
+  let notReadyPolls = 0;
   let watching = true;
   const loop = (async () => {
     while (watching) {
@@ -185,8 +188,11 @@ export function watchReadiness(base: string) {
       } catch {
         status = 0; // the request itself failed: not ready
       }
+      polls++;
       if (status !== 200) {
+        notReadyPolls++;
         sawNotReady = true;
+        firstNotReadyAt ??= Date.now();
         readyAgainAt = null;
       } else if (lastStatus !== 200) {
         readyAgainAt = Date.now();
@@ -199,6 +205,16 @@ export function watchReadiness(base: string) {
     sawNotReady: () => sawNotReady,
     ready: () => lastStatus === 200,
     readyAgainAt: () => readyAgainAt,
+    firstNotReadyAt: () => firstNotReadyAt,
+    polls: () => polls,
+    notReadyPolls: () => notReadyPolls,
+    /** Starts counting afresh (a scenario's fault phase), keeping the current status. */
+    resetCounts() {
+      sawNotReady = false;
+      firstNotReadyAt = null;
+      polls = 0;
+      notReadyPolls = 0;
+    },
     async stop() {
       watching = false;
       await loop;

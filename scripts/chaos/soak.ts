@@ -373,3 +373,44 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
+
+/** Prints the samples, the growth after warm-up and the verdict. */
+export function printSoakReport(report: SoakReport, jsonPath: string): void {
+  console.table(
+    report.samples.map((s) => ({
+      't s': s.t_s,
+      'rss MB': s.rss_mb,
+      'heap MB': s.heap_used_mb,
+      fds: s.open_fds,
+      handles: s.active_handles,
+      'store MB': s.store_mb,
+      events: s.events,
+      feedback: s.feedback,
+      requests: s.requests,
+      errors: s.errors,
+    })),
+  );
+  const g = report.growth_after_warmup;
+  console.table([
+    {
+      'after warm-up (s)': report.warmup_s,
+      'rss MB': g.rss_mb,
+      'rss MB/h': g.rss_mb_per_hour,
+      'heap MB': g.heap_used_mb,
+      fds: g.open_fds,
+      handles: g.active_handles,
+      'store MB': g.store_mb,
+      'B/event': g.store_bytes_per_event,
+      events: g.events,
+      feedback: g.feedback,
+    },
+  ]);
+  const d = report.deliveries;
+  console.log(
+    `requests ${report.requests} (errors ${report.errors}), latency p50 ${report.latency_ms.p50} ms p99 ${report.latency_ms.p99} ms; ` +
+      `events ${d.events}, delivered ${d.delivered}, duplicated ${d.duplicated}, lost ${d.lost}, stuck ${d.stuck}; Shield alerts ${report.shield_alerts}`,
+  );
+  for (const e of report.error_samples.slice(0, 5)) console.log(`  error: ${e}`);
+  console.log(report.problems.length ? `FAILED: ${report.problems.join('; ')}` : 'OK: the soak passed');
+  console.log(`JSON report: ${jsonPath}`);
+}
