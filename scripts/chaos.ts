@@ -145,6 +145,7 @@ if (network.length) {
       'dropped pkts': r.dropped_packets,
       'acked in fault': r.acknowledged_during_fault,
       'received in fault': r.received_during_fault,
+      'slowest write s': r.slowest_write_s,
       'not ready % in fault': r.not_ready_during_fault_pct,
       'down after s': r.went_down_after_s,
       'ready again s': r.recovery_s,

@@ -123,6 +123,8 @@ export interface Load {
   acknowledged: Set<string>;
   refused503(): number;
   otherErrors(): Array<string>;
+  /** The longest a request took to be answered, in ms. */
+  slowestMs(): number;
   stop(): Promise<void>;
 }
 
@@ -133,9 +135,11 @@ export function startLoad(base: string, consumerToken: string, companyCode: stri
   const other: string[] = [];
   const acknowledged = new Set<string>();
   let producing = true;
+  let slowest = 0;
   const producer = async () => {
     while (producing) {
       sent++;
+      const started = Date.now();
       try {
         const r = await fetch(`${base}/api/consumer/v1/complaints`, {
           method: 'POST',
@@ -148,6 +152,7 @@ export function startLoad(base: string, consumerToken: string, companyCode: stri
           }),
         });
         const text = await r.text();
+        slowest = Math.max(slowest, Date.now() - started);
         if (r.status === 201) acknowledged.add(JSON.parse(text).data.escalatr_id);
         else if (r.status === 503 && JSON.parse(text).error?.code === 'unavailable') refused++;
         else other.push(`${r.status} ${text.slice(0, 200)}`);
@@ -164,6 +169,7 @@ export function startLoad(base: string, consumerToken: string, companyCode: stri
     acknowledged,
     refused503: () => refused,
     otherErrors: () => other,
+    slowestMs: () => slowest,
     async stop() {
       producing = false;
       await Promise.all(running);

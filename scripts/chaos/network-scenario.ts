@@ -46,6 +46,8 @@ export interface NetworkFaultReport extends StoreFaultReport {
   /** Complaints acknowledged and deliveries received while the fault was on. */
   acknowledged_during_fault: number;
   received_during_fault: number;
+  /** The longest a complaint took to be answered (a request caught by a partition waits for the link). */
+  slowest_write_s: number;
   /** Packets the fault dropped in the kernel (0 for latency). */
   dropped_packets: number;
   /** Every event delivered more than once, as `evt_…×n`. */
@@ -184,6 +186,7 @@ export async function runNetworkScenario(opts: NetworkScenarioOptions): Promise<
       acknowledged_during_fault: ackedAtEnd - ackedAtStart,
       received_during_fault: receivedAtEnd - receivedAtStart,
       dropped_packets: dropped,
+      slowest_write_s: seconds(load.slowestMs()),
       duplicates,
       processes_survived: survived,
     };
