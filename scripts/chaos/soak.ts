@@ -47,7 +47,10 @@ export interface SoakReport {
   samples: SoakSample[];
   growth_after_warmup: {
     rss_mb: number;
+    /** Least-squares slope over every sample after the warm-up: a trend, where two end points are noise. */
     rss_mb_per_hour: number;
+    rss_range_mb: [number, number];
+    heap_used_mb_per_hour: number | null;
     heap_used_mb: number | null;
     open_fds: number;
     active_handles: number | null;
@@ -62,7 +65,7 @@ export interface SoakReport {
   error_samples: string[];
   latency_ms: { p50: number; p99: number; max: number };
   deliveries: { events: number; delivered: number; duplicated: number; lost: number; stuck: number };
-  shield_alerts: number;
+  shield_alerts: { distinct: number; duplicated: number };
   /** The verdict's reasons; empty when the soak passed. */
   problems: string[];
 }
@@ -82,6 +85,22 @@ const ANGRY = [
   'This is UNACCEPTABLE. I will file a chargeback and report you to the regulator if this is not fixed today.',
   'Third time I am asking. Cancel my account, I am posting this everywhere and calling my lawyer.',
 ];
+
+/** The least-squares slope of `value` against time, per hour. */
+function slopePerHour(samples: SoakSample[], value: (s: SoakSample) => number): number {
+  if (samples.length < 2) return 0;
+  const xs = samples.map((s) => s.t_s / 3600);
+  const ys = samples.map(value);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return 0;
@@ -138,6 +157,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     ...chaosEnv({ dataDir, port, databaseUrl: db?.url }),
     // The soak watches the process, not the limiter: one key sends all of it.
     ESCALATR_RATE_LIMIT_PER_MIN: '1000000',
+    // The default lease: the chaos scenarios shorten it so killed workers' claims come back within the run, but
+    // over half an hour on a busy machine a 5 s lease expires under attempts that are merely slow, and resends.
+    ESCALATR_LEASE_MS: '',
     METRICS_TOKEN: metricsToken,
   };
   let serve: Proc | null = null;
@@ -307,14 +329,21 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     const warm = samples.find((s) => s.t_s * 1000 >= warmupMs) ?? samples[0];
     const last = samples[samples.length - 1];
-    const hours = Math.max(1 / 3600, (last.t_s - warm.t_s) / 3600);
+    const after = samples.filter((x) => x.t_s >= warm.t_s);
     const events = last.events - warm.events;
     const feedback = last.feedback - warm.feedback;
     const storeBytes = (last.store_mb - warm.store_mb) * 1048576;
     const sorted = [...latencies].sort((a, b) => a - b);
     const growth = {
       rss_mb: Math.round((last.rss_mb - warm.rss_mb) * 10) / 10,
-      rss_mb_per_hour: Math.round(((last.rss_mb - warm.rss_mb) / hours) * 10) / 10,
+      rss_mb_per_hour: Math.round(slopePerHour(after, (x) => x.rss_mb) * 10) / 10,
+      rss_range_mb: [Math.min(...after.map((x) => x.rss_mb)), Math.max(...after.map((x) => x.rss_mb))] as [
+        number,
+        number,
+      ],
+      heap_used_mb_per_hour: after.some((x) => x.heap_used_mb === null)
+        ? null
+        : Math.round(slopePerHour(after, (x) => x.heap_used_mb!) * 10) / 10,
       heap_used_mb:
         last.heap_used_mb === null || warm.heap_used_mb === null
           ? null
@@ -357,7 +386,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         max: Math.round((sorted[sorted.length - 1] ?? 0) * 10) / 10,
       },
       deliveries: counts,
-      shield_alerts: receiver.alerts.size,
+      shield_alerts: {
+        distinct: receiver.alerts.size,
+        duplicated: [...receiver.alerts.values()].reduce((a, b) => a + b, 0) - receiver.alerts.size,
+      },
       problems,
     };
     writeFileSync(opts.jsonPath, JSON.stringify(report, null, 2) + '\n');
@@ -395,7 +427,9 @@ export function printSoakReport(report: SoakReport, jsonPath: string): void {
     {
       'after warm-up (s)': report.warmup_s,
       'rss MB': g.rss_mb,
-      'rss MB/h': g.rss_mb_per_hour,
+      'rss MB/h (trend)': g.rss_mb_per_hour,
+      'rss range MB': g.rss_range_mb.join('–'),
+      'heap MB/h (trend)': g.heap_used_mb_per_hour,
       'heap MB': g.heap_used_mb,
       fds: g.open_fds,
       handles: g.active_handles,
@@ -408,7 +442,7 @@ export function printSoakReport(report: SoakReport, jsonPath: string): void {
   const d = report.deliveries;
   console.log(
     `requests ${report.requests} (errors ${report.errors}), latency p50 ${report.latency_ms.p50} ms p99 ${report.latency_ms.p99} ms; ` +
-      `events ${d.events}, delivered ${d.delivered}, duplicated ${d.duplicated}, lost ${d.lost}, stuck ${d.stuck}; Shield alerts ${report.shield_alerts}`,
+      `events ${d.events}, delivered ${d.delivered}, duplicated ${d.duplicated}, lost ${d.lost}, stuck ${d.stuck}; Shield alerts ${report.shield_alerts.distinct} (duplicated ${report.shield_alerts.duplicated})`,
   );
   for (const e of report.error_samples.slice(0, 5)) console.log(`  error: ${e}`);
   console.log(report.problems.length ? `FAILED: ${report.problems.join('; ')}` : 'OK: the soak passed');
