@@ -113,10 +113,7 @@ function Deliveries() {
           onValue={filter('event')}
           options={[
             { value: '', label: 'All events' },
-            ...['webhook.test', ...WEBHOOK_EVENTS.map((e) => e.name), 'shield.alert'].map((e) => ({
-              value: e,
-              label: e,
-            })),
+            ...WEBHOOK_EVENTS.map((e) => ({ value: e.name, label: e.name })),
           ]}
         />
         <SelectField
