@@ -2,7 +2,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
 
 /**
  * The dashboard's feedback record page lists the alerts sent for one record. A `shield.alert` event names its record
- * only inside the stored body (`data.record.id`, the seed's payload), so finding them meant reading every alert body
+ * only inside the stored body (`data.record.id` of the alert payload), so finding them meant reading every alert body
  * of the company. This partial expression index holds the record id of each alert event only: other events pay one
  * comparison of `name` on insert, nothing else, and rows removed by retention leave it with them.
  *
