@@ -170,6 +170,16 @@ describe('Shield record page and event subscriptions in a real browser', () => {
     });
   });
 
+  it("shows a viewer the record and its alerts' state, without the owners' links to delivery attempts", async () => {
+    await withPage(async (page) => {
+      await signIn(page, 'viewer@volt.test', PASSWORD, `/shield/feedback/${encodeURIComponent(RECORD_ID)}`);
+      const alerts = page.getByRole('region', { name: 'Alerts sent' });
+      await expectText(alerts, 'success');
+      await expectText(alerts, '503');
+      expect(await alerts.getByRole('link', { name: /View attempts/ }).count()).toBe(0);
+    });
+  });
+
   it("answers a record that is not the company's as not found", async () => {
     await withPage(async (page) => {
       await signIn(page, 'owner@tiny.test', PASSWORD, `/shield/feedback/${encodeURIComponent(RECORD_ID)}`);
