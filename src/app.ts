@@ -66,6 +66,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     loggerInstance: opts.logger || undefined,
     logger: opts.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
+    // The longest id a path carries is a feedback record's (its source's id, up to 200 characters): the router's
+    // default bound of 100 would answer 404 before the route could serve it. Longer parameters are still refused here.
+    routerOptions: { maxParamLength: 200 },
     trustProxy: false,
     ajv: undefined,
     frameworkErrors: frameworkErrorResponder,

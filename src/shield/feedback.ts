@@ -8,6 +8,7 @@ import type { FeedbackRecordsTable } from '../storage/schema.js';
 import { checkFeedbackRecord, type FeedbackInput, type RecordProblemCode } from './feedback-record.js';
 import { levelsAtLeast, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
+import { describeCue } from './scoring/cue-descriptions.js';
 
 export const MAX_BATCH = 1000;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
@@ -167,8 +168,38 @@ export async function getFeedback(db: Db, companyId: string, recordId: string): 
   return row;
 }
 
+/**
+ * The records of one record's thread (its own included), in the order they arrived — the order the scorer compared
+ * their sentiments in. A record without a thread is a thread of one. Another company's record is not found.
+ */
+export async function listThread(
+  db: Db,
+  companyId: string,
+  recordId: string,
+  page: { page: number; limit: number },
+): Promise<{ rows: FeedbackRow[]; total: number }> {
+  const record = await getFeedback(db, companyId, recordId);
+  if (record.thread_id === null) return { rows: page.page === 1 ? [record] : [], total: 1 };
+  const base = db
+    .selectFrom('feedback_records')
+    .where('company_id', '=', companyId)
+    .where('thread_id', '=', record.thread_id);
+  const [rows, count] = await Promise.all([
+    base
+      .selectAll()
+      .orderBy('received_at')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset((page.page - 1) * page.limit)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
 /** The API's view of a record: its fields as sent, plus the scores once it is scored. */
 export function feedbackView(row: FeedbackRow) {
+  const cues = row.cues ? (JSON.parse(row.cues) as string[]) : [];
   return {
     id: row.record_id,
     source: row.source,
@@ -188,6 +219,8 @@ export function feedbackView(row: FeedbackRow) {
             sentiment_shift: row.sentiment_shift,
           },
     sentiment: row.sentiment_score,
-    cues: row.cues ? (JSON.parse(row.cues) as string[]) : [],
+    cues,
+    /** What drove the levels: each cue that fired, with its group and what it means. */
+    signals: cues.map(describeCue),
   };
 }

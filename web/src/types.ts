@@ -167,4 +167,39 @@ export interface FeedbackRecord {
     sentiment_shift: string | null;
   } | null;
   cues?: string[];
+  /** Each cue that fired, grouped as the scorer weighs it, with what it means. */
+  signals?: FeedbackSignal[];
+  sentiment?: number | null;
+}
+
+export interface FeedbackSignal {
+  cue: string;
+  group: 'threat' | 'soft' | 'emotion' | 'other';
+  label: string;
+  description: string;
+}
+
+/** One delivery of a Shield alert: to a destination of the automation, or to a company endpoint. */
+export interface AlertDelivery {
+  id: string;
+  target: string;
+  endpoint_id: string | null;
+  destination_id: string | null;
+  destination: Destination | null;
+  status: string;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  updated_at: string;
+}
+
+/** A `shield.alert` raised for a feedback record (GET /api/v1/feedback/{id}/alerts). */
+export interface RecordAlert {
+  event_id: string;
+  automation_id: string;
+  automation_name: string | null;
+  escalated_at: string;
+  levels: { escalation_level: string; emotional_intensity_level: string | null; sentiment_shift: string | null };
+  deliveries: AlertDelivery[];
 }
