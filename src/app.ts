@@ -16,6 +16,7 @@ import { ErrorResponse } from './api/schemas.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Wakeups } from './queue/wakeup.js';
 import { registerAnonymousLimit } from './api/anonymous-limit.js';
+import { installTextGuard } from './api/text-guard.js';
 import { verifyPassword, type PasswordVerifier } from './security/passwords.js';
 
 export interface AppOptions {
@@ -82,6 +83,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await http.register(cookie);
   installErrorHandler(http, opts.store.profile);
   registerAnonymousLimit(http, clock, opts.config.anonRateLimitPerMin);
+  installTextGuard(http);
   const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
   const metrics = createMetrics();
   await registerRoutes(http, {
