@@ -23,7 +23,7 @@ interface Form {
 }
 
 /** Same scheme, host and port, as the URL parser reads them (the server's rule for keeping a credential). */
-function sameOrigin(a: string, b: string): boolean {
+export function sameOrigin(a: string, b: string): boolean {
   try {
     return new URL(a).origin === new URL(b).origin;
   } catch {
