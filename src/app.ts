@@ -15,12 +15,17 @@ import type { Store } from './storage/db.js';
 import { ErrorResponse } from './api/schemas.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Wakeups } from './queue/wakeup.js';
+import { registerAnonymousLimit } from './api/anonymous-limit.js';
+import { installTextGuard } from './api/text-guard.js';
+import { verifyPassword, type PasswordVerifier } from './security/passwords.js';
 
 export interface AppOptions {
   config: Config;
   store: Store;
   clock?: Clock;
   logger?: Logger | false;
+  /** Checks a password against its stored hash; tests pass a wrapper to see that every sign-in runs it. */
+  verifyPassword?: PasswordVerifier;
 }
 
 export interface App {
@@ -80,8 +85,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   http.addSchema(ErrorResponse);
   await http.register(cookie);
   installErrorHandler(http, opts.store.profile);
+  registerAnonymousLimit(http, clock, opts.config.anonRateLimitPerMin);
+  installTextGuard(http);
   const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
   const metrics = createMetrics();
-  await registerRoutes(http, { ctx, config: opts.config, metrics });
+  await registerRoutes(http, {
+    ctx,
+    config: opts.config,
+    metrics,
+    verifyPassword: opts.verifyPassword ?? verifyPassword,
+  });
   return { http, ctx, scheduler, metrics };
 }

@@ -21,6 +21,8 @@ export interface Config {
   leaseMs: number;
   /** Requests per minute per API key (per client IP without one) on /api/v1; 0 turns the limit off. */
   rateLimitPerMin: number;
+  /** Requests per minute per client address without valid credentials (sign-ins, failed authentication); 0 = off. */
+  anonRateLimitPerMin: number;
 }
 
 export class ConfigError extends Error {
@@ -155,5 +157,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Longer than the longest attempt (30 s timeout), so a live attempt never loses its claim.
     leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
+    anonRateLimitPerMin: intVar(env, 'ESCALATR_ANON_RATE_LIMIT_PER_MIN', 120, 0, 1_000_000),
   });
 }

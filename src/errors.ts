@@ -8,6 +8,11 @@ export const ERRORS = {
   invalid_json: { status: 400, message: 'The body is not valid JSON' },
   validation_failed: { status: 400, message: 'The body failed validation' },
   invalid_url: { status: 400, message: 'The URL is invalid' },
+  invalid_text: { status: 400, message: 'Text must not contain NUL characters or lone UTF-16 surrogates' },
+  credentials_required: {
+    status: 400,
+    message: 'Changing where a stored credential is sent needs the credential again',
+  },
   unauthorized: { status: 401, message: 'Missing or invalid credentials' },
   forbidden: { status: 403, message: 'Not allowed' },
   insufficient_scope: { status: 403, message: 'This API key does not have the scope for this route' },
@@ -23,7 +28,6 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'The body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },
   rate_limited: { status: 429, message: 'Too many requests' },
-  account_locked: { status: 429, message: 'Too many failed logins; try again later' },
   internal: { status: 500, message: 'Internal error' },
   unavailable: { status: 503, message: 'The service is not ready' },
 } as const;

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
 import type { Metrics } from '../metrics.js';
+import type { PasswordVerifier } from '../security/passwords.js';
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
 import { settingsRoutes } from './platform-v1/settings.js';
@@ -19,6 +20,8 @@ export interface RouteDeps {
   ctx: DomainContext;
   config: Config;
   metrics?: Metrics;
+  /** The password check sign-in uses (the scrypt one unless a test wraps it). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /** Every route of the service, by part. Each part is a Fastify plugin in its own module. */

@@ -7,6 +7,7 @@ import type { Db, Tx } from '../storage/db.js';
 import type { AutomationsTable } from '../storage/schema.js';
 import { validateAuthConfig, type AuthType, type EndpointAuth } from '../webhooks/signature.js';
 import { validateWebhookUrl } from '../webhooks/endpoints.js';
+import { credentialsRequired, sameOrigin } from '../webhooks/credential-origin.js';
 import {
   DESTINATION_TYPES,
   EMAIL_TIMEOUT_MS,
@@ -184,6 +185,12 @@ function checkDestination(
   if (type === 'webhook') {
     const prev = previous?.type === 'webhook' ? previous.config : null;
     const url = checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`);
+    // A new origin does not inherit the stored credential: the edit must carry it again, or drop it.
+    if (prev && prev.auth.type !== 'none' && prev.auth.token && !sameOrigin(prev.url, url)) {
+      const auth = isObject(value.auth) ? value.auth : null;
+      const resent = auth !== null && (auth.type === 'none' || (typeof auth.token === 'string' && auth.token !== ''));
+      if (!resent) throw credentialsRequired(`${field}.auth.token`);
+    }
     const auth = checkAuth(value.auth, `${field}.auth`, prev?.auth ?? null);
     return {
       keepId,

@@ -11,6 +11,7 @@ import { newWebhookSecret, validateAuthConfig, type AuthType, type EndpointAuth 
 import { parseHostToIp, SsrfGuard } from './ssrf-guard.js';
 import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
 import { endUnsettled } from '../queue/requeue.js';
+import { credentialsRequired, sameOrigin } from './credential-origin.js';
 
 /**
  * Company webhook endpoints (SPEC §4b, §5): settings, the signing secret and its rotation, the Test button, and the
@@ -346,7 +347,14 @@ export async function updateEndpoint(
   return transact(ctx, async ({ tx, now }) => {
     const row = await getRow(tx, companyId, id);
     const set: Partial<EndpointRow> = { updated_at: now };
-    if (patch.url !== undefined) set.url = validateWebhookUrl(patch.url, policy);
+    if (patch.url !== undefined) {
+      set.url = validateWebhookUrl(patch.url, policy);
+      const stored = openAuth(ctx, row);
+      // A new origin does not inherit the stored credential: the edit must carry it again, or drop it.
+      const resent = patch.auth === null || patch.auth?.type === 'none' || !!patch.auth?.token;
+      if (stored.type !== 'none' && stored.token && !resent && !sameOrigin(row.url, set.url))
+        throw credentialsRequired('auth.token');
+    }
     if (patch.events !== undefined) set.events = JSON.stringify(normaliseEvents(patch.events));
     if (patch.timeout_ms !== undefined) set.timeout_ms = checkTimeout(patch.timeout_ms);
     if (patch.description !== undefined) set.description = checkDescription(patch.description);

@@ -6,6 +6,7 @@ import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 import { call, session, tenant } from '../api/platform-fixtures.js';
 import { changedTables, snapshot, TABLES } from './table-snapshot.js';
 import { hostileNumber, hostileString, hostileValue, MALFORMED_JSON } from './hostile.js';
+import { parseRouteTree, type Route } from '../helpers/routes.js';
 
 /**
  * SPEC §9 "bad input anywhere gets a clear 4xx with a code, never a 500, and changes nothing", checked by
@@ -21,28 +22,6 @@ import { hostileNumber, hostileString, hostileValue, MALFORMED_JSON } from './ho
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 30);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : null;
-
-interface Route {
-  method: string;
-  path: string;
-}
-
-/** Reads `printRoutes()`'s tree back into method + full path pairs. */
-function parseRouteTree(tree: string): Route[] {
-  const out: Route[] = [];
-  const stack: string[] = [];
-  for (const line of tree.split('\n')) {
-    const at = line.indexOf('── ');
-    if (at < 0) continue;
-    const depth = (at - 1) / 4;
-    const m = /^(.*?)(?: \(([A-Z, ]+)\))?$/.exec(line.slice(at + 3))!;
-    stack.length = depth;
-    stack[depth] = m[1];
-    if (!m[2]) continue;
-    for (const method of m[2].split(', ')) out.push({ method, path: stack.join('') });
-  }
-  return out;
-}
 
 // The app and its cast are made at collection time, so each route becomes its own test below.
 const t: TestApp = await createTestApp();

@@ -195,6 +195,8 @@ export function shieldRoutes({ ctx }: RouteDeps) {
       {
         onRequest: admin,
         bodyLimit: FEEDBACK_BODY_LIMIT_BYTES,
+        // Each record's text is checked with the record, so one bad record does not refuse the whole batch.
+        config: { bodyTextCheckedByRoute: true },
         schema: {
           tags,
           summary: 'Ingest feedback',

@@ -141,29 +141,29 @@ function parseTime(value: string, parameter: string, where: 'query' | 'body'): n
 export function webhookRoutes({ ctx, config }: RouteDeps) {
   return async (app: FastifyInstance) => {
     const tags = ['Webhooks'];
-    const preHandler = requireCompany(ctx.store.db, ctx.clock, 'admin');
+    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'admin');
     const policy: endpoints.UrlPolicy = { allowHttp: config.allowHttpWebhooks, allowCidrs: config.webhookAllowCidrs };
     const company = (request: FastifyRequest) => request.company!.companyId;
     const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 
-    app.get('/webhooks', { preHandler, schema: { tags, querystring: ListQuery } }, async (request) => {
+    app.get('/webhooks', { onRequest, schema: { tags, querystring: ListQuery } }, async (request) => {
       const page = pageOf(request.query as Partial<Page>);
       return list(page, await endpoints.listEndpoints(ctx, company(request), page));
     });
 
-    app.post('/webhooks', { preHandler, schema: { tags, body: CreateBody } }, async (request, reply) => {
+    app.post('/webhooks', { onRequest, schema: { tags, body: CreateBody } }, async (request, reply) => {
       const body = request.body as typeof CreateBody.static;
       reply.header('Cache-Control', 'no-store'); // the answer carries the secret
       return reply.status(201).send(ok(await endpoints.createEndpoint(ctx, company(request), body, policy)));
     });
 
-    app.get('/webhooks/:id', { preHandler, schema: { tags, params: EndpointIdParam } }, async (request) =>
+    app.get('/webhooks/:id', { onRequest, schema: { tags, params: EndpointIdParam } }, async (request) =>
       ok(await endpoints.getEndpoint(ctx, company(request), idOf(request))),
     );
 
     app.patch(
       '/webhooks/:id',
-      { preHandler, schema: { tags, params: EndpointIdParam, body: PatchBody } },
+      { onRequest, schema: { tags, params: EndpointIdParam, body: PatchBody } },
       async (request) =>
         ok(
           await endpoints.updateEndpoint(
@@ -176,13 +176,13 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
         ),
     );
 
-    app.delete('/webhooks/:id', { preHandler, schema: { tags, params: EndpointIdParam } }, async (request) =>
+    app.delete('/webhooks/:id', { onRequest, schema: { tags, params: EndpointIdParam } }, async (request) =>
       ok(await endpoints.deleteEndpoint(ctx, company(request), idOf(request))),
     );
 
     app.get(
       '/webhooks/:id/secret',
-      { preHandler, schema: { tags, params: EndpointIdParam } },
+      { onRequest, schema: { tags, params: EndpointIdParam } },
       async (request, reply) => {
         reply.header('Cache-Control', 'no-store');
         return ok(await endpoints.revealSecret(ctx, company(request), idOf(request)));
@@ -191,7 +191,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.post(
       '/webhooks/:id/secret/regenerate',
-      { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: RegenerateBody } },
+      { onRequest, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: RegenerateBody } },
       async (request, reply) => {
         const body = request.body as typeof RegenerateBody.static;
         reply.header('Cache-Control', 'no-store');
@@ -202,7 +202,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.post(
       '/webhooks/:id/test',
       {
-        preHandler,
+        onRequest,
         preValidation: emptyBodyAsObject,
         schema: {
           tags,
@@ -225,7 +225,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.get(
       '/webhooks/:id/deliveries',
-      { preHandler, schema: { tags, params: EndpointIdParam, querystring: EndpointDeliveriesQuery } },
+      { onRequest, schema: { tags, params: EndpointIdParam, querystring: EndpointDeliveriesQuery } },
       async (request) => {
         const q = request.query as typeof EndpointDeliveriesQuery.static;
         const id = idOf(request);
@@ -245,14 +245,14 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.post(
       '/webhooks/:id/recover',
-      { preHandler, schema: { tags, params: EndpointIdParam, body: RecoverBody } },
+      { onRequest, schema: { tags, params: EndpointIdParam, body: RecoverBody } },
       async (request) => {
         const since = parseTime((request.body as typeof RecoverBody.static).since, 'since', 'body');
         return ok(await deliveries.recoverSince(ctx, company(request), idOf(request), since));
       },
     );
 
-    app.get('/deliveries', { preHandler, schema: { tags, querystring: DeliveriesQuery } }, async (request) => {
+    app.get('/deliveries', { onRequest, schema: { tags, querystring: DeliveriesQuery } }, async (request) => {
       const q = request.query as typeof DeliveriesQuery.static;
       const page = pageOf(q);
       const filter: deliveries.DeliveryFilter = { status: q.status, event: q.event, endpointId: q.endpoint_id };
@@ -260,17 +260,17 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
       return list(page, await deliveries.listDeliveries(ctx, company(request), filter, page));
     });
 
-    app.get('/deliveries/stats', { preHandler, schema: { tags, querystring: StatsQuery } }, async (request) => {
+    app.get('/deliveries/stats', { onRequest, schema: { tags, querystring: StatsQuery } }, async (request) => {
       const q = request.query as typeof StatsQuery.static;
       const since = q.since === undefined ? undefined : parseTime(q.since, 'since', 'query');
       return ok(await deliveries.deliveryStats(ctx, company(request), { since, bucket: q.bucket ?? 'hour' }));
     });
 
-    app.get('/deliveries/:id', { preHandler, schema: { tags, params: DeliveryIdParam } }, async (request) =>
+    app.get('/deliveries/:id', { onRequest, schema: { tags, params: DeliveryIdParam } }, async (request) =>
       ok(await deliveries.getDeliveryDetail(ctx, company(request), idOf(request))),
     );
 
-    app.post('/deliveries/:id/resend', { preHandler, schema: { tags, params: DeliveryIdParam } }, async (request) =>
+    app.post('/deliveries/:id/resend', { onRequest, schema: { tags, params: DeliveryIdParam } }, async (request) =>
       ok(await deliveries.resendDelivery(ctx, company(request), idOf(request))),
     );
   };
