@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
+import { FEEDBACK_BATCH_MAX } from '../config.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import type { Db } from '../storage/db.js';
@@ -9,7 +10,7 @@ import { checkFeedbackRecord, type FeedbackInput, type RecordProblemCode } from 
 import { levelsAtLeast, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 
-export const MAX_BATCH = 1000;
+export const MAX_BATCH = FEEDBACK_BATCH_MAX;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
 const INSERT_CHUNK = 250;
 
@@ -110,6 +111,7 @@ export async function storeFeedback(
         source_created_at: r.sourceCreatedAt,
         received_at: now,
         scored_at: null,
+        score_lease_until: null,
       }));
       const done = await tx
         .insertInto('feedback_records')
