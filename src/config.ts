@@ -162,7 +162,7 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
     );
   return {
     feedbackPerMin,
-    resendsPerMin: intVar(env, 'ESCALATR_RESENDS_PER_MIN', 60, 0, 1_000_000),
+    resendsPerMin: intVar(env, 'ESCALATR_RESENDS_PER_MIN', 60, 0, 10_000),
     endpoints: intVar(env, 'ESCALATR_MAX_ENDPOINTS', 50, 1, 10_000),
     automations: intVar(env, 'ESCALATR_MAX_AUTOMATIONS', 100, 1, 10_000),
   };
