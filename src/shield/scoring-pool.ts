@@ -21,6 +21,9 @@ export class ScoringPool {
       filename: new URL(`./scoring-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url).href,
       minThreads: threads,
       maxThreads: threads,
+      // Scoring is background work: when the cores are busy, the event loop answering requests goes first (a thread
+      // of lower priority, on Linux and macOS; where the priority cannot be set the thread runs at the normal one).
+      niceIncrement: 10,
       ...(fromSource ? { execArgv: ['--import', tsxLoaderUrl()] } : {}),
     });
   }
