@@ -25,9 +25,13 @@ export const ERRORS = {
   already_claimed: { status: 409, message: 'The complaint is already claimed' },
   already_completed: { status: 409, message: 'The company has already completed the complaint' },
   already_exists: { status: 409, message: 'Already exists' },
+  endpoint_limit_reached: { status: 409, message: 'The company has as many webhook endpoints as it may have' },
+  automation_limit_reached: { status: 409, message: 'The company has as many automations as it may have' },
   payload_too_large: { status: 413, message: 'The body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },
   rate_limited: { status: 429, message: 'Too many requests' },
+  feedback_rate_limited: { status: 429, message: "The company's feedback records per minute are used up" },
+  resend_rate_limited: { status: 429, message: "The company's resends and recovers per minute are used up" },
   internal: { status: 500, message: 'Internal error' },
   unavailable: { status: 503, message: 'The service is not ready' },
 } as const;
@@ -46,6 +50,14 @@ export class AppError extends Error {
     this.status = ERRORS[code].status;
   }
 }
+
+/** A per-company rate is used up: the answer carries Retry-After, the seconds until the request would fit. */
+export const overRate = (
+  code: 'feedback_rate_limited' | 'resend_rate_limited',
+  message: string,
+  retryAfterMs: number,
+  details: Record<string, unknown> = {},
+) => new AppError(code, message, { ...details, retry_after: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const invalidTransition = (message: string) => new AppError('invalid_transition', message);

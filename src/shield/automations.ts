@@ -20,7 +20,6 @@ import {
 } from './destinations/config.js';
 import { LEVELS, isLevel, levelRank, type Level } from './levels.js';
 
-export const MAX_AUTOMATIONS = 100;
 export const MAX_DESTINATIONS = 10;
 export const MAX_FILTER_TERMS = 50;
 export const MAX_EMAIL_RECIPIENTS = 20;
@@ -345,13 +344,21 @@ export async function createAutomation(ctx: DomainContext, companyId: string, bo
   const filter = checkFilter(body.filter);
   const drafts = checkDestinations(ctx, body.destinations ?? [], []);
   const id = await transact(ctx, async ({ tx, now }) => {
+    // On PostgreSQL two creates at once would both count below the limit: the company row orders them.
+    if (ctx.store.profile.rowLocks)
+      await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
     const count = await tx
       .selectFrom('automations')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('company_id', '=', companyId)
       .executeTakeFirstOrThrow();
-    if (Number(count.n) >= MAX_AUTOMATIONS)
-      throw new AppError('conflict', `a company may have at most ${MAX_AUTOMATIONS} automations`);
+    const limit = ctx.config.companyLimits.automations;
+    if (Number(count.n) >= limit)
+      throw new AppError(
+        'automation_limit_reached',
+        `A company may have at most ${limit} automations; delete one first`,
+        { limit },
+      );
     const row = {
       id: newId('aut'),
       company_id: companyId,

@@ -22,7 +22,6 @@ import { credentialsRequired, sameOrigin } from './credential-origin.js';
 export type EndpointRow = Selectable<EndpointsTable>;
 
 export const AUTH_TYPES: readonly AuthType[] = ['none', 'bearer', 'api_key', 'custom_header'];
-export const MAX_ENDPOINTS_PER_COMPANY = 50;
 export const MAX_URL_LENGTH = 2048;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MIN_TIMEOUT_MS = 1_000;
@@ -306,10 +305,12 @@ export async function createEndpoint(
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('company_id', '=', companyId)
       .executeTakeFirstOrThrow();
-    if (Number(count.n) >= MAX_ENDPOINTS_PER_COMPANY) {
+    const limit = ctx.config.companyLimits.endpoints;
+    if (Number(count.n) >= limit) {
       throw new AppError(
-        'conflict',
-        `A company can have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first`,
+        'endpoint_limit_reached',
+        `A company can have at most ${limit} webhook endpoints; delete one first`,
+        { limit },
       );
     }
     const enabled = input.enabled ?? true;

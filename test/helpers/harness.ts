@@ -102,6 +102,10 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     // High enough that no functional test meets it; the rate-limit tests pass a tiny one.
     rateLimitPerMin: 100_000,
     anonRateLimitPerMin: 100_000,
+    shieldThreads: 1,
+    shieldCompanyInFlight: 100,
+    // The production defaults: the limit tests pass tiny ones.
+    companyLimits: { feedbackPerMin: 6_000, resendsPerMin: 60, endpoints: 50, automations: 100 },
     ...overrides,
   };
 }

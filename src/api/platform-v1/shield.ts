@@ -200,7 +200,7 @@ export function shieldRoutes({ ctx }: RouteDeps) {
         schema: {
           tags,
           summary: 'Ingest feedback',
-          description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped. Record shape: ${JSON.stringify(Object.keys(FeedbackRecord.properties))}.`,
+          description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped. A batch that would take the company over its feedback records per minute is refused whole: 429 feedback_rate_limited with Retry-After. Record shape: ${JSON.stringify(Object.keys(FeedbackRecord.properties))}.`,
         },
       },
       async (request, reply) => reply.status(202).send(ok(await ingestFeedback(ctx, companyId(request), request.body))),

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { CompanyRateWindow } from '../../domain/company-limits.js';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { AppError } from '../../errors.js';
 import * as endpoints from '../../webhooks/endpoints.js';
@@ -145,6 +146,12 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     const policy: endpoints.UrlPolicy = { allowHttp: config.allowHttpWebhooks, allowCidrs: config.webhookAllowCidrs };
     const company = (request: FastifyRequest) => request.company!.companyId;
     const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+    // A recover can put thousands of deliveries back in the queue: resends and recovers share one per-company rate.
+    const resends = new CompanyRateWindow(
+      config.companyLimits.resendsPerMin,
+      'resend_rate_limited',
+      'resend or recover requests',
+    );
 
     app.get('/webhooks', { onRequest, schema: { tags, querystring: ListQuery } }, async (request) => {
       const page = pageOf(request.query as Partial<Page>);
@@ -248,6 +255,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
       { onRequest, schema: { tags, params: EndpointIdParam, body: RecoverBody } },
       async (request) => {
         const since = parseTime((request.body as typeof RecoverBody.static).since, 'since', 'body');
+        resends.take(company(request), ctx.clock.now());
         return ok(await deliveries.recoverSince(ctx, company(request), idOf(request), since));
       },
     );
@@ -270,8 +278,9 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
       ok(await deliveries.getDeliveryDetail(ctx, company(request), idOf(request))),
     );
 
-    app.post('/deliveries/:id/resend', { onRequest, schema: { tags, params: DeliveryIdParam } }, async (request) =>
-      ok(await deliveries.resendDelivery(ctx, company(request), idOf(request))),
-    );
+    app.post('/deliveries/:id/resend', { onRequest, schema: { tags, params: DeliveryIdParam } }, async (request) => {
+      resends.take(company(request), ctx.clock.now());
+      return ok(await deliveries.resendDelivery(ctx, company(request), idOf(request)));
+    });
   };
 }
