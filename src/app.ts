@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import { frameworkErrorResponder, installErrorHandler } from './api/error-handler.js';
 import { registerRoutes, type RouteDeps } from './api/routes.js';
 import { ErrorResponse } from './api/schemas.js';
+import { registerAnonymousLimit } from './api/anonymous-limit.js';
+import { installTextGuard } from './api/text-guard.js';
+import { verifyPassword } from './security/passwords.js';
 
 /** What the HTTP app serves from: the process's runtime (src/runtime/runtime.ts) passes its own parts. */
 export interface HttpAppOptions extends RouteDeps {
@@ -45,6 +48,9 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
     loggerInstance: opts.logger || undefined,
     logger: opts.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
+    // The longest id a path carries is a feedback record's (its source's id, up to 200 characters): the router's
+    // default bound of 100 would answer 404 before the route could serve it. Longer parameters are still refused here.
+    routerOptions: { maxParamLength: 200 },
     trustProxy: false,
     ajv: undefined,
     frameworkErrors: frameworkErrorResponder,
@@ -57,6 +63,14 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
   await http.register(cookie);
   const { ctx, config, metrics, readiness } = opts;
   installErrorHandler(http, ctx.store.profile, readiness);
-  await registerRoutes(http, { ctx, config, metrics, readiness });
+  registerAnonymousLimit(http, ctx.clock, config.anonRateLimitPerMin);
+  installTextGuard(http);
+  await registerRoutes(http, {
+    ctx,
+    config,
+    metrics,
+    readiness,
+    verifyPassword: opts.verifyPassword ?? verifyPassword,
+  });
   return http;
 }

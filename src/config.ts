@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** Everything the process reads from its environment, checked once at start and then frozen. */
@@ -25,11 +26,41 @@ export interface Config {
   metricsToken: string | null;
   /** When set, /metrics (with /healthz and /readyz) is served on this address instead of the API's. */
   metricsListen: ListenAddress | null;
+  /** Requests per minute per client address without valid credentials (sign-ins, failed authentication); 0 = off. */
+  anonRateLimitPerMin: number;
+  /** Worker threads that score Shield feedback, so scoring never runs on the event loop that answers requests. */
+  shieldThreads: number;
+  /** Records of one company being scored at once by this process; the rest of its backlog waits its turn. */
+  shieldCompanyInFlight: number;
+  companyLimits: CompanyLimits;
 }
 
 export interface ListenAddress {
   host: string;
   port: number;
+}
+
+/** Per-company limits on expensive work; 0 turns a rate off. */
+export interface CompanyLimits {
+  /** Feedback records stored per company per rolling minute (0: no limit). */
+  feedbackPerMin: number;
+  /** Resend and recover requests per company per rolling minute (0: no limit). */
+  resendsPerMin: number;
+  /** Webhook endpoints a company may have. */
+  endpoints: number;
+  /** Shield automations a company may have. */
+  automations: number;
+}
+
+/** The largest feedback batch one request may carry: a per-minute limit below it could never be met. */
+export const FEEDBACK_BATCH_MAX = 1000;
+
+/**
+ * One scoring thread leaves a core to the event loop on two cores; two at most, since a Shield batch rarely needs
+ * more and every thread holds its own copy of the sentiment lexicons.
+ */
+export function defaultShieldThreads(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(2, cores - 1));
 }
 
 export class ConfigError extends Error {
@@ -40,23 +71,6 @@ export class ConfigError extends Error {
     super(`${variable}: ${message}`);
     this.name = 'ConfigError';
   }
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses "1m,5m,30m,2h,6h" (units ms, s, m, h, d) into delays in milliseconds. */
-export function parseRetrySchedule(text: string): number[] {
-  const parts = text
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
-  if (parts.length === 0) throw new Error('must list at least one delay, e.g. 1m,5m,30m,2h,6h');
-  if (parts.length > 20) throw new Error('may list at most 20 delays');
-  return parts.map((part) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part);
-    if (!m) throw new Error(`"${part}" is not a delay such as 30s, 5m or 2h`);
-    return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
-  });
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -123,6 +137,23 @@ function tokenVar(env: NodeJS.ProcessEnv, name: string): string | null {
   return raw;
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "1m,5m,30m,2h,6h" (units ms, s, m, h, d) into delays in milliseconds. */
+function parseRetrySchedule(text: string): number[] {
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new Error('must list at least one delay, e.g. 1m,5m,30m,2h,6h');
+  if (parts.length > 20) throw new Error('may list at most 20 delays');
+  return parts.map((part) => {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(part);
+    if (!m) throw new Error(`"${part}" is not a delay such as 30s, 5m or 2h`);
+    return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
+  });
+}
+
 /** Reads the master key from ESCALATR_MASTER_KEY (base64 or hex of 32 bytes) or from a 0600 key file in the data dir. */
 function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
   const raw = (env.ESCALATR_MASTER_KEY ?? '').trim();
@@ -150,6 +181,21 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
   }
   chmodSync(file, 0o600);
   return key;
+}
+
+function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
+  const feedbackPerMin = intVar(env, 'ESCALATR_FEEDBACK_PER_MIN', 6_000, 0, 10_000_000);
+  if (feedbackPerMin !== 0 && feedbackPerMin < FEEDBACK_BATCH_MAX)
+    throw new ConfigError(
+      'ESCALATR_FEEDBACK_PER_MIN',
+      `must be 0 (no limit) or at least ${FEEDBACK_BATCH_MAX}, the largest batch, got ${feedbackPerMin}`,
+    );
+  return {
+    feedbackPerMin,
+    resendsPerMin: intVar(env, 'ESCALATR_RESENDS_PER_MIN', 60, 0, 10_000),
+    endpoints: intVar(env, 'ESCALATR_MAX_ENDPOINTS', 50, 1, 10_000),
+    automations: intVar(env, 'ESCALATR_MAX_AUTOMATIONS', 100, 1, 10_000),
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -185,5 +231,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
     metricsToken: tokenVar(env, 'METRICS_TOKEN'),
     metricsListen: listenVar(env, 'METRICS_LISTEN'),
+    anonRateLimitPerMin: intVar(env, 'ESCALATR_ANON_RATE_LIMIT_PER_MIN', 120, 0, 1_000_000),
+    shieldThreads: intVar(env, 'ESCALATR_SHIELD_THREADS', defaultShieldThreads(), 1, 64),
+    shieldCompanyInFlight: intVar(env, 'ESCALATR_SHIELD_COMPANY_IN_FLIGHT', 100, 1, 100_000),
+    companyLimits: Object.freeze(loadCompanyLimits(env)),
   });
 }

@@ -27,31 +27,49 @@ export interface StoreFaultReport {
   recovery_s: number | null;
 }
 
-/** A loopback receiver that answers 200 after a short random delay and counts every event id it gets. */
-export async function startCountingReceiver() {
+/**
+ * A receiver that answers 200 after a short random delay and counts every event id it gets, and every Shield alert
+ * by its Idempotency-Key. It listens on loopback unless `host` names another local address (a veth's, so processes
+ * in a network namespace can reach it).
+ */
+export async function startCountingReceiver(opts: { host?: string } = {}) {
+  const host = opts.host ?? '127.0.0.1';
   const seen = new Map<string, number>();
   const createdIds = new Set<string>();
+  const alerts = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       try {
         const body = JSON.parse(Buffer.concat(chunks).toString());
-        seen.set(body.id, (seen.get(body.id) ?? 0) + 1);
-        if (body.event === 'complaint.created') createdIds.add(body.data.escalatr_id);
+        if (typeof body.automation_id === 'string') {
+          const key = String(req.headers['idempotency-key']);
+          alerts.set(key, (alerts.get(key) ?? 0) + 1);
+        } else {
+          seen.set(body.id, (seen.get(body.id) ?? 0) + 1);
+          if (body.event === 'complaint.created') createdIds.add(body.data.escalatr_id);
+        }
       } catch {
         // not ours
       }
       setTimeout(() => res.end('ok'), Math.floor(Math.random() * 20));
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(0, host, r));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}/hook`,
+    url: `http://${host}:${port}/hook`,
     seen,
     createdIds,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    alerts,
+    /** Requests received so far (every attempt, duplicates included). */
+    received: () => [...seen.values()].reduce((a, b) => a + b, 0),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 export type CountingReceiver = Awaited<ReturnType<typeof startCountingReceiver>>;
@@ -105,6 +123,8 @@ export interface Load {
   acknowledged: Set<string>;
   refused503(): number;
   otherErrors(): Array<string>;
+  /** The longest a request took to be answered, in ms. */
+  slowestMs(): number;
   stop(): Promise<void>;
 }
 
@@ -115,9 +135,11 @@ export function startLoad(base: string, consumerToken: string, companyCode: stri
   const other: string[] = [];
   const acknowledged = new Set<string>();
   let producing = true;
+  let slowest = 0;
   const producer = async () => {
     while (producing) {
       sent++;
+      const started = Date.now();
       try {
         const r = await fetch(`${base}/api/consumer/v1/complaints`, {
           method: 'POST',
@@ -130,6 +152,7 @@ export function startLoad(base: string, consumerToken: string, companyCode: stri
           }),
         });
         const text = await r.text();
+        slowest = Math.max(slowest, Date.now() - started);
         if (r.status === 201) acknowledged.add(JSON.parse(text).data.escalatr_id);
         else if (r.status === 503 && JSON.parse(text).error?.code === 'unavailable') refused++;
         else other.push(`${r.status} ${text.slice(0, 200)}`);
@@ -146,6 +169,7 @@ export function startLoad(base: string, consumerToken: string, companyCode: stri
     acknowledged,
     refused503: () => refused,
     otherErrors: () => other,
+    slowestMs: () => slowest,
     async stop() {
       producing = false;
       await Promise.all(running);
@@ -158,6 +182,9 @@ export function watchReadiness(base: string) {
   let sawNotReady = false;
   let lastStatus = 0;
   let readyAgainAt: number | null = null;
+  let firstNotReadyAt: number | null = null;
+  let polls = 0;
+  let notReadyPolls = 0;
   let watching = true;
   const loop = (async () => {
     while (watching) {
@@ -167,8 +194,11 @@ export function watchReadiness(base: string) {
       } catch {
         status = 0; // the request itself failed: not ready
       }
+      polls++;
       if (status !== 200) {
+        notReadyPolls++;
         sawNotReady = true;
+        firstNotReadyAt ??= Date.now();
         readyAgainAt = null;
       } else if (lastStatus !== 200) {
         readyAgainAt = Date.now();
@@ -181,6 +211,16 @@ export function watchReadiness(base: string) {
     sawNotReady: () => sawNotReady,
     ready: () => lastStatus === 200,
     readyAgainAt: () => readyAgainAt,
+    firstNotReadyAt: () => firstNotReadyAt,
+    polls: () => polls,
+    notReadyPolls: () => notReadyPolls,
+    /** Starts counting afresh (a scenario's fault phase), keeping the current status. */
+    resetCounts() {
+      sawNotReady = false;
+      firstNotReadyAt = null;
+      polls = 0;
+      notReadyPolls = 0;
+    },
     async stop() {
       watching = false;
       await loop;

@@ -24,9 +24,13 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-/** Starts `escalatr …` as a real process with the given environment; output is kept for diagnosis. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
+/**
+ * Starts `escalatr …` as a real process with the given environment; output is kept for diagnosis. `prefix` runs it
+ * through another command first (`ip netns exec NAME`, which execs it in place: the child is the process itself).
+ */
+export function startCli(args: string[], env: NodeJS.ProcessEnv, prefix: string[] = []): Proc {
+  const [command, ...rest] = [...prefix, process.execPath];
+  const child = spawn(command, [...rest, CLI, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import type { DomainContext } from '../domain/context.js';
 import type { Metrics } from '../metrics.js';
 import type { StoreAvailability } from '../storage/availability.js';
+import type { PasswordVerifier } from '../security/passwords.js';
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
 import { settingsRoutes } from './platform-v1/settings.js';
@@ -22,6 +23,8 @@ export interface RouteDeps {
   config: Config;
   metrics?: Metrics;
   readiness: StoreAvailability;
+  /** The password check sign-in uses (the scrypt one unless a test wraps it). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /** Every route of the service, by part. Each part is a Fastify plugin in its own module. */

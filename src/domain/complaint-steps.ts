@@ -1,21 +1,20 @@
 import { createHash } from 'node:crypto';
 import { AppError, invalidTransition, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Tx } from '../storage/db.js';
 import type { ComplaintsTable } from '../storage/schema.js';
-import { eventBase, getComplaintRow, type ComplaintRow } from './complaints.js';
+import {
+  applyChange,
+  escalation,
+  lockComplaint,
+  staffResponse,
+  type ComplaintChange,
+  type EscalationTrigger,
+} from './complaint-changes.js';
+import type { ComplaintRow } from './complaints.js';
 import { findOrCreateConsumer } from './consumers.js';
 import { transact, type DomainContext, type Work } from './context.js';
-import { emitEvent, type EventName } from './events.js';
-import {
-  assertActive,
-  assertCanClaim,
-  assertCanComplete,
-  assertCanEscalate,
-  assertCanRelease,
-  levelName,
-} from './lifecycle.js';
-import { companyTimers, slaDueAt } from './sla.js';
+import { assertActive, assertCanClaim, assertCanComplete, assertCanRelease } from './lifecycle.js';
+import { companyTimers } from './sla.js';
 import { normaliseEmail } from './users.js';
 
 /** Who is acting: a consumer on their own complaints, or company staff (a user or an admin API key). */
@@ -25,34 +24,13 @@ export type Actor =
 const scopeOf = (actor: Actor) =>
   actor.kind === 'consumer' ? { consumerId: actor.consumerId } : { companyId: actor.companyId };
 
-/**
- * Reads the complaint the step is about, within the actor's scope. On PostgreSQL the row is locked until commit, so
- * two steps on one complaint cannot interleave (two escalations would both read L1); SQLite has one writer anyway.
- */
-async function loadForUpdate(ctx: DomainContext, tx: Tx, actor: Actor, escalatrId: string): Promise<ComplaintRow> {
-  if (!ctx.store.profile.rowLocks) return getComplaintRow(tx, scopeOf(actor), escalatrId);
-  let q = tx.selectFrom('complaints').selectAll().where('escalatr_id', '=', escalatrId);
-  q =
-    actor.kind === 'consumer'
-      ? q.where('consumer_id', '=', actor.consumerId)
-      : q.where('company_id', '=', actor.companyId);
-  const row = await q.forUpdate().executeTakeFirst();
-  // Another tenant's complaint answers exactly like a missing one.
-  if (!row) throw notFound(`complaint ${escalatrId}`);
-  return row;
-}
-
-interface StepResult<T> {
-  patch?: Partial<ComplaintsTable>;
-  /** The event the step emits; null for staff-side records the catalogue has no event for (a staff reply). */
-  event: EventName | null;
-  data: (c: ComplaintRow) => Record<string, unknown>;
+interface StepResult<T> extends ComplaintChange {
   value: T;
 }
 
 /**
- * The frame of every complaint step: lock the row, check the rule, apply the change, write the event,
- * all in one transaction. A refused step throws before anything is written.
+ * The frame of every complaint step: lock the row within the actor's scope, check the rule, apply the change and
+ * write its event, all in one transaction. A refused step throws before anything is written.
  */
 async function complaintStep<T>(
   ctx: DomainContext,
@@ -61,29 +39,14 @@ async function complaintStep<T>(
   body: (c: ComplaintRow, work: Work) => Promise<StepResult<T>>,
 ): Promise<T> {
   return transact(ctx, async (work) => {
-    const current = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+    const current = await lockComplaint(ctx, work.tx, escalatrId, scopeOf(actor));
+    // Another tenant's complaint answers exactly like a missing one.
+    if (!current) throw notFound(`complaint ${escalatrId}`);
     const result = await body(current, work);
-    const next: ComplaintRow = { ...current, ...result.patch, updated_at: work.now };
-    await work.tx
-      .updateTable('complaints')
-      .set({ ...result.patch, updated_at: work.now })
-      .where('escalatr_id', '=', escalatrId)
-      .execute();
-    if (result.event) {
-      await emitEvent(ctx, work, {
-        companyId: current.company_id,
-        name: result.event,
-        complaintId: escalatrId,
-        data: { ...eventBase(next), ...result.data(next) },
-      });
-    }
+    await applyChange(ctx, work, current, result);
     return result.value;
   });
 }
-
-const STAFF_RESPONSE = (now: number): Partial<ComplaintsTable> => ({ last_staff_response_at: now, sla_due_at: null });
-
-export type EscalationTrigger = 'manual' | 'auto_action_wait' | 'auto_sla';
 
 /** Moves a complaint up one level and starts the new level's response window. */
 export async function escalate(
@@ -93,21 +56,8 @@ export async function escalate(
   trigger: EscalationTrigger = 'manual',
 ): Promise<ComplaintRow> {
   return complaintStep(ctx, actor, escalatrId, async (c, work) => {
-    assertCanEscalate(c);
-    const timers = await companyTimers(work.tx, c.company_id);
-    const level = c.level + 1;
-    const patch: Partial<ComplaintsTable> = {
-      level,
-      status: 'Escalated',
-      stage: 'Escalation',
-      sla_due_at: slaDueAt(timers, level, work.now),
-    };
-    return {
-      patch,
-      event: 'complaint.escalated',
-      data: () => ({ to_level: levelName(level), trigger }),
-      value: { ...c, ...patch, updated_at: work.now },
-    };
+    const change = await escalation(work, c, trigger);
+    return { ...change, value: { ...c, ...change.patch, updated_at: work.now } };
   });
 }
 
@@ -119,9 +69,9 @@ export async function claim(
   await complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertCanClaim(c);
     return {
-      patch: { claimed_by: actor.label, ...STAFF_RESPONSE(work.now) },
+      patch: { claimed_by: actor.label, ...staffResponse(work.now) },
       event: 'complaint.claimed',
-      data: () => ({ claimed_by: actor.label }),
+      data: { claimed_by: actor.label },
       value: undefined,
     };
   });
@@ -137,7 +87,7 @@ export async function release(
     return {
       patch: { claimed_by: null },
       event: 'complaint.released',
-      data: () => ({ released_by: actor.label }),
+      data: { released_by: actor.label },
       value: undefined,
     };
   });
@@ -152,9 +102,9 @@ export async function complete(
   await complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertCanComplete(c);
     return {
-      patch: { stage: 'Closure', resolution_notes: resolutionNotes, ...STAFF_RESPONSE(work.now) },
+      patch: { stage: 'Closure', resolution_notes: resolutionNotes, ...staffResponse(work.now) },
       event: 'complaint.completed',
-      data: () => ({ resolution_notes: resolutionNotes, completed_by: actor.label }),
+      data: { resolution_notes: resolutionNotes, completed_by: actor.label },
       value: undefined,
     };
   });
@@ -178,7 +128,7 @@ export async function resolve(
         sla_due_at: null,
       },
       event: 'complaint.resolved',
-      data: () => ({ resolution_type: input.resolution_type, amount_recovered: amount }),
+      data: { resolution_type: input.resolution_type, amount_recovered: amount },
       value: undefined,
     };
   });
@@ -195,7 +145,7 @@ export async function withdraw(
     return {
       patch: { status: 'Withdrawn', stage: 'Closure', withdraw_reason: reasonCode, sla_due_at: null },
       event: 'complaint.withdrawn',
-      data: () => ({ reason_code: reasonCode }),
+      data: { reason_code: reasonCode },
       value: undefined,
     };
   });
@@ -218,7 +168,7 @@ export async function delegate(
     return {
       patch,
       event: 'complaint.delegated',
-      data: () => ({ to_email: toEmail, immediate_transfer: input.immediate_transfer }),
+      data: { to_email: toEmail, immediate_transfer: input.immediate_transfer },
       value: undefined,
     };
   });
@@ -250,11 +200,10 @@ export async function postMessage(
       .execute();
     // A staff reply is a response: it stops the level's SLA clock. Only consumer messages are events (`message.new`
     // is "the consumer posts a chat message to your team"); echoing staff replies would loop back to the company.
-    if (actor.kind === 'staff')
-      return { patch: STAFF_RESPONSE(work.now), event: null, data: () => ({}), value: { message_id: id } };
+    if (actor.kind === 'staff') return { patch: staffResponse(work.now), event: null, value: { message_id: id } };
     return {
       event: 'message.new',
-      data: () => ({ message_id: id, directed_to: directedTo }),
+      data: { message_id: id, directed_to: directedTo },
       value: { message_id: id },
     };
   });
@@ -291,7 +240,7 @@ export async function uploadEvidence(
       .execute();
     return {
       event: 'evidence.uploaded',
-      data: () => ({ evidence_id: id, file_name: input.file_name }),
+      data: { evidence_id: id, file_name: input.file_name },
       value: { evidence_id: id, size: input.content.length, sha256 },
     };
   });
@@ -304,8 +253,7 @@ export async function offerSettlement(
   input: { amount: number; currency: string; terms: string },
 ): Promise<{ offer_id: string }> {
   if (!/^[A-Z]{3}$/.test(input.currency)) throw new AppError('validation_failed', 'currency must be an ISO 4217 code');
-  return transact(ctx, async (work) => {
-    const c = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'offer a settlement on');
     const id = newId('off');
     await work.tx
@@ -324,12 +272,7 @@ export async function offerSettlement(
         responded_at: null,
       })
       .execute();
-    await work.tx
-      .updateTable('complaints')
-      .set({ ...STAFF_RESPONSE(work.now), updated_at: work.now })
-      .where('escalatr_id', '=', escalatrId)
-      .execute();
-    return { offer_id: id };
+    return { patch: staffResponse(work.now), event: null, value: { offer_id: id } };
   });
 }
 
@@ -365,7 +308,7 @@ export async function respondToSettlement(
       .execute();
     const data: Record<string, unknown> = { action: input.action, offer_id: offerId };
     if (input.action === 'counter') data.counter_amount = input.counter_amount;
-    return { event: 'settlement.responded', data: () => data, value: undefined };
+    return { event: 'settlement.responded', data, value: undefined };
   });
 }
 
@@ -375,8 +318,7 @@ export async function askFollowup(
   escalatrId: string,
   question: string,
 ): Promise<{ followup_id: string }> {
-  return transact(ctx, async (work) => {
-    const c = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'ask a follow-up on');
     const id = newId('fup');
     await work.tx
@@ -392,12 +334,7 @@ export async function askFollowup(
         answered_at: null,
       })
       .execute();
-    await work.tx
-      .updateTable('complaints')
-      .set({ ...STAFF_RESPONSE(work.now), updated_at: work.now })
-      .where('escalatr_id', '=', escalatrId)
-      .execute();
-    return { followup_id: id };
+    return { patch: staffResponse(work.now), event: null, value: { followup_id: id } };
   });
 }
 
@@ -432,7 +369,7 @@ export async function answerFollowup(
     const allAnswered = !open;
     return {
       event: 'followup.replied',
-      data: () => ({ followup_id: followupId, all_answered: allAnswered }),
+      data: { followup_id: followupId, all_answered: allAnswered },
       value: { all_answered: allAnswered },
     };
   });
@@ -475,7 +412,7 @@ export async function draftAction(
       .execute();
     return {
       event: 'action.drafted',
-      data: () => ({ action_id: actionId, draft_id: draftId, kind: input.kind }),
+      data: { action_id: actionId, draft_id: draftId, kind: input.kind },
       value: { action_id: actionId, draft_id: draftId },
     };
   });
@@ -502,7 +439,7 @@ export async function fileAction(
       .set({ status: 'filed', filed_at: work.now })
       .where('id', '=', draftId)
       .execute();
-    return { event: 'action.filed', data: () => ({ draft_id: draftId, action_id: draft.action_id }), value: undefined };
+    return { event: 'action.filed', data: { draft_id: draftId, action_id: draft.action_id }, value: undefined };
   });
 }
 
@@ -513,8 +450,7 @@ export async function draftSocial(
   escalatrId: string,
   input: { platform: string; body: string },
 ): Promise<{ draft_id: string }> {
-  return transact(ctx, async (work) => {
-    const c = await loadForUpdate(ctx, work.tx, actor, escalatrId);
+  return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'draft a social post on');
     const id = newId('soc');
     await work.tx
@@ -530,7 +466,7 @@ export async function draftSocial(
         posted_at: null,
       })
       .execute();
-    return { draft_id: id };
+    return { event: null, value: { draft_id: id } };
   });
 }
 
@@ -554,6 +490,6 @@ export async function markSocialPosted(
       .set({ status: 'posted', posted_at: work.now })
       .where('id', '=', draftId)
       .execute();
-    return { event: 'social.posted', data: () => ({ draft_id: draftId, platform: draft.platform }), value: undefined };
+    return { event: 'social.posted', data: { draft_id: draftId, platform: draft.platform }, value: undefined };
   });
 }

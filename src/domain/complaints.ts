@@ -13,7 +13,7 @@ import type {
 import { findCompanyByCode } from './companies.js';
 import { transact, type DomainContext } from './context.js';
 import { emitEvent } from './events.js';
-import { levelName, PRIORITIES } from './lifecycle.js';
+import { isActive, isCompletedByCompany, levelName, PRIORITIES } from './lifecycle.js';
 import { companyTimers, isOverdue, slaDueAt } from './sla.js';
 
 export type ComplaintRow = ComplaintsTable;
@@ -41,6 +41,10 @@ export interface ComplaintDetail extends ComplaintSummary {
   claimed_by: string | null;
   delegated_to: string | null;
   resolution: { resolution_type: string | null; amount_recovered: number | null; notes: string | null } | null;
+  /** The company has completed it; the consumer's confirmation (resolve) or escalation is awaited. */
+  company_completed: boolean;
+  /** Who acts next: staff (claim, complete), the consumer (resolve or escalate a completed complaint), or nobody. */
+  awaiting: 'company' | 'consumer' | null;
 }
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -93,6 +97,8 @@ export function toDetail(
     resolution: hasResolution
       ? { resolution_type: c.resolution_type, amount_recovered: c.amount_recovered, notes: c.resolution_notes }
       : null,
+    company_completed: isCompletedByCompany(c),
+    awaiting: !isActive(c) ? null : isCompletedByCompany(c) ? 'consumer' : 'company',
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Store, Tx } from '../storage/db.js';
+import type { QueueWork } from '../queue/enqueue.js';
+import type { WakeChannel, Wakeups } from '../queue/wakeup.js';
+import type { Store } from '../storage/db.js';
 import type { SecretBox } from '../security/secret-box.js';
 
 /** What every domain operation needs, passed in rather than imported, so tests can build one with a fake clock. */
@@ -8,33 +10,29 @@ export interface DomainContext {
   store: Store;
   clock: Clock;
   box: SecretBox;
-  config: Pick<Config, 'retryScheduleMs' | 'allowHttpWebhooks' | 'publicUrl' | 'smtpUrl' | 'webhookAllowCidrs'>;
-  /** Called after a commit that created deliveries: wakes the in-process worker (PostgreSQL also gets NOTIFY). */
-  wake(): void;
+  config: Pick<
+    Config,
+    'retryScheduleMs' | 'allowHttpWebhooks' | 'publicUrl' | 'smtpUrl' | 'webhookAllowCidrs' | 'companyLimits'
+  >;
+  /** This process's background loops waiting for work: transact() signals them after a commit that made some. */
+  wakeups: Wakeups;
 }
 
-/** The unit of work handed to a transactional operation. */
-export interface Work {
-  tx: Tx;
-  now: number;
-  /** Set by the event writer when deliveries were created, so the caller wakes workers after commit. */
-  createdDeliveries: boolean;
-}
-
-export const DELIVERY_CHANNEL = 'escalatr_deliveries';
+/** The unit of work handed to a transactional operation: its transaction, its time, the wake-ups due at commit. */
+export type Work = QueueWork;
 
 /**
- * Runs one domain operation in one transaction. After the commit, if the operation created deliveries, wake the
- * workers: never before the commit, or a worker could look for rows it cannot see yet.
+ * Runs one domain operation in one transaction. After the commit, wake the loops the operation made work for
+ * (deliveries, feedback to score): never before the commit, or a loop could look for rows it cannot see yet.
  */
 export async function transact<T>(ctx: DomainContext, fn: (work: Work) => Promise<T>): Promise<T> {
-  let created = false;
+  let wake: ReadonlySet<WakeChannel> = new Set();
   const result = await ctx.store.db.transaction().execute(async (tx) => {
-    const work: Work = { tx, now: ctx.clock.now(), createdDeliveries: false };
+    const work: Work = { tx, now: ctx.clock.now(), wakeAfterCommit: new Set() };
     const value = await fn(work);
-    created = work.createdDeliveries;
+    wake = work.wakeAfterCommit;
     return value;
   });
-  if (created) ctx.wake();
+  for (const channel of wake) ctx.wakeups.signal(channel);
   return result;
 }

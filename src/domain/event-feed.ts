@@ -6,12 +6,15 @@ import type { Database, DeliveriesTable, EventsTable } from '../storage/schema.j
 export const FEED_DELIVERY_STATUSES = ['pending', 'success', 'failed', 'dead', 'none'] as const;
 export type FeedDeliveryStatus = (typeof FEED_DELIVERY_STATUSES)[number];
 
+/** The cursor before a company's first event: a poller's first `after`, so it sees that event too. */
+export const FEED_START = 'start';
+
 export interface FeedDelivery {
   id: string;
   endpoint_id: string | null;
   destination_id: string | null;
   status: DeliveriesTable['status'];
-  attempts: number;
+  attempt_count: number;
   next_attempt_at: string | null;
   last_status_code: number | null;
 }
@@ -33,7 +36,10 @@ export interface FeedFilter {
   limit: number;
   /** Offset pages, newest first. Ignored when `after` is set. */
   page: number;
-  /** Cursor: an event id of this company; the page is the events after it, oldest first. */
+  /**
+   * Cursor: an event id of this company, or `start` (the position before its first event); the page is the events
+   * after it, oldest first.
+   */
   after?: string;
 }
 
@@ -64,7 +70,8 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   let total: number;
   let nextCursor: string | null = null;
   if (f.after !== undefined) {
-    const afterSeq = await cursorSeq(db, companyId, f.after);
+    // Seqs start at 1, so everything is after 0, whatever the oldest event still stored is.
+    const afterSeq = f.after === FEED_START ? 0 : await cursorSeq(db, companyId, f.after);
     const fromCursor = q.where('seq', '>', afterSeq);
     rows = await fromCursor
       .select(['id', 'seq', 'body', 'delivery_status'])
@@ -72,7 +79,11 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
       .limit(f.limit)
       .execute();
     if (rows.length < f.limit) total = rows.length;
-    else total = unfiltered ? (await seqSpan(db, companyId)).last - afterSeq : await countOf(fromCursor);
+    else if (!unfiltered) total = await countOf(fromCursor);
+    else {
+      const span = await seqSpan(db, companyId);
+      total = span.last - Math.max(afterSeq, span.first - 1);
+    }
     nextCursor = rows.length ? rows[rows.length - 1].id : f.after;
   } else {
     const offset = (f.page - 1) * f.limit;
@@ -173,7 +184,7 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
       endpoint_id: r.endpoint_id,
       destination_id: r.destination_id,
       status: r.status,
-      attempts: Number(r.attempt_count),
+      attempt_count: Number(r.attempt_count),
       next_attempt_at: r.next_attempt_at === null ? null : new Date(Number(r.next_attempt_at)).toISOString(),
       last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),
     });

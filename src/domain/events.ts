@@ -1,31 +1,12 @@
 import { sql } from 'kysely';
 import { iso } from '../clock.js';
 import { newId } from '../ids.js';
-import type { Insertable } from 'kysely';
-import type { DeliveriesTable } from '../storage/schema.js';
-import { DELIVERY_CHANNEL, type DomainContext, type Work } from './context.js';
+import { enqueue, type NewDelivery } from '../queue/enqueue.js';
+import type { DomainContext, Work } from './context.js';
+import type { EventName } from './event-catalog.js';
 
-/** Every event name the platform emits (the seeds' catalogue plus the lifecycle events of the escalation seed). */
-export const EVENT_NAMES = [
-  'complaint.created',
-  'complaint.escalated',
-  'complaint.claimed',
-  'complaint.released',
-  'complaint.completed',
-  'complaint.resolved',
-  'complaint.withdrawn',
-  'complaint.delegated',
-  'settlement.responded',
-  'message.new',
-  'evidence.uploaded',
-  'followup.replied',
-  'action.drafted',
-  'action.filed',
-  'social.posted',
-  'webhook.test',
-  'shield.alert',
-] as const;
-export type EventName = (typeof EVENT_NAMES)[number];
+// The catalogue lives in its own import-free module, which the dashboard bundles too.
+export { EVENT_NAMES, type EventName } from './event-catalog.js';
 
 /** A delivery target beyond the company's subscribed endpoints (Shield destinations). */
 export interface ExtraDelivery {
@@ -87,36 +68,20 @@ export async function emitEvent(ctx: DomainContext, work: Work, input: EmitInput
     endpointIds = endpoints.filter((e) => subscribes(e.events, input.name)).map((e) => e.id);
   }
 
-  const deliveries: Insertable<DeliveriesTable>[] = endpointIds.map((endpointId) => ({
-    id: newId('dlv'),
-    company_id: input.companyId,
-    event_id: id,
-    endpoint_id: endpointId,
-    destination_id: null,
+  const deliveries: NewDelivery[] = endpointIds.map((endpointId) => ({
+    companyId: input.companyId,
+    eventId: id,
+    endpointId,
     target: 'endpoint',
-    status: 'pending',
-    attempt_count: 0,
-    sequence_start: 0,
-    next_attempt_at: now,
-    idempotency_key: `${id}:${endpointId}`,
-    created_at: now,
-    updated_at: now,
+    idempotencyKey: `${id}:${endpointId}`,
   }));
   for (const extra of input.extraDeliveries ?? []) {
     deliveries.push({
-      id: newId('dlv'),
-      company_id: input.companyId,
-      event_id: id,
-      endpoint_id: null,
-      destination_id: extra.destinationId,
+      companyId: input.companyId,
+      eventId: id,
+      destinationId: extra.destinationId,
       target: extra.target,
-      status: 'pending',
-      attempt_count: 0,
-      sequence_start: 0,
-      next_attempt_at: now,
-      idempotency_key: extra.idempotencyKey,
-      created_at: now,
-      updated_at: now,
+      idempotencyKey: extra.idempotencyKey,
     });
   }
 
@@ -133,11 +98,6 @@ export async function emitEvent(ctx: DomainContext, work: Work, input: EmitInput
       created_at: now,
     })
     .execute();
-  if (deliveries.length) {
-    await tx.insertInto('deliveries').values(deliveries).execute();
-    work.createdDeliveries = true;
-    // Delivered by PostgreSQL at commit, to every process LISTENing: other machines' workers wake at once.
-    if (ctx.store.profile.listenNotify) await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(tx);
-  }
-  return { id, seq: Number(row.event_seq), body, deliveryIds: deliveries.map((d) => d.id as string) };
+  const deliveryIds = await enqueue(ctx.store, work, deliveries);
+  return { id, seq: Number(row.event_seq), body, deliveryIds };
 }

@@ -1,4 +1,4 @@
-import { invalidTransition } from '../errors.js';
+import { AppError, invalidTransition } from '../errors.js';
 import type { ComplaintsTable } from '../storage/schema.js';
 
 /** Pure rules of the complaint lifecycle: which step is allowed in which state. Refusals are 409 and emit nothing. */
@@ -28,19 +28,43 @@ export function assertCanEscalate(c: ComplaintState): void {
     throw invalidTransition(`complaint ${c.escalatr_id} is already at ${levelName(MAX_LEVEL)}, the highest level`);
 }
 
+/**
+ * The company has completed the complaint (staff closed their side with resolution notes) and the consumer's answer
+ * is awaited: they confirm it with resolve, or escalate it, which reopens the staff side at the next level.
+ */
+export function isCompletedByCompany(c: ComplaintState): boolean {
+  return isActive(c) && c.stage === 'Closure';
+}
+
+/**
+ * Staff steps, in the order a complaint goes through them: claim, then release or complete. Each refusal has its own
+ * code so a client can tell "claim it first" from "already done"; a resolved or withdrawn complaint refuses them all
+ * with invalid_transition, like every other step.
+ */
+function assertNotCompleted(c: ComplaintState): void {
+  if (isCompletedByCompany(c))
+    throw new AppError(
+      'already_completed',
+      `complaint ${c.escalatr_id} is already completed; the consumer resolves or escalates it next`,
+    );
+}
+
 export function assertCanClaim(c: ComplaintState): void {
   assertActive(c, 'claim');
-  if (c.stage === 'Closure') throw invalidTransition(`complaint ${c.escalatr_id} is already completed`);
+  assertNotCompleted(c);
   if (c.claimed_by !== null)
-    throw invalidTransition(`complaint ${c.escalatr_id} is already claimed by ${c.claimed_by}`);
+    throw new AppError('already_claimed', `complaint ${c.escalatr_id} is already claimed by ${c.claimed_by}`);
 }
 
 export function assertCanRelease(c: ComplaintState): void {
   assertActive(c, 'release');
-  if (c.claimed_by === null) throw invalidTransition(`complaint ${c.escalatr_id} is not claimed`);
+  assertNotCompleted(c);
+  if (c.claimed_by === null) throw new AppError('not_claimed', `complaint ${c.escalatr_id} is not claimed`);
 }
 
 export function assertCanComplete(c: ComplaintState): void {
   assertActive(c, 'complete');
-  if (c.stage === 'Closure') throw invalidTransition(`complaint ${c.escalatr_id} is already completed`);
+  assertNotCompleted(c);
+  if (c.claimed_by === null)
+    throw new AppError('not_claimed', `complaint ${c.escalatr_id} must be claimed before it can be completed`);
 }

@@ -1,11 +1,8 @@
 import type { Logger } from 'pino';
-import type { Tx } from '../storage/db.js';
+import { applyChange, escalation, lockComplaint, type EscalationTrigger } from './complaint-changes.js';
+import type { ComplaintRow } from './complaints.js';
 import { transact, type DomainContext, type Work } from './context.js';
-import { eventBase, type ComplaintRow } from './complaints.js';
-import { emitEvent } from './events.js';
 import { isActive, levelName, MAX_LEVEL } from './lifecycle.js';
-import { companyTimers, slaDueAt } from './sla.js';
-import type { EscalationTrigger } from './complaint-steps.js';
 
 const BATCH = 100;
 const MAX_ROUNDS = 50;
@@ -14,10 +11,10 @@ type Outcome = 'escalated' | 'settled' | 'lost';
 
 /**
  * Escalates complaints whose response window passed with no staff response (`auto_sla`) and those whose drafted
- * action went unanswered past its wait (`auto_action_wait`). Safe with many schedulers on one database: every
- * escalation is a conditional update on the state that was read (PostgreSQL re-checks the condition after waiting
- * for a concurrent writer), and an action draft is settled in the same transaction as its escalation, so exactly
- * one scheduler acts on each and a crash between the two is impossible.
+ * action went unanswered past its wait (`auto_action_wait`), with the same escalation change a consumer's step
+ * applies. Safe with many schedulers on one database: each escalation locks the complaint and re-checks the state
+ * that was read (a concurrent writer is waited for, then seen), and an action draft is settled in the same
+ * transaction as its escalation, so exactly one scheduler acts on each and a crash between the two is impossible.
  */
 export class SlaScheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -118,26 +115,10 @@ export class SlaScheduler {
   /** Escalates only if the complaint is still at the level and window we read: a lost race changes nothing. */
   private async escalateOverdueOne(escalatrId: string, level: number, seenDue: number): Promise<Outcome> {
     return transact(this.ctx, async (work) => {
-      const timers = await this.timersOf(work.tx, escalatrId);
-      if (!timers) return 'lost';
-      const next = level + 1;
-      const result = await work.tx
-        .updateTable('complaints')
-        .set({
-          level: next,
-          status: 'Escalated',
-          stage: 'Escalation',
-          sla_due_at: slaDueAt(timers, next, work.now),
-          updated_at: work.now,
-        })
-        .where('escalatr_id', '=', escalatrId)
-        .where('level', '=', level)
-        .where('sla_due_at', '=', seenDue)
-        .where('status', 'in', ['Open', 'Escalated'])
-        .where('stage', '!=', 'Closure')
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) !== 1) return 'lost';
-      await this.emitEscalated(work, escalatrId, next, 'auto_sla');
+      const c = await lockComplaint(this.ctx, work.tx, escalatrId);
+      const stillDue = c && c.level === level && c.sla_due_at === seenDue && isActive(c) && c.stage !== 'Closure';
+      if (!stillDue) return 'lost';
+      await this.escalate(work, c, 'auto_sla');
       return 'escalated';
     });
   }
@@ -160,64 +141,18 @@ export class SlaScheduler {
       if (Number(marked.numUpdatedRows) !== 1) return 'lost';
       const answered = c.last_staff_response_at !== null && c.last_staff_response_at >= draftedAt;
       if (answered || !isActive(c) || c.level >= MAX_LEVEL) return 'settled';
-      const timers = await companyTimers(work.tx, c.company_id);
-      const next = c.level + 1;
-      await work.tx
-        .updateTable('complaints')
-        .set({
-          level: next,
-          status: 'Escalated',
-          stage: 'Escalation',
-          sla_due_at: slaDueAt(timers, next, work.now),
-          updated_at: work.now,
-        })
-        .where('escalatr_id', '=', escalatrId)
-        .execute();
-      await this.emitEscalated(work, escalatrId, next, 'auto_action_wait');
+      await this.escalate(work, c, 'auto_action_wait');
       return 'escalated';
     });
   }
 
-  private async timersOf(tx: Tx, escalatrId: string) {
-    const row = await tx
-      .selectFrom('complaints')
-      .select('company_id')
-      .where('escalatr_id', '=', escalatrId)
-      .executeTakeFirst();
-    return row ? companyTimers(tx, row.company_id) : null;
-  }
-
-  private async emitEscalated(
-    work: Work,
-    escalatrId: string,
-    level: number,
-    trigger: EscalationTrigger,
-  ): Promise<void> {
-    const row = await work.tx
-      .selectFrom('complaints')
-      .select(['company_id', 'status'])
-      .where('escalatr_id', '=', escalatrId)
-      .executeTakeFirstOrThrow();
-    await emitEvent(this.ctx, work, {
-      companyId: row.company_id,
-      name: 'complaint.escalated',
-      complaintId: escalatrId,
-      data: {
-        ...eventBase({ escalatr_id: escalatrId, status: row.status, level }),
-        to_level: levelName(level),
-        trigger,
-      },
-    });
+  private async escalate(work: Work, c: ComplaintRow, trigger: EscalationTrigger): Promise<void> {
+    const next = await applyChange(this.ctx, work, c, await escalation(work, c, trigger));
     this.log?.info(
-      { escalatr_id: escalatrId, to_level: levelName(level), trigger },
+      { escalatr_id: c.escalatr_id, to_level: levelName(next.level), trigger },
       'complaint escalated automatically',
     );
   }
-}
-
-async function lockComplaint(ctx: DomainContext, tx: Tx, escalatrId: string): Promise<ComplaintRow | undefined> {
-  const q = tx.selectFrom('complaints').selectAll().where('escalatr_id', '=', escalatrId);
-  return ctx.store.profile.rowLocks ? q.forUpdate().executeTakeFirst() : q.executeTakeFirst();
 }
 
 function summarise(seen: number, outcomes: Outcome[]) {

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
 import { SlaScheduler } from '../domain/sla-scheduler.js';
 import { createMetrics, type Metrics } from '../metrics.js';
+import { Wakeups } from '../queue/wakeup.js';
 import { SecretBox } from '../security/secret-box.js';
 import { StoreAvailability } from '../storage/availability.js';
 import type { Store } from '../storage/db.js';
@@ -32,28 +33,25 @@ export interface Runtime {
   metrics: Metrics;
   scheduler: SlaScheduler;
   logger?: Logger;
-  /** Listeners for "deliveries were created" (the in-process worker subscribes here). */
-  onWake(listener: () => void): void;
 }
 
 /**
- * The domain context over an open store. `wake` is called after a commit that created deliveries; a process
- * without an in-process worker (a CLI command) passes nothing, and PostgreSQL's NOTIFY in the transaction reaches
- * the workers elsewhere.
+ * The domain context over an open store, with the process's one set of wake-ups: its background loops subscribe
+ * there, and its commits signal them. A process without loops of its own (a CLI command) has nobody listening; on
+ * PostgreSQL its commits NOTIFY the loops of other processes.
  */
 export function createDomainContext(
   config: Config,
   store: Store,
   clock: Clock = systemClock,
-  wake: () => void = () => {},
+  logger?: Logger,
 ): DomainContext {
-  return { store, clock, box: new SecretBox(config.masterKey), config, wake };
+  return { store, clock, box: new SecretBox(config.masterKey), config, wakeups: new Wakeups(store, logger) };
 }
 
 export function createRuntime(opts: RuntimeOptions): Runtime {
   const clock = opts.clock ?? systemClock;
-  const listeners: Array<() => void> = [];
-  const ctx = createDomainContext(opts.config, opts.store, clock, () => listeners.forEach((l) => l()));
+  const ctx = createDomainContext(opts.config, opts.store, clock, opts.logger);
   const readiness = new StoreAvailability(opts.store.profile);
   readiness.useClock(clock);
   return {
@@ -65,6 +63,5 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     metrics: createMetrics({ logLinesDropped: opts.logLinesDropped }),
     scheduler: new SlaScheduler(ctx, opts.logger),
     logger: opts.logger,
-    onWake: (l) => listeners.push(l),
   };
 }

@@ -22,8 +22,10 @@ export type Queryable = Kysely<Database>;
 export interface Store {
   db: Db;
   profile: DialectProfile;
-  /** A PostgreSQL pool (for LISTEN/NOTIFY), absent on SQLite. */
+  /** A PostgreSQL pool, absent on SQLite. */
   pgPool?: pg.Pool;
+  /** PostgreSQL: a new connection outside the pool, for LISTEN (it holds its connection while it listens). */
+  newPgClient?: () => pg.Client;
   pgSchema?: string;
   sqliteFile?: string;
   close(): Promise<void>;
@@ -120,7 +122,9 @@ export function openStore(opts: OpenStoreOptions): Store {
     // server (a restart) raises an uncaught 'error' and kills the process. The failed query reports it instead.
     pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, profile: postgresProfile, pgPool: pool, pgSchema: schema, close: () => db.destroy() };
+    const newPgClient = () =>
+      new pg.Client({ connectionString: opts.databaseUrl!, options: schema ? `-c search_path=${schema}` : undefined });
+    return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema: schema, close: () => db.destroy() };
   }
   const file = opts.sqliteFile ?? join(opts.dataDir ?? './data', 'escalatr.db');
   if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true, mode: 0o700 });

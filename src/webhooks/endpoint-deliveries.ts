@@ -1,10 +1,10 @@
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import { iso } from '../clock.js';
-import { DELIVERY_CHANNEL, transact, type DomainContext, type Work } from '../domain/context.js';
+import { transact, type DomainContext } from '../domain/context.js';
 import { AppError, notFound } from '../errors.js';
+import { requeue } from '../queue/requeue.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { Database, DeliveriesTable, EventsTable } from '../storage/schema.js';
-import { refreshEventDeliveryStatus } from './queue/record-results.js';
 
 /**
  * What the dashboard and the API show of deliveries and their attempts, and the operations on them: resend one,
@@ -23,8 +23,7 @@ export interface DeliveryView {
   endpoint_id: string | null;
   destination_id: string | null;
   status: DeliveryStatus;
-  /** Attempts made so far (numbering continues across resends). */
-  attempts: number;
+  /** How many attempts were made so far (numbering continues across resends). */
   attempt_count: number;
   next_attempt_at: string | null;
   last_status_code: number | null;
@@ -44,8 +43,11 @@ export interface AttemptView {
   response_excerpt: string | null;
 }
 
-/** One delivery with every attempt, oldest first, and the event body it sends. */
-export interface DeliveryDetail extends Omit<DeliveryView, 'attempts'> {
+/**
+ * One delivery with every attempt, oldest first, and the event body it sends. `attempts` is only ever this list; a
+ * number of attempts is `attempt_count`, in this answer as in every other.
+ */
+export interface DeliveryDetail extends DeliveryView {
   attempts: AttemptView[];
   payload: unknown;
 }
@@ -101,7 +103,6 @@ type ViewRow = Pick<
 > & { event: string };
 
 function viewOf(r: ViewRow): DeliveryView {
-  const attempts = Number(r.attempt_count);
   return {
     id: r.id,
     event_id: r.event_id,
@@ -110,8 +111,7 @@ function viewOf(r: ViewRow): DeliveryView {
     endpoint_id: r.endpoint_id,
     destination_id: r.destination_id,
     status: r.status,
-    attempts,
-    attempt_count: attempts,
+    attempt_count: Number(r.attempt_count),
     // Only rows still to be sent have a meaningful next attempt.
     next_attempt_at: r.status === 'pending' || r.status === 'failed' ? isoOrNull(r.next_attempt_at) : null,
     last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),
@@ -197,15 +197,6 @@ export async function getDeliveryDetail(ctx: DomainContext, companyId: string, i
 // ---------------------------------------------------------------------------------------------------------------
 // Resend and recover
 
-/**
- * Inside the transaction: mark that deliveries became due, so transact() wakes the in-process worker after the
- * commit; on PostgreSQL also NOTIFY other processes' workers (delivered at commit, never before).
- */
-export async function notifyWorkers(ctx: DomainContext, work: Work): Promise<void> {
-  work.createdDeliveries = true;
-  if (ctx.store.profile.listenNotify) await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(work.tx);
-}
-
 /** An endpoint delivery can only be resent while its endpoint exists and is on; the worker would skip it otherwise. */
 async function assertEndpointCanReceive(tx: Tx, companyId: string, endpointId: string): Promise<void> {
   const endpoint = await tx
@@ -218,17 +209,6 @@ async function assertEndpointCanReceive(tx: Tx, companyId: string, endpointId: s
   if (endpoint.enabled !== 1)
     throw new AppError('conflict', 'The endpoint of this delivery is disabled; enable it first');
 }
-
-/** Fields that start a new attempt sequence now: same row, same Idempotency-Key, attempt numbers continue. */
-const restart = (now: number) => ({
-  status: 'pending' as const,
-  next_attempt_at: now,
-  lease_until: null,
-  lease_owner: null,
-  updated_at: now,
-  // A new sequence: the retry schedule starts over from its first delay.
-  sequence_start: sql<number>`attempt_count`,
-});
 
 /** Sends a delivery again. Refused while it is pending or leased (an attempt is due or in flight). */
 export async function resendDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
@@ -245,18 +225,9 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
     if (d.status === 'pending' || leased)
       throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
     if (d.target === 'endpoint' && d.endpoint_id) await assertEndpointCanReceive(tx, companyId, d.endpoint_id);
-    // The status and lease conditions repeat the checks above, so a worker that claimed the row meanwhile wins.
-    const result = await tx
-      .updateTable('deliveries')
-      .set(restart(now))
-      .where('id', '=', id)
-      .where('status', '=', d.status)
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0)
+    // The queue repeats the status and lease conditions, so a worker that claimed the row meanwhile wins.
+    if ((await requeue(ctx.store, work, companyId, [id], [d.status])) === 0)
       throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
-    await refreshEventDeliveryStatus(ctx.store.profile, tx, [d.event_id]);
-    await notifyWorkers(ctx, work);
   });
   return getDelivery(ctx, companyId, id);
 }
@@ -285,32 +256,20 @@ export async function recoverSince(
 
     const candidates = await tx
       .selectFrom('deliveries')
-      .select(['id', 'event_id', 'lease_until'])
+      .select(['id', 'lease_until'])
       .where('company_id', '=', companyId)
       .where('endpoint_id', '=', endpointId)
       .where('status', 'in', ['failed', 'dead'])
       .where('created_at', '>=', since)
       .execute();
     const free = candidates.filter((d) => d.lease_until === null || d.lease_until <= now);
-    let resent = 0;
-    for (let i = 0; i < free.length; i += 500) {
-      const ids = free.slice(i, i + 500).map((d) => d.id);
-      // The conditions repeat the filter, so a row a worker claimed since the read above is skipped, not stolen.
-      const result = await tx
-        .updateTable('deliveries')
-        .set(restart(now))
-        .where('id', 'in', ids)
-        .where('status', 'in', ['failed', 'dead'])
-        .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
-        .executeTakeFirst();
-      resent += Number(result.numUpdatedRows);
-    }
-    if (resent > 0) {
-      const eventIds = [...new Set(free.map((d) => d.event_id))];
-      for (let i = 0; i < eventIds.length; i += 500)
-        await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
-      await notifyWorkers(ctx, work);
-    }
+    const resent = await requeue(
+      ctx.store,
+      work,
+      companyId,
+      free.map((d) => d.id),
+      ['failed', 'dead'],
+    );
     return { resent, skipped: candidates.length - resent };
   });
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DomainContext } from '../domain/context.js';
 import type { Tx } from '../storage/db.js';
 import { applyAttemptToEndpointHealth } from './endpoints.js';
-import type { AttemptResult, NextState } from './queue/record-results.js';
+import type { AttemptResult, NextState } from '../queue/attempt.js';
 
 /**
  * After each batch of results: per endpoint, a success clears its failing streak and a failure starts or continues

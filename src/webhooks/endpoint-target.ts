@@ -1,6 +1,7 @@
 import { buildDeliveryHeaders } from './signature.js';
 import { endpointAuth, signingSecrets } from './endpoints.js';
-import type { DeliveryPlan, DeliveryRow, DeliveryTarget, PreparedBatch } from './targets.js';
+import type { DeliveryRow } from '../queue/delivery.js';
+import type { DeliveryPlan, DeliveryTarget, PreparedBatch } from './targets.js';
 import type { DomainContext } from '../domain/context.js';
 import type { EndpointRow } from './endpoints.js';
 

@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
+import { eventBase, formatEscalatrId } from '../domain/complaints.js';
 import { emitEvent, EVENT_NAMES } from '../domain/events.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import { newId } from '../ids.js';
@@ -9,7 +10,8 @@ import type { EndpointsTable } from '../storage/schema.js';
 import { newWebhookSecret, validateAuthConfig, type AuthType, type EndpointAuth } from './signature.js';
 import { parseHostToIp, SsrfGuard } from './ssrf-guard.js';
 import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
-import { refreshEventDeliveryStatus } from './queue/record-results.js';
+import { endUnsettled } from '../queue/requeue.js';
+import { credentialsRequired, sameOrigin } from './credential-origin.js';
 
 /**
  * Company webhook endpoints (SPEC §4b, §5): settings, the signing secret and its rotation, the Test button, and the
@@ -20,7 +22,6 @@ import { refreshEventDeliveryStatus } from './queue/record-results.js';
 export type EndpointRow = Selectable<EndpointsTable>;
 
 export const AUTH_TYPES: readonly AuthType[] = ['none', 'bearer', 'api_key', 'custom_header'];
-export const MAX_ENDPOINTS_PER_COMPANY = 50;
 export const MAX_URL_LENGTH = 2048;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MIN_TIMEOUT_MS = 1_000;
@@ -115,8 +116,9 @@ function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView
 // Input rules
 
 /**
- * Checks a webhook URL as the dashboard's form does, with exact messages. Literal IPs are judged by the SSRF policy
- * here for an early, clear answer; host names are judged at connect time on every attempt (DNS can change).
+ * Checks a webhook URL as the dashboard's form does, with exact messages, and returns its canonical form. Literal IPs
+ * are judged by the SSRF policy here for an early, clear answer; host names are judged at connect time on every
+ * attempt (DNS can change).
  */
 export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
   const fail = (message: string) => new AppError('invalid_url', message);
@@ -147,7 +149,12 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
         `URL points to a ${verdict.reason?.replace('_', '-') ?? 'blocked'} address, which webhooks may not reach`,
       );
   }
-  return raw;
+  // Stored, shown and sent in one canonical form: lowercase scheme and host, an IDN host in punycode, no default
+  // port. Two spellings of one address are then one stored value, and the list shows what a request goes to.
+  const canonical = url.href;
+  if (canonical.length > MAX_URL_LENGTH)
+    throw fail(`URL must be at most ${MAX_URL_LENGTH} characters in its canonical form`);
+  return canonical;
 }
 
 /** Subscribed events: known names, or ["*"] for all; duplicates collapse, order is kept. */
@@ -298,10 +305,12 @@ export async function createEndpoint(
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('company_id', '=', companyId)
       .executeTakeFirstOrThrow();
-    if (Number(count.n) >= MAX_ENDPOINTS_PER_COMPANY) {
+    const limit = ctx.config.companyLimits.endpoints;
+    if (Number(count.n) >= limit) {
       throw new AppError(
-        'conflict',
-        `A company can have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first`,
+        'endpoint_limit_reached',
+        `A company can have at most ${limit} webhook endpoints; delete one first`,
+        { limit },
       );
     }
     const enabled = input.enabled ?? true;
@@ -339,7 +348,14 @@ export async function updateEndpoint(
   return transact(ctx, async ({ tx, now }) => {
     const row = await getRow(tx, companyId, id);
     const set: Partial<EndpointRow> = { updated_at: now };
-    if (patch.url !== undefined) set.url = validateWebhookUrl(patch.url, policy);
+    if (patch.url !== undefined) {
+      set.url = validateWebhookUrl(patch.url, policy);
+      const stored = openAuth(ctx, row);
+      // A new origin does not inherit the stored credential: the edit must carry it again, or drop it.
+      const resent = patch.auth === null || patch.auth?.type === 'none' || !!patch.auth?.token;
+      if (stored.type !== 'none' && stored.token && !resent && !sameOrigin(row.url, set.url))
+        throw credentialsRequired('auth.token');
+    }
     if (patch.events !== undefined) set.events = JSON.stringify(normaliseEvents(patch.events));
     if (patch.timeout_ms !== undefined) set.timeout_ms = checkTimeout(patch.timeout_ms);
     if (patch.description !== undefined) set.description = checkDescription(patch.description);
@@ -368,27 +384,9 @@ export async function deleteEndpoint(
 ): Promise<{ id: string; deleted: true; ended_deliveries: number }> {
   return transact(ctx, async ({ tx, now }) => {
     await getRow(tx, companyId, id);
-    const due = await tx
-      .selectFrom('deliveries')
-      .select(['id', 'event_id'])
-      .where('endpoint_id', '=', id)
-      .where('company_id', '=', companyId)
-      .where('status', 'in', ['pending', 'failed'])
-      .execute();
-    if (due.length) {
-      await tx
-        .updateTable('deliveries')
-        .set({ status: 'dead', next_attempt_at: null, last_error: 'endpoint deleted', updated_at: now })
-        .where('endpoint_id', '=', id)
-        .where('company_id', '=', companyId)
-        .where('status', 'in', ['pending', 'failed'])
-        .execute();
-      const eventIds = [...new Set(due.map((d) => d.event_id))];
-      for (let i = 0; i < eventIds.length; i += 500)
-        await refreshEventDeliveryStatus(ctx.store.profile, tx, eventIds.slice(i, i + 500));
-    }
+    const ended = await endUnsettled(ctx.store, tx, now, companyId, id, 'endpoint deleted');
     await tx.deleteFrom('endpoints').where('id', '=', id).where('company_id', '=', companyId).execute();
-    return { id, deleted: true as const, ended_deliveries: due.length };
+    return { id, deleted: true as const, ended_deliveries: ended };
   });
 }
 
@@ -455,6 +453,19 @@ export function endpointAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_ty
 // ---------------------------------------------------------------------------------------------------------------
 // Test
 
+/**
+ * The fields every complaint event carries, with sample values, so a receiver's routing code runs unchanged on a
+ * test. The id has the company's real form with sequence 00000, which no complaint is ever given; `sample: true`
+ * tells a receiver to take no action on it.
+ */
+async function sampleComplaintFields(tx: Tx, companyId: string, now: number) {
+  const company = await tx.selectFrom('companies').select('code').where('id', '=', companyId).executeTakeFirstOrThrow();
+  return {
+    ...eventBase({ escalatr_id: formatEscalatrId(company.code, now, 0), status: 'Open', level: 1 }),
+    sample: true,
+  };
+}
+
 /** The Test button: a `webhook.test` event delivered to this endpoint only, whatever it subscribes to. */
 export async function sendTestEvent(
   ctx: DomainContext,
@@ -470,7 +481,7 @@ export async function sendTestEvent(
     const emitted = await emitEvent(ctx, work, {
       companyId,
       name: 'webhook.test',
-      data: { message: text, endpoint_id: id },
+      data: { ...(await sampleComplaintFields(work.tx, companyId, work.now)), message: text, endpoint_id: id },
       onlyEndpointId: id,
     });
     return emitted.deliveryIds[0];

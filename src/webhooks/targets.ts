@@ -1,16 +1,6 @@
-import type { Selectable } from 'kysely';
-import type { DeliveriesTable } from '../storage/schema.js';
 import type { DomainContext } from '../domain/context.js';
-
-export type DeliveryRow = Selectable<DeliveriesTable>;
-
-export interface StoredEvent {
-  id: string;
-  name: string;
-  /** The exact JSON bytes written at event time. */
-  body: string;
-  created_at: number;
-}
+import type { AttemptOutcome } from '../queue/attempt.js';
+import type { DeliveryRow, StoredEvent } from '../queue/delivery.js';
 
 /** What one attempt sends over HTTP; the worker signs nothing itself — the target prepared the headers. */
 export interface HttpRequestPlan {
@@ -25,7 +15,7 @@ export interface HttpRequestPlan {
 export interface CustomSendPlan {
   kind: 'custom';
   timeoutMs: number;
-  send(): Promise<import('./http-sender.js').AttemptOutcome>;
+  send(): Promise<AttemptOutcome>;
 }
 
 /** The target no longer exists or is disabled: the delivery ends without an attempt. */
@@ -39,7 +29,6 @@ export type DeliveryPlan = HttpRequestPlan | CustomSendPlan | SkipPlan;
 /**
  * Turns a claimed delivery into what to send. One per `deliveries.target`: 'endpoint' (company webhooks,
  * src/webhooks/endpoint-target.ts) and 'webhook' | 'slack' | 'email' (Shield destinations, src/shield/destinations/).
- * `groupKey` names the receiver for per-receiver concurrency caps (an endpoint id or destination id).
  */
 export interface DeliveryTarget {
   /**

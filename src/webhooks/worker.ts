@@ -1,102 +1,97 @@
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
-import { newId } from '../ids.js';
+import type { Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
+import { newId } from '../ids.js';
 import type { Metrics } from '../metrics.js';
-import type { Tx } from '../storage/db.js';
-import { sendWebhook, type AttemptOutcome } from './http-sender.js';
-import { claimDue, nextDueAt, releaseClaims, releaseOrphanedLeases, type ClaimedDelivery } from './queue/claim-due.js';
-import { recordResults, type AttemptResult, type NextState } from './queue/record-results.js';
+import type { AttemptResult } from '../queue/attempt.js';
+import { claim } from '../queue/claim.js';
+import { nextDueAt } from '../queue/next-due.js';
+import { record, type AfterResults } from '../queue/record.js';
+import { release, releaseOrphanedLeases } from '../queue/release.js';
+import { updateEndpointHealth } from './endpoint-health.js';
+import { createGuardedDispatcher, SsrfGuard, type LookupFn } from './ssrf-guard.js';
 import type { TargetRegistry } from './targets.js';
+import { attemptDelivery, prepareBatch, type AttemptDeps, type HeldDelivery } from './worker/attempt.js';
+import { ReceiverQueues } from './worker/receiver-queues.js';
+import { ResultWriter } from './worker/result-writer.js';
+import { SlowAttempts } from './worker/slow-attempts.js';
 
-export interface DeliveryWorkerOptions {
-  ctx: DomainContext;
-  targets: TargetRegistry;
-  /** The SSRF-guarded undici dispatcher every HTTP attempt goes through. */
-  dispatcher: Dispatcher;
+export interface DeliveryWorkerOptions extends AttemptDeps {
   /** Attempts in flight in this process. */
   concurrency: number;
-  /** Attempts in flight to one receiver: a slow or dead endpoint can hold at most this many slots. */
+  /** Attempts in flight to one receiver: a slow or dead receiver can hold at most this many slots. */
   perReceiver: number;
   /** How long a claim is ours; longer than any attempt's timeout, so a live attempt never loses its row. */
-  leaseMs?: number;
-  /** Longest idle sleep: a safety net under the wake-ups (notify, commit hooks, next-due timer). */
+  leaseMs: number;
+  /** Longest idle sleep: a safety net under the wake-ups (notify, commits, next-due timer). */
   pollMs?: number;
-  log?: Logger;
   metrics?: Metrics;
-  /** Told about store failures, so readiness reflects a store the worker cannot write to. */
+  /** Readiness: told about each store failure, so the service reports a store the worker cannot write to. */
   onStoreError?: (err: unknown) => void;
   /** Runs in each result transaction with the results it applied (endpoint health, auto-disable). */
-  afterBatch?: (tx: Tx, applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>) => Promise<void>;
+  afterResults?: AfterResults;
 }
 
-const DEFAULT_LEASE_MS = 60_000;
-/** Results written per transaction at most. */
-const RESULT_BATCH = 500;
-/**
- * While attempts are finishing fast, a result write waits up to this long for this many results, so the store sees
- * a few large transactions rather than many small ones. A quiet worker (fewer attempts in flight) writes at once.
- */
-const RESULT_GATHER_MS = 8;
-const RESULT_GATHER_COUNT = 256;
 /** Claimed rows held per receiver (sending and waiting), in multiples of its per-receiver cap. */
 const HELD_PER_RECEIVER = 4;
-/**
- * An attempt still waiting for its answer after this long stops counting against the worker's concurrency (it
- * still counts against its receiver's cap), up to one concurrency's worth of such attempts: a receiver that hangs
- * until its timeout (up to 30 s) would otherwise hold its cap of slots, 8 of 64 by default, away from every other
- * receiver for as long as it stays down.
- */
-const SLOW_AFTER_MS = 250;
+const DEFAULT_POLL_MS = 1_000;
 
 /**
- * Claims due deliveries from the store, sends them with bounded concurrency and per-receiver caps, and writes
- * every attempt back in batches. Stateless: any number of these, in any number of processes, can share one store.
+ * - `idle`: made, loop off; drain() sends what is due (tests drive the worker this way with a manual clock).
+ * - `starting`: start() gives back leases a killed process left (SQLite) before the loop runs.
+ * - `running`: the loop claims whenever there is room and work.
+ * - `draining`: stop() was called: nothing new starts, not even rows already claimed (they are given back); the
+ *   attempts in flight finish and are recorded.
+ * - `stopped`: nothing in flight; start() may run it again.
+ */
+export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
+
+/**
+ * Claims due deliveries from the queue, sends them with bounded concurrency and per-receiver caps, and writes every
+ * attempt back in batches. Stateless: any number of these, in any number of processes, can share one store.
  *
- * Three stages, each batched so the store sees few, large statements rather than one per delivery:
- * - **claimed**: rows leased by this worker and waiting for a slot — up to four concurrencies' worth with those
- *   sending, so a claim is made for a hundred rows or more and a finishing attempt can start the next one at once;
- * - **sending**: at most `concurrency` attempts in flight, `perReceiver` per receiver;
- * - **recording**: finished attempts waiting for their result transaction. An attempt gives its slot back when its
- *   response is in, not when its result is committed; the lease still covers the row until then, and a crash before
- *   the commit means the row is sent again when the lease runs out (at-least-once).
+ * Its parts, each batched so the store sees few, large statements rather than one per delivery:
+ * - the claimed rows, per receiver (ReceiverQueues): up to four concurrencies' worth with those sending, so a claim
+ *   is made for a hundred rows or more and a finishing attempt can start the next one at once;
+ * - the attempts in flight: at most `concurrency`, `perReceiver` per receiver, less those gone slow (SlowAttempts);
+ * - the results waiting for their transaction (ResultWriter);
+ * - a short loop that claims when there is room and otherwise sleeps until woken or the next row falls due.
  */
 export class DeliveryWorker {
   readonly owner = `${hostname()}:${process.pid}:${newId('w', 8)}`;
+  private current: WorkerState = 'idle';
+  private readonly receivers: ReceiverQueues<HeldDelivery>;
+  private readonly slow: SlowAttempts<HeldDelivery>;
+  private readonly results: ResultWriter;
   private inFlight = 0;
-  /** Attempts in flight for longer than SLOW_AFTER_MS, which no longer count against the concurrency. */
-  private slow = 0;
-  private readonly sendingSince = new Map<ClaimedDelivery, { at: number; slow: boolean }>();
-  private slowSweep: NodeJS.Timeout | null = null;
   /** Attempts started since this worker was made (drain() reports its share). */
   private begun = 0;
-  /** Attempts in flight per receiver, for its cap. */
-  private readonly sendingByGroup = new Map<string, number>();
-  /** Claimed rows waiting for a slot, per receiver, in claim order; the map's order is the round-robin order. */
-  private readonly waiting = new Map<string, ClaimedDelivery[]>();
-  private waitingCount = 0;
-  private running = false;
-  /** Set by stop(): nothing more starts, not even rows already claimed. */
-  private stopping = false;
-  private loop: Promise<void> | null = null;
-  private signal: (() => void) | null = null;
-  private signalled = false;
-  private sleepTimer: NodeJS.Timeout | null = null;
   private readonly settledWaiters: Array<() => void> = [];
-  private pending: AttemptResult[] = [];
-  /** Results handed to recording and not yet committed (queued or in the transaction being written). */
-  private unrecorded = 0;
-  private flushing: Promise<void> | null = null;
-  /** Ends a result write's wait for more results early (enough have gathered). */
-  private gathered: (() => void) | null = null;
-  private readonly leaseMs: number;
+  private loop: Promise<void> | null = null;
+  private readonly sleeper = new Sleeper();
   private readonly pollMs: number;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
-    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
-    this.pollMs = opts.pollMs ?? 1_000;
+    this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+    this.receivers = new ReceiverQueues(opts.perReceiver, opts.perReceiver * HELD_PER_RECEIVER);
+    this.slow = new SlowAttempts(opts.concurrency, () => {
+      this.startWaiting();
+      this.wake();
+    });
+    this.results = new ResultWriter({
+      write: (batch) => this.write(batch),
+      busy: () => this.counted >= opts.concurrency / 2,
+      written: () => {
+        this.notifySettled();
+        if (this.roomToClaim()) this.wake();
+      },
+    });
+  }
+
+  get state(): WorkerState {
+    return this.current;
   }
 
   /** Rows claimed but not yet sending, plus those sending: a claim tops this up to four times the concurrency. */
@@ -104,34 +99,43 @@ export class DeliveryWorker {
     return this.opts.concurrency * 4;
   }
 
+  /** Attempts in flight that count against the concurrency. */
+  private get counted(): number {
+    return this.inFlight - this.slow.count;
+  }
+
+  /** Whether rows may start and be claimed: not once stop() was called. */
+  private get sending(): boolean {
+    return this.current === 'idle' || this.current === 'starting' || this.current === 'running';
+  }
+
   /** Starts the claim loop. On SQLite, leases left by a killed process are given back first. */
   async start(): Promise<void> {
-    if (this.running) return;
-    this.stopping = false;
+    if (this.current === 'starting' || this.current === 'running') return;
+    this.current = 'starting';
     const released = await releaseOrphanedLeases(this.opts.ctx.store);
     if (released) this.opts.log?.warn({ released }, 'released deliveries leased by a previous process');
-    this.running = true;
-    this.slowSweep = setInterval(() => this.sweepSlow(), SLOW_AFTER_MS / 2);
-    this.slowSweep.unref();
+    if (this.current !== 'starting') return;
+    this.current = 'running';
+    this.slow.start();
     this.loop = this.run();
   }
 
   /** Stops claiming, gives back rows claimed but not started, and waits for attempts in flight to be recorded. */
   async stop(): Promise<void> {
-    this.running = false;
-    this.stopping = true;
-    if (this.slowSweep) clearInterval(this.slowSweep);
-    this.slowSweep = null;
+    this.current = 'draining';
+    this.slow.stop();
     this.wake();
     await this.loop;
-    await this.giveBack(this.takeAllClaimed());
+    this.loop = null;
+    await this.giveBack(this.receivers.takeAll());
     await this.settled();
+    this.current = 'stopped';
   }
 
   /** Something may be due now (a commit created deliveries, a NOTIFY arrived, a slot freed up). */
   wake(): void {
-    this.signalled = true;
-    if (this.signal) this.signal();
+    this.sleeper.wake();
   }
 
   /**
@@ -150,42 +154,20 @@ export class DeliveryWorker {
 
   /** Resolves when nothing is in flight and every finished attempt is recorded. */
   settled(): Promise<void> {
-    if (this.inFlight === 0 && this.unrecorded === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.results.backlog === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.push(resolve));
   }
 
-  /** Attempts in flight that count against the concurrency. */
-  private get counted(): number {
-    return this.inFlight - this.slow;
-  }
-
-  /** Lets attempts that have waited SLOW_AFTER_MS for an answer stop counting against the concurrency. */
-  private sweepSlow(): void {
-    const now = performance.now();
-    let freed = 0;
-    for (const since of this.sendingSince.values()) {
-      if (this.slow >= this.opts.concurrency) break;
-      if (since.slow || now - since.at < SLOW_AFTER_MS) continue;
-      since.slow = true;
-      this.slow++;
-      freed++;
-    }
-    if (freed) {
-      this.startClaimed();
-      this.wake();
-    }
-  }
-
   private idle(): boolean {
-    return this.inFlight === 0 && this.unrecorded === 0 && this.waitingCount === 0;
+    return this.inFlight === 0 && this.results.backlog === 0 && this.receivers.waitingCount === 0;
   }
 
   private notifySettled(): void {
-    if (this.inFlight === 0 && this.unrecorded === 0) this.settledWaiters.splice(0).forEach((w) => w());
+    if (this.inFlight === 0 && this.results.backlog === 0) this.settledWaiters.splice(0).forEach((w) => w());
   }
 
   private async run(): Promise<void> {
-    while (this.running) {
+    while (this.current === 'running') {
       let started = 0;
       try {
         started = await this.fillSlots();
@@ -193,13 +175,13 @@ export class DeliveryWorker {
         this.opts.onStoreError?.(err);
         this.opts.log?.error({ err }, 'claiming deliveries failed; retrying');
       }
-      if (!this.running) break;
+      if (this.current !== 'running') break;
       // A full buffer, results waiting to be written, or receivers at their cap: a finishing attempt or write wakes
       // us, so there is nothing to ask the store until then (asking when the next row falls due reads every unsettled
       // row, and a dead endpoint's backlog made that a few milliseconds per idle turn).
-      const busy = !this.roomToClaim() || this.sendingByGroup.size > 0;
+      const busy = !this.roomToClaim() || this.receivers.anySending;
       if (started > 0 && !busy) continue;
-      await this.sleep(await this.idleDelay(started > 0 || busy));
+      await this.sleeper.sleep(await this.idleDelay(started > 0 || busy));
     }
   }
 
@@ -214,162 +196,68 @@ export class DeliveryWorker {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.signalled) {
-      this.signalled = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        if (this.sleepTimer) clearTimeout(this.sleepTimer);
-        this.sleepTimer = null;
-        this.signal = null;
-        this.signalled = false;
-        resolve();
-      };
-      this.signal = done;
-      this.sleepTimer = setTimeout(done, ms);
-    });
-  }
-
   /**
    * Whether a claim is worth making: fewer startable rows wait than there are slots (so a claim takes a hundred
    * rows or more, not one per finished attempt) and the result writer is keeping up.
    */
   private roomToClaim(): boolean {
-    if (this.unrecorded >= this.window * 2) return false;
-    return this.waitingToStart() < this.opts.concurrency && this.counted + this.waitingCount < this.window;
+    if (this.results.backlog >= this.window * 2) return false;
+    return (
+      this.receivers.startable() < this.opts.concurrency && this.counted + this.receivers.waitingCount < this.window
+    );
   }
 
-  /** Starts what the buffer allows, then claims more if there is room; returns how many attempts started. */
+  /** Starts what the claimed rows allow, then claims more if there is room; returns how many attempts started. */
   private async fillSlots(): Promise<number> {
-    let started = this.startClaimed();
-    if (this.stopping) return started;
-    if (!this.roomToClaim()) return started;
-    const cap = this.opts.perReceiver;
-    // Receivers that have enough are left out of the claim, and their rows stay for other workers: those with a cap's
-    // worth of rows already waiting, and those holding their full share. Without the first, a receiver that hangs
-    // (its rows pile up at the front of the due order) came back into every claim as soon as one of its attempts
-    // ended, and each such claim was mostly its rows, given straight back: a fifth of the healthy throughput.
-    const groups = new Set([...this.waiting.keys(), ...this.sendingByGroup.keys()]);
-    const saturated = [...groups].filter(
-      (g) => (this.waiting.get(g)?.length ?? 0) >= cap || this.held(g) >= cap * HELD_PER_RECEIVER,
-    );
-    const claimed = await claimDue(this.opts.ctx.store, {
+    let started = this.startWaiting();
+    if (!this.sending || !this.roomToClaim()) return started;
+    const claimed: HeldDelivery[] = await claim(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
-      limit: this.window - this.counted - this.waitingCount,
-      leaseMs: this.leaseMs,
+      limit: this.window - this.counted - this.receivers.waitingCount,
+      leaseMs: this.opts.leaseMs,
       owner: this.owner,
-      excludeGroups: saturated,
+      excludeReceivers: this.receivers.saturated(),
     });
-    const excess: ClaimedDelivery[] = [];
-    const kept: ClaimedDelivery[] = [];
-    const held = new Map<string, number>();
-    for (const item of claimed) {
-      const n = held.get(item.group) ?? this.held(item.group);
-      held.set(item.group, n + 1);
-      (n >= cap * HELD_PER_RECEIVER ? excess : kept).push(item);
-    }
+    const { kept, excess } = this.receivers.split(claimed);
     await this.giveBack(excess);
     try {
-      await this.prepare(kept);
+      await prepareBatch(this.opts, kept);
     } catch (err) {
       await this.giveBack(kept);
       throw err;
     }
-    for (const item of kept) {
-      const queue = this.waiting.get(item.group);
-      if (queue) queue.push(item);
-      else this.waiting.set(item.group, [item]);
-    }
-    this.waitingCount += kept.length;
-    started += this.startClaimed();
+    this.receivers.add(kept);
+    started += this.startWaiting();
     return started;
   }
 
-  /** Lets each target read what the batch needs in one query (DeliveryTarget.prepare). */
-  private async prepare(items: ClaimedDelivery[]): Promise<void> {
-    const byTarget = new Map<string, ClaimedDelivery[]>();
-    for (const item of items) {
-      const list = byTarget.get(item.delivery.target);
-      if (list) list.push(item);
-      else byTarget.set(item.delivery.target, [item]);
-    }
-    await Promise.all(
-      [...byTarget].map(async ([name, list]) => {
-        const target = this.opts.targets[name];
-        if (!target?.prepare) return;
-        const prepared = await target.prepare(
-          this.opts.ctx,
-          list.map((i) => i.delivery),
-        );
-        for (const item of list) item.prepared = prepared;
-      }),
-    );
-  }
-
-  /** Waiting rows whose receiver is below its cap: what the next free slots can start (a capped receiver's do not). */
-  private waitingToStart(): number {
-    let n = 0;
-    for (const [group, queue] of this.waiting)
-      if ((this.sendingByGroup.get(group) ?? 0) < this.opts.perReceiver) n += queue.length;
-    return n;
-  }
-
-  /** Rows of this receiver claimed by this worker: sending or waiting. */
-  private held(group: string): number {
-    return (this.waiting.get(group)?.length ?? 0) + (this.sendingByGroup.get(group) ?? 0);
-  }
-
   /**
-   * Starts waiting rows while slots are free, taking receivers in turn and skipping those at their cap. A row that
-   * waited so long that less than half its lease is left is given back instead: its attempt could outlive the lease
-   * and another worker would send it too.
+   * Starts waiting rows while slots are free. A row that waited so long that less than half its lease is left is
+   * given back instead: its attempt could outlive the lease and another worker would send it too.
    */
-  private startClaimed(): number {
-    if (this.stopping || this.waitingCount === 0 || this.counted >= this.opts.concurrency) return 0;
+  private startWaiting(): number {
+    if (!this.sending || this.receivers.waitingCount === 0 || this.counted >= this.opts.concurrency) return 0;
     const now = this.opts.ctx.clock.now();
-    const cap = this.opts.perReceiver;
-    const stale: ClaimedDelivery[] = [];
-    let started = 0;
-    const served: string[] = [];
-    for (const [group, queue] of this.waiting) {
-      if (this.counted >= this.opts.concurrency) break;
-      let sending = this.sendingByGroup.get(group) ?? 0;
-      while (queue.length && this.counted < this.opts.concurrency && sending < cap) {
-        const item = queue.shift()!;
-        this.waitingCount--;
-        if ((item.delivery.lease_until ?? 0) - now < this.leaseMs / 2) {
+    const stale: HeldDelivery[] = [];
+    const started = this.receivers.takeInTurn(
+      () => this.counted < this.opts.concurrency,
+      (item) => {
+        if ((item.delivery.lease_until ?? 0) - now < this.opts.leaseMs / 2) {
           stale.push(item);
-          continue;
+          return false;
         }
         this.begin(item);
-        sending++;
-        started++;
-      }
-      served.push(group);
-    }
-    // The receivers just served go to the back of the turn order (or leave it, with nothing left waiting).
-    for (const group of served) {
-      const queue = this.waiting.get(group)!;
-      this.waiting.delete(group);
-      if (queue.length) this.waiting.set(group, queue);
-    }
+        return true;
+      },
+    );
     if (stale.length) void this.giveBack(stale);
     return started;
   }
 
-  private takeAllClaimed(): ClaimedDelivery[] {
-    const all = [...this.waiting.values()].flat();
-    this.waiting.clear();
-    this.waitingCount = 0;
-    return all;
-  }
-
-  private async giveBack(items: readonly ClaimedDelivery[]): Promise<void> {
+  private async giveBack(items: readonly HeldDelivery[]): Promise<void> {
     if (!items.length) return;
     try {
-      await releaseClaims(
+      await release(
         this.opts.ctx.store,
         items.map((i) => i.delivery.id),
         this.owner,
@@ -384,160 +272,146 @@ export class DeliveryWorker {
     }
   }
 
-  private begin(item: ClaimedDelivery): void {
+  private begin(item: HeldDelivery): void {
     this.inFlight++;
     this.begun++;
-    if (this.slowSweep) this.sendingSince.set(item, { at: performance.now(), slow: false });
-    bump(this.sendingByGroup, item.group, 1);
+    this.slow.began(item);
+    this.receivers.began(item.receiver);
     this.opts.metrics?.inFlight.inc();
-    void this.process(item);
+    void this.send(item);
   }
 
-  private async process(item: ClaimedDelivery): Promise<void> {
-    const { ctx } = this.opts;
-    const startedAt = ctx.clock.now();
+  private async send(item: HeldDelivery): Promise<void> {
+    const m = this.opts.metrics;
     let result: AttemptResult | null = null;
     try {
-      if (item.delivery.attempt_count === 0) {
-        this.opts.metrics?.commitToFirstAttempt.observe(Math.max(0, Date.now() - item.delivery.created_at) / 1000);
+      if (item.delivery.attempt_count === 0)
+        m?.commitToFirstAttempt.observe(Math.max(0, Date.now() - item.delivery.created_at) / 1000);
+      result = await attemptDelivery(this.opts, item, this.owner);
+      if (m && result.outcome) {
+        m.attempts.inc({
+          target: item.delivery.target,
+          outcome: result.outcome.ok ? 'success' : (result.outcome.errorKind ?? 'error'),
+        });
+        m.attemptDuration.observe(result.outcome.durationMs / 1000);
       }
-      const outcome = await this.attempt(item, startedAt);
-      result =
-        outcome.kind === 'skip'
-          ? {
-              delivery: item.delivery,
-              startedAt,
-              finishedAt: ctx.clock.now(),
-              outcome: null,
-              skipReason: outcome.reason,
-              owner: this.owner,
-            }
-          : {
-              delivery: item.delivery,
-              startedAt,
-              finishedAt: ctx.clock.now(),
-              outcome: outcome.outcome,
-              owner: this.owner,
-            };
-      this.observe(item, result);
     } catch (err) {
       // The lease runs out and another claim retries the row.
       this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'delivery attempt failed unexpectedly');
     } finally {
-      if (result) this.record(result);
+      if (result) this.results.add(result);
       this.inFlight--;
-      if (this.sendingSince.get(item)?.slow) this.slow--;
-      this.sendingSince.delete(item);
-      this.opts.metrics?.inFlight.dec();
-      bump(this.sendingByGroup, item.group, -1);
-      this.startClaimed();
+      this.slow.ended(item);
+      m?.inFlight.dec();
+      this.receivers.ended(item.receiver);
+      this.startWaiting();
       this.notifySettled();
       // The loop only needs a turn when a claim is due; waking it after every attempt cost a turn per delivery.
       if (this.roomToClaim()) this.wake();
     }
   }
 
-  private async attempt(
-    item: ClaimedDelivery,
-    now: number,
-  ): Promise<{ kind: 'skip'; reason: string } | { kind: 'sent'; outcome: AttemptOutcome }> {
-    const target = this.opts.targets[item.delivery.target];
-    if (!target) return { kind: 'skip', reason: `no target for ${item.delivery.target}` };
-    let plan;
+  /** One batch of results in one transaction; a failure is not thrown (the leases make the rows come back). */
+  private async write(batch: AttemptResult[]): Promise<void> {
     try {
-      plan = await target.plan(this.opts.ctx, item.delivery, item.event, now, item.prepared);
+      await record(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch, this.afterResults);
     } catch (err) {
-      this.opts.log?.error({ err, delivery_id: item.delivery.id }, 'could not prepare delivery');
-      return {
-        kind: 'sent',
-        outcome: {
-          ok: false,
-          statusCode: null,
-          durationMs: 0,
-          errorKind: 'other',
-          errorMessage: 'could not prepare the request',
-          responseExcerpt: null,
-          retryAfterMs: null,
-          gone: false,
-        },
-      };
+      this.opts.onStoreError?.(err);
+      // The leases run out and other claims retry these rows: at-least-once even when recording fails.
+      this.opts.log?.error({ err, deliveries: batch.length }, 'delivery results could not be recorded');
     }
-    if (plan.kind === 'skip') return { kind: 'skip', reason: plan.reason };
-    if (plan.kind === 'custom') return { kind: 'sent', outcome: await plan.send() };
-    const outcome = await sendWebhook({
-      url: plan.url,
-      headers: plan.headers,
-      body: plan.body,
-      timeoutMs: plan.timeoutMs,
-      dispatcher: this.opts.dispatcher,
-    });
-    return { kind: 'sent', outcome };
   }
 
-  private observe(item: ClaimedDelivery, result: AttemptResult): void {
-    const m = this.opts.metrics;
-    if (!m || !result.outcome) return;
-    m.attempts.inc({
-      target: item.delivery.target,
-      outcome: result.outcome.ok ? 'success' : (result.outcome.errorKind ?? 'error'),
-    });
-    m.attemptDuration.observe(result.outcome.durationMs / 1000);
-  }
-
-  private readonly afterBatch = async (
-    tx: Tx,
-    applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>,
-  ): Promise<void> => {
+  private readonly afterResults: AfterResults = async (tx, applied) => {
     const dead = applied.filter((a) => a.state.status === 'dead').length;
     if (dead) this.opts.metrics?.deadDeliveries.inc(dead);
-    await this.opts.afterBatch?.(tx, applied);
+    await this.opts.afterResults?.(tx, applied);
   };
+}
 
-  /** Queues a result for the next batch write. */
-  private record(result: AttemptResult): void {
-    this.pending.push(result);
-    this.unrecorded++;
-    if (!this.flushing) this.flushing = this.flush();
-    else if (this.pending.length >= RESULT_GATHER_COUNT) this.gathered?.();
+/** The loop's sleep: ends at its timeout or at the first wake(); a wake() while awake ends the next sleep at once. */
+class Sleeper {
+  private signal: (() => void) | null = null;
+  private signalled = false;
+
+  wake(): void {
+    this.signalled = true;
+    this.signal?.();
   }
 
-  /** Lets results gather for a moment while many attempts are finishing; returns at once when few are in flight. */
-  private gather(): Promise<void> {
-    if (this.pending.length >= RESULT_GATHER_COUNT || this.counted < this.opts.concurrency / 2)
-      return new Promise((r) => setImmediate(r));
+  sleep(ms: number): Promise<void> {
+    if (this.signalled) {
+      this.signalled = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.gathered = null;
+        this.signal = null;
+        this.signalled = false;
         resolve();
       };
-      const timer = setTimeout(done, RESULT_GATHER_MS);
-      this.gathered = done;
+      this.signal = done;
+      const timer = setTimeout(done, ms);
     });
-  }
-
-  // One transaction per batch: results that arrive while a batch is being written go in the next one.
-  private async flush(): Promise<void> {
-    await this.gather();
-    while (this.pending.length) {
-      const batch = this.pending.splice(0, RESULT_BATCH);
-      try {
-        await recordResults(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch, this.afterBatch);
-      } catch (err) {
-        this.opts.onStoreError?.(err);
-        // The leases run out and other claims retry these rows: at-least-once even when recording fails.
-        this.opts.log?.error({ err, deliveries: batch.length }, 'delivery results could not be recorded');
-      }
-      this.unrecorded -= batch.length;
-      this.notifySettled();
-      if (this.roomToClaim()) this.wake();
-    }
-    this.flushing = null;
   }
 }
 
-function bump(counts: Map<string, number>, key: string, by: number): void {
-  const n = (counts.get(key) ?? 0) + by;
-  if (n <= 0) counts.delete(key);
-  else counts.set(key, n);
+export interface RunningWorker {
+  worker: DeliveryWorker;
+  stop(): Promise<void>;
+}
+
+export interface StartDeliveryWorkerOptions {
+  ctx: DomainContext;
+  config: Pick<Config, 'webhookAllowCidrs' | 'workerConcurrency' | 'perEndpointConcurrency' | 'leaseMs'>;
+  /** Every kind of delivery target this worker sends (company endpoints, Shield destinations). */
+  targets: TargetRegistry;
+  log?: Logger;
+  metrics?: Metrics;
+  /** Readiness: told about each store failure the worker meets. */
+  onStoreError?: (err: unknown) => void;
+  /** TLS options and a DNS lookup for the guarded dispatcher (tests: a private CA, fixed answers). */
+  tls?: ConnectionOptions;
+  lookup?: LookupFn;
+  /** false: wire everything but leave the claim loop off (tests drive it with drain()). */
+  autoStart?: boolean;
+}
+
+/**
+ * Wires a worker: the SSRF-guarded dispatcher, endpoint health after each result batch, and the wake-ups (after
+ * this process's commits, and on PostgreSQL other processes' through LISTEN).
+ */
+export async function startDeliveryWorker(opts: StartDeliveryWorkerOptions): Promise<RunningWorker> {
+  const { ctx, config } = opts;
+  const dispatcher = createGuardedDispatcher(new SsrfGuard([...config.webhookAllowCidrs]), {
+    tls: opts.tls,
+    lookup: opts.lookup,
+  });
+  const worker = new DeliveryWorker({
+    ctx,
+    targets: opts.targets,
+    dispatcher,
+    concurrency: config.workerConcurrency,
+    perReceiver: config.perEndpointConcurrency,
+    leaseMs: config.leaseMs,
+    log: opts.log,
+    metrics: opts.metrics,
+    afterResults: updateEndpointHealth(ctx, opts.log),
+    onStoreError: opts.onStoreError,
+  });
+  const wakeups = ctx.wakeups.subscribe('deliveries', () => worker.wake());
+  if (opts.autoStart !== false) await worker.start();
+  let stopping: Promise<void> | null = null;
+  return {
+    worker,
+    stop() {
+      stopping ??= (async () => {
+        // The worker first: from this call on nothing new starts, whatever the LISTEN connection takes to close.
+        await Promise.all([worker.stop(), wakeups.close()]);
+        await dispatcher.close();
+      })();
+      return stopping;
+    },
+  };
 }

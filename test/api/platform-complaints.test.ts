@@ -37,6 +37,7 @@ async function sixComplaints(t: TestApp, v: Tenant): Promise<State[]> {
   await consumerStep(t, v, withdrawn, 'withdraw', { reason_code: 'duplicate' });
   const completed = await next();
   await consumerStep(t, v, completed, 'escalate');
+  await staffStep(t, v, completed, 'claim');
   await staffStep(t, v, completed, 'complete', { resolution_notes: 'Replaced the unit' });
   return [
     { id: open, status: 'Open', stage: 'Intake', level: 'L1' },

@@ -20,7 +20,7 @@ const DELIVERY_FIELDS = [
   'endpoint_id',
   'destination_id',
   'status',
-  'attempts',
+  'attempt_count',
   'next_attempt_at',
   'last_status_code',
 ];
@@ -133,7 +133,7 @@ describe('GET /api/v1/events', () => {
       expect(Object.keys(d)).toEqual(DELIVERY_FIELDS);
       expect(d).toMatchObject({
         status: 'pending',
-        attempts: 0,
+        attempt_count: 0,
         destination_id: null,
         last_status_code: null,
         next_attempt_at: escalation.timestamp,
@@ -163,13 +163,13 @@ describe('GET /api/v1/events', () => {
       endpoint_id: expect.any(String),
       destination_id: null,
       status: 'success',
-      attempts: 1,
+      attempt_count: 1,
       next_attempt_at: null,
       last_status_code: 200,
     });
     expect(rows[1].deliveries.find((d) => d.id === failing)).toMatchObject({
       status: 'failed',
-      attempts: 2,
+      attempt_count: 2,
       next_attempt_at: new Date(retryAt).toISOString(),
       last_status_code: 500,
     });
@@ -367,6 +367,64 @@ describe('GET /api/v1/events?after= (the cursor)', () => {
     expect(seen).toHaveLength(12);
   });
 
+  it('after=start is the position before the first event: an empty company, then every event exactly once', async () => {
+    // Before anything happened: an empty page, and `start` again as the cursor to keep polling with.
+    let p = await poll('start');
+    expect(p).toEqual({ success: true, page: 1, limit: 25, total: 0, next_cursor: 'start', data: [] });
+
+    const c = await file(t, v);
+    const seen: string[] = [];
+    let cursor = 'start';
+    p = await poll(cursor, '&limit=2');
+    expect(p.total).toBe(1);
+    expect(p.data.map((e) => e.event)).toEqual(['complaint.created']);
+    seen.push(...ids(p.data));
+    cursor = p.next_cursor;
+    expect(cursor).toBe(p.data[0].id);
+
+    // New events commit between polls; the poller follows next_cursor through backlog and new arrivals alike.
+    for (let round = 0; round < 4; round++) {
+      await consumerStep(t, v, c, 'messages', { body: `r${round}-a` });
+      await consumerStep(t, v, c, 'messages', { body: `r${round}-b` });
+      await consumerStep(t, v, c, 'messages', { body: `r${round}-c` });
+      p = await poll(cursor, '&limit=2');
+      expect(p.data).toHaveLength(2);
+      seen.push(...ids(p.data));
+      cursor = p.next_cursor;
+    }
+    for (p = await poll(cursor, '&limit=2'); p.data.length; p = await poll(cursor, '&limit=2')) {
+      seen.push(...ids(p.data));
+      cursor = p.next_cursor;
+    }
+    const everyEvent = (await storedEvents(t, v.company.id)).reverse().map((e) => e.id);
+    expect(everyEvent).toHaveLength(13);
+    expect(seen).toEqual(everyEvent);
+
+    // Filters apply from the start too, and the count is of what is left to read.
+    const created = await poll('start', '&event=complaint.created');
+    expect(created).toMatchObject({ total: 1, next_cursor: everyEvent[0] });
+    const full = await poll('start', '&limit=5');
+    expect(full.total).toBe(13);
+    expect(ids(full.data)).toEqual(everyEvent.slice(0, 5));
+  });
+
+  it('after=start sees only the caller’s events, and page beside it is refused', async () => {
+    const acme = await tenant(t, 'ACME');
+    await file(t, acme);
+    expect(await poll('start')).toMatchObject({ total: 0, data: [], next_cursor: 'start' });
+    await file(t, v);
+    const mine = await poll('start');
+    expect(mine.data.map((e) => e.data.escalatr_id)).toEqual([expect.stringMatching(/^ESC-VOLT-/)]);
+    const r = await get(t, '/events?after=start&page=2', bearer(v.readKey));
+    expectError(r, 400, 'invalid_query');
+    expect(r.body.error.details).toEqual({ parameter: 'page' });
+    for (const bad of ['START', 'start ', 'begin', 'startevt_aaaaaaaaaaaaaaaaaaaa']) {
+      const refused = await get(t, `/events?after=${encodeURIComponent(bad)}`, bearer(v.readKey));
+      expectError(refused, 400, 'invalid_query');
+      expect(refused.body.error.details, bad).toEqual({ parameter: 'after' });
+    }
+  });
+
   it('combines the cursor with filters, oldest first', async () => {
     const c = await file(t, v);
     const [start] = await storedEvents(t, v.company.id);
@@ -388,48 +446,51 @@ describe('GET /api/v1/events?after= (the cursor)', () => {
     expect(rest.data.map((e) => e.event)).toEqual(['message.new', 'message.new']);
   });
 
-  it('never skips or repeats while many writers commit concurrently with the polling', async () => {
-    const complaints = [await file(t, v), await file(t, v), await file(t, v), await file(t, v)];
-    const [start] = await storedEvents(t, v.company.id);
-    const seen: string[] = [];
-    let cursor = start.id;
-    let writing = true;
-    let pollsFindingEventsMidWrite = 0;
-    // Writers on four complaints at once; on PostgreSQL these are concurrent transactions on separate connections.
-    const writers = Promise.all(
-      complaints.map(async (c, i) => {
-        for (let k = 0; k < 10; k++) await consumerStep(t, v, c, 'messages', { body: `w${i}-${k}` });
-      }),
-    ).finally(() => {
-      writing = false;
-    });
-    const poller = (async () => {
-      let polls = 0;
-      while (writing || polls === 0) {
-        const p = await poll(cursor, '&limit=7');
-        if (p.data.length && writing) pollsFindingEventsMidWrite++;
-        seen.push(...ids(p.data));
-        cursor = p.next_cursor;
-        polls++;
-        // Let the writers' I/O run between polls (a poll that finds nothing would otherwise never give way).
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      // Drain what committed after the last poll.
-      for (let p = await poll(cursor, '&limit=7'); p.data.length; p = await poll(cursor, '&limit=7')) {
-        seen.push(...ids(p.data));
-        cursor = p.next_cursor;
-      }
-    })();
-    await Promise.all([writers, poller]);
-    const expected = (await storedEvents(t, v.company.id))
-      .reverse()
-      .filter((e) => e.seq > start.seq)
-      .map((e) => e.id);
-    expect(expected).toHaveLength(40);
-    expect(seen).toEqual(expected);
-    // The polls really did interleave with the writes.
-    expect(pollsFindingEventsMidWrite).toBeGreaterThan(1);
-  });
+  it.each(['an event id', 'start'])(
+    'never skips or repeats while many writers commit concurrently with the polling, from %s',
+    async (from) => {
+      const complaints = [await file(t, v), await file(t, v), await file(t, v), await file(t, v)];
+      const [start] = await storedEvents(t, v.company.id);
+      const seen: string[] = [];
+      let cursor = from === 'start' ? 'start' : start.id;
+      let writing = true;
+      let pollsFindingEventsMidWrite = 0;
+      // Writers on four complaints at once; on PostgreSQL these are concurrent transactions on separate connections.
+      const writers = Promise.all(
+        complaints.map(async (c, i) => {
+          for (let k = 0; k < 10; k++) await consumerStep(t, v, c, 'messages', { body: `w${i}-${k}` });
+        }),
+      ).finally(() => {
+        writing = false;
+      });
+      const poller = (async () => {
+        let polls = 0;
+        while (writing || polls === 0) {
+          const p = await poll(cursor, '&limit=7');
+          if (p.data.length && writing) pollsFindingEventsMidWrite++;
+          seen.push(...ids(p.data));
+          cursor = p.next_cursor;
+          polls++;
+          // Let the writers' I/O run between polls (a poll that finds nothing would otherwise never give way).
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        // Drain what committed after the last poll.
+        for (let p = await poll(cursor, '&limit=7'); p.data.length; p = await poll(cursor, '&limit=7')) {
+          seen.push(...ids(p.data));
+          cursor = p.next_cursor;
+        }
+      })();
+      await Promise.all([writers, poller]);
+      const expected = (await storedEvents(t, v.company.id))
+        .reverse()
+        .filter((e) => from === 'start' || e.seq > start.seq)
+        .map((e) => e.id);
+      expect(expected).toHaveLength(from === 'start' ? 44 : 40);
+      expect(seen).toEqual(expected);
+      // The polls really did interleave with the writes.
+      expect(pollsFindingEventsMidWrite).toBeGreaterThan(1);
+    },
+  );
 
   it.runIf(dialectName === 'postgres')(
     'does not read past an event whose transaction has not committed (PostgreSQL)',

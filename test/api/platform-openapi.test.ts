@@ -73,6 +73,19 @@ describe('the OpenAPI document and /docs', () => {
   });
   afterAll(async () => t.close());
 
+  it('names a number of attempts attempt_count everywhere; an attempts property is only ever an array', () => {
+    const seen: string[] = [];
+    const walk = (node: unknown, path: string): void => {
+      if (!node || typeof node !== 'object') return;
+      const props = (node as { properties?: Record<string, { type?: unknown }> }).properties;
+      if (props?.attempts) expect(props.attempts.type, `${path}.attempts`).toBe('array');
+      if (props?.attempt_count) seen.push(path);
+      for (const [key, child] of Object.entries(node)) walk(child, `${path}.${key}`);
+    };
+    walk(doc, '$');
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
   it('is OpenAPI 3.1 with the Platform API paths and both key headers as security schemes', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info.title).toBe('Escalatr Platform API');
@@ -112,6 +125,12 @@ describe('the OpenAPI document and /docs', () => {
       'page',
       'status',
     ]);
+    // The cursor's start form is described, with a polling loop to copy.
+    const after = doc.paths['/api/v1/events'].get.parameters.find((p: { name: string }) => p.name === 'after');
+    expect(new RegExp(after.schema.pattern).test('start')).toBe(true);
+    expect(new RegExp(after.schema.pattern).test('evt_4f2a9c1e7b3d5a8f0e6c')).toBe(true);
+    expect(new RegExp(after.schema.pattern).test('starts')).toBe(false);
+    expect(`${after.description ?? ''}${after.schema.description ?? ''}`).toContain('cursor=start');
     // The docs' own routes and the dashboard are not API operations.
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/docs') || p === '/openapi.json')).toEqual([]);
     for (const ref of refsOf(doc))

@@ -11,7 +11,7 @@ import {
   type Answer,
 } from './complaint-fixtures.js';
 
-/** Every refused step answers 409 invalid_transition and writes nothing: no change, no record, no event. */
+/** Every refused step answers 409 with a stable code and writes nothing: no change, no record, no event. */
 describe('illegal transitions are refused with 409 and write nothing', () => {
   let t: TestApp;
   let id: string;
@@ -27,9 +27,9 @@ describe('illegal transitions are refused with 409 and write nothing', () => {
   });
   afterEach(async () => t.close());
 
-  async function refused(run: () => Promise<Answer>): Promise<void> {
+  async function refused(run: () => Promise<Answer>, code = 'invalid_transition'): Promise<void> {
     const before = await snapshot(t.store.db);
-    expectError(await run(), 409, 'invalid_transition');
+    expectError(await run(), 409, code);
     expect(await snapshot(t.store.db)).toEqual(before);
   }
 
@@ -55,25 +55,37 @@ describe('illegal transitions are refused with 409 and write nothing', () => {
 
   it('claiming a withdrawn, a claimed or a completed complaint', async () => {
     okData(await staff.post(`/complaints/${id}/claim`));
-    await refused(() => staff.post(`/complaints/${id}/claim`));
+    await refused(() => staff.post(`/complaints/${id}/claim`), 'already_claimed');
     okData(await staff.post(`/complaints/${id}/complete`, { resolution_notes: 'done' }));
-    okData(await staff.post(`/complaints/${id}/release`));
-    await refused(() => staff.post(`/complaints/${id}/claim`));
+    await refused(() => staff.post(`/complaints/${id}/claim`), 'already_completed');
     await withdrawIt();
     await refused(() => staff.post(`/complaints/${id}/claim`));
   });
 
   it('releasing an unclaimed complaint', async () => {
-    await refused(() => staff.post(`/complaints/${id}/release`));
+    await refused(() => staff.post(`/complaints/${id}/release`), 'not_claimed');
     okData(await staff.post(`/complaints/${id}/claim`));
     okData(await staff.post(`/complaints/${id}/release`));
-    await refused(() => staff.post(`/complaints/${id}/release`));
+    await refused(() => staff.post(`/complaints/${id}/release`), 'not_claimed');
   });
 
-  it('completing twice, or completing a resolved complaint', async () => {
+  it('completing an unclaimed complaint, or a released one', async () => {
+    await refused(() => staff.post(`/complaints/${id}/complete`, { resolution_notes: 'done' }), 'not_claimed');
+    okData(await staff.post(`/complaints/${id}/claim`));
+    okData(await staff.post(`/complaints/${id}/release`));
+    await refused(() => staff.post(`/complaints/${id}/complete`, { resolution_notes: 'done' }), 'not_claimed');
+  });
+
+  it('releasing or completing a completed complaint, until the consumer escalates it', async () => {
+    okData(await staff.post(`/complaints/${id}/claim`));
     okData(await staff.post(`/complaints/${id}/complete`, { resolution_notes: 'done' }));
-    await refused(() => staff.post(`/complaints/${id}/complete`, { resolution_notes: 'again' }));
+    await refused(() => staff.post(`/complaints/${id}/release`), 'already_completed');
+    await refused(() => staff.post(`/complaints/${id}/complete`, { resolution_notes: 'again' }), 'already_completed');
+    // The consumer disagrees: the staff side reopens at the next level, still claimed.
+    okData(await consumer.post(`/complaints/${id}/escalate`));
+    okData(await staff.post(`/complaints/${id}/complete`, { resolution_notes: 'done properly' }));
     await resolveIt();
+    await refused(() => staff.post(`/complaints/${id}/release`));
     await refused(() => staff.post(`/complaints/${id}/complete`, { resolution_notes: 'again' }));
   });
 

@@ -100,6 +100,7 @@ describe('each lifecycle step emits exactly its one event', () => {
 
   it('complaint.completed carries the resolution notes', async () => {
     await consumer.post(`/complaints/${id}/escalate`);
+    okData(await staff.post(`/complaints/${id}/claim`));
     const { event, data } = await oneEvent(() =>
       staff.post(`/complaints/${id}/complete`, { resolution_notes: 'Replaced the compressor' }),
     );
@@ -112,6 +113,28 @@ describe('each lifecycle step emits exactly its one event', () => {
     });
     expect(data.stage).toBe('Closure');
     expect(data.resolution.notes).toBe('Replaced the compressor');
+    expect(data).toMatchObject({ company_completed: true, awaiting: 'consumer' });
+  });
+
+  it('the detail says plainly who acts next, for staff and consumer alike', async () => {
+    const both = async () => [
+      okData(await staff.get(`/complaints/${id}`)),
+      okData(await consumer.get(`/complaints/${id}`)),
+    ];
+    const expectBoth = async (fields: Record<string, unknown>) => {
+      for (const detail of await both()) expect(detail).toMatchObject(fields);
+    };
+    await expectBoth({ company_completed: false, awaiting: 'company' });
+    okData(await staff.post(`/complaints/${id}/claim`));
+    await expectBoth({ company_completed: false, awaiting: 'company' });
+    okData(await staff.post(`/complaints/${id}/complete`, { resolution_notes: 'Replaced the compressor' }));
+    await expectBoth({ status: 'Open', stage: 'Closure', company_completed: true, awaiting: 'consumer' });
+    okData(await consumer.post(`/complaints/${id}/escalate`));
+    await expectBoth({ status: 'Escalated', stage: 'Escalation', company_completed: false, awaiting: 'company' });
+    okData(await staff.post(`/complaints/${id}/complete`, { resolution_notes: 'Replaced it again' }));
+    await expectBoth({ company_completed: true, awaiting: 'consumer' });
+    okData(await consumer.post(`/complaints/${id}/resolve`, { resolution_type: 'repair' }));
+    await expectBoth({ status: 'Resolved', company_completed: false, awaiting: null });
   });
 
   it('complaint.resolved carries the resolution type and amount recovered', async () => {

@@ -89,7 +89,6 @@ describe('SLA scheduler', () => {
       (id: string) => staff.post(`/complaints/${id}/settlements`, { amount: 10, currency: 'INR', terms: 'Voucher' }),
     ],
     ['a follow-up question', (id: string) => staff.post(`/complaints/${id}/followups`, { question: 'Serial number?' })],
-    ['completion', (id: string) => staff.post(`/complaints/${id}/complete`, { resolution_notes: 'Fixed' })],
   ] as const) {
     it(`${name} is a staff response: it stops the clock`, async () => {
       const id = await fileComplaint(t, tenant.consumerToken);
@@ -101,6 +100,18 @@ describe('SLA scheduler', () => {
       expect(await detail(id)).toMatchObject({ escalation_level: 'L1', is_overdue: false, sla_due_at: null });
     });
   }
+
+  it('completion is a staff response: it stops the clock of the level the consumer escalated to', async () => {
+    const id = await fileComplaint(t, tenant.consumerToken);
+    okData(await staff.post(`/complaints/${id}/claim`));
+    okData(await consumer.post(`/complaints/${id}/escalate`));
+    expect((await detail(id)).sla_due_at).not.toBeNull();
+    t.clock.advance(HOUR);
+    okData(await staff.post(`/complaints/${id}/complete`, { resolution_notes: 'Fixed' }));
+    t.clock.advance(500 * HOUR);
+    expect(await t.app.scheduler.tick()).toBe(0);
+    expect(await detail(id)).toMatchObject({ escalation_level: 'L2', is_overdue: false, sla_due_at: null });
+  });
 
   it('a consumer message is not a staff response', async () => {
     const id = await fileComplaint(t, tenant.consumerToken);

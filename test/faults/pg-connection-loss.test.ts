@@ -4,10 +4,10 @@ import { buildApp } from '../../src/runtime/app.js';
 import { ManualClock } from '../../src/clock.js';
 import { UNAVAILABLE_WINDOW_MS } from '../../src/storage/availability.js';
 import { openStore } from '../../src/storage/db.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { bearer, createTestStore, DATABASE_URL, seedTenant, testConfig, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { addEndpoint } from '../helpers/webhooks.js';
+import { addEndpoint, startWorkerFor } from '../helpers/webhooks.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /**
@@ -48,7 +48,7 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the connection is lost mid-load', ()
     tenant = await seedTenant(t);
     rx = await startReceiver();
     await addEndpoint(t, tenant.company.id, rx.url);
-    w = await startDeliveryWorker(app, config, undefined, { autoStart: false });
+    w = await startWorkerFor(app, config, { autoStart: false });
   });
   afterEach(async () => {
     await w.stop();

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { ManualClock } from '../../src/clock.js';
 import { UNAVAILABLE_WINDOW_MS } from '../../src/storage/availability.js';
-import type { RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { bearer, createTestApp, DATABASE_URL, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';

@@ -1,7 +1,25 @@
+import type { App } from '../../src/runtime/app.js';
 import type { Config } from '../../src/config.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
+import { startDeliveryWorker, type RunningWorker, type StartDeliveryWorkerOptions } from '../../src/webhooks/worker.js';
 import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import type { TestApp } from './harness.js';
+
+/** A worker for this app wired as the server wires it (every target, metrics, readiness), with test overrides. */
+export function startWorkerFor(
+  app: App,
+  config: Config,
+  extra: Partial<StartDeliveryWorkerOptions> = {},
+): Promise<RunningWorker> {
+  return startDeliveryWorker({
+    ctx: app.ctx,
+    config,
+    targets: deliveryTargets(),
+    metrics: app.metrics,
+    onStoreError: (err) => app.readiness.noteError(err),
+    ...extra,
+  });
+}
 
 /** A worker wired like production's (guarded dispatcher, endpoint health), with its loop off unless asked. */
 export async function testWorker(
@@ -13,11 +31,15 @@ export async function testWorker(
     lookup?: import('../../src/webhooks/ssrf-guard.js').LookupFn;
   } = {},
 ): Promise<RunningWorker> {
-  return startDeliveryWorker(t.app, { ...t.config, ...opts.config }, undefined, {
-    autoStart: opts.autoStart ?? false,
-    tls: opts.tls,
-    lookup: opts.lookup,
-  });
+  return startWorkerFor(
+    t.app,
+    { ...t.config, ...opts.config },
+    {
+      autoStart: opts.autoStart ?? false,
+      tls: opts.tls,
+      lookup: opts.lookup,
+    },
+  );
 }
 
 export async function addEndpoint(

@@ -7,7 +7,8 @@ import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { createLogger, REDACTED } from '../../src/logger.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
+import { startWorkerFor } from '../helpers/webhooks.js';
 import { bearer, createTestStore, OWNER_PASSWORD, seedTenant, testConfig, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
@@ -63,7 +64,8 @@ describe('secrets and keys never reach the logs', () => {
         await testStore.cleanup();
       },
     };
-    worker = await startDeliveryWorker(app, config, logger, {
+    worker = await startWorkerFor(app, config, {
+      log: logger,
       autoStart: false,
       targets: deliveryTargets(),
     });

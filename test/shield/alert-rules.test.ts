@@ -3,7 +3,7 @@ import { createTestApp, dialectName, seedTenant, type TestApp } from '../helpers
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import type { DomainContext } from '../../src/domain/context.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
-import type { RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
 import {
   CALM,
   createAutomationOk,

@@ -3,7 +3,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import type { RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { createAutomationOk, EXTREME, postFeedback, processorFor, record, shieldWorker } from './shield-helpers.js';
 
 interface Mail {
@@ -79,7 +79,7 @@ describe('shield alerts to Slack', () => {
     expect(await w.worker.drain()).toBe(1);
     const [req] = rx.requests;
     expect(req.headers['content-type']).toBe('application/json');
-    expect(req.headers['user-agent']).toBe('Escalatr-Shield/1.0');
+    expect(req.headers['user-agent']).toBe('SupportEscalationAutomation/1.0');
     const msg = JSON.parse(req.body.toString());
     expect(msg.text).toContain('EXTREME escalation risk from ZendeskSupport');
     const types = msg.blocks.map((b: { type: string }) => b.type);

@@ -3,7 +3,7 @@ import { ManualClock } from '../../src/clock.js';
 import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint } from '../helpers/webhooks.js';
-import type { RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { createAutomationOk, EXTREME, postFeedback, processorFor, record, shieldWorker } from './shield-helpers.js';
 
 describe('shield alerts to webhook destinations', () => {
@@ -88,7 +88,7 @@ describe('shield alerts to webhook destinations', () => {
       const r = byN[String(i)];
       expect(r.method).toBe('POST');
       expect(r.headers['content-type']).toBe('application/json');
-      expect(r.headers['user-agent']).toBe('Escalatr-Shield/1.0');
+      expect(r.headers['user-agent']).toBe('SupportEscalationAutomation/1.0');
       expect(r.headers['idempotency-key']).toBe(`${automation.id}:${dest.id}:12345`);
       expect(r.body.toString()).toBe(JSON.stringify(event.data));
       expect(JSON.parse(r.body.toString())).toEqual(expected);

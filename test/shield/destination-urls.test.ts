@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
+import { slackTarget } from '../../src/shield/destinations/slack.js';
+import { webhookTarget } from '../../src/shield/destinations/webhook.js';
+import { createAutomationOk, EXTREME, postFeedback, processorFor, record } from './shield-helpers.js';
 
 // Shield destinations follow the webhook endpoints' URL rules, literal private addresses included (never connected).
 describe('automation destination URLs', () => {
@@ -32,5 +35,46 @@ describe('automation destination URLs', () => {
       expect(r.json().error.message).toContain(words);
     }
     expect(await t.store.db.selectFrom('automations').select('id').execute()).toHaveLength(0);
+  });
+});
+
+// Validated and planned only: these hosts are never connected to.
+describe('automation destination URLs are stored, shown and sent in canonical form', () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp({ config: { allowHttpWebhooks: false, webhookAllowCidrs: [] } });
+  });
+  afterEach(async () => t.close());
+
+  it('lowercase scheme and host, punycode, no default port: in the answer and in the planned request', async () => {
+    const { adminKey } = await seedTenant(t);
+    const automation = await createAutomationOk(t, adminKey, {
+      destinations: [
+        { type: 'webhook', url: 'HTTPS://Hooks.Example.com/x' },
+        { type: 'slack', url: 'https://Bücher.Example.com:443/services/T0/B0/Secret' },
+      ],
+    });
+    expect(automation.destinations.map((d) => d.url)).toEqual([
+      'https://hooks.example.com/x',
+      'https://xn--bcher-kva.example.com/services/T0/B0/********',
+    ]);
+    expect((await postFeedback(t, adminKey, record('zd/1', EXTREME))).statusCode).toBe(202);
+    await processorFor(t).tick();
+    const deliveries = await t.store.db.selectFrom('deliveries').selectAll().orderBy('target').execute();
+    expect(deliveries.map((d) => d.target)).toEqual(['slack', 'webhook']);
+    const urls: string[] = [];
+    for (const delivery of deliveries) {
+      const event = await t.store.db
+        .selectFrom('events')
+        .select(['id', 'name', 'body', 'created_at'])
+        .where('id', '=', delivery.event_id)
+        .executeTakeFirstOrThrow();
+      const target = delivery.target === 'slack' ? slackTarget : webhookTarget;
+      const plan = await target.plan(t.app.ctx, delivery, event, t.clock.now());
+      if (plan.kind !== 'http') throw new Error(`expected an http plan, got ${plan.kind}`);
+      urls.push(plan.url);
+      expect(plan.headers['User-Agent']).toBe('SupportEscalationAutomation/1.0');
+    }
+    expect(urls).toEqual(['https://xn--bcher-kva.example.com/services/T0/B0/Secret', 'https://hooks.example.com/x']);
   });
 });

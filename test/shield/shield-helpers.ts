@@ -1,5 +1,6 @@
 import { bearer, type TestApp } from '../helpers/harness.js';
-import { startDeliveryWorker, type RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
+import { startWorkerFor } from '../helpers/webhooks.js';
 import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 
@@ -9,7 +10,7 @@ export const CALM = 'Thanks, the product works great.';
 
 /** The production worker with Shield destinations registered, its loop off: tests send with drain(). */
 export async function shieldWorker(t: TestApp): Promise<RunningWorker> {
-  return startDeliveryWorker(t.app, t.config, undefined, {
+  return startWorkerFor(t.app, t.config, {
     autoStart: false,
     targets: deliveryTargets(),
   });

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createEndpoint, fileComplaint, recordAttempt, setupWebhooks } from './endpoints-helpers.js';
 
 type Setup = Awaited<ReturnType<typeof setupWebhooks>>;
@@ -11,7 +11,10 @@ describe('test send, deliveries, resend and recover', () => {
   beforeEach(async () => {
     s = await setupWebhooks();
     wakes = 0;
-    s.t.app.onWake(() => wakes++);
+    // The wake-ups this process's commits signal (PostgreSQL's NOTIFY to other processes is tested apart).
+    vi.spyOn(s.t.app.ctx.wakeups, 'signal').mockImplementation((channel) => {
+      if (channel === 'deliveries') wakes++;
+    });
   });
   afterEach(async () => s.t.close());
 
@@ -40,7 +43,7 @@ describe('test send, deliveries, resend and recover', () => {
       event: 'webhook.test',
       endpoint_id: target.id,
       status: 'pending',
-      attempts: 0,
+      attempt_count: 0,
       target: 'endpoint',
     });
     expect(res.body.data.next_attempt_at).toBe(new Date(s.t.clock.now()).toISOString());
@@ -48,10 +51,18 @@ describe('test send, deliveries, resend and recover', () => {
 
     const events = await s.t.store.db.selectFrom('events').selectAll().execute();
     expect(events).toHaveLength(1);
-    expect(JSON.parse(events[0].body)).toMatchObject({
-      event: 'webhook.test',
-      data: { message: 'ping from the dashboard', endpoint_id: target.id },
+    // The base fields of every complaint event, with sample values, so a receiver routes it like any other.
+    const sent = JSON.parse(events[0].body);
+    expect(sent).toMatchObject({ event: 'webhook.test' });
+    expect(sent.data).toEqual({
+      escalatr_id: expect.stringMatching(/^ESC-VOLT-\d{6}-00000$/),
+      status: 'Open',
+      escalation_level: 'L1',
+      sample: true,
+      message: 'ping from the dashboard',
+      endpoint_id: target.id,
     });
+    expect(events[0].complaint_id).toBeNull();
     expect(events[0].company_id).toBe(s.volt.company.id);
     const rows = await s.t.store.db.selectFrom('deliveries').selectAll().execute();
     expect(rows).toHaveLength(1);
@@ -61,6 +72,27 @@ describe('test send, deliveries, resend and recover', () => {
       event_id: events[0].id,
       idempotency_key: `${events[0].id}:${target.id}`,
     });
+  });
+
+  it('a number of attempts is attempt_count in every answer; attempts is only ever the list of attempts', async () => {
+    const ep = await createEndpoint(s.api, { events: ['*'] });
+    const sent = await s.api.post(`/webhooks/${ep.id}/test`, { message: 'm' });
+    await recordAttempt(s.t, sent.body.data.id, 'failed');
+    const answers: Array<[string, Record<string, unknown>]> = [
+      ['test reply', sent.body.data],
+      ['endpoint deliveries', (await s.api.get(`/webhooks/${ep.id}/deliveries`)).body.data[0]],
+      ['all deliveries', (await s.api.get('/deliveries')).body.data[0]],
+      ['event feed', (await s.api.get('/events')).body.data[0].deliveries[0]],
+      ['resend reply', (await s.api.post(`/deliveries/${sent.body.data.id}/resend`)).body.data],
+    ];
+    for (const [where, answer] of answers) {
+      expect(typeof answer.attempt_count, where).toBe('number');
+      expect(answer, where).not.toHaveProperty('attempts');
+    }
+    expect(answers.map(([, a]) => a.attempt_count)).toEqual([0, 1, 1, 1, 1]);
+    const detail = (await s.api.get(`/deliveries/${sent.body.data.id}`)).body.data;
+    expect(detail.attempt_count).toBe(1);
+    expect(detail.attempts.map((a: { n: number }) => a.n)).toEqual([1]);
   });
 
   it('Test uses a default message, and a disabled endpoint answers 409 without writing', async () => {
@@ -108,7 +140,7 @@ describe('test send, deliveries, resend and recover', () => {
     expect(failed).toMatchObject({
       event: 'complaint.created',
       status: 'failed',
-      attempts: 1,
+      attempt_count: 1,
       last_status_code: 503,
       last_error: 'HTTP 503',
     });
@@ -118,7 +150,7 @@ describe('test send, deliveries, resend and recover', () => {
         'event_id',
         'event',
         'status',
-        'attempts',
+        'attempt_count',
         'next_attempt_at',
         'last_status_code',
         'last_error',
@@ -210,7 +242,7 @@ describe('test send, deliveries, resend and recover', () => {
     expect(res.body.data).toMatchObject({
       id,
       status: 'pending',
-      attempts: 6,
+      attempt_count: 6,
       next_attempt_at: new Date(s.t.clock.now()).toISOString(),
     });
     const after = await deliveryRow(id);

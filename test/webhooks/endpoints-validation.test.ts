@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bearer } from '../helpers/harness.js';
-import { createEndpoint, HOOK_URL, setupWebhooks } from './endpoints-helpers.js';
+import { createEndpoint, HOOK_URL, planFor, setupWebhooks } from './endpoints-helpers.js';
 import { validateWebhookUrl } from '../../src/webhooks/endpoints.js';
 
 type Setup = Awaited<ReturnType<typeof setupWebhooks>>;
@@ -238,5 +238,59 @@ describe('webhook endpoint validation', () => {
       const res = await s.t.app.http.inject({ method: 'POST', url, headers: bearer(s.volt.adminKey) });
       expect(res.statusCode, url).toBeLessThan(300);
     }
+  });
+});
+
+// Host names here are only validated and planned, never connected to.
+describe('endpoint URLs are stored, shown and sent in canonical form', () => {
+  let s: Setup;
+  beforeEach(async () => {
+    s = await setupWebhooks();
+  });
+  afterEach(async () => s.t.close());
+
+  it.each([
+    ['HTTPS://Hooks.Example.com/x', 'https://hooks.example.com/x'],
+    ['https://hooks.example.com:443/x?b=1&a=2', 'https://hooks.example.com/x?b=1&a=2'],
+    ['https://Bücher.Example.com/Path', 'https://xn--bcher-kva.example.com/Path'],
+    ['https://hooks.example.com', 'https://hooks.example.com/'],
+    ['https://hooks.example.com:8443/x', 'https://hooks.example.com:8443/x'],
+  ])('%s is stored as %s', (typed, canonical) => {
+    expect(validateWebhookUrl(typed, { allowHttp: false })).toBe(canonical);
+  });
+
+  it('plain http, when allowed, drops its default port too', () => {
+    expect(validateWebhookUrl('HTTP://Hooks.Example.com:80/x', { allowHttp: true })).toBe('http://hooks.example.com/x');
+  });
+
+  it('what the create answer, the read, the list and the delivery plan show is the canonical form', async () => {
+    const created = await createEndpoint(s.api, { url: 'HTTPS://Hooks.Example.com/x' });
+    expect(created.url).toBe('https://hooks.example.com/x');
+    expect((await s.api.get(`/webhooks/${created.id}`)).body.data.url).toBe('https://hooks.example.com/x');
+    expect((await s.api.get('/webhooks')).body.data.map((e: { url: string }) => e.url)).toEqual([
+      'https://hooks.example.com/x',
+    ]);
+    const row = await s.t.store.db.selectFrom('endpoints').select('url').executeTakeFirstOrThrow();
+    expect(row.url).toBe('https://hooks.example.com/x');
+    const sent = await s.api.post(`/webhooks/${created.id}/test`, {});
+    const plan = await planFor(s.t, sent.body.data.id);
+    expect(plan.kind === 'http' && plan.url).toBe('https://hooks.example.com/x');
+
+    const patched = await s.api.patch(`/webhooks/${created.id}`, { url: 'https://Bücher.Example.com:443/y' });
+    expect(patched.status).toBe(200);
+    expect(patched.body.data.url).toBe('https://xn--bcher-kva.example.com/y');
+    const again = await s.api.post(`/webhooks/${created.id}/test`, {});
+    const replanned = await planFor(s.t, again.body.data.id);
+    expect(replanned.kind === 'http' && replanned.url).toBe('https://xn--bcher-kva.example.com/y');
+  });
+
+  it('a URL whose canonical form passes the length limit is refused, and nothing is stored', async () => {
+    // Every non-ASCII path character becomes three in percent-encoding.
+    const typed = `https://hooks.example.com/${'é'.repeat(700)}`;
+    expect(typed.length).toBeLessThanOrEqual(2048);
+    const res = await s.api.post('/webhooks', { ...base, url: typed });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_url');
+    expect(await s.t.store.db.selectFrom('endpoints').select('id').execute()).toHaveLength(0);
   });
 });

@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/clock.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
-import type { RunningWorker } from '../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../src/webhooks/worker.js';
 
 /** The seed's own Express verification, as a function of the raw body and the header. */
 function seedVerifies(secret: string, rawBody: Buffer, sig: string | undefined): boolean {

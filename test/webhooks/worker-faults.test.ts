@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generate } from 'selfsigned';
 import { ManualClock } from '../../src/clock.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
-import { claimDue } from '../../src/webhooks/queue/claim-due.js';
+import { claim } from '../../src/queue/claim.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
@@ -154,12 +155,12 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     await addEndpoint(t, tenant.company.id, rx.url);
     await fileComplaints(t, tenant.consumerToken, 5);
     // A worker claims the rows and dies before sending anything.
-    const dead = await claimDue(t.store, {
+    const dead = await claim(t.store, {
       now: t.clock.now(),
       limit: 10,
       leaseMs: 60_000,
       owner: 'crashed',
-      excludeGroups: [],
+      excludeReceivers: [],
     });
     expect(dead).toHaveLength(5);
     const w = await worker(t);
@@ -180,10 +181,11 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     const otherStore = t.store.profile.name === 'postgres' ? t.testStore.reopen() : t.store;
     const b = new DeliveryWorker({
       ctx: { ...t.app.ctx, store: otherStore },
-      targets: (await import('../../src/runtime/delivery-targets.js')).deliveryTargets(),
+      targets: deliveryTargets(),
       dispatcher: (a.worker as unknown as { opts: { dispatcher: never } }).opts.dispatcher,
       concurrency: 8,
       perReceiver: 8,
+      leaseMs: t.config.leaseMs,
     });
     const [na, nb] = await Promise.all([a.worker.drain(), b.drain()]);
     expect(na + nb).toBe(120);

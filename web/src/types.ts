@@ -23,6 +23,9 @@ export interface ComplaintDetail extends ComplaintSummary {
   claimed_by: string | null;
   delegated_to: string | null;
   resolution: { resolution_type: string | null; amount_recovered: number | null; notes: string | null } | null;
+  /** The company completed it; the consumer's confirmation (resolve) or escalation is awaited. */
+  company_completed: boolean;
+  awaiting: 'company' | 'consumer' | null;
 }
 
 export interface FeedEvent {
@@ -111,13 +114,17 @@ export interface Delivery {
   destination_id?: string | null;
   target?: string;
   status: string;
-  attempts?: number | Attempt[];
-  attempt_count?: number;
+  attempt_count: number;
   next_attempt_at?: string | null;
   last_status_code?: number | null;
   last_error?: string | null;
   created_at: string;
   updated_at?: string;
+}
+
+/** `GET /api/v1/deliveries/{id}`: the delivery with every attempt; `attempts` is always this list. */
+export interface DeliveryDetail extends Delivery {
+  attempts: Attempt[];
 }
 
 export type ShieldLevel = 'none' | 'low' | 'medium' | 'high' | 'extreme';
@@ -160,4 +167,39 @@ export interface FeedbackRecord {
     sentiment_shift: string | null;
   } | null;
   cues?: string[];
+  /** Each cue that fired, grouped as the scorer weighs it, with what it means. */
+  signals?: FeedbackSignal[];
+  sentiment?: number | null;
+}
+
+export interface FeedbackSignal {
+  cue: string;
+  group: 'threat' | 'soft' | 'emotion' | 'other';
+  label: string;
+  description: string;
+}
+
+/** One delivery of a Shield alert: to a destination of the automation, or to a company endpoint. */
+export interface AlertDelivery {
+  id: string;
+  target: string;
+  endpoint_id: string | null;
+  destination_id: string | null;
+  destination: Destination | null;
+  status: string;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  updated_at: string;
+}
+
+/** A `shield.alert` raised for a feedback record (GET /api/v1/feedback/{id}/alerts). */
+export interface RecordAlert {
+  event_id: string;
+  automation_id: string;
+  automation_name: string | null;
+  escalated_at: string;
+  levels: { escalation_level: string; emotional_intensity_level: string | null; sentiment_shift: string | null };
+  deliveries: AlertDelivery[];
 }

@@ -76,7 +76,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.get(
       '/api-keys',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'List API keys',
@@ -92,7 +92,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.post(
       '/api-keys',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Create an API key',
@@ -121,7 +121,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.delete(
       '/api-keys/:id',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Revoke an API key',
@@ -141,7 +141,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.get(
       '/me',
       {
-        preHandler: requireCompany(db, ctx.clock, 'read'),
+        onRequest: requireCompany(db, ctx.clock, 'read'),
         schema: {
           tags: ['Account'],
           summary: 'The caller: company, user or key, and API access',

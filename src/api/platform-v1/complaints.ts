@@ -69,6 +69,18 @@ export const ComplaintDetailSchema = Type.Object(
         notes: Nullable(Type.String()),
       }),
     ),
+    company_completed: Type.Boolean({
+      description:
+        'True once staff completed the complaint (with resolution notes) while it is still Open or Escalated: the ' +
+        "company's side is done and the consumer's confirmation (resolve) or escalation is awaited.",
+    }),
+    awaiting: Nullable(
+      StringEnum(['company', 'consumer'] as const, {
+        description:
+          'Who acts next: `company` (claim, then complete), `consumer` (the company completed it: resolve to confirm, ' +
+          'or escalate, which reopens it at the next level), null once Resolved or Withdrawn.',
+      }),
+    ),
   },
   { title: 'ComplaintDetail' },
 );
@@ -113,13 +125,13 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
   return async (app: FastifyInstance) => {
     // Schemas are inlined, never added with addSchema: a plugin context that adds schemas rebuilds its validator
     // from Fastify's defaults (which drop unknown parameters) instead of inheriting the app's strict one.
-    const preHandler = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
     const tags = ['Complaints'];
 
     app.get(
       '/complaints',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: 'List complaints',
@@ -145,7 +157,7 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
     app.get(
       '/complaints/:id',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: 'Get a complaint',

@@ -1,7 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { EVENT_NAMES } from '../../domain/events.js';
-import { FEED_DELIVERY_STATUSES, readEventFeed } from '../../domain/event-feed.js';
+import { FEED_DELIVERY_STATUSES, FEED_START, readEventFeed } from '../../domain/event-feed.js';
 import { AppError } from '../../errors.js';
 import { requireCompany } from '../auth.js';
 import type { RouteDeps } from '../routes.js';
@@ -51,7 +51,7 @@ const FeedDeliverySchema = Type.Object({
     Type.String({ description: 'An Escalation Shield destination, for shield.alert deliveries' }),
   ),
   status: StringEnum(['pending', 'success', 'failed', 'dead'] as const),
-  attempts: Type.Integer(),
+  attempt_count: Type.Integer({ description: 'How many attempts were made so far' }),
   next_attempt_at: Nullable(Type.String({ format: 'date-time' })),
   last_status_code: Nullable(Type.Integer()),
 });
@@ -74,9 +74,22 @@ const FeedQuery = Type.Object(
     escalatr_id: Type.Optional({ ...EscalatrIdParam.properties.id, description: 'Only events for one complaint.' }),
     after: Type.Optional(
       Type.String({
-        pattern: EVENT_ID_PATTERN,
+        pattern: `^(${FEED_START}|${EVENT_ID_PATTERN.slice(1, -1)})$`,
+        examples: [FEED_START, 'evt_4f2a9c1e7b3d5a8f0e6c'],
         description:
-          'Cursor: an event id you have seen. Returns the events after it, oldest first, with next_cursor to pass next time. A poller that always sends the last next_cursor never misses or repeats an event.',
+          'Cursor: `start` (the position before your first event) or an event id you have seen. Returns the events ' +
+          'after it, oldest first, with `next_cursor` to pass next time (the same cursor again when nothing is new). ' +
+          'A poller that starts at `after=start` and always sends the last `next_cursor` sees every event exactly ' +
+          'once, the first included, while new ones keep arriving. A polling loop (bash, curl and jq):\n\n' +
+          '```sh\n' +
+          'cursor=start\n' +
+          'while true; do\n' +
+          '  page=$(curl -sf "$ESC/api/v1/events?after=$cursor&limit=100" -H "Authorization: Bearer $KEY") || { sleep 5; continue; }\n' +
+          '  echo "$page" | jq -c \'.data[] | {id, event, data}\'   # handle each event here\n' +
+          '  cursor=$(echo "$page" | jq -r .next_cursor)          # store it to resume after a restart\n' +
+          '  [ "$(echo "$page" | jq \'.data | length\')" -eq 100 ] || sleep 5\n' +
+          'done\n' +
+          '```',
       }),
     ),
     ...PageQuery,
@@ -90,7 +103,9 @@ const FeedResponse = Type.Object(
     page: Type.Integer(),
     limit: Type.Integer(),
     total: Type.Integer({ description: 'Matching events; with after, those from the cursor on' }),
-    next_cursor: Type.Optional(Nullable(Type.String({ description: 'With after: the value for the next poll' }))),
+    next_cursor: Type.Optional(
+      Nullable(Type.String({ description: 'With after: the value to pass as after on the next poll' })),
+    ),
     data: Type.Array(FeedEventSchema),
   },
   {
@@ -111,7 +126,7 @@ const FeedResponse = Type.Object(
                 endpoint_id: 'ep_2m4n6p8q0r1s3t5u7v9w',
                 destination_id: null,
                 status: 'success',
-                attempts: 1,
+                attempt_count: 1,
                 next_attempt_at: null,
                 last_status_code: 200,
               },
@@ -135,12 +150,12 @@ const errors = {
 /** GET /api/v1/events: the events webhooks carry, with their delivery state, to list or to poll with a cursor. */
 export function eventFeedRoutes({ ctx }: RouteDeps) {
   return async (app: FastifyInstance) => {
-    const preHandler = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
 
     app.get(
       '/events',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags: ['Event feed'],
           summary: 'Event feed',

@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import {
   createAutomation,
@@ -7,11 +7,19 @@ import {
   listAutomations,
   updateAutomation,
 } from '../../shield/automations.js';
-import { feedbackView, getFeedback, ingestFeedback, listFeedback, MAX_BATCH } from '../../shield/feedback.js';
+import {
+  feedbackView,
+  getFeedback,
+  ingestFeedback,
+  listFeedback,
+  listThread,
+  MAX_BATCH,
+} from '../../shield/feedback.js';
 import { LEVELS, type Level } from '../../shield/levels.js';
+import { listRecordAlerts } from '../../shield/record-alerts.js';
 import { requireCompany } from '../auth.js';
 import type { RouteDeps } from '../routes.js';
-import { ok, PageQuery } from '../schemas.js';
+import { ok, Ok, OkList, PageQuery } from '../schemas.js';
 
 // A full batch of 1,000 records of 20,000 characters does not fit the API's 1 MB default; feedback alone may send
 // bigger bodies (still bounded, so one request cannot exhaust memory).
@@ -38,6 +46,89 @@ const FeedbackRecord = Type.Object({
   thread_id: Type.Optional(Type.String({ maxLength: 200 })),
   customer_id: Type.Optional(Type.String({ maxLength: 200 })),
 });
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+const ShiftEnum = Type.Unsafe<string>({
+  type: 'string',
+  enum: ['sentiment degraded', 'sentiment improved', 'no change'],
+});
+
+const Levels = Type.Object({
+  escalation_level: LevelEnum,
+  emotional_intensity_level: Nullable(LevelEnum),
+  sentiment_shift: Nullable(ShiftEnum),
+});
+
+/** A stored record with its scores, as GET /feedback answers it. */
+const FeedbackView = Type.Object(
+  {
+    id: Type.String({ description: "The source system's record id" }),
+    source: Type.String(),
+    source_url: Nullable(Type.String()),
+    content: Type.String(),
+    thread_id: Nullable(Type.String()),
+    customer_id: Nullable(Type.String()),
+    created_at: Nullable(Type.String({ format: 'date-time', description: 'Time at the source, when sent' })),
+    received_at: Type.String({ format: 'date-time' }),
+    scored_at: Nullable(Type.String({ format: 'date-time', description: 'null until the record is scored' })),
+    levels: Nullable(Levels),
+    sentiment: Nullable(Type.Number({ minimum: -1, maximum: 1 })),
+    cues: Type.Array(Type.String(), { description: 'Ids of the escalation cues that fired' }),
+    signals: Type.Array(
+      Type.Object({
+        cue: Type.String(),
+        group: Type.Unsafe<string>({ type: 'string', enum: ['threat', 'soft', 'emotion', 'other'] }),
+        label: Type.String(),
+        description: Type.String(),
+      }),
+      { description: 'What drove the levels: each cue that fired, with its group and meaning' },
+    ),
+  },
+  { title: 'FeedbackRecord' },
+);
+
+const AlertDelivery = Type.Object({
+  id: Type.String({ description: 'The delivery (GET /deliveries/{id} has its attempts)' }),
+  target: Type.Unsafe<string>({ type: 'string', enum: ['webhook', 'slack', 'email', 'endpoint'] }),
+  endpoint_id: Nullable(Type.String({ description: 'A company webhook endpoint subscribed to shield.alert' })),
+  destination_id: Nullable(Type.String({ description: 'A destination of the automation' })),
+  destination: Nullable(
+    Type.Object(
+      {
+        id: Type.String(),
+        type: Type.Unsafe<string>({ type: 'string', enum: ['webhook', 'slack', 'email'] }),
+        url: Type.Optional(Type.String({ description: 'Slack URLs are shown masked' })),
+        to: Type.Optional(Type.Array(Type.String())),
+      },
+      { description: 'null for endpoints and for destinations since removed' },
+    ),
+  ),
+  status: Type.Unsafe<string>({ type: 'string', enum: ['pending', 'success', 'failed', 'dead'] }),
+  attempt_count: Type.Integer({ description: 'Attempts made so far' }),
+  next_attempt_at: Nullable(Type.String({ format: 'date-time' })),
+  last_status_code: Nullable(Type.Integer()),
+  last_error: Nullable(Type.String()),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+const RecordAlert = Type.Object(
+  {
+    event_id: Type.String({ description: 'The shield.alert event, as in the event feed' }),
+    automation_id: Type.String(),
+    automation_name: Nullable(Type.String({ description: 'null once the automation was deleted' })),
+    escalated_at: Type.String({ format: 'date-time' }),
+    levels: Levels,
+    deliveries: Type.Array(AlertDelivery),
+  },
+  { title: 'RecordAlert' },
+);
+
+const recordErrors = {
+  400: Type.Ref('ErrorResponse', { description: 'invalid_query: a parameter is invalid' }),
+  401: Type.Ref('ErrorResponse', { description: 'unauthorized: no valid API key or session' }),
+  403: Type.Ref('ErrorResponse', { description: 'plan_required: API keys need the Professional or Enterprise plan' }),
+  404: Type.Ref('ErrorResponse', { description: "not_found: no such record (another company's answers the same)" }),
+};
 
 const Terms = Type.Array(Type.String({ maxLength: 100 }), { maxItems: 50 });
 const Filter = Type.Object(
@@ -104,10 +195,12 @@ export function shieldRoutes({ ctx }: RouteDeps) {
       {
         onRequest: admin,
         bodyLimit: FEEDBACK_BODY_LIMIT_BYTES,
+        // Each record's text is checked with the record, so one bad record does not refuse the whole batch.
+        config: { bodyTextCheckedByRoute: true },
         schema: {
           tags,
           summary: 'Ingest feedback',
-          description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped. Record shape: ${JSON.stringify(Object.keys(FeedbackRecord.properties))}.`,
+          description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped. A batch that would take the company over its feedback records per minute is refused whole: 429 feedback_rate_limited with Retry-After. Record shape: ${JSON.stringify(Object.keys(FeedbackRecord.properties))}.`,
         },
       },
       async (request, reply) => reply.status(202).send(ok(await ingestFeedback(ctx, companyId(request), request.body))),
@@ -123,7 +216,15 @@ export function shieldRoutes({ ctx }: RouteDeps) {
     );
     app.get(
       '/feedback',
-      { onRequest: read, schema: { tags, summary: 'Scored feedback, newest first', querystring: FeedbackQuery } },
+      {
+        onRequest: read,
+        schema: {
+          tags,
+          summary: 'Scored feedback, newest first',
+          querystring: FeedbackQuery,
+          response: { 200: OkList(FeedbackView) },
+        },
+      },
       async (request) => {
         const q = request.query as { page: number; limit: number; min_level?: Level; source?: string };
         const { rows, total } = await listFeedback(ctx.store.db, companyId(request), {
@@ -138,10 +239,64 @@ export function shieldRoutes({ ctx }: RouteDeps) {
 
     app.get(
       '/feedback/:id',
-      { onRequest: read, schema: { tags, summary: 'One feedback record by its source id', params: RecordIdParam } },
+      {
+        onRequest: read,
+        schema: {
+          tags,
+          summary: 'One feedback record by its source id',
+          params: RecordIdParam,
+          response: { 200: Ok(FeedbackView), ...recordErrors },
+        },
+      },
       async (request) => {
         const { id } = request.params as { id: string };
         return ok(feedbackView(await getFeedback(ctx.store.db, companyId(request), id)));
+      },
+    );
+
+    const RecordPageQuery = Type.Object(PageQuery, { additionalProperties: false });
+
+    app.get(
+      '/feedback/:id/thread',
+      {
+        onRequest: read,
+        schema: {
+          tags,
+          summary: "A record's thread",
+          description:
+            'The records of the same thread_id, this one included, in the order they arrived (the order sentiment_shift compares them in). A record without a thread_id is a thread of one.',
+          params: RecordIdParam,
+          querystring: RecordPageQuery,
+          response: { 200: OkList(FeedbackView), ...recordErrors },
+        },
+      },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        const q = request.query as { page: number; limit: number };
+        const { rows, total } = await listThread(ctx.store.db, companyId(request), id, q);
+        return { success: true as const, page: q.page, limit: q.limit, total, data: rows.map(feedbackView) };
+      },
+    );
+
+    app.get(
+      '/feedback/:id/alerts',
+      {
+        onRequest: read,
+        schema: {
+          tags,
+          summary: 'Alerts sent for a record',
+          description:
+            'Each shield.alert raised for the record, newest first: the automation, the levels it carried, and the state of every delivery (destinations of the automation and company endpoints subscribed to shield.alert).',
+          params: RecordIdParam,
+          querystring: RecordPageQuery,
+          response: { 200: OkList(RecordAlert), ...recordErrors },
+        },
+      },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        const q = request.query as { page: number; limit: number };
+        const { items, total } = await listRecordAlerts(ctx, companyId(request), id, q);
+        return { success: true as const, page: q.page, limit: q.limit, total, data: items };
       },
     );
 

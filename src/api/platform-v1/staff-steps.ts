@@ -133,20 +133,40 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
       getComplaintDetail(ctx.store.db, scope(request), id, ctx.clock.now());
     const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
 
-    app.post('/complaints/:id/claim', { onRequest: work, schema: { tags, params: IdParams } }, async (request) => {
-      await steps.claim(ctx, staffActor(request), idOf(request));
-      return ok(await detail(request, idOf(request)));
-    });
+    // The staff steps' state machine, as the operations describe it (the README has the whole table).
+    const claimInfo =
+      'Takes ownership. 409 `already_claimed` if someone holds it, `already_completed` once the company completed ' +
+      'it (until the consumer escalates), `invalid_transition` once Resolved or Withdrawn.';
+    const releaseInfo =
+      'Gives ownership back. 409 `not_claimed` if nobody holds it, `already_completed` once completed, ' +
+      '`invalid_transition` once Resolved or Withdrawn.';
+    const completeInfo =
+      "The company's answer, with resolution notes: the detail then shows `company_completed: true` and " +
+      '`awaiting: "consumer"` (the consumer resolves to confirm, or escalates). 409 `not_claimed` unless claimed, ' +
+      '`already_completed` the second time, `invalid_transition` once Resolved or Withdrawn.';
 
-    app.post('/complaints/:id/release', { onRequest: work, schema: { tags, params: IdParams } }, async (request) => {
-      await steps.release(ctx, staffActor(request), idOf(request));
-      return ok(await detail(request, idOf(request)));
-    });
+    app.post(
+      '/complaints/:id/claim',
+      { onRequest: work, schema: { tags, description: claimInfo, params: IdParams } },
+      async (request) => {
+        await steps.claim(ctx, staffActor(request), idOf(request));
+        return ok(await detail(request, idOf(request)));
+      },
+    );
+
+    app.post(
+      '/complaints/:id/release',
+      { onRequest: work, schema: { tags, description: releaseInfo, params: IdParams } },
+      async (request) => {
+        await steps.release(ctx, staffActor(request), idOf(request));
+        return ok(await detail(request, idOf(request)));
+      },
+    );
 
     const CompleteBody = Type.Object({ resolution_notes: NonEmpty(10_000) }, { additionalProperties: false });
     app.post(
       '/complaints/:id/complete',
-      { onRequest: work, schema: { tags, params: IdParams, body: CompleteBody } },
+      { onRequest: work, schema: { tags, description: completeInfo, params: IdParams, body: CompleteBody } },
       async (request) => {
         await steps.complete(
           ctx,

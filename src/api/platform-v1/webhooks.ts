@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { CompanyRateWindow } from '../../domain/company-limits.js';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { AppError } from '../../errors.js';
 import * as endpoints from '../../webhooks/endpoints.js';
@@ -38,7 +39,10 @@ const endpointFields = {
   // The domain checks the 2048-character limit, so an over-long URL gets the same invalid_url code as any bad URL.
   url: Type.String({
     maxLength: 16_384,
-    description: 'Must start with https:// (plain http only when the operator allows it)',
+    description:
+      'Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical ' +
+      'form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x ' +
+      'becomes https://hooks.example.com/x).',
   }),
   description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
   enabled: Type.Optional(Type.Boolean({ description: 'Default true' })),
@@ -138,29 +142,35 @@ function parseTime(value: string, parameter: string, where: 'query' | 'body'): n
 export function webhookRoutes({ ctx, config }: RouteDeps) {
   return async (app: FastifyInstance) => {
     const tags = ['Webhooks'];
-    const preHandler = requireCompany(ctx.store.db, ctx.clock, 'admin');
+    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'admin');
     const policy: endpoints.UrlPolicy = { allowHttp: config.allowHttpWebhooks, allowCidrs: config.webhookAllowCidrs };
     const company = (request: FastifyRequest) => request.company!.companyId;
     const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+    // A recover can put thousands of deliveries back in the queue: resends and recovers share one per-company rate.
+    const resends = new CompanyRateWindow(
+      config.companyLimits.resendsPerMin,
+      'resend_rate_limited',
+      'resend or recover requests',
+    );
 
-    app.get('/webhooks', { preHandler, schema: { tags, querystring: ListQuery } }, async (request) => {
+    app.get('/webhooks', { onRequest, schema: { tags, querystring: ListQuery } }, async (request) => {
       const page = pageOf(request.query as Partial<Page>);
       return list(page, await endpoints.listEndpoints(ctx, company(request), page));
     });
 
-    app.post('/webhooks', { preHandler, schema: { tags, body: CreateBody } }, async (request, reply) => {
+    app.post('/webhooks', { onRequest, schema: { tags, body: CreateBody } }, async (request, reply) => {
       const body = request.body as typeof CreateBody.static;
       reply.header('Cache-Control', 'no-store'); // the answer carries the secret
       return reply.status(201).send(ok(await endpoints.createEndpoint(ctx, company(request), body, policy)));
     });
 
-    app.get('/webhooks/:id', { preHandler, schema: { tags, params: EndpointIdParam } }, async (request) =>
+    app.get('/webhooks/:id', { onRequest, schema: { tags, params: EndpointIdParam } }, async (request) =>
       ok(await endpoints.getEndpoint(ctx, company(request), idOf(request))),
     );
 
     app.patch(
       '/webhooks/:id',
-      { preHandler, schema: { tags, params: EndpointIdParam, body: PatchBody } },
+      { onRequest, schema: { tags, params: EndpointIdParam, body: PatchBody } },
       async (request) =>
         ok(
           await endpoints.updateEndpoint(
@@ -173,13 +183,13 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
         ),
     );
 
-    app.delete('/webhooks/:id', { preHandler, schema: { tags, params: EndpointIdParam } }, async (request) =>
+    app.delete('/webhooks/:id', { onRequest, schema: { tags, params: EndpointIdParam } }, async (request) =>
       ok(await endpoints.deleteEndpoint(ctx, company(request), idOf(request))),
     );
 
     app.get(
       '/webhooks/:id/secret',
-      { preHandler, schema: { tags, params: EndpointIdParam } },
+      { onRequest, schema: { tags, params: EndpointIdParam } },
       async (request, reply) => {
         reply.header('Cache-Control', 'no-store');
         return ok(await endpoints.revealSecret(ctx, company(request), idOf(request)));
@@ -188,7 +198,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.post(
       '/webhooks/:id/secret/regenerate',
-      { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: RegenerateBody } },
+      { onRequest, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: RegenerateBody } },
       async (request, reply) => {
         const body = request.body as typeof RegenerateBody.static;
         reply.header('Cache-Control', 'no-store');
@@ -198,7 +208,20 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.post(
       '/webhooks/:id/test',
-      { preHandler, preValidation: emptyBodyAsObject, schema: { tags, params: EndpointIdParam, body: TestBody } },
+      {
+        onRequest,
+        preValidation: emptyBodyAsObject,
+        schema: {
+          tags,
+          description:
+            'Sends a `webhook.test` event to this endpoint only. Its data carries the fields every complaint event ' +
+            'has, with sample values, plus `sample: true`, `message` and `endpoint_id`: `{"escalatr_id": ' +
+            '"ESC-VOLT-260417-00000", "status": "Open", "escalation_level": "L1", "sample": true, "message": "…", ' +
+            '"endpoint_id": "…"}` (sequence 00000 is never a real complaint). Answers the new delivery.',
+          params: EndpointIdParam,
+          body: TestBody,
+        },
+      },
       async (request, reply) => {
         const body = request.body as typeof TestBody.static;
         return reply
@@ -209,7 +232,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.get(
       '/webhooks/:id/deliveries',
-      { preHandler, schema: { tags, params: EndpointIdParam, querystring: EndpointDeliveriesQuery } },
+      { onRequest, schema: { tags, params: EndpointIdParam, querystring: EndpointDeliveriesQuery } },
       async (request) => {
         const q = request.query as typeof EndpointDeliveriesQuery.static;
         const id = idOf(request);
@@ -229,14 +252,15 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
 
     app.post(
       '/webhooks/:id/recover',
-      { preHandler, schema: { tags, params: EndpointIdParam, body: RecoverBody } },
+      { onRequest, schema: { tags, params: EndpointIdParam, body: RecoverBody } },
       async (request) => {
         const since = parseTime((request.body as typeof RecoverBody.static).since, 'since', 'body');
+        resends.take(company(request), ctx.clock.now());
         return ok(await deliveries.recoverSince(ctx, company(request), idOf(request), since));
       },
     );
 
-    app.get('/deliveries', { preHandler, schema: { tags, querystring: DeliveriesQuery } }, async (request) => {
+    app.get('/deliveries', { onRequest, schema: { tags, querystring: DeliveriesQuery } }, async (request) => {
       const q = request.query as typeof DeliveriesQuery.static;
       const page = pageOf(q);
       const filter: deliveries.DeliveryFilter = { status: q.status, event: q.event, endpointId: q.endpoint_id };
@@ -244,18 +268,19 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
       return list(page, await deliveries.listDeliveries(ctx, company(request), filter, page));
     });
 
-    app.get('/deliveries/stats', { preHandler, schema: { tags, querystring: StatsQuery } }, async (request) => {
+    app.get('/deliveries/stats', { onRequest, schema: { tags, querystring: StatsQuery } }, async (request) => {
       const q = request.query as typeof StatsQuery.static;
       const since = q.since === undefined ? undefined : parseTime(q.since, 'since', 'query');
       return ok(await deliveries.deliveryStats(ctx, company(request), { since, bucket: q.bucket ?? 'hour' }));
     });
 
-    app.get('/deliveries/:id', { preHandler, schema: { tags, params: DeliveryIdParam } }, async (request) =>
+    app.get('/deliveries/:id', { onRequest, schema: { tags, params: DeliveryIdParam } }, async (request) =>
       ok(await deliveries.getDeliveryDetail(ctx, company(request), idOf(request))),
     );
 
-    app.post('/deliveries/:id/resend', { preHandler, schema: { tags, params: DeliveryIdParam } }, async (request) =>
-      ok(await deliveries.resendDelivery(ctx, company(request), idOf(request))),
-    );
+    app.post('/deliveries/:id/resend', { onRequest, schema: { tags, params: DeliveryIdParam } }, async (request) => {
+      resends.take(company(request), ctx.clock.now());
+      return ok(await deliveries.resendDelivery(ctx, company(request), idOf(request)));
+    });
   };
 }

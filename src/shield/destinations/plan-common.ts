@@ -1,5 +1,6 @@
 import type { DomainContext } from '../../domain/context.js';
-import type { DeliveryRow, SkipPlan, StoredEvent } from '../../webhooks/targets.js';
+import type { DeliveryRow, StoredEvent } from '../../queue/delivery.js';
+import type { SkipPlan } from '../../webhooks/targets.js';
 import type { ShieldAlertPayload } from '../alerts.js';
 import {
   loadDestinationRow,
@@ -9,7 +10,8 @@ import {
   type DestinationType,
 } from './config.js';
 
-export const SHIELD_USER_AGENT = 'Escalatr-Shield/1.0';
+/** What every Shield alert request names itself as; receivers written for Shield alerts match this value exactly. */
+export const SHIELD_USER_AGENT = 'SupportEscalationAutomation/1.0';
 
 /**
  * The alert payload as sent: the `data` of the stored event body, serialised once more. JSON.parse/stringify of the

@@ -7,7 +7,8 @@ import { fileComplaint } from '../../../src/domain/complaints.js';
 import { createConsumerWithToken } from '../../../src/domain/consumers.js';
 import { createUser } from '../../../src/domain/users.js';
 import { ensureDashboardBuilt } from '../../../src/web/build-dashboard.js';
-import { startDeliveryWorker, type RunningWorker } from '../../../src/runtime/delivery-worker.js';
+import type { RunningWorker } from '../../../src/webhooks/worker.js';
+import { startWorkerFor } from '../../helpers/webhooks.js';
 import { createTestStore, testConfig, type TestStore } from '../../helpers/harness.js';
 
 export const PASSWORD = 'correct horse battery';
@@ -91,7 +92,7 @@ export async function startStack(): Promise<Stack> {
   });
   const app = await buildApp({ config, store: testStore.store, logger: false });
   await app.http.listen({ port: 0, host: '127.0.0.1' });
-  const worker: RunningWorker = await startDeliveryWorker(app, config);
+  const worker: RunningWorker = await startWorkerFor(app, config);
   const receiver = await Receiver.start();
   const failingReceiver = await Receiver.start({ status: 503, body: 'Service temporarily down for maintenance' });
 
@@ -142,6 +143,9 @@ export async function startStack(): Promise<Stack> {
     complaintIds.push((await fileComplaint(ctx, { consumerId: consumer.id, company_code: 'VOLT', ...f })).escalatr_id);
 
   const baseUrl = `http://127.0.0.1:${(app.http.server.address() as AddressInfo).port}`;
+  // What PUBLIC_URL is on a deployment: links the server sends out (a Shield alert's record.url) open this server.
+  // The port is known only now, and the app reads its config when it builds a link.
+  config.publicUrl = baseUrl;
   return {
     baseUrl,
     app,

@@ -5,7 +5,7 @@ import { Outcome } from '../components/Notice';
 import { useAction } from '../hooks';
 import type { ComplaintDetail } from '../types';
 
-const isActive = (c: ComplaintDetail) => c.status === 'Open' || c.status === 'Escalated';
+const isActive = (c: ComplaintDetail) => c.awaiting !== null;
 
 /** Claim, release and complete: the steps that move ownership and close the staff side of a complaint. */
 export function StaffActions({ complaint, onChanged }: { complaint: ComplaintDetail; onChanged: () => void }) {
@@ -14,10 +14,11 @@ export function StaffActions({ complaint, onChanged }: { complaint: ComplaintDet
   const [notesError, setNotesError] = useState<string | null>(null);
   const base = `/api/v1/complaints/${encodeURIComponent(complaint.escalatr_id)}`;
   const active = isActive(complaint);
-  const completed = complaint.stage === 'Closure';
+  const completed = complaint.company_completed;
+  // The same rules the API applies: claim first, then release or complete; once completed, the consumer acts next.
   const canClaim = active && !completed && !complaint.claimed_by;
-  const canRelease = active && Boolean(complaint.claimed_by);
-  const canComplete = active && !completed;
+  const canRelease = active && !completed && Boolean(complaint.claimed_by);
+  const canComplete = active && !completed && Boolean(complaint.claimed_by);
 
   const step = async (path: string, body: unknown, message: string) => {
     const done = await action.run(() => api.post(`${base}/${path}`, body), message);
@@ -39,21 +40,21 @@ export function StaffActions({ complaint, onChanged }: { complaint: ComplaintDet
     <section class="card" aria-labelledby="staff-actions-title">
       <h2 id="staff-actions-title">Staff actions</h2>
       <p class="muted small">
-        {complaint.claimed_by ? (
+        {completed ? (
+          <>
+            <strong>Completed by the company.</strong> Waiting for the consumer to confirm it as resolved, or to
+            escalate it if they disagree.
+          </>
+        ) : complaint.claimed_by ? (
           <>
             Claimed by <strong>{complaint.claimed_by}</strong>
           </>
-        ) : completed && active ? (
-          'Completed by staff.'
         ) : active ? (
-          'Not claimed by anyone yet.'
+          'Not claimed by anyone yet. Claim it to complete it.'
         ) : (
           `This complaint is ${complaint.status.toLowerCase()}.`
         )}
       </p>
-      {completed && active && (
-        <p class="muted small">The consumer can now confirm it as resolved, or escalate it if they disagree.</p>
-      )}
       <div class="btn-row">
         {canClaim && (
           <button

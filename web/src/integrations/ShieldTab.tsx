@@ -7,6 +7,7 @@ import { Pagination } from '../components/Pagination';
 import { Toggle } from '../components/Toggle';
 import { capitalise, formatDate } from '../format';
 import { useAction, useAsync } from '../hooks';
+import { feedbackRecordPath, Link } from '../router';
 import { canAdmin, useSession } from '../session';
 import type { Automation, Destination, FeedbackRecord } from '../types';
 import { AutomationForm } from './AutomationForm';
@@ -182,7 +183,15 @@ function FeedbackTable() {
                   ) : (
                     r.source
                   )}
-                  <div class="muted small mono">{r.record_id ?? r.id}</div>
+                  <div class="small">
+                    <Link
+                      href={feedbackRecordPath(r.record_id ?? r.id)}
+                      class="mono"
+                      aria-label={`Open feedback record ${r.record_id ?? r.id}`}
+                    >
+                      {r.record_id ?? r.id}
+                    </Link>
+                  </div>
                 </td>
                 <td class="excerpt-cell">
                   {r.content.length > 220 ? `${r.content.slice(0, 220)}…` : r.content}

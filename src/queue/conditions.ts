@@ -1,0 +1,34 @@
+import { sql, type RawBuilder } from 'kysely';
+
+/**
+ * The queue's conditions, written once and used by both stores' statements and by the PostgreSQL functions
+ * (pg-functions.ts), so a claim on SQLite and a claim on PostgreSQL cannot disagree about which rows are due.
+ *
+ * Statuses are literals, never parameters: that is what lets SQLite use the partial index `deliveries_due` (its
+ * WHERE must be implied by the query's, and a bound parameter proves nothing), so the queue's statements read the
+ * unsettled rows only instead of scanning every delivery ever made.
+ */
+
+/** A row still to be sent: pending (never tried, or resent) or failed (a retry is scheduled). */
+export const UNSETTLED = sql<boolean>`status in ('pending', 'failed')`;
+
+/**
+ * A row a worker may claim at `now`: unsettled, its time has come, and no live lease covers it — so a crashed
+ * worker's rows come back when its lease runs out (at-least-once).
+ */
+export const dueAt = (now: RawBuilder<number> | number): RawBuilder<boolean> =>
+  sql<boolean>`${UNSETTLED} and next_attempt_at <= ${now} and (lease_until is null or lease_until <= ${now})`;
+
+/** The receiver a delivery counts against for per-receiver caps: its endpoint, or its Shield destination. */
+export const RECEIVER = sql<string>`coalesce(endpoint_id, destination_id)`;
+
+/** The same receiver, for a row already read (must agree with RECEIVER). */
+export const receiverOf = (d: { endpoint_id: string | null; destination_id: string | null }): string =>
+  d.endpoint_id ?? d.destination_id ?? 'none';
+
+/**
+ * An event's delivery status summarises its deliveries (grouped by event): dead beats failed beats pending beats
+ * success.
+ */
+export const EVENT_STATUS_OF_DELIVERIES = sql<string>`case max(case status when 'dead' then 4 when 'failed' then 3 when 'pending' then 2 else 1 end)
+          when 4 then 'dead' when 3 then 'failed' when 2 then 'pending' else 'success' end`;

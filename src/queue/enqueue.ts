@@ -1,0 +1,45 @@
+import { newId } from '../ids.js';
+import type { Store } from '../storage/db.js';
+import { wakeAtCommit, type WakeWork } from './wakeup.js';
+
+/** The part of a unit of work the queue writes in: its transaction, its time, the wake-ups due at its commit. */
+export interface QueueWork extends WakeWork {
+  now: number;
+}
+
+/** One delivery to make: an event to one receiver, a company endpoint or a Shield destination. */
+export type NewDelivery = {
+  companyId: string;
+  eventId: string;
+  /** Which kind of target sends it: 'endpoint', or a Shield destination's type. */
+  target: string;
+  idempotencyKey: string;
+} & ({ endpointId: string; destinationId?: undefined } | { destinationId: string; endpointId?: undefined });
+
+/**
+ * Writes deliveries in the caller's transaction, due at once, and wakes the workers when it commits (never before:
+ * a worker could look for rows it cannot see yet). The event row must be written in the same transaction. Returns
+ * the new deliveries' ids, in order.
+ */
+export async function enqueue(store: Store, work: QueueWork, deliveries: readonly NewDelivery[]): Promise<string[]> {
+  if (deliveries.length === 0) return [];
+  const { now } = work;
+  const rows = deliveries.map((d) => ({
+    id: newId('dlv'),
+    company_id: d.companyId,
+    event_id: d.eventId,
+    endpoint_id: d.endpointId ?? null,
+    destination_id: d.destinationId ?? null,
+    target: d.target,
+    status: 'pending' as const,
+    attempt_count: 0,
+    sequence_start: 0,
+    next_attempt_at: now,
+    idempotency_key: d.idempotencyKey,
+    created_at: now,
+    updated_at: now,
+  }));
+  await work.tx.insertInto('deliveries').values(rows).execute();
+  await wakeAtCommit(store, work, 'deliveries');
+  return rows.map((r) => r.id);
+}

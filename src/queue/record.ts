@@ -1,0 +1,152 @@
+import { sql } from 'kysely';
+import { newId } from '../ids.js';
+import type { Store, Tx } from '../storage/db.js';
+import type { BatchColumnType } from '../storage/dialects.js';
+import type { AttemptsTable } from '../storage/schema.js';
+import { nextState, type AttemptOutcome, type AttemptResult, type NextState } from './attempt.js';
+import { refreshEventStatus } from './event-status.js';
+
+/** Runs in a result transaction with the results it applied (the worker's endpoint health, auto-disable, metrics). */
+export type AfterResults = (
+  tx: Tx,
+  applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>,
+) => Promise<void>;
+
+const EXCERPT_MAX = 2048;
+const ERROR_MESSAGE_MAX = 500;
+
+/**
+ * Writes a batch of attempt results in one transaction: the attempt rows, each delivery's next state (only if its
+ * worker still holds the lease — a row whose lease expired and was re-claimed belongs to someone else now, and
+ * nothing of this result is written), and the delivery status of the affected events. Returns the results applied.
+ *
+ * On PostgreSQL a batch of nothing but successes (the steady state) is one call of `record_delivery_successes`
+ * (pg-functions.ts), which also clears their endpoints' failing streaks as `afterResults` would: one round trip
+ * instead of six. Any failure or skip in the batch takes the transaction, where `afterResults` decides about
+ * failing streaks and auto-disable.
+ */
+export async function record(
+  store: Store,
+  schedule: readonly number[],
+  results: readonly AttemptResult[],
+  afterResults?: AfterResults,
+): Promise<AttemptResult[]> {
+  if (results.length === 0) return [];
+  const planned = results.map((r) => {
+    const n = r.delivery.attempt_count + (r.outcome ? 1 : 0);
+    // The schedule counts attempts of the current sequence: a resent delivery starts again at its first delay.
+    const inSequence = n - (r.delivery.sequence_start ?? 0);
+    const state: NextState = r.outcome
+      ? nextState(schedule, inSequence, r.outcome, r.finishedAt)
+      : { status: 'dead', next_attempt_at: null };
+    return { r, n, state };
+  });
+  if (store.profile.queueFunctions && planned.every(({ r }) => r.outcome?.ok)) return recordSuccesses(store, planned);
+  return store.db.transaction().execute(async (tx) => {
+    // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
+    // transaction. The join on lease_owner applies only rows this worker still holds; RETURNING tells which.
+    const next = planned.map(({ r, n, state }) => ({
+      id: r.delivery.id,
+      owner: r.owner,
+      status: state.status,
+      next_attempt_at: state.next_attempt_at,
+      attempt_count: n,
+      last_status_code: r.outcome?.statusCode ?? null,
+      last_error: r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped'),
+      updated_at: r.finishedAt,
+    }));
+    const updated = await sql<{ id: string }>`
+      update deliveries set
+        status = v.status,
+        next_attempt_at = v.next_attempt_at,
+        attempt_count = v.attempt_count,
+        lease_until = null,
+        lease_owner = null,
+        last_status_code = v.last_status_code,
+        last_error = v.last_error,
+        updated_at = v.updated_at
+      from ${store.profile.batchRows(next, NEXT_STATE_COLUMNS)} as v
+      where deliveries.id = v.id and deliveries.lease_owner = v.owner
+      returning deliveries.id`.execute(tx);
+    const ours = new Set(updated.rows.map((row) => row.id));
+
+    const applied: AttemptResult[] = [];
+    const appliedStates: Array<{ result: AttemptResult; state: NextState }> = [];
+    const attempts = [];
+    for (const { r, n, state } of planned) {
+      if (!ours.has(r.delivery.id)) continue;
+      applied.push(r);
+      if (r.outcome) attempts.push(attemptRow(r, n, r.outcome));
+      appliedStates.push({ result: r, state });
+    }
+    if (afterResults && appliedStates.length) await afterResults(tx, appliedStates);
+    if (attempts.length) {
+      await sql`
+        insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)})
+        select ${sql.raw(ATTEMPT_COLUMN_NAMES)} from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(
+        tx,
+      );
+    }
+    const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
+    if (eventIds.length) await refreshEventStatus(store, tx, eventIds);
+    return applied;
+  });
+}
+
+const NEXT_STATE_COLUMNS = {
+  id: 'text',
+  owner: 'text',
+  status: 'text',
+  next_attempt_at: 'bigint',
+  attempt_count: 'bigint',
+  last_status_code: 'bigint',
+  last_error: 'text',
+  updated_at: 'bigint',
+} as const;
+
+const ATTEMPT_COLUMNS = {
+  id: 'text',
+  delivery_id: 'text',
+  company_id: 'text',
+  n: 'bigint',
+  started_at: 'bigint',
+  duration_ms: 'bigint',
+  status_code: 'bigint',
+  error_kind: 'text',
+  error_message: 'text',
+  response_excerpt: 'text',
+} as const satisfies Record<keyof AttemptsTable, BatchColumnType>;
+const ATTEMPT_COLUMN_NAMES = Object.keys(ATTEMPT_COLUMNS).join(', ');
+
+function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
+  return {
+    id: newId('att'),
+    delivery_id: r.delivery.id,
+    company_id: r.delivery.company_id,
+    n,
+    started_at: r.startedAt,
+    duration_ms: Math.round(outcome.durationMs),
+    status_code: outcome.statusCode,
+    error_kind: outcome.errorKind,
+    error_message: outcome.errorMessage?.slice(0, ERROR_MESSAGE_MAX) ?? null,
+    response_excerpt: outcome.responseExcerpt?.slice(0, EXCERPT_MAX) ?? null,
+  };
+}
+
+/** PostgreSQL, a batch of successes: `record_delivery_successes`, its columns as arrays (one text for any size). */
+async function recordSuccesses(
+  store: Store,
+  planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>,
+): Promise<AttemptResult[]> {
+  const rows = planned.map(({ r, n }) => ({ r, a: attemptRow(r, n, r.outcome!) }));
+  const column = <T>(pick: (x: (typeof rows)[number]) => T) => rows.map(pick);
+  const applied = await sql<{ id: string }>`
+    select id from record_delivery_successes(
+      ${column((x) => x.r.delivery.id)}::text[], ${column((x) => x.r.owner)}::text[], ${column((x) => x.a.n)}::integer[],
+      ${column((x) => x.a.status_code)}::integer[], ${column((x) => x.r.finishedAt)}::bigint[], ${column((x) => x.a.id)}::text[],
+      ${column((x) => x.a.company_id)}::text[], ${column((x) => x.a.started_at)}::bigint[], ${column((x) => x.a.duration_ms)}::bigint[],
+      ${column((x) => x.a.response_excerpt)}::text[], ${column((x) => x.r.delivery.endpoint_id)}::text[]
+    ) as id`.execute(store.db);
+  const ours = new Set(applied.rows.map((row) => row.id));
+  return planned.filter(({ r }) => ours.has(r.delivery.id)).map(({ r }) => r);
+}

@@ -1,0 +1,153 @@
+import { sql } from 'kysely';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Store, Tx } from '../storage/db.js';
+
+/**
+ * The one wake-up mechanism for background work that waits on rows in the store: deliveries that became due (the
+ * delivery worker) and feedback stored unscored (the Shield processor).
+ *
+ * A writer calls wakeAtCommit inside its transaction. Once the transaction commits, the same process's listeners
+ * run at once (transact() calls `signal` after the commit, never before: a listener could look for rows it cannot
+ * see yet); on PostgreSQL the transaction also sends NOTIFY, which the server delivers at commit to every process
+ * LISTENing, so workers on other processes and machines start too instead of on their next poll. Each loop keeps a
+ * poll underneath as a safety net (a lost LISTEN connection, a NOTIFY sent while reconnecting).
+ */
+export type WakeChannel = 'deliveries' | 'feedback';
+
+const PG_CHANNEL: Record<WakeChannel, string> = {
+  deliveries: 'escalatr_deliveries',
+  feedback: 'escalatr_feedback',
+};
+const CHANNEL_OF_PG = new Map(Object.entries(PG_CHANNEL).map(([k, v]) => [v, k as WakeChannel]));
+
+/** The part of a unit of work a wake-up needs: its transaction, and the channels to signal once it commits. */
+export interface WakeWork {
+  tx: Tx;
+  wakeAfterCommit: Set<WakeChannel>;
+}
+
+/** Inside a transaction: wake `channel`'s listeners, here and (PostgreSQL) in every process, once it commits. */
+export async function wakeAtCommit(store: Store, work: WakeWork, channel: WakeChannel): Promise<void> {
+  if (work.wakeAfterCommit.has(channel)) return;
+  work.wakeAfterCommit.add(channel);
+  if (store.profile.listenNotify) await sql`select pg_notify(${PG_CHANNEL[channel]}, '')`.execute(work.tx);
+}
+
+export interface WakeSubscription {
+  close(): Promise<void>;
+}
+
+const RECONNECT_MS = 1000;
+
+/**
+ * The listeners of one store, by channel. On PostgreSQL, while anyone listens, one connection LISTENs on every
+ * channel for the whole process; it reconnects after a loss and wakes everyone when it is back (anything committed
+ * meanwhile is found by that turn).
+ */
+export class Wakeups {
+  private readonly listeners = new Map<WakeChannel, Set<() => void>>();
+  private subscribers = 0;
+  private connection: PgListenConnection | null = null;
+
+  constructor(
+    private readonly store: Pick<Store, 'newPgClient'>,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Runs this process's listeners of `channel` (after a commit that made work for them). */
+  signal(channel: WakeChannel): void {
+    for (const listener of this.listeners.get(channel) ?? []) listener();
+  }
+
+  /** Calls `listener` whenever `channel` is woken, here or (PostgreSQL) in another process, until closed. */
+  subscribe(channel: WakeChannel, listener: () => void): WakeSubscription {
+    let set = this.listeners.get(channel);
+    if (!set) this.listeners.set(channel, (set = new Set()));
+    set.add(listener);
+    this.subscribers++;
+    if (!this.connection && this.store.newPgClient) {
+      this.connection = new PgListenConnection(
+        this.store.newPgClient,
+        (channel) => this.signal(channel),
+        (err) => this.log?.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'),
+      );
+    }
+    let closed = false;
+    return {
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        set.delete(listener);
+        if (--this.subscribers > 0) return;
+        const connection = this.connection;
+        this.connection = null;
+        await connection?.stop();
+      },
+    };
+  }
+}
+
+class PgListenConnection {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retry: NodeJS.Timeout | null = null;
+  private connecting: Promise<void> | null = null;
+
+  constructor(
+    private readonly newClient: () => pg.Client,
+    private readonly onWake: (channel: WakeChannel) => void,
+    private readonly onError: (err: Error) => void,
+  ) {
+    this.connecting = this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const c = this.newClient();
+    c.on('notification', (n) => {
+      const channel = CHANNEL_OF_PG.get(n.channel);
+      if (channel) this.onWake(channel);
+    });
+    c.on('error', (err) => {
+      this.onError(err);
+      this.scheduleReconnect();
+    });
+    try {
+      await c.connect();
+      for (const name of Object.values(PG_CHANNEL)) await c.query(`LISTEN ${name}`);
+      if (this.stopped) {
+        await c.end().catch(() => undefined);
+        return;
+      }
+      this.client = c;
+      // Anything committed while we were not listening is found by this turn.
+      for (const channel of Object.keys(PG_CHANNEL) as WakeChannel[]) this.onWake(channel);
+    } catch (err) {
+      this.onError(err as Error);
+      await c.end().catch(() => undefined);
+      this.scheduleReconnect();
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.retry) return;
+    const lost = this.client;
+    this.client = null;
+    void lost?.end().catch(() => undefined);
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      this.connecting = this.connect();
+    }, RECONNECT_MS);
+    this.retry.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    await this.connecting;
+    await this.client?.end().catch(() => undefined);
+    this.client = null;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import type { DomainContext } from '../../domain/context.js';
+import type { AttemptOutcome, AttemptResult } from '../../queue/attempt.js';
+import type { ClaimedDelivery } from '../../queue/delivery.js';
+import { sendWebhook } from '../http-sender.js';
+import type { PreparedBatch, TargetRegistry } from '../targets.js';
+
+/** A claimed delivery as the worker holds it: with what its target read for the whole claimed batch. */
+export interface HeldDelivery extends ClaimedDelivery {
+  prepared?: PreparedBatch;
+}
+
+export interface AttemptDeps {
+  ctx: DomainContext;
+  targets: TargetRegistry;
+  /** The SSRF-guarded undici dispatcher every HTTP attempt goes through. */
+  dispatcher: Dispatcher;
+  log?: Logger;
+}
+
+const PREPARE_FAILED: AttemptOutcome = {
+  ok: false,
+  statusCode: null,
+  durationMs: 0,
+  errorKind: 'other',
+  errorMessage: 'could not prepare the request',
+  responseExcerpt: null,
+  retryAfterMs: null,
+  gone: false,
+};
+
+/**
+ * Makes one attempt of a claimed delivery: its target plans the request (or skips it: the receiver is gone or off),
+ * then it is sent. Throws only on a fault of our own; the lease then runs out and another claim retries the row.
+ */
+export async function attemptDelivery(deps: AttemptDeps, item: HeldDelivery, owner: string): Promise<AttemptResult> {
+  const { ctx } = deps;
+  const startedAt = ctx.clock.now();
+  const done = (outcome: AttemptOutcome | null, skipReason?: string): AttemptResult => ({
+    delivery: item.delivery,
+    startedAt,
+    finishedAt: ctx.clock.now(),
+    outcome,
+    ...(skipReason === undefined ? {} : { skipReason }),
+    owner,
+  });
+  const target = deps.targets[item.delivery.target];
+  if (!target) return done(null, `no target for ${item.delivery.target}`);
+  let plan;
+  try {
+    plan = await target.plan(ctx, item.delivery, item.event, startedAt, item.prepared);
+  } catch (err) {
+    deps.log?.error({ err, delivery_id: item.delivery.id }, 'could not prepare delivery');
+    return done(PREPARE_FAILED);
+  }
+  if (plan.kind === 'skip') return done(null, plan.reason);
+  const outcome =
+    plan.kind === 'custom'
+      ? await plan.send()
+      : await sendWebhook({
+          url: plan.url,
+          headers: plan.headers,
+          body: plan.body,
+          timeoutMs: plan.timeoutMs,
+          dispatcher: deps.dispatcher,
+        });
+  // The tenant sees a fixed text per error kind; what actually went wrong is for the operator's log.
+  if (outcome.detail)
+    deps.log?.info(
+      { delivery_id: item.delivery.id, error_kind: outcome.errorKind, detail: outcome.detail },
+      'delivery attempt failed',
+    );
+  return done(outcome);
+}
+
+/** Lets each target read what a claimed batch needs in one query (DeliveryTarget.prepare). */
+export async function prepareBatch(deps: AttemptDeps, items: readonly HeldDelivery[]): Promise<void> {
+  const byTarget = new Map<string, HeldDelivery[]>();
+  for (const item of items) {
+    const list = byTarget.get(item.delivery.target);
+    if (list) list.push(item);
+    else byTarget.set(item.delivery.target, [item]);
+  }
+  await Promise.all(
+    [...byTarget].map(async ([name, list]) => {
+      const target = deps.targets[name];
+      if (!target?.prepare) return;
+      const prepared = await target.prepare(
+        deps.ctx,
+        list.map((i) => i.delivery),
+      );
+      for (const item of list) item.prepared = prepared;
+    }),
+  );
+}

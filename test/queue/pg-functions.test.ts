@@ -1,0 +1,60 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { PG_QUEUE_FUNCTION_BODIES } from '../../src/queue/pg-functions.js';
+import * as m0007 from '../../src/storage/migrations/0007_record_successes_function.js';
+import * as m0008 from '../../src/storage/migrations/0008_queue_write_plans.js';
+import * as m0009 from '../../src/storage/migrations/0009_queue_functions.js';
+import { createTestStore, DATABASE_URL, type TestStore } from '../helpers/harness.js';
+
+interface Installed {
+  name: string;
+  source: string;
+  config: string[] | null;
+}
+
+const NAMES = Object.keys(PG_QUEUE_FUNCTION_BODIES).sort();
+const squash = (text: string) => text.replace(/\s+/g, ' ').trim();
+
+describe.skipIf(!DATABASE_URL)('PostgreSQL: the queue functions come from the queue module', () => {
+  let ts: TestStore;
+  beforeEach(async () => {
+    ts = await createTestStore();
+  });
+  afterEach(async () => ts.cleanup());
+
+  const installed = async (): Promise<Installed[]> => {
+    const { rows } = await sql<Installed>`
+      select p.proname as name, p.prosrc as source, p.proconfig as config
+      from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+      where n.nspname = current_schema() and p.proname = any(${NAMES}::text[])
+      order by p.proname`.execute(ts.store.db);
+    return rows;
+  };
+
+  it('a migrated store runs exactly the bodies written in src/queue/pg-functions.ts', async () => {
+    const now = await installed();
+    expect(now.map((f) => f.name)).toEqual(NAMES);
+    for (const f of now) expect(f.source, f.name).toBe(PG_QUEUE_FUNCTION_BODIES[f.name].compile(ts.store.db).sql);
+  });
+
+  it('migration 0009 installs the same functions, plans and settings as migrations 0007 and 0008 left', async () => {
+    // Put back what 0007 and 0008 installed, then apply 0009 over it.
+    const { db } = ts.store;
+    await sql`drop function record_delivery_successes(text[], text[], integer[], integer[], bigint[], text[], text[], bigint[], bigint[], text[], text[])`.execute(
+      db,
+    );
+    await m0007.up(db);
+    await m0008.up(db);
+    const before = await installed();
+    await m0009.up(db);
+    const after = await installed();
+    expect(after.map((f) => f.name)).toEqual(NAMES);
+    expect(after.map((f) => ({ ...f, source: squash(f.source) }))).toEqual(
+      before.map((f) => ({ ...f, source: squash(f.source) })),
+    );
+    expect(after.find((f) => f.name === 'claim_due_deliveries')?.config).toEqual([
+      'enable_bitmapscan=off',
+      'enable_seqscan=off',
+    ]);
+  });
+});
