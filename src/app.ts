@@ -4,35 +4,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from './clock.js';
-import type { Config } from './config.js';
-import type { DomainContext } from './domain/context.js';
-import { SlaScheduler } from './domain/sla-scheduler.js';
 import { frameworkErrorResponder, installErrorHandler } from './api/error-handler.js';
-import { registerRoutes } from './api/routes.js';
-import { SecretBox } from './security/secret-box.js';
-import type { Store } from './storage/db.js';
+import { registerRoutes, type RouteDeps } from './api/routes.js';
 import { ErrorResponse } from './api/schemas.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { Wakeups } from './queue/wakeup.js';
 import { registerAnonymousLimit } from './api/anonymous-limit.js';
 import { installTextGuard } from './api/text-guard.js';
-import { verifyPassword, type PasswordVerifier } from './security/passwords.js';
+import { verifyPassword } from './security/passwords.js';
 
-export interface AppOptions {
-  config: Config;
-  store: Store;
-  clock?: Clock;
+/** What the HTTP app serves from: the process's runtime (src/runtime/runtime.ts) passes its own parts. */
+export interface HttpAppOptions extends RouteDeps {
   logger?: Logger | false;
-  /** Checks a password against its stored hash; tests pass a wrapper to see that every sign-in runs it. */
-  verifyPassword?: PasswordVerifier;
-}
-
-export interface App {
-  http: FastifyInstance;
-  ctx: DomainContext;
-  scheduler: SlaScheduler;
-  metrics: Metrics;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -58,15 +39,11 @@ function makeValidators() {
   return { strict, coercing };
 }
 
-export async function buildApp(opts: AppOptions): Promise<App> {
-  const clock = opts.clock ?? systemClock;
-  const ctx: DomainContext = {
-    store: opts.store,
-    clock,
-    box: new SecretBox(opts.config.masterKey),
-    config: opts.config,
-    wakeups: new Wakeups(opts.store, opts.logger || undefined),
-  };
+/**
+ * The HTTP app: routes, validation and error answers, nothing else. It neither opens the store nor starts
+ * background work; a process that serves no HTTP never builds it.
+ */
+export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstance> {
   const http = Fastify({
     loggerInstance: opts.logger || undefined,
     logger: opts.logger === false ? false : undefined,
@@ -84,16 +61,16 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   );
   http.addSchema(ErrorResponse);
   await http.register(cookie);
-  installErrorHandler(http, opts.store.profile);
-  registerAnonymousLimit(http, clock, opts.config.anonRateLimitPerMin);
+  const { ctx, config, metrics, readiness } = opts;
+  installErrorHandler(http, ctx.store.profile, readiness);
+  registerAnonymousLimit(http, ctx.clock, config.anonRateLimitPerMin);
   installTextGuard(http);
-  const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
-  const metrics = createMetrics();
   await registerRoutes(http, {
     ctx,
-    config: opts.config,
+    config,
     metrics,
+    readiness,
     verifyPassword: opts.verifyPassword ?? verifyPassword,
   });
-  return { http, ctx, scheduler, metrics };
+  return http;
 }

@@ -22,6 +22,10 @@ export interface Config {
   leaseMs: number;
   /** Requests per minute per API key (per client IP without one) on /api/v1; 0 turns the limit off. */
   rateLimitPerMin: number;
+  /** When set, /metrics answers only requests with `Authorization: Bearer <token>`. */
+  metricsToken: string | null;
+  /** When set, /metrics (with /healthz and /readyz) is served on this address instead of the API's. */
+  metricsListen: ListenAddress | null;
   /** Requests per minute per client address without valid credentials (sign-ins, failed authentication); 0 = off. */
   anonRateLimitPerMin: number;
   /** Worker threads that score Shield feedback, so scoring never runs on the event loop that answers requests. */
@@ -29,6 +33,11 @@ export interface Config {
   /** Records of one company being scored at once by this process; the rest of its backlog waits its turn. */
   shieldCompanyInFlight: number;
   companyLimits: CompanyLimits;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
 }
 
 /** Per-company limits on expensive work; 0 turns a rate off. */
@@ -109,6 +118,25 @@ function urlVar(env: NodeJS.ProcessEnv, name: string, protocols: string[]): stri
   return raw;
 }
 
+/** "127.0.0.1:9464", "[::1]:9464" or ":9464" (every interface). */
+function listenVar(env: NodeJS.ProcessEnv, name: string): ListenAddress | null {
+  const raw = (env[name] ?? '').trim();
+  if (!raw) return null;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(raw);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(name, `must be host:port, such as 127.0.0.1:9464, got "${raw}"`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function tokenVar(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = (env[name] ?? '').trim();
+  if (!raw) return null;
+  // A bearer token a scraper can guess protects nothing.
+  if (raw.length < 16 || !/^[\x21-\x7e]+$/.test(raw))
+    throw new ConfigError(name, 'must be at least 16 printable characters without spaces');
+  return raw;
+}
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses "1m,5m,30m,2h,6h" (units ms, s, m, h, d) into delays in milliseconds. */
@@ -142,7 +170,7 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
       throw new ConfigError('ESCALATR_MASTER_KEY', `key file ${file} does not hold 32 base64 bytes`);
     return key;
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   try {
     writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
@@ -201,6 +229,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Longer than the longest attempt (30 s timeout), so a live attempt never loses its claim.
     leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
+    metricsToken: tokenVar(env, 'METRICS_TOKEN'),
+    metricsListen: listenVar(env, 'METRICS_LISTEN'),
     anonRateLimitPerMin: intVar(env, 'ESCALATR_ANON_RATE_LIMIT_PER_MIN', 120, 0, 1_000_000),
     shieldThreads: intVar(env, 'ESCALATR_SHIELD_THREADS', defaultShieldThreads(), 1, 64),
     shieldCompanyInFlight: intVar(env, 'ESCALATR_SHIELD_COMPANY_IN_FLIGHT', 100, 1, 100_000),

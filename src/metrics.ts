@@ -1,10 +1,26 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+export interface MetricsSources {
+  /** Log lines dropped because the log's reader fell behind (see BoundedLogWriter); 0 when logs are not bounded. */
+  logLinesDropped?: () => number;
+}
+
 /** One registry per app, so tests that build many apps don't collide on metric names. */
-export function createMetrics() {
+export function createMetrics(sources: MetricsSources = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'escalatr_' });
+  const logLinesDropped = sources.logLinesDropped ?? (() => 0);
   return {
+    logLinesDropped: new Counter({
+      name: 'escalatr_log_lines_dropped_total',
+      help: 'Log lines dropped because the log output was not being read fast enough',
+      registers: [registry],
+      collect() {
+        // The writer keeps the count; the counter shows it as of this scrape.
+        this.reset();
+        this.inc(logLinesDropped());
+      },
+    }),
     registry,
     attempts: new Counter({
       name: 'escalatr_delivery_attempts_total',

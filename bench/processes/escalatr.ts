@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/runtime/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createApiKey } from '../../src/domain/api-keys.js';
 import { createCompany } from '../../src/domain/companies.js';
@@ -14,7 +14,7 @@ import { ShieldProcessor } from '../../src/shield/processor.js';
 import { ScoringPool } from '../../src/shield/scoring-pool.js';
 import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { serve } from '../lib/rpc.js';
 import { epochMs, peakRssMb, sleep } from '../lib/time.js';
 import { bulkSeed, type BulkSeedOptions } from '../lib/bulk-seed.js';
@@ -209,9 +209,9 @@ serve(
         running = await startDeliveryWorker({
           ctx: a.ctx,
           config: need(config, 'open'),
-          targets: defaultTargets(),
+          targets: deliveryTargets(),
           metrics: a.metrics,
-          onStoreError: (err) => a.http.storeAvailability.noteError(err),
+          onStoreError: (err) => a.readiness.noteError(err),
           autoStart: false,
         });
       await running.worker.start();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { startServer } from '../../src/server.js';
+import { startServer } from '../../src/runtime/server.js';
 import { freePort, runCli } from './processes.js';
 import {
   chaosEnv,
@@ -49,7 +49,7 @@ export async function runSqliteFullScenario(opts: SqliteFullOptions): Promise<St
       logger: createLogger({ level: 'silent' }),
       print: () => {},
     });
-    const db = server.app.ctx.store.db;
+    const db = server.runtime.ctx.store.db;
     await createEndpoint(base, demo.api_key, receiver.url);
 
     const readiness = watchReadiness(base);

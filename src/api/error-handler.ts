@@ -1,14 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DialectProfile } from '../storage/dialects.js';
-import { StoreAvailability } from '../storage/availability.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Store-unavailable write failures seen by the API; /readyz reads them (src/storage/availability.ts). */
-    storeAvailability: StoreAvailability;
-  }
-}
+import type { StoreAvailability } from '../storage/availability.js';
 
 export interface ErrorBody {
   success: false;
@@ -91,10 +84,15 @@ export function frameworkErrorResponder(err: FastifyError, _request: FastifyRequ
   reply.status(appError.status).send(body);
 }
 
-/** The one place errors become responses: `{ success: false, error: { code, message } }` with the registry's status. */
-export function installErrorHandler(app: FastifyInstance, profile: DialectProfile): void {
-  const availability = new StoreAvailability(profile);
-  app.decorate('storeAvailability', availability);
+/**
+ * The one place errors become responses: `{ success: false, error: { code, message } }` with the registry's status.
+ * Store-unavailable failures are also reported to `availability`, which /readyz reads.
+ */
+export function installErrorHandler(
+  app: FastifyInstance,
+  profile: DialectProfile,
+  availability: StoreAvailability,
+): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const appError = fromFastify(err, profile, availability);
     if (appError.status >= 500) request.log.error({ err }, 'request failed');

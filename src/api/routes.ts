@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
 import type { DomainContext } from '../domain/context.js';
 import type { Metrics } from '../metrics.js';
+import type { StoreAvailability } from '../storage/availability.js';
 import type { PasswordVerifier } from '../security/passwords.js';
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
@@ -12,7 +14,7 @@ import { apiKeyRoutes } from './platform-v1/api-keys.js';
 import { webhookRoutes } from './platform-v1/webhooks.js';
 import { shieldRoutes } from './platform-v1/shield.js';
 import { sessionRoutes } from './dashboard/session.js';
-import { healthRoutes } from './health.js';
+import { healthRoutes, metricsRoute } from './health.js';
 import { registerOpenApi } from './openapi.js';
 import { webRoutes } from '../web/serve.js';
 
@@ -20,6 +22,7 @@ export interface RouteDeps {
   ctx: DomainContext;
   config: Config;
   metrics?: Metrics;
+  readiness: StoreAvailability;
   /** The password check sign-in uses (the scrypt one unless a test wraps it). */
   verifyPassword?: PasswordVerifier;
 }
@@ -29,6 +32,12 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   // The OpenAPI document is built from the schemas of routes registered after it.
   await registerOpenApi(app, deps);
   await app.register(healthRoutes(deps));
+  // With a separate metrics address the API's listener does not serve them at all (not even the dashboard's page).
+  if (!deps.config.metricsListen) await app.register(metricsRoute(deps));
+  else
+    app.get('/metrics', async () => {
+      throw new AppError('not_found', 'Route GET /metrics not found');
+    });
   await app.register(consumerRoutes(deps), { prefix: '/api/consumer/v1' });
   await app.register(complaintReadRoutes(deps), { prefix: '/api/v1' });
   await app.register(staffStepRoutes(deps), { prefix: '/api/v1' });
@@ -38,5 +47,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes(deps), { prefix: '/api/v1' });
   await app.register(shieldRoutes(deps), { prefix: '/api/v1' });
   await app.register(sessionRoutes(deps), { prefix: '/api/session' });
-  await app.register(webRoutes(deps));
+  await app.register(webRoutes());
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { options } from './options.js';
 import { printJson, printLines, withRuntime } from './runtime.js';
-import { demoText, seedDemo } from './demo-seed.js';
+import { demoText, seedDemo } from '../runtime/demo-seed.js';
 
 /** `demo`: the demo company VOLT, its owner, a consumer, an API key and sample complaints. */
 export function registerDemoCommand(program: Command): void {

@@ -1,10 +1,8 @@
-import { systemClock } from '../clock.js';
 import { loadConfig, type Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
-import { SecretBox } from '../security/secret-box.js';
+import { createDomainContext } from '../runtime/runtime.js';
 import { openStore, type Store } from '../storage/db.js';
 import { migrateToLatest } from '../storage/migrate.js';
-import { Wakeups } from '../queue/wakeup.js';
 
 /** What a one-shot CLI command works with: the checked configuration, an open store and a domain context. */
 export interface CliRuntime {
@@ -13,11 +11,6 @@ export interface CliRuntime {
   ctx: DomainContext;
   /** Migrations this run applied (empty when the store was already up to date). */
   applied: string[];
-}
-
-/** The domain context of a one-shot command: no loop of its own to wake (on PostgreSQL its commits NOTIFY others). */
-function domainContext(config: Config, store: Store): DomainContext {
-  return { store, clock: systemClock, box: new SecretBox(config.masterKey), config, wakeups: new Wakeups(store) };
 }
 
 /**
@@ -29,7 +22,7 @@ export async function withRuntime<T>(fn: (rt: CliRuntime) => Promise<T>): Promis
   const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     const applied = await migrateToLatest(store.db);
-    return await fn({ config, store, ctx: domainContext(config, store), applied });
+    return await fn({ config, store, ctx: createDomainContext(config, store), applied });
   } finally {
     await store.close().catch(() => undefined);
   }

@@ -10,7 +10,7 @@ export function registerServeCommands(program: Command): void {
     .option('--no-worker', 'serve HTTP only; run `escalatr worker` processes for background work')
     .action(async (o: { worker: boolean }) => {
       const config = loadConfig(process.env);
-      const { startServer } = await import('../server.js');
+      const { startServer } = await import('../runtime/server.js');
       await startServer({ config, role: o.worker ? 'all' : 'api', handleSignals: true });
     });
 
@@ -19,7 +19,7 @@ export function registerServeCommands(program: Command): void {
     .description('run the scheduler and delivery worker without HTTP (several may share one PostgreSQL)')
     .action(async () => {
       const config = loadConfig(process.env);
-      const { startServer } = await import('../server.js');
+      const { startServer } = await import('../runtime/server.js');
       await startServer({ config, role: 'worker', handleSignals: true });
     });
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CompiledQuery,
@@ -127,7 +127,8 @@ export function openStore(opts: OpenStoreOptions): Store {
     return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema: schema, close: () => db.destroy() };
   }
   const file = opts.sqliteFile ?? join(opts.dataDir ?? './data', 'escalatr.db');
-  if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true });
+  if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true, mode: 0o700 });
+  if (file !== ':memory:') keepPrivate(file);
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
@@ -135,6 +136,19 @@ export function openStore(opts: OpenStoreOptions): Store {
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, profile: sqliteProfile, sqliteFile: file, close: () => db.destroy() };
+}
+
+/**
+ * The database holds every tenant's data: only the service's user may read it, as with the key file. The file is
+ * created 0600 before SQLite opens it, and SQLite gives its -wal and -shm files the database file's mode. A file
+ * left readable by an older version is narrowed on open.
+ */
+function keepPrivate(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    const mode = statSync(path, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
+  }
 }
 
 /** Runs `fn` in one transaction: the change, its event and its deliveries commit together or not at all. */

@@ -3,7 +3,6 @@ import { join, normalize, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import type { RouteDeps } from '../api/routes.js';
 import { DIST_DIR, ensureDashboardBuilt } from './build-dashboard.js';
 
 // The bundle is same-origin only: no CDN, no inline scripts, no framing.
@@ -47,7 +46,7 @@ async function distFile(urlPath: string): Promise<string | null> {
  * The dashboard at `/`: files from web/dist (hashed assets cached for a year), and index.html for every other
  * GET outside /api, so deep links such as /complaints/ESC-… load the app, which routes in the browser.
  */
-export function webRoutes(_deps: RouteDeps) {
+export function webRoutes() {
   return async (app: FastifyInstance) => {
     await app.register(fastifyStatic, { root: DIST_DIR, serve: false });
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/runtime/app.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { DATABASE_URL, testConfig } from '../helpers/harness.js';
@@ -142,6 +142,7 @@ export async function createCliEnv(): Promise<CliEnv> {
 export interface RunningCli {
   child: ChildProcess;
   stdout(): string;
+  stderr(): string;
   /** Resolves with the first match of `pattern` in stdout so far or to come; rejects if the process exits first. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
@@ -159,6 +160,7 @@ export function watch(child: ChildProcess): RunningCli {
   return {
     child,
     stdout: () => stdout,
+    stderr: () => stderr,
     waitFor(pattern, timeoutMs = 20_000) {
       return new Promise((done, fail) => {
         const check = () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/runtime/app.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { call, complaintInput, seedCompany, type Tenant } from './complaint-fixtures.js';
 import { bearer } from '../helpers/harness.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/runtime/app.js';
 import { setSlaSettings } from '../../src/domain/sla.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { consumerApi, fileComplaint, okData, seedCompany, type Tenant } from './complaint-fixtures.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { buildApp } from '../../src/runtime/app.js';
 import { ManualClock } from '../../src/clock.js';
 import { UNAVAILABLE_WINDOW_MS } from '../../src/storage/availability.js';
 import { openStore } from '../../src/storage/db.js';

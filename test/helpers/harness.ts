@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ManualClock } from '../../src/clock.js';
 import type { Config } from '../../src/config.js';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/runtime/app.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { createCompany, type Plan } from '../../src/domain/companies.js';
@@ -101,6 +101,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     leaseMs: 60_000,
     // High enough that no functional test meets it; the rate-limit tests pass a tiny one.
     rateLimitPerMin: 100_000,
+    metricsToken: null,
+    metricsListen: null,
     anonRateLimitPerMin: 100_000,
     shieldThreads: 1,
     shieldCompanyInFlight: 100,

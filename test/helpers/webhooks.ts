@@ -1,6 +1,6 @@
-import type { App } from '../../src/app.js';
+import type { App } from '../../src/runtime/app.js';
 import type { Config } from '../../src/config.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { startDeliveryWorker, type RunningWorker, type StartDeliveryWorkerOptions } from '../../src/webhooks/worker.js';
 import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import type { TestApp } from './harness.js';
@@ -14,9 +14,9 @@ export function startWorkerFor(
   return startDeliveryWorker({
     ctx: app.ctx,
     config,
-    targets: defaultTargets(),
+    targets: deliveryTargets(),
     metrics: app.metrics,
-    onStoreError: (err) => app.http.storeAvailability.noteError(err),
+    onStoreError: (err) => app.readiness.noteError(err),
     ...extra,
   });
 }

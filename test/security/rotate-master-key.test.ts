@@ -3,7 +3,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Command } from 'commander';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App } from '../../src/runtime/app.js';
 import { ManualClock } from '../../src/clock.js';
 import { registerRotateMasterKey, rotateMasterKey, SEALED_COLUMNS } from '../../src/cli/rotate-master-key.js';
 import { AppError } from '../../src/errors.js';

@@ -1,13 +1,12 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import { buildApp } from '../../src/app.js';
+import { buildApp } from '../../src/runtime/app.js';
 import { ManualClock } from '../../src/clock.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { createLogger, REDACTED } from '../../src/logger.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
-import { shieldTargets } from '../../src/shield/destinations/index.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { startWorkerFor } from '../helpers/webhooks.js';
 import { bearer, createTestStore, OWNER_PASSWORD, seedTenant, testConfig, type TestApp } from '../helpers/harness.js';
@@ -68,7 +67,7 @@ describe('secrets and keys never reach the logs', () => {
     worker = await startWorkerFor(app, config, {
       log: logger,
       autoStart: false,
-      targets: { ...defaultTargets(), ...shieldTargets },
+      targets: deliveryTargets(),
     });
     keep('master key (hex)', config.masterKey.toString('hex'));
     keep('master key (base64)', config.masterKey.toString('base64'));

@@ -6,8 +6,7 @@ import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 import { startWorkerFor, testWorker } from '../helpers/webhooks.js';
 import { tenant, type Tenant } from '../api/platform-fixtures.js';
-import { shieldTargets } from '../../src/shield/destinations/index.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { changedTables, snapshot } from './table-snapshot.js';
 import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';
@@ -209,7 +208,7 @@ describe('SSRF: names that resolve to blocked addresses are refused when connect
     worker = await startWorkerFor(t.app, t.config, {
       autoStart: false,
       lookup,
-      targets: { ...defaultTargets(), ...shieldTargets },
+      targets: deliveryTargets(),
     });
     const before = connectTargets.length;
     expect(await worker.worker.drain()).toBe(4);

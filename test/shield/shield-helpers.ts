@@ -1,8 +1,7 @@
 import { bearer, type TestApp } from '../helpers/harness.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { startWorkerFor } from '../helpers/webhooks.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
-import { shieldTargets } from '../../src/shield/destinations/index.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 
 export const EXTREME =
@@ -13,7 +12,7 @@ export const CALM = 'Thanks, the product works great.';
 export async function shieldWorker(t: TestApp): Promise<RunningWorker> {
   return startWorkerFor(t.app, t.config, {
     autoStart: false,
-    targets: { ...defaultTargets(), ...shieldTargets },
+    targets: deliveryTargets(),
   });
 }
 

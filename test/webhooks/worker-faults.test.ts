@@ -3,7 +3,7 @@ import { generate } from 'selfsigned';
 import { ManualClock } from '../../src/clock.js';
 import { DeliveryWorker } from '../../src/webhooks/worker.js';
 import { claim } from '../../src/queue/claim.js';
-import { defaultTargets } from '../../src/webhooks/target-registry.js';
+import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
@@ -181,7 +181,7 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
     const otherStore = t.store.profile.name === 'postgres' ? t.testStore.reopen() : t.store;
     const b = new DeliveryWorker({
       ctx: { ...t.app.ctx, store: otherStore },
-      targets: defaultTargets(),
+      targets: deliveryTargets(),
       dispatcher: (a.worker as unknown as { opts: { dispatcher: never } }).opts.dispatcher,
       concurrency: 8,
       perReceiver: 8,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildApp, type App } from '../../../src/app.js';
+import { buildApp, type App } from '../../../src/runtime/app.js';
 import type { Config } from '../../../src/config.js';
 import { createCompany, type Company } from '../../../src/domain/companies.js';
 import { fileComplaint } from '../../../src/domain/complaints.js';

@@ -1,0 +1,67 @@
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { DomainContext } from '../domain/context.js';
+import { SlaScheduler } from '../domain/sla-scheduler.js';
+import { createMetrics, type Metrics } from '../metrics.js';
+import { Wakeups } from '../queue/wakeup.js';
+import { SecretBox } from '../security/secret-box.js';
+import { StoreAvailability } from '../storage/availability.js';
+import type { Store } from '../storage/db.js';
+
+export interface RuntimeOptions {
+  config: Config;
+  store: Store;
+  clock?: Clock;
+  logger?: Logger;
+  /** Log lines the process's log writer dropped, for escalatr_log_lines_dropped_total. */
+  logLinesDropped?: () => number;
+}
+
+/**
+ * What one process shares between its HTTP app and its background loops: the open store, the domain context,
+ * readiness, metrics and the SLA scheduler. Built once per process (and once per test app); the HTTP app, the
+ * delivery worker and the Shield processor are each handed the parts they use.
+ */
+export interface Runtime {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  ctx: DomainContext;
+  /** Store-unavailable failures seen by any part; /readyz reads it. */
+  readiness: StoreAvailability;
+  metrics: Metrics;
+  scheduler: SlaScheduler;
+  logger?: Logger;
+}
+
+/**
+ * The domain context over an open store, with the process's one set of wake-ups: its background loops subscribe
+ * there, and its commits signal them. A process without loops of its own (a CLI command) has nobody listening; on
+ * PostgreSQL its commits NOTIFY the loops of other processes.
+ */
+export function createDomainContext(
+  config: Config,
+  store: Store,
+  clock: Clock = systemClock,
+  logger?: Logger,
+): DomainContext {
+  return { store, clock, box: new SecretBox(config.masterKey), config, wakeups: new Wakeups(store, logger) };
+}
+
+export function createRuntime(opts: RuntimeOptions): Runtime {
+  const clock = opts.clock ?? systemClock;
+  const ctx = createDomainContext(opts.config, opts.store, clock, opts.logger);
+  const readiness = new StoreAvailability(opts.store.profile);
+  readiness.useClock(clock);
+  return {
+    config: opts.config,
+    store: opts.store,
+    clock,
+    ctx,
+    readiness,
+    metrics: createMetrics({ logLinesDropped: opts.logLinesDropped }),
+    scheduler: new SlaScheduler(ctx, opts.logger),
+    logger: opts.logger,
+  };
+}
