@@ -1,6 +1,7 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { ApiApp } from './api/deps.js';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
@@ -13,6 +14,7 @@ import { registerRoutes } from './api/routes.js';
 import { SecretBox } from './security/secret-box.js';
 import type { Store } from './storage/db.js';
 import { ErrorResponse } from './api/schemas.js';
+import { BODY_LIMIT_BYTES } from './api/body-limit.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Wakeups } from './queue/wakeup.js';
 
@@ -24,13 +26,13 @@ export interface AppOptions {
 }
 
 export interface App {
-  http: FastifyInstance;
+  http: ApiApp;
   ctx: DomainContext;
   scheduler: SlaScheduler;
   metrics: Metrics;
 }
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export { BODY_LIMIT_BYTES };
 
 // Bodies are checked strictly (a string is never silently a number); query strings arrive as text and are coerced.
 function makeValidators() {
@@ -62,14 +64,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     config: opts.config,
     wakeups: new Wakeups(opts.store, opts.logger || undefined),
   };
+  const loggerInstance: FastifyBaseLogger | undefined = opts.logger || undefined;
   const http = Fastify({
-    loggerInstance: opts.logger || undefined,
+    loggerInstance,
     logger: opts.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: false,
     ajv: undefined,
     frameworkErrors: frameworkErrorResponder,
-  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+  }).withTypeProvider<TypeBoxTypeProvider>();
   const { strict, coercing } = makeValidators();
   http.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),

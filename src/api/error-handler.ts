@@ -2,17 +2,13 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AppError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import { StoreAvailability } from '../storage/availability.js';
+import type { ErrorBody } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Store-unavailable write failures seen by the API; /readyz reads them (src/storage/availability.ts). */
     storeAvailability: StoreAvailability;
   }
-}
-
-export interface ErrorBody {
-  success: false;
-  error: { code: string; message: string; details?: Record<string, unknown> };
 }
 
 /** Names the parameter a schema error is about: `/limit` → limit, a missing property → its name. */

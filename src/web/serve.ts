@@ -3,7 +3,7 @@ import { join, normalize, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import type { RouteDeps } from '../api/routes.js';
+import type { RouteDeps } from '../api/deps.js';
 import { DIST_DIR, ensureDashboardBuilt } from './build-dashboard.js';
 
 // The bundle is same-origin only: no CDN, no inline scripts, no framing.

@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { Config } from '../../config.js';
 import { getCompany } from '../../domain/companies.js';
-import { normaliseEmail, type Role } from '../../domain/users.js';
+import { normaliseEmail } from '../../domain/users.js';
 import { AppError } from '../../errors.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword } from '../../security/passwords.js';
 import { hashToken } from '../../security/tokens.js';
 import type { Db } from '../../storage/db.js';
 import { SESSION_COOKIE } from '../auth.js';
-import type { RouteDeps } from '../routes.js';
-import { ok } from '../schemas.js';
+import type { ApiApp, RouteDeps } from '../deps.js';
+import { ok, Ok } from '../schemas.js';
+import { SessionSchema, SignedOutSchema, type SessionView } from '../shapes/account.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export const MAX_FAILED_LOGINS = 5;
@@ -24,16 +25,6 @@ const LoginBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-/** What login and `GET /api/session` answer: who is signed in, for which company, and the CSRF token for writes. */
-export interface SessionView {
-  user: { email: string; role: Role };
-  company: { code: string; name: string; plan: string };
-  csrf_token: string;
-  expires_at: string;
-  /** Operator settings the dashboard adapts to (a development server may accept http:// webhook URLs). */
-  server: { allow_http_webhooks: boolean };
-}
 
 const badCredentials = () => new AppError('unauthorized', 'Email or password is incorrect');
 const locked = (until: number) =>
@@ -99,64 +90,100 @@ async function recordFailure(db: Db, userId: string, now: number): Promise<numbe
 
 /** Dashboard sign-in: a session cookie (http-only, SameSite=Lax) plus a CSRF token the app sends on every write. */
 export function sessionRoutes({ ctx, config }: RouteDeps) {
-  return async (app: FastifyInstance) => {
+  return async (app: ApiApp) => {
     const db = ctx.store.db;
     const tags = ['Dashboard session'];
 
-    app.post('/login', { schema: { tags, body: LoginBody } }, async (request, reply: FastifyReply) => {
-      const body = request.body as typeof LoginBody.static;
-      const now = ctx.clock.now();
-      const email = normaliseEmail(body.email);
-      const user = email
-        ? await db
-            .selectFrom('users')
-            .select(['id', 'company_id', 'password_hash', 'locked_until'])
-            .where('email', '=', email)
-            .executeTakeFirst()
-        : undefined;
-      if (user?.locked_until && user.locked_until > now) throw locked(user.locked_until);
-      // An unknown email still pays for one scrypt, so the answer time does not tell whether the account exists.
-      const matches = await verifyPassword(body.password, user?.password_hash ?? DUMMY_PASSWORD_HASH);
-      if (!user || !matches) {
-        const lockedUntil = user ? await recordFailure(db, user.id, now) : null;
-        if (lockedUntil) throw locked(lockedUntil);
-        throw badCredentials();
-      }
+    app.post(
+      '/login',
+      {
+        config: {
+          errors: {
+            401: 'unauthorized: email or password is incorrect',
+            429: 'account_locked: too many failed logins; try again later',
+          },
+        },
+        schema: {
+          tags,
+          summary: 'Sign in',
+          description: 'Sets the session cookie and answers the CSRF token writes must carry.',
+          body: LoginBody,
+          response: { 200: Ok(SessionSchema) },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const now = ctx.clock.now();
+        const email = normaliseEmail(body.email);
+        const user = email
+          ? await db
+              .selectFrom('users')
+              .select(['id', 'company_id', 'password_hash', 'locked_until'])
+              .where('email', '=', email)
+              .executeTakeFirst()
+          : undefined;
+        if (user?.locked_until && user.locked_until > now) throw locked(user.locked_until);
+        // An unknown email still pays for one scrypt, so the answer time does not tell whether the account exists.
+        const matches = await verifyPassword(body.password, user?.password_hash ?? DUMMY_PASSWORD_HASH);
+        if (!user || !matches) {
+          const lockedUntil = user ? await recordFailure(db, user.id, now) : null;
+          if (lockedUntil) throw locked(lockedUntil);
+          throw badCredentials();
+        }
 
-      const token = randomBytes(32).toString('base64url');
-      const session = {
-        id: hashToken(token),
-        user_id: user.id,
-        company_id: user.company_id,
-        csrf_token: randomBytes(32).toString('base64url'),
-        expires_at: now + SESSION_TTL_MS,
-        created_at: now,
-      };
-      await db.transaction().execute(async (tx) => {
-        await tx.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', user.id).execute();
-        // Expired sessions of this user are swept here, so the table does not grow with every sign-in.
-        await tx.deleteFrom('sessions').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
-        await tx.insertInto('sessions').values(session).execute();
-      });
-      reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions(config), maxAge: SESSION_TTL_MS / 1000 });
-      return ok(await sessionView(db, config, session));
-    });
+        const token = randomBytes(32).toString('base64url');
+        const session = {
+          id: hashToken(token),
+          user_id: user.id,
+          company_id: user.company_id,
+          csrf_token: randomBytes(32).toString('base64url'),
+          expires_at: now + SESSION_TTL_MS,
+          created_at: now,
+        };
+        await db.transaction().execute(async (tx) => {
+          await tx
+            .updateTable('users')
+            .set({ failed_logins: 0, locked_until: null })
+            .where('id', '=', user.id)
+            .execute();
+          // Expired sessions of this user are swept here, so the table does not grow with every sign-in.
+          await tx.deleteFrom('sessions').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
+          await tx.insertInto('sessions').values(session).execute();
+        });
+        reply.setCookie(SESSION_COOKIE, token, { ...cookieOptions(config), maxAge: SESSION_TTL_MS / 1000 });
+        return ok(await sessionView(db, config, session));
+      },
+    );
 
-    app.get('/', { schema: { tags } }, async (request) => {
-      const session = await currentSession(db, request, ctx.clock.now());
-      if (!session) throw new AppError('unauthorized', 'Not signed in');
-      return ok(await sessionView(db, config, session));
-    });
+    app.get(
+      '/',
+      {
+        config: { errors: { 401: 'unauthorized: not signed in' } },
+        schema: { tags, summary: 'The current session', response: { 200: Ok(SessionSchema) } },
+      },
+      async (request) => {
+        const session = await currentSession(db, request, ctx.clock.now());
+        if (!session) throw new AppError('unauthorized', 'Not signed in');
+        return ok(await sessionView(db, config, session));
+      },
+    );
 
-    app.post('/logout', { schema: { tags } }, async (request, reply) => {
-      const session = await currentSession(db, request, ctx.clock.now());
-      if (session) {
-        // Without this check any site could sign a user out with a cross-site form post.
-        if (request.headers['x-csrf-token'] !== session.csrf_token) throw new AppError('csrf_failed');
-        await db.deleteFrom('sessions').where('id', '=', session.id).execute();
-      }
-      reply.clearCookie(SESSION_COOKIE, cookieOptions(config));
-      return ok({ signed_out: true });
-    });
+    app.post(
+      '/logout',
+      {
+        config: { errors: { 403: 'csrf_failed: a signed-in session without its X-CSRF-Token' } },
+        schema: { tags, summary: 'Sign out', response: { 200: Ok(SignedOutSchema) } },
+      },
+      async (request, reply) => {
+        const session = await currentSession(db, request, ctx.clock.now());
+        if (session) {
+          // Without this check any site could sign a user out with a cross-site form post.
+          if (request.headers['x-csrf-token'] !== session.csrf_token) throw new AppError('csrf_failed');
+          await db.deleteFrom('sessions').where('id', '=', session.id).execute();
+        }
+        reply.clearCookie(SESSION_COOKIE, cookieOptions(config));
+        return ok({ signed_out: true as const });
+      },
+    );
   };
 }
