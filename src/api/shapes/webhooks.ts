@@ -69,8 +69,9 @@ export const DeliverySchema = Type.Object(
     endpoint_id: Nullable(Type.String()),
     destination_id: Nullable(Type.String()),
     status: StringEnum(DELIVERY_STATUSES),
-    attempts: Type.Integer({ description: 'Attempts made so far (numbering continues across resends)' }),
-    attempt_count: Type.Integer(),
+    attempt_count: Type.Integer({
+      description: 'How many attempts were made so far (numbering continues across resends)',
+    }),
     next_attempt_at: Nullable(DateTime()),
     last_status_code: Nullable(Type.Integer()),
     last_error: Nullable(Type.String()),

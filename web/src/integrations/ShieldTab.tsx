@@ -8,7 +8,7 @@ import { Toggle } from '../components/Toggle';
 import { capitalise, formatDate } from '../format';
 import { useAction, useAsync } from '../hooks';
 import { canAdmin, useSession } from '../session';
-import type { Automation, Destination, FeedbackRecord } from '../types';
+import type { Automation, Destination, Feedback } from '../types';
 import { AutomationForm } from './AutomationForm';
 
 const describeDestination = (d: Destination) =>
@@ -148,7 +148,7 @@ export function ShieldTab() {
 
 function FeedbackTable() {
   const [page, setPage] = useState(1);
-  const feedback = useAsync(() => api.list<FeedbackRecord>(`/api/v1/feedback?page=${page}&limit=20`), [page]);
+  const feedback = useAsync(() => api.list<Feedback>(`/api/v1/feedback?page=${page}&limit=20`), [page]);
   return (
     <section class="card flush" aria-labelledby="feedback-title">
       <div class="card-head card-title-pad">
@@ -173,7 +173,7 @@ function FeedbackTable() {
           <tbody>
             {feedback.data?.data.map((r) => (
               <tr key={r.id}>
-                <td class="nowrap">{formatDate(r.received_at ?? r.created_at ?? null)}</td>
+                <td class="nowrap">{formatDate(r.received_at)}</td>
                 <td>
                   {r.source_url ? (
                     <a href={r.source_url} target="_blank" rel="noopener noreferrer">
@@ -182,7 +182,7 @@ function FeedbackTable() {
                   ) : (
                     r.source
                   )}
-                  <div class="muted small mono">{r.record_id ?? r.id}</div>
+                  <div class="muted small mono">{r.id}</div>
                 </td>
                 <td class="excerpt-cell">
                   {r.content.length > 220 ? `${r.content.slice(0, 220)}…` : r.content}
