@@ -92,7 +92,7 @@ export const SlaSettingsBody = Type.Object(
   { additionalProperties: false },
 );
 
-type ShapeChecks = [
+type _ShapeChecks = [
   Expect<SameKeys<ApiKeyView, Static<typeof ApiKeySchema>>>,
   Expect<SameKeys<SlaSettingsView, Static<typeof SlaSettingsSchema>>>,
 ];

@@ -210,7 +210,7 @@ export const SocialDraftedSchema = Type.Object({ draft_id: Type.String() });
 export type ComplaintSummaryBody = Static<typeof ComplaintSummarySchema>;
 export type ComplaintDetailBody = Static<typeof ComplaintDetailSchema>;
 
-type ShapeChecks = [
+type _ShapeChecks = [
   Expect<SameKeys<ComplaintSummary, Static<typeof ComplaintSummarySchema>>>,
   Expect<SameKeys<ComplaintDetail, Static<typeof ComplaintDetailSchema>>>,
   Expect<SameKeys<MessageView, Static<typeof MessageSchema>>>,

@@ -86,7 +86,7 @@ export const FEED_EXAMPLE = {
   ],
 };
 
-type ShapeChecks = [
+type _ShapeChecks = [
   Expect<SameKeys<FeedDelivery, Static<typeof FeedDeliverySchema>>>,
   Expect<SameKeys<FeedEvent, Static<typeof FeedEventSchema>>>,
 ];

@@ -189,7 +189,7 @@ export const PatchAutomationBody = Type.Partial(Type.Object(automationFields, { 
   minProperties: 1,
 });
 
-type ShapeChecks = [
+type _ShapeChecks = [
   Expect<SameKeys<ReturnType<typeof feedbackView>, Static<typeof FeedbackSchema>>>,
   Expect<SameKeys<IngestResult, Static<typeof IngestResultSchema>>>,
   Expect<SameKeys<AutomationView, Static<typeof AutomationSchema>>>,

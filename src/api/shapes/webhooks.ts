@@ -201,7 +201,7 @@ export const RecoverBody = Type.Object(
   { additionalProperties: false },
 );
 
-type ShapeChecks = [
+type _ShapeChecks = [
   Expect<SameKeys<EndpointView, Static<typeof EndpointSchema>>>,
   Expect<SameKeys<DeliveryView, Static<typeof DeliverySchema>>>,
   Expect<SameKeys<AttemptView, Static<typeof AttemptSchema>>>,
