@@ -400,6 +400,16 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(consumer, { reason_code: 'again' }),
     });
     const toComplete = await fileOne();
+    await send(`POST ${P}/complaints/{id}/complete`, 409, {
+      method: 'POST',
+      url: `${P}/complaints/${toComplete}/complete`,
+      ...json(admin, { resolution_notes: 'Not claimed yet' }),
+    });
+    await send(`POST ${P}/complaints/{id}/claim`, 200, {
+      method: 'POST',
+      url: `${P}/complaints/${toComplete}/claim`,
+      headers: admin,
+    });
     await send(`POST ${P}/complaints/{id}/complete`, 200, {
       method: 'POST',
       url: `${P}/complaints/${toComplete}/complete`,
