@@ -15,6 +15,7 @@ import { bullmqPeer, graphilePeer } from './scenarios/peers.js';
 import { pgLatency, sqliteLatency } from './scenarios/latency.js';
 import { isolation } from './scenarios/isolation.js';
 import { api } from './scenarios/api.js';
+import { shield } from './scenarios/shield.js';
 
 /**
  * `npm run bench [-- --quick] [-- --only=raw,sqlite,…] [-- --profile] [-- --sql-timing]`
@@ -43,6 +44,8 @@ const REQUIRED = [
   'api_feed_p99_ms',
   'peak_rss_mb',
   'store_bytes_per_event',
+  'shield_records_per_s',
+  'shield_flood_api_p99_ms',
 ] as const;
 
 interface Scenario {
@@ -103,6 +106,7 @@ const SCENARIOS: Scenario[] = [
     ],
     run: api,
   },
+  { name: 'shield', metrics: ['shield_records_per_s', 'shield_flood_api_p99_ms'], run: shield },
 ];
 
 function parseArgs(argv: string[]) {

@@ -31,6 +31,7 @@ import {
   FeedbackSchema,
   IngestResultSchema,
   PatchAutomationBody,
+  RecordAlertSchema,
 } from '../src/api/shapes/shield.js';
 import {
   AttemptSchema,
@@ -75,6 +76,7 @@ const SHAPES: Record<string, object> = {
   AutomationPatch: PatchAutomationBody,
   Feedback: FeedbackSchema,
   FeedbackIngestResult: IngestResultSchema,
+  RecordAlert: RecordAlertSchema,
   ErrorResponse: ErrorResponse,
 };
 

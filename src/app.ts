@@ -17,12 +17,17 @@ import { ErrorResponse } from './api/schemas.js';
 import { BODY_LIMIT_BYTES } from './api/body-limit.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { Wakeups } from './queue/wakeup.js';
+import { registerAnonymousLimit } from './api/anonymous-limit.js';
+import { installTextGuard } from './api/text-guard.js';
+import { verifyPassword, type PasswordVerifier } from './security/passwords.js';
 
 export interface AppOptions {
   config: Config;
   store: Store;
   clock?: Clock;
   logger?: Logger | false;
+  /** Checks a password against its stored hash; tests pass a wrapper to see that every sign-in runs it. */
+  verifyPassword?: PasswordVerifier;
 }
 
 export interface App {
@@ -69,6 +74,9 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     loggerInstance,
     logger: opts.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
+    // The longest id a path carries is a feedback record's (its source's id, up to 200 characters): the router's
+    // default bound of 100 would answer 404 before the route could serve it. Longer parameters are still refused here.
+    routerOptions: { maxParamLength: 200 },
     trustProxy: false,
     ajv: undefined,
     frameworkErrors: frameworkErrorResponder,
@@ -80,8 +88,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   http.addSchema(ErrorResponse);
   await http.register(cookie);
   installErrorHandler(http, opts.store.profile);
+  registerAnonymousLimit(http, clock, opts.config.anonRateLimitPerMin);
+  installTextGuard(http);
   const scheduler = new SlaScheduler(ctx, opts.logger || undefined);
   const metrics = createMetrics();
-  await registerRoutes(http, { ctx, config: opts.config, metrics });
+  await registerRoutes(http, {
+    ctx,
+    config: opts.config,
+    metrics,
+    verifyPassword: opts.verifyPassword ?? verifyPassword,
+  });
   return { http, ctx, scheduler, metrics };
 }

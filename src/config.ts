@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync, mkdirSync, existsSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** Everything the process reads from its environment, checked once at start and then frozen. */
@@ -21,6 +22,36 @@ export interface Config {
   leaseMs: number;
   /** Requests per minute per API key (per client IP without one) on /api/v1; 0 turns the limit off. */
   rateLimitPerMin: number;
+  /** Requests per minute per client address without valid credentials (sign-ins, failed authentication); 0 = off. */
+  anonRateLimitPerMin: number;
+  /** Worker threads that score Shield feedback, so scoring never runs on the event loop that answers requests. */
+  shieldThreads: number;
+  /** Records of one company being scored at once by this process; the rest of its backlog waits its turn. */
+  shieldCompanyInFlight: number;
+  companyLimits: CompanyLimits;
+}
+
+/** Per-company limits on expensive work; 0 turns a rate off. */
+export interface CompanyLimits {
+  /** Feedback records stored per company per rolling minute (0: no limit). */
+  feedbackPerMin: number;
+  /** Resend and recover requests per company per rolling minute (0: no limit). */
+  resendsPerMin: number;
+  /** Webhook endpoints a company may have. */
+  endpoints: number;
+  /** Shield automations a company may have. */
+  automations: number;
+}
+
+/** The largest feedback batch one request may carry: a per-minute limit below it could never be met. */
+export const FEEDBACK_BATCH_MAX = 1000;
+
+/**
+ * One scoring thread leaves a core to the event loop on two cores; two at most, since a Shield batch rarely needs
+ * more and every thread holds its own copy of the sentiment lexicons.
+ */
+export function defaultShieldThreads(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(2, cores - 1));
 }
 
 export class ConfigError extends Error {
@@ -124,6 +155,21 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
   return key;
 }
 
+function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
+  const feedbackPerMin = intVar(env, 'ESCALATR_FEEDBACK_PER_MIN', 6_000, 0, 10_000_000);
+  if (feedbackPerMin !== 0 && feedbackPerMin < FEEDBACK_BATCH_MAX)
+    throw new ConfigError(
+      'ESCALATR_FEEDBACK_PER_MIN',
+      `must be 0 (no limit) or at least ${FEEDBACK_BATCH_MAX}, the largest batch, got ${feedbackPerMin}`,
+    );
+  return {
+    feedbackPerMin,
+    resendsPerMin: intVar(env, 'ESCALATR_RESENDS_PER_MIN', 60, 0, 10_000),
+    endpoints: intVar(env, 'ESCALATR_MAX_ENDPOINTS', 50, 1, 10_000),
+    automations: intVar(env, 'ESCALATR_MAX_AUTOMATIONS', 100, 1, 10_000),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = intVar(env, 'PORT', 3000, 0, 65535);
   const host = (env.HOST ?? '').trim() || '0.0.0.0';
@@ -155,5 +201,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Longer than the longest attempt (30 s timeout), so a live attempt never loses its claim.
     leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
+    anonRateLimitPerMin: intVar(env, 'ESCALATR_ANON_RATE_LIMIT_PER_MIN', 120, 0, 1_000_000),
+    shieldThreads: intVar(env, 'ESCALATR_SHIELD_THREADS', defaultShieldThreads(), 1, 64),
+    shieldCompanyInFlight: intVar(env, 'ESCALATR_SHIELD_COMPANY_IN_FLIGHT', 100, 1, 100_000),
+    companyLimits: Object.freeze(loadCompanyLimits(env)),
   });
 }

@@ -8,6 +8,11 @@ export const ERRORS = {
   invalid_json: { status: 400, message: 'The body is not valid JSON' },
   validation_failed: { status: 400, message: 'The body failed validation' },
   invalid_url: { status: 400, message: 'The URL is invalid' },
+  invalid_text: { status: 400, message: 'Text must not contain NUL characters or lone UTF-16 surrogates' },
+  credentials_required: {
+    status: 400,
+    message: 'Changing where a stored credential is sent needs the credential again',
+  },
   unauthorized: { status: 401, message: 'Missing or invalid credentials' },
   forbidden: { status: 403, message: 'Not allowed' },
   insufficient_scope: { status: 403, message: 'This API key does not have the scope for this route' },
@@ -20,10 +25,13 @@ export const ERRORS = {
   already_claimed: { status: 409, message: 'The complaint is already claimed' },
   already_completed: { status: 409, message: 'The company has already completed the complaint' },
   already_exists: { status: 409, message: 'Already exists' },
+  endpoint_limit_reached: { status: 409, message: 'The company has as many webhook endpoints as it may have' },
+  automation_limit_reached: { status: 409, message: 'The company has as many automations as it may have' },
   payload_too_large: { status: 413, message: 'The body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },
   rate_limited: { status: 429, message: 'Too many requests' },
-  account_locked: { status: 429, message: 'Too many failed logins; try again later' },
+  feedback_rate_limited: { status: 429, message: "The company's feedback records per minute are used up" },
+  resend_rate_limited: { status: 429, message: "The company's resends and recovers per minute are used up" },
   internal: { status: 500, message: 'Internal error' },
   unavailable: { status: 503, message: 'The service is not ready' },
 } as const;
@@ -42,6 +50,14 @@ export class AppError extends Error {
     this.status = ERRORS[code].status;
   }
 }
+
+/** A per-company rate is used up: the answer carries Retry-After, the seconds until the request would fit. */
+export const overRate = (
+  code: 'feedback_rate_limited' | 'resend_rate_limited',
+  message: string,
+  retryAfterMs: number,
+  details: Record<string, unknown> = {},
+) => new AppError(code, message, { ...details, retry_after: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const invalidTransition = (message: string) => new AppError('invalid_transition', message);

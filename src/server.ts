@@ -8,6 +8,7 @@ import { migrateToLatest } from './storage/migrate.js';
 import { startDeliveryWorker, type RunningWorker } from './webhooks/worker.js';
 import { defaultTargets } from './webhooks/target-registry.js';
 import { ShieldProcessor } from './shield/processor.js';
+import { ScoringPool } from './shield/scoring-pool.js';
 import { demoText, seedDemo } from './cli/demo-seed.js';
 
 /**
@@ -54,6 +55,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let app: App | null = null;
   let worker: RunningWorker | null = null;
   let shield: ShieldProcessor | null = null;
+  let scoring: ScoringPool | null = null;
   let keepAlive: NodeJS.Timeout | null = null;
 
   let stopping: Promise<void> | null = null;
@@ -64,6 +66,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       await app?.http.close().catch((err) => logger.error({ err }, 'closing the HTTP server failed'));
       await app?.scheduler.stop().catch((err) => logger.error({ err }, 'stopping the scheduler failed'));
       await shield?.stop().catch((err) => logger.error({ err }, 'stopping the Shield processor failed'));
+      await scoring?.close().catch((err) => logger.error({ err }, 'stopping the scoring threads failed'));
       await worker?.stop().catch((err) => logger.error({ err }, 'stopping the delivery worker failed'));
       await store.close().catch((err) => logger.error({ err }, 'closing the store failed'));
       logger.info({ role }, 'stopped');
@@ -80,7 +83,12 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
 
     if (role !== 'api') {
       app.scheduler.start();
-      shield = new ShieldProcessor(app.ctx, { log: logger });
+      scoring = new ScoringPool(config.shieldThreads);
+      shield = new ShieldProcessor(app.ctx, {
+        log: logger,
+        pool: scoring,
+        companyInFlight: config.shieldCompanyInFlight,
+      });
       shield.start();
       const http = app.http;
       worker = await startDeliveryWorker({

@@ -160,6 +160,20 @@ export const ROWS: Row[] = [
     pass: (v) => v <= 1.5,
   },
   {
+    label: 'Shield records scored (20,000 chars each)',
+    value: (r) => r.shield_records_per_s,
+    format: perS,
+    target: '',
+    pass: null,
+  },
+  {
+    label: "API list p99 during another company's Shield flood",
+    value: (r) => r.shield_flood_api_p99_ms,
+    format: ms,
+    target: '≤ 50 ms',
+    pass: (v) => v <= 50,
+  },
+  {
     label: 'peak RSS, SQLite delivery process',
     value: (r) => r.peak_rss_mb,
     format: (v) => `${Math.round(v)} MB`,

@@ -10,6 +10,8 @@ import { fileComplaint } from '../../src/domain/complaints.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
+import { ShieldProcessor } from '../../src/shield/processor.js';
+import { ScoringPool } from '../../src/shield/scoring-pool.js';
 import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
 import { defaultTargets } from '../../src/webhooks/target-registry.js';
@@ -34,6 +36,7 @@ let store: Store | null = null;
 let app: App | null = null;
 let config: Config | null = null;
 let running: RunningWorker | null = null;
+let shield: { processor: ShieldProcessor; pool: ScoringPool } | null = null;
 interface Tenant {
   companyId: string;
   code: string;
@@ -266,10 +269,37 @@ serve(
       return Number(r.rows[0].bytes);
     },
 
-    async apiKey() {
+    /** An admin key of the first tenant, or of tenant `tenant` (0-based) of the seeded ones. */
+    async apiKey(args?: { tenant?: number }) {
       const ctx = need(app, 'open').ctx;
-      const { key } = await createApiKey(ctx, { companyId: firstTenant().companyId, name: 'bench', scope: 'admin' });
+      const t = args?.tenant === undefined ? firstTenant() : tenants[args.tenant];
+      const { key } = await createApiKey(ctx, { companyId: t.companyId, name: 'bench', scope: 'admin' });
       return key;
+    },
+
+    /** The Shield processor as production starts it: its scoring threads and per-company quota from the config. */
+    shieldStart() {
+      const ctx = need(app, 'open').ctx;
+      const cfg = need(config, 'open');
+      if (!shield) {
+        const pool = new ScoringPool(cfg.shieldThreads);
+        shield = {
+          pool,
+          processor: new ShieldProcessor(ctx, { pool, companyInFlight: cfg.shieldCompanyInFlight }),
+        };
+        shield.processor.start();
+      }
+      return { threads: cfg.shieldThreads, companyInFlight: cfg.shieldCompanyInFlight };
+    },
+
+    /** Feedback records not scored yet. */
+    async shieldUnscored() {
+      const row = await need(store, 'open')
+        .db.selectFrom('feedback_records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('scored_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
     },
 
     /** Bulk rows straight into the tables (SQLite only): complaints and their events, as the domain writes them. */
@@ -325,6 +355,8 @@ serve(
     },
   },
   async () => {
+    await shield?.processor.stop();
+    await shield?.pool.close();
     await running?.stop();
     await app?.scheduler.stop();
     await app?.http.close();

@@ -91,7 +91,12 @@ async function sessionPrincipal(db: Db, request: FastifyRequest, now: number): P
   };
 }
 
-function unauthorized(reply: FastifyReply, message: string): AppError {
+/**
+ * The answer to a request without valid credentials. It spends the address's anonymous budget first, so a flood of
+ * such requests is answered 429 (and, like every refusal here, before the body is read).
+ */
+function unauthorized(request: FastifyRequest, reply: FastifyReply, message: string): AppError {
+  request.server.anonymousLimit.spend(request);
   reply.header('WWW-Authenticate', 'Bearer realm="escalatr"');
   return new AppError('unauthorized', message);
 }
@@ -99,7 +104,8 @@ function unauthorized(reply: FastifyReply, message: string): AppError {
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
- * A preHandler for company routes: an API key (Professional/Enterprise only) or a dashboard session, with the
+ * The `onRequest` hook of company routes — it must run before the body is parsed or validated, so an anonymous caller
+ * learns nothing from a 400 and costs no parsing: an API key (Professional/Enterprise only) or a dashboard session, with the
  * permission the route needs. Session writes must carry the CSRF token; API keys are not ambient, so need none.
  */
 export function requireCompany(db: Db, clock: Clock, permission: Permission) {
@@ -109,7 +115,7 @@ export function requireCompany(db: Db, clock: Clock, permission: Permission) {
     if (key !== null) {
       const found = await authenticateApiKey(db, key, clock.now());
       // One answer for unknown, revoked and malformed keys: nothing tells a caller which it was.
-      if (!found) throw unauthorized(reply, 'Missing, unknown or revoked API key');
+      if (!found) throw unauthorized(request, reply, 'Missing, unknown or revoked API key');
       if (!API_PLANS.includes(found.plan)) {
         throw new AppError('plan_required', 'API keys are available on the Professional and Enterprise plans');
       }
@@ -124,7 +130,7 @@ export function requireCompany(db: Db, clock: Clock, permission: Permission) {
       };
     } else {
       principal = await sessionPrincipal(db, request, clock.now());
-      if (!principal) throw unauthorized(reply, 'Send an API key as Authorization: Bearer esc_… or X-API-Key');
+      if (!principal) throw unauthorized(request, reply, 'Send an API key as Authorization: Bearer esc_… or X-API-Key');
       if (UNSAFE.has(request.method)) {
         const csrf = request.headers['x-csrf-token'];
         if (typeof csrf !== 'string' || csrf !== principal.csrfToken) throw new AppError('csrf_failed');
@@ -140,11 +146,12 @@ export function requireCompany(db: Db, clock: Clock, permission: Permission) {
   };
 }
 
+/** The `onRequest` hook of consumer routes, for the same reasons as requireCompany's. */
 export function requireConsumer(db: Db) {
-  return async (request: FastifyRequest) => {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
     const consumer = key ? await authenticateConsumer(db, key) : null;
-    if (!consumer) throw new AppError('unauthorized', 'Send a consumer token as Authorization: Bearer csk_…');
+    if (!consumer) throw unauthorized(request, reply, 'Send a consumer token as Authorization: Bearer csk_…');
     request.consumer = { kind: 'consumer', consumerId: consumer.id, email: consumer.email };
   };
 }

@@ -9,12 +9,15 @@ import type {
 import type { Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
 import type { Metrics } from '../metrics.js';
+import type { PasswordVerifier } from '../security/passwords.js';
 
 /** What every part of the HTTP API is built from. */
 export interface RouteDeps {
   ctx: DomainContext;
   config: Config;
   metrics?: Metrics;
+  /** The password check sign-in uses (the scrypt one unless a test wraps it). */
+  verifyPassword?: PasswordVerifier;
 }
 
 /**

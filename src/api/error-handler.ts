@@ -95,6 +95,8 @@ export function installErrorHandler(app: FastifyInstance, profile: DialectProfil
     const appError = fromFastify(err, profile, availability);
     if (appError.status >= 500) request.log.error({ err }, 'request failed');
     if (appError.code === 'unavailable') reply.header('Retry-After', '5');
+    if (appError.status === 429 && typeof appError.details?.retry_after === 'number')
+      reply.header('Retry-After', String(appError.details.retry_after));
     if (err.statusCode === 429 && (err as FastifyError & { headers?: Record<string, string> }).headers) {
       for (const [k, v] of Object.entries((err as FastifyError & { headers: Record<string, string> }).headers))
         reply.header(k, v);

@@ -1,18 +1,23 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifySchema, RouteOptions } from 'fastify';
+import type { CompanyLimits } from '../config.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import type { ApiApp, RouteDeps } from './deps.js';
 import { registerRateLimit } from './rate-limit.js';
 import { ComplaintDetailSchema, ComplaintSummarySchema } from './shapes/complaints.js';
 import { EventEnvelopeSchema, FeedEventSchema, SEED_EVENT_EXAMPLE } from './shapes/events.js';
 
+const rate = (perMinute: number) => (perMinute === 0 ? 'no limit' : perMinute.toLocaleString('en'));
+
 type Security = Array<Record<string, string[]>>;
 const API_KEY_SECURITY: Security = [{ bearerAuth: [] }, { apiKeyHeader: [] }, { dashboardSession: [] }];
 const CONSUMER_SECURITY: Security = [{ consumerToken: [] }];
 const SESSION_SECURITY: Security = [{ dashboardSession: [] }];
 
-const DESCRIPTION = `Read your complaints over a simple REST API, or subscribe to webhooks and receive a signed event the moment
+const description = (
+  limits: CompanyLimits,
+) => `Read your complaints over a simple REST API, or subscribe to webhooks and receive a signed event the moment
 something changes. Every endpoint is scoped to your company by the API key you authenticate with.
 
 **Authentication**: \`Authorization: Bearer esc_…\` (recommended) or \`X-API-Key: esc_…\`. A missing, unknown or revoked
@@ -23,6 +28,15 @@ key answers 401. Keys are available on the Professional and Enterprise plans; ke
 answer and the codes behind them.
 
 **Rate limit**: per API key, per minute; over it the answer is 429 \`rate_limited\` with \`Retry-After\` (seconds).
+
+**Per-company limits** on expensive work, as this server is configured; a refused request changes nothing. 429 answers carry \`Retry-After\` and \`details.retry_after\` (seconds) with \`details.limit\`:
+- \`POST /api/v1/feedback\`: feedback records stored per company per rolling minute (${rate(limits.feedbackPerMin)}). A batch that would go over
+  is refused whole with 429 \`feedback_rate_limited\` (\`details.used\`, \`details.batch\`); send it again after
+  \`Retry-After\`. Records already accepted are all scored; ids already stored do not count.
+- \`POST /api/v1/deliveries/{id}/resend\` and \`POST /api/v1/webhooks/{id}/recover\`: one shared rate per company per
+  minute (${rate(limits.resendsPerMin)}); over it 429 \`resend_rate_limited\`.
+- \`POST /api/v1/webhooks\`: endpoints per company (${limits.endpoints}); one more is 409 \`endpoint_limit_reached\`.
+- \`POST /api/v1/automations\`: automations per company (${limits.automations}); one more is 409 \`automation_limit_reached\`.
 
 **Webhooks** carry the same events as \`GET /api/v1/events\`, signed with \`X-Escalatr-Signature\` (hex HMAC-SHA256 of the raw
 body keyed with your \`whsec_…\` secret) and the Standard Webhooks headers.`;
@@ -56,6 +70,9 @@ function errorsOf(method: string, url: string, schema: FastifySchema, route: Rou
     add(413, `payload_too_large: the body is over ${limit} bytes`);
     add(415, 'unsupported_media_type: send the body as application/json');
   }
+  if (schema.params || schema.querystring || BODY_METHODS.has(method)) {
+    add(400, 'invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it)');
+  }
   if (schema.params) {
     add(400, 'invalid_request: the path is malformed (bad percent-encoding)');
     add(404, 'not_found: the id is not one of yours (or cannot exist)');
@@ -70,6 +87,9 @@ function errorsOf(method: string, url: string, schema: FastifySchema, route: Rou
     add(429, 'rate_limited: over the per-key limit a minute; see Retry-After');
   }
   if (url.startsWith('/api/consumer/v1/')) add(401, 'unauthorized: missing or unknown consumer token');
+  if (url.startsWith('/api/v1/') || url.startsWith('/api/consumer/v1/') || url === '/api/session/login') {
+    add(429, 'rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After');
+  }
   if (url.startsWith('/api/')) add(503, 'unavailable: the store is not reachable; retry after Retry-After');
   for (const [status, text] of Object.entries(route.config?.errors ?? {})) {
     if (text) add(Number(status) as ErrorStatus, text);
@@ -103,7 +123,7 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Escalatr Platform API', version: '1.0.0', description: DESCRIPTION },
+      info: { title: 'Escalatr Platform API', version: '1.0.0', description: description(deps.config.companyLimits) },
       servers: [{ url: deps.config.publicUrl }],
       components: {
         // Named copies of the shapes the routes inline, for clients that generate types from the document.

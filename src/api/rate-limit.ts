@@ -17,9 +17,9 @@ export function rateLimitKey(request: FastifyRequest): string {
 /**
  * Per-key request limit on /api/v1 (a fixed one-minute window, in this process's memory).
  *
- * The hook is `preHandler`, and the plugin appends it after each route's own preHandlers, so it runs after
- * `requireCompany` has resolved the key: the bucket is the key id, not whatever the header said. Requests that
- * fail authentication never reach it (they cost one indexed lookup and change nothing).
+ * The hook is `preHandler`, so it runs after `requireCompany` (an `onRequest` hook) has resolved the key: the bucket
+ * is the key id, not whatever the header said. Requests that fail authentication never reach it: they spend their
+ * address's anonymous budget instead (anonymous-limit.ts), before any body is read.
  */
 export async function registerRateLimit(app: FastifyInstance, config: Pick<Config, 'rateLimitPerMin'>): Promise<void> {
   if (config.rateLimitPerMin <= 0) return;

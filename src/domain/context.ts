@@ -10,7 +10,10 @@ export interface DomainContext {
   store: Store;
   clock: Clock;
   box: SecretBox;
-  config: Pick<Config, 'retryScheduleMs' | 'allowHttpWebhooks' | 'publicUrl' | 'smtpUrl' | 'webhookAllowCidrs'>;
+  config: Pick<
+    Config,
+    'retryScheduleMs' | 'allowHttpWebhooks' | 'publicUrl' | 'smtpUrl' | 'webhookAllowCidrs' | 'companyLimits'
+  >;
   /** This process's background loops waiting for work: transact() signals them after a commit that made some. */
   wakeups: Wakeups;
 }

@@ -3,28 +3,10 @@ import { iso } from '../clock.js';
 import { newId } from '../ids.js';
 import { enqueue, type NewDelivery } from '../queue/enqueue.js';
 import type { DomainContext, Work } from './context.js';
+import type { EventName } from './event-catalog.js';
 
-/** Every event name the platform emits (the seeds' catalogue plus the lifecycle events of the escalation seed). */
-export const EVENT_NAMES = [
-  'complaint.created',
-  'complaint.escalated',
-  'complaint.claimed',
-  'complaint.released',
-  'complaint.completed',
-  'complaint.resolved',
-  'complaint.withdrawn',
-  'complaint.delegated',
-  'settlement.responded',
-  'message.new',
-  'evidence.uploaded',
-  'followup.replied',
-  'action.drafted',
-  'action.filed',
-  'social.posted',
-  'webhook.test',
-  'shield.alert',
-] as const;
-export type EventName = (typeof EVENT_NAMES)[number];
+// The catalogue lives in its own import-free module, which the dashboard bundles too.
+export { EVENT_NAMES, type EventName } from './event-catalog.js';
 
 /** A delivery target beyond the company's subscribed endpoints (Shield destinations). */
 export interface ExtraDelivery {

@@ -7,7 +7,13 @@ export interface AttemptOutcome {
   statusCode: number | null;
   durationMs: number;
   errorKind: AttemptErrorKind | null;
+  /** What the tenant is shown: one fixed text per error kind (attemptErrorMessage), never the underlying error. */
   errorMessage: string | null;
+  /**
+   * The underlying error (resolver answers, addresses, OS text), scrubbed of credentials: for the server log only,
+   * never stored or shown to a tenant.
+   */
+  detail?: string;
   /** First 2048 bytes of the response body as UTF-8 (a multi-byte character cut at the limit is dropped). */
   responseExcerpt: string | null;
   /** From Retry-After on 429/503, as a delay from now; capped so a receiver cannot park a delivery forever. */
@@ -30,6 +36,43 @@ export type AttemptErrorKind =
   | 'smtp_auth'
   | 'smtp_rejected'
   | 'other';
+
+/**
+ * What a tenant sees for a failed attempt: one fixed text per error kind. The underlying error would let a tenant use
+ * its webhook URL to resolve names and map internal addresses (a DNS answer, "connect ECONNREFUSED 10.0.0.7:443", the
+ * address an SSRF check refused), so that text goes to the server log only. The HTTP status and the timeout are the
+ * tenant's own receiver and setting, so they are kept.
+ */
+const FIXED_MESSAGES: Record<Exclude<AttemptErrorKind, 'timeout' | 'http_status' | 'redirect'>, string> = {
+  connection_refused: 'the receiver refused the connection',
+  connection_reset: 'the connection closed before a complete response',
+  dns: 'the host name could not be resolved',
+  tls: 'the TLS handshake failed: the certificate is not trusted or not valid for the host',
+  ssrf_blocked: 'the host resolves to an address webhooks may not reach',
+  body_too_large: 'the response was too large',
+  smtp_not_configured: 'email alerts are not set up on this server (SMTP_URL)',
+  smtp_auth: 'the mail server refused to sign in',
+  smtp_rejected: 'the mail server refused the message',
+  other: 'the request could not be sent',
+};
+
+export function attemptErrorMessage(
+  kind: AttemptErrorKind,
+  facts: { statusCode?: number | null; timeoutMs?: number; smtpCode?: number | null } = {},
+): string {
+  switch (kind) {
+    case 'timeout':
+      return facts.timeoutMs ? `no complete response within ${facts.timeoutMs} ms` : 'no complete response in time';
+    case 'http_status':
+      return `HTTP ${facts.statusCode ?? 'error'}`;
+    case 'redirect':
+      return `HTTP ${facts.statusCode ?? 'redirect'} redirect not followed`;
+    case 'smtp_rejected':
+      return facts.smtpCode ? `${FIXED_MESSAGES.smtp_rejected} (SMTP ${facts.smtpCode})` : FIXED_MESSAGES.smtp_rejected;
+    default:
+      return FIXED_MESSAGES[kind];
+  }
+}
 
 /** What a worker hands back to the queue for one claimed delivery. */
 export interface AttemptResult {

@@ -7,6 +7,7 @@ import type { Db, Tx } from '../storage/db.js';
 import type { AutomationsTable } from '../storage/schema.js';
 import { validateAuthConfig, type AuthType, type EndpointAuth } from '../webhooks/signature.js';
 import { validateWebhookUrl } from '../webhooks/endpoints.js';
+import { credentialsRequired, sameOrigin } from '../webhooks/credential-origin.js';
 import {
   DESTINATION_TYPES,
   EMAIL_TIMEOUT_MS,
@@ -19,7 +20,6 @@ import {
 } from './destinations/config.js';
 import { LEVELS, isLevel, levelRank, type Level } from './levels.js';
 
-export const MAX_AUTOMATIONS = 100;
 export const MAX_DESTINATIONS = 10;
 export const MAX_FILTER_TERMS = 50;
 export const MAX_EMAIL_RECIPIENTS = 20;
@@ -184,6 +184,12 @@ function checkDestination(
   if (type === 'webhook') {
     const prev = previous?.type === 'webhook' ? previous.config : null;
     const url = checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`);
+    // A new origin does not inherit the stored credential: the edit must carry it again, or drop it.
+    if (prev && prev.auth.type !== 'none' && prev.auth.token && !sameOrigin(prev.url, url)) {
+      const auth = isObject(value.auth) ? value.auth : null;
+      const resent = auth !== null && (auth.type === 'none' || (typeof auth.token === 'string' && auth.token !== ''));
+      if (!resent) throw credentialsRequired(`${field}.auth.token`);
+    }
     const auth = checkAuth(value.auth, `${field}.auth`, prev?.auth ?? null);
     return {
       keepId,
@@ -338,13 +344,21 @@ export async function createAutomation(ctx: DomainContext, companyId: string, bo
   const filter = checkFilter(body.filter);
   const drafts = checkDestinations(ctx, body.destinations ?? [], []);
   const id = await transact(ctx, async ({ tx, now }) => {
+    // On PostgreSQL two creates at once would both count below the limit: the company row orders them.
+    if (ctx.store.profile.rowLocks)
+      await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
     const count = await tx
       .selectFrom('automations')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('company_id', '=', companyId)
       .executeTakeFirstOrThrow();
-    if (Number(count.n) >= MAX_AUTOMATIONS)
-      throw new AppError('conflict', `a company may have at most ${MAX_AUTOMATIONS} automations`);
+    const limit = ctx.config.companyLimits.automations;
+    if (Number(count.n) >= limit)
+      throw new AppError(
+        'automation_limit_reached',
+        `A company may have at most ${limit} automations; delete one first`,
+        { limit },
+      );
     const row = {
       id: newId('aut'),
       company_id: companyId,

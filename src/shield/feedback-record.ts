@@ -3,6 +3,8 @@
  * throwing, so a batch can store its good records and report each bad one with the field and the reason.
  */
 
+import { textProblem } from '../domain/text.js';
+
 /** A record that passed every check, in the shape the store keeps. */
 export interface FeedbackInput {
   recordId: string;
@@ -78,8 +80,9 @@ function text(
     return fail('too_long', field, `${field} must be at most ${max} characters (got ${value.length})`);
   if (!opts.allowControl && CONTROL.test(value))
     return fail('invalid_value', field, `${field} must not contain control characters`);
-  // PostgreSQL text cannot hold NUL, so it is refused everywhere for the same answer on both stores.
-  if (value.includes('\u0000')) return fail('invalid_value', field, `${field} must not contain NUL characters`);
+  // The same rule as every other text the service stores, so both stores give the same answer.
+  const problem = textProblem(value);
+  if (problem) return fail('invalid_value', field, `${field} ${problem}`);
   return value;
 }
 

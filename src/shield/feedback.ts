@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
+import { FEEDBACK_BATCH_MAX } from '../config.js';
 import { transact, type DomainContext } from '../domain/context.js';
-import { AppError, notFound, validationFailed } from '../errors.js';
-import type { Db } from '../storage/db.js';
+import { RATE_WINDOW_MS } from '../domain/company-limits.js';
+import { AppError, notFound, overRate, validationFailed } from '../errors.js';
+import type { Db, Tx } from '../storage/db.js';
 import type { FeedbackRecordsTable } from '../storage/schema.js';
 import { checkFeedbackRecord, type FeedbackInput, type RecordProblemCode } from './feedback-record.js';
 import { levelsAtLeast, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
+import { describeCue } from './scoring/cue-descriptions.js';
 
-export const MAX_BATCH = 1000;
+export const MAX_BATCH = FEEDBACK_BATCH_MAX;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
 const INSERT_CHUNK = 250;
 
@@ -69,7 +72,7 @@ export async function ingestFeedback(ctx: DomainContext, companyId: string, body
     const p = invalid[0];
     throw validationFailed(p.message, { field: p.field, problem: p.code });
   }
-  const stored = await storeFeedback(ctx, companyId, valid);
+  const stored = await storeFeedback(ctx, companyId, valid, { perMinute: ctx.config.companyLimits.feedbackPerMin });
   return { ...stored, invalid };
 }
 
@@ -83,18 +86,22 @@ function feedbackIds(now: number, count: number): string[] {
 
 /**
  * Stores records unscored in one transaction. A record id the company already has (or one repeated in the same
- * batch) is a duplicate: skipped, never stored twice, so it can never alert twice.
+ * batch) is a duplicate: skipped, never stored twice, so it can never alert twice. With `perMinute`, a batch that
+ * would take the company over that many records stored in the last minute is refused whole (429 with Retry-After);
+ * duplicates do not count, so resending a batch that was stored is never refused.
  */
 export async function storeFeedback(
   ctx: DomainContext,
   companyId: string,
   records: readonly FeedbackInput[],
+  opts: { perMinute?: number } = {},
 ): Promise<StoreResult> {
   const seen = new Set<string>();
   const unique = records.filter((r) => !seen.has(r.recordId) && seen.add(r.recordId));
   if (unique.length === 0) return { accepted: 0, duplicates: records.length };
   const accepted = await transact(ctx, async (work) => {
     const { tx, now } = work;
+    if (opts.perMinute) await checkFeedbackRate(ctx, tx, companyId, unique, opts.perMinute, now);
     const ids = feedbackIds(now, unique.length);
     let inserted = 0;
     for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
@@ -110,6 +117,7 @@ export async function storeFeedback(
         source_created_at: r.sourceCreatedAt,
         received_at: now,
         scored_at: null,
+        score_lease_until: null,
       }));
       const done = await tx
         .insertInto('feedback_records')
@@ -124,6 +132,56 @@ export async function storeFeedback(
     return inserted;
   });
   return { accepted, duplicates: records.length - accepted };
+}
+
+/**
+ * Refuses the batch when the company's records stored in the last minute plus the batch's new ones exceed the rate.
+ * Runs in the storing transaction, with the company row locked on PostgreSQL, so concurrent batches of one company
+ * are counted one after the other.
+ */
+async function checkFeedbackRate(
+  ctx: DomainContext,
+  tx: Tx,
+  companyId: string,
+  records: readonly FeedbackInput[],
+  perMinute: number,
+  now: number,
+): Promise<void> {
+  if (ctx.store.profile.rowLocks)
+    await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
+  const recent = () => tx.selectFrom('feedback_records').where('company_id', '=', companyId);
+  const inWindow = (q: ReturnType<typeof recent>) => q.where('received_at', '>', now - RATE_WINDOW_MS);
+  const { n } = await inWindow(recent())
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  const used = Number(n);
+  if (used + records.length <= perMinute) return;
+  // Over at first sight: records the company already has are duplicates that will not be stored, so not counted.
+  let existing = 0;
+  for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+    const ids = records.slice(i, i + INSERT_CHUNK).map((r) => r.recordId);
+    const found = await recent()
+      .where('record_id', 'in', ids)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    existing += Number(found.n);
+  }
+  const fresh = records.length - existing;
+  if (fresh === 0 || used + fresh <= perMinute) return;
+  // The batch fits once enough of the window's oldest records have left it.
+  const mustLeave = used + fresh - perMinute;
+  const leaving = await inWindow(recent())
+    .select('received_at')
+    .orderBy('received_at')
+    .limit(1)
+    .offset(mustLeave - 1)
+    .executeTakeFirst();
+  throw overRate(
+    'feedback_rate_limited',
+    `A company may store ${perMinute} feedback records per minute; ${used} were stored in the last minute and this batch has ${fresh} new ones`,
+    (leaving ? leaving.received_at + RATE_WINDOW_MS : now + RATE_WINDOW_MS) - now,
+    { limit: perMinute, used, batch: fresh },
+  );
 }
 
 export interface FeedbackQuery {
@@ -167,8 +225,38 @@ export async function getFeedback(db: Db, companyId: string, recordId: string): 
   return row;
 }
 
+/**
+ * The records of one record's thread (its own included), in the order they arrived — the order the scorer compared
+ * their sentiments in. A record without a thread is a thread of one. Another company's record is not found.
+ */
+export async function listThread(
+  db: Db,
+  companyId: string,
+  recordId: string,
+  page: { page: number; limit: number },
+): Promise<{ rows: FeedbackRow[]; total: number }> {
+  const record = await getFeedback(db, companyId, recordId);
+  if (record.thread_id === null) return { rows: page.page === 1 ? [record] : [], total: 1 };
+  const base = db
+    .selectFrom('feedback_records')
+    .where('company_id', '=', companyId)
+    .where('thread_id', '=', record.thread_id);
+  const [rows, count] = await Promise.all([
+    base
+      .selectAll()
+      .orderBy('received_at')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset((page.page - 1) * page.limit)
+      .execute(),
+    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
 /** The API's view of a record: its fields as sent, plus the scores once it is scored. */
 export function feedbackView(row: FeedbackRow) {
+  const cues = row.cues ? (JSON.parse(row.cues) as string[]) : [];
   return {
     id: row.record_id,
     source: row.source,
@@ -189,6 +277,8 @@ export function feedbackView(row: FeedbackRow) {
             sentiment_shift: row.sentiment_shift,
           },
     sentiment: row.sentiment_score,
-    cues: row.cues ? (JSON.parse(row.cues) as string[]) : [],
+    cues,
+    /** What drove the levels: each cue that fired, with its group and what it means. */
+    signals: cues.map(describeCue),
   };
 }

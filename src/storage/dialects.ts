@@ -30,6 +30,11 @@ export interface DialectProfile {
   ): RawBuilder<unknown>;
   /** A list of values, sent as one parameter, as a subquery for `in …`: the same text for any length. */
   batchValues(values: readonly string[]): RawBuilder<unknown>;
+  /**
+   * The feedback record id inside a `shield.alert` event's body (`data.record.id`), written exactly as the partial
+   * index of migration 0013 indexes it, so a lookup by record reads that index; `events` is the table's alias.
+   */
+  shieldAlertRecordId(events: string): RawBuilder<string>;
   /** Whether a driver error is a unique-constraint violation (branch on codes, never on message text). */
   isUniqueViolation(err: unknown): boolean;
   /** Whether a driver error means the store is unavailable (disk full, read-only, connection lost). */
@@ -64,6 +69,7 @@ export const sqliteProfile: DialectProfile = {
   batchRows: (rows, columns) =>
     sql`(select ${columnList(columns, (name) => `j.value ->> '$.${name}' as "${name}"`)} from json_each(${JSON.stringify(rows)}) as j)`,
   batchValues: (values) => sql`(select value from json_each(${JSON.stringify(values)}))`,
+  shieldAlertRecordId: (events) => sql<string>`json_extract(${sql.ref(`${events}.body`)}, '$.data.record.id')`,
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>
     ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_BUSY'].some((c) =>
@@ -81,6 +87,7 @@ export const postgresProfile: DialectProfile = {
   batchRows: (rows, columns) =>
     sql`(select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as j (${columnList(columns, (name, type) => `"${name}" ${type}`)}))`,
   batchValues: (values) => sql`(select unnest(${[...values]}::text[]))`,
+  shieldAlertRecordId: (events) => sql<string>`((${sql.ref(`${events}.body`)}::jsonb) #>> '{data,record,id}')`,
   isUniqueViolation: (err) => code(err) === '23505',
   // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown, 25006 read-only transaction
   isUnavailable: (err) =>

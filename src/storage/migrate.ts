@@ -9,6 +9,8 @@ import * as m0006 from './migrations/0006_event_status_function.js';
 import * as m0007 from './migrations/0007_record_successes_function.js';
 import * as m0008 from './migrations/0008_queue_write_plans.js';
 import * as m0009 from './migrations/0009_queue_functions.js';
+import * as m0011 from './migrations/0011_feedback_scoring_lease.js';
+import * as m0013 from './migrations/0013_shield_alert_record_index.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -21,6 +23,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_record_successes_function': m0007,
   '0008_queue_write_plans': m0008,
   '0009_queue_functions': m0009,
+  '0011_feedback_scoring_lease': m0011,
+  '0013_shield_alert_record_index': m0013,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

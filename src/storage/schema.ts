@@ -250,6 +250,8 @@ export interface FeedbackRecordsTable {
   source_created_at: number | null;
   received_at: number;
   scored_at: number | null;
+  /** While a Shield processor scores the record: until when its claim holds. */
+  score_lease_until: number | null;
   escalation_level: string | null;
   emotional_intensity_level: string | null;
   sentiment_score: number | null;

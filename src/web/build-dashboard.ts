@@ -17,7 +17,8 @@ function projectRoot(from: string): string {
 }
 export const DIST_DIR = join(WEB_DIR, 'dist');
 
-const SOURCES = ['index.html', 'vite.config.ts', 'src'];
+// web/ plus the server modules the dashboard bundles (import-free catalogues it shares with the API).
+const SOURCES = ['index.html', 'vite.config.ts', 'src', '../src/domain/event-catalog.ts'];
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;

@@ -17,15 +17,24 @@ const SECURITY_HEADERS = {
 
 const isApiPath = (path: string) => path === '/api' || path.startsWith('/api/');
 
-/** Maps a URL path to a file inside web/dist, or null: never a path that climbs out of it. */
+/**
+ * Maps a URL path to a file inside web/dist, or null: never a path that climbs out of it. Each segment is decoded
+ * on its own, and one that decodes to a separator or a dot segment names no file: an app route such as
+ * /shield/feedback/{record id} carries ids with encoded slashes, and `..%2F..%2Fassets%2F…` must still load the app.
+ */
 async function distFile(urlPath: string): Promise<string | null> {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(urlPath);
-  } catch {
-    return null;
+  const segments: string[] = [];
+  for (const raw of urlPath.split('/')) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      return null;
+    }
+    if (/[/\\\0]/.test(segment) || segment === '.' || segment === '..') return null;
+    segments.push(segment);
   }
-  if (decoded.includes('\0')) return null;
+  const decoded = segments.join('/');
   const rel = normalize(decoded).replace(/^([/\\])+/, '');
   if (!rel || rel.startsWith('..')) return null;
   const full = join(DIST_DIR, rel);

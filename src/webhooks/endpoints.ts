@@ -11,6 +11,7 @@ import { newWebhookSecret, validateAuthConfig, type AuthType, type EndpointAuth 
 import { parseHostToIp, SsrfGuard } from './ssrf-guard.js';
 import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
 import { endUnsettled } from '../queue/requeue.js';
+import { credentialsRequired, sameOrigin } from './credential-origin.js';
 
 /**
  * Company webhook endpoints (SPEC §4b, §5): settings, the signing secret and its rotation, the Test button, and the
@@ -21,7 +22,6 @@ import { endUnsettled } from '../queue/requeue.js';
 export type EndpointRow = Selectable<EndpointsTable>;
 
 export const AUTH_TYPES: readonly AuthType[] = ['none', 'bearer', 'api_key', 'custom_header'];
-export const MAX_ENDPOINTS_PER_COMPANY = 50;
 export const MAX_URL_LENGTH = 2048;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MIN_TIMEOUT_MS = 1_000;
@@ -305,10 +305,12 @@ export async function createEndpoint(
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('company_id', '=', companyId)
       .executeTakeFirstOrThrow();
-    if (Number(count.n) >= MAX_ENDPOINTS_PER_COMPANY) {
+    const limit = ctx.config.companyLimits.endpoints;
+    if (Number(count.n) >= limit) {
       throw new AppError(
-        'conflict',
-        `A company can have at most ${MAX_ENDPOINTS_PER_COMPANY} webhook endpoints; delete one first`,
+        'endpoint_limit_reached',
+        `A company can have at most ${limit} webhook endpoints; delete one first`,
+        { limit },
       );
     }
     const enabled = input.enabled ?? true;
@@ -346,7 +348,14 @@ export async function updateEndpoint(
   return transact(ctx, async ({ tx, now }) => {
     const row = await getRow(tx, companyId, id);
     const set: Partial<EndpointRow> = { updated_at: now };
-    if (patch.url !== undefined) set.url = validateWebhookUrl(patch.url, policy);
+    if (patch.url !== undefined) {
+      set.url = validateWebhookUrl(patch.url, policy);
+      const stored = openAuth(ctx, row);
+      // A new origin does not inherit the stored credential: the edit must carry it again, or drop it.
+      const resent = patch.auth === null || patch.auth?.type === 'none' || !!patch.auth?.token;
+      if (stored.type !== 'none' && stored.token && !resent && !sameOrigin(row.url, set.url))
+        throw credentialsRequired('auth.token');
+    }
     if (patch.events !== undefined) set.events = JSON.stringify(normaliseEvents(patch.events));
     if (patch.timeout_ms !== undefined) set.timeout_ms = checkTimeout(patch.timeout_ms);
     if (patch.description !== undefined) set.description = checkDescription(patch.description);

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { AttemptErrorKind, AttemptOutcome } from '../queue/attempt.js';
+import { attemptErrorMessage, type AttemptErrorKind, type AttemptOutcome } from '../queue/attempt.js';
 import { isSsrfBlockedError } from './ssrf-guard.js';
 
 export interface SendWebhookInput {
@@ -29,12 +29,13 @@ class AttemptTimeout extends Error {
 export async function sendWebhook(input: SendWebhookInput): Promise<AttemptOutcome> {
   const start = performance.now();
   const elapsed = () => Math.max(0, Math.round(performance.now() - start));
-  const fail = (errorKind: AttemptErrorKind, message: string): AttemptOutcome => ({
+  const fail = (errorKind: AttemptErrorKind, detail: string): AttemptOutcome => ({
     ok: false,
     statusCode: null,
     durationMs: elapsed(),
     errorKind,
-    errorMessage: redact(message, input),
+    errorMessage: attemptErrorMessage(errorKind, { timeoutMs: input.timeoutMs }),
+    detail: redact(detail, input),
     responseExcerpt: null,
     retryAfterMs: null,
     gone: false,
@@ -63,20 +64,16 @@ export async function sendWebhook(input: SendWebhookInput): Promise<AttemptOutco
   const ok = statusCode >= 200 && statusCode < 300;
   let errorKind: AttemptErrorKind | null = null;
   let errorMessage: string | null = null;
-  if (!ok && statusCode >= 300 && statusCode < 400) {
-    errorKind = 'redirect';
-    const location = headerValue(res.headers['location']);
-    errorMessage = `HTTP ${statusCode} redirect not followed${location ? ` (Location: ${truncate(location, 200)})` : ''}`;
-  } else if (!ok) {
-    errorKind = 'http_status';
-    errorMessage = `HTTP ${statusCode}`;
+  if (!ok) {
+    errorKind = statusCode >= 300 && statusCode < 400 ? 'redirect' : 'http_status';
+    errorMessage = attemptErrorMessage(errorKind, { statusCode });
   }
   return {
     ok,
     statusCode,
     durationMs: elapsed(),
     errorKind,
-    errorMessage: errorMessage && redact(errorMessage, input),
+    errorMessage,
     // StringDecoder.write holds back a trailing partial character instead of emitting U+FFFD for it. NUL becomes
     // U+FFFD: PostgreSQL refuses NUL in text, and one receiver answering with it failed the write of every result
     // batched with its attempt, again at each retry.

@@ -634,6 +634,32 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     await send(`GET ${P}/feedback`, 400, { method: 'GET', url: `${P}/feedback?min_level=huge`, headers: read });
     await send(`GET ${P}/feedback/{id}`, 200, { method: 'GET', url: `${P}/feedback/zd-1`, headers: read });
     await send(`GET ${P}/feedback/{id}`, 404, { method: 'GET', url: `${P}/feedback/zd-9`, headers: read });
+    const nul = await send(`GET ${P}/feedback`, 400, {
+      method: 'GET',
+      url: `${P}/feedback?source=a%00b`,
+      headers: read,
+    });
+    expect(nul.body.error.code).toBe('invalid_text');
+    await send(`GET ${P}/feedback/{id}/thread`, 200, {
+      method: 'GET',
+      url: `${P}/feedback/zd-1/thread`,
+      headers: read,
+    });
+    await send(`GET ${P}/feedback/{id}/thread`, 404, {
+      method: 'GET',
+      url: `${P}/feedback/zd-1/thread`,
+      headers: bearer(other.readKey),
+    });
+    await send(`GET ${P}/feedback/{id}/alerts`, 200, {
+      method: 'GET',
+      url: `${P}/feedback/zd-1/alerts`,
+      headers: read,
+    });
+    await send(`GET ${P}/feedback/{id}/alerts`, 400, {
+      method: 'GET',
+      url: `${P}/feedback/zd-1/alerts?limit=0`,
+      headers: read,
+    });
     const automation = {
       name: 'Angry customers',
       filter: { min_level: 'high', keywords: ['cancel'] },
@@ -664,6 +690,15 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(admin, { active: false }),
     });
     await send(`PATCH ${P}/automations/{id}`, 400, { method: 'PATCH', url: autoUrl, ...json(admin, {}) });
+    const hook = made.body.data.destinations.find((d: { type: string }) => d.type === 'webhook');
+    const moved = await send(`PATCH ${P}/automations/{id}`, 400, {
+      method: 'PATCH',
+      url: autoUrl,
+      ...json(admin, {
+        destinations: [{ id: hook.id, type: 'webhook', url: 'https://elsewhere.example.com/shield' }],
+      }),
+    });
+    expect(moved.body.error.code).toBe('credentials_required');
     await send(`DELETE ${P}/automations/{id}`, 200, { method: 'DELETE', url: autoUrl, headers: admin });
     await send(`DELETE ${P}/automations/{id}`, 404, { method: 'DELETE', url: autoUrl, headers: admin });
 

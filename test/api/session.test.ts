@@ -103,33 +103,12 @@ describe('dashboard session', () => {
     expect(await count(t, 'sessions')).toBe(0);
   });
 
-  it('locks the account for 15 minutes after 5 failed logins, even for the right password', async () => {
-    for (let i = 1; i <= 4; i++) expect((await login(t, 'owner@volt.test', 'wrong password')).statusCode).toBe(401);
-    const fifth = await login(t, 'owner@volt.test', 'wrong password');
-    expect(fifth.statusCode).toBe(429);
-    expect(fifth.json().error.code).toBe('account_locked');
-    const right = await login(t, 'owner@volt.test');
-    expect(right.statusCode).toBe(429);
-    expect(right.json().error.code).toBe('account_locked');
-    expect(await count(t, 'sessions')).toBe(0);
-
-    t.clock.advance(14 * 60 * 1000);
-    expect((await login(t, 'owner@volt.test')).statusCode).toBe(429);
-    t.clock.advance(60 * 1000 + 1);
+  it("a right password forgives that account's failures from the same address", async () => {
+    for (let i = 0; i < 3; i++) await login(t, 'owner@volt.test', 'wrong password');
     expect((await login(t, 'owner@volt.test')).statusCode).toBe(200);
-    const user = await t.store.db
-      .selectFrom('users')
-      .select(['failed_logins', 'locked_until'])
-      .where('email', '=', 'owner@volt.test')
-      .executeTakeFirstOrThrow();
-    expect(Number(user.failed_logins)).toBe(0);
-    expect(user.locked_until).toBeNull();
-  });
-
-  it('a successful login resets the failure count', async () => {
-    for (let i = 0; i < 4; i++) await login(t, 'owner@volt.test', 'wrong password');
+    // Three more are free again: the count started over.
+    for (let i = 0; i < 3; i++) expect((await login(t, 'owner@volt.test', 'wrong password')).statusCode).toBe(401);
     expect((await login(t, 'owner@volt.test')).statusCode).toBe(200);
-    for (let i = 0; i < 4; i++) expect((await login(t, 'owner@volt.test', 'wrong password')).statusCode).toBe(401);
   });
 
   it('logout deletes the session and clears the cookie; the old cookie no longer works', async () => {

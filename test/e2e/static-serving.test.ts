@@ -39,6 +39,26 @@ describe('serving the dashboard', () => {
     expect((await get('/', 'HEAD')).statusCode).toBe(200);
   });
 
+  it("serves the app at every Shield alert's record link, whatever the record id holds", async () => {
+    const asset = readdirSync(join(DIST_DIR, 'assets')).find((f) => f.endsWith('.js'))!;
+    // Record ids come from the company's source system; the link carries them encoded with encodeURIComponent.
+    for (const id of [
+      'zd-1001',
+      'zd-4821/2',
+      'a b?c#d',
+      'index.html',
+      `../../assets/${asset}`,
+      '..',
+      'é'.repeat(200),
+    ]) {
+      const url = `/shield/feedback/${encodeURIComponent(id)}`;
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(200);
+      expect(res.headers['content-type'], url).toMatch(/^text\/html/);
+      expect(res.body, url).toContain('<div id="app"></div>');
+    }
+  });
+
   it('serves hashed assets with a year-long immutable cache, and 404s a missing one', async () => {
     const asset = readdirSync(join(DIST_DIR, 'assets')).find((f) => f.endsWith('.js'))!;
     const res = await get(`/assets/${asset}`);

@@ -12,7 +12,7 @@ import { createCompany, type Plan } from '../../src/domain/companies.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { createApiKey, type Scope } from '../../src/domain/api-keys.js';
 import type { StaffUser } from '../../src/domain/users.js';
-import { hashPassword } from '../../src/security/passwords.js';
+import { hashPassword, type PasswordVerifier } from '../../src/security/passwords.js';
 import { newId } from '../../src/ids.js';
 
 /** The suite runs on PostgreSQL when DATABASE_URL is set, else on a fresh SQLite file per test. */
@@ -101,6 +101,11 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     leaseMs: 60_000,
     // High enough that no functional test meets it; the rate-limit tests pass a tiny one.
     rateLimitPerMin: 100_000,
+    anonRateLimitPerMin: 100_000,
+    shieldThreads: 1,
+    shieldCompanyInFlight: 100,
+    // The production defaults: the limit tests pass tiny ones.
+    companyLimits: { feedbackPerMin: 6_000, resendsPerMin: 60, endpoints: 50, automations: 100 },
     ...overrides,
   };
 }
@@ -115,11 +120,19 @@ export interface TestApp {
 }
 
 /** A full app over a fresh database with a manual clock. No port is opened: use app.http.inject(). */
-export async function createTestApp(opts: { config?: Partial<Config>; clock?: ManualClock } = {}): Promise<TestApp> {
+export async function createTestApp(
+  opts: { config?: Partial<Config>; clock?: ManualClock; verifyPassword?: PasswordVerifier } = {},
+): Promise<TestApp> {
   const testStore = await createTestStore();
   const clock = opts.clock ?? new ManualClock();
   const config = testConfig(opts.config);
-  const app = await buildApp({ config, store: testStore.store, clock, logger: false });
+  const app = await buildApp({
+    config,
+    store: testStore.store,
+    clock,
+    logger: false,
+    verifyPassword: opts.verifyPassword,
+  });
   await app.http.ready();
   return {
     app,

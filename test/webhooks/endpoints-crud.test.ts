@@ -209,7 +209,7 @@ describe('webhook endpoints: create, read, update, delete', () => {
     await s.t.store.db.insertInto('endpoints').values(rows).execute();
     const res = await s.api.post('/webhooks', { url: HOOK_URL, events: ['*'] });
     expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('conflict');
+    expect(res.body.error.code).toBe('endpoint_limit_reached');
     expect(res.body.error.message).toMatch(/at most 50/);
     // Another company is not affected.
     expect((await s.acmeApi.post('/webhooks', { url: HOOK_URL, events: ['*'] })).status).toBe(201);

@@ -256,7 +256,9 @@ describe('sendWebhook over http to a real loopback receiver', () => {
   it('reports a refused connection', async () => {
     const o = await send(`http://127.0.0.1:${refusedPort}/ok`);
     expect(o).toMatchObject({ ok: false, statusCode: null, errorKind: 'connection_refused' });
-    expect(o.errorMessage).toMatch(/ECONNREFUSED/);
+    // The tenant sees a fixed text; the OS error (with the address) is for the server log.
+    expect(o.errorMessage).toBe('the receiver refused the connection');
+    expect(o.detail).toMatch(/ECONNREFUSED/);
   });
 
   it('keeps only 2 KB of an endless response and stops reading', async () => {
@@ -310,7 +312,8 @@ describe('sendWebhook over http to a real loopback receiver', () => {
     const before = connections;
     const o = await send(httpUrl('/ok'), { d: dispatcher([]) });
     expect(o).toMatchObject({ ok: false, statusCode: null, errorKind: 'ssrf_blocked' });
-    expect(o.errorMessage).toMatch(/loopback/);
+    expect(o.errorMessage).toBe('the host resolves to an address webhooks may not reach');
+    expect(o.detail).toMatch(/loopback/);
     expect(connections).toBe(before);
     // Same for a name that resolves to loopback, and for localhost itself.
     expect(
@@ -330,7 +333,12 @@ describe('sendWebhook over http to a real loopback receiver', () => {
   });
 
   it('never throws on bad input', async () => {
-    expect(await send('not a url')).toMatchObject({ ok: false, errorKind: 'other', errorMessage: 'invalid URL' });
+    expect(await send('not a url')).toMatchObject({
+      ok: false,
+      errorKind: 'other',
+      errorMessage: 'the request could not be sent',
+      detail: 'invalid URL',
+    });
     expect(await send('ftp://127.0.0.1/x')).toMatchObject({ ok: false, errorKind: 'other' });
     const badHeaders = { ...headers, 'X-Bad': 'line\r\nbreak' };
     const o = await send(httpUrl('/ok'), { h: badHeaders });
@@ -365,7 +373,8 @@ describe('sendWebhook over https with a self-signed certificate', () => {
     const d = dispatcher(['127.0.0.0/8'], { tls: { ca: caCert } });
     const o = await send(httpsUrl('127.0.0.1', '/ok'), { d });
     expect(o).toMatchObject({ ok: false, errorKind: 'tls' });
-    expect(o.errorMessage).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID|altname|does not match/i);
+    expect(o.errorMessage).toBe('the TLS handshake failed: the certificate is not trusted or not valid for the host');
+    expect(o.detail).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID|altname|does not match/i);
     const other: LookupFn = toLoopback;
     const o2 = await send(httpsUrl('other.example.test', '/ok'), {
       d: dispatcher(['127.0.0.0/8'], { tls: { ca: caCert }, lookup: other }),
@@ -392,7 +401,10 @@ describe('error hygiene', () => {
     expect(outcomes.length).toBeGreaterThan(20);
     const values = Object.values(headers).filter((v) => v.length >= 8 && v !== 'application/json');
     for (const o of outcomes) {
-      for (const v of [...values, SECRET_TOKEN]) expect(o.errorMessage ?? '').not.toContain(v);
+      for (const v of [...values, SECRET_TOKEN]) {
+        expect(o.errorMessage ?? '').not.toContain(v);
+        expect(o.detail ?? '').not.toContain(v);
+      }
     }
   });
 
@@ -401,8 +413,10 @@ describe('error hygiene', () => {
     const o = await send(httpUrl('/ok'), { h: { ...headers, Authorization: `Bearer ${SECRET_TOKEN}\n` } });
     expect(o.errorKind).toBe('other');
     expect(o.errorMessage).not.toContain(SECRET_TOKEN);
+    expect(o.detail).not.toContain(SECRET_TOKEN);
     const withUserinfo = await send(`http://user:hunter2secret@127.0.0.1:${refusedPort}/ok`);
     expect(withUserinfo.errorMessage).not.toContain('hunter2secret');
+    expect(withUserinfo.detail).not.toContain('hunter2secret');
   });
 
   it('scrubs header values and URL credentials out of an error that quotes them', async () => {
@@ -421,11 +435,13 @@ describe('error hygiene', () => {
       dispatcher: new QuotingDispatcher(),
     });
     expect(o).toMatchObject({ ok: false, errorKind: 'other' });
-    expect(o.errorMessage).toMatch(/^refused /);
-    expect(o.errorMessage).not.toContain(SECRET_TOKEN);
-    expect(o.errorMessage).not.toContain(headers['X-Escalatr-Signature']);
-    expect(o.errorMessage).not.toContain('pa55word-xyz');
-    expect(o.errorMessage).toContain('[redacted]');
+    expect(o.errorMessage).toBe('the request could not be sent');
+    // The detail, which goes to the server log, is scrubbed too.
+    expect(o.detail).toMatch(/^refused /);
+    expect(o.detail).not.toContain(SECRET_TOKEN);
+    expect(o.detail).not.toContain(headers['X-Escalatr-Signature']);
+    expect(o.detail).not.toContain('pa55word-xyz');
+    expect(o.detail).toContain('[redacted]');
   });
 
   it('only ever opened sockets to loopback', () => {

@@ -3,6 +3,7 @@ import { api, onSessionLost, setCsrfToken } from './api';
 import { Layout } from './components/Layout';
 import { ComplaintDetailPage } from './pages/ComplaintDetail';
 import { ComplaintsPage } from './pages/Complaints';
+import { FeedbackRecordPage } from './pages/FeedbackRecord';
 import { IntegrationsPage } from './pages/Integrations';
 import { LoginPage } from './pages/Login';
 import { navigate, useLocation } from './router';
@@ -80,6 +81,14 @@ export function App() {
   );
 }
 
+function safeDecode(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 function Redirect({ to }: { to: string }) {
   useEffect(() => navigate(to, { replace: true }), [to]);
   return null;
@@ -92,6 +101,11 @@ function Routes() {
   if (path === '/complaints' || path === '/complaints/') return <ComplaintsPage />;
   const complaint = /^\/complaints\/([^/]+)\/?$/.exec(path);
   if (complaint) return <ComplaintDetailPage id={decodeURIComponent(complaint[1])} />;
+  // Every Shield alert links here (record.url): the record with its levels, thread and alerts.
+  const feedback = /^\/shield\/feedback\/([^/]+)\/?$/.exec(path);
+  const recordId = feedback ? safeDecode(feedback[1]) : null;
+  if (recordId !== null) return <FeedbackRecordPage id={recordId} />;
+  if (/^\/shield(\/feedback)?\/?$/.test(path)) return <Redirect to="/settings/integrations/shield" />;
   if (
     path === '/settings' ||
     path === '/settings/' ||

@@ -655,10 +655,22 @@ export interface Feedback {
   levels: {
     escalation_level: 'none' | 'low' | 'medium' | 'high' | 'extreme';
     emotional_intensity_level: ('none' | 'low' | 'medium' | 'high' | 'extreme') | null;
-    sentiment_shift: string | null;
+    sentiment_shift: ('sentiment degraded' | 'sentiment improved' | 'no change') | null;
   } | null;
   sentiment: number | null;
+  /**
+   * Ids of the escalation cues that fired
+   */
   cues: string[];
+  /**
+   * What drove the levels: each cue that fired, with its group and meaning
+   */
+  signals: {
+    cue: string;
+    group: 'threat' | 'soft' | 'emotion' | 'other';
+    label: string;
+    description: string;
+  }[];
 }
 
 export interface FeedbackIngestResult {
@@ -678,6 +690,73 @@ export interface FeedbackIngestResult {
     code: 'not_an_object' | 'missing_field' | 'invalid_type' | 'invalid_value' | 'too_long' | 'unknown_field';
     field?: string;
     message: string;
+  }[];
+}
+
+export interface RecordAlert {
+  /**
+   * The shield.alert event, as in the event feed
+   */
+  event_id: string;
+  automation_id: string;
+  automation_name: string | null;
+  escalated_at: string;
+  levels: {
+    escalation_level: 'none' | 'low' | 'medium' | 'high' | 'extreme';
+    emotional_intensity_level: ('none' | 'low' | 'medium' | 'high' | 'extreme') | null;
+    sentiment_shift: ('sentiment degraded' | 'sentiment improved' | 'no change') | null;
+  };
+  deliveries: {
+    /**
+     * The delivery (GET /deliveries/{id} has its attempts)
+     */
+    id: string;
+    target: 'webhook' | 'slack' | 'email' | 'endpoint';
+    endpoint_id: string | null;
+    destination_id: string | null;
+    /**
+     * The destination as the automation shows it; null for endpoints and for destinations since removed
+     */
+    destination:
+      | (
+          | {
+              id: string;
+              type: 'webhook';
+              url: string;
+              auth: {
+                /**
+                 * none, bearer (Authorization: Bearer …), api_key (X-API-Key: …) or custom_header
+                 */
+                type: 'none' | 'bearer' | 'api_key' | 'custom_header';
+                header_name: string | null;
+                has_token: boolean;
+              };
+              timeout_ms: number;
+            }
+          | {
+              id: string;
+              type: 'slack';
+              /**
+               * The incoming-webhook URL with its secret part masked
+               */
+              url: string;
+            }
+          | {
+              id: string;
+              type: 'email';
+              to: string[];
+            }
+        )
+      | null;
+    status: 'pending' | 'success' | 'failed' | 'dead';
+    /**
+     * Attempts made so far
+     */
+    attempt_count: number;
+    next_attempt_at: string | null;
+    last_status_code: number | null;
+    last_error: string | null;
+    updated_at: string;
   }[];
 }
 

@@ -58,3 +58,13 @@ export function Link({ href, children, ...rest }: AnchorProps) {
     </a>
   );
 }
+
+/**
+ * Where a feedback record lives in the dashboard: the same path the server puts in every Shield alert's
+ * `record.url`, so a link from an alert, the Shield list or a thread all open the same page.
+ */
+export const feedbackRecordPath = (recordId: string) => `/shield/feedback/${encodeURIComponent(recordId)}`;
+
+/** The deliveries view narrowed to one delivery, opened on its attempts. */
+export const deliveryPath = (deliveryId: string) =>
+  `/settings/integrations/deliveries?delivery=${encodeURIComponent(deliveryId)}`;

@@ -2,7 +2,7 @@
  * The API's shapes as the dashboard reads them: generated from the server's schemas (./api-types.ts), named here
  * the way the dashboard's components use them.
  */
-import type { Automation, Endpoint } from './api-types';
+import type { Automation, Endpoint, Feedback, RecordAlert } from './api-types';
 
 export type {
   ApiKey,
@@ -17,9 +17,16 @@ export type {
   Feedback,
   Followup,
   Message,
+  RecordAlert,
   SettlementOffer,
 } from './api-types';
 
 export type AuthType = Endpoint['auth']['type'];
 /** A destination as the API shows it. */
 export type Destination = Automation['destinations'][number];
+/** A stored feedback record with its scores, as the record page names it. */
+export type FeedbackRecord = Feedback;
+/** One cue that fired, grouped as the scorer weighs it, with what it means. */
+export type FeedbackSignal = Feedback['signals'][number];
+/** One delivery of a Shield alert: to a destination of the automation, or to a company endpoint. */
+export type AlertDelivery = RecordAlert['deliveries'][number];

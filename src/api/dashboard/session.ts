@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import type { Config } from '../../config.js';
 import { getCompany } from '../../domain/companies.js';
 import { normaliseEmail } from '../../domain/users.js';
 import { AppError } from '../../errors.js';
-import { DUMMY_PASSWORD_HASH, verifyPassword } from '../../security/passwords.js';
+import { DUMMY_PASSWORD_HASH, verifyPassword as scryptVerify } from '../../security/passwords.js';
+import { LoginThrottle } from '../../security/login-throttle.js';
 import { hashToken } from '../../security/tokens.js';
 import type { Db } from '../../storage/db.js';
 import { SESSION_COOKIE } from '../auth.js';
@@ -15,9 +15,6 @@ import { ok, Ok } from '../schemas.js';
 import { SessionSchema, SignedOutSchema, type SessionView } from '../shapes/account.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
-export const MAX_FAILED_LOGINS = 5;
-export const LOCKOUT_MS = 15 * 60 * 1000;
-
 const LoginBody = Type.Object(
   {
     email: Type.String({ minLength: 1, maxLength: 320 }),
@@ -26,9 +23,8 @@ const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** The one answer for an unknown email, a wrong password and a throttled attempt: nothing tells them apart. */
 const badCredentials = () => new AppError('unauthorized', 'Email or password is incorrect');
-const locked = (until: number) =>
-  new AppError('account_locked', `Too many failed logins; try again after ${new Date(until).toISOString()}`);
 
 function cookieOptions(config: Config) {
   return {
@@ -71,36 +67,21 @@ async function currentSession(db: Db, request: FastifyRequest, now: number) {
   return row && row.expires_at > now ? row : null;
 }
 
-/**
- * Counts a failed login; the fifth in a row locks the account for 15 minutes. The increment is one UPDATE so
- * parallel guesses cannot each read the same count and slip past the limit.
- */
-async function recordFailure(db: Db, userId: string, now: number): Promise<number | null> {
-  const row = await db
-    .updateTable('users')
-    .set({ failed_logins: sql`failed_logins + 1` })
-    .where('id', '=', userId)
-    .returning('failed_logins')
-    .executeTakeFirstOrThrow();
-  if (Number(row.failed_logins) < MAX_FAILED_LOGINS) return null;
-  const until = now + LOCKOUT_MS;
-  await db.updateTable('users').set({ failed_logins: 0, locked_until: until }).where('id', '=', userId).execute();
-  return until;
-}
-
 /** Dashboard sign-in: a session cookie (http-only, SameSite=Lax) plus a CSRF token the app sends on every write. */
-export function sessionRoutes({ ctx, config }: RouteDeps) {
+export function sessionRoutes({ ctx, config, verifyPassword = scryptVerify }: RouteDeps) {
   return async (app: ApiApp) => {
     const db = ctx.store.db;
     const tags = ['Dashboard session'];
+    const throttle = new LoginThrottle(ctx.clock);
 
     app.post(
       '/login',
       {
+        // Sign-in is anonymous traffic: it spends the address's budget before the body is read.
+        onRequest: async (request) => app.anonymousLimit.spend(request),
         config: {
           errors: {
-            401: 'unauthorized: email or password is incorrect',
-            429: 'account_locked: too many failed logins; try again later',
+            401: 'unauthorized: email or password is incorrect (also while attempts for the account are throttled)',
           },
         },
         schema: {
@@ -115,21 +96,24 @@ export function sessionRoutes({ ctx, config }: RouteDeps) {
         const body = request.body;
         const now = ctx.clock.now();
         const email = normaliseEmail(body.email);
+        const account = email ?? body.email.trim().toLowerCase();
+        // Every path does the same work — the lookup and one key derivation — so neither the answer nor its time
+        // tells an unknown email, a wrong password and a throttled attempt apart.
+        const allowed = throttle.allows(account, request.ip);
         const user = email
           ? await db
               .selectFrom('users')
-              .select(['id', 'company_id', 'password_hash', 'locked_until'])
+              .select(['id', 'company_id', 'password_hash'])
               .where('email', '=', email)
               .executeTakeFirst()
           : undefined;
-        if (user?.locked_until && user.locked_until > now) throw locked(user.locked_until);
-        // An unknown email still pays for one scrypt, so the answer time does not tell whether the account exists.
         const matches = await verifyPassword(body.password, user?.password_hash ?? DUMMY_PASSWORD_HASH);
-        if (!user || !matches) {
-          const lockedUntil = user ? await recordFailure(db, user.id, now) : null;
-          if (lockedUntil) throw locked(lockedUntil);
+        if (!allowed || !user || !matches) {
+          // A throttled attempt is not counted: only checked passwords make the wait grow.
+          if (allowed) throttle.recordFailure(account, request.ip);
           throw badCredentials();
         }
+        throttle.recordSuccess(account, request.ip);
 
         const token = randomBytes(32).toString('base64url');
         const session = {
@@ -141,11 +125,6 @@ export function sessionRoutes({ ctx, config }: RouteDeps) {
           created_at: now,
         };
         await db.transaction().execute(async (tx) => {
-          await tx
-            .updateTable('users')
-            .set({ failed_logins: 0, locked_until: null })
-            .where('id', '=', user.id)
-            .execute();
           // Expired sessions of this user are swept here, so the table does not grow with every sign-in.
           await tx.deleteFrom('sessions').where('user_id', '=', user.id).where('expires_at', '<=', now).execute();
           await tx.insertInto('sessions').values(session).execute();

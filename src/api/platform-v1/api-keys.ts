@@ -33,7 +33,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.get(
       '/api-keys',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'List API keys',
@@ -46,7 +46,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.post(
       '/api-keys',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Create an API key',
@@ -71,7 +71,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.delete(
       '/api-keys/:id',
       {
-        preHandler: admin,
+        onRequest: admin,
         config: { errors: { 404: 'not_found: no such key of your company' } },
         schema: {
           tags,
@@ -87,7 +87,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.get(
       '/me',
       {
-        preHandler: requireCompany(db, ctx.clock, 'read'),
+        onRequest: requireCompany(db, ctx.clock, 'read'),
         schema: {
           tags: ['Account'],
           summary: 'The caller: company, user or key, and API access',

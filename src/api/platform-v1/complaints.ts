@@ -27,13 +27,13 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     // Schemas are inlined, never added with addSchema: a plugin context that adds schemas rebuilds its validator
     // from Fastify's defaults (which drop unknown parameters) instead of inheriting the app's strict one.
-    const preHandler = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
     const tags = ['Complaints'];
 
     app.get(
       '/complaints',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: 'List complaints',
@@ -60,7 +60,7 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
     app.get(
       '/complaints/:id',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: 'Get a complaint',

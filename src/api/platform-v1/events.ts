@@ -54,12 +54,12 @@ const FeedResponse = Type.Object(
 /** GET /api/v1/events: the events webhooks carry, with their delivery state, to list or to poll with a cursor. */
 export function eventFeedRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
-    const preHandler = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
 
     app.get(
       '/events',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags: ['Event feed'],
           summary: 'Event feed',

@@ -7,7 +7,15 @@ import {
   listAutomations,
   updateAutomation,
 } from '../../shield/automations.js';
-import { feedbackView, getFeedback, ingestFeedback, listFeedback, MAX_BATCH } from '../../shield/feedback.js';
+import {
+  feedbackView,
+  getFeedback,
+  ingestFeedback,
+  listFeedback,
+  listThread,
+  MAX_BATCH,
+} from '../../shield/feedback.js';
+import { listRecordAlerts } from '../../shield/record-alerts.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf } from '../schemas.js';
@@ -19,6 +27,7 @@ import {
   IngestFeedbackBody,
   IngestResultSchema,
   PatchAutomationBody,
+  RecordAlertSchema,
   ShieldLevelSchema,
 } from '../shapes/shield.js';
 
@@ -59,15 +68,18 @@ export function shieldRoutes({ ctx }: RouteDeps) {
         bodyLimit: FEEDBACK_BODY_LIMIT_BYTES,
         validatorCompiler: acceptAnyBody,
         config: {
+          // Each record's text is checked with the record, so one bad record does not refuse the whole batch.
+          bodyTextCheckedByRoute: true,
           errors: {
             400: `invalid_request: not a record or { records }; validation_failed: records empty or over ${MAX_BATCH}`,
             413: `payload_too_large: the body is over ${FEEDBACK_BODY_LIMIT_BYTES} bytes`,
+            429: 'feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After',
           },
         },
         schema: {
           tags,
           summary: 'Ingest feedback',
-          description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped.`,
+          description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped. A batch that would take the company over its feedback records per minute is refused whole: 429 feedback_rate_limited with Retry-After.`,
           body: IngestFeedbackBody,
           response: { 202: Ok(IngestResultSchema) },
         },
@@ -112,6 +124,52 @@ export function shieldRoutes({ ctx }: RouteDeps) {
       async (request) => ok(feedbackView(await getFeedback(ctx.store.db, companyId(request), request.params.id))),
     );
 
+    const RECORD_404 = "not_found: no such record (another company's answers the same)";
+
+    app.get(
+      '/feedback/:id/thread',
+      {
+        onRequest: read,
+        config: { errors: { 404: RECORD_404 } },
+        schema: {
+          tags,
+          summary: "A record's thread",
+          description:
+            'The records of the same thread_id, this one included, in the order they arrived (the order sentiment_shift compares them in). A record without a thread_id is a thread of one.',
+          params: RecordIdParam,
+          querystring: PageOnlyQuery,
+          response: { 200: OkList(FeedbackSchema) },
+        },
+      },
+      async (request) => {
+        const page = pageOf(request.query);
+        const { rows, total } = await listThread(ctx.store.db, companyId(request), request.params.id, page);
+        return okList(page, rows.map(feedbackView), total);
+      },
+    );
+
+    app.get(
+      '/feedback/:id/alerts',
+      {
+        onRequest: read,
+        config: { errors: { 404: RECORD_404 } },
+        schema: {
+          tags,
+          summary: 'Alerts sent for a record',
+          description:
+            'Each shield.alert raised for the record, newest first: the automation, the levels it carried, and the state of every delivery (destinations of the automation and company endpoints subscribed to shield.alert).',
+          params: RecordIdParam,
+          querystring: PageOnlyQuery,
+          response: { 200: OkList(RecordAlertSchema) },
+        },
+      },
+      async (request) => {
+        const page = pageOf(request.query);
+        const { items, total } = await listRecordAlerts(ctx, companyId(request), request.params.id, page);
+        return okList(page, items, total);
+      },
+    );
+
     app.get(
       '/automations',
       {
@@ -144,7 +202,12 @@ export function shieldRoutes({ ctx }: RouteDeps) {
       '/automations',
       {
         onRequest: admin,
-        config: { errors: { 400: AUTOMATION_400, 409: 'conflict: the company has the most automations it may have' } },
+        config: {
+          errors: {
+            400: AUTOMATION_400,
+            409: 'automation_limit_reached: the company has as many automations as this server allows (error.details.limit)',
+          },
+        },
         schema: {
           tags,
           summary: 'Create an automation',
@@ -160,7 +223,12 @@ export function shieldRoutes({ ctx }: RouteDeps) {
       '/automations/:id',
       {
         onRequest: admin,
-        config: { errors: { 400: AUTOMATION_400, 404: AUTOMATION_404 } },
+        config: {
+          errors: {
+            400: `${AUTOMATION_400}; credentials_required: a destination URL moves to another origin without its auth sent again`,
+            404: AUTOMATION_404,
+          },
+        },
         schema: {
           tags,
           summary: 'Change an automation',

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { CompanyRateWindow } from '../../domain/company-limits.js';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { AppError } from '../../errors.js';
 import * as endpoints from '../../webhooks/endpoints.js';
@@ -69,14 +70,20 @@ function parseTime(value: string, parameter: string, where: 'query' | 'body'): n
 export function webhookRoutes({ ctx, config }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Webhooks'];
-    const preHandler = requireCompany(ctx.store.db, ctx.clock, 'admin');
+    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'admin');
     const policy: endpoints.UrlPolicy = { allowHttp: config.allowHttpWebhooks, allowCidrs: config.webhookAllowCidrs };
     const company = (request: FastifyRequest) => request.company!.companyId;
+    // A recover can put thousands of deliveries back in the queue: resends and recovers share one per-company rate.
+    const resends = new CompanyRateWindow(
+      config.companyLimits.resendsPerMin,
+      'resend_rate_limited',
+      'resend or recover requests',
+    );
 
     app.get(
       '/webhooks',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: 'Webhook endpoints',
@@ -94,11 +101,11 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.post(
       '/webhooks',
       {
-        preHandler,
+        onRequest,
         config: {
           errors: {
             400: URL_400,
-            409: `conflict: the company already has ${endpoints.MAX_ENDPOINTS_PER_COMPANY} endpoints`,
+            409: 'endpoint_limit_reached: the company has as many endpoints as this server allows (error.details.limit)',
           },
         },
         schema: {
@@ -118,7 +125,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.get(
       '/webhooks/:id',
       {
-        preHandler,
+        onRequest,
         config: { errors: { 404: ENDPOINT_404 } },
         schema: { tags, summary: 'One endpoint', params: EndpointIdParam, response: { 200: Ok(EndpointSchema) } },
       },
@@ -128,8 +135,13 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.patch(
       '/webhooks/:id',
       {
-        preHandler,
-        config: { errors: { 400: URL_400, 404: ENDPOINT_404 } },
+        onRequest,
+        config: {
+          errors: {
+            400: `${URL_400}; credentials_required: the URL moves to another origin without auth sent again (error.details.field)`,
+            404: ENDPOINT_404,
+          },
+        },
         schema: {
           tags,
           summary: 'Change an endpoint',
@@ -145,7 +157,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.delete(
       '/webhooks/:id',
       {
-        preHandler,
+        onRequest,
         config: { errors: { 404: ENDPOINT_404 } },
         schema: {
           tags,
@@ -161,7 +173,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.get(
       '/webhooks/:id/secret',
       {
-        preHandler,
+        onRequest,
         config: { errors: { 404: ENDPOINT_404 } },
         schema: {
           tags,
@@ -179,7 +191,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.post(
       '/webhooks/:id/secret/regenerate',
       {
-        preHandler,
+        onRequest,
         preValidation: emptyBodyAsObject,
         config: { errors: { 404: ENDPOINT_404 } },
         schema: {
@@ -202,7 +214,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.post(
       '/webhooks/:id/test',
       {
-        preHandler,
+        onRequest,
         preValidation: emptyBodyAsObject,
         config: { errors: { 404: ENDPOINT_404, 409: 'conflict: the endpoint is disabled' } },
         schema: {
@@ -227,7 +239,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.get(
       '/webhooks/:id/deliveries',
       {
-        preHandler,
+        onRequest,
         config: { errors: { 404: ENDPOINT_404 } },
         schema: {
           tags,
@@ -255,8 +267,14 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.post(
       '/webhooks/:id/recover',
       {
-        preHandler,
-        config: { errors: { 404: ENDPOINT_404, 409: 'conflict: the endpoint is disabled' } },
+        onRequest,
+        config: {
+          errors: {
+            404: ENDPOINT_404,
+            409: 'conflict: the endpoint is disabled',
+            429: "resend_rate_limited: over the company's resends and recovers a minute; see Retry-After",
+          },
+        },
         schema: {
           tags,
           summary: 'Send again the failed deliveries since a time',
@@ -267,6 +285,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
       },
       async (request) => {
         const since = parseTime(request.body.since, 'since', 'body');
+        resends.take(company(request), ctx.clock.now());
         return ok(await deliveries.recoverSince(ctx, company(request), request.params.id, since));
       },
     );
@@ -274,7 +293,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.get(
       '/deliveries',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: 'Deliveries of every endpoint, newest first',
@@ -295,7 +314,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.get(
       '/deliveries/stats',
       {
-        preHandler,
+        onRequest,
         schema: {
           tags,
           summary: 'Attempts by outcome per hour or day',
@@ -313,7 +332,7 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.get(
       '/deliveries/:id',
       {
-        preHandler,
+        onRequest,
         config: { errors: { 404: 'not_found: no such delivery of your company' } },
         schema: {
           tags,
@@ -328,11 +347,12 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
     app.post(
       '/deliveries/:id/resend',
       {
-        preHandler,
+        onRequest,
         config: {
           errors: {
             404: 'not_found: no such delivery of your company',
             409: 'conflict: the delivery is pending, or its endpoint was deleted or is disabled',
+            429: "resend_rate_limited: over the company's resends and recovers a minute; see Retry-After",
           },
         },
         schema: {
@@ -342,7 +362,10 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
           response: { 200: Ok(DeliverySchema) },
         },
       },
-      async (request) => ok(await deliveries.resendDelivery(ctx, company(request), request.params.id)),
+      async (request) => {
+        resends.take(company(request), ctx.clock.now());
+        return ok(await deliveries.resendDelivery(ctx, company(request), request.params.id));
+      },
     );
   };
 }

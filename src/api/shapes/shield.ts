@@ -8,6 +8,7 @@ import {
   type AutomationView,
 } from '../../shield/automations.js';
 import type { feedbackView, IngestResult } from '../../shield/feedback.js';
+import type { AlertDeliveryView, RecordAlertView } from '../../shield/record-alerts.js';
 import { CONTENT_MAX, RECORD_ID_MAX, REF_MAX, SOURCE_MAX, URL_MAX } from '../../shield/feedback-record.js';
 import { MAX_BATCH } from '../../shield/feedback.js';
 import { LEVELS } from '../../shield/levels.js';
@@ -17,6 +18,17 @@ import { AuthTypeSchema } from './webhooks.js';
 import type { Expect, SameKeys } from './check.js';
 
 export const ShieldLevelSchema = StringEnum(LEVELS);
+// Typed as a string, as the store holds it; the document still lists the values the scorer writes.
+const SentimentShiftSchema = Type.Unsafe<string>({
+  type: 'string',
+  enum: ['sentiment degraded', 'sentiment improved', 'no change'],
+});
+
+const LevelsSchema = Type.Object({
+  escalation_level: ShieldLevelSchema,
+  emotional_intensity_level: Nullable(ShieldLevelSchema),
+  sentiment_shift: Nullable(SentimentShiftSchema),
+});
 
 export const FeedbackSchema = Type.Object(
   {
@@ -29,15 +41,18 @@ export const FeedbackSchema = Type.Object(
     created_at: Nullable(DateTime({ description: 'The time at the source' })),
     received_at: DateTime(),
     scored_at: Nullable(DateTime({ description: 'null until the record is scored' })),
-    levels: Nullable(
+    levels: Nullable(LevelsSchema),
+    sentiment: Nullable(Type.Number({ minimum: -1, maximum: 1 })),
+    cues: Type.Array(Type.String(), { description: 'Ids of the escalation cues that fired' }),
+    signals: Type.Array(
       Type.Object({
-        escalation_level: ShieldLevelSchema,
-        emotional_intensity_level: Nullable(ShieldLevelSchema),
-        sentiment_shift: Nullable(Type.String()),
+        cue: Type.String(),
+        group: StringEnum(['threat', 'soft', 'emotion', 'other'] as const),
+        label: Type.String(),
+        description: Type.String(),
       }),
+      { description: 'What drove the levels: each cue that fired, with its group and meaning' },
     ),
-    sentiment: Nullable(Type.Number()),
-    cues: Type.Array(Type.String()),
   },
   { title: 'Feedback' },
 );
@@ -118,6 +133,8 @@ const EmailDestinationView = Type.Object({
   to: Type.Array(Type.String()),
 });
 
+const DestinationViewSchema = Type.Union([WebhookDestinationView, SlackDestinationView, EmailDestinationView]);
+
 const FilterSchema = Type.Object(
   {
     min_level: ShieldLevelSchema,
@@ -133,11 +150,43 @@ export const AutomationSchema = Type.Object(
     name: Type.String(),
     active: Type.Boolean(),
     filter: FilterSchema,
-    destinations: Type.Array(Type.Union([WebhookDestinationView, SlackDestinationView, EmailDestinationView])),
+    destinations: Type.Array(DestinationViewSchema),
     created_at: DateTime(),
     updated_at: DateTime(),
   },
   { title: 'Automation' },
+);
+
+const AlertDeliverySchema = Type.Object(
+  {
+    id: Type.String({ description: 'The delivery (GET /deliveries/{id} has its attempts)' }),
+    target: Type.Unsafe<string>({ type: 'string', enum: ['webhook', 'slack', 'email', 'endpoint'] }),
+    endpoint_id: Nullable(Type.String({ description: 'A company webhook endpoint subscribed to shield.alert' })),
+    destination_id: Nullable(Type.String({ description: 'A destination of the automation' })),
+    destination: Nullable(DestinationViewSchema, {
+      description: 'The destination as the automation shows it; null for endpoints and for destinations since removed',
+    }),
+    status: StringEnum(['pending', 'success', 'failed', 'dead'] as const),
+    attempt_count: Type.Integer({ description: 'Attempts made so far' }),
+    next_attempt_at: Nullable(DateTime()),
+    last_status_code: Nullable(Type.Integer()),
+    last_error: Nullable(Type.String()),
+    updated_at: DateTime(),
+  },
+  { title: 'AlertDelivery' },
+);
+
+/** One shield.alert raised for a feedback record, with the state of each of its deliveries. */
+export const RecordAlertSchema = Type.Object(
+  {
+    event_id: Type.String({ description: 'The shield.alert event, as in the event feed' }),
+    automation_id: Type.String(),
+    automation_name: Nullable(Type.String({ description: 'null once the automation was deleted' })),
+    escalated_at: DateTime(),
+    levels: LevelsSchema,
+    deliveries: Type.Array(AlertDeliverySchema),
+  },
+  { title: 'RecordAlert' },
 );
 
 export const DeletedAutomationSchema = Type.Object({ id: Type.String(), deleted: Type.Literal(true) });
@@ -193,4 +242,6 @@ type _ShapeChecks = [
   Expect<SameKeys<ReturnType<typeof feedbackView>, Static<typeof FeedbackSchema>>>,
   Expect<SameKeys<IngestResult, Static<typeof IngestResultSchema>>>,
   Expect<SameKeys<AutomationView, Static<typeof AutomationSchema>>>,
+  Expect<SameKeys<RecordAlertView, Static<typeof RecordAlertSchema>>>,
+  Expect<SameKeys<AlertDeliveryView, Static<typeof AlertDeliverySchema>>>,
 ];

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import nodemailer from 'nodemailer';
 import type { DomainContext } from '../../domain/context.js';
-import type { AttemptErrorKind, AttemptOutcome } from '../../queue/attempt.js';
+import { attemptErrorMessage, type AttemptErrorKind, type AttemptOutcome } from '../../queue/attempt.js';
 import type { DeliveryTarget } from '../../webhooks/targets.js';
 import type { ShieldAlertPayload } from '../alerts.js';
 import { alertPayload, destinationFor, headerSafe } from './plan-common.js';
@@ -179,9 +179,15 @@ export async function sendAlertEmail(
     );
   } catch (err) {
     const kind = err instanceof SendTimeout ? 'timeout' : classifySmtpError(err);
-    let message = err instanceof Error ? err.message : 'unknown SMTP error';
-    for (const secret of settings.secrets) message = message.split(secret).join('[redacted]');
-    return outcome(false, elapsed(), kind, message.slice(0, 500), null);
+    // The mail server's own words can name its addresses: the tenant sees a fixed text, the log the detail.
+    const responseCode = (err as { responseCode?: unknown } | null)?.responseCode;
+    const shown = attemptErrorMessage(kind as AttemptErrorKind, {
+      timeoutMs,
+      smtpCode: typeof responseCode === 'number' ? responseCode : null,
+    });
+    let detail = err instanceof Error ? err.message : 'unknown SMTP error';
+    for (const secret of settings.secrets) detail = detail.split(secret).join('[redacted]');
+    return { ...outcome(false, elapsed(), kind, shown, null), detail: detail.slice(0, 500) };
   } finally {
     clearTimeout(timer);
     transport.close();

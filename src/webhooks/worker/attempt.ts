@@ -55,16 +55,23 @@ export async function attemptDelivery(deps: AttemptDeps, item: HeldDelivery, own
     return done(PREPARE_FAILED);
   }
   if (plan.kind === 'skip') return done(null, plan.reason);
-  if (plan.kind === 'custom') return done(await plan.send());
-  return done(
-    await sendWebhook({
-      url: plan.url,
-      headers: plan.headers,
-      body: plan.body,
-      timeoutMs: plan.timeoutMs,
-      dispatcher: deps.dispatcher,
-    }),
-  );
+  const outcome =
+    plan.kind === 'custom'
+      ? await plan.send()
+      : await sendWebhook({
+          url: plan.url,
+          headers: plan.headers,
+          body: plan.body,
+          timeoutMs: plan.timeoutMs,
+          dispatcher: deps.dispatcher,
+        });
+  // The tenant sees a fixed text per error kind; what actually went wrong is for the operator's log.
+  if (outcome.detail)
+    deps.log?.info(
+      { delivery_id: item.delivery.id, error_kind: outcome.errorKind, detail: outcome.detail },
+      'delivery attempt failed',
+    );
+  return done(outcome);
 }
 
 /** Lets each target read what a claimed batch needs in one query (DeliveryTarget.prepare). */

@@ -143,6 +143,9 @@ export async function startStack(): Promise<Stack> {
     complaintIds.push((await fileComplaint(ctx, { consumerId: consumer.id, company_code: 'VOLT', ...f })).escalatr_id);
 
   const baseUrl = `http://127.0.0.1:${(app.http.server.address() as AddressInfo).port}`;
+  // What PUBLIC_URL is on a deployment: links the server sends out (a Shield alert's record.url) open this server.
+  // The port is known only now, and the app reads its config when it builds a link.
+  config.publicUrl = baseUrl;
   return {
     baseUrl,
     app,

@@ -5,8 +5,9 @@ import { Link, useLocation } from '../router';
 import { useSession } from '../session';
 
 const NAV = [
-  { href: '/complaints', label: 'Complaints', match: '/complaints' },
-  { href: '/settings/integrations/api-keys', label: 'Integrations', match: '/settings' },
+  { href: '/complaints', label: 'Complaints', match: ['/complaints'] },
+  // A Shield feedback record belongs to the Escalation Shield tab of Integrations.
+  { href: '/settings/integrations/api-keys', label: 'Integrations', match: ['/settings', '/shield'] },
 ];
 
 /** The frame of every signed-in page: company and user at the top, the sections on the side. */
@@ -53,7 +54,11 @@ export function Layout({ children }: { children: ComponentChildren }) {
           <ul>
             {NAV.map((n) => (
               <li key={n.href}>
-                <Link href={n.href} class="navlink" aria-current={path.startsWith(n.match) ? 'page' : undefined}>
+                <Link
+                  href={n.href}
+                  class="navlink"
+                  aria-current={n.match.some((m) => path.startsWith(m)) ? 'page' : undefined}
+                >
                   {n.label}
                 </Link>
               </li>

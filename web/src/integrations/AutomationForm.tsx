@@ -7,7 +7,7 @@ import { AUTH_METHODS, SHIELD_LEVELS } from '../catalog';
 import { capitalise } from '../format';
 import { useAction } from '../hooks';
 import type { Automation, AuthType, Destination } from '../types';
-import { urlProblem } from './WebhookCard';
+import { sameOrigin, urlProblem } from './WebhookCard';
 
 /** One destination row as edited: every type's fields, only the chosen type's are sent. */
 interface DestinationDraft {
@@ -88,6 +88,15 @@ function destinationErrors(d: DestinationDraft, allowHttp: boolean): Record<stri
     const changed = d.authType !== d.savedAuthType;
     if (d.authType !== 'none' && !d.credential && (changed || !d.id))
       e.credential = 'Enter the credential your endpoint expects.';
+    // The server keeps a stored credential only for the same scheme, host and port; a move needs it typed again.
+    else if (
+      d.id &&
+      d.savedAuthType !== 'none' &&
+      d.authType !== 'none' &&
+      !d.credential &&
+      !sameOrigin(d.savedUrl ?? '', d.url.trim())
+    )
+      e.credential = "The URL's host changed: enter the credential again.";
     if (d.authType === 'custom_header' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(d.headerName.trim()))
       e.headerName = 'Enter a header name.';
     const t = Number(d.timeoutS);

@@ -69,6 +69,7 @@ function Deliveries() {
   }, [inFlight, deliveries.reload, stats.reload]);
 
   const endpointUrl = (id?: string | null) => endpoints.data?.find((e) => e.id === id)?.url;
+  const focusedId = search.get('delivery') ?? '';
   const filter = (key: string) => (value: string) => setSearch({ [key]: value, page: null });
   const refresh = () => {
     void deliveries.reload();
@@ -77,6 +78,7 @@ function Deliveries() {
 
   return (
     <div class="stack-lg">
+      {focusedId && <FocusedDelivery id={focusedId} endpointUrl={endpointUrl} onChanged={refresh} />}
       <section class="card" aria-labelledby="chart-title">
         <div class="card-head">
           <div>
@@ -113,10 +115,7 @@ function Deliveries() {
           onValue={filter('event')}
           options={[
             { value: '', label: 'All events' },
-            ...['webhook.test', ...WEBHOOK_EVENTS.map((e) => e.name), 'shield.alert'].map((e) => ({
-              value: e,
-              label: e,
-            })),
+            ...WEBHOOK_EVENTS.map((e) => ({ value: e.name, label: e.name })),
           ]}
         />
         <SelectField
@@ -141,21 +140,7 @@ function Deliveries() {
         </h2>
         <div class="table-wrap">
           <table class="table">
-            <thead>
-              <tr>
-                <th scope="col">Created</th>
-                <th scope="col">Event</th>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Status</th>
-                <th scope="col" class="num">
-                  Attempts
-                </th>
-                <th scope="col">Last response</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
+            <DeliveryHead />
             {deliveries.data?.data.map((d) => (
               <DeliveryRow
                 key={d.id}
@@ -191,16 +176,85 @@ function Deliveries() {
   );
 }
 
+/**
+ * One delivery opened on its attempts, above the list: where a link to a single delivery lands (a Shield record's
+ * alerts link here), whatever the list's filters and page.
+ */
+function FocusedDelivery({
+  id,
+  endpointUrl,
+  onChanged,
+}: {
+  id: string;
+  endpointUrl: (id?: string | null) => string | undefined;
+  onChanged: () => void;
+}) {
+  const delivery = useAsync(() => api.get<Delivery>(`/api/v1/deliveries/${encodeURIComponent(id)}`), [id]);
+  const d = delivery.data;
+  return (
+    <section class="card flush" aria-labelledby="focused-title">
+      <div class="card-head card-title-pad">
+        <h2 id="focused-title">
+          Delivery <span class="mono">{id}</span>
+        </h2>
+        <button type="button" class="btn btn-sm" onClick={() => setSearch({ delivery: null })}>
+          Close
+        </button>
+      </div>
+      {delivery.error && <Notice kind="error">{delivery.error}</Notice>}
+      {!d && !delivery.error && <p class="muted card-title-pad">Loading…</p>}
+      {d && (
+        <div class="table-wrap">
+          <table class="table">
+            <DeliveryHead />
+            <DeliveryRow
+              delivery={d}
+              endpointUrl={endpointUrl(d.endpoint_id) ?? d.target ?? '—'}
+              initiallyOpen
+              onChanged={() => {
+                void delivery.reload();
+                onChanged();
+              }}
+            />
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function DeliveryHead() {
+  return (
+    <thead>
+      <tr>
+        <th scope="col">Created</th>
+        <th scope="col">Event</th>
+        <th scope="col">Endpoint</th>
+        <th scope="col">Status</th>
+        <th scope="col" class="num">
+          Attempts
+        </th>
+        <th scope="col">Last response</th>
+        <th scope="col">
+          <span class="sr-only">Actions</span>
+        </th>
+      </tr>
+    </thead>
+  );
+}
+
 function DeliveryRow({
   delivery: d,
   endpointUrl,
+  initiallyOpen = false,
   onChanged,
 }: {
   delivery: Delivery;
   endpointUrl: string;
+  initiallyOpen?: boolean;
   onChanged: () => void;
 }) {
-  const [open, setOpen] = useState(false);
+  const [open, setOpen] = useState(initiallyOpen);
   const detail = useAsync(
     async () => (open ? api.get<DeliveryDetail>(`/api/v1/deliveries/${encodeURIComponent(d.id)}`) : undefined),
     [open, d.id, d.updated_at, d.status],

@@ -7,6 +7,7 @@ import { Pagination } from '../components/Pagination';
 import { Toggle } from '../components/Toggle';
 import { capitalise, formatDate } from '../format';
 import { useAction, useAsync } from '../hooks';
+import { feedbackRecordPath, Link } from '../router';
 import { canAdmin, useSession } from '../session';
 import type { Automation, Destination, Feedback } from '../types';
 import { AutomationForm } from './AutomationForm';
@@ -182,7 +183,11 @@ function FeedbackTable() {
                   ) : (
                     r.source
                   )}
-                  <div class="muted small mono">{r.id}</div>
+                  <div class="small">
+                    <Link href={feedbackRecordPath(r.id)} class="mono" aria-label={`Open feedback record ${r.id}`}>
+                      {r.id}
+                    </Link>
+                  </div>
                 </td>
                 <td class="excerpt-cell">
                   {r.content.length > 220 ? `${r.content.slice(0, 220)}…` : r.content}

@@ -22,6 +22,15 @@ interface Form {
   timeoutS: string;
 }
 
+/** Same scheme, host and port, as the URL parser reads them (the server's rule for keeping a credential). */
+export function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 const authOf = (e?: Endpoint): { type: AuthType; header_name: string } => ({
   type: e?.auth.type ?? 'none',
   header_name: e?.auth.header_name ?? '',
@@ -126,6 +135,11 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
   if (form.authType !== 'none' && authChanged && !form.credential && (!endpoint || form.authType !== savedAuth.type)) {
     errors.credential = `Enter the ${CREDENTIAL_LABEL[form.authType].toLowerCase()} your endpoint expects.`;
   }
+  // The server keeps a stored credential only for the same scheme, host and port; a move needs it typed again.
+  const movedOrigin = !!endpoint && !url.error && !sameOrigin(endpoint.url, form.url.trim());
+  if (movedOrigin && endpoint?.has_token && form.authType !== 'none' && !form.credential) {
+    errors.credential = `The URL's host changed: enter the ${CREDENTIAL_LABEL[form.authType].toLowerCase()} again.`;
+  }
   if (form.authType === 'custom_header' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(form.headerName.trim())) {
     errors.headerName = 'Enter a header name such as X-Webhook-Token.';
   }
@@ -141,7 +155,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
       events: allEvents ? ['*'] : form.events,
       timeout_ms: timeout * 1000,
     };
-    if (authChanged) {
+    if (authChanged || movedOrigin) {
       const auth: Record<string, unknown> = { type: form.authType };
       if (form.authType !== 'none' && form.credential) auth.token = form.credential;
       if (form.authType === 'custom_header') auth.header_name = form.headerName.trim();

@@ -1,0 +1,47 @@
+/**
+ * Every event name the platform emits, with what makes it fire: the seeds' catalogue, the lifecycle events of the
+ * escalation seed, the Test button's event and Escalation Shield's alert. The API validates subscriptions and
+ * filters against this list and the dashboard builds its event pickers from it, so the two can never disagree.
+ * It imports nothing, so the dashboard bundle can include it as it is.
+ */
+export const EVENT_NAMES = [
+  'complaint.created',
+  'complaint.escalated',
+  'complaint.claimed',
+  'complaint.released',
+  'complaint.completed',
+  'complaint.resolved',
+  'complaint.withdrawn',
+  'complaint.delegated',
+  'settlement.responded',
+  'message.new',
+  'evidence.uploaded',
+  'followup.replied',
+  'action.drafted',
+  'action.filed',
+  'social.posted',
+  'webhook.test',
+  'shield.alert',
+] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
+
+/** When each event fires, in the words the dashboard shows beside its checkbox. */
+export const EVENT_DESCRIPTIONS: Readonly<Record<EventName, string>> = {
+  'complaint.created': 'A new complaint was filed',
+  'complaint.escalated': 'A complaint moved up a level, by the consumer or automatically',
+  'complaint.claimed': 'A staff member claimed the complaint',
+  'complaint.released': 'Ownership of the complaint was released',
+  'complaint.completed': 'Staff completed the complaint with resolution notes',
+  'complaint.resolved': 'The consumer marked the complaint resolved',
+  'complaint.withdrawn': 'The consumer withdrew the complaint',
+  'complaint.delegated': 'The consumer delegated the complaint to someone else',
+  'settlement.responded': 'The consumer accepted, rejected or countered an offer',
+  'message.new': 'A chat message was posted on the complaint',
+  'evidence.uploaded': 'The consumer uploaded evidence',
+  'followup.replied': 'The consumer answered a follow-up question',
+  'action.drafted': 'The consumer drafted a resolution action',
+  'action.filed': 'The consumer marked an action as filed',
+  'social.posted': 'The consumer marked a social post as published',
+  'webhook.test': 'Someone pressed Test on a webhook (the Test button always reaches its own endpoint)',
+  'shield.alert': 'Escalation Shield scored feedback over an automation’s threshold',
+};

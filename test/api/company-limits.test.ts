@@ -1,0 +1,160 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defaultShieldThreads, loadConfig, type CompanyLimits } from '../../src/config.js';
+import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
+import { call, expectError } from './platform-fixtures.js';
+import { processorFor, record } from '../shield/shield-helpers.js';
+
+const LIMITS: CompanyLimits = { feedbackPerMin: 1000, resendsPerMin: 2, endpoints: 2, automations: 1 };
+const HOOK_URL = 'http://127.0.0.1:9/hook';
+
+const batch = (prefix: string, n: number) => ({
+  records: Array.from({ length: n }, (_, i) => record(`${prefix}-${i}`, `Record ${i}: the delivery was late again.`)),
+});
+
+describe('per-company limits on expensive work', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<typeof seedTenant>>;
+  let b: Awaited<ReturnType<typeof seedTenant>>;
+  beforeEach(async () => {
+    t = await createTestApp({ config: { companyLimits: LIMITS } });
+    a = await seedTenant(t, { code: 'ACME' });
+    b = await seedTenant(t, { code: 'BOLT' });
+  });
+  afterEach(async () => t.close());
+
+  const post = (key: string, url: string, payload: unknown) =>
+    call(t, { method: 'POST', url: `/api/v1${url}`, headers: bearer(key), payload: payload as object });
+  const count = async (table: 'feedback_records' | 'endpoints' | 'automations', companyId: string) =>
+    Number(
+      (
+        await t.store.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('company_id', '=', companyId)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  it('refuses a feedback batch over the per-minute rate with 429 and Retry-After, stores none of it, and loses nothing', async () => {
+    expect((await post(a.adminKey, '/feedback', batch('first', 600))).status).toBe(202);
+
+    const over = await post(a.adminKey, '/feedback', batch('second', 500));
+    expectError(over, 429, 'feedback_rate_limited');
+    // 100 of the first 600 must leave the minute before the 500 fit; all 600 arrived now.
+    expect(over.headers['retry-after']).toBe('60');
+    expect(over.body.error.details).toEqual({ limit: 1000, used: 600, batch: 500, retry_after: 60 });
+    expect(await count('feedback_records', a.company.id)).toBe(600);
+
+    // Sending the stored batch again is not refused: duplicates are not new records.
+    const again = await post(a.adminKey, '/feedback', batch('first', 600));
+    expect(again.status).toBe(202);
+    expect(again.body.data).toMatchObject({ accepted: 0, duplicates: 600 });
+    // Another company has its own minute.
+    expect((await post(b.adminKey, '/feedback', batch('other', 1000))).status).toBe(202);
+
+    // Half a minute on, the window still holds the 600.
+    t.clock.advance(30_000);
+    const still = await post(a.adminKey, '/feedback', batch('second', 500));
+    expectError(still, 429, 'feedback_rate_limited');
+    expect(still.headers['retry-after']).toBe('30');
+
+    // After Retry-After the refused batch goes in, and every accepted record is scored.
+    t.clock.advance(30_000);
+    const later = await post(a.adminKey, '/feedback', batch('second', 500));
+    expect(later.status).toBe(202);
+    expect(later.body.data).toMatchObject({ accepted: 500, duplicates: 0 });
+    expect((await processorFor(t).tick()).scored).toBe(2100);
+    const unscored = await t.store.db
+      .selectFrom('feedback_records')
+      .select('id')
+      .where('scored_at', 'is', null)
+      .execute();
+    expect(unscored).toEqual([]);
+    expect(await count('feedback_records', a.company.id)).toBe(1100);
+  });
+
+  it('still answers bad input before the rate: an invalid body is a 400 even for a company over it', async () => {
+    expect((await post(a.adminKey, '/feedback', batch('fill', 1000))).status).toBe(202);
+    expectError(await post(a.adminKey, '/feedback', { records: 'many' }), 400, 'validation_failed');
+    expectError(await post(a.adminKey, '/feedback', batch('more', 1)), 429, 'feedback_rate_limited');
+    expect(await count('feedback_records', a.company.id)).toBe(1000);
+  });
+
+  it('refuses an endpoint over the per-company count with 409 endpoint_limit_reached, creating nothing', async () => {
+    for (let i = 0; i < 2; i++)
+      expect((await post(a.adminKey, '/webhooks', { url: `${HOOK_URL}/${i}`, events: ['*'] })).status).toBe(201);
+    const over = await post(a.adminKey, '/webhooks', { url: HOOK_URL, events: ['*'] });
+    expectError(over, 409, 'endpoint_limit_reached');
+    expect(over.body.error.details).toEqual({ limit: 2 });
+    expect(await count('endpoints', a.company.id)).toBe(2);
+    expect((await post(b.adminKey, '/webhooks', { url: HOOK_URL, events: ['*'] })).status).toBe(201);
+  });
+
+  it('refuses an automation over the per-company count with 409 automation_limit_reached, creating nothing', async () => {
+    const automation = { name: 'Escalations', filter: { min_level: 'high' }, destinations: [] };
+    expect((await post(a.adminKey, '/automations', automation)).status).toBe(201);
+    const over = await post(a.adminKey, '/automations', automation);
+    expectError(over, 409, 'automation_limit_reached');
+    expect(over.body.error.details).toEqual({ limit: 1 });
+    expect(await count('automations', a.company.id)).toBe(1);
+    expect((await post(b.adminKey, '/automations', automation)).status).toBe(201);
+  });
+
+  it('shares one per-minute rate between resends and recovers, per company, with 429 and Retry-After', async () => {
+    const ep = (await post(a.adminKey, '/webhooks', { url: HOOK_URL, events: ['*'] })).body.data.id as string;
+    const recover = (key: string, id: string) =>
+      post(key, `/webhooks/${id}/recover`, { since: '2020-01-01T00:00:00Z' });
+    expect((await recover(a.adminKey, ep)).status).toBe(200);
+    t.clock.advance(20_000);
+    expect((await recover(a.adminKey, ep)).status).toBe(200);
+    const over = await recover(a.adminKey, ep);
+    expectError(over, 429, 'resend_rate_limited');
+    // The first of the two leaves the minute 40 s from now.
+    expect(over.headers['retry-after']).toBe('40');
+    expectError(
+      await post(a.adminKey, `/deliveries/dlv_${'0'.repeat(20)}/resend`, undefined),
+      429,
+      'resend_rate_limited',
+    );
+    const other = (await post(b.adminKey, '/webhooks', { url: HOOK_URL, events: ['*'] })).body.data.id as string;
+    expect((await recover(b.adminKey, other)).status).toBe(200);
+    t.clock.advance(40_000);
+    expect((await recover(a.adminKey, ep)).status).toBe(200);
+  });
+});
+
+describe('limit settings', () => {
+  const env = (vars: Record<string, string> = {}) => ({
+    DATA_DIR: mkdtempSync(join(tmpdir(), 'escalatr-cfg-')),
+    ESCALATR_MASTER_KEY: 'ab'.repeat(32),
+    ...vars,
+  });
+
+  it('has defaults, accepts 0 for the rates, and names the variable when a value is wrong', () => {
+    const config = loadConfig(env());
+    expect(config.companyLimits).toEqual({ feedbackPerMin: 6000, resendsPerMin: 60, endpoints: 50, automations: 100 });
+    expect(config.shieldThreads).toBe(defaultShieldThreads());
+    expect(config.shieldCompanyInFlight).toBe(100);
+    expect(
+      loadConfig(env({ ESCALATR_FEEDBACK_PER_MIN: '0', ESCALATR_RESENDS_PER_MIN: '0' })).companyLimits,
+    ).toMatchObject({ feedbackPerMin: 0, resendsPerMin: 0 });
+    const bad: Array<[string, string]> = [
+      ['ESCALATR_FEEDBACK_PER_MIN', '999'],
+      ['ESCALATR_FEEDBACK_PER_MIN', 'lots'],
+      ['ESCALATR_RESENDS_PER_MIN', '-1'],
+      ['ESCALATR_MAX_ENDPOINTS', '0'],
+      ['ESCALATR_MAX_AUTOMATIONS', '1.5'],
+      ['ESCALATR_SHIELD_THREADS', '0'],
+      ['ESCALATR_SHIELD_COMPANY_IN_FLIGHT', '0'],
+    ];
+    for (const [name, value] of bad)
+      expect(() => loadConfig(env({ [name]: value })), `${name}=${value}`).toThrow(new RegExp(name));
+  });
+
+  it('scores in one thread on one or two cores and in two from three up', () => {
+    expect([1, 2, 3, 4, 16].map((cores) => defaultShieldThreads(cores))).toEqual([1, 1, 2, 2, 2]);
+  });
+});
