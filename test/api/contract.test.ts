@@ -716,6 +716,64 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     expect(untested).toEqual([]);
   }, 120_000);
 
+  it('answers the limits as documented: per-company 409 and 429 codes, and the anonymous 429', async () => {
+    const limited = await createTestApp({
+      config: {
+        anonRateLimitPerMin: 1,
+        companyLimits: { feedbackPerMin: 1, resendsPerMin: 1, endpoints: 1, automations: 1 },
+      },
+    });
+    try {
+      const doc = (await limited.app.http.inject({ method: 'GET', url: '/openapi.json' })).json();
+      const lc = new Contract(doc, limited);
+      const v = await seedTenant(limited);
+      const admin = { ...bearer(v.adminKey), 'content-type': 'application/json' };
+      const P = '/api/v1';
+      const code = async (operation: string, status: number, opts: InjectOptions) =>
+        (await lc.send(operation, status, opts)).body.error.code;
+
+      const endpoint = { url: 'https://hooks.example.com/escalatr', events: ['*'] };
+      const ep = await lc.send(`POST ${P}/webhooks`, 201, {
+        method: 'POST',
+        url: `${P}/webhooks`,
+        headers: admin,
+        payload: endpoint,
+      });
+      expect(
+        await code(`POST ${P}/webhooks`, 409, {
+          method: 'POST',
+          url: `${P}/webhooks`,
+          headers: admin,
+          payload: endpoint,
+        }),
+      ).toBe('endpoint_limit_reached');
+
+      const automation = { name: 'Threats', filter: { min_level: 'high' } };
+      const auto = { method: 'POST' as const, url: `${P}/automations`, headers: admin, payload: automation };
+      await lc.send(`POST ${P}/automations`, 201, auto);
+      expect(await code(`POST ${P}/automations`, 409, auto)).toBe('automation_limit_reached');
+
+      const records = [1, 2].map((n) => ({ id: `zd-${n}`, source: 'ZendeskSupport', content: 'The app is slow.' }));
+      const feedback = { method: 'POST' as const, url: `${P}/feedback`, headers: admin, payload: { records } };
+      expect(await code(`POST ${P}/feedback`, 429, feedback)).toBe('feedback_rate_limited');
+
+      const recover = {
+        method: 'POST' as const,
+        url: `${P}/webhooks/${ep.body.data.id}/recover`,
+        headers: admin,
+        payload: { since: '2026-01-01T00:00:00Z' },
+      };
+      await lc.send(`POST ${P}/webhooks/{id}/recover`, 200, recover);
+      expect(await code(`POST ${P}/webhooks/{id}/recover`, 429, recover)).toBe('resend_rate_limited');
+
+      // Without credentials the address's budget (1 a minute here) is spent before anything else is looked at.
+      await limited.app.http.inject({ method: 'GET', url: `${P}/me` });
+      expect(await code(`GET ${P}/me`, 429, { method: 'GET', url: `${P}/me` })).toBe('rate_limited');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('fails a route that answers a status the document does not list', async () => {
     const doc = structuredClone(c.doc);
     delete doc.paths['/healthz'].get.responses['200'];
