@@ -1,12 +1,14 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import { frameworkErrorResponder, installErrorHandler } from './api/error-handler.js';
-import { registerRoutes, type RouteDeps } from './api/routes.js';
+import { registerRoutes } from './api/routes.js';
+import type { ApiApp, RouteDeps } from './api/deps.js';
 import { ErrorResponse } from './api/schemas.js';
+import { BODY_LIMIT_BYTES } from './api/body-limit.js';
 import { registerAnonymousLimit } from './api/anonymous-limit.js';
 import { installTextGuard } from './api/text-guard.js';
 import { verifyPassword } from './security/passwords.js';
@@ -16,7 +18,7 @@ export interface HttpAppOptions extends RouteDeps {
   logger?: Logger | false;
 }
 
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export { BODY_LIMIT_BYTES };
 
 // Bodies are checked strictly (a string is never silently a number); query strings arrive as text and are coerced.
 function makeValidators() {
@@ -43,9 +45,10 @@ function makeValidators() {
  * The HTTP app: routes, validation and error answers, nothing else. It neither opens the store nor starts
  * background work; a process that serves no HTTP never builds it.
  */
-export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstance> {
+export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
+  const loggerInstance: FastifyBaseLogger | undefined = opts.logger || undefined;
   const http = Fastify({
-    loggerInstance: opts.logger || undefined,
+    loggerInstance,
     logger: opts.logger === false ? false : undefined,
     bodyLimit: BODY_LIMIT_BYTES,
     // The longest id a path carries is a feedback record's (its source's id, up to 200 characters): the router's
@@ -54,7 +57,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<FastifyInstanc
     trustProxy: false,
     ajv: undefined,
     frameworkErrors: frameworkErrorResponder,
-  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+  }).withTypeProvider<TypeBoxTypeProvider>();
   const { strict, coercing } = makeValidators();
   http.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),

@@ -2,11 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AppError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import type { StoreAvailability } from '../storage/availability.js';
-
-export interface ErrorBody {
-  success: false;
-  error: { code: string; message: string; details?: Record<string, unknown> };
-}
+import type { ErrorBody } from './schemas.js';
 
 /** Names the parameter a schema error is about: `/limit` → limit, a missing property → its name. */
 function paramOf(v: { instancePath?: string; params?: Record<string, unknown> }): string {

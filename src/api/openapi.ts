@@ -1,17 +1,19 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifySchema, RouteOptions } from 'fastify';
 import type { CompanyLimits } from '../config.js';
-import { ComplaintDetailSchema, ComplaintSummarySchema } from './platform-v1/complaints.js';
-import { EventEnvelopeSchema, FeedEventSchema, SEED_EVENT_EXAMPLE } from './platform-v1/events.js';
+import { BODY_LIMIT_BYTES } from './body-limit.js';
+import type { ApiApp, RouteDeps } from './deps.js';
 import { registerRateLimit } from './rate-limit.js';
-import type { RouteDeps } from './routes.js';
+import { ComplaintDetailSchema, ComplaintSummarySchema } from './shapes/complaints.js';
+import { EventEnvelopeSchema, FeedEventSchema, SEED_EVENT_EXAMPLE } from './shapes/events.js';
 
 const rate = (perMinute: number) => (perMinute === 0 ? 'no limit' : perMinute.toLocaleString('en'));
 
 type Security = Array<Record<string, string[]>>;
 const API_KEY_SECURITY: Security = [{ bearerAuth: [] }, { apiKeyHeader: [] }, { dashboardSession: [] }];
 const CONSUMER_SECURITY: Security = [{ consumerToken: [] }];
+const SESSION_SECURITY: Security = [{ dashboardSession: [] }];
 
 const description = (
   limits: CompanyLimits,
@@ -22,7 +24,8 @@ something changes. Every endpoint is scoped to your company by the API key you a
 key answers 401. Keys are available on the Professional and Enterprise plans; keys have the \`read\` or \`admin\` scope.
 
 **Envelope**: \`{ "success": true, "data": … }\`; lists add \`page\`, \`limit\` (1–100, default 25) and \`total\`. Errors are
-\`{ "success": false, "error": { "code", "message" } }\` with the HTTP status (400, 401, 403, 404, 409, 413, 429).
+\`{ "success": false, "error": { "code", "message" } }\` with the HTTP status; each operation lists the statuses it can
+answer and the codes behind them.
 
 **Rate limit**: per API key, per minute; over it the answer is 429 \`rate_limited\` with \`Retry-After\` (seconds).
 
@@ -39,10 +42,71 @@ key answers 401. Keys are available on the Professional and Enterprise plans; ke
 body keyed with your \`whsec_…\` secret) and the Standard Webhooks headers.`;
 
 /** Which credentials a route accepts, from where it lives; health and docs take none. */
-function securityFor(url: string): Security | undefined {
+function securityFor(method: string, url: string): Security | undefined {
   if (url.startsWith('/api/v1/')) return API_KEY_SECURITY;
   if (url.startsWith('/api/consumer/v1/')) return CONSUMER_SECURITY;
-  return undefined;
+  if (url.startsWith('/api/session') && !url.endsWith('/login')) return SESSION_SECURITY;
+  return method === 'POST' && url === '/api/session/login' ? [] : undefined;
+}
+
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 503;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Every error a route can answer, by status: those implied by where it lives (credentials, rate limit), by its
+ * schema (parameters, query, body) and the route's own (declared in its `config.errors`). Each is written once
+ * here, so the document cannot forget one on a single route.
+ */
+function errorsOf(method: string, url: string, schema: FastifySchema, route: RouteOptions): Map<ErrorStatus, string[]> {
+  const errors = new Map<ErrorStatus, string[]>();
+  const add = (status: ErrorStatus, text: string) => errors.set(status, [...(errors.get(status) ?? []), text]);
+  if (schema.querystring) add(400, 'invalid_query: a query parameter is invalid (error.details.parameter names it)');
+  if (BODY_METHODS.has(method)) {
+    add(
+      400,
+      'invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it)',
+    );
+    const limit = route.bodyLimit ?? BODY_LIMIT_BYTES;
+    add(413, `payload_too_large: the body is over ${limit} bytes`);
+    add(415, 'unsupported_media_type: send the body as application/json');
+  }
+  if (schema.params || schema.querystring || BODY_METHODS.has(method)) {
+    add(400, 'invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it)');
+  }
+  if (schema.params) {
+    add(400, 'invalid_request: the path is malformed (bad percent-encoding)');
+    add(404, 'not_found: the id is not one of yours (or cannot exist)');
+  }
+  if (url.startsWith('/api/v1/')) {
+    add(401, 'unauthorized: missing, unknown or revoked API key, or no dashboard session');
+    add(
+      403,
+      'plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; ' +
+        'forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token',
+    );
+    add(429, 'rate_limited: over the per-key limit a minute; see Retry-After');
+  }
+  if (url.startsWith('/api/consumer/v1/')) add(401, 'unauthorized: missing or unknown consumer token');
+  if (url.startsWith('/api/v1/') || url.startsWith('/api/consumer/v1/') || url === '/api/session/login') {
+    add(429, 'rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After');
+  }
+  if (url.startsWith('/api/')) add(503, 'unavailable: the store is not reachable; retry after Retry-After');
+  for (const [status, text] of Object.entries(route.config?.errors ?? {})) {
+    if (text) add(Number(status) as ErrorStatus, text);
+  }
+  return errors;
+}
+
+/** The route's schema with its error answers and credentials added, as the document shows it. */
+function documented(schema: FastifySchema, route: RouteOptions, url: string): FastifySchema {
+  const method = String(route.method);
+  const response: Record<string, unknown> = { ...((schema.response as Record<string, unknown>) ?? {}) };
+  for (const [status, texts] of errorsOf(method, url, schema, route)) {
+    if (response[status]) continue; // a route that answers its own body for this status documents it itself
+    response[status] = { $ref: 'ErrorResponse', description: [...new Set(texts)].join('. ') };
+  }
+  const security = securityFor(method, url);
+  return { ...schema, response, ...(security && !('security' in schema) ? { security } : {}) } as FastifySchema;
 }
 
 /** TypeBox schemas as plain JSON (no symbol keys), as a document wants them. */
@@ -55,7 +119,7 @@ const DOCUMENTED = /^\/(api\/|healthz$|readyz$|metrics$)/;
  * at /openapi.json and rendered by @fastify/swagger-ui at /docs from the package's own assets (no CDN).
  * Also installs the /api/v1 rate limit, which like the document must be in place before the routes are added.
  */
-export async function registerOpenApi(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -149,11 +213,10 @@ export async function registerOpenApi(app: FastifyInstance, deps: RouteDeps): Pr
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
     },
-    transform: ({ schema, url }) => {
-      const base = (schema ?? {}) as FastifySchema & { hide?: boolean; security?: unknown };
+    transform: ({ schema, url, route }) => {
+      const base = (schema ?? {}) as FastifySchema;
       if (!DOCUMENTED.test(url)) return { schema: { ...base, hide: true } as FastifySchema, url };
-      const security = securityFor(url);
-      return { schema: (security && !base.security ? { ...base, security } : base) as FastifySchema, url };
+      return { schema: documented(base, route, url), url };
     },
   });
   await app.register(swaggerUi, {

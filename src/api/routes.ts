@@ -1,10 +1,3 @@
-import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config.js';
-import { AppError } from '../errors.js';
-import type { DomainContext } from '../domain/context.js';
-import type { Metrics } from '../metrics.js';
-import type { StoreAvailability } from '../storage/availability.js';
-import type { PasswordVerifier } from '../security/passwords.js';
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
 import { settingsRoutes } from './platform-v1/settings.js';
@@ -17,18 +10,11 @@ import { sessionRoutes } from './dashboard/session.js';
 import { healthRoutes, metricsRoute } from './health.js';
 import { registerOpenApi } from './openapi.js';
 import { webRoutes } from '../web/serve.js';
-
-export interface RouteDeps {
-  ctx: DomainContext;
-  config: Config;
-  metrics?: Metrics;
-  readiness: StoreAvailability;
-  /** The password check sign-in uses (the scrypt one unless a test wraps it). */
-  verifyPassword?: PasswordVerifier;
-}
+import { AppError } from '../errors.js';
+import type { ApiApp, RouteDeps } from './deps.js';
 
 /** Every route of the service, by part. Each part is a Fastify plugin in its own module. */
-export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+export async function registerRoutes(app: ApiApp, deps: RouteDeps): Promise<void> {
   // The OpenAPI document is built from the schemas of routes registered after it.
   await registerOpenApi(app, deps);
   await app.register(healthRoutes(deps));

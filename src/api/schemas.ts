@@ -1,34 +1,67 @@
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
-/** `{ success: true, data }` — every answer's envelope. */
-export const Ok = <T extends TSchema>(data: T) => Type.Object({ success: Type.Literal(true), data });
+/**
+ * The building blocks every route's schema is written with: one way to write an enum, a nullable value, a time, the
+ * success envelope and the error envelope. The resource shapes built from them live in ./shapes/.
+ */
+
+/** A string limited to a list: one `enum` keyword, so a bad value is reported once, with the allowed values. */
+export const StringEnum = <T extends readonly string[]>(values: T, options: { description?: string } = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+
+export const Nullable = <T extends TSchema>(schema: T, options: { description?: string } = {}) =>
+  Type.Union([schema, Type.Null()], options);
+
+/** An ISO-8601 time as the API writes it (`new Date(ms).toISOString()`). */
+export const DateTime = (options: { description?: string } = {}) => Type.String({ format: 'date-time', ...options });
+
+/** `{ success: true, data }`: the envelope of every answer that is not a list. */
+export const Ok = <T extends TSchema>(data: T, options: { description?: string; examples?: unknown[] } = {}) =>
+  Type.Object({ success: Type.Literal(true), data }, options);
 
 /** Lists add page, limit and total beside the data. */
-export const OkList = <T extends TSchema>(item: T) =>
-  Type.Object({
-    success: Type.Literal(true),
-    page: Type.Integer(),
-    limit: Type.Integer(),
-    total: Type.Integer(),
-    data: Type.Array(item),
-  });
+export const OkList = <T extends TSchema>(item: T, options: { description?: string; examples?: unknown[] } = {}) =>
+  Type.Object(
+    {
+      success: Type.Literal(true),
+      page: Type.Integer({ minimum: 1 }),
+      limit: Type.Integer({ minimum: 1 }),
+      total: Type.Integer({ minimum: 0 }),
+      data: Type.Array(item),
+    },
+    options,
+  );
+
+/** Wraps a value in the success envelope; the one place the envelope is written in code. */
+export const ok = <T>(data: T) => ({ success: true as const, data });
+
+/** Wraps one page of a list in the list envelope. */
+export const okList = <T>(page: { page: number; limit: number }, data: T[], total: number) => ({
+  success: true as const,
+  page: page.page,
+  limit: page.limit,
+  total,
+  data,
+});
 
 export const ErrorResponse = Type.Object(
   {
     success: Type.Literal(false),
     error: Type.Object({
-      code: Type.String(),
-      message: Type.String(),
+      code: Type.String({ description: 'Stable, machine-readable: validation_failed, not_found, …' }),
+      message: Type.String({ description: 'For people; may change' }),
       details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     }),
   },
-  { $id: 'ErrorResponse' },
+  { $id: 'ErrorResponse', title: 'ErrorResponse' },
 );
+export type ErrorBody = Static<typeof ErrorResponse>;
 
-export const ok = <T>(data: T) => ({ success: true as const, data });
+/** A documented error answer: the shared envelope, with what this status means on this route. */
+export const ErrorRef = (description: string) => Type.Ref('ErrorResponse', { description });
 
-/** `page` ≥ 1 (default 1), `limit` 1–100 (default 25), as the seed says. Query strings arrive as text. */
-export const PageQuery = {
+/** `page` ≥ 1 (default 1), `limit` 1–100 (default `defaultLimit`). Query strings arrive as text and are coerced. */
+export const pageQuery = (defaultLimit = 25) => ({
   page: Type.Optional(
     Type.Integer({
       minimum: 1,
@@ -38,13 +71,28 @@ export const PageQuery = {
     }),
   ),
   limit: Type.Optional(
-    Type.Integer({ minimum: 1, maximum: 100, default: 25, description: 'Items per page, 1–100 (default 25).' }),
+    Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: defaultLimit,
+      description: `Items per page, 1–100 (default ${defaultLimit}).`,
+    }),
   ),
-};
-
-export const EscalatrIdParam = Type.Object({
-  id: Type.String({ pattern: '^ESC-[A-Z]{2,8}-\\d{6}-\\d{5,}$', maxLength: 40 }),
 });
+export const PageQuery = pageQuery();
+export const PageOnlyQuery = Type.Object(PageQuery, { additionalProperties: false });
+
+/** The page a request asks for, with the defaults applied. */
+export const pageOf = (q: { page?: number; limit?: number }, defaultLimit = 25) => ({
+  page: q.page ?? 1,
+  limit: q.limit ?? defaultLimit,
+});
+
+export const EscalatrId = Type.String({ pattern: '^ESC-[A-Z]{2,8}-\\d{6}-\\d{5,}$', maxLength: 40 });
+export const EscalatrIdParam = Type.Object({ id: EscalatrId });
+
+/** The ids of a complaint's records (`msg_…`, `evd_…`, `off_…`, `fup_…`, `drf_…`, `soc_…`). */
+export const RecordId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z]{2,4}_[a-z0-9]{8,40}$' });
 
 export const NonEmpty = (max: number, description?: string) =>
   Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description });

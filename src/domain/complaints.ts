@@ -13,7 +13,7 @@ import type {
 import { findCompanyByCode } from './companies.js';
 import { transact, type DomainContext } from './context.js';
 import { emitEvent } from './events.js';
-import { isActive, isCompletedByCompany, levelName, PRIORITIES } from './lifecycle.js';
+import { isActive, isCompletedByCompany, levelName, PRIORITIES, type LevelName } from './lifecycle.js';
 import { companyTimers, isOverdue, slaDueAt } from './sla.js';
 
 export type ComplaintRow = ComplaintsTable;
@@ -22,10 +22,10 @@ export type ComplaintRow = ComplaintsTable;
 export interface ComplaintSummary {
   escalatr_id: string;
   complaint_category: string;
-  status: string;
-  stage: string;
-  escalation_level: string;
-  priority: string;
+  status: ComplaintRow['status'];
+  stage: ComplaintRow['stage'];
+  escalation_level: LevelName;
+  priority: ComplaintRow['priority'];
   amount_involved: number | null;
   currency: string | null;
   is_overdue: boolean;

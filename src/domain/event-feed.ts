@@ -1,6 +1,7 @@
 import { AppError } from '../errors.js';
 import type { SelectQueryBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
+import type { EventName } from './events.js';
 import type { Database, DeliveriesTable, EventsTable } from '../storage/schema.js';
 
 export const FEED_DELIVERY_STATUSES = ['pending', 'success', 'failed', 'dead', 'none'] as const;
@@ -22,7 +23,7 @@ export interface FeedDelivery {
 /** One row of the feed: the event as receivers get it (parsed from the stored bytes) plus its delivery state. */
 export interface FeedEvent {
   id: string;
-  event: string;
+  event: EventName;
   timestamp: string;
   data: Record<string, unknown>;
   delivery_status: FeedDeliveryStatus;
@@ -195,7 +196,12 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
 
 function toFeedEvent(row: EventRow, deliveries: FeedDelivery[]): FeedEvent {
   // The stored body is exactly what receivers were sent; the feed shows the same id, name, timestamp and data.
-  const body = JSON.parse(row.body) as { id: string; event: string; timestamp: string; data: Record<string, unknown> };
+  const body = JSON.parse(row.body) as {
+    id: string;
+    event: EventName;
+    timestamp: string;
+    data: Record<string, unknown>;
+  };
   return {
     id: row.id,
     event: body.event,

@@ -10,7 +10,9 @@ export const MAX_LEVEL = 9;
 
 export type ComplaintState = Pick<ComplaintsTable, 'escalatr_id' | 'status' | 'stage' | 'level' | 'claimed_by'>;
 
-export const levelName = (level: number): string => `L${level}`;
+export type LevelName = (typeof LEVELS)[number];
+/** Stored levels are 1..MAX_LEVEL (escalation never goes past it), so the name is always one of LEVELS. */
+export const levelName = (level: number): LevelName => `L${level}` as LevelName;
 export const levelNumber = (name: string): number => Number(name.slice(1));
 
 export function isActive(c: ComplaintState): boolean {

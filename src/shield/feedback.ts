@@ -271,8 +271,9 @@ export function feedbackView(row: FeedbackRow) {
       row.escalation_level === null
         ? null
         : {
-            escalation_level: row.escalation_level,
-            emotional_intensity_level: row.emotional_intensity_level,
+            // The scorer writes only level names into these columns.
+            escalation_level: row.escalation_level as Level,
+            emotional_intensity_level: row.emotional_intensity_level as Level | null,
             sentiment_shift: row.sentiment_shift,
           },
     sentiment: row.sentiment_score,

@@ -1,17 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { getCompany } from '../../domain/companies.js';
-import { normaliseEmail, type Role } from '../../domain/users.js';
+import { normaliseEmail } from '../../domain/users.js';
 import { AppError } from '../../errors.js';
 import { DUMMY_PASSWORD_HASH, verifyPassword as scryptVerify } from '../../security/passwords.js';
 import { LoginThrottle } from '../../security/login-throttle.js';
 import { hashToken } from '../../security/tokens.js';
 import type { Db } from '../../storage/db.js';
 import { SESSION_COOKIE } from '../auth.js';
-import type { RouteDeps } from '../routes.js';
-import { ok } from '../schemas.js';
+import type { ApiApp, RouteDeps } from '../deps.js';
+import { ok, Ok } from '../schemas.js';
+import { SessionSchema, SignedOutSchema, type SessionView } from '../shapes/account.js';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const LoginBody = Type.Object(
@@ -21,16 +22,6 @@ const LoginBody = Type.Object(
   },
   { additionalProperties: false },
 );
-
-/** What login and `GET /api/session` answer: who is signed in, for which company, and the CSRF token for writes. */
-export interface SessionView {
-  user: { email: string; role: Role };
-  company: { code: string; name: string; plan: string };
-  csrf_token: string;
-  expires_at: string;
-  /** Operator settings the dashboard adapts to (a development server may accept http:// webhook URLs). */
-  server: { allow_http_webhooks: boolean };
-}
 
 /** The one answer for an unknown email, a wrong password and a throttled attempt: nothing tells them apart. */
 const badCredentials = () => new AppError('unauthorized', 'Email or password is incorrect');
@@ -78,7 +69,7 @@ async function currentSession(db: Db, request: FastifyRequest, now: number) {
 
 /** Dashboard sign-in: a session cookie (http-only, SameSite=Lax) plus a CSRF token the app sends on every write. */
 export function sessionRoutes({ ctx, config, verifyPassword = scryptVerify }: RouteDeps) {
-  return async (app: FastifyInstance) => {
+  return async (app: ApiApp) => {
     const db = ctx.store.db;
     const tags = ['Dashboard session'];
     const throttle = new LoginThrottle(ctx.clock);
@@ -88,10 +79,21 @@ export function sessionRoutes({ ctx, config, verifyPassword = scryptVerify }: Ro
       {
         // Sign-in is anonymous traffic: it spends the address's budget before the body is read.
         onRequest: async (request) => app.anonymousLimit.spend(request),
-        schema: { tags, body: LoginBody },
+        config: {
+          errors: {
+            401: 'unauthorized: email or password is incorrect (also while attempts for the account are throttled)',
+          },
+        },
+        schema: {
+          tags,
+          summary: 'Sign in',
+          description: 'Sets the session cookie and answers the CSRF token writes must carry.',
+          body: LoginBody,
+          response: { 200: Ok(SessionSchema) },
+        },
       },
-      async (request, reply: FastifyReply) => {
-        const body = request.body as typeof LoginBody.static;
+      async (request, reply) => {
+        const body = request.body;
         const now = ctx.clock.now();
         const email = normaliseEmail(body.email);
         const account = email ?? body.email.trim().toLowerCase();
@@ -132,21 +134,35 @@ export function sessionRoutes({ ctx, config, verifyPassword = scryptVerify }: Ro
       },
     );
 
-    app.get('/', { schema: { tags } }, async (request) => {
-      const session = await currentSession(db, request, ctx.clock.now());
-      if (!session) throw new AppError('unauthorized', 'Not signed in');
-      return ok(await sessionView(db, config, session));
-    });
+    app.get(
+      '/',
+      {
+        config: { errors: { 401: 'unauthorized: not signed in' } },
+        schema: { tags, summary: 'The current session', response: { 200: Ok(SessionSchema) } },
+      },
+      async (request) => {
+        const session = await currentSession(db, request, ctx.clock.now());
+        if (!session) throw new AppError('unauthorized', 'Not signed in');
+        return ok(await sessionView(db, config, session));
+      },
+    );
 
-    app.post('/logout', { schema: { tags } }, async (request, reply) => {
-      const session = await currentSession(db, request, ctx.clock.now());
-      if (session) {
-        // Without this check any site could sign a user out with a cross-site form post.
-        if (request.headers['x-csrf-token'] !== session.csrf_token) throw new AppError('csrf_failed');
-        await db.deleteFrom('sessions').where('id', '=', session.id).execute();
-      }
-      reply.clearCookie(SESSION_COOKIE, cookieOptions(config));
-      return ok({ signed_out: true });
-    });
+    app.post(
+      '/logout',
+      {
+        config: { errors: { 403: 'csrf_failed: a signed-in session without its X-CSRF-Token' } },
+        schema: { tags, summary: 'Sign out', response: { 200: Ok(SignedOutSchema) } },
+      },
+      async (request, reply) => {
+        const session = await currentSession(db, request, ctx.clock.now());
+        if (session) {
+          // Without this check any site could sign a user out with a cross-site form post.
+          if (request.headers['x-csrf-token'] !== session.csrf_token) throw new AppError('csrf_failed');
+          await db.deleteFrom('sessions').where('id', '=', session.id).execute();
+        }
+        reply.clearCookie(SESSION_COOKIE, cookieOptions(config));
+        return ok({ signed_out: true as const });
+      },
+    );
   };
 }

@@ -1,69 +1,11 @@
-import { Type, type TSchema } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { FEED_DELIVERY_STATUSES, FEED_START, readEventFeed } from '../../domain/event-feed.js';
 import { AppError } from '../../errors.js';
 import { requireCompany } from '../auth.js';
-import type { RouteDeps } from '../routes.js';
-import { EscalatrIdParam, PageQuery } from '../schemas.js';
-import { StringEnum } from './complaints.js';
-
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-// The seed's event envelope example (with the `id` every body carries): what a webhook receiver gets, and the
-// `id`, `event`, `timestamp`, `data` of a feed row.
-export const SEED_EVENT_EXAMPLE = {
-  id: 'evt_3k9x0q2m7a1b5c8d4e6f',
-  event: 'complaint.escalated',
-  timestamp: '2026-06-13T07:45:12.004Z',
-  data: {
-    escalatr_id: 'ESC-VOLT-260417-00010',
-    status: 'Escalated',
-    escalation_level: 'L2',
-    to_level: 'L2',
-    trigger: 'manual',
-  },
-};
-
-const EVENT_ID_PATTERN = '^evt_[a-z0-9]{8,40}$';
-
-/** The envelope every event shares, on the wire of a webhook and in the feed. */
-export const EventEnvelopeSchema = Type.Object(
-  {
-    id: Type.String({ pattern: EVENT_ID_PATTERN, description: 'evt_…; stable across every delivery of the event' }),
-    event: StringEnum(EVENT_NAMES),
-    timestamp: Type.String({ format: 'date-time', description: 'ISO-8601 with milliseconds' }),
-    data: Type.Object(
-      {},
-      {
-        additionalProperties: true,
-        description: 'Always has escalatr_id, status and escalation_level, plus the fields of the event',
-      },
-    ),
-  },
-  { title: 'EventEnvelope', examples: [SEED_EVENT_EXAMPLE] },
-);
-
-const FeedDeliverySchema = Type.Object({
-  id: Type.String(),
-  endpoint_id: Nullable(Type.String()),
-  destination_id: Nullable(
-    Type.String({ description: 'An Escalation Shield destination, for shield.alert deliveries' }),
-  ),
-  status: StringEnum(['pending', 'success', 'failed', 'dead'] as const),
-  attempt_count: Type.Integer({ description: 'How many attempts were made so far' }),
-  next_attempt_at: Nullable(Type.String({ format: 'date-time' })),
-  last_status_code: Nullable(Type.Integer()),
-});
-
-export const FeedEventSchema = Type.Object(
-  {
-    ...EventEnvelopeSchema.properties,
-    delivery_status: StringEnum(FEED_DELIVERY_STATUSES, { description: 'none when no endpoint was subscribed' }),
-    deliveries: Type.Array(FeedDeliverySchema),
-  },
-  { title: 'FeedEvent' },
-);
+import type { ApiApp, RouteDeps } from '../deps.js';
+import { EscalatrId, Nullable, OkList, okList, PageQuery, pageOf, StringEnum } from '../schemas.js';
+import { EVENT_ID_PATTERN, FEED_EXAMPLE, FeedEventSchema } from '../shapes/events.js';
 
 const FeedQuery = Type.Object(
   {
@@ -71,7 +13,7 @@ const FeedQuery = Type.Object(
     status: Type.Optional(
       StringEnum(FEED_DELIVERY_STATUSES, { description: 'Delivery status: pending, success, failed, dead (or none).' }),
     ),
-    escalatr_id: Type.Optional({ ...EscalatrIdParam.properties.id, description: 'Only events for one complaint.' }),
+    escalatr_id: Type.Optional({ ...EscalatrId, description: 'Only events for one complaint.' }),
     after: Type.Optional(
       Type.String({
         pattern: `^(${FEED_START}|${EVENT_ID_PATTERN.slice(1, -1)})$`,
@@ -97,59 +39,21 @@ const FeedQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const list = OkList(FeedEventSchema);
 const FeedResponse = Type.Object(
   {
-    success: Type.Literal(true),
-    page: Type.Integer(),
-    limit: Type.Integer(),
-    total: Type.Integer({ description: 'Matching events; with after, those from the cursor on' }),
+    ...list.properties,
+    total: Type.Integer({ minimum: 0, description: 'Matching events; with after, those from the cursor on' }),
     next_cursor: Type.Optional(
       Nullable(Type.String({ description: 'With after: the value to pass as after on the next poll' })),
     ),
-    data: Type.Array(FeedEventSchema),
   },
-  {
-    description: 'Events, newest first (or oldest first after a cursor)',
-    examples: [
-      {
-        success: true,
-        page: 1,
-        limit: 25,
-        total: 1,
-        data: [
-          {
-            ...SEED_EVENT_EXAMPLE,
-            delivery_status: 'success',
-            deliveries: [
-              {
-                id: 'dlv_8c1d5f0a2b7e9g3h4j6k',
-                endpoint_id: 'ep_2m4n6p8q0r1s3t5u7v9w',
-                destination_id: null,
-                status: 'success',
-                attempt_count: 1,
-                next_attempt_at: null,
-                last_status_code: 200,
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  },
+  { description: 'Events, newest first (or oldest first after a cursor)', examples: [FEED_EXAMPLE] },
 );
-
-const errors = {
-  400: Type.Ref('ErrorResponse', {
-    description: 'invalid_query: a query parameter is invalid (error.details.parameter names it)',
-  }),
-  401: Type.Ref('ErrorResponse', { description: 'unauthorized: missing, unknown or revoked API key' }),
-  403: Type.Ref('ErrorResponse', { description: 'plan_required: the company is not on Professional or Enterprise' }),
-  429: Type.Ref('ErrorResponse', { description: 'rate_limited: see Retry-After' }),
-};
 
 /** GET /api/v1/events: the events webhooks carry, with their delivery state, to list or to poll with a cursor. */
 export function eventFeedRoutes({ ctx }: RouteDeps) {
-  return async (app: FastifyInstance) => {
+  return async (app: ApiApp) => {
     const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
 
     app.get(
@@ -162,21 +66,20 @@ export function eventFeedRoutes({ ctx }: RouteDeps) {
           description:
             'The same events you can receive by webhook, available to poll. Each row carries the parsed event data and its delivery state.',
           querystring: FeedQuery,
-          response: { 200: FeedResponse, ...errors },
+          response: { 200: FeedResponse },
         },
       },
       async (request) => {
-        const q = request.query as typeof FeedQuery.static;
-        const page = q.page ?? 1;
-        const limit = q.limit ?? 25;
+        const q = request.query;
+        const page = pageOf(q);
         // A cursor page is positioned by the cursor alone; a page number beside it would be ambiguous.
-        if (q.after !== undefined && page !== 1) {
+        if (q.after !== undefined && page.page !== 1) {
           throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with after', {
             parameter: 'page',
           });
         }
-        const feed = await readEventFeed(ctx.store.db, request.company!.companyId, { ...q, page, limit });
-        const body = { success: true as const, page, limit, total: feed.total, data: feed.events };
+        const feed = await readEventFeed(ctx.store.db, request.company!.companyId, { ...q, ...page });
+        const body = okList(page, feed.events, feed.total);
         return q.after !== undefined ? { ...body, next_cursor: feed.nextCursor } : body;
       },
     );

@@ -1,13 +1,12 @@
-import { Badge } from '../components/Badge';
 import { formatDate, formatMoney, humanEvent } from '../format';
-import type { FeedEvent } from '../types';
+import type { ComplaintEvent } from '../types';
 
 const BASE_FIELDS = new Set(['escalatr_id', 'status', 'escalation_level']);
 
 const str = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
 /** One line that says what happened, in words, from the event's data. */
-function summary(e: FeedEvent): string {
+function summary(e: ComplaintEvent): string {
   const d = e.data ?? {};
   switch (e.event) {
     case 'complaint.created':
@@ -48,7 +47,7 @@ function summary(e: FeedEvent): string {
 }
 
 /** The complaint's events, oldest first, as the consumer and staff produced them. */
-export function Timeline({ events }: { events: FeedEvent[] }) {
+export function Timeline({ events }: { events: ComplaintEvent[] }) {
   const ordered = [...events].sort((a, b) => new Date(a.timestamp).getTime() - new Date(b.timestamp).getTime());
   if (ordered.length === 0) return <p class="muted">No events yet.</p>;
   return (
@@ -66,12 +65,6 @@ export function Timeline({ events }: { events: FeedEvent[] }) {
             <p>{summary(e)}</p>
             <div class="muted small">
               {str(e.data?.status)} · {str(e.data?.escalation_level)}
-              {e.delivery_status && e.delivery_status !== 'none' && (
-                <>
-                  {' '}
-                  · webhooks <Badge value={e.delivery_status} />
-                </>
-              )}
             </div>
           </div>
         </li>

@@ -19,7 +19,7 @@ const WINDOWS = [
   { value: '30d', label: 'Last 30 days', ms: 30 * 86400_000, bucket: 'day' },
 ];
 
-export const eventOf = (d: Delivery) => d.event ?? d.event_name ?? '—';
+export const eventOf = (d: Delivery) => d.event;
 
 /** Settings → Integrations → Deliveries: every delivery and attempt, filters, resend, recover, and the outcome chart. */
 export function DeliveriesTab() {
@@ -145,7 +145,7 @@ function Deliveries() {
               <DeliveryRow
                 key={d.id}
                 delivery={d}
-                endpointUrl={d.endpoint_url ?? endpointUrl(d.endpoint_id) ?? d.target ?? '—'}
+                endpointUrl={endpointUrl(d.endpoint_id) ?? d.target}
                 onChanged={refresh}
               />
             ))}

@@ -9,7 +9,7 @@ import { capitalise, formatDate } from '../format';
 import { useAction, useAsync } from '../hooks';
 import { feedbackRecordPath, Link } from '../router';
 import { canAdmin, useSession } from '../session';
-import type { Automation, Destination, FeedbackRecord } from '../types';
+import type { Automation, Destination, Feedback } from '../types';
 import { AutomationForm } from './AutomationForm';
 
 const describeDestination = (d: Destination) =>
@@ -149,7 +149,7 @@ export function ShieldTab() {
 
 function FeedbackTable() {
   const [page, setPage] = useState(1);
-  const feedback = useAsync(() => api.list<FeedbackRecord>(`/api/v1/feedback?page=${page}&limit=20`), [page]);
+  const feedback = useAsync(() => api.list<Feedback>(`/api/v1/feedback?page=${page}&limit=20`), [page]);
   return (
     <section class="card flush" aria-labelledby="feedback-title">
       <div class="card-head card-title-pad">
@@ -174,7 +174,7 @@ function FeedbackTable() {
           <tbody>
             {feedback.data?.data.map((r) => (
               <tr key={r.id}>
-                <td class="nowrap">{formatDate(r.received_at ?? r.created_at ?? null)}</td>
+                <td class="nowrap">{formatDate(r.received_at)}</td>
                 <td>
                   {r.source_url ? (
                     <a href={r.source_url} target="_blank" rel="noopener noreferrer">
@@ -184,12 +184,8 @@ function FeedbackTable() {
                     r.source
                   )}
                   <div class="small">
-                    <Link
-                      href={feedbackRecordPath(r.record_id ?? r.id)}
-                      class="mono"
-                      aria-label={`Open feedback record ${r.record_id ?? r.id}`}
-                    >
-                      {r.record_id ?? r.id}
+                    <Link href={feedbackRecordPath(r.id)} class="mono" aria-label={`Open feedback record ${r.id}`}>
+                      {r.id}
                     </Link>
                   </div>
                 </td>

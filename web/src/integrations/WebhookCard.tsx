@@ -8,7 +8,7 @@ import { AUTH_METHODS, HTTPS_RULE, WEBHOOK_EVENTS } from '../catalog';
 import { formatDate } from '../format';
 import { useAction } from '../hooks';
 import { Link } from '../router';
-import type { AuthType, Endpoint } from '../types';
+import type { AuthType, CreatedEndpoint, Endpoint } from '../types';
 import { SecretField } from './SecretField';
 
 interface Form {
@@ -32,8 +32,8 @@ export function sameOrigin(a: string, b: string): boolean {
 }
 
 const authOf = (e?: Endpoint): { type: AuthType; header_name: string } => ({
-  type: e?.auth?.type ?? e?.auth_type ?? 'none',
-  header_name: e?.auth?.header_name ?? '',
+  type: e?.auth.type ?? 'none',
+  header_name: e?.auth.header_name ?? '',
 });
 
 function formOf(e?: Endpoint): Form {
@@ -86,7 +86,7 @@ interface Props {
   initialSecret?: string;
   allowHttp: boolean;
   flash?: string | null;
-  onSaved: (endpoint: Endpoint, message: string) => void;
+  onSaved: (endpoint: Endpoint | CreatedEndpoint, message: string) => void;
   onDeleted: (endpoint: Endpoint) => void;
   onCancelNew?: () => void;
 }
@@ -178,7 +178,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
     const res = await save.run(() =>
       endpoint
         ? api.patch<Endpoint>(`/api/v1/webhooks/${encodeURIComponent(endpoint.id)}`, body())
-        : api.post<Endpoint>('/api/v1/webhooks', body()),
+        : api.post<CreatedEndpoint>('/api/v1/webhooks', body()),
     );
     if (res) onSaved(res, 'Webhook settings saved.');
   };

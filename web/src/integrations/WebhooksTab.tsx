@@ -3,7 +3,7 @@ import { api } from '../api';
 import { Notice } from '../components/Notice';
 import { useAsync } from '../hooks';
 import { canAdmin, useSession } from '../session';
-import type { Endpoint } from '../types';
+import type { CreatedEndpoint, Endpoint } from '../types';
 import { WebhookCard } from './WebhookCard';
 
 /** Settings → Integrations → Webhooks: the Webhook Notifications cards, one per endpoint. */
@@ -20,8 +20,8 @@ function Webhooks({ allowHttp }: { allowHttp: boolean }) {
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const [removed, setRemoved] = useState<string | null>(null);
 
-  const onSaved = (e: Endpoint, text: string) => {
-    if (e.secret) setSecrets((s) => ({ ...s, [e.id]: e.secret! }));
+  const onSaved = (e: Endpoint | CreatedEndpoint, text: string) => {
+    if ('secret' in e) setSecrets((s) => ({ ...s, [e.id]: e.secret }));
     setFlash({ id: e.id, text });
     setAdding(false);
     setRemoved(null);

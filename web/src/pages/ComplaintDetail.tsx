@@ -10,7 +10,7 @@ import { formatDate, formatMoney } from '../format';
 import { useAsync } from '../hooks';
 import { Link } from '../router';
 import { canWork, useSession } from '../session';
-import type { ComplaintDetail, FeedEvent, Followup, Message, SettlementOffer } from '../types';
+import type { ComplaintDetail, ComplaintEvent, Followup, Message, SettlementOffer } from '../types';
 
 /** Every field of one complaint, its event timeline, its conversation, and the staff steps on it. */
 export function ComplaintDetailPage({ id }: { id: string }) {
@@ -18,7 +18,7 @@ export function ComplaintDetailPage({ id }: { id: string }) {
   const base = `/api/v1/complaints/${encodeURIComponent(id)}`;
   const complaint = useAsync(() => api.get<ComplaintDetail>(base), [base]);
   // The sub-resources load on their own, so one missing part never blanks the whole page.
-  const events = useAsync(() => api.list<FeedEvent>(`${base}/events?limit=100`).then((p) => p.data), [base]);
+  const events = useAsync(() => api.list<ComplaintEvent>(`${base}/events?limit=100`).then((p) => p.data), [base]);
   const messages = useAsync(() => api.list<Message>(`${base}/messages?limit=100`).then((p) => p.data), [base]);
   const settlements = useAsync(
     () => api.list<SettlementOffer>(`${base}/settlements?limit=100`).then((p) => p.data),

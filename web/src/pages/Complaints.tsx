@@ -86,7 +86,6 @@ export function ComplaintsPage() {
                     <Link href={`/complaints/${encodeURIComponent(c.escalatr_id)}`} class="mono strong">
                       {c.escalatr_id}
                     </Link>
-                    {c.title && <div class="muted small">{c.title}</div>}
                   </td>
                   <td>{c.complaint_category}</td>
                   <td>

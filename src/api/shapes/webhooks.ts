@@ -1,0 +1,210 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { EVENT_NAMES } from '../../domain/events.js';
+import type { AttemptView, DeliveryDetail, DeliveryView, StatsPoint } from '../../webhooks/endpoint-deliveries.js';
+import { DELIVERY_STATUSES } from '../../webhooks/endpoint-deliveries.js';
+import {
+  AUTH_TYPES,
+  MAX_GRACE_PERIOD_S,
+  MAX_TIMEOUT_MS,
+  MAX_URL_LENGTH,
+  MIN_TIMEOUT_MS,
+  type EndpointView,
+} from '../../webhooks/endpoints.js';
+import { DateTime, Nullable, StringEnum } from '../schemas.js';
+import type { Expect, SameKeys } from './check.js';
+
+export const AuthTypeSchema = StringEnum(AUTH_TYPES, {
+  description: 'none, bearer (Authorization: Bearer …), api_key (X-API-Key: …) or custom_header',
+});
+
+/** What list and get show of an endpoint: never the secret, never a credential. */
+export const EndpointSchema = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    description: Nullable(Type.String()),
+    enabled: Type.Boolean(),
+    events: Type.Array(Type.String()),
+    auth: Type.Object({ type: AuthTypeSchema, header_name: Nullable(Type.String()) }),
+    has_token: Type.Boolean({ description: 'Whether a credential is stored (it is never shown)' }),
+    timeout_ms: Type.Integer(),
+    disabled_reason: Nullable(Type.String({ description: 'manual, gone or failing_5_days' })),
+    disabled_at: Nullable(DateTime()),
+    failing_since: Nullable(DateTime()),
+    previous_secret_expires_at: Nullable(
+      DateTime({ description: 'While set, deliveries are also signed with the previous secret' }),
+    ),
+    created_at: DateTime(),
+    updated_at: DateTime(),
+  },
+  { title: 'Endpoint' },
+);
+
+export const CreatedEndpointSchema = Type.Object(
+  {
+    ...EndpointSchema.properties,
+    secret: Type.String({ description: 'whsec_…: the signing secret, shown here and by GET /webhooks/{id}/secret' }),
+  },
+  { title: 'CreatedEndpoint' },
+);
+
+export const DeletedEndpointSchema = Type.Object({
+  id: Type.String(),
+  deleted: Type.Literal(true),
+  ended_deliveries: Type.Integer({ description: 'Pending deliveries that will not be sent' }),
+});
+
+export const SecretSchema = Type.Object({ secret: Type.String() });
+export const RegeneratedSecretSchema = Type.Object({
+  secret: Type.String(),
+  previous_secret_expires_at: Nullable(DateTime()),
+});
+
+export const DeliverySchema = Type.Object(
+  {
+    id: Type.String(),
+    event_id: Type.String(),
+    event: Type.String(),
+    target: Type.String({ description: 'endpoint, or the Escalation Shield destination type' }),
+    endpoint_id: Nullable(Type.String()),
+    destination_id: Nullable(Type.String()),
+    status: StringEnum(DELIVERY_STATUSES),
+    attempt_count: Type.Integer({
+      description: 'How many attempts were made so far (numbering continues across resends)',
+    }),
+    next_attempt_at: Nullable(DateTime()),
+    last_status_code: Nullable(Type.Integer()),
+    last_error: Nullable(Type.String()),
+    idempotency_key: Type.String(),
+    created_at: DateTime(),
+    updated_at: DateTime(),
+  },
+  { title: 'Delivery' },
+);
+
+export const AttemptSchema = Type.Object(
+  {
+    n: Type.Integer(),
+    started_at: DateTime(),
+    duration_ms: Type.Integer(),
+    status_code: Nullable(Type.Integer()),
+    error_kind: Nullable(Type.String()),
+    error_message: Nullable(Type.String()),
+    response_excerpt: Nullable(Type.String()),
+  },
+  { title: 'Attempt' },
+);
+
+export const DeliveryDetailSchema = Type.Object(
+  {
+    ...DeliverySchema.properties,
+    attempts: Type.Array(AttemptSchema, { description: 'Every attempt, oldest first' }),
+    payload: Type.Unknown({ description: 'The event body the delivery sends' }),
+  },
+  { title: 'DeliveryDetail' },
+);
+
+export const RecoveredSchema = Type.Object({
+  resent: Type.Integer({ description: 'Failed or dead deliveries queued again' }),
+  skipped: Type.Integer(),
+});
+
+const StatsPointSchema = Type.Object({
+  start: DateTime(),
+  total: Type.Integer(),
+  success: Type.Integer(),
+  failed: Type.Integer(),
+  failed_by_kind: Type.Record(Type.String(), Type.Integer(), {
+    description: 'Failures by error kind (timeout, http_status, connection_refused, …)',
+  }),
+});
+export const DeliveryStatsSchema = Type.Object(
+  {
+    bucket: StringEnum(['hour', 'day'] as const),
+    since: DateTime(),
+    until: DateTime(),
+    buckets: Type.Array(StatsPointSchema, { description: 'Oldest first, empty buckets included' }),
+  },
+  { title: 'DeliveryStats' },
+);
+
+// ── Request bodies ─────────────────────────────────────────────────────────────────────────────────────────
+
+const AuthBody = Type.Object(
+  {
+    type: AuthTypeSchema,
+    token: Type.Optional(
+      Nullable(
+        Type.String({
+          maxLength: 8192,
+          description: 'The credential; required unless type is none. Never shown again.',
+        }),
+      ),
+    ),
+    header_name: Type.Optional(
+      Nullable(Type.String({ maxLength: 256, description: 'The header that carries the token, for custom_header' })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const endpointFields = {
+  url: Type.String({
+    maxLength: MAX_URL_LENGTH,
+    description:
+      'Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical ' +
+      'form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x ' +
+      'becomes https://hooks.example.com/x).',
+  }),
+  description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+  enabled: Type.Optional(Type.Boolean({ description: 'Default true' })),
+  events: Type.Array(Type.String({ maxLength: 100 }), {
+    minItems: 1,
+    maxItems: 100,
+    description: `Event names, or ["*"] for all: ${EVENT_NAMES.join(', ')}`,
+  }),
+  auth: Type.Optional(Nullable(AuthBody)),
+  timeout_ms: Type.Optional(
+    Type.Integer({ minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS, description: 'Default 10000' }),
+  ),
+};
+export const CreateEndpointBody = Type.Object(endpointFields, { additionalProperties: false });
+export const PatchEndpointBody = Type.Object(
+  {
+    url: Type.Optional(endpointFields.url),
+    description: endpointFields.description,
+    enabled: endpointFields.enabled,
+    events: Type.Optional(endpointFields.events),
+    auth: endpointFields.auth,
+    timeout_ms: endpointFields.timeout_ms,
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const RegenerateSecretBody = Type.Object(
+  {
+    grace_period_s: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_GRACE_PERIOD_S,
+        description: 'Seconds the old secret keeps signing (0–7 days, default 0)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const TestEventBody = Type.Object(
+  { message: Type.Optional(Type.String({ maxLength: 1000 })) },
+  { additionalProperties: false },
+);
+export const RecoverBody = Type.Object(
+  { since: DateTime({ description: 'ISO time; deliveries created since then' }) },
+  { additionalProperties: false },
+);
+
+type _ShapeChecks = [
+  Expect<SameKeys<EndpointView, Static<typeof EndpointSchema>>>,
+  Expect<SameKeys<DeliveryView, Static<typeof DeliverySchema>>>,
+  Expect<SameKeys<AttemptView, Static<typeof AttemptSchema>>>,
+  Expect<SameKeys<DeliveryDetail, Static<typeof DeliveryDetailSchema>>>,
+  Expect<SameKeys<StatsPoint, Static<typeof StatsPointSchema>>>,
+];
