@@ -19,9 +19,8 @@ export async function countCompanyComplaints(db: Db, companyId: string, f: Narro
 
 /**
  * The company and the filter's columns, which both tables have. The list and its count run on every API list
- * request, so they are written as SQL text rather than built: in the running server, building and compiling them
- * with Kysely's query builder took about a quarter of a list request (list requests/s went from ~3,800 to ~5,100
- * without it; docs/benchmarks.md, finding 27).
+ * request, so they are written as SQL text rather than built: building and compiling them with Kysely's query
+ * builder on every request was a large share of a list request's CPU (measured in docs/benchmarks.md).
  */
 function narrowing(companyId: string, f: Narrowing): RawBuilder<unknown> {
   const conditions = [sql`company_id = ${companyId}`];

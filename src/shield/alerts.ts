@@ -7,7 +7,7 @@ import type { Level } from './levels.js';
 
 export const EXCERPT_MAX = 500;
 
-/** The seed's webhook payload (SPEC §6): what every destination and the event feed carry as `data`. */
+/** The Shield alert payload: what every destination and the event feed carry as `data`. */
 export interface ShieldAlertPayload {
   automation_id: string;
   org_id: string;

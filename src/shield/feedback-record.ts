@@ -1,5 +1,5 @@
 /**
- * One feedback record as a source sends it (SPEC §6), checked field by field. Checking returns a result instead of
+ * One feedback record as a source sends it (the Shield ingestion format), checked field by field. Checking returns a result instead of
  * throwing, so a batch can store its good records and report each bad one with the field and the reason.
  */
 

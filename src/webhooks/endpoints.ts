@@ -14,7 +14,7 @@ import { endUnsettled } from '../queue/requeue.js';
 import { credentialsRequired, sameOrigin } from './credential-origin.js';
 
 /**
- * Company webhook endpoints (SPEC §4b, §5): settings, the signing secret and its rotation, the Test button, and the
+ * Company webhook endpoints: settings, the signing secret and its rotation, the Test button, and the
  * health rules the delivery worker applies after each attempt. Secrets and credentials are sealed with `ctx.box`
  * and never leave this module except through `revealSecret`/`regenerateSecret` and the endpoint target.
  */

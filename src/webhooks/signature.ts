@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 
 /**
- * Signing and header building for outbound webhooks (SPEC §5).
+ * Signing and header building for outbound webhooks.
  *
  * Two signature schemes travel on every delivery:
  *  - `X-Escalatr-Signature`: the seed's scheme, hex HMAC-SHA256 of the raw body keyed with the *whole* secret string

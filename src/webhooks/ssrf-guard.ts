@@ -5,7 +5,7 @@ import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector } from 'undici';
 
 /**
- * SSRF guard for outbound webhooks (SPEC §5): the address actually connected to, after DNS and on every attempt,
+ * SSRF guard for outbound webhooks: the address actually connected to, after DNS and on every attempt,
  * must be a global unicast address unless the operator allow-lists it.
  *
  * Policy decisions:
