@@ -13,28 +13,33 @@ import type { ScoredRecord, ScoringTask } from './scoring/batch.js';
  * starts with tsx's loader itself.
  */
 export class ScoringPool {
-  private readonly pool: Piscina<ScoringTask, ScoredRecord[]>;
+  // Started on the first batch, so a process that never scores (or is still starting) spends nothing on threads.
+  private pool: Piscina<ScoringTask, ScoredRecord[]> | null = null;
 
-  constructor(readonly threads: number = defaultShieldThreads()) {
+  constructor(readonly threads: number = defaultShieldThreads()) {}
+
+  score(task: ScoringTask): Promise<ScoredRecord[]> {
+    this.pool ??= this.start();
+    return this.pool.run(task);
+  }
+
+  /** Ends the threads; tasks still queued are rejected. */
+  async close(): Promise<void> {
+    await this.pool?.destroy();
+    this.pool = null;
+  }
+
+  private start(): Piscina<ScoringTask, ScoredRecord[]> {
     const fromSource = import.meta.url.endsWith('.ts');
-    this.pool = new Piscina({
+    return new Piscina({
       filename: new URL(`./scoring-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url).href,
-      minThreads: threads,
-      maxThreads: threads,
+      minThreads: this.threads,
+      maxThreads: this.threads,
       // Scoring is background work: when the cores are busy, the event loop answering requests goes first (a thread
       // of lower priority, on Linux and macOS; where the priority cannot be set the thread runs at the normal one).
       niceIncrement: 10,
       ...(fromSource ? { execArgv: ['--import', tsxLoaderUrl()] } : {}),
     });
-  }
-
-  score(task: ScoringTask): Promise<ScoredRecord[]> {
-    return this.pool.run(task);
-  }
-
-  /** Ends the threads; tasks still queued are rejected. */
-  close(): Promise<void> {
-    return this.pool.destroy();
   }
 }
 
