@@ -97,11 +97,14 @@ class Contract {
   }
 }
 
+const METRICS_TOKEN = 'contract-test-metrics-token';
+
 describe('the OpenAPI document is the contract: every operation, answered and checked', () => {
   let t: TestApp;
   let c: Contract;
   beforeAll(async () => {
-    t = await createTestApp();
+    // A metrics token, so /metrics has its 401 to show as well as its 200.
+    t = await createTestApp({ config: { metricsToken: METRICS_TOKEN } });
     const r = await t.app.http.inject({ method: 'GET', url: '/openapi.json' });
     c = new Contract(r.json(), t);
   });
@@ -123,7 +126,8 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     // ── Operations ───────────────────────────────────────────────────────────────────────────────────────
     await send('GET /healthz', 200, { method: 'GET', url: '/healthz' });
     await send('GET /readyz', 200, { method: 'GET', url: '/readyz' });
-    await send('GET /metrics', 200, { method: 'GET', url: '/metrics' });
+    await send('GET /metrics', 200, { method: 'GET', url: '/metrics', headers: bearer(METRICS_TOKEN) });
+    await send('GET /metrics', 401, { method: 'GET', url: '/metrics' });
 
     // ── Consumer API ─────────────────────────────────────────────────────────────────────────────────────
     const complaint = {
