@@ -58,7 +58,7 @@ export interface EndpointAuth {
   header_name?: string | null;
 }
 
-// RFC 9110 §5.6.2 token characters.
+// RFC 9110 token characters (the tchar rule).
 const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 // Headers the transport or this module owns; letting an endpoint's auth config set them would break framing
