@@ -10,19 +10,26 @@ import { claim } from '../queue/claim.js';
 import { nextDueAt } from '../queue/next-due.js';
 import { record, type AfterResults } from '../queue/record.js';
 import { release, releaseOrphanedLeases } from '../queue/release.js';
+import { ConcurrencyPublisher } from './endpoint-concurrency.js';
 import { updateEndpointHealth } from './endpoint-health.js';
 import { createGuardedDispatcher, SsrfGuard, type LookupFn } from './ssrf-guard.js';
 import type { TargetRegistry } from './targets.js';
 import { attemptDelivery, prepareBatch, type AttemptDeps, type HeldDelivery } from './worker/attempt.js';
-import { ReceiverQueues } from './worker/receiver-queues.js';
+import { AdaptiveLimits, type ReceiverConcurrency } from './worker/adaptive-limits.js';
+import { FairQueues } from './worker/fair-queues.js';
 import { ResultWriter } from './worker/result-writer.js';
 import { SlowAttempts } from './worker/slow-attempts.js';
 
 export interface DeliveryWorkerOptions extends AttemptDeps {
   /** Attempts in flight in this process. */
   concurrency: number;
-  /** Attempts in flight to one receiver: a slow or dead receiver can hold at most this many slots. */
+  /**
+   * Attempts in flight to one receiver at most (its cap): a slow or dead receiver can hold at most this many slots,
+   * and a failing one is narrowed below it (AdaptiveLimits).
+   */
   perReceiver: number;
+  /** Attempts in flight for one company at most (default: half the concurrency, rounded up). */
+  perCompany?: number;
   /** How long a claim is ours; longer than any attempt's timeout, so a live attempt never loses its row. */
   leaseMs: number;
   /** Longest idle sleep: a safety net under the wake-ups (notify, commits, next-due timer). */
@@ -34,8 +41,8 @@ export interface DeliveryWorkerOptions extends AttemptDeps {
   afterResults?: AfterResults;
 }
 
-/** Claimed rows held per receiver (sending and waiting), in multiples of its per-receiver cap. */
-const HELD_PER_RECEIVER = 4;
+/** Claimed rows held per receiver and per company (sending and waiting), in multiples of their in-flight limit. */
+const HELD_PER_SLOT = 4;
 const DEFAULT_POLL_MS = 1_000;
 
 /**
@@ -49,20 +56,24 @@ const DEFAULT_POLL_MS = 1_000;
 export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
 /**
- * Claims due deliveries from the queue, sends them with bounded concurrency and per-receiver caps, and writes every
- * attempt back in batches. Stateless: any number of these, in any number of processes, can share one store.
+ * Claims due deliveries from the queue, sends them with bounded concurrency, fairly across companies and then
+ * across each company's receivers, and writes every attempt back in batches. Any number of these, in any number of
+ * processes, can share one store; each keeps only its own schedule and its receivers' adaptive limits in memory.
  *
  * Its parts, each batched so the store sees few, large statements rather than one per delivery:
- * - the claimed rows, per receiver (ReceiverQueues): up to four concurrencies' worth with those sending, so a claim
- *   is made for a hundred rows or more and a finishing attempt can start the next one at once;
- * - the attempts in flight: at most `concurrency`, `perReceiver` per receiver, less those gone slow (SlowAttempts);
+ * - the claimed rows, per company and receiver (FairQueues): up to four concurrencies' worth with those sending, so
+ *   a claim is made for a hundred rows or more and a finishing attempt can start the next one at once;
+ * - the attempts in flight: at most `concurrency`, less those gone slow (SlowAttempts); `perCompany` per company;
+ *   per receiver its adaptive limit (AdaptiveLimits), `perReceiver` at most and narrowed while it fails;
  * - the results waiting for their transaction (ResultWriter);
  * - a short loop that claims when there is room and otherwise sleeps until woken or the next row falls due.
  */
 export class DeliveryWorker {
   readonly owner = `${hostname()}:${process.pid}:${newId('w', 8)}`;
   private current: WorkerState = 'idle';
-  private readonly receivers: ReceiverQueues<HeldDelivery>;
+  private readonly receivers: FairQueues<HeldDelivery>;
+  private readonly limits: AdaptiveLimits;
+  private readonly published: ConcurrencyPublisher;
   private readonly slow: SlowAttempts<HeldDelivery>;
   private readonly results: ResultWriter;
   private inFlight = 0;
@@ -75,7 +86,14 @@ export class DeliveryWorker {
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
-    this.receivers = new ReceiverQueues(opts.perReceiver, opts.perReceiver * HELD_PER_RECEIVER);
+    const clock = opts.ctx.clock;
+    this.published = new ConcurrencyPublisher(opts.ctx.store, this.owner, () => clock.now(), opts.log);
+    this.limits = new AdaptiveLimits(opts.perReceiver, () => clock.now());
+    this.receivers = new FairQueues({
+      companyCap: opts.perCompany ?? defaultCompanyConcurrency(opts.concurrency),
+      receiverLimit: (receiver) => this.limits.limit(receiver),
+      heldPerSlot: HELD_PER_SLOT,
+    });
     this.slow = new SlowAttempts(opts.concurrency, () => {
       this.startWaiting();
       this.wake();
@@ -130,6 +148,7 @@ export class DeliveryWorker {
     this.loop = null;
     await this.giveBack(this.receivers.takeAll());
     await this.settled();
+    await this.published.flushed();
     this.current = 'stopped';
   }
 
@@ -150,6 +169,16 @@ export class DeliveryWorker {
       await this.settled();
     }
     return this.begun - before;
+  }
+
+  /** A receiver's adaptive concurrency as this worker holds it now. */
+  concurrencyOf(receiver: string): ReceiverConcurrency {
+    return this.limits.get(receiver);
+  }
+
+  /** Resolves when every concurrency change seen so far is written to the store. */
+  concurrencyPublished(): Promise<void> {
+    return this.published.flushed();
   }
 
   /** Resolves when nothing is in flight and every finished attempt is recorded. */
@@ -211,12 +240,15 @@ export class DeliveryWorker {
   private async fillSlots(): Promise<number> {
     let started = this.startWaiting();
     if (!this.sending || !this.roomToClaim()) return started;
+    const saturated = this.receivers.saturated();
     const claimed: HeldDelivery[] = await claim(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
       limit: this.window - this.counted - this.receivers.waitingCount,
       leaseMs: this.opts.leaseMs,
       owner: this.owner,
-      excludeReceivers: this.receivers.saturated(),
+      excludeReceivers: saturated.receivers,
+      excludeCompanies: saturated.companies,
+      perCompany: this.receivers.companyHeldMax,
     });
     const { kept, excess } = this.receivers.split(claimed);
     await this.giveBack(excess);
@@ -276,7 +308,7 @@ export class DeliveryWorker {
     this.inFlight++;
     this.begun++;
     this.slow.began(item);
-    this.receivers.began(item.receiver);
+    this.receivers.began(item);
     this.opts.metrics?.inFlight.inc();
     void this.send(item);
   }
@@ -303,12 +335,22 @@ export class DeliveryWorker {
       this.inFlight--;
       this.slow.ended(item);
       m?.inFlight.dec();
-      this.receivers.ended(item.receiver);
+      this.receivers.ended(item);
+      if (result) this.adapt(item, result);
       this.startWaiting();
       this.notifySettled();
       // The loop only needs a turn when a claim is due; waking it after every attempt cost a turn per delivery.
       if (this.roomToClaim()) this.wake();
     }
+  }
+
+  /** The receiver's limit learns from the attempt; a change to an endpoint's is published for the API. */
+  private adapt(item: HeldDelivery, result: AttemptResult): void {
+    const before = this.limits.get(item.receiver);
+    this.limits.observe(item.receiver, result.outcome);
+    const after = this.limits.get(item.receiver);
+    if (after.limit === before.limit && after.state === before.state) return;
+    if (item.delivery.endpoint_id) this.published.note(item.delivery.endpoint_id, item.company, after);
   }
 
   /** One batch of results in one transaction; a failure is not thrown (the leases make the rows come back). */
@@ -357,6 +399,11 @@ class Sleeper {
   }
 }
 
+/** One company's attempts in flight by default: half the worker's, so another company always finds slots. */
+export function defaultCompanyConcurrency(concurrency: number): number {
+  return Math.max(1, Math.ceil(concurrency / 2));
+}
+
 export interface RunningWorker {
   worker: DeliveryWorker;
   stop(): Promise<void>;
@@ -364,7 +411,10 @@ export interface RunningWorker {
 
 export interface StartDeliveryWorkerOptions {
   ctx: DomainContext;
-  config: Pick<Config, 'webhookAllowCidrs' | 'workerConcurrency' | 'perEndpointConcurrency' | 'leaseMs'>;
+  config: Pick<
+    Config,
+    'webhookAllowCidrs' | 'workerConcurrency' | 'perEndpointConcurrency' | 'leaseMs' | 'companyConcurrency'
+  >;
   /** Every kind of delivery target this worker sends (company endpoints, Shield destinations). */
   targets: TargetRegistry;
   log?: Logger;
@@ -394,6 +444,7 @@ export async function startDeliveryWorker(opts: StartDeliveryWorkerOptions): Pro
     dispatcher,
     concurrency: config.workerConcurrency,
     perReceiver: config.perEndpointConcurrency,
+    perCompany: config.companyConcurrency,
     leaseMs: config.leaseMs,
     log: opts.log,
     metrics: opts.metrics,
