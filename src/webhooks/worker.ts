@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
@@ -83,6 +84,13 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private readonly sleeper = new Sleeper();
   private readonly pollMs: number;
+  /**
+   * After a claim that came back short (everything claimable was taken): the receivers and companies it left out,
+   * and when. Until something is committed (wake()), the poll interval passes or the left-out set changes, another
+   * claim would find nothing new, so none is made; with a company's large backlog left out, each claim is a scan
+   * past that backlog, and every attempt ending would otherwise pay one.
+   */
+  private lastShort: { key: string; at: number } | null = null;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
@@ -96,14 +104,14 @@ export class DeliveryWorker {
     });
     this.slow = new SlowAttempts(opts.concurrency, () => {
       this.startWaiting();
-      this.wake();
+      this.sleeper.wake();
     });
     this.results = new ResultWriter({
       write: (batch) => this.write(batch),
       busy: () => this.counted >= opts.concurrency / 2,
       written: () => {
         this.notifySettled();
-        if (this.roomToClaim()) this.wake();
+        if (this.roomToClaim()) this.sleeper.wake();
       },
     });
   }
@@ -152,8 +160,9 @@ export class DeliveryWorker {
     this.current = 'stopped';
   }
 
-  /** Something may be due now (a commit created deliveries, a NOTIFY arrived, a slot freed up). */
+  /** Something may be due now (a commit created deliveries, a NOTIFY arrived). */
   wake(): void {
+    this.lastShort = null;
     this.sleeper.wake();
   }
 
@@ -164,6 +173,7 @@ export class DeliveryWorker {
   async drain(): Promise<number> {
     const before = this.begun;
     for (let round = 0; round < 10_000; round++) {
+      this.lastShort = null;
       const started = await this.fillSlots();
       if (started === 0 && this.idle()) break;
       await this.settled();
@@ -241,15 +251,20 @@ export class DeliveryWorker {
     let started = this.startWaiting();
     if (!this.sending || !this.roomToClaim()) return started;
     const saturated = this.receivers.saturated();
+    const key = `${saturated.receivers.sort().join(',')}|${saturated.companies.sort().join(',')}`;
+    const at = performance.now();
+    if (this.lastShort && this.lastShort.key === key && at - this.lastShort.at < this.pollMs) return started;
+    const limit = this.window - this.counted - this.receivers.waitingCount;
     const claimed: HeldDelivery[] = await claim(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
-      limit: this.window - this.counted - this.receivers.waitingCount,
+      limit,
       leaseMs: this.opts.leaseMs,
       owner: this.owner,
       excludeReceivers: saturated.receivers,
       excludeCompanies: saturated.companies,
       perCompany: this.receivers.companyHeldMax,
     });
+    this.lastShort = claimed.length < limit ? { key, at } : null;
     const { kept, excess } = this.receivers.split(claimed);
     await this.giveBack(excess);
     try {
@@ -340,7 +355,7 @@ export class DeliveryWorker {
       this.startWaiting();
       this.notifySettled();
       // The loop only needs a turn when a claim is due; waking it after every attempt cost a turn per delivery.
-      if (this.roomToClaim()) this.wake();
+      if (this.roomToClaim()) this.sleeper.wake();
     }
   }
 
