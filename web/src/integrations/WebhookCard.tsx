@@ -92,7 +92,7 @@ function ConcurrencyNotice({ endpointId }: { endpointId: string }) {
   const s = c.data;
   if (!s || s.state === 'open') return null;
   const why = s.reason ? ` after ${s.reason.replace(/^http_/, 'HTTP ').replace(/_/g, ' ')}` : '';
-  const since = s.since ? ` since ${formatDate(s.since)}` : '';
+  const since = s.since ? ` (since ${formatDate(s.since)})` : '';
   return (
     <Notice kind="warning" title={s.state === 'probing' ? 'Receiver failing: probing' : 'Receiver slowed down'}>
       {s.state === 'probing'
