@@ -220,7 +220,8 @@ export class DeliveryWorker {
       // row, and a dead endpoint's backlog made that a few milliseconds per idle turn).
       const busy = !this.roomToClaim() || this.receivers.anySending;
       if (started > 0 && !busy) continue;
-      await this.sleeper.sleep(await this.idleDelay(started > 0 || busy));
+      // A sleep that ran out (the poll, or the next row falling due) is a reason to claim again like a wake-up.
+      if (!(await this.sleeper.sleep(await this.idleDelay(started > 0 || busy)))) this.lastShort = null;
     }
   }
 
@@ -386,7 +387,10 @@ export class DeliveryWorker {
   };
 }
 
-/** The loop's sleep: ends at its timeout or at the first wake(); a wake() while awake ends the next sleep at once. */
+/**
+ * The loop's sleep: ends at its timeout or at the first wake(); a wake() while awake ends the next sleep at once.
+ * Resolves true when woken, false when the time ran out.
+ */
 class Sleeper {
   private signal: (() => void) | null = null;
   private signalled = false;
@@ -396,20 +400,20 @@ class Sleeper {
     this.signal?.();
   }
 
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number): Promise<boolean> {
     if (this.signalled) {
       this.signalled = false;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
         this.signal = null;
         this.signalled = false;
-        resolve();
+        resolve(woken);
       };
-      this.signal = done;
-      const timer = setTimeout(done, ms);
+      this.signal = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
     });
   }
 }
