@@ -16,6 +16,7 @@ import { pgLatency, sqliteLatency } from './scenarios/latency.js';
 import { isolation } from './scenarios/isolation.js';
 import { api } from './scenarios/api.js';
 import { shield } from './scenarios/shield.js';
+import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
 
 /**
  * `npm run bench [-- --quick] [-- --only=raw,sqlite,…] [-- --profile] [-- --sql-timing]`
@@ -46,6 +47,9 @@ const REQUIRED = [
   'store_bytes_per_event',
   'shield_records_per_s',
   'shield_flood_api_p99_ms',
+  'noisy_neighbour_p99_ms',
+  'noisy_neighbour_drop',
+  'noisy_neighbour_pg2_p99_ms',
 ] as const;
 
 interface Scenario {
@@ -107,6 +111,16 @@ const SCENARIOS: Scenario[] = [
     run: api,
   },
   { name: 'shield', metrics: ['shield_records_per_s', 'shield_flood_api_p99_ms'], run: shield },
+  {
+    name: 'noisy_neighbour',
+    metrics: [
+      'noisy_neighbour_p99_ms',
+      'noisy_neighbour_drop',
+      'noisy_neighbour_pg2_p99_ms',
+      'noisy_neighbour_pg2_drop',
+    ],
+    run: noisyNeighbour,
+  },
 ];
 
 function parseArgs(argv: string[]) {

@@ -40,6 +40,7 @@ import {
   DeliveryDetailSchema,
   DeliverySchema,
   DeliveryStatsSchema,
+  EndpointConcurrencySchema,
   EndpointSchema,
   PatchEndpointBody,
 } from '../src/api/shapes/webhooks.js';
@@ -65,6 +66,7 @@ const SHAPES: Record<string, object> = {
   SlaSettings: SlaSettingsSchema,
   Endpoint: EndpointSchema,
   CreatedEndpoint: CreatedEndpointSchema,
+  EndpointConcurrency: EndpointConcurrencySchema,
   EndpointInput: CreateEndpointBody,
   EndpointPatch: PatchEndpointBody,
   Delivery: DeliverySchema,

@@ -18,6 +18,8 @@ export interface Config {
   publicUrl: string;
   workerConcurrency: number;
   perEndpointConcurrency: number;
+  /** Delivery attempts in flight for one company per worker process: its share while other companies wait. */
+  companyConcurrency: number;
   /** How long a worker's claim on a delivery lasts; a crashed worker's deliveries are retried after this. */
   leaseMs: number;
   /** Requests per minute per API key (per client IP without one) on /api/v1; 0 turns the limit off. */
@@ -212,6 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = (env.LOG_LEVEL ?? '').trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   const publicUrl = urlVar(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://localhost:${port}`;
+  const workerConcurrency = intVar(env, 'ESCALATR_WORKER_CONCURRENCY', 64, 1, 1024);
   return Object.freeze({
     port,
     host,
@@ -224,8 +227,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: urlVar(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     logLevel,
     publicUrl: publicUrl.replace(/\/$/, ''),
-    workerConcurrency: intVar(env, 'ESCALATR_WORKER_CONCURRENCY', 64, 1, 1024),
+    workerConcurrency,
     perEndpointConcurrency: intVar(env, 'ESCALATR_ENDPOINT_CONCURRENCY', 8, 1, 256),
+    // Half the worker's slots by default: a company with a backlog or hanging receivers leaves the other half free.
+    companyConcurrency: intVar(
+      env,
+      'ESCALATR_COMPANY_CONCURRENCY',
+      Math.max(1, Math.ceil(workerConcurrency / 2)),
+      1,
+      1024,
+    ),
     // Longer than the longest attempt (30 s timeout), so a live attempt never loses its claim.
     leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),

@@ -24,6 +24,10 @@ export interface Plan {
   apiSizes: number[];
   apiSeconds: number;
   apiConnections: number;
+  /** Noisy neighbour: B's steady rate and seconds measured, and A's backlog (events, 50 deliveries each). */
+  noisyRate: number;
+  noisySeconds: number;
+  noisyBacklogEvents: number;
 }
 
 export function makePlan(quick: boolean): Plan {
@@ -42,6 +46,9 @@ export function makePlan(quick: boolean): Plan {
         apiSizes: [10_000, 100_000],
         apiSeconds: 3,
         apiConnections: 10,
+        noisyRate: 200,
+        noisySeconds: 3,
+        noisyBacklogEvents: 200,
       }
     : {
         quick,
@@ -57,6 +64,9 @@ export function makePlan(quick: boolean): Plan {
         apiSizes: [10_000, 100_000, 1_000_000],
         apiSeconds: 8,
         apiConnections: 10,
+        noisyRate: 200,
+        noisySeconds: 10,
+        noisyBacklogEvents: 10_000,
       };
 }
 

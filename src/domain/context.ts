@@ -12,7 +12,13 @@ export interface DomainContext {
   box: SecretBox;
   config: Pick<
     Config,
-    'retryScheduleMs' | 'allowHttpWebhooks' | 'publicUrl' | 'smtpUrl' | 'webhookAllowCidrs' | 'companyLimits'
+    | 'retryScheduleMs'
+    | 'allowHttpWebhooks'
+    | 'publicUrl'
+    | 'smtpUrl'
+    | 'webhookAllowCidrs'
+    | 'companyLimits'
+    | 'perEndpointConcurrency'
   >;
   /** This process's background loops waiting for work: transact() signals them after a commit that made some. */
   wakeups: Wakeups;

@@ -10,20 +10,39 @@ export interface ClaimOptions {
   owner: string;
   /** Receivers that have enough already: their rows stay unclaimed for other receivers' (and workers') sake. */
   excludeReceivers: readonly string[];
+  /** Companies that hold their share already: their rows stay unclaimed for other companies' sake. */
+  excludeCompanies?: readonly string[];
+  /**
+   * Rows of one company a claim takes at most (default: all of `limit`): a company with thousands of rows due first
+   * cannot fill the claim, and the next claim, leaving it out, reaches the others' rows.
+   */
+  perCompany?: number;
+}
+
+interface Exclusions {
+  receivers: string[];
+  companies: string[];
+  perCompany: number;
 }
 
 /**
  * Claims up to `limit` due deliveries (conditions.ts, dueAt) in `next_attempt_at` order by writing a lease on them,
- * in one short transaction; nothing is held while sending. Returned in due order, each with its event.
+ * in one short transaction; nothing is held while sending. Of the first `limit` due rows (receivers and companies
+ * left out skipped), at most `perCompany` per company are leased, the earliest; the others stay unclaimed. Returned
+ * in due order, each with its event.
  */
 export async function claim(store: Store, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (opts.limit <= 0) return [];
   const leaseUntil = opts.now + opts.leaseMs;
-  // A list that is never empty keeps one statement text whether or not anything is excluded.
-  const excluded = opts.excludeReceivers.length ? [...opts.excludeReceivers] : ['-'];
+  // Lists that are never empty keep one statement text whether or not anything is excluded.
+  const ex: Exclusions = {
+    receivers: opts.excludeReceivers.length ? [...opts.excludeReceivers] : ['-'],
+    companies: opts.excludeCompanies?.length ? [...opts.excludeCompanies] : ['-'],
+    perCompany: Math.max(1, Math.min(opts.perCompany ?? opts.limit, opts.limit)),
+  };
   return store.profile.queueFunctions
-    ? claimOnPostgres(store, opts, leaseUntil, excluded)
-    : claimOnSqlite(store, opts, leaseUntil, excluded);
+    ? claimOnPostgres(store, opts, leaseUntil, ex)
+    : claimOnSqlite(store, opts, leaseUntil, ex);
 }
 
 /**
@@ -34,15 +53,22 @@ async function claimOnSqlite(
   store: Store,
   opts: ClaimOptions,
   leaseUntil: number,
-  excluded: string[],
+  ex: Exclusions,
 ): Promise<ClaimedDelivery[]> {
   const { db, profile } = store;
   const claimed = await db.transaction().execute(async (tx) => {
+    // Excluded receivers and companies are skipped from the due index alone (it carries both); the window ranks each
+    // company's rows among the first `limit`, so the bound per company costs a sort of at most `limit` rows.
     const picked = await sql<{ id: string }>`
-      select id from deliveries
-      where ${dueAt(opts.now)} and ${RECEIVER} not in (${sql.join(excluded)})
-      order by next_attempt_at
-      limit ${opts.limit}`.execute(tx);
+      select id from (
+        select id, row_number() over (partition by company_id order by next_attempt_at) as rn from (
+          select id, company_id, next_attempt_at from deliveries
+          where ${dueAt(opts.now)} and ${RECEIVER} not in (${sql.join(ex.receivers)})
+            and company_id not in (${sql.join(ex.companies)})
+          order by next_attempt_at
+          limit ${opts.limit}
+        )
+      ) where rn <= ${ex.perCompany}`.execute(tx);
     const ids = picked.rows.map((r) => r.id);
     if (ids.length === 0) return [];
     return tx
@@ -61,7 +87,12 @@ async function claimOnSqlite(
   const byId = new Map(events.map((e) => [e.id, e]));
   return claimed
     .sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0))
-    .map((delivery) => ({ delivery, event: byId.get(delivery.event_id)!, receiver: receiverOf(delivery) }));
+    .map((delivery) => ({
+      delivery,
+      event: byId.get(delivery.event_id)!,
+      receiver: receiverOf(delivery),
+      company: delivery.company_id,
+    }));
 }
 
 /**
@@ -73,7 +104,7 @@ async function claimOnPostgres(
   store: Store,
   opts: ClaimOptions,
   leaseUntil: number,
-  excluded: string[],
+  ex: Exclusions,
 ): Promise<ClaimedDelivery[]> {
   const { rows } = await sql<{
     delivery: DeliveryRow;
@@ -82,9 +113,8 @@ async function claimOnPostgres(
     event_created_at: number;
   }>`
     select delivery, event_name, event_body, event_created_at
-    from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner}, ${excluded}::text[])`.execute(
-    store.db,
-  );
+    from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner}, ${ex.receivers}::text[],
+      ${ex.companies}::text[], ${ex.perCompany})`.execute(store.db);
   // Each event's body comes once per claim, on one of its deliveries' rows.
   const events = new Map<string, StoredEvent>();
   for (const { delivery, event_name, event_body, event_created_at } of rows) {
@@ -100,5 +130,6 @@ async function claimOnPostgres(
     delivery,
     event: events.get(delivery.event_id)!,
     receiver: receiverOf(delivery),
+    company: delivery.company_id,
   }));
 }

@@ -20,4 +20,6 @@ export interface ClaimedDelivery {
   event: StoredEvent;
   /** Its endpoint id or Shield destination id. */
   receiver: string;
+  /** The company it belongs to (the worker's fair share is per company, then per receiver). */
+  company: string;
 }

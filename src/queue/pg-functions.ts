@@ -18,6 +18,10 @@ import { dueAt, EVENT_STATUS_OF_DELIVERIES, RECEIVER } from './conditions.js';
  *   picks a bitmap scan of every due row plus a sort, whose cost grows with the backlog. An ordered index scan also
  *   marks the entries of settled rows dead as it passes them, so later claims skip them.
  * - SKIP LOCKED keeps concurrent workers on disjoint rows without waiting on each other.
+ * - Fair across companies: companies the worker says hold their share are skipped like saturated receivers, and of
+ *   the rows picked at most `p_per_company` per company (the earliest) are leased; the others' locks end with the
+ *   statement and they stay due. A company with thousands of rows due first so fills one claim with its share at
+ *   most, and the next claim, leaving it out, reaches the other companies' rows.
  * - The rows it locked are leased by their physical address (ctid, the row version the lock holds: nobody else can
  *   update it before this statement ends) instead of being looked up again in the primary key.
  * - It reads the claimed rows' events itself: it is volatile, so its statement runs on a newer snapshot than the
@@ -28,15 +32,21 @@ import { dueAt, EVENT_STATUS_OF_DELIVERIES, RECEIVER } from './conditions.js';
  */
 const claimDueDeliveries = sql`
       with picked as (
-        select ctid from deliveries
+        select ctid, company_id, next_attempt_at from deliveries
         where ${dueAt(sql.raw('p_now'))}
           and ${RECEIVER} <> all (p_excluded)
+          and company_id <> all (p_excluded_companies)
         order by next_attempt_at
         limit p_limit
         for update skip locked
+      ), fair as (
+        select ctid from (
+          select ctid, row_number() over (partition by company_id order by next_attempt_at) as rn from picked
+        ) as ranked
+        where rn <= p_per_company
       ), claimed as (
         update deliveries as d set lease_until = p_lease_until, lease_owner = p_owner
-        from picked where d.ctid = picked.ctid
+        from fair where d.ctid = fair.ctid
         returning to_jsonb(d.*) as delivery, d.event_id, d.next_attempt_at
       )
       select c.delivery, e.name,
@@ -125,7 +135,8 @@ export const PG_QUEUE_FUNCTION_BODIES: Readonly<Record<string, RawBuilder<unknow
  */
 export async function installPgQueueFunctions(db: Kysely<unknown>): Promise<void> {
   await sql`
-    create or replace function claim_due_deliveries(p_now bigint, p_limit integer, p_lease_until bigint, p_owner text, p_excluded text[])
+    create or replace function claim_due_deliveries(p_now bigint, p_limit integer, p_lease_until bigint, p_owner text, p_excluded text[],
+      p_excluded_companies text[], p_per_company integer)
     returns table (delivery jsonb, event_name text, event_body text, event_created_at bigint)
     language sql volatile
     set enable_bitmapscan = off

@@ -11,6 +11,8 @@ import * as m0008 from './migrations/0008_queue_write_plans.js';
 import * as m0009 from './migrations/0009_queue_functions.js';
 import * as m0011 from './migrations/0011_feedback_scoring_lease.js';
 import * as m0013 from './migrations/0013_shield_alert_record_index.js';
+import * as m0014 from './migrations/0014_fair_claim.js';
+import * as m0015 from './migrations/0015_endpoint_concurrency.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -25,6 +27,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009_queue_functions': m0009,
   '0011_feedback_scoring_lease': m0011,
   '0013_shield_alert_record_index': m0013,
+  '0014_fair_claim': m0014,
+  '0015_endpoint_concurrency': m0015,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -225,6 +225,20 @@ export interface DeliveriesTable {
   updated_at: number;
 }
 
+/** An endpoint's adaptive concurrency as a worker last reported it (no row: open). */
+export interface EndpointConcurrencyTable {
+  endpoint_id: string;
+  company_id: string;
+  state: 'open' | 'narrowed' | 'probing';
+  current_limit: number;
+  cap: number;
+  since: number | null;
+  reason: string | null;
+  /** The worker process that reported it. */
+  worker: string;
+  updated_at: number;
+}
+
 export interface AttemptsTable {
   id: string;
   delivery_id: string;
@@ -298,6 +312,7 @@ export interface Database {
   events: EventsTable;
   endpoints: EndpointsTable;
   deliveries: DeliveriesTable;
+  endpoint_concurrency: EndpointConcurrencyTable;
   attempts: AttemptsTable;
   feedback_records: FeedbackRecordsTable;
   automations: AutomationsTable;

@@ -386,6 +386,7 @@ export async function deleteEndpoint(
     await getRow(tx, companyId, id);
     const ended = await endUnsettled(ctx.store, tx, now, companyId, id, 'endpoint deleted');
     await tx.deleteFrom('endpoints').where('id', '=', id).where('company_id', '=', companyId).execute();
+    await tx.deleteFrom('endpoint_concurrency').where('endpoint_id', '=', id).execute();
     return { id, deleted: true as const, ended_deliveries: ended };
   });
 }

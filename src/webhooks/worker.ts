@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { hostname } from 'node:os';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
@@ -10,19 +11,26 @@ import { claim } from '../queue/claim.js';
 import { nextDueAt } from '../queue/next-due.js';
 import { record, type AfterResults } from '../queue/record.js';
 import { release, releaseOrphanedLeases } from '../queue/release.js';
+import { ConcurrencyPublisher } from './endpoint-concurrency.js';
 import { updateEndpointHealth } from './endpoint-health.js';
 import { createGuardedDispatcher, SsrfGuard, type LookupFn } from './ssrf-guard.js';
 import type { TargetRegistry } from './targets.js';
 import { attemptDelivery, prepareBatch, type AttemptDeps, type HeldDelivery } from './worker/attempt.js';
-import { ReceiverQueues } from './worker/receiver-queues.js';
+import { AdaptiveLimits, type ReceiverConcurrency } from './worker/adaptive-limits.js';
+import { FairQueues } from './worker/fair-queues.js';
 import { ResultWriter } from './worker/result-writer.js';
 import { SlowAttempts } from './worker/slow-attempts.js';
 
 export interface DeliveryWorkerOptions extends AttemptDeps {
   /** Attempts in flight in this process. */
   concurrency: number;
-  /** Attempts in flight to one receiver: a slow or dead receiver can hold at most this many slots. */
+  /**
+   * Attempts in flight to one receiver at most (its cap): a slow or dead receiver can hold at most this many slots,
+   * and a failing one is narrowed below it (AdaptiveLimits).
+   */
   perReceiver: number;
+  /** Attempts in flight for one company at most (default: half the concurrency, rounded up). */
+  perCompany?: number;
   /** How long a claim is ours; longer than any attempt's timeout, so a live attempt never loses its row. */
   leaseMs: number;
   /** Longest idle sleep: a safety net under the wake-ups (notify, commits, next-due timer). */
@@ -34,8 +42,8 @@ export interface DeliveryWorkerOptions extends AttemptDeps {
   afterResults?: AfterResults;
 }
 
-/** Claimed rows held per receiver (sending and waiting), in multiples of its per-receiver cap. */
-const HELD_PER_RECEIVER = 4;
+/** Claimed rows held per receiver and per company (sending and waiting), in multiples of their in-flight limit. */
+const HELD_PER_SLOT = 4;
 const DEFAULT_POLL_MS = 1_000;
 
 /**
@@ -49,20 +57,24 @@ const DEFAULT_POLL_MS = 1_000;
 export type WorkerState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
 /**
- * Claims due deliveries from the queue, sends them with bounded concurrency and per-receiver caps, and writes every
- * attempt back in batches. Stateless: any number of these, in any number of processes, can share one store.
+ * Claims due deliveries from the queue, sends them with bounded concurrency, fairly across companies and then
+ * across each company's receivers, and writes every attempt back in batches. Any number of these, in any number of
+ * processes, can share one store; each keeps only its own schedule and its receivers' adaptive limits in memory.
  *
  * Its parts, each batched so the store sees few, large statements rather than one per delivery:
- * - the claimed rows, per receiver (ReceiverQueues): up to four concurrencies' worth with those sending, so a claim
- *   is made for a hundred rows or more and a finishing attempt can start the next one at once;
- * - the attempts in flight: at most `concurrency`, `perReceiver` per receiver, less those gone slow (SlowAttempts);
+ * - the claimed rows, per company and receiver (FairQueues): up to four concurrencies' worth with those sending, so
+ *   a claim is made for a hundred rows or more and a finishing attempt can start the next one at once;
+ * - the attempts in flight: at most `concurrency`, less those gone slow (SlowAttempts); `perCompany` per company;
+ *   per receiver its adaptive limit (AdaptiveLimits), `perReceiver` at most and narrowed while it fails;
  * - the results waiting for their transaction (ResultWriter);
  * - a short loop that claims when there is room and otherwise sleeps until woken or the next row falls due.
  */
 export class DeliveryWorker {
   readonly owner = `${hostname()}:${process.pid}:${newId('w', 8)}`;
   private current: WorkerState = 'idle';
-  private readonly receivers: ReceiverQueues<HeldDelivery>;
+  private readonly receivers: FairQueues<HeldDelivery>;
+  private readonly limits: AdaptiveLimits;
+  private readonly published: ConcurrencyPublisher;
   private readonly slow: SlowAttempts<HeldDelivery>;
   private readonly results: ResultWriter;
   private inFlight = 0;
@@ -72,20 +84,34 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private readonly sleeper = new Sleeper();
   private readonly pollMs: number;
+  /**
+   * After a claim that came back short (everything claimable was taken): the receivers and companies it left out,
+   * and when. Until something is committed (wake()), the poll interval passes or the left-out set changes, another
+   * claim would find nothing new, so none is made; with a company's large backlog left out, each claim is a scan
+   * past that backlog, and every attempt ending would otherwise pay one.
+   */
+  private lastShort: { key: string; at: number } | null = null;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
-    this.receivers = new ReceiverQueues(opts.perReceiver, opts.perReceiver * HELD_PER_RECEIVER);
+    const clock = opts.ctx.clock;
+    this.published = new ConcurrencyPublisher(opts.ctx.store, this.owner, () => clock.now(), opts.log);
+    this.limits = new AdaptiveLimits(opts.perReceiver, () => clock.now());
+    this.receivers = new FairQueues({
+      companyCap: opts.perCompany ?? defaultCompanyConcurrency(opts.concurrency),
+      receiverLimit: (receiver) => this.limits.limit(receiver),
+      heldPerSlot: HELD_PER_SLOT,
+    });
     this.slow = new SlowAttempts(opts.concurrency, () => {
       this.startWaiting();
-      this.wake();
+      this.sleeper.wake();
     });
     this.results = new ResultWriter({
       write: (batch) => this.write(batch),
       busy: () => this.counted >= opts.concurrency / 2,
       written: () => {
         this.notifySettled();
-        if (this.roomToClaim()) this.wake();
+        if (this.roomToClaim()) this.sleeper.wake();
       },
     });
   }
@@ -130,11 +156,13 @@ export class DeliveryWorker {
     this.loop = null;
     await this.giveBack(this.receivers.takeAll());
     await this.settled();
+    await this.published.flushed();
     this.current = 'stopped';
   }
 
-  /** Something may be due now (a commit created deliveries, a NOTIFY arrived, a slot freed up). */
+  /** Something may be due now (a commit created deliveries, a NOTIFY arrived). */
   wake(): void {
+    this.lastShort = null;
     this.sleeper.wake();
   }
 
@@ -145,11 +173,22 @@ export class DeliveryWorker {
   async drain(): Promise<number> {
     const before = this.begun;
     for (let round = 0; round < 10_000; round++) {
+      this.lastShort = null;
       const started = await this.fillSlots();
       if (started === 0 && this.idle()) break;
       await this.settled();
     }
     return this.begun - before;
+  }
+
+  /** A receiver's adaptive concurrency as this worker holds it now. */
+  concurrencyOf(receiver: string): ReceiverConcurrency {
+    return this.limits.get(receiver);
+  }
+
+  /** Resolves when every concurrency change seen so far is written to the store. */
+  concurrencyPublished(): Promise<void> {
+    return this.published.flushed();
   }
 
   /** Resolves when nothing is in flight and every finished attempt is recorded. */
@@ -181,7 +220,8 @@ export class DeliveryWorker {
       // row, and a dead endpoint's backlog made that a few milliseconds per idle turn).
       const busy = !this.roomToClaim() || this.receivers.anySending;
       if (started > 0 && !busy) continue;
-      await this.sleeper.sleep(await this.idleDelay(started > 0 || busy));
+      // A sleep that ran out (the poll, or the next row falling due) is a reason to claim again like a wake-up.
+      if (!(await this.sleeper.sleep(await this.idleDelay(started > 0 || busy)))) this.lastShort = null;
     }
   }
 
@@ -211,13 +251,21 @@ export class DeliveryWorker {
   private async fillSlots(): Promise<number> {
     let started = this.startWaiting();
     if (!this.sending || !this.roomToClaim()) return started;
+    const saturated = this.receivers.saturated();
+    const key = `${saturated.receivers.sort().join(',')}|${saturated.companies.sort().join(',')}`;
+    const at = performance.now();
+    if (this.lastShort && this.lastShort.key === key && at - this.lastShort.at < this.pollMs) return started;
+    const limit = this.window - this.counted - this.receivers.waitingCount;
     const claimed: HeldDelivery[] = await claim(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
-      limit: this.window - this.counted - this.receivers.waitingCount,
+      limit,
       leaseMs: this.opts.leaseMs,
       owner: this.owner,
-      excludeReceivers: this.receivers.saturated(),
+      excludeReceivers: saturated.receivers,
+      excludeCompanies: saturated.companies,
+      perCompany: this.receivers.companyHeldMax,
     });
+    this.lastShort = claimed.length < limit ? { key, at } : null;
     const { kept, excess } = this.receivers.split(claimed);
     await this.giveBack(excess);
     try {
@@ -276,7 +324,7 @@ export class DeliveryWorker {
     this.inFlight++;
     this.begun++;
     this.slow.began(item);
-    this.receivers.began(item.receiver);
+    this.receivers.began(item);
     this.opts.metrics?.inFlight.inc();
     void this.send(item);
   }
@@ -303,12 +351,22 @@ export class DeliveryWorker {
       this.inFlight--;
       this.slow.ended(item);
       m?.inFlight.dec();
-      this.receivers.ended(item.receiver);
+      this.receivers.ended(item);
+      if (result) this.adapt(item, result);
       this.startWaiting();
       this.notifySettled();
       // The loop only needs a turn when a claim is due; waking it after every attempt cost a turn per delivery.
-      if (this.roomToClaim()) this.wake();
+      if (this.roomToClaim()) this.sleeper.wake();
     }
+  }
+
+  /** The receiver's limit learns from the attempt; a change to an endpoint's is published for the API. */
+  private adapt(item: HeldDelivery, result: AttemptResult): void {
+    const before = this.limits.get(item.receiver);
+    this.limits.observe(item.receiver, result.outcome);
+    const after = this.limits.get(item.receiver);
+    if (after.limit === before.limit && after.state === before.state) return;
+    if (item.delivery.endpoint_id) this.published.note(item.delivery.endpoint_id, item.company, after);
   }
 
   /** One batch of results in one transaction; a failure is not thrown (the leases make the rows come back). */
@@ -329,7 +387,10 @@ export class DeliveryWorker {
   };
 }
 
-/** The loop's sleep: ends at its timeout or at the first wake(); a wake() while awake ends the next sleep at once. */
+/**
+ * The loop's sleep: ends at its timeout or at the first wake(); a wake() while awake ends the next sleep at once.
+ * Resolves true when woken, false when the time ran out.
+ */
 class Sleeper {
   private signal: (() => void) | null = null;
   private signalled = false;
@@ -339,22 +400,27 @@ class Sleeper {
     this.signal?.();
   }
 
-  sleep(ms: number): Promise<void> {
+  sleep(ms: number): Promise<boolean> {
     if (this.signalled) {
       this.signalled = false;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (woken: boolean) => {
         clearTimeout(timer);
         this.signal = null;
         this.signalled = false;
-        resolve();
+        resolve(woken);
       };
-      this.signal = done;
-      const timer = setTimeout(done, ms);
+      this.signal = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
     });
   }
+}
+
+/** One company's attempts in flight by default: half the worker's, so another company always finds slots. */
+export function defaultCompanyConcurrency(concurrency: number): number {
+  return Math.max(1, Math.ceil(concurrency / 2));
 }
 
 export interface RunningWorker {
@@ -364,7 +430,10 @@ export interface RunningWorker {
 
 export interface StartDeliveryWorkerOptions {
   ctx: DomainContext;
-  config: Pick<Config, 'webhookAllowCidrs' | 'workerConcurrency' | 'perEndpointConcurrency' | 'leaseMs'>;
+  config: Pick<
+    Config,
+    'webhookAllowCidrs' | 'workerConcurrency' | 'perEndpointConcurrency' | 'leaseMs' | 'companyConcurrency'
+  >;
   /** Every kind of delivery target this worker sends (company endpoints, Shield destinations). */
   targets: TargetRegistry;
   log?: Logger;
@@ -394,6 +463,7 @@ export async function startDeliveryWorker(opts: StartDeliveryWorkerOptions): Pro
     dispatcher,
     concurrency: config.workerConcurrency,
     perReceiver: config.perEndpointConcurrency,
+    perCompany: config.companyConcurrency,
     leaseMs: config.leaseMs,
     log: opts.log,
     metrics: opts.metrics,

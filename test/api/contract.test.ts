@@ -545,6 +545,16 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(admin, { description: 'CRM', timeout_ms: 5000 }),
     });
     await send(`PATCH ${P}/webhooks/{id}`, 400, { method: 'PATCH', url: epUrl, ...json(admin, {}) });
+    await send(`GET ${P}/webhooks/{id}/concurrency`, 200, {
+      method: 'GET',
+      url: `${epUrl}/concurrency`,
+      headers: admin,
+    });
+    await send(`GET ${P}/webhooks/{id}/concurrency`, 404, {
+      method: 'GET',
+      url: `${epUrl}/concurrency`,
+      headers: bearer(other.adminKey),
+    });
     await send(`GET ${P}/webhooks/{id}/secret`, 200, { method: 'GET', url: `${epUrl}/secret`, headers: admin });
     await send(`GET ${P}/webhooks/{id}/secret`, 404, {
       method: 'GET',

@@ -291,13 +291,39 @@ describe('dashboard in a real browser', () => {
         'the recovered delivery at the failing receiver',
       );
 
+      // Two attempts answered 503 (Test, then Recover): the worker narrowed the endpoint to one probe at a time
+      // (cap 4 here: 4 → 2 → 1) and reported it; the card says so.
+      const flaky = await stack.app.ctx.store.db
+        .selectFrom('endpoints')
+        .select('id')
+        .where('url', '=', stack.failingReceiver.url)
+        .executeTakeFirstOrThrow();
+      await expect
+        .poll(
+          async () =>
+            (
+              await stack.app.ctx.store.db
+                .selectFrom('endpoint_concurrency')
+                .select('state')
+                .where('endpoint_id', '=', flaky.id)
+                .executeTakeFirst()
+            )?.state,
+          { timeout: 20_000 },
+        )
+        .toBe('probing');
+      await page.getByRole('tab', { name: 'Webhooks' }).click();
+      const slowed = page.locator('section.webhook-card', { hasText: 'Flaky receiver' });
+      await expectText(slowed, 'Receiver failing: probing');
+      await expectText(slowed, 'after HTTP 503');
+      await screenshot(page, 'webhooks-probing');
+
       // What the worker does when an endpoint answers 410 Gone: the card flags it with the reason.
       await stack.app.ctx.store.db
         .updateTable('endpoints')
         .set({ enabled: 0, disabled_reason: 'gone', disabled_at: Date.now() })
         .where('url', '=', stack.failingReceiver.url)
         .execute();
-      await page.getByRole('tab', { name: 'Webhooks' }).click();
+      await page.reload();
       const flagged = page.locator('section.webhook-card', { hasText: 'Flaky receiver' });
       await expectText(flagged, 'Automatically disabled');
       await expectText(flagged, 'The endpoint answered 410 Gone');

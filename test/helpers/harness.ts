@@ -98,6 +98,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     publicUrl: 'http://localhost:3000',
     workerConcurrency: 16,
     perEndpointConcurrency: 4,
+    // Half the worker's, as the configuration's default.
+    companyConcurrency: Math.ceil((overrides.workerConcurrency ?? 16) / 2),
     leaseMs: 60_000,
     // High enough that no functional test meets it; the rate-limit tests pass a tiny one.
     rateLimitPerMin: 100_000,

@@ -1,16 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { ReceiverQueues } from '../../src/webhooks/worker/receiver-queues.js';
+import { FairQueues } from '../../src/webhooks/worker/fair-queues.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 
-const row = (receiver: string, n: number) => ({ receiver, id: `${receiver}${n}` });
+const row = (receiver: string, n: number) => ({ company: 'co', receiver, id: `${receiver}${n}` });
+const queues = (cap: number, heldPerSlot: number) =>
+  new FairQueues<ReturnType<typeof row>>({ companyCap: 1000, receiverLimit: () => cap, heldPerSlot });
 
-describe('receiver queues: per-receiver caps and turns', () => {
-  it('serves receivers in turn, at most `cap` in flight each, and the receivers served go to the back', () => {
-    const q = new ReceiverQueues<ReturnType<typeof row>>(2, 8);
+describe("fair queues: one company's receivers, limits and turns", () => {
+  it('serves receivers in turn one row at a time, at most `cap` in flight each, the receiver served to the back', () => {
+    const q = queues(2, 4);
     q.add([row('a', 1), row('a', 2), row('a', 3), row('b', 1), row('c', 1)]);
     expect(q.waitingCount).toBe(5);
     const started: string[] = [];
@@ -19,28 +21,28 @@ describe('receiver queues: per-receiver caps and turns', () => {
         () => started.length < slots,
         (item) => {
           started.push(item.id);
-          q.began(item.receiver);
+          q.began(item);
           return true;
         },
       );
     expect(take(3)).toBe(3);
-    expect(started).toEqual(['a1', 'a2', 'b1']); // a is at its cap of 2 after two
-    expect(q.startable()).toBe(1); // c1; a3 waits for one of a's attempts to end
+    expect(started).toEqual(['a1', 'b1', 'c1']);
+    expect(q.startable()).toBe(1); // a2; a3 then waits for one of a's attempts to end (cap 2)
     expect(take(10)).toBe(1);
-    expect(started).toEqual(['a1', 'a2', 'b1', 'c1']);
-    q.ended('a');
+    expect(started).toEqual(['a1', 'b1', 'c1', 'a2']);
+    q.ended(row('a', 1));
     expect(take(10)).toBe(1);
     expect(started.at(-1)).toBe('a3');
     expect(q.waitingCount).toBe(0);
   });
 
   it('gives back what a receiver holds beyond its share, and leaves full receivers out of the next claim', () => {
-    const q = new ReceiverQueues<ReturnType<typeof row>>(1, 2);
+    const q = queues(1, 2);
     const { kept, excess } = q.split([row('a', 1), row('a', 2), row('a', 3), row('b', 1)]);
     expect(kept.map((r) => r.id)).toEqual(['a1', 'a2', 'b1']);
     expect(excess.map((r) => r.id)).toEqual(['a3']);
     q.add(kept);
-    expect(q.saturated().sort()).toEqual(['a', 'b']); // a cap's worth (1) waiting each
+    expect(q.saturated().receivers.sort()).toEqual(['a', 'b']); // a cap's worth (1) waiting each
     const skipped: string[] = [];
     q.takeInTurn(
       () => true,
@@ -49,9 +51,9 @@ describe('receiver queues: per-receiver caps and turns', () => {
         return false; // given up on (a stale lease): not counted as sending
       },
     );
-    expect(skipped).toEqual(['a1', 'a2', 'b1']);
+    expect(skipped).toEqual(['a1', 'b1', 'a2']);
     expect(q.anySending).toBe(false);
-    expect(q.saturated()).toEqual([]);
+    expect(q.saturated()).toEqual({ receivers: [], companies: [] });
     expect(q.takeAll()).toEqual([]);
   });
 });

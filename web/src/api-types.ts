@@ -344,6 +344,25 @@ export interface CreatedEndpoint {
   secret: string;
 }
 
+export interface EndpointConcurrency {
+  endpoint_id: string;
+  /**
+   * open: full cap; narrowed: failures halved the limit, successes widen it again; probing: narrowed to one and still failing, one attempt at a time
+   */
+  state: 'open' | 'narrowed' | 'probing';
+  /**
+   * Attempts in flight allowed now (per worker process), 1 to cap
+   */
+  limit: number;
+  /**
+   * The most it widens to (ESCALATR_ENDPOINT_CONCURRENCY)
+   */
+  cap: number;
+  since: string | null;
+  reason: string | null;
+  updated_at: string | null;
+}
+
 export interface EndpointInput {
   /**
    * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x).

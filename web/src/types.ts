@@ -14,6 +14,7 @@ export type {
   Delivery,
   DeliveryDetail,
   Endpoint,
+  EndpointConcurrency,
   Feedback,
   Followup,
   Message,

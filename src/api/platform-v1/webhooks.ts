@@ -5,6 +5,7 @@ import { EVENT_NAMES } from '../../domain/events.js';
 import { AppError } from '../../errors.js';
 import * as endpoints from '../../webhooks/endpoints.js';
 import * as deliveries from '../../webhooks/endpoint-deliveries.js';
+import { getEndpointConcurrency } from '../../webhooks/endpoint-concurrency.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { DateTime, ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf, StringEnum } from '../schemas.js';
@@ -15,6 +16,7 @@ import {
   DeliveryDetailSchema,
   DeliverySchema,
   DeliveryStatsSchema,
+  EndpointConcurrencySchema,
   EndpointSchema,
   PatchEndpointBody,
   RecoverBody,
@@ -130,6 +132,23 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
         schema: { tags, summary: 'One endpoint', params: EndpointIdParam, response: { 200: Ok(EndpointSchema) } },
       },
       async (request) => ok(await endpoints.getEndpoint(ctx, company(request), request.params.id)),
+    );
+
+    app.get(
+      '/webhooks/:id/concurrency',
+      {
+        onRequest,
+        config: { errors: { 404: ENDPOINT_404 } },
+        schema: {
+          tags,
+          summary: "The endpoint's adaptive concurrency",
+          description:
+            'Workers narrow an endpoint whose attempts time out or fail (its limit halves, down to one attempt at a time) and widen it again after successes. This is the latest change a worker reported.',
+          params: EndpointIdParam,
+          response: { 200: Ok(EndpointConcurrencySchema) },
+        },
+      },
+      async (request) => ok(await getEndpointConcurrency(ctx, company(request), request.params.id)),
     );
 
     app.patch(

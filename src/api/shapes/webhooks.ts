@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { EVENT_NAMES } from '../../domain/events.js';
 import type { AttemptView, DeliveryDetail, DeliveryView, StatsPoint } from '../../webhooks/endpoint-deliveries.js';
 import { DELIVERY_STATUSES } from '../../webhooks/endpoint-deliveries.js';
+import type { EndpointConcurrencyView } from '../../webhooks/endpoint-concurrency.js';
 import {
   AUTH_TYPES,
   MAX_GRACE_PERIOD_S,
@@ -39,6 +40,27 @@ export const EndpointSchema = Type.Object(
     updated_at: DateTime(),
   },
   { title: 'Endpoint' },
+);
+
+/** How many attempts the workers send an endpoint at once now, and why. */
+export const EndpointConcurrencySchema = Type.Object(
+  {
+    endpoint_id: Type.String(),
+    state: StringEnum(['open', 'narrowed', 'probing'] as const, {
+      description:
+        'open: full cap; narrowed: failures halved the limit, successes widen it again; probing: narrowed to one and still failing, one attempt at a time',
+    }),
+    limit: Type.Integer({ description: 'Attempts in flight allowed now (per worker process), 1 to cap' }),
+    cap: Type.Integer({ description: 'The most it widens to (ESCALATR_ENDPOINT_CONCURRENCY)' }),
+    since: Nullable(DateTime({ description: 'When it entered this state; null while never narrowed' })),
+    reason: Nullable(
+      Type.String({
+        description: 'What narrowed it last: an error kind (timeout, connection_refused, …) or http_<status>',
+      }),
+    ),
+    updated_at: Nullable(DateTime({ description: 'When a worker last reported a change; null while none has' })),
+  },
+  { title: 'EndpointConcurrency' },
 );
 
 export const CreatedEndpointSchema = Type.Object(
@@ -204,6 +226,7 @@ export const RecoverBody = Type.Object(
 
 type _ShapeChecks = [
   Expect<SameKeys<EndpointView, Static<typeof EndpointSchema>>>,
+  Expect<SameKeys<EndpointConcurrencyView, Static<typeof EndpointConcurrencySchema>>>,
   Expect<SameKeys<DeliveryView, Static<typeof DeliverySchema>>>,
   Expect<SameKeys<AttemptView, Static<typeof AttemptSchema>>>,
   Expect<SameKeys<DeliveryDetail, Static<typeof DeliveryDetailSchema>>>,

@@ -6,9 +6,9 @@ import { Notice, Outcome } from '../components/Notice';
 import { Toggle } from '../components/Toggle';
 import { AUTH_METHODS, HTTPS_RULE, WEBHOOK_EVENTS } from '../catalog';
 import { formatDate } from '../format';
-import { useAction } from '../hooks';
+import { useAction, useAsync } from '../hooks';
 import { Link } from '../router';
-import type { AuthType, CreatedEndpoint, Endpoint } from '../types';
+import type { AuthType, CreatedEndpoint, Endpoint, EndpointConcurrency } from '../types';
 import { SecretField } from './SecretField';
 
 interface Form {
@@ -79,6 +79,28 @@ const CREDENTIAL_LABEL: Record<AuthType, string> = {
   api_key: 'API key',
   custom_header: 'Header value',
 };
+
+/**
+ * How the workers send to this endpoint now: nothing while it is open; narrowed or probing, a notice of how many
+ * attempts go at once, since when and why. Read once with the card (the workers report changes, not every attempt).
+ */
+function ConcurrencyNotice({ endpointId }: { endpointId: string }) {
+  const c = useAsync(
+    () => api.get<EndpointConcurrency>(`/api/v1/webhooks/${encodeURIComponent(endpointId)}/concurrency`),
+    [endpointId],
+  );
+  const s = c.data;
+  if (!s || s.state === 'open') return null;
+  const why = s.reason ? ` after ${s.reason.replace(/^http_/, 'HTTP ').replace(/_/g, ' ')}` : '';
+  const since = s.since ? ` (since ${formatDate(s.since)})` : '';
+  return (
+    <Notice kind="warning" title={s.state === 'probing' ? 'Receiver failing: probing' : 'Receiver slowed down'}>
+      {s.state === 'probing'
+        ? `Attempts failed${why}, so workers send one attempt at a time until one succeeds${since}.`
+        : `Attempts failed${why}, so workers send at most ${s.limit} of ${s.cap} at a time${since}; successes widen it again.`}
+    </Notice>
+  );
+}
 
 interface Props {
   endpoint?: Endpoint;
@@ -225,6 +247,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
           webhook on and save to resume deliveries.
         </Notice>
       )}
+      {endpoint?.enabled && <ConcurrencyNotice endpointId={endpoint.id} />}
       <form onSubmit={onSave} noValidate>
         <fieldset class="bare">
           <Toggle label="Webhook" checked={form.enabled} onChange={(v) => set('enabled', v)} />
