@@ -50,9 +50,10 @@ interface BatchResult {
 
 const DEFAULT_BATCH_ROWS = 500;
 const DEFAULT_MAX_BATCHES = 1000;
-/** Pages given back to the file system per step on SQLite (4 MB at the default page size). */
-const VACUUM_PAGES_PER_STEP = 1000;
-const MAX_VACUUM_STEPS = 100;
+/** Pages given back to the file system per transaction on SQLite (1 MB at the default page size). */
+const VACUUM_PAGES_PER_STEP = 256;
+/** At most 256 MB given back per run; the rest waits for the next run (free pages are reused for rows meanwhile). */
+const MAX_VACUUM_STEPS = 256;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

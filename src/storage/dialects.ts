@@ -86,11 +86,16 @@ export const sqliteProfile: DialectProfile = {
     return { bytes: (await pragma('page_count')) * pageSize, freeBytes: (await pragma('freelist_count')) * pageSize };
   },
   reclaimSpace: async (db, pages) => {
-    const one = async (text: string) => Number(Object.values((await sql.raw(text).execute(db)).rows[0] as object)[0]);
+    const one = async (text: string, on: Kysely<Database> = db) =>
+      Number(Object.values((await sql.raw(text).execute(on)).rows[0] as object)[0]);
     // 2 = incremental: only then does incremental_vacuum give pages back (the mode is fixed when the file is made).
     if ((await one('pragma auto_vacuum')) !== 2 || (await one('pragma freelist_count')) === 0) return false;
-    await sql.raw(`pragma incremental_vacuum(${Math.max(1, Math.floor(pages))})`).execute(db);
-    return (await one('pragma freelist_count')) > 0;
+    // The pragma frees one page per step of its statement, and the driver steps a statement that returns no
+    // columns once: so one execution per page, all in one short write transaction.
+    return db.transaction().execute(async (tx) => {
+      for (let i = 0; i < pages; i++) await sql.raw('pragma incremental_vacuum').execute(tx);
+      return (await one('pragma freelist_count', tx)) > 0;
+    });
   },
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>

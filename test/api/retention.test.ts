@@ -1,10 +1,11 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { emitEvent } from '../../src/domain/events.js';
 import { DAY_MS } from '../../src/domain/retention.js';
 import { RetentionPruner } from '../../src/domain/retention-pruner.js';
 import { newId } from '../../src/ids.js';
-import { createTestApp, type TestApp } from '../helpers/harness.js';
+import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { call, endpointRow, expectError, file, get, session, tenant, type Tenant } from './platform-fixtures.js';
 
 /** One event of the company, now on the test clock; with a complaint id it belongs to that complaint's timeline. */
@@ -212,6 +213,60 @@ describe('retention: what goes and what stays', () => {
     expect(removed).toEqual({ events: 25, feedback_records: 25 });
     for (const id of ids) expect(await exists(t, 'events', id)).toBe(false);
   });
+});
+
+describe('retention: what operators see in /metrics', () => {
+  let t: TestApp;
+  afterEach(async () => t.close());
+
+  it('shows the store size, rows pruned per table and run, and the oldest row per table', async () => {
+    t = await createTestApp();
+    const v = await tenant(t);
+    const start = t.clock.now();
+    await emit(t, v);
+    await feedbackRecord(t, v);
+    t.clock.advance(DAY_MS);
+    await emit(t, v);
+    t.clock.set(start + 90 * DAY_MS + 1);
+    await t.app.retention.run();
+    const text = (await t.app.http.inject({ method: 'GET', url: '/metrics' })).body;
+    const value = (line: string) => Number(new RegExp(`^${line} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('escalatr_store_bytes')).toBeGreaterThan(0);
+    expect(value('escalatr_store_free_bytes')).toBeGreaterThanOrEqual(0);
+    expect(value('escalatr_retention_rows_pruned_total\\{table="events"\\}')).toBe(1);
+    expect(value('escalatr_retention_last_run_rows_pruned\\{table="feedback_records"\\}')).toBe(1);
+    expect(value('escalatr_retention_runs_total\\{outcome="done"\\}')).toBe(1);
+    expect(value('escalatr_store_oldest_row_timestamp_seconds\\{table="events"\\}')).toBe((start + DAY_MS) / 1000);
+    expect(text).not.toMatch(/escalatr_store_oldest_row_timestamp_seconds\{table="feedback_records"\}/);
+  });
+});
+
+describe('retention on SQLite: space is given back', () => {
+  let t: TestApp;
+  afterEach(async () => t.close());
+
+  it.skipIf(dialectName !== 'sqlite')(
+    'a new store is in incremental auto-vacuum mode and a run leaves no free pages',
+    async () => {
+      t = await createTestApp();
+      const v = await tenant(t);
+      const mode = await sql<{ auto_vacuum: number }>`pragma auto_vacuum`.execute(t.store.db);
+      expect(Number(mode.rows[0].auto_vacuum)).toBe(2);
+      const start = t.clock.now();
+      const big = 'x'.repeat(4000);
+      for (let i = 0; i < 300; i++) {
+        const id = await feedbackRecord(t, v);
+        await t.store.db.updateTable('feedback_records').set({ content: big }).where('id', '=', id).execute();
+      }
+      const before = await t.store.profile.storeSize(t.store.db);
+      t.clock.set(start + 91 * DAY_MS);
+      const report = await t.app.retention.run();
+      expect(report.pruned.feedback_records).toBe(300);
+      const after = await t.store.profile.storeSize(t.store.db);
+      expect(after.freeBytes).toBe(0);
+      expect(after.bytes).toBeLessThan(before.bytes - 300 * 4000 * 0.5);
+    },
+  );
 });
 
 describe('retention: the event feed', () => {
