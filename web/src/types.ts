@@ -18,6 +18,8 @@ export type {
   Followup,
   Message,
   RecordAlert,
+  RetentionInput,
+  RetentionSettings,
   SettlementOffer,
 } from './api-types';
 
