@@ -106,10 +106,13 @@ export class RetentionPruner {
   /** One run over every company; tests call it directly. A run already going is joined, not doubled. */
   async run(): Promise<PruneReport> {
     if (this.running) return this.running;
-    this.running = this.runOnce().finally(() => (this.running = null));
-    const report = await this.running;
-    this.opts.onRun?.(report);
-    return report;
+    this.running = this.runOnce()
+      .then((report) => {
+        this.opts.onRun?.(report);
+        return report;
+      })
+      .finally(() => (this.running = null));
+    return this.running;
   }
 
   private async runOnce(): Promise<PruneReport> {
@@ -306,13 +309,29 @@ export class RetentionPruner {
     });
   }
 
-  private lockedDeliveries(tx: Tx, which: ReturnType<typeof sql<boolean>>) {
-    return tx
+  /**
+   * The deliveries `which` selects, the settled ones locked. On PostgreSQL a settled row another transaction holds
+   * (a resend making it pending again) is skipped, not waited for, and comes back `busy`: kept this time. The step
+   * never waits on a row lock, so it cannot deadlock with a worker or a resend that locks rows in another order.
+   */
+  private async lockedDeliveries(tx: Tx, which: ReturnType<typeof sql<boolean>>): Promise<DeliveryState[]> {
+    const now = this.ctx.clock.now();
+    const rows: DeliveryState[] = await tx
       .selectFrom('deliveries')
       .select(['id', 'event_id', 'status', 'lease_until', 'attempt_count'])
       .where(which)
-      .$if(this.ctx.store.profile.rowLocks, (q) => q.forUpdate())
       .execute();
+    const settled = rows.filter((r) => isSettled(r, now)).map((r) => r.id);
+    if (!this.ctx.store.profile.rowLocks || !settled.length) return rows;
+    const locked = await tx
+      .selectFrom('deliveries')
+      .select(['id', 'event_id', 'status', 'lease_until', 'attempt_count'])
+      .where(sql<boolean>`id in ${this.ctx.store.profile.batchValues(settled)}`)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    const current = new Map(locked.map((r) => [r.id, r]));
+    return rows.map((r) => (isSettled(r, now) ? (current.get(r.id) ?? { ...r, busy: true }) : r));
   }
 
   private async removeDeliveries(tx: Tx, ids: string[]): Promise<Partial<Record<PrunedTable, number>>> {
@@ -387,7 +406,21 @@ async function lockCompany(tx: Tx, companyId: string): Promise<number> {
   return Number(row.feed_start_seq);
 }
 
-/** Settled: no retry is due (success or dead) and no worker holds it. */
-function isSettled(d: { status: string; lease_until: number | null }, now: number): boolean {
-  return (d.status === 'success' || d.status === 'dead') && (d.lease_until === null || Number(d.lease_until) <= now);
+interface DeliveryState {
+  id: string;
+  event_id: string;
+  status: string;
+  lease_until: number | null;
+  attempt_count: number;
+  /** Locked by another transaction when the step looked: treated as unsettled. */
+  busy?: boolean;
+}
+
+/** Settled: no retry is due (success or dead), no worker holds it, and no other transaction is changing it. */
+function isSettled(d: DeliveryState, now: number): boolean {
+  return (
+    !d.busy &&
+    (d.status === 'success' || d.status === 'dead') &&
+    (d.lease_until === null || Number(d.lease_until) <= now)
+  );
 }

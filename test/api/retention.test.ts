@@ -169,6 +169,25 @@ describe('retention: what goes and what stays', () => {
     expect(await exists(t, 'events', leased)).toBe(true);
   });
 
+  it.skipIf(dialectName !== 'postgres')(
+    'on PostgreSQL, a settled delivery another transaction has locked is kept, not waited for',
+    async () => {
+      const start = t.clock.now();
+      const busy = await emit(t, v);
+      await settle(t, busy);
+      t.clock.set(start + 31 * DAY_MS);
+      await t.store.db.transaction().execute(async (tx) => {
+        await tx.selectFrom('deliveries').select('id').where('event_id', '=', busy).forUpdate().execute();
+        await t.app.retention.run();
+      });
+      expect(await deliveriesOf(t, busy)).toHaveLength(1);
+      expect(await exists(t, 'events', busy)).toBe(true);
+      await t.app.retention.run();
+      expect(await deliveriesOf(t, busy)).toEqual([]);
+      expect(await exists(t, 'events', busy)).toBe(false);
+    },
+  );
+
   it('a shorter window set by the owner applies at the next run; other companies keep their own', async () => {
     const acme = await tenant(t, 'ACME');
     await t.app.ctx.store.db.updateTable('companies').set({ plan: 'starter' }).execute();
