@@ -123,7 +123,7 @@ export async function feedSummary(db: Db, companyId: string): Promise<{ events: 
 }
 
 /** The seq the company's feed starts after (0 until retention first removes events from it). */
-export async function feedStart(db: Db, companyId: string): Promise<number> {
+async function feedStart(db: Db, companyId: string): Promise<number> {
   const row = await db.selectFrom('companies').select('feed_start_seq').where('id', '=', companyId).executeTakeFirst();
   return Number(row?.feed_start_seq ?? 0);
 }

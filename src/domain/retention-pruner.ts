@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { inTransaction, type Tx } from '../storage/db.js';
 import type { DomainContext } from './context.js';
-import { feedStart } from './event-feed.js';
+import { feedSummary } from './event-feed.js';
 import type { Plan } from './companies.js';
 import { effectiveRetentionDays, retentionCutoff } from './retention.js';
 
@@ -368,16 +368,7 @@ export class RetentionPruner {
     };
     for (const c of companies) {
       // The feed's oldest event: a complaint's timeline keeps older event rows, which are its records, not history.
-      const start = await feedStart(db, c.id);
-      const event = await db
-        .selectFrom('events')
-        .select('created_at')
-        .where('company_id', '=', c.id)
-        .where('seq', '>', start)
-        .orderBy('seq')
-        .limit(1)
-        .executeTakeFirst();
-      keep('events', event?.created_at);
+      keep('events', (await feedSummary(db, c.id)).oldestAt);
       const attempt = await db
         .selectFrom('attempts')
         .select((eb) => eb.fn.min('started_at').as('t'))
