@@ -50,6 +50,8 @@ interface BatchResult {
 
 const DEFAULT_BATCH_ROWS = 500;
 const DEFAULT_MAX_BATCHES = 1000;
+/** The pause before the next run when one stopped at its budget with more to remove. */
+const CATCH_UP_MS = 1000;
 /** Pages given back to the file system per transaction on SQLite (1 MB at the default page size). */
 const VACUUM_PAGES_PER_STEP = 256;
 /** At most 256 MB given back per run; the rest waits for the next run (free pages are reused for rows meanwhile). */
@@ -86,19 +88,32 @@ export class RetentionPruner {
     this.maxBatches = opts.maxBatchesPerRun ?? DEFAULT_MAX_BATCHES;
   }
 
+  /**
+   * Runs every `intervalMs`; a run that stopped at its batch budget with more to remove is followed by the next one
+   * after a second, so a store far behind (a first start on years of history) catches up without waiting.
+   */
   start(): void {
     if (this.timer) return;
     this.stopping = false;
-    this.timer = setInterval(
-      () => void this.run().catch((err) => this.opts.log?.error({ err }, 'retention run failed')),
-      this.opts.intervalMs ?? 300_000,
-    );
-    this.timer.unref();
+    const schedule = (ms: number) => {
+      this.timer = setTimeout(() => {
+        void this.run().then(
+          (report) => !this.stopping && schedule(report.done ? interval : CATCH_UP_MS),
+          (err) => {
+            this.opts.log?.error({ err }, 'retention run failed');
+            if (!this.stopping) schedule(interval);
+          },
+        );
+      }, ms);
+      this.timer.unref();
+    };
+    const interval = this.opts.intervalMs ?? 300_000;
+    schedule(interval);
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running?.catch(() => undefined);
   }
