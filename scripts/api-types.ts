@@ -10,6 +10,8 @@ import {
   ApiKeySchema,
   CreatedApiKeySchema,
   MeSchema,
+  RetentionSettingsBody,
+  RetentionSettingsSchema,
   SessionSchema,
   SlaSettingsSchema,
 } from '../src/api/shapes/account.js';
@@ -64,6 +66,8 @@ const SHAPES: Record<string, object> = {
   Me: MeSchema,
   Session: SessionSchema,
   SlaSettings: SlaSettingsSchema,
+  RetentionSettings: RetentionSettingsSchema,
+  RetentionInput: RetentionSettingsBody,
   Endpoint: EndpointSchema,
   CreatedEndpoint: CreatedEndpointSchema,
   EndpointConcurrency: EndpointConcurrencySchema,

@@ -35,6 +35,10 @@ export interface Config {
   /** Records of one company being scored at once by this process; the rest of its backlog waits its turn. */
   shieldCompanyInFlight: number;
   companyLimits: CompanyLimits;
+  /** How often the retention step runs, in ms. */
+  retentionIntervalMs: number;
+  /** Rows one retention write transaction removes at most, so the API never waits long behind it. */
+  retentionBatchRows: number;
 }
 
 export interface ListenAddress {
@@ -246,5 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shieldThreads: intVar(env, 'ESCALATR_SHIELD_THREADS', defaultShieldThreads(), 1, 64),
     shieldCompanyInFlight: intVar(env, 'ESCALATR_SHIELD_COMPANY_IN_FLIGHT', 100, 1, 100_000),
     companyLimits: Object.freeze(loadCompanyLimits(env)),
+    retentionIntervalMs: intVar(env, 'ESCALATR_RETENTION_INTERVAL_S', 300, 10, 86_400) * 1000,
+    retentionBatchRows: intVar(env, 'ESCALATR_RETENTION_BATCH_ROWS', 500, 10, 10_000),
   });
 }

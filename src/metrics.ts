@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface MetricsSources {
   /** Log lines dropped because the log's reader fell behind (see BoundedLogWriter); 0 when logs are not bounded. */
   logLinesDropped?: () => number;
+  /** The store's size on disk and its free (reusable) part, read at each scrape. */
+  storeSize?: () => Promise<{ bytes: number; freeBytes: number }>;
 }
 
 /** One registry per app, so tests that build many apps don't collide on metric names. */
@@ -42,6 +44,46 @@ export function createMetrics(sources: MetricsSources = {}) {
     inFlight: new Gauge({
       name: 'escalatr_deliveries_in_flight',
       help: 'Deliveries being sent by this process',
+      registers: [registry],
+    }),
+    storeBytes: new Gauge({
+      name: 'escalatr_store_bytes',
+      help: 'Size of the store: the SQLite file, or the tables and indexes of the PostgreSQL schema',
+      registers: [registry],
+      async collect() {
+        if (sources.storeSize) this.set((await sources.storeSize()).bytes);
+      },
+    }),
+    storeFreeBytes: new Gauge({
+      name: 'escalatr_store_free_bytes',
+      help: 'Part of the SQLite file freed by deletes and not yet given back (reused for new rows); 0 on PostgreSQL',
+      registers: [registry],
+      async collect() {
+        if (sources.storeSize) this.set((await sources.storeSize()).freeBytes);
+      },
+    }),
+    retentionPruned: new Counter({
+      name: 'escalatr_retention_rows_pruned_total',
+      help: 'Rows removed by retention, by table',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    retentionLastRun: new Gauge({
+      name: 'escalatr_retention_last_run_rows_pruned',
+      help: 'Rows removed by the latest retention run, by table',
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    retentionRuns: new Counter({
+      name: 'escalatr_retention_runs_total',
+      help: 'Retention runs by outcome: done, or more_left when a run stopped at its batch budget',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    oldestRow: new Gauge({
+      name: 'escalatr_store_oldest_row_timestamp_seconds',
+      help: 'Creation time of the oldest row per history table (events: the oldest event in any feed), as of the latest retention run',
+      labelNames: ['table'] as const,
       registers: [registry],
     }),
     commitToFirstAttempt: new Histogram({

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createCompany, setCompanyPlan, type Company, type Plan } from '../domain/companies.js';
+import { setRetentionByCode } from '../domain/retention.js';
 import { options } from './options.js';
 import { printJson, printLines, withRuntime } from './runtime.js';
 
@@ -11,9 +12,9 @@ const companyJson = (c: Company) => ({
   created_at: new Date(c.created_at).toISOString(),
 });
 
-/** `company create` and `company set-plan`. */
+/** `company create`, `company set-plan` and `company set-retention`. */
 export function registerCompanyCommands(program: Command): void {
-  const company = program.command('company').description('create companies and change their plan');
+  const company = program.command('company').description('create companies, change their plan and retention');
 
   company
     .command('create')
@@ -38,5 +39,21 @@ export function registerCompanyCommands(program: Command): void {
       const updated = await withRuntime(({ ctx }) => setCompanyPlan(ctx, o.code, o.plan));
       if (o.json) return printJson(companyJson(updated));
       printLines(`Company ${updated.code} is now on the ${updated.plan} plan.`);
+    });
+
+  company
+    .command('set-retention')
+    .description(
+      'set how many days delivery history, the event feed and Shield feedback are kept (older rows are removed)',
+    )
+    .addOption(options.code())
+    .addOption(options.retentionDays())
+    .addOption(options.json())
+    .action(async (o: { code: string; days: number; json?: boolean }) => {
+      const r = await withRuntime(({ ctx }) => setRetentionByCode(ctx, o.code, o.days));
+      if (o.json) return printJson({ code: r.code, days: r.days, plan: r.plan, plan_days: r.default_days });
+      printLines(
+        `Company ${r.code} keeps history for ${r.days} days (its ${r.plan} plan's default is ${r.default_days}).`,
+      );
     });
 }

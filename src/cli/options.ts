@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { checkCompanyCode, PLANS } from '../domain/companies.js';
 import { SCOPES } from '../domain/api-keys.js';
+import { MIN_RETENTION_DAYS, OPERATOR_MAX_RETENTION_DAYS } from '../domain/retention.js';
 import { checkPassword, normaliseEmail, ROLES } from '../domain/users.js';
 
 /**
@@ -35,6 +36,15 @@ function text(max: number) {
   };
 }
 
+function retentionDays(value: string): number {
+  const days = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(days >= MIN_RETENTION_DAYS && days <= OPERATOR_MAX_RETENTION_DAYS))
+    throw new InvalidArgumentError(
+      `must be a whole number of days from ${MIN_RETENTION_DAYS} to ${OPERATOR_MAX_RETENTION_DAYS}.`,
+    );
+  return days;
+}
+
 const required = (option: Option) => option.makeOptionMandatory();
 
 export const options = {
@@ -43,6 +53,12 @@ export const options = {
   code: () => required(new Option('--code <code>', 'company code: 2–8 uppercase letters').argParser(companyCode)),
   companyName: () => required(new Option('--name <name>', 'company name').argParser(text(200))),
   plan: () => required(new Option('--plan <plan>', 'plan').choices(PLANS)),
+  retentionDays: () =>
+    required(
+      new Option('--days <days>', "days of history to keep (any plan's window may be exceeded)").argParser(
+        retentionDays,
+      ),
+    ),
   email: () => required(new Option('--email <email>', 'email address').argParser(email)),
   password: () => required(new Option('--password <password>', 'password, at least 10 characters').argParser(password)),
   role: () => required(new Option('--role <role>', 'staff role').choices(ROLES)),

@@ -27,7 +27,15 @@ export async function createCompany(
   try {
     await ctx.store.db
       .insertInto('companies')
-      .values({ ...row, sla_windows: null, action_wait_s: null, complaint_seq: 0, event_seq: 0 })
+      .values({
+        ...row,
+        sla_windows: null,
+        action_wait_s: null,
+        complaint_seq: 0,
+        event_seq: 0,
+        retention_days: null,
+        feed_start_seq: 0,
+      })
       .execute();
   } catch (err) {
     if (ctx.store.profile.isUniqueViolation(err))

@@ -61,7 +61,10 @@ type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status'>;
  * neither skips nor repeats.
  */
 export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): Promise<FeedPage> {
-  let q = db.selectFrom('events').where('company_id', '=', companyId);
+  // Events at or below the feed's start have been removed by retention (or kept only as a complaint's timeline):
+  // the feed is the events above it, whose seqs are gap-free.
+  const start = await feedStart(db, companyId);
+  let q = db.selectFrom('events').where('company_id', '=', companyId).where('seq', '>', start);
   if (f.event) q = q.where('name', '=', f.event);
   if (f.status) q = q.where('delivery_status', '=', f.status);
   if (f.escalatr_id) q = q.where('complaint_id', '=', f.escalatr_id);
@@ -71,8 +74,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   let total: number;
   let nextCursor: string | null = null;
   if (f.after !== undefined) {
-    // Seqs start at 1, so everything is after 0, whatever the oldest event still stored is.
-    const afterSeq = f.after === FEED_START ? 0 : await cursorSeq(db, companyId, f.after);
+    const afterSeq = f.after === FEED_START ? start : await cursorSeq(db, companyId, f.after, start);
     const fromCursor = q.where('seq', '>', afterSeq);
     rows = await fromCursor
       .select(['id', 'seq', 'body', 'delivery_status'])
@@ -81,10 +83,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
       .execute();
     if (rows.length < f.limit) total = rows.length;
     else if (!unfiltered) total = await countOf(fromCursor);
-    else {
-      const span = await seqSpan(db, companyId);
-      total = span.last - Math.max(afterSeq, span.first - 1);
-    }
+    else total = (await lastSeq(db, companyId)) - afterSeq;
     nextCursor = rows.length ? rows[rows.length - 1].id : f.after;
   } else {
     const offset = (f.page - 1) * f.limit;
@@ -96,7 +95,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
       .execute();
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;
-    else if (unfiltered) total = (await seqSpan(db, companyId)).count;
+    else if (unfiltered) total = Math.max(0, (await lastSeq(db, companyId)) - start);
     else total = await countOf(q);
   }
   const deliveries = await deliveriesOf(
@@ -106,46 +105,66 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   return { events: rows.map((r) => toFeedEvent(r, deliveries.get(r.id) ?? [])), total, nextCursor };
 }
 
-/**
- * How many events a company has, without counting them. Their seqs are gap-free: each is the company's
- * `event_seq + 1`, taken in the transaction that writes the event, so a rolled-back event rolls its number back too.
- * Nothing deletes events (a retention job would have to delete oldest first to keep this true). So the count is
- * last − first + 1: two index probes at any size, where count(*) reads every index entry.
- */
-async function seqSpan(db: Db, companyId: string): Promise<{ first: number; last: number; count: number }> {
-  // Two scalar subqueries rather than min() and max() in one select: SQLite answers a lone min or max from the
-  // index, but scans for both together.
-  const row = await db
-    .selectNoFrom((eb) => [
-      eb
-        .selectFrom('events')
-        .where('company_id', '=', companyId)
-        .select((e) => e.fn.min('seq').as('s'))
-        .as('first'),
-      eb
-        .selectFrom('events')
-        .where('company_id', '=', companyId)
-        .select((e) => e.fn.max('seq').as('s'))
-        .as('last'),
-    ])
-    .executeTakeFirstOrThrow();
-  if (row.first === null || row.last === null) return { first: 0, last: 0, count: 0 };
-  const first = Number(row.first);
-  const last = Number(row.last);
-  return { first, last, count: last - first + 1 };
+/** How many events the company's feed holds and when its oldest was written (null when it is empty). */
+export async function feedSummary(db: Db, companyId: string): Promise<{ events: number; oldestAt: number | null }> {
+  const start = await feedStart(db, companyId);
+  const oldest = await db
+    .selectFrom('events')
+    .select('created_at')
+    .where('company_id', '=', companyId)
+    .where('seq', '>', start)
+    .orderBy('seq')
+    .limit(1)
+    .executeTakeFirst();
+  return {
+    events: Math.max(0, (await lastSeq(db, companyId)) - start),
+    oldestAt: oldest ? Number(oldest.created_at) : null,
+  };
 }
 
-/** The seq of a cursor event; an id that is unknown or another company's is a bad parameter, named as such. */
-async function cursorSeq(db: Db, companyId: string, eventId: string): Promise<number> {
+/** The seq the company's feed starts after (0 until retention first removes events from it). */
+async function feedStart(db: Db, companyId: string): Promise<number> {
+  const row = await db.selectFrom('companies').select('feed_start_seq').where('id', '=', companyId).executeTakeFirst();
+  return Number(row?.feed_start_seq ?? 0);
+}
+
+/**
+ * How many events a company's feed holds follows from seqs, without counting them. Seqs are gap-free: each is the
+ * company's `event_seq + 1`, taken in the transaction that writes the event, so a rolled-back event rolls its number
+ * back too; retention removes events only at or below the feed's start. So the feed holds last − start events, and
+ * those after a cursor at seq s are last − s: one index probe at any size, where count(*) reads every index entry.
+ */
+async function lastSeq(db: Db, companyId: string): Promise<number> {
+  const row = await db
+    .selectFrom('events')
+    .where('company_id', '=', companyId)
+    .select((e) => e.fn.max('seq').as('s'))
+    .executeTakeFirst();
+  return row?.s === null || row?.s === undefined ? 0 : Number(row.s);
+}
+
+/**
+ * The seq of a cursor event. A cursor below the feed's start has expired: events after it have been removed, and a
+ * poller that went on from it would silently miss them. An id that is not there is expired too once retention has
+ * removed events (it may be one of them); before that it is a bad parameter, named as such — another company's id
+ * answers exactly like an unknown one.
+ */
+async function cursorSeq(db: Db, companyId: string, eventId: string, start: number): Promise<number> {
   const row = await db
     .selectFrom('events')
     .select('seq')
     .where('id', '=', eventId)
     .where('company_id', '=', companyId)
     .executeTakeFirst();
-  if (!row)
-    throw new AppError('invalid_query', `invalid query parameter after: no event ${eventId}`, { parameter: 'after' });
-  return Number(row.seq);
+  if (row && Number(row.seq) >= start) return Number(row.seq);
+  if (row || start > 0)
+    throw new AppError(
+      'cursor_expired',
+      `The cursor ${eventId} points before the events still kept (older events are removed after the company's ` +
+        'retention window). Start again from after=start, or pass a newer cursor.',
+      { parameter: 'after' },
+    );
+  throw new AppError('invalid_query', `invalid query parameter after: no event ${eventId}`, { parameter: 'after' });
 }
 
 /** A filtered feed query before its select list: it becomes the page or its count. */

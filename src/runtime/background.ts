@@ -11,13 +11,15 @@ export interface BackgroundWork {
 }
 
 /**
- * The background loops of a process that does background work: the SLA scheduler, the Shield processor (scores
+ * The background loops of a process that does background work: the SLA scheduler, the retention step (removes
+ * history older than each company's window, in short batches), the Shield processor (scores
  * feedback on its own threads, raises alerts) and the delivery worker. Each takes its step in its own transactions,
  * so any number of processes may run them against one PostgreSQL.
  */
 export async function startBackgroundWork(runtime: Runtime, log?: Logger): Promise<BackgroundWork> {
   const { config } = runtime;
   runtime.scheduler.start();
+  runtime.retention.start();
   const scoring = new ScoringPool(config.shieldThreads);
   const shield = new ShieldProcessor(runtime.ctx, {
     log,
@@ -36,7 +38,7 @@ export async function startBackgroundWork(runtime: Runtime, log?: Logger): Promi
       onStoreError: (err) => runtime.readiness.noteError(err),
     });
   } catch (err) {
-    await Promise.all([runtime.scheduler.stop(), shield.stop()]);
+    await Promise.all([runtime.scheduler.stop(), runtime.retention.stop(), shield.stop()]);
     await scoring.close();
     throw err;
   }
@@ -46,6 +48,7 @@ export async function startBackgroundWork(runtime: Runtime, log?: Logger): Promi
     stop() {
       stopping ??= (async () => {
         await runtime.scheduler.stop().catch(quietly('scheduler'));
+        await runtime.retention.stop().catch(quietly('retention step'));
         await shield.stop().catch(quietly('Shield processor'));
         // After the processor: a batch it was scoring finishes on these threads before they end.
         await scoring.close().catch(quietly('scoring threads'));

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
+import { RetentionPruner, type PruneReport } from '../domain/retention-pruner.js';
 import { SlaScheduler } from '../domain/sla-scheduler.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { Wakeups } from '../queue/wakeup.js';
@@ -32,6 +33,8 @@ export interface Runtime {
   readiness: StoreAvailability;
   metrics: Metrics;
   scheduler: SlaScheduler;
+  /** Removes history older than each company's retention window, in small batches. */
+  retention: RetentionPruner;
   logger?: Logger;
 }
 
@@ -54,14 +57,37 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const ctx = createDomainContext(opts.config, opts.store, clock, opts.logger);
   const readiness = new StoreAvailability(opts.store.profile);
   readiness.useClock(clock);
+  const { store } = opts;
+  const metrics = createMetrics({
+    logLinesDropped: opts.logLinesDropped,
+    storeSize: () => store.profile.storeSize(store.db),
+  });
   return {
     config: opts.config,
-    store: opts.store,
+    store,
     clock,
     ctx,
     readiness,
-    metrics: createMetrics({ logLinesDropped: opts.logLinesDropped }),
+    metrics,
     scheduler: new SlaScheduler(ctx, opts.logger),
+    retention: new RetentionPruner(ctx, {
+      log: opts.logger,
+      intervalMs: opts.config.retentionIntervalMs,
+      batchRows: opts.config.retentionBatchRows,
+      onRun: (report) => recordRetentionRun(metrics, report),
+    }),
     logger: opts.logger,
   };
+}
+
+function recordRetentionRun(metrics: Metrics, report: PruneReport): void {
+  for (const [table, n] of Object.entries(report.pruned)) {
+    metrics.retentionPruned.inc({ table }, n);
+    metrics.retentionLastRun.set({ table }, n);
+  }
+  metrics.retentionRuns.inc({ outcome: report.done ? 'done' : 'more_left' });
+  for (const [table, t] of Object.entries(report.oldest)) {
+    if (t === null) metrics.oldestRow.remove({ table });
+    else metrics.oldestRow.set({ table }, t / 1000);
+  }
 }

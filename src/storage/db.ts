@@ -128,6 +128,10 @@ export function openStore(opts: OpenStoreOptions): Store {
   if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true, mode: 0o700 });
   if (file !== ':memory:') keepPrivate(file);
   const sqlite = new SQLite(file);
+  // Pages freed by retention's deletes are given back a step at a time (incremental_vacuum) instead of the file
+  // only ever growing. The mode takes effect only on a file that has no tables yet: a store made before this keeps
+  // auto_vacuum off (its free pages are still reused for new rows) until an offline `VACUUM` (see the README).
+  sqlite.pragma('auto_vacuum = INCREMENTAL');
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');

@@ -1,4 +1,5 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Database } from './schema.js';
 
 /**
  * Everything that differs between the embedded SQLite store and PostgreSQL lives here, as data and small functions,
@@ -35,6 +36,14 @@ export interface DialectProfile {
    * index of migration 0013 indexes it, so a lookup by record reads that index; `events` is the table's alias.
    */
   shieldAlertRecordId(events: string): RawBuilder<string>;
+  /** The store's size on disk, and how much of it is free for reuse (pages freed by deletes, not yet given back). */
+  storeSize(db: Kysely<Database>): Promise<{ bytes: number; freeBytes: number }>;
+  /**
+   * Gives up to `pages` freed pages back to the file system; true while more remain. SQLite in incremental
+   * auto-vacuum mode (a store created since retention); a no-op elsewhere (PostgreSQL's autovacuum reclaims space
+   * for reuse by itself, and an older SQLite file reuses its free pages for new rows).
+   */
+  reclaimSpace(db: Kysely<Database>, pages: number): Promise<boolean>;
   /** Whether a driver error is a unique-constraint violation (branch on codes, never on message text). */
   isUniqueViolation(err: unknown): boolean;
   /** Whether a driver error means the store is unavailable (disk full, read-only, connection lost). */
@@ -70,6 +79,24 @@ export const sqliteProfile: DialectProfile = {
     sql`(select ${columnList(columns, (name) => `j.value ->> '$.${name}' as "${name}"`)} from json_each(${JSON.stringify(rows)}) as j)`,
   batchValues: (values) => sql`(select value from json_each(${JSON.stringify(values)}))`,
   shieldAlertRecordId: (events) => sql<string>`json_extract(${sql.ref(`${events}.body`)}, '$.data.record.id')`,
+  storeSize: async (db) => {
+    const pragma = async (name: string) =>
+      Number(Object.values((await sql.raw(`pragma ${name}`).execute(db)).rows[0] as object)[0]);
+    const pageSize = await pragma('page_size');
+    return { bytes: (await pragma('page_count')) * pageSize, freeBytes: (await pragma('freelist_count')) * pageSize };
+  },
+  reclaimSpace: async (db, pages) => {
+    const one = async (text: string, on: Kysely<Database> = db) =>
+      Number(Object.values((await sql.raw(text).execute(on)).rows[0] as object)[0]);
+    // 2 = incremental: only then does incremental_vacuum give pages back (the mode is fixed when the file is made).
+    if ((await one('pragma auto_vacuum')) !== 2 || (await one('pragma freelist_count')) === 0) return false;
+    // The pragma frees one page per step of its statement, and the driver steps a statement that returns no
+    // columns once: so one execution per page, all in one short write transaction.
+    return db.transaction().execute(async (tx) => {
+      for (let i = 0; i < pages; i++) await sql.raw('pragma incremental_vacuum').execute(tx);
+      return (await one('pragma freelist_count', tx)) > 0;
+    });
+  },
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>
     ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_BUSY'].some((c) =>
@@ -88,6 +115,15 @@ export const postgresProfile: DialectProfile = {
     sql`(select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as j (${columnList(columns, (name, type) => `"${name}" ${type}`)}))`,
   batchValues: (values) => sql`(select unnest(${[...values]}::text[]))`,
   shieldAlertRecordId: (events) => sql<string>`((${sql.ref(`${events}.body`)}::jsonb) #>> '{data,record,id}')`,
+  // The tables and indexes of the schema in use (tests share one database, one schema each).
+  storeSize: async (db) => {
+    const { rows } = await sql<{ bytes: string | number | null }>`
+      select sum(pg_total_relation_size(c.oid)) as bytes from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = current_schema() and c.relkind in ('r', 'p', 'm')`.execute(db);
+    return { bytes: Number(rows[0]?.bytes ?? 0), freeBytes: 0 };
+  },
+  reclaimSpace: async () => false,
   isUniqueViolation: (err) => code(err) === '23505',
   // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown, 25006 read-only transaction
   isUnavailable: (err) =>

@@ -13,6 +13,7 @@ import * as m0011 from './migrations/0011_feedback_scoring_lease.js';
 import * as m0013 from './migrations/0013_shield_alert_record_index.js';
 import * as m0014 from './migrations/0014_fair_claim.js';
 import * as m0015 from './migrations/0015_endpoint_concurrency.js';
+import * as m0016 from './migrations/0016_retention.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013_shield_alert_record_index': m0013,
   '0014_fair_claim': m0014,
   '0015_endpoint_concurrency': m0015,
+  '0016_retention': m0016,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -12,6 +12,10 @@ export interface CompaniesTable {
   action_wait_s: number | null;
   complaint_seq: number;
   event_seq: number;
+  /** Days of delivery history, feed and Shield feedback kept; null = the plan's default (migration 0016). */
+  retention_days: number | null;
+  /** Events at or below this seq have left the feed (pruned by retention); the feed shows those above it. */
+  feed_start_seq: number;
   created_at: number;
 }
 
@@ -294,6 +298,13 @@ export interface DestinationsTable {
   created_at: number;
 }
 
+/** Deliveries the pruning step passed while unsettled, removed once settled (migration 0016). */
+export interface RetentionHeldTable {
+  delivery_id: string;
+  company_id: string;
+  event_id: string;
+}
+
 export interface Database {
   companies: CompaniesTable;
   users: UsersTable;
@@ -317,4 +328,5 @@ export interface Database {
   feedback_records: FeedbackRecordsTable;
   automations: AutomationsTable;
   destinations: DestinationsTable;
+  retention_held: RetentionHeldTable;
 }

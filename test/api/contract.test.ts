@@ -447,6 +447,44 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       url: `${P}/events?after=${feed.body.data.at(-1).id}&page=2`,
       headers: read,
     });
+    // A cursor before the feed's start (as if retention had removed the events after it) has expired.
+    await t.store.db
+      .updateTable('companies')
+      .set({ feed_start_seq: 1_000_000 })
+      .where('id', '=', v.company.id)
+      .execute();
+    await send(`GET ${P}/events`, 410, {
+      method: 'GET',
+      url: `${P}/events?after=${feed.body.data.at(-1).id}`,
+      headers: read,
+    });
+    await t.store.db.updateTable('companies').set({ feed_start_seq: 0 }).where('id', '=', v.company.id).execute();
+    await send(`GET ${P}/settings/retention`, 200, { method: 'GET', url: `${P}/settings/retention`, headers: read });
+    await send(`GET ${P}/settings/retention`, 401, {
+      method: 'GET',
+      url: `${P}/settings/retention`,
+      headers: bearer('esc_nope'),
+    });
+    await send(`PUT ${P}/settings/retention`, 200, {
+      method: 'PUT',
+      url: `${P}/settings/retention`,
+      ...json(admin, { days: 30 }),
+    });
+    await send(`PUT ${P}/settings/retention`, 400, {
+      method: 'PUT',
+      url: `${P}/settings/retention`,
+      ...json(admin, { days: 0 }),
+    });
+    await send(`PUT ${P}/settings/retention`, 403, {
+      method: 'PUT',
+      url: `${P}/settings/retention`,
+      ...json(admin, { days: 365 }),
+    });
+    await send(`PUT ${P}/settings/retention`, 403, {
+      method: 'PUT',
+      url: `${P}/settings/retention`,
+      ...json(read, { days: 30 }),
+    });
     await send(`GET ${P}/settings/sla`, 200, { method: 'GET', url: `${P}/settings/sla`, headers: read });
     await send(`GET ${P}/settings/sla`, 401, { method: 'GET', url: `${P}/settings/sla`, headers: bearer('esc_nope') });
     await send(`PUT ${P}/settings/sla`, 200, {

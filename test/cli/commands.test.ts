@@ -78,6 +78,12 @@ describe('escalatr company, user, apikey and consumer commands', () => {
         ['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free', '--colour', 'red'],
         /unknown option '--colour'/,
       ],
+      [['company', 'set-retention', '--code', 'ACME', '--days', '0'], /'--days <days>' argument '0' is invalid/],
+      [['company', 'set-retention', '--code', 'ACME', '--days', '-3'], /'--days <days>'/],
+      [['company', 'set-retention', '--code', 'ACME', '--days', '1.5'], /'--days <days>' argument '1.5' is invalid/],
+      [['company', 'set-retention', '--code', 'ACME', '--days', 'ten'], /'--days <days>' argument 'ten' is invalid/],
+      [['company', 'set-retention', '--code', 'ACME', '--days', '3651'], /from 1 to 3650/],
+      [['company', 'set-retention', '--code', 'ACME'], /required option '--days <days>'/],
       [['company', 'set-plan', '--code', 'ACME'], /required option '--plan <plan>'/],
       [['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free', 'extra'], /too many arguments/],
       [
@@ -143,6 +149,25 @@ describe('escalatr company, user, apikey and consumer commands', () => {
       expect.soft(stderr, args.join(' ')).not.toMatch(/\n\s+at /);
     }
     expect(existsSync(join(cli.dataDir, 'escalatr.db'))).toBe(false);
+  });
+
+  it('company set-retention sets any window within the operator bounds, beyond the plan too', async () => {
+    const { app } = await cli.openApp();
+    const shop = await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'free' });
+    const set = await cli.run(['company', 'set-retention', '--code', 'SHOP', '--days', '400', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({ code: 'SHOP', days: 400, plan: 'free', plan_days: 7 });
+    const row = await app.store.db
+      .selectFrom('companies')
+      .select('retention_days')
+      .where('id', '=', shop.id)
+      .executeTakeFirstOrThrow();
+    expect(Number(row.retention_days)).toBe(400);
+    const text = await cli.run(['company', 'set-retention', '--code', 'SHOP', '--days', '3']);
+    expect(text.stdout).toMatch(/SHOP keeps history for 3 days/);
+    const missing = await cli.run(['company', 'set-retention', '--code', 'NOPE', '--days', '3']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^escalatr: not_found: company NOPE/);
   });
 
   it('refuses an API key below professional, then creates, lists and revokes keys after an upgrade', async () => {

@@ -508,6 +508,28 @@ describe('dashboard in a real browser', () => {
     });
   });
 
+  it('Data retention: an owner changes the window within the plan; a viewer only reads it', async () => {
+    await withPage(async (page) => {
+      await signIn(page, 'owner@tiny.test', PASSWORD, '/settings/retention');
+      await page.getByRole('heading', { name: 'Data retention', level: 1 }).waitFor();
+      await expectText(page.getByTestId('retention-days'), '30 days');
+      await page.getByLabel('Days to keep').fill('45');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByRole('alert'), 'Enter a whole number of days from 1 to 30.');
+      await page.getByLabel('Days to keep').fill('14');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expectText(page.getByRole('status').filter({ hasText: 'now kept' }), 'History is now kept for 14 days');
+      await expectText(page.getByTestId('retention-days'), '14 days');
+      await screenshot(page, 'data-retention');
+    });
+    await withPage(async (page) => {
+      await signIn(page, VIEWER, PASSWORD, '/settings/retention');
+      await expectText(page.getByTestId('retention-days'), '90 days');
+      await expectText(page.getByRole('status'), 'Only owners and admins can change how long history is kept.');
+      expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+    });
+  });
+
   it('signing out ends the session', async () => {
     await withPage(async (page) => {
       await signIn(page, OWNER, PASSWORD);

@@ -110,6 +110,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     shieldCompanyInFlight: 100,
     // The production defaults: the limit tests pass tiny ones.
     companyLimits: { feedbackPerMin: 6_000, resendsPerMin: 60, endpoints: 50, automations: 100 },
+    retentionIntervalMs: 300_000,
+    retentionBatchRows: 500,
     ...overrides,
   };
 }

@@ -25,6 +25,7 @@ export const TABLES: ReadonlyArray<keyof Database> = [
   'feedback_records',
   'automations',
   'destinations',
+  'retention_held',
 ];
 
 // Tables whose rows carry updated_at: with the clock moved on before each request, an in-place change shows there.
@@ -40,6 +41,8 @@ export async function snapshot(db: Db): Promise<Record<string, number>> {
     ...UPDATED.map((t) => sql`(select coalesce(max(updated_at), 0) from ${sql.table(t)}) as ${sql.ref(`u_${t}`)}`),
     sql`(select count(*) from api_keys where revoked_at is not null) as ${sql.ref('revoked_keys')}`,
     sql`(select coalesce(sum(n), 0) from complaint_counts) as ${sql.ref('complaint_count_sum')}`,
+    // Settings changed in place on the company row (a refused retention change must leave it).
+    sql`(select coalesce(sum(retention_days), 0) from companies) as ${sql.ref('retention_days_sum')}`,
   ];
   const row = (await sql<Record<string, unknown>>`select ${sql.join(parts)}`.execute(db)).rows[0];
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]));

@@ -6,6 +6,7 @@ import { ComplaintsPage } from './pages/Complaints';
 import { FeedbackRecordPage } from './pages/FeedbackRecord';
 import { IntegrationsPage } from './pages/Integrations';
 import { LoginPage } from './pages/Login';
+import { RetentionPage } from './pages/Retention';
 import { navigate, useLocation } from './router';
 import { SessionContext, type Session } from './session';
 
@@ -114,6 +115,7 @@ function Routes() {
   ) {
     return <Redirect to="/settings/integrations/api-keys" />;
   }
+  if (path === '/settings/retention' || path === '/settings/retention/') return <RetentionPage />;
   const tab = /^\/settings\/integrations\/([a-z-]+)\/?$/.exec(path);
   if (tab) return <IntegrationsPage tab={tab[1]} />;
   return (

@@ -288,6 +288,34 @@ export interface SlaSettings {
   };
 }
 
+export interface RetentionSettings {
+  /**
+   * Days of delivery history (deliveries, attempts), event feed and Shield feedback kept; older rows are removed
+   */
+  days: number;
+  /**
+   * The plan's default window
+   */
+  default_days: number;
+  /**
+   * The longest window the plan lets owners and admins choose
+   */
+  max_days: number;
+  plan: 'free' | 'starter' | 'professional' | 'enterprise';
+  /**
+   * Events the event feed holds now
+   */
+  feed_events: number;
+  oldest_event_at: string | null;
+}
+
+export interface RetentionInput {
+  /**
+   * Days to keep, from 1 to the plan's maximum (free 7, starter 30, professional 90, enterprise 365)
+   */
+  days: number;
+}
+
 export interface Endpoint {
   id: string;
   url: string;

@@ -19,6 +19,8 @@ export type {
   Followup,
   Message,
   RecordAlert,
+  RetentionInput,
+  RetentionSettings,
   SettlementOffer,
 } from './api-types';
 

@@ -68,6 +68,13 @@ export function eventFeedRoutes({ ctx }: RouteDeps) {
           querystring: FeedQuery,
           response: { 200: FeedResponse },
         },
+        config: {
+          errors: {
+            410:
+              "cursor_expired: the cursor points before the events still kept (older events are removed after the company's " +
+              'retention window); start again from after=start or pass a newer cursor',
+          },
+        },
       },
       async (request) => {
         const q = request.query;

@@ -1,13 +1,20 @@
+import { getRetention, setOwnRetention } from '../../domain/retention.js';
 import { getSlaSettings, setSlaSettings } from '../../domain/sla.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok } from '../schemas.js';
-import { SlaSettingsBody, SlaSettingsSchema } from '../shapes/account.js';
+import {
+  RetentionSettingsBody,
+  RetentionSettingsSchema,
+  SlaSettingsBody,
+  SlaSettingsSchema,
+} from '../shapes/account.js';
 
 /**
  * Company settings. `GET /settings/sla` shows the effective SLA windows per level and the action wait (any key or
  * session); `PUT /settings/sla` replaces the company's overrides (admin). New values apply to windows that start
- * after the change.
+ * after the change. `GET /settings/retention` shows how long history is kept (any key or session); `PUT` changes it
+ * within the plan's maximum (admin).
  */
 export function settingsRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
@@ -39,6 +46,44 @@ export function settingsRoutes({ ctx }: RouteDeps) {
             action_wait_s: request.body.action_wait_s,
           }),
         ),
+    );
+
+    app.get(
+      '/settings/retention',
+      {
+        onRequest: read,
+        schema: {
+          tags,
+          summary: 'Retention settings',
+          description:
+            'How many days delivery history, the event feed and Shield feedback are kept before they are removed, ' +
+            "with the plan's default and maximum. A complaint's own record and its timeline are kept.",
+          response: { 200: Ok(RetentionSettingsSchema) },
+        },
+      },
+      async (request) => ok(await getRetention(ctx.store.db, request.company!.companyId)),
+    );
+
+    app.put(
+      '/settings/retention',
+      {
+        onRequest: admin,
+        schema: {
+          tags,
+          summary: 'Change the retention window',
+          description:
+            "Sets the window in days, within the plan's maximum. A shorter window removes older history at the next " +
+            'retention run (deliveries still being sent are kept until they settle); removed rows cannot be restored.',
+          body: RetentionSettingsBody,
+          response: { 200: Ok(RetentionSettingsSchema) },
+        },
+        config: {
+          errors: {
+            403: "retention_over_plan: days is more than the plan keeps (error.details.max_days gives the plan's maximum)",
+          },
+        },
+      },
+      async (request) => ok(await setOwnRetention(ctx, request.company!.companyId, request.body.days)),
     );
   };
 }

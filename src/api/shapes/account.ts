@@ -2,6 +2,12 @@ import { Type, type Static } from '@sinclair/typebox';
 import { SCOPES, type ApiKeyView } from '../../domain/api-keys.js';
 import { PLANS } from '../../domain/companies.js';
 import { ESCALATION_LEVELS } from '../../domain/lifecycle.js';
+import {
+  MIN_RETENTION_DAYS,
+  OWNER_MAX_RETENTION_DAYS,
+  OPERATOR_MAX_RETENTION_DAYS,
+  type RetentionView,
+} from '../../domain/retention.js';
 import { MAX_WINDOW_S, MIN_WINDOW_S, type SlaSettingsView } from '../../domain/sla.js';
 import { ROLES } from '../../domain/users.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
@@ -92,7 +98,48 @@ export const SlaSettingsBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const RetentionSettingsSchema = Type.Object(
+  {
+    days: Type.Integer({
+      minimum: MIN_RETENTION_DAYS,
+      maximum: OPERATOR_MAX_RETENTION_DAYS,
+      description:
+        'Days of delivery history (deliveries, attempts), event feed and Shield feedback kept; older rows are removed',
+    }),
+    default_days: Type.Integer({ description: "The plan's default window" }),
+    max_days: Type.Integer({ description: 'The longest window the plan lets owners and admins choose' }),
+    plan: StringEnum(PLANS),
+    feed_events: Type.Integer({ minimum: 0, description: 'Events the event feed holds now' }),
+    oldest_event_at: Nullable(DateTime({ description: 'When the oldest event still in the feed was written' })),
+  },
+  {
+    title: 'RetentionSettings',
+    examples: [
+      {
+        days: 90,
+        default_days: 90,
+        max_days: 90,
+        plan: 'professional',
+        feed_events: 1204,
+        oldest_event_at: '2026-03-18T09:00:00.000Z',
+      },
+    ],
+  },
+);
+
+export const RetentionSettingsBody = Type.Object(
+  {
+    days: Type.Integer({
+      minimum: MIN_RETENTION_DAYS,
+      maximum: OWNER_MAX_RETENTION_DAYS,
+      description: "Days to keep, from 1 to the plan's maximum (free 7, starter 30, professional 90, enterprise 365)",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 type _ShapeChecks = [
+  Expect<SameKeys<RetentionView, Static<typeof RetentionSettingsSchema>>>,
   Expect<SameKeys<ApiKeyView, Static<typeof ApiKeySchema>>>,
   Expect<SameKeys<SlaSettingsView, Static<typeof SlaSettingsSchema>>>,
 ];

@@ -1,0 +1,432 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { inTransaction, type Tx } from '../storage/db.js';
+import type { DomainContext } from './context.js';
+import { feedSummary } from './event-feed.js';
+import type { Plan } from './companies.js';
+import { effectiveRetentionDays, retentionCutoff } from './retention.js';
+
+/** The history tables retention removes rows from. */
+export const PRUNED_TABLES = ['events', 'deliveries', 'attempts', 'feedback_records'] as const;
+export type PrunedTable = (typeof PRUNED_TABLES)[number];
+
+/** The tables whose oldest row is reported (a delivery lives and goes with its event and attempts). */
+export const AGED_TABLES = ['events', 'attempts', 'feedback_records'] as const;
+export type AgedTable = (typeof AGED_TABLES)[number];
+
+export interface PruneReport {
+  /** Rows removed by this run, per table. */
+  pruned: Record<PrunedTable, number>;
+  /** False when the run stopped at its batch budget (or was stopped) with more to remove: the next run goes on. */
+  done: boolean;
+  /** The oldest row still held per table after the run (epoch ms), across every company; null when empty. */
+  oldest: Record<AgedTable, number | null>;
+}
+
+export interface PrunerOptions {
+  log?: Logger;
+  /** How often a run starts. */
+  intervalMs?: number;
+  /** Rows one write transaction may remove: small, so a writer waiting on SQLite's lock never waits long. */
+  batchRows?: number;
+  /** Batches one run may take before it leaves the rest to the next run. */
+  maxBatchesPerRun?: number;
+  /** Told after every run (metrics). */
+  onRun?: (report: PruneReport) => void;
+}
+
+interface CompanyRow {
+  id: string;
+  plan: Plan;
+  retention_days: number | null;
+}
+
+interface BatchResult {
+  pruned: Partial<Record<PrunedTable, number>>;
+  done: boolean;
+  /** Found nothing to do: such a look does not count against the run's batch budget. */
+  idle?: boolean;
+}
+
+const DEFAULT_BATCH_ROWS = 500;
+const DEFAULT_MAX_BATCHES = 1000;
+/** The pause before the next run when one stopped at its budget with more to remove. */
+const CATCH_UP_MS = 1000;
+/** Pages given back to the file system per transaction on SQLite (1 MB at the default page size). */
+const VACUUM_PAGES_PER_STEP = 256;
+/** At most 256 MB given back per run; the rest waits for the next run (free pages are reused for rows meanwhile). */
+const MAX_VACUUM_STEPS = 256;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Removes what is older than each company's retention window: the event feed, delivery history (deliveries,
+ * attempts, the bodies of events kept for delivery) and Shield feedback records. The complaint's own record and its
+ * timeline (the events that carry its id) stay: such an event leaves the feed but keeps its row.
+ *
+ * Work is cut into batches of at most `batchRows` rows, each its own short transaction, and the loop yields to the
+ * event loop between batches, so requests are served between them and a writer waiting on SQLite's single write
+ * lock waits for one batch at most. A delivery still unsettled (pending, failed awaiting a retry, or leased) is never
+ * removed: it is noted in `retention_held` and removed, with its attempts, by a later run once it has settled.
+ *
+ * Safe with several processes on one PostgreSQL: a batch locks its company's row first (as writing an event does),
+ * so two pruners take turns per company, and locks the deliveries it removes, so a resend waits and then finds the
+ * row gone instead of being lost.
+ */
+export class RetentionPruner {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<PruneReport> | null = null;
+  private stopping = false;
+  private readonly batchRows: number;
+  private readonly maxBatches: number;
+
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly opts: PrunerOptions = {},
+  ) {
+    this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+    this.maxBatches = opts.maxBatchesPerRun ?? DEFAULT_MAX_BATCHES;
+  }
+
+  /**
+   * Runs every `intervalMs`; a run that stopped at its batch budget with more to remove is followed by the next one
+   * after a second, so a store far behind (a first start on years of history) catches up without waiting.
+   */
+  start(): void {
+    if (this.timer) return;
+    this.stopping = false;
+    const schedule = (ms: number) => {
+      this.timer = setTimeout(() => {
+        void this.run().then(
+          (report) => !this.stopping && schedule(report.done ? interval : CATCH_UP_MS),
+          (err) => {
+            this.opts.log?.error({ err }, 'retention run failed');
+            if (!this.stopping) schedule(interval);
+          },
+        );
+      }, ms);
+      this.timer.unref();
+    };
+    const interval = this.opts.intervalMs ?? 300_000;
+    schedule(interval);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One run over every company; tests call it directly. A run already going is joined, not doubled. */
+  async run(): Promise<PruneReport> {
+    if (this.running) return this.running;
+    this.running = this.runOnce()
+      .then((report) => {
+        this.opts.onRun?.(report);
+        return report;
+      })
+      .finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async runOnce(): Promise<PruneReport> {
+    const pruned: Record<PrunedTable, number> = { events: 0, deliveries: 0, attempts: 0, feedback_records: 0 };
+    let batches = 0;
+    let done = true;
+    const companies: CompanyRow[] = await this.ctx.store.db
+      .selectFrom('companies')
+      .select(['id', 'plan', 'retention_days'])
+      .orderBy('id')
+      .execute();
+    companies: for (const company of companies) {
+      const cutoff = retentionCutoff(this.ctx.clock.now(), effectiveRetentionDays(company));
+      const steps: Array<(after: string) => Promise<BatchResult & { next?: string }>> = [
+        () => this.feedBatch(company.id, cutoff),
+        (after) => this.heldBatch(company.id, after),
+        () => this.feedbackBatch(company.id, cutoff),
+      ];
+      for (const step of steps) {
+        let after = '';
+        for (;;) {
+          if (this.stopping || batches >= this.maxBatches) {
+            done = false;
+            break companies;
+          }
+          const result = await step(after);
+          if (!result.idle) batches++;
+          for (const [table, n] of Object.entries(result.pruned)) pruned[table as PrunedTable] += n;
+          await nextTurn();
+          if (result.done) break;
+          after = result.next ?? after;
+        }
+      }
+    }
+    await this.reclaimSpace();
+    return { pruned, done, oldest: await this.oldestRows(companies) };
+  }
+
+  /**
+   * Moves the feed's start forward over the company's oldest events outside the window, removing their settled
+   * deliveries with those deliveries' attempts, and the events themselves unless a complaint's timeline holds them
+   * or a delivery of theirs is still unsettled.
+   */
+  private async feedBatch(companyId: string, cutoff: number): Promise<BatchResult> {
+    const now = this.ctx.clock.now();
+    return inTransaction(this.ctx.store.db, async (tx) => {
+      const start = await lockCompany(tx, companyId);
+      const events = await tx
+        .selectFrom('events')
+        .select(['id', 'seq', 'created_at', 'complaint_id'])
+        .where('company_id', '=', companyId)
+        .where('seq', '>', start)
+        .orderBy('seq')
+        .limit(this.batchRows)
+        .execute();
+      const expired = events.slice(
+        0,
+        ((i) => (i < 0 ? events.length : i))(events.findIndex((e) => Number(e.created_at) >= cutoff)),
+      );
+      if (!expired.length) return { pruned: {}, done: true, idle: true };
+      const deliveries = await this.lockedDeliveries(
+        tx,
+        sql<boolean>`event_id in ${this.ctx.store.profile.batchValues(expired.map((e) => e.id))}`,
+      );
+      const byEvent = new Map<string, typeof deliveries>();
+      for (const d of deliveries) byEvent.set(d.event_id, [...(byEvent.get(d.event_id) ?? []), d]);
+
+      // Whole events, oldest first, while the batch's rows (event, deliveries, attempts) fit; at least one.
+      let rows = 0;
+      let taken = 0;
+      for (const e of expired) {
+        const cost = 1 + (byEvent.get(e.id) ?? []).reduce((n, d) => n + 1 + Number(d.attempt_count), 0);
+        if (taken > 0 && rows + cost > this.batchRows) break;
+        rows += cost;
+        taken++;
+      }
+      const batch = expired.slice(0, taken);
+      const settled: string[] = [];
+      const held: Array<{ delivery_id: string; company_id: string; event_id: string }> = [];
+      const removable: string[] = [];
+      for (const e of batch) {
+        let keep = e.complaint_id !== null;
+        for (const d of byEvent.get(e.id) ?? []) {
+          if (isSettled(d, now)) settled.push(d.id);
+          else {
+            held.push({ delivery_id: d.id, company_id: companyId, event_id: e.id });
+            keep = true;
+          }
+        }
+        if (!keep) removable.push(e.id);
+      }
+      const pruned = await this.removeDeliveries(tx, settled);
+      if (held.length)
+        await tx
+          .insertInto('retention_held')
+          .values(held)
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      if (removable.length) {
+        const r = await tx
+          .deleteFrom('events')
+          .where(sql<boolean>`id in ${this.ctx.store.profile.batchValues(removable)}`)
+          .executeTakeFirst();
+        pruned.events = Number(r.numDeletedRows);
+      }
+      await tx
+        .updateTable('companies')
+        .set({ feed_start_seq: Number(batch[batch.length - 1].seq) })
+        .where('id', '=', companyId)
+        .execute();
+      // Done when the window's edge (or the newest event) was reached within this batch.
+      return { pruned, done: taken === expired.length && expired.length < events.length };
+    });
+  }
+
+  /** Removes deliveries held back while unsettled once they have settled, and their events when nothing holds them. */
+  private async heldBatch(companyId: string, after: string): Promise<BatchResult & { next?: string }> {
+    const now = this.ctx.clock.now();
+    return inTransaction(this.ctx.store.db, async (tx) => {
+      await lockCompany(tx, companyId);
+      const held = await tx
+        .selectFrom('retention_held')
+        .select(['delivery_id', 'event_id'])
+        .where('company_id', '=', companyId)
+        .where('delivery_id', '>', after)
+        .orderBy('delivery_id')
+        .limit(this.batchRows)
+        .execute();
+      if (!held.length) return { pruned: {}, done: true, idle: true };
+      const deliveries = await this.lockedDeliveries(
+        tx,
+        sql<boolean>`id in ${this.ctx.store.profile.batchValues(held.map((h) => h.delivery_id))}`,
+      );
+      const live = new Map(deliveries.map((d) => [d.id, d]));
+      // A settled delivery's attempts go with it; keep each batch within its rows (at least one delivery).
+      let rows = 0;
+      let budgetHit = false;
+      const gone: typeof held = [];
+      const settled: string[] = [];
+      for (const h of held) {
+        const d = live.get(h.delivery_id);
+        if (d && !isSettled(d, now)) continue;
+        const cost = 1 + (d ? 1 + Number(d.attempt_count) : 0);
+        if (gone.length > 0 && rows + cost > this.batchRows) {
+          budgetHit = true;
+          break;
+        }
+        rows += cost;
+        gone.push(h);
+        if (d) settled.push(d.id);
+      }
+      const pruned = await this.removeDeliveries(tx, settled);
+      if (gone.length) {
+        const { profile } = this.ctx.store;
+        await tx
+          .deleteFrom('retention_held')
+          .where(sql<boolean>`delivery_id in ${profile.batchValues(gone.map((h) => h.delivery_id))}`)
+          .execute();
+        const r = await tx
+          .deleteFrom('events')
+          .where(sql<boolean>`id in ${profile.batchValues([...new Set(gone.map((h) => h.event_id))])}`)
+          .where('complaint_id', 'is', null)
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('deliveries').select('id').whereRef('deliveries.event_id', '=', 'events.id'))),
+          )
+          .executeTakeFirst();
+        pruned.events = Number(r.numDeletedRows);
+      }
+      // Over budget, the same page is read again (what was removed is gone from it); otherwise the next page.
+      if (budgetHit) return { pruned, done: false, next: after };
+      return { pruned, done: held.length < this.batchRows, next: held[held.length - 1].delivery_id };
+    });
+  }
+
+  /** Shield feedback records received before the window (none that a processor is scoring right now). */
+  private async feedbackBatch(companyId: string, cutoff: number): Promise<BatchResult> {
+    const now = this.ctx.clock.now();
+    return inTransaction(this.ctx.store.db, async (tx) => {
+      const r = await tx
+        .deleteFrom('feedback_records')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('feedback_records')
+            .select('id')
+            .where('company_id', '=', companyId)
+            .where('received_at', '<', cutoff)
+            .where((w) => w.or([w('score_lease_until', 'is', null), w('score_lease_until', '<=', now)]))
+            .orderBy('received_at')
+            .limit(this.batchRows),
+        )
+        .executeTakeFirst();
+      const n = Number(r.numDeletedRows);
+      return { pruned: { feedback_records: n }, done: n < this.batchRows, idle: n === 0 };
+    });
+  }
+
+  /**
+   * The deliveries `which` selects, the settled ones locked. On PostgreSQL a settled row another transaction holds
+   * (a resend making it pending again) is skipped, not waited for, and comes back `busy`: kept this time. The step
+   * never waits on a row lock, so it cannot deadlock with a worker or a resend that locks rows in another order.
+   */
+  private async lockedDeliveries(tx: Tx, which: ReturnType<typeof sql<boolean>>): Promise<DeliveryState[]> {
+    const now = this.ctx.clock.now();
+    const rows: DeliveryState[] = await tx
+      .selectFrom('deliveries')
+      .select(['id', 'event_id', 'status', 'lease_until', 'attempt_count'])
+      .where(which)
+      .execute();
+    const settled = rows.filter((r) => isSettled(r, now)).map((r) => r.id);
+    if (!this.ctx.store.profile.rowLocks || !settled.length) return rows;
+    const locked = await tx
+      .selectFrom('deliveries')
+      .select(['id', 'event_id', 'status', 'lease_until', 'attempt_count'])
+      .where(sql<boolean>`id in ${this.ctx.store.profile.batchValues(settled)}`)
+      .forUpdate()
+      .skipLocked()
+      .execute();
+    const current = new Map(locked.map((r) => [r.id, r]));
+    return rows.map((r) => (isSettled(r, now) ? (current.get(r.id) ?? { ...r, busy: true }) : r));
+  }
+
+  private async removeDeliveries(tx: Tx, ids: string[]): Promise<Partial<Record<PrunedTable, number>>> {
+    if (!ids.length) return {};
+    const { profile } = this.ctx.store;
+    const a = await tx
+      .deleteFrom('attempts')
+      .where(sql<boolean>`delivery_id in ${profile.batchValues(ids)}`)
+      .executeTakeFirst();
+    const d = await tx
+      .deleteFrom('deliveries')
+      .where(sql<boolean>`id in ${profile.batchValues(ids)}`)
+      .executeTakeFirst();
+    return { attempts: Number(a.numDeletedRows), deliveries: Number(d.numDeletedRows) };
+  }
+
+  /** SQLite: gives pages freed by the run back to the file system, a step at a time (PostgreSQL's autovacuum does). */
+  private async reclaimSpace(): Promise<void> {
+    for (let step = 0; step < MAX_VACUUM_STEPS && !this.stopping; step++) {
+      const more = await this.ctx.store.profile.reclaimSpace(this.ctx.store.db, VACUUM_PAGES_PER_STEP);
+      if (!more) return;
+      await nextTurn();
+    }
+  }
+
+  /** The oldest row per table, from each company's index (no scan of any table). */
+  private async oldestRows(companies: CompanyRow[]): Promise<Record<AgedTable, number | null>> {
+    const db = this.ctx.store.db;
+    const oldest: Record<AgedTable, number | null> = { events: null, attempts: null, feedback_records: null };
+    const keep = (table: AgedTable, t: number | null | undefined) => {
+      if (t === null || t === undefined) return;
+      const n = Number(t);
+      oldest[table] = oldest[table] === null ? n : Math.min(oldest[table], n);
+    };
+    for (const c of companies) {
+      // The feed's oldest event: a complaint's timeline keeps older event rows, which are its records, not history.
+      keep('events', (await feedSummary(db, c.id)).oldestAt);
+      const attempt = await db
+        .selectFrom('attempts')
+        .select((eb) => eb.fn.min('started_at').as('t'))
+        .where('company_id', '=', c.id)
+        .executeTakeFirst();
+      keep('attempts', attempt?.t);
+      const record = await db
+        .selectFrom('feedback_records')
+        .select((eb) => eb.fn.min('received_at').as('t'))
+        .where('company_id', '=', c.id)
+        .executeTakeFirst();
+      keep('feedback_records', record?.t);
+    }
+    return oldest;
+  }
+}
+
+/** Takes the company's row lock (as writing an event does) and reads where its feed starts. */
+async function lockCompany(tx: Tx, companyId: string): Promise<number> {
+  const row = await tx
+    .updateTable('companies')
+    .set({ feed_start_seq: sql<number>`feed_start_seq` })
+    .where('id', '=', companyId)
+    .returning('feed_start_seq')
+    .executeTakeFirstOrThrow();
+  return Number(row.feed_start_seq);
+}
+
+interface DeliveryState {
+  id: string;
+  event_id: string;
+  status: string;
+  lease_until: number | null;
+  attempt_count: number;
+  /** Locked by another transaction when the step looked: treated as unsettled. */
+  busy?: boolean;
+}
+
+/** Settled: no retry is due (success or dead), no worker holds it, and no other transaction is changing it. */
+function isSettled(d: DeliveryState, now: number): boolean {
+  return (
+    !d.busy &&
+    (d.status === 'success' || d.status === 'dead') &&
+    (d.lease_until === null || Number(d.lease_until) <= now)
+  );
+}
