@@ -9,6 +9,9 @@ export const ERRORS = {
   validation_failed: { status: 400, message: 'The body failed validation' },
   invalid_url: { status: 400, message: 'The URL is invalid' },
   invalid_text: { status: 400, message: 'Text must not contain NUL characters or lone UTF-16 surrogates' },
+  invalid_time_zone: { status: 400, message: 'The time zone is not an IANA time zone name' },
+  invalid_business_hours: { status: 400, message: 'The business hours are invalid' },
+  invalid_holiday: { status: 400, message: 'A holiday is not a valid date' },
   credentials_required: {
     status: 400,
     message: 'Changing where a stored credential is sent needs the credential again',

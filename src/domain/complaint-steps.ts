@@ -14,7 +14,7 @@ import type { ComplaintRow } from './complaints.js';
 import { findOrCreateConsumer } from './consumers.js';
 import { transact, type DomainContext, type Work } from './context.js';
 import { assertActive, assertCanClaim, assertCanComplete, assertCanRelease } from './lifecycle.js';
-import { companyTimers } from './sla.js';
+import { companyTimers, resumeWindow, SLA_STOPPED } from './sla.js';
 import { normaliseEmail } from './users.js';
 
 /** Who is acting: a consumer on their own complaints, or company staff (a user or an admin API key). */
@@ -125,7 +125,7 @@ export async function resolve(
         stage: 'Closure',
         resolution_type: input.resolution_type,
         amount_recovered: amount,
-        sla_due_at: null,
+        ...SLA_STOPPED,
       },
       event: 'complaint.resolved',
       data: { resolution_type: input.resolution_type, amount_recovered: amount },
@@ -143,7 +143,7 @@ export async function withdraw(
   await complaintStep(ctx, actor, escalatrId, async (c) => {
     assertActive(c, 'withdraw');
     return {
-      patch: { status: 'Withdrawn', stage: 'Closure', withdraw_reason: reasonCode, sla_due_at: null },
+      patch: { status: 'Withdrawn', stage: 'Closure', withdraw_reason: reasonCode, ...SLA_STOPPED },
       event: 'complaint.withdrawn',
       data: { reason_code: reasonCode },
       value: undefined,
@@ -308,7 +308,8 @@ export async function respondToSettlement(
       .execute();
     const data: Record<string, unknown> = { action: input.action, offer_id: offerId };
     if (input.action === 'counter') data.counter_amount = input.counter_amount;
-    return { event: 'settlement.responded', data, value: undefined };
+    const resumed = await resumeWindow(work.tx, c, work.now);
+    return { ...(resumed && { patch: resumed }), event: 'settlement.responded', data, value: undefined };
   });
 }
 
@@ -367,7 +368,9 @@ export async function answerFollowup(
       .where('answer', 'is', null)
       .executeTakeFirst();
     const allAnswered = !open;
+    const resumed = await resumeWindow(work.tx, c, work.now);
     return {
+      ...(resumed && { patch: resumed }),
       event: 'followup.replied',
       data: { followup_id: followupId, all_answered: allAnswered },
       value: { all_answered: allAnswered },

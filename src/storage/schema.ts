@@ -10,6 +10,7 @@ export interface CompaniesTable {
   plan: 'free' | 'starter' | 'professional' | 'enterprise';
   sla_windows: string | null; // JSON: { "L1": seconds, … }; null = defaults in code
   action_wait_s: number | null;
+  sla_calendar: string | null; // JSON: time zone, weekly hours, holidays, pause rule, warnings; null = 24×7
   complaint_seq: number;
   event_seq: number;
   created_at: number;
@@ -80,6 +81,14 @@ export interface ComplaintsTable {
   amount_involved: number | null;
   currency: string | null;
   sla_due_at: number | null;
+  /** The running window's budget in business seconds (null for windows started before calendars existed). */
+  sla_window_s: number | null;
+  /** While the window is paused (the company waits on the consumer): business seconds left; sla_due_at is null. */
+  sla_remaining_s: number | null;
+  /** When the scheduler must next look at the window: its next warning or its breach. */
+  sla_alert_at: number | null;
+  /** The largest fraction of the window already announced by an event (1: the breach). */
+  sla_alerted: number | null;
   last_staff_response_at: number | null;
   claimed_by: string | null;
   delegated_to: string | null;
@@ -146,6 +155,15 @@ export interface FollowupsTable {
   asked_by: string;
   created_at: number;
   answered_at: number | null;
+}
+
+export interface ComplaintNotesTable {
+  id: string;
+  complaint_id: string;
+  company_id: string;
+  author: string;
+  body: string;
+  created_at: number;
 }
 
 export interface ActionDraftsTable {
@@ -293,6 +311,7 @@ export interface Database {
   evidence: EvidenceTable;
   settlement_offers: SettlementOffersTable;
   followups: FollowupsTable;
+  complaint_notes: ComplaintNotesTable;
   action_drafts: ActionDraftsTable;
   social_drafts: SocialDraftsTable;
   events: EventsTable;

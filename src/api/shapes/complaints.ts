@@ -58,7 +58,18 @@ export const ComplaintDetailSchema = Type.Object(
     ...ComplaintSummarySchema.properties,
     title: Type.String(),
     description: Type.String(),
-    sla_due_at: Nullable(DateTime()),
+    sla_due_at: Nullable(
+      DateTime({
+        description:
+          "When the level's response window ends, counted in the company's business hours (GET /settings/calendar); " +
+          'null when no window runs (a staff answer stopped it, the complaint is closed) or while it is paused.',
+      }),
+    ),
+    sla_paused: Type.Boolean({
+      description:
+        'True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, ' +
+        'when the company pauses for them); it resumes with the time it had left once they answer.',
+    }),
     updated_at: DateTime(),
     consumer: Nullable(Type.Object({ email: Type.String(), name: Nullable(Type.String()) })),
     claimed_by: Nullable(Type.String()),
