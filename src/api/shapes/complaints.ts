@@ -10,6 +10,7 @@ import type {
   SettlementOfferView,
   SocialDraftView,
 } from '../../domain/complaints.js';
+import type { NoteView } from '../../domain/complaint-notes.js';
 import { LEVELS, PRIORITIES, STAGES, STATUSES } from '../../domain/lifecycle.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
@@ -174,6 +175,17 @@ export const SocialDraftSchema = Type.Object(
   { title: 'SocialDraft' },
 );
 
+/** An internal note: staff only, never shown to the consumer or carried by an event. */
+export const NoteSchema = Type.Object(
+  {
+    id: Type.String(),
+    author: Type.String({ description: 'The staff email, or api-key:{name} for a key' }),
+    body: Type.String(),
+    created_at: DateTime(),
+  },
+  { title: 'Note' },
+);
+
 /** An event of the complaint exactly as webhooks carry it. */
 export const ComplaintEventSchema = Type.Object(
   {
@@ -231,4 +243,5 @@ type _ShapeChecks = [
   Expect<SameKeys<ActionDraftView, Static<typeof ActionDraftSchema>>>,
   Expect<SameKeys<SocialDraftView, Static<typeof SocialDraftSchema>>>,
   Expect<SameKeys<ComplaintEventView, Static<typeof ComplaintEventSchema>>>,
+  Expect<SameKeys<NoteView, Static<typeof NoteSchema>>>,
 ];
