@@ -11,6 +11,8 @@ import {
   CreatedApiKeySchema,
   MeSchema,
   SessionSchema,
+  SlaCalendarBody,
+  SlaCalendarSchema,
   SlaSettingsSchema,
 } from '../src/api/shapes/account.js';
 import {
@@ -21,6 +23,7 @@ import {
   EvidenceSchema,
   FollowupSchema,
   MessageSchema,
+  NoteSchema,
   SettlementOfferSchema,
   SocialDraftSchema,
 } from '../src/api/shapes/complaints.js';
@@ -63,6 +66,9 @@ const SHAPES: Record<string, object> = {
   Me: MeSchema,
   Session: SessionSchema,
   SlaSettings: SlaSettingsSchema,
+  SlaCalendar: SlaCalendarSchema,
+  SlaCalendarInput: SlaCalendarBody,
+  Note: NoteSchema,
   Endpoint: EndpointSchema,
   CreatedEndpoint: CreatedEndpointSchema,
   EndpointInput: CreateEndpointBody,
