@@ -6,6 +6,7 @@ import { ComplaintsPage } from './pages/Complaints';
 import { FeedbackRecordPage } from './pages/FeedbackRecord';
 import { IntegrationsPage } from './pages/Integrations';
 import { LoginPage } from './pages/Login';
+import { SlaCalendarPage } from './pages/SlaCalendar';
 import { navigate, useLocation } from './router';
 import { SessionContext, type Session } from './session';
 
@@ -106,6 +107,7 @@ function Routes() {
   const recordId = feedback ? safeDecode(feedback[1]) : null;
   if (recordId !== null) return <FeedbackRecordPage id={recordId} />;
   if (/^\/shield(\/feedback)?\/?$/.test(path)) return <Redirect to="/settings/integrations/shield" />;
+  if (path === '/settings/sla' || path === '/settings/sla/') return <SlaCalendarPage />;
   if (
     path === '/settings' ||
     path === '/settings/' ||

@@ -17,8 +17,11 @@ export type {
   Feedback,
   Followup,
   Message,
+  Note,
   RecordAlert,
   SettlementOffer,
+  SlaCalendar,
+  SlaCalendarInput,
 } from './api-types';
 
 export type AuthType = Endpoint['auth']['type'];

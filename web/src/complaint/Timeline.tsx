@@ -33,6 +33,10 @@ function summary(e: ComplaintEvent): string {
         : `New message from the consumer${d.directed_to ? ` to ${str(d.directed_to)}` : ''}`;
     case 'evidence.uploaded':
       return `Evidence uploaded: ${str(d.file_name)}`;
+    case 'complaint.sla_warning':
+      return `SLA warning: ${Math.round(Number(d.fraction) * 100)}% of the ${str(d.level)} window used (due ${formatDate(str(d.due_at))})`;
+    case 'complaint.sla_breached':
+      return `SLA breached: the ${str(d.level)} window passed (due ${formatDate(str(d.due_at))})`;
     case 'followup.replied':
       return d.all_answered ? 'Follow-up answered (all answered)' : 'Follow-up answered';
     default: {

@@ -7,7 +7,8 @@ import { useSession } from '../session';
 const NAV = [
   { href: '/complaints', label: 'Complaints', match: ['/complaints'] },
   // A Shield feedback record belongs to the Escalation Shield tab of Integrations.
-  { href: '/settings/integrations/api-keys', label: 'Integrations', match: ['/settings', '/shield'] },
+  { href: '/settings/integrations/api-keys', label: 'Integrations', match: ['/settings/integrations', '/shield'] },
+  { href: '/settings/sla', label: 'SLA calendar', match: ['/settings/sla'] },
 ];
 
 /** The frame of every signed-in page: company and user at the top, the sections on the side. */
