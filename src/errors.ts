@@ -28,6 +28,8 @@ export const ERRORS = {
   already_claimed: { status: 409, message: 'The complaint is already claimed' },
   already_completed: { status: 409, message: 'The company has already completed the complaint' },
   already_exists: { status: 409, message: 'Already exists' },
+  assignee_not_found: { status: 404, message: 'No staff user of your company has that email' },
+  assignee_cannot_work: { status: 409, message: 'Viewers cannot be assigned complaints' },
   endpoint_limit_reached: { status: 409, message: 'The company has as many webhook endpoints as it may have' },
   automation_limit_reached: { status: 409, message: 'The company has as many automations as it may have' },
   payload_too_large: { status: 413, message: 'The body is too large' },

@@ -13,7 +13,7 @@ import {
 import type { ComplaintRow } from './complaints.js';
 import { findOrCreateConsumer } from './consumers.js';
 import { transact, type DomainContext, type Work } from './context.js';
-import { assertActive, assertCanClaim, assertCanComplete, assertCanRelease } from './lifecycle.js';
+import { assertActive, assertCanAssign, assertCanClaim, assertCanComplete, assertCanRelease } from './lifecycle.js';
 import { companyTimers, resumeWindow, SLA_STOPPED } from './sla.js';
 import { normaliseEmail } from './users.js';
 
@@ -72,6 +72,46 @@ export async function claim(
       patch: { claimed_by: actor.label, ...staffResponse(work.now) },
       event: 'complaint.claimed',
       data: { claimed_by: actor.label },
+      value: undefined,
+    };
+  });
+}
+
+/**
+ * An admin assigns the complaint to a staff user of the company, or reassigns it: `claimed_by` becomes theirs, as
+ * if they had claimed it (a claim is assigning oneself). Routing work inside the company is not an answer to the
+ * consumer, so the level's response window keeps running. An email that is not one of the company's staff — another
+ * company's user included — answers like one that does not exist.
+ */
+export async function assign(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'staff' }>,
+  escalatrId: string,
+  assigneeEmail: string,
+): Promise<void> {
+  const email = normaliseEmail(assigneeEmail);
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    const user = email
+      ? await work.tx
+          .selectFrom('users')
+          .select(['email', 'role'])
+          .where('company_id', '=', actor.companyId)
+          .where('email', '=', email)
+          .executeTakeFirst()
+      : undefined;
+    if (!user)
+      throw new AppError('assignee_not_found', 'assignee is not the email of a staff user of your company', {
+        field: 'assignee',
+      });
+    if (user.role === 'viewer')
+      throw new AppError('assignee_cannot_work', `${user.email} is a viewer; viewers cannot work complaints`, {
+        field: 'assignee',
+      });
+    assertCanAssign(c, user.email);
+    return {
+      patch: { claimed_by: user.email },
+      event: 'complaint.assigned',
+      data: { assigned_to: user.email, assigned_by: actor.label, previous_assignee: c.claimed_by },
       value: undefined,
     };
   });

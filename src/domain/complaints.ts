@@ -215,6 +215,8 @@ export interface ComplaintFilter {
   status?: string;
   stage?: string;
   escalation_level?: string;
+  /** Only complaints held (claimed or assigned) by this staff label; null: held by nobody. Company lists only. */
+  holder?: string | null;
   page: number;
   limit: number;
 }

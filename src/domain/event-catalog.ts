@@ -1,7 +1,7 @@
 /**
  * Every event name the platform emits, with what makes it fire: the seeds' catalogue, the lifecycle events of the
- * escalation seed, the Test button's event, Escalation Shield's alert, and Escalatr's additions (the SLA warning and
- * breach). The API validates subscriptions and
+ * escalation seed, the Test button's event, Escalation Shield's alert, and Escalatr's additions (assignment, the SLA
+ * warning and breach). The API validates subscriptions and
  * filters against this list and the dashboard builds its event pickers from it, so the two can never disagree.
  * It imports nothing, so the dashboard bundle can include it as it is.
  */
@@ -9,6 +9,7 @@ export const EVENT_NAMES = [
   'complaint.created',
   'complaint.escalated',
   'complaint.claimed',
+  'complaint.assigned',
   'complaint.released',
   'complaint.completed',
   'complaint.resolved',
@@ -33,6 +34,7 @@ export const EVENT_DESCRIPTIONS: Readonly<Record<EventName, string>> = {
   'complaint.created': 'A new complaint was filed',
   'complaint.escalated': 'A complaint moved up a level, by the consumer or automatically',
   'complaint.claimed': 'A staff member claimed the complaint',
+  'complaint.assigned': 'An admin assigned or reassigned the complaint to a staff member',
   'complaint.released': 'Ownership of the complaint was released',
   'complaint.completed': 'Staff completed the complaint with resolution notes',
   'complaint.resolved': 'The consumer marked the complaint resolved',

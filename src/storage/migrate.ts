@@ -12,7 +12,7 @@ import * as m0009 from './migrations/0009_queue_functions.js';
 import * as m0011 from './migrations/0011_feedback_scoring_lease.js';
 import * as m0013 from './migrations/0013_shield_alert_record_index.js';
 import * as m0020 from './migrations/0020_sla_calendars.js';
-import * as m0021 from './migrations/0021_complaint_notes.js';
+import * as m0021 from './migrations/0021_notes_and_assignees.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -28,7 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011_feedback_scoring_lease': m0011,
   '0013_shield_alert_record_index': m0013,
   '0020_sla_calendars': m0020,
-  '0021_complaint_notes': m0021,
+  '0021_notes_and_assignees': m0021,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -488,6 +488,34 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(read, calendar),
     });
 
+    // ── Assignment ─────────────────────────────────────────────────────────────────────────────────────────
+    const assignee = await session(t, v.company.id, 'agent');
+    await send(`POST ${P}/complaints/{id}/assign`, 200, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(admin, { assignee: assignee.email }),
+    });
+    await send(`POST ${P}/complaints/{id}/assign`, 409, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(admin, { assignee: assignee.email }),
+    });
+    await send(`POST ${P}/complaints/{id}/assign`, 404, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(admin, { assignee: 'nobody@example.test' }),
+    });
+    await send(`POST ${P}/complaints/{id}/assign`, 403, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(read, { assignee: assignee.email }),
+    });
+    await send(`GET ${P}/complaints`, 200, {
+      method: 'GET',
+      url: `${P}/complaints?assignee=me`,
+      headers: assignee.cookie,
+    });
+
     // ── Internal notes ─────────────────────────────────────────────────────────────────────────────────────
     await send(`POST ${P}/complaints/{id}/notes`, 201, {
       method: 'POST',

@@ -44,6 +44,7 @@ function staffProbes(x: Ids, own: string): Probe[] {
     { method: 'POST', url: `${c}/settlements`, payload: { amount: 10, currency: 'EUR', terms: 'refund' } },
     { method: 'POST', url: `${c}/followups`, payload: { question: 'when?' } },
     { method: 'POST', url: `${c}/notes`, payload: { body: 'internal' } },
+    { method: 'POST', url: `${c}/assign`, payload: { assignee: 'someone@example.test' } },
     ...['messages', 'settlements', 'social', 'followups', 'evidence', 'events', 'actions', 'notes'].map((p): Probe => ({
       method: 'GET',
       url: `${c}/${p}`,

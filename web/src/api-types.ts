@@ -142,6 +142,7 @@ export interface FeedEvent {
     | 'complaint.created'
     | 'complaint.escalated'
     | 'complaint.claimed'
+    | 'complaint.assigned'
     | 'complaint.released'
     | 'complaint.completed'
     | 'complaint.resolved'
@@ -636,7 +637,7 @@ export interface EndpointInput {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100
@@ -667,7 +668,7 @@ export interface EndpointPatch {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100

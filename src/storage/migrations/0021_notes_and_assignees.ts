@@ -1,6 +1,9 @@
 import type { Kysely } from 'kysely';
 
-/** Internal notes of a company's staff on a complaint: never shown to the consumer, never in an event. */
+/**
+ * Internal notes of a company's staff on a complaint (never shown to the consumer, never in an event), and the index
+ * behind an agent's "mine" list: a company's complaints held by one person (`claimed_by`), newest first.
+ */
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('complaint_notes')
@@ -15,6 +18,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createIndex('complaint_notes_complaint')
     .on('complaint_notes')
     .columns(['complaint_id', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('complaints_company_holder')
+    .on('complaints')
+    .columns(['company_id', 'claimed_by', 'created_at'])
     .execute();
 }
 
