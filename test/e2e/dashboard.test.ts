@@ -482,7 +482,7 @@ describe('dashboard in a real browser', () => {
     });
   });
 
-  it('adds an internal note on a complaint and sets the SLA calendar', async () => {
+  it('adds an internal note, assigns the complaint to an agent, and sets the SLA calendar', async () => {
     await withPage(async (page) => {
       await signIn(page, OWNER, PASSWORD);
       await page.getByRole('link', { name: stack.complaintIds[1] }).click();
@@ -494,6 +494,16 @@ describe('dashboard in a real browser', () => {
       await page.getByRole('button', { name: 'Add note' }).click();
       await expectText(notes.locator('.notes'), 'Customer called twice; escalate to billing if no fix.');
       await expectText(notes, OWNER);
+
+      await page.getByLabel('Assign to (staff email)').fill('agent@volt.test');
+      await page.getByRole('button', { name: 'Assign', exact: true }).click();
+      await expectText(page.getByRole('status'), 'Assigned to agent@volt.test.');
+      await expectText(page.locator('.timeline'), `Assigned to agent@volt.test by ${OWNER}`);
+      await expectText(page.locator('.fields'), 'agent@volt.test');
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Complaints' }).click();
+      await page.getByLabel('Assignee').selectOption('none');
+      await page.getByRole('link', { name: stack.complaintIds[1] }).waitFor({ state: 'detached' });
+      expect(page.url()).toContain('assignee=none');
 
       await page.getByRole('link', { name: 'SLA calendar' }).click();
       await page.getByRole('heading', { name: 'SLA calendar' }).waitFor();

@@ -15,6 +15,8 @@ function summary(e: ComplaintEvent): string {
       return `Escalated to ${str(d.to_level)} (${str(d.trigger).replace(/_/g, ' ')})`;
     case 'complaint.claimed':
       return `Claimed by ${str(d.claimed_by)}`;
+    case 'complaint.assigned':
+      return `Assigned to ${str(d.assigned_to)} by ${str(d.assigned_by)}${d.previous_assignee ? ` (was ${str(d.previous_assignee)})` : ''}`;
     case 'complaint.released':
       return `Released by ${str(d.released_by)}`;
     case 'complaint.completed':

@@ -2,6 +2,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { api } from '../api';
 import { FollowupsSection, MessagesSection, SettlementsSection } from '../complaint/Conversation';
+import { AssignSection } from '../complaint/Assign';
 import { NotesSection } from '../complaint/Notes';
 import { StaffActions } from '../complaint/StaffActions';
 import { Timeline } from '../complaint/Timeline';
@@ -10,7 +11,7 @@ import { Notice } from '../components/Notice';
 import { formatDate, formatMoney } from '../format';
 import { useAsync } from '../hooks';
 import { Link } from '../router';
-import { canWork, useSession } from '../session';
+import { canAdmin, canWork, useSession } from '../session';
 import type { ComplaintDetail, ComplaintEvent, Followup, Message, Note, SettlementOffer } from '../types';
 
 /** Every field of one complaint, its event timeline, its conversation, and the staff steps on it. */
@@ -127,6 +128,7 @@ export function ComplaintDetailPage({ id }: { id: string }) {
               ) : (
                 <Notice kind="info">You have read-only access: viewers cannot claim or answer complaints.</Notice>
               )}
+              {canAdmin(session) && c.awaiting === 'company' && <AssignSection complaint={c} onChanged={refreshAll} />}
               <SettlementsSection complaint={c} items={settlements} canWrite={write} onChanged={refreshAll} />
               <FollowupsSection complaint={c} items={followups} canWrite={write} onChanged={refreshAll} />
               <NotesSection complaint={c} items={notes} canWrite={write} onChanged={() => void notes.reload()} />
