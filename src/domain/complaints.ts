@@ -18,7 +18,7 @@ import { isOverdue, startWindow } from './sla.js';
 
 export type ComplaintRow = ComplaintsTable;
 
-/** The list item of the Platform API seed, field for field. */
+/** The list item of the Platform API, field for field as published. */
 export interface ComplaintSummary {
   escalatr_id: string;
   complaint_category: string;
@@ -81,7 +81,7 @@ export function toSummary(c: ComplaintSummaryRow, now: number): ComplaintSummary
   };
 }
 
-export function toDetail(
+function toDetail(
   c: ComplaintRow,
   consumer: { email: string; name: string | null } | null,
   now: number,

@@ -1,7 +1,7 @@
 /**
- * Every event name the platform emits, with what makes it fire: the seeds' catalogue, the lifecycle events of the
- * escalation seed, the Test button's event, Escalation Shield's alert, and Escalatr's additions (assignment, the SLA
- * warning and breach). The API validates subscriptions and
+ * Every event name the platform emits, with what makes it fire: the published catalogue, the escalation lifecycle
+ * events, the Test button's event, Escalation Shield's alert, and Escalatr's additions (assignment, the SLA warning
+ * and breach). The API validates subscriptions and
  * filters against this list and the dashboard builds its event pickers from it, so the two can never disagree.
  * It imports nothing, so the dashboard bundle can include it as it is.
  */

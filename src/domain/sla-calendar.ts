@@ -24,9 +24,9 @@ export interface SlaCalendar extends BusinessCalendar {
   warning_fractions: number[];
 }
 
-export const DEFAULT_WARNING_FRACTIONS = [0.75];
+const DEFAULT_WARNING_FRACTIONS = [0.75];
 
-export const DEFAULT_SLA_CALENDAR: SlaCalendar = {
+const DEFAULT_SLA_CALENDAR: SlaCalendar = {
   ...ALWAYS_OPEN,
   pause_when_awaiting_consumer: false,
   warning_fractions: DEFAULT_WARNING_FRACTIONS,
@@ -89,7 +89,7 @@ function checkDay(day: Weekday, intervals: OpeningInterval[]): OpeningInterval[]
 }
 
 /** Checks a calendar as a client sent it, and gives it in its stored form (days in order, intervals sorted). */
-export function checkSlaCalendar(input: SlaCalendarInput): SlaCalendar {
+function checkSlaCalendar(input: SlaCalendarInput): SlaCalendar {
   if (!isValidTimeZone(input.time_zone))
     throw new AppError('invalid_time_zone', `time_zone "${input.time_zone}" is not an IANA time zone`, {
       field: 'time_zone',

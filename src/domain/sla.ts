@@ -3,7 +3,7 @@ import type { Db } from '../storage/db.js';
 import type { ComplaintsTable } from '../storage/schema.js';
 import { addBusinessMs, businessMsBetween } from './business-time.js';
 import type { DomainContext } from './context.js';
-import { isActive, LEVELS, levelName } from './lifecycle.js';
+import { ESCALATION_LEVELS, isActive, levelName } from './lifecycle.js';
 import { companyCalendar, parseCalendar, type SlaCalendar } from './sla-calendar.js';
 
 const HOUR = 3600;
@@ -90,7 +90,7 @@ export async function setSlaSettings(
 ): Promise<SlaSettingsView> {
   const windows: Record<string, number> = {};
   for (const [level, seconds] of Object.entries(input.windows)) {
-    if (!(LEVELS as readonly string[]).includes(level))
+    if (!(ESCALATION_LEVELS as readonly string[]).includes(level))
       throw new AppError('validation_failed', `windows.${level} is not a level (L1 to L9)`, {
         field: `windows.${level}`,
       });
