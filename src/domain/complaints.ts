@@ -14,7 +14,7 @@ import { findCompanyByCode } from './companies.js';
 import { transact, type DomainContext } from './context.js';
 import { emitEvent } from './events.js';
 import { isActive, isCompletedByCompany, levelName, PRIORITIES, type LevelName } from './lifecycle.js';
-import { isOverdue, startWindow } from './sla.js';
+import { companyTimers, firstWindow, isOverdue } from './sla.js';
 
 export type ComplaintRow = ComplaintsTable;
 
@@ -139,6 +139,7 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
   if (input.amount_involved != null && (!Number.isFinite(input.amount_involved) || input.amount_involved < 0)) {
     throw new AppError('validation_failed', 'amount_involved must be a non-negative number');
   }
+  const timers = await companyTimers(ctx.store.db, company.id);
   return transact(ctx, async (work) => {
     const { tx, now } = work;
     const seqRow = await tx
@@ -160,7 +161,7 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
       priority: input.priority ?? 'medium',
       amount_involved: input.amount_involved ?? null,
       currency: input.currency ?? null,
-      ...(await startWindow(tx, company.id, null, 1, now)),
+      ...firstWindow(timers, 1, now),
       last_staff_response_at: null,
       claimed_by: null,
       delegated_to: null,

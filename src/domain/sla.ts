@@ -191,16 +191,27 @@ function running(cal: SlaCalendar, now: number, windowS: number, leftMs: number,
 export async function startWindow(
   db: Db,
   companyId: string,
-  complaintId: string | null,
+  complaintId: string,
   level: number,
   now: number,
 ): Promise<SlaWindow> {
   const timers = await companyTimers(db, companyId);
-  const cal = timers.calendar;
-  const windowS = timers.windows[levelName(level)] ?? DEFAULT_SLA_WINDOWS_S.L1;
-  if (complaintId && cal.pause_when_awaiting_consumer && (await awaitingConsumer(db, complaintId)))
+  if (timers.calendar.pause_when_awaiting_consumer && (await awaitingConsumer(db, complaintId))) {
+    const windowS = windowOf(timers, level);
     return { sla_due_at: null, sla_window_s: windowS, sla_remaining_s: windowS, sla_alert_at: null, sla_alerted: 0 };
-  return running(cal, now, windowS, windowS * 1000, 0);
+  }
+  return firstWindow(timers, level, now);
+}
+
+const windowOf = (timers: CompanyTimers, level: number) => timers.windows[levelName(level)] ?? DEFAULT_SLA_WINDOWS_S.L1;
+
+/**
+ * The window of `level` running from `now`, from timers already read: a new complaint's, whose company cannot be
+ * waiting on it yet (filing reads the timers before its transaction, so the company row is locked no longer).
+ */
+export function firstWindow(timers: CompanyTimers, level: number, now: number): SlaWindow {
+  const windowS = windowOf(timers, level);
+  return running(timers.calendar, now, windowS, windowS * 1000, 0);
 }
 
 /**
