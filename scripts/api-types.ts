@@ -13,6 +13,8 @@ import {
   RetentionSettingsBody,
   RetentionSettingsSchema,
   SessionSchema,
+  SlaCalendarBody,
+  SlaCalendarSchema,
   SlaSettingsSchema,
 } from '../src/api/shapes/account.js';
 import {
@@ -23,6 +25,7 @@ import {
   EvidenceSchema,
   FollowupSchema,
   MessageSchema,
+  NoteSchema,
   SettlementOfferSchema,
   SocialDraftSchema,
 } from '../src/api/shapes/complaints.js';
@@ -68,6 +71,9 @@ const SHAPES: Record<string, object> = {
   SlaSettings: SlaSettingsSchema,
   RetentionSettings: RetentionSettingsSchema,
   RetentionInput: RetentionSettingsBody,
+  SlaCalendar: SlaCalendarSchema,
+  SlaCalendarInput: SlaCalendarBody,
+  Note: NoteSchema,
   Endpoint: EndpointSchema,
   CreatedEndpoint: CreatedEndpointSchema,
   EndpointConcurrency: EndpointConcurrencySchema,

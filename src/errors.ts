@@ -9,6 +9,9 @@ export const ERRORS = {
   validation_failed: { status: 400, message: 'The body failed validation' },
   invalid_url: { status: 400, message: 'The URL is invalid' },
   invalid_text: { status: 400, message: 'Text must not contain NUL characters or lone UTF-16 surrogates' },
+  invalid_time_zone: { status: 400, message: 'The time zone is not an IANA time zone name' },
+  invalid_business_hours: { status: 400, message: 'The business hours are invalid' },
+  invalid_holiday: { status: 400, message: 'A holiday is not a valid date' },
   credentials_required: {
     status: 400,
     message: 'Changing where a stored credential is sent needs the credential again',
@@ -27,6 +30,8 @@ export const ERRORS = {
   already_completed: { status: 409, message: 'The company has already completed the complaint' },
   already_exists: { status: 409, message: 'Already exists' },
   cursor_expired: { status: 410, message: 'The cursor points before the start of the retained history' },
+  assignee_not_found: { status: 404, message: 'No staff user of your company has that email' },
+  assignee_cannot_work: { status: 409, message: 'Viewers cannot be assigned complaints' },
   endpoint_limit_reached: { status: 409, message: 'The company has as many webhook endpoints as it may have' },
   automation_limit_reached: { status: 409, message: 'The company has as many automations as it may have' },
   payload_too_large: { status: 413, message: 'The body is too large' },

@@ -39,7 +39,12 @@ answer and the codes behind them.
 - \`POST /api/v1/automations\`: automations per company (${limits.automations}); one more is 409 \`automation_limit_reached\`.
 
 **Webhooks** carry the same events as \`GET /api/v1/events\`, signed with \`X-Escalatr-Signature\` (hex HMAC-SHA256 of the raw
-body keyed with your \`whsec_…\` secret) and the Standard Webhooks headers.`;
+body keyed with your \`whsec_…\` secret) and the Standard Webhooks headers.
+
+**Events**: the published catalogue, and Escalatr's additions to it: \`complaint.assigned\` (an admin assigned the
+complaint), \`complaint.sla_warning\` (a share of a response
+window's business time has passed) and \`complaint.sla_breached\` (the window ran out), each with \`level\`, \`due_at\`
+and \`fraction\`, once per level window. Windows count the company's business hours (\`GET /api/v1/settings/calendar\`).`;
 
 /** Which credentials a route accepts, from where it lives; health and docs take none. */
 function securityFor(method: string, url: string): Security | undefined {

@@ -1,5 +1,6 @@
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
+import { noteRoutes } from './platform-v1/notes.js';
 import { settingsRoutes } from './platform-v1/settings.js';
 import { complaintReadRoutes } from './platform-v1/complaints.js';
 import { eventFeedRoutes } from './platform-v1/events.js';
@@ -27,6 +28,7 @@ export async function registerRoutes(app: ApiApp, deps: RouteDeps): Promise<void
   await app.register(consumerRoutes(deps), { prefix: '/api/consumer/v1' });
   await app.register(complaintReadRoutes(deps), { prefix: '/api/v1' });
   await app.register(staffStepRoutes(deps), { prefix: '/api/v1' });
+  await app.register(noteRoutes(deps), { prefix: '/api/v1' });
   await app.register(eventFeedRoutes(deps), { prefix: '/api/v1' });
   await app.register(settingsRoutes(deps), { prefix: '/api/v1' });
   await app.register(apiKeyRoutes(deps), { prefix: '/api/v1' });

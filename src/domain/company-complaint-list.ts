@@ -3,7 +3,7 @@ import type { Db } from '../storage/db.js';
 import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
 
-type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
+type Narrowing = Omit<ComplaintFilter, 'page' | 'limit' | 'holder'>;
 
 /**
  * How many of a company's complaints match a filter, from the trigger-maintained `complaint_counts` (migration
@@ -42,11 +42,20 @@ export async function listCompanyComplaints(
   companyId: string,
   f: ComplaintFilter,
 ): Promise<{ rows: ComplaintSummaryRow[]; total: number }> {
-  const total = await countCompanyComplaints(db, companyId, f);
+  let where = narrowing(companyId, f);
+  let total: number;
+  if (f.holder === undefined) {
+    total = await countCompanyComplaints(db, companyId, f);
+  } else {
+    // The counts have no holder column: one person's list is counted on the (company, claimed_by) index instead.
+    where = sql`${where} and ${f.holder === null ? sql`claimed_by is null` : sql`claimed_by = ${f.holder}`}`;
+    const { rows } = await sql<{ n: number | string }>`select count(*) as n from complaints where ${where}`.execute(db);
+    total = Number(rows[0]?.n ?? 0);
+  }
   const offset = (f.page - 1) * f.limit;
   if (offset >= total) return { rows: [], total };
   const { rows } = await sql<ComplaintSummaryRow>`
-    select ${SUMMARY_SELECT} from complaints where ${narrowing(companyId, f)}
+    select ${SUMMARY_SELECT} from complaints where ${where}
     order by created_at desc, escalatr_id desc limit ${f.limit} offset ${offset}`.execute(db);
   return { rows, total };
 }

@@ -4,7 +4,7 @@ import { eventBase, type ComplaintRow } from './complaints.js';
 import type { DomainContext, Work } from './context.js';
 import { emitEvent, type EventName } from './events.js';
 import { assertCanEscalate, levelName } from './lifecycle.js';
-import { companyTimers, slaDueAt } from './sla.js';
+import { SLA_STOPPED, startWindow } from './sla.js';
 
 /**
  * How a complaint's state changes, whoever changes it: a consumer or staff step, or the scheduler. Each change is
@@ -71,13 +71,16 @@ export async function applyChange(
 
 export type EscalationTrigger = 'manual' | 'auto_action_wait' | 'auto_sla';
 
-/** One level up, with the new level's response window starting now; refused past the last level or once closed. */
+/**
+ * One level up, with the new level's response window starting now (paused if the company pauses for the consumer and
+ * waits on them); refused past the last level or once closed.
+ */
 export async function escalation(work: Work, c: ComplaintRow, trigger: EscalationTrigger): Promise<ComplaintChange> {
   assertCanEscalate(c);
-  const timers = await companyTimers(work.tx, c.company_id);
   const level = c.level + 1;
+  const window = await startWindow(work.tx, c.company_id, c.escalatr_id, level, work.now);
   return {
-    patch: { level, status: 'Escalated', stage: 'Escalation', sla_due_at: slaDueAt(timers, level, work.now) },
+    patch: { level, status: 'Escalated', stage: 'Escalation', ...window },
     event: 'complaint.escalated',
     data: { to_level: levelName(level), trigger },
   };
@@ -86,5 +89,5 @@ export async function escalation(work: Work, c: ComplaintRow, trigger: Escalatio
 /** Any staff answer (claim, reply, offer, question, completion) stops the level's response window. */
 export const staffResponse = (now: number): Partial<ComplaintsTable> => ({
   last_staff_response_at: now,
-  sla_due_at: null,
+  ...SLA_STOPPED,
 });

@@ -13,8 +13,8 @@ import {
 import type { ComplaintRow } from './complaints.js';
 import { findOrCreateConsumer } from './consumers.js';
 import { transact, type DomainContext, type Work } from './context.js';
-import { assertActive, assertCanClaim, assertCanComplete, assertCanRelease } from './lifecycle.js';
-import { companyTimers } from './sla.js';
+import { assertActive, assertCanAssign, assertCanClaim, assertCanComplete, assertCanRelease } from './lifecycle.js';
+import { companyTimers, resumeWindow, SLA_STOPPED } from './sla.js';
 import { normaliseEmail } from './users.js';
 
 /** Who is acting: a consumer on their own complaints, or company staff (a user or an admin API key). */
@@ -77,6 +77,46 @@ export async function claim(
   });
 }
 
+/**
+ * An admin assigns the complaint to a staff user of the company, or reassigns it: `claimed_by` becomes theirs, as
+ * if they had claimed it (a claim is assigning oneself). Routing work inside the company is not an answer to the
+ * consumer, so the level's response window keeps running. An email that is not one of the company's staff — another
+ * company's user included — answers like one that does not exist.
+ */
+export async function assign(
+  ctx: DomainContext,
+  actor: Extract<Actor, { kind: 'staff' }>,
+  escalatrId: string,
+  assigneeEmail: string,
+): Promise<void> {
+  const email = normaliseEmail(assigneeEmail);
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+    const user = email
+      ? await work.tx
+          .selectFrom('users')
+          .select(['email', 'role'])
+          .where('company_id', '=', actor.companyId)
+          .where('email', '=', email)
+          .executeTakeFirst()
+      : undefined;
+    if (!user)
+      throw new AppError('assignee_not_found', 'assignee is not the email of a staff user of your company', {
+        field: 'assignee',
+      });
+    if (user.role === 'viewer')
+      throw new AppError('assignee_cannot_work', `${user.email} is a viewer; viewers cannot work complaints`, {
+        field: 'assignee',
+      });
+    assertCanAssign(c, user.email);
+    return {
+      patch: { claimed_by: user.email },
+      event: 'complaint.assigned',
+      data: { assigned_to: user.email, assigned_by: actor.label, previous_assignee: c.claimed_by },
+      value: undefined,
+    };
+  });
+}
+
 export async function release(
   ctx: DomainContext,
   actor: Extract<Actor, { kind: 'staff' }>,
@@ -125,7 +165,7 @@ export async function resolve(
         stage: 'Closure',
         resolution_type: input.resolution_type,
         amount_recovered: amount,
-        sla_due_at: null,
+        ...SLA_STOPPED,
       },
       event: 'complaint.resolved',
       data: { resolution_type: input.resolution_type, amount_recovered: amount },
@@ -143,7 +183,7 @@ export async function withdraw(
   await complaintStep(ctx, actor, escalatrId, async (c) => {
     assertActive(c, 'withdraw');
     return {
-      patch: { status: 'Withdrawn', stage: 'Closure', withdraw_reason: reasonCode, sla_due_at: null },
+      patch: { status: 'Withdrawn', stage: 'Closure', withdraw_reason: reasonCode, ...SLA_STOPPED },
       event: 'complaint.withdrawn',
       data: { reason_code: reasonCode },
       value: undefined,
@@ -308,7 +348,8 @@ export async function respondToSettlement(
       .execute();
     const data: Record<string, unknown> = { action: input.action, offer_id: offerId };
     if (input.action === 'counter') data.counter_amount = input.counter_amount;
-    return { event: 'settlement.responded', data, value: undefined };
+    const resumed = await resumeWindow(work.tx, c, work.now);
+    return { ...(resumed && { patch: resumed }), event: 'settlement.responded', data, value: undefined };
   });
 }
 
@@ -367,7 +408,9 @@ export async function answerFollowup(
       .where('answer', 'is', null)
       .executeTakeFirst();
     const allAnswered = !open;
+    const resumed = await resumeWindow(work.tx, c, work.now);
     return {
+      ...(resumed && { patch: resumed }),
       event: 'followup.replied',
       data: { followup_id: followupId, all_answered: allAnswered },
       value: { all_answered: allAnswered },

@@ -14,7 +14,7 @@ import { findCompanyByCode } from './companies.js';
 import { transact, type DomainContext } from './context.js';
 import { emitEvent } from './events.js';
 import { isActive, isCompletedByCompany, levelName, PRIORITIES, type LevelName } from './lifecycle.js';
-import { companyTimers, isOverdue, slaDueAt } from './sla.js';
+import { companyTimers, firstWindow, isOverdue } from './sla.js';
 
 export type ComplaintRow = ComplaintsTable;
 
@@ -36,6 +36,8 @@ export interface ComplaintDetail extends ComplaintSummary {
   title: string;
   description: string;
   sla_due_at: string | null;
+  /** The window is paused while the company waits on the consumer (an open question or offer); sla_due_at is null. */
+  sla_paused: boolean;
   updated_at: string;
   consumer: { email: string; name: string | null } | null;
   claimed_by: string | null;
@@ -90,6 +92,7 @@ function toDetail(
     title: c.title,
     description: c.description,
     sla_due_at: isoOrNull(c.sla_due_at),
+    sla_paused: isActive(c) && c.sla_remaining_s !== null,
     updated_at: new Date(c.updated_at).toISOString(),
     consumer,
     claimed_by: c.claimed_by,
@@ -158,7 +161,7 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
       priority: input.priority ?? 'medium',
       amount_involved: input.amount_involved ?? null,
       currency: input.currency ?? null,
-      sla_due_at: slaDueAt(timers, 1, now),
+      ...firstWindow(timers, 1, now),
       last_staff_response_at: null,
       claimed_by: null,
       delegated_to: null,
@@ -180,7 +183,7 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
   });
 }
 
-async function getComplaintRow(
+export async function getComplaintRow(
   db: Db,
   scope: { companyId?: string; consumerId?: string },
   escalatrId: string,
@@ -213,6 +216,8 @@ export interface ComplaintFilter {
   status?: string;
   stage?: string;
   escalation_level?: string;
+  /** Only complaints held (claimed or assigned) by this staff label; null: held by nobody. Company lists only. */
+  holder?: string | null;
   page: number;
   limit: number;
 }

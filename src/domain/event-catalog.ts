@@ -1,6 +1,7 @@
 /**
  * Every event name the platform emits, with what makes it fire: the published catalogue, the escalation lifecycle
- * events, the Test button's event and Escalation Shield's alert. The API validates subscriptions and
+ * events, the Test button's event, Escalation Shield's alert, and Escalatr's additions (assignment, the SLA warning
+ * and breach). The API validates subscriptions and
  * filters against this list and the dashboard builds its event pickers from it, so the two can never disagree.
  * It imports nothing, so the dashboard bundle can include it as it is.
  */
@@ -8,11 +9,14 @@ export const EVENT_NAMES = [
   'complaint.created',
   'complaint.escalated',
   'complaint.claimed',
+  'complaint.assigned',
   'complaint.released',
   'complaint.completed',
   'complaint.resolved',
   'complaint.withdrawn',
   'complaint.delegated',
+  'complaint.sla_warning',
+  'complaint.sla_breached',
   'settlement.responded',
   'message.new',
   'evidence.uploaded',
@@ -30,11 +34,14 @@ export const EVENT_DESCRIPTIONS: Readonly<Record<EventName, string>> = {
   'complaint.created': 'A new complaint was filed',
   'complaint.escalated': 'A complaint moved up a level, by the consumer or automatically',
   'complaint.claimed': 'A staff member claimed the complaint',
+  'complaint.assigned': 'An admin assigned or reassigned the complaint to a staff member',
   'complaint.released': 'Ownership of the complaint was released',
   'complaint.completed': 'Staff completed the complaint with resolution notes',
   'complaint.resolved': 'The consumer marked the complaint resolved',
   'complaint.withdrawn': 'The consumer withdrew the complaint',
   'complaint.delegated': 'The consumer delegated the complaint to someone else',
+  'complaint.sla_warning': 'A response window reached a warning fraction of its business time (default 75%)',
+  'complaint.sla_breached': 'A response window passed with no staff response (below L9 the complaint then escalates)',
   'settlement.responded': 'The consumer accepted, rejected or countered an offer',
   'message.new': 'A chat message was posted on the complaint',
   'evidence.uploaded': 'The consumer uploaded evidence',

@@ -70,3 +70,11 @@ export function assertCanComplete(c: ComplaintState): void {
   if (c.claimed_by === null)
     throw new AppError('not_claimed', `complaint ${c.escalatr_id} must be claimed before it can be completed`);
 }
+
+/** An admin gives the complaint to a colleague: allowed where a claim is, and to anyone but its current holder. */
+export function assertCanAssign(c: ComplaintState, to: string): void {
+  assertActive(c, 'assign');
+  assertNotCompleted(c);
+  if (c.claimed_by === to)
+    throw new AppError('already_claimed', `complaint ${c.escalatr_id} is already assigned to ${to}`);
+}

@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
+import { iso } from '../clock.js';
 import { applyChange, escalation, lockComplaint, type EscalationTrigger } from './complaint-changes.js';
-import type { ComplaintRow } from './complaints.js';
+import { eventBase, type ComplaintRow } from './complaints.js';
 import { transact, type DomainContext, type Work } from './context.js';
+import { emitEvent } from './events.js';
 import { isActive, levelName, MAX_LEVEL } from './lifecycle.js';
+import { companyTimers, windowAlerts } from './sla.js';
 
 const BATCH = 100;
 const MAX_ROUNDS = 50;
@@ -10,7 +13,8 @@ const MAX_ROUNDS = 50;
 type Outcome = 'escalated' | 'settled' | 'lost';
 
 /**
- * Escalates complaints whose response window passed with no staff response (`auto_sla`) and those whose drafted
+ * Announces the warnings (`complaint.sla_warning`) and breach (`complaint.sla_breached`) of response windows, and
+ * escalates complaints whose window passed with no staff response (`auto_sla`) and those whose drafted
  * action went unanswered past its wait (`auto_action_wait`), with the same escalation change a consumer's step
  * applies. Safe with many schedulers on one database: each escalation locks the complaint and re-checks the state
  * that was read (a concurrent writer is waited for, then seen), and an action draft is settled in the same
@@ -60,23 +64,21 @@ export class SlaScheduler {
     return this.running;
   }
 
+  /** Windows whose next warning or breach has come (`sla_alert_at`, null once nothing more is owed). */
   private async escalateOverdue() {
     const now = this.ctx.clock.now();
     const due = await this.ctx.store.db
       .selectFrom('complaints')
-      .select(['escalatr_id', 'level', 'sla_due_at'])
-      .where('sla_due_at', '<=', now)
-      .where('level', '<', MAX_LEVEL)
+      .select(['escalatr_id', 'level', 'sla_alert_at'])
+      .where('sla_alert_at', '<=', now)
       .where('status', 'in', ['Open', 'Escalated'])
       .where('stage', '!=', 'Closure')
-      .orderBy('sla_due_at')
+      .orderBy('sla_alert_at')
       .limit(BATCH)
       .execute();
     const outcomes: Outcome[] = [];
     for (const c of due)
-      outcomes.push(
-        await this.attempt(c.escalatr_id, () => this.escalateOverdueOne(c.escalatr_id, c.level, c.sla_due_at!)),
-      );
+      outcomes.push(await this.attempt(c.escalatr_id, () => this.alertWindow(c.escalatr_id, c.level, c.sla_alert_at!)));
     return summarise(due.length, outcomes);
   }
 
@@ -112,14 +114,40 @@ export class SlaScheduler {
     }
   }
 
-  /** Escalates only if the complaint is still at the level and window we read: a lost race changes nothing. */
-  private async escalateOverdueOne(escalatrId: string, level: number, seenDue: number): Promise<Outcome> {
+  /**
+   * Announces what a window owes now — each warning fraction passed, then the breach — and on a breach escalates
+   * (below the last level), all in one transaction. Acts only if the complaint is still at the level and alert time
+   * we read, and records the fractions announced on the row it locked: a lost race, a second scheduler or a restart
+   * announces nothing twice.
+   */
+  private async alertWindow(escalatrId: string, level: number, seenAlertAt: number): Promise<Outcome> {
     return transact(this.ctx, async (work) => {
       const c = await lockComplaint(this.ctx, work.tx, escalatrId);
-      const stillDue = c && c.level === level && c.sla_due_at === seenDue && isActive(c) && c.stage !== 'Closure';
-      if (!stillDue) return 'lost';
-      await this.escalate(work, c, 'auto_sla');
-      return 'escalated';
+      const stillDue = c && c.level === level && c.sla_alert_at === seenAlertAt && c.sla_due_at !== null && isActive(c);
+      if (!stillDue || c.stage === 'Closure') return 'lost';
+      const { calendar } = await companyTimers(work.tx, c.company_id);
+      const owed = windowAlerts(calendar, c, work.now);
+      const announce = (name: 'complaint.sla_warning' | 'complaint.sla_breached', fraction: number) =>
+        emitEvent(this.ctx, work, {
+          companyId: c.company_id,
+          name,
+          complaintId: c.escalatr_id,
+          data: { ...eventBase(c), level: levelName(c.level), due_at: iso(c.sla_due_at!), fraction },
+        });
+      for (const fraction of owed.warnings) await announce('complaint.sla_warning', fraction);
+      if (owed.breached) await announce('complaint.sla_breached', 1);
+      const alerted = owed.breached ? 1 : (owed.warnings.at(-1) ?? c.sla_alerted);
+      if (owed.breached && c.level < MAX_LEVEL) {
+        await this.escalate(work, c, 'auto_sla');
+        return 'escalated';
+      }
+      if (owed.breached) this.log?.info({ escalatr_id: c.escalatr_id, level: levelName(c.level) }, 'sla breached');
+      await work.tx
+        .updateTable('complaints')
+        .set({ sla_alert_at: owed.next, sla_alerted: alerted })
+        .where('escalatr_id', '=', c.escalatr_id)
+        .execute();
+      return 'settled';
     });
   }
 

@@ -14,6 +14,8 @@ import * as m0013 from './migrations/0013_shield_alert_record_index.js';
 import * as m0014 from './migrations/0014_fair_claim.js';
 import * as m0015 from './migrations/0015_endpoint_concurrency.js';
 import * as m0016 from './migrations/0016_retention.js';
+import * as m0020 from './migrations/0020_sla_calendars.js';
+import * as m0021 from './migrations/0021_notes_and_assignees.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -31,6 +33,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014_fair_claim': m0014,
   '0015_endpoint_concurrency': m0015,
   '0016_retention': m0016,
+  '0020_sla_calendars': m0020,
+  '0021_notes_and_assignees': m0021,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

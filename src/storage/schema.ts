@@ -10,6 +10,7 @@ export interface CompaniesTable {
   plan: 'free' | 'starter' | 'professional' | 'enterprise';
   sla_windows: string | null; // JSON: { "L1": seconds, … }; null = defaults in code
   action_wait_s: number | null;
+  sla_calendar: string | null; // JSON: time zone, weekly hours, holidays, pause rule, warnings; null = 24×7
   complaint_seq: number;
   event_seq: number;
   /** Days of delivery history, feed and Shield feedback kept; null = the plan's default (migration 0016). */
@@ -84,6 +85,14 @@ export interface ComplaintsTable {
   amount_involved: number | null;
   currency: string | null;
   sla_due_at: number | null;
+  /** The running window's budget in business seconds (null for windows started before calendars existed). */
+  sla_window_s: number | null;
+  /** While the window is paused (the company waits on the consumer): business seconds left; sla_due_at is null. */
+  sla_remaining_s: number | null;
+  /** When the scheduler must next look at the window: its next warning or its breach. */
+  sla_alert_at: number | null;
+  /** The largest fraction of the window already announced by an event (1: the breach). */
+  sla_alerted: number | null;
   last_staff_response_at: number | null;
   claimed_by: string | null;
   delegated_to: string | null;
@@ -150,6 +159,15 @@ export interface FollowupsTable {
   asked_by: string;
   created_at: number;
   answered_at: number | null;
+}
+
+interface ComplaintNotesTable {
+  id: string;
+  complaint_id: string;
+  company_id: string;
+  author: string;
+  body: string;
+  created_at: number;
 }
 
 export interface ActionDraftsTable {
@@ -318,6 +336,7 @@ export interface Database {
   evidence: EvidenceTable;
   settlement_offers: SettlementOffersTable;
   followups: FollowupsTable;
+  complaint_notes: ComplaintNotesTable;
   action_drafts: ActionDraftsTable;
   social_drafts: SocialDraftsTable;
   events: EventsTable;

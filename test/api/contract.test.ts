@@ -503,6 +503,84 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(read, { windows: {} }),
     });
 
+    await send(`GET ${P}/settings/calendar`, 200, { method: 'GET', url: `${P}/settings/calendar`, headers: read });
+    await send(`GET ${P}/settings/calendar`, 401, { method: 'GET', url: `${P}/settings/calendar` });
+    const calendar = {
+      time_zone: 'Europe/Berlin',
+      business_hours: { monday: [{ start: '09:00', end: '17:00' }] },
+      holidays: ['2026-12-25'],
+    };
+    await send(`PUT ${P}/settings/calendar`, 200, {
+      method: 'PUT',
+      url: `${P}/settings/calendar`,
+      ...json(admin, { ...calendar, warning_fractions: [0.5, 0.75] }),
+    });
+    await send(`PUT ${P}/settings/calendar`, 400, {
+      method: 'PUT',
+      url: `${P}/settings/calendar`,
+      ...json(admin, { ...calendar, time_zone: 'Mars/Base' }),
+    });
+    await send(`PUT ${P}/settings/calendar`, 403, {
+      method: 'PUT',
+      url: `${P}/settings/calendar`,
+      ...json(read, calendar),
+    });
+
+    // ── Assignment ─────────────────────────────────────────────────────────────────────────────────────────
+    const assignee = await session(t, v.company.id, 'agent');
+    await send(`POST ${P}/complaints/{id}/assign`, 200, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(admin, { assignee: assignee.email }),
+    });
+    await send(`POST ${P}/complaints/{id}/assign`, 409, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(admin, { assignee: assignee.email }),
+    });
+    await send(`POST ${P}/complaints/{id}/assign`, 404, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(admin, { assignee: 'nobody@example.test' }),
+    });
+    await send(`POST ${P}/complaints/{id}/assign`, 403, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/assign`,
+      ...json(read, { assignee: assignee.email }),
+    });
+    await send(`GET ${P}/complaints`, 200, {
+      method: 'GET',
+      url: `${P}/complaints?assignee=me`,
+      headers: assignee.cookie,
+    });
+
+    // ── Internal notes ─────────────────────────────────────────────────────────────────────────────────────
+    await send(`POST ${P}/complaints/{id}/notes`, 201, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/notes`,
+      ...json(admin, { body: 'Internal: call back tomorrow' }),
+    });
+    await send(`POST ${P}/complaints/{id}/notes`, 400, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/notes`,
+      ...json(admin, { body: '' }),
+    });
+    await send(`POST ${P}/complaints/{id}/notes`, 404, {
+      method: 'POST',
+      url: `${P}/complaints/${id}/notes`,
+      ...json(bearer(other.adminKey), { body: 'Not yours' }),
+    });
+    await send(`GET ${P}/complaints/{id}/notes`, 200, {
+      method: 'GET',
+      url: `${P}/complaints/${id}/notes`,
+      headers: read,
+    });
+    await send(`GET ${P}/complaints/{id}/notes`, 404, {
+      method: 'GET',
+      url: `${P}/complaints/${id}/notes`,
+      headers: bearer(other.readKey),
+    });
+
     // ── Account: keys, /me, the dashboard session ───────────────────────────────────────────────────────────
     await send(`GET ${P}/api-keys`, 200, { method: 'GET', url: `${P}/api-keys`, headers: admin });
     await send(`GET ${P}/api-keys`, 403, { method: 'GET', url: `${P}/api-keys`, headers: read });

@@ -30,9 +30,11 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
     [`/complaints/${c}/messages`, { body: 'b' }],
     [`/complaints/${c}/settlements`, { amount: 1, currency: 'INR', terms: 't' }],
     [`/complaints/${c}/followups`, { question: 'q' }],
+    [`/complaints/${c}/notes`, { body: 'n' }],
+    [`/complaints/${c}/assign`, { assignee: 'someone@volt.test' }],
   ];
   const reads = (c: string) =>
-    ['messages', 'evidence', 'settlements', 'followups', 'actions', 'social', 'events'].map(
+    ['messages', 'evidence', 'settlements', 'followups', 'actions', 'social', 'events', 'notes'].map(
       (p) => `/complaints/${c}/${p}`,
     );
 

@@ -146,6 +146,7 @@ const TABLES: (keyof Database)[] = [
   'evidence',
   'settlement_offers',
   'followups',
+  'complaint_notes',
   'action_drafts',
   'social_drafts',
   'events',

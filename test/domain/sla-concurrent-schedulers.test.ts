@@ -87,4 +87,40 @@ describe('two schedulers over one database', () => {
     const marked = await t.store.db.selectFrom('action_drafts').select('wait_escalated_at').execute();
     expect(marked.every((d) => d.wait_escalated_at !== null)).toBe(true);
   });
+
+  it('announce each warning and breach exactly once per level window', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push(await fileComplaint(t, tenant.consumerToken));
+    const count = async (name: string) =>
+      Number(
+        (
+          await t.store.db
+            .selectFrom('events')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('name', '=', name)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+
+    t.clock.advance(54 * HOUR); // three quarters of the L1 window
+    expect(await tickBoth()).toBe(0);
+    expect(await count('complaint.sla_warning')).toBe(20);
+    expect(await count('complaint.sla_breached')).toBe(0);
+
+    t.clock.advance(18 * HOUR);
+    expect(await tickBoth()).toBe(20);
+    expect(await count('complaint.sla_warning')).toBe(20);
+    expect(await count('complaint.sla_breached')).toBe(20);
+    const levels = await t.store.db
+      .selectFrom('events')
+      .select('body')
+      .where('name', 'in', ['complaint.sla_warning', 'complaint.sla_breached'])
+      .execute();
+    expect(levels.every((r) => JSON.parse(r.body).data.level === 'L1')).toBe(true);
+
+    // The L2 window is a new one: its own warning, once.
+    t.clock.advance(36 * HOUR);
+    expect(await tickBoth()).toBe(0);
+    expect(await count('complaint.sla_warning')).toBe(40);
+  });
 });

@@ -530,6 +530,58 @@ describe('dashboard in a real browser', () => {
     });
   });
 
+  it('adds an internal note, assigns the complaint to an agent, and sets the SLA calendar', async () => {
+    await withPage(async (page) => {
+      await signIn(page, OWNER, PASSWORD);
+      await page.getByRole('link', { name: stack.complaintIds[1] }).click();
+      const notes = page.getByRole('region', { name: 'Internal notes' });
+      await expectText(notes, 'No notes yet.');
+      await page.getByRole('button', { name: 'Add note' }).click();
+      await expectText(notes, 'Write the note first.');
+      await page.getByLabel('Internal note (staff only)').fill('Customer called twice; escalate to billing if no fix.');
+      await page.getByRole('button', { name: 'Add note' }).click();
+      await expectText(notes.locator('.notes'), 'Customer called twice; escalate to billing if no fix.');
+      await expectText(notes, OWNER);
+
+      await page.getByLabel('Assign to (staff email)').fill('agent@volt.test');
+      await page.getByRole('button', { name: 'Assign', exact: true }).click();
+      await expectText(page.getByRole('status'), 'Assigned to agent@volt.test.');
+      await expectText(page.locator('.timeline'), `Assigned to agent@volt.test by ${OWNER}`);
+      await expectText(page.locator('.fields'), 'agent@volt.test');
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Complaints' }).click();
+      await page.getByLabel('Assignee').selectOption('none');
+      await page.getByRole('link', { name: stack.complaintIds[1] }).waitFor({ state: 'detached' });
+      expect(page.url()).toContain('assignee=none');
+
+      await page.getByRole('link', { name: 'SLA calendar' }).click();
+      await page.getByRole('heading', { name: 'SLA calendar' }).waitFor();
+      expect(await page.getByLabel('Monday').inputValue()).toBe('00:00-24:00');
+      await page.getByLabel('Time zone').fill('Mars/Olympus');
+      await page.getByRole('button', { name: 'Save calendar' }).click();
+      await expectText(page.getByRole('alert'), 'not an IANA time zone');
+      await page.getByLabel('Time zone').fill('Europe/Berlin');
+      for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday'])
+        await page.getByLabel(day).fill('09:00-12:00, 13:00-17:00');
+      await page.getByLabel('Saturday').fill('');
+      await page.getByLabel('Sunday').fill('');
+      await page.getByLabel('Holidays').fill('2026-12-25\n2026-12-26');
+      await page.getByLabel('Warn at (% of the window)').fill('50, 75');
+      await page.getByRole('switch', { name: 'Pause while waiting on the consumer' }).click();
+      await page.getByRole('button', { name: 'Save calendar' }).click();
+      await expectText(page.getByRole('status'), 'Calendar saved.');
+      await screenshot(page, 'sla-calendar');
+      await page.reload();
+      await page.getByRole('heading', { name: 'SLA calendar' }).waitFor();
+      await page.getByLabel('Time zone').waitFor();
+      expect(await page.getByLabel('Time zone').inputValue()).toBe('Europe/Berlin');
+      expect(await page.getByLabel('Saturday').inputValue()).toBe('');
+      expect(await page.getByLabel('Warn at (% of the window)').inputValue()).toBe('50, 75');
+      expect(
+        await page.getByRole('switch', { name: 'Pause while waiting on the consumer' }).getAttribute('aria-checked'),
+      ).toBe('true');
+    });
+  });
+
   it('signing out ends the session', async () => {
     await withPage(async (page) => {
       await signIn(page, OWNER, PASSWORD);

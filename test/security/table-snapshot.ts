@@ -16,6 +16,7 @@ export const TABLES: ReadonlyArray<keyof Database> = [
   'evidence',
   'settlement_offers',
   'followups',
+  'complaint_notes',
   'action_drafts',
   'social_drafts',
   'events',

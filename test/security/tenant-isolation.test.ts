@@ -43,7 +43,9 @@ function staffProbes(x: Ids, own: string): Probe[] {
     { method: 'POST', url: `${c}/messages`, payload: { body: 'hello' } },
     { method: 'POST', url: `${c}/settlements`, payload: { amount: 10, currency: 'EUR', terms: 'refund' } },
     { method: 'POST', url: `${c}/followups`, payload: { question: 'when?' } },
-    ...['messages', 'settlements', 'social', 'followups', 'evidence', 'events', 'actions'].map((p): Probe => ({
+    { method: 'POST', url: `${c}/notes`, payload: { body: 'internal' } },
+    { method: 'POST', url: `${c}/assign`, payload: { assignee: 'someone@example.test' } },
+    ...['messages', 'settlements', 'social', 'followups', 'evidence', 'events', 'actions', 'notes'].map((p): Probe => ({
       method: 'GET',
       url: `${c}/${p}`,
     })),

@@ -7,6 +7,7 @@ import { FeedbackRecordPage } from './pages/FeedbackRecord';
 import { IntegrationsPage } from './pages/Integrations';
 import { LoginPage } from './pages/Login';
 import { RetentionPage } from './pages/Retention';
+import { SlaCalendarPage } from './pages/SlaCalendar';
 import { navigate, useLocation } from './router';
 import { SessionContext, type Session } from './session';
 
@@ -107,6 +108,7 @@ function Routes() {
   const recordId = feedback ? safeDecode(feedback[1]) : null;
   if (recordId !== null) return <FeedbackRecordPage id={recordId} />;
   if (/^\/shield(\/feedback)?\/?$/.test(path)) return <Redirect to="/settings/integrations/shield" />;
+  if (path === '/settings/sla' || path === '/settings/sla/') return <SlaCalendarPage />;
   if (
     path === '/settings' ||
     path === '/settings/' ||

@@ -18,10 +18,13 @@ export type {
   Feedback,
   Followup,
   Message,
+  Note,
   RecordAlert,
   RetentionInput,
   RetentionSettings,
   SettlementOffer,
+  SlaCalendar,
+  SlaCalendarInput,
 } from './api-types';
 
 export type AuthType = Endpoint['auth']['type'];

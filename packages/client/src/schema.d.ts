@@ -156,6 +156,8 @@ export interface paths {
           stage?: 'Intake' | 'Escalation' | 'Closure';
           /** @description Filter by level, e.g. L1 … L9. */
           escalation_level?: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
+          /** @description `me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld. */
+          assignee?: 'me' | 'none';
           /** @description Page number, starting at 1 (default 1). */
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
@@ -292,6 +294,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -423,6 +427,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -549,6 +555,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -707,6 +715,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -864,6 +874,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -2851,6 +2863,8 @@ export interface paths {
           stage?: 'Intake' | 'Escalation' | 'Closure';
           /** @description Filter by level, e.g. L1 … L9. */
           escalation_level?: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
+          /** @description `me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld. */
+          assignee?: 'me' | 'none';
           /** @description Page number, starting at 1 (default 1). */
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
@@ -3024,6 +3038,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -3162,6 +3178,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -3271,6 +3289,178 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/complaints/{id}/assign': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Assign or reassign a complaint
+     * @description Gives the complaint to a staff user of your company, or moves it to another (admins; a claim is assigning yourself). `claimed_by` becomes theirs and `complaint.assigned` is written with `assigned_to`, `assigned_by` and `previous_assignee`. It is routing, not an answer to the consumer: the response window keeps running.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The email of a staff user of your company (owner, admin or agent) */
+            assignee: string;
+          };
+        };
+      };
+      responses: {
+        /** @description The complaint after the step */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** ComplaintDetail */
+              data: {
+                /** @description ESC-{CODE}-{YYMMDD}-{NNNNN} */
+                escalatr_id: string;
+                complaint_category: string;
+                /** @enum {string} */
+                status: 'Open' | 'Escalated' | 'Resolved' | 'Withdrawn';
+                /** @enum {string} */
+                stage: 'Intake' | 'Escalation' | 'Closure';
+                /** @enum {string} */
+                escalation_level: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
+                /** @enum {string} */
+                priority: 'low' | 'medium' | 'high' | 'critical';
+                amount_involved: number | null;
+                currency: string | null;
+                is_overdue: boolean;
+                /** Format: date-time */
+                created_at: string;
+                title: string;
+                description: string;
+                sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
+                /** Format: date-time */
+                updated_at: string;
+                consumer: {
+                  email: string;
+                  name: string | null;
+                } | null;
+                claimed_by: string | null;
+                delegated_to: string | null;
+                resolution: {
+                  resolution_type: string | null;
+                  amount_recovered: number | null;
+                  notes: string | null;
+                } | null;
+                /** @description True once staff completed the complaint (with resolution notes) while it is still Open or Escalated: the company's side is done and the consumer's confirmation (resolve) or escalation is awaited. */
+                company_completed: boolean;
+                awaiting: ('company' | 'consumer') | null;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: the id is not one of yours (or cannot exist). not_found: not a complaint of your company; assignee_not_found: no staff user of your company has that email */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description already_claimed: it is already theirs; already_completed: the company completed it; invalid_transition: Resolved or Withdrawn; assignee_cannot_work: the user is a viewer */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/complaints/{id}/release': {
     parameters: {
       query?: never;
@@ -3325,6 +3515,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -3494,6 +3686,8 @@ export interface paths {
                 title: string;
                 description: string;
                 sla_due_at: string | null;
+                /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+                sla_paused: boolean;
                 /** Format: date-time */
                 updated_at: string;
                 consumer: {
@@ -4839,6 +5033,236 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/complaints/{id}/notes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Internal notes, oldest first
+     * @description Internal notes of the company's staff. They are never shown to the consumer: no consumer route reads them, no event (so no webhook and no feed entry) carries them, and adding one does not change the complaint.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Page number, starting at 1 (default 1). */
+          page?: number;
+          /** @description Items per page, 1–100 (default 100). */
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              page: number;
+              limit: number;
+              total: number;
+              data: {
+                id: string;
+                /** @description The staff email, or api-key:{name} for a key */
+                author: string;
+                body: string;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+            };
+          };
+        };
+        /** @description invalid_query: a query parameter is invalid (error.details.parameter names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: the id is not one of yours (or cannot exist) */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Add an internal note
+     * @description Internal notes of the company's staff. They are never shown to the consumer: no consumer route reads them, no event (so no webhook and no feed entry) carries them, and adding one does not change the complaint.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The note, up to 10000 characters */
+            body: string;
+          };
+        };
+      };
+      responses: {
+        /** @description The note */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** Note */
+              data: {
+                id: string;
+                /** @description The staff email, or api-key:{name} for a key */
+                author: string;
+                body: string;
+                /** Format: date-time */
+                created_at: string;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: the id is not one of yours (or cannot exist) */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/events': {
     parameters: {
       query?: never;
@@ -4858,11 +5282,14 @@ export interface paths {
             | 'complaint.created'
             | 'complaint.escalated'
             | 'complaint.claimed'
+            | 'complaint.assigned'
             | 'complaint.released'
             | 'complaint.completed'
             | 'complaint.resolved'
             | 'complaint.withdrawn'
             | 'complaint.delegated'
+            | 'complaint.sla_warning'
+            | 'complaint.sla_breached'
             | 'settlement.responded'
             | 'message.new'
             | 'evidence.uploaded'
@@ -4956,11 +5383,14 @@ export interface paths {
                   | 'complaint.created'
                   | 'complaint.escalated'
                   | 'complaint.claimed'
+                  | 'complaint.assigned'
                   | 'complaint.released'
                   | 'complaint.completed'
                   | 'complaint.resolved'
                   | 'complaint.withdrawn'
                   | 'complaint.delegated'
+                  | 'complaint.sla_warning'
+                  | 'complaint.sla_breached'
                   | 'settlement.responded'
                   | 'message.new'
                   | 'evidence.uploaded'
@@ -5203,6 +5633,366 @@ export interface paths {
           };
         };
         /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/settings/calendar': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * SLA calendar
+     * @description The business hours SLA windows count: a time zone, opening intervals per weekday, holidays, whether a window pauses while the company waits on the consumer, and the warning fractions. Until a company sets one it has the 24×7 calendar (windows count elapsed time). A new calendar applies to windows that start or resume after it.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** SlaCalendar */
+              data: {
+                /** @description IANA time zone the hours and holidays are in, e.g. Europe/Berlin */
+                time_zone: string;
+                /** @description Local dates (YYYY-MM-DD) closed all day */
+                holidays: string[];
+                business_hours: {
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  monday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  tuesday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  wednesday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  thursday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  friday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  saturday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  sunday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                };
+                /** @description A window that starts while a follow-up question or a settlement offer awaits the consumer waits for their answer (default false) */
+                pause_when_awaiting_consumer: boolean;
+                /** @description Fractions of a window at which complaint.sla_warning is sent (default [0.75]) */
+                warning_fractions: number[];
+                /** @description Open 24×7 with no holidays: windows count elapsed time */
+                always_open: boolean;
+              };
+            };
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    /**
+     * Replace the SLA calendar
+     * @description The business hours SLA windows count: a time zone, opening intervals per weekday, holidays, whether a window pauses while the company waits on the consumer, and the warning fractions. Until a company sets one it has the 24×7 calendar (windows count elapsed time). A new calendar applies to windows that start or resume after it.
+     */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description IANA time zone the hours and holidays are in, e.g. Europe/Berlin */
+            time_zone: string;
+            /** @description Local dates (YYYY-MM-DD) closed all day */
+            holidays: string[];
+            /** @description Per weekday (monday … sunday); a day left out is closed */
+            business_hours: {
+              /** @description Opening intervals of the day, not overlapping; none: closed */
+              monday?: {
+                /** @description Local time HH:MM, 00:00–23:59 */
+                start: string;
+                /** @description Local time HH:MM, after start; 24:00 is midnight */
+                end: string;
+              }[];
+              /** @description Opening intervals of the day, not overlapping; none: closed */
+              tuesday?: {
+                /** @description Local time HH:MM, 00:00–23:59 */
+                start: string;
+                /** @description Local time HH:MM, after start; 24:00 is midnight */
+                end: string;
+              }[];
+              /** @description Opening intervals of the day, not overlapping; none: closed */
+              wednesday?: {
+                /** @description Local time HH:MM, 00:00–23:59 */
+                start: string;
+                /** @description Local time HH:MM, after start; 24:00 is midnight */
+                end: string;
+              }[];
+              /** @description Opening intervals of the day, not overlapping; none: closed */
+              thursday?: {
+                /** @description Local time HH:MM, 00:00–23:59 */
+                start: string;
+                /** @description Local time HH:MM, after start; 24:00 is midnight */
+                end: string;
+              }[];
+              /** @description Opening intervals of the day, not overlapping; none: closed */
+              friday?: {
+                /** @description Local time HH:MM, 00:00–23:59 */
+                start: string;
+                /** @description Local time HH:MM, after start; 24:00 is midnight */
+                end: string;
+              }[];
+              /** @description Opening intervals of the day, not overlapping; none: closed */
+              saturday?: {
+                /** @description Local time HH:MM, 00:00–23:59 */
+                start: string;
+                /** @description Local time HH:MM, after start; 24:00 is midnight */
+                end: string;
+              }[];
+              /** @description Opening intervals of the day, not overlapping; none: closed */
+              sunday?: {
+                /** @description Local time HH:MM, 00:00–23:59 */
+                start: string;
+                /** @description Local time HH:MM, after start; 24:00 is midnight */
+                end: string;
+              }[];
+            };
+            /** @description A window that starts while a follow-up question or a settlement offer awaits the consumer waits for their answer (default false) */
+            pause_when_awaiting_consumer?: boolean;
+            /** @description Fractions of a window at which complaint.sla_warning is sent (default [0.75]) */
+            warning_fractions?: number[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** SlaCalendar */
+              data: {
+                /** @description IANA time zone the hours and holidays are in, e.g. Europe/Berlin */
+                time_zone: string;
+                /** @description Local dates (YYYY-MM-DD) closed all day */
+                holidays: string[];
+                business_hours: {
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  monday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  tuesday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  wednesday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  thursday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  friday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  saturday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                  /** @description Opening intervals of the day, not overlapping; none: closed */
+                  sunday: {
+                    /** @description Local time HH:MM, 00:00–23:59 */
+                    start: string;
+                    /** @description Local time HH:MM, after start; 24:00 is midnight */
+                    end: string;
+                  }[];
+                };
+                /** @description A window that starts while a follow-up question or a settlement offer awaits the consumer waits for their answer (default false) */
+                pause_when_awaiting_consumer: boolean;
+                /** @description Fractions of a window at which complaint.sla_warning is sent (default [0.75]) */
+                warning_fractions: number[];
+                /** @description Open 24×7 with no holidays: windows count elapsed time */
+                always_open: boolean;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_time_zone: time_zone is not an IANA zone; invalid_business_hours: an interval is malformed, ends before it starts or overlaps another, or the week has no opening; invalid_holiday: a holiday is not a real date */
         400: {
           headers: {
             [name: string]: unknown;
@@ -5818,7 +6608,7 @@ export interface paths {
             description?: string | null;
             /** @description Default true */
             enabled?: boolean;
-            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
+            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
             events: string[];
             auth?: {
               /**
@@ -6182,7 +6972,7 @@ export interface paths {
             description?: string | null;
             /** @description Default true */
             enabled?: boolean;
-            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
+            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
             events?: string[];
             auth?: {
               /**
@@ -6708,11 +7498,14 @@ export interface paths {
             | 'complaint.created'
             | 'complaint.escalated'
             | 'complaint.claimed'
+            | 'complaint.assigned'
             | 'complaint.released'
             | 'complaint.completed'
             | 'complaint.resolved'
             | 'complaint.withdrawn'
             | 'complaint.delegated'
+            | 'complaint.sla_warning'
+            | 'complaint.sla_breached'
             | 'settlement.responded'
             | 'message.new'
             | 'evidence.uploaded'
@@ -6988,11 +7781,14 @@ export interface paths {
             | 'complaint.created'
             | 'complaint.escalated'
             | 'complaint.claimed'
+            | 'complaint.assigned'
             | 'complaint.released'
             | 'complaint.completed'
             | 'complaint.resolved'
             | 'complaint.withdrawn'
             | 'complaint.delegated'
+            | 'complaint.sla_warning'
+            | 'complaint.sla_breached'
             | 'settlement.responded'
             | 'message.new'
             | 'evidence.uploaded'
@@ -9291,6 +10087,8 @@ export interface components {
       title: string;
       description: string;
       sla_due_at: string | null;
+      /** @description True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer. */
+      sla_paused: boolean;
       /** Format: date-time */
       updated_at: string;
       consumer: {
@@ -9331,11 +10129,14 @@ export interface components {
         | 'complaint.created'
         | 'complaint.escalated'
         | 'complaint.claimed'
+        | 'complaint.assigned'
         | 'complaint.released'
         | 'complaint.completed'
         | 'complaint.resolved'
         | 'complaint.withdrawn'
         | 'complaint.delegated'
+        | 'complaint.sla_warning'
+        | 'complaint.sla_breached'
         | 'settlement.responded'
         | 'message.new'
         | 'evidence.uploaded'
@@ -9364,11 +10165,14 @@ export interface components {
         | 'complaint.created'
         | 'complaint.escalated'
         | 'complaint.claimed'
+        | 'complaint.assigned'
         | 'complaint.released'
         | 'complaint.completed'
         | 'complaint.resolved'
         | 'complaint.withdrawn'
         | 'complaint.delegated'
+        | 'complaint.sla_warning'
+        | 'complaint.sla_breached'
         | 'settlement.responded'
         | 'message.new'
         | 'evidence.uploaded'

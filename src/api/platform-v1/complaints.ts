@@ -12,6 +12,12 @@ export const ComplaintListQuery = Type.Object(
     status: Type.Optional(StringEnum(STATUSES, { description: 'Filter by status, e.g. Open, Escalated, Resolved.' })),
     stage: Type.Optional(StringEnum(STAGES, { description: 'Filter by stage, e.g. Intake, Escalation, Closure.' })),
     escalation_level: Type.Optional(StringEnum(ESCALATION_LEVELS, { description: 'Filter by level, e.g. L1 … L9.' })),
+    assignee: Type.Optional(
+      StringEnum(['me', 'none'] as const, {
+        description:
+          '`me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld.',
+      }),
+    ),
     ...PageQuery,
   },
   { additionalProperties: false },
@@ -44,9 +50,12 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
       },
       async (request) => {
         const page = pageOf(request.query);
+        const { assignee, ...filters } = request.query;
+        const holder = assignee === 'me' ? request.company!.label : assignee === 'none' ? null : undefined;
         const { rows, total } = await listCompanyComplaints(ctx.store.db, request.company!.companyId, {
-          ...request.query,
+          ...filters,
           ...page,
+          holder,
         });
         const now = ctx.clock.now();
         return okList(

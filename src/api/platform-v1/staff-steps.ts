@@ -24,6 +24,10 @@ const OfferBody = Type.Object(
   { additionalProperties: false },
 );
 const FollowupBody = Type.Object({ question: NonEmpty(5_000) }, { additionalProperties: false });
+const AssignBody = Type.Object(
+  { assignee: NonEmpty(320, 'The email of a staff user of your company (owner, admin or agent)') },
+  { additionalProperties: false },
+);
 
 // The staff steps' state machine, as the operations describe it (the README has the whole table).
 const claimInfo =
@@ -37,6 +41,11 @@ const completeInfo =
   '`awaiting: "consumer"` (the consumer resolves to confirm, or escalates). 409 `not_claimed` unless claimed, ' +
   '`already_completed` the second time, `invalid_transition` once Resolved or Withdrawn.';
 
+const assignInfo =
+  'Gives the complaint to a staff user of your company, or moves it to another (admins; a claim is assigning ' +
+  'yourself). `claimed_by` becomes theirs and `complaint.assigned` is written with `assigned_to`, `assigned_by` and ' +
+  '`previous_assignee`. It is routing, not an answer to the consumer: the response window keeps running.';
+
 const Detail = Ok(ComplaintDetailSchema, { description: 'The complaint after the step' });
 const stepErrors = { 404: 'not_found: not a complaint of your company', 409: 'invalid_transition: not allowed now' };
 
@@ -49,6 +58,7 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Staff steps'];
     const work = requireCompany(ctx.store.db, ctx.clock, 'work');
+    const admin = requireCompany(ctx.store.db, ctx.clock, 'admin');
     const read = requireCompany(ctx.store.db, ctx.clock, 'read');
     const scope = (request: FastifyRequest): ComplaintScope => ({ companyId: request.company!.companyId });
     const detail = (request: FastifyRequest, id: string) =>
@@ -69,6 +79,33 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
       },
       async (request) => {
         await steps.claim(ctx, staffActor(request), request.params.id);
+        return ok(await detail(request, request.params.id));
+      },
+    );
+
+    app.post(
+      '/complaints/:id/assign',
+      {
+        onRequest: admin,
+        config: {
+          errors: {
+            404: 'not_found: not a complaint of your company; assignee_not_found: no staff user of your company has that email',
+            409:
+              'already_claimed: it is already theirs; already_completed: the company completed it; invalid_transition: ' +
+              'Resolved or Withdrawn; assignee_cannot_work: the user is a viewer',
+          },
+        },
+        schema: {
+          tags,
+          summary: 'Assign or reassign a complaint',
+          description: assignInfo,
+          params: EscalatrIdParam,
+          body: AssignBody,
+          response: { 200: Detail },
+        },
+      },
+      async (request) => {
+        await steps.assign(ctx, staffActor(request), request.params.id, request.body.assignee);
         return ok(await detail(request, request.params.id));
       },
     );

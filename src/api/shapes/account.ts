@@ -8,7 +8,15 @@ import {
   OPERATOR_MAX_RETENTION_DAYS,
   type RetentionView,
 } from '../../domain/retention.js';
+import { WEEKDAYS } from '../../domain/business-time.js';
 import { MAX_WINDOW_S, MIN_WINDOW_S, type SlaSettingsView } from '../../domain/sla.js';
+import {
+  MAX_HOLIDAYS,
+  MAX_INTERVALS_PER_DAY,
+  MAX_WARNING_FRACTIONS,
+  type SlaCalendarInput,
+  type SlaCalendarView,
+} from '../../domain/sla-calendar.js';
 import { ROLES } from '../../domain/users.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
@@ -138,8 +146,66 @@ export const RetentionSettingsBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Interval = Type.Object(
+  {
+    start: Type.String({ pattern: '^\\d{2}:\\d{2}$', description: 'Local time HH:MM, 00:00–23:59' }),
+    end: Type.String({ pattern: '^\\d{2}:\\d{2}$', description: 'Local time HH:MM, after start; 24:00 is midnight' }),
+  },
+  { additionalProperties: false },
+);
+const Day = Type.Array(Interval, {
+  maxItems: MAX_INTERVALS_PER_DAY,
+  description: 'Opening intervals of the day, not overlapping; none: closed',
+});
+const calendarFields = {
+  time_zone: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'IANA time zone the hours and holidays are in, e.g. Europe/Berlin',
+  }),
+  holidays: Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), {
+    maxItems: MAX_HOLIDAYS,
+    description: 'Local dates (YYYY-MM-DD) closed all day',
+  }),
+};
+const pauseDescription =
+  'A window that starts while a follow-up question or a settlement offer awaits the consumer waits for their answer ' +
+  '(default false)';
+const fractionsDescription = 'Fractions of a window at which complaint.sla_warning is sent (default [0.75])';
+
+export const SlaCalendarSchema = Type.Object(
+  {
+    ...calendarFields,
+    business_hours: Type.Object(Object.fromEntries(WEEKDAYS.map((d) => [d, Day]))),
+    pause_when_awaiting_consumer: Type.Boolean({ description: pauseDescription }),
+    warning_fractions: Type.Array(Type.Number(), { description: fractionsDescription }),
+    always_open: Type.Boolean({ description: 'Open 24×7 with no holidays: windows count elapsed time' }),
+  },
+  { title: 'SlaCalendar' },
+);
+
+export const SlaCalendarBody = Type.Object(
+  {
+    ...calendarFields,
+    business_hours: Type.Object(Object.fromEntries(WEEKDAYS.map((d) => [d, Type.Optional(Day)])), {
+      additionalProperties: false,
+      description: 'Per weekday (monday … sunday); a day left out is closed',
+    }),
+    pause_when_awaiting_consumer: Type.Optional(Type.Boolean({ description: pauseDescription })),
+    warning_fractions: Type.Optional(
+      Type.Array(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }), {
+        maxItems: MAX_WARNING_FRACTIONS,
+        description: fractionsDescription,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 type _ShapeChecks = [
   Expect<SameKeys<RetentionView, Static<typeof RetentionSettingsSchema>>>,
   Expect<SameKeys<ApiKeyView, Static<typeof ApiKeySchema>>>,
   Expect<SameKeys<SlaSettingsView, Static<typeof SlaSettingsSchema>>>,
+  Expect<SameKeys<SlaCalendarView, Static<typeof SlaCalendarSchema>>>,
+  Expect<SameKeys<SlaCalendarInput, Static<typeof SlaCalendarBody>>>,
 ];

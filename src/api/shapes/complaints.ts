@@ -10,6 +10,7 @@ import type {
   SettlementOfferView,
   SocialDraftView,
 } from '../../domain/complaints.js';
+import type { NoteView } from '../../domain/complaint-notes.js';
 import { ESCALATION_LEVELS, PRIORITIES, STAGES, STATUSES } from '../../domain/lifecycle.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
@@ -58,7 +59,18 @@ export const ComplaintDetailSchema = Type.Object(
     ...ComplaintSummarySchema.properties,
     title: Type.String(),
     description: Type.String(),
-    sla_due_at: Nullable(DateTime()),
+    sla_due_at: Nullable(
+      DateTime({
+        description:
+          "When the level's response window ends, counted in the company's business hours (GET /settings/calendar); " +
+          'null when no window runs (a staff answer stopped it, the complaint is closed) or while it is paused.',
+      }),
+    ),
+    sla_paused: Type.Boolean({
+      description:
+        'True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, ' +
+        'when the company pauses for them); it resumes with the time it had left once they answer.',
+    }),
     updated_at: DateTime(),
     consumer: Nullable(Type.Object({ email: Type.String(), name: Nullable(Type.String()) })),
     claimed_by: Nullable(Type.String()),
@@ -163,6 +175,17 @@ export const SocialDraftSchema = Type.Object(
   { title: 'SocialDraft' },
 );
 
+/** An internal note: staff only, never shown to the consumer or carried by an event. */
+export const NoteSchema = Type.Object(
+  {
+    id: Type.String(),
+    author: Type.String({ description: 'The staff email, or api-key:{name} for a key' }),
+    body: Type.String(),
+    created_at: DateTime(),
+  },
+  { title: 'Note' },
+);
+
 /** An event of the complaint exactly as webhooks carry it. */
 export const ComplaintEventSchema = Type.Object(
   {
@@ -217,4 +240,5 @@ type _ShapeChecks = [
   Expect<SameKeys<ActionDraftView, Static<typeof ActionDraftSchema>>>,
   Expect<SameKeys<SocialDraftView, Static<typeof SocialDraftSchema>>>,
   Expect<SameKeys<ComplaintEventView, Static<typeof ComplaintEventSchema>>>,
+  Expect<SameKeys<NoteView, Static<typeof NoteSchema>>>,
 ];

@@ -15,6 +15,8 @@ function summary(e: ComplaintEvent): string {
       return `Escalated to ${str(d.to_level)} (${str(d.trigger).replace(/_/g, ' ')})`;
     case 'complaint.claimed':
       return `Claimed by ${str(d.claimed_by)}`;
+    case 'complaint.assigned':
+      return `Assigned to ${str(d.assigned_to)} by ${str(d.assigned_by)}${d.previous_assignee ? ` (was ${str(d.previous_assignee)})` : ''}`;
     case 'complaint.released':
       return `Released by ${str(d.released_by)}`;
     case 'complaint.completed':
@@ -33,6 +35,10 @@ function summary(e: ComplaintEvent): string {
         : `New message from the consumer${d.directed_to ? ` to ${str(d.directed_to)}` : ''}`;
     case 'evidence.uploaded':
       return `Evidence uploaded: ${str(d.file_name)}`;
+    case 'complaint.sla_warning':
+      return `SLA warning: ${Math.round(Number(d.fraction) * 100)}% of the ${str(d.level)} window used (due ${formatDate(str(d.due_at))})`;
+    case 'complaint.sla_breached':
+      return `SLA breached: the ${str(d.level)} window passed (due ${formatDate(str(d.due_at))})`;
     case 'followup.replied':
       return d.all_answered ? 'Follow-up answered (all answered)' : 'Follow-up answered';
     default: {

@@ -9,6 +9,7 @@ const NAV = [
   // A Shield feedback record belongs to the Escalation Shield tab of Integrations.
   { href: '/settings/integrations/api-keys', label: 'Integrations', match: ['/settings/integrations', '/shield'] },
   { href: '/settings/retention', label: 'Data retention', match: ['/settings/retention'] },
+  { href: '/settings/sla', label: 'SLA calendar', match: ['/settings/sla'] },
 ];
 
 /** The frame of every signed-in page: company and user at the top, the sections on the side. */

@@ -2,6 +2,8 @@ import type { ComponentChildren } from 'preact';
 import { useEffect } from 'preact/hooks';
 import { api } from '../api';
 import { FollowupsSection, MessagesSection, SettlementsSection } from '../complaint/Conversation';
+import { AssignSection } from '../complaint/Assign';
+import { NotesSection } from '../complaint/Notes';
 import { StaffActions } from '../complaint/StaffActions';
 import { Timeline } from '../complaint/Timeline';
 import { Badge } from '../components/Badge';
@@ -9,8 +11,8 @@ import { Notice } from '../components/Notice';
 import { formatDate, formatMoney } from '../format';
 import { useAsync } from '../hooks';
 import { Link } from '../router';
-import { canWork, useSession } from '../session';
-import type { ComplaintDetail, ComplaintEvent, Followup, Message, SettlementOffer } from '../types';
+import { canAdmin, canWork, useSession } from '../session';
+import type { ComplaintDetail, ComplaintEvent, Followup, Message, Note, SettlementOffer } from '../types';
 
 /** Every field of one complaint, its event timeline, its conversation, and the staff steps on it. */
 export function ComplaintDetailPage({ id }: { id: string }) {
@@ -25,6 +27,7 @@ export function ComplaintDetailPage({ id }: { id: string }) {
     [base],
   );
   const followups = useAsync(() => api.list<Followup>(`${base}/followups?limit=100`).then((p) => p.data), [base]);
+  const notes = useAsync(() => api.list<Note>(`${base}/notes?limit=100`).then((p) => p.data), [base]);
   useEffect(() => {
     document.title = `${id} · Escalatr`;
   }, [id]);
@@ -35,6 +38,7 @@ export function ComplaintDetailPage({ id }: { id: string }) {
     void messages.reload();
     void settlements.reload();
     void followups.reload();
+    void notes.reload();
   };
 
   const c = complaint.data;
@@ -61,6 +65,7 @@ export function ComplaintDetailPage({ id }: { id: string }) {
                   tone={c.priority === 'critical' ? 'danger' : c.priority === 'high' ? 'warning' : 'neutral'}
                 />
                 {c.is_overdue && <Badge value="Overdue" tone="danger" />}
+                {c.sla_paused && <Badge value="SLA paused" tone="info" />}
               </div>
             </div>
             <button type="button" class="btn" onClick={refreshAll} disabled={complaint.loading}>
@@ -83,7 +88,10 @@ export function ComplaintDetailPage({ id }: { id: string }) {
                   <Field term="Amount involved" value={formatMoney(c.amount_involved, c.currency)} />
                   <Field term="Currency" value={c.currency ?? '—'} />
                   <Field term="Overdue" value={c.is_overdue ? 'Yes' : 'No'} />
-                  <Field term="SLA due" value={formatDate(c.sla_due_at)} />
+                  <Field
+                    term="SLA due"
+                    value={c.sla_paused ? 'Paused: waiting on the consumer' : formatDate(c.sla_due_at)}
+                  />
                   <Field term="Filed" value={formatDate(c.created_at)} />
                   <Field term="Last updated" value={formatDate(c.updated_at)} />
                   <Field
@@ -120,8 +128,10 @@ export function ComplaintDetailPage({ id }: { id: string }) {
               ) : (
                 <Notice kind="info">You have read-only access: viewers cannot claim or answer complaints.</Notice>
               )}
+              {canAdmin(session) && c.awaiting === 'company' && <AssignSection complaint={c} onChanged={refreshAll} />}
               <SettlementsSection complaint={c} items={settlements} canWrite={write} onChanged={refreshAll} />
               <FollowupsSection complaint={c} items={followups} canWrite={write} onChanged={refreshAll} />
+              <NotesSection complaint={c} items={notes} canWrite={write} onChanged={() => void notes.reload()} />
             </div>
           </div>
         </>

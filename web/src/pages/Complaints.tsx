@@ -19,6 +19,7 @@ export function ComplaintsPage() {
   const status = search.get('status') ?? '';
   const stage = search.get('stage') ?? '';
   const level = search.get('escalation_level') ?? '';
+  const assignee = search.get('assignee') ?? '';
   const page = Math.max(1, Number(search.get('page')) || 1);
   useEffect(() => {
     document.title = 'Complaints · Escalatr';
@@ -27,9 +28,9 @@ export function ComplaintsPage() {
   const list = useAsync(
     () =>
       api.list<ComplaintSummary>(
-        `/api/v1/complaints${query({ status, stage, escalation_level: level, page, limit: LIMIT })}`,
+        `/api/v1/complaints${query({ status, stage, escalation_level: level, assignee, page, limit: LIMIT })}`,
       ),
-    [status, stage, level, page],
+    [status, stage, level, assignee, page],
   );
   const filter = (key: string) => (value: string) => setSearch({ [key]: value, page: null });
 
@@ -50,11 +51,21 @@ export function ComplaintsPage() {
           onValue={filter('escalation_level')}
           options={all('All levels', ESCALATION_LEVELS)}
         />
-        {(status || stage || level) && (
+        <SelectField
+          label="Assignee"
+          value={assignee}
+          onValue={filter('assignee')}
+          options={[
+            { value: '', label: 'Anyone' },
+            { value: 'me', label: 'Mine' },
+            { value: 'none', label: 'Unassigned' },
+          ]}
+        />
+        {(status || stage || level || assignee) && (
           <button
             type="button"
             class="btn btn-quiet align-end"
-            onClick={() => setSearch({ status: null, stage: null, escalation_level: null, page: null })}
+            onClick={() => setSearch({ status: null, stage: null, escalation_level: null, assignee: null, page: null })}
           >
             Clear filters
           </button>
@@ -104,7 +115,7 @@ export function ComplaintsPage() {
               {list.data && list.data.data.length === 0 && (
                 <tr>
                   <td colSpan={8} class="empty">
-                    {status || stage || level ? 'No complaints match these filters.' : 'No complaints yet.'}
+                    {status || stage || level || assignee ? 'No complaints match these filters.' : 'No complaints yet.'}
                   </td>
                 </tr>
               )}
