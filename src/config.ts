@@ -24,6 +24,11 @@ export interface Config {
   rateLimitPerMin: number;
   /** When set, /metrics answers only requests with `Authorization: Bearer <token>`. */
   metricsToken: string | null;
+  /**
+   * The operator's API token: when set, the operator routes (`/api/operator/v1`, e.g. a consumer's erasure) answer
+   * `Authorization: Bearer <token>`; unset, they answer 404 as if absent. No company credential reaches them.
+   */
+  operatorToken: string | null;
   /** When set, /metrics (with /healthz and /readyz) is served on this address instead of the API's. */
   metricsListen: ListenAddress | null;
   /** Requests per minute per client address without valid credentials (sign-ins, failed authentication); 0 = off. */
@@ -230,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
     metricsToken: tokenVar(env, 'METRICS_TOKEN'),
+    operatorToken: tokenVar(env, 'ESCALATR_OPERATOR_TOKEN'),
     metricsListen: listenVar(env, 'METRICS_LISTEN'),
     anonRateLimitPerMin: intVar(env, 'ESCALATR_ANON_RATE_LIMIT_PER_MIN', 120, 0, 1_000_000),
     shieldThreads: intVar(env, 'ESCALATR_SHIELD_THREADS', defaultShieldThreads(), 1, 64),

@@ -280,6 +280,16 @@ export interface DestinationsTable {
   created_at: number;
 }
 
+/** Operators' actions on people's data: the subject by internal id, details as JSON counts, no personal data. */
+export interface AuditLogTable {
+  id: string;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string | null;
+  details: string; // JSON
+}
+
 export interface Database {
   companies: CompaniesTable;
   users: UsersTable;
@@ -302,4 +312,5 @@ export interface Database {
   feedback_records: FeedbackRecordsTable;
   automations: AutomationsTable;
   destinations: DestinationsTable;
+  audit_log: AuditLogTable;
 }
