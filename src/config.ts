@@ -159,8 +159,11 @@ function parseRetrySchedule(text: string): number[] {
   });
 }
 
-/** Reads the master key from ESCALATR_MASTER_KEY (base64 or hex of 32 bytes) or from a 0600 key file in the data dir. */
-function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
+/**
+ * The master key as configured, without making one: ESCALATR_MASTER_KEY (base64 or hex of 32 bytes), else the 0600
+ * key file in the data dir, else null. `restore` checks a backup against it before anything exists to make one.
+ */
+export function configuredMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer | null {
   const raw = (env.ESCALATR_MASTER_KEY ?? '').trim();
   if (raw) {
     const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
@@ -175,6 +178,14 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
       throw new ConfigError('ESCALATR_MASTER_KEY', `key file ${file} does not hold 32 base64 bytes`);
     return key;
   }
+  return null;
+}
+
+/** The master key as configured, or a new one written to the 0600 key file in the data dir on first run. */
+function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
+  const configured = configuredMasterKey(env, dataDir);
+  if (configured) return configured;
+  const file = join(dataDir, 'master.key');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   try {
@@ -203,10 +214,13 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
   };
 }
 
+/** DATA_DIR as an absolute path (default ./data). */
+export const dataDirOf = (env: NodeJS.ProcessEnv): string => resolve((env.DATA_DIR ?? '').trim() || './data');
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = intVar(env, 'PORT', 3000, 0, 65535);
   const host = (env.HOST ?? '').trim() || '0.0.0.0';
-  const dataDir = resolve((env.DATA_DIR ?? '').trim() || './data');
+  const dataDir = dataDirOf(env);
   const databaseUrl = urlVar(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   let retryScheduleMs: number[];
   try {

@@ -29,6 +29,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '0018_audit_log': m0018,
 };
 
+/** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */
+export const KNOWN_MIGRATIONS: readonly string[] = Object.keys(MIGRATIONS);
+
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Brings the store to the latest schema; refuses when the recorded history does not match this code's. */
