@@ -25,7 +25,7 @@ import {
   createScorer,
   DEFAULT_WEIGHTS,
   isLevel,
-  LEVELS,
+  SHIELD_LEVELS,
   levelRank,
   type DetailedScore,
   type Level,
@@ -108,10 +108,9 @@ interface Metrics {
 }
 
 function metrics(expected: Level[], predicted: Level[]): Metrics {
-  const confusion = Object.fromEntries(LEVELS.map((e) => [e, Object.fromEntries(LEVELS.map((p) => [p, 0]))])) as Record<
-    Level,
-    Record<Level, number>
-  >;
+  const confusion = Object.fromEntries(
+    SHIELD_LEVELS.map((e) => [e, Object.fromEntries(SHIELD_LEVELS.map((p) => [p, 0]))]),
+  ) as Record<Level, Record<Level, number>>;
   let exact = 0;
   let near = 0;
   expected.forEach((e, i) => {
@@ -120,10 +119,10 @@ function metrics(expected: Level[], predicted: Level[]): Metrics {
     if (e === p) exact++;
     if (Math.abs(levelRank(e) - levelRank(p)) <= 1) near++;
   });
-  const per_level = LEVELS.map((level): PerLevel => {
+  const per_level = SHIELD_LEVELS.map((level): PerLevel => {
     const tp = confusion[level][level];
-    const support = LEVELS.reduce((a, p) => a + confusion[level][p], 0);
-    const pred = LEVELS.reduce((a, e) => a + confusion[e][level], 0);
+    const support = SHIELD_LEVELS.reduce((a, p) => a + confusion[level][p], 0);
+    const pred = SHIELD_LEVELS.reduce((a, e) => a + confusion[e][level], 0);
     const precision = pred ? tp / pred : 0;
     const recall = support ? tp / support : 0;
     const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
@@ -134,7 +133,7 @@ function metrics(expected: Level[], predicted: Level[]): Metrics {
     n,
     accuracy: n ? exact / n : 0,
     within_one: n ? near / n : 0,
-    macro_f1: per_level.reduce((a, l) => a + l.f1, 0) / LEVELS.length,
+    macro_f1: per_level.reduce((a, l) => a + l.f1, 0) / SHIELD_LEVELS.length,
     per_level,
     confusion,
   };
@@ -255,9 +254,11 @@ function printMetrics(title: string, m: Metrics): void {
   console.log(
     `  exact accuracy ${pct(m.accuracy)}   within one level ${pct(m.within_one)}   macro F1 ${pct(m.macro_f1)}`,
   );
-  console.log(`  confusion (rows = expected, columns = predicted: ${LEVELS.map((l) => l.slice(0, 4)).join(' ')})`);
-  for (const e of LEVELS) {
-    console.log(`    ${e.padEnd(8)} ${LEVELS.map((p) => String(m.confusion[e][p]).padStart(4)).join(' ')}`);
+  console.log(
+    `  confusion (rows = expected, columns = predicted: ${SHIELD_LEVELS.map((l) => l.slice(0, 4)).join(' ')})`,
+  );
+  for (const e of SHIELD_LEVELS) {
+    console.log(`    ${e.padEnd(8)} ${SHIELD_LEVELS.map((p) => String(m.confusion[e][p]).padStart(4)).join(' ')}`);
   }
 }
 
@@ -265,7 +266,7 @@ function printMetrics(title: string, m: Metrics): void {
 
 const records = load(dataPath);
 const levelCounts = (key: 'expected_escalation_level' | 'expected_emotional_intensity_level') =>
-  Object.fromEntries(LEVELS.map((l) => [l, records.filter((r) => r[key] === l).length]));
+  Object.fromEntries(SHIELD_LEVELS.map((l) => [l, records.filter((r) => r[key] === l).length]));
 console.log(`Escalation Shield evaluation — ${records.length} records from ${dataPath.replace(root + '/', '')}`);
 console.log(`  expected escalation: ${JSON.stringify(levelCounts('expected_escalation_level'))}`);
 console.log(`  expected intensity:  ${JSON.stringify(levelCounts('expected_emotional_intensity_level'))}`);
@@ -337,7 +338,7 @@ for (const c of candidates) {
   }
   const sent = r.scores.map((s) => s.library_sentiment);
   const meanBy: Record<string, number> = {};
-  for (const l of LEVELS) {
+  for (const l of SHIELD_LEVELS) {
     const xs = records
       .map((rec, i) => (rec.expected_emotional_intensity_level === l ? sent[i]! : NaN))
       .filter((x) => !Number.isNaN(x));
@@ -487,7 +488,7 @@ for (const l of libResults) {
 console.log('  mean library sentiment (before cue blending) by expected intensity level (none → extreme):');
 for (const l of libResults.filter((x) => x.library !== 'none')) {
   console.log(
-    `    ${l.library.padEnd(7)} ${LEVELS.map((lv) => f2(l.separation.mean_sentiment_by_intensity[lv]!).padStart(6)).join(' ')}`,
+    `    ${l.library.padEnd(7)} ${SHIELD_LEVELS.map((lv) => f2(l.separation.mean_sentiment_by_intensity[lv]!).padStart(6)).join(' ')}`,
   );
 }
 if (tuneResults.length) {

@@ -55,7 +55,7 @@ function redactPaths(): string[] {
 export const REDACTED = '[redacted]';
 
 /** How much log output may wait for a slow reader before lines are dropped. */
-export const LOG_BUFFER_BYTES = 4 * 1024 * 1024;
+const LOG_BUFFER_BYTES = 4 * 1024 * 1024;
 
 type BufferedWritable = NodeJS.WritableStream & { readonly writableLength: number };
 

@@ -6,7 +6,7 @@ import pg from 'pg';
  * when the run ends, so runs never see each other's rows or table bloat.
  */
 
-export const PG_ADMIN_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG_ADMIN_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
 
 export interface FreshDatabase {

@@ -5,7 +5,7 @@
 
 export type Results = Record<string, number | null>;
 
-export interface Row {
+interface Row {
   label: string;
   value: (r: Results) => number | null;
   format: (v: number) => string;
@@ -20,7 +20,7 @@ const ratio = (v: number) => `${v.toFixed(2)}×`;
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const div = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
 
-export const ROWS: Row[] = [
+const ROWS: Row[] = [
   { label: 'raw limit (bare sender)', value: (r) => r.raw_limit_per_s, format: perS, target: 'ceiling', pass: null },
   { label: 'SQLite deliveries', value: (r) => r.sqlite_deliveries_per_s, format: perS, target: '', pass: null },
   {

@@ -14,9 +14,6 @@ export function percentile(sorted: readonly number[], p: number): number | null 
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
-export const round = (v: number | null, digits = 1): number | null =>
-  v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits));
-
 /** Peak resident set size of this process so far, in MB (the kernel's high-water mark, not a sample). */
 export const peakRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
-export const CLI = join(ROOT, 'bin', 'escalatr.js');
+const CLI = join(ROOT, 'bin', 'escalatr.js');
 
 /** A free TCP port on loopback, so several servers can run side by side. */
 export function freePort(): Promise<number> {
@@ -52,12 +52,7 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<st
 }
 
 /** Polls until `check` is true or the deadline passes; for waiting on another process, where no event exists. */
-export async function until(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs: number,
-  everyMs = 50,
-): Promise<void> {
+async function until(check: () => Promise<boolean>, what: string, timeoutMs: number, everyMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

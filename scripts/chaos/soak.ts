@@ -23,7 +23,7 @@ export interface SoakOptions {
   log?: (line: string) => void;
 }
 
-export interface SoakSample {
+interface SoakSample {
   t_s: number;
   rss_mb: number;
   heap_used_mb: number | null;

@@ -19,7 +19,7 @@ const MAX_TRACKED_ADDRESSES = 100_000;
  * or parsed. Authenticated traffic is limited per API key instead (rate-limit.ts). A fixed window, in this process's
  * memory, on the app's clock.
  */
-export class AnonymousLimit {
+class AnonymousLimit {
   private readonly windows = new Map<string, { start: number; count: number }>();
 
   constructor(

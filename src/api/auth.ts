@@ -29,7 +29,7 @@ export type CompanyPrincipal = {
   csrfToken?: string;
 };
 
-export type ConsumerPrincipal = { kind: 'consumer'; consumerId: string; email: string };
+type ConsumerPrincipal = { kind: 'consumer'; consumerId: string; email: string };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,7 +47,7 @@ const ROLE_PERMISSIONS: Record<Role, Permission[]> = {
 };
 
 /** Takes the credential from `Authorization: Bearer …` or `X-API-Key: …`. */
-export function presentedKey(request: FastifyRequest): string | null {
+function presentedKey(request: FastifyRequest): string | null {
   const auth = request.headers.authorization;
   if (typeof auth === 'string' && auth.length > 0) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);

@@ -9,7 +9,7 @@ const WINDOW_MS = 60_000;
 const LIMITED_PREFIX = '/api/v1/';
 
 /** The bucket a request counts against: its API key when it has one, else the client address. */
-export function rateLimitKey(request: FastifyRequest): string {
+function rateLimitKey(request: FastifyRequest): string {
   const keyId = request.company?.keyId;
   return keyId ? `key:${keyId}` : `ip:${request.ip}`;
 }

@@ -57,9 +57,6 @@ export const ErrorResponse = Type.Object(
 );
 export type ErrorBody = Static<typeof ErrorResponse>;
 
-/** A documented error answer: the shared envelope, with what this status means on this route. */
-export const ErrorRef = (description: string) => Type.Ref('ErrorResponse', { description });
-
 /** `page` ≥ 1 (default 1), `limit` 1–100 (default `defaultLimit`). Query strings arrive as text and are coerced. */
 export const pageQuery = (defaultLimit = 25) => ({
   page: Type.Optional(

@@ -12,9 +12,9 @@ import { registerUserCommands } from './user.js';
 import { registerRotateMasterKey } from './rotate-master-key.js';
 
 /** Exit codes: 0 done, 1 refused (by the domain or the configuration) or failed, 2 wrong usage. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export function buildProgram(errors: (text: string) => void): Command {
+function buildProgram(errors: (text: string) => void): Command {
   const program = new Command('escalatr')
     .description('Escalatr: complaint escalation with a REST API, an event feed and signed webhooks')
     .version('0.1.0')

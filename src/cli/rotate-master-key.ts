@@ -26,7 +26,7 @@ export interface RotationResult {
 }
 
 /** A 32-byte key from 64 hex characters or base64, as ESCALATR_MASTER_KEY takes it. */
-export function parseMasterKey(raw: string, variable: string): Buffer {
+function parseMasterKey(raw: string, variable: string): Buffer {
   const text = raw.trim();
   const key = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
   if (key.length !== 32) throw new ConfigError(variable, 'must be 32 bytes, as 64 hex characters or base64');

@@ -7,7 +7,7 @@ import type { ApiKeysTable, CompaniesTable } from '../storage/schema.js';
 import { API_PLANS, getCompany, type Plan } from './companies.js';
 import type { DomainContext } from './context.js';
 
-export const API_KEY_PREFIX = 'esc_';
+const API_KEY_PREFIX = 'esc_';
 export const SCOPES = ['read', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 

@@ -18,7 +18,7 @@ import { companyTimers, isOverdue, slaDueAt } from './sla.js';
 
 export type ComplaintRow = ComplaintsTable;
 
-/** The list item of the Platform API seed, field for field. */
+/** The list item of the Platform API, field for field as published. */
 export interface ComplaintSummary {
   escalatr_id: string;
   complaint_category: string;
@@ -79,7 +79,7 @@ export function toSummary(c: ComplaintSummaryRow, now: number): ComplaintSummary
   };
 }
 
-export function toDetail(
+function toDetail(
   c: ComplaintRow,
   consumer: { email: string; name: string | null } | null,
   now: number,
@@ -180,7 +180,7 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
   });
 }
 
-export async function getComplaintRow(
+async function getComplaintRow(
   db: Db,
   scope: { companyId?: string; consumerId?: string },
   escalatrId: string,

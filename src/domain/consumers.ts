@@ -12,7 +12,7 @@ export interface Consumer {
   created_at: number;
 }
 
-export const CONSUMER_TOKEN_PREFIX = 'csk_';
+const CONSUMER_TOKEN_PREFIX = 'csk_';
 
 /** Creates a consumer (or finds the one with that email) and issues a new consumer token, returned in full once. */
 export async function createConsumerWithToken(

@@ -1,6 +1,6 @@
 /**
- * Every event name the platform emits, with what makes it fire: the seeds' catalogue, the lifecycle events of the
- * escalation seed, the Test button's event and Escalation Shield's alert. The API validates subscriptions and
+ * Every event name the platform emits, with what makes it fire: the published catalogue, the escalation lifecycle
+ * events, the Test button's event and Escalation Shield's alert. The API validates subscriptions and
  * filters against this list and the dashboard builds its event pickers from it, so the two can never disagree.
  * It imports nothing, so the dashboard bundle can include it as it is.
  */

@@ -5,7 +5,7 @@ import type { EventName } from './events.js';
 import type { Database, DeliveriesTable, EventsTable } from '../storage/schema.js';
 
 export const FEED_DELIVERY_STATUSES = ['pending', 'success', 'failed', 'dead', 'none'] as const;
-export type FeedDeliveryStatus = (typeof FEED_DELIVERY_STATUSES)[number];
+type FeedDeliveryStatus = (typeof FEED_DELIVERY_STATUSES)[number];
 
 /** The cursor before a company's first event: a poller's first `after`, so it sees that event too. */
 export const FEED_START = 'start';

@@ -9,7 +9,7 @@ import type { EventName } from './event-catalog.js';
 export { EVENT_NAMES, type EventName } from './event-catalog.js';
 
 /** A delivery target beyond the company's subscribed endpoints (Shield destinations). */
-export interface ExtraDelivery {
+interface ExtraDelivery {
   destinationId: string;
   target: 'webhook' | 'slack' | 'email';
   idempotencyKey: string;

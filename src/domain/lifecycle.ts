@@ -5,13 +5,13 @@ import type { ComplaintsTable } from '../storage/schema.js';
 export const STATUSES = ['Open', 'Escalated', 'Resolved', 'Withdrawn'] as const;
 export const STAGES = ['Intake', 'Escalation', 'Closure'] as const;
 export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
-export const LEVELS = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9'] as const;
+export const ESCALATION_LEVELS = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9'] as const;
 export const MAX_LEVEL = 9;
 
 export type ComplaintState = Pick<ComplaintsTable, 'escalatr_id' | 'status' | 'stage' | 'level' | 'claimed_by'>;
 
-export type LevelName = (typeof LEVELS)[number];
-/** Stored levels are 1..MAX_LEVEL (escalation never goes past it), so the name is always one of LEVELS. */
+export type LevelName = (typeof ESCALATION_LEVELS)[number];
+/** Stored levels are 1..MAX_LEVEL (escalation never goes past it), so the name is always one of ESCALATION_LEVELS. */
 export const levelName = (level: number): LevelName => `L${level}` as LevelName;
 export const levelNumber = (name: string): number => Number(name.slice(1));
 

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import type { DomainContext } from './context.js';
-import { LEVELS } from './lifecycle.js';
+import { ESCALATION_LEVELS } from './lifecycle.js';
 
 const HOUR = 3600;
 
@@ -81,7 +81,7 @@ export async function setSlaSettings(
 ): Promise<SlaSettingsView> {
   const windows: Record<string, number> = {};
   for (const [level, seconds] of Object.entries(input.windows)) {
-    if (!(LEVELS as readonly string[]).includes(level))
+    if (!(ESCALATION_LEVELS as readonly string[]).includes(level))
       throw new AppError('validation_failed', `windows.${level} is not a level (L1 to L9)`, {
         field: `windows.${level}`,
       });

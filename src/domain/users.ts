@@ -1,7 +1,6 @@
-import { AppError, notFound } from '../errors.js';
+import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import { hashPassword } from '../security/passwords.js';
-import type { Db } from '../storage/db.js';
 import type { DomainContext } from './context.js';
 
 export const ROLES = ['owner', 'admin', 'agent', 'viewer'] as const;
@@ -57,15 +56,5 @@ export async function createUser(
       throw new AppError('already_exists', `a user with email ${email} exists`);
     throw err;
   }
-  return user;
-}
-
-export async function getUser(db: Db, id: string): Promise<StaffUser> {
-  const user = await db
-    .selectFrom('users')
-    .select(['id', 'company_id', 'email', 'name', 'role', 'created_at'])
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (!user) throw notFound('user');
   return user;
 }

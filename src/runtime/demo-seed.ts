@@ -8,12 +8,12 @@ import { createConsumerWithToken } from '../domain/consumers.js';
 import type { DomainContext } from '../domain/context.js';
 import { createUser } from '../domain/users.js';
 
-export const DEMO_COMPANY = { code: 'VOLT', name: 'Volt Electronics', plan: 'professional' } as const;
-export const DEMO_OWNER_EMAIL = 'owner@volt.example';
-export const DEMO_CONSUMER = { email: 'alice@consumer.example', name: 'Alice Demo' };
+const DEMO_COMPANY = { code: 'VOLT', name: 'Volt Electronics', plan: 'professional' } as const;
+const DEMO_OWNER_EMAIL = 'owner@volt.example';
+const DEMO_CONSUMER = { email: 'alice@consumer.example', name: 'Alice Demo' };
 
 /** The credentials `demo --json` prints, field for field. */
-export interface DemoCredentials {
+interface DemoCredentials {
   company: { code: string; name: string; plan: string };
   /** password is null when the demo existed already: only a hash is stored, so it cannot be shown again. */
   owner: { email: string; password: string | null };

@@ -17,13 +17,13 @@ import { createRuntime, type Runtime } from './runtime.js';
  * 'all': API + dashboard + background work. 'api': HTTP only. 'worker': background work only — the SLA scheduler,
  * the Shield processor (scores feedback, raises alerts) and the delivery worker; it builds no HTTP routes.
  */
-export type ServerRole = 'all' | 'api' | 'worker';
+type ServerRole = 'all' | 'api' | 'worker';
 
 /**
  * The longest a graceful stop may take before the process exits anyway: longer than the longest delivery attempt
  * (30 s), so attempts under way normally finish and their results are recorded.
  */
-export const SHUTDOWN_LIMIT_MS = 40_000;
+const SHUTDOWN_LIMIT_MS = 40_000;
 /** How long the last log lines may wait for a slow log reader at exit. */
 const LOG_DRAIN_MS = 2_000;
 

@@ -20,9 +20,9 @@ export const ADDRESS_FREE_FAILURES = 20;
 export const FIRST_DELAY_MS = 1_000;
 export const MAX_DELAY_MS = 15 * 60 * 1000;
 /** A key with no failure for this long starts over. */
-export const FORGET_AFTER_MS = 60 * 60 * 1000;
+const FORGET_AFTER_MS = 60 * 60 * 1000;
 /** Keys kept at most per table; the oldest are dropped first (a flood of made-up emails cannot grow memory). */
-export const MAX_TRACKED_KEYS = 50_000;
+const MAX_TRACKED_KEYS = 50_000;
 
 interface Failures {
   count: number;

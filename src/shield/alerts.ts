@@ -50,7 +50,7 @@ export function contentExcerpt(content: string): string {
 }
 
 /** Where the record lives in the dashboard. */
-export function recordUrl(publicUrl: string, recordId: string): string {
+function recordUrl(publicUrl: string, recordId: string): string {
   return `${publicUrl}/shield/feedback/${encodeURIComponent(recordId)}`;
 }
 
@@ -81,8 +81,11 @@ export function buildAlertPayload(
   };
 }
 
-/** The idempotency key of one alert to one destination: also the receiver's `Idempotency-Key` (the seed's form). */
-export const alertKey = (automationId: string, destinationId: string, recordId: string) =>
+/**
+ * The idempotency key of one alert to one destination: also the receiver's `Idempotency-Key`, in the form Shield
+ * receivers expect.
+ */
+const alertKey = (automationId: string, destinationId: string, recordId: string) =>
   `${automationId}:${destinationId}:${recordId}`;
 
 /**

@@ -6,7 +6,8 @@ import { newId } from '../ids.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { AutomationsTable } from '../storage/schema.js';
 import { validateAuthConfig, type AuthType, type EndpointAuth } from '../webhooks/signature.js';
-import { validateWebhookUrl } from '../webhooks/endpoints.js';
+// A Shield webhook's timeout bounds and auth types are an endpoint's.
+import { AUTH_TYPES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, validateWebhookUrl } from '../webhooks/endpoints.js';
 import { credentialsRequired, sameOrigin } from '../webhooks/credential-origin.js';
 import {
   DESTINATION_TYPES,
@@ -18,14 +19,11 @@ import {
   type DestinationRow,
   type DestinationType,
 } from './destinations/config.js';
-import { LEVELS, isLevel, levelRank, type Level } from './levels.js';
+import { SHIELD_LEVELS, isLevel, levelRank, type Level } from './levels.js';
 
 export const MAX_DESTINATIONS = 10;
 export const MAX_FILTER_TERMS = 50;
 export const MAX_EMAIL_RECIPIENTS = 20;
-export const TIMEOUT_MIN_MS = 1_000;
-export const TIMEOUT_MAX_MS = 30_000;
-const AUTH_TYPES: readonly AuthType[] = ['none', 'bearer', 'api_key', 'custom_header'];
 const EMAIL = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+\.[^\s@<>()[\],;:"\\]+$/;
 
 export interface AutomationFilter {
@@ -34,7 +32,7 @@ export interface AutomationFilter {
   keywords?: string[];
 }
 
-export type AutomationRow = Selectable<AutomationsTable>;
+type AutomationRow = Selectable<AutomationsTable>;
 
 /** A validated destination ready to store: `keepId` when it updates an existing one of the same automation. */
 interface DestinationDraft {
@@ -72,11 +70,11 @@ function checkTerms(value: unknown, field: string): string[] | undefined {
   return out.length ? out : undefined;
 }
 
-export function checkFilter(value: unknown): AutomationFilter {
+function checkFilter(value: unknown): AutomationFilter {
   if (!isObject(value)) throw invalid('filter', 'must be an object with min_level and optional sources and keywords');
   const extra = Object.keys(value).find((k) => !['min_level', 'sources', 'keywords'].includes(k));
   if (extra) throw invalid(`filter.${extra}`, 'is not a filter field (min_level, sources, keywords)');
-  if (!isLevel(value.min_level)) throw invalid('filter.min_level', `must be one of ${LEVELS.join(', ')}`);
+  if (!isLevel(value.min_level)) throw invalid('filter.min_level', `must be one of ${SHIELD_LEVELS.join(', ')}`);
   const filter: AutomationFilter = { min_level: value.min_level };
   const sources = checkTerms(value.sources, 'filter.sources');
   const keywords = checkTerms(value.keywords, 'filter.keywords');
@@ -104,8 +102,8 @@ function checkOutboundUrl(ctx: DomainContext, value: unknown, field: string): st
 
 function checkTimeout(value: unknown, field: string): number {
   if (value === undefined || value === null) return WEBHOOK_TIMEOUT_DEFAULT_MS;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < TIMEOUT_MIN_MS || value > TIMEOUT_MAX_MS) {
-    throw invalid(field, `must be a whole number of milliseconds from ${TIMEOUT_MIN_MS} to ${TIMEOUT_MAX_MS}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_TIMEOUT_MS || value > MAX_TIMEOUT_MS) {
+    throw invalid(field, `must be a whole number of milliseconds from ${MIN_TIMEOUT_MS} to ${MAX_TIMEOUT_MS}`);
   }
   return value;
 }

@@ -19,7 +19,7 @@ export interface FeedbackInput {
 export type RecordProblemCode =
   'not_an_object' | 'missing_field' | 'invalid_type' | 'invalid_value' | 'too_long' | 'unknown_field';
 
-export interface RecordProblem {
+interface RecordProblem {
   code: RecordProblemCode;
   field?: string;
   message: string;
@@ -33,15 +33,7 @@ export const CONTENT_MAX = 20_000;
 export const URL_MAX = 2048;
 export const REF_MAX = 200;
 
-export const RECORD_FIELDS = [
-  'id',
-  'source',
-  'source_url',
-  'content',
-  'created_at',
-  'thread_id',
-  'customer_id',
-] as const;
+const RECORD_FIELDS = ['id', 'source', 'source_url', 'content', 'created_at', 'thread_id', 'customer_id'] as const;
 
 // Control characters would end up in headers (Idempotency-Key), email subjects and logs.
 // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses

@@ -18,7 +18,7 @@ const INSERT_CHUNK = 250;
 
 export type FeedbackRow = Selectable<FeedbackRecordsTable>;
 
-export interface InvalidRecord {
+interface InvalidRecord {
   index: number;
   code: RecordProblemCode;
   field?: string;
@@ -35,7 +35,7 @@ export interface IngestResult extends StoreResult {
 }
 
 /** Splits the body into raw records: one record, or `{ records: [...] }` with 1–1000 of them. */
-export function parseIngestBody(body: unknown): { raw: unknown[]; single: boolean } {
+function parseIngestBody(body: unknown): { raw: unknown[]; single: boolean } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError('invalid_request', 'Send one feedback record or { "records": [ … ] } as a JSON object');
   }

@@ -29,7 +29,7 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void;
 }
 
-export interface InvalidLine {
+interface InvalidLine {
   line: number;
   message: string;
 }
@@ -50,7 +50,7 @@ const REQUIRED_COLUMNS = ['id', 'source', 'content'];
 /** One entry read from the file: a raw record to check, or a line that could not even be parsed. */
 type FileEntry = { line: number; raw: unknown } | { line: number; error: string };
 
-export function detectFormat(file: string): ImportFormat {
+function detectFormat(file: string): ImportFormat {
   const ext = extname(file).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.csv') return 'csv';

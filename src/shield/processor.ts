@@ -149,7 +149,7 @@ export class ShieldProcessor {
             claiming = false;
           }
           for (const batch of batches) {
-            const job = this.process(batch).then(
+            const job = this.scoreAndStore(batch).then(
               (done) => {
                 total.scored += done.scored;
                 total.alerts += done.alerts;
@@ -254,7 +254,7 @@ export class ShieldProcessor {
   }
 
   /** Scores one batch in a thread, then stores the scores and alerts in one transaction. */
-  private async process(batch: Batch): Promise<PassResult> {
+  private async scoreAndStore(batch: Batch): Promise<PassResult> {
     try {
       const histories = await this.histories(batch);
       const results = await this.pool.score({

@@ -10,7 +10,7 @@ import type { DialectProfile } from './dialects.js';
 export const UNAVAILABLE_WINDOW_MS = 5_000;
 
 /** A readiness probe that takes longer than this counts as a failure (a hung connection must not hang /readyz). */
-export const PROBE_TIMEOUT_MS = 2_000;
+const PROBE_TIMEOUT_MS = 2_000;
 
 export type Readiness =
   { ready: true } | { ready: false; reason: 'store_unreachable' | 'store_write_failed'; retry_after_s: number };

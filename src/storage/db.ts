@@ -16,8 +16,6 @@ import { postgresProfile, sqliteProfile, type DialectProfile } from './dialects.
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
-/** Either the root handle or a transaction: query modules accept both. */
-export type Queryable = Kysely<Database>;
 
 export interface Store {
   db: Db;
@@ -149,9 +147,4 @@ function keepPrivate(file: string): void {
     const mode = statSync(path, { throwIfNoEntry: false })?.mode;
     if (mode !== undefined && (mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
   }
-}
-
-/** Runs `fn` in one transaction: the change, its event and its deliveries commit together or not at all. */
-export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(fn);
 }

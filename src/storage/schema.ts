@@ -15,7 +15,7 @@ export interface CompaniesTable {
   created_at: number;
 }
 
-export interface UsersTable {
+interface UsersTable {
   id: string;
   company_id: string;
   email: string;
@@ -27,7 +27,7 @@ export interface UsersTable {
   created_at: number;
 }
 
-export interface SessionsTable {
+interface SessionsTable {
   id: string; // sha256 of the cookie token
   user_id: string;
   company_id: string;
@@ -36,14 +36,14 @@ export interface SessionsTable {
   created_at: number;
 }
 
-export interface ConsumersTable {
+interface ConsumersTable {
   id: string;
   email: string;
   name: string | null;
   created_at: number;
 }
 
-export interface ConsumerTokensTable {
+interface ConsumerTokensTable {
   id: string;
   consumer_id: string;
   token_hash: string;
@@ -92,7 +92,7 @@ export interface ComplaintsTable {
 }
 
 /** Complaints per (company, status, stage, level), kept exact by triggers (migration 0002): list totals read it. */
-export interface ComplaintCountsTable {
+interface ComplaintCountsTable {
   company_id: string;
   status: ComplaintsTable['status'];
   stage: ComplaintsTable['stage'];

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
  * Where the dashboard's sources and its built bundle live: `web/` at the project root, found by walking up to the
  * folder with package.json — this module runs from src/web under tsx and from dist/src/web after `npm run build`.
  */
-export const WEB_DIR = join(projectRoot(dirname(fileURLToPath(import.meta.url))), 'web');
+const WEB_DIR = join(projectRoot(dirname(fileURLToPath(import.meta.url))), 'web');
 
 function projectRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {

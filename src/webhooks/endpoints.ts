@@ -27,13 +27,13 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MIN_TIMEOUT_MS = 1_000;
 export const MAX_TIMEOUT_MS = 30_000;
 export const MAX_GRACE_PERIOD_S = 7 * 24 * 3600;
-export const DEFAULT_TEST_MESSAGE = 'This is a test event from Escalatr.';
+const DEFAULT_TEST_MESSAGE = 'This is a test event from Escalatr.';
 
 /** Why an endpoint stopped receiving: set by the user, or by the worker's health rules. */
 export type DisableReason = 'manual' | 'gone' | 'failing_5_days';
 export const FAILING_DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
 
-export interface AuthInput {
+interface AuthInput {
   type: AuthType;
   token?: string | null;
   header_name?: string | null;
@@ -158,7 +158,7 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
 }
 
 /** Subscribed events: known names, or ["*"] for all; duplicates collapse, order is kept. */
-export function normaliseEvents(events: unknown): string[] {
+function normaliseEvents(events: unknown): string[] {
   if (!Array.isArray(events) || events.length === 0)
     throw validationFailed('events must list at least one event name, or ["*"]', { field: 'events' });
   const names: string[] = [];
@@ -399,7 +399,7 @@ export async function revealSecret(ctx: DomainContext, companyId: string, id: st
 }
 
 /**
- * A new signing secret. With no grace period the old one stops signing at once (the seed's rule); with one, both
+ * A new signing secret. With no grace period the old one stops signing at once (the published rule); with one, both
  * sign until it ends, so receivers can roll over without failed deliveries.
  */
 export async function regenerateSecret(

@@ -4,29 +4,31 @@ import { createHmac, randomBytes } from 'node:crypto';
  * Signing and header building for outbound webhooks.
  *
  * Two signature schemes travel on every delivery:
- *  - `X-Escalatr-Signature`: the seed's scheme, hex HMAC-SHA256 of the raw body keyed with the *whole* secret string
- *    (`whsec_…` as UTF-8 bytes). Receivers built from the seed's Node example compare it with `timingSafeEqual`
- *    against a single hex digest, so this header always carries exactly one signature: the current secret's.
+ *  - `X-Escalatr-Signature`: the original published scheme, hex HMAC-SHA256 of the raw body keyed with the
+ *    *whole* secret string (`whsec_…` as UTF-8 bytes). Receivers built from the published Node example compare
+ *    it with `timingSafeEqual` against a single hex digest, so this header always carries exactly one signature:
+ *    the current secret's.
  *  - Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), keyed with the base64-decoded part
  *    after `whsec_`. Its signature header is a space-separated list by design, so during a secret-rotation grace period
  *    it carries one `v1,…` entry per valid secret and receivers holding either secret verify.
  *
- * Grace period and the seed scheme: a comma-separated list in `X-Escalatr-Signature` would make the seed's
- * `timingSafeEqual(Buffer.from(sig), Buffer.from(expected))` throw on the length mismatch, breaking *every* seed-style
- * receiver. Instead the previous secrets' hex signatures go in a separate `X-Escalatr-Signature-Previous` header
- * (space-separated, only present during a grace period). A seed-style receiver still holding the old secret must check
- * that header to ride out a rotation; Standard Webhooks receivers need nothing extra.
+ * Grace period and that scheme: a comma-separated list in `X-Escalatr-Signature` would make the published example's
+ * `timingSafeEqual(Buffer.from(sig), Buffer.from(expected))` throw on the length mismatch, breaking *every*
+ * receiver written from it. Instead the previous secrets' hex signatures go in a separate
+ * `X-Escalatr-Signature-Previous` header (space-separated, only present during a grace period). Such a receiver
+ * still holding the old secret must check that header to ride out a rotation; Standard Webhooks receivers need
+ * nothing extra.
  */
 
-export const SECRET_PREFIX = 'whsec_';
-export const USER_AGENT = 'Escalatr-Webhooks/1.0';
+const SECRET_PREFIX = 'whsec_';
+const USER_AGENT = 'Escalatr-Webhooks/1.0';
 
 /** A new endpoint secret: `whsec_` + base64 of 32 random bytes. */
 export function newWebhookSecret(): string {
   return SECRET_PREFIX + randomBytes(32).toString('base64');
 }
 
-/** The seed's `X-Escalatr-Signature`: hex HMAC-SHA256 of the raw body keyed with the whole secret string. */
+/** The published `X-Escalatr-Signature`: hex HMAC-SHA256 of the raw body keyed with the whole secret string. */
 export function signEscalatr(secret: string, body: string | Buffer): string {
   if (!secret) throw new Error('webhook secret is empty');
   return createHmac('sha256', secret).update(body).digest('hex');

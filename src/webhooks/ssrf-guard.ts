@@ -184,7 +184,7 @@ export class SsrfGuard {
   }
 }
 
-export interface ResolvedAddress {
+interface ResolvedAddress {
   address: string;
   family: number;
 }

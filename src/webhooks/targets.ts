@@ -12,7 +12,7 @@ export interface HttpRequestPlan {
 }
 
 /** A non-HTTP channel (email over SMTP): the target performs the send and reports the outcome. */
-export interface CustomSendPlan {
+interface CustomSendPlan {
   kind: 'custom';
   timeoutMs: number;
   send(): Promise<AttemptOutcome>;

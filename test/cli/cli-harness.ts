@@ -9,10 +9,10 @@ import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { DATABASE_URL, testConfig } from '../helpers/harness.js';
 
-export const REPO = resolve(import.meta.dirname, '../..');
+const REPO = resolve(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'bin', 'escalatr');
 
-export interface CliResult {
+interface CliResult {
   code: number | null;
   /** Set when the process was killed rather than exiting. */
   signal: NodeJS.Signals | null;
@@ -147,7 +147,7 @@ export interface RunningCli {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-export function watch(child: ChildProcess): RunningCli {
+function watch(child: ChildProcess): RunningCli {
   let stdout = '';
   let stderr = '';
   const listeners = new Set<() => void>();

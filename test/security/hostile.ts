@@ -4,7 +4,7 @@ import fc from 'fast-check';
  * Inputs an attacker or a broken client sends: unicode edge cases (lone surrogates, right-to-left overrides, NUL,
  * emoji, combining marks), SQL- and template-looking text, path tricks, prototype keys, numbers at the edges.
  */
-export const SPECIAL_STRINGS = [
+const SPECIAL_STRINGS = [
   '',
   ' ',
   '\t\r\n',
@@ -64,7 +64,7 @@ export const hostileNumber: fc.Arbitrary<number> = fc.oneof(
 );
 
 /** Arrays nested this deep (a parser or validator that recurses must not fall over). */
-export const deeplyNested = (depth: number, leaf: unknown = 1): unknown => {
+const deeplyNested = (depth: number, leaf: unknown = 1): unknown => {
   let v: unknown = leaf;
   for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { a: v };
   return v;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  LEVELS,
+  SHIELD_LEVELS,
   isLevel,
   levelRank,
   scoreFeedback,
@@ -30,8 +30,8 @@ function expectValid(r: ScoreResult) {
 
 describe('levels', () => {
   it('are ordered none → extreme and ranked 0 … 4', () => {
-    expect(LEVELS).toEqual(['none', 'low', 'medium', 'high', 'extreme']);
-    expect(LEVELS.map(levelRank)).toEqual([0, 1, 2, 3, 4]);
+    expect(SHIELD_LEVELS).toEqual(['none', 'low', 'medium', 'high', 'extreme']);
+    expect(SHIELD_LEVELS.map(levelRank)).toEqual([0, 1, 2, 3, 4]);
     expect(isLevel('medium')).toBe(true);
     expect(isLevel('severe')).toBe(false);
     expect(() => levelRank('severe' as Level)).toThrow(RangeError);

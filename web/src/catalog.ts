@@ -4,7 +4,7 @@ import { EVENT_DESCRIPTIONS, EVENT_NAMES } from '../../src/domain/event-catalog'
 
 export const STATUSES = ['Open', 'Escalated', 'Resolved', 'Withdrawn'];
 export const STAGES = ['Intake', 'Escalation', 'Closure'];
-export const LEVELS = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9'];
+export const ESCALATION_LEVELS = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9'];
 
 /**
  * Events an endpoint can subscribe to, with when each fires: the server's own catalogue (the list the API validates

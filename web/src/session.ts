@@ -1,7 +1,7 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
 
-export type Role = 'owner' | 'admin' | 'agent' | 'viewer';
+type Role = 'owner' | 'admin' | 'agent' | 'viewer';
 
 /** What `POST /api/session/login` and `GET /api/session` answer. */
 export interface Session {

@@ -14,7 +14,7 @@ import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok } from '../schemas.js';
 import { SessionSchema, SignedOutSchema, type SessionView } from '../shapes/account.js';
 
-export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const LoginBody = Type.Object(
   {
     email: Type.String({ minLength: 1, maxLength: 320 }),

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { listCompanyComplaints } from '../../domain/complaint-counts.js';
+import { listCompanyComplaints } from '../../domain/company-complaint-list.js';
 import { getComplaintDetail, toSummary } from '../../domain/complaints.js';
-import { LEVELS, STAGES, STATUSES } from '../../domain/lifecycle.js';
+import { ESCALATION_LEVELS, STAGES, STATUSES } from '../../domain/lifecycle.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { EscalatrIdParam, ok, Ok, okList, OkList, PageQuery, pageOf, StringEnum } from '../schemas.js';
@@ -11,7 +11,7 @@ export const ComplaintListQuery = Type.Object(
   {
     status: Type.Optional(StringEnum(STATUSES, { description: 'Filter by status, e.g. Open, Escalated, Resolved.' })),
     stage: Type.Optional(StringEnum(STAGES, { description: 'Filter by stage, e.g. Intake, Escalation, Closure.' })),
-    escalation_level: Type.Optional(StringEnum(LEVELS, { description: 'Filter by level, e.g. L1 … L9.' })),
+    escalation_level: Type.Optional(StringEnum(ESCALATION_LEVELS, { description: 'Filter by level, e.g. L1 … L9.' })),
     ...PageQuery,
   },
   { additionalProperties: false },
@@ -22,7 +22,7 @@ const ListResponse = OkList(ComplaintSummarySchema, {
   examples: [SEED_LIST_EXAMPLE],
 });
 
-/** GET /api/v1/complaints and /complaints/{id}: the seed's read-only API, for any key scope and any staff role. */
+/** GET /api/v1/complaints and /complaints/{id}: the published read-only API, for any key scope and any staff role. */
 export function complaintReadRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     // Schemas are inlined, never added with addSchema: a plugin context that adds schemas rebuilds its validator

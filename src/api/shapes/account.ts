@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { SCOPES, type ApiKeyView } from '../../domain/api-keys.js';
 import { PLANS } from '../../domain/companies.js';
-import { LEVELS } from '../../domain/lifecycle.js';
+import { ESCALATION_LEVELS } from '../../domain/lifecycle.js';
 import { MAX_WINDOW_S, MIN_WINDOW_S, type SlaSettingsView } from '../../domain/sla.js';
 import { ROLES } from '../../domain/users.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
@@ -31,7 +31,7 @@ export const CreatedApiKeySchema = Type.Object(
   { title: 'CreatedApiKey' },
 );
 
-export const PERMISSIONS = ['read', 'work', 'admin'] as const;
+const PERMISSIONS = ['read', 'work', 'admin'] as const;
 
 export const MeSchema = Type.Object(
   {
@@ -67,7 +67,7 @@ export type SessionView = Static<typeof SessionSchema>;
 export const SignedOutSchema = Type.Object({ signed_out: Type.Literal(true) });
 
 const LevelSeconds = Type.Record(Type.String(), Type.Integer(), {
-  description: `Seconds per escalation level (${LEVELS.join(', ')})`,
+  description: `Seconds per escalation level (${ESCALATION_LEVELS.join(', ')})`,
 });
 export const SlaSettingsSchema = Type.Object(
   {
@@ -81,7 +81,7 @@ export const SlaSettingsSchema = Type.Object(
 const Seconds = Type.Integer({ minimum: MIN_WINDOW_S, maximum: MAX_WINDOW_S, description: 'seconds' });
 export const SlaSettingsBody = Type.Object(
   {
-    windows: Type.Object(Object.fromEntries(LEVELS.map((l) => [l, Type.Optional(Seconds)])), {
+    windows: Type.Object(Object.fromEntries(ESCALATION_LEVELS.map((l) => [l, Type.Optional(Seconds)])), {
       additionalProperties: false,
       description: 'Response window per level in seconds; a level left out uses the default.',
     }),

@@ -10,11 +10,11 @@ import type {
   SettlementOfferView,
   SocialDraftView,
 } from '../../domain/complaints.js';
-import { LEVELS, PRIORITIES, STAGES, STATUSES } from '../../domain/lifecycle.js';
+import { ESCALATION_LEVELS, PRIORITIES, STAGES, STATUSES } from '../../domain/lifecycle.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
 
-// The seed's list example, verbatim: it is the OpenAPI example and the shape the response schema must keep.
+// The published list example, verbatim: it is the OpenAPI example and the shape the response schema must keep.
 export const SEED_LIST_EXAMPLE = {
   success: true,
   page: 1,
@@ -36,14 +36,14 @@ export const SEED_LIST_EXAMPLE = {
   ],
 };
 
-/** The list item, field for field as in the seed (the serializer drops anything not named here). */
+/** The list item, field for field as published (the serializer drops anything not named here). */
 export const ComplaintSummarySchema = Type.Object(
   {
     escalatr_id: Type.String({ description: 'ESC-{CODE}-{YYMMDD}-{NNNNN}' }),
     complaint_category: Type.String(),
     status: StringEnum(STATUSES),
     stage: StringEnum(STAGES),
-    escalation_level: StringEnum(LEVELS),
+    escalation_level: StringEnum(ESCALATION_LEVELS),
     priority: StringEnum(PRIORITIES),
     amount_involved: Nullable(Type.Number()),
     currency: Nullable(Type.String({ description: 'ISO 4217' })),
@@ -206,9 +206,6 @@ export const FollowupAnsweredSchema = Type.Object({
 });
 export const ActionDraftedSchema = Type.Object({ action_id: Type.String(), draft_id: Type.String() });
 export const SocialDraftedSchema = Type.Object({ draft_id: Type.String() });
-
-export type ComplaintSummaryBody = Static<typeof ComplaintSummarySchema>;
-export type ComplaintDetailBody = Static<typeof ComplaintDetailSchema>;
 
 type _ShapeChecks = [
   Expect<SameKeys<ComplaintSummary, Static<typeof ComplaintSummarySchema>>>,

@@ -5,7 +5,7 @@ import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
 import type { Static } from '@sinclair/typebox';
 
-// The seed's event envelope example (with the `id` every body carries): what a webhook receiver gets, and the
+// The published event envelope example (with the `id` every body carries): what a webhook receiver gets, and the
 // `id`, `event`, `timestamp`, `data` of a feed row.
 export const SEED_EVENT_EXAMPLE = {
   id: 'evt_3k9x0q2m7a1b5c8d4e6f',
@@ -39,7 +39,7 @@ export const EventEnvelopeSchema = Type.Object(
   { title: 'EventEnvelope', examples: [SEED_EVENT_EXAMPLE] },
 );
 
-export const DELIVERY_STATUSES = ['pending', 'success', 'failed', 'dead'] as const;
+const DELIVERY_STATUSES = ['pending', 'success', 'failed', 'dead'] as const;
 
 const FeedDeliverySchema = Type.Object({
   id: Type.String(),

@@ -3,21 +3,20 @@ import {
   MAX_DESTINATIONS,
   MAX_EMAIL_RECIPIENTS,
   MAX_FILTER_TERMS,
-  TIMEOUT_MAX_MS,
-  TIMEOUT_MIN_MS,
   type AutomationView,
 } from '../../shield/automations.js';
 import type { feedbackView, IngestResult } from '../../shield/feedback.js';
 import type { AlertDeliveryView, RecordAlertView } from '../../shield/record-alerts.js';
 import { CONTENT_MAX, RECORD_ID_MAX, REF_MAX, SOURCE_MAX, URL_MAX } from '../../shield/feedback-record.js';
 import { MAX_BATCH } from '../../shield/feedback.js';
-import { LEVELS } from '../../shield/levels.js';
-import { MAX_URL_LENGTH } from '../../webhooks/endpoints.js';
+import { SHIELD_LEVELS } from '../../shield/levels.js';
+import { WEBHOOK_TIMEOUT_DEFAULT_MS } from '../../shield/destinations/config.js';
+import { MAX_TIMEOUT_MS, MAX_URL_LENGTH, MIN_TIMEOUT_MS } from '../../webhooks/endpoints.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import { AuthTypeSchema } from './webhooks.js';
 import type { Expect, SameKeys } from './check.js';
 
-export const ShieldLevelSchema = StringEnum(LEVELS);
+export const ShieldLevelSchema = StringEnum(SHIELD_LEVELS);
 // Typed as a string, as the store holds it; the document still lists the values the scorer writes.
 const SentimentShiftSchema = Type.Unsafe<string>({
   type: 'string',
@@ -81,7 +80,7 @@ export const IngestResultSchema = Type.Object(
 );
 
 /** One feedback record as a source sends it; checked by the domain so a batch can report each bad record. */
-export const FeedbackRecordBody = Type.Object(
+const FeedbackRecordBody = Type.Object(
   {
     id: Type.String({
       minLength: 1,
@@ -213,7 +212,11 @@ const DestinationBody = Type.Object(
       ),
     ),
     timeout_ms: Type.Optional(
-      Type.Integer({ minimum: TIMEOUT_MIN_MS, maximum: TIMEOUT_MAX_MS, description: 'Webhook only; default 5000.' }),
+      Type.Integer({
+        minimum: MIN_TIMEOUT_MS,
+        maximum: MAX_TIMEOUT_MS,
+        description: `Webhook only; default ${WEBHOOK_TIMEOUT_DEFAULT_MS}.`,
+      }),
     ),
     to: Type.Optional(Type.Array(Type.String({ maxLength: 254 }), { maxItems: MAX_EMAIL_RECIPIENTS })),
   },

@@ -5,6 +5,7 @@ import { DELIVERY_STATUSES } from '../../webhooks/endpoint-deliveries.js';
 import {
   AUTH_TYPES,
   MAX_GRACE_PERIOD_S,
+  DEFAULT_TIMEOUT_MS,
   MAX_TIMEOUT_MS,
   MAX_URL_LENGTH,
   MIN_TIMEOUT_MS,
@@ -165,7 +166,7 @@ const endpointFields = {
   }),
   auth: Type.Optional(Nullable(AuthBody)),
   timeout_ms: Type.Optional(
-    Type.Integer({ minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS, description: 'Default 10000' }),
+    Type.Integer({ minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS, description: `Default ${DEFAULT_TIMEOUT_MS}` }),
   ),
 };
 export const CreateEndpointBody = Type.Object(endpointFields, { additionalProperties: false });

@@ -7,15 +7,15 @@ export type DestinationType = DestinationsTable['type'];
 export const DESTINATION_TYPES: readonly DestinationType[] = ['webhook', 'slack', 'email'];
 
 /** What is sealed in `destinations.config_enc`: URLs and credentials are encrypted at rest. */
-export interface WebhookConfig {
+interface WebhookConfig {
   url: string;
   auth: EndpointAuth;
 }
-export interface SlackConfig {
+interface SlackConfig {
   /** A Slack incoming-webhook URL carries its own secret, so it is sealed and shown masked. */
   url: string;
 }
-export interface EmailConfig {
+interface EmailConfig {
   to: string[];
 }
 

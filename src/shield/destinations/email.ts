@@ -21,14 +21,14 @@ const escapeHtml = (text: string) =>
     .replace(/'/g, '&#39;');
 const upper = (s: string) => s.toUpperCase();
 
-export interface AlertEmail {
+interface AlertEmail {
   subject: string;
   text: string;
   html: string;
 }
 
 /** Subject, plain text and HTML of one alert email; every value from the feedback is escaped in the HTML. */
-export function alertEmail(alert: ShieldAlertPayload): AlertEmail {
+function alertEmail(alert: ShieldAlertPayload): AlertEmail {
   const { levels, record } = alert;
   const subject = `[Escalation Shield] ${upper(levels.escalation_level)} escalation risk from ${record.source}`;
   const facts: [string, string][] = [
@@ -125,7 +125,7 @@ function outcome(
 class SendTimeout extends Error {}
 
 /** Sends one alert email over SMTP. Never throws: every failure becomes a failed attempt the worker retries. */
-export async function sendAlertEmail(
+async function sendAlertEmail(
   ctx: Pick<DomainContext, 'config'>,
   to: string[],
   alert: ShieldAlertPayload,

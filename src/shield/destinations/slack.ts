@@ -17,7 +17,7 @@ const cap = (text: string, max: number) => (text.length > max ? `${text.slice(0,
 const upper = (level: string) => level.toUpperCase();
 
 /** The Block Kit message for one alert: the level up front, the excerpt quoted, the facts, a link back to the record. */
-export function slackMessage(alert: ShieldAlertPayload): string {
+function slackMessage(alert: ShieldAlertPayload): string {
   const { levels, record } = alert;
   const title =
     `${LEVEL_EMOJI[levels.escalation_level] ?? ''} ${upper(levels.escalation_level)} escalation risk from ${record.source}`.trim();

@@ -2,7 +2,7 @@ import type { EndpointAuth } from '../../webhooks/signature.js';
 import type { DeliveryTarget } from '../../webhooks/targets.js';
 import { SHIELD_USER_AGENT, alertBody, destinationFor, headerSafe, plainHttpRefused } from './plan-common.js';
 
-/** The header a destination's auth setting adds (the seed's table): none, Bearer, X-API-Key, or a named header. */
+/** The header a destination's auth setting adds, as Shield receivers expect: none, Bearer, X-API-Key or a named one. */
 export function authHeaders(auth: EndpointAuth | null | undefined): Record<string, string> {
   if (!auth || auth.type === 'none' || !auth.token) return {};
   switch (auth.type) {
@@ -16,8 +16,9 @@ export function authHeaders(auth: EndpointAuth | null | undefined): Record<strin
 }
 
 /**
- * A Shield webhook destination: POSTs the seed's payload with `Idempotency-Key: {automation}:{destination}:{record}`
- * and the configured auth header. Unsigned, as in the seed; the credential authenticates us to the receiver.
+ * A Shield webhook destination: POSTs the published alert payload with
+ * `Idempotency-Key: {automation}:{destination}:{record}` and the configured auth header. Unsigned, as Shield receivers
+ * expect; the credential authenticates us to the receiver.
  */
 export const webhookTarget: DeliveryTarget = {
   async plan(ctx, delivery, event) {

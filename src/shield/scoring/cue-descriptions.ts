@@ -43,7 +43,7 @@ export const CUE_DESCRIPTIONS: Readonly<Record<CueId, CueDescription>> = {
   polite_register: { label: 'Polite register', description: 'Formal, polite wording, which lowers the intensity.' },
 };
 
-export function cueGroup(cue: string): CueGroup {
+function cueGroup(cue: string): CueGroup {
   if ((THREAT_CUES as readonly string[]).includes(cue)) return 'threat';
   if ((SOFT_CUES as readonly string[]).includes(cue)) return 'soft';
   if ((EMOTION_CUES as readonly string[]).includes(cue)) return 'emotion';

@@ -18,7 +18,7 @@
 export const THREAT_CUES = ['legal_threat', 'regulator', 'chargeback', 'churn_threat', 'public_shaming'] as const;
 export const SOFT_CUES = ['churn_risk', 'repeated_contact', 'manager_request', 'ultimatum', 'accusation'] as const;
 export const EMOTION_CUES = ['profanity', 'shouting', 'emphasis', 'exclamation', 'anger_words', 'angry_emoji'] as const;
-export const OTHER_CUES = ['problem_report', 'sarcasm', 'polite_register'] as const;
+const OTHER_CUES = ['problem_report', 'sarcasm', 'polite_register'] as const;
 
 export type ThreatCue = (typeof THREAT_CUES)[number];
 export type SoftCue = (typeof SOFT_CUES)[number];
@@ -60,12 +60,12 @@ export interface CueAnalysis {
 }
 
 /** Input longer than this is truncated before cue detection (keeps the worst case bounded). */
-export const MAX_CUE_CHARS = 20_000;
+const MAX_CUE_CHARS = 20_000;
 
 // ---------------------------------------------------------------------------------------------
 // Normalisation
 
-export function normalise(text: string): string {
+function normalise(text: string): string {
   return text
     .normalize('NFD')
     .replace(/[\u0300-\u036f]/g, '') // Latin combining marks only (Devanagari matras are kept)

@@ -19,16 +19,16 @@ import { detectCues, type CueAnalysis, type SoftCue, type ThreatCue } from './cu
 import { DEFAULT_SENTIMENT_LIBRARY, sentimentFor, type SentimentFn, type SentimentLibrary } from './sentiment.js';
 
 export type Level = 'none' | 'low' | 'medium' | 'high' | 'extreme';
-export const LEVELS: readonly Level[] = Object.freeze(['none', 'low', 'medium', 'high', 'extreme'] as const);
+export const SHIELD_LEVELS: readonly Level[] = Object.freeze(['none', 'low', 'medium', 'high', 'extreme'] as const);
 
 export function levelRank(l: Level): number {
-  const i = LEVELS.indexOf(l);
+  const i = SHIELD_LEVELS.indexOf(l);
   if (i < 0) throw new RangeError(`unknown level: ${String(l)}`);
   return i;
 }
 
 export function isLevel(x: unknown): x is Level {
-  return typeof x === 'string' && (LEVELS as readonly string[]).includes(x);
+  return typeof x === 'string' && (SHIELD_LEVELS as readonly string[]).includes(x);
 }
 
 export type SentimentShift = 'sentiment degraded' | 'sentiment improved' | 'no change';

@@ -39,7 +39,7 @@ export const SENTIMENT_PACKAGES: Record<SentimentLibrary, string> = {
 export type SentimentFn = (text: string) => number;
 
 /** Text longer than this is truncated before sentiment analysis (VADER is ~0.5 µs/char). */
-export const MAX_SENTIMENT_CHARS = 20_000;
+const MAX_SENTIMENT_CHARS = 20_000;
 
 let vader: VaderModule | undefined;
 let wink: WinkFn | undefined;
@@ -59,21 +59,21 @@ function prepare(text: string): string {
   return typeof text === 'string' ? text.slice(0, MAX_SENTIMENT_CHARS) : '';
 }
 
-export const vaderSentiment: SentimentFn = (text) => {
+const vaderSentiment: SentimentFn = (text) => {
   const t = prepare(text);
   if (!t.trim()) return 0;
   vader ??= require('vader-sentiment') as VaderModule;
   return clamp(vader.SentimentIntensityAnalyzer.polarity_scores(t).compound);
 };
 
-export const winkSentiment: SentimentFn = (text) => {
+const winkSentiment: SentimentFn = (text) => {
   const t = prepare(text);
   if (!t.trim()) return 0;
   wink ??= require('wink-sentiment') as WinkFn;
   return clamp(squash(wink(t).score));
 };
 
-export const afinnSentiment: SentimentFn = (text) => {
+const afinnSentiment: SentimentFn = (text) => {
   const t = prepare(text);
   if (!t.trim()) return 0;
   if (!afinn) {

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
  * until its timeout (up to 30 s) would otherwise hold its cap of slots, 8 of 64 by default, away from every other
  * receiver for as long as it stays down.
  */
-export const SLOW_AFTER_MS = 250;
+const SLOW_AFTER_MS = 250;
 
 /** Keeps the attempts in flight and sweeps those that became slow; `onFreed` runs when a sweep freed slots. */
 export class SlowAttempts<T> {

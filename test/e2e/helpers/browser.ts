@@ -4,7 +4,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { expect } from 'vitest';
 
 const CHROMIUM = '/usr/bin/chromium';
-export const SCREENSHOT_DIR = join(process.cwd(), 'docs', 'screenshots');
+const SCREENSHOT_DIR = join(process.cwd(), 'docs', 'screenshots');
 
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM))

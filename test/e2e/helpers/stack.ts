@@ -21,7 +21,7 @@ export interface ReceivedRequest {
 }
 
 /** A webhook receiver on 127.0.0.1 that records every request and answers with a fixed status and short body. */
-export class Receiver {
+class Receiver {
   readonly requests: ReceivedRequest[] = [];
   private waiters: Array<{ match: (r: ReceivedRequest) => boolean; resolve: (r: ReceivedRequest) => void }> = [];
   private constructor(

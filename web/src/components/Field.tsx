@@ -12,7 +12,7 @@ interface FieldProps {
 }
 
 /** A labelled control with its hint and validation message wired up for screen readers. */
-export function Field({ label, hint, error, warning, children, class: cls }: FieldProps) {
+function Field({ label, hint, error, warning, children, class: cls }: FieldProps) {
   const id = useId();
   const hintId = hint ? `${id}-hint` : undefined;
   const msgId = error || warning ? `${id}-msg` : undefined;

@@ -10,7 +10,7 @@ import { useAction, useAsync } from '../hooks';
 import { API_PLANS, canAdmin, useSession } from '../session';
 import type { ApiKey } from '../types';
 
-/** Settings → Integrations → API Keys, as the Platform API seed describes it: the full key is shown once. */
+/** Settings → Integrations → API Keys, as the Platform API's set-up describes it: the full key is shown once. */
 export function ApiKeysTab() {
   const { session } = useSession();
   if (!API_PLANS.includes(session.company.plan)) {

@@ -19,7 +19,7 @@ const WINDOWS = [
   { value: '30d', label: 'Last 30 days', ms: 30 * 86400_000, bucket: 'day' },
 ];
 
-export const eventOf = (d: Delivery) => d.event;
+const eventOf = (d: Delivery) => d.event;
 
 /** Settings → Integrations → Deliveries: every delivery and attempt, filters, resend, recover, and the outcome chart. */
 export function DeliveriesTab() {

@@ -50,7 +50,7 @@ function formOf(e?: Endpoint): Form {
   };
 }
 
-/** The seed's rule is https only; a development server may let http through, and then it is only a warning. */
+/** The published rule is https only; a development server may let http through, and then it is only a warning. */
 export function urlProblem(url: string, allowHttp: boolean): { error?: string; warning?: string } {
   const u = url.trim();
   if (!u) return { error: 'URL must be non-empty' };
@@ -92,7 +92,7 @@ interface Props {
 }
 
 /**
- * The webhook card of the escalation seed: an Enabled toggle that reveals the URL and Secret Key, the events,
+ * The webhook card of the published set-up: an Enabled toggle that reveals the URL and Secret Key, the events,
  * authentication and timeout, Test and Save. Nothing is delivered until Save.
  */
 export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved, onDeleted, onCancelNew }: Props) {

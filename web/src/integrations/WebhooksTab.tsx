@@ -29,7 +29,7 @@ function Webhooks({ allowHttp }: { allowHttp: boolean }) {
   };
 
   const list = endpoints.data ?? [];
-  // With no endpoint yet, the card is shown straight away, off, as in the seed's first step.
+  // With no endpoint yet, the card is shown straight away, off, as the published set-up's first step shows it.
   const showNew = adding || (endpoints.data !== undefined && list.length === 0);
   return (
     <div class="stack-lg">

@@ -4,7 +4,7 @@ import { Badge } from '../components/Badge';
 import { SelectField } from '../components/Field';
 import { Notice } from '../components/Notice';
 import { Pagination } from '../components/Pagination';
-import { LEVELS, STAGES, STATUSES } from '../catalog';
+import { ESCALATION_LEVELS, STAGES, STATUSES } from '../catalog';
 import { formatDate, formatMoney } from '../format';
 import { useAsync } from '../hooks';
 import { Link, setSearch, useLocation } from '../router';
@@ -48,7 +48,7 @@ export function ComplaintsPage() {
           label="Escalation level"
           value={level}
           onValue={filter('escalation_level')}
-          options={all('All levels', LEVELS)}
+          options={all('All levels', ESCALATION_LEVELS)}
         />
         {(status || stage || level) && (
           <button

@@ -10,7 +10,7 @@ type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
  * 0002): a sum over at most 108 rows however many complaints there are, and exact, because the triggers run in the
  * transaction of every complaint write.
  */
-export async function countCompanyComplaints(db: Db, companyId: string, f: Narrowing): Promise<number> {
+async function countCompanyComplaints(db: Db, companyId: string, f: Narrowing): Promise<number> {
   const { rows } = await sql<{
     n: number | string | null;
   }>`select sum(n) as n from complaint_counts where ${narrowing(companyId, f)}`.execute(db);
