@@ -115,7 +115,7 @@ export function inspectBackup(file: string): Omit<BackupInfo, 'file'> & { sealed
  * holds a shared lock, so an exclusive one cannot be had. A server killed outright holds nothing and leaves its WAL,
  * which this probe's connection folds into the file when it closes.
  */
-export function sqliteFileInUse(file: string): boolean {
+function sqliteFileInUse(file: string): boolean {
   if (!existsSync(file)) return false;
   const db = new SQLite(file, { fileMustExist: true, timeout: 0 });
   try {

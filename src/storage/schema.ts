@@ -281,7 +281,7 @@ export interface DestinationsTable {
 }
 
 /** Operators' actions on people's data: the subject by internal id, details as JSON counts, no personal data. */
-export interface AuditLogTable {
+interface AuditLogTable {
   id: string;
   at: number;
   actor: string;

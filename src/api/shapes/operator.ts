@@ -32,4 +32,4 @@ export const ErasureResultSchema = Type.Object(
   { title: 'ErasureResult' },
 );
 
-export type _Checks = [Expect<SameKeys<ErasureResult, Static<typeof ErasureResultSchema>>>];
+type _ShapeChecks = [Expect<SameKeys<ErasureResult, Static<typeof ErasureResultSchema>>>];
