@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Tx } from '../storage/db.js';
+import type { Db, Tx } from '../storage/db.js';
 
 /** What stands where erased words were. */
 export const ERASED = '[erased]';
@@ -12,10 +12,61 @@ const MIN_COPIED_TEXT = 12;
 /** A name shorter than this ("Al") is too common a string to cut out of other people's text. */
 const MIN_NAME = 3;
 const PER_STATEMENT = 500;
+/** Rows one step of a table scan reads: a few milliseconds, so requests served between steps barely notice it. */
+const SCAN_STEP = 2_000;
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A LIKE pattern matching `text` anywhere, with LIKE's own wildcards escaped (e-mail addresses contain `_`). */
-export const containsPattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+const containsPattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** A text column searched for an e-mail address by a table scan: the places an address can travel unindexed. */
+export type ScannedColumn = { table: 'events'; column: 'body' } | { table: 'feedback_records'; column: 'content' };
+
+/**
+ * Where a scan reached: the ids of rows that matched, and the last id read. Rows written after the scan began have
+ * later ids (ids start with their creation time), so the erasure's transaction reads only the rows past `through`.
+ */
+export interface ScanResult {
+  ids: string[];
+  through: string;
+}
+
+/**
+ * The rows of `target` whose text names `email` (case-insensitive), read in steps of SCAN_STEP rows by primary key
+ * outside any transaction: a scan of a large history in one statement would hold the store (and on SQLite the
+ * process) for seconds, and inside the erasure's transaction it would also hold the write lock that long.
+ */
+export async function scanForAddress(
+  db: Db,
+  target: ScannedColumn,
+  email: string,
+  step = SCAN_STEP,
+): Promise<ScanResult> {
+  const ids: string[] = [];
+  let through = '';
+  for (;;) {
+    const bound = await sql<{ id: string }>`select id from ${sql.table(target.table)} where id > ${through}
+      order by id limit 1 offset ${step - 1}`.execute(db);
+    const upTo = bound.rows[0]?.id ?? null;
+    const { rows } = await sql<{ id: string }>`select id from ${sql.table(target.table)} where id > ${through}
+      ${upTo === null ? sql`` : sql`and id <= ${upTo}`}
+      and ${addressIn(target, email)}`.execute(db);
+    ids.push(...rows.map((r) => r.id));
+    if (upTo === null) {
+      const last = await sql<{ id: string }>`select max(id) as id from ${sql.table(target.table)}`.execute(db);
+      return { ids, through: last.rows[0]?.id ?? through };
+    }
+    through = upTo;
+    // Let requests waiting on this process's store connection in between.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The condition "this row's text names the address", for a scan or the rows past one. */
+export const addressIn = (target: ScannedColumn, email: string) =>
+  sql<boolean>`lower(${sql.ref(target.column)}) like ${containsPattern(email)} escape '\\'`;
+
+export const EVENT_BODIES: ScannedColumn = { table: 'events', column: 'body' };
 
 /**
  * One person's identity and words: their e-mail address, their name, and the texts they wrote. It replaces every
@@ -183,6 +234,7 @@ export async function findErasureSubject(tx: Tx, email: string): Promise<Erasure
 export async function eraseComplaintRecords(
   tx: Tx,
   subject: ErasureSubject,
+  eventsNamingAddress: ScanResult,
   extraEventIds: readonly string[] = [],
 ): Promise<{ counts: ComplaintErasureCounts; redactedEventIds: string[] }> {
   const { redactor, email } = subject;
@@ -274,7 +326,7 @@ export async function eraseComplaintRecords(
     await tx.updateTable('complaints').set({ delegated_to: null }).where('escalatr_id', 'in', part).execute();
   }
 
-  const redactedEventIds = await redactEvents(tx, subject, extraEventIds);
+  const redactedEventIds = await redactEvents(tx, subject, eventsNamingAddress, extraEventIds);
   counts.events_redacted = redactedEventIds.length;
 
   if (subject.consumerId) {
@@ -291,11 +343,16 @@ export async function eraseComplaintRecords(
 
 /**
  * Event bodies holding the person: every event of their complaints and of complaints delegated to them, the
- * `extraEventIds`, and any other event whose body names their e-mail address (found by a scan: erasure is rare,
- * and an address can travel in any event's data). Deliveries still pending read the body when they are sent, so
- * they send the redacted one.
+ * `extraEventIds`, and any other event whose body names their e-mail address (an address can travel in any event's
+ * data: found by the scan before the transaction, and here among the events written since). Deliveries still
+ * pending read the body when they are sent, so they send the redacted one.
  */
-async function redactEvents(tx: Tx, subject: ErasureSubject, extraEventIds: readonly string[]): Promise<string[]> {
+async function redactEvents(
+  tx: Tx,
+  subject: ErasureSubject,
+  scanned: ScanResult,
+  extraEventIds: readonly string[],
+): Promise<string[]> {
   const candidates = new Map<string, boolean>(); // event id → is it an event of the person's own complaints
   const byCompany = new Map<string, string[]>();
   for (const c of subject.complaints)
@@ -320,11 +377,12 @@ async function redactEvents(tx: Tx, subject: ErasureSubject, extraEventIds: read
       .execute())
       if (!candidates.has(e.id)) candidates.set(e.id, false);
   }
-  for (const id of extraEventIds) if (!candidates.has(id)) candidates.set(id, false);
+  for (const id of [...extraEventIds, ...scanned.ids]) if (!candidates.has(id)) candidates.set(id, false);
   for (const e of await tx
     .selectFrom('events')
     .select('id')
-    .where(sql`lower(body)`, 'like', sql`${containsPattern(subject.email)} escape '\\'`)
+    .where('id', '>', scanned.through)
+    .where(addressIn(EVENT_BODIES, subject.email))
     .execute())
     if (!candidates.has(e.id)) candidates.set(e.id, false);
 

@@ -3,12 +3,16 @@ import { iso } from '../clock.js';
 import { writeAudit } from '../domain/audit.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import {
-  containsPattern,
+  addressIn,
   ERASED,
   eraseComplaintRecords,
+  EVENT_BODIES,
   findErasureSubject,
+  scanForAddress,
   type ComplaintErasureCounts,
   type Redactor,
+  type ScanResult,
+  type ScannedColumn,
 } from '../domain/erasure.js';
 import { normaliseEmail } from '../domain/users.js';
 import { AppError } from '../errors.js';
@@ -27,8 +31,11 @@ export interface ErasureResult extends ComplaintErasureCounts {
   erased_at: string;
 }
 
+const FEEDBACK_TEXT: ScannedColumn = { table: 'feedback_records', column: 'content' };
+
 /**
- * Shield feedback records of the person: those whose customer id is their e-mail address or whose text names it.
+ * Shield feedback records of the person: those whose customer id is their e-mail address or whose text names it
+ * (found by the scan before the transaction, and here among the records stored since).
  * Their text, customer id, source link and matched cues go (the record stays, scored, for the company's figures);
  * their `shield.alert` events lose the excerpt and link. The text joins the redactor, so copies elsewhere go too.
  * Returns how many records changed and the alert events to redact.
@@ -37,6 +44,7 @@ async function eraseFeedback(
   tx: Tx,
   profile: DialectProfile,
   redactor: Redactor,
+  scanned: ScanResult,
 ): Promise<{ records: number; alertEventIds: string[] }> {
   const records = await tx
     .selectFrom('feedback_records')
@@ -44,7 +52,8 @@ async function eraseFeedback(
     .where((eb) =>
       eb.or([
         eb(sql`lower(customer_id)`, '=', redactor.email),
-        eb(sql`lower(content)`, 'like', sql`${containsPattern(redactor.email)} escape '\\'`),
+        ...(scanned.ids.length ? [eb('id', 'in', scanned.ids)] : []),
+        eb.and([eb('id', '>', scanned.through), addressIn(FEEDBACK_TEXT, redactor.email)]),
       ]),
     )
     .execute();
@@ -87,11 +96,20 @@ export async function eraseConsumer(
 ): Promise<ErasureResult> {
   const email = normaliseEmail(input.email);
   if (!email) throw new AppError('validation_failed', 'email is not a valid address', { field: 'email' });
+  // The unindexed searches for the address run first, in short steps outside the transaction; the transaction then
+  // looks only at rows written since.
+  const feedbackNaming = await scanForAddress(ctx.store.db, FEEDBACK_TEXT, email);
+  const eventsNaming = await scanForAddress(ctx.store.db, EVENT_BODIES, email);
   return ctx.store.profile.withErasedSpaceCleared(ctx.store.db, () =>
     transact(ctx, async (work) => {
       const subject = await findErasureSubject(work.tx, email);
-      const feedback = await eraseFeedback(work.tx, ctx.store.profile, subject.redactor);
-      const { counts, redactedEventIds } = await eraseComplaintRecords(work.tx, subject, feedback.alertEventIds);
+      const feedback = await eraseFeedback(work.tx, ctx.store.profile, subject.redactor, feedbackNaming);
+      const { counts, redactedEventIds } = await eraseComplaintRecords(
+        work.tx,
+        subject,
+        eventsNaming,
+        feedback.alertEventIds,
+      );
       const touched = [...new Set([...redactedEventIds, ...feedback.alertEventIds])];
       const attemptExcerpts = await clearResponseExcerpts(work.tx, touched);
       counts.events_redacted = touched.length;

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
+import { EVENT_BODIES, scanForAddress } from '../../src/domain/erasure.js';
 import { buildAlertPayload, emitShieldAlert } from '../../src/shield/alerts.js';
 import type { Store } from '../../src/storage/db.js';
 import { bearer, createTestApp, dialectName, seedTenant, type TestApp } from '../helpers/harness.js';
@@ -272,6 +273,27 @@ describe(`erasing a consumer leaves no copy of them (${dialectName})`, () => {
       expect(off.statusCode).toBe(404);
     } finally {
       await plain.close();
+    }
+  });
+
+  it('finds every event naming the address in steps, and says where the scan ended', async () => {
+    const v = await seedTenant(t);
+    const rows = Array.from({ length: 23 }, (_, i) => ({
+      id: `evt_${String(i).padStart(4, '0')}`,
+      company_id: v.company.id,
+      seq: i + 1,
+      name: 'complaint.delegated',
+      complaint_id: null,
+      // Case differs, and one near miss: an underscore is no wildcard.
+      body: JSON.stringify({ data: { to_email: i % 5 === 0 ? EMAIL.toUpperCase() : 'zelda.qxerase+x@example.test' } }),
+      delivery_status: 'none' as const,
+      created_at: t.clock.now(),
+    }));
+    await t.store.db.insertInto('events').values(rows).execute();
+    for (const step of [1, 4, 23, 100]) {
+      const scan = await scanForAddress(t.store.db, EVENT_BODIES, EMAIL, step);
+      expect(scan.ids.sort(), `step ${step}`).toEqual(['evt_0000', 'evt_0005', 'evt_0010', 'evt_0015', 'evt_0020']);
+      expect(scan.through).toBe('evt_0022');
     }
   });
 });
