@@ -34,7 +34,7 @@ export interface ErasureResult extends ComplaintErasureCounts {
 const FEEDBACK_TEXT: ScannedColumn = { table: 'feedback_records', column: 'content' };
 
 /**
- * Shield feedback records of the person: those whose customer id is their e-mail address or whose text names it
+ * Shield feedback records of the person: those whose customer or thread id is their e-mail address or whose text names it
  * (found by the scan before the transaction, and here among the records stored since).
  * Their text, customer id, source link and matched cues go (the record stays, scored, for the company's figures);
  * their `shield.alert` events lose the excerpt and link. The text joins the redactor, so copies elsewhere go too.
@@ -48,10 +48,11 @@ async function eraseFeedback(
 ): Promise<{ records: number; alertEventIds: string[] }> {
   const records = await tx
     .selectFrom('feedback_records')
-    .select(['id', 'company_id', 'record_id', 'content'])
+    .select(['id', 'company_id', 'record_id', 'content', 'thread_id'])
     .where((eb) =>
       eb.or([
         eb(sql`lower(customer_id)`, '=', redactor.email),
+        eb(sql`lower(thread_id)`, '=', redactor.email),
         ...(scanned.ids.length ? [eb('id', 'in', scanned.ids)] : []),
         eb.and([eb('id', '>', scanned.through), addressIn(FEEDBACK_TEXT, redactor.email)]),
       ]),
@@ -62,7 +63,14 @@ async function eraseFeedback(
     redactor.addText(r.content);
     await tx
       .updateTable('feedback_records')
-      .set({ content: ERASED, customer_id: null, source_url: null, cues: null })
+      .set({
+        content: ERASED,
+        customer_id: null,
+        source_url: null,
+        cues: null,
+        // A thread keyed by the address is the address; any other thread id is the source's and stays.
+        thread_id: r.thread_id?.toLowerCase() === redactor.email ? null : r.thread_id,
+      })
       .where('id', '=', r.id)
       .execute();
     const alerts = await alertEventsOf({ db: tx, profile }, r.company_id, r.record_id)

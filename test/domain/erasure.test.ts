@@ -130,6 +130,14 @@ describe(`erasing a consumer leaves no copy of them (${dialectName})`, () => {
       customer_id: EMAIL,
       thread_id: 'thread-z',
     });
+    // And one whose thread is keyed by the address.
+    await inject('POST', `${P}/feedback`, admin, {
+      id: 'fb-zelda-2',
+      source: 'Email',
+      content: 'Second note: still waiting for the refund',
+      customer_id: 'cust-9',
+      thread_id: EMAIL,
+    });
     await transact(t.app.ctx, (work) =>
       emitShieldAlert(
         t.app.ctx,
@@ -181,7 +189,7 @@ describe(`erasing a consumer leaves no copy of them (${dialectName})`, () => {
       tokens_removed: 1,
       complaints_redacted: 1,
       evidence_removed: 1,
-      feedback_records_redacted: 1,
+      feedback_records_redacted: 2,
     });
     expect(result.events_redacted).toBeGreaterThan(0);
     expect(result.attempt_excerpts_cleared).toBeGreaterThan(0);
