@@ -26,6 +26,11 @@ export interface Config {
   rateLimitPerMin: number;
   /** When set, /metrics answers only requests with `Authorization: Bearer <token>`. */
   metricsToken: string | null;
+  /**
+   * The operator's API token: when set, the operator routes (`/api/operator/v1`, e.g. a consumer's erasure) answer
+   * `Authorization: Bearer <token>`; unset, they answer 404 as if absent. No company credential reaches them.
+   */
+  operatorToken: string | null;
   /** When set, /metrics (with /healthz and /readyz) is served on this address instead of the API's. */
   metricsListen: ListenAddress | null;
   /** Requests per minute per client address without valid credentials (sign-ins, failed authentication); 0 = off. */
@@ -160,8 +165,11 @@ function parseRetrySchedule(text: string): number[] {
   });
 }
 
-/** Reads the master key from ESCALATR_MASTER_KEY (base64 or hex of 32 bytes) or from a 0600 key file in the data dir. */
-function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
+/**
+ * The master key as configured, without making one: ESCALATR_MASTER_KEY (base64 or hex of 32 bytes), else the 0600
+ * key file in the data dir, else null. `restore` checks a backup against it before anything exists to make one.
+ */
+export function configuredMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer | null {
   const raw = (env.ESCALATR_MASTER_KEY ?? '').trim();
   if (raw) {
     const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
@@ -176,6 +184,14 @@ function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
       throw new ConfigError('ESCALATR_MASTER_KEY', `key file ${file} does not hold 32 base64 bytes`);
     return key;
   }
+  return null;
+}
+
+/** The master key as configured, or a new one written to the 0600 key file in the data dir on first run. */
+function loadMasterKey(env: NodeJS.ProcessEnv, dataDir: string): Buffer {
+  const configured = configuredMasterKey(env, dataDir);
+  if (configured) return configured;
+  const file = join(dataDir, 'master.key');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   try {
@@ -204,10 +220,13 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
   };
 }
 
+/** DATA_DIR as an absolute path (default ./data). */
+export const dataDirOf = (env: NodeJS.ProcessEnv): string => resolve((env.DATA_DIR ?? '').trim() || './data');
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = intVar(env, 'PORT', 3000, 0, 65535);
   const host = (env.HOST ?? '').trim() || '0.0.0.0';
-  const dataDir = resolve((env.DATA_DIR ?? '').trim() || './data');
+  const dataDir = dataDirOf(env);
   const databaseUrl = urlVar(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   let retryScheduleMs: number[];
   try {
@@ -245,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     leaseMs: intVar(env, 'ESCALATR_LEASE_MS', 45_000, 5_000, 3_600_000),
     rateLimitPerMin: intVar(env, 'ESCALATR_RATE_LIMIT_PER_MIN', 600, 0, 1_000_000),
     metricsToken: tokenVar(env, 'METRICS_TOKEN'),
+    operatorToken: tokenVar(env, 'ESCALATR_OPERATOR_TOKEN'),
     metricsListen: listenVar(env, 'METRICS_LISTEN'),
     anonRateLimitPerMin: intVar(env, 'ESCALATR_ANON_RATE_LIMIT_PER_MIN', 120, 0, 1_000_000),
     shieldThreads: intVar(env, 'ESCALATR_SHIELD_THREADS', defaultShieldThreads(), 1, 64),

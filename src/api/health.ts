@@ -47,10 +47,10 @@ export function healthRoutes({ ctx, readiness: availability }: Pick<RouteDeps, '
   };
 }
 
-const digest = (text: string) => createHash('sha256').update(text).digest();
+export const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /** Compares digests, so neither the token's length nor its first differing byte shows in the answer's timing. */
-function bearerMatches(request: FastifyRequest, expected: Buffer): boolean {
+export function bearerMatches(request: FastifyRequest, expected: Buffer): boolean {
   const header = request.headers.authorization ?? '';
   const m = /^Bearer +(\S+)$/i.exec(header);
   return m !== null && timingSafeEqual(digest(m[1]), expected);

@@ -14,6 +14,7 @@ type Security = Array<Record<string, string[]>>;
 const API_KEY_SECURITY: Security = [{ bearerAuth: [] }, { apiKeyHeader: [] }, { dashboardSession: [] }];
 const CONSUMER_SECURITY: Security = [{ consumerToken: [] }];
 const SESSION_SECURITY: Security = [{ dashboardSession: [] }];
+const OPERATOR_SECURITY: Security = [{ operatorToken: [] }];
 
 const description = (
   limits: CompanyLimits,
@@ -50,6 +51,7 @@ and \`fraction\`, once per level window. Windows count the company's business ho
 function securityFor(method: string, url: string): Security | undefined {
   if (url.startsWith('/api/v1/')) return API_KEY_SECURITY;
   if (url.startsWith('/api/consumer/v1/')) return CONSUMER_SECURITY;
+  if (url.startsWith('/api/operator/v1/')) return OPERATOR_SECURITY;
   if (url.startsWith('/api/session') && !url.endsWith('/login')) return SESSION_SECURITY;
   return method === 'POST' && url === '/api/session/login' ? [] : undefined;
 }
@@ -92,7 +94,12 @@ function errorsOf(method: string, url: string, schema: FastifySchema, route: Rou
     add(429, 'rate_limited: over the per-key limit a minute; see Retry-After');
   }
   if (url.startsWith('/api/consumer/v1/')) add(401, 'unauthorized: missing or unknown consumer token');
-  if (url.startsWith('/api/v1/') || url.startsWith('/api/consumer/v1/') || url === '/api/session/login') {
+  if (
+    url.startsWith('/api/v1/') ||
+    url.startsWith('/api/consumer/v1/') ||
+    url.startsWith('/api/operator/v1/') ||
+    url === '/api/session/login'
+  ) {
     add(429, 'rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After');
   }
   if (url.startsWith('/api/')) add(503, 'unavailable: the store is not reachable; retry after Retry-After');
@@ -156,6 +163,12 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
             in: 'cookie',
             name: 'escalatr_session',
             description: 'The dashboard session (writes also need X-CSRF-Token)',
+          },
+          operatorToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              "Operator routes: Authorization: Bearer <ESCALATR_OPERATOR_TOKEN> (the service operator's, no company's)",
           },
           consumerToken: {
             type: 'http',

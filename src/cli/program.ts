@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
 import { registerApiKeyCommands } from './apikey.js';
+import { registerBackupCommands } from './backup.js';
 import { registerCompanyCommands } from './company.js';
 import { registerConsumerCommands } from './consumer.js';
 import { registerDemoCommand } from './demo.js';
@@ -29,6 +30,7 @@ function buildProgram(errors: (text: string) => void): Command {
   registerConsumerCommands(program);
   registerShieldCommands(program);
   registerRotateMasterKey(program);
+  registerBackupCommands(program);
   return program;
 }
 

@@ -2,8 +2,9 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildHttpApp } from '../app.js';
-import type { Config } from '../config.js';
+import { ConfigError, type Config } from '../config.js';
 import { BoundedLogWriter, createLogger } from '../logger.js';
+import { keyOpens, sampleSealedValue, WRONG_MASTER_KEY } from '../security/master-key-check.js';
 import { openStore } from '../storage/db.js';
 import { migrateToLatest } from '../storage/migrate.js';
 import { startBackgroundWork, type BackgroundWork } from './background.js';
@@ -90,6 +91,10 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   try {
     const applied = await migrateToLatest(store.db);
     if (applied.length) logger.info({ migrations: applied }, 'migrated the store');
+    // A store restored without its master key would start, then fail every delivery: refuse now, and say why.
+    const sealed = await sampleSealedValue(store.db);
+    if (sealed !== null && !keyOpens(config.masterKey, sealed))
+      throw new ConfigError('ESCALATR_MASTER_KEY', WRONG_MASTER_KEY);
     const runtime = createRuntime({
       config,
       store,

@@ -44,6 +44,18 @@ export interface DialectProfile {
    * for reuse by itself, and an older SQLite file reuses its free pages for new rows).
    */
   reclaimSpace(db: Kysely<Database>, pages: number): Promise<boolean>;
+  /**
+   * Runs an erasure so the erased text does not linger in the file: on SQLite with `secure_delete` on (space freed by
+   * the erasure's writes is overwritten with zeros), then the WAL checkpointed and truncated (its old frames hold the
+   * pages as they were). PostgreSQL keeps old row versions until vacuum reclaims them; that is the operator's
+   * VACUUM to run (see the README), not something to do inside a request.
+   */
+  withErasedSpaceCleared<T>(db: Kysely<Database>, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Rebuilds the store's file so no unused space keeps bytes of rows long changed (SQLite's VACUUM, then a truncating
+   * checkpoint); writers wait while it runs. Absent on PostgreSQL, where VACUUM FULL is the database operator's call.
+   */
+  rebuildFile?: (db: Kysely<Database>) => Promise<void>;
   /** Whether a driver error is a unique-constraint violation (branch on codes, never on message text). */
   isUniqueViolation(err: unknown): boolean;
   /** Whether a driver error means the store is unavailable (disk full, read-only, connection lost). */
@@ -97,6 +109,22 @@ export const sqliteProfile: DialectProfile = {
       return (await one('pragma freelist_count', tx)) > 0;
     });
   },
+  withErasedSpaceCleared: async (db, fn) => {
+    const { rows } = await sql<{ secure_delete: number }>`pragma secure_delete`.execute(db);
+    const before = rows[0]?.secure_delete ?? 0;
+    await sql`pragma secure_delete = on`.execute(db);
+    try {
+      return await fn();
+    } finally {
+      await sql.raw(`pragma secure_delete = ${before === 1 ? 'on' : 'off'}`).execute(db);
+      // Readers still on old frames keep the WAL from being truncated now; the next checkpoint overwrites them.
+      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db).catch(() => undefined);
+    }
+  },
+  rebuildFile: async (db) => {
+    await sql`vacuum`.execute(db);
+    await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+  },
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>
     ['SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_BUSY'].some((c) =>
@@ -124,6 +152,7 @@ export const postgresProfile: DialectProfile = {
     return { bytes: Number(rows[0]?.bytes ?? 0), freeBytes: 0 };
   },
   reclaimSpace: async () => false,
+  withErasedSpaceCleared: (_db, fn) => fn(),
   isUniqueViolation: (err) => code(err) === '23505',
   // 08xxx connection exceptions, 53xxx insufficient resources, 57P0x shutdown, 25006 read-only transaction
   isUnavailable: (err) =>

@@ -16,6 +16,7 @@ import * as m0015 from './migrations/0015_endpoint_concurrency.js';
 import * as m0016 from './migrations/0016_retention.js';
 import * as m0020 from './migrations/0020_sla_calendars.js';
 import * as m0021 from './migrations/0021_notes_and_assignees.js';
+import * as m0018 from './migrations/0018_audit_log.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -35,7 +36,11 @@ const MIGRATIONS: Record<string, Migration> = {
   '0016_retention': m0016,
   '0020_sla_calendars': m0020,
   '0021_notes_and_assignees': m0021,
+  '0018_audit_log': m0018,
 };
+
+/** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */
+export const KNOWN_MIGRATIONS: readonly string[] = Object.keys(MIGRATIONS);
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

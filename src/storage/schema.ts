@@ -323,6 +323,16 @@ export interface RetentionHeldTable {
   event_id: string;
 }
 
+/** Operators' actions on people's data: the subject by internal id, details as JSON counts, no personal data. */
+interface AuditLogTable {
+  id: string;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string | null;
+  details: string; // JSON
+}
+
 export interface Database {
   companies: CompaniesTable;
   users: UsersTable;
@@ -348,4 +358,5 @@ export interface Database {
   automations: AutomationsTable;
   destinations: DestinationsTable;
   retention_held: RetentionHeldTable;
+  audit_log: AuditLogTable;
 }

@@ -98,13 +98,15 @@ class Contract {
 }
 
 const METRICS_TOKEN = 'contract-test-metrics-token';
+const OPERATOR_TOKEN = 'contract-test-operator-token';
 
 describe('the OpenAPI document is the contract: every operation, answered and checked', () => {
   let t: TestApp;
   let c: Contract;
   beforeAll(async () => {
     // A metrics token, so /metrics has its 401 to show as well as its 200.
-    t = await createTestApp({ config: { metricsToken: METRICS_TOKEN } });
+    // And an operator token, so the operator routes are there to check.
+    t = await createTestApp({ config: { metricsToken: METRICS_TOKEN, operatorToken: OPERATOR_TOKEN } });
     const r = await t.app.http.inject({ method: 'GET', url: '/openapi.json' });
     c = new Contract(r.json(), t);
   });
@@ -128,6 +130,14 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     await send('GET /readyz', 200, { method: 'GET', url: '/readyz' });
     await send('GET /metrics', 200, { method: 'GET', url: '/metrics', headers: bearer(METRICS_TOKEN) });
     await send('GET /metrics', 401, { method: 'GET', url: '/metrics' });
+    const erase = (headers: Record<string, string>, email: string) => ({
+      method: 'POST' as const,
+      url: '/api/operator/v1/erasures',
+      ...json(headers, { email }),
+    });
+    await send('POST /api/operator/v1/erasures', 200, erase(bearer(OPERATOR_TOKEN), 'nobody@example.test'));
+    await send('POST /api/operator/v1/erasures', 400, erase(bearer(OPERATOR_TOKEN), 'not an address'));
+    await send('POST /api/operator/v1/erasures', 401, erase(admin, 'nobody@example.test'));
 
     // ── Consumer API ─────────────────────────────────────────────────────────────────────────────────────
     const complaint = {

@@ -280,6 +280,36 @@ describe('escalatr company, user, apikey and consumer commands', () => {
     expect(login.statusCode).toBe(200);
   });
 
+  it("consumer erase removes the consumer's data with an audit entry; again, or for an unknown address, it says so", async () => {
+    const made = JSON.parse((await cli.run(['consumer', 'create', '--email', 'erin@example.test', '--json'])).stdout);
+    const { app } = await cli.openApp();
+    await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'free' });
+    const filed = await app.http.inject({
+      method: 'POST',
+      url: '/api/consumer/v1/complaints',
+      headers: bearer(made.token),
+      payload: { company_code: 'SHOP', complaint_category: 'Other', title: 'Erin is unhappy', description: 'Words' },
+    });
+    expect(filed.statusCode).toBe(201);
+
+    const erased = await cli.run(['consumer', 'erase', '--email', 'Erin@Example.test', '--vacuum', '--json']);
+    expect(erased.code, erased.stderr).toBe(0);
+    expect(JSON.parse(erased.stdout)).toMatchObject({
+      found: true,
+      consumer_removed: true,
+      complaints_redacted: 1,
+      audit_id: expect.stringMatching(/^aud_/),
+      file_rebuilt: !cli.databaseUrl,
+    });
+    const again = await cli.run(['consumer', 'erase', '--email', 'erin@example.test']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^Nothing of erin@example.test is stored/);
+    const audit = await app.ctx.store.db.selectFrom('audit_log').selectAll().execute();
+    expect(audit.map((a) => a.actor.startsWith('cli:'))).toEqual([true, true]);
+    expect(JSON.stringify(audit)).not.toContain('erin@');
+    expect((await cli.run(['consumer', 'erase', '--email', 'not-an-address'])).code).toBe(2);
+  });
+
   it('a bad environment variable is named, with exit 1 and no stack trace', async () => {
     const [port, schedule, level] = await Promise.all([
       cli.run(['company', 'create', '--name', 'Acme', '--code', 'ACME', '--plan', 'free'], { PORT: 'abc' }),

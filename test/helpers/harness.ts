@@ -104,6 +104,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     // High enough that no functional test meets it; the rate-limit tests pass a tiny one.
     rateLimitPerMin: 100_000,
     metricsToken: null,
+    operatorToken: null,
     metricsListen: null,
     anonRateLimitPerMin: 100_000,
     shieldThreads: 1,

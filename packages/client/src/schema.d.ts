@@ -9980,6 +9980,146 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/operator/v1/erasures': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Erase a consumer's personal data
+     * @description Removes or redacts one consumer's personal data everywhere it was copied (complaints, messages, evidence, event bodies, attempt excerpts, Shield records, tokens) and writes an audit entry. Idempotent: an unknown or already erased address answers 200 with `found: false`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The consumer's e-mail address */
+            email: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** ErasureResult */
+              data: {
+                /** @description Whether anything of the person was stored; false for an unknown or already erased address */
+                found: boolean;
+                consumer_removed: boolean;
+                /** @description consumer tokens deleted */
+                tokens_removed: number;
+                /** @description the person's complaints, kept without their identity and words */
+                complaints_redacted: number;
+                /** @description messages replaced (theirs) or scrubbed (staff quoting them) */
+                messages_redacted: number;
+                /** @description evidence files deleted */
+                evidence_removed: number;
+                /** @description follow-up answers replaced or questions scrubbed */
+                followups_redacted: number;
+                /** @description action and social drafts replaced */
+                drafts_redacted: number;
+                /** @description event bodies redacted (pending deliveries send the redacted body) */
+                events_redacted: number;
+                /** @description Shield feedback records linked to the address */
+                feedback_records_redacted: number;
+                /** @description delivery attempts' response excerpts dropped */
+                attempt_excerpts_cleared: number;
+                /** @description The audit log entry of this erasure */
+                audit_id: string;
+                /** Format: date-time */
+                erased_at: string;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: the operator token is missing or wrong (company credentials never reach this route) */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: no operator token is configured */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export interface webhooks {
   event: {
