@@ -9,6 +9,9 @@ export const ERRORS = {
   validation_failed: { status: 400, message: 'The body failed validation' },
   invalid_url: { status: 400, message: 'The URL is invalid' },
   invalid_text: { status: 400, message: 'Text must not contain NUL characters or lone UTF-16 surrogates' },
+  invalid_filter: { status: 400, message: "The endpoint's filter is invalid" },
+  invalid_transform: { status: 400, message: "The endpoint's transformation is invalid" },
+  transform_failed: { status: 422, message: 'The transformation failed on this event' },
   credentials_required: {
     status: 400,
     message: 'Changing where a stored credential is sent needs the credential again',

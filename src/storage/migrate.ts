@@ -11,6 +11,7 @@ import * as m0008 from './migrations/0008_queue_write_plans.js';
 import * as m0009 from './migrations/0009_queue_functions.js';
 import * as m0011 from './migrations/0011_feedback_scoring_lease.js';
 import * as m0013 from './migrations/0013_shield_alert_record_index.js';
+import * as m0022 from './migrations/0022_endpoint_filter_transform.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009_queue_functions': m0009,
   '0011_feedback_scoring_lease': m0011,
   '0013_shield_alert_record_index': m0013,
+  '0022_endpoint_filter_transform': m0022,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
