@@ -12,6 +12,9 @@ export const ERRORS = {
   invalid_time_zone: { status: 400, message: 'The time zone is not an IANA time zone name' },
   invalid_business_hours: { status: 400, message: 'The business hours are invalid' },
   invalid_holiday: { status: 400, message: 'A holiday is not a valid date' },
+  invalid_filter: { status: 400, message: "The endpoint's filter is invalid" },
+  invalid_transform: { status: 400, message: "The endpoint's transformation is invalid" },
+  transform_failed: { status: 422, message: 'The transformation failed on this event' },
   credentials_required: {
     status: 400,
     message: 'Changing where a stored credential is sent needs the credential again',

@@ -42,6 +42,6 @@ declare module 'fastify' {
      * document adds itself): status → the codes and when. Documentation only; errors are still answered by the
      * one error handler.
      */
-    errors?: Partial<Record<400 | 401 | 403 | 404 | 409 | 410 | 413 | 429, string>>;
+    errors?: Partial<Record<400 | 401 | 403 | 404 | 409 | 410 | 413 | 422 | 429, string>>;
   }
 }

@@ -56,7 +56,7 @@ function securityFor(method: string, url: string): Security | undefined {
   return method === 'POST' && url === '/api/session/login' ? [] : undefined;
 }
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 429 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 429 | 503;
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /**

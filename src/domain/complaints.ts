@@ -105,9 +105,20 @@ function toDetail(
   };
 }
 
-/** The payload every complaint event carries: its id and state after the change. */
-export function eventBase(c: Pick<ComplaintRow, 'escalatr_id' | 'status' | 'level'>) {
-  return { escalatr_id: c.escalatr_id, status: c.status, escalation_level: levelName(c.level) };
+/**
+ * The payload every complaint event carries: its id, its state after the change, and what endpoint filters and
+ * transformations route on (category and priority).
+ */
+export function eventBase(
+  c: Pick<ComplaintRow, 'escalatr_id' | 'status' | 'level' | 'complaint_category' | 'priority'>,
+) {
+  return {
+    escalatr_id: c.escalatr_id,
+    status: c.status,
+    escalation_level: levelName(c.level),
+    complaint_category: c.complaint_category,
+    priority: c.priority,
+  };
 }
 
 export function formatEscalatrId(code: string, at: number, seq: number): string {
@@ -177,7 +188,7 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
       companyId: company.id,
       name: 'complaint.created',
       complaintId: complaint.escalatr_id,
-      data: { ...eventBase(complaint), complaint_category: complaint.complaint_category, priority: complaint.priority },
+      data: eventBase(complaint),
     });
     return complaint;
   });

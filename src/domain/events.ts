@@ -4,6 +4,7 @@ import { newId } from '../ids.js';
 import { enqueue, type NewDelivery } from '../queue/enqueue.js';
 import type { DomainContext, Work } from './context.js';
 import type { EventName } from './event-catalog.js';
+import { matchesFilter, type EventFilter } from './event-filter.js';
 
 // The catalogue lives in its own import-free module, which the dashboard bundles too.
 export { EVENT_NAMES, type EventName } from './event-catalog.js';
@@ -20,7 +21,7 @@ export interface EmitInput {
   name: EventName;
   complaintId?: string | null;
   data: Record<string, unknown>;
-  /** Deliver only to this endpoint (a Test press), whatever its subscription. */
+  /** Deliver only to this endpoint (a Test press), whatever its subscription and filter. */
   onlyEndpointId?: string;
   /** Deliver to the company's subscribed endpoints; false for Shield alerts that go only to their destinations. */
   toEndpoints?: boolean;
@@ -61,11 +62,15 @@ export async function emitEvent(ctx: DomainContext, work: Work, input: EmitInput
   } else if (input.toEndpoints !== false) {
     const endpoints = await tx
       .selectFrom('endpoints')
-      .select(['id', 'events'])
+      .select(['id', 'events', 'filter'])
       .where('company_id', '=', input.companyId)
       .where('enabled', '=', 1)
       .execute();
-    endpointIds = endpoints.filter((e) => subscribes(e.events, input.name)).map((e) => e.id);
+    // A filtered-out event makes no delivery at all: nothing to claim, nothing in the endpoint's history.
+    endpointIds = endpoints
+      .filter((e) => subscribes(e.events, input.name))
+      .filter((e) => e.filter === null || matchesFilter(JSON.parse(e.filter) as EventFilter, input.data))
+      .map((e) => e.id);
   }
 
   const deliveries: NewDelivery[] = endpointIds.map((endpointId) => ({

@@ -35,6 +35,7 @@ export type AttemptErrorKind =
   | 'smtp_not_configured'
   | 'smtp_auth'
   | 'smtp_rejected'
+  | 'transform_failed'
   | 'other';
 
 /**
@@ -43,7 +44,10 @@ export type AttemptErrorKind =
  * address an SSRF check refused), so that text goes to the server log only. The HTTP status and the timeout are the
  * tenant's own receiver and setting, so they are kept.
  */
-const FIXED_MESSAGES: Record<Exclude<AttemptErrorKind, 'timeout' | 'http_status' | 'redirect'>, string> = {
+const FIXED_MESSAGES: Record<
+  Exclude<AttemptErrorKind, 'timeout' | 'http_status' | 'redirect' | 'transform_failed'>,
+  string
+> = {
   connection_refused: 'the receiver refused the connection',
   connection_reset: 'the connection closed before a complete response',
   dns: 'the host name could not be resolved',
@@ -58,7 +62,7 @@ const FIXED_MESSAGES: Record<Exclude<AttemptErrorKind, 'timeout' | 'http_status'
 
 export function attemptErrorMessage(
   kind: AttemptErrorKind,
-  facts: { statusCode?: number | null; timeoutMs?: number; smtpCode?: number | null } = {},
+  facts: { statusCode?: number | null; timeoutMs?: number; smtpCode?: number | null; transformError?: string } = {},
 ): string {
   switch (kind) {
     case 'timeout':
@@ -67,6 +71,9 @@ export function attemptErrorMessage(
       return `HTTP ${facts.statusCode ?? 'error'}`;
     case 'redirect':
       return `HTTP ${facts.statusCode ?? 'redirect'} redirect not followed`;
+    case 'transform_failed':
+      // The tenant's own expression failed on its own event: its message is theirs, and nothing was sent anywhere.
+      return `the endpoint's transformation failed: ${facts.transformError ?? 'unknown error'}`;
     case 'smtp_rejected':
       return facts.smtpCode ? `${FIXED_MESSAGES.smtp_rejected} (SMTP ${facts.smtpCode})` : FIXED_MESSAGES.smtp_rejected;
     default:

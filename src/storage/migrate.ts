@@ -14,9 +14,10 @@ import * as m0013 from './migrations/0013_shield_alert_record_index.js';
 import * as m0014 from './migrations/0014_fair_claim.js';
 import * as m0015 from './migrations/0015_endpoint_concurrency.js';
 import * as m0016 from './migrations/0016_retention.js';
+import * as m0018 from './migrations/0018_audit_log.js';
 import * as m0020 from './migrations/0020_sla_calendars.js';
 import * as m0021 from './migrations/0021_notes_and_assignees.js';
-import * as m0018 from './migrations/0018_audit_log.js';
+import * as m0022 from './migrations/0022_endpoint_filter_transform.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -34,9 +35,10 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014_fair_claim': m0014,
   '0015_endpoint_concurrency': m0015,
   '0016_retention': m0016,
+  '0018_audit_log': m0018,
   '0020_sla_calendars': m0020,
   '0021_notes_and_assignees': m0021,
-  '0018_audit_log': m0018,
+  '0022_endpoint_filter_transform': m0022,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

@@ -222,6 +222,10 @@ export interface EndpointsTable {
   disabled_reason: string | null;
   disabled_at: number | null;
   failing_since: number | null;
+  /** JSON of the event filter (domain/event-filter.ts), or null: every subscribed event. */
+  filter: string | null;
+  /** JSON of the body transformation (webhooks/transform.ts), or null: the event's body as stored. */
+  transform: string | null;
   created_at: number;
   updated_at: number;
 }

@@ -1,4 +1,6 @@
+import { attemptErrorMessage } from '../queue/attempt.js';
 import { buildDeliveryHeaders } from './signature.js';
+import { storedTransform, transformBody, TransformError } from './transform.js';
 import { endpointAuth, signingSecrets } from './endpoints.js';
 import type { DeliveryRow } from '../queue/delivery.js';
 import type { DeliveryPlan, DeliveryTarget, PreparedBatch } from './targets.js';
@@ -31,9 +33,28 @@ async function readEndpoints(
   return new EndpointBatch(new Map(rows.map((row) => [row.id, row])));
 }
 
+/** A failed attempt that sent nothing: the tenant's expression failed on this event (retried like any failure). */
+function transformFailed(message: string): DeliveryPlan {
+  return {
+    kind: 'custom',
+    timeoutMs: 1000,
+    send: async () => ({
+      ok: false,
+      statusCode: null,
+      durationMs: 0,
+      errorKind: 'transform_failed',
+      errorMessage: attemptErrorMessage('transform_failed', { transformError: message }),
+      responseExcerpt: null,
+      retryAfterMs: null,
+      gone: false,
+    }),
+  };
+}
+
 /**
- * Target 'endpoint': a company's own webhook endpoint. The body is the event's stored bytes, unchanged, so every
- * attempt and the event feed carry the same signature-verifiable bytes; the signature's timestamp is the attempt's.
+ * Target 'endpoint': a company's own webhook endpoint. The body is the event's stored bytes — or, with a
+ * transformation, the bytes it makes of them, the same on every attempt — and the signatures cover exactly what is
+ * sent; the signature's timestamp is the attempt's.
  */
 export const endpointTarget: DeliveryTarget = {
   prepare: readEndpoints,
@@ -49,15 +70,27 @@ export const endpointTarget: DeliveryTarget = {
         reason: `endpoint disabled${endpoint.disabled_reason ? ` (${endpoint.disabled_reason})` : ''}`,
       };
 
+    let body = event.body;
+    if (endpoint.transform !== null) {
+      try {
+        const transformed = await transformBody(storedTransform(endpoint.transform)!, event.body);
+        if (transformed === null) return { kind: 'skip', reason: 'the transformation produces nothing for this event' };
+        body = transformed;
+      } catch (err) {
+        if (!(err instanceof TransformError)) throw err;
+        return transformFailed(err.message);
+      }
+    }
+
     const headers = buildDeliveryHeaders({
       eventName: event.name,
       eventId: event.id,
-      body: event.body,
+      body,
       secrets: signingSecrets(ctx, endpoint, now),
       idempotencyKey: delivery.idempotency_key,
       timestampSec: Math.floor(now / 1000),
       auth: endpointAuth(ctx, endpoint),
     });
-    return { kind: 'http', url: endpoint.url, headers, body: event.body, timeoutMs: endpoint.timeout_ms };
+    return { kind: 'http', url: endpoint.url, headers, body, timeoutMs: endpoint.timeout_ms };
   },
 };

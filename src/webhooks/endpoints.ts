@@ -3,6 +3,7 @@ import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { eventBase, formatEscalatrId } from '../domain/complaints.js';
 import { emitEvent, EVENT_NAMES } from '../domain/events.js';
+import { filterProblem, type EventFilter } from '../domain/event-filter.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Tx } from '../storage/db.js';
@@ -12,6 +13,7 @@ import { parseHostToIp, SsrfGuard } from './ssrf-guard.js';
 import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
 import { endUnsettled } from '../queue/requeue.js';
 import { credentialsRequired, sameOrigin } from './credential-origin.js';
+import { storedTransform, validateTransform, type EndpointTransform } from './transform.js';
 
 /**
  * Company webhook endpoints: settings, the signing secret and its rotation, the Test button, and the
@@ -46,6 +48,10 @@ export interface EndpointInput {
   events: string[];
   auth?: AuthInput | null;
   timeout_ms?: number;
+  /** Which events make a delivery, on their data (domain/event-filter.ts); null: every subscribed event. */
+  filter?: EventFilter | null;
+  /** How the body is reshaped (transform.ts); null: the event's body as stored. */
+  transform?: EndpointTransform | null;
 }
 
 export type EndpointPatch = Partial<EndpointInput>;
@@ -60,6 +66,8 @@ export interface EndpointView {
   auth: { type: AuthType; header_name: string | null };
   has_token: boolean;
   timeout_ms: number;
+  filter: EventFilter | null;
+  transform: EndpointTransform | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -103,6 +111,8 @@ function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView
     auth: { type: row.auth_type, header_name: auth.type === 'custom_header' ? (auth.header_name ?? null) : null },
     has_token: auth.type !== 'none' && !!auth.token,
     timeout_ms: row.timeout_ms,
+    filter: row.filter === null ? null : (JSON.parse(row.filter) as EventFilter),
+    transform: storedTransform(row.transform),
     disabled_reason: row.disabled_reason,
     disabled_at: isoOrNull(row.disabled_at),
     failing_since: isoOrNull(row.failing_since),
@@ -173,6 +183,18 @@ function normaliseEvents(events: unknown): string[] {
     if (!names.includes(name)) names.push(name);
   }
   return names.includes('*') ? ['*'] : names;
+}
+
+function checkFilter(filter: unknown): string | null {
+  if (filter === null || filter === undefined) return null;
+  const problem = filterProblem(filter);
+  if (problem) throw new AppError('invalid_filter', `filter: ${problem}`, { field: 'filter' });
+  return JSON.stringify(filter);
+}
+
+function checkTransform(transform: unknown, events: readonly string[]): string | null {
+  if (transform === null || transform === undefined) return null;
+  return JSON.stringify(validateTransform(transform, events));
 }
 
 function checkTimeout(timeoutMs: number): number {
@@ -297,6 +319,8 @@ export async function createEndpoint(
   const timeout = checkTimeout(input.timeout_ms ?? DEFAULT_TIMEOUT_MS);
   const description = checkDescription(input.description);
   const auth = sealAuth(ctx, input.auth, null);
+  const filter = checkFilter(input.filter);
+  const transform = checkTransform(input.transform, events);
   const secret = newWebhookSecret();
   return transact(ctx, async ({ tx, now }) => {
     await lockCompany(ctx, tx, companyId);
@@ -326,6 +350,8 @@ export async function createEndpoint(
       prev_secret_expires_at: null,
       ...auth,
       timeout_ms: timeout,
+      filter,
+      transform,
       disabled_reason: enabled ? null : 'manual',
       disabled_at: enabled ? null : now,
       failing_since: null,
@@ -357,6 +383,15 @@ export async function updateEndpoint(
         throw credentialsRequired('auth.token');
     }
     if (patch.events !== undefined) set.events = JSON.stringify(normaliseEvents(patch.events));
+    if (patch.filter !== undefined) set.filter = checkFilter(patch.filter);
+    // A preset limits the subscription, so the pair is checked whenever either changes.
+    if (patch.transform !== undefined || (patch.events !== undefined && row.transform !== null)) {
+      const events = JSON.parse(set.events ?? row.events) as string[];
+      set.transform = checkTransform(
+        patch.transform === undefined ? storedTransform(row.transform) : patch.transform,
+        events,
+      );
+    }
     if (patch.timeout_ms !== undefined) set.timeout_ms = checkTimeout(patch.timeout_ms);
     if (patch.description !== undefined) set.description = checkDescription(patch.description);
     if (patch.auth !== undefined) {
@@ -462,7 +497,13 @@ export function endpointAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_ty
 async function sampleComplaintFields(tx: Tx, companyId: string, now: number) {
   const company = await tx.selectFrom('companies').select('code').where('id', '=', companyId).executeTakeFirstOrThrow();
   return {
-    ...eventBase({ escalatr_id: formatEscalatrId(company.code, now, 0), status: 'Open', level: 1 }),
+    ...eventBase({
+      escalatr_id: formatEscalatrId(company.code, now, 0),
+      status: 'Open',
+      level: 1,
+      complaint_category: 'Sample',
+      priority: 'medium',
+    }),
     sample: true,
   };
 }

@@ -681,6 +681,42 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       url: `${epUrl}/concurrency`,
       headers: bearer(other.adminKey),
     });
+    await send(`PATCH ${P}/webhooks/{id}`, 200, {
+      method: 'PATCH',
+      url: epUrl,
+      ...json(admin, { filter: { priority: { $in: ['high'] } }, transform: { jsonata: '{"id": data.escalatr_id}' } }),
+    });
+    await send(`PATCH ${P}/webhooks/{id}`, 400, {
+      method: 'PATCH',
+      url: epUrl,
+      ...json(admin, { transform: { jsonata: '(' } }),
+    });
+    await send(`PATCH ${P}/webhooks/{id}`, 200, {
+      method: 'PATCH',
+      url: epUrl,
+      ...json(admin, { filter: null, transform: null }),
+    });
+    const preview = `${P}/webhooks/preview-transform`;
+    await send(`POST ${preview}`, 200, {
+      method: 'POST',
+      url: preview,
+      ...json(admin, { transform: { preset: 'qlar' } }),
+    });
+    await send(`POST ${preview}`, 400, {
+      method: 'POST',
+      url: preview,
+      ...json(admin, { transform: { jsonata: '(' } }),
+    });
+    await send(`POST ${preview}`, 404, {
+      method: 'POST',
+      url: preview,
+      ...json(admin, { transform: { preset: 'qlar' }, event_id: 'evt_00000000000000000000' }),
+    });
+    await send(`POST ${preview}`, 422, {
+      method: 'POST',
+      url: preview,
+      ...json(admin, { transform: { jsonata: '$error("no")' } }),
+    });
     await send(`GET ${P}/webhooks/{id}/secret`, 200, { method: 'GET', url: `${epUrl}/secret`, headers: admin });
     await send(`GET ${P}/webhooks/{id}/secret`, 404, {
       method: 'GET',

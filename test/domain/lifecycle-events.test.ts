@@ -71,6 +71,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Escalated',
       escalation_level: 'L2',
+      complaint_category: 'Banking',
+      priority: 'critical',
       to_level: 'L2',
       trigger: 'manual',
     });
@@ -83,6 +85,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       claimed_by: 'api-key:admin',
     });
     expect(claimed.data.claimed_by).toBe('api-key:admin');
@@ -93,6 +97,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       released_by: 'api-key:admin',
     });
     expect(released.data.claimed_by).toBeNull();
@@ -109,6 +115,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Escalated',
       escalation_level: 'L2',
+      complaint_category: 'Banking',
+      priority: 'critical',
       resolution_notes: 'Replaced the compressor',
     });
     expect(data.stage).toBe('Closure');
@@ -146,6 +154,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Resolved',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       resolution_type: 'refund',
       amount_recovered: 41000.5,
     });
@@ -166,6 +176,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Withdrawn',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       reason_code: 'resolved_elsewhere',
     });
     expect(data.status).toBe('Withdrawn');
@@ -180,6 +192,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       to_email: 'bob@example.test',
       immediate_transfer: false,
     });
@@ -220,6 +234,8 @@ describe('each lifecycle step emits exactly its one event', () => {
         escalatr_id: id,
         status: 'Open',
         escalation_level: 'L1',
+        complaint_category: 'Banking',
+        priority: 'critical',
         action,
         offer_id: offer.offer_id,
       });
@@ -243,6 +259,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       message_id: data.message_id,
       directed_to: 'company',
     });
@@ -270,6 +288,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       evidence_id: data.evidence_id,
       file_name: 'receipt.pdf',
     });
@@ -290,6 +310,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       all_answered: false,
     });
     const b = await oneEvent(() =>
@@ -310,6 +332,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       action_id: drafted.data.action_id,
       draft_id: drafted.data.draft_id,
     });
@@ -328,6 +352,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       draft_id: drafted.data.draft_id,
     });
   });
@@ -345,6 +371,8 @@ describe('each lifecycle step emits exactly its one event', () => {
       escalatr_id: id,
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Banking',
+      priority: 'critical',
       draft_id: draft.draft_id,
     });
   });

@@ -63,6 +63,8 @@ describe('SLA scheduler', () => {
       escalatr_id: id,
       status: 'Escalated',
       escalation_level: 'L2',
+      complaint_category: 'Consumer Durables',
+      priority: 'high',
       to_level: 'L2',
       trigger: 'auto_sla',
     });
@@ -180,7 +182,15 @@ describe('SLA scheduler', () => {
       expect(await t.app.scheduler.tick()).toBe(1);
       const escalated = (await eventsOf(t.store.db, id)).filter((e) => e.name === 'complaint.escalated');
       expect(escalated.map((e) => e.body.data)).toEqual([
-        { escalatr_id: id, status: 'Escalated', escalation_level: 'L2', to_level: 'L2', trigger: 'auto_action_wait' },
+        {
+          escalatr_id: id,
+          status: 'Escalated',
+          escalation_level: 'L2',
+          complaint_category: 'Consumer Durables',
+          priority: 'high',
+          to_level: 'L2',
+          trigger: 'auto_action_wait',
+        },
       ]);
       t.clock.advance(10 * HOUR);
       expect(await t.app.scheduler.tick()).toBe(0);

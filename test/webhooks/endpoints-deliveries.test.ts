@@ -58,6 +58,8 @@ describe('test send, deliveries, resend and recover', () => {
       escalatr_id: expect.stringMatching(/^ESC-VOLT-\d{6}-00000$/),
       status: 'Open',
       escalation_level: 'L1',
+      complaint_category: 'Sample',
+      priority: 'medium',
       sample: true,
       message: 'ping from the dashboard',
       endpoint_id: target.id,

@@ -75,6 +75,8 @@ describe('delivery worker: wire format, retries, dead', () => {
       escalatr_id: id,
       status: 'Escalated',
       escalation_level: 'L2',
+      complaint_category: 'Consumer Durables',
+      priority: 'medium',
       to_level: 'L2',
       trigger: 'manual',
     });

@@ -334,6 +334,52 @@ export interface Endpoint {
    */
   has_token: boolean;
   timeout_ms: number;
+  filter: {
+    /**
+     * This interface was referenced by `undefined`'s JSON-Schema definition
+     * via the `patternProperty` "^(.*)$".
+     */
+    [k: string]:
+      | string
+      | number
+      | boolean
+      | null
+      | {
+          $eq?: string | number | boolean | null;
+          $ne?: string | number | boolean | null;
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $in?: (string | number | boolean | null)[];
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $nin?: (string | number | boolean | null)[];
+          $gt?: string | number;
+          $gte?: string | number;
+          $lt?: string | number;
+          $lte?: string | number;
+          $exists?: boolean;
+        };
+  } | null;
+  transform:
+    | (
+        | {
+            /**
+             * qlar: the lifecycle payload of the escalation guide
+             */
+            preset: 'qlar';
+          }
+        | {
+            /**
+             * A JSONata expression over the event body ({id, event, timestamp, data})
+             */
+            jsonata: string;
+          }
+      )
+    | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -360,6 +406,52 @@ export interface CreatedEndpoint {
    */
   has_token: boolean;
   timeout_ms: number;
+  filter: {
+    /**
+     * This interface was referenced by `undefined`'s JSON-Schema definition
+     * via the `patternProperty` "^(.*)$".
+     */
+    [k: string]:
+      | string
+      | number
+      | boolean
+      | null
+      | {
+          $eq?: string | number | boolean | null;
+          $ne?: string | number | boolean | null;
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $in?: (string | number | boolean | null)[];
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $nin?: (string | number | boolean | null)[];
+          $gt?: string | number;
+          $gte?: string | number;
+          $lt?: string | number;
+          $lte?: string | number;
+          $exists?: boolean;
+        };
+  } | null;
+  transform:
+    | (
+        | {
+            /**
+             * qlar: the lifecycle payload of the escalation guide
+             */
+            preset: 'qlar';
+          }
+        | {
+            /**
+             * A JSONata expression over the event body ({id, event, timestamp, data})
+             */
+            jsonata: string;
+          }
+      )
+    | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -420,6 +512,52 @@ export interface EndpointInput {
    * Default 10000
    */
   timeout_ms?: number;
+  filter?: {
+    /**
+     * This interface was referenced by `undefined`'s JSON-Schema definition
+     * via the `patternProperty` "^(.*)$".
+     */
+    [k: string]:
+      | string
+      | number
+      | boolean
+      | null
+      | {
+          $eq?: string | number | boolean | null;
+          $ne?: string | number | boolean | null;
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $in?: (string | number | boolean | null)[];
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $nin?: (string | number | boolean | null)[];
+          $gt?: string | number;
+          $gte?: string | number;
+          $lt?: string | number;
+          $lte?: string | number;
+          $exists?: boolean;
+        };
+  } | null;
+  transform?:
+    | (
+        | {
+            /**
+             * qlar: the lifecycle payload of the escalation guide
+             */
+            preset: 'qlar';
+          }
+        | {
+            /**
+             * A JSONata expression over the event body ({id, event, timestamp, data})
+             */
+            jsonata: string;
+          }
+      )
+    | null;
 }
 
 export interface EndpointPatch {
@@ -451,6 +589,52 @@ export interface EndpointPatch {
    * Default 10000
    */
   timeout_ms?: number;
+  filter?: {
+    /**
+     * This interface was referenced by `undefined`'s JSON-Schema definition
+     * via the `patternProperty` "^(.*)$".
+     */
+    [k: string]:
+      | string
+      | number
+      | boolean
+      | null
+      | {
+          $eq?: string | number | boolean | null;
+          $ne?: string | number | boolean | null;
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $in?: (string | number | boolean | null)[];
+          /**
+           * @minItems 1
+           * @maxItems 100
+           */
+          $nin?: (string | number | boolean | null)[];
+          $gt?: string | number;
+          $gte?: string | number;
+          $lt?: string | number;
+          $lte?: string | number;
+          $exists?: boolean;
+        };
+  } | null;
+  transform?:
+    | (
+        | {
+            /**
+             * qlar: the lifecycle payload of the escalation guide
+             */
+            preset: 'qlar';
+          }
+        | {
+            /**
+             * A JSONata expression over the event body ({id, event, timestamp, data})
+             */
+            jsonata: string;
+          }
+      )
+    | null;
 }
 
 export interface Delivery {

@@ -6529,6 +6529,36 @@ export interface paths {
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
                 timeout_ms: number;
+                filter: {
+                  [key: string]:
+                    | (string | number | boolean | null)
+                    | {
+                        $eq?: string | number | boolean | null;
+                        $ne?: string | number | boolean | null;
+                        $in?: (string | number | boolean | null)[];
+                        $nin?: (string | number | boolean | null)[];
+                        $gt?: string | number;
+                        $gte?: string | number;
+                        $lt?: string | number;
+                        $lte?: string | number;
+                        $exists?: boolean;
+                      };
+                } | null;
+                transform:
+                  | (
+                      | {
+                          /**
+                           * @description qlar: the lifecycle payload of the escalation guide
+                           * @enum {string}
+                           */
+                          preset: 'qlar';
+                        }
+                      | {
+                          /** @description A JSONata expression over the event body ({id, event, timestamp, data}) */
+                          jsonata: string;
+                        }
+                    )
+                  | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -6621,6 +6651,36 @@ export interface paths {
             } | null;
             /** @description Default 10000 */
             timeout_ms?: number;
+            filter?: {
+              [key: string]:
+                | (string | number | boolean | null)
+                | {
+                    $eq?: string | number | boolean | null;
+                    $ne?: string | number | boolean | null;
+                    $in?: (string | number | boolean | null)[];
+                    $nin?: (string | number | boolean | null)[];
+                    $gt?: string | number;
+                    $gte?: string | number;
+                    $lt?: string | number;
+                    $lte?: string | number;
+                    $exists?: boolean;
+                  };
+            } | null;
+            transform?:
+              | (
+                  | {
+                      /**
+                       * @description qlar: the lifecycle payload of the escalation guide
+                       * @enum {string}
+                       */
+                      preset: 'qlar';
+                    }
+                  | {
+                      /** @description A JSONata expression over the event body ({id, event, timestamp, data}) */
+                      jsonata: string;
+                    }
+                )
+              | null;
           };
         };
       };
@@ -6652,6 +6712,36 @@ export interface paths {
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
                 timeout_ms: number;
+                filter: {
+                  [key: string]:
+                    | (string | number | boolean | null)
+                    | {
+                        $eq?: string | number | boolean | null;
+                        $ne?: string | number | boolean | null;
+                        $in?: (string | number | boolean | null)[];
+                        $nin?: (string | number | boolean | null)[];
+                        $gt?: string | number;
+                        $gte?: string | number;
+                        $lt?: string | number;
+                        $lte?: string | number;
+                        $exists?: boolean;
+                      };
+                } | null;
+                transform:
+                  | (
+                      | {
+                          /**
+                           * @description qlar: the lifecycle payload of the escalation guide
+                           * @enum {string}
+                           */
+                          preset: 'qlar';
+                        }
+                      | {
+                          /** @description A JSONata expression over the event body ({id, event, timestamp, data}) */
+                          jsonata: string;
+                        }
+                    )
+                  | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -6666,7 +6756,7 @@ export interface paths {
             };
           };
         };
-        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_url: the URL is not an allowed https:// URL; validation_failed */
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_url: the URL is not an allowed https:// URL; invalid_filter: the filter names an unknown operator or an unusable value; invalid_transform: the expression does not compile, or a preset does not cover the subscribed events; validation_failed */
         400: {
           headers: {
             [name: string]: unknown;
@@ -6746,6 +6836,163 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/webhooks/preview-transform': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Try a transformation
+     * @description Runs a transformation on one of your events (event_id, else your most recent; a sample event when you have none) and answers what an endpoint with it would receive. Nothing is saved or sent.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * Transform
+             * @description Reshapes the body sent to this endpoint; signatures cover the bytes sent. null: the event body as stored.
+             */
+            transform:
+              | {
+                  /**
+                   * @description qlar: the lifecycle payload of the escalation guide
+                   * @enum {string}
+                   */
+                  preset: 'qlar';
+                }
+              | {
+                  /** @description A JSONata expression over the event body ({id, event, timestamp, data}) */
+                  jsonata: string;
+                };
+            /** @description An event of yours to run it on; default: your most recent event */
+            event_id?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              data: {
+                event_id: string | null;
+                /** @description The event's name */
+                event: string;
+                /** @description The event body as stored */
+                input: unknown;
+                /** @description What the endpoint would receive, parsed; null when nothing would be sent */
+                output: unknown;
+                body: string | null;
+                bytes: number;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_transform: the expression does not compile; validation_failed */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: no such event of your company */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description transform_failed: the expression failed on the event (the message is the expression's own) */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/webhooks/{id}': {
     parameters: {
       query?: never;
@@ -6792,6 +7039,36 @@ export interface paths {
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
                 timeout_ms: number;
+                filter: {
+                  [key: string]:
+                    | (string | number | boolean | null)
+                    | {
+                        $eq?: string | number | boolean | null;
+                        $ne?: string | number | boolean | null;
+                        $in?: (string | number | boolean | null)[];
+                        $nin?: (string | number | boolean | null)[];
+                        $gt?: string | number;
+                        $gte?: string | number;
+                        $lt?: string | number;
+                        $lte?: string | number;
+                        $exists?: boolean;
+                      };
+                } | null;
+                transform:
+                  | (
+                      | {
+                          /**
+                           * @description qlar: the lifecycle payload of the escalation guide
+                           * @enum {string}
+                           */
+                          preset: 'qlar';
+                        }
+                      | {
+                          /** @description A JSONata expression over the event body ({id, event, timestamp, data}) */
+                          jsonata: string;
+                        }
+                    )
+                  | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -6985,6 +7262,36 @@ export interface paths {
             } | null;
             /** @description Default 10000 */
             timeout_ms?: number;
+            filter?: {
+              [key: string]:
+                | (string | number | boolean | null)
+                | {
+                    $eq?: string | number | boolean | null;
+                    $ne?: string | number | boolean | null;
+                    $in?: (string | number | boolean | null)[];
+                    $nin?: (string | number | boolean | null)[];
+                    $gt?: string | number;
+                    $gte?: string | number;
+                    $lt?: string | number;
+                    $lte?: string | number;
+                    $exists?: boolean;
+                  };
+            } | null;
+            transform?:
+              | (
+                  | {
+                      /**
+                       * @description qlar: the lifecycle payload of the escalation guide
+                       * @enum {string}
+                       */
+                      preset: 'qlar';
+                    }
+                  | {
+                      /** @description A JSONata expression over the event body ({id, event, timestamp, data}) */
+                      jsonata: string;
+                    }
+                )
+              | null;
           };
         };
       };
@@ -7016,6 +7323,36 @@ export interface paths {
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
                 timeout_ms: number;
+                filter: {
+                  [key: string]:
+                    | (string | number | boolean | null)
+                    | {
+                        $eq?: string | number | boolean | null;
+                        $ne?: string | number | boolean | null;
+                        $in?: (string | number | boolean | null)[];
+                        $nin?: (string | number | boolean | null)[];
+                        $gt?: string | number;
+                        $gte?: string | number;
+                        $lt?: string | number;
+                        $lte?: string | number;
+                        $exists?: boolean;
+                      };
+                } | null;
+                transform:
+                  | (
+                      | {
+                          /**
+                           * @description qlar: the lifecycle payload of the escalation guide
+                           * @enum {string}
+                           */
+                          preset: 'qlar';
+                        }
+                      | {
+                          /** @description A JSONata expression over the event body ({id, event, timestamp, data}) */
+                          jsonata: string;
+                        }
+                    )
+                  | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -7028,7 +7365,7 @@ export interface paths {
             };
           };
         };
-        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding). invalid_url: the URL is not an allowed https:// URL; validation_failed; credentials_required: the URL moves to another origin without auth sent again (error.details.field) */
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding). invalid_url: the URL is not an allowed https:// URL; invalid_filter: the filter names an unknown operator or an unusable value; invalid_transform: the expression does not compile, or a preset does not cover the subscribed events; validation_failed; credentials_required: the URL moves to another origin without auth sent again (error.details.field) */
         400: {
           headers: {
             [name: string]: unknown;

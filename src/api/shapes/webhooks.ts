@@ -12,6 +12,8 @@ import {
   MIN_TIMEOUT_MS,
   type EndpointView,
 } from '../../webhooks/endpoints.js';
+import { FILTER_MAX_FIELDS, FILTER_MAX_LIST } from '../../domain/event-filter.js';
+import { PRESET_NAMES, TRANSFORM_MAX_CHARS } from '../../webhooks/transform.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
 
@@ -20,6 +22,65 @@ export const AuthTypeSchema = StringEnum(AUTH_TYPES, {
 });
 
 /** What list and get show of an endpoint: never the secret, never a credential. */
+const FilterValue = Type.Union([Type.String({ maxLength: 1000 }), Type.Number(), Type.Boolean(), Type.Null()]);
+const FilterList = Type.Array(FilterValue, { minItems: 1, maxItems: FILTER_MAX_LIST });
+const Ordered = Type.Union([Type.String({ maxLength: 1000 }), Type.Number()]);
+
+const EventFilterSchema = Type.Record(
+  Type.String({ maxLength: 200 }),
+  Type.Union([
+    FilterValue,
+    Type.Object(
+      {
+        $eq: Type.Optional(FilterValue),
+        $ne: Type.Optional(FilterValue),
+        $in: Type.Optional(FilterList),
+        $nin: Type.Optional(FilterList),
+        $gt: Type.Optional(Ordered),
+        $gte: Type.Optional(Ordered),
+        $lt: Type.Optional(Ordered),
+        $lte: Type.Optional(Ordered),
+        $exists: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+  ]),
+  {
+    minProperties: 1,
+    maxProperties: FILTER_MAX_FIELDS,
+    title: 'EventFilter',
+    description:
+      "Which events make a delivery, on the event's data: each key a field of `data` (dots reach into objects), " +
+      'each value a plain value (equals) or operators $eq, $ne, $in, $nin, $gt, $gte, $lt, $lte, $exists; every key ' +
+      'must match. Levels L1–L9 compare as levels. Example: {"escalation_level": {"$gte": "L3"}, ' +
+      '"priority": {"$in": ["high", "critical"]}}. null: every subscribed event.',
+  },
+);
+
+const TransformSchema = Type.Union(
+  [
+    Type.Object(
+      { preset: StringEnum(PRESET_NAMES, { description: 'qlar: the lifecycle payload of the escalation guide' }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        jsonata: Type.String({
+          minLength: 1,
+          maxLength: TRANSFORM_MAX_CHARS,
+          description: 'A JSONata expression over the event body ({id, event, timestamp, data})',
+        }),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    title: 'Transform',
+    description:
+      'Reshapes the body sent to this endpoint; signatures cover the bytes sent. null: the event body as stored.',
+  },
+);
+
 export const EndpointSchema = Type.Object(
   {
     id: Type.String(),
@@ -30,6 +91,8 @@ export const EndpointSchema = Type.Object(
     auth: Type.Object({ type: AuthTypeSchema, header_name: Nullable(Type.String()) }),
     has_token: Type.Boolean({ description: 'Whether a credential is stored (it is never shown)' }),
     timeout_ms: Type.Integer(),
+    filter: Nullable(EventFilterSchema),
+    transform: Nullable(TransformSchema),
     disabled_reason: Nullable(Type.String({ description: 'manual, gone or failing_5_days' })),
     disabled_at: Nullable(DateTime()),
     failing_since: Nullable(DateTime()),
@@ -190,6 +253,8 @@ const endpointFields = {
   timeout_ms: Type.Optional(
     Type.Integer({ minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS, description: `Default ${DEFAULT_TIMEOUT_MS}` }),
   ),
+  filter: Type.Optional(Nullable(EventFilterSchema)),
+  transform: Type.Optional(Nullable(TransformSchema)),
 };
 export const CreateEndpointBody = Type.Object(endpointFields, { additionalProperties: false });
 export const PatchEndpointBody = Type.Object(
@@ -200,6 +265,8 @@ export const PatchEndpointBody = Type.Object(
     events: Type.Optional(endpointFields.events),
     auth: endpointFields.auth,
     timeout_ms: endpointFields.timeout_ms,
+    filter: endpointFields.filter,
+    transform: endpointFields.transform,
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -219,6 +286,24 @@ export const TestEventBody = Type.Object(
   { message: Type.Optional(Type.String({ maxLength: 1000 })) },
   { additionalProperties: false },
 );
+export const TransformPreviewBody = Type.Object(
+  {
+    transform: TransformSchema,
+    event_id: Type.Optional(
+      Type.String({ maxLength: 100, description: 'An event of yours to run it on; default: your most recent event' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const TransformPreviewSchema = Type.Object({
+  event_id: Nullable(Type.String({ description: 'The event it ran on; null: a sample webhook.test event' })),
+  event: Type.String({ description: "The event's name" }),
+  input: Type.Unknown({ description: 'The event body as stored' }),
+  output: Type.Unknown({ description: 'What the endpoint would receive, parsed; null when nothing would be sent' }),
+  body: Nullable(Type.String({ description: 'The exact bytes that would be sent and signed' })),
+  bytes: Type.Integer(),
+});
+
 export const RecoverBody = Type.Object(
   { since: DateTime({ description: 'ISO time; deliveries created since then' }) },
   { additionalProperties: false },
