@@ -257,7 +257,8 @@ export async function eraseComplaintRecords(
       | { table: 'complaints'; key: 'escalatr_id'; column: 'resolution_notes' }
       | { table: 'messages'; key: 'id'; column: 'body' }
       | { table: 'settlement_offers'; key: 'id'; column: 'terms' }
-      | { table: 'followups'; key: 'id'; column: 'question' },
+      | { table: 'followups'; key: 'id'; column: 'question' }
+      | { table: 'complaint_notes'; key: 'id'; column: 'body' },
     complaintIds: string[],
   ) => {
     const complaintColumn = target.table === 'complaints' ? 'escalatr_id' : 'complaint_id';
@@ -293,6 +294,8 @@ export async function eraseComplaintRecords(
     counts.messages_redacted += Number(mine.numUpdatedRows);
     counts.messages_redacted += await scrubRows({ table: 'messages', key: 'id', column: 'body' }, part);
     await scrubRows({ table: 'settlement_offers', key: 'id', column: 'terms' }, part);
+    // Internal notes are staff text too: kept, with the person's identity and words cut out.
+    await scrubRows({ table: 'complaint_notes', key: 'id', column: 'body' }, part);
     counts.followups_redacted += await scrubRows({ table: 'followups', key: 'id', column: 'question' }, part);
     const answers = await tx
       .updateTable('followups')

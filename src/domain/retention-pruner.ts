@@ -7,12 +7,10 @@ import type { Plan } from './companies.js';
 import { effectiveRetentionDays, retentionCutoff } from './retention.js';
 
 /** The history tables retention removes rows from. */
-export const PRUNED_TABLES = ['events', 'deliveries', 'attempts', 'feedback_records'] as const;
-export type PrunedTable = (typeof PRUNED_TABLES)[number];
+export type PrunedTable = 'events' | 'deliveries' | 'attempts' | 'feedback_records';
 
 /** The tables whose oldest row is reported (a delivery lives and goes with its event and attempts). */
-export const AGED_TABLES = ['events', 'attempts', 'feedback_records'] as const;
-export type AgedTable = (typeof AGED_TABLES)[number];
+export type AgedTable = 'events' | 'attempts' | 'feedback_records';
 
 export interface PruneReport {
   /** Rows removed by this run, per table. */

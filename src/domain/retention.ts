@@ -12,7 +12,7 @@ export const DAY_MS = 86_400_000;
  * company on the plan and the most its owners may choose. The operator may set any window within
  * [1, OPERATOR_MAX_RETENTION_DAYS].
  */
-export const PLAN_RETENTION_DAYS: Readonly<Record<Plan, number>> = {
+const PLAN_RETENTION_DAYS: Readonly<Record<Plan, number>> = {
   free: 7,
   starter: 30,
   professional: 90,

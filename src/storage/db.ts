@@ -152,3 +152,8 @@ function keepPrivate(file: string): void {
     if (mode !== undefined && (mode & 0o077) !== 0) chmodSync(path, mode & 0o700);
   }
 }
+
+/** Runs `fn` in one transaction: the change, its event and its deliveries commit together or not at all. */
+export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction().execute(fn);
+}

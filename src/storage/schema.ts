@@ -252,7 +252,7 @@ export interface DeliveriesTable {
 }
 
 /** An endpoint's adaptive concurrency as a worker last reported it (no row: open). */
-export interface EndpointConcurrencyTable {
+interface EndpointConcurrencyTable {
   endpoint_id: string;
   company_id: string;
   state: 'open' | 'narrowed' | 'probing';
@@ -321,7 +321,7 @@ export interface DestinationsTable {
 }
 
 /** Deliveries the pruning step passed while unsettled, removed once settled (migration 0016). */
-export interface RetentionHeldTable {
+interface RetentionHeldTable {
   delivery_id: string;
   company_id: string;
   event_id: string;

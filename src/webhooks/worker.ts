@@ -419,7 +419,7 @@ class Sleeper {
 }
 
 /** One company's attempts in flight by default: half the worker's, so another company always finds slots. */
-export function defaultCompanyConcurrency(concurrency: number): number {
+function defaultCompanyConcurrency(concurrency: number): number {
   return Math.max(1, Math.ceil(concurrency / 2));
 }
 

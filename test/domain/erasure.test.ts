@@ -114,6 +114,8 @@ describe(`erasing a consumer leaves no copy of them (${dialectName})`, () => {
     await inject('POST', `${C}/complaints/${id}/actions`, zelda, { kind: 'formal_notice', body: `Notice: ${PHRASE}` });
     await inject('POST', `${C}/complaints/${id}/social`, zelda, { platform: 'x', body: `Shame on VOLT: ${PHRASE}` });
     await inject('POST', `${P}/complaints/${id}/messages`, admin, { body: `We are sorry, ${NAME}.` });
+    // An internal note quoting the person: staff text, kept with their identity and words cut out.
+    await inject('POST', `${P}/complaints/${id}/notes`, admin, { body: `${NAME} (${EMAIL}) called twice.` });
     await inject('POST', `${C}/complaints/${id}/delegate`, zelda, {
       to_email: 'helper@example.test',
       immediate_transfer: false,

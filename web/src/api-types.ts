@@ -32,6 +32,10 @@ export interface ComplaintDetail {
   title: string;
   description: string;
   sla_due_at: string | null;
+  /**
+   * True while the window waits for the consumer (an unanswered follow-up question or an open settlement offer, when the company pauses for them); it resumes with the time it had left once they answer.
+   */
+  sla_paused: boolean;
   updated_at: string;
   consumer: {
     email: string;
@@ -138,11 +142,14 @@ export interface FeedEvent {
     | 'complaint.created'
     | 'complaint.escalated'
     | 'complaint.claimed'
+    | 'complaint.assigned'
     | 'complaint.released'
     | 'complaint.completed'
     | 'complaint.resolved'
     | 'complaint.withdrawn'
     | 'complaint.delegated'
+    | 'complaint.sla_warning'
+    | 'complaint.sla_breached'
     | 'settlement.responded'
     | 'message.new'
     | 'evidence.uploaded'
@@ -314,6 +321,281 @@ export interface RetentionInput {
    * Days to keep, from 1 to the plan's maximum (free 7, starter 30, professional 90, enterprise 365)
    */
   days: number;
+}
+
+export interface SlaCalendar {
+  /**
+   * IANA time zone the hours and holidays are in, e.g. Europe/Berlin
+   */
+  time_zone: string;
+  /**
+   * Local dates (YYYY-MM-DD) closed all day
+   *
+   * @maxItems 1000
+   */
+  holidays: string[];
+  business_hours: {
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    monday: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    tuesday: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    wednesday: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    thursday: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    friday: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    saturday: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    sunday: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+  };
+  /**
+   * A window that starts while a follow-up question or a settlement offer awaits the consumer waits for their answer (default false)
+   */
+  pause_when_awaiting_consumer: boolean;
+  /**
+   * Fractions of a window at which complaint.sla_warning is sent (default [0.75])
+   */
+  warning_fractions: number[];
+  /**
+   * Open 24×7 with no holidays: windows count elapsed time
+   */
+  always_open: boolean;
+}
+
+export interface SlaCalendarInput {
+  /**
+   * IANA time zone the hours and holidays are in, e.g. Europe/Berlin
+   */
+  time_zone: string;
+  /**
+   * Local dates (YYYY-MM-DD) closed all day
+   *
+   * @maxItems 1000
+   */
+  holidays: string[];
+  /**
+   * Per weekday (monday … sunday); a day left out is closed
+   */
+  business_hours: {
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    monday?: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    tuesday?: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    wednesday?: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    thursday?: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    friday?: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    saturday?: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+    /**
+     * Opening intervals of the day, not overlapping; none: closed
+     *
+     * @maxItems 12
+     */
+    sunday?: {
+      /**
+       * Local time HH:MM, 00:00–23:59
+       */
+      start: string;
+      /**
+       * Local time HH:MM, after start; 24:00 is midnight
+       */
+      end: string;
+    }[];
+  };
+  /**
+   * A window that starts while a follow-up question or a settlement offer awaits the consumer waits for their answer (default false)
+   */
+  pause_when_awaiting_consumer?: boolean;
+  /**
+   * Fractions of a window at which complaint.sla_warning is sent (default [0.75])
+   *
+   * @maxItems 5
+   */
+  warning_fractions?: number[];
+}
+
+export interface Note {
+  id: string;
+  /**
+   * The staff email, or api-key:{name} for a key
+   */
+  author: string;
+  body: string;
+  created_at: string;
 }
 
 export interface Endpoint {
@@ -494,7 +776,7 @@ export interface EndpointInput {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100
@@ -571,7 +853,7 @@ export interface EndpointPatch {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100

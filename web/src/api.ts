@@ -85,7 +85,6 @@ export const api = {
   post: async <T>(path: string, body?: unknown): Promise<T> => (await request('POST', path, body)).data as T,
   put: async <T>(path: string, body: unknown): Promise<T> => (await request('PUT', path, body)).data as T,
   patch: async <T>(path: string, body: unknown): Promise<T> => (await request('PATCH', path, body)).data as T,
-  put: async <T>(path: string, body: unknown): Promise<T> => (await request('PUT', path, body)).data as T,
   del: async <T>(path: string): Promise<T> => (await request('DELETE', path)).data as T,
 };
 

@@ -27,7 +27,7 @@ export const WIDEN_AFTER = 4;
  * 429 (overloaded: narrow it); it answered (widen it in time); or it says nothing about load (a skip, a refused
  * address, a redirect, another 4xx).
  */
-export function capacitySignal(outcome: AttemptOutcome | null): { failed: string } | 'ok' | null {
+function capacitySignal(outcome: AttemptOutcome | null): { failed: string } | 'ok' | null {
   if (!outcome) return null;
   if (outcome.ok) return 'ok';
   const status = outcome.statusCode;
