@@ -21,12 +21,14 @@ export const TABLES: ReadonlyArray<keyof Database> = [
   'social_drafts',
   'events',
   'endpoints',
+  'endpoint_concurrency',
   'deliveries',
   'attempts',
   'feedback_records',
   'automations',
   'destinations',
   'retention_held',
+  'audit_log',
 ];
 
 // Tables whose rows carry updated_at: with the clock moved on before each request, an in-place change shows there.

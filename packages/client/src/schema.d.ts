@@ -5457,6 +5457,15 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
+        /** @description cursor_expired: the cursor points before the events still kept (older events are removed after the company's retention window); start again from after=start or pass a newer cursor */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
         /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
@@ -5651,6 +5660,228 @@ export interface paths {
           };
         };
         /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/settings/retention': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Retention settings
+     * @description How many days delivery history, the event feed and Shield feedback are kept before they are removed, with the plan's default and maximum. A complaint's own record and its timeline are kept.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /**
+               * RetentionSettings
+               * @example {
+               *       "days": 90,
+               *       "default_days": 90,
+               *       "max_days": 90,
+               *       "plan": "professional",
+               *       "feed_events": 1204,
+               *       "oldest_event_at": "2026-03-18T09:00:00.000Z"
+               *     }
+               */
+              data: {
+                /** @description Days of delivery history (deliveries, attempts), event feed and Shield feedback kept; older rows are removed */
+                days: number;
+                /** @description The plan's default window */
+                default_days: number;
+                /** @description The longest window the plan lets owners and admins choose */
+                max_days: number;
+                /** @enum {string} */
+                plan: 'free' | 'starter' | 'professional' | 'enterprise';
+                /** @description Events the event feed holds now */
+                feed_events: number;
+                oldest_event_at: string | null;
+              };
+            };
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    /**
+     * Change the retention window
+     * @description Sets the window in days, within the plan's maximum. A shorter window removes older history at the next retention run (deliveries still being sent are kept until they settle); removed rows cannot be restored.
+     */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description Days to keep, from 1 to the plan's maximum (free 7, starter 30, professional 90, enterprise 365) */
+            days: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /**
+               * RetentionSettings
+               * @example {
+               *       "days": 90,
+               *       "default_days": 90,
+               *       "max_days": 90,
+               *       "plan": "professional",
+               *       "feed_events": 1204,
+               *       "oldest_event_at": "2026-03-18T09:00:00.000Z"
+               *     }
+               */
+              data: {
+                /** @description Days of delivery history (deliveries, attempts), event feed and Shield feedback kept; older rows are removed */
+                days: number;
+                /** @description The plan's default window */
+                default_days: number;
+                /** @description The longest window the plan lets owners and admins choose */
+                max_days: number;
+                /** @enum {string} */
+                plan: 'free' | 'starter' | 'professional' | 'enterprise';
+                /** @description Events the event feed holds now */
+                feed_events: number;
+                oldest_event_at: string | null;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token. retention_over_plan: days is more than the plan keeps (error.details.max_days gives the plan's maximum) */
         403: {
           headers: {
             [name: string]: unknown;
@@ -7439,6 +7670,120 @@ export interface paths {
         };
       };
     };
+    trace?: never;
+  };
+  '/api/v1/webhooks/{id}/concurrency': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The endpoint's adaptive concurrency
+     * @description Workers narrow an endpoint whose attempts time out or fail (its limit halves, down to one attempt at a time) and widen it again after successes. This is the latest change a worker reported.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** EndpointConcurrency */
+              data: {
+                endpoint_id: string;
+                /**
+                 * @description open: full cap; narrowed: failures halved the limit, successes widen it again; probing: narrowed to one and still failing, one attempt at a time
+                 * @enum {string}
+                 */
+                state: 'open' | 'narrowed' | 'probing';
+                /** @description Attempts in flight allowed now (per worker process), 1 to cap */
+                limit: number;
+                /** @description The most it widens to (ESCALATR_ENDPOINT_CONCURRENCY) */
+                cap: number;
+                since: string | null;
+                reason: string | null;
+                updated_at: string | null;
+              };
+            };
+          };
+        };
+        /** @description invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no such endpoint of your company */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/api/v1/webhooks/{id}/secret': {
