@@ -29,7 +29,6 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MIN_TIMEOUT_MS = 1_000;
 export const MAX_TIMEOUT_MS = 30_000;
 export const MAX_GRACE_PERIOD_S = 7 * 24 * 3600;
-const DEFAULT_TEST_MESSAGE = 'This is a test event from Escalatr.';
 
 /** Why an endpoint stopped receiving: set by the user, or by the worker's health rules. */
 export type DisableReason = 'manual' | 'gone' | 'failing_5_days';
@@ -494,11 +493,10 @@ export function endpointAuth(ctx: DomainContext, row: Pick<EndpointRow, 'auth_ty
  * test. The id has the company's real form with sequence 00000, which no complaint is ever given; `sample: true`
  * tells a receiver to take no action on it.
  */
-async function sampleComplaintFields(tx: Tx, companyId: string, now: number) {
-  const company = await tx.selectFrom('companies').select('code').where('id', '=', companyId).executeTakeFirstOrThrow();
+export function sampleComplaintFields(companyCode: string, now: number) {
   return {
     ...eventBase({
-      escalatr_id: formatEscalatrId(company.code, now, 0),
+      escalatr_id: formatEscalatrId(companyCode, now, 0),
       status: 'Open',
       level: 1,
       complaint_category: 'Sample',
@@ -506,6 +504,14 @@ async function sampleComplaintFields(tx: Tx, companyId: string, now: number) {
     }),
     sample: true,
   };
+}
+
+/** What a Test press sends when no message is given. */
+export const DEFAULT_TEST_MESSAGE = 'This is a test event from Escalatr.';
+
+async function companyCode(tx: Tx, companyId: string): Promise<string> {
+  const company = await tx.selectFrom('companies').select('code').where('id', '=', companyId).executeTakeFirstOrThrow();
+  return company.code;
 }
 
 /** The Test button: a `webhook.test` event delivered to this endpoint only, whatever it subscribes to. */
@@ -523,7 +529,11 @@ export async function sendTestEvent(
     const emitted = await emitEvent(ctx, work, {
       companyId,
       name: 'webhook.test',
-      data: { ...(await sampleComplaintFields(work.tx, companyId, work.now)), message: text, endpoint_id: id },
+      data: {
+        ...sampleComplaintFields(await companyCode(work.tx, companyId), work.now),
+        message: text,
+        endpoint_id: id,
+      },
       onlyEndpointId: id,
     });
     return emitted.deliveryIds[0];

@@ -1,5 +1,7 @@
 import type { DomainContext } from '../domain/context.js';
+import { iso } from '../clock.js';
 import { AppError, notFound } from '../errors.js';
+import { DEFAULT_TEST_MESSAGE, sampleComplaintFields } from './endpoints.js';
 import { TransformError, transformBody, validateTransform, type EndpointTransform } from './transform.js';
 
 export interface TransformPreview {
@@ -10,22 +12,6 @@ export interface TransformPreview {
   body: string | null;
   bytes: number;
 }
-
-/** What a body looks like when the company has no event yet: a Test press's event, with sample complaint fields. */
-const SAMPLE_EVENT = {
-  id: 'evt_sample',
-  event: 'webhook.test',
-  timestamp: '2026-01-01T00:00:00.000Z',
-  data: {
-    escalatr_id: 'ESC-SAMPLE-260101-00000',
-    status: 'Open',
-    escalation_level: 'L1',
-    complaint_category: 'Sample',
-    priority: 'medium',
-    sample: true,
-    message: 'This is a test event from Escalatr.',
-  },
-};
 
 /**
  * A dry run of a transformation before it is saved: on one of the company's events (by id, else its most recent),
@@ -49,7 +35,8 @@ export async function previewTransform(
   if (eventId !== undefined) query = query.where('id', '=', eventId);
   const row = await query.executeTakeFirst();
   if (!row && eventId !== undefined) throw notFound('event');
-  const stored = row?.body ?? JSON.stringify(SAMPLE_EVENT);
+  // A company with no event yet tries it on what its Test button would send.
+  const stored = row?.body ?? (await sampleTestBody(ctx, companyId));
   let body: string | null;
   try {
     body = await transformBody(checked, stored);
@@ -61,10 +48,21 @@ export async function previewTransform(
   }
   return {
     event_id: row?.id ?? null,
-    event: row?.name ?? SAMPLE_EVENT.event,
+    event: row?.name ?? 'webhook.test',
     input: JSON.parse(stored),
     output: body === null ? null : JSON.parse(body),
     body,
     bytes: body === null ? 0 : Buffer.byteLength(body),
   };
+}
+
+async function sampleTestBody(ctx: DomainContext, companyId: string): Promise<string> {
+  const { code } = await ctx.store.db
+    .selectFrom('companies')
+    .select('code')
+    .where('id', '=', companyId)
+    .executeTakeFirstOrThrow();
+  const now = ctx.clock.now();
+  const data = { ...sampleComplaintFields(code, now), message: DEFAULT_TEST_MESSAGE };
+  return JSON.stringify({ id: 'evt_sample', event: 'webhook.test', timestamp: iso(now), data });
 }
