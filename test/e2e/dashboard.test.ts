@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestFeedback } from '../../src/shield/feedback.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
-import { expectText, launchBrowser, newPage, screenshot, signIn } from './helpers/browser.js';
+import { expectText, launchBrowser, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type ReceivedRequest, type Stack } from './helpers/stack.js';
 
 const OWNER = 'owner@volt.test';
@@ -34,23 +34,7 @@ describe('dashboard in a real browser', () => {
     await stack?.close();
   });
 
-  /** Runs a test in a fresh browser profile and fails it on any script error or CSP violation the page reported. */
-  async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
-    const { context, page } = await newPage(browser, stack.baseUrl);
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      // A refused request (401 before sign-in, a 4xx the page shows) is logged by the browser; that is not a bug.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
-        problems.push(`console: ${msg.text()}`);
-    });
-    try {
-      await run(page);
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  }
+  const withPage = (run: (page: Page) => Promise<void>) => withCleanPage(browser, stack.baseUrl, run);
 
   async function apiStatus(path: string, key: string): Promise<number> {
     return (await fetch(`${stack.baseUrl}${path}`, { headers: { authorization: `Bearer ${key}` } })).status;

@@ -5,7 +5,7 @@ import { EVENT_NAMES } from '../../src/domain/events.js';
 import { createAutomation } from '../../src/shield/automations.js';
 import { ingestFeedback } from '../../src/shield/feedback.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
-import { expectText, launchBrowser, newPage, screenshot, signIn } from './helpers/browser.js';
+import { expectText, launchBrowser, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type Stack } from './helpers/stack.js';
 
 const OWNER = 'owner@volt.test';
@@ -35,23 +35,7 @@ describe('Shield record page and event subscriptions in a real browser', () => {
     await stack?.close();
   });
 
-  /** A fresh browser profile (signed out); fails the test on any script error or CSP violation the page reported. */
-  async function withPage(run: (page: Page) => Promise<void>): Promise<void> {
-    const { context, page } = await newPage(browser, stack.baseUrl);
-    const problems: string[] = [];
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      // A refused request (401 before sign-in) is logged by the browser; that is not a bug.
-      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
-        problems.push(`console: ${msg.text()}`);
-    });
-    try {
-      await run(page);
-      expect(problems).toEqual([]);
-    } finally {
-      await context.close();
-    }
-  }
+  const withPage = (run: (page: Page) => Promise<void>) => withCleanPage(browser, stack.baseUrl, run);
 
   it("opens an alert's record link signed out, signs in, and lands on the record with its alerts' delivery state", async () => {
     const ctx = stack.app.ctx;

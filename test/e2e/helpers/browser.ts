@@ -24,7 +24,7 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /** A fresh browser profile (its own cookies), so each test starts signed out. */
-export async function newPage(
+async function newPage(
   browser: Browser,
   baseUrl: string,
   viewport = { width: 1280, height: 860 },
@@ -34,6 +34,31 @@ export async function newPage(
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   return { context, page };
+}
+
+/**
+ * Runs a test in a fresh browser profile (signed out) and fails it on any script error or CSP violation the page
+ * reported.
+ */
+export async function withCleanPage(
+  browser: Browser,
+  baseUrl: string,
+  run: (page: Page) => Promise<void>,
+): Promise<void> {
+  const { context, page } = await newPage(browser, baseUrl);
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    // A refused request (401 before sign-in, a 4xx the page shows) is logged by the browser; that is not a bug.
+    if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource'))
+      problems.push(`console: ${msg.text()}`);
+  });
+  try {
+    await run(page);
+    expect(problems).toEqual([]);
+  } finally {
+    await context.close();
+  }
 }
 
 export async function signIn(page: Page, email: string, password: string, path = '/complaints'): Promise<void> {
