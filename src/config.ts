@@ -151,6 +151,9 @@ function tokenVar(env: NodeJS.ProcessEnv, name: string): string | null {
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses "1m,5m,30m,2h,6h" (units ms, s, m, h, d) into delays in milliseconds. */
+/** The published schedule: the delays before each retry of a failed delivery. */
+export const DEFAULT_RETRY_SCHEDULE = '1m,5m,30m,2h,6h';
+
 function parseRetrySchedule(text: string): number[] {
   const parts = text
     .split(',')
@@ -230,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = urlVar(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   let retryScheduleMs: number[];
   try {
-    retryScheduleMs = parseRetrySchedule(env.ESCALATR_RETRY_SCHEDULE ?? '1m,5m,30m,2h,6h');
+    retryScheduleMs = parseRetrySchedule(env.ESCALATR_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE);
   } catch (err) {
     throw new ConfigError('ESCALATR_RETRY_SCHEDULE', (err as Error).message);
   }

@@ -14,6 +14,7 @@ export const ERRORS = {
   invalid_holiday: { status: 400, message: 'A holiday is not a valid date' },
   invalid_filter: { status: 400, message: "The endpoint's filter is invalid" },
   invalid_transform: { status: 400, message: "The endpoint's transformation is invalid" },
+  invalid_retry_schedule: { status: 400, message: "The endpoint's retry schedule is invalid" },
   transform_failed: { status: 422, message: 'The transformation failed on this event' },
   credentials_required: {
     status: 400,

@@ -91,6 +91,8 @@ export interface AttemptResult {
   skipReason?: string;
   /** The lease owner that claimed it: the result applies only while that lease still holds. */
   owner: string;
+  /** The receiver's own delays between attempts (ms), when it has them; else the server's schedule applies. */
+  retryScheduleMs?: readonly number[];
 }
 
 export interface NextState {

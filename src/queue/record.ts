@@ -16,7 +16,8 @@ const EXCERPT_MAX = 2048;
 const ERROR_MESSAGE_MAX = 500;
 
 /**
- * Writes a batch of attempt results in one transaction: the attempt rows, each delivery's next state (only if its
+ * Writes a batch of attempt results in one transaction (`schedule` is the server's retry schedule, for results
+ * whose receiver has none of its own): the attempt rows, each delivery's next state (only if its
  * worker still holds the lease — a row whose lease expired and was re-claimed belongs to someone else now, and
  * nothing of this result is written), and the delivery status of the affected events. Returns the results applied.
  *
@@ -37,7 +38,7 @@ export async function record(
     // The schedule counts attempts of the current sequence: a resent delivery starts again at its first delay.
     const inSequence = n - (r.delivery.sequence_start ?? 0);
     const state: NextState = r.outcome
-      ? nextState(schedule, inSequence, r.outcome, r.finishedAt)
+      ? nextState(r.retryScheduleMs ?? schedule, inSequence, r.outcome, r.finishedAt)
       : { status: 'dead', next_attempt_at: null };
     return { r, n, state };
   });

@@ -226,6 +226,8 @@ export interface EndpointsTable {
   filter: string | null;
   /** JSON of the body transformation (webhooks/transform.ts), or null: the event's body as stored. */
   transform: string | null;
+  /** JSON array of the delays in seconds between attempts, or null: the server's schedule (ESCALATR_RETRY_SCHEDULE). */
+  retry_schedule: string | null;
   created_at: number;
   updated_at: number;
 }

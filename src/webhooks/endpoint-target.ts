@@ -1,7 +1,7 @@
 import { attemptErrorMessage } from '../queue/attempt.js';
 import { buildDeliveryHeaders } from './signature.js';
 import { storedTransform, transformBody, TransformError } from './transform.js';
-import { endpointAuth, signingSecrets } from './endpoints.js';
+import { endpointAuth, endpointRetryScheduleMs, signingSecrets } from './endpoints.js';
 import type { DeliveryRow } from '../queue/delivery.js';
 import type { DeliveryPlan, DeliveryTarget, PreparedBatch } from './targets.js';
 import type { DomainContext } from '../domain/context.js';
@@ -34,10 +34,11 @@ async function readEndpoints(
 }
 
 /** A failed attempt that sent nothing: the tenant's expression failed on this event (retried like any failure). */
-function transformFailed(message: string): DeliveryPlan {
+function transformFailed(message: string, retryScheduleMs: readonly number[] | undefined): DeliveryPlan {
   return {
     kind: 'custom',
     timeoutMs: 1000,
+    ...(retryScheduleMs === undefined ? {} : { retryScheduleMs }),
     send: async () => ({
       ok: false,
       statusCode: null,
@@ -70,6 +71,7 @@ export const endpointTarget: DeliveryTarget = {
         reason: `endpoint disabled${endpoint.disabled_reason ? ` (${endpoint.disabled_reason})` : ''}`,
       };
 
+    const retryScheduleMs = endpointRetryScheduleMs(endpoint);
     let body = event.body;
     if (endpoint.transform !== null) {
       try {
@@ -78,7 +80,7 @@ export const endpointTarget: DeliveryTarget = {
         body = transformed;
       } catch (err) {
         if (!(err instanceof TransformError)) throw err;
-        return transformFailed(err.message);
+        return transformFailed(err.message, retryScheduleMs);
       }
     }
 
@@ -91,6 +93,13 @@ export const endpointTarget: DeliveryTarget = {
       timestampSec: Math.floor(now / 1000),
       auth: endpointAuth(ctx, endpoint),
     });
-    return { kind: 'http', url: endpoint.url, headers, body, timeoutMs: endpoint.timeout_ms };
+    return {
+      kind: 'http',
+      url: endpoint.url,
+      headers,
+      body,
+      timeoutMs: endpoint.timeout_ms,
+      ...(retryScheduleMs === undefined ? {} : { retryScheduleMs }),
+    };
   },
 };

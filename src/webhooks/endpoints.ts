@@ -30,6 +30,15 @@ export const MIN_TIMEOUT_MS = 1_000;
 export const MAX_TIMEOUT_MS = 30_000;
 export const MAX_GRACE_PERIOD_S = 7 * 24 * 3600;
 
+/**
+ * Bounds of an endpoint's own retry schedule (delays in seconds between attempts). A delivery settles within a week
+ * whatever the schedule, so retention can remove it and a tenant cannot keep work queued indefinitely.
+ */
+export const RETRY_SCHEDULE_MAX_DELAYS = 20;
+export const RETRY_DELAY_MIN_S = 1;
+export const RETRY_DELAY_MAX_S = 24 * 3600;
+export const RETRY_SCHEDULE_MAX_TOTAL_S = 7 * 24 * 3600;
+
 /** Why an endpoint stopped receiving: set by the user, or by the worker's health rules. */
 export type DisableReason = 'manual' | 'gone' | 'failing_5_days';
 export const FAILING_DISABLE_AFTER_MS = 5 * 24 * 3600 * 1000;
@@ -51,6 +60,8 @@ export interface EndpointInput {
   filter?: EventFilter | null;
   /** How the body is reshaped (transform.ts); null: the event's body as stored. */
   transform?: EndpointTransform | null;
+  /** Delays in seconds between attempts; null: the server's schedule. */
+  retry_schedule?: number[] | null;
 }
 
 export type EndpointPatch = Partial<EndpointInput>;
@@ -67,6 +78,7 @@ export interface EndpointView {
   timeout_ms: number;
   filter: EventFilter | null;
   transform: EndpointTransform | null;
+  retry_schedule: number[] | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -112,6 +124,7 @@ function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView
     timeout_ms: row.timeout_ms,
     filter: row.filter === null ? null : (JSON.parse(row.filter) as EventFilter),
     transform: storedTransform(row.transform),
+    retry_schedule: row.retry_schedule === null ? null : (JSON.parse(row.retry_schedule) as number[]),
     disabled_reason: row.disabled_reason,
     disabled_at: isoOrNull(row.disabled_at),
     failing_since: isoOrNull(row.failing_since),
@@ -194,6 +207,29 @@ function checkFilter(filter: unknown): string | null {
 function checkTransform(transform: unknown, events: readonly string[]): string | null {
   if (transform === null || transform === undefined) return null;
   return JSON.stringify(validateTransform(transform, events));
+}
+
+function checkRetrySchedule(schedule: unknown): string | null {
+  if (schedule === null || schedule === undefined) return null;
+  const problem = (text: string) =>
+    new AppError('invalid_retry_schedule', `retry_schedule: ${text}`, { field: 'retry_schedule' });
+  if (!Array.isArray(schedule) || schedule.length === 0 || schedule.length > RETRY_SCHEDULE_MAX_DELAYS)
+    throw problem(
+      `must list 1 to ${RETRY_SCHEDULE_MAX_DELAYS} delays in seconds (or be null for the server's schedule)`,
+    );
+  for (const delay of schedule) {
+    if (!Number.isInteger(delay) || delay < RETRY_DELAY_MIN_S || delay > RETRY_DELAY_MAX_S)
+      throw problem(`each delay is a whole number of seconds from ${RETRY_DELAY_MIN_S} to ${RETRY_DELAY_MAX_S}`);
+  }
+  const total = (schedule as number[]).reduce((sum, delay) => sum + delay, 0);
+  if (total > RETRY_SCHEDULE_MAX_TOTAL_S)
+    throw problem(`the delays add up to at most ${RETRY_SCHEDULE_MAX_TOTAL_S} seconds (7 days)`);
+  return JSON.stringify(schedule);
+}
+
+/** The endpoint's retry schedule in milliseconds, or undefined where the server's schedule applies. */
+export function endpointRetryScheduleMs(row: Pick<EndpointRow, 'retry_schedule'>): number[] | undefined {
+  return row.retry_schedule === null ? undefined : (JSON.parse(row.retry_schedule) as number[]).map((s) => s * 1000);
 }
 
 function checkTimeout(timeoutMs: number): number {
@@ -320,6 +356,7 @@ export async function createEndpoint(
   const auth = sealAuth(ctx, input.auth, null);
   const filter = checkFilter(input.filter);
   const transform = checkTransform(input.transform, events);
+  const retrySchedule = checkRetrySchedule(input.retry_schedule);
   const secret = newWebhookSecret();
   return transact(ctx, async ({ tx, now }) => {
     await lockCompany(ctx, tx, companyId);
@@ -351,6 +388,7 @@ export async function createEndpoint(
       timeout_ms: timeout,
       filter,
       transform,
+      retry_schedule: retrySchedule,
       disabled_reason: enabled ? null : 'manual',
       disabled_at: enabled ? null : now,
       failing_since: null,
@@ -392,6 +430,7 @@ export async function updateEndpoint(
       );
     }
     if (patch.timeout_ms !== undefined) set.timeout_ms = checkTimeout(patch.timeout_ms);
+    if (patch.retry_schedule !== undefined) set.retry_schedule = checkRetrySchedule(patch.retry_schedule);
     if (patch.description !== undefined) set.description = checkDescription(patch.description);
     if (patch.auth !== undefined) {
       const current = openAuth(ctx, row);

@@ -2,8 +2,14 @@ import type { DomainContext } from '../domain/context.js';
 import type { AttemptOutcome } from '../queue/attempt.js';
 import type { DeliveryRow, StoredEvent } from '../queue/delivery.js';
 
+/** What every plan that makes an attempt may carry besides what it sends. */
+interface AttemptPlanBase {
+  /** The receiver's own delays between attempts (ms); absent: the server's schedule. */
+  retryScheduleMs?: readonly number[];
+}
+
 /** What one attempt sends over HTTP; the worker signs nothing itself — the target prepared the headers. */
-export interface HttpRequestPlan {
+export interface HttpRequestPlan extends AttemptPlanBase {
   kind: 'http';
   url: string;
   headers: Record<string, string>;
@@ -12,7 +18,7 @@ export interface HttpRequestPlan {
 }
 
 /** A non-HTTP channel (email over SMTP): the target performs the send and reports the outcome. */
-interface CustomSendPlan {
+interface CustomSendPlan extends AttemptPlanBase {
   kind: 'custom';
   timeoutMs: number;
   send(): Promise<AttemptOutcome>;

@@ -662,6 +662,7 @@ export interface Endpoint {
           }
       )
     | null;
+  retry_schedule: number[] | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -734,6 +735,7 @@ export interface CreatedEndpoint {
           }
       )
     | null;
+  retry_schedule: number[] | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -840,6 +842,7 @@ export interface EndpointInput {
           }
       )
     | null;
+  retry_schedule?: number[] | null;
 }
 
 export interface EndpointPatch {
@@ -917,6 +920,7 @@ export interface EndpointPatch {
           }
       )
     | null;
+  retry_schedule?: number[] | null;
 }
 
 export interface Delivery {

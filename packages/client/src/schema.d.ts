@@ -6790,6 +6790,7 @@ export interface paths {
                         }
                     )
                   | null;
+                retry_schedule: number[] | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -6912,6 +6913,7 @@ export interface paths {
                     }
                 )
               | null;
+            retry_schedule?: number[] | null;
           };
         };
       };
@@ -6973,6 +6975,7 @@ export interface paths {
                         }
                     )
                   | null;
+                retry_schedule: number[] | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -7300,6 +7303,7 @@ export interface paths {
                         }
                     )
                   | null;
+                retry_schedule: number[] | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -7523,6 +7527,7 @@ export interface paths {
                     }
                 )
               | null;
+            retry_schedule?: number[] | null;
           };
         };
       };
@@ -7584,6 +7589,7 @@ export interface paths {
                         }
                     )
                   | null;
+                retry_schedule: number[] | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;

@@ -10,8 +10,13 @@ import {
   MAX_TIMEOUT_MS,
   MAX_URL_LENGTH,
   MIN_TIMEOUT_MS,
+  RETRY_DELAY_MAX_S,
+  RETRY_DELAY_MIN_S,
+  RETRY_SCHEDULE_MAX_DELAYS,
+  RETRY_SCHEDULE_MAX_TOTAL_S,
   type EndpointView,
 } from '../../webhooks/endpoints.js';
+import { DEFAULT_RETRY_SCHEDULE } from '../../config.js';
 import { FILTER_MAX_FIELDS, FILTER_MAX_LIST } from '../../domain/event-filter.js';
 import { PRESET_NAMES, TRANSFORM_MAX_CHARS } from '../../webhooks/transform.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
@@ -81,6 +86,17 @@ const TransformSchema = Type.Union(
   },
 );
 
+const RetryScheduleSchema = Type.Array(Type.Integer({ minimum: RETRY_DELAY_MIN_S, maximum: RETRY_DELAY_MAX_S }), {
+  minItems: 1,
+  maxItems: RETRY_SCHEDULE_MAX_DELAYS,
+  title: 'RetrySchedule',
+  description:
+    `Seconds to wait before each retry after a failed attempt: [60, 300] makes at most three attempts. ` +
+    `${RETRY_DELAY_MIN_S} to ${RETRY_DELAY_MAX_S} s each, at most ${RETRY_SCHEDULE_MAX_DELAYS}, adding up to at ` +
+    `most ${RETRY_SCHEDULE_MAX_TOTAL_S / 86400} days. null: the server's schedule (ESCALATR_RETRY_SCHEDULE, by ` +
+    `default ${DEFAULT_RETRY_SCHEDULE.replaceAll(',', ', ')}). A Retry-After longer than the next delay is honoured.`,
+});
+
 export const EndpointSchema = Type.Object(
   {
     id: Type.String(),
@@ -93,6 +109,7 @@ export const EndpointSchema = Type.Object(
     timeout_ms: Type.Integer(),
     filter: Nullable(EventFilterSchema),
     transform: Nullable(TransformSchema),
+    retry_schedule: Nullable(RetryScheduleSchema),
     disabled_reason: Nullable(Type.String({ description: 'manual, gone or failing_5_days' })),
     disabled_at: Nullable(DateTime()),
     failing_since: Nullable(DateTime()),
@@ -255,6 +272,7 @@ const endpointFields = {
   ),
   filter: Type.Optional(Nullable(EventFilterSchema)),
   transform: Type.Optional(Nullable(TransformSchema)),
+  retry_schedule: Type.Optional(Nullable(RetryScheduleSchema)),
 };
 export const CreateEndpointBody = Type.Object(endpointFields, { additionalProperties: false });
 export const PatchEndpointBody = Type.Object(
@@ -267,6 +285,7 @@ export const PatchEndpointBody = Type.Object(
     timeout_ms: endpointFields.timeout_ms,
     filter: endpointFields.filter,
     transform: endpointFields.transform,
+    retry_schedule: endpointFields.retry_schedule,
   },
   { additionalProperties: false, minProperties: 1 },
 );

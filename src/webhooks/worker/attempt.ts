@@ -71,7 +71,8 @@ export async function attemptDelivery(deps: AttemptDeps, item: HeldDelivery, own
       { delivery_id: item.delivery.id, error_kind: outcome.errorKind, detail: outcome.detail },
       'delivery attempt failed',
     );
-  return done(outcome);
+  const { retryScheduleMs } = plan;
+  return { ...done(outcome), ...(retryScheduleMs === undefined ? {} : { retryScheduleMs }) };
 }
 
 /** Lets each target read what a claimed batch needs in one query (DeliveryTarget.prepare). */
