@@ -48,6 +48,7 @@ import {
   EndpointConcurrencySchema,
   EndpointSchema,
   PatchEndpointBody,
+  TransformPreviewSchema,
 } from '../src/api/shapes/webhooks.js';
 
 export const API_TYPES_FILE = fileURLToPath(new URL('../web/src/api-types.ts', import.meta.url));
@@ -79,6 +80,7 @@ const SHAPES: Record<string, object> = {
   EndpointConcurrency: EndpointConcurrencySchema,
   EndpointInput: CreateEndpointBody,
   EndpointPatch: PatchEndpointBody,
+  TransformPreview: TransformPreviewSchema,
   Delivery: DeliverySchema,
   Attempt: AttemptSchema,
   DeliveryDetail: DeliveryDetailSchema,

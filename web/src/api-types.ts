@@ -923,6 +923,28 @@ export interface EndpointPatch {
   retry_schedule?: number[] | null;
 }
 
+export interface TransformPreview {
+  event_id: string | null;
+  /**
+   * The event's name
+   */
+  event: string;
+  /**
+   * The event body as stored
+   */
+  input: {
+    [k: string]: unknown;
+  };
+  /**
+   * What the endpoint would receive, parsed; null when nothing would be sent
+   */
+  output: {
+    [k: string]: unknown;
+  };
+  body: string | null;
+  bytes: number;
+}
+
 export interface Delivery {
   id: string;
   event_id: string;

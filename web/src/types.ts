@@ -25,6 +25,7 @@ export type {
   SettlementOffer,
   SlaCalendar,
   SlaCalendarInput,
+  TransformPreview,
 } from './api-types';
 
 export type AuthType = Endpoint['auth']['type'];

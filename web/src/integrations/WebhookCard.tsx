@@ -9,6 +9,7 @@ import { formatDate } from '../format';
 import { useAction, useAsync } from '../hooks';
 import { Link } from '../router';
 import type { AuthType, CreatedEndpoint, Endpoint, EndpointConcurrency } from '../types';
+import { DeliveryRules, rulesBody, rulesFormOf, rulesProblems, type RulesForm } from './DeliveryRules';
 import { SecretField } from './SecretField';
 
 interface Form {
@@ -20,6 +21,7 @@ interface Form {
   credential: string;
   headerName: string;
   timeoutS: string;
+  rules: RulesForm;
 }
 
 /** Same scheme, host and port, as the URL parser reads them (the server's rule for keeping a credential). */
@@ -47,6 +49,7 @@ function formOf(e?: Endpoint): Form {
     credential: '',
     headerName: auth.header_name,
     timeoutS: String(Math.round((e?.timeout_ms ?? 10_000) / 1000)),
+    rules: rulesFormOf(e),
   };
 }
 
@@ -140,6 +143,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
   const set = <K extends keyof Form>(key: K, value: Form[K]) => {
     setForm((f) => ({ ...f, [key]: value }));
     save.setSuccess(null);
+    save.setError(null);
   };
   const dirty = JSON.stringify(form) !== JSON.stringify(saved);
   const allEvents = form.events.includes('*');
@@ -169,6 +173,8 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 30)
     errors.timeout = 'Choose a timeout from 1 to 30 seconds.';
 
+  const ruleProblems = rulesProblems(form.rules);
+
   const body = () => {
     const b: Record<string, unknown> = {
       url: form.url.trim(),
@@ -176,6 +182,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
       enabled: form.enabled,
       events: allEvents ? ['*'] : form.events,
       timeout_ms: timeout * 1000,
+      ...rulesBody(form.rules, endpoint ? saved.rules : null),
     };
     if (authChanged || movedOrigin) {
       const auth: Record<string, unknown> = { type: form.authType };
@@ -193,7 +200,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
       save.setError('Turn the webhook on and enter its URL before saving.');
       return;
     }
-    if (Object.keys(errors).length) {
+    if (Object.keys(errors).length || Object.keys(ruleProblems).length) {
       save.setError('Fix the highlighted fields, then save again.');
       return;
     }
@@ -366,6 +373,13 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                   hint="A 2xx within this time counts as delivered."
                 />
               </div>
+              <DeliveryRules
+                cardId={cardId}
+                value={form.rules}
+                onChange={(rules) => set('rules', rules)}
+                problems={ruleProblems}
+                showErrors={showErrors}
+              />
             </div>
           )}
         </fieldset>

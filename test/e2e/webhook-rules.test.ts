@@ -1,0 +1,109 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileComplaint } from '../../src/domain/complaints.js';
+import { expectText, launchBrowser, screenshot, signIn, withCleanPage } from './helpers/browser.js';
+import { PASSWORD, startStack, type Stack } from './helpers/stack.js';
+
+describe("a webhook's delivery rules in a real browser", () => {
+  let stack: Stack;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  const withPage = (run: (page: Page) => Promise<void>) => withCleanPage(browser, stack.baseUrl, run);
+
+  it('builds a filter, previews a transformation, sets retry delays; only matching events arrive, reshaped', async () => {
+    await withPage(async (page) => {
+      await signIn(page, 'owner@volt.test', PASSWORD, '/settings/integrations/webhooks');
+      const add = page.getByRole('button', { name: 'Add endpoint' });
+      if (await add.count()) await add.click();
+      const card = page.locator('section.webhook-card', { hasText: 'New webhook' });
+      await card.getByRole('switch', { name: 'Webhook' }).click();
+      await card.getByLabel('Webhook URL').fill(stack.receiver.url);
+      await card.getByLabel('Description').fill('Urgent only');
+      await card.getByText('Delivery rules: filter, transformation, retries').click();
+
+      // A condition with no value is caught before saving, and nothing is saved.
+      await card.getByRole('button', { name: 'Add condition' }).click();
+      const first = card.getByRole('group', { name: 'Condition 1' });
+      await first.getByLabel('Field').fill('priority');
+      await first.getByLabel('Comparison').selectOption({ label: 'is one of' });
+      await card.getByRole('button', { name: 'Save' }).click();
+      await expectText(card.getByRole('alert'), 'Condition 1: list 1 to 100 values');
+      expect(await stack.app.ctx.store.db.selectFrom('endpoints').select('id').execute()).toHaveLength(0);
+      await first.getByLabel('Values (comma-separated)').fill('high, critical');
+
+      // A broken expression answers with the expression's own complaint; a good one shows what would be sent.
+      await card.getByLabel('Body sent').selectOption('jsonata');
+      await card.getByLabel('JSONata expression').fill('{ "ticket": data.escalatr_id, ');
+      await card.getByRole('button', { name: 'Preview on your latest event' }).click();
+      await expectText(card.getByRole('alert'), /transformation|expression/i);
+      await card
+        .getByLabel('JSONata expression')
+        .fill('{ "ticket": data.escalatr_id, "urgency": data.priority, "kind": event }');
+      await card.getByRole('button', { name: 'Preview on your latest event' }).click();
+      const preview = card.getByLabel('Transformed body');
+      await expectText(preview, '"kind": "complaint.created"');
+      await expectText(preview, stack.complaintIds[2]);
+      await card.getByLabel('Retry delays').fill('10s, 2m, 1h');
+      await screenshot(page, 'webhook-rules');
+
+      await card.getByRole('button', { name: 'Save' }).click();
+      const saved = page.locator('section.webhook-card', { hasText: 'Urgent only' });
+      await expectText(saved.getByRole('status'), 'Webhook settings saved.');
+      const row = await stack.app.ctx.store.db
+        .selectFrom('endpoints')
+        .select(['filter', 'transform', 'retry_schedule'])
+        .executeTakeFirstOrThrow();
+      expect(JSON.parse(row.filter!)).toEqual({ priority: { $in: ['high', 'critical'] } });
+      expect(JSON.parse(row.transform!)).toEqual({
+        jsonata: '{ "ticket": data.escalatr_id, "urgency": data.priority, "kind": event }',
+      });
+      expect(JSON.parse(row.retry_schedule!)).toEqual([10, 120, 3600]);
+
+      // The saved rules come back on a fresh load, in the same controls.
+      await page.reload();
+      const reloaded = page.locator('section.webhook-card', { hasText: 'Urgent only' });
+      expect(await reloaded.getByLabel('Values (comma-separated)').inputValue()).toBe('high, critical');
+      expect(await reloaded.getByLabel('Retry delays').inputValue()).toBe('10s, 2m, 1h');
+
+      // Only the high-priority complaint makes a delivery, and it arrives reshaped.
+      const ctx = stack.app.ctx;
+      const low = await fileComplaint(ctx, {
+        consumerId: stack.consumerId,
+        company_code: 'VOLT',
+        complaint_category: 'Billing',
+        title: 'Low one',
+        description: 'Not urgent at all',
+        priority: 'low',
+      });
+      const high = await fileComplaint(ctx, {
+        consumerId: stack.consumerId,
+        company_code: 'VOLT',
+        complaint_category: 'Billing',
+        title: 'Urgent one',
+        description: 'Charged three times',
+        priority: 'critical',
+      });
+      const arrived = await stack.receiver.waitFor((r) => r.body.includes(high.escalatr_id));
+      expect(JSON.parse(arrived.body)).toEqual({
+        ticket: high.escalatr_id,
+        urgency: 'critical',
+        kind: 'complaint.created',
+      });
+      const made = await ctx.store.db
+        .selectFrom('deliveries')
+        .innerJoin('events', 'events.id', 'deliveries.event_id')
+        .select('events.body')
+        .execute();
+      expect(made.some((d) => d.body.includes(low.escalatr_id))).toBe(false);
+    });
+  });
+});
