@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 
 /**
  * The building blocks every route's schema is written with: one way to write an enum, a nullable value, a time, the
@@ -93,3 +94,8 @@ export const RecordId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a
 
 export const NonEmpty = (max: number, description?: string) =>
   Type.String({ minLength: 1, maxLength: max, pattern: '\\S', description });
+
+/** For POST routes whose body is optional: a request without one is validated as `{}`. */
+export const emptyBodyAsObject = async (request: FastifyRequest) => {
+  if (request.body === undefined || request.body === null) request.body = {};
+};

@@ -19,6 +19,7 @@ import {
   type DestinationRow,
   type DestinationType,
 } from './destinations/config.js';
+import { newDestinationSecret } from './destinations/secret.js';
 import { SHIELD_LEVELS, isLevel, levelRank, type Level } from './levels.js';
 
 export const MAX_DESTINATIONS = 10;
@@ -249,6 +250,7 @@ async function writeDestinations(
           company_id: automation.company_id,
           type: draft.spec.type,
           config_enc,
+          secret_enc: newDestinationSecret(ctx, draft.spec.type),
           timeout_ms: draft.timeoutMs,
           position,
           created_at: now,

@@ -19,6 +19,7 @@ import * as m0020 from './migrations/0020_sla_calendars.js';
 import * as m0021 from './migrations/0021_notes_and_assignees.js';
 import * as m0022 from './migrations/0022_endpoint_filter_transform.js';
 import * as m0034 from './migrations/0034_endpoint_retry_schedule.js';
+import * as m0035 from './migrations/0035_destination_secrets.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0021_notes_and_assignees': m0021,
   '0022_endpoint_filter_transform': m0022,
   '0034_endpoint_retry_schedule': m0034,
+  '0035_destination_secrets': m0035,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

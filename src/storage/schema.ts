@@ -317,6 +317,10 @@ export interface DestinationsTable {
   company_id: string;
   type: 'webhook' | 'slack' | 'email';
   config_enc: string; // encrypted JSON: url, auth, to
+  /** Webhook destinations' signing secret (sealed); null until one is made (other types never sign). */
+  secret_enc: string | null;
+  prev_secret_enc: string | null;
+  prev_secret_expires_at: number | null;
   timeout_ms: number;
   position: number;
   created_at: number;

@@ -14,6 +14,7 @@ import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
 import { endUnsettled } from '../queue/requeue.js';
 import { credentialsRequired, sameOrigin } from './credential-origin.js';
 import { storedTransform, validateTransform, type EndpointTransform } from './transform.js';
+import { openSigningSecrets, rotateSigningSecret } from './secret-rotation.js';
 
 /**
  * Company webhook endpoints: settings, the signing secret and its rotation, the Test button, and the
@@ -28,7 +29,6 @@ export const MAX_URL_LENGTH = 2048;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MIN_TIMEOUT_MS = 1_000;
 export const MAX_TIMEOUT_MS = 30_000;
-export const MAX_GRACE_PERIOD_S = 7 * 24 * 3600;
 
 /**
  * Bounds of an endpoint's own retry schedule (delays in seconds between attempts). A delivery settles within a week
@@ -472,37 +472,23 @@ export async function revealSecret(ctx: DomainContext, companyId: string, id: st
   return { secret: ctx.box.open(row.secret_enc) };
 }
 
-/**
- * A new signing secret. With no grace period the old one stops signing at once (the published rule); with one, both
- * sign until it ends, so receivers can roll over without failed deliveries.
- */
+/** A new signing secret (secret-rotation.ts): at once, or with the old one still signing for a grace period. */
 export async function regenerateSecret(
   ctx: DomainContext,
   companyId: string,
   id: string,
   gracePeriodS = 0,
 ): Promise<{ secret: string; previous_secret_expires_at: string | null }> {
-  if (!Number.isInteger(gracePeriodS) || gracePeriodS < 0 || gracePeriodS > MAX_GRACE_PERIOD_S) {
-    throw validationFailed(`grace_period_s must be a whole number from 0 to ${MAX_GRACE_PERIOD_S} (7 days)`, {
-      field: 'grace_period_s',
-    });
-  }
-  const secret = newWebhookSecret();
   return transact(ctx, async ({ tx, now }) => {
     const row = await getRow(tx, companyId, id);
-    const grace = gracePeriodS > 0;
+    const rotated = rotateSigningSecret(ctx.box, row.secret_enc, gracePeriodS, now);
     await tx
       .updateTable('endpoints')
-      .set({
-        secret_enc: ctx.box.seal(secret),
-        prev_secret_enc: grace ? row.secret_enc : null,
-        prev_secret_expires_at: grace ? now + gracePeriodS * 1000 : null,
-        updated_at: now,
-      })
+      .set({ ...rotated.sealed, updated_at: now })
       .where('id', '=', id)
       .where('company_id', '=', companyId)
       .execute();
-    return { secret, previous_secret_expires_at: grace ? iso(now + gracePeriodS * 1000) : null };
+    return { secret: rotated.secret, previous_secret_expires_at: isoOrNull(rotated.previousExpiresAt) };
   });
 }
 
@@ -512,11 +498,7 @@ export function signingSecrets(
   row: Pick<EndpointRow, 'secret_enc' | 'prev_secret_enc' | 'prev_secret_expires_at'>,
   now: number,
 ): string[] {
-  const secrets = [ctx.box.open(row.secret_enc)];
-  if (row.prev_secret_enc && row.prev_secret_expires_at !== null && row.prev_secret_expires_at > now) {
-    secrets.push(ctx.box.open(row.prev_secret_enc));
-  }
-  return secrets;
+  return openSigningSecrets(ctx.box, row, now);
 }
 
 /** The endpoint's auth settings with the credential opened, for the endpoint target only. */

@@ -129,6 +129,28 @@ export interface DeliveryHeaderInput {
 }
 
 /**
+ * The signature headers of one attempt, both schemes: `X-Escalatr-Signature` (hex, the current secret; the previous
+ * secrets' in `X-Escalatr-Signature-Previous`) and the Standard Webhooks trio, whose signature lists every secret.
+ */
+export function signatureHeaders(
+  msgId: string,
+  timestampSec: number,
+  body: string | Buffer,
+  secrets: readonly string[],
+): Record<string, string> {
+  const [current, ...previous] = secrets;
+  const headers: Record<string, string> = {
+    'X-Escalatr-Signature': signEscalatr(current, body),
+    'webhook-id': msgId,
+    'webhook-timestamp': String(timestampSec),
+    'webhook-signature': secrets.map((s) => signStandard(s, msgId, timestampSec, body)).join(' '),
+  };
+  if (previous.length > 0)
+    headers['X-Escalatr-Signature-Previous'] = previous.map((s) => signEscalatr(s, body)).join(' ');
+  return headers;
+}
+
+/**
  * Every header of one delivery attempt. Throws (without echoing credentials) on unusable input, which the caller
  * should have rejected when the endpoint was saved.
  */
@@ -145,20 +167,13 @@ export function buildDeliveryHeaders(input: DeliveryHeaderInput): Record<string,
   const authError = validateAuthConfig(input.auth);
   if (authError) throw new Error(`invalid endpoint auth: ${authError}`);
 
-  const [current, ...previous] = secrets;
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
     'User-Agent': USER_AGENT,
     'X-Escalatr-Event': input.eventName,
-    'X-Escalatr-Signature': signEscalatr(current, input.body),
     'Idempotency-Key': input.idempotencyKey,
-    'webhook-id': input.eventId,
-    'webhook-timestamp': String(input.timestampSec),
-    'webhook-signature': secrets.map((s) => signStandard(s, input.eventId, input.timestampSec, input.body)).join(' '),
+    ...signatureHeaders(input.eventId, input.timestampSec, input.body, secrets),
   };
-  if (previous.length > 0) {
-    headers['X-Escalatr-Signature-Previous'] = previous.map((s) => signEscalatr(s, input.body)).join(' ');
-  }
 
   const auth = input.auth;
   if (auth && auth.type !== 'none') {

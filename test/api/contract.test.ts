@@ -860,6 +860,27 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     await send(`GET ${P}/automations`, 400, { method: 'GET', url: `${P}/automations?limit=x`, headers: read });
     await send(`GET ${P}/automations/{id}`, 200, { method: 'GET', url: autoUrl, headers: read });
     await send(`GET ${P}/automations/{id}`, 404, { method: 'GET', url: autoUrl, headers: bearer(other.readKey) });
+    const destSecret = `${autoUrl}/destinations/${made.body.data.destinations[0].id}/secret`;
+    await send(`GET ${P}/automations/{id}/destinations/{destination_id}/secret`, 200, {
+      method: 'GET',
+      url: destSecret,
+      headers: admin,
+    });
+    await send(`GET ${P}/automations/{id}/destinations/{destination_id}/secret`, 404, {
+      method: 'GET',
+      url: `${autoUrl}/destinations/${made.body.data.destinations[1].id}/secret`,
+      headers: admin,
+    });
+    await send(`POST ${P}/automations/{id}/destinations/{destination_id}/secret/regenerate`, 200, {
+      method: 'POST',
+      url: `${destSecret}/regenerate`,
+      ...json(admin, { grace_period_s: 60 }),
+    });
+    await send(`POST ${P}/automations/{id}/destinations/{destination_id}/secret/regenerate`, 400, {
+      method: 'POST',
+      url: `${destSecret}/regenerate`,
+      ...json(admin, { grace_period_s: -1 }),
+    });
     await send(`PATCH ${P}/automations/{id}`, 200, {
       method: 'PATCH',
       url: autoUrl,

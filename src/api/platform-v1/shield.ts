@@ -18,7 +18,9 @@ import {
 import { listRecordAlerts } from '../../shield/record-alerts.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf } from '../schemas.js';
+import { emptyBodyAsObject, ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf } from '../schemas.js';
+import { RegeneratedSecretSchema, RegenerateSecretBody, SecretSchema } from '../shapes/webhooks.js';
+import { regenerateDestinationSecret, revealDestinationSecret } from '../../shield/destinations/secret.js';
 import {
   AutomationSchema,
   CreateAutomationBody,
@@ -36,6 +38,10 @@ import {
 const FEEDBACK_BODY_LIMIT_BYTES = 24 * 1024 * 1024;
 
 const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const DestinationParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 64 }),
+  destination_id: Type.String({ minLength: 1, maxLength: 64 }),
+});
 const RecordIdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 200 }) });
 const FeedbackQuery = Type.Object(
   {
@@ -51,6 +57,7 @@ const FeedbackQuery = Type.Object(
 const acceptAnyBody = () => () => true;
 
 const AUTOMATION_404 = 'not_found: no such automation of your company';
+const DESTINATION_404 = 'not_found: no webhook destination with this id in this automation of your company';
 const AUTOMATION_400 = 'validation_failed or invalid_url: a field is invalid (error.details.field names it)';
 
 /** Escalation Shield: feedback ingestion and listing, and automations with their destinations. */
@@ -238,6 +245,51 @@ export function shieldRoutes({ ctx }: RouteDeps) {
         },
       },
       async (request) => ok(await updateAutomation(ctx, companyId(request), request.params.id, request.body)),
+    );
+
+    app.get(
+      '/automations/:id/destinations/:destination_id/secret',
+      {
+        onRequest: admin,
+        config: { errors: { 404: DESTINATION_404 } },
+        schema: {
+          tags,
+          summary: "Reveal a webhook destination's signing secret",
+          description:
+            'Alerts to a webhook destination carry X-Escalatr-Signature and the Standard Webhooks headers, made with ' +
+            'this secret, besides the headers Shield receivers expect. Slack and email destinations have none.',
+          params: DestinationParams,
+          response: { 200: Ok(SecretSchema) },
+        },
+      },
+      async (request, reply) => {
+        reply.header('Cache-Control', 'no-store');
+        const { id, destination_id } = request.params;
+        return ok(await revealDestinationSecret(ctx, companyId(request), id, destination_id));
+      },
+    );
+
+    app.post(
+      '/automations/:id/destinations/:destination_id/secret/regenerate',
+      {
+        onRequest: admin,
+        preValidation: emptyBodyAsObject,
+        config: { errors: { 404: DESTINATION_404 } },
+        schema: {
+          tags,
+          summary: "Rotate a webhook destination's signing secret",
+          description: 'The body is optional; the old secret keeps signing for grace_period_s seconds.',
+          params: DestinationParams,
+          body: RegenerateSecretBody,
+          response: { 200: Ok(RegeneratedSecretSchema) },
+        },
+      },
+      async (request, reply) => {
+        reply.header('Cache-Control', 'no-store');
+        const { id, destination_id } = request.params;
+        const grace = request.body.grace_period_s ?? 0;
+        return ok(await regenerateDestinationSecret(ctx, companyId(request), id, destination_id, grace));
+      },
     );
 
     app.delete(

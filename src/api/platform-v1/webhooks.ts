@@ -9,7 +9,18 @@ import { getEndpointConcurrency } from '../../webhooks/endpoint-concurrency.js';
 import { previewTransform } from '../../webhooks/transform-preview.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { DateTime, ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf, StringEnum } from '../schemas.js';
+import {
+  DateTime,
+  emptyBodyAsObject,
+  ok,
+  Ok,
+  okList,
+  OkList,
+  PageOnlyQuery,
+  PageQuery,
+  pageOf,
+  StringEnum,
+} from '../schemas.js';
 import {
   CreatedEndpointSchema,
   CreateEndpointBody,
@@ -52,11 +63,6 @@ const StatsQuery = Type.Object(
   { since: Type.Optional(DateTime()), bucket: Type.Optional(StringEnum(['hour', 'day'] as const)) },
   { additionalProperties: false },
 );
-
-/** For POST routes whose body is optional: a request without one is validated as `{}`. */
-const emptyBodyAsObject = async (request: FastifyRequest) => {
-  if (request.body === undefined || request.body === null) request.body = {};
-};
 
 const ENDPOINT_404 = 'not_found: no such endpoint of your company';
 const URL_400 =

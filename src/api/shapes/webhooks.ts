@@ -5,7 +5,6 @@ import { DELIVERY_STATUSES } from '../../webhooks/endpoint-deliveries.js';
 import type { EndpointConcurrencyView } from '../../webhooks/endpoint-concurrency.js';
 import {
   AUTH_TYPES,
-  MAX_GRACE_PERIOD_S,
   DEFAULT_TIMEOUT_MS,
   MAX_TIMEOUT_MS,
   MAX_URL_LENGTH,
@@ -17,6 +16,7 @@ import {
   type EndpointView,
 } from '../../webhooks/endpoints.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../../config.js';
+import { MAX_GRACE_PERIOD_S } from '../../webhooks/secret-rotation.js';
 import { FILTER_MAX_FIELDS, FILTER_MAX_LIST } from '../../domain/event-filter.js';
 import { PRESET_NAMES, TRANSFORM_MAX_CHARS } from '../../webhooks/transform.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';

@@ -7,6 +7,7 @@ import { AUTH_METHODS, SHIELD_LEVELS } from '../catalog';
 import { capitalise } from '../format';
 import { useAction } from '../hooks';
 import type { Automation, AuthType, Destination } from '../types';
+import { SecretField } from './SecretField';
 import { sameOrigin, urlProblem } from './WebhookCard';
 
 /** One destination row as edited: every type's fields, only the chosen type's are sent. */
@@ -299,6 +300,18 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                     error={err(i, 'timeout')}
                   />
                 </div>
+              )}
+              {d.type === 'webhook' && automation && d.id && (
+                <SecretField
+                  secretPath={`/api/v1/automations/${encodeURIComponent(automation.id)}/destinations/${encodeURIComponent(d.id)}/secret`}
+                  fieldId={d.id}
+                  hint={
+                    <>
+                      Alerts carry the headers Shield receivers expect and are signed besides: verify{' '}
+                      <code>X-Escalatr-Signature</code> or the Standard Webhooks headers with this key, or ignore them.
+                    </>
+                  }
+                />
               )}
               <button
                 type="button"

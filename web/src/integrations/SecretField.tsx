@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
@@ -13,20 +14,32 @@ const GRACE = [
 ];
 
 interface Props {
-  endpointId: string;
+  /** The API path of the secret: GET reveals it, POST {path}/regenerate rotates it. */
+  secretPath: string;
+  /** Unique on the page, for the input's id. */
+  fieldId: string;
   /** The secret from the create answer, so a fresh endpoint's key can be copied without another request. */
   initial?: string;
+  /** What the key verifies, under the field. */
+  hint?: ComponentChildren;
 }
 
-/** The endpoint's signing secret: masked until revealed, copyable, and regenerable after a confirmation. */
-export function SecretField({ endpointId, initial }: Props) {
+const ENDPOINT_HINT = (
+  <>
+    Verify each delivery's <code>X-Escalatr-Signature</code> (hex HMAC-SHA256 of the raw body) with this key. Keep it in
+    your secret manager, never in frontend code or logs.
+  </>
+);
+
+/** A signing secret (an endpoint's, a Shield webhook destination's): masked until revealed, copyable, rotatable. */
+export function SecretField({ secretPath, fieldId, initial, hint = ENDPOINT_HINT }: Props) {
   const [secret, setSecret] = useState<string | null>(initial ?? null);
   const [revealed, setRevealed] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [grace, setGrace] = useState('0');
   const load = useAction();
   const regen = useAction();
-  const base = `/api/v1/webhooks/${encodeURIComponent(endpointId)}/secret`;
+  const base = secretPath;
 
   const fetchSecret = async (): Promise<string> => {
     if (secret) return secret;
@@ -54,7 +67,7 @@ export function SecretField({ endpointId, initial }: Props) {
     }
   };
 
-  const inputId = `secret-${endpointId}`;
+  const inputId = `secret-${fieldId}`;
   return (
     <div class="field">
       <label for={inputId}>Secret Key</label>
@@ -75,8 +88,7 @@ export function SecretField({ endpointId, initial }: Props) {
         </button>
       </div>
       <p class="hint" id={`${inputId}-hint`}>
-        Verify each delivery's <code>X-Escalatr-Signature</code> (hex HMAC-SHA256 of the raw body) with this key. Keep
-        it in your secret manager, never in frontend code or logs.
+        {hint}
       </p>
       <Outcome error={load.error} />
       <Outcome success={regen.success} />

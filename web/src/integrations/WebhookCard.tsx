@@ -279,7 +279,11 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                 maxLength={2000}
               />
               {endpoint ? (
-                <SecretField endpointId={endpoint.id} initial={initialSecret} />
+                <SecretField
+                  secretPath={`/api/v1/webhooks/${encodeURIComponent(endpoint.id)}/secret`}
+                  fieldId={endpoint.id}
+                  initial={initialSecret}
+                />
               ) : (
                 <div class="field">
                   <span class="label">Secret Key</span>

@@ -1,10 +1,12 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileComplaint } from '../../src/domain/complaints.js';
+import { createAutomation } from '../../src/shield/automations.js';
+import { revealDestinationSecret } from '../../src/shield/destinations/secret.js';
 import { expectText, launchBrowser, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type Stack } from './helpers/stack.js';
 
-describe("a webhook's delivery rules in a real browser", () => {
+describe('delivery settings in a real browser: webhook rules, Shield destination signing keys', () => {
   let stack: Stack;
   let browser: Browser;
 
@@ -104,6 +106,34 @@ describe("a webhook's delivery rules in a real browser", () => {
         .select('events.body')
         .execute();
       expect(made.some((d) => d.body.includes(low.escalatr_id))).toBe(false);
+    });
+  });
+
+  it("reveals and rotates a Shield webhook destination's signing key from the automation form", async () => {
+    const ctx = stack.app.ctx;
+    const automation = await createAutomation(ctx, stack.company.id, {
+      name: 'Signed alerts',
+      filter: { min_level: 'high' },
+      destinations: [{ type: 'webhook', url: `${stack.receiver.url}/shield` }],
+    });
+    const destinationId = automation.destinations[0].id;
+    const { secret } = await revealDestinationSecret(ctx, stack.company.id, automation.id, destinationId);
+    await withPage(async (page) => {
+      await signIn(page, 'owner@volt.test', PASSWORD, '/settings/integrations/shield');
+      await page.getByRole('button', { name: 'Edit automation Signed alerts' }).click();
+      const key = page.getByLabel('Secret Key', { exact: true });
+      expect(await key.inputValue()).not.toContain(secret.slice(6, 20));
+      await page.getByRole('button', { name: 'Reveal' }).click();
+      await expect.poll(() => key.inputValue()).toBe(secret);
+      await page.getByRole('button', { name: 'Regenerate Key' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Regenerate the secret key?' });
+      await dialog.getByLabel('Grace period').selectOption('3600');
+      await dialog.getByRole('button', { name: 'Regenerate Key' }).click();
+      await expectText(page.getByRole('status'), 'The old key keeps signing alongside it for 1 hour');
+      const rotated = await revealDestinationSecret(ctx, stack.company.id, automation.id, destinationId);
+      expect(rotated.secret).not.toBe(secret);
+      await expect.poll(() => key.inputValue()).toBe(rotated.secret);
+      await screenshot(page, 'shield-destination-key');
     });
   });
 });
