@@ -50,6 +50,7 @@ const REQUIRED = [
   'noisy_neighbour_p99_ms',
   'noisy_neighbour_drop',
   'noisy_neighbour_pg2_p99_ms',
+  'noisy_neighbour_pg2_drop',
 ] as const;
 
 interface Scenario {

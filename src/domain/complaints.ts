@@ -12,7 +12,7 @@ import type {
 } from '../storage/schema.js';
 import { findCompanyByCode } from './companies.js';
 import { transact, type DomainContext } from './context.js';
-import { emitEvent } from './events.js';
+import { eventTargets, writeEvent } from './events.js';
 import { isActive, isCompletedByCompany, levelName, PRIORITIES, type LevelName } from './lifecycle.js';
 import { companyTimers, firstWindow, isOverdue } from './sla.js';
 
@@ -153,11 +153,13 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
   const timers = await companyTimers(ctx.store.db, company.id);
   return transact(ctx, async (work) => {
     const { tx, now } = work;
+    const targets = await eventTargets(ctx, work, { companyId: company.id, name: 'complaint.created' });
+    // Both numbers in one statement: from here to the commit the company row is locked (see eventTargets).
     const seqRow = await tx
       .updateTable('companies')
-      .set({ complaint_seq: sql`complaint_seq + 1` })
+      .set({ complaint_seq: sql`complaint_seq + 1`, event_seq: sql`event_seq + 1` })
       .where('id', '=', company.id)
-      .returning('complaint_seq')
+      .returning(['complaint_seq', 'event_seq'])
       .executeTakeFirstOrThrow();
     const complaint: ComplaintRow = {
       escalatr_id: formatEscalatrId(company.code, now, Number(seqRow.complaint_seq)),
@@ -183,13 +185,19 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
       created_at: now,
       updated_at: now,
     };
-    await tx.insertInto('complaints').values(complaint).execute();
-    await emitEvent(ctx, work, {
-      companyId: company.id,
-      name: 'complaint.created',
-      complaintId: complaint.escalatr_id,
-      data: eventBase(complaint),
-    });
+    await writeEvent(
+      ctx,
+      work,
+      {
+        companyId: company.id,
+        name: 'complaint.created',
+        complaintId: complaint.escalatr_id,
+        data: eventBase(complaint),
+      },
+      targets,
+      Number(seqRow.event_seq),
+      [tx.insertInto('complaints').values(complaint)],
+    );
     return complaint;
   });
 }

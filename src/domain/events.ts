@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type Compilable } from 'kysely';
 import { iso } from '../clock.js';
 import { newId } from '../ids.js';
 import { enqueue, type NewDelivery } from '../queue/enqueue.js';
+import { wakeAtCommit } from '../queue/wakeup.js';
 import type { DomainContext, Work } from './context.js';
 import type { EventName } from './event-catalog.js';
 import { matchesFilter, type EventFilter } from './event-filter.js';
@@ -40,38 +41,85 @@ function subscribes(eventsJson: string, name: string): boolean {
   return events.includes('*') || events.includes(name);
 }
 
-/**
- * Writes an event and its deliveries inside the caller's transaction.
- * The per-company sequence is taken by updating the company row, which holds that row's lock until commit: so on
- * PostgreSQL events of one company commit in sequence order and a feed cursor can never skip one.
- */
-export async function emitEvent(ctx: DomainContext, work: Work, input: EmitInput): Promise<EmittedEvent> {
-  const { tx, now } = work;
-  const row = await tx
-    .updateTable('companies')
-    .set({ event_seq: sql`event_seq + 1` })
-    .where('id', '=', input.companyId)
-    .returning('event_seq')
-    .executeTakeFirstOrThrow();
-  const id = newId('evt');
-  const body = JSON.stringify({ id, event: input.name, timestamp: iso(now), data: input.data });
+const passes = (filter: string | null, data: Record<string, unknown>) =>
+  filter === null || matchesFilter(JSON.parse(filter) as EventFilter, data);
 
-  let endpointIds: string[] = [];
+/** Who may receive an event, read before the company row is locked (see emitEvent). */
+export interface EventTargets {
+  /** The endpoints it goes to: their filters applied when the data was known, applied again when it is written. */
+  endpoints: Array<{ id: string; filter: string | null }>;
+}
+
+/**
+ * The part of writing an event that does not need the company's sequence: the subscribed endpoints are read and the
+ * workers' wake-up is queued (PostgreSQL sends it at commit whenever it was asked for). Done before the sequence is
+ * taken, these round trips are not made while the company row is locked.
+ */
+export async function eventTargets(
+  ctx: DomainContext,
+  work: Work,
+  input: Pick<EmitInput, 'companyId' | 'name' | 'onlyEndpointId' | 'toEndpoints' | 'extraDeliveries'> &
+    Partial<Pick<EmitInput, 'data'>>,
+): Promise<EventTargets> {
+  let endpoints: EventTargets['endpoints'] = [];
   if (input.onlyEndpointId) {
-    endpointIds = [input.onlyEndpointId];
+    endpoints = [{ id: input.onlyEndpointId, filter: null }];
   } else if (input.toEndpoints !== false) {
-    const endpoints = await tx
+    const rows = await work.tx
       .selectFrom('endpoints')
       .select(['id', 'events', 'filter'])
       .where('company_id', '=', input.companyId)
       .where('enabled', '=', 1)
       .execute();
-    // A filtered-out event makes no delivery at all: nothing to claim, nothing in the endpoint's history.
-    endpointIds = endpoints
-      .filter((e) => subscribes(e.events, input.name))
-      .filter((e) => e.filter === null || matchesFilter(JSON.parse(e.filter) as EventFilter, input.data))
-      .map((e) => e.id);
+    endpoints = rows.filter((e) => subscribes(e.events, input.name)).map((e) => ({ id: e.id, filter: e.filter }));
   }
+  // With the event's data at hand the filters decide now; without it (it needs the sequence) any endpoint may match.
+  const data = input.data;
+  const matching = data ? endpoints.filter((e) => passes(e.filter, data)) : endpoints;
+  if (matching.length || input.extraDeliveries?.length) await wakeAtCommit(ctx.store, work, 'deliveries');
+  return { endpoints: matching };
+}
+
+/**
+ * Takes the company's next event sequence number by updating the company row, which holds that row's lock until
+ * commit: so on PostgreSQL events of one company commit in sequence order and a feed cursor can never skip one. Every
+ * write of the company's events queues behind that lock, so the fewer round trips a transaction makes after taking
+ * it, the more events per second one company can write.
+ */
+async function takeEventSeq(work: Work, companyId: string): Promise<number> {
+  const row = await work.tx
+    .updateTable('companies')
+    .set({ event_seq: sql`event_seq + 1` })
+    .where('id', '=', companyId)
+    .returning('event_seq')
+    .executeTakeFirstOrThrow();
+  return Number(row.event_seq);
+}
+
+/** Writes an event and its deliveries inside the caller's transaction. */
+export async function emitEvent(ctx: DomainContext, work: Work, input: EmitInput): Promise<EmittedEvent> {
+  const targets = await eventTargets(ctx, work, input);
+  return writeEvent(ctx, work, input, targets, await takeEventSeq(work, input.companyId));
+}
+
+/**
+ * Writes an event whose targets were read and whose sequence number was taken by the caller (who locked the company
+ * row for it, as emitEvent does), and its deliveries, with the caller's other inserts (`alongside`): on PostgreSQL
+ * all in one statement, so the row is held for one round trip and the commit.
+ */
+export async function writeEvent(
+  ctx: DomainContext,
+  work: Work,
+  input: EmitInput,
+  targets: EventTargets,
+  seq: number,
+  alongside: readonly Compilable[] = [],
+): Promise<EmittedEvent> {
+  const { tx, now } = work;
+  const id = newId('evt');
+  const body = JSON.stringify({ id, event: input.name, timestamp: iso(now), data: input.data });
+  // A filtered-out event makes no delivery at all: nothing to claim, nothing in the endpoint's history.
+  const endpointIds = targets.endpoints.filter((e) => passes(e.filter, input.data)).map((e) => e.id);
 
   const deliveries: NewDelivery[] = endpointIds.map((endpointId) => ({
     companyId: input.companyId,
@@ -90,19 +138,16 @@ export async function emitEvent(ctx: DomainContext, work: Work, input: EmitInput
     });
   }
 
-  await tx
-    .insertInto('events')
-    .values({
-      id,
-      company_id: input.companyId,
-      seq: Number(row.event_seq),
-      name: input.name,
-      complaint_id: input.complaintId ?? null,
-      body,
-      delivery_status: deliveries.length ? 'pending' : 'none',
-      created_at: now,
-    })
-    .execute();
-  const deliveryIds = await enqueue(ctx.store, work, deliveries);
-  return { id, seq: Number(row.event_seq), body, deliveryIds };
+  const eventInsert = tx.insertInto('events').values({
+    id,
+    company_id: input.companyId,
+    seq,
+    name: input.name,
+    complaint_id: input.complaintId ?? null,
+    body,
+    delivery_status: deliveries.length ? 'pending' : 'none',
+    created_at: now,
+  });
+  const deliveryIds = await enqueue(ctx.store, work, deliveries, [...alongside, eventInsert]);
+  return { id, seq, body, deliveryIds };
 }

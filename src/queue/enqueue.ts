@@ -1,5 +1,7 @@
+import type { Compilable } from 'kysely';
 import { newId } from '../ids.js';
 import type { Store } from '../storage/db.js';
+import { insertTogether } from '../storage/insert-together.js';
 import { wakeAtCommit, type WakeWork } from './wakeup.js';
 
 /** The part of a unit of work the queue writes in: its transaction, its time, the wake-ups due at its commit. */
@@ -18,11 +20,16 @@ export type NewDelivery = {
 
 /**
  * Writes deliveries in the caller's transaction, due at once, and wakes the workers when it commits (never before:
- * a worker could look for rows it cannot see yet). The event row must be written in the same transaction. Returns
- * the new deliveries' ids, in order.
+ * a worker could look for rows it cannot see yet). The event row must be written in the same transaction: the
+ * caller's own inserts (`alongside`, the event's among them) go in the same statement as the deliveries on
+ * PostgreSQL (insertTogether), so they cost one round trip. Returns the new deliveries' ids, in order.
  */
-export async function enqueue(store: Store, work: QueueWork, deliveries: readonly NewDelivery[]): Promise<string[]> {
-  if (deliveries.length === 0) return [];
+export async function enqueue(
+  store: Store,
+  work: QueueWork,
+  deliveries: readonly NewDelivery[],
+  alongside: readonly Compilable[] = [],
+): Promise<string[]> {
   const { now } = work;
   const rows = deliveries.map((d) => ({
     id: newId('dlv'),
@@ -39,7 +46,12 @@ export async function enqueue(store: Store, work: QueueWork, deliveries: readonl
     created_at: now,
     updated_at: now,
   }));
-  await work.tx.insertInto('deliveries').values(rows).execute();
-  await wakeAtCommit(store, work, 'deliveries');
+  // Queued before the inserts (a no-op when the caller queued it already): the NOTIFY is sent at commit anyway.
+  if (rows.length) await wakeAtCommit(store, work, 'deliveries');
+  await insertTogether(
+    store,
+    work.tx,
+    rows.length ? [...alongside, work.tx.insertInto('deliveries').values(rows)] : alongside,
+  );
   return rows.map((r) => r.id);
 }
