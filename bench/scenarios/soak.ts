@@ -30,6 +30,8 @@ interface Sample {
   usedBytes: number;
   tables: Record<string, number>;
   rssMb: number;
+  /** The retention step's counters so far: rows removed per table, runs per outcome. */
+  retention: { pruned: Record<string, number>; runs: Record<string, number> };
 }
 
 const sum = (tables: Record<string, number>, names: string[]) => names.reduce((n, t) => n + (tables[t] ?? 0), 0);
@@ -126,6 +128,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
         history_mb: round1(mb(sum(s.tables, HISTORY_TABLES))),
         records_mb: round1(mb(sum(s.tables, RECORD_TABLES))),
         rss_mb: round1(s.rssMb),
+        retention: s.retention,
       })),
     },
   };
