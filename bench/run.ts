@@ -17,9 +17,12 @@ import { isolation } from './scenarios/isolation.js';
 import { api } from './scenarios/api.js';
 import { shield } from './scenarios/shield.js';
 import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
+import { pgGrown, sqliteGrown } from './scenarios/grown.js';
+import { soak } from './scenarios/soak.js';
 
 /**
- * `npm run bench [-- --quick] [-- --only=raw,sqlite,…] [-- --profile] [-- --sql-timing]`
+ * `npm run bench [-- --quick] [-- --only=raw,sqlite,…] [-- --profile] [-- --sql-timing] [-- --soak
+ * [--soak-minutes=N]]`
  *
  * Runs every measurement in one go (so ratios between them hold on a noisy machine), each system in its own child
  * process against one receiver process, prints the table of metric / value / target / verdict, and writes
@@ -51,6 +54,10 @@ const REQUIRED = [
   'noisy_neighbour_drop',
   'noisy_neighbour_pg2_p99_ms',
   'noisy_neighbour_pg2_drop',
+  'grown_store_throughput_ratio',
+  'grown_store_api_p99_ratio',
+  'soak_store_growth_mb',
+  'soak_rss_growth_mb',
 ] as const;
 
 interface Scenario {
@@ -59,6 +66,8 @@ interface Scenario {
   metrics: string[];
   /** Why it cannot run here, or null. */
   precheck?: () => Promise<string | null>;
+  /** Runs only when asked for by this flag (a long run). */
+  flag?: string;
   run: (ctx: BenchContext) => Promise<ScenarioResult>;
 }
 
@@ -122,27 +131,58 @@ const SCENARIOS: Scenario[] = [
     ],
     run: noisyNeighbour,
   },
+  {
+    name: 'grown',
+    metrics: ['grown_store_throughput_ratio', 'grown_store_api_p99_ratio'],
+    precheck: pgUnavailable,
+    run: pgGrown,
+  },
+  { name: 'grown-sqlite', metrics: ['grown_sqlite_throughput_ratio', 'grown_sqlite_api_p99_ratio'], run: sqliteGrown },
+  {
+    name: 'soak',
+    metrics: [
+      'soak_store_growth_mb',
+      'soak_store_growth_pct',
+      'soak_rss_growth_mb',
+      'soak_rss_growth_pct',
+      'soak_records_growth_mb',
+      'soak_file_growth_mb',
+    ],
+    flag: '--soak',
+    run: soak,
+  },
 ];
 
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   const profile = argv.includes('--profile');
   const sqlTiming = argv.includes('--sql-timing');
+  const soak = argv.includes('--soak');
+  const soakArg = argv.find((a) => a.startsWith('--soak-minutes='));
+  const soakMinutes = soakArg ? Number(soakArg.slice('--soak-minutes='.length)) : 20;
+  if (!Number.isInteger(soakMinutes) || soakMinutes < 2 || soakMinutes > 1440)
+    throw new Error('--soak-minutes: a whole number of minutes from 2 to 1440');
   const only =
     argv
       .find((a) => a.startsWith('--only='))
       ?.slice('--only='.length)
       .split(',')
       .filter(Boolean) ?? null;
-  const unknown = argv.filter((a) => !['--quick', '--profile', '--sql-timing'].includes(a) && !a.startsWith('--only='));
+  const unknown = argv.filter(
+    (a) =>
+      !['--quick', '--profile', '--sql-timing', '--soak'].includes(a) &&
+      !a.startsWith('--only=') &&
+      !a.startsWith('--soak-minutes='),
+  );
   if (unknown.length)
     throw new Error(
-      `unknown option ${unknown.join(' ')} (use --quick, --only=${SCENARIOS.map((s) => s.name).join(',')}, --profile, --sql-timing)`,
+      `unknown option ${unknown.join(' ')} (use --quick, --only=${SCENARIOS.map((s) => s.name).join(',')}, --profile, --sql-timing, --soak, --soak-minutes=N)`,
     );
   const names = new Set(SCENARIOS.map((s) => s.name));
   for (const n of only ?? [])
     if (!names.has(n)) throw new Error(`--only: no scenario "${n}" (have ${[...names].join(', ')})`);
-  return { quick, profile, sqlTiming, only };
+  if (soakArg && !soak) throw new Error('--soak-minutes goes with --soak');
+  return { quick, profile, sqlTiming, only, flags: soak ? ['--soak'] : [], soakMinutes };
 }
 
 const round = (key: string, v: number | null): number | null => {
@@ -154,7 +194,7 @@ const round = (key: string, v: number | null): number | null => {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const plan = makePlan(args.quick);
+  const plan = makePlan(args.quick, args.soakMinutes);
   const startedAt = new Date();
   const t0 = epochMs();
   const log = (line: string) =>
@@ -186,6 +226,10 @@ async function main() {
       };
       if (args.only && !args.only.includes(s.name)) {
         skip('not selected with --only');
+        continue;
+      }
+      if (s.flag && !args.flags.includes(s.flag)) {
+        skip(`runs with ${s.flag}`);
         continue;
       }
       const reason = (await s.precheck?.()) ?? null;

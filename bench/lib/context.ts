@@ -28,9 +28,14 @@ export interface Plan {
   noisyRate: number;
   noisySeconds: number;
   noisyBacklogEvents: number;
+  /** Grown store: attempt rows of history seeded before the second run, per store. */
+  grownPgAttempts: number;
+  grownSqliteAttempts: number;
+  /** The soak's length (`--soak-minutes=N`); it runs only with `--soak`. */
+  soakMinutes: number;
 }
 
-export function makePlan(quick: boolean): Plan {
+export function makePlan(quick: boolean, soakMinutes = 20): Plan {
   return quick
     ? {
         quick,
@@ -49,6 +54,9 @@ export function makePlan(quick: boolean): Plan {
         noisyRate: 200,
         noisySeconds: 3,
         noisyBacklogEvents: 200,
+        grownPgAttempts: 1_000_000,
+        grownSqliteAttempts: 500_000,
+        soakMinutes,
       }
     : {
         quick,
@@ -67,6 +75,9 @@ export function makePlan(quick: boolean): Plan {
         noisyRate: 200,
         noisySeconds: 10,
         noisyBacklogEvents: 10_000,
+        grownPgAttempts: 20_000_000,
+        grownSqliteAttempts: 5_000_000,
+        soakMinutes,
       };
 }
 

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
@@ -13,11 +13,13 @@ import { migrateToLatest } from '../../src/storage/migrate.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { ScoringPool } from '../../src/shield/scoring-pool.js';
 import { createEndpoint } from '../../src/webhooks/endpoints.js';
+import { setRetentionByCode } from '../../src/domain/retention.js';
 import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
 import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
 import { serve } from '../lib/rpc.js';
 import { epochMs, peakRssMb, sleep } from '../lib/time.js';
 import { bulkSeed, type BulkSeedOptions } from '../lib/bulk-seed.js';
+import { seedHistory } from '../lib/history-seed.js';
 import { installSqlTiming, resetSqlTiming, sqlTimingReport } from '../lib/sql-timing.js';
 
 const sqlTiming = process.env.BENCH_SQL_TIMING === '1';
@@ -44,6 +46,8 @@ interface Tenant {
 }
 /** The companies this process files complaints for, in turn. */
 let tenants: Tenant[] = [];
+/** The endpoints `seed` made, by company id. */
+const endpointsOf = new Map<string, string[]>();
 const firstTenant = (): Tenant => {
   if (!tenants.length) throw new Error('seed first');
   return tenants[0];
@@ -96,6 +100,19 @@ async function unsettled(endpointIds?: string[]): Promise<number> {
   return Number((await q.executeTakeFirstOrThrow()).n);
 }
 
+/** Bytes the store occupies now (SQLite: pages in use, WAL included; PostgreSQL: the database's size). */
+async function storeBytes(): Promise<number> {
+  const s = need(store, 'open');
+  if (s.profile.name === 'sqlite') {
+    const page = await sql<{ page_count: number }>`pragma page_count`.execute(s.db);
+    const size = await sql<{ page_size: number }>`pragma page_size`.execute(s.db);
+    const free = await sql<{ freelist_count: number }>`pragma freelist_count`.execute(s.db);
+    return (Number(page.rows[0].page_count) - Number(free.rows[0].freelist_count)) * Number(size.rows[0].page_size);
+  }
+  const r = await sql<{ bytes: string }>`select pg_database_size(current_database()) as bytes`.execute(s.db);
+  return Number(r.rows[0].bytes);
+}
+
 serve(
   {
     async open(args: {
@@ -142,6 +159,7 @@ serve(
           );
           endpointIds.push(created.id);
         }
+        endpointsOf.set(company.id, endpointIds.slice(-args.endpoints.length));
         tenants.push({ companyId: company.id, code, consumerId: consumer.id });
       }
       return { tenants, endpointIds };
@@ -175,11 +193,12 @@ serve(
      * escalatr_id that the receiver reads back from the body). Commits are started on schedule, not one after
      * another, so a slow commit does not lower the offered rate.
      */
-    async pace(args: { rate: number; seconds: number }) {
+    async pace(args: { rate: number; seconds: number; record?: boolean }) {
       const ctx = need(app, 'open').ctx;
       firstTenant();
       const total = Math.round(args.rate * args.seconds);
       const commits: Array<[string, number]> = [];
+      let committed = 0;
       const inFlight = new Set<Promise<void>>();
       const startedAt = epochMs();
       let failures = 0;
@@ -190,7 +209,9 @@ serve(
         const t = tenants[i % tenants.length];
         const p = fileComplaint(ctx, { consumerId: t.consumerId, company_code: t.code, ...COMPLAINT })
           .then((c) => {
-            commits.push([c.escalatr_id, epochMs()]);
+            committed++;
+            // A long steady load (the soak) keeps no list: it would grow the memory being measured.
+            if (args.record !== false) commits.push([c.escalatr_id, epochMs()]);
           })
           .catch(() => {
             failures++;
@@ -200,7 +221,7 @@ serve(
       }
       await Promise.all(inFlight);
       const ms = epochMs() - startedAt;
-      return { commits, failures, offered: total, achievedPerSecond: (commits.length / ms) * 1000 };
+      return { commits, failures, offered: total, achievedPerSecond: (committed / ms) * 1000 };
     },
 
     async workerStart() {
@@ -257,17 +278,7 @@ serve(
     },
 
     /** Bytes the store occupies now (SQLite: pages in use, WAL included; PostgreSQL: the database's size). */
-    async storeBytes() {
-      const s = need(store, 'open');
-      if (s.profile.name === 'sqlite') {
-        const page = await sql<{ page_count: number }>`pragma page_count`.execute(s.db);
-        const size = await sql<{ page_size: number }>`pragma page_size`.execute(s.db);
-        const free = await sql<{ freelist_count: number }>`pragma freelist_count`.execute(s.db);
-        return (Number(page.rows[0].page_count) - Number(free.rows[0].freelist_count)) * Number(size.rows[0].page_size);
-      }
-      const r = await sql<{ bytes: string }>`select pg_database_size(current_database()) as bytes`.execute(s.db);
-      return Number(r.rows[0].bytes);
-    },
+    storeBytes,
 
     /** An admin key of the first tenant, or of tenant `tenant` (0-based) of the seeded ones. */
     async apiKey(args?: { tenant?: number }) {
@@ -308,6 +319,45 @@ serve(
       if (!s.sqliteFile) throw new Error('bulk seeding is implemented for the SQLite store');
       const t = firstTenant();
       return bulkSeed({ ...args, file: s.sqliteFile, companyId: t.companyId, code: t.code, consumerId: t.consumerId });
+    },
+
+    /** Delivery history for every seeded company, before any traffic (bench/lib/history-seed.ts). */
+    async seedHistory(args: { attempts: number; days: number }) {
+      const companies = tenants.map((t) => ({ ...t, endpointIds: endpointsOf.get(t.companyId) ?? [] }));
+      return seedHistory(need(store, 'open'), { companies, attempts: args.attempts, days: args.days });
+    },
+
+    /** The operator's retention window in minutes for every seeded company, and the retention step started. */
+    async retentionMinutes(args: { minutes: number }) {
+      const a = need(app, 'open');
+      for (const t of tenants) await setRetentionByCode(a.ctx, t.code, { minutes: args.minutes });
+      a.retention.start();
+      return null;
+    },
+
+    /**
+     * SQLite: the file's bytes on disk (with its WAL), pages in use, and bytes per table with its indexes (dbstat);
+     * and this process's resident memory.
+     */
+    async storeSample() {
+      const s = need(store, 'open');
+      const file = s.sqliteFile;
+      if (!file) throw new Error('storeSample reads a SQLite file');
+      const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
+      const { rows } = await sql<{ table: string; bytes: number }>`
+        select coalesce(m.tbl_name, d.name) as "table", sum(d.pgsize) as bytes
+        from dbstat d left join sqlite_master m on m.name = d.name
+        group by 1`.execute(s.db);
+      const m = need(app, 'open').metrics;
+      const byLabel = async (c: typeof m.retentionPruned | typeof m.retentionRuns) =>
+        Object.fromEntries((await c.get()).values.map((v) => [Object.values(v.labels).join(','), v.value]));
+      return {
+        retention: { pruned: await byLabel(m.retentionPruned), runs: await byLabel(m.retentionRuns) },
+        fileBytes: size(file) + size(`${file}-wal`),
+        usedBytes: await storeBytes(),
+        tables: Object.fromEntries(rows.map((r) => [r.table, Number(r.bytes)])),
+        rssMb: process.memoryUsage().rss / 1048576,
+      };
     },
 
     async listen() {

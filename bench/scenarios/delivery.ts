@@ -16,7 +16,7 @@ import { join } from 'node:path';
  * serialise on its row lock (its event sequence), which on PostgreSQL would make committing the backlog the slowest
  * part of the run. The drain does not care whose deliveries they are.
  */
-const COMPANIES = 4;
+export const COMPANIES = 4;
 
 interface Outcome {
   deliveries: Record<string, number>;
@@ -27,7 +27,7 @@ interface Outcome {
 type Stats = { peakRssMb: number; rssMb: number };
 
 /** Warm every worker's code paths and connections on a small backlog first, then measure the real one. */
-async function warmUp(ctx: BenchContext, producer: BenchChild, workers: BenchChild[]) {
+export async function warmUp(ctx: BenchContext, producer: BenchChild, workers: BenchChild[]) {
   const { plan } = ctx;
   await ctx.receiver.call('reset');
   await producer.call('commit', { count: plan.warmupEvents });
@@ -38,7 +38,7 @@ async function warmUp(ctx: BenchContext, producer: BenchChild, workers: BenchChi
 }
 
 /** `servers`: the database server's processes by command name, counted with the workers (none for SQLite). */
-async function drain(
+export async function drain(
   ctx: BenchContext,
   producer: BenchChild,
   workers: BenchChild[],
@@ -103,7 +103,7 @@ async function drain(
 }
 
 /** `throughputRounds` backlogs drained one after another in the same processes; the figure is their median. */
-async function drainRounds<R extends { perSecond: number; cpu: Record<string, number> | null }>(
+export async function drainRounds<R extends { perSecond: number; cpu: Record<string, number> | null }>(
   ctx: BenchContext,
   once: () => Promise<R>,
 ) {

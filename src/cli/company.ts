@@ -44,16 +44,29 @@ export function registerCompanyCommands(program: Command): void {
   company
     .command('set-retention')
     .description(
-      'set how many days delivery history, the event feed and Shield feedback are kept (older rows are removed)',
+      'set how long delivery history, the event feed and Shield feedback are kept (older rows are removed): ' +
+        'whole days, or minutes for a window shorter than a day',
     )
     .addOption(options.code())
     .addOption(options.retentionDays())
+    .addOption(options.retentionMinutes())
     .addOption(options.json())
-    .action(async (o: { code: string; days: number; json?: boolean }) => {
-      const r = await withRuntime(({ ctx }) => setRetentionByCode(ctx, o.code, o.days));
-      if (o.json) return printJson({ code: r.code, days: r.days, plan: r.plan, plan_days: r.default_days });
+    .action(async function (this: Command, o: { code: string; days?: number; minutes?: number; json?: boolean }) {
+      if (o.days === undefined && o.minutes === undefined)
+        this.error("error: required option '--days <days>' or '--minutes <minutes>' not specified");
+      const window = o.minutes !== undefined ? { minutes: o.minutes } : { days: o.days! };
+      const r = await withRuntime(({ ctx }) => setRetentionByCode(ctx, o.code, window));
+      if (o.json)
+        return printJson({
+          code: r.code,
+          days: r.days,
+          ...(r.minutes !== null ? { minutes: r.minutes } : {}),
+          plan: r.plan,
+          plan_days: r.default_days,
+        });
+      const kept = r.minutes !== null ? `${r.minutes} minutes` : `${r.days} days`;
       printLines(
-        `Company ${r.code} keeps history for ${r.days} days (its ${r.plan} plan's default is ${r.default_days}).`,
+        `Company ${r.code} keeps history for ${kept} (its ${r.plan} plan's default is ${r.default_days} days).`,
       );
     });
 }

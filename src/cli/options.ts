@@ -1,7 +1,12 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { checkCompanyCode, PLANS } from '../domain/companies.js';
 import { SCOPES } from '../domain/api-keys.js';
-import { MIN_RETENTION_DAYS, OPERATOR_MAX_RETENTION_DAYS } from '../domain/retention.js';
+import {
+  MIN_RETENTION_DAYS,
+  MIN_RETENTION_MINUTES,
+  OPERATOR_MAX_RETENTION_DAYS,
+  OPERATOR_MAX_RETENTION_MINUTES,
+} from '../domain/retention.js';
 import { checkPassword, normaliseEmail, ROLES } from '../domain/users.js';
 
 /**
@@ -36,13 +41,13 @@ function text(max: number) {
   };
 }
 
-function retentionDays(value: string): number {
-  const days = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(days >= MIN_RETENTION_DAYS && days <= OPERATOR_MAX_RETENTION_DAYS))
-    throw new InvalidArgumentError(
-      `must be a whole number of days from ${MIN_RETENTION_DAYS} to ${OPERATOR_MAX_RETENTION_DAYS}.`,
-    );
-  return days;
+function wholeNumber(unit: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    if (!(n >= min && n <= max))
+      throw new InvalidArgumentError(`must be a whole number of ${unit} from ${min} to ${max}.`);
+    return n;
+  };
 }
 
 const required = (option: Option) => option.makeOptionMandatory();
@@ -53,12 +58,15 @@ export const options = {
   code: () => required(new Option('--code <code>', 'company code: 2–8 uppercase letters').argParser(companyCode)),
   companyName: () => required(new Option('--name <name>', 'company name').argParser(text(200))),
   plan: () => required(new Option('--plan <plan>', 'plan').choices(PLANS)),
+  /** --days or --minutes, exactly one (`set-retention` checks that one is given). */
   retentionDays: () =>
-    required(
-      new Option('--days <days>', "days of history to keep (any plan's window may be exceeded)").argParser(
-        retentionDays,
-      ),
-    ),
+    new Option('--days <days>', "days of history to keep (any plan's window may be exceeded)")
+      .argParser(wholeNumber('days', MIN_RETENTION_DAYS, OPERATOR_MAX_RETENTION_DAYS))
+      .conflicts('minutes'),
+  retentionMinutes: () =>
+    new Option('--minutes <minutes>', 'minutes of history to keep instead of days (a window shorter than a day)')
+      .argParser(wholeNumber('minutes', MIN_RETENTION_MINUTES, OPERATOR_MAX_RETENTION_MINUTES))
+      .conflicts('days'),
   email: () => required(new Option('--email <email>', 'email address').argParser(email)),
   password: () => required(new Option('--password <password>', 'password, at least 10 characters').argParser(password)),
   role: () => required(new Option('--role <role>', 'staff role').choices(ROLES)),

@@ -34,6 +34,7 @@ export async function createCompany(
         complaint_seq: 0,
         event_seq: 0,
         retention_days: null,
+        retention_minutes: null,
         feed_start_seq: 0,
       })
       .execute();

@@ -4,7 +4,7 @@ import { inTransaction, type Tx } from '../storage/db.js';
 import type { DomainContext } from './context.js';
 import { feedSummary } from './event-feed.js';
 import type { Plan } from './companies.js';
-import { effectiveRetentionDays, retentionCutoff } from './retention.js';
+import { retentionCutoff } from './retention.js';
 
 /** The history tables retention removes rows from. */
 export type PrunedTable = 'events' | 'deliveries' | 'attempts' | 'feedback_records';
@@ -37,6 +37,7 @@ interface CompanyRow {
   id: string;
   plan: Plan;
   retention_days: number | null;
+  retention_minutes: number | null;
 }
 
 interface BatchResult {
@@ -134,11 +135,11 @@ export class RetentionPruner {
     let done = true;
     const companies: CompanyRow[] = await this.ctx.store.db
       .selectFrom('companies')
-      .select(['id', 'plan', 'retention_days'])
+      .select(['id', 'plan', 'retention_days', 'retention_minutes'])
       .orderBy('id')
       .execute();
     companies: for (const company of companies) {
-      const cutoff = retentionCutoff(this.ctx.clock.now(), effectiveRetentionDays(company));
+      const cutoff = retentionCutoff(this.ctx.clock.now(), company);
       const steps: Array<(after: string) => Promise<BatchResult & { next?: string }>> = [
         () => this.feedBatch(company.id, cutoff),
         (after) => this.heldBatch(company.id, after),

@@ -18,6 +18,7 @@ import * as m0018 from './migrations/0018_audit_log.js';
 import * as m0020 from './migrations/0020_sla_calendars.js';
 import * as m0021 from './migrations/0021_notes_and_assignees.js';
 import * as m0022 from './migrations/0022_endpoint_filter_transform.js';
+import * as m0027 from './migrations/0027_retention_minutes.js';
 import * as m0034 from './migrations/0034_endpoint_retry_schedule.js';
 import * as m0035 from './migrations/0035_destination_secrets.js';
 
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0020_sla_calendars': m0020,
   '0021_notes_and_assignees': m0021,
   '0022_endpoint_filter_transform': m0022,
+  '0027_retention_minutes': m0027,
   '0034_endpoint_retry_schedule': m0034,
   '0035_destination_secrets': m0035,
 };

@@ -15,6 +15,8 @@ export interface CompaniesTable {
   event_seq: number;
   /** Days of delivery history, feed and Shield feedback kept; null = the plan's default (migration 0016). */
   retention_days: number | null;
+  /** Minutes kept instead of days when set (only the operator sets it; migration 0027). */
+  retention_minutes: number | null;
   /** Events at or below this seq have left the feed (pruned by retention); the feed shows those above it. */
   feed_start_seq: number;
   created_at: number;

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { emitEvent } from '../../src/domain/events.js';
-import { DAY_MS } from '../../src/domain/retention.js';
+import { DAY_MS, setRetentionByCode } from '../../src/domain/retention.js';
 import { RetentionPruner } from '../../src/domain/retention-pruner.js';
 import { newId } from '../../src/ids.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
@@ -207,6 +207,33 @@ describe('retention: what goes and what stays', () => {
     await t.app.retention.run();
     expect(await exists(t, 'events', mine)).toBe(false);
     expect(await exists(t, 'events', theirs)).toBe(true);
+  });
+
+  it("an operator's window in minutes removes what is older than those minutes; an owner's days replace it", async () => {
+    const start = t.clock.now();
+    const old = await emit(t, v);
+    await settle(t, old);
+    t.clock.advance(60_000);
+    const recent = await emit(t, v);
+    await settle(t, recent);
+    await setRetentionByCode(t.app.ctx, v.company.code, { minutes: 2 });
+    t.clock.set(start + 2 * 60_000 + 1);
+    await t.app.retention.run();
+    expect(await exists(t, 'events', old)).toBe(false);
+    expect(await exists(t, 'events', recent)).toBe(true);
+    const owner = await session(t, v.company.id, 'owner');
+    const read = await call(t, { method: 'GET', url: '/api/v1/settings/retention', headers: owner.cookie });
+    expect(read.body.data.days).toBe(1);
+    const put = await call(t, {
+      method: 'PUT',
+      url: '/api/v1/settings/retention',
+      headers: owner.withCsrf,
+      payload: { days: 1 },
+    });
+    expect(put.status).toBe(200);
+    t.clock.set(start + DAY_MS);
+    await t.app.retention.run();
+    expect(await exists(t, 'events', recent)).toBe(true);
   });
 
   it('removes in batches of bounded size and makes progress across runs', async () => {

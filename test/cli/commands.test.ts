@@ -170,6 +170,37 @@ describe('escalatr company, user, apikey and consumer commands', () => {
     expect(missing.stderr).toMatch(/^escalatr: not_found: company NOPE/);
   });
 
+  it('company set-retention takes a window in minutes, which days set later replace', async () => {
+    const { app } = await cli.openApp();
+    const shop = await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'free' });
+    const window = () =>
+      app.store.db
+        .selectFrom('companies')
+        .select(['retention_days', 'retention_minutes'])
+        .where('id', '=', shop.id)
+        .executeTakeFirstOrThrow()
+        .then((r) => [r.retention_days, r.retention_minutes].map((v) => (v === null ? null : Number(v))));
+    const set = await cli.run(['company', 'set-retention', '--code', 'SHOP', '--minutes', '2', '--json']);
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.stdout)).toEqual({ code: 'SHOP', days: 1, minutes: 2, plan: 'free', plan_days: 7 });
+    expect(await window()).toEqual([null, 2]);
+    expect((await cli.run(['company', 'set-retention', '--code', 'SHOP', '--days', '3'])).stdout).toMatch(
+      /SHOP keeps history for 3 days/,
+    );
+    expect(await window()).toEqual([3, null]);
+    for (const args of [
+      ['--code', 'SHOP'],
+      ['--code', 'SHOP', '--days', '3', '--minutes', '2'],
+      ['--code', 'SHOP', '--minutes', '0'],
+    ]) {
+      let stderr = '';
+      const code = await runCli(['node', 'escalatr', 'company', 'set-retention', ...args], (t) => (stderr += t));
+      expect.soft(code, args.join(' ')).toBe(2);
+      expect.soft(stderr, args.join(' ')).toMatch(/--minutes|--days/);
+    }
+    expect(await window()).toEqual([3, null]);
+  });
+
   it('refuses an API key below professional, then creates, lists and revokes keys after an upgrade', async () => {
     const { app } = await cli.openApp();
     await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'starter' });

@@ -1,0 +1,178 @@
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import type { BenchChild } from '../lib/rpc.js';
+import { endpointUrls, type BenchContext, type ScenarioResult } from '../lib/context.js';
+import { createDatabase } from '../lib/services.js';
+import type { HistorySeedResult } from '../lib/history-seed.js';
+import { COMPANIES, drain, drainRounds, warmUp } from './delivery.js';
+
+/**
+ * 9. A grown store against a fresh one: the same run twice — on a store with no history, then on one that already
+ * holds `grownAttempts` attempt rows of settled history spread over 60 days across the run's companies (with their
+ * deliveries, events in the feed and complaints; bench/lib/history-seed.ts) — each time draining the same backlog
+ * (deliveries/s, as the delivery scenario measures it) and then loading GET /api/v1/complaints and GET /api/v1/events
+ * of a company whose history it is (p99, as the api scenario measures it). The figures are grown / fresh: 1.0 is a
+ * store whose cost does not depend on its history.
+ */
+
+const HISTORY_DAYS = 60;
+const ROUTES = { list: '/api/v1/complaints', feed: '/api/v1/events' } as const;
+
+interface Measured {
+  perSecond: number;
+  all: number[];
+  p99: Record<keyof typeof ROUTES, number>;
+  perS: Record<keyof typeof ROUTES, number>;
+  history: HistorySeedResult | null;
+  storeMb: number;
+  details: Record<string, unknown>;
+}
+
+/** p99 and requests/s of each route, with a second of warm-up first. */
+async function apiLoad(ctx: BenchContext, sut: BenchChild) {
+  const key = await sut.call<string>('apiKey');
+  const { port } = await sut.call<{ port: number }>('listen');
+  const headers = { authorization: `Bearer ${key}` };
+  const p99 = { list: 0, feed: 0 };
+  const perS = { list: 0, feed: 0 };
+  for (const [name, path] of Object.entries(ROUTES) as Array<[keyof typeof ROUTES, string]>) {
+    const url = `http://127.0.0.1:${port}${path}`;
+    const opts = { url, headers, connections: ctx.plan.apiConnections };
+    await autocannon({ ...opts, duration: 1 });
+    const r = await autocannon({ ...opts, duration: ctx.plan.apiSeconds });
+    if (r.non2xx || r.errors) throw new Error(`${path}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+    p99[name] = r.latency.p99;
+    perS[name] = Math.round(r.requests.total / ctx.plan.apiSeconds);
+  }
+  return { p99, perS };
+}
+
+async function measure(
+  ctx: BenchContext,
+  label: string,
+  open: () => Promise<{ producer: BenchChild; workers: BenchChild[]; servers?: Record<string, string> }>,
+  attempts: number,
+): Promise<Measured> {
+  const { producer, workers, servers } = await open();
+  await producer.call('seed', {
+    code: 'GROW',
+    companies: COMPANIES,
+    endpoints: endpointUrls(ctx.receiverUrl, ctx.plan.fanout),
+  });
+  let history: HistorySeedResult | null = null;
+  if (attempts > 0) {
+    history = await producer.call<HistorySeedResult>('seedHistory', { attempts, days: HISTORY_DAYS });
+    ctx.log(
+      `${label}: seeded ${history.attempts.toLocaleString('en')} attempts, ${history.deliveries.toLocaleString('en')} deliveries, ${history.events.toLocaleString('en')} events, ${history.complaints.toLocaleString('en')} complaints in ${(history.ms / 1000).toFixed(1)} s`,
+    );
+  }
+  const storeMb = Math.round((await producer.call<number>('storeBytes')) / 1048576);
+  await warmUp(ctx, producer, workers);
+  const rounds = await drainRounds(ctx, () => drain(ctx, producer, workers, workers[0] === producer ? 1 : 8, servers));
+  const api = await apiLoad(ctx, producer);
+  ctx.log(
+    `${label}: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}); list p99 ${api.p99.list} ms, feed p99 ${api.p99.feed} ms; store ${storeMb} MB before the run`,
+  );
+  return {
+    perSecond: rounds.perSecond,
+    all: rounds.all.map(Math.round),
+    ...api,
+    history,
+    storeMb,
+    details: rounds.first.details,
+  };
+}
+
+function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResult {
+  const listRatio = grown.p99.list / Math.max(1, fresh.p99.list);
+  const feedRatio = grown.p99.feed / Math.max(1, fresh.p99.feed);
+  const side = (m: Measured) => ({
+    deliveries_per_s: Math.round(m.perSecond),
+    per_round: m.all,
+    list_p99_ms: m.p99.list,
+    feed_p99_ms: m.p99.feed,
+    list_per_s: m.perS.list,
+    feed_per_s: m.perS.feed,
+    store_mb_before_run: m.storeMb,
+    history: m.history,
+    drain: m.details,
+  });
+  return {
+    values: {
+      [`${prefix}_throughput_ratio`]: grown.perSecond / fresh.perSecond,
+      // The worse of the two routes: the target holds for both.
+      [`${prefix}_api_p99_ratio`]: Math.max(listRatio, feedRatio),
+    },
+    details: {
+      fresh: side(fresh),
+      grown: side(grown),
+      list_p99_ratio: Number(listRatio.toFixed(3)),
+      feed_p99_ratio: Number(feedRatio.toFixed(3)),
+      history_days: HISTORY_DAYS,
+    },
+  };
+}
+
+/** PostgreSQL, a producer and one worker process, each store in a database of its own, dropped at the end. */
+export async function pgGrown(ctx: BenchContext): Promise<ScenarioResult> {
+  const dbs: Array<{ drop(): Promise<void> }> = [];
+  const runOn = async (label: string, attempts: number) => {
+    const db = await createDatabase('escalatr_bench_grown');
+    dbs.push(db);
+    const store = { kind: 'pg', url: db.url };
+    const children: BenchChild[] = [];
+    try {
+      return await measure(
+        ctx,
+        label,
+        async () => {
+          const producer = await ctx.child('processes/escalatr', `${label}-producer`);
+          children.push(producer);
+          await producer.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: true });
+          const worker = await ctx.child('processes/escalatr', `${label}-worker`);
+          children.push(worker);
+          await worker.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: false });
+          return { producer, workers: [worker], servers: { postgres: 'postgres' } };
+        },
+        attempts,
+      );
+    } finally {
+      await Promise.all(children.map((c) => c.close().catch(() => undefined)));
+      await db.drop().catch(() => undefined);
+    }
+  };
+  try {
+    const fresh = await runOn('pg fresh', 0);
+    const grown = await runOn('pg grown', ctx.plan.grownPgAttempts);
+    return result('grown_store', fresh, grown);
+  } finally {
+    await Promise.all(dbs.map((d) => d.drop().catch(() => undefined)));
+  }
+}
+
+/** SQLite: one process serving and delivering, as the default deployment runs. */
+export async function sqliteGrown(ctx: BenchContext): Promise<ScenarioResult> {
+  const runOn = async (label: string, attempts: number) => {
+    const sut = await ctx.child('processes/escalatr', label);
+    try {
+      return await measure(
+        ctx,
+        label,
+        async () => {
+          await sut.call('open', {
+            store: { kind: 'sqlite', file: join(ctx.tempDir(), 'grown.db') },
+            masterKeyHex: ctx.masterKeyHex,
+            migrate: true,
+          });
+          return { producer: sut, workers: [sut] };
+        },
+        attempts,
+      );
+    } finally {
+      await sut.close().catch(() => undefined);
+    }
+  };
+  const fresh = await runOn('sqlite fresh', 0);
+  const grown = await runOn('sqlite grown', ctx.plan.grownSqliteAttempts);
+  return result('grown_sqlite', fresh, grown);
+}
