@@ -18,6 +18,7 @@ import * as m0018 from './migrations/0018_audit_log.js';
 import * as m0020 from './migrations/0020_sla_calendars.js';
 import * as m0021 from './migrations/0021_notes_and_assignees.js';
 import * as m0022 from './migrations/0022_endpoint_filter_transform.js';
+import * as m0028 from './migrations/0028_endpoint_url_password.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -39,6 +40,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0020_sla_calendars': m0020,
   '0021_notes_and_assignees': m0021,
   '0022_endpoint_filter_transform': m0022,
+  '0028_endpoint_url_password': m0028,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

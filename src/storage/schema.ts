@@ -226,6 +226,8 @@ export interface EndpointsTable {
   filter: string | null;
   /** JSON of the body transformation (webhooks/transform.ts), or null: the event's body as stored. */
   transform: string | null;
+  /** The password of a broker URL, sealed; null for HTTP endpoints and password-less brokers. */
+  url_password_enc: string | null;
   created_at: number;
   updated_at: number;
 }
