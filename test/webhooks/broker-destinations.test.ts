@@ -13,6 +13,8 @@ import { sendTestEvent, updateEndpoint } from '../../src/webhooks/endpoints.js';
 import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
+import { BrokerSenders } from '../../src/webhooks/brokers/broker-sender.js';
+import { SsrfGuard } from '../../src/webhooks/ssrf-guard.js';
 
 /**
  * Endpoints whose URL names a message broker, against the real brokers on 127.0.0.1 (RabbitMQ, NATS with JetStream,
@@ -266,6 +268,59 @@ describe('broker destinations', () => {
       expect(kinds.map((k) => k.error_kind)).toEqual(Array(4).fill('timeout'));
     } finally {
       await silent.close();
+    }
+  });
+});
+
+describe('broker senders', () => {
+  const message = { headers: { 'webhook-id': 'evt_1' }, body: '{"id":"evt_1"}', messageId: 'evt_1', timeoutMs: 2000 };
+
+  it('applies the address guard to broker hosts: a name resolving to loopback is refused unless allow-listed', async () => {
+    const toLoopback = async () => [{ address: '127.0.0.1', family: 4 }];
+    const strict = new BrokerSenders(new SsrfGuard([]), { lookup: toLoopback });
+    const open = new BrokerSenders(new SsrfGuard(['127.0.0.0/8']), { lookup: toLoopback });
+    const stream = unique('esc:guard');
+    try {
+      for (const url of [`redis://broker.example.com/${stream}`, 'nats://127.0.0.1/s', 'amqp://[::1]/ex']) {
+        const refused = await strict.send({ ...message, url, password: null });
+        expect([url, refused.ok, refused.errorKind]).toEqual([url, false, 'ssrf_blocked']);
+      }
+      const allowed = await open.send({ ...message, url: `redis://broker.example.com/${stream}`, password: null });
+      expect([allowed.ok, allowed.responseExcerpt]).toEqual([true, expect.stringMatching(/^entry \d+-\d+$/)]);
+    } finally {
+      await Promise.all([strict.close(), open.close()]);
+      const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+      await redis.connect();
+      await redis.del(stream);
+      redis.disconnect();
+    }
+  });
+
+  it('reuses one connection per destination across attempts, and closes them all on close', async () => {
+    const senders = new BrokerSenders(new SsrfGuard(['127.0.0.0/8']));
+    const subject = unique('esc.pool');
+    const stream = unique('ESCPOOL');
+    const nc = await natsConnect({ servers: '127.0.0.1:4222' });
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: stream, subjects: [subject] });
+    try {
+      const url = `nats://127.0.0.1:4222/${subject}`;
+      const sent = await Promise.all(
+        ['evt_a', 'evt_b', 'evt_c'].map((id) => senders.send({ ...message, messageId: id, url, password: null })),
+      );
+      expect(sent.map((o) => o.ok)).toEqual([true, true, true]);
+      expect(senders.openConnections).toBe(1);
+      // The same message id again is stored once: JetStream says it is a duplicate, and it still counts as delivered.
+      const again = await senders.send({ ...message, messageId: 'evt_a', url, password: null });
+      expect([again.ok, again.responseExcerpt]).toEqual([true, expect.stringContaining('duplicate')]);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(3);
+      await senders.close();
+      expect(senders.openConnections).toBe(0);
+      const afterClose = await senders.send({ ...message, url, password: null });
+      expect(afterClose.ok).toBe(false);
+    } finally {
+      await jsm.streams.delete(stream).catch(() => {});
+      await nc.close();
     }
   });
 });
