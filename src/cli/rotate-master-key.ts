@@ -14,7 +14,7 @@ import { printJson, printLines, withRuntime } from './runtime.js';
  * added here, or rotating the key would leave it unreadable.
  */
 export const SEALED_COLUMNS = [
-  { table: 'endpoints', columns: ['secret_enc', 'prev_secret_enc', 'auth_enc'] },
+  { table: 'endpoints', columns: ['secret_enc', 'prev_secret_enc', 'auth_enc', 'url_password_enc'] },
   { table: 'destinations', columns: ['config_enc'] },
 ] as const;
 
@@ -68,19 +68,22 @@ export async function rotateMasterKey(
     const result: RotationResult = { endpoints: 0, destinations: 0, values: 0 };
     let endpointsQuery = tx
       .selectFrom('endpoints')
-      .select(['id', 'secret_enc', 'prev_secret_enc', 'auth_enc'])
+      .select(['id', 'secret_enc', 'prev_secret_enc', 'auth_enc', 'url_password_enc'])
       .orderBy('id');
     if (store.profile.rowLocks) endpointsQuery = endpointsQuery.forUpdate();
     for (const row of await endpointsQuery.execute()) {
       const secret = reseal(`endpoint ${row.id} secret_enc`, row.secret_enc)!;
       const prev = reseal(`endpoint ${row.id} prev_secret_enc`, row.prev_secret_enc);
       const auth = reseal(`endpoint ${row.id} auth_enc`, row.auth_enc);
+      const urlPassword = reseal(`endpoint ${row.id} url_password_enc`, row.url_password_enc);
       result.endpoints++;
-      result.values += [row.secret_enc, row.prev_secret_enc, row.auth_enc].filter((v) => v !== null).length;
+      result.values += [row.secret_enc, row.prev_secret_enc, row.auth_enc, row.url_password_enc].filter(
+        (v) => v !== null,
+      ).length;
       if (!opts.dryRun)
         await tx
           .updateTable('endpoints')
-          .set({ secret_enc: secret, prev_secret_enc: prev, auth_enc: auth })
+          .set({ secret_enc: secret, prev_secret_enc: prev, auth_enc: auth, url_password_enc: urlPassword })
           .where('id', '=', row.id)
           .execute();
     }

@@ -36,6 +36,8 @@ export type AttemptErrorKind =
   | 'smtp_auth'
   | 'smtp_rejected'
   | 'transform_failed'
+  | 'broker_auth'
+  | 'broker_rejected'
   | 'other';
 
 /**
@@ -57,6 +59,8 @@ const FIXED_MESSAGES: Record<
   smtp_not_configured: 'email alerts are not set up on this server (SMTP_URL)',
   smtp_auth: 'the mail server refused to sign in',
   smtp_rejected: 'the mail server refused the message',
+  broker_auth: 'the broker refused the credentials',
+  broker_rejected: 'the broker refused the message (its answer is in the response)',
   other: 'the request could not be sent',
 };
 

@@ -19,6 +19,7 @@ import * as m0020 from './migrations/0020_sla_calendars.js';
 import * as m0021 from './migrations/0021_notes_and_assignees.js';
 import * as m0022 from './migrations/0022_endpoint_filter_transform.js';
 import * as m0027 from './migrations/0027_retention_minutes.js';
+import * as m0028 from './migrations/0028_endpoint_url_password.js';
 import * as m0034 from './migrations/0034_endpoint_retry_schedule.js';
 import * as m0035 from './migrations/0035_destination_secrets.js';
 
@@ -43,6 +44,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0021_notes_and_assignees': m0021,
   '0022_endpoint_filter_transform': m0022,
   '0027_retention_minutes': m0027,
+  '0028_endpoint_url_password': m0028,
   '0034_endpoint_retry_schedule': m0034,
   '0035_destination_secrets': m0035,
 };

@@ -230,6 +230,8 @@ export interface EndpointsTable {
   transform: string | null;
   /** JSON array of the delays in seconds between attempts, or null: the server's schedule (ESCALATR_RETRY_SCHEDULE). */
   retry_schedule: string | null;
+  /** The password of a broker URL, sealed; null for HTTP endpoints and password-less brokers. */
+  url_password_enc: string | null;
   created_at: number;
   updated_at: number;
 }

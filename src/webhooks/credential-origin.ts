@@ -6,7 +6,14 @@ import { AppError } from '../errors.js';
  * edit the URL — an admin, or a stolen admin key — could redirect the stored secret to a host of their choosing.
  */
 
-const DEFAULT_PORTS: Record<string, string> = { 'https:': '443', 'http:': '80' };
+const DEFAULT_PORTS: Record<string, string> = {
+  'https:': '443',
+  'http:': '80',
+  'amqp:': '5672',
+  'nats:': '4222',
+  'redis:': '6379',
+  'mqtt:': '1883',
+};
 
 /**
  * Scheme, host and port as the URL parser reads them: the host lowercased and in punycode, the default port filled

@@ -1,7 +1,8 @@
 import { attemptErrorMessage } from '../queue/attempt.js';
 import { buildDeliveryHeaders } from './signature.js';
 import { storedTransform, transformBody, TransformError } from './transform.js';
-import { endpointAuth, endpointRetryScheduleMs, signingSecrets } from './endpoints.js';
+import { brokerPassword, endpointAuth, endpointRetryScheduleMs, signingSecrets } from './endpoints.js';
+import { isBrokerUrl } from './brokers/destination.js';
 import type { DeliveryRow } from '../queue/delivery.js';
 import type { DeliveryPlan, DeliveryTarget, PreparedBatch } from './targets.js';
 import type { DomainContext } from '../domain/context.js';
@@ -53,6 +54,19 @@ function transformFailed(message: string, retryScheduleMs: readonly number[] | u
 }
 
 /**
+ * The signature and event headers as a broker message carries them: lowercase names (MQTT user properties and Redis
+ * fields are case-sensitive; one spelling everywhere), without HTTP's content type and user agent.
+ */
+function messageHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower !== 'content-type' && lower !== 'user-agent') out[lower] = value;
+  }
+  return out;
+}
+
+/**
  * Target 'endpoint': a company's own webhook endpoint. The body is the event's stored bytes — or, with a
  * transformation, the bytes it makes of them, the same on every attempt — and the signatures cover exactly what is
  * sent; the signature's timestamp is the attempt's.
@@ -84,6 +98,7 @@ export const endpointTarget: DeliveryTarget = {
       }
     }
 
+    const broker = isBrokerUrl(endpoint.url);
     const headers = buildDeliveryHeaders({
       eventName: event.name,
       eventId: event.id,
@@ -91,15 +106,20 @@ export const endpointTarget: DeliveryTarget = {
       secrets: signingSecrets(ctx, endpoint, now),
       idempotencyKey: delivery.idempotency_key,
       timestampSec: Math.floor(now / 1000),
-      auth: endpointAuth(ctx, endpoint),
+      auth: broker ? { type: 'none' } : endpointAuth(ctx, endpoint),
     });
-    return {
-      kind: 'http',
-      url: endpoint.url,
-      headers,
-      body,
-      timeoutMs: endpoint.timeout_ms,
-      ...(retryScheduleMs === undefined ? {} : { retryScheduleMs }),
-    };
+    const schedule = retryScheduleMs === undefined ? {} : { retryScheduleMs };
+    if (broker)
+      return {
+        kind: 'broker',
+        url: endpoint.url,
+        password: brokerPassword(ctx, endpoint),
+        headers: messageHeaders(headers),
+        body,
+        messageId: event.id,
+        timeoutMs: endpoint.timeout_ms,
+        ...schedule,
+      };
+    return { kind: 'http', url: endpoint.url, headers, body, timeoutMs: endpoint.timeout_ms, ...schedule };
   },
 };

@@ -15,6 +15,7 @@ import { endUnsettled } from '../queue/requeue.js';
 import { credentialsRequired, sameOrigin } from './credential-origin.js';
 import { storedTransform, validateTransform, type EndpointTransform } from './transform.js';
 import { openSigningSecrets, rotateSigningSecret } from './secret-rotation.js';
+import { BrokerUrlError, isBrokerUrl, parseBrokerUrl, withoutPassword } from './brokers/destination.js';
 
 /**
  * Company webhook endpoints: settings, the signing secret and its rotation, the Test button, and the
@@ -75,6 +76,8 @@ export interface EndpointView {
   events: string[];
   auth: { type: AuthType; header_name: string | null };
   has_token: boolean;
+  /** A broker URL's password is stored sealed; the URL shown has none. */
+  has_url_password: boolean;
   timeout_ms: number;
   filter: EventFilter | null;
   transform: EndpointTransform | null;
@@ -121,6 +124,7 @@ function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView
     events: JSON.parse(row.events) as string[],
     auth: { type: row.auth_type, header_name: auth.type === 'custom_header' ? (auth.header_name ?? null) : null },
     has_token: auth.type !== 'none' && !!auth.token,
+    has_url_password: row.url_password_enc !== null,
     timeout_ms: row.timeout_ms,
     filter: row.filter === null ? null : (JSON.parse(row.filter) as EventFilter),
     transform: storedTransform(row.transform),
@@ -177,6 +181,48 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
   if (canonical.length > MAX_URL_LENGTH)
     throw fail(`URL must be at most ${MAX_URL_LENGTH} characters in its canonical form`);
   return canonical;
+}
+
+/**
+ * An endpoint's URL as saved: an http(s) URL as validateWebhookUrl checks it, or a broker URL (amqp://, nats://,
+ * redis://, mqtt://) with its password taken out, to be sealed on its own. A literal IP is judged by the address
+ * guard here too; a host name at each connect.
+ */
+function validateEndpointUrl(raw: string, policy: UrlPolicy): { url: string; password: string | null } {
+  if (typeof raw !== 'string' || !isBrokerUrl(raw)) return { url: validateWebhookUrl(raw, policy), password: null };
+  const fail = (message: string) => new AppError('invalid_url', message);
+  if (raw.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters`);
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+  if (/[\s\x00-\x1f\x7f]/.test(raw)) throw fail('URL must not contain spaces or control characters');
+  if (raw.includes('#')) throw fail('URL must not contain a fragment (#…)');
+  let password: string | null;
+  let host: string;
+  try {
+    ({ password, host } = parseBrokerUrl(raw));
+  } catch (err) {
+    if (err instanceof BrokerUrlError) throw fail(err.message);
+    throw err;
+  }
+  const ip = parseHostToIp(host);
+  if (ip) {
+    const verdict = new SsrfGuard(policy.allowCidrs ?? []).check(ip);
+    if (!verdict.allowed)
+      throw fail(
+        `URL points to a ${verdict.reason?.replace('_', '-') ?? 'blocked'} address, which webhooks may not reach`,
+      );
+  }
+  const url = withoutPassword(raw);
+  if (url.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters in its canonical form`);
+  return { url, password };
+}
+
+/** Broker endpoints authenticate with the URL's user and password; the HTTP auth settings would never be sent. */
+function checkBrokerAuth(url: string, authType: AuthType): void {
+  if (isBrokerUrl(url) && authType !== 'none')
+    throw validationFailed(
+      "auth applies to https:// endpoints; a broker's user and password go in the URL (set auth to none)",
+      { field: 'auth.type' },
+    );
 }
 
 /** Subscribed events: known names, or ["*"] for all; duplicates collapse, order is kept. */
@@ -349,11 +395,12 @@ export async function createEndpoint(
   input: EndpointInput,
   policy: UrlPolicy = defaultPolicy(ctx),
 ): Promise<EndpointView & { secret: string }> {
-  const url = validateWebhookUrl(input.url, policy);
+  const { url, password } = validateEndpointUrl(input.url, policy);
   const events = normaliseEvents(input.events);
   const timeout = checkTimeout(input.timeout_ms ?? DEFAULT_TIMEOUT_MS);
   const description = checkDescription(input.description);
   const auth = sealAuth(ctx, input.auth, null);
+  checkBrokerAuth(url, auth.auth_type);
   const filter = checkFilter(input.filter);
   const transform = checkTransform(input.transform, events);
   const retrySchedule = checkRetrySchedule(input.retry_schedule);
@@ -389,6 +436,7 @@ export async function createEndpoint(
       filter,
       transform,
       retry_schedule: retrySchedule,
+      url_password_enc: password === null ? null : ctx.box.seal(password),
       disabled_reason: enabled ? null : 'manual',
       disabled_at: enabled ? null : now,
       failing_since: null,
@@ -412,7 +460,12 @@ export async function updateEndpoint(
     const row = await getRow(tx, companyId, id);
     const set: Partial<EndpointRow> = { updated_at: now };
     if (patch.url !== undefined) {
-      set.url = validateWebhookUrl(patch.url, policy);
+      const { url, password } = validateEndpointUrl(patch.url, policy);
+      set.url = url;
+      // A broker password typed again replaces the stored one; left out, the stored one is kept for the same
+      // destination only, so an edit cannot send it to another host.
+      if (password !== null) set.url_password_enc = ctx.box.seal(password);
+      else if (!isBrokerUrl(url) || !sameOrigin(row.url, url)) set.url_password_enc = null;
       const stored = openAuth(ctx, row);
       // A new origin does not inherit the stored credential: the edit must carry it again, or drop it.
       const resent = patch.auth === null || patch.auth?.type === 'none' || !!patch.auth?.token;
@@ -436,6 +489,7 @@ export async function updateEndpoint(
       const current = openAuth(ctx, row);
       Object.assign(set, sealAuth(ctx, patch.auth, current.token ?? null));
     }
+    checkBrokerAuth(set.url ?? row.url, set.auth_type ?? row.auth_type);
     if (patch.enabled === true && row.enabled === 0) {
       Object.assign(set, { enabled: 1, disabled_reason: null, disabled_at: null, failing_since: null });
     } else if (patch.enabled === false && row.enabled === 1) {
@@ -499,6 +553,11 @@ export function signingSecrets(
   now: number,
 ): string[] {
   return openSigningSecrets(ctx.box, row, now);
+}
+
+/** A broker endpoint's URL password opened, for the endpoint target only. */
+export function brokerPassword(ctx: DomainContext, row: Pick<EndpointRow, 'url_password_enc'>): string | null {
+  return row.url_password_enc === null ? null : ctx.box.open(row.url_password_enc);
 }
 
 /** The endpoint's auth settings with the credential opened, for the endpoint target only. */

@@ -17,6 +17,22 @@ export interface HttpRequestPlan extends AttemptPlanBase {
   timeoutMs: number;
 }
 
+/**
+ * What one attempt publishes to a message broker (amqp://, nats://, redis://, mqtt:// endpoint URLs): the same body
+ * and signature headers as HTTP, sent by the worker's pooled broker connections (src/webhooks/brokers/).
+ */
+interface BrokerPublishPlan extends AttemptPlanBase {
+  kind: 'broker';
+  /** The stored URL, without its password. */
+  url: string;
+  password: string | null;
+  headers: Record<string, string>;
+  body: string;
+  /** The event id: brokers that deduplicate see a retry as the same message. */
+  messageId: string;
+  timeoutMs: number;
+}
+
 /** A non-HTTP channel (email over SMTP): the target performs the send and reports the outcome. */
 interface CustomSendPlan extends AttemptPlanBase {
   kind: 'custom';
@@ -30,7 +46,7 @@ export interface SkipPlan {
   reason: string;
 }
 
-export type DeliveryPlan = HttpRequestPlan | CustomSendPlan | SkipPlan;
+export type DeliveryPlan = HttpRequestPlan | BrokerPublishPlan | CustomSendPlan | SkipPlan;
 
 /**
  * Turns a claimed delivery into what to send. One per `deliveries.target`: 'endpoint' (company webhooks,

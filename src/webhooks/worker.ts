@@ -14,6 +14,7 @@ import { release, releaseOrphanedLeases } from '../queue/release.js';
 import { ConcurrencyPublisher } from './endpoint-concurrency.js';
 import { updateEndpointHealth } from './endpoint-health.js';
 import { createGuardedDispatcher, SsrfGuard, type LookupFn } from './ssrf-guard.js';
+import { BrokerSenders } from './brokers/broker-sender.js';
 import type { TargetRegistry } from './targets.js';
 import { attemptDelivery, prepareBatch, type AttemptDeps, type HeldDelivery } from './worker/attempt.js';
 import { AdaptiveLimits, type ReceiverConcurrency } from './worker/adaptive-limits.js';
@@ -453,14 +454,17 @@ export interface StartDeliveryWorkerOptions {
  */
 export async function startDeliveryWorker(opts: StartDeliveryWorkerOptions): Promise<RunningWorker> {
   const { ctx, config } = opts;
-  const dispatcher = createGuardedDispatcher(new SsrfGuard([...config.webhookAllowCidrs]), {
+  const guard = new SsrfGuard([...config.webhookAllowCidrs]);
+  const dispatcher = createGuardedDispatcher(guard, {
     tls: opts.tls,
     lookup: opts.lookup,
   });
+  const brokers = new BrokerSenders(guard, { lookup: opts.lookup });
   const worker = new DeliveryWorker({
     ctx,
     targets: opts.targets,
     dispatcher,
+    brokers,
     concurrency: config.workerConcurrency,
     perReceiver: config.perEndpointConcurrency,
     perCompany: config.companyConcurrency,
@@ -479,7 +483,7 @@ export async function startDeliveryWorker(opts: StartDeliveryWorkerOptions): Pro
       stopping ??= (async () => {
         // The worker first: from this call on nothing new starts, whatever the LISTEN connection takes to close.
         await Promise.all([worker.stop(), wakeups.close()]);
-        await dispatcher.close();
+        await Promise.all([dispatcher.close(), brokers.close()]);
       })();
       return stopping;
     },

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestFeedback } from '../../src/shield/feedback.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
@@ -564,6 +565,47 @@ describe('dashboard in a real browser', () => {
         await page.getByRole('switch', { name: 'Pause while waiting on the consumer' }).getAttribute('aria-checked'),
       ).toBe('true');
     });
+  });
+
+  it('sends to a Redis stream picked on the webhook card, its message signed like an HTTP delivery', async () => {
+    const stream = `esc:e2e:${Date.now().toString(36)}`;
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await redis.connect();
+    try {
+      await withPage(async (page) => {
+        await signIn(page, OWNER, PASSWORD, '/settings/integrations/webhooks');
+        await page.getByRole('heading', { name: 'Webhook Notifications' }).waitFor();
+        const add = page.getByRole('button', { name: 'Add endpoint' });
+        if (await add.count()) await add.click();
+        const fresh = page.locator('section.webhook-card', { hasText: 'New webhook' });
+        await fresh.getByRole('switch', { name: 'Webhook' }).click();
+        await fresh.getByLabel('Destination').selectOption('redis');
+        expect(await fresh.getByLabel('Webhook URL').count()).toBe(0);
+        await fresh.getByLabel('Host').fill('127.0.0.1');
+        await fresh.getByLabel('Stream').fill(stream);
+        await fresh.getByLabel('Max length').fill('50');
+        await fresh.getByLabel('Description').fill('Redis stream');
+        await fresh.getByRole('button', { name: 'Save' }).click();
+        const card = page.locator('section.webhook-card', { hasText: 'Redis stream' });
+        await expectText(card.getByRole('status'), 'Webhook settings saved.');
+        expect(await card.getByLabel('Destination').inputValue()).toBe('redis');
+        expect(await card.getByLabel('Stream').inputValue()).toBe(stream);
+        await card.getByRole('button', { name: 'Test' }).click();
+        await expectText(card.getByRole('status'), 'Test event sent.');
+        // XREAD BLOCK returns as soon as the worker's XADD lands.
+        const read = await redis.xread('BLOCK', 20_000, 'STREAMS', stream, '0');
+        const fields = read?.[0]?.[1]?.[0]?.[1] ?? [];
+        const entry: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) entry[fields[i]] = fields[i + 1];
+        expect(JSON.parse(entry.body).event).toBe('webhook.test');
+        expect(entry['x-escalatr-event']).toBe('webhook.test');
+        expect(entry['webhook-signature']).toMatch(/^v1,/);
+        await screenshot(page, 'webhook-broker');
+      });
+    } finally {
+      await redis.del(stream);
+      redis.disconnect();
+    }
   });
 
   it('signing out ends the session', async () => {

@@ -615,6 +615,10 @@ export interface Endpoint {
    * Whether a credential is stored (it is never shown)
    */
   has_token: boolean;
+  /**
+   * Whether a broker URL's password is stored (sealed; the url shown never carries it)
+   */
+  has_url_password: boolean;
   timeout_ms: number;
   filter: {
     /**
@@ -688,6 +692,10 @@ export interface CreatedEndpoint {
    * Whether a credential is stored (it is never shown)
    */
   has_token: boolean;
+  /**
+   * Whether a broker URL's password is stored (sealed; the url shown never carries it)
+   */
+  has_url_password: boolean;
   timeout_ms: number;
   filter: {
     /**
@@ -769,7 +777,7 @@ export interface EndpointConcurrency {
 
 export interface EndpointInput {
   /**
-   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x).
+   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port.
    */
   url: string;
   description?: string | null;
@@ -847,7 +855,7 @@ export interface EndpointInput {
 
 export interface EndpointPatch {
   /**
-   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x).
+   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port.
    */
   url?: string;
   description?: string | null;

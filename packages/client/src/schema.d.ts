@@ -6759,6 +6759,8 @@ export interface paths {
                 };
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
+                /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
+                has_url_password: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -6865,7 +6867,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). */
+            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port. */
             url: string;
             description?: string | null;
             /** @description Default true */
@@ -6944,6 +6946,8 @@ export interface paths {
                 };
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
+                /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
+                has_url_password: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -6990,7 +6994,7 @@ export interface paths {
             };
           };
         };
-        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_url: the URL is not an allowed https:// URL; invalid_filter: the filter names an unknown operator or an unusable value; invalid_transform: the expression does not compile, or a preset does not cover the subscribed events; validation_failed */
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_url: the URL is not an allowed https:// or broker (amqp, nats, redis, mqtt) URL; invalid_filter: the filter names an unknown operator or an unusable value; invalid_transform: the expression does not compile, or a preset does not cover the subscribed events; validation_failed */
         400: {
           headers: {
             [name: string]: unknown;
@@ -7272,6 +7276,8 @@ export interface paths {
                 };
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
+                /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
+                has_url_password: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -7479,7 +7485,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). */
+            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port. */
             url?: string;
             description?: string | null;
             /** @description Default true */
@@ -7558,6 +7564,8 @@ export interface paths {
                 };
                 /** @description Whether a credential is stored (it is never shown) */
                 has_token: boolean;
+                /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
+                has_url_password: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -7602,7 +7610,7 @@ export interface paths {
             };
           };
         };
-        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding). invalid_url: the URL is not an allowed https:// URL; invalid_filter: the filter names an unknown operator or an unusable value; invalid_transform: the expression does not compile, or a preset does not cover the subscribed events; validation_failed; credentials_required: the URL moves to another origin without auth sent again (error.details.field) */
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding). invalid_url: the URL is not an allowed https:// or broker (amqp, nats, redis, mqtt) URL; invalid_filter: the filter names an unknown operator or an unusable value; invalid_transform: the expression does not compile, or a preset does not cover the subscribed events; validation_failed; credentials_required: the URL moves to another origin without auth sent again (error.details.field) */
         400: {
           headers: {
             [name: string]: unknown;

@@ -66,7 +66,7 @@ const StatsQuery = Type.Object(
 
 const ENDPOINT_404 = 'not_found: no such endpoint of your company';
 const URL_400 =
-  'invalid_url: the URL is not an allowed https:// URL; invalid_filter: the filter names an unknown operator or ' +
+  'invalid_url: the URL is not an allowed https:// or broker (amqp, nats, redis, mqtt) URL; invalid_filter: the filter names an unknown operator or ' +
   'an unusable value; invalid_transform: the expression does not compile, or a preset does not cover the ' +
   'subscribed events; validation_failed';
 

@@ -106,6 +106,9 @@ export const EndpointSchema = Type.Object(
     events: Type.Array(Type.String()),
     auth: Type.Object({ type: AuthTypeSchema, header_name: Nullable(Type.String()) }),
     has_token: Type.Boolean({ description: 'Whether a credential is stored (it is never shown)' }),
+    has_url_password: Type.Boolean({
+      description: "Whether a broker URL's password is stored (sealed; the url shown never carries it)",
+    }),
     timeout_ms: Type.Integer(),
     filter: Nullable(EventFilterSchema),
     transform: Nullable(TransformSchema),
@@ -257,7 +260,10 @@ const endpointFields = {
     description:
       'Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical ' +
       'form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x ' +
-      'becomes https://hooks.example.com/x).',
+      'becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, ' +
+      'nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a ' +
+      "password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves " +
+      'it out for the same host and port.',
   }),
   description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
   enabled: Type.Optional(Type.Boolean({ description: 'Default true' })),

@@ -4,6 +4,7 @@ import type { DomainContext } from '../../domain/context.js';
 import type { AttemptOutcome, AttemptResult } from '../../queue/attempt.js';
 import type { ClaimedDelivery } from '../../queue/delivery.js';
 import { sendWebhook } from '../http-sender.js';
+import type { BrokerSenders } from '../brokers/broker-sender.js';
 import type { PreparedBatch, TargetRegistry } from '../targets.js';
 
 /** A claimed delivery as the worker holds it: with what its target read for the whole claimed batch. */
@@ -16,6 +17,8 @@ export interface AttemptDeps {
   targets: TargetRegistry;
   /** The SSRF-guarded undici dispatcher every HTTP attempt goes through. */
   dispatcher: Dispatcher;
+  /** The broker connections every broker attempt goes through (guarded like the dispatcher); none: such attempts fail. */
+  brokers?: BrokerSenders;
   log?: Logger;
 }
 
@@ -29,6 +32,8 @@ const PREPARE_FAILED: AttemptOutcome = {
   retryAfterMs: null,
   gone: false,
 };
+
+const NO_BROKERS: AttemptOutcome = { ...PREPARE_FAILED, detail: 'this worker has no broker connections' };
 
 /**
  * Makes one attempt of a claimed delivery: its target plans the request (or skips it: the receiver is gone or off),
@@ -58,13 +63,15 @@ export async function attemptDelivery(deps: AttemptDeps, item: HeldDelivery, own
   const outcome =
     plan.kind === 'custom'
       ? await plan.send()
-      : await sendWebhook({
-          url: plan.url,
-          headers: plan.headers,
-          body: plan.body,
-          timeoutMs: plan.timeoutMs,
-          dispatcher: deps.dispatcher,
-        });
+      : plan.kind === 'broker'
+        ? await (deps.brokers ? deps.brokers.send(plan) : NO_BROKERS)
+        : await sendWebhook({
+            url: plan.url,
+            headers: plan.headers,
+            body: plan.body,
+            timeoutMs: plan.timeoutMs,
+            dispatcher: deps.dispatcher,
+          });
   // The tenant sees a fixed text per error kind; what actually went wrong is for the operator's log.
   if (outcome.detail)
     deps.log?.info(

@@ -11,10 +11,25 @@ import { Link } from '../router';
 import type { AuthType, CreatedEndpoint, Endpoint, EndpointConcurrency } from '../types';
 import { DeliveryRules, rulesBody, rulesFormOf, rulesProblems, type RulesForm } from './DeliveryRules';
 import { SecretField } from './SecretField';
+import {
+  brokerFieldsOf,
+  brokerProblems,
+  brokerUrl,
+  defaultPort,
+  DESTINATION_TYPES,
+  destinationTypeOf,
+  EMPTY_BROKER,
+  NAME_LABELS,
+  type BrokerFields,
+  type DestinationType,
+} from './destination-url';
 
 interface Form {
   enabled: boolean;
+  /** HTTPS, or a message broker whose URL the fields below make. */
+  type: DestinationType;
   url: string;
+  broker: BrokerFields;
   description: string;
   events: string[];
   authType: AuthType;
@@ -40,9 +55,12 @@ const authOf = (e?: Endpoint): { type: AuthType; header_name: string } => ({
 
 function formOf(e?: Endpoint): Form {
   const auth = authOf(e);
+  const type = destinationTypeOf(e?.url ?? '');
   return {
     enabled: e ? e.enabled : false,
-    url: e?.url ?? '',
+    type,
+    url: type === 'https' ? (e?.url ?? '') : '',
+    broker: type === 'https' ? { ...EMPTY_BROKER } : brokerFieldsOf(e!.url),
     description: e?.description ?? '',
     events: e?.events ?? ['*'],
     authType: auth.type,
@@ -154,19 +172,36 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
     form.credential !== '' ||
     form.headerName !== savedAuth.header_name;
 
-  const url = urlProblem(form.url, allowHttp);
-  const errors: Partial<Record<'url' | 'events' | 'credential' | 'headerName' | 'timeout', string>> = {};
+  const broker = form.type !== 'https' ? form.type : null;
+  const setBroker = <K extends keyof BrokerFields>(key: K, value: BrokerFields[K]) =>
+    set('broker', { ...form.broker, [key]: value });
+  const targetUrl = broker ? brokerUrl(broker, form.broker) : form.url.trim();
+  const url = broker ? {} : urlProblem(form.url, allowHttp);
+  const brokerErrors = broker ? brokerProblems(broker, form.broker) : {};
+  const errors: Partial<
+    Record<'url' | 'events' | 'credential' | 'headerName' | 'timeout' | 'host' | 'port' | 'name' | 'maxLen', string>
+  > = { ...brokerErrors };
   if (url.error) errors.url = url.error;
   if (form.events.length === 0) errors.events = 'Choose at least one event, or All events.';
-  if (form.authType !== 'none' && authChanged && !form.credential && (!endpoint || form.authType !== savedAuth.type)) {
+  if (
+    !broker &&
+    form.authType !== 'none' &&
+    authChanged &&
+    !form.credential &&
+    (!endpoint || form.authType !== savedAuth.type)
+  ) {
     errors.credential = `Enter the ${CREDENTIAL_LABEL[form.authType].toLowerCase()} your endpoint expects.`;
   }
   // The server keeps a stored credential only for the same scheme, host and port; a move needs it typed again.
-  const movedOrigin = !!endpoint && !url.error && !sameOrigin(endpoint.url, form.url.trim());
-  if (movedOrigin && endpoint?.has_token && form.authType !== 'none' && !form.credential) {
+  const movedOrigin = !!endpoint && !url.error && !sameOrigin(endpoint.url, targetUrl);
+  if (!broker && movedOrigin && endpoint?.has_token && form.authType !== 'none' && !form.credential) {
     errors.credential = `The URL's host changed: enter the ${CREDENTIAL_LABEL[form.authType].toLowerCase()} again.`;
   }
-  if (form.authType === 'custom_header' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(form.headerName.trim())) {
+  if (
+    !broker &&
+    form.authType === 'custom_header' &&
+    !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(form.headerName.trim())
+  ) {
     errors.headerName = 'Enter a header name such as X-Webhook-Token.';
   }
   const timeout = Number(form.timeoutS);
@@ -177,14 +212,16 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
 
   const body = () => {
     const b: Record<string, unknown> = {
-      url: form.url.trim(),
+      url: targetUrl,
       description: form.description.trim() || null,
       enabled: form.enabled,
       events: allEvents ? ['*'] : form.events,
       timeout_ms: timeout * 1000,
       ...rulesBody(form.rules, endpoint ? saved.rules : null),
     };
-    if (authChanged || movedOrigin) {
+    // A broker signs in with the user and password of its URL; the HTTP auth settings do not apply to it.
+    if (broker) b.auth = { type: 'none' };
+    else if (authChanged || movedOrigin) {
       const auth: Record<string, unknown> = { type: form.authType };
       if (form.authType !== 'none' && form.credential) auth.token = form.credential;
       if (form.authType === 'custom_header') auth.header_name = form.headerName.trim();
@@ -196,7 +233,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
   const onSave = async (e: Event) => {
     e.preventDefault();
     setShowErrors(true);
-    if (!form.enabled && !endpoint && !form.url.trim()) {
+    if (!form.enabled && !endpoint && !form.url.trim() && !broker) {
       save.setError('Turn the webhook on and enter its URL before saving.');
       return;
     }
@@ -265,19 +302,106 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
           )}
           {form.enabled && (
             <div class="stack">
-              <TextField
-                label="Webhook URL"
-                type="url"
-                inputMode="url"
-                placeholder="https://your-domain.com/integrations/escalatr"
-                value={form.url}
-                onValue={(v) => set('url', v)}
-                onBlur={() => setTouched(true)}
-                error={fieldErr('url')}
-                warning={url.warning}
-                hint="Escalatr POSTs each event here as JSON. Use a production HTTPS endpoint that is reachable from the internet."
-                maxLength={2000}
+              <SelectField
+                label="Destination"
+                value={form.type}
+                onValue={(v) => set('type', v as DestinationType)}
+                options={DESTINATION_TYPES}
+                hint="An HTTPS endpoint, or a message broker your systems already read from."
               />
+              {broker && (
+                <div class="grid-3">
+                  <TextField
+                    label="Host"
+                    value={form.broker.host}
+                    onValue={(v) => setBroker('host', v)}
+                    error={fieldErr('host')}
+                    placeholder="broker.your-domain.com"
+                    maxLength={255}
+                  />
+                  <TextField
+                    label="Port"
+                    inputMode="numeric"
+                    value={form.broker.port}
+                    onValue={(v) => setBroker('port', v)}
+                    error={fieldErr('port')}
+                    placeholder={defaultPort(broker)}
+                    maxLength={5}
+                  />
+                  <TextField
+                    label={NAME_LABELS[broker].label}
+                    value={form.broker.name}
+                    onValue={(v) => setBroker('name', v)}
+                    error={fieldErr('name')}
+                    placeholder={NAME_LABELS[broker].placeholder}
+                    maxLength={1000}
+                  />
+                  {broker === 'amqp' && (
+                    <TextField
+                      label="Routing key"
+                      value={form.broker.routingKey}
+                      onValue={(v) => setBroker('routingKey', v)}
+                      maxLength={255}
+                    />
+                  )}
+                  {broker === 'amqp' && (
+                    <TextField
+                      label="Virtual host"
+                      value={form.broker.vhost}
+                      onValue={(v) => setBroker('vhost', v)}
+                      placeholder="/"
+                      maxLength={255}
+                    />
+                  )}
+                  {broker === 'redis' && (
+                    <TextField
+                      label="Max length"
+                      inputMode="numeric"
+                      value={form.broker.maxLen}
+                      onValue={(v) => setBroker('maxLen', v)}
+                      error={fieldErr('maxLen')}
+                      placeholder="10000"
+                      hint="The stream is trimmed to about this many entries."
+                      maxLength={8}
+                    />
+                  )}
+                  <TextField
+                    label="User name"
+                    autoComplete="off"
+                    value={form.broker.username}
+                    onValue={(v) => setBroker('username', v)}
+                    maxLength={255}
+                  />
+                  <TextField
+                    label="Password"
+                    type="password"
+                    autoComplete="off"
+                    value={form.broker.password}
+                    onValue={(v) => setBroker('password', v)}
+                    hint={
+                      endpoint?.has_url_password
+                        ? 'Saved and encrypted. Leave empty to keep it for the same host and port.'
+                        : 'Stored encrypted.'
+                    }
+                    maxLength={1000}
+                  />
+                </div>
+              )}
+              {!broker && (
+                <TextField
+                  label="Webhook URL"
+                  type="url"
+                  inputMode="url"
+                  placeholder="https://your-domain.com/integrations/escalatr"
+                  value={form.url}
+                  onValue={(v) => set('url', v)}
+                  onBlur={() => setTouched(true)}
+                  error={fieldErr('url')}
+                  warning={url.warning}
+                  hint="Escalatr POSTs each event here as JSON. Use a production HTTPS endpoint that is reachable from the internet."
+                  maxLength={2000}
+                />
+              )}
               {endpoint ? (
                 <SecretField
                   secretPath={`/api/v1/webhooks/${encodeURIComponent(endpoint.id)}/secret`}
@@ -333,13 +457,15 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                 )}
               </fieldset>
               <div class="grid-3">
-                <SelectField
-                  label="Authentication"
-                  value={form.authType}
-                  onValue={(v) => set('authType', v as AuthType)}
-                  options={AUTH_METHODS}
-                />
-                {form.authType === 'custom_header' && (
+                {!broker && (
+                  <SelectField
+                    label="Authentication"
+                    value={form.authType}
+                    onValue={(v) => set('authType', v as AuthType)}
+                    options={AUTH_METHODS}
+                  />
+                )}
+                {!broker && form.authType === 'custom_header' && (
                   <TextField
                     label="Header name"
                     value={form.headerName}
@@ -349,7 +475,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                     maxLength={100}
                   />
                 )}
-                {form.authType !== 'none' && (
+                {!broker && form.authType !== 'none' && (
                   <TextField
                     label={CREDENTIAL_LABEL[form.authType]}
                     type="password"
@@ -374,7 +500,11 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                   value={form.timeoutS}
                   onValue={(v) => set('timeoutS', v)}
                   error={fieldErr('timeout')}
-                  hint="A 2xx within this time counts as delivered."
+                  hint={
+                    broker
+                      ? "The broker's acknowledgement within this time counts as delivered."
+                      : 'A 2xx within this time counts as delivered.'
+                  }
                 />
               </div>
               <DeliveryRules

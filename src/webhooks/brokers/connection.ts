@@ -1,0 +1,49 @@
+import type { BrokerDestination } from './destination.js';
+
+/** What one attempt publishes: the body as sent over HTTP, and the signature headers as message headers. */
+export interface BrokerMessage {
+  body: string;
+  /** Lowercase names: webhook-id, webhook-timestamp, webhook-signature, x-escalatr-signature, … */
+  headers: Record<string, string>;
+  /** The event id: a broker that deduplicates (JetStream) sees a retry as the same message. */
+  messageId: string;
+}
+
+/**
+ * A broker that answered and said no — wrong credentials, or a destination it refuses (no such exchange, no stream
+ * for the subject, a key of another type). `answer` is the broker's own words, recorded on the attempt.
+ */
+export class BrokerRefusal extends Error {
+  constructor(
+    readonly refusal: 'auth' | 'rejected',
+    readonly answer: string,
+  ) {
+    super(answer);
+    this.name = 'BrokerRefusal';
+  }
+}
+
+/** One open connection to one destination, reused by the attempts sent there until it breaks or sits idle. */
+export interface BrokerConnection {
+  /** Resolves with the broker's acknowledgement in words (stream and sequence, entry id…) once it has the message. */
+  publish(destination: BrokerDestination, message: BrokerMessage, timeoutMs: number): Promise<string>;
+  /** The broker closed it or the network broke it: the next attempt opens a new one. */
+  readonly broken: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a connection to `address` — the IP the address guard resolved and checked, never the host name again, so
+ * DNS cannot change between the check and the connect. Rejects (BrokerRefusal for wrong credentials) within about
+ * `timeoutMs`.
+ */
+export type BrokerConnector = (
+  destination: BrokerDestination,
+  address: string,
+  timeoutMs: number,
+) => Promise<BrokerConnection>;
+
+/** An IP literal as a host:port authority (IPv6 in brackets). */
+export function authority(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

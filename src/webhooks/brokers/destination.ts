@@ -1,0 +1,136 @@
+/**
+ * A broker destination as an endpoint URL names it: the scheme picks the broker, the path the exchange, subject,
+ * stream or topic, and the query the few settings each has. One parser serves the save-time check (with messages a
+ * tenant can act on) and the sender.
+ */
+
+export type BrokerKind = 'amqp' | 'nats' | 'redis' | 'mqtt';
+
+const KINDS: Record<string, BrokerKind> = { 'amqp:': 'amqp', 'nats:': 'nats', 'redis:': 'redis', 'mqtt:': 'mqtt' };
+
+const BROKER_DEFAULT_PORTS: Record<BrokerKind, number> = { amqp: 5672, nats: 4222, redis: 6379, mqtt: 1883 };
+
+/** Redis streams are trimmed to about this many entries unless the URL says `?maxlen=`. */
+const DEFAULT_STREAM_MAXLEN = 10_000;
+const MAX_STREAM_MAXLEN = 10_000_000;
+
+export interface BrokerDestination {
+  kind: BrokerKind;
+  /** The host as written (lowercased), IPv6 without brackets; the address guard resolves and checks it per connect. */
+  host: string;
+  port: number;
+  username: string | null;
+  password: string | null;
+  /** The exchange (AMQP; '' is the default exchange), subject (NATS), stream key (Redis) or topic (MQTT). */
+  name: string;
+  /** AMQP only: the routing key ('' unless `?routing_key=`). */
+  routingKey: string;
+  /** AMQP only: the virtual host ('/' unless `?vhost=`). */
+  vhost: string;
+  /** Redis only: the approximate length the stream is trimmed to on each XADD. */
+  maxLen: number;
+}
+
+export class BrokerUrlError extends Error {}
+
+const QUERY_KEYS: Record<BrokerKind, readonly string[]> = {
+  amqp: ['routing_key', 'vhost'],
+  nats: [],
+  redis: ['maxlen'],
+  mqtt: [],
+};
+
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])$/i;
+
+export function isBrokerUrl(raw: string): boolean {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
+  return scheme !== undefined && `${scheme}:` in KINDS;
+}
+
+function decode(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new BrokerUrlError(`the ${what} is not valid percent-encoding`);
+  }
+}
+
+function checkName(kind: BrokerKind, name: string, routingKey: string): void {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
+  if (/[\x00-\x1f\x7f]/.test(name)) throw new BrokerUrlError('the path must not contain control characters');
+  switch (kind) {
+    case 'amqp':
+      if (name.length > 255 || !/^[A-Za-z0-9_.:-]*$/.test(name))
+        throw new BrokerUrlError('the exchange (the path) may use letters, digits, - _ . : and at most 255 characters');
+      if (Buffer.byteLength(routingKey) > 255) throw new BrokerUrlError('routing_key must be at most 255 bytes');
+      if (name === '' && routingKey === '')
+        throw new BrokerUrlError('name an exchange in the path, or a queue as routing_key for the default exchange');
+      return;
+    case 'nats':
+      if (!name) throw new BrokerUrlError('name the subject in the path: nats://host:4222/subject');
+      if (name.length > 255 || !/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(name))
+        throw new BrokerUrlError('the subject must be dot-separated tokens without spaces or the wildcards * and >');
+      return;
+    case 'redis':
+      if (!name) throw new BrokerUrlError('name the stream in the path: redis://host:6379/stream');
+      if (name.length > 512) throw new BrokerUrlError('the stream name must be at most 512 characters');
+      return;
+    case 'mqtt':
+      if (!name) throw new BrokerUrlError('name the topic in the path: mqtt://host:1883/topic');
+      if (Buffer.byteLength(name) > 1024 || /[+#]/.test(name))
+        throw new BrokerUrlError('the topic must not contain the wildcards + and # (and at most 1024 bytes)');
+      return;
+  }
+}
+
+/** Reads a broker URL; throws BrokerUrlError with a message fit to show whoever typed it (never the password). */
+export function parseBrokerUrl(raw: string): BrokerDestination {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new BrokerUrlError('URL is not a valid URL');
+  }
+  const kind = KINDS[url.protocol.toLowerCase()];
+  if (!kind) throw new BrokerUrlError('URL must start with https://, amqp://, nats://, redis:// or mqtt://');
+  const host = url.hostname.toLowerCase();
+  if (!host || !HOST.test(host)) throw new BrokerUrlError('URL must name a host (a DNS name or an IP address)');
+  const port = url.port ? Number(url.port) : BROKER_DEFAULT_PORTS[kind];
+  for (const key of url.searchParams.keys()) {
+    if (!QUERY_KEYS[kind].includes(key))
+      throw new BrokerUrlError(
+        QUERY_KEYS[kind].length
+          ? `unknown setting "${key.slice(0, 50)}"; ${kind}:// URLs take ${QUERY_KEYS[kind].join(', ')}`
+          : `${kind}:// URLs take no query settings`,
+      );
+  }
+  const name = decode(url.pathname.replace(/^\//, ''), 'path');
+  const routingKey = url.searchParams.get('routing_key') ?? '';
+  checkName(kind, name, routingKey);
+  let maxLen = DEFAULT_STREAM_MAXLEN;
+  const maxLenText = url.searchParams.get('maxlen');
+  if (maxLenText !== null) {
+    maxLen = Number(maxLenText);
+    if (!/^\d+$/.test(maxLenText) || maxLen < 1 || maxLen > MAX_STREAM_MAXLEN)
+      throw new BrokerUrlError(`maxlen must be a whole number from 1 to ${MAX_STREAM_MAXLEN}`);
+  }
+  return {
+    kind,
+    host: host.startsWith('[') ? host.slice(1, -1) : host,
+    port,
+    username: url.username ? decode(url.username, 'user name') : null,
+    password: url.password ? decode(url.password, 'password') : null,
+    name,
+    routingKey,
+    vhost: url.searchParams.get('vhost') ?? '/',
+    maxLen,
+  };
+}
+
+/** The URL as stored and shown: the host lowercased, the password taken out (it is sealed on its own). */
+export function withoutPassword(raw: string): string {
+  const url = new URL(raw);
+  url.password = '';
+  url.hostname = url.hostname.toLowerCase();
+  return url.href;
+}

@@ -1,0 +1,90 @@
+import { connect, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
+import { authority, BrokerRefusal, type BrokerConnection, type BrokerConnector } from './connection.js';
+
+/** nats.js says what failed in `code`; these are the broker answering no, the rest is the network or the clock. */
+function refusalOf(err: unknown): BrokerRefusal | BrokerUnreachable | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  const text = err instanceof Error ? err.message : String(err);
+  if (code === 'AUTHORIZATION_VIOLATION' || code === 'AUTHENTICATION_EXPIRED' || /authori[sz]ation/i.test(text))
+    return new BrokerRefusal('auth', text);
+  if (code === '503') return new BrokerRefusal('rejected', 'no responders: no JetStream stream takes this subject');
+  if (code === 'CONNECTION_REFUSED') return new BrokerUnreachable('ECONNREFUSED', text);
+  if (code === 'TIMEOUT' || code === 'CONNECTION_TIMEOUT') return new BrokerUnreachable('ETIMEDOUT', text);
+  // A JetStream API error ("maximum messages exceeded", "wrong last sequence"…) carries the server's words.
+  if (typeof code === 'string' && /^\d{3}$/.test(code)) return new BrokerRefusal('rejected', text);
+  return null;
+}
+
+/** nats.js's own codes, translated to the socket codes the attempt classifier knows. */
+class BrokerUnreachable extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * NATS with JetStream: success is the stream's publish acknowledgement, not the fire-and-forget core publish. The
+ * event id is the JetStream message id, so a retry of a publish whose acknowledgement was lost is stored once.
+ */
+class NatsBrokerConnection implements BrokerConnection {
+  broken = false;
+  private readonly js: JetStreamClient;
+
+  constructor(private readonly nc: NatsConnection) {
+    this.js = nc.jetstream();
+    void nc.closed().then(() => (this.broken = true));
+  }
+
+  async publish(
+    destination: Parameters<BrokerConnection['publish']>[0],
+    message: Parameters<BrokerConnection['publish']>[1],
+    timeoutMs: number,
+  ): Promise<string> {
+    const h = natsHeaders();
+    for (const [name, value] of Object.entries(message.headers)) h.set(name, value);
+    try {
+      const ack = await this.js.publish(destination.name, message.body, {
+        headers: h,
+        msgID: message.messageId,
+        timeout: timeoutMs,
+      });
+      return `stream ${ack.stream} seq ${ack.seq}${ack.duplicate ? ' (duplicate, already stored)' : ''}`;
+    } catch (err) {
+      throw refusalOf(err) ?? err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.broken = true;
+    await this.nc.close().catch(() => {});
+  }
+}
+
+export const connectNats: BrokerConnector = async (destination, address, timeoutMs) => {
+  // A user name alone is a token (nats://token@host), as the NATS tools read such URLs.
+  const credentials =
+    destination.password !== null
+      ? { user: destination.username ?? '', pass: destination.password }
+      : destination.username !== null
+        ? { token: destination.username }
+        : {};
+  try {
+    const nc = await connect({
+      servers: authority(address, destination.port),
+      ...credentials,
+      name: 'escalatr',
+      timeout: timeoutMs,
+      reconnect: false,
+      maxReconnectAttempts: 0,
+      // The servers a cluster advertises were never checked by the address guard: only the one given is dialled.
+      ignoreClusterUpdates: true,
+      noRandomize: true,
+    });
+    return new NatsBrokerConnection(nc);
+  } catch (err) {
+    throw refusalOf(err) ?? err;
+  }
+};
