@@ -584,9 +584,10 @@ describe('dashboard in a real browser', () => {
         await fresh.getByLabel('Host').fill('127.0.0.1');
         await fresh.getByLabel('Stream').fill(stream);
         await fresh.getByLabel('Max length').fill('50');
-        await fresh.getByLabel('Description').fill('Redis stream');
+        await fresh.getByLabel('Description').fill('Orders to Redis');
         await fresh.getByRole('button', { name: 'Save' }).click();
-        const card = page.locator('section.webhook-card', { hasText: 'Redis stream' });
+        // Every card's Destination select lists "Redis stream": find this one by its description.
+        const card = page.locator('section.webhook-card', { hasText: 'Orders to Redis' });
         await expectText(card.getByRole('status'), 'Webhook settings saved.');
         expect(await card.getByLabel('Destination').inputValue()).toBe('redis');
         expect(await card.getByLabel('Stream').inputValue()).toBe(stream);
