@@ -1,7 +1,8 @@
 import { attemptErrorMessage } from '../queue/attempt.js';
 import { buildDeliveryHeaders } from './signature.js';
 import { storedTransform, transformBody, TransformError } from './transform.js';
-import { brokerPassword, endpointAuth, endpointRetryScheduleMs, signingSecrets } from './endpoints.js';
+import { brokerPassword, endpointAuth, endpointRetryScheduleMs } from './endpoints.js';
+import { openSigningSecrets } from './secret-rotation.js';
 import { isBrokerUrl } from './brokers/destination.js';
 import type { DeliveryRow } from '../queue/delivery.js';
 import type { DeliveryPlan, DeliveryTarget, PreparedBatch } from './targets.js';
@@ -103,7 +104,7 @@ export const endpointTarget: DeliveryTarget = {
       eventName: event.name,
       eventId: event.id,
       body,
-      secrets: signingSecrets(ctx, endpoint, now),
+      secrets: openSigningSecrets(ctx.box, endpoint, now),
       idempotencyKey: delivery.idempotency_key,
       timestampSec: Math.floor(now / 1000),
       auth: broker ? { type: 'none' } : endpointAuth(ctx, endpoint),

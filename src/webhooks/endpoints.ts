@@ -14,7 +14,7 @@ import { getDelivery, type DeliveryView } from './endpoint-deliveries.js';
 import { endUnsettled } from '../queue/requeue.js';
 import { credentialsRequired, sameOrigin } from './credential-origin.js';
 import { storedTransform, validateTransform, type EndpointTransform } from './transform.js';
-import { openSigningSecrets, rotateSigningSecret } from './secret-rotation.js';
+import { rotateSigningSecret } from './secret-rotation.js';
 import { BrokerUrlError, isBrokerUrl, parseBrokerUrl, withoutPassword } from './brokers/destination.js';
 
 /**
@@ -544,15 +544,6 @@ export async function regenerateSecret(
       .execute();
     return { secret: rotated.secret, previous_secret_expires_at: isoOrNull(rotated.previousExpiresAt) };
   });
-}
-
-/** The secrets that sign a delivery at `now`: the current one, then the previous one while its grace period lasts. */
-export function signingSecrets(
-  ctx: DomainContext,
-  row: Pick<EndpointRow, 'secret_enc' | 'prev_secret_enc' | 'prev_secret_expires_at'>,
-  now: number,
-): string[] {
-  return openSigningSecrets(ctx.box, row, now);
 }
 
 /** A broker endpoint's URL password opened, for the endpoint target only. */
