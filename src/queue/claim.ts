@@ -1,7 +1,15 @@
 import { sql } from 'kysely';
-import type { Store } from '../storage/db.js';
-import { dueAt, RECEIVER, receiverOf } from './conditions.js';
+import type { Store, Tx } from '../storage/db.js';
+import { readyAt, RECEIVER, receiverOf, UNSETTLED } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
+
+/** A place in the claim's walk over receivers: a company, then one of its receivers (empty strings: the start). */
+export interface WalkPosition {
+  company: string;
+  receiver: string;
+}
+
+export const WALK_START: WalkPosition = { company: '', receiver: '' };
 
 export interface ClaimOptions {
   now: number;
@@ -12,80 +20,79 @@ export interface ClaimOptions {
   excludeReceivers: readonly string[];
   /** Companies that hold their share already: their rows stay unclaimed for other companies' sake. */
   excludeCompanies?: readonly string[];
-  /**
-   * Rows of one company a claim takes at most (default: all of `limit`): a company with thousands of rows due first
-   * cannot fill the claim, and the next claim, leaving it out, reaches the others' rows.
-   */
+  /** Rows of one company a claim takes at most (default: all of `limit`). */
   perCompany?: number;
+  /** Where the previous claim's walk stopped; this one starts after it (default: the start). */
+  after?: WalkPosition;
 }
 
-interface Exclusions {
+export interface Claim {
+  /** The leased rows, in due order, each with its event. */
+  deliveries: ClaimedDelivery[];
+  /** Where the walk stopped: the next claim starts after it, so receivers take turns across claims. */
+  stoppedAt: WalkPosition;
+}
+
+interface Walk {
   receivers: string[];
   companies: string[];
   perCompany: number;
+  after: WalkPosition;
 }
 
 /**
- * Claims up to `limit` due deliveries (conditions.ts, dueAt) in `next_attempt_at` order by writing a lease on them,
- * in one short transaction; nothing is held while sending. Of the first `limit` due rows (receivers and companies
- * left out skipped), at most `perCompany` per company are leased, the earliest; the others stay unclaimed. Returned
- * in due order, each with its event.
+ * Claims up to `limit` due deliveries by writing a lease on them, in one short transaction; nothing is held while
+ * sending.
+ *
+ * The claim walks receivers, not the due order: company by company, each company's receivers in turn (the index
+ * `deliveries_due_by_receiver` holds unsettled rows by company, receiver and due time), taking each receiver's
+ * earliest due rows, at most `perCompany` per company, starting after where the previous claim stopped and
+ * wrapping round. A company or receiver left out costs one index probe, whatever its backlog: walking the due order
+ * instead meant stepping over every row of a company left out — half a million rows per claim behind one tenant's
+ * hanging endpoints — before reaching anyone else's. A claim's cost grows with the receivers that have unsettled
+ * rows, not with the rows.
  */
-export async function claim(store: Store, opts: ClaimOptions): Promise<ClaimedDelivery[]> {
-  if (opts.limit <= 0) return [];
+export async function claim(store: Store, opts: ClaimOptions): Promise<Claim> {
+  const after = opts.after ?? WALK_START;
+  if (opts.limit <= 0) return { deliveries: [], stoppedAt: after };
   const leaseUntil = opts.now + opts.leaseMs;
-  // Lists that are never empty keep one statement text whether or not anything is excluded.
-  const ex: Exclusions = {
-    receivers: opts.excludeReceivers.length ? [...opts.excludeReceivers] : ['-'],
-    companies: opts.excludeCompanies?.length ? [...opts.excludeCompanies] : ['-'],
+  const walk: Walk = {
+    receivers: [...opts.excludeReceivers],
+    companies: [...(opts.excludeCompanies ?? [])],
     perCompany: Math.max(1, Math.min(opts.perCompany ?? opts.limit, opts.limit)),
+    after,
   };
   return store.profile.queueFunctions
-    ? claimOnPostgres(store, opts, leaseUntil, ex)
-    : claimOnSqlite(store, opts, leaseUntil, ex);
+    ? claimOnPostgres(store, opts, leaseUntil, walk)
+    : claimOnSqlite(store, opts, leaseUntil, walk);
 }
 
 /**
- * SQLite: pick and lease in one transaction (one writer at a time, so nothing else can take the rows in between),
- * then read the events.
+ * SQLite: the walk, then the lease, in one transaction (one writer at a time, so nothing else can take the rows in
+ * between); then the events are read. The walk's statements are index probes of a few microseconds each.
  */
-async function claimOnSqlite(
-  store: Store,
-  opts: ClaimOptions,
-  leaseUntil: number,
-  ex: Exclusions,
-): Promise<ClaimedDelivery[]> {
+async function claimOnSqlite(store: Store, opts: ClaimOptions, leaseUntil: number, walk: Walk): Promise<Claim> {
   const { db, profile } = store;
-  const claimed = await db.transaction().execute(async (tx) => {
-    // Excluded receivers and companies are skipped from the due index alone (it carries both); the window ranks each
-    // company's rows among the first `limit`, so the bound per company costs a sort of at most `limit` rows.
-    const picked = await sql<{ id: string }>`
-      select id from (
-        select id, row_number() over (partition by company_id order by next_attempt_at) as rn from (
-          select id, company_id, next_attempt_at from deliveries
-          where ${dueAt(opts.now)} and ${RECEIVER} not in (${sql.join(ex.receivers)})
-            and company_id not in (${sql.join(ex.companies)})
-          order by next_attempt_at
-          limit ${opts.limit}
-        )
-      ) where rn <= ${ex.perCompany}`.execute(tx);
-    const ids = picked.rows.map((r) => r.id);
-    if (ids.length === 0) return [];
-    return tx
+  const { ids, stoppedAt } = await db.transaction().execute(async (tx) => {
+    const walked = await walkReceivers(tx, opts, walk);
+    if (walked.ids.length === 0) return { ids: [] as DeliveryRow[], stoppedAt: walked.stoppedAt };
+    const leased = await tx
       .updateTable('deliveries')
       .set({ lease_until: leaseUntil, lease_owner: opts.owner })
-      .where(sql<boolean>`id in ${profile.batchValues(ids)}`)
+      .where(sql<boolean>`id in ${profile.batchValues(walked.ids)}`)
       .returningAll()
       .execute();
+    return { ids: leased, stoppedAt: walked.stoppedAt };
   });
-  if (claimed.length === 0) return [];
+  const claimed = ids;
+  if (claimed.length === 0) return { deliveries: [], stoppedAt };
   const events = await db
     .selectFrom('events')
     .select(['id', 'name', 'body', 'created_at'])
     .where(sql<boolean>`id in ${profile.batchValues([...new Set(claimed.map((d) => d.event_id))])}`)
     .execute();
   const byId = new Map(events.map((e) => [e.id, e]));
-  return claimed
+  const deliveries = claimed
     .sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0))
     .map((delivery) => ({
       delivery,
@@ -93,28 +100,86 @@ async function claimOnSqlite(
       receiver: receiverOf(delivery),
       company: delivery.company_id,
     }));
+  return { deliveries, stoppedAt };
 }
 
 /**
- * PostgreSQL: pick, lease and read the events in one call of `claim_due_deliveries` (pg-functions.ts), so a claim
- * costs one round trip instead of five (BEGIN, pick, lease, COMMIT, events); SKIP LOCKED inside keeps concurrent
- * workers on disjoint rows.
+ * The walk on SQLite, step for step the loop of `claim_due_deliveries` (pg-functions.ts): the next receiver of the
+ * current company with unsettled rows (with its earliest due time), else the next company; wrap round once; stop
+ * when `limit` rows are picked or the walk has come round past where it started (that receiver is visited last).
  */
-async function claimOnPostgres(
-  store: Store,
+async function walkReceivers(
+  tx: Tx,
   opts: ClaimOptions,
-  leaseUntil: number,
-  ex: Exclusions,
-): Promise<ClaimedDelivery[]> {
+  walk: Walk,
+): Promise<{ ids: string[]; stoppedAt: WalkPosition }> {
+  const excludedReceivers = new Set(walk.receivers);
+  const excludedCompanies = new Set(walk.companies);
+  const ids: string[] = [];
+  let company = walk.after.company;
+  let receiver = walk.after.receiver;
+  let wrapped = false;
+  let companyTaken = 0;
+  for (;;) {
+    let next: { receiver: string; first_due: number } | undefined;
+    if (!excludedCompanies.has(company) && companyTaken < walk.perCompany) {
+      const { rows } = await sql<{ receiver: string; first_due: number }>`
+        select ${RECEIVER} as receiver, next_attempt_at as first_due from deliveries
+        where ${UNSETTLED} and company_id = ${company} and ${RECEIVER} > ${receiver}
+        order by ${RECEIVER}, next_attempt_at limit 1`.execute(tx);
+      next = rows[0];
+    }
+    if (!next) {
+      const { rows } = await sql<{ company_id: string }>`
+        select company_id from deliveries where ${UNSETTLED} and company_id > ${company}
+        order by company_id limit 1`.execute(tx);
+      if (!rows[0]) {
+        if (wrapped) break;
+        wrapped = true;
+        company = '';
+      } else company = rows[0].company_id;
+      receiver = '';
+      companyTaken = 0;
+      continue;
+    }
+    receiver = next.receiver;
+    if (wrapped && isBefore(walk.after, { company, receiver })) break;
+    if (next.first_due <= opts.now && !excludedReceivers.has(receiver)) {
+      const { rows } = await sql<{ id: string }>`
+        select id from deliveries
+        where ${UNSETTLED} and company_id = ${company} and ${RECEIVER} = ${receiver} and ${readyAt(opts.now)}
+        order by next_attempt_at
+        limit ${Math.min(opts.limit - ids.length, walk.perCompany - companyTaken)}`.execute(tx);
+      for (const r of rows) ids.push(r.id);
+      companyTaken += rows.length;
+      if (ids.length >= opts.limit) break;
+    }
+  }
+  return { ids, stoppedAt: { company, receiver } };
+}
+
+/** Whether `a` comes before `b` in the walk's order (company, then receiver). */
+function isBefore(a: WalkPosition, b: WalkPosition): boolean {
+  return a.company < b.company || (a.company === b.company && a.receiver < b.receiver);
+}
+
+/**
+ * PostgreSQL: walk, lease and read the events in one call of `claim_due_deliveries` (pg-functions.ts), so a claim
+ * costs one round trip; SKIP LOCKED inside keeps concurrent workers on disjoint rows.
+ */
+async function claimOnPostgres(store: Store, opts: ClaimOptions, leaseUntil: number, walk: Walk): Promise<Claim> {
   const { rows } = await sql<{
     delivery: DeliveryRow;
     event_name: string;
     event_body: string | null;
     event_created_at: number;
+    walk_company: string;
+    walk_receiver: string;
   }>`
-    select delivery, event_name, event_body, event_created_at
-    from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner}, ${ex.receivers}::text[],
-      ${ex.companies}::text[], ${ex.perCompany})`.execute(store.db);
+    select delivery, event_name, event_body, event_created_at, walk_company, walk_receiver
+    from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner},
+      ${walk.receivers.length ? walk.receivers : ['-']}::text[], ${walk.companies.length ? walk.companies : ['-']}::text[],
+      ${walk.perCompany}, ${walk.after.company}, ${walk.after.receiver})`.execute(store.db);
   // Each event's body comes once per claim, on one of its deliveries' rows.
   const events = new Map<string, StoredEvent>();
   for (const { delivery, event_name, event_body, event_created_at } of rows) {
@@ -126,10 +191,13 @@ async function claimOnPostgres(
         created_at: Number(event_created_at),
       });
   }
-  return rows.map(({ delivery }) => ({
+  const deliveries = rows.map(({ delivery }) => ({
     delivery,
     event: events.get(delivery.event_id)!,
     receiver: receiverOf(delivery),
     company: delivery.company_id,
   }));
+  // A claim that took nothing walked every receiver: where it stopped does not matter.
+  const last = rows.at(-1);
+  return { deliveries, stoppedAt: last ? { company: last.walk_company, receiver: last.walk_receiver } : walk.after };
 }

@@ -13,11 +13,11 @@ import { sql, type RawBuilder } from 'kysely';
 export const UNSETTLED = sql<boolean>`status in ('pending', 'failed')`;
 
 /**
- * A row a worker may claim at `now`: unsettled, its time has come, and no live lease covers it — so a crashed
- * worker's rows come back when its lease runs out (at-least-once).
+ * An unsettled row is claimable at `now` when its time has come and no live lease covers it — so a crashed worker's
+ * rows come back when its lease runs out (at-least-once).
  */
-export const dueAt = (now: RawBuilder<number> | number): RawBuilder<boolean> =>
-  sql<boolean>`${UNSETTLED} and next_attempt_at <= ${now} and (lease_until is null or lease_until <= ${now})`;
+export const readyAt = (now: RawBuilder<number> | number): RawBuilder<boolean> =>
+  sql<boolean>`next_attempt_at <= ${now} and (lease_until is null or lease_until <= ${now})`;
 
 /** The receiver a delivery counts against for per-receiver caps: its endpoint, or its Shield destination. */
 export const RECEIVER = sql<string>`coalesce(endpoint_id, destination_id)`;

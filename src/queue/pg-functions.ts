@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { dueAt, EVENT_STATUS_OF_DELIVERIES, RECEIVER } from './conditions.js';
+import { EVENT_STATUS_OF_DELIVERIES, readyAt, RECEIVER, UNSETTLED } from './conditions.js';
 
 /**
  * The queue's PostgreSQL functions: the one place their bodies are written. A migration installs them with
@@ -11,49 +11,82 @@ import { dueAt, EVENT_STATUS_OF_DELIVERIES, RECEIVER } from './conditions.js';
  */
 
 /**
- * `claim_due_deliveries`: pick, lease and read the events in one statement.
+ * `claim_due_deliveries`: walk the receivers, lease and read the events in one call — the loop of claim.ts's
+ * SQLite walk (walkReceivers), step for step.
  *
- * - It must walk `deliveries_due` in `next_attempt_at` order and stop after `p_limit` rows. With statistics taken
- *   while the table held few unsettled rows (a backlog builds faster than autoanalyze runs), the planner otherwise
- *   picks a bitmap scan of every due row plus a sort, whose cost grows with the backlog. An ordered index scan also
- *   marks the entries of settled rows dead as it passes them, so later claims skip them.
- * - SKIP LOCKED keeps concurrent workers on disjoint rows without waiting on each other.
- * - Fair across companies: companies the worker says hold their share are skipped like saturated receivers, and of
- *   the rows picked at most `p_per_company` per company (the earliest) are leased; the others' locks end with the
- *   statement and they stay due. A company with thousands of rows due first so fills one claim with its share at
- *   most, and the next claim, leaving it out, reaches the other companies' rows.
- * - The rows it locked are leased by their physical address (ctid, the row version the lock holds: nobody else can
- *   update it before this statement ends) instead of being looked up again in the primary key.
- * - It reads the claimed rows' events itself: it is volatile, so its statement runs on a newer snapshot than the
+ * - The walk goes company by company and, within one, receiver by receiver, on `deliveries_due_by_receiver`
+ *   (unsettled rows by company, receiver and due time): each step is one index probe, so a company or receiver left
+ *   out costs a probe whatever its backlog, and a receiver's earliest due rows are read from the front of its own
+ *   line. It starts after the position the caller gives (where its previous claim stopped), wraps round once, and
+ *   stops when `p_limit` rows are picked; it takes at most `p_per_company` rows of one company.
+ * - SKIP LOCKED keeps concurrent workers on disjoint rows without waiting on each other; the picked rows stay locked
+ *   until the lease is written at the end.
+ * - It reads the claimed rows' events itself: it is volatile, so its statements run on a newer snapshot than the
  *   query calling it, and a caller-side join could miss the event of a delivery committed in between. An event's
  *   body comes once per claim (on the first of its deliveries' rows), not once per delivery.
  * - The delivery travels as jsonb (a table-typed result column crashed PostgreSQL 15), which also keeps the
- *   function valid when columns are added to deliveries.
+ *   function valid when columns are added to deliveries. Every row carries where the walk stopped.
  */
 const claimDueDeliveries = sql`
-      with picked as (
-        select ctid, company_id, next_attempt_at from deliveries
-        where ${dueAt(sql.raw('p_now'))}
-          and ${RECEIVER} <> all (p_excluded)
-          and company_id <> all (p_excluded_companies)
-        order by next_attempt_at
-        limit p_limit
-        for update skip locked
-      ), fair as (
-        select ctid from (
-          select ctid, row_number() over (partition by company_id order by next_attempt_at) as rn from picked
-        ) as ranked
-        where rn <= p_per_company
-      ), claimed as (
-        update deliveries as d set lease_until = p_lease_until, lease_owner = p_owner
-        from fair where d.ctid = fair.ctid
-        returning to_jsonb(d.*) as delivery, d.event_id, d.next_attempt_at
-      )
-      select c.delivery, e.name,
-        case when row_number() over (partition by c.event_id) = 1 then e.body end,
-        e.created_at
-      from claimed as c join events as e on e.id = c.event_id
-      order by c.next_attempt_at
+    declare
+      v_company text := p_after_company;
+      v_receiver text := p_after_receiver;
+      v_next_receiver text;
+      v_first_due bigint;
+      v_wrapped boolean := false;
+      v_company_taken integer := 0;
+      v_ids text[] := '{}';
+      v_picked text[];
+    begin
+      loop
+        v_next_receiver := null;
+        if v_company <> all (p_excluded_companies) and v_company_taken < p_per_company then
+          select ${RECEIVER}, next_attempt_at into v_next_receiver, v_first_due from deliveries
+          where ${UNSETTLED} and company_id = v_company and ${RECEIVER} > v_receiver
+          order by ${RECEIVER}, next_attempt_at limit 1;
+        end if;
+        if v_next_receiver is null then
+          select company_id into v_company from deliveries
+          where ${UNSETTLED} and company_id > v_company
+          order by company_id limit 1;
+          if v_company is null then
+            exit when v_wrapped;
+            v_wrapped := true;
+            v_company := '';
+          end if;
+          v_receiver := '';
+          v_company_taken := 0;
+          continue;
+        end if;
+        v_receiver := v_next_receiver;
+        exit when v_wrapped and (p_after_company, p_after_receiver) < (v_company, v_receiver);
+        if v_first_due <= p_now and v_receiver <> all (p_excluded) then
+          select array_agg(id) into v_picked from (
+            select id from deliveries
+            where ${UNSETTLED} and company_id = v_company and ${RECEIVER} = v_receiver and ${readyAt(sql.raw('p_now'))}
+            order by next_attempt_at
+            limit least(p_limit - cardinality(v_ids), p_per_company - v_company_taken)
+            for update skip locked
+          ) as picked;
+          if v_picked is not null then
+            v_ids := v_ids || v_picked;
+            v_company_taken := v_company_taken + cardinality(v_picked);
+            exit when cardinality(v_ids) >= p_limit;
+          end if;
+        end if;
+      end loop;
+      return query
+        with claimed as (
+          update deliveries as d set lease_until = p_lease_until, lease_owner = p_owner
+          where d.id = any (v_ids)
+          returning to_jsonb(d.*) as delivery, d.event_id, d.next_attempt_at
+        )
+        select c.delivery, e.name,
+          case when row_number() over (partition by c.event_id) = 1 then e.body end,
+          e.created_at, v_company, v_receiver
+        from claimed as c join events as e on e.id = c.event_id
+        order by c.next_attempt_at;
+    end
     `;
 
 /**
@@ -136,9 +169,10 @@ export const PG_QUEUE_FUNCTION_BODIES: Readonly<Record<string, RawBuilder<unknow
 export async function installPgQueueFunctions(db: Kysely<unknown>): Promise<void> {
   await sql`
     create or replace function claim_due_deliveries(p_now bigint, p_limit integer, p_lease_until bigint, p_owner text, p_excluded text[],
-      p_excluded_companies text[], p_per_company integer)
-    returns table (delivery jsonb, event_name text, event_body text, event_created_at bigint)
-    language sql volatile
+      p_excluded_companies text[], p_per_company integer, p_after_company text, p_after_receiver text)
+    returns table (delivery jsonb, event_name text, event_body text, event_created_at bigint, walk_company text,
+      walk_receiver text)
+    language plpgsql volatile
     set enable_bitmapscan = off
     set enable_seqscan = off
     as $$${claimDueDeliveries}$$`.execute(db);

@@ -7,7 +7,7 @@ import type { DomainContext } from '../domain/context.js';
 import { newId } from '../ids.js';
 import type { Metrics } from '../metrics.js';
 import type { AttemptResult } from '../queue/attempt.js';
-import { claim } from '../queue/claim.js';
+import { claim, WALK_START, type WalkPosition } from '../queue/claim.js';
 import { nextDueAt } from '../queue/next-due.js';
 import { record, type AfterResults } from '../queue/record.js';
 import { release, releaseOrphanedLeases } from '../queue/release.js';
@@ -92,6 +92,8 @@ export class DeliveryWorker {
    * past that backlog, and every attempt ending would otherwise pay one.
    */
   private lastShort: { key: string; at: number } | null = null;
+  /** Where the last claim's walk over receivers stopped: the next one starts after it, so receivers take turns. */
+  private walkedTo: WalkPosition = WALK_START;
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
@@ -257,7 +259,7 @@ export class DeliveryWorker {
     const at = performance.now();
     if (this.lastShort && this.lastShort.key === key && at - this.lastShort.at < this.pollMs) return started;
     const limit = this.window - this.counted - this.receivers.waitingCount;
-    const claimed: HeldDelivery[] = await claim(this.opts.ctx.store, {
+    const { deliveries: claimed, stoppedAt } = await claim(this.opts.ctx.store, {
       now: this.opts.ctx.clock.now(),
       limit,
       leaseMs: this.opts.leaseMs,
@@ -265,7 +267,9 @@ export class DeliveryWorker {
       excludeReceivers: saturated.receivers,
       excludeCompanies: saturated.companies,
       perCompany: this.receivers.companyHeldMax,
+      after: this.walkedTo,
     });
+    this.walkedTo = stoppedAt;
     this.lastShort = claimed.length < limit ? { key, at } : null;
     const { kept, excess } = this.receivers.split(claimed);
     await this.giveBack(excess);

@@ -5,6 +5,7 @@ import * as m0007 from '../../src/storage/migrations/0007_record_successes_funct
 import * as m0008 from '../../src/storage/migrations/0008_queue_write_plans.js';
 import * as m0009 from '../../src/storage/migrations/0009_queue_functions.js';
 import * as m0014 from '../../src/storage/migrations/0014_fair_claim.js';
+import * as m0047 from '../../src/storage/migrations/0047_claim_walks_receivers.js';
 import { createTestStore, DATABASE_URL, type TestStore } from '../helpers/harness.js';
 
 interface Installed {
@@ -37,17 +38,22 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the queue functions come from the qu
     for (const f of now) expect(f.source, f.name).toBe(PG_QUEUE_FUNCTION_BODIES[f.name].compile(ts.store.db).sql);
   });
 
-  it("over what migrations 0007 and 0008 left, 0009 then 0014 leave one function per name: the module's bodies and plans", async () => {
-    // Put back what 0007 and 0008 installed (the claim of the old signature among them), then apply 0009 and 0014.
+  it("over what migrations 0007 and 0008 left, 0009, 0014 then 0047 leave one function per name: the module's bodies and plans", async () => {
+    // Put back what 0007 and 0008 installed (the claim of the old signature among them), then apply 0009, 0014 and
+    // 0047 (its index dropped first, as it was before 0047).
     const { db } = ts.store;
     await sql`drop function record_delivery_successes(text[], text[], integer[], integer[], bigint[], text[], text[], bigint[], bigint[], text[], text[])`.execute(
       db,
     );
-    await sql`drop function claim_due_deliveries(bigint, integer, bigint, text, text[], text[], integer)`.execute(db);
+    await sql`drop function claim_due_deliveries(bigint, integer, bigint, text, text[], text[], integer, text, text)`.execute(
+      db,
+    );
+    await sql`drop index deliveries_due_by_receiver`.execute(db);
     await m0007.up(db);
     await m0008.up(db);
     await m0009.up(db);
     await m0014.up(db);
+    await m0047.up(db);
     const after = await installed();
     expect(after.map((f) => f.name)).toEqual(NAMES);
     for (const f of after) expect(f.source, f.name).toBe(PG_QUEUE_FUNCTION_BODIES[f.name].compile(db).sql);

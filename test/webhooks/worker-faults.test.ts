@@ -162,7 +162,7 @@ describe('delivery worker: failures, isolation, SSRF, leases', () => {
       owner: 'crashed',
       excludeReceivers: [],
     });
-    expect(dead).toHaveLength(5);
+    expect(dead.deliveries).toHaveLength(5);
     const w = await worker(t);
     expect(await w.worker.drain()).toBe(0); // leases still live
     t.clock.advance(60_001);
