@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Store } from '../storage/db.js';
-import { dueAt, RECEIVER, receiverOf } from './conditions.js';
+import { dueAt, RECEIVER, receiverOf, SENT_BY_WORKERS } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
 export interface ClaimOptions {
@@ -63,7 +63,7 @@ async function claimOnSqlite(
       select id from (
         select id, row_number() over (partition by company_id order by next_attempt_at) as rn from (
           select id, company_id, next_attempt_at from deliveries
-          where ${dueAt(opts.now)} and ${RECEIVER} not in (${sql.join(ex.receivers)})
+          where ${dueAt(opts.now)} and ${SENT_BY_WORKERS} and ${RECEIVER} not in (${sql.join(ex.receivers)})
             and company_id not in (${sql.join(ex.companies)})
           order by next_attempt_at
           limit ${opts.limit}
@@ -132,4 +132,52 @@ async function claimOnPostgres(
     receiver: receiverOf(delivery),
     company: delivery.company_id,
   }));
+}
+
+export interface EndpointClaimOptions {
+  endpointId: string;
+  now: number;
+  limit: number;
+  leaseMs: number;
+  owner: string;
+}
+
+/**
+ * Claims up to `limit` due deliveries of one endpoint, in due order, whatever their target: the claim of a
+ * listener's connection for its development endpoint, whose rows the workers leave alone (SENT_BY_WORKERS). The same
+ * due condition and lease as a worker's claim, so a row whose lease runs out (a dropped connection) comes back.
+ */
+export async function claimForEndpoint(store: Store, opts: EndpointClaimOptions): Promise<ClaimedDelivery[]> {
+  const { db, profile } = store;
+  const claimed = await db.transaction().execute(async (tx) => {
+    const lock = profile.rowLocks ? sql`for update skip locked` : sql``;
+    const picked = await sql<{ id: string }>`
+      select id from deliveries
+      where endpoint_id = ${opts.endpointId} and ${dueAt(opts.now)}
+      order by next_attempt_at
+      limit ${opts.limit} ${lock}`.execute(tx);
+    const ids = picked.rows.map((r) => r.id);
+    if (ids.length === 0) return [];
+    return tx
+      .updateTable('deliveries')
+      .set({ lease_until: opts.now + opts.leaseMs, lease_owner: opts.owner })
+      .where('id', 'in', ids)
+      .returningAll()
+      .execute();
+  });
+  if (claimed.length === 0) return [];
+  const events = await db
+    .selectFrom('events')
+    .select(['id', 'name', 'body', 'created_at'])
+    .where('id', 'in', [...new Set(claimed.map((d) => d.event_id))])
+    .execute();
+  const byId = new Map(events.map((e) => [e.id, { ...e, created_at: Number(e.created_at) }]));
+  return claimed
+    .sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0))
+    .map((delivery) => ({
+      delivery,
+      event: byId.get(delivery.event_id)!,
+      receiver: receiverOf(delivery),
+      company: delivery.company_id,
+    }));
 }

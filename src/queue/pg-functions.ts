@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { dueAt, EVENT_STATUS_OF_DELIVERIES, RECEIVER } from './conditions.js';
+import { dueAt, EVENT_STATUS_OF_DELIVERIES, RECEIVER, SENT_BY_WORKERS } from './conditions.js';
 
 /**
  * The queue's PostgreSQL functions: the one place their bodies are written. A migration installs them with
@@ -34,6 +34,7 @@ const claimDueDeliveries = sql`
       with picked as (
         select ctid, company_id, next_attempt_at from deliveries
         where ${dueAt(sql.raw('p_now'))}
+          and ${SENT_BY_WORKERS}
           and ${RECEIVER} <> all (p_excluded)
           and company_id <> all (p_excluded_companies)
         order by next_attempt_at
