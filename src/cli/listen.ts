@@ -103,13 +103,12 @@ class Listener {
 
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.stopWait = null;
+        this.stopWait = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.stopWait = done;
     });
   }

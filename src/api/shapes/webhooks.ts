@@ -111,8 +111,8 @@ export const EndpointSchema = Type.Object(
     }),
     development: Type.Boolean({
       description:
-        'A development endpoint of `escalatr listen`: its deliveries go over the listener\'s connection to a URL on ' +
-        'the developer\'s machine; removed when the listener stops, or after an hour without one',
+        "A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on " +
+        "the developer's machine; removed when the listener stops, or after an hour without one",
     }),
     timeout_ms: Type.Integer(),
     filter: Nullable(EventFilterSchema),
@@ -177,7 +177,8 @@ export const DeliverySchema = Type.Object(
     event_id: Type.String(),
     event: Type.String(),
     target: Type.String({
-      description: 'endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type',
+      description:
+        'endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type',
     }),
     endpoint_id: Nullable(Type.String()),
     destination_id: Nullable(Type.String()),

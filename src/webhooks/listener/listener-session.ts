@@ -123,14 +123,13 @@ export class ListenerSession {
   private sleep(ms: number): Promise<void> {
     if (this.woken || !this.open) return Promise.resolve();
     return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeSleep = null;
+        resolve();
+      };
       const timer = setTimeout(done, ms);
       timer.unref();
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.wakeSleep = null;
-        resolve();
-      }
       this.wakeSleep = done;
     });
   }

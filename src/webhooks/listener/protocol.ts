@@ -5,7 +5,7 @@
  * sent again on the next connection (at-least-once).
  */
 
-export interface ListenerReady {
+interface ListenerReady {
   type: 'ready';
   endpoint_id: string;
   /** The endpoint's signing secret: what the local receiver verifies with. */
