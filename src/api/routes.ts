@@ -6,6 +6,7 @@ import { complaintReadRoutes } from './platform-v1/complaints.js';
 import { eventFeedRoutes } from './platform-v1/events.js';
 import { apiKeyRoutes } from './platform-v1/api-keys.js';
 import { webhookRoutes } from './platform-v1/webhooks.js';
+import { listenRoutes } from './platform-v1/listen.js';
 import { shieldRoutes } from './platform-v1/shield.js';
 import { sessionRoutes } from './dashboard/session.js';
 import { operatorRoutes } from './operator/erasure.js';
@@ -34,6 +35,7 @@ export async function registerRoutes(app: ApiApp, deps: RouteDeps): Promise<void
   await app.register(settingsRoutes(deps), { prefix: '/api/v1' });
   await app.register(apiKeyRoutes(deps), { prefix: '/api/v1' });
   await app.register(webhookRoutes(deps), { prefix: '/api/v1' });
+  await app.register(listenRoutes(deps), { prefix: '/api/v1' });
   await app.register(shieldRoutes(deps), { prefix: '/api/v1' });
   await app.register(sessionRoutes(deps), { prefix: '/api/session' });
   await app.register(operatorRoutes(deps), { prefix: '/api/operator/v1' });

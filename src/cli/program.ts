@@ -10,6 +10,7 @@ import { registerServeCommands } from './serve.js';
 import { registerShieldCommands } from './shield.js';
 import { registerUserCommands } from './user.js';
 import { registerRotateMasterKey } from './rotate-master-key.js';
+import { registerListenCommand } from './listen.js';
 
 /** Exit codes: 0 done, 1 refused (by the domain or the configuration) or failed, 2 wrong usage. */
 const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -31,6 +32,7 @@ function buildProgram(errors: (text: string) => void): Command {
   registerShieldCommands(program);
   registerRotateMasterKey(program);
   registerBackupCommands(program);
+  registerListenCommand(program);
   return program;
 }
 

@@ -47,7 +47,12 @@ const passes = (filter: string | null, data: Record<string, unknown>) =>
 /** Who may receive an event, read before the company row is locked (see emitEvent). */
 export interface EventTargets {
   /** The endpoints it goes to: their filters applied when the data was known, applied again when it is written. */
-  endpoints: Array<{ id: string; filter: string | null }>;
+  endpoints: Array<{
+    id: string;
+    filter: string | null;
+    /** A development endpoint of `escalatr listen`: its deliveries go over the listener's connection. */
+    listener: boolean;
+  }>;
 }
 
 /**
@@ -63,15 +68,22 @@ export async function eventTargets(
 ): Promise<EventTargets> {
   let endpoints: EventTargets['endpoints'] = [];
   if (input.onlyEndpointId) {
-    endpoints = [{ id: input.onlyEndpointId, filter: null }];
+    const row = await work.tx
+      .selectFrom('endpoints')
+      .select('listener_seen_at')
+      .where('id', '=', input.onlyEndpointId)
+      .executeTakeFirst();
+    endpoints = [{ id: input.onlyEndpointId, filter: null, listener: row?.listener_seen_at != null }];
   } else if (input.toEndpoints !== false) {
     const rows = await work.tx
       .selectFrom('endpoints')
-      .select(['id', 'events', 'filter'])
+      .select(['id', 'events', 'filter', 'listener_seen_at'])
       .where('company_id', '=', input.companyId)
       .where('enabled', '=', 1)
       .execute();
-    endpoints = rows.filter((e) => subscribes(e.events, input.name)).map((e) => ({ id: e.id, filter: e.filter }));
+    endpoints = rows
+      .filter((e) => subscribes(e.events, input.name))
+      .map((e) => ({ id: e.id, filter: e.filter, listener: e.listener_seen_at !== null }));
   }
   // With the event's data at hand the filters decide now; without it (it needs the sequence) any endpoint may match.
   const data = input.data;
@@ -119,14 +131,14 @@ export async function writeEvent(
   const id = newId('evt');
   const body = JSON.stringify({ id, event: input.name, timestamp: iso(now), data: input.data });
   // A filtered-out event makes no delivery at all: nothing to claim, nothing in the endpoint's history.
-  const endpointIds = targets.endpoints.filter((e) => passes(e.filter, input.data)).map((e) => e.id);
+  const receiving = targets.endpoints.filter((e) => passes(e.filter, input.data));
 
-  const deliveries: NewDelivery[] = endpointIds.map((endpointId) => ({
+  const deliveries: NewDelivery[] = receiving.map((endpoint) => ({
     companyId: input.companyId,
     eventId: id,
-    endpointId,
-    target: 'endpoint',
-    idempotencyKey: `${id}:${endpointId}`,
+    endpointId: endpoint.id,
+    target: endpoint.listener ? 'listener' : 'endpoint',
+    idempotencyKey: `${id}:${endpoint.id}`,
   }));
   for (const extra of input.extraDeliveries ?? []) {
     deliveries.push({

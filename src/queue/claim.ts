@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Store, Tx } from '../storage/db.js';
-import { readyAt, RECEIVER, receiverOf, UNSETTLED } from './conditions.js';
+import { readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
 /** A place in the claim's walk over receivers: a company, then one of its receivers (empty strings: the start). */
@@ -84,15 +84,19 @@ async function claimOnSqlite(store: Store, opts: ClaimOptions, leaseUntil: numbe
       .execute();
     return { ids: leased, stoppedAt: walked.stoppedAt };
   });
-  const claimed = ids;
-  if (claimed.length === 0) return { deliveries: [], stoppedAt };
-  const events = await db
+  return { deliveries: await withEvents(store, ids), stoppedAt };
+}
+
+/** Leased rows with their events, in due order (SQLite reads the events after the lease's transaction). */
+async function withEvents(store: Store, claimed: DeliveryRow[]): Promise<ClaimedDelivery[]> {
+  if (claimed.length === 0) return [];
+  const events = await store.db
     .selectFrom('events')
     .select(['id', 'name', 'body', 'created_at'])
-    .where(sql<boolean>`id in ${profile.batchValues([...new Set(claimed.map((d) => d.event_id))])}`)
+    .where(sql<boolean>`id in ${store.profile.batchValues([...new Set(claimed.map((d) => d.event_id))])}`)
     .execute();
-  const byId = new Map(events.map((e) => [e.id, e]));
-  const deliveries = claimed
+  const byId = new Map(events.map((e) => [e.id, { ...e, created_at: Number(e.created_at) }]));
+  return claimed
     .sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0))
     .map((delivery) => ({
       delivery,
@@ -100,7 +104,6 @@ async function claimOnSqlite(store: Store, opts: ClaimOptions, leaseUntil: numbe
       receiver: receiverOf(delivery),
       company: delivery.company_id,
     }));
-  return { deliveries, stoppedAt };
 }
 
 /**
@@ -148,6 +151,7 @@ async function walkReceivers(
       const { rows } = await sql<{ id: string }>`
         select id from deliveries
         where ${UNSETTLED} and company_id = ${company} and ${RECEIVER} = ${receiver} and ${readyAt(opts.now)}
+          and ${SENT_BY_WORKERS}
         order by next_attempt_at
         limit ${Math.min(opts.limit - ids.length, walk.perCompany - companyTaken)}`.execute(tx);
       for (const r of rows) ids.push(r.id);
@@ -200,4 +204,38 @@ async function claimOnPostgres(store: Store, opts: ClaimOptions, leaseUntil: num
   // A claim that took nothing walked every receiver: where it stopped does not matter.
   const last = rows.at(-1);
   return { deliveries, stoppedAt: last ? { company: last.walk_company, receiver: last.walk_receiver } : walk.after };
+}
+
+export interface EndpointClaimOptions {
+  endpointId: string;
+  now: number;
+  limit: number;
+  leaseMs: number;
+  owner: string;
+}
+
+/**
+ * Claims up to `limit` due deliveries of one endpoint, in due order, whatever their target: the claim of a
+ * listener's connection for its development endpoint, whose rows the workers leave alone (SENT_BY_WORKERS). The same
+ * due condition and lease as a worker's claim, so a row whose lease runs out (a dropped connection) comes back.
+ */
+export async function claimForEndpoint(store: Store, opts: EndpointClaimOptions): Promise<ClaimedDelivery[]> {
+  const { db, profile } = store;
+  const claimed = await db.transaction().execute(async (tx) => {
+    const lock = profile.rowLocks ? sql`for update skip locked` : sql``;
+    const picked = await sql<{ id: string }>`
+      select id from deliveries
+      where endpoint_id = ${opts.endpointId} and ${UNSETTLED} and ${readyAt(opts.now)}
+      order by next_attempt_at
+      limit ${opts.limit} ${lock}`.execute(tx);
+    const ids = picked.rows.map((r) => r.id);
+    if (ids.length === 0) return [];
+    return tx
+      .updateTable('deliveries')
+      .set({ lease_until: opts.now + opts.leaseMs, lease_owner: opts.owner })
+      .where('id', 'in', ids)
+      .returningAll()
+      .execute();
+  });
+  return withEvents(store, claimed);
 }

@@ -13,6 +13,12 @@ import { sql, type RawBuilder } from 'kysely';
 export const UNSETTLED = sql<boolean>`status in ('pending', 'failed')`;
 
 /**
+ * Rows the delivery workers send: all but those of `escalatr listen`'s development endpoints (target 'listener'),
+ * which the listener's own connection claims and sends (webhooks/listener/).
+ */
+export const SENT_BY_WORKERS = sql<boolean>`target <> 'listener'`;
+
+/**
  * An unsettled row is claimable at `now` when its time has come and no live lease covers it — so a crashed worker's
  * rows come back when its lease runs out (at-least-once).
  */

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { EVENT_STATUS_OF_DELIVERIES, readyAt, RECEIVER, UNSETTLED } from './conditions.js';
+import { EVENT_STATUS_OF_DELIVERIES, readyAt, RECEIVER, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
 
 /**
  * The queue's PostgreSQL functions: the one place their bodies are written. A migration installs them with
@@ -64,6 +64,7 @@ const claimDueDeliveries = sql`
           select array_agg(id) into v_picked from (
             select id from deliveries
             where ${UNSETTLED} and company_id = v_company and ${RECEIVER} = v_receiver and ${readyAt(sql.raw('p_now'))}
+              and ${SENT_BY_WORKERS}
             order by next_attempt_at
             limit least(p_limit - cardinality(v_ids), p_per_company - v_company_taken)
             for update skip locked

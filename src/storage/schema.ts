@@ -232,6 +232,11 @@ export interface EndpointsTable {
   retry_schedule: string | null;
   /** The password of a broker URL, sealed; null for HTTP endpoints and password-less brokers. */
   url_password_enc: string | null;
+  /**
+   * Set only on a development endpoint of `escalatr listen` (its deliveries go over the listener's connection, target
+   * 'listener'): when a listener last held it, so one left behind expires.
+   */
+  listener_seen_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -242,7 +247,7 @@ export interface DeliveriesTable {
   event_id: string;
   endpoint_id: string | null;
   destination_id: string | null;
-  target: string; // 'endpoint' | 'webhook' | 'slack' | 'email'
+  target: string; // 'endpoint' | 'listener' | 'webhook' | 'slack' | 'email'
   status: 'pending' | 'success' | 'failed' | 'dead';
   attempt_count: number;
   /** attempt_count when the current retry sequence began (a resend starts a new one). */

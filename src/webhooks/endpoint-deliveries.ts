@@ -224,7 +224,7 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
     const leased = d.lease_until !== null && d.lease_until > now;
     if (d.status === 'pending' || leased)
       throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
-    if (d.target === 'endpoint' && d.endpoint_id) await assertEndpointCanReceive(tx, companyId, d.endpoint_id);
+    if (d.endpoint_id) await assertEndpointCanReceive(tx, companyId, d.endpoint_id);
     // The queue repeats the status and lease conditions, so a worker that claimed the row meanwhile wins.
     if ((await requeue(ctx.store, work, companyId, [id], [d.status])) === 0)
       throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');

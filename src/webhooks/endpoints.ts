@@ -87,6 +87,11 @@ export interface EndpointView {
   failing_since: string | null;
   /** While set, deliveries are also signed with the previous secret (a rotation's grace period). */
   previous_secret_expires_at: string | null;
+  /**
+   * A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to the URL on the
+   * developer's machine, and it is removed when the listener stops (or has been away for an hour).
+   */
+  development: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -133,6 +138,7 @@ function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView
     disabled_at: isoOrNull(row.disabled_at),
     failing_since: isoOrNull(row.failing_since),
     previous_secret_expires_at: graceOpen ? iso(row.prev_secret_expires_at!) : null,
+    development: row.listener_seen_at !== null,
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
   };
@@ -214,6 +220,26 @@ function validateEndpointUrl(raw: string, policy: UrlPolicy): { url: string; pas
   const url = withoutPassword(raw);
   if (url.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters in its canonical form`);
   return { url, password };
+}
+
+/**
+ * The local URL a listener forwards to, kept as the development endpoint's URL so the dashboard shows where its
+ * deliveries go. This server never connects to it (the listener does, on the developer's machine), so the address
+ * guard does not apply; it must still be a plain http(s) URL.
+ */
+function validateListenerUrl(raw: string): string {
+  const fail = (message: string) => new AppError('invalid_url', message);
+  if (typeof raw !== 'string' || !/^https?:\/\//i.test(raw))
+    throw fail('forward_to must be an http:// or https:// URL');
+  if (raw.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw fail('forward_to is not a valid URL');
+  }
+  if (url.username || url.password) throw fail('forward_to must not contain credentials (user:password@)');
+  return url.href;
 }
 
 /** Broker endpoints authenticate with the URL's user and password; the HTTP auth settings would never be sent. */
@@ -394,8 +420,12 @@ export async function createEndpoint(
   companyId: string,
   input: EndpointInput,
   policy: UrlPolicy = defaultPolicy(ctx),
+  kind: 'endpoint' | 'listener' = 'endpoint',
 ): Promise<EndpointView & { secret: string }> {
-  const { url, password } = validateEndpointUrl(input.url, policy);
+  const { url, password } =
+    kind === 'listener'
+      ? { url: validateListenerUrl(input.url), password: null }
+      : validateEndpointUrl(input.url, policy);
   const events = normaliseEvents(input.events);
   const timeout = checkTimeout(input.timeout_ms ?? DEFAULT_TIMEOUT_MS);
   const description = checkDescription(input.description);
@@ -437,6 +467,7 @@ export async function createEndpoint(
       transform,
       retry_schedule: retrySchedule,
       url_password_enc: password === null ? null : ctx.box.seal(password),
+      listener_seen_at: kind === 'listener' ? now : null,
       disabled_reason: enabled ? null : 'manual',
       disabled_at: enabled ? null : now,
       failing_since: null,

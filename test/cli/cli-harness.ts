@@ -147,7 +147,7 @@ export interface RunningCli {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-function watch(child: ChildProcess): RunningCli {
+export function watch(child: ChildProcess): RunningCli {
   let stdout = '';
   let stderr = '';
   const listeners = new Set<() => void>();

@@ -619,6 +619,10 @@ export interface Endpoint {
    * Whether a broker URL's password is stored (sealed; the url shown never carries it)
    */
   has_url_password: boolean;
+  /**
+   * A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on the developer's machine; removed when the listener stops, or after an hour without one
+   */
+  development: boolean;
   timeout_ms: number;
   filter: {
     /**
@@ -696,6 +700,10 @@ export interface CreatedEndpoint {
    * Whether a broker URL's password is stored (sealed; the url shown never carries it)
    */
   has_url_password: boolean;
+  /**
+   * A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on the developer's machine; removed when the listener stops, or after an hour without one
+   */
+  development: boolean;
   timeout_ms: number;
   filter: {
     /**
@@ -958,7 +966,7 @@ export interface Delivery {
   event_id: string;
   event: string;
   /**
-   * endpoint, or the Escalation Shield destination type
+   * endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type
    */
   target: string;
   endpoint_id: string | null;
@@ -991,7 +999,7 @@ export interface DeliveryDetail {
   event_id: string;
   event: string;
   /**
-   * endpoint, or the Escalation Shield destination type
+   * endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type
    */
   target: string;
   endpoint_id: string | null;

@@ -6761,6 +6761,8 @@ export interface paths {
                 has_token: boolean;
                 /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
                 has_url_password: boolean;
+                /** @description A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on the developer's machine; removed when the listener stops, or after an hour without one */
+                development: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -6948,6 +6950,8 @@ export interface paths {
                 has_token: boolean;
                 /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
                 has_url_password: boolean;
+                /** @description A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on the developer's machine; removed when the listener stops, or after an hour without one */
+                development: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -7278,6 +7282,8 @@ export interface paths {
                 has_token: boolean;
                 /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
                 has_url_password: boolean;
+                /** @description A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on the developer's machine; removed when the listener stops, or after an hour without one */
+                development: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -7566,6 +7572,8 @@ export interface paths {
                 has_token: boolean;
                 /** @description Whether a broker URL's password is stored (sealed; the url shown never carries it) */
                 has_url_password: boolean;
+                /** @description A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on the developer's machine; removed when the listener stops, or after an hour without one */
+                development: boolean;
                 timeout_ms: number;
                 filter: {
                   [key: string]:
@@ -8069,7 +8077,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -8240,7 +8248,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -8523,7 +8531,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -8739,7 +8747,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -8871,7 +8879,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;

@@ -109,6 +109,11 @@ export const EndpointSchema = Type.Object(
     has_url_password: Type.Boolean({
       description: "Whether a broker URL's password is stored (sealed; the url shown never carries it)",
     }),
+    development: Type.Boolean({
+      description:
+        "A development endpoint of `escalatr listen`: its deliveries go over the listener's connection to a URL on " +
+        "the developer's machine; removed when the listener stops, or after an hour without one",
+    }),
     timeout_ms: Type.Integer(),
     filter: Nullable(EventFilterSchema),
     transform: Nullable(TransformSchema),
@@ -171,7 +176,10 @@ export const DeliverySchema = Type.Object(
     id: Type.String(),
     event_id: Type.String(),
     event: Type.String(),
-    target: Type.String({ description: 'endpoint, or the Escalation Shield destination type' }),
+    target: Type.String({
+      description:
+        'endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type',
+    }),
     endpoint_id: Nullable(Type.String()),
     destination_id: Nullable(Type.String()),
     status: StringEnum(DELIVERY_STATUSES),

@@ -279,11 +279,20 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
           {endpoint && <div class="muted small mono">{endpoint.url}</div>}
         </div>
         {endpoint && (
-          <span class={`badge ${endpoint.enabled ? 'badge-success' : 'badge-neutral'}`}>
-            {endpoint.enabled ? 'Enabled' : 'Disabled'}
+          <span>
+            {endpoint.development && <span class="badge badge-neutral">Development</span>}{' '}
+            <span class={`badge ${endpoint.enabled ? 'badge-success' : 'badge-neutral'}`}>
+              {endpoint.enabled ? 'Enabled' : 'Disabled'}
+            </span>
           </span>
         )}
       </div>
+      {endpoint?.development && (
+        <Notice kind="info" title="Development endpoint">
+          Made by <code>escalatr listen</code>: its deliveries go over the listener's connection to {endpoint.url} on
+          the developer's machine. It is removed when the listener stops, or after an hour without one.
+        </Notice>
+      )}
       {endpoint?.disabled_reason && endpoint.disabled_reason !== 'manual' && (
         <Notice kind="warning" title="Automatically disabled">
           {AUTO_DISABLE_REASONS[endpoint.disabled_reason] ?? endpoint.disabled_reason}
