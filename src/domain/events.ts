@@ -47,7 +47,7 @@ const passes = (filter: string | null, data: Record<string, unknown>) =>
 /** Who may receive an event, read before the company row is locked (see emitEvent). */
 export interface EventTargets {
   /** The endpoints it goes to: their filters applied when the data was known, applied again when it is written. */
-  endpoints: Array<{ id: string; filter: string | null }>;
+  endpoints: Array<{ id: string; filter: string | null; ordering?: 'none' | 'per_complaint' }>;
 }
 
 /**
@@ -67,11 +67,13 @@ export async function eventTargets(
   } else if (input.toEndpoints !== false) {
     const rows = await work.tx
       .selectFrom('endpoints')
-      .select(['id', 'events', 'filter'])
+      .select(['id', 'events', 'filter', 'ordering'])
       .where('company_id', '=', input.companyId)
       .where('enabled', '=', 1)
       .execute();
-    endpoints = rows.filter((e) => subscribes(e.events, input.name)).map((e) => ({ id: e.id, filter: e.filter }));
+    endpoints = rows
+      .filter((e) => subscribes(e.events, input.name))
+      .map((e) => ({ id: e.id, filter: e.filter, ordering: e.ordering }));
   }
   // With the event's data at hand the filters decide now; without it (it needs the sequence) any endpoint may match.
   const data = input.data;
@@ -119,14 +121,17 @@ export async function writeEvent(
   const id = newId('evt');
   const body = JSON.stringify({ id, event: input.name, timestamp: iso(now), data: input.data });
   // A filtered-out event makes no delivery at all: nothing to claim, nothing in the endpoint's history.
-  const endpointIds = targets.endpoints.filter((e) => passes(e.filter, input.data)).map((e) => e.id);
+  const endpoints = targets.endpoints.filter((e) => passes(e.filter, input.data));
+  // An ordered endpoint gets a complaint's events in sequence order, which is the company's commit order.
+  const complaintId = input.complaintId ?? null;
 
-  const deliveries: NewDelivery[] = endpointIds.map((endpointId) => ({
+  const deliveries: NewDelivery[] = endpoints.map((endpoint) => ({
     companyId: input.companyId,
     eventId: id,
-    endpointId,
+    endpointId: endpoint.id,
     target: 'endpoint',
-    idempotencyKey: `${id}:${endpointId}`,
+    idempotencyKey: `${id}:${endpoint.id}`,
+    ...(endpoint.ordering === 'per_complaint' && complaintId !== null ? { order: { key: complaintId, seq } } : {}),
   }));
   for (const extra of input.extraDeliveries ?? []) {
     deliveries.push({

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Store } from '../storage/db.js';
-import { dueAt, RECEIVER, receiverOf } from './conditions.js';
+import { dueAt, IN_ORDER, RECEIVER, receiverOf } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
 export interface ClaimOptions {
@@ -26,7 +26,7 @@ interface Exclusions {
 }
 
 /**
- * Claims up to `limit` due deliveries (conditions.ts, dueAt) in `next_attempt_at` order by writing a lease on them,
+ * Claims up to `limit` due deliveries (conditions.ts, dueAt; ordered ones only in order, IN_ORDER) in `next_attempt_at` order by writing a lease on them,
  * in one short transaction; nothing is held while sending. Of the first `limit` due rows (receivers and companies
  * left out skipped), at most `perCompany` per company are leased, the earliest; the others stay unclaimed. Returned
  * in due order, each with its event.
@@ -64,7 +64,7 @@ async function claimOnSqlite(
         select id, row_number() over (partition by company_id order by next_attempt_at) as rn from (
           select id, company_id, next_attempt_at from deliveries
           where ${dueAt(opts.now)} and ${RECEIVER} not in (${sql.join(ex.receivers)})
-            and company_id not in (${sql.join(ex.companies)})
+            and company_id not in (${sql.join(ex.companies)}) and ${IN_ORDER}
           order by next_attempt_at
           limit ${opts.limit}
         )
