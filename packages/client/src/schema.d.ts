@@ -6793,6 +6793,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -6916,6 +6923,12 @@ export interface paths {
                 )
               | null;
             retry_schedule?: number[] | null;
+            /**
+             * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+             * @enum {string}
+             */
+            ordering?: 'none' | 'per_complaint';
+            rate_limit_per_s?: number | null;
           };
         };
       };
@@ -6980,6 +6993,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -7310,6 +7330,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -7534,6 +7561,12 @@ export interface paths {
                 )
               | null;
             retry_schedule?: number[] | null;
+            /**
+             * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+             * @enum {string}
+             */
+            ordering?: 'none' | 'per_complaint';
+            rate_limit_per_s?: number | null;
           };
         };
       };
@@ -7598,6 +7631,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
