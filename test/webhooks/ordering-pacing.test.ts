@@ -96,7 +96,9 @@ describe('ordered delivery per complaint, rate limits and 429 holds', () => {
     const ordered = await addEndpoint(t, volt.company.id, `${rx.url}/ordered`, { ordering: 'per_complaint' });
     await addEndpoint(t, volt.company.id, `${rx.url}/plain`);
     behaviour = (req) =>
-      req.url.endsWith('/ordered') && label(req.body) === 'X1' ? { status: 500, body: 'no' } : { status: 200, body: 'ok' };
+      req.url.endsWith('/ordered') && label(req.body) === 'X1'
+        ? { status: 500, body: 'no' }
+        : { status: 200, body: 'ok' };
     await emit('X', 1);
     await emit('X', 2);
     await w.worker.drain();
