@@ -19,6 +19,7 @@ import { shield } from './scenarios/shield.js';
 import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
 import { pgGrown, sqliteGrown } from './scenarios/grown.js';
 import { soak } from './scenarios/soak.js';
+import { ordered } from './scenarios/ordered.js';
 
 /**
  * `npm run bench [-- --quick] [-- --only=raw,sqlite,…] [-- --profile] [-- --sql-timing] [-- --soak
@@ -105,6 +106,11 @@ const SCENARIOS: Scenario[] = [
   { name: 'pg2', metrics: ['pg2_deliveries_per_s'], precheck: pgUnavailable, run: (ctx) => pgDelivery(ctx, 2) },
   { name: 'bullmq', metrics: ['bullmq_deliveries_per_s'], precheck: bullmqUnavailable, run: bullmqPeer },
   { name: 'graphile', metrics: ['graphile_deliveries_per_s'], precheck: pgUnavailable, run: graphilePeer },
+  {
+    name: 'ordered',
+    metrics: ['ordered_deliveries_per_s', 'ordered_unordered_deliveries_per_s'],
+    run: ordered,
+  },
   { name: 'latency', metrics: ['latency_p50_ms', 'latency_p99_ms'], run: sqliteLatency },
   { name: 'latency-pg', metrics: ['latency_pg_p50_ms', 'latency_pg_p99_ms'], precheck: pgUnavailable, run: pgLatency },
   { name: 'isolation', metrics: ['isolation_healthy_drop'], run: isolation },

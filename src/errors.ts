@@ -15,6 +15,8 @@ export const ERRORS = {
   invalid_filter: { status: 400, message: "The endpoint's filter is invalid" },
   invalid_transform: { status: 400, message: "The endpoint's transformation is invalid" },
   invalid_retry_schedule: { status: 400, message: "The endpoint's retry schedule is invalid" },
+  invalid_ordering: { status: 400, message: "The endpoint's ordering is invalid" },
+  invalid_rate_limit: { status: 400, message: "The endpoint's rate limit is invalid" },
   transform_failed: { status: 422, message: 'The transformation failed on this event' },
   credentials_required: {
     status: 400,

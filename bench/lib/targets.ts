@@ -31,6 +31,20 @@ const ROWS: Row[] = [
     pass: (v) => v >= 0.5,
   },
   {
+    label: 'ordered per complaint (SQLite)',
+    value: (r) => r.ordered_deliveries_per_s,
+    format: perS,
+    target: '',
+    pass: null,
+  },
+  {
+    label: '  same backlog unordered',
+    value: (r) => r.ordered_unordered_deliveries_per_s,
+    format: perS,
+    target: '',
+    pass: null,
+  },
+  {
     label: 'PostgreSQL deliveries, 1 worker',
     value: (r) => r.pg1_deliveries_per_s,
     format: perS,

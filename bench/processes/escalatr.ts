@@ -7,6 +7,8 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createApiKey } from '../../src/domain/api-keys.js';
 import { createCompany } from '../../src/domain/companies.js';
 import { fileComplaint } from '../../src/domain/complaints.js';
+import { transact } from '../../src/domain/context.js';
+import { emitEvent } from '../../src/domain/events.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
@@ -139,7 +141,12 @@ serve(
      * `companies` companies (default 1) on a plan with API access, each with a consumer who files its complaints and
      * the given webhook endpoints. Codes are `code`, then `code` + A, B, … for the others.
      */
-    async seed(args: { code: string; companies?: number; endpoints: Array<{ url: string; timeoutMs?: number }> }) {
+    async seed(args: {
+      code: string;
+      companies?: number;
+      endpoints: Array<{ url: string; timeoutMs?: number }>;
+      ordering?: 'none' | 'per_complaint';
+    }) {
       const ctx = need(app, 'open').ctx;
       const { consumer } = await createConsumerWithToken(ctx, {
         email: `bench+${args.code.toLowerCase()}@example.test`,
@@ -154,7 +161,7 @@ serve(
           const created = await createEndpoint(
             ctx,
             company.id,
-            { url: ep.url, events: ['*'], timeout_ms: ep.timeoutMs },
+            { url: ep.url, events: ['*'], timeout_ms: ep.timeoutMs, ordering: args.ordering ?? 'none' },
             { allowHttp: true, allowCidrs: ['127.0.0.0/8'] },
           );
           endpointIds.push(created.id);
@@ -186,6 +193,47 @@ serve(
       await Promise.all(Array.from({ length: args.parallel ?? 1 }, lane));
       const ms = epochMs() - startedAt;
       return { count: args.count, ms, perSecond: (args.count / ms) * 1000 };
+    },
+
+    /**
+     * Files `complaints` complaints, then `followUps` more events on each of them in rounds (every complaint's
+     * second event, then every third…), `parallel` at a time: a backlog where each complaint has several events, so an
+     * endpoint ordered per complaint has to send them one after another.
+     */
+    async commitThreads(args: { complaints: number; followUps: number; parallel?: number }) {
+      const ctx = need(app, 'open').ctx;
+      firstTenant();
+      const filed: Array<{ companyId: string; complaintId: string }> = [];
+      let next = 0;
+      const fileLane = async () => {
+        while (next < args.complaints) {
+          const t = tenants[next++ % tenants.length];
+          const c = await fileComplaint(ctx, { consumerId: t.consumerId, company_code: t.code, ...COMPLAINT });
+          filed.push({ companyId: t.companyId, complaintId: c.escalatr_id });
+        }
+      };
+      const startedAt = epochMs();
+      await Promise.all(Array.from({ length: args.parallel ?? 1 }, fileLane));
+      for (let round = 1; round <= args.followUps; round++) {
+        let i = 0;
+        const lane = async () => {
+          while (i < filed.length) {
+            const { companyId, complaintId } = filed[i++];
+            await transact(ctx, (work) =>
+              emitEvent(ctx, work, {
+                companyId,
+                name: 'message.new',
+                complaintId,
+                data: { complaint_id: complaintId, round },
+              }),
+            );
+          }
+        };
+        await Promise.all(Array.from({ length: args.parallel ?? 1 }, lane));
+      }
+      const events = args.complaints * (1 + args.followUps);
+      const ms = epochMs() - startedAt;
+      return { events, ms, perSecond: (events / ms) * 1000 };
     },
 
     /**

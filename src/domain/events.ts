@@ -52,6 +52,7 @@ export interface EventTargets {
     filter: string | null;
     /** A development endpoint of `escalatr listen`: its deliveries go over the listener's connection. */
     listener: boolean;
+    ordering: 'none' | 'per_complaint';
   }>;
 }
 
@@ -73,17 +74,17 @@ export async function eventTargets(
       .select('listener_seen_at')
       .where('id', '=', input.onlyEndpointId)
       .executeTakeFirst();
-    endpoints = [{ id: input.onlyEndpointId, filter: null, listener: row?.listener_seen_at != null }];
+    endpoints = [{ id: input.onlyEndpointId, filter: null, listener: row?.listener_seen_at != null, ordering: 'none' }];
   } else if (input.toEndpoints !== false) {
     const rows = await work.tx
       .selectFrom('endpoints')
-      .select(['id', 'events', 'filter', 'listener_seen_at'])
+      .select(['id', 'events', 'filter', 'listener_seen_at', 'ordering'])
       .where('company_id', '=', input.companyId)
       .where('enabled', '=', 1)
       .execute();
     endpoints = rows
       .filter((e) => subscribes(e.events, input.name))
-      .map((e) => ({ id: e.id, filter: e.filter, listener: e.listener_seen_at !== null }));
+      .map((e) => ({ id: e.id, filter: e.filter, listener: e.listener_seen_at !== null, ordering: e.ordering }));
   }
   // With the event's data at hand the filters decide now; without it (it needs the sequence) any endpoint may match.
   const data = input.data;
@@ -132,6 +133,8 @@ export async function writeEvent(
   const body = JSON.stringify({ id, event: input.name, timestamp: iso(now), data: input.data });
   // A filtered-out event makes no delivery at all: nothing to claim, nothing in the endpoint's history.
   const receiving = targets.endpoints.filter((e) => passes(e.filter, input.data));
+  // An ordered endpoint gets a complaint's events in sequence order, which is the company's commit order.
+  const complaintId = input.complaintId ?? null;
 
   const deliveries: NewDelivery[] = receiving.map((endpoint) => ({
     companyId: input.companyId,
@@ -139,6 +142,7 @@ export async function writeEvent(
     endpointId: endpoint.id,
     target: endpoint.listener ? 'listener' : 'endpoint',
     idempotencyKey: `${id}:${endpoint.id}`,
+    ...(endpoint.ordering === 'per_complaint' && complaintId !== null ? { order: { key: complaintId, seq } } : {}),
   }));
   for (const extra of input.extraDeliveries ?? []) {
     deliveries.push({

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Store, Tx } from '../storage/db.js';
-import { readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
+import { IN_ORDER, readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
 /** A place in the claim's walk over receivers: a company, then one of its receivers (empty strings: the start). */
@@ -46,7 +46,7 @@ interface Walk {
  *
  * The claim walks receivers, not the due order: company by company, each company's receivers in turn (the index
  * `deliveries_due_by_receiver` holds unsettled rows by company, receiver and due time), taking each receiver's
- * earliest due rows, at most `perCompany` per company, starting after where the previous claim stopped and
+ * earliest due rows (an ordered endpoint's only in order, IN_ORDER), at most `perCompany` per company, starting after where the previous claim stopped and
  * wrapping round. A company or receiver left out costs one index probe, whatever its backlog: walking the due order
  * instead meant stepping over every row of a company left out — half a million rows per claim behind one tenant's
  * hanging endpoints — before reaching anyone else's. A claim's cost grows with the receivers that have unsettled
@@ -151,7 +151,7 @@ async function walkReceivers(
       const { rows } = await sql<{ id: string }>`
         select id from deliveries
         where ${UNSETTLED} and company_id = ${company} and ${RECEIVER} = ${receiver} and ${readyAt(opts.now)}
-          and ${SENT_BY_WORKERS}
+          and ${SENT_BY_WORKERS} and ${IN_ORDER}
         order by next_attempt_at
         limit ${Math.min(opts.limit - ids.length, walk.perCompany - companyTaken)}`.execute(tx);
       for (const r of rows) ids.push(r.id);

@@ -25,6 +25,20 @@ export const SENT_BY_WORKERS = sql<boolean>`target <> 'listener'`;
 export const readyAt = (now: RawBuilder<number> | number): RawBuilder<boolean> =>
   sql<boolean>`next_attempt_at <= ${now} and (lease_until is null or lease_until <= ${now})`;
 
+/**
+ * A row that may go now as far as its order goes: not ordered (order_key null), or no earlier row (by event
+ * sequence) of the same complaint to the same endpoint is still unsettled — pending, failed and waiting for a retry,
+ * or leased and sending. So one complaint's deliveries to an ordered endpoint go one at a time in commit order, a
+ * failing one holds back only its own complaint's later ones, and a worker killed mid-attempt holds them back until
+ * its lease runs out and the row is sent again. Written against the unaliased `deliveries` of the statement it sits
+ * in; the partial index `deliveries_in_order` answers the inner query.
+ */
+export const IN_ORDER = sql<boolean>`(deliveries.order_key is null or not exists (
+            select 1 from deliveries as prior
+            where prior.endpoint_id = deliveries.endpoint_id and prior.order_key = deliveries.order_key
+              and prior.order_seq < deliveries.order_seq and prior.status in ('pending', 'failed')
+              and prior.order_key is not null))`;
+
 /** The receiver a delivery counts against for per-receiver caps: its endpoint, or its Shield destination. */
 export const RECEIVER = sql<string>`coalesce(endpoint_id, destination_id)`;
 

@@ -16,6 +16,11 @@ export type NewDelivery = {
   /** Which kind of target sends it: 'endpoint', or a Shield destination's type. */
   target: string;
   idempotencyKey: string;
+  /**
+   * For an endpoint that takes its deliveries in order: the key they are ordered by (the complaint) and this one's
+   * place (the event's sequence). The claim then holds it back while an earlier one of the same key is unsettled.
+   */
+  order?: { key: string; seq: number };
 } & ({ endpointId: string; destinationId?: undefined } | { destinationId: string; endpointId?: undefined });
 
 /**
@@ -43,6 +48,8 @@ export async function enqueue(
     sequence_start: 0,
     next_attempt_at: now,
     idempotency_key: d.idempotencyKey,
+    order_key: d.order?.key ?? null,
+    order_seq: d.order?.seq ?? null,
     created_at: now,
     updated_at: now,
   }));

@@ -1,17 +1,19 @@
 import { sql } from 'kysely';
 import type { Store } from '../storage/db.js';
-import { SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
+import { IN_ORDER, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
 
 /**
  * When the next delivery the workers send and no lease covers falls due, so an idle worker sleeps until then. It reads the due index from
  * its front and steps over only the rows under a live lease (those in flight); a lease that runs out (a crashed
  * worker's) is noticed by the worker's poll, which bounds every sleep. Taking the leases' expiry into the minimum
- * read every unsettled row, and behind one tenant's backlog that was half a million rows per idle turn.
+ * read every unsettled row, and behind one tenant's backlog that was half a million rows per idle turn. Like the
+ * claim, an ordered row waiting for an earlier one of its complaint is not due: the worker that records the earlier
+ * one settled claims again.
  */
 export async function nextDueAt(store: Store, now: number): Promise<number | null> {
   const { rows } = await sql<{ next: number | null }>`
     select next_attempt_at as next from deliveries
-    where ${UNSETTLED} and ${SENT_BY_WORKERS} and (lease_until is null or lease_until <= ${now})
+    where ${UNSETTLED} and ${SENT_BY_WORKERS} and (lease_until is null or lease_until <= ${now}) and ${IN_ORDER}
     order by next_attempt_at limit 1`.execute(store.db);
   const next = rows[0]?.next == null ? null : Number(rows[0].next);
   return next === null ? null : Math.max(next, now);

@@ -27,3 +27,17 @@ export async function releaseOrphanedLeases(store: Store): Promise<number> {
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
+
+/**
+ * Gives claimed rows back due at `until`, if this owner still holds them: they may not go before then (their
+ * endpoint's rate window is full, or it is held). Not an attempt: nothing else about them changes.
+ */
+export async function defer(store: Store, ids: readonly string[], owner: string, until: number): Promise<void> {
+  if (ids.length === 0) return;
+  await store.db
+    .updateTable('deliveries')
+    .set({ lease_until: null, lease_owner: null, next_attempt_at: until })
+    .where('id', 'in', [...ids])
+    .where('lease_owner', '=', owner)
+    .execute();
+}

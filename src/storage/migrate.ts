@@ -22,6 +22,7 @@ import * as m0027 from './migrations/0027_retention_minutes.js';
 import * as m0028 from './migrations/0028_endpoint_url_password.js';
 import * as m0034 from './migrations/0034_endpoint_retry_schedule.js';
 import * as m0035 from './migrations/0035_destination_secrets.js';
+import * as m0036 from './migrations/0036_ordered_paced_endpoints.js';
 import * as m0038 from './migrations/0038_listener_endpoints.js';
 import * as m0047 from './migrations/0047_claim_walks_receivers.js';
 
@@ -49,6 +50,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0028_endpoint_url_password': m0028,
   '0034_endpoint_retry_schedule': m0034,
   '0035_destination_secrets': m0035,
+  '0036_ordered_paced_endpoints': m0036,
   '0038_listener_endpoints': m0038,
   '0047_claim_walks_receivers': m0047,
 };

@@ -3,6 +3,9 @@
  * times are epoch milliseconds (bigint, parsed to number), booleans are 0/1 integers,
  * JSON is stored as text, ids are prefixed random strings.
  */
+
+import type { Generated } from 'kysely';
+
 export interface CompaniesTable {
   id: string;
   name: string;
@@ -237,6 +240,15 @@ export interface EndpointsTable {
    * 'listener'): when a listener last held it, so one left behind expires.
    */
   listener_seen_at: number | null;
+  /** 'per_complaint': one complaint's events reach it in commit order, one at a time. */
+  ordering: Generated<'none' | 'per_complaint'>;
+  /** Attempts a second at most, across every worker process; null: no limit. */
+  rate_limit_per_s: number | null;
+  /** The current one-second window of the rate limit (its start, ms) and the attempts taken from it. */
+  rate_window_start: number | null;
+  rate_window_used: Generated<number>;
+  /** The receiver answered 429 with Retry-After: none of its deliveries start before this time. */
+  held_until: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -258,6 +270,10 @@ export interface DeliveriesTable {
   idempotency_key: string;
   last_status_code: number | null;
   last_error: string | null;
+  /** On an endpoint with ordering per complaint: the complaint; null when the delivery is not ordered. */
+  order_key: string | null;
+  /** Its event's sequence (the company's commit order); set with order_key. */
+  order_seq: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -16,6 +16,8 @@ import { credentialsRequired, sameOrigin } from './credential-origin.js';
 import { storedTransform, validateTransform, type EndpointTransform } from './transform.js';
 import { rotateSigningSecret } from './secret-rotation.js';
 import { BrokerUrlError, isBrokerUrl, parseBrokerUrl, withoutPassword } from './brokers/destination.js';
+import { checkOrdering, checkRateLimit, type EndpointOrdering } from './endpoint-pacing.js';
+import { reorderUnsettled } from '../queue/ordering.js';
 
 /**
  * Company webhook endpoints: settings, the signing secret and its rotation, the Test button, and the
@@ -63,6 +65,10 @@ export interface EndpointInput {
   transform?: EndpointTransform | null;
   /** Delays in seconds between attempts; null: the server's schedule. */
   retry_schedule?: number[] | null;
+  /** 'per_complaint': one complaint's events in commit order, one at a time. */
+  ordering?: EndpointOrdering;
+  /** Attempts a second at most, across every worker; null: no limit. */
+  rate_limit_per_s?: number | null;
 }
 
 export type EndpointPatch = Partial<EndpointInput>;
@@ -82,6 +88,10 @@ export interface EndpointView {
   filter: EventFilter | null;
   transform: EndpointTransform | null;
   retry_schedule: number[] | null;
+  ordering: EndpointOrdering;
+  rate_limit_per_s: number | null;
+  /** The receiver answered 429 with Retry-After: its deliveries wait until then. */
+  held_until: string | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -134,6 +144,9 @@ function viewOf(ctx: DomainContext, row: EndpointRow, now: number): EndpointView
     filter: row.filter === null ? null : (JSON.parse(row.filter) as EventFilter),
     transform: storedTransform(row.transform),
     retry_schedule: row.retry_schedule === null ? null : (JSON.parse(row.retry_schedule) as number[]),
+    ordering: row.ordering,
+    rate_limit_per_s: row.rate_limit_per_s,
+    held_until: row.held_until !== null && row.held_until > now ? iso(row.held_until) : null,
     disabled_reason: row.disabled_reason,
     disabled_at: isoOrNull(row.disabled_at),
     failing_since: isoOrNull(row.failing_since),
@@ -434,6 +447,8 @@ export async function createEndpoint(
   const filter = checkFilter(input.filter);
   const transform = checkTransform(input.transform, events);
   const retrySchedule = checkRetrySchedule(input.retry_schedule);
+  const ordering = checkOrdering(input.ordering ?? 'none');
+  const rateLimit = checkRateLimit(input.rate_limit_per_s ?? null);
   const secret = newWebhookSecret();
   return transact(ctx, async ({ tx, now }) => {
     await lockCompany(ctx, tx, companyId);
@@ -466,6 +481,11 @@ export async function createEndpoint(
       filter,
       transform,
       retry_schedule: retrySchedule,
+      ordering,
+      rate_limit_per_s: rateLimit,
+      rate_window_start: null,
+      rate_window_used: 0,
+      held_until: null,
       url_password_enc: password === null ? null : ctx.box.seal(password),
       listener_seen_at: kind === 'listener' ? now : null,
       disabled_reason: enabled ? null : 'manual',
@@ -515,6 +535,8 @@ export async function updateEndpoint(
     }
     if (patch.timeout_ms !== undefined) set.timeout_ms = checkTimeout(patch.timeout_ms);
     if (patch.retry_schedule !== undefined) set.retry_schedule = checkRetrySchedule(patch.retry_schedule);
+    if (patch.ordering !== undefined) set.ordering = checkOrdering(patch.ordering);
+    if (patch.rate_limit_per_s !== undefined) set.rate_limit_per_s = checkRateLimit(patch.rate_limit_per_s);
     if (patch.description !== undefined) set.description = checkDescription(patch.description);
     if (patch.auth !== undefined) {
       const current = openAuth(ctx, row);
@@ -527,6 +549,9 @@ export async function updateEndpoint(
       Object.assign(set, { enabled: 0, disabled_reason: 'manual', disabled_at: now });
     }
     await tx.updateTable('endpoints').set(set).where('id', '=', id).where('company_id', '=', companyId).execute();
+    // Deliveries still to be sent follow the new ordering too, so turning it on orders the backlog as well.
+    if (set.ordering !== undefined && set.ordering !== row.ordering)
+      await reorderUnsettled(tx, companyId, id, set.ordering === 'per_complaint');
     return viewOf(ctx, { ...row, ...set }, now);
   });
 }

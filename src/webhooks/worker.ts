@@ -12,6 +12,7 @@ import { nextDueAt } from '../queue/next-due.js';
 import { record, type AfterResults } from '../queue/record.js';
 import { release, releaseOrphanedLeases } from '../queue/release.js';
 import { ConcurrencyPublisher } from './endpoint-concurrency.js';
+import { holdOnRetryAfter, pace } from './endpoint-pacing.js';
 import { updateEndpointHealth } from './endpoint-health.js';
 import { createGuardedDispatcher, SsrfGuard, type LookupFn } from './ssrf-guard.js';
 import { BrokerSenders } from './brokers/broker-sender.js';
@@ -94,6 +95,8 @@ export class DeliveryWorker {
   private lastShort: { key: string; at: number } | null = null;
   /** Where the last claim's walk over receivers stopped: the next one starts after it, so receivers take turns. */
   private walkedTo: WalkPosition = WALK_START;
+  /** Endpoints whose rate window is full or that are held, until when: left out of this worker's claims. */
+  private readonly paused = new Map<string, number>();
 
   constructor(private readonly opts: DeliveryWorkerOptions) {
     this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
@@ -255,6 +258,7 @@ export class DeliveryWorker {
     let started = this.startWaiting();
     if (!this.sending || !this.roomToClaim()) return started;
     const saturated = this.receivers.saturated();
+    saturated.receivers.push(...this.pausedNow());
     const key = `${saturated.receivers.sort().join(',')}|${saturated.companies.sort().join(',')}`;
     const at = performance.now();
     if (this.lastShort && this.lastShort.key === key && at - this.lastShort.at < this.pollMs) return started;
@@ -271,7 +275,16 @@ export class DeliveryWorker {
     });
     this.walkedTo = stoppedAt;
     this.lastShort = claimed.length < limit ? { key, at } : null;
-    const { kept, excess } = this.receivers.split(claimed);
+    let paced: HeldDelivery[];
+    try {
+      const { go, paused } = await pace(this.opts.ctx.store, this.owner, this.opts.ctx.clock.now(), claimed);
+      for (const [endpointId, until] of paused) this.paused.set(endpointId, until);
+      paced = go;
+    } catch (err) {
+      await this.giveBack(claimed);
+      throw err;
+    }
+    const { kept, excess } = this.receivers.split(paced);
     await this.giveBack(excess);
     try {
       await prepareBatch(this.opts, kept);
@@ -282,6 +295,17 @@ export class DeliveryWorker {
     this.receivers.add(kept);
     started += this.startWaiting();
     return started;
+  }
+
+  /** The paused endpoints whose time has not come yet; the others are forgotten. */
+  private pausedNow(): string[] {
+    const now = this.opts.ctx.clock.now();
+    const out: string[] = [];
+    for (const [endpointId, until] of this.paused) {
+      if (until > now) out.push(endpointId);
+      else this.paused.delete(endpointId);
+    }
+    return out;
   }
 
   /**
@@ -377,7 +401,9 @@ export class DeliveryWorker {
   /** One batch of results in one transaction; a failure is not thrown (the leases make the rows come back). */
   private async write(batch: AttemptResult[]): Promise<void> {
     try {
-      await record(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch, this.afterResults);
+      const applied = await record(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch, this.afterResults);
+      // An ordered row settled (or failed) lets the next of its complaint be claimed: worth a claim at once.
+      if (applied.some((r) => r.delivery.order_key !== null)) this.lastShort = null;
     } catch (err) {
       this.opts.onStoreError?.(err);
       // The leases run out and other claims retry these rows: at-least-once even when recording fails.
@@ -388,6 +414,7 @@ export class DeliveryWorker {
   private readonly afterResults: AfterResults = async (tx, applied) => {
     const dead = applied.filter((a) => a.state.status === 'dead').length;
     if (dead) this.opts.metrics?.deadDeliveries.inc(dead);
+    await holdOnRetryAfter(tx, applied);
     await this.opts.afterResults?.(tx, applied);
   };
 }

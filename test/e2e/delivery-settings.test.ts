@@ -57,13 +57,23 @@ describe('delivery settings in a real browser: webhook rules, Shield destination
       await card.getByLabel('Retry delays').fill('10s, 2m, 1h');
       await screenshot(page, 'webhook-rules');
 
+      // Order and pace: a rate limit out of bounds is refused before the round trip, then a good one is saved.
+      await card.getByLabel("Deliver each complaint's events in order, one at a time").check();
+      await card.getByLabel('Rate limit (deliveries a second)').fill('20000');
+      await card.getByRole('button', { name: 'Save' }).click();
+      await expectText(card.getByRole('alert'), 'Enter a whole number from 1 to 10,000');
+      expect(await stack.app.ctx.store.db.selectFrom('endpoints').select('id').execute()).toHaveLength(0);
+      await card.getByLabel('Rate limit (deliveries a second)').fill('25');
+      await screenshot(page, 'webhook-pacing');
+
       await card.getByRole('button', { name: 'Save' }).click();
       const saved = page.locator('section.webhook-card', { hasText: 'Urgent only' });
       await expectText(saved.getByRole('status'), 'Webhook settings saved.');
       const row = await stack.app.ctx.store.db
         .selectFrom('endpoints')
-        .select(['filter', 'transform', 'retry_schedule'])
+        .select(['filter', 'transform', 'retry_schedule', 'ordering', 'rate_limit_per_s'])
         .executeTakeFirstOrThrow();
+      expect([row.ordering, row.rate_limit_per_s]).toEqual(['per_complaint', 25]);
       expect(JSON.parse(row.filter!)).toEqual({ priority: { $in: ['high', 'critical'] } });
       expect(JSON.parse(row.transform!)).toEqual({
         jsonata: '{ "ticket": data.escalatr_id, "urgency": data.priority, "kind": event }',
@@ -75,6 +85,10 @@ describe('delivery settings in a real browser: webhook rules, Shield destination
       const reloaded = page.locator('section.webhook-card', { hasText: 'Urgent only' });
       expect(await reloaded.getByLabel('Values (comma-separated)').inputValue()).toBe('high, critical');
       expect(await reloaded.getByLabel('Retry delays').inputValue()).toBe('10s, 2m, 1h');
+      expect(await reloaded.getByLabel("Deliver each complaint's events in order, one at a time").isChecked()).toBe(
+        true,
+      );
+      expect(await reloaded.getByLabel('Rate limit (deliveries a second)').inputValue()).toBe('25');
 
       // Only the high-priority complaint makes a delivery, and it arrives reshaped.
       const ctx = stack.app.ctx;

@@ -671,6 +671,12 @@ export interface Endpoint {
       )
     | null;
   retry_schedule: number[] | null;
+  /**
+   * per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+   */
+  ordering: 'none' | 'per_complaint';
+  rate_limit_per_s: number | null;
+  held_until: string | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -752,6 +758,12 @@ export interface CreatedEndpoint {
       )
     | null;
   retry_schedule: number[] | null;
+  /**
+   * per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+   */
+  ordering: 'none' | 'per_complaint';
+  rate_limit_per_s: number | null;
+  held_until: string | null;
   disabled_reason: string | null;
   disabled_at: string | null;
   failing_since: string | null;
@@ -859,6 +871,11 @@ export interface EndpointInput {
       )
     | null;
   retry_schedule?: number[] | null;
+  /**
+   * per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+   */
+  ordering?: 'none' | 'per_complaint';
+  rate_limit_per_s?: number | null;
 }
 
 export interface EndpointPatch {
@@ -937,6 +954,11 @@ export interface EndpointPatch {
       )
     | null;
   retry_schedule?: number[] | null;
+  /**
+   * per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+   */
+  ordering?: 'none' | 'per_complaint';
+  rate_limit_per_s?: number | null;
 }
 
 export interface TransformPreview {

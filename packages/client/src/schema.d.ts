@@ -6795,6 +6795,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -6918,6 +6925,12 @@ export interface paths {
                 )
               | null;
             retry_schedule?: number[] | null;
+            /**
+             * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+             * @enum {string}
+             */
+            ordering?: 'none' | 'per_complaint';
+            rate_limit_per_s?: number | null;
           };
         };
       };
@@ -6984,6 +6997,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -7316,6 +7336,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;
@@ -7540,6 +7567,12 @@ export interface paths {
                 )
               | null;
             retry_schedule?: number[] | null;
+            /**
+             * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+             * @enum {string}
+             */
+            ordering?: 'none' | 'per_complaint';
+            rate_limit_per_s?: number | null;
           };
         };
       };
@@ -7606,6 +7639,13 @@ export interface paths {
                     )
                   | null;
                 retry_schedule: number[] | null;
+                /**
+                 * @description per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing event holds back only that complaint's later events until it succeeds or dies. none (default): no order.
+                 * @enum {string}
+                 */
+                ordering: 'none' | 'per_complaint';
+                rate_limit_per_s: number | null;
+                held_until: string | null;
                 disabled_reason: string | null;
                 disabled_at: string | null;
                 failing_since: string | null;

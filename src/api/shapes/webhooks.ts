@@ -19,6 +19,7 @@ import { DEFAULT_RETRY_SCHEDULE } from '../../config.js';
 import { MAX_GRACE_PERIOD_S } from '../../webhooks/secret-rotation.js';
 import { FILTER_MAX_FIELDS, FILTER_MAX_LIST } from '../../domain/event-filter.js';
 import { PRESET_NAMES, TRANSFORM_MAX_CHARS } from '../../webhooks/transform.js';
+import { ENDPOINT_ORDERINGS, RATE_LIMIT_MAX_PER_S, RATE_LIMIT_MIN_PER_S } from '../../webhooks/endpoint-pacing.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
 
@@ -97,6 +98,20 @@ const RetryScheduleSchema = Type.Array(Type.Integer({ minimum: RETRY_DELAY_MIN_S
     `default ${DEFAULT_RETRY_SCHEDULE.replaceAll(',', ', ')}). A Retry-After longer than the next delay is honoured.`,
 });
 
+const OrderingSchema = StringEnum(ENDPOINT_ORDERINGS, {
+  description:
+    "per_complaint: one complaint's events reach this endpoint in the order they happened, one at a time; a failing " +
+    "event holds back only that complaint's later events until it succeeds or dies. none (default): no order.",
+});
+
+const RateLimitSchema = Type.Integer({
+  minimum: RATE_LIMIT_MIN_PER_S,
+  maximum: RATE_LIMIT_MAX_PER_S,
+  description:
+    'Attempts a second at most, across every worker. null: no limit. A 429 with Retry-After also holds the ' +
+    "endpoint's deliveries until then.",
+});
+
 export const EndpointSchema = Type.Object(
   {
     id: Type.String(),
@@ -118,6 +133,11 @@ export const EndpointSchema = Type.Object(
     filter: Nullable(EventFilterSchema),
     transform: Nullable(TransformSchema),
     retry_schedule: Nullable(RetryScheduleSchema),
+    ordering: OrderingSchema,
+    rate_limit_per_s: Nullable(RateLimitSchema),
+    held_until: Nullable(
+      DateTime({ description: 'The receiver answered 429 with Retry-After: no delivery starts before this time' }),
+    ),
     disabled_reason: Nullable(Type.String({ description: 'manual, gone or failing_5_days' })),
     disabled_at: Nullable(DateTime()),
     failing_since: Nullable(DateTime()),
@@ -287,6 +307,8 @@ const endpointFields = {
   filter: Type.Optional(Nullable(EventFilterSchema)),
   transform: Type.Optional(Nullable(TransformSchema)),
   retry_schedule: Type.Optional(Nullable(RetryScheduleSchema)),
+  ordering: Type.Optional(OrderingSchema),
+  rate_limit_per_s: Type.Optional(Nullable(RateLimitSchema)),
 };
 export const CreateEndpointBody = Type.Object(endpointFields, { additionalProperties: false });
 export const PatchEndpointBody = Type.Object(
@@ -300,6 +322,8 @@ export const PatchEndpointBody = Type.Object(
     filter: endpointFields.filter,
     transform: endpointFields.transform,
     retry_schedule: endpointFields.retry_schedule,
+    ordering: endpointFields.ordering,
+    rate_limit_per_s: endpointFields.rate_limit_per_s,
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -6,6 +6,7 @@ import type { ClaimedDelivery } from '../../queue/delivery.js';
 import { sendWebhook } from '../http-sender.js';
 import type { BrokerSenders } from '../brokers/broker-sender.js';
 import type { PreparedBatch, TargetRegistry } from '../targets.js';
+import { holdNote } from '../endpoint-pacing.js';
 
 /** A claimed delivery as the worker holds it: with what its target read for the whole claimed batch. */
 export interface HeldDelivery extends ClaimedDelivery {
@@ -60,7 +61,7 @@ export async function attemptDelivery(deps: AttemptDeps, item: HeldDelivery, own
     return done(PREPARE_FAILED);
   }
   if (plan.kind === 'skip') return done(null, plan.reason);
-  const outcome =
+  const sent =
     plan.kind === 'custom'
       ? await plan.send()
       : plan.kind === 'broker'
@@ -72,6 +73,8 @@ export async function attemptDelivery(deps: AttemptDeps, item: HeldDelivery, own
             timeoutMs: plan.timeoutMs,
             dispatcher: deps.dispatcher,
           });
+  // A 429 with Retry-After holds the whole endpoint (endpoint-pacing.ts); its attempt says so.
+  const outcome = item.delivery.endpoint_id ? holdNote(sent) : sent;
   // The tenant sees a fixed text per error kind; what actually went wrong is for the operator's log.
   if (outcome.detail)
     deps.log?.info(

@@ -10,6 +10,7 @@ import { useAction, useAsync } from '../hooks';
 import { Link } from '../router';
 import type { AuthType, CreatedEndpoint, Endpoint, EndpointConcurrency } from '../types';
 import { DeliveryRules, rulesBody, rulesFormOf, rulesProblems, type RulesForm } from './DeliveryRules';
+import { DeliveryPacing, pacingBody, pacingFormOf, pacingProblems, type PacingForm } from './DeliveryPacing';
 import { SecretField } from './SecretField';
 import {
   brokerFieldsOf,
@@ -37,6 +38,7 @@ interface Form {
   headerName: string;
   timeoutS: string;
   rules: RulesForm;
+  pacing: PacingForm;
 }
 
 /** Same scheme, host and port, as the URL parser reads them (the server's rule for keeping a credential). */
@@ -68,6 +70,7 @@ function formOf(e?: Endpoint): Form {
     headerName: auth.header_name,
     timeoutS: String(Math.round((e?.timeout_ms ?? 10_000) / 1000)),
     rules: rulesFormOf(e),
+    pacing: pacingFormOf(e),
   };
 }
 
@@ -209,6 +212,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
     errors.timeout = 'Choose a timeout from 1 to 30 seconds.';
 
   const ruleProblems = rulesProblems(form.rules);
+  const paceProblems = pacingProblems(form.pacing);
 
   const body = () => {
     const b: Record<string, unknown> = {
@@ -218,6 +222,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
       events: allEvents ? ['*'] : form.events,
       timeout_ms: timeout * 1000,
       ...rulesBody(form.rules, endpoint ? saved.rules : null),
+      ...pacingBody(form.pacing, endpoint ? saved.pacing : null),
     };
     // A broker signs in with the user and password of its URL; the HTTP auth settings do not apply to it.
     if (broker) b.auth = { type: 'none' };
@@ -237,7 +242,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
       save.setError('Turn the webhook on and enter its URL before saving.');
       return;
     }
-    if (Object.keys(errors).length || Object.keys(ruleProblems).length) {
+    if (Object.keys(errors).length || Object.keys(ruleProblems).length || Object.keys(paceProblems).length) {
       save.setError('Fix the highlighted fields, then save again.');
       return;
     }
@@ -522,6 +527,14 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                 onChange={(rules) => set('rules', rules)}
                 problems={ruleProblems}
                 showErrors={showErrors}
+              />
+              <DeliveryPacing
+                cardId={cardId}
+                value={form.pacing}
+                onChange={(pacing) => set('pacing', pacing)}
+                problems={paceProblems}
+                showErrors={showErrors}
+                heldUntil={endpoint?.held_until ?? null}
               />
             </div>
           )}
