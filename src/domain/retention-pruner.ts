@@ -78,6 +78,13 @@ export class RetentionPruner {
   private stopping = false;
   private readonly batchRows: number;
   private readonly maxBatches: number;
+  /**
+   * Events a feed batch reads: as many as the batch's rows hold at the cost per event (its deliveries and their
+   * attempts) the previous batch found, plus one to see where the next begins. Reading `batchRows` events to remove
+   * the few that fit made each batch read every delivery of hundreds of events: with ten endpoints per event, thirty
+   * delivery rows read for each one removed, and the step fell behind the history arriving.
+   */
+  private eventsPerBatch = 16;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -180,7 +187,7 @@ export class RetentionPruner {
         .where('company_id', '=', companyId)
         .where('seq', '>', start)
         .orderBy('seq')
-        .limit(this.batchRows)
+        .limit(this.eventsPerBatch + 1)
         .execute();
       const expired = events.slice(
         0,
@@ -204,6 +211,7 @@ export class RetentionPruner {
         taken++;
       }
       const batch = expired.slice(0, taken);
+      this.eventsPerBatch = Math.max(1, Math.min(this.batchRows, Math.floor((taken * this.batchRows) / rows)));
       const settled: string[] = [];
       const held: Array<{ delivery_id: string; company_id: string; event_id: string }> = [];
       const removable: string[] = [];
@@ -362,11 +370,22 @@ export class RetentionPruner {
     return { attempts: Number(a.numDeletedRows), deliveries: Number(d.numDeletedRows) };
   }
 
-  /** SQLite: gives pages freed by the run back to the file system, a step at a time (PostgreSQL's autovacuum does). */
+  /**
+   * SQLite: gives pages freed by pruning back to the file system, a step at a time (PostgreSQL's autovacuum reclaims
+   * space for reuse by itself). Only what is beyond a reserve: in steady state the rows arriving until the next run
+   * fill the pages this run freed, and giving those back only to grow the file again cost the serving process a
+   * write transaction per megabyte every run. The file shrinks when free space passes a quarter of it (a window
+   * shortened, a first run over years of history), down to an eighth.
+   */
   private async reclaimSpace(): Promise<void> {
+    const { db, profile } = this.ctx.store;
+    let size = await profile.storeSize(db);
+    if (size.freeBytes <= size.bytes / 4) return;
     for (let step = 0; step < MAX_VACUUM_STEPS && !this.stopping; step++) {
-      const more = await this.ctx.store.profile.reclaimSpace(this.ctx.store.db, VACUUM_PAGES_PER_STEP);
+      const more = await profile.reclaimSpace(db, VACUUM_PAGES_PER_STEP);
       if (!more) return;
+      size = await profile.storeSize(db);
+      if (size.freeBytes <= size.bytes / 8) return;
       await nextTurn();
     }
   }
