@@ -70,7 +70,7 @@ try {
   console.log(
     JSON.stringify({ ms, rows, rows_per_s: Math.round((rows * 1000) / ms), pruned: report.pruned, done: report.done }),
   );
-  await app.close?.();
+  await app.http.close();
   await store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
