@@ -86,6 +86,22 @@ export function createMetrics(sources: MetricsSources = {}) {
       labelNames: ['table'] as const,
       registers: [registry],
     }),
+    historyPartitions: new Gauge({
+      name: 'escalatr_history_partitions',
+      help: 'PostgreSQL: attempt partitions by retention class and time held, as of the latest retention run',
+      registers: [registry],
+    }),
+    historyPartitionOldest: new Gauge({
+      name: 'escalatr_history_partition_oldest_start_timestamp_seconds',
+      help: 'PostgreSQL: start of the oldest attempt partition held, as of the latest retention run',
+      registers: [registry],
+    }),
+    historyPartitionChanges: new Counter({
+      name: 'escalatr_history_partition_changes_total',
+      help: 'PostgreSQL: attempt partitions created ahead and dropped by retention',
+      labelNames: ['change'] as const,
+      registers: [registry],
+    }),
     commitToFirstAttempt: new Histogram({
       name: 'escalatr_delivery_first_attempt_lag_seconds',
       help: 'From the event commit to the start of its first attempt',

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import { historyClass } from '../../src/domain/retention.js';
 import type { Store } from '../../src/storage/db.js';
 import { epochMs } from './time.js';
 
@@ -66,14 +67,22 @@ export async function seedHistory(
   const seedCompany = async (c: number, company: HistoryCompany) => {
     const seqs = await store.db
       .selectFrom('companies')
-      .select(['complaint_seq', 'event_seq'])
+      .select(['complaint_seq', 'event_seq', 'plan', 'retention_days', 'retention_minutes'])
       .where('id', '=', company.companyId)
       .executeTakeFirstOrThrow();
+    // Attempt rows carry their company's retention class (on PostgreSQL, the partition they land in), as the
+    // worker writes them; the class is set now rather than at the retention step's first run.
+    const keepDays = historyClass(seqs);
+    await store.db
+      .updateTable('companies')
+      .set({ history_class: keepDays })
+      .where('id', '=', company.companyId)
+      .execute();
     if (Number(seqs.event_seq) !== 0 || Number(seqs.complaint_seq) !== 0)
       throw new Error(`company ${company.code} has events already: history is seeded before any traffic`);
     for (let from = 1; from <= perCompany; from += CHUNK_EVENTS) {
       const to = Math.min(perCompany, from + CHUNK_EVENTS - 1);
-      const v: ChunkVars = { c: c + 1, from, to, start, step, fanout, company };
+      const v: ChunkVars = { c: c + 1, from, to, start, step, fanout, company, keepDays };
       for (const statement of pg ? pgChunk(v) : sqliteChunk(v)) await statement.execute(store.db);
     }
     await store.db
@@ -116,6 +125,8 @@ interface ChunkVars {
   step: number;
   fanout: number;
   company: HistoryCompany;
+  /** The company's retention class (companies.history_class), written into each attempt row. */
+  keepDays: number;
 }
 
 const lit = (v: string | number) => sql.lit(v);
@@ -172,13 +183,13 @@ function pgChunk(v: ChunkVars): RawBuilder<unknown>[] {
         ${at('i')}, ${at('i')} + (${cnt} - 1) * ${lit(RETRY_MS)} + 120
       from ${series}, ${endpoints}`,
     sql`insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
-      error_message, response_excerpt)
+      error_message, response_excerpt, keep_days)
       select 'att_0' || lpad((${dlv} * 10 + n)::text, 19, '0'), 'dlv_0' || lpad(${dlv}::text, 19, '0'),
         ${v.company.companyId}, n, ${at('i')} + (n - 1) * ${lit(RETRY_MS)} + 20, 20 + (i * 7 + j * 13 + n) % 180,
         case when n = ${cnt} and ${h} <> 0 then 200 else 500 end,
         case when n = ${cnt} and ${h} <> 0 then null else 'http_status' end,
         case when n = ${cnt} and ${h} <> 0 then null else 'The endpoint answered HTTP 500' end,
-        case when n = ${cnt} and ${h} <> 0 then '{"received":true}' else 'Internal Server Error' end
+        case when n = ${cnt} and ${h} <> 0 then '{"received":true}' else 'Internal Server Error' end, ${lit(v.keepDays)}
       from ${series}, ${endpoints}, generate_series(1, ${cnt}) as n`,
   ];
 }
@@ -235,12 +246,12 @@ function sqliteChunk(v: ChunkVars): RawBuilder<unknown>[] {
       from s, ${endpoints}`,
     sql`${series(v.from, v.to, 'i')}, a(n) as (select 1 union all select n + 1 from a where n < 5)
       insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
-      error_message, response_excerpt)
+      error_message, response_excerpt, keep_days)
       select 'att_0' || printf('%019d', ${dlv} * 10 + n), 'dlv_0' || printf('%019d', ${dlv}),
         ${v.company.companyId}, n, ${at('i')} + (n - 1) * ${lit(RETRY_MS)} + 20, 20 + (i * 7 + j * 13 + n) % 180,
         case when ${ok} then 200 else 500 end, case when ${ok} then null else 'http_status' end,
         case when ${ok} then null else 'The endpoint answered HTTP 500' end,
-        case when ${ok} then '{"received":true}' else 'Internal Server Error' end
+        case when ${ok} then '{"received":true}' else 'Internal Server Error' end, ${lit(v.keepDays)}
       from s, ${endpoints}, a where n <= ${cnt}`,
   ];
 }

@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { inTransaction, type Tx } from '../storage/db.js';
+import { maintainHistoryPartitions, type PartitionReport } from '../storage/history-partitions.js';
 import type { DomainContext } from './context.js';
 import { feedSummary } from './event-feed.js';
 import type { Plan } from './companies.js';
-import { retentionCutoff } from './retention.js';
+import { historyClass, retentionCutoff } from './retention.js';
 
 /** The history tables retention removes rows from. */
 export type PrunedTable = 'events' | 'deliveries' | 'attempts' | 'feedback_records';
@@ -19,6 +20,8 @@ export interface PruneReport {
   done: boolean;
   /** The oldest row still held per table after the run (epoch ms), across every company; null when empty. */
   oldest: Record<AgedTable, number | null>;
+  /** PostgreSQL: the attempt partitions after the run's maintenance step (storage/history-partitions.ts). */
+  partitions?: PartitionReport;
 }
 
 export interface PrunerOptions {
@@ -38,6 +41,7 @@ interface CompanyRow {
   plan: Plan;
   retention_days: number | null;
   retention_minutes: number | null;
+  history_class: number;
 }
 
 interface BatchResult {
@@ -78,6 +82,13 @@ export class RetentionPruner {
   private stopping = false;
   private readonly batchRows: number;
   private readonly maxBatches: number;
+  /**
+   * Events a feed batch reads: as many as the batch's rows hold at the cost per event (its deliveries and their
+   * attempts) the previous batch found, plus one to see where the next begins. Reading `batchRows` events to remove
+   * the few that fit made each batch read every delivery of hundreds of events: with ten endpoints per event, thirty
+   * delivery rows read for each one removed, and the step fell behind the history arriving.
+   */
+  private eventsPerBatch = 16;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -135,14 +146,20 @@ export class RetentionPruner {
     let done = true;
     const companies: CompanyRow[] = await this.ctx.store.db
       .selectFrom('companies')
-      .select(['id', 'plan', 'retention_days', 'retention_minutes'])
+      .select(['id', 'plan', 'retention_days', 'retention_minutes', 'history_class'])
       .orderBy('id')
       .execute();
+    await this.syncHistoryClasses(companies);
+    const partitions = this.ctx.store.profile.partitionedHistory
+      ? await maintainHistoryPartitions(this.ctx.store.db, this.ctx.clock.now())
+      : undefined;
+    if (partitions) pruned.attempts += partitions.defaultRowsDeleted;
     companies: for (const company of companies) {
       const cutoff = retentionCutoff(this.ctx.clock.now(), company);
+      const cls = Number(company.history_class);
       const steps: Array<(after: string) => Promise<BatchResult & { next?: string }>> = [
-        () => this.feedBatch(company.id, cutoff),
-        (after) => this.heldBatch(company.id, after),
+        () => this.feedBatch(company.id, cutoff, cls),
+        (after) => this.heldBatch(company.id, after, cls),
         () => this.feedbackBatch(company.id, cutoff),
       ];
       for (const step of steps) {
@@ -162,7 +179,21 @@ export class RetentionPruner {
       }
     }
     await this.reclaimSpace();
-    return { pruned, done, oldest: await this.oldestRows(companies) };
+    return { pruned, done, oldest: await this.oldestRows(companies), ...(partitions ? { partitions } : {}) };
+  }
+
+  /**
+   * Keeps each company's retention class in step with its window (a plan changed, a company created since): attempt
+   * rows are written with it. Only rows written afterwards follow; a window made shorter is still honoured for older
+   * rows by the batches below, which remove attempts of any other class row by row.
+   */
+  private async syncHistoryClasses(companies: CompanyRow[]): Promise<void> {
+    for (const c of companies) {
+      const cls = historyClass(c);
+      if (cls === Number(c.history_class)) continue;
+      await this.ctx.store.db.updateTable('companies').set({ history_class: cls }).where('id', '=', c.id).execute();
+      c.history_class = cls;
+    }
   }
 
   /**
@@ -170,7 +201,7 @@ export class RetentionPruner {
    * deliveries with those deliveries' attempts, and the events themselves unless a complaint's timeline holds them
    * or a delivery of theirs is still unsettled.
    */
-  private async feedBatch(companyId: string, cutoff: number): Promise<BatchResult> {
+  private async feedBatch(companyId: string, cutoff: number, cls: number): Promise<BatchResult> {
     const now = this.ctx.clock.now();
     return inTransaction(this.ctx.store.db, async (tx) => {
       const start = await lockCompany(tx, companyId);
@@ -180,7 +211,7 @@ export class RetentionPruner {
         .where('company_id', '=', companyId)
         .where('seq', '>', start)
         .orderBy('seq')
-        .limit(this.batchRows)
+        .limit(this.eventsPerBatch + 1)
         .execute();
       const expired = events.slice(
         0,
@@ -204,6 +235,7 @@ export class RetentionPruner {
         taken++;
       }
       const batch = expired.slice(0, taken);
+      this.eventsPerBatch = Math.max(1, Math.min(this.batchRows, Math.floor((taken * this.batchRows) / rows)));
       const settled: string[] = [];
       const held: Array<{ delivery_id: string; company_id: string; event_id: string }> = [];
       const removable: string[] = [];
@@ -218,7 +250,7 @@ export class RetentionPruner {
         }
         if (!keep) removable.push(e.id);
       }
-      const pruned = await this.removeDeliveries(tx, settled);
+      const pruned = await this.removeDeliveries(tx, settled, cls);
       if (held.length)
         await tx
           .insertInto('retention_held')
@@ -243,7 +275,7 @@ export class RetentionPruner {
   }
 
   /** Removes deliveries held back while unsettled once they have settled, and their events when nothing holds them. */
-  private async heldBatch(companyId: string, after: string): Promise<BatchResult & { next?: string }> {
+  private async heldBatch(companyId: string, after: string, cls: number): Promise<BatchResult & { next?: string }> {
     const now = this.ctx.clock.now();
     return inTransaction(this.ctx.store.db, async (tx) => {
       await lockCompany(tx, companyId);
@@ -278,7 +310,7 @@ export class RetentionPruner {
         gone.push(h);
         if (d) settled.push(d.id);
       }
-      const pruned = await this.removeDeliveries(tx, settled);
+      const pruned = await this.removeDeliveries(tx, settled, cls);
       if (gone.length) {
         const { profile } = this.ctx.store;
         await tx
@@ -348,13 +380,17 @@ export class RetentionPruner {
     return rows.map((r) => (isSettled(r, now) ? (current.get(r.id) ?? { ...r, busy: true }) : r));
   }
 
-  private async removeDeliveries(tx: Tx, ids: string[]): Promise<Partial<Record<PrunedTable, number>>> {
+  /**
+   * Removes settled deliveries and their attempts. Where attempts are partitioned, those written in the company's
+   * present class are left to the partition that holds them, which is dropped whole once its span is outside the
+   * window; attempts of the custom class, or of another class (the window changed since), go row by row.
+   */
+  private async removeDeliveries(tx: Tx, ids: string[], cls: number): Promise<Partial<Record<PrunedTable, number>>> {
     if (!ids.length) return {};
     const { profile } = this.ctx.store;
-    const a = await tx
-      .deleteFrom('attempts')
-      .where(sql<boolean>`delivery_id in ${profile.batchValues(ids)}`)
-      .executeTakeFirst();
+    let attempts = tx.deleteFrom('attempts').where(sql<boolean>`delivery_id in ${profile.batchValues(ids)}`);
+    if (profile.partitionedHistory && cls !== 0) attempts = attempts.where('keep_days', '<>', cls);
+    const a = await attempts.executeTakeFirst();
     const d = await tx
       .deleteFrom('deliveries')
       .where(sql<boolean>`id in ${profile.batchValues(ids)}`)
@@ -362,11 +398,22 @@ export class RetentionPruner {
     return { attempts: Number(a.numDeletedRows), deliveries: Number(d.numDeletedRows) };
   }
 
-  /** SQLite: gives pages freed by the run back to the file system, a step at a time (PostgreSQL's autovacuum does). */
+  /**
+   * SQLite: gives pages freed by pruning back to the file system, a step at a time (PostgreSQL's autovacuum reclaims
+   * space for reuse by itself). Only what is beyond a reserve: in steady state the rows arriving until the next run
+   * fill the pages this run freed, and giving those back only to grow the file again cost the serving process a
+   * write transaction per megabyte every run. The file shrinks when free space passes a quarter of it (a window
+   * shortened, a first run over years of history), down to an eighth.
+   */
   private async reclaimSpace(): Promise<void> {
+    const { db, profile } = this.ctx.store;
+    let size = await profile.storeSize(db);
+    if (size.freeBytes <= size.bytes / 4) return;
     for (let step = 0; step < MAX_VACUUM_STEPS && !this.stopping; step++) {
-      const more = await this.ctx.store.profile.reclaimSpace(this.ctx.store.db, VACUUM_PAGES_PER_STEP);
+      const more = await profile.reclaimSpace(db, VACUUM_PAGES_PER_STEP);
       if (!more) return;
+      size = await profile.storeSize(db);
+      if (size.freeBytes <= size.bytes / 8) return;
       await nextTurn();
     }
   }

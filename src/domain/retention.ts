@@ -1,6 +1,7 @@
 import { iso } from '../clock.js';
 import { AppError, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
+import { historyClassOf } from '../storage/history-partitions.js';
 import { PLANS, type Plan } from './companies.js';
 import type { DomainContext } from './context.js';
 import { feedSummary } from './event-feed.js';
@@ -59,6 +60,9 @@ const effectiveRetentionDays = (c: RetentionSettings): number =>
 const retentionWindowMs = (c: RetentionSettings): number =>
   c.retention_minutes !== null ? Number(c.retention_minutes) * MINUTE_MS : effectiveRetentionDays(c) * DAY_MS;
 
+/** The company's retention class (companies.history_class): the partitions its attempt rows are written to. */
+export const historyClass = (c: RetentionSettings): number => historyClassOf(retentionWindowMs(c));
+
 /** The oldest time still kept at `now` for this company: rows created before it are removed. */
 export const retentionCutoff = (now: number, c: RetentionSettings): number => now - retentionWindowMs(c);
 
@@ -103,7 +107,11 @@ export async function setOwnRetention(ctx: DomainContext, companyId: string, day
     );
   await ctx.store.db
     .updateTable('companies')
-    .set({ retention_days: days, retention_minutes: null })
+    .set({
+      retention_days: days,
+      retention_minutes: null,
+      history_class: historyClass({ plan: current.plan, retention_days: days, retention_minutes: null }),
+    })
     .where('id', '=', companyId)
     .execute();
   return getRetention(ctx.store.db, companyId);
@@ -133,8 +141,14 @@ export async function setRetentionByCode(
     .updateTable('companies')
     .set(set)
     .where('code', '=', code)
-    .returning(['id'])
+    .returning(['id', 'plan', 'retention_days', 'retention_minutes'])
     .executeTakeFirst();
   if (!row) throw notFound(`company ${code}`);
+  // Attempt rows written from now on go to the new window's class; those already written keep theirs.
+  await ctx.store.db
+    .updateTable('companies')
+    .set({ history_class: historyClass(row) })
+    .where('id', '=', row.id)
+    .execute();
   return { code, minutes: 'minutes' in window ? window.minutes : null, ...(await getRetention(ctx.store.db, row.id)) };
 }

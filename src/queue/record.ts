@@ -83,10 +83,9 @@ export async function record(
     if (afterResults && appliedStates.length) await afterResults(tx, appliedStates);
     if (attempts.length) {
       await sql`
-        insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)})
-        select ${sql.raw(ATTEMPT_COLUMN_NAMES)} from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(
-        tx,
-      );
+        insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)}, keep_days)
+        select ${sql.raw(ATTEMPT_COLUMN_NAMES)}, ${ATTEMPT_KEEP_DAYS}
+        from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(tx);
     }
     const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
     if (eventIds.length) await refreshEventStatus(store, tx, eventIds);
@@ -116,7 +115,9 @@ const ATTEMPT_COLUMNS = {
   error_kind: 'text',
   error_message: 'text',
   response_excerpt: 'text',
-} as const satisfies Record<keyof AttemptsTable, BatchColumnType>;
+} as const satisfies Record<Exclude<keyof AttemptsTable, 'keep_days'>, BatchColumnType>;
+/** An attempt row's retention class: its company's now (`a` is the row being written). */
+const ATTEMPT_KEEP_DAYS = sql.raw(`coalesce((select c.history_class from companies c where c.id = a.company_id), 0)`);
 const ATTEMPT_COLUMN_NAMES = Object.keys(ATTEMPT_COLUMNS).join(', ');
 
 function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {

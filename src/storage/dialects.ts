@@ -20,6 +20,11 @@ export interface DialectProfile {
    */
   queueFunctions: boolean;
   /**
+   * Attempt rows live in partitions by retention class and time that retention drops whole
+   * (storage/history-partitions.ts); row by row pruning leaves a class's rows to that. SQLite prunes every row.
+   */
+  partitionedHistory: boolean;
+  /**
    * A batch of rows, sent as one JSON parameter, as a table expression with these columns (use it as `from … as v`).
    * A statement over a batch then has the same text whatever the batch's size: SQLite prepares it once and keeps it
    * (db.ts), PostgreSQL parses one short text — instead of a statement with a parameter per value, a new text for
@@ -86,6 +91,7 @@ export const sqliteProfile: DialectProfile = {
   rowLocks: false,
   listenNotify: false,
   queueFunctions: false,
+  partitionedHistory: false,
   // `->>` gives SQL text for JSON strings and integers for JSON numbers, which is what the columns hold.
   batchRows: (rows, columns) =>
     sql`(select ${columnList(columns, (name) => `j.value ->> '$.${name}' as "${name}"`)} from json_each(${JSON.stringify(rows)}) as j)`,
@@ -139,6 +145,7 @@ export const postgresProfile: DialectProfile = {
   rowLocks: true,
   listenNotify: true,
   queueFunctions: true,
+  partitionedHistory: true,
   batchRows: (rows, columns) =>
     sql`(select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as j (${columnList(columns, (name, type) => `"${name}" ${type}`)}))`,
   batchValues: (values) => sql`(select unnest(${[...values]}::text[]))`,

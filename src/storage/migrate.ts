@@ -24,6 +24,7 @@ import * as m0034 from './migrations/0034_endpoint_retry_schedule.js';
 import * as m0035 from './migrations/0035_destination_secrets.js';
 import * as m0036 from './migrations/0036_ordered_paced_endpoints.js';
 import * as m0038 from './migrations/0038_listener_endpoints.js';
+import * as m0039 from './migrations/0039_partitioned_attempts.js';
 import * as m0047 from './migrations/0047_claim_walks_receivers.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
@@ -52,6 +53,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0035_destination_secrets': m0035,
   '0036_ordered_paced_endpoints': m0036,
   '0038_listener_endpoints': m0038,
+  '0039_partitioned_attempts': m0039,
   '0047_claim_walks_receivers': m0047,
 };
 

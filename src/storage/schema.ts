@@ -1,10 +1,10 @@
+import type { Generated } from 'kysely';
+
 /**
  * Table types for Kysely. Conventions that hold on both SQLite and PostgreSQL:
  * times are epoch milliseconds (bigint, parsed to number), booleans are 0/1 integers,
  * JSON is stored as text, ids are prefixed random strings.
  */
-
-import type { Generated } from 'kysely';
 
 export interface CompaniesTable {
   id: string;
@@ -20,6 +20,11 @@ export interface CompaniesTable {
   retention_days: number | null;
   /** Minutes kept instead of days when set (only the operator sets it; migration 0027). */
   retention_minutes: number | null;
+  /**
+   * The retention class of the company's window (storage/history-partitions.ts): its days when they are a class,
+   * else 0. Attempt rows are written with it; on PostgreSQL it picks the partition retention drops whole.
+   */
+  history_class: Generated<number>;
   /** Events at or below this seq have left the feed (pruned by retention); the feed shows those above it. */
   feed_start_seq: number;
   created_at: number;
@@ -303,6 +308,8 @@ export interface AttemptsTable {
   error_kind: string | null;
   error_message: string | null;
   response_excerpt: string | null;
+  /** The company's retention class when the row was written (companies.history_class); 0: custom. */
+  keep_days: Generated<number>;
 }
 
 export interface FeedbackRecordsTable {

@@ -292,7 +292,7 @@ describe('retention on SQLite: space is given back', () => {
   afterEach(async () => t.close());
 
   it.skipIf(dialectName !== 'sqlite')(
-    'a new store is in incremental auto-vacuum mode and a run leaves no free pages',
+    'a new store is in incremental auto-vacuum mode and a run gives back free pages beyond a reserve of an eighth',
     async () => {
       t = await createTestApp();
       const v = await tenant(t);
@@ -309,7 +309,7 @@ describe('retention on SQLite: space is given back', () => {
       const report = await t.app.retention.run();
       expect(report.pruned.feedback_records).toBe(300);
       const after = await t.store.profile.storeSize(t.store.db);
-      expect(after.freeBytes).toBe(0);
+      expect(after.freeBytes).toBeLessThanOrEqual(after.bytes / 8);
       expect(after.bytes).toBeLessThan(before.bytes - 300 * 4000 * 0.5);
     },
   );

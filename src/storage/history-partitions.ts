@@ -1,0 +1,149 @@
+import { sql } from 'kysely';
+import type { Db } from './db.js';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * PostgreSQL keeps attempt rows in partitions that retention drops whole (migration 0039). `attempts` is list
+ * partitioned by `keep_days`, the retention class the company was in when the row was written: one partition per
+ * class below, each range partitioned by `started_at` in spans of `spanDays`, and `attempts_custom` (the list's
+ * default) for every other window (minutes, or days that are no class), which the retention step prunes row by row.
+ *
+ * A class partition holds rows of companies whose window was exactly `days` when written, so once the span's end is
+ * `days` old every row in it is outside its company's window and the partition is dropped. Longer classes use wider
+ * spans so the table stays near a hundred partitions (a lookup by delivery visits each one's index): a row lives at
+ * most one span past its window.
+ */
+export const HISTORY_CLASSES: ReadonlyArray<{ days: number; spanDays: number }> = [
+  { days: 7, spanDays: 1 },
+  { days: 30, spanDays: 1 },
+  { days: 90, spanDays: 7 },
+  { days: 365, spanDays: 7 },
+];
+
+/** Spans created ahead of the clock, so rows written meanwhile land in their partition, not in the class's default. */
+const SPANS_AHEAD = 2;
+/** Rows removed per statement from a class's default partition (rows written while their span had no partition). */
+const DEFAULT_DELETE_ROWS = 5000;
+/** A maintenance step waits this long for a lock on the table, then leaves the partition to the next run. */
+const LOCK_TIMEOUT = '2s';
+
+/** The retention class for a window: its days when they are a class, else 0 (custom: pruned row by row). */
+export function historyClassOf(windowMs: number): number {
+  return HISTORY_CLASSES.find((c) => c.days * DAY_MS === windowMs)?.days ?? 0;
+}
+
+export interface PartitionReport {
+  created: number;
+  dropped: number;
+  /** Rows deleted from the classes' default partitions (written while their span had no partition). */
+  defaultRowsDeleted: number;
+  /** Range partitions held now, across the classes. */
+  partitions: number;
+  /** The start of the oldest range partition held (epoch ms); null when none. */
+  oldestStart: number | null;
+}
+
+const partitionName = (days: number, start: number) =>
+  `attempts_k${days}_p${new Date(start).toISOString().slice(0, 10).replaceAll('-', '')}`;
+
+/** The start of the span holding `t`: spans are aligned to whole UTC days counted from the epoch. */
+const spanStart = (t: number, spanDays: number) => Math.floor(t / (spanDays * DAY_MS)) * spanDays * DAY_MS;
+
+/** The range partitions of one class in the schema in use, by start (epoch ms). */
+async function rangePartitions(db: Db, days: number): Promise<number[]> {
+  const { rows } = await sql<{ name: string }>`
+    select c.relname as name from pg_inherits i
+    join pg_class c on c.oid = i.inhrelid
+    join pg_class p on p.oid = i.inhparent
+    join pg_namespace n on n.oid = p.relnamespace
+    where n.nspname = current_schema() and p.relname = ${`attempts_k${days}`}`.execute(db);
+  const starts: number[] = [];
+  for (const { name } of rows) {
+    const m = /_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+    if (m) starts.push(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  }
+  return starts.sort((a, b) => a - b);
+}
+
+/**
+ * One maintenance pass at `now`: for each class, every span from the window's start to `SPANS_AHEAD` spans ahead
+ * has its partition (rows already in the class's default partition for that span move into it), partitions whose
+ * span ended a window ago are dropped, and rows older than the window are deleted from the default partition.
+ * Each change is its own short transaction that waits at most `LOCK_TIMEOUT` for the table; what it could not do
+ * is left to the next pass.
+ */
+export async function maintainHistoryPartitions(db: Db, now: number): Promise<PartitionReport> {
+  const report: PartitionReport = { created: 0, dropped: 0, defaultRowsDeleted: 0, partitions: 0, oldestStart: null };
+  for (const { days, spanDays } of HISTORY_CLASSES) {
+    const span = spanDays * DAY_MS;
+    const cutoff = now - days * DAY_MS;
+    const held = new Set(await rangePartitions(db, days));
+    for (const start of held) {
+      if (start + span > cutoff) continue;
+      if (await withLockTimeout(db, (tx) => sql.raw(`drop table if exists ${partitionName(days, start)}`).execute(tx)))
+        report.dropped++;
+      held.delete(start);
+    }
+    for (let start = spanStart(cutoff, spanDays); start < now + SPANS_AHEAD * span; start += span) {
+      if (held.has(start)) continue;
+      if (await withLockTimeout(db, (tx) => createPartition(tx, days, start, start + span))) {
+        report.created++;
+        held.add(start);
+      }
+    }
+    for (;;) {
+      const r = await sql`
+        delete from ${sql.table(`attempts_k${days}_default`)} where ctid in (
+          select ctid from ${sql.table(`attempts_k${days}_default`)} where started_at < ${cutoff} limit ${DEFAULT_DELETE_ROWS})`.execute(
+        db,
+      );
+      const n = Number(r.numAffectedRows ?? 0);
+      report.defaultRowsDeleted += n;
+      if (n < DEFAULT_DELETE_ROWS) break;
+    }
+    report.partitions += held.size;
+    const oldest = Math.min(...held);
+    if (held.size && (report.oldestStart === null || oldest < report.oldestStart)) report.oldestStart = oldest;
+  }
+  return report;
+}
+
+/**
+ * A span's partition, made as a table of its own, filled with the span's rows from the class's default partition,
+ * then attached: creating it as a partition directly fails while the default holds rows of its span.
+ */
+async function createPartition(tx: Db, days: number, start: number, end: number): Promise<void> {
+  const name = sql.table(partitionName(days, start));
+  const parent = sql.table(`attempts_k${days}`);
+  const dflt = sql.table(`attempts_k${days}_default`);
+  await sql`create table ${name} (like ${parent} including defaults)`.execute(tx);
+  await sql`
+    with moved as (delete from ${dflt} where started_at >= ${start} and started_at < ${end} returning *)
+    insert into ${name} select * from moved`.execute(tx);
+  await sql`alter table ${parent} attach partition ${name} for values from (${sql.lit(start)}) to (${sql.lit(end)})`.execute(
+    tx,
+  );
+}
+
+/**
+ * Runs `fn` in a transaction that gives up on a lock after `LOCK_TIMEOUT`; false when it did (55P03), or when
+ * another process's pass made the same partition first (42P07).
+ */
+async function withLockTimeout(db: Db, fn: (tx: Db) => Promise<unknown>): Promise<boolean> {
+  // Inside a migration's transaction: that transaction is the one to take part in.
+  if (db.isTransaction) {
+    await fn(db);
+    return true;
+  }
+  try {
+    await db.transaction().execute(async (tx) => {
+      await sql.raw(`set local lock_timeout = '${LOCK_TIMEOUT}'`).execute(tx);
+      await fn(tx);
+    });
+    return true;
+  } catch (err) {
+    if (['55P03', '42P07'].includes(String((err as { code?: unknown }).code))) return false;
+    throw err;
+  }
+}
