@@ -188,7 +188,8 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
             type: 'apiKey',
             in: 'cookie',
             name: 'escalatr_consumer',
-            description: 'The consumer portal session, opened by a one-time sign-in link (writes also need X-CSRF-Token)',
+            description:
+              'The consumer portal session, opened by a one-time sign-in link (writes also need X-CSRF-Token)',
           },
         },
       },

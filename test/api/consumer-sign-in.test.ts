@@ -66,7 +66,7 @@ function loggedToken(p: Portal, email: string): string {
   const lines = p.logLines.map((l) => JSON.parse(l) as { sign_in_link?: string; to?: string });
   const line = lines.filter((l) => l.sign_in_link && l.to === email).at(-1);
   if (!line?.sign_in_link) throw new Error(`no sign-in link logged for ${email}`);
-  return new URL(line.sign_in_link).searchParams.get('token')!;
+  return new URLSearchParams(new URL(line.sign_in_link).hash.slice(1)).get('token')!;
 }
 
 const cookieOf = (res: { cookies: Array<{ name: string; value: string }> }) => {
@@ -92,7 +92,7 @@ describe('consumer portal sign-in by one-time link', () => {
     expect(asked.statusCode).toBe(202);
     expect(asked.json().data).toEqual({ sent: true, expires_in_seconds: SIGN_IN_LINK_TTL_MS / 1000 });
     const token = loggedToken(p, 'bob@example.test');
-    expect(p.logLines.join('\n')).toContain('http://localhost:3000/portal/sign-in?token=csl_');
+    expect(p.logLines.join('\n')).toContain('http://localhost:3000/portal/sign-in#token=csl_');
     // Only the hash is stored.
     const rows = await p.app.ctx.store.db.selectFrom('consumer_sign_in_links').selectAll().execute();
     expect(rows).toHaveLength(1);
@@ -255,7 +255,7 @@ describe('consumer portal sign-in by one-time link', () => {
       expect(smtp.mails).toHaveLength(1);
       expect(smtp.mails[0]).toMatchObject({ from: 'portal@escalatr.test', to: ['mail@example.test'] });
       const body = decodeQp(smtp.mails[0].raw);
-      const link = /http:\/\/localhost:3000\/portal\/sign-in\?token=(csl_[A-Za-z0-9_-]+)/.exec(body);
+      const link = /http:\/\/localhost:3000\/portal\/sign-in#token=(csl_[A-Za-z0-9_-]+)/.exec(body);
       expect(link).not.toBeNull();
       expect(p.logLines.join('\n')).not.toContain(link![1]);
       expect(p.logLines.join('\n')).not.toContain('/portal/sign-in');

@@ -5,9 +5,12 @@ import type { Config } from '../../config.js';
 /** How long sending one sign-in mail may take before the request gives up. */
 const SEND_TIMEOUT_MS = 15_000;
 
-/** The portal page that follows a link: the token travels in the fragment-free query, read by the page and POSTed. */
-export const signInUrl = (publicUrl: string, token: string) =>
-  `${publicUrl}/portal/sign-in?token=${encodeURIComponent(token)}`;
+/**
+ * The portal page that follows a link. The token travels in the fragment, which a browser never sends: it stays out
+ * of the server's request log and of any Referer, and the page itself POSTs it.
+ */
+const signInUrl = (publicUrl: string, token: string) =>
+  `${publicUrl}/portal/sign-in#token=${encodeURIComponent(token)}`;
 
 /** SMTP_URL may carry `?from=` for the sender address; otherwise no-reply@ the public host. */
 function transportFor(smtpUrl: string, publicUrl: string) {
