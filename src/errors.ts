@@ -35,6 +35,10 @@ export const ERRORS = {
   already_claimed: { status: 409, message: 'The complaint is already claimed' },
   already_completed: { status: 409, message: 'The company has already completed the complaint' },
   already_exists: { status: 409, message: 'Already exists' },
+  sign_in_link_invalid: {
+    status: 410,
+    message: 'This sign-in link cannot be used: it is unknown, already used or expired. Ask for a new one',
+  },
   cursor_expired: { status: 410, message: 'The cursor points before the start of the retained history' },
   assignee_not_found: { status: 404, message: 'No staff user of your company has that email' },
   assignee_cannot_work: { status: 409, message: 'Viewers cannot be assigned complaints' },

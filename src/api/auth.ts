@@ -2,6 +2,7 @@ import '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey, type Scope } from '../domain/api-keys.js';
 import { API_PLANS, type Plan } from '../domain/companies.js';
+import { findConsumerSession } from '../domain/consumer-sign-in.js';
 import { authenticateConsumer } from '../domain/consumers.js';
 import type { Actor } from '../domain/complaint-steps.js';
 import type { Role } from '../domain/users.js';
@@ -11,6 +12,8 @@ import type { Db } from '../storage/db.js';
 import type { Clock } from '../clock.js';
 
 export const SESSION_COOKIE = 'escalatr_session';
+/** The consumer portal's session: its own cookie, so a staff member can be signed in to both in one browser. */
+export const CONSUMER_SESSION_COOKIE = 'escalatr_consumer';
 
 /** What a company-side caller may do: read, work complaints (staff steps), or administer integrations. */
 export type Permission = 'read' | 'work' | 'admin';
@@ -146,13 +149,27 @@ export function requireCompany(db: Db, clock: Clock, permission: Permission) {
   };
 }
 
-/** The `onRequest` hook of consumer routes, for the same reasons as requireCompany's. */
-export function requireConsumer(db: Db) {
+/**
+ * The `onRequest` hook of consumer routes, for the same reasons as requireCompany's: a consumer token, or the portal's
+ * session cookie, whose writes must carry its CSRF token (a token is not ambient, so needs none).
+ */
+export function requireConsumer(db: Db, clock: Clock) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
-    const consumer = key ? await authenticateConsumer(db, key) : null;
-    if (!consumer) throw unauthorized(request, reply, 'Send a consumer token as Authorization: Bearer csk_…');
-    request.consumer = { kind: 'consumer', consumerId: consumer.id, email: consumer.email };
+    if (key !== null) {
+      const consumer = key ? await authenticateConsumer(db, key) : null;
+      if (!consumer) throw unauthorized(request, reply, 'Send a consumer token as Authorization: Bearer csk_…');
+      request.consumer = { kind: 'consumer', consumerId: consumer.id, email: consumer.email };
+      return;
+    }
+    const cookie = request.cookies?.[CONSUMER_SESSION_COOKIE];
+    const session = cookie ? await findConsumerSession(db, cookie, clock.now()) : null;
+    if (!session) throw unauthorized(request, reply, 'Send a consumer token as Authorization: Bearer csk_…');
+    if (UNSAFE.has(request.method)) {
+      const csrf = request.headers['x-csrf-token'];
+      if (typeof csrf !== 'string' || csrf !== session.csrfToken) throw new AppError('csrf_failed');
+    }
+    request.consumer = { kind: 'consumer', consumerId: session.consumer.id, email: session.consumer.email };
   };
 }
 

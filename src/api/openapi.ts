@@ -12,7 +12,8 @@ const rate = (perMinute: number) => (perMinute === 0 ? 'no limit' : perMinute.to
 
 type Security = Array<Record<string, string[]>>;
 const API_KEY_SECURITY: Security = [{ bearerAuth: [] }, { apiKeyHeader: [] }, { dashboardSession: [] }];
-const CONSUMER_SECURITY: Security = [{ consumerToken: [] }];
+const CONSUMER_SECURITY: Security = [{ consumerToken: [] }, { consumerSession: [] }];
+const CONSUMER_SESSION_SECURITY: Security = [{ consumerSession: [] }];
 const SESSION_SECURITY: Security = [{ dashboardSession: [] }];
 const OPERATOR_SECURITY: Security = [{ operatorToken: [] }];
 
@@ -52,6 +53,8 @@ function securityFor(method: string, url: string): Security | undefined {
   if (url.startsWith('/api/v1/')) return API_KEY_SECURITY;
   if (url.startsWith('/api/consumer/v1/')) return CONSUMER_SECURITY;
   if (url.startsWith('/api/operator/v1/')) return OPERATOR_SECURITY;
+  if (url === '/api/consumer/session/link' || url === '/api/consumer/session/redeem') return [];
+  if (url.startsWith('/api/consumer/session')) return CONSUMER_SESSION_SECURITY;
   if (url.startsWith('/api/session') && !url.endsWith('/login')) return SESSION_SECURITY;
   return method === 'POST' && url === '/api/session/login' ? [] : undefined;
 }
@@ -93,12 +96,17 @@ function errorsOf(method: string, url: string, schema: FastifySchema, route: Rou
     );
     add(429, 'rate_limited: over the per-key limit a minute; see Retry-After');
   }
-  if (url.startsWith('/api/consumer/v1/')) add(401, 'unauthorized: missing or unknown consumer token');
+  if (url.startsWith('/api/consumer/v1/')) {
+    add(401, 'unauthorized: missing or unknown consumer token, or no portal session');
+    if (method !== 'GET') add(403, 'csrf_failed: a portal session write without X-CSRF-Token');
+  }
   if (
     url.startsWith('/api/v1/') ||
     url.startsWith('/api/consumer/v1/') ||
     url.startsWith('/api/operator/v1/') ||
-    url === '/api/session/login'
+    url === '/api/session/login' ||
+    url === '/api/consumer/session/link' ||
+    url === '/api/consumer/session/redeem'
   ) {
     add(429, 'rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After');
   }
@@ -175,6 +183,13 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
             scheme: 'bearer',
             bearerFormat: 'csk_…',
             description: 'Consumer API: Authorization: Bearer csk_…',
+          },
+          consumerSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'escalatr_consumer',
+            description:
+              'The consumer portal session, opened by a one-time sign-in link (writes also need X-CSRF-Token)',
           },
         },
       },

@@ -9,6 +9,7 @@ import { webhookRoutes } from './platform-v1/webhooks.js';
 import { listenRoutes } from './platform-v1/listen.js';
 import { shieldRoutes } from './platform-v1/shield.js';
 import { sessionRoutes } from './dashboard/session.js';
+import { consumerSessionRoutes } from './consumer-session/session.js';
 import { operatorRoutes } from './operator/erasure.js';
 import { healthRoutes, metricsRoute } from './health.js';
 import { registerOpenApi } from './openapi.js';
@@ -38,6 +39,7 @@ export async function registerRoutes(app: ApiApp, deps: RouteDeps): Promise<void
   await app.register(listenRoutes(deps), { prefix: '/api/v1' });
   await app.register(shieldRoutes(deps), { prefix: '/api/v1' });
   await app.register(sessionRoutes(deps), { prefix: '/api/session' });
+  await app.register(consumerSessionRoutes(deps), { prefix: '/api/consumer/session' });
   await app.register(operatorRoutes(deps), { prefix: '/api/operator/v1' });
   await app.register(webRoutes());
 }

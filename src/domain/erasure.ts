@@ -332,7 +332,10 @@ export async function eraseComplaintRecords(
   const redactedEventIds = await redactEvents(tx, subject, eventsNamingAddress, extraEventIds);
   counts.events_redacted = redactedEventIds.length;
 
+  // Sign-in links name the address; portal sessions would keep the person signed in after the erasure.
+  await tx.deleteFrom('consumer_sign_in_links').where('email', '=', email).execute();
   if (subject.consumerId) {
+    await tx.deleteFrom('consumer_sessions').where('consumer_id', '=', subject.consumerId).execute();
     const tokens = await tx
       .deleteFrom('consumer_tokens')
       .where('consumer_id', '=', subject.consumerId)

@@ -68,6 +68,26 @@ interface ConsumerTokensTable {
   revoked_at: number | null;
 }
 
+/** One-time sign-in links for consumers, by the SHA-256 of the token (migration 0044). */
+interface ConsumerSignInLinksTable {
+  id: string;
+  token_hash: string;
+  email: string;
+  client_address: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** The consumer portal's cookie sessions, by the SHA-256 of the cookie (migration 0044). */
+interface ConsumerSessionsTable {
+  id: string;
+  consumer_id: string;
+  csrf_token: string;
+  expires_at: number;
+  created_at: number;
+}
+
 export interface ApiKeysTable {
   id: string;
   company_id: string;
@@ -381,6 +401,8 @@ export interface Database {
   sessions: SessionsTable;
   consumers: ConsumersTable;
   consumer_tokens: ConsumerTokensTable;
+  consumer_sign_in_links: ConsumerSignInLinksTable;
+  consumer_sessions: ConsumerSessionsTable;
   api_keys: ApiKeysTable;
   complaints: ComplaintsTable;
   complaint_counts: ComplaintCountsTable;

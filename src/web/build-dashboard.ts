@@ -18,7 +18,9 @@ function projectRoot(from: string): string {
 export const DIST_DIR = join(WEB_DIR, 'dist');
 
 // web/ plus the server modules the dashboard bundles (import-free catalogues it shares with the API).
-const SOURCES = ['index.html', 'vite.config.ts', 'src', '../src/domain/event-catalog.ts'];
+const SOURCES = ['index.html', 'portal', 'vite.config.ts', 'src', '../src/domain/event-catalog.ts'];
+/** The pages a complete bundle has: one built before the consumer portal existed lacks the second. */
+const PAGES = ['index.html', join('portal', 'index.html')];
 
 function newestMtime(path: string): number {
   if (!existsSync(path)) return 0;
@@ -35,7 +37,7 @@ function newestMtime(path: string): number {
  */
 export function dashboardIsFresh(): boolean {
   const index = join(DIST_DIR, 'index.html');
-  if (!existsSync(index)) return false;
+  if (!PAGES.every((page) => existsSync(join(DIST_DIR, page)))) return false;
   if (!existsSync(join(WEB_DIR, 'src'))) return true;
   const built = statSync(index).mtimeMs;
   return SOURCES.every((s) => newestMtime(join(WEB_DIR, s)) <= built);

@@ -15,6 +15,8 @@ const SECURITY_HEADERS = {
 };
 
 const isApiPath = (path: string) => path === '/api' || path.startsWith('/api/');
+/** The consumer portal's pages: its own app (portal/index.html), routed in the browser like the dashboard. */
+const isPortalPath = (path: string) => path === '/portal' || path.startsWith('/portal/');
 
 /**
  * Maps a URL path to a file inside web/dist, or null: never a path that climbs out of it. Each segment is decoded
@@ -44,7 +46,8 @@ async function distFile(urlPath: string): Promise<string | null> {
 
 /**
  * The dashboard at `/`: files from web/dist (hashed assets cached for a year), and index.html for every other
- * GET outside /api, so deep links such as /complaints/ESC-… load the app, which routes in the browser.
+ * GET outside /api, so deep links such as /complaints/ESC-… load the app, which routes in the browser. Paths under
+ * /portal load the consumer portal's page the same way.
  */
 export function webRoutes() {
   return async (app: FastifyInstance) => {
@@ -69,14 +72,15 @@ export function webRoutes() {
       }
       reply.headers(SECURITY_HEADERS);
       const file = path === '/' ? null : await distFile(path);
-      if (file && file !== 'index.html') {
+      const page = isPortalPath(path) ? 'portal/index.html' : 'index.html';
+      if (file && file !== 'index.html' && file !== 'portal/index.html') {
         const immutable = file.startsWith('assets/');
         return reply.sendFile(file, { maxAge: immutable ? 365 * 24 * 3600 * 1000 : 0, immutable, cacheControl: true });
       }
       // An unknown /assets/… file is a stale link, not an app route.
       if (path.startsWith('/assets/')) throw new AppError('not_found', `${path} not found`);
       reply.header('cache-control', 'no-cache');
-      return reply.sendFile('index.html', { cacheControl: false });
+      return reply.sendFile(page, { cacheControl: false });
     };
 
     app.get('/', serve);

@@ -4,6 +4,7 @@ import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, OWNER_PASSWORD, seedTenant, type TestApp } from '../helpers/harness.js';
 import { session } from './platform-fixtures.js';
+import { issueSignInLink } from '../../src/domain/consumer-sign-in.js';
 
 /**
  * The contract: real requests to every operation of /openapi.json, success and error answers, each checked against
@@ -639,6 +640,34 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       method: 'POST',
       url: '/api/session/logout',
       headers: { cookie, 'x-csrf-token': login.body.data.csrf_token },
+    });
+
+    // ── Consumer portal session ──────────────────────────────────────────────────────────────────────────
+    const CS = '/api/consumer/session';
+    await send(`POST ${CS}/link`, 202, { method: 'POST', url: `${CS}/link`, payload: { email: v.consumer.email } });
+    await send(`POST ${CS}/link`, 400, { method: 'POST', url: `${CS}/link`, payload: { email: 'not an address' } });
+    // The mailed token, as the mail would carry it (this app neither mails nor logs).
+    const link = await issueSignInLink(t.app.ctx, { email: v.consumer.email, clientAddress: '127.0.0.1' });
+    const portal = await send(`POST ${CS}/redeem`, 200, {
+      method: 'POST',
+      url: `${CS}/redeem`,
+      payload: { token: link.token },
+    });
+    await send(`POST ${CS}/redeem`, 410, { method: 'POST', url: `${CS}/redeem`, payload: { token: link.token } });
+    await send(`POST ${CS}/redeem`, 400, { method: 'POST', url: `${CS}/redeem`, payload: {} });
+    const portalCookie = String(portal.headers['set-cookie']).split(';')[0];
+    await send(`GET ${CS}/`, 200, { method: 'GET', url: `${CS}/`, headers: { cookie: portalCookie } });
+    await send(`GET ${CS}/`, 401, { method: 'GET', url: `${CS}/` });
+    await send(`POST ${C}/complaints/{id}/messages`, 403, {
+      method: 'POST',
+      url: `${C}/complaints/${id}/messages`,
+      ...json({ cookie: portalCookie }, { body: 'Without the CSRF token' }),
+    });
+    await send(`POST ${CS}/logout`, 403, { method: 'POST', url: `${CS}/logout`, headers: { cookie: portalCookie } });
+    await send(`POST ${CS}/logout`, 200, {
+      method: 'POST',
+      url: `${CS}/logout`,
+      headers: { cookie: portalCookie, 'x-csrf-token': portal.body.data.csrf_token },
     });
 
     // ── Webhooks and deliveries ──────────────────────────────────────────────────────────────────────────

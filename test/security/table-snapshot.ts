@@ -9,6 +9,8 @@ export const TABLES: ReadonlyArray<keyof Database> = [
   'sessions',
   'consumers',
   'consumer_tokens',
+  'consumer_sign_in_links',
+  'consumer_sessions',
   'api_keys',
   'complaints',
   'complaint_counts',

@@ -1,12 +1,14 @@
 /**
- * The dashboard's only way to the server: the same JSON API admin keys use, authenticated by the session cookie,
- * with the CSRF token on every write. Errors carry the API's code and message, which the pages show as they are.
+ * The only way to the server of the dashboard (the same JSON API admin keys use) and of the consumer portal (the
+ * Consumer API): authenticated by a session cookie, with the CSRF token on every write. Errors carry the API's code
+ * and message, which the pages show as they are.
  */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -57,11 +59,12 @@ async function request(method: string, path: string, body?: unknown): Promise<En
   }
   if (!res.ok || !json || json.success !== true) {
     const error = json?.error;
-    if (res.status === 401 && path.startsWith('/api/v1')) sessionLost?.();
+    if (res.status === 401 && (path.startsWith('/api/v1') || path.startsWith('/api/consumer/v1'))) sessionLost?.();
     throw new ApiError(
       res.status,
       error?.code ?? `http_${res.status}`,
       error?.message ?? `The server answered ${res.status}`,
+      (error as { details?: Record<string, unknown> } | undefined)?.details,
     );
   }
   return json as Envelope;

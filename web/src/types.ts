@@ -11,6 +11,7 @@ export type {
   ComplaintEvent,
   ComplaintSummary,
   CreatedEndpoint,
+  Evidence,
   Delivery,
   DeliveryDetail,
   Endpoint,

@@ -211,7 +211,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -325,8 +325,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -458,7 +467,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -586,8 +595,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -746,8 +764,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -905,8 +932,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -1029,8 +1065,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -1158,7 +1203,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1240,8 +1285,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -1370,7 +1424,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1457,8 +1511,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -1585,8 +1648,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -1709,8 +1781,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -1841,7 +1922,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1924,8 +2005,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -2044,8 +2134,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -2173,7 +2272,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -2255,8 +2354,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -2375,8 +2483,17 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a portal session write without X-CSRF-Token */
+        403: {
           headers: {
             [name: string]: unknown;
           };
@@ -2507,7 +2624,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -2610,7 +2727,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -2713,7 +2830,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -2797,7 +2914,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description unauthorized: missing or unknown consumer token */
+        /** @description unauthorized: missing or unknown consumer token, or no portal session */
         401: {
           headers: {
             [name: string]: unknown;
@@ -10876,6 +10993,375 @@ export interface paths {
     get?: never;
     put?: never;
     /** Sign out */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              data: {
+                /** @enum {boolean} */
+                signed_out: true;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description csrf_failed: a signed-in session without its X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/consumer/session/link': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mail a one-time sign-in link
+     * @description Answers 202 for any well-formed address, whether or not a consumer has it: the link, good once for 15 minutes, opens the portal and creates the consumer on first use.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            email: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** SignInLinkSent */
+              data: {
+                /** @enum {boolean} */
+                sent: true;
+                /** @description How long the link works, once */
+                expires_in_seconds: number;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. rate_limited: too many links asked for this email or from this address within the hour */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/consumer/session/redeem': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Follow a sign-in link
+     * @description Uses the link up and sets the portal session cookie.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            token: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** ConsumerSession */
+              data: {
+                consumer: {
+                  email: string;
+                  name: string | null;
+                };
+                /** @description Send as X-CSRF-Token on every write to the Consumer API */
+                csrf_token: string;
+                /** Format: date-time */
+                expires_at: string;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description sign_in_link_invalid: unknown, already used or expired (error.details.reason) */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/consumer/session/': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The current portal session */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** ConsumerSession */
+              data: {
+                consumer: {
+                  email: string;
+                  name: string | null;
+                };
+                /** @description Send as X-CSRF-Token on every write to the Consumer API */
+                csrf_token: string;
+                /** Format: date-time */
+                expires_at: string;
+              };
+            };
+          };
+        };
+        /** @description unauthorized: not signed in to the portal */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/consumer/session/logout': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Sign out of the portal */
     post: {
       parameters: {
         query?: never;

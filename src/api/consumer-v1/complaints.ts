@@ -111,7 +111,7 @@ const stepErrors = { 404: mine, 409: 'invalid_transition: not allowed in the com
  */
 export function consumerRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
-    app.addHook('onRequest', requireConsumer(ctx.store.db));
+    app.addHook('onRequest', requireConsumer(ctx.store.db, ctx.clock));
     const tags = ['Consumer API'];
     const consumerId = (request: FastifyRequest) => request.consumer!.consumerId;
     const detailOf = (request: FastifyRequest, id: string) =>

@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type App } from '../../../src/runtime/app.js';
+import type { Clock } from '../../../src/clock.js';
 import type { Config } from '../../../src/config.js';
 import { createCompany, type Company } from '../../../src/domain/companies.js';
 import { fileComplaint } from '../../../src/domain/complaints.js';
@@ -80,17 +81,19 @@ export interface Stack {
 
 /**
  * The whole product on loopback: the app listening on 127.0.0.1 over a fresh store, the delivery worker, the
- * built dashboard, a company with an owner and a viewer, some complaints, and a webhook receiver.
+ * built dashboard, a company with an owner and a viewer, some complaints, and a webhook receiver. A test may give
+ * the app a manual clock (SLA windows pass when it says) and an SMTP server for the mail the app sends.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack(opts: { clock?: Clock; smtpUrl?: string } = {}): Promise<Stack> {
   await ensureDashboardBuilt();
   const testStore: TestStore = await createTestStore();
   const config = testConfig({
     allowHttpWebhooks: true,
     webhookAllowCidrs: ['127.0.0.0/8', '::1/128'],
     retryScheduleMs: [60_000, 300_000, 1_800_000, 7_200_000, 21_600_000],
+    smtpUrl: opts.smtpUrl ?? null,
   });
-  const app = await buildApp({ config, store: testStore.store, logger: false });
+  const app = await buildApp({ config, store: testStore.store, clock: opts.clock, logger: false });
   await app.http.listen({ port: 0, host: '127.0.0.1' });
   const worker: RunningWorker = await startWorkerFor(app, config);
   const receiver = await Receiver.start();

@@ -1,0 +1,5 @@
+import { render } from 'preact';
+import { PortalApp } from './PortalApp';
+import '../styles.css';
+
+render(<PortalApp />, document.getElementById('app')!);
