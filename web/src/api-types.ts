@@ -42,6 +42,7 @@ export interface ComplaintDetail {
     name: string | null;
   } | null;
   claimed_by: string | null;
+  flagged_at: string | null;
   delegated_to: string | null;
   resolution: {
     resolution_type: string | null;
@@ -150,6 +151,7 @@ export interface FeedEvent {
     | 'complaint.delegated'
     | 'complaint.sla_warning'
     | 'complaint.sla_breached'
+    | 'complaint.flagged'
     | 'settlement.responded'
     | 'message.new'
     | 'evidence.uploaded'
@@ -786,7 +788,7 @@ export interface EndpointInput {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100
@@ -864,7 +866,7 @@ export interface EndpointPatch {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100
