@@ -13,6 +13,7 @@ import {
   RetentionSettingsBody,
   RetentionSettingsSchema,
   SessionSchema,
+  BreachRuleSchema,
   SlaCalendarBody,
   SlaCalendarSchema,
   SlaSettingsSchema,
@@ -30,6 +31,7 @@ import {
   SocialDraftSchema,
 } from '../src/api/shapes/complaints.js';
 import { FeedEventSchema } from '../src/api/shapes/events.js';
+import { SlaReportSchema } from '../src/api/shapes/reports.js';
 import {
   AutomationSchema,
   CreateAutomationBody,
@@ -74,6 +76,8 @@ const SHAPES: Record<string, object> = {
   RetentionInput: RetentionSettingsBody,
   SlaCalendar: SlaCalendarSchema,
   SlaCalendarInput: SlaCalendarBody,
+  BreachRule: BreachRuleSchema,
+  SlaReport: SlaReportSchema,
   Note: NoteSchema,
   Endpoint: EndpointSchema,
   CreatedEndpoint: CreatedEndpointSchema,

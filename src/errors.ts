@@ -12,6 +12,7 @@ export const ERRORS = {
   invalid_time_zone: { status: 400, message: 'The time zone is not an IANA time zone name' },
   invalid_business_hours: { status: 400, message: 'The business hours are invalid' },
   invalid_holiday: { status: 400, message: 'A holiday is not a valid date' },
+  invalid_range: { status: 400, message: 'The date range is invalid' },
   invalid_filter: { status: 400, message: "The endpoint's filter is invalid" },
   invalid_transform: { status: 400, message: "The endpoint's transformation is invalid" },
   invalid_retry_schedule: { status: 400, message: "The endpoint's retry schedule is invalid" },

@@ -46,7 +46,8 @@ body keyed with your \`whsec_…\` secret) and the Standard Webhooks headers.
 **Events**: the published catalogue, and Escalatr's additions to it: \`complaint.assigned\` (an admin assigned the
 complaint), \`complaint.sla_warning\` (a share of a response
 window's business time has passed) and \`complaint.sla_breached\` (the window ran out), each with \`level\`, \`due_at\`
-and \`fraction\`, once per level window. Windows count the company's business hours (\`GET /api/v1/settings/calendar\`).`;
+and \`fraction\`, once per level window, and \`complaint.flagged\` (the company's breach rule flagged a breached complaint;
+a reassignment by the rule is \`complaint.assigned\` with \`assigned_by: "breach_rule"\`). Windows count the company's business hours (\`GET /api/v1/settings/calendar\`).`;
 
 /** Which credentials a route accepts, from where it lives; health and docs take none. */
 function securityFor(method: string, url: string): Security | undefined {

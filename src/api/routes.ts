@@ -1,6 +1,7 @@
 import { consumerRoutes } from './consumer-v1/complaints.js';
 import { staffStepRoutes } from './platform-v1/staff-steps.js';
 import { noteRoutes } from './platform-v1/notes.js';
+import { reportRoutes } from './platform-v1/reports.js';
 import { settingsRoutes } from './platform-v1/settings.js';
 import { complaintReadRoutes } from './platform-v1/complaints.js';
 import { eventFeedRoutes } from './platform-v1/events.js';
@@ -34,6 +35,7 @@ export async function registerRoutes(app: ApiApp, deps: RouteDeps): Promise<void
   await app.register(noteRoutes(deps), { prefix: '/api/v1' });
   await app.register(eventFeedRoutes(deps), { prefix: '/api/v1' });
   await app.register(settingsRoutes(deps), { prefix: '/api/v1' });
+  await app.register(reportRoutes(deps), { prefix: '/api/v1' });
   await app.register(apiKeyRoutes(deps), { prefix: '/api/v1' });
   await app.register(webhookRoutes(deps), { prefix: '/api/v1' });
   await app.register(listenRoutes(deps), { prefix: '/api/v1' });

@@ -3,7 +3,7 @@ import type { Db } from '../storage/db.js';
 import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
 
-type Narrowing = Omit<ComplaintFilter, 'page' | 'limit' | 'holder'>;
+type Narrowing = Omit<ComplaintFilter, 'page' | 'limit' | 'holder' | 'flagged'>;
 
 /**
  * How many of a company's complaints match a filter, from the trigger-maintained `complaint_counts` (migration
@@ -44,11 +44,15 @@ export async function listCompanyComplaints(
 ): Promise<{ rows: ComplaintSummaryRow[]; total: number }> {
   let where = narrowing(companyId, f);
   let total: number;
-  if (f.holder === undefined) {
+  if (f.holder === undefined && f.flagged === undefined) {
     total = await countCompanyComplaints(db, companyId, f);
   } else {
-    // The counts have no holder column: one person's list is counted on the (company, claimed_by) index instead.
-    where = sql`${where} and ${f.holder === null ? sql`claimed_by is null` : sql`claimed_by = ${f.holder}`}`;
+    // The counts have no holder or flag column: one person's list is counted on the (company, claimed_by) index
+    // instead, and flagged ones on the (company, flagged_at) index.
+    if (f.holder !== undefined)
+      where = sql`${where} and ${f.holder === null ? sql`claimed_by is null` : sql`claimed_by = ${f.holder}`}`;
+    if (f.flagged !== undefined)
+      where = sql`${where} and ${f.flagged ? sql`flagged_at is not null` : sql`flagged_at is null`}`;
     const { rows } = await sql<{ n: number | string }>`select count(*) as n from complaints where ${where}`.execute(db);
     total = Number(rows[0]?.n ?? 0);
   }

@@ -1,5 +1,6 @@
 import type { Tx } from '../storage/db.js';
 import type { ComplaintsTable } from '../storage/schema.js';
+import { recordLevels } from './complaint-levels.js';
 import { eventBase, type ComplaintRow } from './complaints.js';
 import type { DomainContext, Work } from './context.js';
 import { emitEvent, type EventName } from './events.js';
@@ -52,10 +53,14 @@ export async function applyChange(
   // A change that sets nothing and tells no one (a consumer's private social draft) leaves the row as it was, so
   // not even `updated_at` gives it away to the company.
   if (!change.patch && !change.event) return current;
-  const next: ComplaintRow = { ...current, ...change.patch, updated_at: work.now };
+  const patch = {
+    ...change.patch,
+    ...(change.patch && (await recordLevels(work.tx, work.now, current, change.patch))),
+  };
+  const next: ComplaintRow = { ...current, ...patch, updated_at: work.now };
   await work.tx
     .updateTable('complaints')
-    .set({ ...change.patch, updated_at: work.now })
+    .set({ ...patch, updated_at: work.now })
     .where('escalatr_id', '=', current.escalatr_id)
     .execute();
   if (change.event) {

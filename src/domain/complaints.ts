@@ -10,6 +10,7 @@ import type {
   SettlementOffersTable,
   SocialDraftsTable,
 } from '../storage/schema.js';
+import { firstLevel } from './complaint-levels.js';
 import { findCompanyByCode } from './companies.js';
 import { transact, type DomainContext } from './context.js';
 import { eventTargets, writeEvent } from './events.js';
@@ -41,6 +42,8 @@ export interface ComplaintDetail extends ComplaintSummary {
   updated_at: string;
   consumer: { email: string; name: string | null } | null;
   claimed_by: string | null;
+  /** When the company's breach rule flagged it; null if it has not. */
+  flagged_at: string | null;
   delegated_to: string | null;
   resolution: { resolution_type: string | null; amount_recovered: number | null; notes: string | null } | null;
   /** The company has completed it; the consumer's confirmation (resolve) or escalation is awaited. */
@@ -96,6 +99,7 @@ function toDetail(
     updated_at: new Date(c.updated_at).toISOString(),
     consumer,
     claimed_by: c.claimed_by,
+    flagged_at: isoOrNull(c.flagged_at),
     delegated_to: c.delegated_to,
     resolution: hasResolution
       ? { resolution_type: c.resolution_type, amount_recovered: c.amount_recovered, notes: c.resolution_notes }
@@ -182,6 +186,9 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
       amount_recovered: null,
       resolution_notes: null,
       withdraw_reason: null,
+      flagged_at: null,
+      first_response_at: null,
+      closed_at: null,
       created_at: now,
       updated_at: now,
     };
@@ -196,7 +203,7 @@ export async function fileComplaint(ctx: DomainContext, input: FileComplaintInpu
       },
       targets,
       Number(seqRow.event_seq),
-      [tx.insertInto('complaints').values(complaint)],
+      [tx.insertInto('complaints').values(complaint), tx.insertInto('complaint_levels').values(firstLevel(complaint))],
     );
     return complaint;
   });
@@ -228,7 +235,9 @@ export async function getComplaintDetail(
     .select(['email', 'name'])
     .where('id', '=', row.consumer_id)
     .executeTakeFirst();
-  return toDetail(row, consumer ?? null, now);
+  const detail = toDetail(row, consumer ?? null, now);
+  // The breach rule's flag is the company's own working marker.
+  return scope.consumerId ? { ...detail, flagged_at: null } : detail;
 }
 
 export interface ComplaintFilter {
@@ -237,6 +246,8 @@ export interface ComplaintFilter {
   escalation_level?: string;
   /** Only complaints held (claimed or assigned) by this staff label; null: held by nobody. Company lists only. */
   holder?: string | null;
+  /** Only complaints the breach rule flagged (true) or not (false). Company lists only. */
+  flagged?: boolean;
   page: number;
   limit: number;
 }

@@ -1,7 +1,7 @@
 /**
  * Every event name the platform emits, with what makes it fire: the published catalogue, the escalation lifecycle
  * events, the Test button's event, Escalation Shield's alert, and Escalatr's additions (assignment, the SLA warning
- * and breach). The API validates subscriptions and
+ * and breach, the breach rule's flag). The API validates subscriptions and
  * filters against this list and the dashboard builds its event pickers from it, so the two can never disagree.
  * It imports nothing, so the dashboard bundle can include it as it is.
  */
@@ -17,6 +17,7 @@ export const EVENT_NAMES = [
   'complaint.delegated',
   'complaint.sla_warning',
   'complaint.sla_breached',
+  'complaint.flagged',
   'settlement.responded',
   'message.new',
   'evidence.uploaded',
@@ -42,6 +43,7 @@ export const EVENT_DESCRIPTIONS: Readonly<Record<EventName, string>> = {
   'complaint.delegated': 'The consumer delegated the complaint to someone else',
   'complaint.sla_warning': 'A response window reached a warning fraction of its business time (default 75%)',
   'complaint.sla_breached': 'A response window passed with no staff response (below L9 the complaint then escalates)',
+  'complaint.flagged': "The company's breach rule flagged the complaint after a breached response window",
   'settlement.responded': 'The consumer accepted, rejected or countered an offer',
   'message.new': 'A chat message was posted on the complaint',
   'evidence.uploaded': 'The consumer uploaded evidence',

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { iso } from '../clock.js';
+import { applyBreachRule } from './breach-rule.js';
 import { applyChange, escalation, lockComplaint, type EscalationTrigger } from './complaint-changes.js';
+import { decide } from './complaint-levels.js';
 import { eventBase, type ComplaintRow } from './complaints.js';
 import { transact, type DomainContext, type Work } from './context.js';
 import { emitEvent } from './events.js';
@@ -135,13 +137,19 @@ export class SlaScheduler {
           data: { ...eventBase(c), level: levelName(c.level), due_at: iso(c.sla_due_at!), fraction },
         });
       for (const fraction of owed.warnings) await announce('complaint.sla_warning', fraction);
-      if (owed.breached) await announce('complaint.sla_breached', 1);
+      if (owed.breached) {
+        await announce('complaint.sla_breached', 1);
+        await decide(work.tx, c, 'breached', work.now);
+      }
       const alerted = owed.breached ? 1 : (owed.warnings.at(-1) ?? c.sla_alerted);
       if (owed.breached && c.level < MAX_LEVEL) {
-        await this.escalate(work, c, 'auto_sla');
+        await applyBreachRule(this.ctx, work, await this.escalate(work, c, 'auto_sla'), c.level);
         return 'escalated';
       }
-      if (owed.breached) this.log?.info({ escalatr_id: c.escalatr_id, level: levelName(c.level) }, 'sla breached');
+      if (owed.breached) {
+        this.log?.info({ escalatr_id: c.escalatr_id, level: levelName(c.level) }, 'sla breached');
+        await applyBreachRule(this.ctx, work, c, c.level);
+      }
       await work.tx
         .updateTable('complaints')
         .set({ sla_alert_at: owed.next, sla_alerted: alerted })
@@ -174,12 +182,13 @@ export class SlaScheduler {
     });
   }
 
-  private async escalate(work: Work, c: ComplaintRow, trigger: EscalationTrigger): Promise<void> {
+  private async escalate(work: Work, c: ComplaintRow, trigger: EscalationTrigger): Promise<ComplaintRow> {
     const next = await applyChange(this.ctx, work, c, await escalation(work, c, trigger));
     this.log?.info(
       { escalatr_id: c.escalatr_id, to_level: levelName(next.level), trigger },
       'complaint escalated automatically',
     );
+    return next;
   }
 }
 

@@ -27,6 +27,8 @@ export interface CompaniesTable {
   history_class: Generated<number>;
   /** Events at or below this seq have left the feed (pruned by retention); the feed shows those above it. */
   feed_start_seq: number;
+  /** JSON: what a breach does (reassign, flag); null = nothing beyond the event and the escalation (migration 0043). */
+  breach_rule: string | null;
   created_at: number;
 }
 
@@ -130,8 +132,28 @@ export interface ComplaintsTable {
   amount_recovered: number | null;
   resolution_notes: string | null;
   withdraw_reason: string | null;
+  /** Set when the company's breach rule flagged the complaint (migration 0043). */
+  flagged_at: number | null;
+  /** The first staff answer; `last_staff_response_at` moves on with each one. */
+  first_response_at: number | null;
+  /** When it became Resolved or Withdrawn. */
+  closed_at: number | null;
   created_at: number;
   updated_at: number;
+}
+
+/** One row per level a complaint entered: the backlog and the attainment of each level's window (migration 0043). */
+interface ComplaintLevelsTable {
+  complaint_id: string;
+  level: number;
+  company_id: string;
+  complaint_category: string;
+  entered_at: number;
+  /** When it escalated past the level or closed at it; null while it is there. */
+  left_at: number | null;
+  /** The level's window: met by a staff answer before its due time, or breached; null while undecided. */
+  outcome: 'met' | 'breached' | null;
+  decided_at: number | null;
 }
 
 /** Complaints per (company, status, stage, level), kept exact by triggers (migration 0002): list totals read it. */
@@ -411,6 +433,7 @@ export interface Database {
   settlement_offers: SettlementOffersTable;
   followups: FollowupsTable;
   complaint_notes: ComplaintNotesTable;
+  complaint_levels: ComplaintLevelsTable;
   action_drafts: ActionDraftsTable;
   social_drafts: SocialDraftsTable;
   events: EventsTable;

@@ -537,6 +537,47 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(read, calendar),
     });
 
+    // ── Breach rule and reports ────────────────────────────────────────────────────────────────────────────
+    await send(`GET ${P}/settings/breach-rule`, 200, {
+      method: 'GET',
+      url: `${P}/settings/breach-rule`,
+      headers: read,
+    });
+    await send(`GET ${P}/settings/breach-rule`, 401, { method: 'GET', url: `${P}/settings/breach-rule` });
+    const worker = await session(t, v.company.id, 'agent');
+    const viewer = await session(t, v.company.id, 'viewer');
+    for (const [status, body, who] of [
+      [200, { reassign: 'user', assignee: worker.email, flag: true }, admin],
+      [400, { reassign: 'none', assignee: worker.email, flag: true }, admin],
+      [404, { reassign: 'user', assignee: 'nobody@example.test', flag: true }, admin],
+      [409, { reassign: 'user', assignee: viewer.email, flag: true }, admin],
+      [403, { reassign: 'none', assignee: null, flag: false }, read],
+    ] as const)
+      await send(`PUT ${P}/settings/breach-rule`, status, {
+        method: 'PUT',
+        url: `${P}/settings/breach-rule`,
+        ...json(who, body),
+      });
+    await send(`PUT ${P}/settings/breach-rule`, 401, {
+      method: 'PUT',
+      url: `${P}/settings/breach-rule`,
+      headers: { 'content-type': 'application/json' },
+      payload: '{}',
+    });
+    for (const path of ['/reports/sla', '/reports/sla.csv']) {
+      await send(`GET ${P}${path}`, 200, {
+        method: 'GET',
+        url: `${P}${path}?from=2026-01-01&to=2026-01-31`,
+        headers: read,
+      });
+      await send(`GET ${P}${path}`, 400, {
+        method: 'GET',
+        url: `${P}${path}?from=2026-01-31&to=2026-01-01`,
+        headers: read,
+      });
+      await send(`GET ${P}${path}`, 401, { method: 'GET', url: `${P}${path}?from=2026-01-01&to=2026-01-31` });
+    }
+
     // ── Assignment ─────────────────────────────────────────────────────────────────────────────────────────
     const assignee = await session(t, v.company.id, 'agent');
     await send(`POST ${P}/complaints/{id}/assign`, 200, {

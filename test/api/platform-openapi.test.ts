@@ -110,10 +110,11 @@ describe('the OpenAPI document and /docs', () => {
     for (const path of ['/api/v1/complaints', '/api/v1/complaints/{id}', '/api/v1/events', '/api/v1/me']) {
       expect(doc.paths[path].get.security).toEqual(expect.arrayContaining([{ bearerAuth: [] }, { apiKeyHeader: [] }]));
     }
-    // The seed's filters, and Escalatr's `assignee` (me | none).
+    // The seed's filters, and Escalatr's `assignee` (me | none) and `flagged`.
     expect(doc.paths['/api/v1/complaints'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
       'assignee',
       'escalation_level',
+      'flagged',
       'limit',
       'page',
       'stage',

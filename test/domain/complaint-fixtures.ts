@@ -147,6 +147,7 @@ const TABLES: (keyof Database)[] = [
   'settlement_offers',
   'followups',
   'complaint_notes',
+  'complaint_levels',
   'action_drafts',
   'social_drafts',
   'events',
@@ -162,11 +163,11 @@ const TABLES: (keyof Database)[] = [
 export async function snapshot(db: Db): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const table of TABLES) {
-    const rows = await (db as any)
-      .selectFrom(table)
-      .selectAll()
-      .orderBy(table === 'complaints' ? 'escalatr_id' : 'id')
-      .execute();
+    const order =
+      table === 'complaints' ? ['escalatr_id'] : table === 'complaint_levels' ? ['complaint_id', 'level'] : ['id'];
+    let q = (db as any).selectFrom(table).selectAll();
+    for (const column of order) q = q.orderBy(column);
+    const rows = await q.execute();
     out[table] = JSON.stringify(rows, (_k, v) => (v && v.type === 'Buffer' ? `<${v.data.length} bytes>` : v));
   }
   return out;

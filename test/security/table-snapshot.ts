@@ -19,6 +19,7 @@ export const TABLES: ReadonlyArray<keyof Database> = [
   'settlement_offers',
   'followups',
   'complaint_notes',
+  'complaint_levels',
   'action_drafts',
   'social_drafts',
   'events',
@@ -48,6 +49,7 @@ export async function snapshot(db: Db): Promise<Record<string, number>> {
     sql`(select coalesce(sum(n), 0) from complaint_counts) as ${sql.ref('complaint_count_sum')}`,
     // Settings changed in place on the company row (a refused retention change must leave it).
     sql`(select coalesce(sum(retention_days), 0) from companies) as ${sql.ref('retention_days_sum')}`,
+    sql`(select count(*) from companies where breach_rule is not null) as ${sql.ref('breach_rules')}`,
   ];
   const row = (await sql<Record<string, unknown>>`select ${sql.join(parts)}`.execute(db)).rows[0];
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]));

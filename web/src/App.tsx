@@ -6,6 +6,7 @@ import { ComplaintsPage } from './pages/Complaints';
 import { FeedbackRecordPage } from './pages/FeedbackRecord';
 import { IntegrationsPage } from './pages/Integrations';
 import { LoginPage } from './pages/Login';
+import { ReportsPage } from './pages/Reports';
 import { RetentionPage } from './pages/Retention';
 import { SlaCalendarPage } from './pages/SlaCalendar';
 import { navigate, useLocation } from './router';
@@ -109,6 +110,7 @@ function Routes() {
   if (recordId !== null) return <FeedbackRecordPage id={recordId} />;
   if (/^\/shield(\/feedback)?\/?$/.test(path)) return <Redirect to="/settings/integrations/shield" />;
   if (path === '/settings/sla' || path === '/settings/sla/') return <SlaCalendarPage />;
+  if (path === '/reports' || path === '/reports/') return <ReportsPage />;
   if (
     path === '/settings' ||
     path === '/settings/' ||

@@ -42,6 +42,7 @@ export interface ComplaintDetail {
     name: string | null;
   } | null;
   claimed_by: string | null;
+  flagged_at: string | null;
   delegated_to: string | null;
   resolution: {
     resolution_type: string | null;
@@ -150,6 +151,7 @@ export interface FeedEvent {
     | 'complaint.delegated'
     | 'complaint.sla_warning'
     | 'complaint.sla_breached'
+    | 'complaint.flagged'
     | 'settlement.responded'
     | 'message.new'
     | 'evidence.uploaded'
@@ -588,6 +590,100 @@ export interface SlaCalendarInput {
   warning_fractions?: number[];
 }
 
+export interface BreachRule {
+  /**
+   * `none`: keep the holder; `user`: give the complaint to `assignee`; `least_loaded`: give it to the agent or admin holding the fewest open complaints (ties by email), other than its holder.
+   */
+  reassign: 'none' | 'user' | 'least_loaded';
+  assignee: string | null;
+  /**
+   * Flag the complaint (`flagged_at`; `GET /complaints?flagged=true` lists flagged complaints).
+   */
+  flag: boolean;
+}
+
+export interface SlaReport {
+  from: string;
+  to: string;
+  /**
+   * Response windows that ended in the range (met or breached), by the level they ran at
+   */
+  attainment_by_level: {
+    level: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
+    /**
+     * Windows ended by a staff answer before their due time
+     */
+    met: number;
+    /**
+     * Windows that ran out (or were answered after their due time)
+     */
+    breached: number;
+    percent: number | null;
+  }[];
+  /**
+   * The same windows by complaint category
+   */
+  attainment_by_category: {
+    category: string;
+    /**
+     * Windows ended by a staff answer before their due time
+     */
+    met: number;
+    /**
+     * Windows that ran out (or were answered after their due time)
+     */
+    breached: number;
+    percent: number | null;
+  }[];
+  /**
+   * From filing to the event, over complaints first answered by staff in the range; wall-clock time (not business hours), so figures compare across calendars. Null percentiles when there are none.
+   */
+  first_response: {
+    /**
+     * Complaints first answered by staff in the range
+     */
+    count: number;
+    p50_s: number | null;
+    p90_s: number | null;
+    p95_s: number | null;
+  };
+  /**
+   * From filing to the event, over complaints resolved in the range; wall-clock time (not business hours), so figures compare across calendars. Null percentiles when there are none.
+   */
+  resolution: {
+    /**
+     * Complaints resolved in the range
+     */
+    count: number;
+    p50_s: number | null;
+    p90_s: number | null;
+    p95_s: number | null;
+  };
+  /**
+   * One entry per day of the range
+   */
+  backlog: {
+    /**
+     * The day (UTC)
+     */
+    date: string;
+    /**
+     * Complaints open at the day's end (UTC midnight), by the level they were at
+     */
+    by_level: {
+      L1: number;
+      L2: number;
+      L3: number;
+      L4: number;
+      L5: number;
+      L6: number;
+      L7: number;
+      L8: number;
+      L9: number;
+    };
+  }[];
+}
+
 export interface Note {
   id: string;
   /**
@@ -806,7 +902,7 @@ export interface EndpointInput {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100
@@ -889,7 +985,7 @@ export interface EndpointPatch {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
    *
    * @minItems 1
    * @maxItems 100

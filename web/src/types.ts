@@ -7,6 +7,7 @@ import type { Automation, Endpoint, Feedback, RecordAlert } from './api-types';
 export type {
   ApiKey,
   Automation,
+  BreachRule,
   ComplaintDetail,
   ComplaintEvent,
   ComplaintSummary,
@@ -26,6 +27,7 @@ export type {
   SettlementOffer,
   SlaCalendar,
   SlaCalendarInput,
+  SlaReport,
   TransformPreview,
 } from './api-types';
 

@@ -158,6 +158,8 @@ export interface paths {
           escalation_level?: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
           /** @description `me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld. */
           assignee?: 'me' | 'none';
+          /** @description `true`: only complaints the company's breach rule flagged; `false`: only unflagged ones. */
+          flagged?: 'true' | 'false';
           /** @description Page number, starting at 1 (default 1). */
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
@@ -303,6 +305,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -445,6 +448,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -573,6 +577,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -742,6 +747,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -910,6 +916,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -2982,6 +2989,8 @@ export interface paths {
           escalation_level?: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
           /** @description `me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld. */
           assignee?: 'me' | 'none';
+          /** @description `true`: only complaints the company's breach rule flagged; `false`: only unflagged ones. */
+          flagged?: 'true' | 'false';
           /** @description Page number, starting at 1 (default 1). */
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
@@ -3164,6 +3173,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -3304,6 +3314,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -3476,6 +3487,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -3641,6 +3653,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -3812,6 +3825,7 @@ export interface paths {
                   name: string | null;
                 } | null;
                 claimed_by: string | null;
+                flagged_at: string | null;
                 delegated_to: string | null;
                 resolution: {
                   resolution_type: string | null;
@@ -5407,6 +5421,7 @@ export interface paths {
             | 'complaint.delegated'
             | 'complaint.sla_warning'
             | 'complaint.sla_breached'
+            | 'complaint.flagged'
             | 'settlement.responded'
             | 'message.new'
             | 'evidence.uploaded'
@@ -5508,6 +5523,7 @@ export interface paths {
                   | 'complaint.delegated'
                   | 'complaint.sla_warning'
                   | 'complaint.sla_breached'
+                  | 'complaint.flagged'
                   | 'settlement.responded'
                   | 'message.new'
                   | 'evidence.uploaded'
@@ -6412,6 +6428,464 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/settings/breach-rule': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Breach rule
+     * @description What happens to a complaint when its response window is breached, besides `complaint.sla_breached` and the escalation: reassign it (to a named staff user, or the least-loaded agent or admin) and/or flag it. Each change is written to the complaint's timeline in the transaction that announces the breach: `complaint.assigned` with `assigned_by: "breach_rule"`, `complaint.flagged`. Applies to breaches from the change on.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** BreachRule */
+              data: {
+                /**
+                 * @description `none`: keep the holder; `user`: give the complaint to `assignee`; `least_loaded`: give it to the agent or admin holding the fewest open complaints (ties by email), other than its holder.
+                 * @enum {string}
+                 */
+                reassign: 'none' | 'user' | 'least_loaded';
+                assignee: string | null;
+                /** @description Flag the complaint (`flagged_at`; `GET /complaints?flagged=true` lists flagged complaints). */
+                flag: boolean;
+              };
+            };
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    /**
+     * Replace the breach rule
+     * @description What happens to a complaint when its response window is breached, besides `complaint.sla_breached` and the escalation: reassign it (to a named staff user, or the least-loaded agent or admin) and/or flag it. Each change is written to the complaint's timeline in the transaction that announces the breach: `complaint.assigned` with `assigned_by: "breach_rule"`, `complaint.flagged`. Applies to breaches from the change on.
+     */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * @description `none`: keep the holder; `user`: give the complaint to `assignee`; `least_loaded`: give it to the agent or admin holding the fewest open complaints (ties by email), other than its holder.
+             * @enum {string}
+             */
+            reassign: 'none' | 'user' | 'least_loaded';
+            assignee: string | null;
+            /** @description Flag the complaint (`flagged_at`; `GET /complaints?flagged=true` lists flagged complaints). */
+            flag: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** BreachRule */
+              data: {
+                /**
+                 * @description `none`: keep the holder; `user`: give the complaint to `assignee`; `least_loaded`: give it to the agent or admin holding the fewest open complaints (ties by email), other than its holder.
+                 * @enum {string}
+                 */
+                reassign: 'none' | 'user' | 'least_loaded';
+                assignee: string | null;
+                /** @description Flag the complaint (`flagged_at`; `GET /complaints?flagged=true` lists flagged complaints). */
+                flag: boolean;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). validation_failed: assignee given without `reassign: user` */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description assignee_not_found: no staff user of your company has that email */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description assignee_cannot_work: the user is a viewer */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/reports/sla': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * SLA report
+     * @description SLA attainment per escalation level and per category, first-response and resolution time percentiles, and the backlog by level at the end of each day, over a range of UTC days (both inclusive), for your company only. Times are wall-clock seconds from filing.
+     */
+    get: {
+      parameters: {
+        query: {
+          /** @description First day of the range (UTC), YYYY-MM-DD */
+          from: string;
+          /** @description Last day of the range (UTC, inclusive), YYYY-MM-DD; at most 366 days after `from` */
+          to: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** SlaReport */
+              data: {
+                from: string;
+                to: string;
+                /** @description Response windows that ended in the range (met or breached), by the level they ran at */
+                attainment_by_level: {
+                  /** @enum {string} */
+                  level: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
+                  /** @description Windows ended by a staff answer before their due time */
+                  met: number;
+                  /** @description Windows that ran out (or were answered after their due time) */
+                  breached: number;
+                  percent: number | null;
+                }[];
+                /** @description The same windows by complaint category */
+                attainment_by_category: {
+                  category: string;
+                  /** @description Windows ended by a staff answer before their due time */
+                  met: number;
+                  /** @description Windows that ran out (or were answered after their due time) */
+                  breached: number;
+                  percent: number | null;
+                }[];
+                /** @description From filing to the event, over complaints first answered by staff in the range; wall-clock time (not business hours), so figures compare across calendars. Null percentiles when there are none. */
+                first_response: {
+                  /** @description Complaints first answered by staff in the range */
+                  count: number;
+                  p50_s: number | null;
+                  p90_s: number | null;
+                  p95_s: number | null;
+                };
+                /** @description From filing to the event, over complaints resolved in the range; wall-clock time (not business hours), so figures compare across calendars. Null percentiles when there are none. */
+                resolution: {
+                  /** @description Complaints resolved in the range */
+                  count: number;
+                  p50_s: number | null;
+                  p90_s: number | null;
+                  p95_s: number | null;
+                };
+                /** @description One entry per day of the range */
+                backlog: {
+                  /** @description The day (UTC) */
+                  date: string;
+                  /** @description Complaints open at the day's end (UTC midnight), by the level they were at */
+                  by_level: {
+                    L1: number;
+                    L2: number;
+                    L3: number;
+                    L4: number;
+                    L5: number;
+                    L6: number;
+                    L7: number;
+                    L8: number;
+                    L9: number;
+                  };
+                }[];
+              };
+            };
+          };
+        };
+        /** @description invalid_query: a query parameter is invalid (error.details.parameter names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_range: from or to is not a real date, to is before from, or the range is longer than 366 days */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/reports/sla.csv': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * SLA report as CSV
+     * @description SLA attainment per escalation level and per category, first-response and resolution time percentiles, and the backlog by level at the end of each day, over a range of UTC days (both inclusive), for your company only. Times are wall-clock seconds from filing.
+     */
+    get: {
+      parameters: {
+        query: {
+          /** @description First day of the range (UTC), YYYY-MM-DD */
+          from: string;
+          /** @description Last day of the range (UTC, inclusive), YYYY-MM-DD; at most 366 days after `from` */
+          to: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The report as CSV: a header line, then section,group,metric,value per figure */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/csv': string;
+          };
+        };
+        /** @description invalid_query: a query parameter is invalid (error.details.parameter names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_range: from or to is not a real date, to is before from, or the range is longer than 366 days */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/api-keys': {
     parameters: {
       query?: never;
@@ -6998,7 +7472,7 @@ export interface paths {
             description?: string | null;
             /** @description Default true */
             enabled?: boolean;
-            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
+            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
             events: string[];
             auth?: {
               /**
@@ -7640,7 +8114,7 @@ export interface paths {
             description?: string | null;
             /** @description Default true */
             enabled?: boolean;
-            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
+            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
             events?: string[];
             auth?: {
               /**
@@ -8367,6 +8841,7 @@ export interface paths {
             | 'complaint.delegated'
             | 'complaint.sla_warning'
             | 'complaint.sla_breached'
+            | 'complaint.flagged'
             | 'settlement.responded'
             | 'message.new'
             | 'evidence.uploaded'
@@ -8650,6 +9125,7 @@ export interface paths {
             | 'complaint.delegated'
             | 'complaint.sla_warning'
             | 'complaint.sla_breached'
+            | 'complaint.flagged'
             | 'settlement.responded'
             | 'message.new'
             | 'evidence.uploaded'
@@ -11696,6 +12172,7 @@ export interface components {
         name: string | null;
       } | null;
       claimed_by: string | null;
+      flagged_at: string | null;
       delegated_to: string | null;
       resolution: {
         resolution_type: string | null;
@@ -11737,6 +12214,7 @@ export interface components {
         | 'complaint.delegated'
         | 'complaint.sla_warning'
         | 'complaint.sla_breached'
+        | 'complaint.flagged'
         | 'settlement.responded'
         | 'message.new'
         | 'evidence.uploaded'
@@ -11773,6 +12251,7 @@ export interface components {
         | 'complaint.delegated'
         | 'complaint.sla_warning'
         | 'complaint.sla_breached'
+        | 'complaint.flagged'
         | 'settlement.responded'
         | 'message.new'
         | 'evidence.uploaded'

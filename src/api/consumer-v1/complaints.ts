@@ -140,10 +140,12 @@ export function consumerRoutes({ ctx }: RouteDeps) {
       },
       async (request) => {
         const page = pageOf(request.query);
+        // Whether the company flagged a complaint is the company's own marker, not a consumer's filter.
+        const { flagged: _flagged, ...filters } = request.query;
         const { rows, total } = await listComplaints(
           ctx.store.db,
           { consumerId: consumerId(request) },
-          { ...request.query, ...page },
+          { ...filters, ...page },
         );
         const now = ctx.clock.now();
         return okList(

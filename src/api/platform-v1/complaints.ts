@@ -18,6 +18,11 @@ export const ComplaintListQuery = Type.Object(
           '`me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld.',
       }),
     ),
+    flagged: Type.Optional(
+      StringEnum(['true', 'false'] as const, {
+        description: "`true`: only complaints the company's breach rule flagged; `false`: only unflagged ones.",
+      }),
+    ),
     ...PageQuery,
   },
   { additionalProperties: false },
@@ -50,12 +55,13 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
       },
       async (request) => {
         const page = pageOf(request.query);
-        const { assignee, ...filters } = request.query;
+        const { assignee, flagged, ...filters } = request.query;
         const holder = assignee === 'me' ? request.company!.label : assignee === 'none' ? null : undefined;
         const { rows, total } = await listCompanyComplaints(ctx.store.db, request.company!.companyId, {
           ...filters,
           ...page,
           holder,
+          flagged: flagged === undefined ? undefined : flagged === 'true',
         });
         const now = ctx.clock.now();
         return okList(

@@ -1,3 +1,4 @@
+import { getBreachRule, setBreachRule } from '../../domain/breach-rule.js';
 import { getRetention, setOwnRetention } from '../../domain/retention.js';
 import { getSlaSettings, setSlaSettings } from '../../domain/sla.js';
 import { getSlaCalendar, setSlaCalendar } from '../../domain/sla-calendar.js';
@@ -5,6 +6,8 @@ import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok } from '../schemas.js';
 import {
+  BreachRuleBody,
+  BreachRuleSchema,
   RetentionSettingsBody,
   RetentionSettingsSchema,
   SlaCalendarBody,
@@ -18,12 +21,18 @@ const calendarInfo =
   'pauses while the company waits on the consumer, and the warning fractions. Until a company sets one it has the ' +
   '24×7 calendar (windows count elapsed time). A new calendar applies to windows that start or resume after it.';
 
+const breachInfo =
+  'What happens to a complaint when its response window is breached, besides `complaint.sla_breached` and the ' +
+  'escalation: reassign it (to a named staff user, or the least-loaded agent or admin) and/or flag it. Each change ' +
+  "is written to the complaint's timeline in the transaction that announces the breach: `complaint.assigned` with " +
+  '`assigned_by: "breach_rule"`, `complaint.flagged`. Applies to breaches from the change on.';
+
 /**
  * Company settings. `GET /settings/sla` shows the effective SLA windows per level and the action wait (any key or
  * session); `PUT /settings/sla` replaces the company's overrides (admin). New values apply to windows that start
  * after the change. `GET /settings/retention` shows how long history is kept (any key or session); `PUT` changes it
  * within the plan's maximum (admin). `GET`/`PUT /settings/calendar` likewise for the business-hours calendar windows
- * count.
+ * count. `GET`/`PUT /settings/breach-rule` likewise for what a breached window does to the complaint.
  */
 export function settingsRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
@@ -125,6 +134,37 @@ export function settingsRoutes({ ctx }: RouteDeps) {
         },
       },
       async (request) => ok(await setSlaCalendar(ctx, request.company!.companyId, request.body)),
+    );
+
+    app.get(
+      '/settings/breach-rule',
+      {
+        onRequest: read,
+        schema: { tags, summary: 'Breach rule', description: breachInfo, response: { 200: Ok(BreachRuleSchema) } },
+      },
+      async (request) => ok(await getBreachRule(ctx.store.db, request.company!.companyId)),
+    );
+
+    app.put(
+      '/settings/breach-rule',
+      {
+        onRequest: admin,
+        config: {
+          errors: {
+            400: 'validation_failed: assignee given without `reassign: user`',
+            404: 'assignee_not_found: no staff user of your company has that email',
+            409: 'assignee_cannot_work: the user is a viewer',
+          },
+        },
+        schema: {
+          tags,
+          summary: 'Replace the breach rule',
+          description: breachInfo,
+          body: BreachRuleBody,
+          response: { 200: Ok(BreachRuleSchema) },
+        },
+      },
+      async (request) => ok(await setBreachRule(ctx, request.company!.companyId, request.body)),
     );
   };
 }

@@ -8,6 +8,7 @@ import {
   OPERATOR_MAX_RETENTION_DAYS,
   type RetentionView,
 } from '../../domain/retention.js';
+import type { BreachRule } from '../../domain/breach-rule.js';
 import { WEEKDAYS } from '../../domain/business-time.js';
 import { MAX_WINDOW_S, MIN_WINDOW_S, type SlaSettingsView } from '../../domain/sla.js';
 import {
@@ -202,10 +203,31 @@ export const SlaCalendarBody = Type.Object(
   { additionalProperties: false },
 );
 
+const breachRuleFields = {
+  reassign: StringEnum(['none', 'user', 'least_loaded'] as const, {
+    description:
+      '`none`: keep the holder; `user`: give the complaint to `assignee`; `least_loaded`: give it to the agent or ' +
+      'admin holding the fewest open complaints (ties by email), other than its holder.',
+  }),
+  assignee: Nullable(
+    Type.String({
+      maxLength: 320,
+      description: 'With `reassign: user`: the email of a staff user of your company (not a viewer); null otherwise.',
+    }),
+  ),
+  flag: Type.Boolean({
+    description: 'Flag the complaint (`flagged_at`; `GET /complaints?flagged=true` lists flagged complaints).',
+  }),
+};
+
+export const BreachRuleSchema = Type.Object(breachRuleFields, { title: 'BreachRule' });
+export const BreachRuleBody = Type.Object(breachRuleFields, { additionalProperties: false });
+
 type _ShapeChecks = [
   Expect<SameKeys<RetentionView, Static<typeof RetentionSettingsSchema>>>,
   Expect<SameKeys<ApiKeyView, Static<typeof ApiKeySchema>>>,
   Expect<SameKeys<SlaSettingsView, Static<typeof SlaSettingsSchema>>>,
   Expect<SameKeys<SlaCalendarView, Static<typeof SlaCalendarSchema>>>,
   Expect<SameKeys<SlaCalendarInput, Static<typeof SlaCalendarBody>>>,
+  Expect<SameKeys<BreachRule, Static<typeof BreachRuleSchema>>>,
 ];

@@ -74,6 +74,12 @@ export const ComplaintDetailSchema = Type.Object(
     updated_at: DateTime(),
     consumer: Nullable(Type.Object({ email: Type.String(), name: Nullable(Type.String()) })),
     claimed_by: Nullable(Type.String()),
+    flagged_at: Nullable(
+      DateTime({
+        description:
+          "When the company's breach rule flagged the complaint (PUT /settings/breach-rule); null if it has not.",
+      }),
+    ),
     delegated_to: Nullable(Type.String()),
     resolution: Nullable(
       Type.Object({

@@ -39,6 +39,8 @@ function summary(e: ComplaintEvent): string {
       return `SLA warning: ${Math.round(Number(d.fraction) * 100)}% of the ${str(d.level)} window used (due ${formatDate(str(d.due_at))})`;
     case 'complaint.sla_breached':
       return `SLA breached: the ${str(d.level)} window passed (due ${formatDate(str(d.due_at))})`;
+    case 'complaint.flagged':
+      return `Flagged by the breach rule after the ${str(d.level)} window was breached`;
     case 'followup.replied':
       return d.all_answered ? 'Follow-up answered (all answered)' : 'Follow-up answered';
     default: {

@@ -46,7 +46,7 @@ interface InputProps {
   hint?: ComponentChildren;
   error?: string | null;
   warning?: string | null;
-  type?: 'text' | 'email' | 'password' | 'url' | 'number' | 'datetime-local' | 'search';
+  type?: 'text' | 'email' | 'password' | 'url' | 'number' | 'datetime-local' | 'date' | 'search';
   placeholder?: string;
   maxLength?: number;
   min?: string;

@@ -6,6 +6,7 @@ import { useSession } from '../session';
 
 const NAV = [
   { href: '/complaints', label: 'Complaints', match: ['/complaints'] },
+  { href: '/reports', label: 'Reports', match: ['/reports'] },
   // A Shield feedback record belongs to the Escalation Shield tab of Integrations.
   { href: '/settings/integrations/api-keys', label: 'Integrations', match: ['/settings/integrations', '/shield'] },
   { href: '/settings/retention', label: 'Data retention', match: ['/settings/retention'] },

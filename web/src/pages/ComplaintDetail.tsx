@@ -66,6 +66,7 @@ export function ComplaintDetailPage({ id }: { id: string }) {
                 />
                 {c.is_overdue && <Badge value="Overdue" tone="danger" />}
                 {c.sla_paused && <Badge value="SLA paused" tone="info" />}
+                {c.flagged_at && <Badge value="Flagged" tone="danger" />}
               </div>
             </div>
             <button type="button" class="btn" onClick={refreshAll} disabled={complaint.loading}>

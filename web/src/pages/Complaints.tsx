@@ -20,6 +20,7 @@ export function ComplaintsPage() {
   const stage = search.get('stage') ?? '';
   const level = search.get('escalation_level') ?? '';
   const assignee = search.get('assignee') ?? '';
+  const flagged = search.get('flagged') ?? '';
   const page = Math.max(1, Number(search.get('page')) || 1);
   useEffect(() => {
     document.title = 'Complaints · Escalatr';
@@ -28,9 +29,9 @@ export function ComplaintsPage() {
   const list = useAsync(
     () =>
       api.list<ComplaintSummary>(
-        `/api/v1/complaints${query({ status, stage, escalation_level: level, assignee, page, limit: LIMIT })}`,
+        `/api/v1/complaints${query({ status, stage, escalation_level: level, assignee, flagged, page, limit: LIMIT })}`,
       ),
-    [status, stage, level, assignee, page],
+    [status, stage, level, assignee, flagged, page],
   );
   const filter = (key: string) => (value: string) => setSearch({ [key]: value, page: null });
 
@@ -61,11 +62,30 @@ export function ComplaintsPage() {
             { value: 'none', label: 'Unassigned' },
           ]}
         />
-        {(status || stage || level || assignee) && (
+        <SelectField
+          label="Breach flag"
+          value={flagged}
+          onValue={filter('flagged')}
+          options={[
+            { value: '', label: 'Flagged or not' },
+            { value: 'true', label: 'Flagged' },
+            { value: 'false', label: 'Not flagged' },
+          ]}
+        />
+        {(status || stage || level || assignee || flagged) && (
           <button
             type="button"
             class="btn btn-quiet align-end"
-            onClick={() => setSearch({ status: null, stage: null, escalation_level: null, assignee: null, page: null })}
+            onClick={() =>
+              setSearch({
+                status: null,
+                stage: null,
+                escalation_level: null,
+                assignee: null,
+                flagged: null,
+                page: null,
+              })
+            }
           >
             Clear filters
           </button>
@@ -115,7 +135,9 @@ export function ComplaintsPage() {
               {list.data && list.data.data.length === 0 && (
                 <tr>
                   <td colSpan={8} class="empty">
-                    {status || stage || level || assignee ? 'No complaints match these filters.' : 'No complaints yet.'}
+                    {status || stage || level || assignee || flagged
+                      ? 'No complaints match these filters.'
+                      : 'No complaints yet.'}
                   </td>
                 </tr>
               )}

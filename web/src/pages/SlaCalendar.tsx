@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
+import { BreachRuleCard } from './BreachRuleCard';
 import { TextArea, TextField } from '../components/Field';
 import { Notice, Outcome } from '../components/Notice';
 import { Toggle } from '../components/Toggle';
@@ -206,6 +207,7 @@ export function SlaCalendarPage() {
           </fieldset>
         </form>
       )}
+      <BreachRuleCard admin={admin} />
     </section>
   );
 }
