@@ -9555,7 +9555,7 @@ export interface paths {
                   /** @description The delivery (GET /deliveries/{id} has its attempts) */
                   id: string;
                   /** @enum {string} */
-                  target: 'webhook' | 'slack' | 'email' | 'endpoint';
+                  target: 'webhook' | 'slack' | 'email' | 'broker' | 'endpoint';
                   endpoint_id: string | null;
                   destination_id: string | null;
                   /** @description The destination as the automation shows it; null for endpoints and for destinations since removed */
@@ -9589,6 +9589,16 @@ export interface paths {
                             /** @enum {string} */
                             type: 'email';
                             to: string[];
+                          }
+                        | {
+                            id: string;
+                            /** @enum {string} */
+                            type: 'broker';
+                            /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                            url: string;
+                            /** @description Whether a password is stored (sealed) for the URL */
+                            has_url_password: boolean;
+                            timeout_ms: number;
                           }
                       )
                     | null;
@@ -9744,6 +9754,16 @@ export interface paths {
                       type: 'email';
                       to: string[];
                     }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
+                    }
                 )[];
                 /** Format: date-time */
                 created_at: string;
@@ -9824,7 +9844,8 @@ export interface paths {
               /** @description An existing destination of this automation, to keep it (and its stored credential). */
               id?: string;
               /** @enum {string} */
-              type: 'webhook' | 'slack' | 'email';
+              type: 'webhook' | 'slack' | 'email' | 'broker';
+              /** @description webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
               url?: string;
               auth?: {
                 /**
@@ -9835,7 +9856,7 @@ export interface paths {
                 token?: string;
                 header_name?: string;
               };
-              /** @description Webhook only; default 5000. */
+              /** @description Webhook and broker only; default 5000. */
               timeout_ms?: number;
               to?: string[];
             }[];
@@ -9892,6 +9913,16 @@ export interface paths {
                       /** @enum {string} */
                       type: 'email';
                       to: string[];
+                    }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
                     }
                 )[];
                 /** Format: date-time */
@@ -10050,6 +10081,16 @@ export interface paths {
                       /** @enum {string} */
                       type: 'email';
                       to: string[];
+                    }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
                     }
                 )[];
                 /** Format: date-time */
@@ -10230,7 +10271,8 @@ export interface paths {
               /** @description An existing destination of this automation, to keep it (and its stored credential). */
               id?: string;
               /** @enum {string} */
-              type: 'webhook' | 'slack' | 'email';
+              type: 'webhook' | 'slack' | 'email' | 'broker';
+              /** @description webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
               url?: string;
               auth?: {
                 /**
@@ -10241,7 +10283,7 @@ export interface paths {
                 token?: string;
                 header_name?: string;
               };
-              /** @description Webhook only; default 5000. */
+              /** @description Webhook and broker only; default 5000. */
               timeout_ms?: number;
               to?: string[];
             }[];
@@ -10298,6 +10340,16 @@ export interface paths {
                       /** @enum {string} */
                       type: 'email';
                       to: string[];
+                    }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
                     }
                 )[];
                 /** Format: date-time */
@@ -10392,8 +10444,8 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Reveal a webhook destination's signing secret
-     * @description Alerts to a webhook destination carry X-Escalatr-Signature and the Standard Webhooks headers, made with this secret, besides the headers Shield receivers expect. Slack and email destinations have none.
+     * Reveal a webhook or broker destination's signing secret
+     * @description Alerts to a webhook destination carry X-Escalatr-Signature and the Standard Webhooks headers, made with this secret, besides the headers Shield receivers expect; alerts to a broker destination carry them as message headers. Slack and email destinations have none.
      */
     get: {
       parameters: {
@@ -10449,7 +10501,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook destination with this id in this automation of your company */
+        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook or broker destination with this id in this automation of your company */
         404: {
           headers: {
             [name: string]: unknown;
@@ -10496,7 +10548,7 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * Rotate a webhook destination's signing secret
+     * Rotate a webhook or broker destination's signing secret
      * @description The body is optional; the old secret keeps signing for grace_period_s seconds.
      */
     post: {
@@ -10561,7 +10613,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook destination with this id in this automation of your company */
+        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook or broker destination with this id in this automation of your company */
         404: {
           headers: {
             [name: string]: unknown;
