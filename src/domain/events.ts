@@ -13,7 +13,7 @@ export { EVENT_NAMES, type EventName } from './event-catalog.js';
 /** A delivery target beyond the company's subscribed endpoints (Shield destinations). */
 interface ExtraDelivery {
   destinationId: string;
-  target: 'webhook' | 'slack' | 'email';
+  target: 'webhook' | 'slack' | 'email' | 'broker';
   idempotencyKey: string;
 }
 

@@ -7,7 +7,14 @@ import type { Db, Tx } from '../storage/db.js';
 import type { AutomationsTable } from '../storage/schema.js';
 import { validateAuthConfig, type AuthType, type EndpointAuth } from '../webhooks/signature.js';
 // A Shield webhook's timeout bounds and auth types are an endpoint's.
-import { AUTH_TYPES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS, validateWebhookUrl } from '../webhooks/endpoints.js';
+import {
+  AUTH_TYPES,
+  MAX_TIMEOUT_MS,
+  MIN_TIMEOUT_MS,
+  validateBrokerUrl,
+  validateWebhookUrl,
+} from '../webhooks/endpoints.js';
+import { isBrokerUrl } from '../webhooks/brokers/destination.js';
 import { credentialsRequired, sameOrigin } from '../webhooks/credential-origin.js';
 import {
   DESTINATION_TYPES,
@@ -101,6 +108,32 @@ function checkOutboundUrl(ctx: DomainContext, value: unknown, field: string): st
   }
 }
 
+/**
+ * A broker destination's URL, by the rules of broker endpoints (the scheme picks the broker, a literal private
+ * address refused at save unless allow-listed), its password split off to be sealed with the rest. A URL without a
+ * password keeps the stored one only for the same scheme, host and port, so an edit cannot carry it elsewhere.
+ */
+function checkBrokerUrl(
+  ctx: DomainContext,
+  value: unknown,
+  field: string,
+  previous: { url: string; password: string | null } | null,
+): { url: string; password: string | null } {
+  if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'is required');
+  if (!isBrokerUrl(value))
+    throw new AppError('invalid_url', `${field}: must start with amqp://, nats://, redis:// or mqtt://`, { field });
+  let checked: { url: string; password: string | null };
+  try {
+    checked = validateBrokerUrl(value, { allowHttp: false, allowCidrs: ctx.config.webhookAllowCidrs });
+  } catch (err) {
+    if (err instanceof AppError) throw new AppError('invalid_url', `${field}: ${err.message}`, { field });
+    throw err;
+  }
+  if (checked.password === null && previous && sameOrigin(previous.url, checked.url))
+    return { url: checked.url, password: previous.password };
+  return checked;
+}
+
 function checkTimeout(value: unknown, field: string): number {
   if (value === undefined || value === null) return WEBHOOK_TIMEOUT_DEFAULT_MS;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_TIMEOUT_MS || value > MAX_TIMEOUT_MS) {
@@ -154,6 +187,7 @@ const FIELDS_BY_TYPE: Record<DestinationType, string[]> = {
   webhook: ['id', 'type', 'url', 'auth', 'timeout_ms'],
   slack: ['id', 'type', 'url'],
   email: ['id', 'type', 'to'],
+  broker: ['id', 'type', 'url', 'timeout_ms'],
 };
 
 function checkDestination(
@@ -163,9 +197,9 @@ function checkDestination(
   existing: Map<string, { row: DestinationRow; open: DestinationConfig }>,
 ): DestinationDraft {
   const field = `destinations[${i}]`;
-  if (!isObject(value)) throw invalid(field, 'must be an object with a type of webhook, slack or email');
+  if (!isObject(value)) throw invalid(field, 'must be an object with a type of webhook, slack, email or broker');
   const type = value.type as DestinationType;
-  if (!DESTINATION_TYPES.includes(type)) throw invalid(`${field}.type`, 'must be webhook, slack or email');
+  if (!DESTINATION_TYPES.includes(type)) throw invalid(`${field}.type`, 'must be webhook, slack, email or broker');
   const extra = Object.keys(value).find((k) => !FIELDS_BY_TYPE[type].includes(k));
   if (extra)
     throw invalid(`${field}.${extra}`, `is not a field of a ${type} destination (${FIELDS_BY_TYPE[type].join(', ')})`);
@@ -203,6 +237,12 @@ function checkDestination(
       spec: { type, config: { url: checkOutboundUrl(ctx, value.url ?? prev?.url, `${field}.url`) } },
       timeoutMs: SLACK_TIMEOUT_MS,
     };
+  }
+  if (type === 'broker') {
+    const prev = previous?.type === 'broker' ? previous.config : null;
+    // Left out on an edit, the URL (and its password) stay as they are.
+    const config = value.url === undefined && prev ? prev : checkBrokerUrl(ctx, value.url, `${field}.url`, prev);
+    return { keepId, spec: { type, config }, timeoutMs: checkTimeout(value.timeout_ms, `${field}.timeout_ms`) };
   }
   return {
     keepId,
@@ -293,6 +333,14 @@ export function destinationView(ctx: Pick<DomainContext, 'box'>, row: Destinatio
       return { id: row.id, type: 'slack' as const, url: maskUrlSecret(opened.config.url) };
     case 'email':
       return { id: row.id, type: 'email' as const, to: opened.config.to };
+    case 'broker':
+      return {
+        id: row.id,
+        type: 'broker' as const,
+        url: opened.config.url,
+        has_url_password: opened.config.password !== null,
+        timeout_ms: row.timeout_ms,
+      };
   }
 }
 

@@ -306,7 +306,7 @@ export interface DeliveriesTable {
   event_id: string;
   endpoint_id: string | null;
   destination_id: string | null;
-  target: string; // 'endpoint' | 'listener' | 'webhook' | 'slack' | 'email'
+  target: string; // 'endpoint' | 'listener' | 'webhook' | 'slack' | 'email' | 'broker'
   status: 'pending' | 'success' | 'failed' | 'dead';
   attempt_count: number;
   /** attempt_count when the current retry sequence began (a resend starts a new one). */
@@ -389,9 +389,9 @@ export interface DestinationsTable {
   id: string;
   automation_id: string;
   company_id: string;
-  type: 'webhook' | 'slack' | 'email';
-  config_enc: string; // encrypted JSON: url, auth, to
-  /** Webhook destinations' signing secret (sealed); null until one is made (other types never sign). */
+  type: 'webhook' | 'slack' | 'email' | 'broker';
+  config_enc: string; // encrypted JSON: url, auth, to; a broker URL's password
+  /** Webhook and broker destinations' signing secret (sealed); null until one is made (other types never sign). */
   secret_enc: string | null;
   prev_secret_enc: string | null;
   prev_secret_expires_at: number | null;

@@ -4,6 +4,7 @@ import { storedTransform, transformBody, TransformError } from './transform.js';
 import { brokerPassword, endpointAuth, endpointRetryScheduleMs } from './endpoints.js';
 import { openSigningSecrets } from './secret-rotation.js';
 import { isBrokerUrl } from './brokers/destination.js';
+import { brokerMessageHeaders } from './brokers/connection.js';
 import type { DeliveryRow } from '../queue/delivery.js';
 import type { DeliveryPlan, DeliveryTarget, PreparedBatch } from './targets.js';
 import type { DomainContext } from '../domain/context.js';
@@ -55,19 +56,6 @@ function transformFailed(message: string, retryScheduleMs: readonly number[] | u
 }
 
 /**
- * The signature and event headers as a broker message carries them: lowercase names (MQTT user properties and Redis
- * fields are case-sensitive; one spelling everywhere), without HTTP's content type and user agent.
- */
-function messageHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (lower !== 'content-type' && lower !== 'user-agent') out[lower] = value;
-  }
-  return out;
-}
-
-/**
  * Target 'endpoint': a company's own webhook endpoint. The body is the event's stored bytes — or, with a
  * transformation, the bytes it makes of them, the same on every attempt — and the signatures cover exactly what is
  * sent; the signature's timestamp is the attempt's.
@@ -115,7 +103,7 @@ export const endpointTarget: DeliveryTarget = {
         kind: 'broker',
         url: endpoint.url,
         password: brokerPassword(ctx, endpoint),
-        headers: messageHeaders(headers),
+        headers: brokerMessageHeaders(headers),
         body,
         messageId: event.id,
         timeoutMs: endpoint.timeout_ms,

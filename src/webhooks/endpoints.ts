@@ -209,6 +209,14 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
  */
 function validateEndpointUrl(raw: string, policy: UrlPolicy): { url: string; password: string | null } {
   if (typeof raw !== 'string' || !isBrokerUrl(raw)) return { url: validateWebhookUrl(raw, policy), password: null };
+  return validateBrokerUrl(raw, policy);
+}
+
+/**
+ * A broker URL as saved (by endpoints and Shield broker destinations): parsed by the broker's rules, a literal IP
+ * judged by the address guard, the password taken out to be sealed on its own. Throws 400 `invalid_url`.
+ */
+export function validateBrokerUrl(raw: string, policy: UrlPolicy): { url: string; password: string | null } {
   const fail = (message: string) => new AppError('invalid_url', message);
   if (raw.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters`);
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses

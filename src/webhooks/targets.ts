@@ -50,7 +50,7 @@ export type DeliveryPlan = HttpRequestPlan | BrokerPublishPlan | CustomSendPlan 
 
 /**
  * Turns a claimed delivery into what to send. One per `deliveries.target`: 'endpoint' (company webhooks,
- * src/webhooks/endpoint-target.ts) and 'webhook' | 'slack' | 'email' (Shield destinations, src/shield/destinations/).
+ * src/webhooks/endpoint-target.ts) and 'webhook' | 'slack' | 'email' | 'broker' (Shield destinations, src/shield/destinations/).
  */
 export interface DeliveryTarget {
   /**

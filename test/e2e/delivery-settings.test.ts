@@ -150,4 +150,35 @@ describe('delivery settings in a real browser: webhook rules, Shield destination
       await screenshot(page, 'shield-destination-key');
     });
   });
+
+  it('adds a message-broker destination to an automation: the URL is checked, the password kept out of sight', async () => {
+    await withPage(async (page) => {
+      await signIn(page, 'owner@volt.test', PASSWORD, '/settings/integrations/shield');
+      await page.getByRole('button', { name: 'New automation' }).click();
+      await page.getByLabel('Name').fill('Alerts to the bus');
+      await page.getByLabel('Destination 1 type').selectOption('broker');
+      const url = page.getByLabel('Broker URL');
+      await url.fill('https://bus.example.test/alerts');
+      await page.getByRole('button', { name: 'Create automation' }).click();
+      await expectText(page.getByText(/Enter an amqp:\/\/, nats:\/\/, redis:\/\/ or mqtt:\/\/ URL/), 'mqtt://');
+      await url.fill('redis://app:bus-password@127.0.0.1:6379/esc-alerts');
+      await page.getByRole('button', { name: 'Create automation' }).click();
+      await expectText(page.getByRole('status'), 'Automation created.');
+      await expectText(page.locator('li', { hasText: 'Broker redis://' }), 'redis://app@127.0.0.1:6379/esc-alerts');
+
+      await page.getByRole('button', { name: 'Edit automation Alerts to the bus' }).click();
+      expect(await page.getByLabel('Broker URL').inputValue()).toBe('redis://app@127.0.0.1:6379/esc-alerts');
+      await expectText(page.getByText('The saved password is encrypted and not shown'), 'same host and port');
+    });
+    const [row] = await stack.app.ctx.store.db
+      .selectFrom('destinations')
+      .selectAll()
+      .where('type', '=', 'broker')
+      .execute();
+    expect(row.config_enc).not.toContain('bus-password');
+    expect(stack.app.ctx.box.openJson(row.config_enc)).toEqual({
+      url: 'redis://app@127.0.0.1:6379/esc-alerts',
+      password: 'bus-password',
+    });
+  });
 });

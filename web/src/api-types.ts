@@ -1221,6 +1221,19 @@ export interface Automation {
         type: 'email';
         to: string[];
       }
+    | {
+        id: string;
+        type: 'broker';
+        /**
+         * The amqp://, nats://, redis:// or mqtt:// URL without its password
+         */
+        url: string;
+        /**
+         * Whether a password is stored (sealed) for the URL
+         */
+        has_url_password: boolean;
+        timeout_ms: number;
+      }
   )[];
   created_at: string;
   updated_at: string;
@@ -1248,7 +1261,10 @@ export interface AutomationInput {
      * An existing destination of this automation, to keep it (and its stored credential).
      */
     id?: string;
-    type: 'webhook' | 'slack' | 'email';
+    type: 'webhook' | 'slack' | 'email' | 'broker';
+    /**
+     * webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.
+     */
     url?: string;
     auth?: {
       /**
@@ -1259,7 +1275,7 @@ export interface AutomationInput {
       header_name?: string;
     };
     /**
-     * Webhook only; default 5000.
+     * Webhook and broker only; default 5000.
      */
     timeout_ms?: number;
     /**
@@ -1291,7 +1307,10 @@ export interface AutomationPatch {
      * An existing destination of this automation, to keep it (and its stored credential).
      */
     id?: string;
-    type: 'webhook' | 'slack' | 'email';
+    type: 'webhook' | 'slack' | 'email' | 'broker';
+    /**
+     * webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.
+     */
     url?: string;
     auth?: {
       /**
@@ -1302,7 +1321,7 @@ export interface AutomationPatch {
       header_name?: string;
     };
     /**
-     * Webhook only; default 5000.
+     * Webhook and broker only; default 5000.
      */
     timeout_ms?: number;
     /**
@@ -1384,7 +1403,7 @@ export interface RecordAlert {
      * The delivery (GET /deliveries/{id} has its attempts)
      */
     id: string;
-    target: 'webhook' | 'slack' | 'email' | 'endpoint';
+    target: 'webhook' | 'slack' | 'email' | 'broker' | 'endpoint';
     endpoint_id: string | null;
     destination_id: string | null;
     /**
@@ -1418,6 +1437,19 @@ export interface RecordAlert {
               id: string;
               type: 'email';
               to: string[];
+            }
+          | {
+              id: string;
+              type: 'broker';
+              /**
+               * The amqp://, nats://, redis:// or mqtt:// URL without its password
+               */
+              url: string;
+              /**
+               * Whether a password is stored (sealed) for the URL
+               */
+              has_url_password: boolean;
+              timeout_ms: number;
             }
         )
       | null;

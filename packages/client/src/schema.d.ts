@@ -10196,7 +10196,7 @@ export interface paths {
                   /** @description The delivery (GET /deliveries/{id} has its attempts) */
                   id: string;
                   /** @enum {string} */
-                  target: 'webhook' | 'slack' | 'email' | 'endpoint';
+                  target: 'webhook' | 'slack' | 'email' | 'broker' | 'endpoint';
                   endpoint_id: string | null;
                   destination_id: string | null;
                   /** @description The destination as the automation shows it; null for endpoints and for destinations since removed */
@@ -10230,6 +10230,16 @@ export interface paths {
                             /** @enum {string} */
                             type: 'email';
                             to: string[];
+                          }
+                        | {
+                            id: string;
+                            /** @enum {string} */
+                            type: 'broker';
+                            /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                            url: string;
+                            /** @description Whether a password is stored (sealed) for the URL */
+                            has_url_password: boolean;
+                            timeout_ms: number;
                           }
                       )
                     | null;
@@ -10385,6 +10395,16 @@ export interface paths {
                       type: 'email';
                       to: string[];
                     }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
+                    }
                 )[];
                 /** Format: date-time */
                 created_at: string;
@@ -10465,7 +10485,8 @@ export interface paths {
               /** @description An existing destination of this automation, to keep it (and its stored credential). */
               id?: string;
               /** @enum {string} */
-              type: 'webhook' | 'slack' | 'email';
+              type: 'webhook' | 'slack' | 'email' | 'broker';
+              /** @description webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
               url?: string;
               auth?: {
                 /**
@@ -10476,7 +10497,7 @@ export interface paths {
                 token?: string;
                 header_name?: string;
               };
-              /** @description Webhook only; default 5000. */
+              /** @description Webhook and broker only; default 5000. */
               timeout_ms?: number;
               to?: string[];
             }[];
@@ -10533,6 +10554,16 @@ export interface paths {
                       /** @enum {string} */
                       type: 'email';
                       to: string[];
+                    }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
                     }
                 )[];
                 /** Format: date-time */
@@ -10691,6 +10722,16 @@ export interface paths {
                       /** @enum {string} */
                       type: 'email';
                       to: string[];
+                    }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
                     }
                 )[];
                 /** Format: date-time */
@@ -10871,7 +10912,8 @@ export interface paths {
               /** @description An existing destination of this automation, to keep it (and its stored credential). */
               id?: string;
               /** @enum {string} */
-              type: 'webhook' | 'slack' | 'email';
+              type: 'webhook' | 'slack' | 'email' | 'broker';
+              /** @description webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
               url?: string;
               auth?: {
                 /**
@@ -10882,7 +10924,7 @@ export interface paths {
                 token?: string;
                 header_name?: string;
               };
-              /** @description Webhook only; default 5000. */
+              /** @description Webhook and broker only; default 5000. */
               timeout_ms?: number;
               to?: string[];
             }[];
@@ -10939,6 +10981,16 @@ export interface paths {
                       /** @enum {string} */
                       type: 'email';
                       to: string[];
+                    }
+                  | {
+                      id: string;
+                      /** @enum {string} */
+                      type: 'broker';
+                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      url: string;
+                      /** @description Whether a password is stored (sealed) for the URL */
+                      has_url_password: boolean;
+                      timeout_ms: number;
                     }
                 )[];
                 /** Format: date-time */
@@ -11033,8 +11085,8 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Reveal a webhook destination's signing secret
-     * @description Alerts to a webhook destination carry X-Escalatr-Signature and the Standard Webhooks headers, made with this secret, besides the headers Shield receivers expect. Slack and email destinations have none.
+     * Reveal a webhook or broker destination's signing secret
+     * @description Alerts to a webhook destination carry X-Escalatr-Signature and the Standard Webhooks headers, made with this secret, besides the headers Shield receivers expect; alerts to a broker destination carry them as message headers. Slack and email destinations have none.
      */
     get: {
       parameters: {
@@ -11090,7 +11142,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook destination with this id in this automation of your company */
+        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook or broker destination with this id in this automation of your company */
         404: {
           headers: {
             [name: string]: unknown;
@@ -11137,7 +11189,7 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * Rotate a webhook destination's signing secret
+     * Rotate a webhook or broker destination's signing secret
      * @description The body is optional; the old secret keeps signing for grace_period_s seconds.
      */
     post: {
@@ -11202,7 +11254,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook destination with this id in this automation of your company */
+        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no webhook or broker destination with this id in this automation of your company */
         404: {
           headers: {
             [name: string]: unknown;

@@ -57,7 +57,7 @@ const FeedbackQuery = Type.Object(
 const acceptAnyBody = () => () => true;
 
 const AUTOMATION_404 = 'not_found: no such automation of your company';
-const DESTINATION_404 = 'not_found: no webhook destination with this id in this automation of your company';
+const DESTINATION_404 = 'not_found: no webhook or broker destination with this id in this automation of your company';
 const AUTOMATION_400 = 'validation_failed or invalid_url: a field is invalid (error.details.field names it)';
 
 /** Escalation Shield: feedback ingestion and listing, and automations with their destinations. */
@@ -254,10 +254,11 @@ export function shieldRoutes({ ctx }: RouteDeps) {
         config: { errors: { 404: DESTINATION_404 } },
         schema: {
           tags,
-          summary: "Reveal a webhook destination's signing secret",
+          summary: "Reveal a webhook or broker destination's signing secret",
           description:
             'Alerts to a webhook destination carry X-Escalatr-Signature and the Standard Webhooks headers, made with ' +
-            'this secret, besides the headers Shield receivers expect. Slack and email destinations have none.',
+            'this secret, besides the headers Shield receivers expect; alerts to a broker destination carry them as ' +
+            'message headers. Slack and email destinations have none.',
           params: DestinationParams,
           response: { 200: Ok(SecretSchema) },
         },
@@ -277,7 +278,7 @@ export function shieldRoutes({ ctx }: RouteDeps) {
         config: { errors: { 404: DESTINATION_404 } },
         schema: {
           tags,
-          summary: "Rotate a webhook destination's signing secret",
+          summary: "Rotate a webhook or broker destination's signing secret",
           description: 'The body is optional; the old secret keeps signing for grace_period_s seconds.',
           params: DestinationParams,
           body: RegenerateSecretBody,

@@ -132,7 +132,20 @@ const EmailDestinationView = Type.Object({
   to: Type.Array(Type.String()),
 });
 
-const DestinationViewSchema = Type.Union([WebhookDestinationView, SlackDestinationView, EmailDestinationView]);
+const BrokerDestinationView = Type.Object({
+  id: Type.String(),
+  type: Type.Literal('broker'),
+  url: Type.String({ description: 'The amqp://, nats://, redis:// or mqtt:// URL without its password' }),
+  has_url_password: Type.Boolean({ description: 'Whether a password is stored (sealed) for the URL' }),
+  timeout_ms: Type.Integer(),
+});
+
+const DestinationViewSchema = Type.Union([
+  WebhookDestinationView,
+  SlackDestinationView,
+  EmailDestinationView,
+  BrokerDestinationView,
+]);
 
 const FilterSchema = Type.Object(
   {
@@ -159,7 +172,7 @@ export const AutomationSchema = Type.Object(
 const AlertDeliverySchema = Type.Object(
   {
     id: Type.String({ description: 'The delivery (GET /deliveries/{id} has its attempts)' }),
-    target: Type.Unsafe<string>({ type: 'string', enum: ['webhook', 'slack', 'email', 'endpoint'] }),
+    target: Type.Unsafe<string>({ type: 'string', enum: ['webhook', 'slack', 'email', 'broker', 'endpoint'] }),
     endpoint_id: Nullable(Type.String({ description: 'A company webhook endpoint subscribed to shield.alert' })),
     destination_id: Nullable(Type.String({ description: 'A destination of the automation' })),
     destination: Nullable(DestinationViewSchema, {
@@ -199,8 +212,15 @@ const DestinationBody = Type.Object(
         description: 'An existing destination of this automation, to keep it (and its stored credential).',
       }),
     ),
-    type: StringEnum(['webhook', 'slack', 'email'] as const),
-    url: Type.Optional(Type.String({ maxLength: MAX_URL_LENGTH })),
+    type: StringEnum(['webhook', 'slack', 'email', 'broker'] as const),
+    url: Type.Optional(
+      Type.String({
+        maxLength: MAX_URL_LENGTH,
+        description:
+          'webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); ' +
+          'a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.',
+      }),
+    ),
     auth: Type.Optional(
       Type.Object(
         {
@@ -215,7 +235,7 @@ const DestinationBody = Type.Object(
       Type.Integer({
         minimum: MIN_TIMEOUT_MS,
         maximum: MAX_TIMEOUT_MS,
-        description: `Webhook only; default ${WEBHOOK_TIMEOUT_DEFAULT_MS}.`,
+        description: `Webhook and broker only; default ${WEBHOOK_TIMEOUT_DEFAULT_MS}.`,
       }),
     ),
     to: Type.Optional(Type.Array(Type.String({ maxLength: 254 }), { maxItems: MAX_EMAIL_RECIPIENTS })),

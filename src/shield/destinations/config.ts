@@ -4,7 +4,7 @@ import type { DestinationsTable } from '../../storage/schema.js';
 import type { EndpointAuth } from '../../webhooks/signature.js';
 
 export type DestinationType = DestinationsTable['type'];
-export const DESTINATION_TYPES: readonly DestinationType[] = ['webhook', 'slack', 'email'];
+export const DESTINATION_TYPES: readonly DestinationType[] = ['webhook', 'slack', 'email', 'broker'];
 
 /** What is sealed in `destinations.config_enc`: URLs and credentials are encrypted at rest. */
 interface WebhookConfig {
@@ -18,11 +18,17 @@ interface SlackConfig {
 interface EmailConfig {
   to: string[];
 }
+interface BrokerConfig {
+  /** amqp://, nats://, redis:// or mqtt://, as endpoints take them; without its password. */
+  url: string;
+  password: string | null;
+}
 
 export type DestinationConfig =
   | { type: 'webhook'; config: WebhookConfig }
   | { type: 'slack'; config: SlackConfig }
-  | { type: 'email'; config: EmailConfig };
+  | { type: 'email'; config: EmailConfig }
+  | { type: 'broker'; config: BrokerConfig };
 
 export type DestinationRow = Selectable<DestinationsTable>;
 

@@ -1,4 +1,5 @@
 import type { TargetRegistry } from '../../webhooks/targets.js';
+import { brokerTarget } from './broker.js';
 import { emailTarget } from './email.js';
 import { slackTarget } from './slack.js';
 import { webhookTarget } from './webhook.js';
@@ -8,4 +9,5 @@ export const shieldTargets: TargetRegistry = {
   webhook: webhookTarget,
   slack: slackTarget,
   email: emailTarget,
+  broker: brokerTarget,
 };

@@ -11,9 +11,12 @@ import type { DestinationRow } from './config.js';
  * Shield receivers expect and carry both signatures besides, so a receiver may verify them or ignore them.
  */
 
-/** A new destination's sealed secret: webhook destinations sign, Slack and email do not. */
+/** Webhook and broker destinations sign their alerts; Slack and email do not. */
+const SIGNED_TYPES: readonly DestinationRow['type'][] = ['webhook', 'broker'];
+
+/** A new destination's sealed secret, for the types that sign. */
 export function newDestinationSecret(ctx: Pick<DomainContext, 'box'>, type: DestinationRow['type']): string | null {
-  return type === 'webhook' ? ctx.box.seal(newWebhookSecret()) : null;
+  return SIGNED_TYPES.includes(type) ? ctx.box.seal(newWebhookSecret()) : null;
 }
 
 /**
@@ -41,7 +44,7 @@ export async function destinationSigningSecrets(
   return openSigningSecrets(ctx.box, { ...withSecret, secret_enc: withSecret.secret_enc! }, now);
 }
 
-/** A webhook destination of one of the company's automations; anything else answers as missing. */
+/** A signing (webhook or broker) destination of one of the company's automations; anything else answers as missing. */
 async function findWebhookDestination(
   db: Db | Tx,
   companyId: string,
@@ -54,9 +57,9 @@ async function findWebhookDestination(
     .where('id', '=', destinationId)
     .where('automation_id', '=', automationId)
     .where('company_id', '=', companyId)
-    .where('type', '=', 'webhook')
+    .where('type', 'in', SIGNED_TYPES)
     .executeTakeFirst();
-  if (!row) throw notFound('webhook destination');
+  if (!row) throw notFound('webhook or broker destination');
   return row;
 }
 

@@ -10,6 +10,19 @@ export interface BrokerMessage {
 }
 
 /**
+ * The signature and event headers as a broker message carries them: lowercase names (MQTT user properties and Redis
+ * fields are case-sensitive; one spelling everywhere), without HTTP's content type and user agent.
+ */
+export function brokerMessageHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower !== 'content-type' && lower !== 'user-agent') out[lower] = value;
+  }
+  return out;
+}
+
+/**
  * A broker that answered and said no — wrong credentials, or a destination it refuses (no such exchange, no stream
  * for the subject, a key of another type). `answer` is the broker's own words, recorded on the attempt.
  */

@@ -14,7 +14,7 @@ import { sameOrigin, urlProblem } from './WebhookCard';
 interface DestinationDraft {
   key: number;
   id?: string;
-  type: 'webhook' | 'slack' | 'email';
+  type: 'webhook' | 'slack' | 'email' | 'broker';
   url: string;
   to: string;
   authType: AuthType;
@@ -26,7 +26,11 @@ interface DestinationDraft {
   savedHeaderName?: string;
   /** As loaded: a Slack URL comes back masked, so it is sent again only if the user typed a new one. */
   savedUrl?: string;
+  /** A broker URL comes back without its password; the stored one is kept for the same host and port. */
+  hasUrlPassword?: boolean;
 }
+
+const BROKER_SCHEME = /^(amqp|nats|redis|mqtt):\/\//i;
 
 let nextKey = 1;
 const splitList = (s: string) =>
@@ -48,6 +52,15 @@ function draftOf(d: Destination): DestinationDraft {
   };
   if (d.type === 'email') return { ...base, type: 'email', to: d.to.join(', ') };
   if (d.type === 'slack') return { ...base, type: 'slack', url: d.url, savedUrl: d.url };
+  if (d.type === 'broker')
+    return {
+      ...base,
+      type: 'broker',
+      url: d.url,
+      savedUrl: d.url,
+      hasUrlPassword: d.has_url_password,
+      timeoutS: String(Math.round(d.timeout_ms / 1000)),
+    };
   const auth = d.auth?.type ?? 'none';
   const headerName = d.auth?.header_name ?? '';
   return {
@@ -82,6 +95,14 @@ function destinationErrors(d: DestinationDraft, allowHttp: boolean): Record<stri
       e.to = 'Enter one or more email addresses, separated by commas.';
     return e;
   }
+  const timeout = Number(d.timeoutS);
+  const timeoutError = !Number.isInteger(timeout) || timeout < 1 || timeout > 30 ? 'From 1 to 30 seconds.' : null;
+  if (d.type === 'broker') {
+    if (!BROKER_SCHEME.test(d.url.trim()))
+      e.url = 'Enter an amqp://, nats://, redis:// or mqtt:// URL naming the exchange, subject, stream or topic.';
+    if (timeoutError) e.timeout = timeoutError;
+    return e;
+  }
   const unchangedSlack = d.type === 'slack' && d.id && d.url === d.savedUrl;
   const url = urlProblem(d.url, allowHttp);
   if (url.error && !unchangedSlack) e.url = url.error;
@@ -100,8 +121,7 @@ function destinationErrors(d: DestinationDraft, allowHttp: boolean): Record<stri
       e.credential = "The URL's host changed: enter the credential again.";
     if (d.authType === 'custom_header' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(d.headerName.trim()))
       e.headerName = 'Enter a header name.';
-    const t = Number(d.timeoutS);
-    if (!Number.isInteger(t) || t < 1 || t > 30) e.timeout = 'From 1 to 30 seconds.';
+    if (timeoutError) e.timeout = timeoutError;
   }
   return e;
 }
@@ -112,6 +132,7 @@ function destinationBody(d: DestinationDraft): Record<string, unknown> {
   // An existing destination keeps what is not sent: the unmasked Slack URL, the stored credential.
   if (d.type === 'slack')
     return d.id && d.url === d.savedUrl ? { ...id, type: 'slack' } : { ...id, type: 'slack', url: d.url.trim() };
+  if (d.type === 'broker') return { ...id, type: 'broker', url: d.url.trim(), timeout_ms: Number(d.timeoutS) * 1000 };
   const body: Record<string, unknown> = {
     ...id,
     type: 'webhook',
@@ -136,7 +157,7 @@ interface Props {
   onCancel: () => void;
 }
 
-/** Create or edit an Escalation Shield automation: its filter and where alerts go (webhook, Slack, email). */
+/** Create or edit an Escalation Shield automation: its filter and where alerts go (webhook, Slack, email, broker). */
 export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Props) {
   const [name, setName] = useState(automation?.name ?? '');
   const [active, setActive] = useState(automation?.active ?? true);
@@ -233,6 +254,7 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                     { value: 'webhook', label: 'Webhook' },
                     { value: 'slack', label: 'Slack' },
                     { value: 'email', label: 'Email' },
+                    { value: 'broker', label: 'Message broker' },
                   ]}
                 />
                 {d.type === 'email' ? (
@@ -242,6 +264,21 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                     onValue={(v) => update(d.key, { to: v })}
                     error={err(i, 'to')}
                     placeholder="oncall@your-company.com"
+                    class="span-2"
+                  />
+                ) : d.type === 'broker' ? (
+                  <TextField
+                    label="Broker URL"
+                    autoComplete="off"
+                    value={d.url}
+                    onValue={(v) => update(d.key, { url: v })}
+                    error={err(i, 'url')}
+                    placeholder="amqp://user:password@broker.your-domain.com:5672/exchange?routing_key=alerts"
+                    hint={
+                      d.hasUrlPassword
+                        ? 'The scheme picks the broker. The saved password is encrypted and not shown: leave it out to keep it for the same host and port.'
+                        : 'The scheme picks the broker: amqp://, nats://, redis:// or mqtt://. A password in the URL is stored encrypted.'
+                    }
                     class="span-2"
                   />
                 ) : (
@@ -301,13 +338,28 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                   />
                 </div>
               )}
-              {d.type === 'webhook' && automation && d.id && (
+              {d.type === 'broker' && (
+                <div class="grid-3">
+                  <TextField
+                    label="Timeout (seconds)"
+                    type="number"
+                    min="1"
+                    max="30"
+                    value={d.timeoutS}
+                    onValue={(v) => update(d.key, { timeoutS: v })}
+                    error={err(i, 'timeout')}
+                  />
+                </div>
+              )}
+              {(d.type === 'webhook' || d.type === 'broker') && automation && d.id && (
                 <SecretField
                   secretPath={`/api/v1/automations/${encodeURIComponent(automation.id)}/destinations/${encodeURIComponent(d.id)}/secret`}
                   fieldId={d.id}
                   hint={
                     <>
-                      Alerts carry the headers Shield receivers expect and are signed besides: verify{' '}
+                      {d.type === 'broker'
+                        ? 'Messages carry the signature headers as message headers: verify '
+                        : 'Alerts carry the headers Shield receivers expect and are signed besides: verify '}
                       <code>X-Escalatr-Signature</code> or the Standard Webhooks headers with this key, or ignore them.
                     </>
                   }

@@ -12,8 +12,14 @@ import { canAdmin, useSession } from '../session';
 import type { Automation, Destination, Feedback } from '../types';
 import { AutomationForm } from './AutomationForm';
 
+const TYPE_LABELS: Record<Destination['type'], string> = {
+  webhook: 'Webhook',
+  slack: 'Slack',
+  email: 'Email',
+  broker: 'Broker',
+};
 const describeDestination = (d: Destination) =>
-  d.type === 'email' ? `Email ${d.to.join(', ')}` : `${d.type === 'slack' ? 'Slack' : 'Webhook'} ${d.url}`;
+  d.type === 'email' ? `Email ${d.to.join(', ')}` : `${TYPE_LABELS[d.type]} ${d.url}`;
 
 /** Settings → Integrations → Escalation Shield: automations that alert on risky feedback, and the scored feedback. */
 export function ShieldTab() {
