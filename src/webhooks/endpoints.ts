@@ -440,6 +440,7 @@ export async function createEndpoint(
       disabled_reason: enabled ? null : 'manual',
       disabled_at: enabled ? null : now,
       failing_since: null,
+      ops_notice: null,
       created_at: now,
       updated_at: now,
     };

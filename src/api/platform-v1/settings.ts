@@ -1,10 +1,13 @@
 import { getRetention, setOwnRetention } from '../../domain/retention.js';
 import { getSlaSettings, setSlaSettings } from '../../domain/sla.js';
 import { getSlaCalendar, setSlaCalendar } from '../../domain/sla-calendar.js';
+import { getOperationsSettings, setOperationsSettings } from '../../webhooks/operations-settings.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok } from '../schemas.js';
 import {
+  OperationsSettingsBody,
+  OperationsSettingsSchema,
   RetentionSettingsBody,
   RetentionSettingsSchema,
   SlaCalendarBody,
@@ -23,7 +26,7 @@ const calendarInfo =
  * session); `PUT /settings/sla` replaces the company's overrides (admin). New values apply to windows that start
  * after the change. `GET /settings/retention` shows how long history is kept (any key or session); `PUT` changes it
  * within the plan's maximum (admin). `GET`/`PUT /settings/calendar` likewise for the business-hours calendar windows
- * count.
+ * count. `GET`/`PUT /settings/operations` (admin): where operational alerts go.
  */
 export function settingsRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
@@ -125,6 +128,45 @@ export function settingsRoutes({ ctx }: RouteDeps) {
         },
       },
       async (request) => ok(await setSlaCalendar(ctx, request.company!.companyId, request.body)),
+    );
+
+    const operationsInfo =
+      'Where operational events (endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead) are sent ' +
+      "besides the event feed and the endpoints subscribed to them: email to the company's owners and admins (the " +
+      "server's SMTP_URL), and/or a Slack incoming webhook. Alerts are sent and retried by the delivery worker.";
+
+    app.get(
+      '/settings/operations',
+      {
+        onRequest: admin,
+        schema: {
+          tags,
+          summary: 'Operations alerts',
+          description: operationsInfo,
+          response: { 200: Ok(OperationsSettingsSchema) },
+        },
+      },
+      async (request) => ok(await getOperationsSettings(ctx, request.company!.companyId)),
+    );
+
+    app.put(
+      '/settings/operations',
+      {
+        onRequest: admin,
+        config: {
+          errors: {
+            400: 'invalid_url: slack_url is not an allowed https:// URL (error.details.field)',
+          },
+        },
+        schema: {
+          tags,
+          summary: 'Change the operations alerts',
+          description: operationsInfo,
+          body: OperationsSettingsBody,
+          response: { 200: Ok(OperationsSettingsSchema) },
+        },
+      },
+      async (request) => ok(await setOperationsSettings(ctx, request.company!.companyId, request.body)),
     );
   };
 }
