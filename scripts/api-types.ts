@@ -10,6 +10,8 @@ import {
   ApiKeySchema,
   CreatedApiKeySchema,
   MeSchema,
+  OperationsSettingsBody,
+  OperationsSettingsSchema,
   RetentionSettingsBody,
   RetentionSettingsSchema,
   SessionSchema,
@@ -40,6 +42,7 @@ import {
 } from '../src/api/shapes/shield.js';
 import {
   AttemptSchema,
+  BulkRecoverBody,
   CreatedEndpointSchema,
   CreateEndpointBody,
   DeliveryDetailSchema,
@@ -48,6 +51,8 @@ import {
   EndpointConcurrencySchema,
   EndpointSchema,
   PatchEndpointBody,
+  RecoverDryRunSchema,
+  RecoverJobSchema,
   TransformPreviewSchema,
 } from '../src/api/shapes/webhooks.js';
 
@@ -85,6 +90,11 @@ const SHAPES: Record<string, object> = {
   Attempt: AttemptSchema,
   DeliveryDetail: DeliveryDetailSchema,
   DeliveryStats: DeliveryStatsSchema,
+  RecoverInput: BulkRecoverBody,
+  RecoverDryRun: RecoverDryRunSchema,
+  RecoverJob: RecoverJobSchema,
+  OperationsSettings: OperationsSettingsSchema,
+  OperationsSettingsInput: OperationsSettingsBody,
   Automation: AutomationSchema,
   AutomationInput: CreateAutomationBody,
   AutomationPatch: PatchAutomationBody,

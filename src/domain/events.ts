@@ -61,7 +61,10 @@ export interface EventTargets {
 export async function eventTargets(
   ctx: DomainContext,
   work: Work,
-  input: Pick<EmitInput, 'companyId' | 'name' | 'onlyEndpointId' | 'toEndpoints' | 'excludeEndpointId' | 'extraDeliveries'> &
+  input: Pick<
+    EmitInput,
+    'companyId' | 'name' | 'onlyEndpointId' | 'toEndpoints' | 'excludeEndpointId' | 'extraDeliveries'
+  > &
     Partial<Pick<EmitInput, 'data'>>,
 ): Promise<EventTargets> {
   let endpoints: EventTargets['endpoints'] = [];

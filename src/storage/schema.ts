@@ -239,7 +239,7 @@ export interface EndpointsTable {
 }
 
 /** Where a company's operational alerts go besides its event feed and subscribed endpoints. */
-export interface CompanyOperationsTable {
+interface CompanyOperationsTable {
   company_id: string;
   /** 1: email the company's owners and admins. */
   email: number;

@@ -14,12 +14,12 @@ import type { Database, DeliveriesTable, EndpointsTable, EventsTable, RecoverJob
  * `companyLimits.recoverDeliveries` deliveries per job and one job running at a time.
  */
 
-export type RecoverStatus = 'failed' | 'dead';
-export const RECOVER_STATUSES: readonly RecoverStatus[] = ['failed', 'dead'];
-export const RECOVER_SAMPLE_SIZE = 10;
+type RecoverStatus = 'failed' | 'dead';
+const RECOVER_STATUSES: readonly RecoverStatus[] = ['failed', 'dead'];
+const RECOVER_SAMPLE_SIZE = 10;
 const CHUNK = 500;
 /** A job whose chunks stopped this long ago was cut off (its process ended); it no longer holds the company's turn. */
-export const RECOVER_STALE_MS = 5 * 60_000;
+const RECOVER_STALE_MS = 5 * 60_000;
 
 export interface RecoverFilter {
   endpoint_ids?: string[];

@@ -16,12 +16,12 @@ import { FAILING_DISABLE_AFTER_MS, type DisableReason } from './endpoints.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 /** A failing streak this long is announced once… */
-export const FAILING_NOTICE_AFTER_MS = DAY_MS;
+const FAILING_NOTICE_AFTER_MS = DAY_MS;
 /** …and again this long before the automatic disable would take the endpoint off. */
-export const DISABLING_NOTICE_BEFORE_MS = DAY_MS;
+const DISABLING_NOTICE_BEFORE_MS = DAY_MS;
 
 /** The last notice an endpoint caused (endpoints.ops_notice); its first success afterwards is announced. */
-export type OpsNotice = 'failing' | 'disabling' | 'disabled';
+type OpsNotice = 'failing' | 'disabling' | 'disabled';
 
 /**
  * Which failing notice a still-enabled endpoint is due now, if any: 'failing' after a day of failures, 'disabling'

@@ -66,7 +66,7 @@ describe('bulk recover with filters, dry run, progress and limits', () => {
 
   /** Reads the job until its chunks are all written (they run after the answer, in this process). */
   const untilDone = async (job: { id: string; status: string }) => {
-    let view = job;
+    let view: any = job;
     while (view.status === 'running') {
       await new Promise((resolve) => setImmediate(resolve));
       view = (await client(t, volt.adminKey).get(`/deliveries/recover/${job.id}`)).body.data;

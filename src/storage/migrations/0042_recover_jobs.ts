@@ -17,7 +17,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('recover_jobs_company').on('recover_jobs').columns(['company_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('recover_jobs_company')
+    .on('recover_jobs')
+    .columns(['company_id', 'created_at'])
+    .execute();
 }
 
 export async function down(): Promise<void> {
