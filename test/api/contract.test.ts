@@ -536,6 +536,17 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(read, calendar),
     });
 
+    const ops = `${P}/settings/operations`;
+    await send(`GET ${P}/settings/operations`, 200, { method: 'GET', url: ops, headers: admin });
+    await send(`GET ${P}/settings/operations`, 403, { method: 'GET', url: ops, headers: read });
+    await send(`PUT ${P}/settings/operations`, 200, { method: 'PUT', url: ops, ...json(admin, { email: true }) });
+    await send(`PUT ${P}/settings/operations`, 400, {
+      method: 'PUT',
+      url: ops,
+      ...json(admin, { slack_url: 'ftp://hooks.example.com/x' }),
+    });
+    await send(`PUT ${P}/settings/operations`, 403, { method: 'PUT', url: ops, ...json(read, { email: false }) });
+
     // ── Assignment ─────────────────────────────────────────────────────────────────────────────────────────
     const assignee = await session(t, v.company.id, 'agent');
     await send(`POST ${P}/complaints/{id}/assign`, 200, {
@@ -759,6 +770,33 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(admin, { since: '2020-01-01T00:00:00Z' }),
     });
     await send(`PATCH ${P}/webhooks/{id}`, 200, { method: 'PATCH', url: epUrl, ...json(admin, { enabled: true }) });
+    const bulk = `${P}/deliveries/recover`;
+    await send(`POST ${P}/deliveries/recover`, 200, { method: 'POST', url: bulk, ...json(admin, { dry_run: true }) });
+    await send(`POST ${P}/deliveries/recover`, 400, {
+      method: 'POST',
+      url: bulk,
+      ...json(admin, { statuses: ['success'] }),
+    });
+    await send(`POST ${P}/deliveries/recover`, 404, {
+      method: 'POST',
+      url: bulk,
+      ...json(admin, { endpoint_ids: ['ep_00000000000000000000'], dry_run: true }),
+    });
+    const job = await send(`POST ${P}/deliveries/recover`, 202, {
+      method: 'POST',
+      url: bulk,
+      ...json(admin, { endpoint_ids: [epId], since: '2099-01-01T00:00:00Z' }),
+    });
+    await send(`GET ${P}/deliveries/recover/{id}`, 200, {
+      method: 'GET',
+      url: `${bulk}/${job.body.data.id}`,
+      headers: admin,
+    });
+    await send(`GET ${P}/deliveries/recover/{id}`, 404, {
+      method: 'GET',
+      url: `${bulk}/rcv_00000000000000000000`,
+      headers: admin,
+    });
     const deliveryId = test.body.data.id;
     await send(`GET ${P}/deliveries`, 200, {
       method: 'GET',
