@@ -10,6 +10,8 @@ import {
   ApiKeySchema,
   CreatedApiKeySchema,
   MeSchema,
+  OperationsSettingsBody,
+  OperationsSettingsSchema,
   RetentionSettingsBody,
   RetentionSettingsSchema,
   SessionSchema,
@@ -42,6 +44,7 @@ import {
 } from '../src/api/shapes/shield.js';
 import {
   AttemptSchema,
+  BulkRecoverBody,
   CreatedEndpointSchema,
   CreateEndpointBody,
   DeliveryDetailSchema,
@@ -50,6 +53,8 @@ import {
   EndpointConcurrencySchema,
   EndpointSchema,
   PatchEndpointBody,
+  RecoverDryRunSchema,
+  RecoverJobSchema,
   TransformPreviewSchema,
 } from '../src/api/shapes/webhooks.js';
 
@@ -89,6 +94,11 @@ const SHAPES: Record<string, object> = {
   Attempt: AttemptSchema,
   DeliveryDetail: DeliveryDetailSchema,
   DeliveryStats: DeliveryStatsSchema,
+  RecoverInput: BulkRecoverBody,
+  RecoverDryRun: RecoverDryRunSchema,
+  RecoverJob: RecoverJobSchema,
+  OperationsSettings: OperationsSettingsSchema,
+  OperationsSettingsInput: OperationsSettingsBody,
   Automation: AutomationSchema,
   AutomationInput: CreateAutomationBody,
   AutomationPatch: PatchAutomationBody,

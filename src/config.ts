@@ -59,6 +59,8 @@ export interface CompanyLimits {
   resendsPerMin: number;
   /** Webhook endpoints a company may have. */
   endpoints: number;
+  /** Deliveries one bulk recover may requeue. */
+  recoverDeliveries: number;
   /** Shield automations a company may have. */
   automations: number;
 }
@@ -219,6 +221,7 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
     feedbackPerMin,
     resendsPerMin: intVar(env, 'ESCALATR_RESENDS_PER_MIN', 60, 0, 10_000),
     endpoints: intVar(env, 'ESCALATR_MAX_ENDPOINTS', 50, 1, 10_000),
+    recoverDeliveries: intVar(env, 'ESCALATR_RECOVER_MAX_DELIVERIES', 10_000, 1, 1_000_000),
     automations: intVar(env, 'ESCALATR_MAX_AUTOMATIONS', 100, 1, 10_000),
   };
 }

@@ -44,6 +44,11 @@ export const ERRORS = {
   assignee_not_found: { status: 404, message: 'No staff user of your company has that email' },
   assignee_cannot_work: { status: 409, message: 'Viewers cannot be assigned complaints' },
   endpoint_limit_reached: { status: 409, message: 'The company has as many webhook endpoints as it may have' },
+  recover_too_large: {
+    status: 409,
+    message: 'A bulk recover would requeue more deliveries than a company may at once',
+  },
+  recover_in_progress: { status: 409, message: 'A bulk recover of this company is still running' },
   automation_limit_reached: { status: 409, message: 'The company has as many automations as it may have' },
   payload_too_large: { status: 413, message: 'The body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },

@@ -35,8 +35,10 @@ answer and the codes behind them.
 - \`POST /api/v1/feedback\`: feedback records stored per company per rolling minute (${rate(limits.feedbackPerMin)}). A batch that would go over
   is refused whole with 429 \`feedback_rate_limited\` (\`details.used\`, \`details.batch\`); send it again after
   \`Retry-After\`. Records already accepted are all scored; ids already stored do not count.
-- \`POST /api/v1/deliveries/{id}/resend\` and \`POST /api/v1/webhooks/{id}/recover\`: one shared rate per company per
-  minute (${rate(limits.resendsPerMin)}); over it 429 \`resend_rate_limited\`.
+- \`POST /api/v1/deliveries/{id}/resend\`, \`POST /api/v1/webhooks/{id}/recover\` and \`POST /api/v1/deliveries/recover\`
+  (not its dry run): one shared rate per company per minute (${rate(limits.resendsPerMin)}); over it 429 \`resend_rate_limited\`.
+- \`POST /api/v1/deliveries/recover\`: at most ${limits.recoverDeliveries} deliveries per bulk recover (more is 409
+  \`recover_too_large\`) and one running at a time per company (409 \`recover_in_progress\`, \`details.job_id\`).
 - \`POST /api/v1/webhooks\`: endpoints per company (${limits.endpoints}); one more is 409 \`endpoint_limit_reached\`.
 - \`POST /api/v1/automations\`: automations per company (${limits.automations}); one more is 409 \`automation_limit_reached\`.
 
@@ -47,7 +49,15 @@ body keyed with your \`whsec_…\` secret) and the Standard Webhooks headers.
 complaint), \`complaint.sla_warning\` (a share of a response
 window's business time has passed) and \`complaint.sla_breached\` (the window ran out), each with \`level\`, \`due_at\`
 and \`fraction\`, once per level window, and \`complaint.flagged\` (the company's breach rule flagged a breached complaint;
-a reassignment by the rule is \`complaint.assigned\` with \`assigned_by: "breach_rule"\`). Windows count the company's business hours (\`GET /api/v1/settings/calendar\`).`;
+a reassignment by the rule is \`complaint.assigned\` with \`assigned_by: "breach_rule"\`). Windows count the company's business hours (\`GET /api/v1/settings/calendar\`).
+Operational events report on the company's own webhook delivery: \`endpoint.failing\` (an endpoint has failed for 24
+hours without a success, and again with \`final_notice: true\` a day before the 5-day automatic disable),
+\`endpoint.disabled\` (disabled automatically: \`reason\` \`gone\` or \`failing_5_days\`), \`endpoint.recovered\` (one
+reported failing or disabled succeeded again) and \`delivery.dead\` (a delivery used up its retries). Their \`data\`
+names the endpoint or delivery instead of a complaint. An endpoint receives them only if it lists them by name (\`*\`
+does not include them), never about itself; a dead delivery of an operational event makes no further event. They
+also go to the company's operations destinations (\`PUT /api/v1/settings/operations\`): email to owners and admins, a
+Slack incoming webhook.`;
 
 /** Which credentials a route accepts, from where it lives; health and docs take none. */
 function securityFor(method: string, url: string): Security | undefined {

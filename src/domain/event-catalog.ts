@@ -1,7 +1,7 @@
 /**
  * Every event name the platform emits, with what makes it fire: the published catalogue, the escalation lifecycle
  * events, the Test button's event, Escalation Shield's alert, and Escalatr's additions (assignment, the SLA warning
- * and breach, the breach rule's flag). The API validates subscriptions and
+ * and breach, the breach rule's flag, and the operational events about the company's own webhooks). The API validates subscriptions and
  * filters against this list and the dashboard builds its event pickers from it, so the two can never disagree.
  * It imports nothing, so the dashboard bundle can include it as it is.
  */
@@ -27,8 +27,28 @@ export const EVENT_NAMES = [
   'social.posted',
   'webhook.test',
   'shield.alert',
+  'endpoint.failing',
+  'endpoint.disabled',
+  'endpoint.recovered',
+  'delivery.dead',
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
+
+/**
+ * Events about the company's webhook delivery itself rather than its complaints. An endpoint receives them only when
+ * it names them (a `*` subscription does not include them), never about itself, and a dead delivery of one of them
+ * makes no further `delivery.dead`.
+ */
+export const OPERATIONAL_EVENTS = [
+  'endpoint.failing',
+  'endpoint.disabled',
+  'endpoint.recovered',
+  'delivery.dead',
+] as const satisfies readonly EventName[];
+export type OperationalEventName = (typeof OPERATIONAL_EVENTS)[number];
+
+export const isOperationalEvent = (name: string): name is OperationalEventName =>
+  (OPERATIONAL_EVENTS as readonly string[]).includes(name);
 
 /** When each event fires, in the words the dashboard shows beside its checkbox. */
 export const EVENT_DESCRIPTIONS: Readonly<Record<EventName, string>> = {
@@ -53,4 +73,9 @@ export const EVENT_DESCRIPTIONS: Readonly<Record<EventName, string>> = {
   'social.posted': 'The consumer marked a social post as published',
   'webhook.test': 'Someone pressed Test on a webhook (the Test button always reaches its own endpoint)',
   'shield.alert': 'Escalation Shield scored feedback over an automation’s threshold',
+  'endpoint.failing':
+    'A webhook endpoint has failed for 24 hours without a success, and again a day before it is disabled automatically',
+  'endpoint.disabled': 'A webhook endpoint was disabled automatically (410 Gone, or 5 days of failures)',
+  'endpoint.recovered': 'A webhook endpoint that was reported failing or disabled succeeded again',
+  'delivery.dead': 'A delivery used up its retries without success',
 };

@@ -4,7 +4,7 @@ import { newId } from '../ids.js';
 import { enqueue, type NewDelivery } from '../queue/enqueue.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 import type { DomainContext, Work } from './context.js';
-import type { EventName } from './event-catalog.js';
+import { isOperationalEvent, type EventName } from './event-catalog.js';
 import { matchesFilter, type EventFilter } from './event-filter.js';
 
 // The catalogue lives in its own import-free module, which the dashboard bundles too.
@@ -13,7 +13,7 @@ export { EVENT_NAMES, type EventName } from './event-catalog.js';
 /** A delivery target beyond the company's subscribed endpoints (Shield destinations). */
 interface ExtraDelivery {
   destinationId: string;
-  target: 'webhook' | 'slack' | 'email' | 'broker';
+  target: 'webhook' | 'slack' | 'email' | 'broker' | 'ops_email' | 'ops_slack';
   idempotencyKey: string;
 }
 
@@ -26,6 +26,8 @@ export interface EmitInput {
   onlyEndpointId?: string;
   /** Deliver to the company's subscribed endpoints; false for Shield alerts that go only to their destinations. */
   toEndpoints?: boolean;
+  /** Never deliver to this endpoint (an operational event about it). */
+  excludeEndpointId?: string;
   extraDeliveries?: ExtraDelivery[];
 }
 
@@ -36,9 +38,10 @@ export interface EmittedEvent {
   deliveryIds: string[];
 }
 
+/** `*` means every complaint event; operational events go only to endpoints that name them. */
 function subscribes(eventsJson: string, name: string): boolean {
   const events = JSON.parse(eventsJson) as string[];
-  return events.includes('*') || events.includes(name);
+  return events.includes(name) || (events.includes('*') && !isOperationalEvent(name));
 }
 
 const passes = (filter: string | null, data: Record<string, unknown>) =>
@@ -64,7 +67,10 @@ export interface EventTargets {
 export async function eventTargets(
   ctx: DomainContext,
   work: Work,
-  input: Pick<EmitInput, 'companyId' | 'name' | 'onlyEndpointId' | 'toEndpoints' | 'extraDeliveries'> &
+  input: Pick<
+    EmitInput,
+    'companyId' | 'name' | 'onlyEndpointId' | 'toEndpoints' | 'excludeEndpointId' | 'extraDeliveries'
+  > &
     Partial<Pick<EmitInput, 'data'>>,
 ): Promise<EventTargets> {
   let endpoints: EventTargets['endpoints'] = [];
@@ -83,7 +89,7 @@ export async function eventTargets(
       .where('enabled', '=', 1)
       .execute();
     endpoints = rows
-      .filter((e) => subscribes(e.events, input.name))
+      .filter((e) => e.id !== input.excludeEndpointId && subscribes(e.events, input.name))
       .map((e) => ({ id: e.id, filter: e.filter, listener: e.listener_seen_at !== null, ordering: e.ordering }));
   }
   // With the event's data at hand the filters decide now; without it (it needs the sequence) any endpoint may match.

@@ -5,12 +5,16 @@ import type { BatchColumnType } from '../storage/dialects.js';
 import type { AttemptsTable } from '../storage/schema.js';
 import { nextState, type AttemptOutcome, type AttemptResult, type NextState } from './attempt.js';
 import { refreshEventStatus } from './event-status.js';
+import type { WakeChannel } from './wakeup.js';
 
-/** Runs in a result transaction with the results it applied (the worker's endpoint health, auto-disable, metrics). */
+/**
+ * Runs in a result transaction with the results it applied (the worker's endpoint health, auto-disable, metrics);
+ * may answer the channels to wake once that transaction commits (it wrote new deliveries).
+ */
 export type AfterResults = (
   tx: Tx,
   applied: ReadonlyArray<{ result: AttemptResult; state: NextState }>,
-) => Promise<void>;
+) => Promise<void | ReadonlySet<WakeChannel>>;
 
 const EXCERPT_MAX = 2048;
 const ERROR_MESSAGE_MAX = 500;
@@ -24,7 +28,8 @@ const ERROR_MESSAGE_MAX = 500;
  * On PostgreSQL a batch of nothing but successes (the steady state) is one call of `record_delivery_successes`
  * (pg-functions.ts), which also clears their endpoints' failing streaks as `afterResults` would: one round trip
  * instead of six. Any failure or skip in the batch takes the transaction, where `afterResults` decides about
- * failing streaks and auto-disable.
+ * failing streaks and auto-disable; so does a batch reaching an endpoint that was reported failing or disabled,
+ * whose recovery `afterResults` announces.
  */
 export async function record(
   store: Store,
@@ -42,7 +47,15 @@ export async function record(
       : { status: 'dead', next_attempt_at: null };
     return { r, n, state };
   });
-  if (store.profile.queueFunctions && planned.every(({ r }) => r.outcome?.ok)) return recordSuccesses(store, planned);
+  if (
+    store.profile.queueFunctions &&
+    planned.every(({ r }) => r.outcome?.ok) &&
+    !(await reachesNoticedEndpoint(
+      store,
+      planned.map(({ r }) => r.delivery.endpoint_id),
+    ))
+  )
+    return recordSuccesses(store, planned);
   return store.db.transaction().execute(async (tx) => {
     // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
     // transaction. The join on lease_owner applies only rows this worker still holds; RETURNING tells which.
@@ -91,6 +104,20 @@ export async function record(
     if (eventIds.length) await refreshEventStatus(store, tx, eventIds);
     return applied;
   });
+}
+
+/** Whether any of these endpoints was reported failing or disabled and has not succeeded since (ops_notice). */
+async function reachesNoticedEndpoint(store: Store, endpointIds: ReadonlyArray<string | null>): Promise<boolean> {
+  const ids = [...new Set(endpointIds.filter((id): id is string => id !== null))];
+  if (ids.length === 0) return false;
+  const row = await store.db
+    .selectFrom('endpoints')
+    .select('id')
+    .where('id', 'in', ids)
+    .where('ops_notice', 'is not', null)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 const NEXT_STATE_COLUMNS = {

@@ -25,6 +25,8 @@ import * as m0035 from './migrations/0035_destination_secrets.js';
 import * as m0036 from './migrations/0036_ordered_paced_endpoints.js';
 import * as m0038 from './migrations/0038_listener_endpoints.js';
 import * as m0039 from './migrations/0039_partitioned_attempts.js';
+import * as m0041 from './migrations/0041_operational_events.js';
+import * as m0042 from './migrations/0042_recover_jobs.js';
 import * as m0043 from './migrations/0043_breach_rules_and_sla_reports.js';
 import * as m0044 from './migrations/0044_consumer_sign_in.js';
 import * as m0047 from './migrations/0047_claim_walks_receivers.js';
@@ -56,6 +58,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0036_ordered_paced_endpoints': m0036,
   '0038_listener_endpoints': m0038,
   '0039_partitioned_attempts': m0039,
+  '0041_operational_events': m0041,
+  '0042_recover_jobs': m0042,
   '0043_breach_rules_and_sla_reports': m0043,
   '0044_consumer_sign_in': m0044,
   '0047_claim_walks_receivers': m0047,

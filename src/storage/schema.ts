@@ -296,6 +296,31 @@ export interface EndpointsTable {
   rate_window_used: Generated<number>;
   /** The receiver answered 429 with Retry-After: none of its deliveries start before this time. */
   held_until: number | null;
+  /** The last operational notice this endpoint caused ('failing', 'disabling', 'disabled'); null once it succeeds. */
+  ops_notice: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Where a company's operational alerts go besides its event feed and subscribed endpoints. */
+interface CompanyOperationsTable {
+  company_id: string;
+  /** 1: email the company's owners and admins. */
+  email: number;
+  /** A Slack incoming-webhook URL, sealed (the URL is its own credential). */
+  slack_url_enc: string | null;
+  updated_at: number;
+}
+
+/** A bulk recover: its filters as JSON, how many deliveries it covers and how many it requeued so far. */
+export interface RecoverJobsTable {
+  id: string;
+  company_id: string;
+  filter: string;
+  status: 'running' | 'done';
+  total: number;
+  done: number;
+  skipped: number;
   created_at: number;
   updated_at: number;
 }
@@ -446,4 +471,6 @@ export interface Database {
   destinations: DestinationsTable;
   retention_held: RetentionHeldTable;
   audit_log: AuditLogTable;
+  company_operations: CompanyOperationsTable;
+  recover_jobs: RecoverJobsTable;
 }

@@ -3,6 +3,7 @@ import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { eventBase, formatEscalatrId } from '../domain/complaints.js';
 import { emitEvent, EVENT_NAMES } from '../domain/events.js';
+import { isOperationalEvent } from '../domain/event-catalog.js';
 import { filterProblem, type EventFilter } from '../domain/event-filter.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import { newId } from '../ids.js';
@@ -287,7 +288,8 @@ function normaliseEvents(events: unknown): string[] {
     }
     if (!names.includes(name)) names.push(name);
   }
-  return names.includes('*') ? ['*'] : names;
+  // "*" stands for every complaint event; operational events it does not include stay named beside it.
+  return names.includes('*') ? ['*', ...names.filter(isOperationalEvent)] : names;
 }
 
 function checkFilter(filter: unknown): string | null {
@@ -499,6 +501,7 @@ export async function createEndpoint(
       disabled_reason: enabled ? null : 'manual',
       disabled_at: enabled ? null : now,
       failing_since: null,
+      ops_notice: null,
       created_at: now,
       updated_at: now,
     };

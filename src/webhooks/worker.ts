@@ -11,6 +11,7 @@ import { claim, WALK_START, type WalkPosition } from '../queue/claim.js';
 import { nextDueAt } from '../queue/next-due.js';
 import { record, type AfterResults } from '../queue/record.js';
 import { release, releaseOrphanedLeases } from '../queue/release.js';
+import type { WakeChannel } from '../queue/wakeup.js';
 import { ConcurrencyPublisher } from './endpoint-concurrency.js';
 import { holdOnRetryAfter, pace } from './endpoint-pacing.js';
 import { updateEndpointHealth } from './endpoint-health.js';
@@ -400,10 +401,13 @@ export class DeliveryWorker {
 
   /** One batch of results in one transaction; a failure is not thrown (the leases make the rows come back). */
   private async write(batch: AttemptResult[]): Promise<void> {
+    this.wakeAfterWrite = new Set();
     try {
       const applied = await record(this.opts.ctx.store, this.opts.ctx.config.retryScheduleMs, batch, this.afterResults);
       // An ordered row settled (or failed) lets the next of its complaint be claimed: worth a claim at once.
       if (applied.some((r) => r.delivery.order_key !== null)) this.lastShort = null;
+      // Operational events written with the results made deliveries of their own.
+      for (const channel of this.wakeAfterWrite) this.opts.ctx.wakeups.signal(channel);
     } catch (err) {
       this.opts.onStoreError?.(err);
       // The leases run out and other claims retry these rows: at-least-once even when recording fails.
@@ -411,11 +415,15 @@ export class DeliveryWorker {
     }
   }
 
+  /** Channels to wake after the batch being written commits (one write at a time, so one set). */
+  private wakeAfterWrite = new Set<WakeChannel>();
+
   private readonly afterResults: AfterResults = async (tx, applied) => {
     const dead = applied.filter((a) => a.state.status === 'dead').length;
     if (dead) this.opts.metrics?.deadDeliveries.inc(dead);
     await holdOnRetryAfter(tx, applied);
-    await this.opts.afterResults?.(tx, applied);
+    const wake = await this.opts.afterResults?.(tx, applied);
+    if (wake) this.wakeAfterWrite = new Set(wake);
   };
 }
 

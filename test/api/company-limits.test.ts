@@ -7,7 +7,13 @@ import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harn
 import { call, expectError } from './platform-fixtures.js';
 import { processorFor, record } from '../shield/shield-helpers.js';
 
-const LIMITS: CompanyLimits = { feedbackPerMin: 1000, resendsPerMin: 2, endpoints: 2, automations: 1 };
+const LIMITS: CompanyLimits = {
+  feedbackPerMin: 1000,
+  resendsPerMin: 2,
+  endpoints: 2,
+  automations: 1,
+  recoverDeliveries: 5,
+};
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
 const batch = (prefix: string, n: number) => ({
@@ -135,7 +141,13 @@ describe('limit settings', () => {
 
   it('has defaults, accepts 0 for the rates, and names the variable when a value is wrong', () => {
     const config = loadConfig(env());
-    expect(config.companyLimits).toEqual({ feedbackPerMin: 6000, resendsPerMin: 60, endpoints: 50, automations: 100 });
+    expect(config.companyLimits).toEqual({
+      feedbackPerMin: 6000,
+      resendsPerMin: 60,
+      endpoints: 50,
+      automations: 100,
+      recoverDeliveries: 10_000,
+    });
     expect(config.shieldThreads).toBe(defaultShieldThreads());
     expect(config.shieldCompanyInFlight).toBe(100);
     expect(

@@ -577,6 +577,16 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       });
       await send(`GET ${P}${path}`, 401, { method: 'GET', url: `${P}${path}?from=2026-01-01&to=2026-01-31` });
     }
+    const ops = `${P}/settings/operations`;
+    await send(`GET ${P}/settings/operations`, 200, { method: 'GET', url: ops, headers: admin });
+    await send(`GET ${P}/settings/operations`, 403, { method: 'GET', url: ops, headers: read });
+    await send(`PUT ${P}/settings/operations`, 200, { method: 'PUT', url: ops, ...json(admin, { email: true }) });
+    await send(`PUT ${P}/settings/operations`, 400, {
+      method: 'PUT',
+      url: ops,
+      ...json(admin, { slack_url: 'ftp://hooks.example.com/x' }),
+    });
+    await send(`PUT ${P}/settings/operations`, 403, { method: 'PUT', url: ops, ...json(read, { email: false }) });
 
     // ── Assignment ─────────────────────────────────────────────────────────────────────────────────────────
     const assignee = await session(t, v.company.id, 'agent');
@@ -829,6 +839,33 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       ...json(admin, { since: '2020-01-01T00:00:00Z' }),
     });
     await send(`PATCH ${P}/webhooks/{id}`, 200, { method: 'PATCH', url: epUrl, ...json(admin, { enabled: true }) });
+    const bulk = `${P}/deliveries/recover`;
+    await send(`POST ${P}/deliveries/recover`, 200, { method: 'POST', url: bulk, ...json(admin, { dry_run: true }) });
+    await send(`POST ${P}/deliveries/recover`, 400, {
+      method: 'POST',
+      url: bulk,
+      ...json(admin, { statuses: ['success'] }),
+    });
+    await send(`POST ${P}/deliveries/recover`, 404, {
+      method: 'POST',
+      url: bulk,
+      ...json(admin, { endpoint_ids: ['ep_00000000000000000000'], dry_run: true }),
+    });
+    const job = await send(`POST ${P}/deliveries/recover`, 202, {
+      method: 'POST',
+      url: bulk,
+      ...json(admin, { endpoint_ids: [epId], since: '2099-01-01T00:00:00Z' }),
+    });
+    await send(`GET ${P}/deliveries/recover/{id}`, 200, {
+      method: 'GET',
+      url: `${bulk}/${job.body.data.id}`,
+      headers: admin,
+    });
+    await send(`GET ${P}/deliveries/recover/{id}`, 404, {
+      method: 'GET',
+      url: `${bulk}/rcv_00000000000000000000`,
+      headers: admin,
+    });
     const deliveryId = test.body.data.id;
     await send(`GET ${P}/deliveries`, 200, {
       method: 'GET',
@@ -987,7 +1024,7 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     const limited = await createTestApp({
       config: {
         anonRateLimitPerMin: 1,
-        companyLimits: { feedbackPerMin: 1, resendsPerMin: 1, endpoints: 1, automations: 1 },
+        companyLimits: { feedbackPerMin: 1, resendsPerMin: 1, endpoints: 1, automations: 1, recoverDeliveries: 1 },
       },
     });
     try {

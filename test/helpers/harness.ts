@@ -110,7 +110,13 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     shieldThreads: 1,
     shieldCompanyInFlight: 100,
     // The production defaults: the limit tests pass tiny ones.
-    companyLimits: { feedbackPerMin: 6_000, resendsPerMin: 60, endpoints: 50, automations: 100 },
+    companyLimits: {
+      feedbackPerMin: 6_000,
+      resendsPerMin: 60,
+      endpoints: 50,
+      automations: 100,
+      recoverDeliveries: 10_000,
+    },
     retentionIntervalMs: 300_000,
     retentionBatchRows: 500,
     ...overrides,

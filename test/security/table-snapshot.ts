@@ -32,6 +32,8 @@ export const TABLES: ReadonlyArray<keyof Database> = [
   'destinations',
   'retention_held',
   'audit_log',
+  'company_operations',
+  'recover_jobs',
 ];
 
 // Tables whose rows carry updated_at: with the clock moved on before each request, an in-place change shows there.

@@ -175,8 +175,15 @@ describe('delivery worker: wire format, retries, dead', () => {
     t.clock.advance(24 * 60 * MIN);
     expect(await w.worker.drain()).toBe(0);
     expect(rx.requests).toHaveLength(6);
-    const ev = await t.store.db.selectFrom('events').select('delivery_status').executeTakeFirstOrThrow();
+    const ev = await t.store.db
+      .selectFrom('events')
+      .select('delivery_status')
+      .where('name', '=', 'complaint.created')
+      .executeTakeFirstOrThrow();
     expect(ev.delivery_status).toBe('dead');
+    // The company is told once, in its feed (the endpoint's * subscription does not include operational events).
+    const dead = await t.store.db.selectFrom('events').select('name').where('name', '=', 'delivery.dead').execute();
+    expect(dead).toHaveLength(1);
 
     // A resend starts a new sequence: attempt 7 fails and is retried after 1 minute, not marked dead at once.
     const resent = await t.app.http.inject({

@@ -7,6 +7,7 @@ import { FeedbackRecordPage } from './pages/FeedbackRecord';
 import { IntegrationsPage } from './pages/Integrations';
 import { LoginPage } from './pages/Login';
 import { ReportsPage } from './pages/Reports';
+import { OperationsPage } from './pages/Operations';
 import { RetentionPage } from './pages/Retention';
 import { SlaCalendarPage } from './pages/SlaCalendar';
 import { navigate, useLocation } from './router';
@@ -120,6 +121,7 @@ function Routes() {
     return <Redirect to="/settings/integrations/api-keys" />;
   }
   if (path === '/settings/retention' || path === '/settings/retention/') return <RetentionPage />;
+  if (path === '/settings/operations' || path === '/settings/operations/') return <OperationsPage />;
   const tab = /^\/settings\/integrations\/([a-z-]+)\/?$/.exec(path);
   if (tab) return <IntegrationsPage tab={tab[1]} />;
   return (

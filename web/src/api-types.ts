@@ -160,7 +160,11 @@ export interface FeedEvent {
     | 'action.filed'
     | 'social.posted'
     | 'webhook.test'
-    | 'shield.alert';
+    | 'shield.alert'
+    | 'endpoint.failing'
+    | 'endpoint.disabled'
+    | 'endpoint.recovered'
+    | 'delivery.dead';
   /**
    * ISO-8601 with milliseconds
    */
@@ -902,7 +906,7 @@ export interface EndpointInput {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert, endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead
    *
    * @minItems 1
    * @maxItems 100
@@ -985,7 +989,7 @@ export interface EndpointPatch {
    */
   enabled?: boolean;
   /**
-   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert
+   * Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert, endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead
    *
    * @minItems 1
    * @maxItems 100
@@ -1084,7 +1088,7 @@ export interface Delivery {
   event_id: string;
   event: string;
   /**
-   * endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type
+   * endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts)
    */
   target: string;
   endpoint_id: string | null;
@@ -1117,7 +1121,7 @@ export interface DeliveryDetail {
   event_id: string;
   event: string;
   /**
-   * endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type
+   * endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts)
    */
   target: string;
   endpoint_id: string | null;
@@ -1176,6 +1180,134 @@ export interface DeliveryStats {
       [k: string]: number;
     };
   }[];
+}
+
+export interface RecoverInput {
+  /**
+   * Only deliveries of these endpoints (all enabled endpoints when left out)
+   *
+   * @maxItems 100
+   */
+  endpoint_ids?: string[];
+  /**
+   * Only these events
+   *
+   * @maxItems 100
+   */
+  events?: (
+    | 'complaint.created'
+    | 'complaint.escalated'
+    | 'complaint.claimed'
+    | 'complaint.assigned'
+    | 'complaint.released'
+    | 'complaint.completed'
+    | 'complaint.resolved'
+    | 'complaint.withdrawn'
+    | 'complaint.delegated'
+    | 'complaint.sla_warning'
+    | 'complaint.sla_breached'
+    | 'complaint.flagged'
+    | 'settlement.responded'
+    | 'message.new'
+    | 'evidence.uploaded'
+    | 'followup.replied'
+    | 'action.drafted'
+    | 'action.filed'
+    | 'social.posted'
+    | 'webhook.test'
+    | 'shield.alert'
+    | 'endpoint.failing'
+    | 'endpoint.disabled'
+    | 'endpoint.recovered'
+    | 'delivery.dead'
+  )[];
+  /**
+   * failed, dead or both (the default)
+   *
+   * @maxItems 2
+   */
+  statuses?: ('failed' | 'dead')[];
+  /**
+   * Deliveries created at or after this time
+   */
+  since?: string;
+  /**
+   * Deliveries created before this time
+   */
+  until?: string;
+  /**
+   * true: count and sample them, change nothing
+   */
+  dry_run?: boolean;
+}
+
+export interface RecoverDryRun {
+  dry_run: true;
+  /**
+   * Deliveries a recover with these filters would requeue now
+   */
+  count: number;
+  /**
+   * The most one recover may requeue
+   */
+  limit: number;
+  /**
+   * The newest of them, at most 10
+   */
+  sample: {
+    id: string;
+    event: string;
+    event_id: string;
+    endpoint_id: string;
+    status: 'failed' | 'dead';
+    attempt_count: number;
+    last_status_code: number | null;
+    last_error: string | null;
+    created_at: string;
+  }[];
+}
+
+export interface RecoverJob {
+  id: string;
+  /**
+   * interrupted: the process running it stopped; start another for what is left
+   */
+  status: 'running' | 'done' | 'interrupted';
+  total: number;
+  /**
+   * Deliveries requeued so far
+   */
+  done: number;
+  /**
+   * Deliveries a worker held, or already resent, when their turn came
+   */
+  skipped: number;
+  filter: {
+    endpoint_ids: string[] | null;
+    events: string[] | null;
+    statuses: ('failed' | 'dead')[];
+    since: string | null;
+    until: string | null;
+  };
+  created_at: string;
+  updated_at: string;
+}
+
+export interface OperationsSettings {
+  /**
+   * Operational alerts are emailed to the company's owners and admins
+   */
+  email: boolean;
+  /**
+   * The owners and admins an alert email goes to now
+   */
+  email_recipients: string[];
+  slack_url: string | null;
+}
+
+export interface OperationsSettingsInput {
+  email?: boolean;
+  slack_url?: string | null;
 }
 
 export interface Automation {

@@ -1,4 +1,9 @@
-import { EVENT_DESCRIPTIONS, EVENT_NAMES } from '../../src/domain/event-catalog';
+import {
+  EVENT_DESCRIPTIONS,
+  EVENT_NAMES,
+  OPERATIONAL_EVENTS,
+  isOperationalEvent,
+} from '../../src/domain/event-catalog';
 
 /** Choices the dashboard offers; the API checks them again. */
 
@@ -10,10 +15,12 @@ export const ESCALATION_LEVELS = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8'
  * Events an endpoint can subscribe to, with when each fires: the server's own catalogue (the list the API validates
  * subscriptions against), bundled into the dashboard, so every event the API accepts can be picked here.
  */
-export const WEBHOOK_EVENTS: Array<{ name: string; description: string }> = EVENT_NAMES.map((name) => ({
-  name,
-  description: EVENT_DESCRIPTIONS[name],
-}));
+export const WEBHOOK_EVENTS: Array<{ name: string; description: string; operational: boolean }> = EVENT_NAMES.map(
+  (name) => ({ name, description: EVENT_DESCRIPTIONS[name], operational: isOperationalEvent(name) }),
+);
+
+/** The events about the company's own webhook delivery, which the operations alerts carry. */
+export const OPS_EVENTS: readonly string[] = OPERATIONAL_EVENTS;
 
 export const DELIVERY_STATUSES = ['pending', 'success', 'failed', 'dead'];
 

@@ -5430,7 +5430,11 @@ export interface paths {
             | 'action.filed'
             | 'social.posted'
             | 'webhook.test'
-            | 'shield.alert';
+            | 'shield.alert'
+            | 'endpoint.failing'
+            | 'endpoint.disabled'
+            | 'endpoint.recovered'
+            | 'delivery.dead';
           /** @description Delivery status: pending, success, failed, dead (or none). */
           status?: 'pending' | 'success' | 'failed' | 'dead' | 'none';
           /** @description Only events for one complaint. */
@@ -5532,7 +5536,11 @@ export interface paths {
                   | 'action.filed'
                   | 'social.posted'
                   | 'webhook.test'
-                  | 'shield.alert';
+                  | 'shield.alert'
+                  | 'endpoint.failing'
+                  | 'endpoint.disabled'
+                  | 'endpoint.recovered'
+                  | 'delivery.dead';
                 /**
                  * Format: date-time
                  * @description ISO-8601 with milliseconds
@@ -6648,6 +6656,196 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/settings/operations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Operations alerts
+     * @description Where operational events (endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead) are sent besides the event feed and the endpoints subscribed to them: email to the company's owners and admins (the server's SMTP_URL), and/or a Slack incoming webhook. Alerts are sent and retried by the delivery worker.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** OperationsSettings */
+              data: {
+                /** @description Operational alerts are emailed to the company's owners and admins */
+                email: boolean;
+                /** @description The owners and admins an alert email goes to now */
+                email_recipients: string[];
+                slack_url: string | null;
+              };
+            };
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    /**
+     * Change the operations alerts
+     * @description Where operational events (endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead) are sent besides the event feed and the endpoints subscribed to them: email to the company's owners and admins (the server's SMTP_URL), and/or a Slack incoming webhook. Alerts are sent and retried by the delivery worker.
+     */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            email?: boolean;
+            slack_url?: string | null;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              /** OperationsSettings */
+              data: {
+                /** @description Operational alerts are emailed to the company's owners and admins */
+                email: boolean;
+                /** @description The owners and admins an alert email goes to now */
+                email_recipients: string[];
+                slack_url: string | null;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_url: slack_url is not an allowed https:// URL (error.details.field) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/reports/sla': {
     parameters: {
       query?: never;
@@ -7472,7 +7670,7 @@ export interface paths {
             description?: string | null;
             /** @description Default true */
             enabled?: boolean;
-            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
+            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert, endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead */
             events: string[];
             auth?: {
               /**
@@ -8114,7 +8312,7 @@ export interface paths {
             description?: string | null;
             /** @description Default true */
             enabled?: boolean;
-            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert */
+            /** @description Event names, or ["*"] for all: complaint.created, complaint.escalated, complaint.claimed, complaint.assigned, complaint.released, complaint.completed, complaint.resolved, complaint.withdrawn, complaint.delegated, complaint.sla_warning, complaint.sla_breached, complaint.flagged, settlement.responded, message.new, evidence.uploaded, followup.replied, action.drafted, action.filed, social.posted, webhook.test, shield.alert, endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead */
             events?: string[];
             auth?: {
               /**
@@ -8708,7 +8906,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts) */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -8850,7 +9048,11 @@ export interface paths {
             | 'action.filed'
             | 'social.posted'
             | 'webhook.test'
-            | 'shield.alert';
+            | 'shield.alert'
+            | 'endpoint.failing'
+            | 'endpoint.disabled'
+            | 'endpoint.recovered'
+            | 'delivery.dead';
           /** @description Page number, starting at 1 (default 1). */
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
@@ -8880,7 +9082,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts) */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -9134,7 +9336,11 @@ export interface paths {
             | 'action.filed'
             | 'social.posted'
             | 'webhook.test'
-            | 'shield.alert';
+            | 'shield.alert'
+            | 'endpoint.failing'
+            | 'endpoint.disabled'
+            | 'endpoint.recovered'
+            | 'delivery.dead';
           /** @description Page number, starting at 1 (default 1). */
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
@@ -9164,7 +9370,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts) */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -9204,6 +9410,355 @@ export interface paths {
         };
         /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/deliveries/recover': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send again the failed and dead deliveries that match filters
+     * @description Filters combine: endpoint_ids, events, statuses (failed, dead), since and until (creation time). Only deliveries of enabled endpoints not being attempted right now are covered. With `dry_run: true` the answer (200) is how many match and the newest few, and nothing changes. Otherwise the answer (202) is the recover job: `GET /deliveries/recover/{id}` shows its progress (done of total).
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description Only deliveries of these endpoints (all enabled endpoints when left out) */
+            endpoint_ids?: string[];
+            /** @description Only these events */
+            events?: (
+              | 'complaint.created'
+              | 'complaint.escalated'
+              | 'complaint.claimed'
+              | 'complaint.assigned'
+              | 'complaint.released'
+              | 'complaint.completed'
+              | 'complaint.resolved'
+              | 'complaint.withdrawn'
+              | 'complaint.delegated'
+              | 'complaint.sla_warning'
+              | 'complaint.sla_breached'
+              | 'complaint.flagged'
+              | 'settlement.responded'
+              | 'message.new'
+              | 'evidence.uploaded'
+              | 'followup.replied'
+              | 'action.drafted'
+              | 'action.filed'
+              | 'social.posted'
+              | 'webhook.test'
+              | 'shield.alert'
+              | 'endpoint.failing'
+              | 'endpoint.disabled'
+              | 'endpoint.recovered'
+              | 'delivery.dead'
+            )[];
+            /** @description failed, dead or both (the default) */
+            statuses?: ('failed' | 'dead')[];
+            /**
+             * Format: date-time
+             * @description Deliveries created at or after this time
+             */
+            since?: string;
+            /**
+             * Format: date-time
+             * @description Deliveries created before this time
+             */
+            until?: string;
+            /** @description true: count and sample them, change nothing */
+            dry_run?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              data: {
+                /** @enum {boolean} */
+                dry_run: true;
+                /** @description Deliveries a recover with these filters would requeue now */
+                count: number;
+                /** @description The most one recover may requeue */
+                limit: number;
+                /** @description The newest of them, at most 10 */
+                sample: {
+                  id: string;
+                  event: string;
+                  event_id: string;
+                  endpoint_id: string;
+                  /** @enum {string} */
+                  status: 'failed' | 'dead';
+                  attempt_count: number;
+                  last_status_code: number | null;
+                  last_error: string | null;
+                  /** Format: date-time */
+                  created_at: string;
+                }[];
+              };
+            };
+          };
+        };
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              data: {
+                id: string;
+                /**
+                 * @description interrupted: the process running it stopped; start another for what is left
+                 * @enum {string}
+                 */
+                status: 'running' | 'done' | 'interrupted';
+                total: number;
+                /** @description Deliveries requeued so far */
+                done: number;
+                /** @description Deliveries a worker held, or already resent, when their turn came */
+                skipped: number;
+                filter: {
+                  endpoint_ids: string[] | null;
+                  events: string[] | null;
+                  statuses: ('failed' | 'dead')[];
+                  since: string | null;
+                  until: string | null;
+                };
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+              };
+            };
+          };
+        };
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: an id in endpoint_ids is not an endpoint of your company */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description conflict: an endpoint in endpoint_ids is disabled; recover_too_large: more deliveries match than one recover may requeue (error.details.limit); recover_in_progress: a recover of the company is running (error.details.job_id) */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description payload_too_large: the body is over 1048576 bytes */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unsupported_media_type: send the body as application/json */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. resend_rate_limited: over the company's resends and recovers a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v1/deliveries/recover/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A bulk recover and its progress */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              data: {
+                id: string;
+                /**
+                 * @description interrupted: the process running it stopped; start another for what is left
+                 * @enum {string}
+                 */
+                status: 'running' | 'done' | 'interrupted';
+                total: number;
+                /** @description Deliveries requeued so far */
+                done: number;
+                /** @description Deliveries a worker held, or already resent, when their turn came */
+                skipped: number;
+                filter: {
+                  endpoint_ids: string[] | null;
+                  events: string[] | null;
+                  statuses: ('failed' | 'dead')[];
+                  since: string | null;
+                  until: string | null;
+                };
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+              };
+            };
+          };
+        };
+        /** @description invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_request: the path is malformed (bad percent-encoding) */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: the id is not one of yours (or cannot exist). not_found: no such recover job of your company */
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -9380,7 +9935,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts) */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -9512,7 +10067,7 @@ export interface paths {
                 id: string;
                 event_id: string;
                 event: string;
-                /** @description endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type */
+                /** @description endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts) */
                 target: string;
                 endpoint_id: string | null;
                 destination_id: string | null;
@@ -12275,7 +12830,11 @@ export interface components {
         | 'action.filed'
         | 'social.posted'
         | 'webhook.test'
-        | 'shield.alert';
+        | 'shield.alert'
+        | 'endpoint.failing'
+        | 'endpoint.disabled'
+        | 'endpoint.recovered'
+        | 'delivery.dead';
       /**
        * Format: date-time
        * @description ISO-8601 with milliseconds
@@ -12312,7 +12871,11 @@ export interface components {
         | 'action.filed'
         | 'social.posted'
         | 'webhook.test'
-        | 'shield.alert';
+        | 'shield.alert'
+        | 'endpoint.failing'
+        | 'endpoint.disabled'
+        | 'endpoint.recovered'
+        | 'delivery.dead';
       /**
        * Format: date-time
        * @description ISO-8601 with milliseconds

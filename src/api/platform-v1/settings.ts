@@ -5,9 +5,12 @@ import { getSlaCalendar, setSlaCalendar } from '../../domain/sla-calendar.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok } from '../schemas.js';
+import { getOperationsSettings, setOperationsSettings } from '../../webhooks/operations-settings.js';
 import {
   BreachRuleBody,
   BreachRuleSchema,
+  OperationsSettingsBody,
+  OperationsSettingsSchema,
   RetentionSettingsBody,
   RetentionSettingsSchema,
   SlaCalendarBody,
@@ -33,6 +36,7 @@ const breachInfo =
  * after the change. `GET /settings/retention` shows how long history is kept (any key or session); `PUT` changes it
  * within the plan's maximum (admin). `GET`/`PUT /settings/calendar` likewise for the business-hours calendar windows
  * count. `GET`/`PUT /settings/breach-rule` likewise for what a breached window does to the complaint.
+ * `GET`/`PUT /settings/operations` (admin): where operational alerts go.
  */
 export function settingsRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
@@ -165,6 +169,45 @@ export function settingsRoutes({ ctx }: RouteDeps) {
         },
       },
       async (request) => ok(await setBreachRule(ctx, request.company!.companyId, request.body)),
+    );
+
+    const operationsInfo =
+      'Where operational events (endpoint.failing, endpoint.disabled, endpoint.recovered, delivery.dead) are sent ' +
+      "besides the event feed and the endpoints subscribed to them: email to the company's owners and admins (the " +
+      "server's SMTP_URL), and/or a Slack incoming webhook. Alerts are sent and retried by the delivery worker.";
+
+    app.get(
+      '/settings/operations',
+      {
+        onRequest: admin,
+        schema: {
+          tags,
+          summary: 'Operations alerts',
+          description: operationsInfo,
+          response: { 200: Ok(OperationsSettingsSchema) },
+        },
+      },
+      async (request) => ok(await getOperationsSettings(ctx, request.company!.companyId)),
+    );
+
+    app.put(
+      '/settings/operations',
+      {
+        onRequest: admin,
+        config: {
+          errors: {
+            400: 'invalid_url: slack_url is not an allowed https:// URL (error.details.field)',
+          },
+        },
+        schema: {
+          tags,
+          summary: 'Change the operations alerts',
+          description: operationsInfo,
+          body: OperationsSettingsBody,
+          response: { 200: Ok(OperationsSettingsSchema) },
+        },
+      },
+      async (request) => ok(await setOperationsSettings(ctx, request.company!.companyId, request.body)),
     );
   };
 }

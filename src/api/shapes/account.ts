@@ -21,6 +21,7 @@ import {
 import { ROLES } from '../../domain/users.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
+import type { OperationsSettings } from '../../webhooks/operations-settings.js';
 
 /** What the list and every answer show of a key: never the key itself, never its hash. */
 export const ApiKeySchema = Type.Object(
@@ -231,3 +232,31 @@ type _ShapeChecks = [
   Expect<SameKeys<SlaCalendarInput, Static<typeof SlaCalendarBody>>>,
   Expect<SameKeys<BreachRule, Static<typeof BreachRuleSchema>>>,
 ];
+
+export const OperationsSettingsSchema = Type.Object(
+  {
+    email: Type.Boolean({ description: "Operational alerts are emailed to the company's owners and admins" }),
+    email_recipients: Type.Array(Type.String(), { description: 'The owners and admins an alert email goes to now' }),
+    slack_url: Nullable(
+      Type.String({ description: 'The Slack incoming webhook alerts are posted to, its secret part masked' }),
+    ),
+  },
+  { title: 'OperationsSettings' },
+);
+
+export const OperationsSettingsBody = Type.Object(
+  {
+    email: Type.Optional(Type.Boolean()),
+    slack_url: Type.Optional(
+      Nullable(
+        Type.String({
+          maxLength: 2048,
+          description: 'A Slack incoming-webhook URL (https); null removes it; left out, the stored one is kept',
+        }),
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+type _OperationsShapeChecks = [Expect<SameKeys<OperationsSettings, Static<typeof OperationsSettingsSchema>>>];

@@ -3,6 +3,7 @@ import { EVENT_NAMES } from '../../domain/events.js';
 import type { AttemptView, DeliveryDetail, DeliveryView, StatsPoint } from '../../webhooks/endpoint-deliveries.js';
 import { DELIVERY_STATUSES } from '../../webhooks/endpoint-deliveries.js';
 import type { EndpointConcurrencyView } from '../../webhooks/endpoint-concurrency.js';
+import type { RecoverDryRun, RecoverJobView, RecoverSampleItem } from '../../webhooks/bulk-recover.js';
 import {
   AUTH_TYPES,
   DEFAULT_TIMEOUT_MS,
@@ -198,7 +199,7 @@ export const DeliverySchema = Type.Object(
     event: Type.String(),
     target: Type.String({
       description:
-        'endpoint, listener (a development endpoint of escalatr listen), or the Escalation Shield destination type',
+        'endpoint, listener (a development endpoint of escalatr listen), the Escalation Shield destination type, or ops_email / ops_slack (operations alerts)',
     }),
     endpoint_id: Nullable(Type.String()),
     destination_id: Nullable(Type.String()),
@@ -361,6 +362,65 @@ export const TransformPreviewSchema = Type.Object({
   bytes: Type.Integer(),
 });
 
+const RecoverStatusEnum = StringEnum(['failed', 'dead'] as const);
+
+export const BulkRecoverBody = Type.Object(
+  {
+    endpoint_ids: Type.Optional(
+      Type.Array(Type.String({ pattern: '^ep_[0-9a-z]{20}$' }), {
+        maxItems: 100,
+        description: 'Only deliveries of these endpoints (all enabled endpoints when left out)',
+      }),
+    ),
+    events: Type.Optional(Type.Array(StringEnum(EVENT_NAMES), { maxItems: 100, description: 'Only these events' })),
+    statuses: Type.Optional(
+      Type.Array(RecoverStatusEnum, { maxItems: 2, description: 'failed, dead or both (the default)' }),
+    ),
+    since: Type.Optional(DateTime({ description: 'Deliveries created at or after this time' })),
+    until: Type.Optional(DateTime({ description: 'Deliveries created before this time' })),
+    dry_run: Type.Optional(Type.Boolean({ description: 'true: count and sample them, change nothing' })),
+  },
+  { additionalProperties: false },
+);
+
+const RecoverSampleItemSchema = Type.Object({
+  id: Type.String(),
+  event: Type.String(),
+  event_id: Type.String(),
+  endpoint_id: Type.String(),
+  status: RecoverStatusEnum,
+  attempt_count: Type.Integer(),
+  last_status_code: Nullable(Type.Integer()),
+  last_error: Nullable(Type.String()),
+  created_at: DateTime(),
+});
+
+export const RecoverDryRunSchema = Type.Object({
+  dry_run: Type.Literal(true),
+  count: Type.Integer({ description: 'Deliveries a recover with these filters would requeue now' }),
+  limit: Type.Integer({ description: 'The most one recover may requeue' }),
+  sample: Type.Array(RecoverSampleItemSchema, { description: 'The newest of them, at most 10' }),
+});
+
+export const RecoverJobSchema = Type.Object({
+  id: Type.String(),
+  status: StringEnum(['running', 'done', 'interrupted'] as const, {
+    description: 'interrupted: the process running it stopped; start another for what is left',
+  }),
+  total: Type.Integer(),
+  done: Type.Integer({ description: 'Deliveries requeued so far' }),
+  skipped: Type.Integer({ description: 'Deliveries a worker held, or already resent, when their turn came' }),
+  filter: Type.Object({
+    endpoint_ids: Nullable(Type.Array(Type.String())),
+    events: Nullable(Type.Array(Type.String())),
+    statuses: Type.Array(RecoverStatusEnum),
+    since: Nullable(DateTime()),
+    until: Nullable(DateTime()),
+  }),
+  created_at: DateTime(),
+  updated_at: DateTime(),
+});
+
 export const RecoverBody = Type.Object(
   { since: DateTime({ description: 'ISO time; deliveries created since then' }) },
   { additionalProperties: false },
@@ -373,4 +433,7 @@ type _ShapeChecks = [
   Expect<SameKeys<AttemptView, Static<typeof AttemptSchema>>>,
   Expect<SameKeys<DeliveryDetail, Static<typeof DeliveryDetailSchema>>>,
   Expect<SameKeys<StatsPoint, Static<typeof StatsPointSchema>>>,
+  Expect<SameKeys<RecoverJobView, Static<typeof RecoverJobSchema>>>,
+  Expect<SameKeys<RecoverDryRun, Static<typeof RecoverDryRunSchema>>>,
+  Expect<SameKeys<RecoverSampleItem, Static<typeof RecoverSampleItemSchema>>>,
 ];

@@ -12,7 +12,7 @@ import { alertPayload, destinationFor, headerSafe } from './plan-common.js';
  */
 export type EmailErrorKind = AttemptErrorKind | 'smtp_not_configured' | 'smtp_auth' | 'smtp_rejected';
 
-const escapeHtml = (text: string) =>
+export const escapeHtml = (text: string) =>
   text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
@@ -21,7 +21,7 @@ const escapeHtml = (text: string) =>
     .replace(/'/g, '&#39;');
 const upper = (s: string) => s.toUpperCase();
 
-interface AlertEmail {
+export interface AlertEmail {
   subject: string;
   text: string;
   html: string;
@@ -124,11 +124,14 @@ function outcome(
 
 class SendTimeout extends Error {}
 
-/** Sends one alert email over SMTP. Never throws: every failure becomes a failed attempt the worker retries. */
-async function sendAlertEmail(
+/**
+ * Sends one alert email (a Shield alert, an operational alert) over SMTP. Never throws: every failure becomes a
+ * failed attempt the worker retries.
+ */
+export async function sendAlertEmail(
   ctx: Pick<DomainContext, 'config'>,
   to: string[],
-  alert: ShieldAlertPayload,
+  mail: AlertEmail,
   idempotencyKey: string,
   timeoutMs: number,
 ): Promise<AttemptOutcome> {
@@ -152,7 +155,6 @@ async function sendAlertEmail(
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    const mail = alertEmail(alert);
     const sent = transport.sendMail({
       from: settings.from,
       to,
@@ -199,12 +201,12 @@ export const emailTarget: DeliveryTarget = {
   async plan(ctx, delivery, event) {
     const dest = await destinationFor(ctx, delivery, 'email');
     if ('kind' in dest) return dest;
-    const alert = alertPayload(event);
+    const mail = alertEmail(alertPayload(event));
     const timeoutMs = dest.row.timeout_ms;
     return {
       kind: 'custom',
       timeoutMs,
-      send: () => sendAlertEmail(ctx, dest.config.to, alert, delivery.idempotency_key, timeoutMs),
+      send: () => sendAlertEmail(ctx, dest.config.to, mail, delivery.idempotency_key, timeoutMs),
     };
   },
 };

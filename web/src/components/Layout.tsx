@@ -11,6 +11,7 @@ const NAV = [
   { href: '/settings/integrations/api-keys', label: 'Integrations', match: ['/settings/integrations', '/shield'] },
   { href: '/settings/retention', label: 'Data retention', match: ['/settings/retention'] },
   { href: '/settings/sla', label: 'SLA calendar', match: ['/settings/sla'] },
+  { href: '/settings/operations', label: 'Operations', match: ['/settings/operations'] },
 ];
 
 /** The frame of every signed-in page: company and user at the top, the sections on the side. */

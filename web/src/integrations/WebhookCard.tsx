@@ -1,3 +1,4 @@
+import { isOperationalEvent } from '../../../src/domain/event-catalog';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
@@ -268,8 +269,11 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
   };
 
   const toggleEvent = (name: string, on: boolean) => {
-    if (name === '*') return set('events', on ? ['*'] : []);
-    set('events', on ? [...form.events.filter((x) => x !== '*'), name] : form.events.filter((x) => x !== name));
+    const ops = form.events.filter(isOperationalEvent);
+    if (name === '*') return set('events', on ? ['*', ...ops] : ops);
+    // Operational events are picked by name beside "*", which does not include them.
+    const keep = isOperationalEvent(name) ? form.events : form.events.filter((x) => x !== '*');
+    set('events', on ? [...keep, name] : form.events.filter((x) => x !== name));
   };
 
   const title = endpoint ? endpoint.description || endpoint.url : 'New webhook';
@@ -449,15 +453,15 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                     checked={allEvents}
                     onChange={(e) => toggleEvent('*', (e.currentTarget as HTMLInputElement).checked)}
                   />
-                  All events, including ones added later
+                  All complaint events, including ones added later (operational events are picked by name)
                 </label>
                 <div class="check-grid">
                   {WEBHOOK_EVENTS.map((ev) => (
                     <label key={ev.name} class="check" title={ev.description}>
                       <input
                         type="checkbox"
-                        checked={allEvents || form.events.includes(ev.name)}
-                        disabled={allEvents}
+                        checked={(allEvents && !ev.operational) || form.events.includes(ev.name)}
+                        disabled={allEvents && !ev.operational}
                         onChange={(e) => toggleEvent(ev.name, (e.currentTarget as HTMLInputElement).checked)}
                       />
                       <span class="mono small">{ev.name}</span>
