@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
@@ -420,10 +421,19 @@ async function send(
 
 describe('fuzzing every route with hostile input', () => {
   it('snapshots every table of the schema (a new table must be added to table-snapshot.ts)', async () => {
+    // A partition's rows are its parent table's (the snapshot counts them there).
+    const partitions = t.store.pgSchema
+      ? (
+          await sql<{
+            name: string;
+          }>`select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where c.relispartition and n.nspname = ${t.store.pgSchema}`.execute(t.store.db)
+        ).rows.map((r) => r.name)
+      : [];
     const tables = (await t.store.db.introspection.getTables())
       .filter((tb) => !t.store.pgSchema || tb.schema === t.store.pgSchema)
       .map((tb) => tb.name)
-      .filter((name) => !name.startsWith('kysely_'));
+      .filter((name) => !name.startsWith('kysely_') && !partitions.includes(name));
     expect(tables.sort()).toEqual([...TABLES].sort());
   });
 

@@ -10176,6 +10176,97 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/webhooks/listen': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Listen for deliveries over a WebSocket (escalatr listen)
+     * @description Upgrades to a WebSocket. The server sends {type:"ready", endpoint_id, secret, events}, then {type:"delivery", delivery_id, event_id, event, attempt, headers, body, timeout_ms} for each attempt; the listener answers each with {type:"result", delivery_id, status_code, error_kind, duration_ms, response_excerpt}, recorded as the attempt.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description The local URL the listener forwards to (a new endpoint) */
+          forward_to?: string;
+          /** @description Comma-separated event names (a new endpoint); default: all */
+          events?: string;
+          /** @description Resume this development endpoint (a reconnect); its deliveries not yet answered are sent again */
+          endpoint_id?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description invalid_query: a query parameter is invalid (error.details.parameter names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_url: forward_to is not an http(s) URL; validation_failed: an unknown event name */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description not_found: endpoint_id names no development endpoint of your company */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/feedback': {
     parameters: {
       query?: never;
