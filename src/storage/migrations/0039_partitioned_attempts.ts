@@ -65,7 +65,12 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create table attempts_custom partition of attempts default`.execute(db);
   await sql`create index attempts_delivery on attempts (delivery_id, n)`.execute(db);
   await sql`create index attempts_company_started on attempts (company_id, started_at)`.execute(db);
-  await maintainHistoryPartitions(db, Date.now());
+  // Spans for the rows about to be copied. An empty store (a new one) gets its spans from the retention step's first
+  // run instead: until then its rows wait in the class's default partition, which that run moves into their span.
+  const { rows } = await sql<{
+    n: number;
+  }>`select count(*) as n from (select 1 from attempts_unpartitioned limit 1) as one`.execute(db);
+  if (Number(rows[0]?.n) > 0) await maintainHistoryPartitions(db, Date.now());
   await sql`
     insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
       error_message, response_excerpt, keep_days)
