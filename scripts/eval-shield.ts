@@ -49,7 +49,7 @@ const argOf = (name: string, dflt: string) => {
   const i = args.indexOf(name);
   return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
 };
-const dataPath = resolve(root, argOf('--data', 'data/shield-eval.jsonl'));
+const dataPath = resolve(root, argOf('--data', 'data/shield-train.jsonl'));
 const outPath = resolve(root, argOf('--out', 'bench/results/shield-eval.json'));
 const showErrors = args.includes('--errors');
 const doTune = !args.includes('--quick');
