@@ -22,6 +22,7 @@ import * as m0027 from './migrations/0027_retention_minutes.js';
 import * as m0028 from './migrations/0028_endpoint_url_password.js';
 import * as m0034 from './migrations/0034_endpoint_retry_schedule.js';
 import * as m0035 from './migrations/0035_destination_secrets.js';
+import * as m0046 from './migrations/0046_shield_sensitivity.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -47,6 +48,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0028_endpoint_url_password': m0028,
   '0034_endpoint_retry_schedule': m0034,
   '0035_destination_secrets': m0035,
+  '0046_shield_sensitivity': m0046,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

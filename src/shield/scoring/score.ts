@@ -17,7 +17,15 @@
  */
 import { detectCues, type CueAnalysis, type SoftCue, type ThreatCue } from './cues.js';
 import { extractFeatures, type FeatureVector } from './features.js';
-import { explain, levelIndex, loadModel, predictLogits, type ShieldModel, type Signal } from './model.js';
+import {
+  explain,
+  levelIndex,
+  loadModel,
+  predictLogits,
+  type Sensitivity,
+  type ShieldModel,
+  type Signal,
+} from './model.js';
 import { DEFAULT_SENTIMENT_LIBRARY, sentimentFor, type SentimentFn, type SentimentLibrary } from './sentiment.js';
 
 export type Level = 'none' | 'low' | 'medium' | 'high' | 'extreme';
@@ -386,7 +394,7 @@ function createModelScorer(model: ShieldModel): (input: ScoreInput) => DetailedS
 const lexiconScorer = createScorer();
 let shipped: ((input: ScoreInput) => DetailedScore) | null = null;
 /** The shipped model, read on first use (the training script imports this module before the file exists). */
-const defaultScorer = (input: ScoreInput) => (shipped ??= createModelScorer(loadModel()))(input);
+const defaultScorer = (input: ScoreInput) => (shipped ??= createModelScorer(model()))(input);
 
 /** Scores one feedback record with the default library and weights. */
 export function scoreFeedback(input: ScoreInput): ScoreResult {
@@ -397,4 +405,21 @@ export function scoreFeedback(input: ScoreInput): ScoreResult {
 /** Like scoreFeedback, with the raw points. */
 export function scoreFeedbackDetailed(input: ScoreInput): DetailedScore {
   return defaultScorer(input);
+}
+
+let shippedModel: ShieldModel | null = null;
+const model = () => (shippedModel ??= loadModel());
+
+/** What each sensitivity means for the shipped model: its offset and expected precision/recall at ≥ high. */
+export function sensitivityCalibration(): ShieldModel['sensitivity'] {
+  return model().sensitivity;
+}
+
+/**
+ * The escalation level a record has for an automation of the given sensitivity: its logits compared with the
+ * sensitivity's offset. Records scored without logits keep their stored level.
+ */
+export function escalationAtSensitivity(level: Level, logits: readonly number[] | null, s: Sensitivity): Level {
+  if (!logits || logits.length !== 4 || s === 'balanced') return level;
+  return SHIELD_LEVELS[levelIndex(logits, model().sensitivity[s].offset)]!;
 }
