@@ -256,7 +256,7 @@ export async function listThread(
 }
 
 /** What the processor stores beside a record's levels (see ScoreResult). */
-export interface StoredExplanation {
+interface StoredExplanation {
   signals: Signal[];
   escalation_logits: number[];
 }

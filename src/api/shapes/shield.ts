@@ -24,7 +24,7 @@ const SensitivitySchema = StringEnum(SENSITIVITIES, {
 });
 
 /** One signal that drove a score: a feature of the text, where it matched, and how far it pushed the score. */
-export const ExplanationSignalSchema = Type.Object(
+const ExplanationSignalSchema = Type.Object(
   {
     signal: Type.String({
       description:
