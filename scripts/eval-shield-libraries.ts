@@ -1,5 +1,5 @@
 /**
- * npm run eval:shield:libraries — compares the sentiment libraries inside the Escalation Shield scorer on data/shield-eval.jsonl.
+ * npm run eval:shield:libraries — compares the sentiment libraries inside the Escalation Shield scorer on data/shield-train.jsonl.
  *
  * Prints, for the configured sentiment library: precision / recall / F1 per level for
  * escalation_level and emotional_intensity_level, exact accuracy, within-one-level accuracy,

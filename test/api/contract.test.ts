@@ -864,6 +864,7 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
       url: `${P}/automations/sensitivities`,
       headers: read,
     });
+    await send(`GET ${P}/automations/sensitivities`, 401, { method: 'GET', url: `${P}/automations/sensitivities` });
     await send(`GET ${P}/automations/{id}`, 404, { method: 'GET', url: autoUrl, headers: bearer(other.readKey) });
     const destSecret = `${autoUrl}/destinations/${made.body.data.destinations[0].id}/secret`;
     await send(`GET ${P}/automations/{id}/destinations/{destination_id}/secret`, 200, {

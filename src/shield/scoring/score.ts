@@ -12,7 +12,7 @@
  *              + softer signals (repeated contact, manager request, ultimatum, churn talk, accusation)
  *              + "something is wrong" (problem words, negative sentiment) + a share of the intensity
  *
- * Weights and thresholds live in DEFAULT_WEIGHTS; they were tuned against data/shield-eval.jsonl
+ * Weights and thresholds live in DEFAULT_WEIGHTS; they were tuned by hand against data/shield-train.jsonl
  * (see docs/shield-scoring.md). `createScorer` lets the evaluation swap the sentiment library.
  */
 import { detectCues, type CueAnalysis, type SoftCue, type ThreatCue } from './cues.js';
