@@ -4,18 +4,18 @@
 // which starts faster and holds ~60 MB less (the loader's thread and its transpiled copies of every module).
 // Development and tests keep running the sources directly through tsx.
 import { build } from 'esbuild';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const folders = process.argv.slice(2).length ? process.argv.slice(2) : ['src'];
 
-function sources(dir) {
+function sources(dir, wanted = (name) => name.endsWith('.ts') && !name.endsWith('.d.ts')) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) return sources(path);
-    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [path] : [];
+    if (statSync(path).isDirectory()) return sources(path, wanted);
+    return wanted(name) ? [path] : [];
   });
 }
 
@@ -32,3 +32,10 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+
+// Data files read at run time beside their module (the Shield model's weights) are copied as they are.
+for (const folder of folders) {
+  for (const path of sources(join(root, folder), (name) => name.endsWith('.json'))) {
+    copyFileSync(path, join(root, 'dist', relative(root, path)));
+  }
+}

@@ -4,6 +4,7 @@ import type { DomainContext, Work } from '../domain/context.js';
 import { emitEvent } from '../domain/events.js';
 import type { ActiveAutomation } from './automations.js';
 import type { Level } from './levels.js';
+import type { Sensitivity, Signal } from './scoring/model.js';
 
 export const EXCERPT_MAX = 500;
 
@@ -25,6 +26,17 @@ export interface ShieldAlertPayload {
     created_at: string | null;
     source: string;
   };
+  /**
+   * Added to the fields above (which keep their meaning): why the record alerted. `escalation_level` is the level at
+   * the automation's sensitivity, the one its filter compared; span offsets are in the record's full content.
+   */
+  explanation?: AlertExplanation;
+}
+
+export interface AlertExplanation {
+  sensitivity: Sensitivity;
+  escalation_level: Level;
+  signals: Signal[];
 }
 
 export interface ScoredRecord {
@@ -60,8 +72,9 @@ export function buildAlertPayload(
   companyCode: string,
   record: ScoredRecord,
   now: number,
+  explanation?: AlertExplanation,
 ): ShieldAlertPayload {
-  return {
+  const payload: ShieldAlertPayload = {
     automation_id: automationId,
     org_id: companyCode,
     escalated_at: iso(now),
@@ -79,6 +92,8 @@ export function buildAlertPayload(
       source: record.source,
     },
   };
+  if (explanation) payload.explanation = explanation;
+  return payload;
 }
 
 /**

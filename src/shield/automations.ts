@@ -1,3 +1,4 @@
+import { SENSITIVITIES, type Sensitivity } from './scoring/model.js';
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
@@ -30,6 +31,7 @@ import { newDestinationSecret } from './destinations/secret.js';
 import { SHIELD_LEVELS, isLevel, levelRank, type Level } from './levels.js';
 
 export const MAX_DESTINATIONS = 10;
+const AUTOMATION_FIELDS = ['name', 'active', 'filter', 'sensitivity', 'destinations'];
 export const MAX_FILTER_TERMS = 50;
 export const MAX_EMAIL_RECIPIENTS = 20;
 const EMAIL = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+\.[^\s@<>()[\],;:"\\]+$/;
@@ -57,6 +59,12 @@ function checkName(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '') throw invalid('name', 'must be a non-blank string');
   if (value.trim().length > 200) throw invalid('name', 'must be at most 200 characters');
   return value.trim();
+}
+
+function checkSensitivity(value: unknown): Sensitivity {
+  if (typeof value !== 'string' || !(SENSITIVITIES as readonly string[]).includes(value))
+    throw invalid('sensitivity', `must be one of ${SENSITIVITIES.join(', ')}`);
+  return value as Sensitivity;
 }
 
 function checkActive(value: unknown): boolean {
@@ -352,6 +360,7 @@ function automationView(ctx: Pick<DomainContext, 'box'>, row: AutomationRow, des
     name: row.name,
     active: row.active === 1,
     filter: JSON.parse(row.filter) as AutomationFilter,
+    sensitivity: row.sensitivity as Sensitivity,
     destinations: destinations.map((d) => destinationView(ctx, d)),
     created_at: iso(row.created_at),
     updated_at: iso(row.updated_at),
@@ -385,11 +394,12 @@ async function findAutomation(db: Db | Tx, companyId: string, id: string): Promi
 
 export async function createAutomation(ctx: DomainContext, companyId: string, body: unknown): Promise<AutomationView> {
   if (!isObject(body)) throw new AppError('invalid_request', 'Send the automation as a JSON object');
-  const extra = Object.keys(body).find((k) => !['name', 'active', 'filter', 'destinations'].includes(k));
-  if (extra) throw invalid(extra, 'is not an automation field (name, active, filter, destinations)');
+  const extra = Object.keys(body).find((k) => !AUTOMATION_FIELDS.includes(k));
+  if (extra) throw invalid(extra, `is not an automation field (${AUTOMATION_FIELDS.join(', ')})`);
   const name = checkName(body.name);
   const active = body.active === undefined ? true : checkActive(body.active);
   const filter = checkFilter(body.filter);
+  const sensitivity = body.sensitivity === undefined ? 'balanced' : checkSensitivity(body.sensitivity);
   const drafts = checkDestinations(ctx, body.destinations ?? [], []);
   const id = await transact(ctx, async ({ tx, now }) => {
     // On PostgreSQL two creates at once would both count below the limit: the company row orders them.
@@ -413,6 +423,7 @@ export async function createAutomation(ctx: DomainContext, companyId: string, bo
       name,
       active: active ? 1 : 0,
       filter: JSON.stringify(filter),
+      sensitivity,
       created_at: now,
       updated_at: now,
     };
@@ -434,15 +445,16 @@ export async function updateAutomation(
   body: unknown,
 ): Promise<AutomationView> {
   if (!isObject(body)) throw new AppError('invalid_request', 'Send the changes as a JSON object');
-  const extra = Object.keys(body).find((k) => !['name', 'active', 'filter', 'destinations'].includes(k));
-  if (extra) throw invalid(extra, 'is not an automation field (name, active, filter, destinations)');
-  if (Object.keys(body).length === 0) throw validationFailed('send at least one of name, active, filter, destinations');
+  const extra = Object.keys(body).find((k) => !AUTOMATION_FIELDS.includes(k));
+  if (extra) throw invalid(extra, `is not an automation field (${AUTOMATION_FIELDS.join(', ')})`);
+  if (Object.keys(body).length === 0) throw validationFailed(`send at least one of ${AUTOMATION_FIELDS.join(', ')}`);
   await transact(ctx, async ({ tx, now }) => {
     const row = await findAutomation(tx, companyId, id);
     const changes: Partial<AutomationRow> = { updated_at: now };
     if (body.name !== undefined) changes.name = checkName(body.name);
     if (body.active !== undefined) changes.active = checkActive(body.active) ? 1 : 0;
     if (body.filter !== undefined) changes.filter = JSON.stringify(checkFilter(body.filter));
+    if (body.sensitivity !== undefined) changes.sensitivity = checkSensitivity(body.sensitivity);
     if (body.destinations !== undefined) {
       const existing = (await destinationsOf(tx, [row.id])).get(row.id)!;
       const drafts = checkDestinations(ctx, body.destinations, existing);
@@ -496,13 +508,14 @@ export async function listAutomations(
 export interface ActiveAutomation {
   id: string;
   filter: AutomationFilter;
+  sensitivity: Sensitivity;
   destinations: { id: string; type: DestinationType }[];
 }
 
 export async function loadActiveAutomations(tx: Tx, companyId: string): Promise<ActiveAutomation[]> {
   const rows = await tx
     .selectFrom('automations')
-    .select(['id', 'filter'])
+    .select(['id', 'filter', 'sensitivity'])
     .where('company_id', '=', companyId)
     .where('active', '=', 1)
     .orderBy('created_at')
@@ -515,6 +528,7 @@ export async function loadActiveAutomations(tx: Tx, companyId: string): Promise<
   return rows.map((r) => ({
     id: r.id,
     filter: JSON.parse(r.filter) as AutomationFilter,
+    sensitivity: r.sensitivity as Sensitivity,
     destinations: destinations.get(r.id)!.map((d) => ({ id: d.id, type: d.type })),
   }));
 }

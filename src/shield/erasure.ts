@@ -68,6 +68,7 @@ async function eraseFeedback(
         customer_id: null,
         source_url: null,
         cues: null,
+        explanation: null,
         // A thread keyed by the address is the address; any other thread id is the source's and stays.
         thread_id: r.thread_id?.toLowerCase() === redactor.email ? null : r.thread_id,
       })

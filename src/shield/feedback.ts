@@ -1,3 +1,4 @@
+import type { Signal } from './scoring/model.js';
 import { randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
@@ -254,6 +255,12 @@ export async function listThread(
   return { rows, total: Number(count.n) };
 }
 
+/** What the processor stores beside a record's levels (see ScoreResult). */
+interface StoredExplanation {
+  signals: Signal[];
+  escalation_logits: number[];
+}
+
 /** The API's view of a record: its fields as sent, plus the scores once it is scored. */
 export function feedbackView(row: FeedbackRow) {
   const cues = row.cues ? (JSON.parse(row.cues) as string[]) : [];
@@ -280,5 +287,6 @@ export function feedbackView(row: FeedbackRow) {
     cues,
     /** What drove the levels: each cue that fired, with its group and what it means. */
     signals: cues.map(describeCue),
+    explanation: row.explanation ? (JSON.parse(row.explanation) as StoredExplanation).signals : [],
   };
 }

@@ -4,7 +4,7 @@ import { buildAlertPayload, emitShieldAlert } from './alerts.js';
 import { loadActiveAutomations, matchesFilter, type ActiveAutomation } from './automations.js';
 import type { FeedbackRow } from './feedback.js';
 import { HISTORY_MAX, type ScoredRecord } from './scoring/batch.js';
-import type { ScoreResult } from './scoring/score.js';
+import { escalationAtSensitivity, type ScoreResult } from './scoring/score.js';
 import type { WakeSubscription } from '../queue/wakeup.js';
 import { sharedScoringPool, type ScoringPool } from './scoring-pool.js';
 
@@ -331,6 +331,9 @@ export class ShieldProcessor {
           sentiment_score: score?.sentiment ?? null,
           sentiment_shift: score?.sentiment_shift ?? null,
           cues: JSON.stringify(score ? score.cues : ['scoring_failed']),
+          explanation: score
+            ? JSON.stringify({ signals: score.signals, escalation_logits: score.escalation_logits })
+            : null,
         })
         .where('id', '=', row.id)
         .where('scored_at', 'is', null)
@@ -368,13 +371,9 @@ export class ShieldProcessor {
     }
     let written = 0;
     for (const automation of company.automations) {
-      if (
-        !matchesFilter(automation.filter, {
-          source: row.source,
-          content: row.content,
-          escalationLevel: score.escalation_level,
-        })
-      )
+      // The automation's sensitivity moves the point at which the model's scores become a level.
+      const level = escalationAtSensitivity(score.escalation_level, score.escalation_logits, automation.sensitivity);
+      if (!matchesFilter(automation.filter, { source: row.source, content: row.content, escalationLevel: level }))
         continue;
       const payload = buildAlertPayload(
         this.ctx,
@@ -391,6 +390,7 @@ export class ShieldProcessor {
           sentimentShift: score.sentiment_shift ?? null,
         },
         work.now,
+        { sensitivity: automation.sensitivity, escalation_level: level, signals: score.signals },
       );
       if (await emitShieldAlert(this.ctx, work, row.company_id, automation, payload)) written++;
     }

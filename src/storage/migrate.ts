@@ -29,6 +29,7 @@ import * as m0041 from './migrations/0041_operational_events.js';
 import * as m0042 from './migrations/0042_recover_jobs.js';
 import * as m0043 from './migrations/0043_breach_rules_and_sla_reports.js';
 import * as m0044 from './migrations/0044_consumer_sign_in.js';
+import * as m0046 from './migrations/0046_shield_sensitivity.js';
 import * as m0047 from './migrations/0047_claim_walks_receivers.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
@@ -62,6 +63,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0042_recover_jobs': m0042,
   '0043_breach_rules_and_sla_reports': m0043,
   '0044_consumer_sign_in': m0044,
+  '0046_shield_sensitivity': m0046,
   '0047_claim_walks_receivers': m0047,
 };
 

@@ -398,6 +398,8 @@ export interface FeedbackRecordsTable {
   sentiment_score: number | null;
   sentiment_shift: string | null;
   cues: string | null; // JSON
+  /** JSON { signals, escalation_logits }: what drove the levels (erased with the text). */
+  explanation: string | null;
 }
 
 export interface AutomationsTable {
@@ -406,6 +408,7 @@ export interface AutomationsTable {
   name: string;
   active: number;
   filter: string; // JSON { min_level, sources?, keywords? }
+  sensitivity: string; // conservative | balanced | sensitive
   created_at: number;
   updated_at: number;
 }

@@ -966,6 +966,12 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     await send(`GET ${P}/automations`, 200, { method: 'GET', url: `${P}/automations`, headers: read });
     await send(`GET ${P}/automations`, 400, { method: 'GET', url: `${P}/automations?limit=x`, headers: read });
     await send(`GET ${P}/automations/{id}`, 200, { method: 'GET', url: autoUrl, headers: read });
+    await send(`GET ${P}/automations/sensitivities`, 200, {
+      method: 'GET',
+      url: `${P}/automations/sensitivities`,
+      headers: read,
+    });
+    await send(`GET ${P}/automations/sensitivities`, 401, { method: 'GET', url: `${P}/automations/sensitivities` });
     await send(`GET ${P}/automations/{id}`, 404, { method: 'GET', url: autoUrl, headers: bearer(other.readKey) });
     const destSecret = `${autoUrl}/destinations/${made.body.data.destinations[0].id}/secret`;
     await send(`GET ${P}/automations/{id}/destinations/{destination_id}/secret`, 200, {

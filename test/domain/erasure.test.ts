@@ -145,7 +145,7 @@ describe(`erasing a consumer leaves no copy of them (${dialectName})`, () => {
         t.app.ctx,
         work,
         v.company.id,
-        { id: 'aut_test', filter: { min_level: 'low' }, destinations: [] },
+        { id: 'aut_test', filter: { min_level: 'low' }, sensitivity: 'balanced', destinations: [] },
         buildAlertPayload(
           t.app.ctx,
           'aut_test',

@@ -403,6 +403,12 @@ describe('dashboard in a real browser', () => {
       await page.getByRole('button', { name: 'New automation' }).click();
       await page.getByLabel('Name', { exact: true }).fill('Legal threats to on-call');
       await page.getByLabel('Minimum escalation level').selectOption('high');
+      // Each sensitivity offers what it was measured to give on held-out feedback.
+      await expectText(
+        page.getByLabel('Sensitivity'),
+        /Sensitive \(more alerts, fewer misses\): precision \d+%, recall \d+%/,
+      );
+      await page.getByLabel('Sensitivity').selectOption('sensitive');
       await page.getByLabel('Keywords').fill('lawyer, chargeback');
       await page.getByLabel('Webhook URL').fill(`${stack.receiver.url}/shield`);
       await page.getByLabel('Authentication').selectOption('custom_header');

@@ -114,6 +114,9 @@ describe('Shield record page and event subscriptions in a real browser', () => {
       await expectText(drivers, 'Legal threat');
       await expectText(drivers, 'Chargeback');
       await expectText(drivers, 'Repeated contact');
+      // The model's signals, with the words behind them marked in the text.
+      await expectText(drivers, 'Model signals');
+      expect(await page.locator('.description mark.hl-up').count()).toBeGreaterThan(0);
 
       const thread = page.getByRole('region', { name: 'Thread' });
       await expectText(thread, '2 records of thread');

@@ -59,7 +59,11 @@ describe('shield alerts to webhook destinations', () => {
       automation_id: automation.id,
       org_id: 'VOLT',
       escalated_at: new Date(t.clock.now()).toISOString(),
-      levels: { escalation_level: 'extreme', emotional_intensity_level: 'extreme', sentiment_shift: null },
+      levels: {
+        escalation_level: 'extreme',
+        emotional_intensity_level: event.data.levels.emotional_intensity_level,
+        sentiment_shift: null,
+      },
       record: {
         id: '12345',
         url: 'http://localhost:3000/shield/feedback/12345',
@@ -68,8 +72,24 @@ describe('shield alerts to webhook destinations', () => {
         created_at: '2026-06-27T11:58:00.000Z',
         source: 'ZendeskSupport',
       },
+      // the explanation is added beside the receiver's fields, which keep their shape
+      explanation: { sensitivity: 'balanced', escalation_level: 'extreme', signals: expect.any(Array) },
     };
+    expect(['high', 'extreme']).toContain(event.data.levels.emotional_intensity_level);
     expect(event.data).toEqual(expected);
+    const signals = event.data.explanation.signals as {
+      signal: string;
+      span: { start: number; end: number; text: string } | null;
+      weight: number;
+    }[];
+    expect(signals.length).toBeGreaterThan(0);
+    expect(signals.some((s) => s.weight > 0)).toBe(true);
+    for (const s of signals) {
+      if (s.span) expect(content.slice(s.span.start, s.span.end)).toBe(s.span.text);
+    }
+    expect(signals.map((s) => s.span?.text.toLowerCase() ?? '').join(' ')).toMatch(
+      /sue|lawyer|court|chargeback|cancel/,
+    );
     expect(Array.from(event.data.record.content_excerpt as string).length).toBeLessThanOrEqual(500);
     expect(event.data.record.content_excerpt.startsWith('This is UNACCEPTABLE!!!')).toBe(true);
     expect(event.data.record.content_excerpt.endsWith('…')).toBe(true);

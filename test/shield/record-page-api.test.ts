@@ -56,8 +56,10 @@ describe('feedback record page API', () => {
     expect(data).toMatchObject({
       id: 'zd-1',
       source_url: 'https://zd.example.com/tickets/1',
-      levels: { escalation_level: 'extreme', emotional_intensity_level: 'extreme', sentiment_shift: null },
+      levels: { escalation_level: 'extreme', sentiment_shift: null },
     });
+    // The model may put shouted, threat-laden text at high or extreme intensity; escalation is what must be extreme.
+    expect(['high', 'extreme']).toContain(data.levels.emotional_intensity_level);
     expect(data.signals.map((s: { cue: string }) => s.cue)).toEqual(data.cues);
     expect(data.signals).toContainEqual({
       cue: 'legal_threat',
@@ -129,8 +131,9 @@ describe('feedback record page API', () => {
       automation_id: automation.id,
       automation_name: 'Legal threats',
       escalated_at: new Date(t.clock.now()).toISOString(),
-      levels: { escalation_level: 'extreme', emotional_intensity_level: 'extreme', sentiment_shift: null },
+      levels: { escalation_level: 'extreme', sentiment_shift: null },
     });
+    expect(['high', 'extreme']).toContain(alert.levels.emotional_intensity_level);
     const byKind = Object.fromEntries(
       alert.deliveries.map((d: { endpoint_id: string | null; destination: { url: string } | null }) => [
         d.endpoint_id ? 'endpoint' : new URL(d.destination!.url).searchParams.get('dest'),

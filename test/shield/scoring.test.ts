@@ -136,12 +136,13 @@ describe('scoreFeedback levels', () => {
     expect(esc("I'm cancelling and reporting you to the BBB.")).toBe('extreme');
   });
 
-  it('gives one explicit threat "high", and anger without a threat at most "medium"', () => {
+  it('gives one explicit threat "high", and rage without a threat "high" too', () => {
     expect(esc("I'm going to dispute this charge with my bank.")).toBe('high');
     expect(esc('Please cancel my membership effective immediately.')).toBe('high');
     const rage = scoreFeedback({ content: 'WHAT THE FUCK IS WRONG WITH YOU PEOPLE?!?!' });
     expect(rage.emotional_intensity_level).toBe('extreme');
-    expect(rank(rage.escalation_level)).toBeLessThanOrEqual(rank('medium'));
+    expect(rage.escalation_level).toBe('high');
+    expect(esc('This is ridiculous. Two weeks and still no refund.')).toBe('medium');
   });
 
   it('does not escalate negated threats like real ones', () => {

@@ -1325,6 +1325,10 @@ export interface Automation {
      */
     keywords?: string[];
   };
+  /**
+   * How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+   */
+  sensitivity: 'conservative' | 'balanced' | 'sensitive';
   destinations: (
     | {
         id: string;
@@ -1386,6 +1390,10 @@ export interface AutomationInput {
     keywords?: string[];
   };
   /**
+   * How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+   */
+  sensitivity?: 'conservative' | 'balanced' | 'sensitive';
+  /**
    * @maxItems 10
    */
   destinations?: {
@@ -1431,6 +1439,10 @@ export interface AutomationPatch {
      */
     keywords?: string[];
   };
+  /**
+   * How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+   */
+  sensitivity?: 'conservative' | 'balanced' | 'sensitive';
   /**
    * @maxItems 10
    */
@@ -1494,6 +1506,36 @@ export interface Feedback {
     group: 'threat' | 'soft' | 'emotion' | 'other';
     label: string;
     description: string;
+  }[];
+  /**
+   * The signals that drove the escalation level, strongest first, with matched spans and weights
+   */
+  explanation: {
+    /**
+     * What it is: cue:<id> (a detected cue), word:<w>, phrase:<w w>, stem:<prefix>, negated:<w>, shouting, exclamation, profanity, anger, angry_emoji, lexicon:<score>
+     */
+    signal: string;
+    /**
+     * Where it matched in the content; null for whole-text signals
+     */
+    span: {
+      /**
+       * Offset in the record content (UTF-16 code units)
+       */
+      start: number;
+      /**
+       * End offset, exclusive
+       */
+      end: number;
+      /**
+       * The matched text
+       */
+      text: string;
+    } | null;
+    /**
+     * Its push on the escalation score (log-odds of ≥ high); negative pulls down
+     */
+    weight: number;
   }[];
 }
 

@@ -10332,6 +10332,22 @@ export interface paths {
                   label: string;
                   description: string;
                 }[];
+                /** @description The signals that drove the escalation level, strongest first, with matched spans and weights */
+                explanation: {
+                  /** @description What it is: cue:<id> (a detected cue), word:<w>, phrase:<w w>, stem:<prefix>, negated:<w>, shouting, exclamation, profanity, anger, angry_emoji, lexicon:<score> */
+                  signal: string;
+                  /** @description Where it matched in the content; null for whole-text signals */
+                  span: {
+                    /** @description Offset in the record content (UTF-16 code units) */
+                    start: number;
+                    /** @description End offset, exclusive */
+                    end: number;
+                    /** @description The matched text */
+                    text: string;
+                  } | null;
+                  /** @description Its push on the escalation score (log-odds of ≥ high); negative pulls down */
+                  weight: number;
+                }[];
               }[];
             };
           };
@@ -10582,6 +10598,22 @@ export interface paths {
                   label: string;
                   description: string;
                 }[];
+                /** @description The signals that drove the escalation level, strongest first, with matched spans and weights */
+                explanation: {
+                  /** @description What it is: cue:<id> (a detected cue), word:<w>, phrase:<w w>, stem:<prefix>, negated:<w>, shouting, exclamation, profanity, anger, angry_emoji, lexicon:<score> */
+                  signal: string;
+                  /** @description Where it matched in the content; null for whole-text signals */
+                  span: {
+                    /** @description Offset in the record content (UTF-16 code units) */
+                    start: number;
+                    /** @description End offset, exclusive */
+                    end: number;
+                    /** @description The matched text */
+                    text: string;
+                  } | null;
+                  /** @description Its push on the escalation score (log-odds of ≥ high); negative pulls down */
+                  weight: number;
+                }[];
               };
             };
           };
@@ -10717,6 +10749,22 @@ export interface paths {
                   group: 'threat' | 'soft' | 'emotion' | 'other';
                   label: string;
                   description: string;
+                }[];
+                /** @description The signals that drove the escalation level, strongest first, with matched spans and weights */
+                explanation: {
+                  /** @description What it is: cue:<id> (a detected cue), word:<w>, phrase:<w w>, stem:<prefix>, negated:<w>, shouting, exclamation, profanity, anger, angry_emoji, lexicon:<score> */
+                  signal: string;
+                  /** @description Where it matched in the content; null for whole-text signals */
+                  span: {
+                    /** @description Offset in the record content (UTF-16 code units) */
+                    start: number;
+                    /** @description End offset, exclusive */
+                    end: number;
+                    /** @description The matched text */
+                    text: string;
+                  } | null;
+                  /** @description Its push on the escalation score (log-odds of ≥ high); negative pulls down */
+                  weight: number;
                 }[];
               }[];
             };
@@ -11011,6 +11059,11 @@ export interface paths {
                   sources?: string[];
                   keywords?: string[];
                 };
+                /**
+                 * @description How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+                 * @enum {string}
+                 */
+                sensitivity: 'conservative' | 'balanced' | 'sensitive';
                 destinations: (
                   | {
                       id: string;
@@ -11127,6 +11180,11 @@ export interface paths {
               sources?: string[];
               keywords?: string[];
             };
+            /**
+             * @description How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+             * @enum {string}
+             */
+            sensitivity?: 'conservative' | 'balanced' | 'sensitive';
             destinations?: {
               /** @description An existing destination of this automation, to keep it (and its stored credential). */
               id?: string;
@@ -11171,6 +11229,11 @@ export interface paths {
                   sources?: string[];
                   keywords?: string[];
                 };
+                /**
+                 * @description How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+                 * @enum {string}
+                 */
+                sensitivity: 'conservative' | 'balanced' | 'sensitive';
                 destinations: (
                   | {
                       id: string;
@@ -11300,6 +11363,95 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/automations/sensitivities': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * What each automation sensitivity is expected to give
+     * @description Precision and recall at escalation ≥ high for each sensitivity, measured on labelled feedback the model was not trained on.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              success: true;
+              data: {
+                /**
+                 * @description How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+                 * @enum {string}
+                 */
+                sensitivity: 'conservative' | 'balanced' | 'sensitive';
+                /** @description Expected precision at escalation ≥ high, measured on held-out feedback */
+                precision: number;
+                /** @description Expected recall at escalation ≥ high, measured on held-out feedback */
+                recall: number;
+              }[];
+            };
+          };
+        };
+        /** @description unauthorized: missing, unknown or revoked API key, or no dashboard session */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description unavailable: the store is not reachable; retry after Retry-After */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/automations/{id}': {
     parameters: {
       query?: never;
@@ -11339,6 +11491,11 @@ export interface paths {
                   sources?: string[];
                   keywords?: string[];
                 };
+                /**
+                 * @description How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+                 * @enum {string}
+                 */
+                sensitivity: 'conservative' | 'balanced' | 'sensitive';
                 destinations: (
                   | {
                       id: string;
@@ -11554,6 +11711,11 @@ export interface paths {
               sources?: string[];
               keywords?: string[];
             };
+            /**
+             * @description How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+             * @enum {string}
+             */
+            sensitivity?: 'conservative' | 'balanced' | 'sensitive';
             destinations?: {
               /** @description An existing destination of this automation, to keep it (and its stored credential). */
               id?: string;
@@ -11598,6 +11760,11 @@ export interface paths {
                   sources?: string[];
                   keywords?: string[];
                 };
+                /**
+                 * @description How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)
+                 * @enum {string}
+                 */
+                sensitivity: 'conservative' | 'balanced' | 'sensitive';
                 destinations: (
                   | {
                       id: string;

@@ -30,8 +30,11 @@ import {
   IngestResultSchema,
   PatchAutomationBody,
   RecordAlertSchema,
+  SensitivityCalibrationSchema,
   ShieldLevelSchema,
 } from '../shapes/shield.js';
+import { sensitivityCalibration } from '../../shield/scoring/score.js';
+import { SENSITIVITIES } from '../../shield/scoring/model.js';
 
 // A full batch of 1,000 records of 20,000 characters does not fit the API's 1 MB default; feedback alone may send
 // bigger bodies (still bounded, so one request cannot exhaust memory).
@@ -192,6 +195,24 @@ export function shieldRoutes({ ctx }: RouteDeps) {
         const page = pageOf(request.query);
         const { items, total } = await listAutomations(ctx, companyId(request), page.page, page.limit);
         return okList(page, items, total);
+      },
+    );
+
+    app.get(
+      '/automations/sensitivities',
+      {
+        onRequest: read,
+        schema: {
+          tags,
+          summary: 'What each automation sensitivity is expected to give',
+          description:
+            'Precision and recall at escalation ≥ high for each sensitivity, measured on labelled feedback the model was not trained on.',
+          response: { 200: Ok(Type.Array(SensitivityCalibrationSchema)) },
+        },
+      },
+      async () => {
+        const c = sensitivityCalibration();
+        return ok(SENSITIVITIES.map((s) => ({ sensitivity: s, precision: c[s].precision, recall: c[s].recall })));
       },
     );
 

@@ -10,6 +10,7 @@ import type { AlertDeliveryView, RecordAlertView } from '../../shield/record-ale
 import { CONTENT_MAX, RECORD_ID_MAX, REF_MAX, SOURCE_MAX, URL_MAX } from '../../shield/feedback-record.js';
 import { MAX_BATCH } from '../../shield/feedback.js';
 import { SHIELD_LEVELS } from '../../shield/levels.js';
+import { SENSITIVITIES } from '../../shield/scoring/model.js';
 import { WEBHOOK_TIMEOUT_DEFAULT_MS } from '../../shield/destinations/config.js';
 import { MAX_TIMEOUT_MS, MAX_URL_LENGTH, MIN_TIMEOUT_MS } from '../../webhooks/endpoints.js';
 import { DateTime, Nullable, StringEnum } from '../schemas.js';
@@ -17,6 +18,39 @@ import { AuthTypeSchema } from './webhooks.js';
 import type { Expect, SameKeys } from './check.js';
 
 export const ShieldLevelSchema = StringEnum(SHIELD_LEVELS);
+const SensitivitySchema = StringEnum(SENSITIVITIES, {
+  description:
+    'How readily the automation alerts: conservative (fewer, surer alerts), balanced (default), sensitive (more alerts, fewer misses)',
+});
+
+/** One signal that drove a score: a feature of the text, where it matched, and how far it pushed the score. */
+const ExplanationSignalSchema = Type.Object(
+  {
+    signal: Type.String({
+      description:
+        'What it is: cue:<id> (a detected cue), word:<w>, phrase:<w w>, stem:<prefix>, negated:<w>, shouting, exclamation, profanity, anger, angry_emoji, lexicon:<score>',
+    }),
+    span: Nullable(
+      Type.Object({
+        start: Type.Integer({ minimum: 0, description: 'Offset in the record content (UTF-16 code units)' }),
+        end: Type.Integer({ minimum: 0, description: 'End offset, exclusive' }),
+        text: Type.String({ description: 'The matched text' }),
+      }),
+      { description: 'Where it matched in the content; null for whole-text signals' },
+    ),
+    weight: Type.Number({ description: 'Its push on the escalation score (log-odds of ≥ high); negative pulls down' }),
+  },
+  { title: 'ExplanationSignal' },
+);
+
+export const SensitivityCalibrationSchema = Type.Object(
+  {
+    sensitivity: SensitivitySchema,
+    precision: Type.Number({ description: 'Expected precision at escalation ≥ high, measured on held-out feedback' }),
+    recall: Type.Number({ description: 'Expected recall at escalation ≥ high, measured on held-out feedback' }),
+  },
+  { title: 'SensitivityCalibration' },
+);
 // Typed as a string, as the store holds it; the document still lists the values the scorer writes.
 const SentimentShiftSchema = Type.Unsafe<string>({
   type: 'string',
@@ -52,6 +86,9 @@ export const FeedbackSchema = Type.Object(
       }),
       { description: 'What drove the levels: each cue that fired, with its group and meaning' },
     ),
+    explanation: Type.Array(ExplanationSignalSchema, {
+      description: 'The signals that drove the escalation level, strongest first, with matched spans and weights',
+    }),
   },
   { title: 'Feedback' },
 );
@@ -162,6 +199,7 @@ export const AutomationSchema = Type.Object(
     name: Type.String(),
     active: Type.Boolean(),
     filter: FilterSchema,
+    sensitivity: SensitivitySchema,
     destinations: Type.Array(DestinationViewSchema),
     created_at: DateTime(),
     updated_at: DateTime(),
@@ -246,12 +284,14 @@ const automationFields = {
   name: Type.String({ minLength: 1, maxLength: 200 }),
   active: Type.Boolean(),
   filter: FilterSchema,
+  sensitivity: SensitivitySchema,
   destinations: Type.Array(DestinationBody, { maxItems: MAX_DESTINATIONS }),
 };
 export const CreateAutomationBody = Type.Object(
   {
     ...automationFields,
     active: Type.Optional(automationFields.active),
+    sensitivity: Type.Optional(automationFields.sensitivity),
     destinations: Type.Optional(automationFields.destinations),
   },
   { additionalProperties: false },

@@ -27,9 +27,18 @@ export type CueId = ThreatCue | SoftCue | (typeof EMOTION_CUES)[number] | (typeo
 /** Fixed output order of cue ids. */
 export const CUE_ORDER: readonly CueId[] = [...THREAT_CUES, ...SOFT_CUES, ...EMOTION_CUES, ...OTHER_CUES];
 
+/** Where a cue matched: offsets in the original text (UTF-16 code units, end exclusive). */
+interface CueSpan {
+  cue: CueId;
+  start: number;
+  end: number;
+}
+
 export interface CueAnalysis {
   /** Distinct cue ids found, in CUE_ORDER. */
   cues: CueId[];
+  /** The first match of each cue found, in CUE_ORDER. */
+  spans: CueSpan[];
   threats: ThreatCue[];
   soft: SoftCue[];
   /** Strong profanity (f-word, sh*t, c-word, insults) and mild (damn, crap, bloody, wtf). */
@@ -73,6 +82,38 @@ function normalise(text: string): string {
     .replace(/[\u201c\u201d«»]/g, '"')
     .replace(/ß/g, 'ss')
     .toLowerCase();
+}
+
+/** The normalised text and, for each of its characters, the [start, end) of the original characters it came from. */
+export interface NormalisedText {
+  norm: string;
+  from: number[];
+  to: number[];
+}
+
+export function normaliseWithOffsets(text: string): NormalisedText {
+  let norm = '';
+  const from: number[] = [];
+  const to: number[] = [];
+  let i = 0;
+  for (const ch of text) {
+    const piece = normalise(ch);
+    norm += piece;
+    for (let k = 0; k < piece.length; k++) {
+      from.push(i);
+      to.push(i + ch.length);
+    }
+    i += ch.length;
+  }
+  return { norm, from, to };
+}
+
+/** Original-text offsets of the normalised range [start, end). */
+function originalRange(n: NormalisedText, start: number, end: number): { start: number; end: number } {
+  if (n.from.length === 0) return { start: 0, end: 0 };
+  const s = Math.min(start, n.from.length - 1);
+  const e = Math.max(s, Math.min(end, n.to.length) - 1);
+  return { start: n.from[s]!, end: n.to[e]! };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -163,6 +204,11 @@ const RAW_THREAT_PATTERNS: Record<ThreatCue, (RegExp | ThreatPattern)[]> = {
     ),
     R(String.raw`(?<!consumer )\bcourt\b`),
     R(String.raw`\b(?:police|action fraud)\b`),
+    R(
+      String.raw`\b(?:demand(?:o|e|en|ando|aremos|are)|acciones legales|juicio|case kar(?:unga|ungi|enge|na padega)|court case)\b`,
+    ),
+    // Devanagari: वकील (lawyer), अदालत (court), पुलिस (police), केस (case), कानूनी (legal)
+    /(?:वकील|अदालत|पुलिस|केस कर|कानूनी)/g,
     // es / fr / de / hi (latin script)
     R(
       String.raw`\b(?:abogad[oa]s?|demandar\w*|denunciar\w*|avocats?|porter plainte|poursuivre en justice|poursuites|mise en demeure|tribunal|anwalt\w*|rechtsanwalt\w*|verklag\w*|klage einreichen|gericht|vakil|adalat)\b`,
@@ -199,6 +245,13 @@ const RAW_THREAT_PATTERNS: Record<ThreatCue, (RegExp | ThreatPattern)[]> = {
   ],
   churn_threat: [
     R(
+      String.raw`\b(?:cancel(?:o|en|are|aremos)|(?:me )?(?:doy|damos|dar|darme|darnos) de baja|nunca mas (?:vuelvo|compro|les compro|voy)|me (?:voy|cambio) (?:con|a) (?:la competencia|otra)|portabilidad|port(?:ing)? (?:my |our )?number|pac code|i'?m out(?= after| of here|\s*[.!]|\s*$)|i walk|leaving for good|book with another|stop paying|dejo de pagar)\b`,
+    ),
+    R(
+      String.raw`\b(?:(?:account|acount|connection|subscription|plan|number|sim|card) (?:band|close|cancel)(?! (?:nahi|nhi|mat|nahin)\b)|band (?:kar|kr)(?:o|do|dijiye|wa do)|cancel kar (?:dunga|dungi|denge|do|dijiye)|port kar do|kisi aur ka plan|chhod (?:dunga|dungi|denge)|kabhi wapas nahi|payment band)\b`,
+    ),
+    /(?:अकाउंट बंद|कनेक्शन कैंसल|कैंसल कर|बंद कर दीजिए|बंद कर दो)/g,
+    R(
       String.raw`(?<!\b(?:was|were|been|got|get|being|is|be)\s)\b(?:cancel(?:l?ing|l?ed|s)?|cancelar|resilier|resilie|kundig\w*)\b(?!\s+(?:my |the |this |your |a |an |our )?(?:order|orders|booking|reservation|appointment|delivery|deliveries|request|transfer|item|flight|meeting|call)\b)(?=\s+(?:my|our|the|this|your|it|everything|all|mon|ma|mes|meinen|mein|mi|la|y|et|and|rn|now|right|immediately|effective|sofort|unless|if)\b|\s*[.!,]|\s*$)`,
     ),
     R(
@@ -221,10 +274,13 @@ const RAW_THREAT_PATTERNS: Record<ThreatCue, (RegExp | ThreatPattern)[]> = {
       String.raw`\b(?:unsubscrib\w*|done with (?:you|your|this company|this service)|lost (?:a|another) customer|you(?:'ve| have) lost (?:me|a customer))\b`,
     ),
     R(
-      String.raw`\b(?:alternative (?:vendors?|providers?|suppliers?)|darme de baja|cambiarme de (?:compania|proveedor)|changer d'(?:operateur|fournisseur)|account band|(?:dusri|doosri) company|vertrag kundig\w*)\b`,
+      String.raw`\b(?:alternative (?:vendors?|providers?|suppliers?)|darme de baja|cambiarme de (?:compania|proveedor)|changer d'(?:operateur|fournisseur)|account band(?! (?:nahi|nhi|mat|nahin)\b)|(?:dusri|doosri) company|vertrag kundig\w*)\b`,
     ),
   ],
   public_shaming: [
+    R(
+      String.raw`\b(?:(?:my|all my|mis|todos mis) (?:followers|seguidores)|una estrella|everyone will read|review everyone)\b`,
+    ),
     A(
       R(
         String.raw`\b(?:twitter|tweet\w*|facebook|instagram|insta|tiktok|reddit|youtube|linkedin|social media|redes sociales|reseaux sociaux)\b`,
@@ -438,14 +494,33 @@ const ACRONYMS = new Set([
 
 // ---------------------------------------------------------------------------------------------
 
-function countMatches(re: RegExp, s: string): number {
+type Found = { index: number; length: number } | null;
+
+/** Number of matches and the first one. */
+function countMatches(re: RegExp, s: string): { n: number; first: Found } {
   re.lastIndex = 0;
   let n = 0;
-  while (re.exec(s) !== null) n++;
-  return n;
+  let first: Found = null;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(s)) !== null) {
+    if (m[0].length === 0) {
+      re.lastIndex++;
+      continue;
+    }
+    first ??= { index: m.index, length: m[0].length };
+    n++;
+  }
+  return { n, first };
 }
 
-function findThreat(cue: ThreatCue, norm: string, noChoice: boolean): boolean {
+function firstMatch(re: RegExp, s: string): Found {
+  const g = re.global ? re : new RegExp(re.source, re.flags + 'g');
+  g.lastIndex = 0;
+  const m = g.exec(s);
+  return m ? { index: m.index, length: m[0].length } : null;
+}
+
+function findThreat(cue: ThreatCue, norm: string, noChoice: boolean): Found {
   const action = ACTION_WORDS[cue];
   for (const { re, action: gated } of THREAT_PATTERNS[cue]) {
     re.lastIndex = 0;
@@ -462,10 +537,10 @@ function findThreat(cue: ThreatCue, norm: string, noChoice: boolean): boolean {
       if (gated && action && !action.test(sentence.replace(m[0], ' '))) continue;
       // "Five stars, will be leaving a review on Trustpilot!", "I'll tell all my friends, best service ever"
       if (cue === 'public_shaming' && PRAISE_RE.test(sentence) && !NEGATIVE_RE.test(sentence)) continue;
-      return true;
+      return { index: m.index, length: m[0].length };
     }
   }
-  return false;
+  return null;
 }
 
 /** Praise words not negated by the word before ("not impressed", "not happy", "wasn't helpful"). */
@@ -483,21 +558,34 @@ function hasPraise(norm: string): boolean {
   return false;
 }
 
-function findSoft(cue: SoftCue, norm: string): boolean {
+function findSoft(cue: SoftCue, norm: string): Found {
   for (const re of SOFT_PATTERNS[cue]) {
-    re.lastIndex = 0;
-    if (re.test(norm)) return true;
+    const m = firstMatch(re, norm);
+    if (m) return m;
   }
-  return false;
+  return null;
 }
 
 export function detectCues(input: string): CueAnalysis {
   const text = typeof input === 'string' ? input.slice(0, MAX_CUE_CHARS) : '';
-  const norm = normalise(text);
+  const normalised = normaliseWithOffsets(text);
+  const norm = normalised.norm;
   const noChoice = NO_CHOICE.test(norm);
+  const at = new Map<CueId, { start: number; end: number }>();
+  const mark = (cue: CueId, f: Found) => {
+    if (f && !at.has(cue)) at.set(cue, originalRange(normalised, f.index, f.index + f.length));
+  };
 
-  const threats = THREAT_CUES.filter((c) => findThreat(c, norm, noChoice));
-  const soft = SOFT_CUES.filter((c) => findSoft(c, norm));
+  const threats = THREAT_CUES.filter((c) => {
+    const f = findThreat(c, norm, noChoice);
+    mark(c, f);
+    return f !== null;
+  });
+  const soft = SOFT_CUES.filter((c) => {
+    const f = findSoft(c, norm);
+    mark(c, f);
+    return f !== null;
+  });
 
   // Shouting: words of 2+ letters (tokens with digits skipped), all upper case, not known acronyms.
   let wordCount = 0;
@@ -505,8 +593,13 @@ export function detectCues(input: string): CueAnalysis {
   let capsLetters = 0;
   let englishWords = 0;
   let foreignWords = 0;
-  for (const tok of text.split(/\s+/)) {
-    if (!tok || /\d/.test(tok)) continue;
+  let capsFirst = -1;
+  let capsLast = -1;
+  const tokenRe = /\S+/g;
+  let tm: RegExpExecArray | null;
+  while ((tm = tokenRe.exec(text)) !== null) {
+    const tok = tm[0];
+    if (/\d/.test(tok)) continue;
     const letters = tok.replace(/[^\p{L}]/gu, '');
     if (letters.length < 2) {
       if (letters.toLowerCase() === 'i' || letters.toLowerCase() === 'a') {
@@ -522,6 +615,8 @@ export function detectCues(input: string): CueAnalysis {
     if (/\p{Lu}/u.test(letters) && !/\p{Ll}/u.test(letters) && !ACRONYMS.has(letters.toLowerCase())) {
       capsWords++;
       capsLetters += letters.length;
+      if (capsFirst < 0) capsFirst = tm.index;
+      capsLast = tm.index + tok.length;
     }
   }
   const capsRatio = wordCount ? capsWords / wordCount : 0;
@@ -529,41 +624,71 @@ export function detectCues(input: string): CueAnalysis {
   const foreignShare = wordCount ? foreignWords / wordCount : 0;
 
   let maxBangRun = 0;
-  for (const run of text.match(/[!?¡¿]{2,}/g) ?? []) {
-    if (run.includes('!') || run.includes('¡')) maxBangRun = Math.max(maxBangRun, run.length);
+  let bangAt: { start: number; end: number } | null = null;
+  const runRe = /[!?¡¿]{2,}/g;
+  let rm: RegExpExecArray | null;
+  while ((rm = runRe.exec(text)) !== null) {
+    const run = rm[0];
+    if ((run.includes('!') || run.includes('¡')) && run.length > maxBangRun) {
+      maxBangRun = run.length;
+      bangAt = { start: rm.index, end: rm.index + run.length };
+    }
   }
   const bangs = (text.match(/[!¡]/g) ?? []).length;
   if (maxBangRun === 0 && bangs > 0) maxBangRun = 1;
 
-  const profanityStrong = countMatches(PROFANITY_STRONG, norm);
-  const profanityMild = countMatches(PROFANITY_MILD, norm);
-  const angerWords = countMatches(ANGER_WORDS, norm);
-  const angryEmoji = (text.match(ANGRY_EMOJI) ?? []).length;
-  PROBLEM_RE.lastIndex = 0;
-  const problemReport = PROBLEM_RE.test(norm);
+  const strong = countMatches(PROFANITY_STRONG, norm);
+  const mild = countMatches(PROFANITY_MILD, norm);
+  const anger = countMatches(ANGER_WORDS, norm);
+  const profanityStrong = strong.n;
+  const profanityMild = mild.n;
+  const angerWords = anger.n;
+  const emoji = countMatches(ANGRY_EMOJI, text);
+  const angryEmoji = emoji.n;
+  const problem = firstMatch(PROBLEM_RE, norm);
+  const problemReport = problem !== null;
   const praise = hasPraise(norm);
+  const scare = firstMatch(SCARE_QUOTES, norm);
+  const opener = firstMatch(SARCASM_OPENER, norm);
+  const eyeRoll = EYE_ROLL.test(text);
   const sarcasm =
-    SCARE_QUOTES.test(norm) ||
-    (SARCASM_OPENER.test(norm) && (problemReport || angryEmoji > 0 || EYE_ROLL.test(text))) ||
-    (praise && EYE_ROLL.test(text) && problemReport);
-  const polite = POLITE_RE.test(norm);
+    scare !== null ||
+    (opener !== null && (problemReport || angryEmoji > 0 || eyeRoll)) ||
+    (praise && eyeRoll && problemReport);
+  const politeAt = firstMatch(POLITE_RE, norm);
+  const polite = politeAt !== null;
 
   const shouting = capsWords >= 3 && capsRatio >= 0.5;
   const emphasis = !shouting && capsWords >= 1 && capsLetters >= 4;
 
   const found = new Set<CueId>([...threats, ...soft]);
-  if (profanityStrong + profanityMild > 0) found.add('profanity');
-  if (shouting) found.add('shouting');
-  if (emphasis) found.add('emphasis');
-  if (maxBangRun >= 2) found.add('exclamation');
-  if (angerWords > 0) found.add('anger_words');
-  if (angryEmoji > 0) found.add('angry_emoji');
-  if (problemReport) found.add('problem_report');
-  if (sarcasm) found.add('sarcasm');
-  if (polite) found.add('polite_register');
+  const add = (cue: CueId, span: { start: number; end: number } | null) => {
+    found.add(cue);
+    if (span && !at.has(cue)) at.set(cue, span);
+  };
+  const inNorm = (f: Found) => (f ? originalRange(normalised, f.index, f.index + f.length) : null);
+  if (profanityStrong + profanityMild > 0) {
+    const first = [strong.first, mild.first].filter((f): f is NonNullable<Found> => f !== null);
+    add('profanity', inNorm(first.sort((a, b) => a.index - b.index)[0] ?? null));
+  }
+  const capsSpan = capsFirst >= 0 ? { start: capsFirst, end: capsLast } : null;
+  if (shouting) add('shouting', capsSpan);
+  if (emphasis) add('emphasis', capsSpan);
+  if (maxBangRun >= 2) add('exclamation', bangAt);
+  if (angerWords > 0) add('anger_words', inNorm(anger.first));
+  if (angryEmoji > 0)
+    add('angry_emoji', emoji.first ? { start: emoji.first.index, end: emoji.first.index + emoji.first.length } : null);
+  if (problemReport) add('problem_report', inNorm(problem));
+  if (sarcasm) add('sarcasm', inNorm(scare ?? opener));
+  if (polite) add('polite_register', inNorm(politeAt));
 
+  const cues = CUE_ORDER.filter((c) => found.has(c));
   return {
-    cues: CUE_ORDER.filter((c) => found.has(c)),
+    cues,
+    spans: cues.flatMap((cue) => {
+      const span = at.get(cue);
+      return span ? [{ cue, ...span }] : [];
+    }),
     threats,
     soft,
     profanityStrong,

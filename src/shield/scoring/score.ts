@@ -12,10 +12,20 @@
  *              + softer signals (repeated contact, manager request, ultimatum, churn talk, accusation)
  *              + "something is wrong" (problem words, negative sentiment) + a share of the intensity
  *
- * Weights and thresholds live in DEFAULT_WEIGHTS; they were tuned against data/shield-eval.jsonl
+ * Weights and thresholds live in DEFAULT_WEIGHTS; they were tuned by hand against data/shield-train.jsonl
  * (see docs/shield-scoring.md). `createScorer` lets the evaluation swap the sentiment library.
  */
 import { detectCues, type CueAnalysis, type SoftCue, type ThreatCue } from './cues.js';
+import { extractFeatures, type FeatureVector } from './features.js';
+import {
+  explain,
+  levelIndex,
+  loadModel,
+  predictLogits,
+  type Sensitivity,
+  type ShieldModel,
+  type Signal,
+} from './model.js';
 import { DEFAULT_SENTIMENT_LIBRARY, sentimentFor, type SentimentFn, type SentimentLibrary } from './sentiment.js';
 
 export type Level = 'none' | 'low' | 'medium' | 'high' | 'extreme';
@@ -47,6 +57,13 @@ export interface ScoreResult {
   /** Absent when there is no history. */
   sentiment_shift?: SentimentShift;
   cues: string[];
+  /** What drove the escalation level: the strongest features, each with its matched span and weight. */
+  signals: Signal[];
+  /**
+   * The model's escalation logits at its four cuts (≥ low, ≥ medium, ≥ high, extreme). An automation's sensitivity
+   * shifts the point each is compared with, so levels can be recomputed per automation without scoring again.
+   */
+  escalation_logits: number[];
 }
 
 /** ScoreResult plus the raw points, for the evaluation and for debugging. */
@@ -271,7 +288,9 @@ function escalationPoints(c: CueAnalysis, sentiment: number, intensity: Level, w
     return ws[0]! + we.extraThreat * (ws.length - 1) + soft * we.softWithThreat + byIntensity;
   }
   const problem = c.problemReport && !clearlyPositive ? we.problem : 0;
-  return Math.min(we.noThreatMax, soft + Math.min(we.complaintMax, problem + neg * we.negativity) + byIntensity);
+  // Rage (intensity extreme) with no threat still counts as high: such writers act without announcing it.
+  const cap = intensity === 'extreme' && !clearlyPositive ? we.thresholds[2] : we.noThreatMax;
+  return Math.min(cap, soft + Math.min(we.complaintMax, problem + neg * we.negativity) + byIntensity);
 }
 
 /**
@@ -309,6 +328,8 @@ export function createScorer(opts: ScorerOptions = {}): (input: ScoreInput) => D
       emotional_intensity_level: intensity,
       sentiment: round(blended),
       cues: [...cues.cues],
+      signals: lexiconSignals(cues, content, w),
+      escalation_logits: [],
       library_sentiment: round(s),
       escalation_points: round(ep),
       intensity_points: round(ip),
@@ -319,7 +340,61 @@ export function createScorer(opts: ScorerOptions = {}): (input: ScoreInput) => D
   };
 }
 
-const defaultScorer = createScorer();
+/** The lexicon scorer's explanation: each threat or soft cue with its match and its escalation points. */
+function lexiconSignals(c: CueAnalysis, content: string, w: Weights): Signal[] {
+  return c.spans.map((sp) => {
+    const points =
+      (w.escalation.threat as Record<string, number>)[sp.cue] ?? (w.escalation.soft as Record<string, number>)[sp.cue];
+    return {
+      signal: `cue:${sp.cue}`,
+      span: { start: sp.start, end: sp.end, text: content.slice(sp.start, sp.end) },
+      weight: points ?? 0,
+    };
+  });
+}
+
+/** Features of one text for the trained model; `combined` adds the lexicon scorer's outputs. */
+export function featuresOf(
+  content: string,
+  combined: boolean,
+  lexicon: (input: ScoreInput) => DetailedScore = lexiconScorer,
+  cues: CueAnalysis = detectCues(content),
+): FeatureVector {
+  return extractFeatures(content, cues, combined ? lexicon({ content }) : undefined);
+}
+
+/**
+ * The shipped scorer: the trained model decides the levels and the explanation; sentiment and sentiment_shift come
+ * from the lexicon scorer (the model was not trained for them).
+ */
+function createModelScorer(model: ShieldModel): (input: ScoreInput) => DetailedScore {
+  const combined = model.approach === 'combined';
+  // cues are detected once per text and shared with the lexicon scorer
+  let last: { content: string; cues: CueAnalysis } | null = null;
+  const lexicon = createScorer({ detect: (t) => (last?.content === t ? last.cues : detectCues(t)) });
+  return (input) => {
+    const content = input && typeof input.content === 'string' ? input.content : '';
+    const cues = detectCues(content);
+    last = { content, cues };
+    const lex = lexicon(input);
+    const fv = extractFeatures(content, cues, combined ? lex : undefined);
+    const logits = predictLogits(model, fv);
+    const esc = levelIndex(logits.escalation);
+    return {
+      ...lex,
+      escalation_level: SHIELD_LEVELS[esc]!,
+      emotional_intensity_level: SHIELD_LEVELS[levelIndex(logits.intensity)]!,
+      // the cut that decides whether this alerts at "high": the one that matters most to a reader
+      signals: explain(model, fv, content, 2),
+      escalation_logits: logits.escalation.map((x) => round(x, 3)),
+    };
+  };
+}
+
+const lexiconScorer = createScorer();
+let shipped: ((input: ScoreInput) => DetailedScore) | null = null;
+/** The shipped model, read on first use (the training script imports this module before the file exists). */
+const defaultScorer = (input: ScoreInput) => (shipped ??= createModelScorer(model()))(input);
 
 /** Scores one feedback record with the default library and weights. */
 export function scoreFeedback(input: ScoreInput): ScoreResult {
@@ -330,4 +405,21 @@ export function scoreFeedback(input: ScoreInput): ScoreResult {
 /** Like scoreFeedback, with the raw points. */
 export function scoreFeedbackDetailed(input: ScoreInput): DetailedScore {
   return defaultScorer(input);
+}
+
+let shippedModel: ShieldModel | null = null;
+const model = () => (shippedModel ??= loadModel());
+
+/** What each sensitivity means for the shipped model: its offset and expected precision/recall at ≥ high. */
+export function sensitivityCalibration(): ShieldModel['sensitivity'] {
+  return model().sensitivity;
+}
+
+/**
+ * The escalation level a record has for an automation of the given sensitivity: its logits compared with the
+ * sensitivity's offset. Records scored without logits keep their stored level.
+ */
+export function escalationAtSensitivity(level: Level, logits: readonly number[] | null, s: Sensitivity): Level {
+  if (!logits || logits.length !== 4 || s === 'balanced') return level;
+  return SHIELD_LEVELS[levelIndex(logits, model().sensitivity[s].offset)]!;
 }

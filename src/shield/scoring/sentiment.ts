@@ -97,7 +97,7 @@ export function sentimentFor(lib: SentimentLibrary): SentimentFn {
 }
 
 /**
- * The library used in production. Chosen by measured accuracy on data/shield-eval.jsonl
+ * The library used in production. Chosen by measured accuracy on the labelled set (data/shield-train.jsonl)
  * (see docs/shield-scoring.md and `npm run eval:shield`).
  */
 export const DEFAULT_SENTIMENT_LIBRARY: SentimentLibrary = 'vader';

@@ -5,7 +5,7 @@ import { Outcome } from '../components/Notice';
 import { Toggle } from '../components/Toggle';
 import { AUTH_METHODS, SHIELD_LEVELS } from '../catalog';
 import { capitalise } from '../format';
-import { useAction } from '../hooks';
+import { useAction, useAsync } from '../hooks';
 import type { Automation, AuthType, Destination } from '../types';
 import { SecretField } from './SecretField';
 import { sameOrigin, urlProblem } from './WebhookCard';
@@ -150,6 +150,28 @@ function destinationBody(d: DestinationDraft): Record<string, unknown> {
   return body;
 }
 
+type Sensitivity = Automation['sensitivity'];
+interface SensitivityFigures {
+  sensitivity: Sensitivity;
+  precision: number;
+  recall: number;
+}
+
+const SENSITIVITY_WORDS: Record<Sensitivity, string> = {
+  conservative: 'fewer, surer alerts',
+  balanced: 'the default',
+  sensitive: 'more alerts, fewer misses',
+};
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+/** The option label: what the sensitivity means and, once loaded, what it was measured to give. */
+function sensitivityLabel(s: Sensitivity, figures: SensitivityFigures[] | undefined): string {
+  const f = figures?.find((x) => x.sensitivity === s);
+  const base = `${capitalise(s)} (${SENSITIVITY_WORDS[s]})`;
+  return f ? `${base}: precision ${pct(f.precision)}, recall ${pct(f.recall)}` : base;
+}
+
 interface Props {
   automation?: Automation;
   allowHttp: boolean;
@@ -162,6 +184,8 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
   const [name, setName] = useState(automation?.name ?? '');
   const [active, setActive] = useState(automation?.active ?? true);
   const [minLevel, setMinLevel] = useState<string>(automation?.filter.min_level ?? 'high');
+  const [sensitivity, setSensitivity] = useState<Sensitivity>(automation?.sensitivity ?? 'balanced');
+  const figures = useAsync(() => api.get<SensitivityFigures[]>('/api/v1/automations/sensitivities'), []);
   const [sources, setSources] = useState((automation?.filter.sources ?? []).join(', '));
   const [keywords, setKeywords] = useState((automation?.filter.keywords ?? []).join(', '));
   const [destinations, setDestinations] = useState<DestinationDraft[]>(
@@ -186,6 +210,7 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
     const body = {
       name: name.trim(),
       active,
+      sensitivity,
       filter: { min_level: minLevel, sources: splitList(sources), keywords: splitList(keywords) },
       destinations: destinations.map(destinationBody),
     };
@@ -222,6 +247,17 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
               onValue={setMinLevel}
               options={SHIELD_LEVELS.map((l) => ({ value: l, label: capitalise(l) }))}
               hint="Alert when feedback scores at this level or above."
+            />
+            <SelectField
+              label="Sensitivity"
+              value={sensitivity}
+              onValue={(v) => setSensitivity(v as Sensitivity)}
+              options={(['conservative', 'balanced', 'sensitive'] as const).map((s) => ({
+                value: s,
+                label: sensitivityLabel(s, figures.data),
+              }))}
+              hint="Precision and recall for escalation high or above, measured on labelled feedback the model never saw."
+              class="span-2"
             />
             <TextField
               label="Sources"

@@ -121,7 +121,9 @@ export function FeedbackRecordPage({ id }: { id: string }) {
                     </a>
                   )}
                 </div>
-                <p class="description">{r.content}</p>
+                <p class="description">
+                  <HighlightedContent content={r.content} signals={r.explanation ?? []} />
+                </p>
                 <dl class="fields">
                   <Field term="Record ID" value={<span class="mono">{r.id}</span>} />
                   <Field term="Source" value={r.source} />
@@ -250,6 +252,63 @@ function LevelsCard({ record: r }: { record: FeedbackRecord }) {
   );
 }
 
+type ExplanationSignal = FeedbackRecord['explanation'][number];
+
+const signedWeight = (w: number) => `${w > 0 ? '+' : ''}${w.toFixed(2)}`;
+
+/**
+ * The content with the text behind each explanation signal marked: raising the score in one colour, lowering it in
+ * another. Overlapping spans keep the first (strongest signals come first, so it is sorted by position after).
+ */
+function HighlightedContent({ content, signals }: { content: string; signals: ExplanationSignal[] }) {
+  const spans = signals
+    .filter((s) => s.span && s.span.end > s.span.start && s.span.end <= content.length)
+    .sort((a, b) => a.span!.start - b.span!.start);
+  const parts: ComponentChildren[] = [];
+  let at = 0;
+  for (const s of spans) {
+    const { start, end } = s.span!;
+    if (start < at) continue;
+    if (start > at) parts.push(content.slice(at, start));
+    parts.push(
+      <mark
+        key={`${s.signal}-${start}`}
+        class={s.weight >= 0 ? 'hl-up' : 'hl-down'}
+        title={`${s.signal}: ${signedWeight(s.weight)}`}
+      >
+        {content.slice(start, end)}
+      </mark>,
+    );
+    at = end;
+  }
+  parts.push(content.slice(at));
+  return <>{parts}</>;
+}
+
+/** The model's strongest signals for "escalation high or above", with their push on the score. */
+function ExplanationList({ signals }: { signals: ExplanationSignal[] }) {
+  if (signals.length === 0) return null;
+  return (
+    <div class="signal-group">
+      <h3>Model signals</h3>
+      <p class="muted small">
+        What pushed the score towards (+) or away from (−) escalation High, strongest first; highlighted in the text.
+      </p>
+      <ul class="signals">
+        {signals.map((s) => (
+          <li key={s.signal}>
+            <Badge value={signedWeight(s.weight)} tone={s.weight >= 0 ? 'danger' : 'neutral'} />
+            <span class="small">
+              <span class="mono">{s.signal}</span>
+              {s.span && <> — “{s.span.text}”</>}
+            </span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 function DriversCard({ record: r }: { record: FeedbackRecord }) {
   const signals = r.signals ?? [];
   return (
@@ -286,6 +345,7 @@ function DriversCard({ record: r }: { record: FeedbackRecord }) {
           })}
         </div>
       )}
+      <ExplanationList signals={r.explanation ?? []} />
     </section>
   );
 }
