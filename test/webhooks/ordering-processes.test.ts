@@ -82,7 +82,7 @@ describe.skipIf(!DATABASE_URL)('ordered delivery across two worker processes and
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  it('keeps each complaint in order while one process dies mid-delivery', { timeout: 120_000 }, async () => {
+  it('keeps each complaint in order while one process dies mid-delivery', { timeout: 240_000 }, async () => {
     const ctx = app.ctx;
     const company = await createCompany(ctx, { name: 'Ordered Corp', code: 'ORDER', plan: 'professional' });
     await createEndpoint(

@@ -453,7 +453,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                     checked={allEvents}
                     onChange={(e) => toggleEvent('*', (e.currentTarget as HTMLInputElement).checked)}
                   />
-                  All complaint events, including ones added later (operational events are picked by name)
+                  All events, including ones added later (operational events are picked by name)
                 </label>
                 <div class="check-grid">
                   {WEBHOOK_EVENTS.map((ev) => (
