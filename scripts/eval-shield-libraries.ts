@@ -18,18 +18,16 @@
  *
  * Options: --data <file>  --out <file>  --errors (list every mis-scored record)  --quick
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createScorer,
   DEFAULT_WEIGHTS,
-  isLevel,
   SHIELD_LEVELS,
   levelRank,
   type DetailedScore,
   type Level,
-  type SentimentShift,
   type Weights,
 } from '../src/shield/scoring/score.js';
 import {
@@ -42,6 +40,7 @@ import {
   type SentimentLibrary,
 } from '../src/shield/scoring/sentiment.js';
 import { detectCues, type CueAnalysis } from '../src/shield/scoring/cues.js';
+import { loadLabelled, type LabelledRecord } from './shield/dataset.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -57,34 +56,8 @@ const doTune = !args.includes('--quick');
 // ---------------------------------------------------------------------------------------------
 // Data
 
-interface EvalRecord {
-  id: string;
-  content: string;
-  thread_id?: string;
-  expected_escalation_level: Level;
-  expected_emotional_intensity_level: Level;
-  expected_sentiment_shift?: SentimentShift;
-  note?: string;
-}
-
-function load(path: string): EvalRecord[] {
-  const out: EvalRecord[] = [];
-  const ids = new Set<string>();
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      const r = JSON.parse(line) as EvalRecord;
-      const where = `${path}:${i + 1}`;
-      if (typeof r.id !== 'string' || ids.has(r.id)) throw new Error(`${where}: missing or duplicate id`);
-      if (typeof r.content !== 'string') throw new Error(`${where}: content must be a string`);
-      if (!isLevel(r.expected_escalation_level) || !isLevel(r.expected_emotional_intensity_level))
-        throw new Error(`${where}: bad expected level`);
-      ids.add(r.id);
-      out.push(r);
-    });
-  return out;
-}
+/** A labelled record as the set's loader reads and checks it (scripts/shield/dataset.ts). */
+type EvalRecord = LabelledRecord;
 
 // ---------------------------------------------------------------------------------------------
 // Metrics
@@ -264,7 +237,7 @@ function printMetrics(title: string, m: Metrics): void {
 
 // ---------------------------------------------------------------------------------------------
 
-const records = load(dataPath);
+const records = loadLabelled(dataPath);
 const levelCounts = (key: 'expected_escalation_level' | 'expected_emotional_intensity_level') =>
   Object.fromEntries(SHIELD_LEVELS.map((l) => [l, records.filter((r) => r[key] === l).length]));
 console.log(`Escalation Shield evaluation — ${records.length} records from ${dataPath.replace(root + '/', '')}`);
