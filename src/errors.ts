@@ -52,6 +52,7 @@ export const ERRORS = {
   automation_limit_reached: { status: 409, message: 'The company has as many automations as it may have' },
   payload_too_large: { status: 413, message: 'The body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },
+  upgrade_required: { status: 426, message: 'This route answers a WebSocket upgrade only' },
   rate_limited: { status: 429, message: 'Too many requests' },
   feedback_rate_limited: { status: 429, message: "The company's feedback records per minute are used up" },
   resend_rate_limited: { status: 429, message: "The company's resends and recovers per minute are used up" },

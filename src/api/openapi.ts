@@ -259,8 +259,6 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
     },
     transform: ({ schema, url, route }) => {
       const base = (schema ?? {}) as FastifySchema;
-      // @fastify/websocket hides its routes from the document; ours describes its upgrade and messages, so it stays.
-      if ((route as { websocket?: boolean }).websocket) delete (base as { hide?: boolean }).hide;
       if (!DOCUMENTED.test(url)) return { schema: { ...base, hide: true } as FastifySchema, url };
       return { schema: documented(base, route, url), url };
     },

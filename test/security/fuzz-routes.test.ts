@@ -438,7 +438,11 @@ describe('fuzzing every route with hostile input', () => {
   });
 
   it('finds every route of the app, and the API document describes every API route', () => {
-    const api = routes.filter((r) => r.path.startsWith('/api/') && !r.path.endsWith('*'));
+    // The listener's WebSocket upgrade is not an HTTP operation: @fastify/websocket keeps it out of the document, and
+    // the README describes its messages.
+    const api = routes.filter(
+      (r) => r.path.startsWith('/api/') && !r.path.endsWith('*') && r.path !== '/api/v1/webhooks/listen',
+    );
     expect(api.length).toBeGreaterThan(50);
     expect(api.filter((r) => !operationOf(r)).map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });

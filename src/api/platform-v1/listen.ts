@@ -1,6 +1,6 @@
 import websocket from '@fastify/websocket';
 import { Type } from '@sinclair/typebox';
-import { validationFailed } from '../../errors.js';
+import { AppError, validationFailed } from '../../errors.js';
 import type { EndpointRow } from '../../webhooks/endpoints.js';
 import { ListenerHub } from '../../webhooks/listener/listener-hub.js';
 import {
@@ -77,6 +77,9 @@ export function listenRoutes({ ctx }: RouteDeps) {
           querystring: ListenQuery,
         },
         preHandler: async (request) => {
+          // A plain GET would otherwise register an endpoint and then be answered 404 by the WebSocket plugin.
+          if (request.headers.upgrade?.toLowerCase() !== 'websocket')
+            throw new AppError('upgrade_required', 'connect with a WebSocket upgrade, as escalatr listen does');
           const companyId = request.company!.companyId;
           const query = request.query as { forward_to?: string; events?: string; endpoint_id?: string };
           if (query.endpoint_id) {
