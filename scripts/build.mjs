@@ -4,7 +4,7 @@
 // which starts faster and holds ~60 MB less (the loader's thread and its transpiled copies of every module).
 // Development and tests keep running the sources directly through tsx.
 import { build } from 'esbuild';
-import { copyFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +36,9 @@ await build({
 // Data files read at run time beside their module (the Shield model's weights) are copied as they are.
 for (const folder of folders) {
   for (const path of sources(join(root, folder), (name) => name.endsWith('.json'))) {
-    copyFileSync(path, join(root, 'dist', relative(root, path)));
+    // A folder with no module (bench/results) has no place in dist/ until now.
+    const target = join(root, 'dist', relative(root, path));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(path, target);
   }
 }
