@@ -15,7 +15,7 @@ export interface SendWebhookInput {
   dispatcher: Dispatcher;
 }
 
-const RESPONSE_EXCERPT_BYTES = 2048;
+export const RESPONSE_EXCERPT_BYTES = 2048;
 export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 
 class AttemptTimeout extends Error {

@@ -7,6 +7,7 @@ import { record } from '../../queue/record.js';
 import { release } from '../../queue/release.js';
 import type { WakeSubscription } from '../../queue/wakeup.js';
 import { endpointTarget } from '../endpoint-target.js';
+import { RESPONSE_EXCERPT_BYTES } from '../http-sender.js';
 import type { EndpointRow } from '../endpoints.js';
 import { touchListenerEndpoint } from './listener-endpoints.js';
 import {
@@ -22,7 +23,6 @@ const MAX_OUTSTANDING = 10;
 const POLL_MS = 1000;
 /** How often a connected listener marks its endpoint as held (it expires after an hour without). */
 const TOUCH_MS = 5 * 60 * 1000;
-const EXCERPT_MAX = 2048;
 
 /** What a session logs through (the server's request logger). */
 export interface ListenerLog {
@@ -223,7 +223,7 @@ function parseResult(text: string): ListenerResult | null {
     status_code: status,
     error_kind: status === null ? (kind ?? 'other') : null,
     duration_ms: Number.isFinite(r.duration_ms) && r.duration_ms! >= 0 ? Math.round(r.duration_ms!) : 0,
-    response_excerpt: typeof r.response_excerpt === 'string' ? r.response_excerpt.slice(0, EXCERPT_MAX) : null,
+    response_excerpt: typeof r.response_excerpt === 'string' ? r.response_excerpt.slice(0, RESPONSE_EXCERPT_BYTES) : null,
   };
 }
 
