@@ -223,7 +223,8 @@ function parseResult(text: string): ListenerResult | null {
     status_code: status,
     error_kind: status === null ? (kind ?? 'other') : null,
     duration_ms: Number.isFinite(r.duration_ms) && r.duration_ms! >= 0 ? Math.round(r.duration_ms!) : 0,
-    response_excerpt: typeof r.response_excerpt === 'string' ? r.response_excerpt.slice(0, RESPONSE_EXCERPT_BYTES) : null,
+    response_excerpt:
+      typeof r.response_excerpt === 'string' ? r.response_excerpt.slice(0, RESPONSE_EXCERPT_BYTES) : null,
   };
 }
 
