@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineLine, type Machine } from './lib/machine.js';
-import { tableLines, type Results, type TableLine } from './lib/targets.js';
+import { CPU_HEAD, cpuLines, tableLines, type Results, type TableLine } from './lib/targets.js';
 
 /**
  * `npx tsx bench/render-markdown.ts [results.json] [other.json]` — the table of a run (bench/results/latest.json by
@@ -36,6 +36,12 @@ if (runs.length === 1) {
   });
 }
 out.push('');
+// CPU per delivery of each part, one table per run (each part of each system is measured over the same window).
+runs.forEach((run, i) => {
+  if (runs.length > 1) out.push(`${i === 0 ? 'Before' : 'After'}:`, '');
+  const row = (l: typeof CPU_HEAD) => `| ${l.system} | ${l.worker} | ${l.store} | ${l.receiver} | ${l.total} |`;
+  out.push(row(CPU_HEAD), '|---|---:|---:|---:|---:|', ...cpuLines(run).map(row), '');
+});
 runs.forEach((run, i) => {
   const which = runs.length > 1 ? `${i === 0 ? 'Before' : 'After'}: ` : '';
   out.push(

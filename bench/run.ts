@@ -7,7 +7,8 @@ import { makePlan, withScenario, type BenchContext, type ScenarioResult } from '
 import { currentLoad, describeMachine, machineLine } from './lib/machine.js';
 import { compileForChildren, startChild, type BenchChild } from './lib/rpc.js';
 import { pgUnavailable, pgVersion, REDIS_URL } from './lib/services.js';
-import { renderTable, tableLines, type Results } from './lib/targets.js';
+import { cpuLines, RATIOS, renderCpuTable, renderTable, tableLines, type Results } from './lib/targets.js';
+import { cpuValues, CPU_PARTS, CPU_PARTS_NO_STORE } from './lib/cpu.js';
 import { epochMs } from './lib/time.js';
 import { rawLimit } from './scenarios/raw-limit.js';
 import { pgDelivery, sqliteDelivery } from './scenarios/delivery.js';
@@ -33,14 +34,31 @@ import { ordered } from './scenarios/ordered.js';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const RESULTS_DIR = join(BENCH_DIR, 'results');
 
+const cpuKeys = (system: string, parts: readonly string[] = CPU_PARTS) => Object.keys(cpuValues(system, null, parts));
+
 /** Every key the issue asks for, null until a run fills it (or says why it could not). */
 const REQUIRED = [
   'raw_limit_per_s',
+  'raw1_limit_per_s',
   'sqlite_deliveries_per_s',
   'pg1_deliveries_per_s',
   'pg2_deliveries_per_s',
   'bullmq_deliveries_per_s',
+  'bullmq1_deliveries_per_s',
+  'bullmq2_deliveries_per_s',
   'graphile_deliveries_per_s',
+  'graphile1_deliveries_per_s',
+  'graphile2_deliveries_per_s',
+  ...RATIOS.map((r) => r.key),
+  ...cpuKeys('raw', CPU_PARTS_NO_STORE),
+  ...cpuKeys('raw1', CPU_PARTS_NO_STORE),
+  ...cpuKeys('sqlite', CPU_PARTS_NO_STORE),
+  ...cpuKeys('pg1'),
+  ...cpuKeys('pg2'),
+  ...cpuKeys('bullmq1'),
+  ...cpuKeys('bullmq2'),
+  ...cpuKeys('graphile1'),
+  ...cpuKeys('graphile2'),
   'latency_p50_ms',
   'latency_p99_ms',
   'isolation_healthy_drop',
@@ -59,7 +77,7 @@ const REQUIRED = [
   'grown_store_api_p99_ratio',
   'soak_store_growth_mb',
   'soak_rss_growth_mb',
-] as const;
+];
 
 interface Scenario {
   name: string;
@@ -100,12 +118,62 @@ async function bullmqUnavailable(): Promise<string | null> {
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'raw', metrics: ['raw_limit_per_s'], run: rawLimit },
-  { name: 'sqlite', metrics: ['sqlite_deliveries_per_s', 'peak_rss_mb', 'store_bytes_per_event'], run: sqliteDelivery },
-  { name: 'pg1', metrics: ['pg1_deliveries_per_s'], precheck: pgUnavailable, run: (ctx) => pgDelivery(ctx, 1) },
-  { name: 'pg2', metrics: ['pg2_deliveries_per_s'], precheck: pgUnavailable, run: (ctx) => pgDelivery(ctx, 2) },
-  { name: 'bullmq', metrics: ['bullmq_deliveries_per_s'], precheck: bullmqUnavailable, run: bullmqPeer },
-  { name: 'graphile', metrics: ['graphile_deliveries_per_s'], precheck: pgUnavailable, run: graphilePeer },
+  {
+    name: 'raw',
+    metrics: [
+      'raw_limit_per_s',
+      'raw1_limit_per_s',
+      ...cpuKeys('raw', CPU_PARTS_NO_STORE),
+      ...cpuKeys('raw1', CPU_PARTS_NO_STORE),
+    ],
+    run: rawLimit,
+  },
+  {
+    name: 'sqlite',
+    metrics: [
+      'sqlite_deliveries_per_s',
+      'peak_rss_mb',
+      'store_bytes_per_event',
+      ...cpuKeys('sqlite', CPU_PARTS_NO_STORE),
+    ],
+    run: sqliteDelivery,
+  },
+  {
+    name: 'pg1',
+    metrics: ['pg1_deliveries_per_s', ...cpuKeys('pg1')],
+    precheck: pgUnavailable,
+    run: (ctx) => pgDelivery(ctx, 1),
+  },
+  {
+    name: 'pg2',
+    metrics: ['pg2_deliveries_per_s', ...cpuKeys('pg2')],
+    precheck: pgUnavailable,
+    run: (ctx) => pgDelivery(ctx, 2),
+  },
+  {
+    name: 'bullmq',
+    metrics: [
+      'bullmq_deliveries_per_s',
+      'bullmq1_deliveries_per_s',
+      'bullmq2_deliveries_per_s',
+      ...cpuKeys('bullmq1'),
+      ...cpuKeys('bullmq2'),
+    ],
+    precheck: bullmqUnavailable,
+    run: bullmqPeer,
+  },
+  {
+    name: 'graphile',
+    metrics: [
+      'graphile_deliveries_per_s',
+      'graphile1_deliveries_per_s',
+      'graphile2_deliveries_per_s',
+      ...cpuKeys('graphile1'),
+      ...cpuKeys('graphile2'),
+    ],
+    precheck: pgUnavailable,
+    run: graphilePeer,
+  },
   {
     name: 'ordered',
     metrics: ['ordered_deliveries_per_s', 'ordered_unordered_deliveries_per_s'],
@@ -193,7 +261,8 @@ function parseArgs(argv: string[]) {
 
 const round = (key: string, v: number | null): number | null => {
   if (v === null || !Number.isFinite(v)) return null;
-  if (key.endsWith('_per_s') || key.endsWith('_mb') || key.startsWith('store_bytes')) return Math.round(v);
+  if (key.includes('_cpu_us_') || key.endsWith('_per_s') || key.endsWith('_mb') || key.startsWith('store_bytes'))
+    return Math.round(v);
   if (key.endsWith('_ms')) return Number(v.toFixed(1));
   return Number(v.toFixed(3));
 };
@@ -258,6 +327,13 @@ async function main() {
     await receiver.close();
   }
 
+  // The ratios between systems measured in this run; null (with the reason) when either side is.
+  for (const r of RATIOS) {
+    const [a, b] = [values[r.of], values[r.to]];
+    values[r.key] = a === null || b === null || a === undefined || b === undefined || b === 0 ? null : a / b;
+    if (values[r.key] === null)
+      skipped[r.key] = `${[r.of, r.to].filter((k) => values[k] == null).join(' and ')} not measured`;
+  }
   machine.load_avg_end = currentLoad();
   const rounded = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, round(k, v)]));
   const lines = tableLines(values);
@@ -281,7 +357,7 @@ async function main() {
   const stamped = join(RESULTS_DIR, `run-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(stamped, body);
 
-  process.stdout.write(`\n${renderTable(lines)}\n\n`);
+  process.stdout.write(`\n${renderTable(lines)}\n\n${renderCpuTable(cpuLines(values))}\n\n`);
   process.stdout.write(`machine: ${machineLine(machine)}\n`);
   const byReason = new Map<string, string[]>();
   for (const [m, why] of Object.entries(skipped)) byReason.set(why, [...(byReason.get(why) ?? []), m]);

@@ -6,11 +6,13 @@ import pg from 'pg';
  * when the run ends, so runs never see each other's rows or table bloat.
  */
 
-const PG_ADMIN_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_ADMIN_URL = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
 
 export interface FreshDatabase {
   url: string;
+  /** The database's name, as pg_stat_activity shows it. */
+  name: string;
   drop(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function createDatabase(prefix: string): Promise<FreshDatabase> {
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    name,
     async drop() {
       const c = new pg.Client({ connectionString: PG_ADMIN_URL });
       await c.connect();

@@ -6,7 +6,7 @@ import { deliver, messages, newAgent, type Message } from './deliver.js';
 
 /**
  * Peer: the webhook sender a Node team usually builds on BullMQ — one job per (event, endpoint) in a Redis queue,
- * a Worker at concurrency 64 whose processor signs and POSTs exactly as ours does (./deliver.ts). Jobs get the
+ * a Worker at concurrency 64 per process (one or more processes on the same queue) whose processor signs and POSTs exactly as ours does (./deliver.ts). Jobs get the
  * product's retry budget (6 attempts, exponential backoff) and completed jobs are kept (BullMQ's default), which
  * is the nearest BullMQ has to a delivery log: the final state, not one row per attempt.
  */
@@ -22,21 +22,18 @@ let queue: Queue | null = null;
 let worker: Worker | null = null;
 let completed = 0;
 let failed = 0;
+/** When this process last saw a job completed (BullMQ emits it once the job is marked completed in Redis). */
+let lastCompletedAt = 0;
 const connections: Redis[] = [];
-const waiters: Array<{ count: number; resolve: (t: number) => void }> = [];
-
-function settle() {
-  for (let i = waiters.length - 1; i >= 0; i--)
-    if (completed >= waiters[i].count) waiters.splice(i, 1)[0].resolve(epochMs());
-}
 
 serve(
   {
-    async open(args: { redisUrl: string; name: string }) {
+    /** `clear`: the first process empties the queue of anything a previous run left. */
+    async open(args: { redisUrl: string; name: string; clear: boolean }) {
       const c = connect(args.redisUrl);
       connections.push(c);
       queue = new Queue(args.name, { connection: c as never });
-      await queue.obliterate({ force: true }).catch(() => undefined);
+      if (args.clear) await queue.obliterate({ force: true }).catch(() => undefined);
       return null;
     },
     async enqueue(args: { url: string; events: number; fanout: number }) {
@@ -64,19 +61,18 @@ serve(
       });
       worker.on('completed', () => {
         completed++;
-        settle();
+        lastCompletedAt = epochMs();
       });
       worker.on('failed', () => failed++);
       return epochMs();
     },
-    waitDone(args: { count: number }) {
-      if (completed >= args.count) return epochMs();
-      return new Promise<number>((resolve) => waiters.push({ count: args.count, resolve }));
+    progress() {
+      return { completed, failed, lastCompletedAt };
     },
     async stop() {
       await worker?.close();
       worker = null;
-      return { completed, failed };
+      return { completed, failed, lastCompletedAt };
     },
     stats() {
       return { peakRssMb: peakRssMb() };

@@ -6,8 +6,8 @@ import { deliver, messages, newAgent, type Message } from './deliver.js';
 
 /**
  * Peer: the same sender on graphile-worker 0.16 (the last line that runs on Node 20), PostgreSQL-backed like our
- * production mode — one job per (event, endpoint), a runner at concurrency 64 whose task signs and POSTs exactly as
- * ours does. graphile-worker deletes a job when it succeeds: no record of the attempt is kept.
+ * production mode — one job per (event, endpoint), a runner at concurrency 64 per process (one or more processes on
+ * the same database) whose task signs and POSTs exactly as ours does. graphile-worker deletes a job when it succeeds: no record of the attempt is kept.
  */
 
 const agent = newAgent();
@@ -15,12 +15,9 @@ let connectionString = '';
 let runner: Runner | null = null;
 let succeeded = 0;
 let failed = 0;
-const waiters: Array<{ count: number; resolve: (t: number) => void }> = [];
-
-function settle() {
-  for (let i = waiters.length - 1; i >= 0; i--)
-    if (succeeded >= waiters[i].count) waiters.splice(i, 1)[0].resolve(epochMs());
-}
+/** When this process last saw a job completed: `job:complete` comes once the job's row is deleted (`job:success`
+ * comes before that, while the job is still in the table). */
+let lastCompletedAt = 0;
 
 serve(
   {
@@ -59,21 +56,21 @@ serve(
         logger: quietLogger(),
         taskList: { deliver: async (payload) => deliver(agent, payload as Message) },
       });
-      runner.events.on('job:success', () => {
+      runner.events.on('job:complete', ({ error }) => {
+        if (error) return;
         succeeded++;
-        settle();
+        lastCompletedAt = epochMs();
       });
       runner.events.on('job:error', () => failed++);
       return epochMs();
     },
-    waitDone(args: { count: number }) {
-      if (succeeded >= args.count) return epochMs();
-      return new Promise<number>((resolve) => waiters.push({ count: args.count, resolve }));
+    progress() {
+      return { completed: succeeded, failed, lastCompletedAt };
     },
     async stop() {
       await runner?.stop();
       runner = null;
-      return { succeeded, failed };
+      return { completed: succeeded, failed, lastCompletedAt };
     },
     stats() {
       return { peakRssMb: peakRssMb() };

@@ -1,7 +1,7 @@
 import type { BenchChild } from '../lib/rpc.js';
 import { endpointUrls, median, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import { createDatabase } from '../lib/services.js';
-import { cpuPerDelivery, cpuSnapshot } from '../lib/cpu.js';
+import { CpuMeter, cpuLine, cpuValues, CPU_PARTS_NO_STORE, medianCpu, type CpuParts } from '../lib/cpu.js';
 import { join } from 'node:path';
 
 /**
@@ -37,13 +37,13 @@ export async function warmUp(ctx: BenchContext, producer: BenchChild, workers: B
   await Promise.all(workers.map((w) => w.call('workerStop')));
 }
 
-/** `servers`: the database server's processes by command name, counted with the workers (none for SQLite). */
+/** `store`: the store's server for the CPU accounting (none for SQLite, whose store is inside the worker). */
 export async function drain(
   ctx: BenchContext,
   producer: BenchChild,
   workers: BenchChild[],
   commitParallel: number,
-  servers: Record<string, string> = {},
+  store?: CpuParts['store'],
 ) {
   const { plan } = ctx;
   const total = plan.events * plan.fanout;
@@ -59,13 +59,12 @@ export async function drain(
   await ctx.receiver.call('reset');
   await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
   if (ctx.profileDir) await Promise.all(workers.map((w) => w.call('profilePhase', { start: true })));
-  const cpuGroups = { pids: { workers: workers.map((w) => w.pid), receiver: [ctx.receiver.pid] }, commands: servers };
-  const cpuBefore = cpuSnapshot(cpuGroups);
+  const meter = await CpuMeter.start({ worker: workers.map((w) => w.pid), receiver: [ctx.receiver.pid], store });
   const starts = await Promise.all(workers.map((w) => w.call<number>('workerStart')));
   const t0 = Math.min(...starts);
   const received = await ctx.receiver.call<number>('waitFor', { count: total });
   const settled = await workers[0].call<number>('waitSettled');
-  const cpu = cpuPerDelivery(cpuBefore, cpuSnapshot(cpuGroups), total);
+  const cpu = (await meter?.stop(total)) ?? null;
   await Promise.all(workers.map((w) => w.call('workerStop')));
   if (ctx.profileDir)
     await Promise.all(
@@ -113,22 +112,6 @@ export async function drainRounds<R extends { perSecond: number; cpu: Record<str
   return { perSecond: median(all), all, first: results[0], cpu: medianCpu(results.map((r) => r.cpu)) };
 }
 
-/** Each part's median CPU per delivery over the rounds. */
-export function medianCpu(rounds: ReadonlyArray<Record<string, number> | null>): Record<string, number> | null {
-  const known = rounds.filter((r): r is Record<string, number> => r !== null);
-  if (!known.length) return null;
-  return Object.fromEntries(Object.keys(known[0]).map((k) => [k, median(known.map((r) => r[k]))]));
-}
-
-/** "workers 98, postgres 71, receiver 24 = 193 µs CPU per delivery" */
-export const cpuLine = (cpu: Record<string, number> | null): string =>
-  cpu
-    ? `; CPU per delivery ${Object.entries(cpu)
-        .filter(([k]) => k !== 'total')
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')} = ${cpu.total} µs`
-    : '';
-
 export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult> {
   const file = join(ctx.tempDir(), 'bench.db');
   const sut = await ctx.child('processes/escalatr', 'sqlite');
@@ -156,6 +139,7 @@ export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult>
       sqlite_deliveries_per_s: rounds.perSecond,
       peak_rss_mb: stats.peakRssMb,
       store_bytes_per_event: r.bytesPerEvent,
+      ...cpuValues('sqlite', rounds.cpu, CPU_PARTS_NO_STORE),
     },
     details: {
       ...r.details,
@@ -190,13 +174,16 @@ export async function pgDelivery(ctx: BenchContext, workerCount: number): Promis
       workers.push(w);
     }
     await warmUp(ctx, producer, workers);
-    const rounds = await drainRounds(ctx, () => drain(ctx, producer!, workers, 8, { postgres: 'postgres' }));
+    const rounds = await drainRounds(ctx, () => drain(ctx, producer!, workers, 8, { postgres: db.name }));
     const rss = await Promise.all(workers.map((w) => w.call<Stats>('stats').then((s) => s.peakRssMb)));
     ctx.log(
       `postgres, ${workerCount} worker process(es): ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}), worker peak RSS ${rss.join(', ')} MB${cpuLine(rounds.cpu)}`,
     );
     return {
-      values: { [`pg${workerCount}_deliveries_per_s`]: rounds.perSecond },
+      values: {
+        [`pg${workerCount}_deliveries_per_s`]: rounds.perSecond,
+        ...cpuValues(`pg${workerCount}`, rounds.cpu),
+      },
       details: {
         ...rounds.first.details,
         per_round: rounds.all.map(Math.round),

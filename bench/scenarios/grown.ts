@@ -4,6 +4,7 @@ import type { BenchChild } from '../lib/rpc.js';
 import { endpointUrls, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import { createDatabase } from '../lib/services.js';
 import type { HistorySeedResult } from '../lib/history-seed.js';
+import type { CpuParts } from '../lib/cpu.js';
 import { COMPANIES, drain, drainRounds, warmUp } from './delivery.js';
 
 /**
@@ -50,10 +51,10 @@ async function apiLoad(ctx: BenchContext, sut: BenchChild) {
 async function measure(
   ctx: BenchContext,
   label: string,
-  open: () => Promise<{ producer: BenchChild; workers: BenchChild[]; servers?: Record<string, string> }>,
+  open: () => Promise<{ producer: BenchChild; workers: BenchChild[]; store?: CpuParts['store'] }>,
   attempts: number,
 ): Promise<Measured> {
-  const { producer, workers, servers } = await open();
+  const { producer, workers, store } = await open();
   await producer.call('seed', {
     code: 'GROW',
     companies: COMPANIES,
@@ -68,7 +69,7 @@ async function measure(
   }
   const storeMb = Math.round((await producer.call<number>('storeBytes')) / 1048576);
   await warmUp(ctx, producer, workers);
-  const rounds = await drainRounds(ctx, () => drain(ctx, producer, workers, workers[0] === producer ? 1 : 8, servers));
+  const rounds = await drainRounds(ctx, () => drain(ctx, producer, workers, workers[0] === producer ? 1 : 8, store));
   const api = await apiLoad(ctx, producer);
   ctx.log(
     `${label}: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}); list p99 ${api.p99.list} ms, feed p99 ${api.p99.feed} ms; store ${storeMb} MB before the run`,
@@ -132,7 +133,7 @@ export async function pgGrown(ctx: BenchContext): Promise<ScenarioResult> {
           const worker = await ctx.child('processes/escalatr', `${label}-worker`);
           children.push(worker);
           await worker.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: false });
-          return { producer, workers: [worker], servers: { postgres: 'postgres' } };
+          return { producer, workers: [worker], store: { postgres: db.name } };
         },
         attempts,
       );
