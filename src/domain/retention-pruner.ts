@@ -237,20 +237,23 @@ export class RetentionPruner {
       const batch = expired.slice(0, taken);
       this.eventsPerBatch = Math.max(1, Math.min(this.batchRows, Math.floor((taken * this.batchRows) / rows)));
       const settled: string[] = [];
+      const ofTimeline = new Set<string>();
       const held: Array<{ delivery_id: string; company_id: string; event_id: string }> = [];
       const removable: string[] = [];
       for (const e of batch) {
         let keep = e.complaint_id !== null;
         for (const d of byEvent.get(e.id) ?? []) {
-          if (isSettled(d, now)) settled.push(d.id);
-          else {
+          if (isSettled(d, now)) {
+            settled.push(d.id);
+            if (e.complaint_id !== null) ofTimeline.add(d.id);
+          } else {
             held.push({ delivery_id: d.id, company_id: companyId, event_id: e.id });
             keep = true;
           }
         }
         if (!keep) removable.push(e.id);
       }
-      const pruned = await this.removeDeliveries(tx, settled, cls);
+      const pruned = await this.removeDeliveries(tx, settled, ofTimeline, cls);
       if (held.length)
         await tx
           .insertInto('retention_held')
@@ -310,9 +313,21 @@ export class RetentionPruner {
         gone.push(h);
         if (d) settled.push(d.id);
       }
-      const pruned = await this.removeDeliveries(tx, settled, cls);
+      const { profile } = this.ctx.store;
+      const timelineEvents = settled.length
+        ? await tx
+            .selectFrom('events')
+            .select('id')
+            .where(
+              sql<boolean>`id in ${profile.batchValues([...new Set(settled.map((id) => live.get(id)!.event_id))])}`,
+            )
+            .where('complaint_id', 'is not', null)
+            .execute()
+        : [];
+      const kept = new Set(timelineEvents.map((e) => e.id));
+      const ofTimeline = new Set(settled.filter((id) => kept.has(live.get(id)!.event_id)));
+      const pruned = await this.removeDeliveries(tx, settled, ofTimeline, cls);
       if (gone.length) {
-        const { profile } = this.ctx.store;
         await tx
           .deleteFrom('retention_held')
           .where(sql<boolean>`delivery_id in ${profile.batchValues(gone.map((h) => h.delivery_id))}`)
@@ -381,15 +396,34 @@ export class RetentionPruner {
   }
 
   /**
-   * Removes settled deliveries and their attempts. Where attempts are partitioned, those written in the company's
-   * present class are left to the partition that holds them, which is dropped whole once its span is outside the
-   * window; attempts of the custom class, or of another class (the window changed since), go row by row.
+   * Removes settled deliveries and their attempts. Where attempts are partitioned, the attempts of deliveries in
+   * `ofTimeline` (deliveries of a complaint's event, whose row stays as the complaint's timeline) written in the
+   * company's present class are left to the partition that holds them, which is dropped whole once its span is
+   * outside the window; erasure finds them meanwhile by their event id. Attempts of the custom class, of another class
+   * (the window changed since), of an event that goes now (nothing would lead erasure to them) or without an event id
+   * (written before attempts carried one) go row by row.
    */
-  private async removeDeliveries(tx: Tx, ids: string[], cls: number): Promise<Partial<Record<PrunedTable, number>>> {
+  private async removeDeliveries(
+    tx: Tx,
+    ids: string[],
+    ofTimeline: ReadonlySet<string>,
+    cls: number,
+  ): Promise<Partial<Record<PrunedTable, number>>> {
     if (!ids.length) return {};
     const { profile } = this.ctx.store;
     let attempts = tx.deleteFrom('attempts').where(sql<boolean>`delivery_id in ${profile.batchValues(ids)}`);
-    if (profile.partitionedHistory && cls !== 0) attempts = attempts.where('keep_days', '<>', cls);
+    if (profile.partitionedHistory && cls !== 0) {
+      const leftToPartition = ids.filter((id) => ofTimeline.has(id));
+      attempts = attempts.where((w) =>
+        w.or([
+          w('keep_days', '<>', cls),
+          w('event_id', 'is', null),
+          ...(leftToPartition.length < ids.length
+            ? [sql<boolean>`delivery_id not in ${profile.batchValues(leftToPartition)}`]
+            : []),
+        ]),
+      );
+    }
     const a = await attempts.executeTakeFirst();
     const d = await tx
       .deleteFrom('deliveries')
