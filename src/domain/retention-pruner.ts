@@ -150,8 +150,17 @@ export class RetentionPruner {
       .orderBy('id')
       .execute();
     await this.syncHistoryClasses(companies);
+    const now = this.ctx.clock.now();
     const partitions = this.ctx.store.profile.partitionedHistory
-      ? await maintainHistoryPartitions(this.ctx.store.db, this.ctx.clock.now())
+      ? await maintainHistoryPartitions(
+          this.ctx.store.db,
+          now,
+          companies.map((c) => ({
+            id: c.id,
+            keepsSince: retentionCutoff(now, c),
+            historyClass: Number(c.history_class),
+          })),
+        )
       : undefined;
     if (partitions) pruned.attempts += partitions.defaultRowsDeleted;
     companies: for (const company of companies) {
