@@ -22,6 +22,21 @@ export interface PruneReport {
   oldest: Record<AgedTable, number | null>;
   /** PostgreSQL: the attempt partitions after the run's maintenance step (storage/history-partitions.ts). */
   partitions?: PartitionReport;
+  /** Where the run's time went: its write transactions, and the longest of them (a writer waits that long at most). */
+  timing: RunTiming;
+}
+
+export interface RunTiming {
+  /** Batches that removed rows or found work, their total and longest time. */
+  batches: number;
+  batchMs: number;
+  maxBatchMs: number;
+  /** SQLite: transactions giving free pages back, their total and longest time. */
+  vacuumSteps: number;
+  vacuumMs: number;
+  maxVacuumStepMs: number;
+  /** The run from start to end, pauses between transactions included. */
+  totalMs: number;
 }
 
 export interface PrunerOptions {
@@ -141,6 +156,16 @@ export class RetentionPruner {
   }
 
   private async runOnce(): Promise<PruneReport> {
+    const began = performance.now();
+    const timing: RunTiming = {
+      batches: 0,
+      batchMs: 0,
+      maxBatchMs: 0,
+      vacuumSteps: 0,
+      vacuumMs: 0,
+      maxVacuumStepMs: 0,
+      totalMs: 0,
+    };
     const pruned: Record<PrunedTable, number> = { events: 0, deliveries: 0, attempts: 0, feedback_records: 0 };
     let batches = 0;
     let done = true;
@@ -178,8 +203,15 @@ export class RetentionPruner {
             done = false;
             break companies;
           }
+          const t0 = performance.now();
           const result = await step(after);
-          if (!result.idle) batches++;
+          const ms = performance.now() - t0;
+          timing.batchMs += ms;
+          timing.maxBatchMs = Math.max(timing.maxBatchMs, ms);
+          if (!result.idle) {
+            batches++;
+            timing.batches++;
+          }
           for (const [table, n] of Object.entries(result.pruned)) pruned[table as PrunedTable] += n;
           await nextTurn();
           if (result.done) break;
@@ -187,8 +219,10 @@ export class RetentionPruner {
         }
       }
     }
-    await this.reclaimSpace();
-    return { pruned, done, oldest: await this.oldestRows(companies), ...(partitions ? { partitions } : {}) };
+    await this.reclaimSpace(timing);
+    const oldest = await this.oldestRows(companies);
+    timing.totalMs = performance.now() - began;
+    return { pruned, done, oldest, timing, ...(partitions ? { partitions } : {}) };
   }
 
   /**
@@ -448,12 +482,17 @@ export class RetentionPruner {
    * write transaction per megabyte every run. The file shrinks when free space passes a quarter of it (a window
    * shortened, a first run over years of history), down to an eighth.
    */
-  private async reclaimSpace(): Promise<void> {
+  private async reclaimSpace(timing: RunTiming): Promise<void> {
     const { db, profile } = this.ctx.store;
     let size = await profile.storeSize(db);
     if (size.freeBytes <= size.bytes / 4) return;
     for (let step = 0; step < MAX_VACUUM_STEPS && !this.stopping; step++) {
+      const t0 = performance.now();
       const more = await profile.reclaimSpace(db, VACUUM_PAGES_PER_STEP);
+      const ms = performance.now() - t0;
+      timing.vacuumSteps++;
+      timing.vacuumMs += ms;
+      timing.maxVacuumStepMs = Math.max(timing.maxVacuumStepMs, ms);
       if (!more) return;
       size = await profile.storeSize(db);
       if (size.freeBytes <= size.bytes / 8) return;
