@@ -18,7 +18,10 @@ import { epochMs } from './lib/time.js';
  * (bench/lib/history-seed.ts, ten endpoints per event as the soak's fan-out), every row older than the company's
  * window, then one run of the retention step with a batch budget; rows removed per second of that run.
  *
- *   npx tsx bench/prune-rate.ts [--attempts=N] [--batches=N]
+ *   npx tsx bench/prune-rate.ts [--attempts=N] [--batches=N] [--batch-rows=N]
+ *
+ * Prints where the run's time went: its batches (each a write transaction) and the SQLite space given back, with the
+ * longest single transaction of each kind.
  */
 const arg = (name: string, fallback: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -61,14 +64,24 @@ try {
   console.log(`seeded ${seeded.attempts} attempts, ${seeded.deliveries} deliveries in ${seeded.ms} ms`);
   await setRetentionByCode(ctx, 'PRUNE', { minutes: 2 });
   const { RetentionPruner } = await import('../src/domain/retention-pruner.js');
-  const pruner = new RetentionPruner(ctx, { maxBatchesPerRun: arg('batches', 100) });
+  const pruner = new RetentionPruner(ctx, {
+    maxBatchesPerRun: arg('batches', 100),
+    batchRows: arg('batch-rows', 500),
+  });
   const started = epochMs();
   const report = await pruner.run();
   const ms = epochMs() - started;
 
   const rows = Object.values(report.pruned).reduce((a, b) => a + b, 0);
   console.log(
-    JSON.stringify({ ms, rows, rows_per_s: Math.round((rows * 1000) / ms), pruned: report.pruned, done: report.done }),
+    JSON.stringify({
+      ms,
+      rows,
+      rows_per_s: Math.round((rows * 1000) / ms),
+      pruned: report.pruned,
+      done: report.done,
+      timing: Object.fromEntries(Object.entries(report.timing).map(([k, v]) => [k, Math.round(v)])),
+    }),
   );
   await app.http.close();
   await store.close();

@@ -183,13 +183,14 @@ function pgChunk(v: ChunkVars): RawBuilder<unknown>[] {
         ${at('i')}, ${at('i')} + (${cnt} - 1) * ${lit(RETRY_MS)} + 120
       from ${series}, ${endpoints}`,
     sql`insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
-      error_message, response_excerpt, keep_days)
+      error_message, response_excerpt, keep_days, event_id)
       select 'att_0' || lpad((${dlv} * 10 + n)::text, 19, '0'), 'dlv_0' || lpad(${dlv}::text, 19, '0'),
         ${v.company.companyId}, n, ${at('i')} + (n - 1) * ${lit(RETRY_MS)} + 20, 20 + (i * 7 + j * 13 + n) % 180,
         case when n = ${cnt} and ${h} <> 0 then 200 else 500 end,
         case when n = ${cnt} and ${h} <> 0 then null else 'http_status' end,
         case when n = ${cnt} and ${h} <> 0 then null else 'The endpoint answered HTTP 500' end,
-        case when n = ${cnt} and ${h} <> 0 then '{"received":true}' else 'Internal Server Error' end, ${lit(v.keepDays)}
+        case when n = ${cnt} and ${h} <> 0 then '{"received":true}' else 'Internal Server Error' end, ${lit(v.keepDays)},
+        ${evt}
       from ${series}, ${endpoints}, generate_series(1, ${cnt}) as n`,
   ];
 }
@@ -246,12 +247,12 @@ function sqliteChunk(v: ChunkVars): RawBuilder<unknown>[] {
       from s, ${endpoints}`,
     sql`${series(v.from, v.to, 'i')}, a(n) as (select 1 union all select n + 1 from a where n < 5)
       insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
-      error_message, response_excerpt, keep_days)
+      error_message, response_excerpt, keep_days, event_id)
       select 'att_0' || printf('%019d', ${dlv} * 10 + n), 'dlv_0' || printf('%019d', ${dlv}),
         ${v.company.companyId}, n, ${at('i')} + (n - 1) * ${lit(RETRY_MS)} + 20, 20 + (i * 7 + j * 13 + n) % 180,
         case when ${ok} then 200 else 500 end, case when ${ok} then null else 'http_status' end,
         case when ${ok} then null else 'The endpoint answered HTTP 500' end,
-        case when ${ok} then '{"received":true}' else 'Internal Server Error' end, ${lit(v.keepDays)}
+        case when ${ok} then '{"received":true}' else 'Internal Server Error' end, ${lit(v.keepDays)}, ${evt}
       from s, ${endpoints}, a where n <= ${cnt}`,
   ];
 }

@@ -22,6 +22,21 @@ export interface PruneReport {
   oldest: Record<AgedTable, number | null>;
   /** PostgreSQL: the attempt partitions after the run's maintenance step (storage/history-partitions.ts). */
   partitions?: PartitionReport;
+  /** Where the run's time went: its write transactions, and the longest of them (a writer waits that long at most). */
+  timing: RunTiming;
+}
+
+export interface RunTiming {
+  /** Batches that removed rows or found work, their total and longest time. */
+  batches: number;
+  batchMs: number;
+  maxBatchMs: number;
+  /** SQLite: transactions giving free pages back, their total and longest time. */
+  vacuumSteps: number;
+  vacuumMs: number;
+  maxVacuumStepMs: number;
+  /** The run from start to end, pauses between transactions included. */
+  totalMs: number;
 }
 
 export interface PrunerOptions {
@@ -141,6 +156,16 @@ export class RetentionPruner {
   }
 
   private async runOnce(): Promise<PruneReport> {
+    const began = performance.now();
+    const timing: RunTiming = {
+      batches: 0,
+      batchMs: 0,
+      maxBatchMs: 0,
+      vacuumSteps: 0,
+      vacuumMs: 0,
+      maxVacuumStepMs: 0,
+      totalMs: 0,
+    };
     const pruned: Record<PrunedTable, number> = { events: 0, deliveries: 0, attempts: 0, feedback_records: 0 };
     let batches = 0;
     let done = true;
@@ -150,8 +175,17 @@ export class RetentionPruner {
       .orderBy('id')
       .execute();
     await this.syncHistoryClasses(companies);
+    const now = this.ctx.clock.now();
     const partitions = this.ctx.store.profile.partitionedHistory
-      ? await maintainHistoryPartitions(this.ctx.store.db, this.ctx.clock.now())
+      ? await maintainHistoryPartitions(
+          this.ctx.store.db,
+          now,
+          companies.map((c) => ({
+            id: c.id,
+            keepsSince: retentionCutoff(now, c),
+            historyClass: Number(c.history_class),
+          })),
+        )
       : undefined;
     if (partitions) pruned.attempts += partitions.defaultRowsDeleted;
     companies: for (const company of companies) {
@@ -169,8 +203,15 @@ export class RetentionPruner {
             done = false;
             break companies;
           }
+          const t0 = performance.now();
           const result = await step(after);
-          if (!result.idle) batches++;
+          const ms = performance.now() - t0;
+          timing.batchMs += ms;
+          timing.maxBatchMs = Math.max(timing.maxBatchMs, ms);
+          if (!result.idle) {
+            batches++;
+            timing.batches++;
+          }
           for (const [table, n] of Object.entries(result.pruned)) pruned[table as PrunedTable] += n;
           await nextTurn();
           if (result.done) break;
@@ -178,8 +219,10 @@ export class RetentionPruner {
         }
       }
     }
-    await this.reclaimSpace();
-    return { pruned, done, oldest: await this.oldestRows(companies), ...(partitions ? { partitions } : {}) };
+    await this.reclaimSpace(timing);
+    const oldest = await this.oldestRows(companies);
+    timing.totalMs = performance.now() - began;
+    return { pruned, done, oldest, timing, ...(partitions ? { partitions } : {}) };
   }
 
   /**
@@ -237,20 +280,23 @@ export class RetentionPruner {
       const batch = expired.slice(0, taken);
       this.eventsPerBatch = Math.max(1, Math.min(this.batchRows, Math.floor((taken * this.batchRows) / rows)));
       const settled: string[] = [];
+      const ofTimeline = new Set<string>();
       const held: Array<{ delivery_id: string; company_id: string; event_id: string }> = [];
       const removable: string[] = [];
       for (const e of batch) {
         let keep = e.complaint_id !== null;
         for (const d of byEvent.get(e.id) ?? []) {
-          if (isSettled(d, now)) settled.push(d.id);
-          else {
+          if (isSettled(d, now)) {
+            settled.push(d.id);
+            if (e.complaint_id !== null) ofTimeline.add(d.id);
+          } else {
             held.push({ delivery_id: d.id, company_id: companyId, event_id: e.id });
             keep = true;
           }
         }
         if (!keep) removable.push(e.id);
       }
-      const pruned = await this.removeDeliveries(tx, settled, cls);
+      const pruned = await this.removeDeliveries(tx, settled, ofTimeline, cls);
       if (held.length)
         await tx
           .insertInto('retention_held')
@@ -310,9 +356,21 @@ export class RetentionPruner {
         gone.push(h);
         if (d) settled.push(d.id);
       }
-      const pruned = await this.removeDeliveries(tx, settled, cls);
+      const { profile } = this.ctx.store;
+      const timelineEvents = settled.length
+        ? await tx
+            .selectFrom('events')
+            .select('id')
+            .where(
+              sql<boolean>`id in ${profile.batchValues([...new Set(settled.map((id) => live.get(id)!.event_id))])}`,
+            )
+            .where('complaint_id', 'is not', null)
+            .execute()
+        : [];
+      const kept = new Set(timelineEvents.map((e) => e.id));
+      const ofTimeline = new Set(settled.filter((id) => kept.has(live.get(id)!.event_id)));
+      const pruned = await this.removeDeliveries(tx, settled, ofTimeline, cls);
       if (gone.length) {
-        const { profile } = this.ctx.store;
         await tx
           .deleteFrom('retention_held')
           .where(sql<boolean>`delivery_id in ${profile.batchValues(gone.map((h) => h.delivery_id))}`)
@@ -381,15 +439,34 @@ export class RetentionPruner {
   }
 
   /**
-   * Removes settled deliveries and their attempts. Where attempts are partitioned, those written in the company's
-   * present class are left to the partition that holds them, which is dropped whole once its span is outside the
-   * window; attempts of the custom class, or of another class (the window changed since), go row by row.
+   * Removes settled deliveries and their attempts. Where attempts are partitioned, the attempts of deliveries in
+   * `ofTimeline` (deliveries of a complaint's event, whose row stays as the complaint's timeline) written in the
+   * company's present class are left to the partition that holds them, which is dropped whole once its span is
+   * outside the window; erasure finds them meanwhile by their event id. Attempts of the custom class, of another class
+   * (the window changed since), of an event that goes now (nothing would lead erasure to them) or without an event id
+   * (written before attempts carried one) go row by row.
    */
-  private async removeDeliveries(tx: Tx, ids: string[], cls: number): Promise<Partial<Record<PrunedTable, number>>> {
+  private async removeDeliveries(
+    tx: Tx,
+    ids: string[],
+    ofTimeline: ReadonlySet<string>,
+    cls: number,
+  ): Promise<Partial<Record<PrunedTable, number>>> {
     if (!ids.length) return {};
     const { profile } = this.ctx.store;
     let attempts = tx.deleteFrom('attempts').where(sql<boolean>`delivery_id in ${profile.batchValues(ids)}`);
-    if (profile.partitionedHistory && cls !== 0) attempts = attempts.where('keep_days', '<>', cls);
+    if (profile.partitionedHistory && cls !== 0) {
+      const leftToPartition = ids.filter((id) => ofTimeline.has(id));
+      attempts = attempts.where((w) =>
+        w.or([
+          w('keep_days', '<>', cls),
+          w('event_id', 'is', null),
+          ...(leftToPartition.length < ids.length
+            ? [sql<boolean>`delivery_id not in ${profile.batchValues(leftToPartition)}`]
+            : []),
+        ]),
+      );
+    }
     const a = await attempts.executeTakeFirst();
     const d = await tx
       .deleteFrom('deliveries')
@@ -405,12 +482,17 @@ export class RetentionPruner {
    * write transaction per megabyte every run. The file shrinks when free space passes a quarter of it (a window
    * shortened, a first run over years of history), down to an eighth.
    */
-  private async reclaimSpace(): Promise<void> {
+  private async reclaimSpace(timing: RunTiming): Promise<void> {
     const { db, profile } = this.ctx.store;
     let size = await profile.storeSize(db);
     if (size.freeBytes <= size.bytes / 4) return;
     for (let step = 0; step < MAX_VACUUM_STEPS && !this.stopping; step++) {
+      const t0 = performance.now();
       const more = await profile.reclaimSpace(db, VACUUM_PAGES_PER_STEP);
+      const ms = performance.now() - t0;
+      timing.vacuumSteps++;
+      timing.vacuumMs += ms;
+      timing.maxVacuumStepMs = Math.max(timing.maxVacuumStepMs, ms);
       if (!more) return;
       size = await profile.storeSize(db);
       if (size.freeBytes <= size.bytes / 8) return;

@@ -143,8 +143,8 @@ const recordDeliverySuccesses = sql`
         where d.id = v.id and d.lease_owner = v.owner
         returning d.id, d.event_id
       ), att as (
-        insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt, keep_days)
-        select v.attempt_id, v.id, v.company_id, v.n, v.started_at, v.duration_ms, v.status_code, null, null, v.excerpt,
+        insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt, event_id, keep_days)
+        select v.attempt_id, v.id, v.company_id, v.n, v.started_at, v.duration_ms, v.status_code, null, null, v.excerpt, upd.event_id,
           coalesce((select c.history_class from companies c where c.id = v.company_id), 0)
         from v join upd on upd.id = v.id
       ), ep as (

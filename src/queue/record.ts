@@ -142,6 +142,7 @@ const ATTEMPT_COLUMNS = {
   error_kind: 'text',
   error_message: 'text',
   response_excerpt: 'text',
+  event_id: 'text',
 } as const satisfies Record<Exclude<keyof AttemptsTable, 'keep_days'>, BatchColumnType>;
 /** An attempt row's retention class: its company's now (`a` is the row being written). */
 const ATTEMPT_KEEP_DAYS = sql.raw(`coalesce((select c.history_class from companies c where c.id = a.company_id), 0)`);
@@ -159,6 +160,7 @@ function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
     error_kind: outcome.errorKind,
     error_message: outcome.errorMessage?.slice(0, ERROR_MESSAGE_MAX) ?? null,
     response_excerpt: outcome.responseExcerpt?.slice(0, EXCERPT_MAX) ?? null,
+    event_id: r.delivery.event_id,
   };
 }
 

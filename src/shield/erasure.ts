@@ -120,7 +120,7 @@ export async function eraseConsumer(
         feedback.alertEventIds,
       );
       const touched = [...new Set([...redactedEventIds, ...feedback.alertEventIds])];
-      const attemptExcerpts = await clearResponseExcerpts(work.tx, touched);
+      const attemptExcerpts = await clearResponseExcerpts(work.tx, ctx.store.profile, touched);
       counts.events_redacted = touched.length;
       const found =
         subject.consumerId !== null || feedback.records > 0 || touched.length > 0 || counts.messages_redacted > 0;

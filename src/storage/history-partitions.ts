@@ -33,9 +33,20 @@ export function historyClassOf(windowMs: number): number {
   return HISTORY_CLASSES.find((c) => c.days * DAY_MS === windowMs)?.days ?? 0;
 }
 
+/** A company's present window, as maintenance needs it to keep rows a lengthened window still covers. */
+export interface CompanyWindow {
+  id: string;
+  /** The oldest time the company keeps at the pass's `now` (epoch ms). */
+  keepsSince: number;
+  /** Its class now (companies.history_class): where its rows moved out of a shorter class go. */
+  historyClass: number;
+}
+
 export interface PartitionReport {
   created: number;
   dropped: number;
+  /** Rows moved out of a class about to drop them into their company's present, longer one. */
+  moved: number;
   /** Rows deleted from the classes' default partitions (written while their span had no partition). */
   defaultRowsDeleted: number;
   /** Range partitions held now, across the classes. */
@@ -73,16 +84,30 @@ async function rangePartitions(db: Db, days: number): Promise<number[]> {
  * Each change is its own short transaction that waits at most `LOCK_TIMEOUT` for the table; what it could not do
  * is left to the next pass.
  */
-export async function maintainHistoryPartitions(db: Db, now: number): Promise<PartitionReport> {
-  const report: PartitionReport = { created: 0, dropped: 0, defaultRowsDeleted: 0, partitions: 0, oldestStart: null };
+export async function maintainHistoryPartitions(
+  db: Db,
+  now: number,
+  companies: readonly CompanyWindow[] = [],
+): Promise<PartitionReport> {
+  const report: PartitionReport = {
+    created: 0,
+    dropped: 0,
+    moved: 0,
+    defaultRowsDeleted: 0,
+    partitions: 0,
+    oldestStart: null,
+  };
   for (const { days, spanDays } of HISTORY_CLASSES) {
     const span = spanDays * DAY_MS;
     const cutoff = now - days * DAY_MS;
+    // Companies whose window is now longer than the class's: rows they wrote while in it are still theirs to keep.
+    const longer = companies.filter((c) => c.keepsSince < cutoff);
     const held = new Set(await rangePartitions(db, days));
     for (const start of held) {
       if (start + span > cutoff) continue;
-      if (await withLockTimeout(db, (tx) => sql.raw(`drop table if exists ${partitionName(days, start)}`).execute(tx)))
-        report.dropped++;
+      const name = partitionName(days, start);
+      report.moved += await moveToPresentClass(db, sql.table(name), longer, cutoff);
+      if (await withLockTimeout(db, (tx) => sql.raw(`drop table if exists ${name}`).execute(tx))) report.dropped++;
       held.delete(start);
     }
     for (let start = spanStart(cutoff, spanDays); start < now + SPANS_AHEAD * span; start += span) {
@@ -92,6 +117,7 @@ export async function maintainHistoryPartitions(db: Db, now: number): Promise<Pa
         held.add(start);
       }
     }
+    report.moved += await moveToPresentClass(db, sql.table(`attempts_k${days}_default`), longer, cutoff);
     for (;;) {
       const r = await sql`
         delete from ${sql.table(`attempts_k${days}_default`)} where ctid in (
@@ -107,6 +133,47 @@ export async function maintainHistoryPartitions(db: Db, now: number): Promise<Pa
     if (held.size && (report.oldestStart === null || oldest < report.oldestStart)) report.oldestStart = oldest;
   }
   return report;
+}
+
+/** Rows moved per statement out of a class that would drop them. */
+const MOVE_ROWS = 5000;
+
+/**
+ * Moves the rows of `companies` older than the class's cutoff but within their company's present window out of
+ * `from` (a span about to be dropped, or the class's default partition about to be cleared) into the company's
+ * present class: a window lengthened keeps the history written before the change for the new window. Only rows that
+ * would otherwise go are moved, each once, in statements of MOVE_ROWS rows.
+ */
+async function moveToPresentClass(
+  db: Db,
+  from: ReturnType<typeof sql.table>,
+  companies: readonly CompanyWindow[],
+  cutoff: number,
+): Promise<number> {
+  if (!companies.length) return 0;
+  const ids = companies.map((c) => c.id);
+  const classes = companies.map((c) => c.historyClass);
+  const since = companies.map((c) => c.keepsSince);
+  let moved = 0;
+  for (;;) {
+    const r = await sql`
+      with k (company_id, keep_days, since) as (
+        select * from unnest(${ids}::text[], ${classes}::bigint[], ${since}::bigint[])
+      ), moved as (
+        delete from ${from} where ctid in (
+          select a.ctid from ${from} a join k on k.company_id = a.company_id
+          where a.started_at >= k.since and a.started_at < ${cutoff} limit ${MOVE_ROWS})
+        returning *
+      )
+      insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
+        error_message, response_excerpt, event_id, keep_days)
+      select m.id, m.delivery_id, m.company_id, m.n, m.started_at, m.duration_ms, m.status_code, m.error_kind,
+        m.error_message, m.response_excerpt, m.event_id, k.keep_days
+      from moved m join k on k.company_id = m.company_id`.execute(db);
+    const n = Number(r.numAffectedRows ?? 0);
+    moved += n;
+    if (n < MOVE_ROWS) return moved;
+  }
 }
 
 /**

@@ -375,6 +375,8 @@ export interface AttemptsTable {
   error_kind: string | null;
   error_message: string | null;
   response_excerpt: string | null;
+  /** The event delivered (null on rows written before migration 0049): erasure finds attempts that outlived their delivery by it. */
+  event_id: string | null;
   /** The company's retention class when the row was written (companies.history_class); 0: custom. */
   keep_days: Generated<number>;
 }

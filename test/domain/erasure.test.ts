@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { EVENT_BODIES, scanForAddress } from '../../src/domain/erasure.js';
+import { DAY_MS, setRetentionByCode } from '../../src/domain/retention.js';
 import { buildAlertPayload, emitShieldAlert } from '../../src/shield/alerts.js';
 import type { Store } from '../../src/storage/db.js';
 import { bearer, createTestApp, dialectName, seedTenant, type TestApp } from '../helpers/harness.js';
@@ -259,6 +260,92 @@ describe(`erasing a consumer leaves no copy of them (${dialectName})`, () => {
     expect(audit[0].subject).toMatch(/^con_/);
     expect(JSON.parse(audit[0].details)).toMatchObject({ found: true, complaints_redacted: 1 });
     expect(JSON.stringify(audit)).not.toContain('nobody@example.test');
+  });
+
+  it('clears the excerpts of attempts whose delivery retention already removed while their span remains', async () => {
+    const v = await seedTenant(t);
+    await setRetentionByCode(t.app.ctx, 'VOLT', { days: 7 });
+    // Noon, so the day's span outlives the window by half a day; the run makes the spans before rows are written.
+    const start = Math.floor(t.clock.now() / DAY_MS) * DAY_MS + DAY_MS / 2;
+    t.clock.set(start);
+    await t.app.retention.run();
+    const echo = await startReceiver({ behaviour: (r) => ({ status: 200, body: `got ${r.body.toString()}` }) });
+    try {
+      await addEndpoint(t, v.company.id, echo.url);
+      const { token } = await createConsumerWithToken(t.app.ctx, { email: EMAIL, name: NAME });
+      const filed = await t.app.http.inject({
+        method: 'POST',
+        url: `${C}/complaints`,
+        headers: bearer(token),
+        payload: {
+          company_code: 'VOLT',
+          complaint_category: 'Consumer Durables',
+          title: `${NAME}: toaster on fire`,
+          description: `The ${PHRASE} happened on Tuesday; write to ${EMAIL}.`,
+        },
+      });
+      expect(filed.statusCode, filed.body).toBe(201);
+      const said = await t.app.http.inject({
+        method: 'POST',
+        url: `${C}/complaints/${filed.json().data.escalatr_id}/messages`,
+        headers: bearer(token),
+        payload: { body: `Please hurry, the ${PHRASE} scared my cat` },
+      });
+      expect(said.statusCode, said.body).toBe(201);
+      // Alice hands her complaint to Zelda: the event names Zelda's address, and the receiver echoes it.
+      const alice = await t.app.http.inject({
+        method: 'POST',
+        url: `${C}/complaints`,
+        headers: bearer(v.consumerToken),
+        payload: {
+          company_code: 'VOLT',
+          complaint_category: 'Consumer Durables',
+          title: 'Kettle',
+          description: 'Loud',
+        },
+      });
+      const delegated = await t.app.http.inject({
+        method: 'POST',
+        url: `${C}/complaints/${alice.json().data.escalatr_id}/delegate`,
+        headers: bearer(v.consumerToken),
+        payload: { to_email: EMAIL, immediate_transfer: false },
+      });
+      expect(delegated.statusCode, delegated.body).toBeLessThan(300);
+      expect(await w.worker.drain()).toBeGreaterThan(0);
+      expect(await findCopies(t.store, EMAIL)).toContain('attempts.response_excerpt');
+
+      // A window and a minute on: the complaint's events stay (its timeline), their deliveries go.
+      t.clock.set(start + 7 * DAY_MS + 60_000);
+      const report = await t.app.retention.run();
+      expect(report.pruned.deliveries).toBeGreaterThan(0);
+      expect(await t.store.db.selectFrom('deliveries').select('id').execute()).toEqual([]);
+      const left = await t.store.db.selectFrom('attempts').select('response_excerpt').execute();
+      // PostgreSQL leaves the attempts to their partition, still a span from being dropped; SQLite removed them.
+      if (t.store.profile.partitionedHistory) expect(left.some((a) => a.response_excerpt?.includes(EMAIL))).toBe(true);
+      else expect(left).toEqual([]);
+
+      const erased = await t.app.http.inject({
+        method: 'POST',
+        url: '/api/operator/v1/erasures',
+        headers: bearer(OPERATOR_TOKEN),
+        payload: { email: EMAIL },
+      });
+      expect(erased.statusCode, erased.body).toBe(200);
+      if (t.store.profile.partitionedHistory) expect(erased.json().data.attempt_excerpts_cleared).toBeGreaterThan(0);
+      for (const needle of [EMAIL, NAME, PHRASE]) expect(await findCopies(t.store, needle), needle).toEqual([]);
+      if (t.store.profile.name === 'sqlite') {
+        await sql`vacuum`.execute(t.store.db);
+        await sql`pragma wal_checkpoint(TRUNCATE)`.execute(t.store.db);
+        const file = t.store.sqliteFile!;
+        const bytes = [file, `${file}-wal`]
+          .map((f) => (existsSync(f) ? readFileSync(f).toString('latin1') : ''))
+          .join('')
+          .toLowerCase();
+        for (const needle of [EMAIL, NAME, PHRASE]) expect(bytes.includes(needle.toLowerCase()), needle).toBe(false);
+      }
+    } finally {
+      await echo.close();
+    }
   });
 
   it('refuses a bad address with 400 and changes nothing; answers 404 when no operator token is configured', async () => {

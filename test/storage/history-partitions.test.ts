@@ -13,9 +13,9 @@ import { endpointRow, tenant, type Tenant } from '../api/platform-fixtures.js';
 const pg = dialectName === 'postgres';
 
 /** One event of the company at the test clock, its delivery claimed and recorded as the worker does (`ok` or a 500). */
-async function deliver(t: TestApp, v: Tenant, ok = true): Promise<string> {
+async function deliver(t: TestApp, v: Tenant, ok = true, complaintId: string | null = null): Promise<string> {
   await transact(t.app.ctx, (work) =>
-    emitEvent(t.app.ctx, work, { companyId: v.company.id, name: 'webhook.test', complaintId: null, data: {} }),
+    emitEvent(t.app.ctx, work, { companyId: v.company.id, name: 'webhook.test', complaintId, data: {} }),
   );
   const now = t.clock.now();
   const {
@@ -134,6 +134,61 @@ describe('attempt history in partitions by retention class and time', () => {
     await t.store.db.updateTable('companies').set({ retention_days: null, plan: 'enterprise' }).execute();
     await t.app.retention.run();
     expect((await partitionsOf(t, await deliver(t, v)))[0]).toMatch(/^attempts_k365_p/);
+  });
+
+  it.skipIf(!pg)(
+    "a complaint event's attempts outlive its delivery in their partition; other events' go with theirs",
+    async () => {
+      const start = Math.floor(t.clock.now() / DAY_MS) * DAY_MS + DAY_MS / 2;
+      t.clock.set(start);
+      await t.app.retention.run();
+      const timeline = await deliver(t, v, true, 'ESC-VOLT-261204-00001');
+      const other = await deliver(t, v);
+      // Out of the window, the day's span not yet a window old.
+      t.clock.set(start + 7 * DAY_MS + 60_000);
+      const report = await t.app.retention.run();
+      expect(report.pruned.deliveries).toBe(2);
+      expect(report.pruned.attempts).toBe(1);
+      expect(await partitionsOf(t, timeline)).toEqual([`attempts_k7_p${day(start)}`]);
+      expect(await partitionsOf(t, other)).toEqual([]);
+      // Erasure finds the one left behind by its event id.
+      const left = await t.store.db.selectFrom('attempts').select('event_id').execute();
+      expect(left.map((a) => a.event_id?.startsWith('evt_'))).toEqual([true]);
+    },
+  );
+
+  it.skipIf(!pg)('a window made longer keeps the rows written before the change for the new window', async () => {
+    const start = Math.floor(t.clock.now() / DAY_MS) * DAY_MS + DAY_MS / 2;
+    t.clock.set(start);
+    await t.app.retention.run();
+    const w = await tenant(t, 'WATT', 'professional');
+    await endpointRow(t, w.company.id);
+    await setRetentionByCode(t.app.ctx, 'WATT', { days: 7 });
+    const volt = await deliver(t, v);
+    const watt = await deliver(t, w);
+    const stays = await tenant(t, 'AMPS', 'professional');
+    await endpointRow(t, stays.company.id);
+    await setRetentionByCode(t.app.ctx, 'AMPS', { days: 7 });
+    const amps = await deliver(t, stays);
+    await setRetentionByCode(t.app.ctx, 'VOLT', { days: 30 });
+    await setRetentionByCode(t.app.ctx, 'WATT', { minutes: 20 * 1440 + 7 }); // no class: custom
+
+    // Past the 7-day class's drop of the day: the lengthened companies' rows moved to their present class first.
+    t.clock.set(start + 9 * DAY_MS);
+    const report = await t.app.retention.run();
+    expect(report.partitions?.moved).toBe(2);
+    expect(await rangePartitions(t, 7)).not.toContain(`attempts_k7_p${day(start)}`);
+    expect(await partitionsOf(t, volt)).toEqual([`attempts_k30_p${day(start)}`]);
+    expect(await partitionsOf(t, watt)).toEqual(['attempts_custom']);
+    expect(await partitionsOf(t, amps)).toEqual([]);
+    const kept = await t.store.db.selectFrom('deliveries').select('id').where('id', 'in', [volt, watt]).execute();
+    expect(kept).toHaveLength(2);
+
+    // And they go once the new window has passed.
+    t.clock.set(start + 32 * DAY_MS);
+    await t.app.retention.run();
+    expect(await partitionsOf(t, volt)).toEqual([]);
+    expect(await partitionsOf(t, watt)).toEqual([]);
   });
 
   it.skipIf(!pg)('a row written while its span had no partition moves into the partition made for it', async () => {

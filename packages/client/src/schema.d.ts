@@ -5950,7 +5950,7 @@ export interface paths {
     };
     /**
      * Change the retention window
-     * @description Sets the window in days, within the plan's maximum. A shorter window removes older history at the next retention run (deliveries still being sent are kept until they settle); removed rows cannot be restored.
+     * @description Sets the window in days, within the plan's maximum. A shorter window removes older history at the next retention run (deliveries still being sent are kept until they settle); removed rows cannot be restored. A longer window applies at once to the history still held: nothing not yet removed is removed before the new window has passed.
      */
     put: {
       parameters: {

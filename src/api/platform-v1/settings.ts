@@ -95,7 +95,9 @@ export function settingsRoutes({ ctx }: RouteDeps) {
           summary: 'Change the retention window',
           description:
             "Sets the window in days, within the plan's maximum. A shorter window removes older history at the next " +
-            'retention run (deliveries still being sent are kept until they settle); removed rows cannot be restored.',
+            'retention run (deliveries still being sent are kept until they settle); removed rows cannot be restored. ' +
+            'A longer window applies at once to the history still held: nothing not yet removed is removed before ' +
+            'the new window has passed.',
           body: RetentionSettingsBody,
           response: { 200: Ok(RetentionSettingsSchema) },
         },
