@@ -6,8 +6,8 @@ import { createDatabase, pgUnavailable, type FreshDatabase } from '../lib/servic
 
 /**
  * API reads on PostgreSQL with and without a read replica (DATABASE_READ_URL): a database of its own filled through
- * the domain, a streaming replica made from it (scripts/pg-replica.ts, on this machine, dropped after), then the same
- * API process configuration twice — reads on the primary, then on the replica — each loaded with autocannon on
+ * the domain, a streaming replica made from it (scripts/pg-replica.ts, on this machine, dropped after), then two API
+ * processes of the same configuration — one reading the primary, one the replica — each loaded with autocannon on
  * GET /api/v1/complaints and GET /api/v1/events (first page, default limit). The replica's share of the reads comes
  * from the server's own escalatr_store_reads_total, so the figure shows where the reads went, not only how fast.
  * On one machine the replica shares the cores with the primary: this measures the cost of the replica path, not
@@ -42,6 +42,9 @@ export async function replicaReads(ctx: BenchContext): Promise<ScenarioResult> {
 
     const values: Record<string, number> = {};
     const details: Record<string, unknown> = { complaints, connections: plan.apiConnections, seconds: plan.apiSeconds };
+    // Both API processes up at once and measured in turn, route by route, so a change in the machine's load falls on
+    // both sides rather than on one.
+    const servers: Array<{ label: 'primary' | 'replica'; base: string }> = [];
     for (const [label, config] of [
       ['primary', {}],
       ['replica', { databaseReadUrl: replica.urlFor(db.url) }],
@@ -50,9 +53,11 @@ export async function replicaReads(ctx: BenchContext): Promise<ScenarioResult> {
       children.push(sut);
       await sut.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: false, config });
       const { port } = await sut.call<{ port: number }>('listen');
-      const base = `http://127.0.0.1:${port}`;
-      const headers = { authorization: `Bearer ${key}` };
-      for (const [name, path] of Object.entries(ROUTES)) {
+      servers.push({ label, base: `http://127.0.0.1:${port}` });
+    }
+    const headers = { authorization: `Bearer ${key}` };
+    for (const [name, path] of Object.entries(ROUTES)) {
+      for (const { label, base } of servers) {
         await autocannon({ url: base + path, headers, connections: plan.apiConnections, duration: 1 }); // warm-up
         const before = await readsByTarget(base);
         const r = await autocannon({
@@ -65,16 +70,15 @@ export async function replicaReads(ctx: BenchContext): Promise<ScenarioResult> {
           throw new Error(`${label} ${path}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
         const after = await readsByTarget(base);
         const served = (t: string) => (after[t] ?? 0) - (before[t] ?? 0);
-        const key = `api_pg_${label === 'replica' ? 'replica_' : ''}${name}`;
-        values[`${key}_per_s`] = Math.round(r.requests.total / plan.apiSeconds);
-        values[`${key}_p99_ms`] = r.latency.p99;
-        details[`${key}_reads`] = { replica: served('replica'), primary: served('primary') };
+        const metric = `api_pg_${label === 'replica' ? 'replica_' : ''}${name}`;
+        values[`${metric}_per_s`] = Math.round(r.requests.total / plan.apiSeconds);
+        values[`${metric}_p99_ms`] = r.latency.p99;
+        details[`${metric}_reads`] = { replica: served('replica'), primary: served('primary') };
         ctx.log(
-          `replica: ${path} reading the ${label}: ${values[`${key}_per_s`]} req/s, p99 ${r.latency.p99} ms; ` +
+          `replica: ${path} reading the ${label}: ${values[`${metric}_per_s`]} req/s, p99 ${r.latency.p99} ms; ` +
             `reads answered by the replica ${served('replica')}, by the primary ${served('primary')}`,
         );
       }
-      await sut.close();
     }
     return { values, details };
   } finally {
