@@ -16,6 +16,7 @@ import { bullmqPeer, graphilePeer } from './scenarios/peers.js';
 import { pgLatency, sqliteLatency } from './scenarios/latency.js';
 import { isolation } from './scenarios/isolation.js';
 import { api } from './scenarios/api.js';
+import { replicaPrecheck, replicaReads } from './scenarios/replica.js';
 import { shield } from './scenarios/shield.js';
 import { noisyNeighbour } from './scenarios/noisy-neighbour.js';
 import { pgGrown, sqliteGrown } from './scenarios/grown.js';
@@ -193,6 +194,21 @@ const SCENARIOS: Scenario[] = [
       'api_feed_p99_growth',
     ],
     run: api,
+  },
+  {
+    name: 'replica',
+    metrics: [
+      'api_pg_list_per_s',
+      'api_pg_list_p99_ms',
+      'api_pg_feed_per_s',
+      'api_pg_feed_p99_ms',
+      'api_pg_replica_list_per_s',
+      'api_pg_replica_list_p99_ms',
+      'api_pg_replica_feed_per_s',
+      'api_pg_replica_feed_p99_ms',
+    ],
+    precheck: replicaPrecheck,
+    run: replicaReads,
   },
   { name: 'shield', metrics: ['shield_records_per_s', 'shield_flood_api_p99_ms'], run: shield },
   {

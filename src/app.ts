@@ -64,7 +64,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
   );
   http.addSchema(ErrorResponse);
   await http.register(cookie);
-  const { ctx, config, metrics, readiness } = opts;
+  const { ctx, config, metrics, readiness, reads } = opts;
   installErrorHandler(http, ctx.store.profile, readiness);
   registerAnonymousLimit(http, ctx.clock, config.anonRateLimitPerMin);
   installTextGuard(http);
@@ -73,6 +73,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
     config,
     metrics,
     readiness,
+    reads,
     verifyPassword: opts.verifyPassword ?? verifyPassword,
   });
   return http;

@@ -9,6 +9,13 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string | null;
+  /**
+   * A PostgreSQL streaming standby of DATABASE_URL that answers the API's reads (complaint list and detail, the event
+   * feed, deliveries); writes and background work stay on the primary. Ignored on SQLite.
+   */
+  databaseReadUrl: string | null;
+  /** A read replica further behind the primary than this serves no reads until it catches up, in ms; 0: no bound. */
+  readReplicaMaxLagMs: number;
   masterKey: Buffer;
   retryScheduleMs: readonly number[];
   allowHttpWebhooks: boolean;
@@ -249,6 +256,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     dataDir,
     databaseUrl,
+    databaseReadUrl: urlVar(env, 'DATABASE_READ_URL', ['postgres:', 'postgresql:']),
+    readReplicaMaxLagMs: intVar(env, 'ESCALATR_READ_MAX_LAG_S', 10, 0, 86_400) * 1000,
     masterKey: loadMasterKey(env, dataDir),
     retryScheduleMs: Object.freeze(retryScheduleMs),
     allowHttpWebhooks: boolVar(env, 'ESCALATR_ALLOW_HTTP_WEBHOOKS'),

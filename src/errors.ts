@@ -84,6 +84,8 @@ export const overRate = (
 ) => new AppError(code, message, { ...details, retry_after: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+/** Whether an error is the not-found answer (a read replica's may only mean it has not replayed the row yet). */
+export const isNotFound = (err: unknown): boolean => err instanceof AppError && err.code === 'not_found';
 export const invalidTransition = (message: string) => new AppError('invalid_transition', message);
 export const validationFailed = (message: string, details?: Record<string, unknown>) =>
   new AppError('validation_failed', message, details);

@@ -5,6 +5,8 @@ export interface MetricsSources {
   logLinesDropped?: () => number;
   /** The store's size on disk and its free (reusable) part, read at each scrape. */
   storeSize?: () => Promise<{ bytes: number; freeBytes: number }>;
+  /** The read replica's lag as of its last check; null without a replica or while it is down. */
+  replicaLag?: () => { bytes: number; seconds: number } | null;
 }
 
 /** One registry per app, so tests that build many apps don't collide on metric names. */
@@ -101,6 +103,41 @@ export function createMetrics(sources: MetricsSources = {}) {
       help: 'PostgreSQL: attempt partitions created ahead and dropped by retention',
       labelNames: ['change'] as const,
       registers: [registry],
+    }),
+    storeReads: new Counter({
+      name: 'escalatr_store_reads_total',
+      help:
+        'API reads by the server that answered (replica or primary) and why (routed, no_replica, replica_down, ' +
+        'replica_lagging, own_write, replica_behind, replica_failed)',
+      labelNames: ['target', 'reason'] as const,
+      registers: [registry],
+    }),
+    // The replica's gauges exist only where DATABASE_READ_URL names one: a process without one has nothing to show.
+    replicaUp: new Gauge({
+      name: 'escalatr_read_replica_up',
+      help: 'DATABASE_READ_URL: 1 while the replica answers its position checks as a streaming standby, else 0',
+      registers: sources.replicaLag ? [registry] : [],
+      collect() {
+        this.set(sources.replicaLag?.() ? 1 : 0);
+      },
+    }),
+    replicaLagSeconds: new Gauge({
+      name: 'escalatr_read_replica_lag_seconds',
+      help:
+        'DATABASE_READ_URL: 0 when the replica has replayed all the primary wrote, else the age of the last commit ' +
+        'it replayed (NaN while it is down)',
+      registers: sources.replicaLag ? [registry] : [],
+      collect() {
+        this.set(sources.replicaLag?.()?.seconds ?? NaN);
+      },
+    }),
+    replicaLagBytes: new Gauge({
+      name: 'escalatr_read_replica_lag_bytes',
+      help: 'DATABASE_READ_URL: WAL bytes the primary wrote that the replica has not replayed (NaN while it is down)',
+      registers: sources.replicaLag ? [registry] : [],
+      collect() {
+        this.set(sources.replicaLag?.()?.bytes ?? NaN);
+      },
     }),
     commitToFirstAttempt: new Histogram({
       name: 'escalatr_delivery_first_attempt_lag_seconds',

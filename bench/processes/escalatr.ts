@@ -134,6 +134,8 @@ serve(
       config = benchConfig(spec, args.masterKeyHex, args.config ?? {});
       app = await buildApp({ config, store, logger: false });
       await app.http.ready();
+      // As the server starts it: the read replica's position checks, when DATABASE_READ_URL names one.
+      app.reads.start();
       return { workerConcurrency: config.workerConcurrency, perEndpointConcurrency: config.perEndpointConcurrency };
     },
 

@@ -11,6 +11,7 @@ import type { DomainContext } from '../domain/context.js';
 import type { Metrics } from '../metrics.js';
 import type { PasswordVerifier } from '../security/passwords.js';
 import type { StoreAvailability } from '../storage/availability.js';
+import type { ReadStore } from '../storage/read-store.js';
 
 /** What every part of the HTTP API is built from. */
 export interface RouteDeps {
@@ -19,6 +20,8 @@ export interface RouteDeps {
   metrics?: Metrics;
   /** Whether the store answers: /readyz reads it, and store failures met while serving report to it. */
   readiness: StoreAvailability;
+  /** Where the API's reads of lists, details and the feed go: the primary or the read replica. */
+  reads: ReadStore;
   /** The password check sign-in uses (the scrypt one unless a test wraps it). */
   verifyPassword?: PasswordVerifier;
 }

@@ -16,12 +16,14 @@ import { healthRoutes, metricsRoute } from './health.js';
 import { registerOpenApi } from './openapi.js';
 import { webRoutes } from '../web/serve.js';
 import { AppError } from '../errors.js';
+import { registerReadYourWrites } from './read-your-writes.js';
 import type { ApiApp, RouteDeps } from './deps.js';
 
 /** Every route of the service, by part. Each part is a Fastify plugin in its own module. */
 export async function registerRoutes(app: ApiApp, deps: RouteDeps): Promise<void> {
   // The OpenAPI document is built from the schemas of routes registered after it.
   await registerOpenApi(app, deps);
+  registerReadYourWrites(app, deps.reads);
   await app.register(healthRoutes(deps));
   // With a separate metrics address the API's listener does not serve them at all (not even the dashboard's page).
   if (!deps.config.metricsListen) await app.register(metricsRoute(deps));

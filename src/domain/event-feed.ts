@@ -167,6 +167,18 @@ async function cursorSeq(db: Db, companyId: string, eventId: string, start: numb
   throw new AppError('invalid_query', `invalid query parameter after: no event ${eventId}`, { parameter: 'after' });
 }
 
+/**
+ * Whether a feed read failed on its cursor (unknown id, or expired). On a read replica that can be lag: the caller's
+ * cursor came from the primary, which had committed that event before the replica replayed it; so such a read is
+ * asked of the primary. Every other answer of a replica is a prefix of the primary's feed: events of a company commit
+ * in seq order (src/domain/events.ts) and a standby replays commits in commit order, so a cursor it holds has every
+ * event below it, and what it returns after it is what the primary would, up to where it has replayed — no gap.
+ */
+export function isFeedCursorMiss(err: unknown): boolean {
+  if (!(err instanceof AppError)) return false;
+  return err.code === 'cursor_expired' || (err.code === 'invalid_query' && err.details?.parameter === 'after');
+}
+
 /** A filtered feed query before its select list: it becomes the page or its count. */
 type Filtered = SelectQueryBuilder<Database, 'events', object>;
 

@@ -9,6 +9,7 @@ import { Wakeups } from '../queue/wakeup.js';
 import { SecretBox } from '../security/secret-box.js';
 import { StoreAvailability } from '../storage/availability.js';
 import type { Store } from '../storage/db.js';
+import { openReadStore, type ReadStore } from '../storage/read-store.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -32,6 +33,8 @@ export interface Runtime {
   /** Store-unavailable failures seen by any part; /readyz reads it. */
   readiness: StoreAvailability;
   metrics: Metrics;
+  /** Where the API's reads go: the primary, or the read replica of DATABASE_READ_URL (closed with the runtime's stop). */
+  reads: ReadStore;
   scheduler: SlaScheduler;
   /** Removes history older than each company's retention window, in small batches. */
   retention: RetentionPruner;
@@ -58,9 +61,16 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const readiness = new StoreAvailability(opts.store.profile);
   readiness.useClock(clock);
   const { store } = opts;
+  const reads = openReadStore(store, {
+    replicaUrl: opts.config.databaseReadUrl,
+    maxLagMs: opts.config.readReplicaMaxLagMs,
+    logger: opts.logger,
+    onRead: (target, reason) => metrics.storeReads.inc({ target, reason }),
+  });
   const metrics = createMetrics({
     logLinesDropped: opts.logLinesDropped,
     storeSize: () => store.profile.storeSize(store.db),
+    replicaLag: reads.hasReplica ? () => reads.replicaLag() : undefined,
   });
   return {
     config: opts.config,
@@ -69,6 +79,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     ctx,
     readiness,
     metrics,
+    reads,
     scheduler: new SlaScheduler(ctx, opts.logger),
     retention: new RetentionPruner(ctx, {
       log: opts.logger,

@@ -72,6 +72,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let http: FastifyInstance | null = null;
   let opsListener: FastifyInstance | null = null;
   let background: BackgroundWork | null = null;
+  let runtime: Runtime | null = null;
   let keepAlive: NodeJS.Timeout | null = null;
 
   let stopping: Promise<void> | null = null;
@@ -82,6 +83,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       await http?.close().catch((err) => logger.error({ err }, 'closing the HTTP server failed'));
       await background?.stop();
       await opsListener?.close().catch((err) => logger.error({ err }, 'closing the metrics listener failed'));
+      await runtime?.reads.close().catch((err) => logger.error({ err }, 'closing the read replica failed'));
       await store.close().catch((err) => logger.error({ err }, 'closing the store failed'));
       logger.info({ role }, 'stopped');
     })();
@@ -95,12 +97,14 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     const sealed = await sampleSealedValue(store.db);
     if (sealed !== null && !keyOpens(config.masterKey, sealed))
       throw new ConfigError('ESCALATR_MASTER_KEY', WRONG_MASTER_KEY);
-    const runtime = createRuntime({
-      config,
+    runtime = createRuntime({
+      // Only the API reads from a replica: a worker opens none (it reads and writes the primary).
+      config: role === 'worker' ? { ...config, databaseReadUrl: null } : config,
       store,
       logger,
       logLinesDropped: logWriter ? () => logWriter.dropped : undefined,
     });
+    runtime.reads.start();
 
     const demo = role !== 'worker' && applied.includes('0001_init') ? await seedDemo(runtime.ctx) : null;
 

@@ -105,21 +105,34 @@ function withStatementCache(sqlite: SQLite.Database) {
   };
 }
 
+/**
+ * A PostgreSQL pool and its Kysely handle, with our type parsers and the schema as search_path: the primary's
+ * (openStore) and a read replica's (read-store.ts) are made alike, so a query answers the same on either.
+ */
+export function openPgDb(
+  databaseUrl: string,
+  opts: { pgSchema?: string; poolSize?: number; connectTimeoutMs?: number } = {},
+): { db: Db; pool: pg.Pool } {
+  const schema = opts.pgSchema;
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: opts.poolSize ?? 10,
+    types: pgTypes as unknown as pg.CustomTypesConfig,
+    options: schema ? `-c search_path=${schema}` : undefined,
+    connectionTimeoutMillis: opts.connectTimeoutMs,
+  });
+  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  // A checked-out client (in a transaction, between queries) has no pool listener: without its own, losing the
+  // server (a restart) raises an uncaught 'error' and kills the process. The failed query reports it instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool };
+}
+
 export function openStore(opts: OpenStoreOptions): Store {
   if (opts.databaseUrl) {
     const schema = opts.pgSchema;
-    const pool = new pg.Pool({
-      connectionString: opts.databaseUrl,
-      max: opts.poolSize ?? 10,
-      types: pgTypes as unknown as pg.CustomTypesConfig,
-      options: schema ? `-c search_path=${schema}` : undefined,
-    });
-    // An idle client that loses its connection must not crash the process; the next query reconnects.
-    pool.on('error', () => {});
-    // A checked-out client (in a transaction, between queries) has no pool listener: without its own, losing the
-    // server (a restart) raises an uncaught 'error' and kills the process. The failed query reports it instead.
-    pool.on('connect', (client) => client.on('error', () => {}));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const { db, pool } = openPgDb(opts.databaseUrl, { pgSchema: schema, poolSize: opts.poolSize });
     const newPgClient = () =>
       new pg.Client({ connectionString: opts.databaseUrl!, options: schema ? `-c search_path=${schema}` : undefined });
     return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema: schema, close: () => db.destroy() };

@@ -124,7 +124,7 @@ function viewOf(r: ViewRow): DeliveryView {
 
 /** Deliveries of one company, newest first, narrowed by any of the filters. */
 export async function listDeliveries(
-  ctx: DomainContext,
+  db: Db,
   companyId: string,
   filter: DeliveryFilter,
   page: { page: number; limit: number },
@@ -137,7 +137,6 @@ export async function listDeliveries(
     if (filter.since !== undefined) terms.push(eb('d.created_at', '>=', filter.since));
     return eb.and(terms);
   };
-  const db = ctx.store.db;
   const [rows, count] = await Promise.all([
     deliveryQuery(db)
       .select(VIEW_COLUMNS)
@@ -165,14 +164,14 @@ export async function getDelivery(ctx: DomainContext, companyId: string, id: str
   return viewOf(row);
 }
 
-export async function getDeliveryDetail(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryDetail> {
-  const row = await deliveryQuery(ctx.store.db)
+export async function getDeliveryDetail(db: Db, companyId: string, id: string): Promise<DeliveryDetail> {
+  const row = await deliveryQuery(db)
     .select([...VIEW_COLUMNS, 'e.body'])
     .where('d.id', '=', id)
     .where('d.company_id', '=', companyId)
     .executeTakeFirst();
   if (!row) throw notFound('delivery');
-  const attempts = await ctx.store.db
+  const attempts = await db
     .selectFrom('attempts')
     .select(['n', 'started_at', 'duration_ms', 'status_code', 'error_kind', 'error_message', 'response_excerpt'])
     .where('delivery_id', '=', id)

@@ -89,6 +89,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     host: '127.0.0.1',
     dataDir: join(tmpdir(), 'escalatr-unused'),
     databaseUrl: DATABASE_URL,
+    databaseReadUrl: null,
+    readReplicaMaxLagMs: 10_000,
     masterKey: randomBytes(32),
     retryScheduleMs: [60_000, 300_000, 1_800_000, 7_200_000, 21_600_000],
     allowHttpWebhooks: true,
@@ -156,6 +158,7 @@ export async function createTestApp(
     close: async () => {
       await app.scheduler.stop();
       await app.http.close();
+      await app.reads.close();
       await testStore.cleanup();
     },
   };

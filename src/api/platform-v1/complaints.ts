@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { listCompanyComplaints } from '../../domain/company-complaint-list.js';
 import { getComplaintDetail, toSummary } from '../../domain/complaints.js';
 import { ESCALATION_LEVELS, STAGES, STATUSES } from '../../domain/lifecycle.js';
+import { isNotFound } from '../../errors.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { EscalatrIdParam, ok, Ok, okList, OkList, PageQuery, pageOf, StringEnum } from '../schemas.js';
@@ -34,7 +35,7 @@ const ListResponse = OkList(ComplaintSummarySchema, {
 });
 
 /** GET /api/v1/complaints and /complaints/{id}: the published read-only API, for any key scope and any staff role. */
-export function complaintReadRoutes({ ctx }: RouteDeps) {
+export function complaintReadRoutes({ ctx, reads }: RouteDeps) {
   return async (app: ApiApp) => {
     // Schemas are inlined, never added with addSchema: a plugin context that adds schemas rebuilds its validator
     // from Fastify's defaults (which drop unknown parameters) instead of inheriting the app's strict one.
@@ -57,12 +58,15 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
         const page = pageOf(request.query);
         const { assignee, flagged, ...filters } = request.query;
         const holder = assignee === 'me' ? request.company!.label : assignee === 'none' ? null : undefined;
-        const { rows, total } = await listCompanyComplaints(ctx.store.db, request.company!.companyId, {
-          ...filters,
-          ...page,
-          holder,
-          flagged: flagged === undefined ? undefined : flagged === 'true',
-        });
+        const companyId = request.company!.companyId;
+        const { rows, total } = await reads.read(companyId, (db) =>
+          listCompanyComplaints(db, companyId, {
+            ...filters,
+            ...page,
+            holder,
+            flagged: flagged === undefined ? undefined : flagged === 'true',
+          }),
+        );
         const now = ctx.clock.now();
         return okList(
           page,
@@ -85,15 +89,17 @@ export function complaintReadRoutes({ ctx }: RouteDeps) {
           response: { 200: Ok(ComplaintDetailSchema, { description: 'The full record' }) },
         },
       },
-      async (request) =>
-        ok(
-          await getComplaintDetail(
-            ctx.store.db,
-            { companyId: request.company!.companyId },
-            request.params.id,
-            ctx.clock.now(),
+      async (request) => {
+        const companyId = request.company!.companyId;
+        const now = ctx.clock.now();
+        return ok(
+          await reads.read(
+            companyId,
+            (db) => getComplaintDetail(db, { companyId }, request.params.id, now),
+            isNotFound,
           ),
-        ),
+        );
+      },
     );
   };
 }

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { EVENT_NAMES } from '../../domain/events.js';
-import { FEED_DELIVERY_STATUSES, FEED_START, readEventFeed } from '../../domain/event-feed.js';
+import { FEED_DELIVERY_STATUSES, FEED_START, isFeedCursorMiss, readEventFeed } from '../../domain/event-feed.js';
 import { AppError } from '../../errors.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
@@ -52,7 +52,7 @@ const FeedResponse = Type.Object(
 );
 
 /** GET /api/v1/events: the events webhooks carry, with their delivery state, to list or to poll with a cursor. */
-export function eventFeedRoutes({ ctx }: RouteDeps) {
+export function eventFeedRoutes({ ctx, reads }: RouteDeps) {
   return async (app: ApiApp) => {
     const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
 
@@ -85,7 +85,12 @@ export function eventFeedRoutes({ ctx }: RouteDeps) {
             parameter: 'page',
           });
         }
-        const feed = await readEventFeed(ctx.store.db, request.company!.companyId, { ...q, ...page });
+        const companyId = request.company!.companyId;
+        const feed = await reads.read(
+          companyId,
+          (db) => readEventFeed(db, companyId, { ...q, ...page }),
+          isFeedCursorMiss,
+        );
         const body = okList(page, feed.events, feed.total);
         return q.after !== undefined ? { ...body, next_cursor: feed.nextCursor } : body;
       },

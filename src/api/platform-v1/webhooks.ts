@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { CompanyRateWindow } from '../../domain/company-limits.js';
 import { EVENT_NAMES } from '../../domain/events.js';
-import { AppError } from '../../errors.js';
+import { AppError, isNotFound } from '../../errors.js';
 import * as endpoints from '../../webhooks/endpoints.js';
 import * as deliveries from '../../webhooks/endpoint-deliveries.js';
 import { getEndpointConcurrency } from '../../webhooks/endpoint-concurrency.js';
@@ -86,7 +86,7 @@ function parseTime(value: string, parameter: string, where: 'query' | 'body'): n
 }
 
 /** Webhook endpoints, their deliveries and the operations on them: admin scope only. */
-export function webhookRoutes({ ctx, config }: RouteDeps) {
+export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Webhooks'];
     const onRequest = requireCompany(ctx.store.db, ctx.clock, 'admin');
@@ -315,11 +315,9 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
         const id = request.params.id;
         await endpoints.getEndpoint(ctx, company(request), id); // 404 for another company's or a deleted endpoint
         const page = pageOf(q);
-        const result = await deliveries.listDeliveries(
-          ctx,
-          company(request),
-          { endpointId: id, status: q.status, event: q.event },
-          page,
+        const companyId = company(request);
+        const result = await reads.read(companyId, (db) =>
+          deliveries.listDeliveries(db, companyId, { endpointId: id, status: q.status, event: q.event }, page),
         );
         return okList(page, result.items, result.total);
       },
@@ -367,7 +365,8 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
         const page = pageOf(q);
         const filter: deliveries.DeliveryFilter = { status: q.status, event: q.event, endpointId: q.endpoint_id };
         if (q.since !== undefined) filter.since = parseTime(q.since, 'since', 'query');
-        const result = await deliveries.listDeliveries(ctx, company(request), filter, page);
+        const companyId = company(request);
+        const result = await reads.read(companyId, (db) => deliveries.listDeliveries(db, companyId, filter, page));
         return okList(page, result.items, result.total);
       },
     );
@@ -458,7 +457,16 @@ export function webhookRoutes({ ctx, config }: RouteDeps) {
           response: { 200: Ok(DeliveryDetailSchema) },
         },
       },
-      async (request) => ok(await deliveries.getDeliveryDetail(ctx, company(request), request.params.id)),
+      async (request) => {
+        const companyId = company(request);
+        return ok(
+          await reads.read(
+            companyId,
+            (db) => deliveries.getDeliveryDetail(db, companyId, request.params.id),
+            isNotFound,
+          ),
+        );
+      },
     );
 
     app.post(
