@@ -12,6 +12,7 @@ import { seedDemo } from './demo-seed.js';
 import { announceFirstStart } from './first-start.js';
 import { startOpsListener } from './ops-listener.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
 
 /**
  * 'all': API + dashboard + background work. 'api': HTTP only. 'worker': background work only — the SLA scheduler,
@@ -73,6 +74,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let opsListener: FastifyInstance | null = null;
   let background: BackgroundWork | null = null;
   let keepAlive: NodeJS.Timeout | null = null;
+  let telemetry: Telemetry | null = null;
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -82,6 +84,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       await http?.close().catch((err) => logger.error({ err }, 'closing the HTTP server failed'));
       await background?.stop();
       await opsListener?.close().catch((err) => logger.error({ err }, 'closing the metrics listener failed'));
+      // After the background work, so the spans of the last attempts are sent.
+      await telemetry?.shutdown().catch((err) => logger.error({ err }, 'stopping OpenTelemetry failed'));
       await store.close().catch((err) => logger.error({ err }, 'closing the store failed'));
       logger.info({ role }, 'stopped');
     })();
@@ -89,6 +93,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   };
 
   try {
+    // Before anything writes: an event written with tracing on carries its trace context to the worker.
+    telemetry = await startTelemetry(process.env, logger);
     const applied = await migrateToLatest(store.db);
     if (applied.length) logger.info({ migrations: applied }, 'migrated the store');
     // A store restored without its master key would start, then fail every delivery: refuse now, and say why.
@@ -118,7 +124,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       keepAlive = setInterval(() => {}, 1 << 30);
       print(`Escalatr worker running (store: ${store.profile.name}).`);
     } else {
-      http = await buildHttpApp({ ...runtime, logger });
+      http = await buildHttpApp({ ...runtime, logger, tracing: telemetry?.fastifyPlugin });
       await http.listen({ port: config.port, host: config.host });
       url = displayUrl(http.server.address() as AddressInfo);
       print(`Escalatr is listening on ${url} (role: ${role}, store: ${store.profile.name}).`);
