@@ -365,6 +365,8 @@ export class DeliveryWorker {
   private async send(item: HeldDelivery): Promise<void> {
     const m = this.opts.metrics;
     let result: AttemptResult | null = null;
+    // The receiver's state as the attempt starts: the failure ratio per state shows whether narrowing works.
+    const receiverState = m ? this.limits.get(item.receiver).state : 'open';
     try {
       if (item.delivery.attempt_count === 0)
         m?.commitToFirstAttempt.observe(Math.max(0, Date.now() - item.delivery.created_at) / 1000);
@@ -375,6 +377,7 @@ export class DeliveryWorker {
         m.attempts.inc({
           target: item.delivery.target,
           outcome: result.outcome.ok ? 'success' : (result.outcome.errorKind ?? 'error'),
+          receiver_state: receiverState,
         });
         m.attemptDuration.observe(result.outcome.durationMs / 1000);
       }
