@@ -26,6 +26,8 @@ interface Collector {
   /** Resource attributes of every batch received (service.name among them). */
   services: string[];
   paths: string[];
+  /** Bodies sent in the protobuf encoding, kept as received. */
+  protobuf: Buffer[];
   close(): Promise<void>;
 }
 
@@ -34,11 +36,17 @@ async function startCollector(): Promise<Collector> {
   const spans: OtlpSpan[] = [];
   const services: string[] = [];
   const paths: string[] = [];
+  const protobuf: Buffer[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       paths.push(`${req.method} ${req.url} ${req.headers['content-type']}`);
+      if (req.headers['content-type'] === 'application/x-protobuf') {
+        protobuf.push(Buffer.concat(chunks));
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+        return;
+      }
       const body = JSON.parse(Buffer.concat(chunks).toString()) as {
         resourceSpans: Array<{
           resource: { attributes: OtlpSpan['attributes'] };
@@ -60,6 +68,7 @@ async function startCollector(): Promise<Collector> {
     spans,
     services,
     paths,
+    protobuf,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -209,6 +218,48 @@ describe('OpenTelemetry traces: request → event → delivery attempts', () => 
       .where('id', '=', String(attr(event, ATTR.eventId)))
       .executeTakeFirstOrThrow();
     expect(row.traceparent).toBe(`00-${traceId}-${event.spanId}-01`);
+  });
+});
+
+describe('OpenTelemetry: the default protocol, OTLP/HTTP protobuf', () => {
+  it('sends the request and event spans protobuf-encoded', async () => {
+    const saved = Object.fromEntries(OTEL_VARS.map((name) => [name, process.env[name]]));
+    const collector = await startCollector();
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = collector.url;
+    for (const name of [
+      'OTEL_TRACES_EXPORTER',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_SERVICE_NAME',
+      'OTEL_SDK_DISABLED',
+    ])
+      delete process.env[name];
+    const telemetry = (await startTelemetry(process.env))!;
+    const t = await createTestApp({ tracing: telemetry });
+    try {
+      const tenant = await seedTenant(t);
+      const filed = await t.app.http.inject({
+        method: 'POST',
+        url: '/api/consumer/v1/complaints',
+        headers: bearer(tenant.consumerToken),
+        payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Oven', description: 'Cold' },
+      });
+      expect(filed.statusCode).toBe(201);
+      await telemetry.forceFlush();
+      expect(collector.paths.length).toBeGreaterThan(0);
+      expect(collector.paths.every((p) => p === 'POST /v1/traces application/x-protobuf')).toBe(true);
+      // Protobuf strings travel as their UTF-8 bytes: the span names, the service and the company id are there.
+      const bytes = Buffer.concat(collector.protobuf);
+      for (const text of [SPAN.eventWritten, 'request', 'escalatr', tenant.company.id])
+        expect(bytes.includes(Buffer.from(text))).toBe(true);
+    } finally {
+      await t.close();
+      await telemetry.shutdown();
+      await collector.close();
+      for (const name of OTEL_VARS) {
+        if (saved[name] === undefined) delete process.env[name];
+        else process.env[name] = saved[name];
+      }
+    }
   });
 });
 
