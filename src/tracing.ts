@@ -1,4 +1,13 @@
-import { context, propagation, trace, SpanKind, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  trace,
+  SpanKind,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 
 /**
  * The spans Escalatr writes itself, through the OpenTelemetry API only. Until a process starts the SDK
@@ -50,9 +59,12 @@ export function startSpan(
 
 export { SpanKind };
 
-/** The span's W3C traceparent, to be stored with the row it wrote; null when it is not sampled. */
+/**
+ * The span's W3C traceparent, to be stored with the row it wrote. An unsampled span's is stored too (its flags say
+ * so): the attempts then follow the request's sampling decision instead of each starting a trace of its own.
+ */
 export function traceparentOf(span: Span): string | null {
-  if (!span.isRecording()) return null;
+  if (!isSpanContextValid(span.spanContext())) return null;
   const carrier: Record<string, string> = {};
   propagation.inject(trace.setSpan(context.active(), span), carrier);
   return carrier.traceparent ?? null;

@@ -219,6 +219,24 @@ describe('OpenTelemetry traces: request → event → delivery attempts', () => 
       .executeTakeFirstOrThrow();
     expect(row.traceparent).toBe(`00-${traceId}-${event.spanId}-01`);
   });
+  it("follows a caller's decision not to sample: no spans, and the attempts stay unsampled too", async () => {
+    await addEndpoint(t, tenant.company.id, rx.url);
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const filed = await t.app.http.inject({
+      method: 'POST',
+      url: '/api/consumer/v1/complaints',
+      headers: { ...bearer(tenant.consumerToken), traceparent: `00-${traceId}-b7ad6b7169203331-00` },
+      payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Oven', description: 'Cold' },
+    });
+    expect(filed.statusCode).toBe(201);
+    expect(await w.worker.drain()).toBe(1);
+    await telemetry.forceFlush();
+    expect(collector.spans).toEqual([]);
+    const rows = await t.store.db.selectFrom('events').select('traceparent').execute();
+    expect(rows.map((r) => r.traceparent)).toEqual([
+      expect.stringMatching(new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`)),
+    ]);
+  });
 });
 
 describe('OpenTelemetry: the default protocol, OTLP/HTTP protobuf', () => {
