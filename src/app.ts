@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyPluginCallback } from 'fastify';
 import cookie from '@fastify/cookie';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
@@ -16,6 +16,8 @@ import { verifyPassword } from './security/passwords.js';
 /** What the HTTP app serves from: the process's runtime (src/runtime/runtime.ts) passes its own parts. */
 export interface HttpAppOptions extends RouteDeps {
   logger?: Logger | false;
+  /** The request instrumentation of a started OpenTelemetry SDK (runtime/telemetry.ts); absent while tracing is off. */
+  tracing?: FastifyPluginCallback;
 }
 
 export { BODY_LIMIT_BYTES };
@@ -63,6 +65,8 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
     httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),
   );
   http.addSchema(ErrorResponse);
+  // First, so every route and hook registered after it runs inside its request's span.
+  if (opts.tracing) await http.register(opts.tracing);
   await http.register(cookie);
   const { ctx, config, metrics, readiness, reads } = opts;
   installErrorHandler(http, ctx.store.profile, readiness);

@@ -7,6 +7,12 @@ export interface MetricsSources {
   storeSize?: () => Promise<{ bytes: number; freeBytes: number }>;
   /** The read replica's lag as of its last check; null without a replica or while it is down. */
   replicaLag?: () => { bytes: number; seconds: number } | null;
+  /** Unsettled deliveries by status, read at each scrape. */
+  queueDepth?: () => Promise<{ pending: number; failed: number }>;
+  /** Seconds since the earliest unsettled delivery fell due (0 when none is overdue), read at each scrape. */
+  oldestDueAgeSeconds?: () => Promise<number>;
+  /** Endpoints by health, read at each scrape. */
+  endpointStates?: () => Promise<Record<string, number>>;
 }
 
 /** One registry per app, so tests that build many apps don't collide on metric names. */
@@ -28,8 +34,8 @@ export function createMetrics(sources: MetricsSources = {}) {
     registry,
     attempts: new Counter({
       name: 'escalatr_delivery_attempts_total',
-      help: 'Delivery attempts by target and outcome (success, or the error kind)',
-      labelNames: ['target', 'outcome'] as const,
+      help: "Delivery attempts by target, outcome (success, or the error kind) and the receiver's adaptive-concurrency state when the attempt started (open, narrowed, probing)",
+      labelNames: ['target', 'outcome', 'receiver_state'] as const,
       registers: [registry],
     }),
     attemptDuration: new Histogram({
@@ -62,6 +68,36 @@ export function createMetrics(sources: MetricsSources = {}) {
       registers: [registry],
       async collect() {
         if (sources.storeSize) this.set((await sources.storeSize()).freeBytes);
+      },
+    }),
+    queueDepth: new Gauge({
+      name: 'escalatr_queue_deliveries',
+      help: 'Deliveries not yet settled in the store (every process sees the same queue), by status: pending, or failed and waiting for a retry',
+      labelNames: ['status'] as const,
+      registers: [registry],
+      async collect() {
+        if (!sources.queueDepth) return;
+        const depth = await sources.queueDepth();
+        this.set({ status: 'pending' }, depth.pending);
+        this.set({ status: 'failed' }, depth.failed);
+      },
+    }),
+    oldestDueAge: new Gauge({
+      name: 'escalatr_queue_oldest_due_age_seconds',
+      help: 'How long the earliest unsettled delivery has been due (0 when none is overdue): how far the workers are behind',
+      registers: [registry],
+      async collect() {
+        if (sources.oldestDueAgeSeconds) this.set(await sources.oldestDueAgeSeconds());
+      },
+    }),
+    endpoints: new Gauge({
+      name: 'escalatr_endpoints',
+      help: 'Webhook endpoints of every company by health: healthy, failing (deliveries failing since a time) or disabled',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        if (!sources.endpointStates) return;
+        for (const [state, n] of Object.entries(await sources.endpointStates())) this.set({ state }, n);
       },
     }),
     retentionPruned: new Counter({

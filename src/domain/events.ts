@@ -1,6 +1,7 @@
 import { sql, type Compilable } from 'kysely';
 import { iso } from '../clock.js';
 import { newId } from '../ids.js';
+import { ATTR, SPAN, startSpan, traceparentOf, tracingEnabled } from '../tracing.js';
 import { enqueue, type NewDelivery } from '../queue/enqueue.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 import type { DomainContext, Work } from './context.js';
@@ -160,6 +161,17 @@ export async function writeEvent(
     });
   }
 
+  // With tracing on, the event's span (a child of the request's) is stored with it: its deliveries' attempts continue
+  // that trace later, from whichever worker process claims them.
+  const span = tracingEnabled()
+    ? startSpan(SPAN.eventWritten, {
+        [ATTR.companyId]: input.companyId,
+        [ATTR.eventId]: id,
+        [ATTR.eventName]: input.name,
+        [ATTR.deliveries]: deliveries.length,
+      })
+    : null;
+  const traceparent = span ? traceparentOf(span) : null;
   const eventInsert = tx.insertInto('events').values({
     id,
     company_id: input.companyId,
@@ -169,7 +181,12 @@ export async function writeEvent(
     body,
     delivery_status: deliveries.length ? 'pending' : 'none',
     created_at: now,
+    ...(traceparent ? { traceparent } : {}),
   });
-  const deliveryIds = await enqueue(ctx.store, work, deliveries, [...alongside, eventInsert]);
-  return { id, seq, body, deliveryIds };
+  try {
+    const deliveryIds = await enqueue(ctx.store, work, deliveries, [...alongside, eventInsert]);
+    return { id, seq, body, deliveryIds };
+  } finally {
+    span?.end();
+  }
 }

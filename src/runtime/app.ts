@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildHttpApp } from '../app.js';
 import type { PasswordVerifier } from '../security/passwords.js';
+import type { Telemetry } from './telemetry.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from './runtime.js';
 
 export interface AppOptions extends Omit<RuntimeOptions, 'logger'> {
@@ -9,6 +10,8 @@ export interface AppOptions extends Omit<RuntimeOptions, 'logger'> {
   logger?: Logger | false;
   /** Checks a password against its stored hash; tests pass a wrapper to see that every sign-in runs it. */
   verifyPassword?: PasswordVerifier;
+  /** A started OpenTelemetry SDK whose request spans the app makes (runtime/telemetry.ts). */
+  tracing?: Telemetry;
 }
 
 /** A runtime with its HTTP app: what an API process serves, and what the tests drive with `http.inject()`. */
@@ -17,8 +20,13 @@ export interface App extends Runtime {
 }
 
 export async function buildApp(opts: AppOptions): Promise<App> {
-  const { verifyPassword, ...runtimeOpts } = opts;
+  const { verifyPassword, tracing, ...runtimeOpts } = opts;
   const runtime = createRuntime({ ...runtimeOpts, logger: opts.logger || undefined });
-  const http = await buildHttpApp({ ...runtime, logger: opts.logger, verifyPassword });
+  const http = await buildHttpApp({
+    ...runtime,
+    logger: opts.logger,
+    verifyPassword,
+    tracing: tracing?.fastifyPlugin,
+  });
   return { ...runtime, http };
 }

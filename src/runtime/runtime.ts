@@ -5,11 +5,13 @@ import type { DomainContext } from '../domain/context.js';
 import { RetentionPruner, type PruneReport } from '../domain/retention-pruner.js';
 import { SlaScheduler } from '../domain/sla-scheduler.js';
 import { createMetrics, type Metrics } from '../metrics.js';
+import { earliestDueAt, queueDepth } from '../queue/queue-stats.js';
 import { Wakeups } from '../queue/wakeup.js';
 import { SecretBox } from '../security/secret-box.js';
 import { StoreAvailability } from '../storage/availability.js';
 import type { Store } from '../storage/db.js';
 import { openReadStore, type ReadStore } from '../storage/read-store.js';
+import { endpointStates } from '../webhooks/endpoint-states.js';
 
 export interface RuntimeOptions {
   config: Config;
@@ -71,6 +73,12 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     logLinesDropped: opts.logLinesDropped,
     storeSize: () => store.profile.storeSize(store.db),
     replicaLag: reads.hasReplica ? () => reads.replicaLag() : undefined,
+    queueDepth: () => queueDepth(store),
+    oldestDueAgeSeconds: async () => {
+      const due = await earliestDueAt(store);
+      return due === null ? 0 : Math.max(0, clock.now() - due) / 1000;
+    },
+    endpointStates: () => endpointStates(store),
   });
   return {
     config: opts.config,

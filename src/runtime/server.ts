@@ -12,6 +12,7 @@ import { seedDemo } from './demo-seed.js';
 import { announceFirstStart } from './first-start.js';
 import { startOpsListener } from './ops-listener.js';
 import { createRuntime, type Runtime } from './runtime.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
 
 /**
  * 'all': API + dashboard + background work. 'api': HTTP only. 'worker': background work only — the SLA scheduler,
@@ -74,6 +75,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   let background: BackgroundWork | null = null;
   let runtime: Runtime | null = null;
   let keepAlive: NodeJS.Timeout | null = null;
+  let telemetry: Telemetry | null = null;
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -84,6 +86,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       await background?.stop();
       await opsListener?.close().catch((err) => logger.error({ err }, 'closing the metrics listener failed'));
       await runtime?.reads.close().catch((err) => logger.error({ err }, 'closing the read replica failed'));
+      // After the background work, so the spans of the last attempts are sent.
+      await telemetry?.shutdown().catch((err) => logger.error({ err }, 'stopping OpenTelemetry failed'));
       await store.close().catch((err) => logger.error({ err }, 'closing the store failed'));
       logger.info({ role }, 'stopped');
     })();
@@ -91,6 +95,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   };
 
   try {
+    // Before anything writes: an event written with tracing on carries its trace context to the worker.
+    telemetry = await startTelemetry(process.env, logger);
     const applied = await migrateToLatest(store.db);
     if (applied.length) logger.info({ migrations: applied }, 'migrated the store');
     // A store restored without its master key would start, then fail every delivery: refuse now, and say why.
@@ -122,7 +128,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       keepAlive = setInterval(() => {}, 1 << 30);
       print(`Escalatr worker running (store: ${store.profile.name}).`);
     } else {
-      http = await buildHttpApp({ ...runtime, logger });
+      http = await buildHttpApp({ ...runtime, logger, tracing: telemetry?.fastifyPlugin });
       await http.listen({ port: config.port, host: config.host });
       url = displayUrl(http.server.address() as AddressInfo);
       print(`Escalatr is listening on ${url} (role: ${role}, store: ${store.profile.name}).`);

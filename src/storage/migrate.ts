@@ -31,6 +31,7 @@ import * as m0043 from './migrations/0043_breach_rules_and_sla_reports.js';
 import * as m0044 from './migrations/0044_consumer_sign_in.js';
 import * as m0046 from './migrations/0046_shield_sensitivity.js';
 import * as m0047 from './migrations/0047_claim_walks_receivers.js';
+import * as m0048 from './migrations/0048_event_trace_context.js';
 import * as m0049 from './migrations/0049_attempt_event_ids.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
@@ -66,6 +67,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0044_consumer_sign_in': m0044,
   '0046_shield_sensitivity': m0046,
   '0047_claim_walks_receivers': m0047,
+  '0048_event_trace_context': m0048,
   '0049_attempt_event_ids': m0049,
 };
 

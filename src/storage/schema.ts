@@ -255,6 +255,8 @@ export interface EventsTable {
   complaint_id: string | null;
   body: string; // the exact JSON bytes every receiver and the feed see
   delivery_status: 'none' | 'pending' | 'success' | 'failed' | 'dead';
+  /** The W3C traceparent of the span that wrote it, while tracing is on (tracing.ts); null otherwise. */
+  traceparent: Generated<string | null>;
   created_at: number;
 }
 

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { DomainContext } from '../domain/context.js';
 import { newId } from '../ids.js';
 import type { Metrics } from '../metrics.js';
+import { tracingEnabled } from '../tracing.js';
 import type { AttemptResult } from '../queue/attempt.js';
 import { claim, WALK_START, type WalkPosition } from '../queue/claim.js';
 import { nextDueAt } from '../queue/next-due.js';
@@ -19,6 +20,7 @@ import { createGuardedDispatcher, SsrfGuard, type LookupFn } from './ssrf-guard.
 import { BrokerSenders } from './brokers/broker-sender.js';
 import type { TargetRegistry } from './targets.js';
 import { attemptDelivery, prepareBatch, type AttemptDeps, type HeldDelivery } from './worker/attempt.js';
+import { loadTraceContexts, tracedAttempt } from './worker/attempt-trace.js';
 import { AdaptiveLimits, type ReceiverConcurrency } from './worker/adaptive-limits.js';
 import { FairQueues } from './worker/fair-queues.js';
 import { ResultWriter } from './worker/result-writer.js';
@@ -289,6 +291,7 @@ export class DeliveryWorker {
     await this.giveBack(excess);
     try {
       await prepareBatch(this.opts, kept);
+      if (tracingEnabled()) await loadTraceContexts(this.opts.ctx.store, kept);
     } catch (err) {
       await this.giveBack(kept);
       throw err;
@@ -362,14 +365,19 @@ export class DeliveryWorker {
   private async send(item: HeldDelivery): Promise<void> {
     const m = this.opts.metrics;
     let result: AttemptResult | null = null;
+    // The receiver's state as the attempt starts: the failure ratio per state shows whether narrowing works.
+    const receiverState = m ? this.limits.get(item.receiver).state : 'open';
     try {
       if (item.delivery.attempt_count === 0)
         m?.commitToFirstAttempt.observe(Math.max(0, Date.now() - item.delivery.created_at) / 1000);
-      result = await attemptDelivery(this.opts, item, this.owner);
+      result = tracingEnabled()
+        ? await tracedAttempt(item, () => attemptDelivery(this.opts, item, this.owner))
+        : await attemptDelivery(this.opts, item, this.owner);
       if (m && result.outcome) {
         m.attempts.inc({
           target: item.delivery.target,
           outcome: result.outcome.ok ? 'success' : (result.outcome.errorKind ?? 'error'),
+          receiver_state: receiverState,
         });
         m.attemptDuration.observe(result.outcome.durationMs / 1000);
       }

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { ManualClock } from '../../src/clock.js';
 import type { Config } from '../../src/config.js';
 import { buildApp, type App } from '../../src/runtime/app.js';
+import type { Telemetry } from '../../src/runtime/telemetry.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { createCompany, type Plan } from '../../src/domain/companies.js';
@@ -136,7 +137,7 @@ export interface TestApp {
 
 /** A full app over a fresh database with a manual clock. No port is opened: use app.http.inject(). */
 export async function createTestApp(
-  opts: { config?: Partial<Config>; clock?: ManualClock; verifyPassword?: PasswordVerifier } = {},
+  opts: { config?: Partial<Config>; clock?: ManualClock; verifyPassword?: PasswordVerifier; tracing?: Telemetry } = {},
 ): Promise<TestApp> {
   const testStore = await createTestStore();
   const clock = opts.clock ?? new ManualClock();
@@ -147,6 +148,7 @@ export async function createTestApp(
     clock,
     logger: false,
     verifyPassword: opts.verifyPassword,
+    tracing: opts.tracing,
   });
   await app.http.ready();
   return {

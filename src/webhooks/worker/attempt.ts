@@ -11,6 +11,8 @@ import { holdNote } from '../endpoint-pacing.js';
 /** A claimed delivery as the worker holds it: with what its target read for the whole claimed batch. */
 export interface HeldDelivery extends ClaimedDelivery {
   prepared?: PreparedBatch;
+  /** While tracing is on: the trace context stored with its event (attempt-trace.ts). */
+  traceparent?: string | null;
 }
 
 export interface AttemptDeps {
