@@ -18,6 +18,7 @@ const perS = (v: number) => `${Math.round(v).toLocaleString('en')}/s`;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const ratio = (v: number) => `${v.toFixed(2)}×`;
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const us = (v: number) => `${Math.round(v).toLocaleString('en')} µs`;
 const div = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
 
 /** Ratios between systems of one run, written into the results under `key`. */
@@ -198,8 +199,43 @@ const ROWS: Row[] = [
     target: '≥ 3,000/s',
     pass: (v) => v >= 3000,
   },
+  {
+    label: '  server CPU per request',
+    value: (r) => r.api_list_cpu_us_per_request,
+    format: us,
+    target: '≤ 100 µs',
+    pass: (v) => v <= 100,
+  },
+  {
+    label: '  ratio to bare Fastify (same page)',
+    value: (r) => r.api_list_vs_bare,
+    format: ratio,
+    target: '≥ 0.50×',
+    pass: (v) => v >= 0.5,
+  },
   { label: 'API list p99', value: (r) => r.api_list_p99_ms, format: ms, target: '≤ 20 ms', pass: (v) => v <= 20 },
+  {
+    label: 'bare Fastify 5, same 25-item page',
+    value: (r) => r.api_bare_fastify_per_s,
+    format: perS,
+    target: 'baseline',
+    pass: null,
+  },
+  {
+    label: '  server CPU per request',
+    value: (r) => r.api_bare_cpu_us_per_request,
+    format: us,
+    target: '',
+    pass: null,
+  },
   { label: 'API feed GET /events', value: (r) => r.api_feed_per_s, format: perS, target: '', pass: null },
+  {
+    label: '  server CPU per request',
+    value: (r) => r.api_feed_cpu_us_per_request,
+    format: us,
+    target: '',
+    pass: null,
+  },
   { label: 'API feed p99', value: (r) => r.api_feed_p99_ms, format: ms, target: '≤ 20 ms', pass: (v) => v <= 20 },
   {
     label: 'API list p99, largest / smallest store',

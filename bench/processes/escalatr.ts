@@ -1,5 +1,4 @@
-import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { existsSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { buildApp, type App } from '../../src/runtime/app.js';
@@ -18,6 +17,7 @@ import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import { setRetentionByCode } from '../../src/domain/retention.js';
 import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
 import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
+import { profilePhase } from '../lib/profile-phase.js';
 import { serve } from '../lib/rpc.js';
 import { epochMs, peakRssMb, sleep } from '../lib/time.js';
 import { bulkSeed, type BulkSeedOptions } from '../lib/bulk-seed.js';
@@ -61,7 +61,6 @@ const COMPLAINT = {
   priority: 'medium' as const,
 };
 let listening = false;
-let profiler: Session | null = null;
 
 const need = <T>(v: T | null, what: string): T => {
   if (v === null) throw new Error(`${what} first`);
@@ -426,21 +425,7 @@ serve(
     },
 
     /** With --profile: a CPU profile of the measured phase alone (the whole-process profile mixes in start-up). */
-    async profilePhase(args: { start?: boolean; file?: string }) {
-      if (args.start) {
-        profiler ??= new Session();
-        profiler.connect();
-        await profiler.post('Profiler.enable');
-        await profiler.post('Profiler.start');
-        return null;
-      }
-      if (!profiler || !args.file) return null;
-      const { profile } = await profiler.post('Profiler.stop');
-      profiler.disconnect();
-      profiler = null;
-      writeFileSync(args.file, JSON.stringify(profile));
-      return args.file;
-    },
+    profilePhase,
 
     stats() {
       const m = process.memoryUsage();

@@ -10,6 +10,7 @@ import { AppError } from '../errors.js';
 import { hashToken } from '../security/tokens.js';
 import type { Db } from '../storage/db.js';
 import type { Clock } from '../clock.js';
+import type { DomainContext } from '../domain/context.js';
 
 export const SESSION_COOKIE = 'escalatr_session';
 /** The consumer portal's session: its own cookie, so a staff member can be signed in to both in one browser. */
@@ -111,12 +112,14 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * learns nothing from a 400 and costs no parsing: an API key (Professional/Enterprise only) or a dashboard session, with the
  * permission the route needs. Session writes must carry the CSRF token; API keys are not ambient, so need none.
  */
-export function requireCompany(db: Db, clock: Clock, permission: Permission) {
+export function requireCompany(ctx: DomainContext, permission: Permission) {
+  const { db } = ctx.store;
+  const { clock } = ctx;
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const key = presentedKey(request);
     let principal: CompanyPrincipal | null;
     if (key !== null) {
-      const found = await authenticateApiKey(db, key, clock.now());
+      const found = await authenticateApiKey(ctx, key, clock.now());
       // One answer for unknown, revoked and malformed keys: nothing tells a caller which it was.
       if (!found) throw unauthorized(request, reply, 'Missing, unknown or revoked API key');
       if (!API_PLANS.includes(found.plan)) {

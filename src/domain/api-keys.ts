@@ -4,8 +4,11 @@ import { newId } from '../ids.js';
 import { hashToken, newToken } from '../security/tokens.js';
 import type { Db } from '../storage/db.js';
 import type { ApiKeysTable, CompaniesTable } from '../storage/schema.js';
-import { API_PLANS, getCompany, type Plan } from './companies.js';
+import { API_PLANS, getCompany } from './companies.js';
+import type { ApiKeyPrincipal } from './api-key-cache.js';
 import type { DomainContext } from './context.js';
+
+export type { ApiKeyPrincipal };
 
 const API_KEY_PREFIX = 'esc_';
 export const SCOPES = ['read', 'admin'] as const;
@@ -19,15 +22,6 @@ export interface ApiKeyView {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
-}
-
-export interface ApiKeyPrincipal {
-  keyId: string;
-  companyId: string;
-  companyCode: string;
-  plan: Plan;
-  scope: Scope;
-  label: string;
 }
 
 const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -127,6 +121,8 @@ export async function revokeApiKey(ctx: DomainContext, companyId: string, id: st
     .where('company_id', '=', companyId)
     .where('revoked_at', 'is', null)
     .execute();
+  // After the commit: a request between the two would read the store, still see the key, and cache it again.
+  ctx.apiKeys.forgetKey(id);
   return getApiKey(ctx.store.db, companyId, id);
 }
 
@@ -139,10 +135,21 @@ const MAX_KEY_LENGTH = 200;
  * Resolves a presented key to its company. Lookup is by SHA-256 of the key, so neither a wrong key nor a
  * missing one takes a different path through string comparison; a malformed key (wrong prefix) is looked up all
  * the same, so unknown, revoked and malformed keys cost the same and all come back null (one 401 for all three).
- * last_used_at is written at most once a minute.
+ * A key that verified is answered from this process's cache for up to API_KEY_CACHE_MS (api-key-cache.ts), which
+ * is also how late a revocation made by another process takes effect here; last_used_at is written at most once a
+ * minute, when the key is read from the store.
  */
-export async function authenticateApiKey(db: Db, key: string, now: number): Promise<ApiKeyPrincipal | null> {
+export async function authenticateApiKey(
+  ctx: Pick<DomainContext, 'store' | 'apiKeys'>,
+  key: string,
+  now: number,
+): Promise<ApiKeyPrincipal | null> {
   const wellFormed = key.startsWith(API_KEY_PREFIX) && key.length <= MAX_KEY_LENGTH;
+  const hash = hashToken(key.slice(0, MAX_KEY_LENGTH + 1));
+  const cached = wellFormed ? ctx.apiKeys.get(hash, now) : null;
+  if (cached) return cached;
+  const db = ctx.store.db;
+  const stamp = ctx.apiKeys.stamp();
   // SQL text rather than the query builder: this runs on every API request, and building it cost more than running it.
   const { rows } = await sql<
     Pick<ApiKeysTable, 'id' | 'company_id' | 'scope' | 'name' | 'revoked_at' | 'last_used_at'> &
@@ -150,13 +157,13 @@ export async function authenticateApiKey(db: Db, key: string, now: number): Prom
   >`
     select k.id, k.company_id, k.scope, k.name, k.revoked_at, k.last_used_at, c.code, c.plan
     from api_keys as k join companies as c on c.id = k.company_id
-    where k.key_hash = ${hashToken(key.slice(0, MAX_KEY_LENGTH + 1))}`.execute(db);
+    where k.key_hash = ${hash}`.execute(db);
   const row = rows[0];
   if (!row || !wellFormed || row.revoked_at !== null) return null;
   if (row.last_used_at === null || now - row.last_used_at > LAST_USED_GRANULARITY_MS) {
     await db.updateTable('api_keys').set({ last_used_at: now }).where('id', '=', row.id).execute();
   }
-  return {
+  const principal: ApiKeyPrincipal = {
     keyId: row.id,
     companyId: row.company_id,
     companyCode: row.code,
@@ -164,4 +171,6 @@ export async function authenticateApiKey(db: Db, key: string, now: number): Prom
     scope: row.scope,
     label: `api-key:${row.name}`,
   };
+  ctx.apiKeys.set(hash, principal, now, stamp);
+  return principal;
 }

@@ -74,5 +74,8 @@ export async function setCompanyPlan(ctx: DomainContext, code: string, plan: Pla
   if (!PLANS.includes(plan)) throw new AppError('validation_failed', `plan must be one of ${PLANS.join(', ')}`);
   const result = await ctx.store.db.updateTable('companies').set({ plan }).where('code', '=', code).executeTakeFirst();
   if (Number(result.numUpdatedRows) === 0) throw notFound(`company ${code}`);
-  return getCompanyByCode(ctx.store.db, code);
+  const company = await getCompanyByCode(ctx.store.db, code);
+  // A lower plan refuses the company's keys: they are read again on their next request here.
+  ctx.apiKeys.forgetCompany(company.id);
+  return company;
 }

@@ -4,6 +4,7 @@ import type { QueueWork } from '../queue/enqueue.js';
 import type { WakeChannel, Wakeups } from '../queue/wakeup.js';
 import type { Store } from '../storage/db.js';
 import type { SecretBox } from '../security/secret-box.js';
+import type { ApiKeyCache } from './api-key-cache.js';
 
 /** What every domain operation needs, passed in rather than imported, so tests can build one with a fake clock. */
 export interface DomainContext {
@@ -22,6 +23,8 @@ export interface DomainContext {
   >;
   /** This process's background loops waiting for work: transact() signals them after a commit that made some. */
   wakeups: Wakeups;
+  /** The API keys this process verified lately; whatever revokes a key or changes a plan here tells it. */
+  apiKeys: ApiKeyCache;
 }
 
 /** The unit of work handed to a transactional operation: its transaction, its time, the wake-ups due at commit. */

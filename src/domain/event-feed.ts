@@ -1,8 +1,8 @@
 import { AppError } from '../errors.js';
-import type { SelectQueryBuilder } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { EventName } from './events.js';
-import type { Database, DeliveriesTable, EventsTable } from '../storage/schema.js';
+import type { DeliveriesTable, EventsTable } from '../storage/schema.js';
 
 export const FEED_DELIVERY_STATUSES = ['pending', 'success', 'failed', 'dead', 'none'] as const;
 type FeedDeliveryStatus = (typeof FEED_DELIVERY_STATUSES)[number];
@@ -52,51 +52,66 @@ export interface FeedPage {
   nextCursor: string | null;
 }
 
-type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status'>;
+type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status'> & {
+  /** On unfiltered pages: the company's last seq, read by the same statement as the page. */
+  last_seq?: number | string | null;
+};
 
 /**
  * The event feed of one company. Offset pages read newest first; cursor pages read by `seq` upward. `seq` is taken
  * under the company row lock by the transaction that writes the event (src/domain/events.ts), so events commit in
  * `seq` order and a reader that has seen seq N can never later find a newly committed event below N: the cursor
  * neither skips nor repeats.
+ *
+ * Every statement here is SQL text rather than built with the query builder, as the complaint list's are: this runs
+ * on every feed request, and building and compiling the queries cost more than running them.
  */
 export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): Promise<FeedPage> {
   // Events at or below the feed's start have been removed by retention (or kept only as a complaint's timeline):
   // the feed is the events above it, whose seqs are gap-free.
   const start = await feedStart(db, companyId);
-  let q = db.selectFrom('events').where('company_id', '=', companyId).where('seq', '>', start);
-  if (f.event) q = q.where('name', '=', f.event);
-  if (f.status) q = q.where('delivery_status', '=', f.status);
-  if (f.escalatr_id) q = q.where('complaint_id', '=', f.escalatr_id);
+  const conditions = [sql`company_id = ${companyId}`, sql`seq > ${start}`];
+  if (f.event) conditions.push(sql`name = ${f.event}`);
+  if (f.status) conditions.push(sql`delivery_status = ${f.status}`);
+  if (f.escalatr_id) conditions.push(sql`complaint_id = ${f.escalatr_id}`);
   const unfiltered = !f.event && !f.status && !f.escalatr_id;
+  // An unfiltered page's total follows from the last seq (see lastSeq), read in the page's own statement so the two
+  // agree: one index probe, evaluated once.
+  const lastColumn = unfiltered
+    ? sql`, (select max(seq) from events where company_id = ${companyId}) as last_seq`
+    : sql``;
+  const lastOf = async (rows: EventRow[]) =>
+    rows.length && rows[0].last_seq !== null && rows[0].last_seq !== undefined
+      ? Number(rows[0].last_seq)
+      : lastSeq(db, companyId);
 
   let rows: EventRow[];
   let total: number;
   let nextCursor: string | null = null;
   if (f.after !== undefined) {
     const afterSeq = f.after === FEED_START ? start : await cursorSeq(db, companyId, f.after, start);
-    const fromCursor = q.where('seq', '>', afterSeq);
-    rows = await fromCursor
-      .select(['id', 'seq', 'body', 'delivery_status'])
-      .orderBy('seq', 'asc')
-      .limit(f.limit)
-      .execute();
+    const where = sql.join([...conditions, sql`seq > ${afterSeq}`], sql` and `);
+    rows = (
+      await sql<EventRow>`
+        select id, seq, body, delivery_status${lastColumn} from events where ${where}
+        order by seq asc limit ${f.limit}`.execute(db)
+    ).rows;
     if (rows.length < f.limit) total = rows.length;
-    else if (!unfiltered) total = await countOf(fromCursor);
-    else total = (await lastSeq(db, companyId)) - afterSeq;
+    else if (!unfiltered) total = await countWhere(db, where);
+    else total = (await lastOf(rows)) - afterSeq;
     nextCursor = rows.length ? rows[rows.length - 1].id : f.after;
   } else {
     const offset = (f.page - 1) * f.limit;
-    rows = await q
-      .select(['id', 'seq', 'body', 'delivery_status'])
-      .orderBy('seq', 'desc')
-      .limit(f.limit)
-      .offset(offset)
-      .execute();
+    const where = sql.join(conditions, sql` and `);
+    rows = (
+      await sql<EventRow>`
+        select id, seq, body, delivery_status${lastColumn} from events where ${where}
+        order by seq desc limit ${f.limit} offset ${offset}`.execute(db)
+    ).rows;
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;
-    else if (unfiltered) total = Math.max(0, (await lastSeq(db, companyId)) - start);
-    else total = await countOf(q);
+    else if (unfiltered) total = Math.max(0, (await lastOf(rows)) - start);
+    else total = await countWhere(db, where);
   }
   const deliveries = await deliveriesOf(
     db,
@@ -124,8 +139,10 @@ export async function feedSummary(db: Db, companyId: string): Promise<{ events: 
 
 /** The seq the company's feed starts after (0 until retention first removes events from it). */
 async function feedStart(db: Db, companyId: string): Promise<number> {
-  const row = await db.selectFrom('companies').select('feed_start_seq').where('id', '=', companyId).executeTakeFirst();
-  return Number(row?.feed_start_seq ?? 0);
+  const { rows } = await sql<{
+    feed_start_seq: number | string;
+  }>`select feed_start_seq from companies where id = ${companyId}`.execute(db);
+  return Number(rows[0]?.feed_start_seq ?? 0);
 }
 
 /**
@@ -135,12 +152,11 @@ async function feedStart(db: Db, companyId: string): Promise<number> {
  * those after a cursor at seq s are last − s: one index probe at any size, where count(*) reads every index entry.
  */
 async function lastSeq(db: Db, companyId: string): Promise<number> {
-  const row = await db
-    .selectFrom('events')
-    .where('company_id', '=', companyId)
-    .select((e) => e.fn.max('seq').as('s'))
-    .executeTakeFirst();
-  return row?.s === null || row?.s === undefined ? 0 : Number(row.s);
+  const { rows } = await sql<{
+    s: number | string | null;
+  }>`select max(seq) as s from events where company_id = ${companyId}`.execute(db);
+  const last = rows[0]?.s;
+  return last === null || last === undefined ? 0 : Number(last);
 }
 
 /**
@@ -150,12 +166,10 @@ async function lastSeq(db: Db, companyId: string): Promise<number> {
  * answers exactly like an unknown one.
  */
 async function cursorSeq(db: Db, companyId: string, eventId: string, start: number): Promise<number> {
-  const row = await db
-    .selectFrom('events')
-    .select('seq')
-    .where('id', '=', eventId)
-    .where('company_id', '=', companyId)
-    .executeTakeFirst();
+  const { rows } = await sql<{
+    seq: number | string;
+  }>`select seq from events where id = ${eventId} and company_id = ${companyId}`.execute(db);
+  const row = rows[0];
   if (row && Number(row.seq) >= start) return Number(row.seq);
   if (row || start > 0)
     throw new AppError(
@@ -179,36 +193,35 @@ export function isFeedCursorMiss(err: unknown): boolean {
   return err.code === 'cursor_expired' || (err.code === 'invalid_query' && err.details?.parameter === 'after');
 }
 
-/** A filtered feed query before its select list: it becomes the page or its count. */
-type Filtered = SelectQueryBuilder<Database, 'events', object>;
-
-async function countOf(q: Filtered): Promise<number> {
-  const row = await q.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
+async function countWhere(db: Db, where: RawBuilder<unknown>): Promise<number> {
+  const { rows } = await sql<{ n: number | string }>`select count(*) as n from events where ${where}`.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** Every delivery of the page's events in one query (deliveries_event index), grouped by event. */
 async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, FeedDelivery[]>> {
   const byEvent = new Map<string, FeedDelivery[]>();
   if (!eventIds.length) return byEvent;
-  const rows = await db
-    .selectFrom('deliveries')
-    .select([
-      'id',
-      'event_id',
-      'endpoint_id',
-      'destination_id',
-      'status',
-      'attempt_count',
-      'next_attempt_at',
-      'last_status_code',
-      'created_at',
-    ])
-    // Only by event id: the ids come from this company's own page. A company_id condition or an ORDER BY here lets
-    // the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
-    .where('event_id', 'in', eventIds)
-    .execute();
-  rows.sort((a, b) => a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  // Only by event id: the ids come from this company's own page. A company_id condition or an ORDER BY here lets
+  // the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
+  const { rows } = await sql<
+    Pick<
+      DeliveriesTable,
+      | 'id'
+      | 'event_id'
+      | 'endpoint_id'
+      | 'destination_id'
+      | 'status'
+      | 'attempt_count'
+      | 'next_attempt_at'
+      | 'last_status_code'
+      | 'created_at'
+    >
+  >`
+    select id, event_id, endpoint_id, destination_id, status, attempt_count, next_attempt_at, last_status_code,
+      created_at
+    from deliveries where event_id in (${sql.join(eventIds)})`.execute(db);
+  rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const r of rows) {
     const list = byEvent.get(r.event_id) ?? [];
     list.push({

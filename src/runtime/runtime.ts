@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
+import { ApiKeyCache } from '../domain/api-key-cache.js';
 import type { DomainContext } from '../domain/context.js';
 import { RetentionPruner, type PruneReport } from '../domain/retention-pruner.js';
 import { SlaScheduler } from '../domain/sla-scheduler.js';
@@ -54,7 +55,14 @@ export function createDomainContext(
   clock: Clock = systemClock,
   logger?: Logger,
 ): DomainContext {
-  return { store, clock, box: new SecretBox(config.masterKey), config, wakeups: new Wakeups(store, logger) };
+  return {
+    store,
+    clock,
+    box: new SecretBox(config.masterKey),
+    config,
+    wakeups: new Wakeups(store, logger),
+    apiKeys: new ApiKeyCache(),
+  };
 }
 
 export function createRuntime(opts: RuntimeOptions): Runtime {

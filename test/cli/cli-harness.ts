@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import type { Clock } from '../../src/clock.js';
 import { buildApp, type App } from '../../src/runtime/app.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
@@ -34,7 +35,8 @@ export interface CliEnv {
   /** Spawns a long-running command (serve, worker); the test kills it. */
   start(args: string[], extraEnv?: NodeJS.ProcessEnv): RunningCli;
   /** The app in this test process over the same store the CLI uses (migrated), to set up and check what the CLI made. */
-  openApp(): Promise<{ app: App; close(): Promise<void> }>;
+  /** A server over the CLI's store, as a running deployment has; `clock` to move its time (the system's by default). */
+  openApp(opts?: { clock?: Clock }): Promise<{ app: App; close(): Promise<void> }>;
   cleanup(): Promise<void>;
 }
 
@@ -116,12 +118,17 @@ export async function createCliEnv(): Promise<CliEnv> {
         child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
       });
     },
-    async openApp() {
+    async openApp(opts = {}) {
       const store: Store = databaseUrl
         ? openStore({ databaseUrl, poolSize: 2 })
         : openStore({ sqliteFile: join(dataDir, 'escalatr.db') });
       await migrateToLatest(store.db);
-      const app = await buildApp({ config: testConfig({ databaseUrl, dataDir }), store, logger: false });
+      const app = await buildApp({
+        config: testConfig({ databaseUrl, dataDir }),
+        store,
+        clock: opts.clock,
+        logger: false,
+      });
       await app.http.ready();
       const close = async () => {
         await app.http.close();

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ManualClock } from '../../src/clock.js';
+import { API_KEY_CACHE_MS } from '../../src/domain/api-key-cache.js';
 import { createCompany } from '../../src/domain/companies.js';
 import { runCli } from '../../src/cli/program.js';
 import { bearer } from '../helpers/harness.js';
@@ -202,7 +204,8 @@ describe('escalatr company, user, apikey and consumer commands', () => {
   });
 
   it('refuses an API key below professional, then creates, lists and revokes keys after an upgrade', async () => {
-    const { app } = await cli.openApp();
+    const clock = new ManualClock(Date.now());
+    const { app } = await cli.openApp({ clock });
     await createCompany(app.ctx, { name: 'Shop', code: 'SHOP', plan: 'starter' });
     const refused = await cli.run(['apikey', 'create', '--company', 'SHOP', '--name', 'ci', '--json']);
     expect(refused.code).toBe(1);
@@ -246,6 +249,8 @@ describe('escalatr company, user, apikey and consumer commands', () => {
 
     const revoked = await cli.run(['apikey', 'revoke', '--company', 'SHOP', '--id', key.id]);
     expect(revoked.code).toBe(0);
+    // The CLI is another process: a running server that verified the key lately refuses it within API_KEY_CACHE_MS.
+    clock.advance(API_KEY_CACHE_MS);
     const after = await app.http.inject({ method: 'GET', url: '/api/v1/complaints', headers: bearer(key.key) });
     expect(after.statusCode).toBe(401);
 

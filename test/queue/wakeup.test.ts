@@ -5,11 +5,19 @@ import { Wakeups, wakeAtCommit, type WakeChannel, type WakeSubscription } from '
 import { SecretBox } from '../../src/security/secret-box.js';
 import type { Store } from '../../src/storage/db.js';
 import { createTestStore, DATABASE_URL, testConfig, type TestStore } from '../helpers/harness.js';
+import { ApiKeyCache } from '../../src/domain/api-key-cache.js';
 
 /** A domain context of its own over `store`: another "process" when the store is another handle. */
 function contextOf(store: Store): DomainContext {
   const config = testConfig();
-  return { store, clock: systemClock, box: new SecretBox(config.masterKey), config, wakeups: new Wakeups(store) };
+  return {
+    store,
+    clock: systemClock,
+    box: new SecretBox(config.masterKey),
+    config,
+    wakeups: new Wakeups(store),
+    apiKeys: new ApiKeyCache(),
+  };
 }
 
 /** Each wake-up of a channel as an awaitable queue. */

@@ -27,7 +27,7 @@ const KeyParams = Type.Object({ id: Type.String({ pattern: '^key_[a-z0-9]{8,40}$
 export function apiKeyRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     const db = ctx.store.db;
-    const admin = requireCompany(db, ctx.clock, 'admin');
+    const admin = requireCompany(ctx, 'admin');
     const tags = ['API keys'];
 
     app.get(
@@ -87,7 +87,7 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
     app.get(
       '/me',
       {
-        onRequest: requireCompany(db, ctx.clock, 'read'),
+        onRequest: requireCompany(ctx, 'read'),
         schema: {
           tags: ['Account'],
           summary: 'The caller: company, user or key, and API access',

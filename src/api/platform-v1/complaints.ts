@@ -39,7 +39,7 @@ export function complaintReadRoutes({ ctx, reads }: RouteDeps) {
   return async (app: ApiApp) => {
     // Schemas are inlined, never added with addSchema: a plugin context that adds schemas rebuilds its validator
     // from Fastify's defaults (which drop unknown parameters) instead of inheriting the app's strict one.
-    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const onRequest = requireCompany(ctx, 'read');
     const tags = ['Complaints'];
 
     app.get(

@@ -54,7 +54,7 @@ const FeedResponse = Type.Object(
 /** GET /api/v1/events: the events webhooks carry, with their delivery state, to list or to poll with a cursor. */
 export function eventFeedRoutes({ ctx, reads }: RouteDeps) {
   return async (app: ApiApp) => {
-    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const onRequest = requireCompany(ctx, 'read');
 
     app.get(
       '/events',

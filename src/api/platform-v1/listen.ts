@@ -59,7 +59,7 @@ export function listenRoutes({ ctx }: RouteDeps) {
       '/webhooks/listen',
       {
         websocket: true,
-        onRequest: requireCompany(ctx.store.db, ctx.clock, 'admin'),
+        onRequest: requireCompany(ctx, 'admin'),
         config: {
           errors: {
             404: 'not_found: endpoint_id names no development endpoint of your company',

@@ -23,8 +23,8 @@ const notesInfo =
 export function noteRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Internal notes'];
-    const work = requireCompany(ctx.store.db, ctx.clock, 'work');
-    const read = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const work = requireCompany(ctx, 'work');
+    const read = requireCompany(ctx, 'read');
 
     app.post(
       '/complaints/:id/notes',

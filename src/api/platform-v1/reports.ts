@@ -23,7 +23,7 @@ const CsvContent = {
 export function reportRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Reports'];
-    const read = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const read = requireCompany(ctx, 'read');
 
     app.get(
       '/reports/sla',

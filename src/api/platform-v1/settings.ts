@@ -41,8 +41,8 @@ const breachInfo =
 export function settingsRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Settings'];
-    const read = requireCompany(ctx.store.db, ctx.clock, 'read');
-    const admin = requireCompany(ctx.store.db, ctx.clock, 'admin');
+    const read = requireCompany(ctx, 'read');
+    const admin = requireCompany(ctx, 'admin');
 
     app.get(
       '/settings/sla',

@@ -67,8 +67,8 @@ const AUTOMATION_400 = 'validation_failed or invalid_url: a field is invalid (er
 export function shieldRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Escalation Shield'];
-    const read = requireCompany(ctx.store.db, ctx.clock, 'read');
-    const admin = requireCompany(ctx.store.db, ctx.clock, 'admin');
+    const read = requireCompany(ctx, 'read');
+    const admin = requireCompany(ctx, 'admin');
     const companyId = (request: FastifyRequest) => request.company!.companyId;
 
     app.post(

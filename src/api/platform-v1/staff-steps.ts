@@ -57,9 +57,9 @@ const stepErrors = { 404: 'not_found: not a complaint of your company', 409: 'in
 export function staffStepRoutes({ ctx }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Staff steps'];
-    const work = requireCompany(ctx.store.db, ctx.clock, 'work');
-    const admin = requireCompany(ctx.store.db, ctx.clock, 'admin');
-    const read = requireCompany(ctx.store.db, ctx.clock, 'read');
+    const work = requireCompany(ctx, 'work');
+    const admin = requireCompany(ctx, 'admin');
+    const read = requireCompany(ctx, 'read');
     const scope = (request: FastifyRequest): ComplaintScope => ({ companyId: request.company!.companyId });
     const detail = (request: FastifyRequest, id: string) =>
       getComplaintDetail(ctx.store.db, scope(request), id, ctx.clock.now());

@@ -89,7 +89,7 @@ function parseTime(value: string, parameter: string, where: 'query' | 'body'): n
 export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
   return async (app: ApiApp) => {
     const tags = ['Webhooks'];
-    const onRequest = requireCompany(ctx.store.db, ctx.clock, 'admin');
+    const onRequest = requireCompany(ctx, 'admin');
     const policy: endpoints.UrlPolicy = { allowHttp: config.allowHttpWebhooks, allowCidrs: config.webhookAllowCidrs };
     const company = (request: FastifyRequest) => request.company!.companyId;
     // A recover can put thousands of deliveries back in the queue: resends and recovers share one per-company rate.
