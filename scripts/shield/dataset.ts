@@ -40,7 +40,7 @@ function fnv1a(s: string): number {
   return h;
 }
 
-export function isHeldOut(r: Pick<LabelledRecord, 'content' | 'thread_id'>): boolean {
+function isHeldOut(r: Pick<LabelledRecord, 'content' | 'thread_id'>): boolean {
   return fnv1a(`${SPLIT_SEED}:${r.thread_id ?? r.content}`) % 100 < HELDOUT_PERCENT;
 }
 
