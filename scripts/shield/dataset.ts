@@ -1,7 +1,9 @@
 /**
  * The Shield labelled set: data/shield-train.jsonl (tuning and training) and data/shield-heldout.jsonl (never tuned
- * on). Which file a record belongs to is decided by a seeded hash of its text — of its thread id for threaded records,
- * so a thread is never split — and not by anything a scorer does, so the held-out part was fixed before any tuning.
+ * on). Which file a record of the original set belongs to is decided by a seeded hash of its text — of its thread id
+ * for threaded records, so a thread is never split — and not by anything a scorer does, so the held-out part was fixed
+ * before any tuning. The held-out file is now frozen: records written later carry a `source` and are training records
+ * whatever their hash says (adding them to the held-out file after models were tuned would let tuning leak into it).
  */
 import { readFileSync } from 'node:fs';
 import { isLevel, type Level, type SentimentShift } from '../../src/shield/scoring/score.js';
@@ -17,6 +19,8 @@ export interface LabelledRecord {
   /** The first-pass labels that the second pass over the hard cases changed, and why. */
   first_pass?: Partial<Record<'expected_escalation_level' | 'expected_emotional_intensity_level', Level>>;
   second_pass_note?: string;
+  /** Set on records written after the held-out file was frozen; such records are training records only. */
+  source?: string;
 }
 
 export const TRAIN_FILE = 'data/shield-train.jsonl';
@@ -36,7 +40,7 @@ function fnv1a(s: string): number {
   return h;
 }
 
-export function isHeldOut(r: Pick<LabelledRecord, 'content' | 'thread_id'>): boolean {
+function isHeldOut(r: Pick<LabelledRecord, 'content' | 'thread_id'>): boolean {
   return fnv1a(`${SPLIT_SEED}:${r.thread_id ?? r.content}`) % 100 < HELDOUT_PERCENT;
 }
 
@@ -66,8 +70,11 @@ export function loadSplit(root: string): { train: LabelledRecord[]; heldout: Lab
   const trainIds = new Set(train.map((r) => r.id));
   for (const r of heldout) {
     if (trainIds.has(r.id)) throw new Error(`${r.id} is in both the training and the held-out file`);
+    if (r.source !== undefined) throw new Error(`${r.id} was written after the held-out file was frozen`);
     if (!isHeldOut(r)) throw new Error(`${r.id} is in the held-out file but its hash assigns it to training`);
   }
-  for (const r of train) if (isHeldOut(r)) throw new Error(`${r.id} is in the training file but its hash holds it out`);
+  for (const r of train)
+    if (r.source === undefined && isHeldOut(r))
+      throw new Error(`${r.id} is in the training file but its hash holds it out`);
   return { train, heldout };
 }

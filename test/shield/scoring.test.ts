@@ -163,7 +163,7 @@ describe('scoreFeedback levels', () => {
 
   it('orders emotional intensity from calm to rage', () => {
     const ladder = [
-      'Could you tell me the status of my order?',
+      'Could you tell me your opening hours?',
       'The jacket zip broke after a week, which is disappointing.',
       'This is ridiculous, absolutely unacceptable service!',
       'ABSOLUTELY DISGUSTING!!! YOU USELESS BASTARDS!!!',

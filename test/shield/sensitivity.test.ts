@@ -12,8 +12,8 @@ import {
   shieldWorker,
 } from './shield-helpers.js';
 
-// The model puts this just below "medium" at the balanced setting and above it at the sensitive one.
-const BORDERLINE = 'This is the last time I am asking nicely.';
+// The model puts this just below "medium" at the balanced and conservative settings and above it at the sensitive one.
+const BORDERLINE = 'Still waiting on the refund you promised.';
 
 describe('automation sensitivity', () => {
   let t: TestApp;

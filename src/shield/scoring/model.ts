@@ -7,7 +7,7 @@
  * The weights live in shield-model.json beside this file, written by `npm run train:shield`; nothing is downloaded.
  */
 import { readFileSync } from 'node:fs';
-import type { FeatureVector, Span } from './features.js';
+import type { FeatureOptions, FeatureVector, Span } from './features.js';
 
 export type Sensitivity = 'conservative' | 'balanced' | 'sensitive';
 export const SENSITIVITIES: readonly Sensitivity[] = ['conservative', 'balanced', 'sensitive'];
@@ -24,6 +24,12 @@ export interface ShieldModel {
   format: 1;
   /** `combined` reads the lexicon scorer's points as features as well; `model` reads words and cues only. */
   approach: 'model' | 'combined';
+  /** The optional feature families this model reads (absent: none). */
+  features?: FeatureOptions;
+  /**
+   * The bias of each cut already includes its decision threshold, chosen by cross-validation on the training file,
+   * so every cut is compared with 0 (plus a sensitivity's offset).
+   */
   bias: { escalation: number[]; intensity: number[] };
   /** Feature → [4 escalation cut weights, 4 intensity cut weights]. */
   weights: Record<string, number[]>;
@@ -77,13 +83,28 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
  */
 export function explain(model: ShieldModel, fv: FeatureVector, content: string, cut: number, max = 8): Signal[] {
   const out: Signal[] = [];
+  // a word's letter pieces (char:*) are one signal, "spelling:<word>", so a reader sees the word, not its pieces
+  const pieces = new Map<string, { w: number; span: Span }>();
   for (const [name, v] of fv.values) {
     const w = model.weights[name]?.[cut];
     if (!w) continue;
+    const s = fv.spans.get(name);
+    if (name.startsWith('char:') && s) {
+      const key = `${s.start}:${s.end}`;
+      const p = pieces.get(key) ?? { w: 0, span: s };
+      p.w += w * v;
+      pieces.set(key, p);
+      continue;
+    }
     const weight = round3(w * v);
     if (Math.abs(weight) < 0.05) continue;
-    const s = fv.spans.get(name);
     out.push({ signal: name, span: s ? { ...s, text: content.slice(s.start, s.end) } : null, weight });
+  }
+  for (const { w, span } of pieces.values()) {
+    const weight = round3(w);
+    if (Math.abs(weight) < 0.05) continue;
+    const text = content.slice(span.start, span.end);
+    out.push({ signal: `spelling:${text.toLowerCase()}`, span: { ...span, text }, weight });
   }
   out.sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight) || a.signal.localeCompare(b.signal));
   return out.slice(0, max);

@@ -16,7 +16,7 @@
  * (see docs/shield-scoring.md). `createScorer` lets the evaluation swap the sentiment library.
  */
 import { detectCues, type CueAnalysis, type SoftCue, type ThreatCue } from './cues.js';
-import { extractFeatures, type FeatureVector } from './features.js';
+import { extractFeatures, type FeatureOptions, type FeatureVector } from './features.js';
 import {
   explain,
   levelIndex,
@@ -359,8 +359,9 @@ export function featuresOf(
   combined: boolean,
   lexicon: (input: ScoreInput) => DetailedScore = lexiconScorer,
   cues: CueAnalysis = detectCues(content),
+  options: FeatureOptions = {},
 ): FeatureVector {
-  return extractFeatures(content, cues, combined ? lexicon({ content }) : undefined);
+  return extractFeatures(content, cues, combined ? lexicon({ content }) : undefined, options);
 }
 
 /**
@@ -377,7 +378,7 @@ function createModelScorer(model: ShieldModel): (input: ScoreInput) => DetailedS
     const cues = detectCues(content);
     last = { content, cues };
     const lex = lexicon(input);
-    const fv = extractFeatures(content, cues, combined ? lex : undefined);
+    const fv = extractFeatures(content, cues, combined ? lex : undefined, model.features);
     const logits = predictLogits(model, fv);
     const esc = levelIndex(logits.escalation);
     return {
