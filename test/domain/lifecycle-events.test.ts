@@ -1,16 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/harness.js';
+import type { TestApp } from '../helpers/harness.js';
 import {
-  consumerApi,
   eventsOf,
   expectEnvelope,
   fileComplaint,
   okData,
-  seedCompany,
-  staffApi,
   type Answer,
   type StoredEvent,
   type Tenant,
+  companyScene,
+  type ConsumerApi,
+  type StaffApi,
 } from './complaint-fixtures.js';
 
 /**
@@ -18,17 +18,11 @@ import {
  * right name, the webhook envelope, and data carrying the complaint's state after the change plus the row's fields.
  */
 describe('each lifecycle step emits exactly its one event', () => {
-  let t: TestApp;
-  let tenant: Tenant;
+  let t: TestApp, tenant: Tenant, consumer: ConsumerApi, staff: StaffApi;
   let id: string;
-  let consumer: ReturnType<typeof consumerApi>;
-  let staff: ReturnType<typeof staffApi>;
 
   beforeEach(async () => {
-    t = await createTestApp();
-    tenant = await seedCompany(t);
-    consumer = consumerApi(t, tenant.consumerToken);
-    staff = staffApi(t, tenant.adminKey);
+    ({ t, tenant, consumer, staff } = await companyScene());
     id = await fileComplaint(t, tenant.consumerToken, { complaint_category: 'Banking', priority: 'critical' });
   });
   afterEach(async () => t.close());
