@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AppError, invalidTransition, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import type { ComplaintsTable } from '../storage/schema.js';
+import type { Selectable } from 'kysely';
+import type { ComplaintsTable, Database } from '../storage/schema.js';
 import {
   applyChange,
   escalation,
@@ -48,6 +49,42 @@ async function complaintStep<T>(
   });
 }
 
+/** A step that only changes the complaint (and the records under it) and answers nothing. */
+async function changeStep(
+  ctx: DomainContext,
+  actor: Actor,
+  escalatrId: string,
+  body: (c: ComplaintRow, work: Work) => Promise<ComplaintChange>,
+): Promise<void> {
+  await complaintStep(ctx, actor, escalatrId, async (c, work) => ({ ...(await body(c, work)), value: undefined }));
+}
+
+/** The records a party answers or acts on: each belongs to one complaint, and is looked up within it. */
+type ComplaintRecordTable = 'settlement_offers' | 'followups' | 'action_drafts' | 'social_drafts';
+
+/**
+ * One record of the complaint, by id; one of another complaint answers like a missing one. `what` names it in the
+ * not-found message.
+ */
+async function recordOf<T extends ComplaintRecordTable>(
+  work: Work,
+  table: T,
+  id: string,
+  c: ComplaintRow,
+  what: string,
+): Promise<Selectable<Database[T]>> {
+  // Every record table has `id` and `complaint_id`; Kysely cannot see that through a type parameter, so the query is
+  // typed as one of them and the row as the caller's.
+  const row = await work.tx
+    .selectFrom(table as 'followups')
+    .selectAll()
+    .where('id', '=', id)
+    .where('complaint_id', '=', c.escalatr_id)
+    .executeTakeFirst();
+  if (!row) throw notFound(`${what} ${id}`);
+  return row as unknown as Selectable<Database[T]>;
+}
+
 /** Moves a complaint up one level and starts the new level's response window. */
 export async function escalate(
   ctx: DomainContext,
@@ -66,13 +103,12 @@ export async function claim(
   actor: Extract<Actor, { kind: 'staff' }>,
   escalatrId: string,
 ): Promise<void> {
-  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+  await changeStep(ctx, actor, escalatrId, async (c, work) => {
     assertCanClaim(c);
     return {
       patch: { claimed_by: actor.label, ...staffResponse(work.now) },
       event: 'complaint.claimed',
       data: { claimed_by: actor.label },
-      value: undefined,
     };
   });
 }
@@ -90,7 +126,7 @@ export async function assign(
   assigneeEmail: string,
 ): Promise<void> {
   const email = normaliseEmail(assigneeEmail);
-  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+  await changeStep(ctx, actor, escalatrId, async (c, work) => {
     const user = email
       ? await work.tx
           .selectFrom('users')
@@ -112,7 +148,6 @@ export async function assign(
       patch: { claimed_by: user.email },
       event: 'complaint.assigned',
       data: { assigned_to: user.email, assigned_by: actor.label, previous_assignee: c.claimed_by },
-      value: undefined,
     };
   });
 }
@@ -122,13 +157,12 @@ export async function release(
   actor: Extract<Actor, { kind: 'staff' }>,
   escalatrId: string,
 ): Promise<void> {
-  await complaintStep(ctx, actor, escalatrId, async (c) => {
+  await changeStep(ctx, actor, escalatrId, async (c) => {
     assertCanRelease(c);
     return {
       patch: { claimed_by: null },
       event: 'complaint.released',
       data: { released_by: actor.label },
-      value: undefined,
     };
   });
 }
@@ -139,13 +173,12 @@ export async function complete(
   escalatrId: string,
   resolutionNotes: string,
 ): Promise<void> {
-  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+  await changeStep(ctx, actor, escalatrId, async (c, work) => {
     assertCanComplete(c);
     return {
       patch: { stage: 'Closure', resolution_notes: resolutionNotes, ...staffResponse(work.now) },
       event: 'complaint.completed',
       data: { resolution_notes: resolutionNotes, completed_by: actor.label },
-      value: undefined,
     };
   });
 }
@@ -156,7 +189,7 @@ export async function resolve(
   escalatrId: string,
   input: { resolution_type: string; amount_recovered?: number | null },
 ): Promise<void> {
-  await complaintStep(ctx, actor, escalatrId, async (c) => {
+  await changeStep(ctx, actor, escalatrId, async (c) => {
     assertActive(c, 'resolve');
     const amount = input.amount_recovered ?? null;
     return {
@@ -169,7 +202,6 @@ export async function resolve(
       },
       event: 'complaint.resolved',
       data: { resolution_type: input.resolution_type, amount_recovered: amount },
-      value: undefined,
     };
   });
 }
@@ -180,13 +212,12 @@ export async function withdraw(
   escalatrId: string,
   reasonCode: string,
 ): Promise<void> {
-  await complaintStep(ctx, actor, escalatrId, async (c) => {
+  await changeStep(ctx, actor, escalatrId, async (c) => {
     assertActive(c, 'withdraw');
     return {
       patch: { status: 'Withdrawn', stage: 'Closure', withdraw_reason: reasonCode, ...SLA_STOPPED },
       event: 'complaint.withdrawn',
       data: { reason_code: reasonCode },
-      value: undefined,
     };
   });
 }
@@ -201,7 +232,7 @@ export async function delegate(
   const toEmail = normaliseEmail(input.to_email);
   if (!toEmail) throw new AppError('validation_failed', 'to_email is not a valid address');
   if (toEmail === actor.email) throw new AppError('validation_failed', 'cannot delegate a complaint to yourself');
-  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+  await changeStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'delegate');
     const patch: Partial<ComplaintsTable> = { delegated_to: toEmail };
     if (input.immediate_transfer) patch.consumer_id = (await findOrCreateConsumer(work.tx, toEmail, work.now)).id;
@@ -209,7 +240,6 @@ export async function delegate(
       patch,
       event: 'complaint.delegated',
       data: { to_email: toEmail, immediate_transfer: input.immediate_transfer },
-      value: undefined,
     };
   });
 }
@@ -326,15 +356,9 @@ export async function respondToSettlement(
   if (input.action === 'counter' && (input.counter_amount == null || !(input.counter_amount >= 0))) {
     throw new AppError('validation_failed', 'counter_amount is required to counter an offer');
   }
-  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+  await changeStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'respond to an offer on');
-    const offer = await work.tx
-      .selectFrom('settlement_offers')
-      .selectAll()
-      .where('id', '=', offerId)
-      .where('complaint_id', '=', c.escalatr_id)
-      .executeTakeFirst();
-    if (!offer) throw notFound(`settlement offer ${offerId}`);
+    const offer = await recordOf(work, 'settlement_offers', offerId, c, 'settlement offer');
     if (offer.status !== 'open') throw invalidTransition(`settlement offer ${offerId} was already ${offer.status}`);
     const status = input.action === 'accept' ? 'accepted' : input.action === 'reject' ? 'rejected' : 'countered';
     await work.tx
@@ -349,7 +373,7 @@ export async function respondToSettlement(
     const data: Record<string, unknown> = { action: input.action, offer_id: offerId };
     if (input.action === 'counter') data.counter_amount = input.counter_amount;
     const resumed = await resumeWindow(work.tx, c, work.now);
-    return { ...(resumed && { patch: resumed }), event: 'settlement.responded', data, value: undefined };
+    return { ...(resumed && { patch: resumed }), event: 'settlement.responded', data };
   });
 }
 
@@ -388,13 +412,7 @@ export async function answerFollowup(
 ): Promise<{ all_answered: boolean }> {
   return complaintStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'answer a follow-up on');
-    const followup = await work.tx
-      .selectFrom('followups')
-      .selectAll()
-      .where('id', '=', followupId)
-      .where('complaint_id', '=', c.escalatr_id)
-      .executeTakeFirst();
-    if (!followup) throw notFound(`follow-up ${followupId}`);
+    const followup = await recordOf(work, 'followups', followupId, c, 'follow-up');
     if (followup.answer !== null) throw invalidTransition(`follow-up ${followupId} is already answered`);
     await work.tx
       .updateTable('followups')
@@ -467,22 +485,16 @@ export async function fileAction(
   escalatrId: string,
   draftId: string,
 ): Promise<void> {
-  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
+  await changeStep(ctx, actor, escalatrId, async (c, work) => {
     assertActive(c, 'file an action on');
-    const draft = await work.tx
-      .selectFrom('action_drafts')
-      .selectAll()
-      .where('id', '=', draftId)
-      .where('complaint_id', '=', c.escalatr_id)
-      .executeTakeFirst();
-    if (!draft) throw notFound(`action draft ${draftId}`);
+    const draft = await recordOf(work, 'action_drafts', draftId, c, 'action draft');
     if (draft.status !== 'drafted') throw invalidTransition(`action draft ${draftId} is already ${draft.status}`);
     await work.tx
       .updateTable('action_drafts')
       .set({ status: 'filed', filed_at: work.now })
       .where('id', '=', draftId)
       .execute();
-    return { event: 'action.filed', data: { draft_id: draftId, action_id: draft.action_id }, value: undefined };
+    return { event: 'action.filed', data: { draft_id: draftId, action_id: draft.action_id } };
   });
 }
 
@@ -519,20 +531,14 @@ export async function markSocialPosted(
   escalatrId: string,
   draftId: string,
 ): Promise<void> {
-  await complaintStep(ctx, actor, escalatrId, async (c, work) => {
-    const draft = await work.tx
-      .selectFrom('social_drafts')
-      .selectAll()
-      .where('id', '=', draftId)
-      .where('complaint_id', '=', c.escalatr_id)
-      .executeTakeFirst();
-    if (!draft) throw notFound(`social draft ${draftId}`);
+  await changeStep(ctx, actor, escalatrId, async (c, work) => {
+    const draft = await recordOf(work, 'social_drafts', draftId, c, 'social draft');
     if (draft.status !== 'drafted') throw invalidTransition(`social draft ${draftId} is already posted`);
     await work.tx
       .updateTable('social_drafts')
       .set({ status: 'posted', posted_at: work.now })
       .where('id', '=', draftId)
       .execute();
-    return { event: 'social.posted', data: { draft_id: draftId, platform: draft.platform }, value: undefined };
+    return { event: 'social.posted', data: { draft_id: draftId, platform: draft.platform } };
   });
 }

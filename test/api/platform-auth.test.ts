@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { setCompanyPlan } from '../../src/domain/companies.js';
-import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
-import { call, expectError, file, get, session, tenant, type Tenant } from './platform-fixtures.js';
+import { bearer, type TestApp } from '../helpers/harness.js';
+import { call, expectError, file, get, session, tenant, type Tenant, appWithTenant } from './platform-fixtures.js';
 
 const BAD_KEY_BODY = {
   success: false,
@@ -27,8 +27,7 @@ describe('Platform API credentials', () => {
   let v: Tenant;
   let complaintId: string;
   beforeEach(async () => {
-    t = await createTestApp();
-    v = await tenant(t);
+    ({ t, v } = await appWithTenant());
     complaintId = await file(t, v);
   });
   afterEach(async () => t.close());
@@ -154,8 +153,7 @@ describe('API key management', () => {
   let t: TestApp;
   let v: Tenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    v = await tenant(t);
+    ({ t, v } = await appWithTenant());
   });
   afterEach(async () => t.close());
 
@@ -360,8 +358,7 @@ describe('rate limiting per API key', () => {
   let t: TestApp;
   let v: Tenant;
   beforeEach(async () => {
-    t = await createTestApp({ config: { rateLimitPerMin: 3 } });
-    v = await tenant(t);
+    ({ t, v } = await appWithTenant({ config: { rateLimitPerMin: 3 } }));
   });
   afterEach(async () => t.close());
 

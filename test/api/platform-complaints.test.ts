@@ -1,7 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getComplaintDetail } from '../../src/domain/complaints.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
-import { consumerStep, expectError, file, get, session, staffStep, tenant, type Tenant } from './platform-fixtures.js';
+import {
+  consumerStep,
+  expectError,
+  file,
+  get,
+  session,
+  staffStep,
+  tenant,
+  type Tenant,
+  appWithTenant,
+  expectInvalidQueries,
+} from './platform-fixtures.js';
 
 // The seed's list item, field for field and in order.
 const SEED_ITEM_FIELDS = [
@@ -53,8 +64,7 @@ describe('GET /api/v1/complaints', () => {
   let t: TestApp;
   let v: Tenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    v = await tenant(t);
+    ({ t, v } = await appWithTenant());
   });
   afterEach(async () => t.close());
 
@@ -200,12 +210,7 @@ describe('GET /api/v1/complaints', () => {
       ['sort=asc', 'sort'],
       ['status=Open&foo=bar', 'foo'],
     ];
-    for (const [qs, parameter] of cases) {
-      const r = await get(t, `/complaints?${qs}`, bearer(v.readKey));
-      expectError(r, 400, 'invalid_query');
-      expect(r.body.error.details, qs).toEqual({ parameter });
-      expect(r.body.error.message, qs).toContain(parameter);
-    }
+    await expectInvalidQueries(t, '/complaints', bearer(v.readKey), cases);
   });
 });
 
@@ -213,8 +218,7 @@ describe('GET /api/v1/complaints/{id}', () => {
   let t: TestApp;
   let v: Tenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    v = await tenant(t);
+    ({ t, v } = await appWithTenant());
   });
   afterEach(async () => t.close());
 

@@ -1,17 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { emitEvent } from '../../src/domain/events.js';
-import { bearer, createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
+import { bearer, dialectName, type TestApp } from '../helpers/harness.js';
 import {
   consumerStep,
   endpointRow,
   expectError,
+  appWithTenant,
   file,
   get,
   session,
   staffStep,
   tenant,
   type Tenant,
+  expectInvalidQueries,
 } from './platform-fixtures.js';
 
 const ROW_FIELDS = ['id', 'event', 'timestamp', 'data', 'delivery_status', 'deliveries'];
@@ -71,8 +73,7 @@ describe('GET /api/v1/events', () => {
   let t: TestApp;
   let v: Tenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    v = await tenant(t);
+    ({ t, v } = await appWithTenant());
   });
   afterEach(async () => t.close());
 
@@ -292,12 +293,7 @@ describe('GET /api/v1/events', () => {
       ['cursor=abc', 'cursor'],
       ['event=message.new&since=2026-01-01', 'since'],
     ];
-    for (const [qs, parameter] of cases) {
-      const r = await get(t, `/events?${qs}`, bearer(v.readKey));
-      expectError(r, 400, 'invalid_query');
-      expect(r.body.error.details, qs).toEqual({ parameter });
-      expect(r.body.error.message, qs).toContain(parameter);
-    }
+    await expectInvalidQueries(t, '/events', bearer(v.readKey), cases);
   });
 });
 
@@ -305,8 +301,7 @@ describe('GET /api/v1/events?after= (the cursor)', () => {
   let t: TestApp;
   let v: Tenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    v = await tenant(t);
+    ({ t, v } = await appWithTenant());
   });
   afterEach(async () => t.close());
 

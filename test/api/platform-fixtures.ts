@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions } from 'fastify';
+import { expect } from 'vitest';
 import { createApiKey } from '../../src/domain/api-keys.js';
 import { createCompany, type Plan } from '../../src/domain/companies.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { newId } from '../../src/ids.js';
 import { hashToken } from '../../src/security/tokens.js';
 import type { Role } from '../../src/domain/users.js';
-import { bearer, type TestApp } from '../helpers/harness.js';
+import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 
 /**
  * The Platform API tests' cast: a company with an admin key, a read key and a consumer. No owner login is made
@@ -24,6 +25,12 @@ export async function tenant(t: TestApp, code = 'VOLT', plan: Plan = 'profession
   return { company, adminKey, readKey, consumer, consumerToken };
 }
 export type Tenant = Awaited<ReturnType<typeof tenant>>;
+
+/** A fresh app with the VOLT tenant in it: how most describe blocks here start each test. */
+export async function appWithTenant(opts?: Parameters<typeof createTestApp>[0]): Promise<{ t: TestApp; v: Tenant }> {
+  const t = await createTestApp(opts);
+  return { t, v: await tenant(t) };
+}
 
 /**
  * A signed-in dashboard user, written the way the session store keeps it (the cookie's SHA-256 as the id), so these
@@ -173,5 +180,20 @@ export function expectError(a: Answer, status: number, code: string): void {
     typeof a.body?.error?.message !== 'string'
   ) {
     throw new Error(`expected ${status} ${code}, got ${a.status} ${JSON.stringify(a.body)}`);
+  }
+}
+
+/** Each query string is refused with 400 invalid_query naming the one parameter at fault. */
+export async function expectInvalidQueries(
+  t: TestApp,
+  path: string,
+  headers: Record<string, string>,
+  cases: [query: string, parameter: string][],
+): Promise<void> {
+  for (const [qs, parameter] of cases) {
+    const r = await get(t, `${path}?${qs}`, headers);
+    expectError(r, 400, 'invalid_query');
+    expect(r.body.error.details, qs).toEqual({ parameter });
+    expect(r.body.error.message, qs).toContain(parameter);
   }
 }

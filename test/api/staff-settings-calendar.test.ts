@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, bearer, type TestApp } from '../helpers/harness.js';
+import { bearer, type TestApp } from '../helpers/harness.js';
 import { session } from './platform-fixtures.js';
 import {
   call,
   expectError,
   fileComplaint,
   okData,
-  seedCompany,
   snapshot,
   staffApi,
   type Tenant,
+  twoCompanies,
+  type StaffApi,
 } from '../domain/complaint-fixtures.js';
 
 const allDay = [{ start: '00:00', end: '24:00' }];
@@ -28,16 +29,10 @@ const valid = {
 
 /** GET/PUT /api/v1/settings/calendar: the business hours SLA windows count in. */
 describe('Platform API: SLA calendar settings', () => {
-  let t: TestApp;
-  let tenant: Tenant;
-  let acme: Tenant;
-  let admin: ReturnType<typeof staffApi>;
+  let t: TestApp, tenant: Tenant, acme: Tenant, admin: StaffApi;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    tenant = await seedCompany(t);
-    acme = await seedCompany(t, { code: 'ACME' });
-    admin = staffApi(t, tenant.adminKey);
+    ({ t, tenant, acme, admin } = await twoCompanies());
   });
   afterAll(async () => t.close());
 

@@ -1,30 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACTION_WAIT_S, DEFAULT_SLA_WINDOWS_S } from '../../src/domain/sla.js';
-import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
+import { bearer, type TestApp } from '../helpers/harness.js';
 import {
   call,
   consumerApi,
   expectError,
   fileComplaint,
   okData,
-  seedCompany,
   snapshot,
   staffApi,
   type Tenant,
+  twoCompanies,
+  type StaffApi,
 } from '../domain/complaint-fixtures.js';
 
 /** GET/PUT /api/v1/settings/sla: the company's response window per level and its action wait. */
 describe('Platform API: SLA settings', () => {
-  let t: TestApp;
-  let tenant: Tenant;
-  let acme: Tenant;
-  let admin: ReturnType<typeof staffApi>;
+  let t: TestApp, tenant: Tenant, acme: Tenant, admin: StaffApi;
 
   beforeAll(async () => {
-    t = await createTestApp();
-    tenant = await seedCompany(t);
-    acme = await seedCompany(t, { code: 'ACME' });
-    admin = staffApi(t, tenant.adminKey);
+    ({ t, tenant, acme, admin } = await twoCompanies());
   });
   afterAll(async () => t.close());
 

@@ -5,7 +5,7 @@ import type { Database } from '../../src/storage/schema.js';
 import { createApiKey } from '../../src/domain/api-keys.js';
 import { createCompany, type Plan } from '../../src/domain/companies.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
-import { bearer, type TestApp } from '../helpers/harness.js';
+import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 
 /**
  * A company with an admin key, a read key and a consumer: seedTenant without the owner login, whose memory-hard
@@ -78,6 +78,26 @@ export function staffApi(t: TestApp, key: string) {
       }),
     get: (path: string) => call(t, { method: 'GET', url: `${PLATFORM}${path}`, headers: bearer(key) }),
   };
+}
+
+export type ConsumerApi = ReturnType<typeof consumerApi>;
+export type StaffApi = ReturnType<typeof staffApi>;
+
+/** A fresh app with one company, and API clients for its consumer and its admin key. */
+export async function companyScene(
+  opts?: Parameters<typeof createTestApp>[0],
+): Promise<{ t: TestApp; tenant: Tenant; consumer: ConsumerApi; staff: StaffApi }> {
+  const t = await createTestApp(opts);
+  const tenant = await seedCompany(t);
+  return { t, tenant, consumer: consumerApi(t, tenant.consumerToken), staff: staffApi(t, tenant.adminKey) };
+}
+
+/** A fresh app with the company under test (and its admin key's client) and a second one, ACME, to keep apart. */
+export async function twoCompanies(): Promise<{ t: TestApp; tenant: Tenant; acme: Tenant; admin: StaffApi }> {
+  const t = await createTestApp();
+  const tenant = await seedCompany(t);
+  const acme = await seedCompany(t, { code: 'ACME' });
+  return { t, tenant, acme, admin: staffApi(t, tenant.adminKey) };
 }
 
 export const complaintInput = (overrides: Record<string, unknown> = {}) => ({

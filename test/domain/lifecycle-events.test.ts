@@ -1,16 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/harness.js';
+import type { TestApp } from '../helpers/harness.js';
 import {
-  consumerApi,
   eventsOf,
   expectEnvelope,
   fileComplaint,
   okData,
-  seedCompany,
-  staffApi,
   type Answer,
   type StoredEvent,
   type Tenant,
+  companyScene,
+  type ConsumerApi,
+  type StaffApi,
 } from './complaint-fixtures.js';
 
 /**
@@ -18,17 +18,11 @@ import {
  * right name, the webhook envelope, and data carrying the complaint's state after the change plus the row's fields.
  */
 describe('each lifecycle step emits exactly its one event', () => {
-  let t: TestApp;
-  let tenant: Tenant;
+  let t: TestApp, tenant: Tenant, consumer: ConsumerApi, staff: StaffApi;
   let id: string;
-  let consumer: ReturnType<typeof consumerApi>;
-  let staff: ReturnType<typeof staffApi>;
 
   beforeEach(async () => {
-    t = await createTestApp();
-    tenant = await seedCompany(t);
-    consumer = consumerApi(t, tenant.consumerToken);
-    staff = staffApi(t, tenant.adminKey);
+    ({ t, tenant, consumer, staff } = await companyScene());
     id = await fileComplaint(t, tenant.consumerToken, { complaint_category: 'Banking', priority: 'critical' });
   });
   afterEach(async () => t.close());
@@ -47,6 +41,15 @@ describe('each lifecycle step emits exactly its one event', () => {
     return { event, data };
   }
 
+  /** What every event's data starts with: the complaint's state after the step (filed as Banking, critical). */
+  const stateAfter = (status = 'Open', escalation_level = 'L1') => ({
+    escalatr_id: id,
+    status,
+    escalation_level,
+    complaint_category: 'Banking',
+    priority: 'critical',
+  });
+
   async function state() {
     return okData(await consumer.get(`/complaints/${id}`));
   }
@@ -55,24 +58,14 @@ describe('each lifecycle step emits exactly its one event', () => {
     const [created] = await eventsOf(t.store.db, id);
     expectEnvelope(created);
     expect(created.name).toBe('complaint.created');
-    expect(created.body.data).toEqual({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
-    });
+    expect(created.body.data).toEqual(stateAfter());
   });
 
   it('complaint.escalated (manual) carries to_level and trigger', async () => {
     const { event, data } = await oneEvent(() => consumer.post(`/complaints/${id}/escalate`));
     expect(data.escalation_level).toBe('L2');
     expect(event.body.data).toEqual({
-      escalatr_id: id,
-      status: 'Escalated',
-      escalation_level: 'L2',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter('Escalated', 'L2'),
       to_level: 'L2',
       trigger: 'manual',
     });
@@ -82,11 +75,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     const claimed = await oneEvent(() => staff.post(`/complaints/${id}/claim`));
     expect(claimed.event.name).toBe('complaint.claimed');
     expect(claimed.event.body.data).toMatchObject({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       claimed_by: 'api-key:admin',
     });
     expect(claimed.data.claimed_by).toBe('api-key:admin');
@@ -94,11 +83,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     const released = await oneEvent(() => staff.post(`/complaints/${id}/release`));
     expect(released.event.name).toBe('complaint.released');
     expect(released.event.body.data).toMatchObject({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       released_by: 'api-key:admin',
     });
     expect(released.data.claimed_by).toBeNull();
@@ -112,11 +97,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(event.name).toBe('complaint.completed');
     expect(event.body.data).toMatchObject({
-      escalatr_id: id,
-      status: 'Escalated',
-      escalation_level: 'L2',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter('Escalated', 'L2'),
       resolution_notes: 'Replaced the compressor',
     });
     expect(data.stage).toBe('Closure');
@@ -151,11 +132,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(event.name).toBe('complaint.resolved');
     expect(event.body.data).toEqual({
-      escalatr_id: id,
-      status: 'Resolved',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter('Resolved'),
       resolution_type: 'refund',
       amount_recovered: 41000.5,
     });
@@ -173,11 +150,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(event.name).toBe('complaint.withdrawn');
     expect(event.body.data).toEqual({
-      escalatr_id: id,
-      status: 'Withdrawn',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter('Withdrawn'),
       reason_code: 'resolved_elsewhere',
     });
     expect(data.status).toBe('Withdrawn');
@@ -189,11 +162,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(event.name).toBe('complaint.delegated');
     expect(event.body.data).toEqual({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       to_email: 'bob@example.test',
       immediate_transfer: false,
     });
@@ -231,11 +200,7 @@ describe('each lifecycle step emits exactly its one event', () => {
       );
       expect(event.name).toBe('settlement.responded');
       expect(event.body.data).toMatchObject({
-        escalatr_id: id,
-        status: 'Open',
-        escalation_level: 'L1',
-        complaint_category: 'Banking',
-        priority: 'critical',
+        ...stateAfter(),
         action,
         offer_id: offer.offer_id,
       });
@@ -256,11 +221,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(event.name).toBe('message.new');
     expect(event.body.data).toEqual({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       message_id: data.message_id,
       directed_to: 'company',
     });
@@ -285,11 +246,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(event.name).toBe('evidence.uploaded');
     expect(event.body.data).toEqual({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       evidence_id: data.evidence_id,
       file_name: 'receipt.pdf',
     });
@@ -307,11 +264,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(a.event.name).toBe('followup.replied');
     expect(a.event.body.data).toMatchObject({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       all_answered: false,
     });
     const b = await oneEvent(() =>
@@ -329,11 +282,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     );
     expect(drafted.event.name).toBe('action.drafted');
     expect(drafted.event.body.data).toMatchObject({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       action_id: drafted.data.action_id,
       draft_id: drafted.data.draft_id,
     });
@@ -349,11 +298,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     const filed = await oneEvent(() => consumer.post(`/complaints/${id}/actions/${drafted.data.draft_id}/file`));
     expect(filed.event.name).toBe('action.filed');
     expect(filed.event.body.data).toMatchObject({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       draft_id: drafted.data.draft_id,
     });
   });
@@ -368,11 +313,7 @@ describe('each lifecycle step emits exactly its one event', () => {
     const { event } = await oneEvent(() => consumer.post(`/complaints/${id}/social/${draft.draft_id}/posted`));
     expect(event.name).toBe('social.posted');
     expect(event.body.data).toMatchObject({
-      escalatr_id: id,
-      status: 'Open',
-      escalation_level: 'L1',
-      complaint_category: 'Banking',
-      priority: 'critical',
+      ...stateAfter(),
       draft_id: draft.draft_id,
     });
   });

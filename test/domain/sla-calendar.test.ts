@@ -1,15 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlaScheduler } from '../../src/domain/sla-scheduler.js';
-import { createTestApp, type TestApp } from '../helpers/harness.js';
+import type { TestApp } from '../helpers/harness.js';
 import {
-  consumerApi,
   eventsOf,
   expectEnvelope,
   fileComplaint,
   okData,
-  seedCompany,
-  staffApi,
   type Tenant,
+  companyScene,
+  type ConsumerApi,
+  type StaffApi,
 } from './complaint-fixtures.js';
 
 const HOUR = 3600_000;
@@ -29,16 +29,10 @@ const weekdays = {
  * the pause while the company waits on the consumer.
  */
 describe('SLA calendars', () => {
-  let t: TestApp;
-  let tenant: Tenant;
-  let consumer: ReturnType<typeof consumerApi>;
-  let staff: ReturnType<typeof staffApi>;
+  let t: TestApp, tenant: Tenant, consumer: ConsumerApi, staff: StaffApi;
 
   beforeEach(async () => {
-    t = await createTestApp();
-    tenant = await seedCompany(t);
-    consumer = consumerApi(t, tenant.consumerToken);
-    staff = staffApi(t, tenant.adminKey);
+    ({ t, tenant, consumer, staff } = await companyScene());
   });
   afterEach(async () => t.close());
 

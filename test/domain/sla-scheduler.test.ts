@@ -1,32 +1,27 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../helpers/harness.js';
+import type { TestApp } from '../helpers/harness.js';
 import { setSlaSettings } from '../../src/domain/sla.js';
 import {
-  consumerApi,
   countEvents,
   eventsOf,
   expectEnvelope,
   fileComplaint,
   okData,
   seedCompany,
-  staffApi,
   type Tenant,
+  companyScene,
+  type ConsumerApi,
+  type StaffApi,
 } from './complaint-fixtures.js';
 
 const HOUR = 3600_000;
 
 /** The SLA scheduler, driven by a manual clock: windows, what stops them, company settings, action waits. */
 describe('SLA scheduler', () => {
-  let t: TestApp;
-  let tenant: Tenant;
-  let consumer: ReturnType<typeof consumerApi>;
-  let staff: ReturnType<typeof staffApi>;
+  let t: TestApp, tenant: Tenant, consumer: ConsumerApi, staff: StaffApi;
 
   beforeEach(async () => {
-    t = await createTestApp();
-    tenant = await seedCompany(t);
-    consumer = consumerApi(t, tenant.consumerToken);
-    staff = staffApi(t, tenant.adminKey);
+    ({ t, tenant, consumer, staff } = await companyScene());
   });
   afterEach(async () => t.close());
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, dialectName, seedTenant, type TestApp } from '../helpers/harness.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { dialectName, type TestApp } from '../helpers/harness.js';
+import type { Receiver } from '../helpers/receiver.js';
 import type { DomainContext } from '../../src/domain/context.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
@@ -11,27 +11,19 @@ import {
   postFeedback,
   processorFor,
   record,
-  shieldWorker,
+  startShieldScene,
+  stopShieldScene,
+  type ShieldTenant,
 } from './shield-helpers.js';
 
 const MEDIUM = 'I have contacted you three times and nobody answers. I want to speak to a manager.';
 
 describe('which feedback raises alerts', () => {
-  let t: TestApp;
-  let rx: Receiver;
-  let w: RunningWorker;
-  let tenant: Awaited<ReturnType<typeof seedTenant>>;
+  let t: TestApp, rx: Receiver, w: RunningWorker, tenant: ShieldTenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    tenant = await seedTenant(t);
-    rx = await startReceiver();
-    w = await shieldWorker(t);
+    ({ t, tenant, rx, w } = await startShieldScene());
   });
-  afterEach(async () => {
-    await w.stop();
-    await rx.close();
-    await t.close();
-  });
+  afterEach(async () => stopShieldScene({ t, rx, w }));
 
   const alerts = () => t.store.db.selectFrom('events').select(['body']).where('name', '=', 'shield.alert').execute();
   const hook = (tag: string) => [{ type: 'webhook', url: `${rx.url}?a=${tag}` }];

@@ -1,26 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import type { Receiver } from '../helpers/receiver.js';
 import { decodeQp, startSmtp } from '../helpers/smtp.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
-import { createAutomationOk, EXTREME, postFeedback, processorFor, record, shieldWorker } from './shield-helpers.js';
+import {
+  createAutomationOk,
+  EXTREME,
+  postFeedback,
+  processorFor,
+  record,
+  shieldWorker,
+  startShieldScene,
+  stopShieldScene,
+  type ShieldTenant,
+} from './shield-helpers.js';
 
 describe('shield alerts to Slack', () => {
-  let t: TestApp;
-  let rx: Receiver;
-  let w: RunningWorker;
-  let tenant: Awaited<ReturnType<typeof seedTenant>>;
+  let t: TestApp, rx: Receiver, w: RunningWorker, tenant: ShieldTenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    tenant = await seedTenant(t);
-    rx = await startReceiver();
-    w = await shieldWorker(t);
+    ({ t, tenant, rx, w } = await startShieldScene());
   });
-  afterEach(async () => {
-    await w.stop();
-    await rx.close();
-    await t.close();
-  });
+  afterEach(async () => stopShieldScene({ t, rx, w }));
 
   it('posts a Block Kit message with the level, excerpt, source and a link to the record', async () => {
     await createAutomationOk(t, tenant.adminKey, { destinations: [{ type: 'slack', url: rx.url }] });

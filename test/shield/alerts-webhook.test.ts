@@ -1,29 +1,28 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import type { TestApp } from '../helpers/harness.js';
+import type { Receiver } from '../helpers/receiver.js';
 import { addEndpoint } from '../helpers/webhooks.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
-import { createAutomationOk, EXTREME, postFeedback, processorFor, record, shieldWorker } from './shield-helpers.js';
+import {
+  createAutomationOk,
+  EXTREME,
+  postFeedback,
+  processorFor,
+  record,
+  startShieldScene,
+  stopShieldScene,
+  type ShieldTenant,
+} from './shield-helpers.js';
 
 describe('shield alerts to webhook destinations', () => {
-  let t: TestApp;
-  let rx: Receiver;
-  let w: RunningWorker;
-  let tenant: Awaited<ReturnType<typeof seedTenant>>;
+  let t: TestApp, rx: Receiver, w: RunningWorker, tenant: ShieldTenant;
 
   beforeEach(async () => {
     // Endpoint deliveries carry Standard Webhooks timestamps; real time keeps them plausible.
-    t = await createTestApp({ clock: new ManualClock(Date.UTC(2026, 5, 27, 11, 59, 0)) });
-    tenant = await seedTenant(t);
-    rx = await startReceiver();
-    w = await shieldWorker(t);
+    ({ t, tenant, rx, w } = await startShieldScene({ clock: new ManualClock(Date.UTC(2026, 5, 27, 11, 59, 0)) }));
   });
-  afterEach(async () => {
-    await w.stop();
-    await rx.close();
-    await t.close();
-  });
+  afterEach(async () => stopShieldScene({ t, rx, w }));
 
   it('POSTs the seed payload with the seed headers and each auth option', async () => {
     const auths = [

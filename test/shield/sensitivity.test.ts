@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import type { TestApp } from '../helpers/harness.js';
+import type { Receiver } from '../helpers/receiver.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 import {
   createAutomationOk,
@@ -9,28 +9,20 @@ import {
   postFeedback,
   processorFor,
   record,
-  shieldWorker,
+  startShieldScene,
+  stopShieldScene,
+  type ShieldTenant,
 } from './shield-helpers.js';
 
 // The model puts this just below "medium" at the balanced and conservative settings and above it at the sensitive one.
 const BORDERLINE = 'Still waiting on the refund you promised.';
 
 describe('automation sensitivity', () => {
-  let t: TestApp;
-  let rx: Receiver;
-  let w: RunningWorker;
-  let tenant: Awaited<ReturnType<typeof seedTenant>>;
+  let t: TestApp, rx: Receiver, w: RunningWorker, tenant: ShieldTenant;
   beforeEach(async () => {
-    t = await createTestApp();
-    tenant = await seedTenant(t);
-    rx = await startReceiver();
-    w = await shieldWorker(t);
+    ({ t, tenant, rx, w } = await startShieldScene());
   });
-  afterEach(async () => {
-    await w.stop();
-    await rx.close();
-    await t.close();
-  });
+  afterEach(async () => stopShieldScene({ t, rx, w }));
 
   it('defaults to balanced, refuses an unknown value, and is shown with its expected precision and recall', async () => {
     const made = await createAutomationOk(t, tenant.adminKey, { name: 'd', filter: { min_level: 'high' } });

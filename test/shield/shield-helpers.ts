@@ -1,4 +1,5 @@
-import { bearer, type TestApp } from '../helpers/harness.js';
+import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { startWorkerFor } from '../helpers/webhooks.js';
 import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
@@ -14,6 +15,29 @@ export async function shieldWorker(t: TestApp): Promise<RunningWorker> {
     autoStart: false,
     targets: deliveryTargets(),
   });
+}
+
+export type ShieldTenant = Awaited<ReturnType<typeof seedTenant>>;
+
+/** What most Shield tests start from: an app with one tenant, a receiver for the alerts, and the Shield worker. */
+export interface ShieldScene {
+  t: TestApp;
+  tenant: ShieldTenant;
+  rx: Receiver;
+  w: RunningWorker;
+}
+
+export async function startShieldScene(opts?: Parameters<typeof createTestApp>[0]): Promise<ShieldScene> {
+  const t = await createTestApp(opts);
+  const tenant = await seedTenant(t);
+  const rx = await startReceiver();
+  return { t, tenant, rx, w: await shieldWorker(t) };
+}
+
+export async function stopShieldScene({ t, rx, w }: Omit<ShieldScene, 'tenant'>): Promise<void> {
+  await w.stop();
+  await rx.close();
+  await t.close();
 }
 
 export const processorFor = (t: TestApp) => new ShieldProcessor(t.app.ctx);

@@ -1,6 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, onSessionLost, setCsrfToken } from './api';
+import { Boot } from './components/Boot';
 import { Layout } from './components/Layout';
+import { Redirect } from './components/Redirect';
 import { ComplaintDetailPage } from './pages/ComplaintDetail';
 import { ComplaintsPage } from './pages/Complaints';
 import { FeedbackRecordPage } from './pages/FeedbackRecord';
@@ -12,8 +12,7 @@ import { RetentionPage } from './pages/Retention';
 import { SlaCalendarPage } from './pages/SlaCalendar';
 import { navigate, useLocation } from './router';
 import { SessionContext, type Session } from './session';
-
-type State = { kind: 'loading' } | { kind: 'signed-out'; expired?: boolean } | { kind: 'signed-in'; session: Session };
+import { useSignedIn } from './signed-in';
 
 function safeNext(next: string | null): string {
   // Only same-site paths: `?next=//evil.example` must not become an open redirect.
@@ -21,42 +20,14 @@ function safeNext(next: string | null): string {
 }
 
 export function App() {
-  const [state, setState] = useState<State>({ kind: 'loading' });
+  const { state, signedIn, signOut } = useSignedIn<Session>({
+    sessionUrl: '/api/session',
+    logoutUrl: '/api/session/logout',
+    afterSignOut: '/login',
+  });
   const loc = useLocation();
 
-  const signedIn = (session: Session) => {
-    setCsrfToken(session.csrf_token);
-    setState({ kind: 'signed-in', session });
-  };
-
-  useEffect(() => {
-    onSessionLost(() => {
-      setCsrfToken(null);
-      setState({ kind: 'signed-out', expired: true });
-    });
-    api
-      .get<Session>('/api/session')
-      .then(signedIn)
-      .catch(() => setState({ kind: 'signed-out' }));
-  }, []);
-
-  const signOut = async () => {
-    try {
-      await api.post('/api/session/logout');
-    } finally {
-      setCsrfToken(null);
-      setState({ kind: 'signed-out' });
-      navigate('/login');
-    }
-  };
-
-  if (state.kind === 'loading') {
-    return (
-      <div class="boot" role="status">
-        Loading…
-      </div>
-    );
-  }
+  if (state.kind === 'loading') return <Boot />;
 
   if (state.kind === 'signed-out') {
     return (
@@ -91,11 +62,6 @@ function safeDecode(segment: string): string | null {
   } catch {
     return null;
   }
-}
-
-function Redirect({ to }: { to: string }) {
-  useEffect(() => navigate(to, { replace: true }), [to]);
-  return null;
 }
 
 function Routes() {

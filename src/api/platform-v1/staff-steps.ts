@@ -64,24 +64,22 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
     const detail = (request: FastifyRequest, id: string) =>
       getComplaintDetail(ctx.store.db, scope(request), id, ctx.clock.now());
 
-    app.post(
-      '/complaints/:id/claim',
-      {
-        onRequest: work,
-        config: { errors: stepErrors },
-        schema: {
-          tags,
-          summary: 'Claim a complaint',
-          description: claimInfo,
-          params: EscalatrIdParam,
-          response: { 200: Detail },
+    // Claim and release take no body and answer the complaint as it then is.
+    const ownershipStep = (step: 'claim' | 'release', summary: string, description: string) =>
+      app.post(
+        `/complaints/:id/${step}`,
+        {
+          onRequest: work,
+          config: { errors: stepErrors },
+          schema: { tags, summary, description, params: EscalatrIdParam, response: { 200: Detail } },
         },
-      },
-      async (request) => {
-        await steps.claim(ctx, staffActor(request), request.params.id);
-        return ok(await detail(request, request.params.id));
-      },
-    );
+        async (request) => {
+          await steps[step](ctx, staffActor(request), request.params.id);
+          return ok(await detail(request, request.params.id));
+        },
+      );
+
+    ownershipStep('claim', 'Claim a complaint', claimInfo);
 
     app.post(
       '/complaints/:id/assign',
@@ -110,24 +108,7 @@ export function staffStepRoutes({ ctx }: RouteDeps) {
       },
     );
 
-    app.post(
-      '/complaints/:id/release',
-      {
-        onRequest: work,
-        config: { errors: stepErrors },
-        schema: {
-          tags,
-          summary: 'Release a claim',
-          description: releaseInfo,
-          params: EscalatrIdParam,
-          response: { 200: Detail },
-        },
-      },
-      async (request) => {
-        await steps.release(ctx, staffActor(request), request.params.id);
-        return ok(await detail(request, request.params.id));
-      },
-    );
+    ownershipStep('release', 'Release a claim', releaseInfo);
 
     app.post(
       '/complaints/:id/complete',

@@ -1,13 +1,14 @@
-import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { Badge } from '../components/Badge';
 import { TextArea, TextField } from '../components/Field';
-import { Notice, Outcome } from '../components/Notice';
+import { Loaded } from '../components/Loaded';
+import { Outcome } from '../components/Notice';
 import { formatDate, formatMoney } from '../format';
 import type { Async } from '../hooks';
 import { useAction } from '../hooks';
 import type { ComplaintDetail, Followup, Message, SettlementOffer } from '../types';
+import { MessageThread } from './MessageThread';
 
 interface SectionProps<T> {
   complaint: ComplaintDetail;
@@ -19,73 +20,23 @@ interface SectionProps<T> {
 const base = (c: ComplaintDetail) => `/api/v1/complaints/${encodeURIComponent(c.escalatr_id)}`;
 const active = (c: ComplaintDetail) => c.status === 'Open' || c.status === 'Escalated';
 
-function Loading<T>({
-  items,
-  empty,
-  children,
-}: {
-  items: Async<T[]>;
-  empty: string;
-  children: (list: T[]) => ComponentChildren;
-}) {
-  if (items.error) return <Notice kind="error">{items.error}</Notice>;
-  if (!items.data) return <p class="muted">Loading…</p>;
-  if (items.data.length === 0) return <p class="muted">{empty}</p>;
-  return <>{children(items.data)}</>;
-}
-
 export function MessagesSection({ complaint, items, canWrite, onChanged }: SectionProps<Message>) {
-  const [body, setBody] = useState('');
-  const [invalid, setInvalid] = useState<string | null>(null);
-  const action = useAction();
-  const send = async (e: Event) => {
-    e.preventDefault();
-    if (!body.trim()) return setInvalid('Write a message first.');
-    setInvalid(null);
-    const done = await action.run(() => api.post(`${base(complaint)}/messages`, { body: body.trim() }), 'Reply sent.');
-    if (done !== undefined) {
-      setBody('');
-      onChanged();
-    }
-  };
   return (
-    <section class="card" aria-labelledby="messages-title">
-      <h2 id="messages-title">Messages</h2>
-      <Loading items={items} empty="No messages yet.">
-        {(list) => (
-          <ul class="messages">
-            {[...list]
-              .sort((a, b) => a.created_at.localeCompare(b.created_at))
-              .map((m) => (
-                <li key={m.id} class={`message ${m.author_kind === 'staff' ? 'from-staff' : 'from-consumer'}`}>
-                  <div class="muted small">
-                    {m.author ?? (m.author_kind === 'staff' ? 'Staff' : 'Consumer')} · {formatDate(m.created_at)}
-                  </div>
-                  <p>{m.body}</p>
-                </li>
-              ))}
-          </ul>
-        )}
-      </Loading>
-      {canWrite && active(complaint) && (
-        <form onSubmit={send} class="stack">
-          <TextArea
-            label="Reply to the consumer"
-            value={body}
-            onValue={setBody}
-            rows={3}
-            maxLength={10000}
-            error={invalid}
-          />
-          <div>
-            <button type="submit" class="btn btn-primary" disabled={action.busy}>
-              Send reply
-            </button>
-          </div>
-          <Outcome error={action.error} success={action.success} />
-        </form>
-      )}
-    </section>
+    <MessageThread
+      items={items}
+      author={(m) => m.author ?? (m.author_kind === 'staff' ? 'Staff' : 'Consumer')}
+      reply={
+        canWrite && active(complaint)
+          ? {
+              path: `${base(complaint)}/messages`,
+              label: 'Reply to the consumer',
+              button: 'Send reply',
+              sent: 'Reply sent.',
+              onSent: onChanged,
+            }
+          : null
+      }
+    />
   );
 }
 
@@ -123,7 +74,7 @@ export function SettlementsSection({ complaint, items, canWrite, onChanged }: Se
   return (
     <section class="card" aria-labelledby="settlements-title">
       <h2 id="settlements-title">Settlement offers</h2>
-      <Loading items={items} empty="No offers made.">
+      <Loaded items={items} empty="No offers made.">
         {(list) => (
           <ul class="plain-list">
             {list.map((o) => (
@@ -141,7 +92,7 @@ export function SettlementsSection({ complaint, items, canWrite, onChanged }: Se
             ))}
           </ul>
         )}
-      </Loading>
+      </Loaded>
       {canWrite && active(complaint) && (
         <form onSubmit={offer} class="stack">
           <div class="grid-2">
@@ -197,7 +148,7 @@ export function FollowupsSection({ complaint, items, canWrite, onChanged }: Sect
   return (
     <section class="card" aria-labelledby="followups-title">
       <h2 id="followups-title">Follow-up questions</h2>
-      <Loading items={items} empty="No follow-up questions asked.">
+      <Loaded items={items} empty="No follow-up questions asked.">
         {(list) => (
           <ul class="plain-list">
             {list.map((f) => (
@@ -212,7 +163,7 @@ export function FollowupsSection({ complaint, items, canWrite, onChanged }: Sect
             ))}
           </ul>
         )}
-      </Loading>
+      </Loaded>
       {canWrite && active(complaint) && (
         <form onSubmit={ask} class="stack">
           <TextField

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { BrandMark } from './Brand';
+import { SignOutButton } from './SignOutButton';
 import { capitalise } from '../format';
 import { Link, useLocation } from '../router';
 import { useSession } from '../session';
@@ -18,7 +19,6 @@ const NAV = [
 export function Layout({ children }: { children: ComponentChildren }) {
   const { session, signOut } = useSession();
   const { path } = useLocation();
-  const [signingOut, setSigningOut] = useState(false);
   return (
     <div class="shell">
       <a class="skip-link" href="#main">
@@ -26,10 +26,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
       </a>
       <header class="topbar">
         <Link href="/complaints" class="brand" aria-label="Escalatr home">
-          <span class="brand-mark" aria-hidden="true">
-            E
-          </span>
-          Escalatr
+          <BrandMark />
         </Link>
         <div class="company">
           <span class="company-name">{session.company.name}</span>
@@ -40,17 +37,7 @@ export function Layout({ children }: { children: ComponentChildren }) {
         <div class="user">
           <span class="user-email">{session.user.email}</span>
           <span class="muted">· {capitalise(session.user.role)}</span>
-          <button
-            type="button"
-            class="btn btn-quiet"
-            disabled={signingOut}
-            onClick={async () => {
-              setSigningOut(true);
-              await signOut();
-            }}
-          >
-            Sign out
-          </button>
+          <SignOutButton signOut={signOut} />
         </div>
       </header>
       <div class="frame">

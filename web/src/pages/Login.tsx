@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, errorMessage } from '../api';
 import { TextField } from '../components/Field';
 import { Notice } from '../components/Notice';
+import { SignInCard } from '../components/SignInCard';
 import type { Session } from '../session';
 
 export function LoginPage({ onSignedIn, expired }: { onSignedIn: (s: Session) => void; expired?: boolean }) {
@@ -9,11 +10,6 @@ export function LoginPage({ onSignedIn, expired }: { onSignedIn: (s: Session) =>
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
-    document.title = 'Sign in · Escalatr';
-    heading.current?.focus();
-  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -32,34 +28,23 @@ export function LoginPage({ onSignedIn, expired }: { onSignedIn: (s: Session) =>
   };
 
   return (
-    <main class="login">
-      <div class="login-card">
-        <div class="brand big">
-          <span class="brand-mark" aria-hidden="true">
-            E
-          </span>
-          Escalatr
-        </div>
-        <h1 ref={heading} tabIndex={-1}>
-          Sign in to your dashboard
-        </h1>
-        {expired && <Notice kind="info">Your session ended. Sign in again to continue.</Notice>}
-        <form onSubmit={submit} noValidate>
-          <TextField label="Email" type="email" autoComplete="username" value={email} onValue={setEmail} required />
-          <TextField
-            label="Password"
-            type="password"
-            autoComplete="current-password"
-            value={password}
-            onValue={setPassword}
-            required
-          />
-          {error && <Notice kind="error">{error}</Notice>}
-          <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
-            {busy ? 'Signing in…' : 'Sign in'}
-          </button>
-        </form>
-      </div>
-    </main>
+    <SignInCard heading="Sign in to your dashboard">
+      {expired && <Notice kind="info">Your session ended. Sign in again to continue.</Notice>}
+      <form onSubmit={submit} noValidate>
+        <TextField label="Email" type="email" autoComplete="username" value={email} onValue={setEmail} required />
+        <TextField
+          label="Password"
+          type="password"
+          autoComplete="current-password"
+          value={password}
+          onValue={setPassword}
+          required
+        />
+        {error && <Notice kind="error">{error}</Notice>}
+        <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </SignInCard>
   );
 }

@@ -1,6 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, onSessionLost, setCsrfToken } from '../api';
+import { Boot } from '../components/Boot';
+import { Redirect } from '../components/Redirect';
 import { Link, navigate, useLocation } from '../router';
+import { useSignedIn } from '../signed-in';
 import { PortalLayout } from './PortalLayout';
 import { ComplaintPage } from './pages/ComplaintPage';
 import { FollowLinkPage } from './pages/FollowLink';
@@ -9,41 +10,16 @@ import { NewComplaintPage } from './pages/NewComplaint';
 import { SignInPage } from './pages/SignIn';
 import { complaintsPath, newComplaintPath, PORTAL, PortalSessionContext, type PortalSession } from './session';
 
-type State =
-  { kind: 'loading' } | { kind: 'signed-out'; expired?: boolean } | { kind: 'signed-in'; session: PortalSession };
-
 /** The consumer portal: sign in with a one-time link, then file and follow complaints. */
 export function PortalApp() {
-  const [state, setState] = useState<State>({ kind: 'loading' });
   const { path } = useLocation();
-
-  const signedIn = (session: PortalSession) => {
-    setCsrfToken(session.csrf_token);
-    setState({ kind: 'signed-in', session });
-  };
-
-  useEffect(() => {
-    onSessionLost(() => {
-      setCsrfToken(null);
-      setState({ kind: 'signed-out', expired: true });
-    });
+  const { state, signedIn, signOut } = useSignedIn<PortalSession>({
+    sessionUrl: '/api/consumer/session',
+    logoutUrl: '/api/consumer/session/logout',
+    afterSignOut: PORTAL,
     // A sign-in link opens its own page, which makes the session; there is nothing to ask before it.
-    if (path.startsWith(`${PORTAL}/sign-in`)) return setState({ kind: 'signed-out' });
-    api
-      .get<PortalSession>('/api/consumer/session')
-      .then(signedIn)
-      .catch(() => setState({ kind: 'signed-out' }));
-  }, []);
-
-  const signOut = async () => {
-    try {
-      await api.post('/api/consumer/session/logout');
-    } finally {
-      setCsrfToken(null);
-      setState({ kind: 'signed-out' });
-      navigate(PORTAL);
-    }
-  };
+    skipLookup: path.startsWith(`${PORTAL}/sign-in`),
+  });
 
   if (path.startsWith(`${PORTAL}/sign-in`)) {
     return (
@@ -55,13 +31,7 @@ export function PortalApp() {
       />
     );
   }
-  if (state.kind === 'loading') {
-    return (
-      <div class="boot" role="status">
-        Loading…
-      </div>
-    );
-  }
+  if (state.kind === 'loading') return <Boot />;
   if (state.kind === 'signed-out') return <SignInPage expired={state.expired} />;
   return (
     <PortalSessionContext.Provider value={{ session: state.session, signOut }}>
@@ -70,11 +40,6 @@ export function PortalApp() {
       </PortalLayout>
     </PortalSessionContext.Provider>
   );
-}
-
-function Redirect({ to }: { to: string }) {
-  useEffect(() => navigate(to, { replace: true }), [to]);
-  return null;
 }
 
 function Routes() {

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { BrandMark } from '../components/Brand';
+import { SignOutButton } from '../components/SignOutButton';
 import { Link, useLocation } from '../router';
 import { complaintsPath, newComplaintPath, usePortalSession } from './session';
 
@@ -7,7 +8,6 @@ import { complaintsPath, newComplaintPath, usePortalSession } from './session';
 export function PortalLayout({ children }: { children: ComponentChildren }) {
   const { session, signOut } = usePortalSession();
   const { path } = useLocation();
-  const [signingOut, setSigningOut] = useState(false);
   const onNew = path.startsWith(newComplaintPath);
   return (
     <div class="shell portal">
@@ -16,24 +16,11 @@ export function PortalLayout({ children }: { children: ComponentChildren }) {
       </a>
       <header class="topbar portal-topbar">
         <Link href={complaintsPath} class="brand" aria-label="Escalatr: your complaints">
-          <span class="brand-mark" aria-hidden="true">
-            E
-          </span>
-          Escalatr
+          <BrandMark />
         </Link>
         <div class="user">
           <span class="user-email">{session.consumer.email}</span>
-          <button
-            type="button"
-            class="btn btn-quiet"
-            disabled={signingOut}
-            onClick={async () => {
-              setSigningOut(true);
-              await signOut();
-            }}
-          >
-            Sign out
-          </button>
+          <SignOutButton signOut={signOut} />
         </div>
       </header>
       <nav class="portal-nav" aria-label="Sections">

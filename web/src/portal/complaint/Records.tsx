@@ -1,13 +1,14 @@
-import type { ComponentChildren } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import { api } from '../../api';
 import { Badge } from '../../components/Badge';
 import { TextArea, TextField } from '../../components/Field';
-import { Notice, Outcome } from '../../components/Notice';
+import { Loaded } from '../../components/Loaded';
+import { Outcome } from '../../components/Notice';
 import { formatDate, formatMoney } from '../../format';
 import type { Async } from '../../hooks';
 import { useAction } from '../../hooks';
 import type { ComplaintDetail, Evidence, Followup, Message, SettlementOffer } from '../../types';
+import { MessageThread } from '../../complaint/MessageThread';
 import { consumerApi } from '../session';
 
 interface SectionProps<T> {
@@ -18,21 +19,6 @@ interface SectionProps<T> {
 
 /** Messages, evidence, offers and questions are accepted in every state but Resolved and Withdrawn. */
 const open = (c: ComplaintDetail) => c.awaiting !== null;
-
-function Loaded<T>({
-  items,
-  empty,
-  children,
-}: {
-  items: Async<T[]>;
-  empty: string;
-  children: (list: T[]) => ComponentChildren;
-}) {
-  if (items.error) return <Notice kind="error">{items.error}</Notice>;
-  if (!items.data) return <p class="muted">Loading…</p>;
-  if (items.data.length === 0) return <p class="muted">{empty}</p>;
-  return <>{children(items.data)}</>;
-}
 
 /** Questions the company asked; each unanswered one has its own answer form. */
 export function FollowupsSection({ complaint, items, onChanged }: SectionProps<Followup>) {
@@ -196,58 +182,22 @@ function OfferResponse({
 
 /** The conversation with the company, oldest first, and a box to write in. */
 export function MessagesSection({ complaint, items, onChanged }: SectionProps<Message>) {
-  const [body, setBody] = useState('');
-  const [invalid, setInvalid] = useState<string | null>(null);
-  const action = useAction();
-  const send = async (e: Event) => {
-    e.preventDefault();
-    if (!body.trim()) return setInvalid('Write a message first.');
-    setInvalid(null);
-    const done = await action.run(
-      () => api.post(`${consumerApi(complaint.escalatr_id)}/messages`, { body: body.trim() }),
-      'Message sent.',
-    );
-    if (done !== undefined) {
-      setBody('');
-      onChanged();
-    }
-  };
   return (
-    <section class="card" aria-labelledby="messages-title">
-      <h2 id="messages-title">Messages</h2>
-      <Loaded items={items} empty="No messages yet.">
-        {(list) => (
-          <ul class="messages">
-            {list.map((m) => (
-              <li key={m.id} class={`message ${m.author_kind === 'staff' ? 'from-staff' : 'from-consumer'}`}>
-                <div class="muted small">
-                  {m.author_kind === 'staff' ? 'The company' : 'You'} · {formatDate(m.created_at)}
-                </div>
-                <p>{m.body}</p>
-              </li>
-            ))}
-          </ul>
-        )}
-      </Loaded>
-      {open(complaint) && (
-        <form noValidate onSubmit={send} class="stack">
-          <TextArea
-            label="Message to the company"
-            value={body}
-            onValue={setBody}
-            rows={3}
-            maxLength={10000}
-            error={invalid}
-          />
-          <div>
-            <button type="submit" class="btn btn-primary" disabled={action.busy}>
-              Send message
-            </button>
-          </div>
-          <Outcome error={action.error} success={action.success} />
-        </form>
-      )}
-    </section>
+    <MessageThread
+      items={items}
+      author={(m) => (m.author_kind === 'staff' ? 'The company' : 'You')}
+      reply={
+        open(complaint)
+          ? {
+              path: `${consumerApi(complaint.escalatr_id)}/messages`,
+              label: 'Message to the company',
+              button: 'Send message',
+              sent: 'Message sent.',
+              onSent: onChanged,
+            }
+          : null
+      }
+    />
   );
 }
 

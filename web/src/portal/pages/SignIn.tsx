@@ -1,7 +1,8 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, errorMessage } from '../../api';
 import { TextField } from '../../components/Field';
 import { Notice } from '../../components/Notice';
+import { SignInCard } from '../../components/SignInCard';
 
 /**
  * Asks for a one-time sign-in link. The answer is the same whether or not the address has complaints here, so the
@@ -13,11 +14,6 @@ export function SignInPage({ expired, notice }: { expired?: boolean; notice?: st
   const [error, setError] = useState<string | null>(null);
   const [sentTo, setSentTo] = useState<{ email: string; minutes: number } | null>(null);
   const [busy, setBusy] = useState(false);
-  const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => {
-    document.title = 'Sign in · Escalatr';
-    heading.current?.focus();
-  }, []);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -40,51 +36,40 @@ export function SignInPage({ expired, notice }: { expired?: boolean; notice?: st
   };
 
   return (
-    <main class="login">
-      <div class="login-card">
-        <div class="brand big">
-          <span class="brand-mark" aria-hidden="true">
-            E
-          </span>
-          Escalatr
+    <SignInCard heading="Follow your complaints">
+      {expired && <Notice kind="info">Your session ended. Ask for a new sign-in link to continue.</Notice>}
+      {notice && <Notice kind="error">{notice}</Notice>}
+      {sentTo ? (
+        <div class="stack">
+          <Notice kind="success" title="Check your email">
+            We sent a sign-in link to <strong>{sentTo.email}</strong>. It works once, within {sentTo.minutes} minutes.
+          </Notice>
+          <button type="button" class="btn btn-block" onClick={() => setSentTo(null)}>
+            Use another address
+          </button>
         </div>
-        <h1 ref={heading} tabIndex={-1}>
-          Follow your complaints
-        </h1>
-        {expired && <Notice kind="info">Your session ended. Ask for a new sign-in link to continue.</Notice>}
-        {notice && <Notice kind="error">{notice}</Notice>}
-        {sentTo ? (
-          <div class="stack">
-            <Notice kind="success" title="Check your email">
-              We sent a sign-in link to <strong>{sentTo.email}</strong>. It works once, within {sentTo.minutes} minutes.
-            </Notice>
-            <button type="button" class="btn btn-block" onClick={() => setSentTo(null)}>
-              Use another address
-            </button>
-          </div>
-        ) : (
-          <form onSubmit={submit} noValidate>
-            <p class="muted">
-              File a complaint against a company and follow it to the end. We email you a link to sign in: no password
-              needed.
-            </p>
-            <TextField
-              label="Email"
-              type="email"
-              autoComplete="email"
-              inputMode="email"
-              value={email}
-              onValue={setEmail}
-              error={invalid}
-              required
-            />
-            {error && <Notice kind="error">{error}</Notice>}
-            <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
-              {busy ? 'Sending…' : 'Email me a sign-in link'}
-            </button>
-          </form>
-        )}
-      </div>
-    </main>
+      ) : (
+        <form onSubmit={submit} noValidate>
+          <p class="muted">
+            File a complaint against a company and follow it to the end. We email you a link to sign in: no password
+            needed.
+          </p>
+          <TextField
+            label="Email"
+            type="email"
+            autoComplete="email"
+            inputMode="email"
+            value={email}
+            onValue={setEmail}
+            error={invalid}
+            required
+          />
+          {error && <Notice kind="error">{error}</Notice>}
+          <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
+            {busy ? 'Sending…' : 'Email me a sign-in link'}
+          </button>
+        </form>
+      )}
+    </SignInCard>
   );
 }
