@@ -4,6 +4,7 @@ import { newToken } from '../../src/security/tokens.js';
 import { SESSION_COOKIE } from '../../src/api/auth.js';
 import { newId } from '../../src/ids.js';
 import type { Role } from '../../src/domain/users.js';
+import { API_KEY_CACHE_MS } from '../../src/domain/api-key-cache.js';
 import { createTestApp, type TestApp } from '../helpers/harness.js';
 import { call, fileComplaint, okData, seedCompany, snapshot, type Tenant } from '../domain/complaint-fixtures.js';
 
@@ -183,7 +184,9 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
     const pro = await seedCompany(t, { code: 'DROP' });
     const proId = await fileComplaint(t, pro.consumerToken, { company_code: 'DROP' });
     okData(await post(`/complaints/${proId}/claim`, undefined, { authorization: `Bearer ${pro.adminKey}` }));
+    // Changed in the store directly, as another process would: this process notices once its key cache expires.
     await t.store.db.updateTable('companies').set({ plan: 'free' }).where('id', '=', pro.company.id).execute();
+    t.clock.advance(API_KEY_CACHE_MS);
     const r = await post(`/complaints/${proId}/release`, undefined, { authorization: `Bearer ${pro.adminKey}` });
     expect({ status: r.status, code: r.body.error.code }).toEqual({ status: 403, code: 'plan_required' });
   });
