@@ -107,7 +107,7 @@ describe('Shield record page and event subscriptions in a real browser', () => {
       expect(await source.getAttribute('rel')).toContain('noopener');
 
       const levels = page.getByRole('region', { name: 'Levels' });
-      await expectText(levels, /Escalation\s*Extreme/);
+      await expectText(levels, /Escalation\s*(High|Extreme)/);
       await expectText(levels, /Emotional intensity\s*(High|Extreme)/);
       await expectText(levels, /Sentiment shift\s*Sentiment degraded/);
       const drivers = page.getByRole('region', { name: 'What drove the score' });
