@@ -9,6 +9,17 @@ import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harn
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
 
+/** Files the tests' complaint through the consumer API (one request span, one event), with any extra headers. */
+async function fileOven(t: TestApp, consumerToken: string, headers: Record<string, string> = {}): Promise<void> {
+  const filed = await t.app.http.inject({
+    method: 'POST',
+    url: '/api/consumer/v1/complaints',
+    headers: { ...bearer(consumerToken), ...headers },
+    payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Oven', description: 'Cold' },
+  });
+  expect(filed.statusCode).toBe(201);
+}
+
 /** A span as OTLP/HTTP JSON carries it (ids in hex, attributes as typed values). */
 interface OtlpSpan {
   traceId: string;
@@ -199,13 +210,7 @@ describe('OpenTelemetry traces: request → event → delivery attempts', () => 
 
   it('continues the trace a caller sends in traceparent', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const filed = await t.app.http.inject({
-      method: 'POST',
-      url: '/api/consumer/v1/complaints',
-      headers: { ...bearer(tenant.consumerToken), traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
-      payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Oven', description: 'Cold' },
-    });
-    expect(filed.statusCode).toBe(201);
+    await fileOven(t, tenant.consumerToken, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
     await telemetry.forceFlush();
     const request = collector.spans.find((s) => s.name === 'request')!;
     expect(request.traceId).toBe(traceId);
@@ -222,13 +227,7 @@ describe('OpenTelemetry traces: request → event → delivery attempts', () => 
   it("follows a caller's decision not to sample: no spans, and the attempts stay unsampled too", async () => {
     await addEndpoint(t, tenant.company.id, rx.url);
     const traceId = '0af7651916cd43dd8448eb211c80319c';
-    const filed = await t.app.http.inject({
-      method: 'POST',
-      url: '/api/consumer/v1/complaints',
-      headers: { ...bearer(tenant.consumerToken), traceparent: `00-${traceId}-b7ad6b7169203331-00` },
-      payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Oven', description: 'Cold' },
-    });
-    expect(filed.statusCode).toBe(201);
+    await fileOven(t, tenant.consumerToken, { traceparent: `00-${traceId}-b7ad6b7169203331-00` });
     expect(await w.worker.drain()).toBe(1);
     await telemetry.forceFlush();
     expect(collector.spans).toEqual([]);
@@ -255,13 +254,7 @@ describe('OpenTelemetry: the default protocol, OTLP/HTTP protobuf', () => {
     const t = await createTestApp({ tracing: telemetry });
     try {
       const tenant = await seedTenant(t);
-      const filed = await t.app.http.inject({
-        method: 'POST',
-        url: '/api/consumer/v1/complaints',
-        headers: bearer(tenant.consumerToken),
-        payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Oven', description: 'Cold' },
-      });
-      expect(filed.statusCode).toBe(201);
+      await fileOven(t, tenant.consumerToken);
       await telemetry.forceFlush();
       expect(collector.paths.length).toBeGreaterThan(0);
       expect(collector.paths.every((p) => p === 'POST /v1/traces application/x-protobuf')).toBe(true);
@@ -300,13 +293,7 @@ describe('OpenTelemetry: off unless asked', () => {
     const t = await createTestApp();
     try {
       const tenant = await seedTenant(t);
-      const filed = await t.app.http.inject({
-        method: 'POST',
-        url: '/api/consumer/v1/complaints',
-        headers: bearer(tenant.consumerToken),
-        payload: { company_code: 'VOLT', complaint_category: 'Consumer Durables', title: 'Oven', description: 'Cold' },
-      });
-      expect(filed.statusCode).toBe(201);
+      await fileOven(t, tenant.consumerToken);
       const rows = await t.store.db.selectFrom('events').select('traceparent').execute();
       expect(rows.length).toBeGreaterThan(0);
       expect(rows.every((r) => r.traceparent === null)).toBe(true);
