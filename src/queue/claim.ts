@@ -22,6 +22,8 @@ export interface ClaimOptions {
   excludeCompanies?: readonly string[];
   /** Rows of one company a claim takes at most (default: all of `limit`). */
   perCompany?: number;
+  /** Rows of one receiver a claim takes at most (default: `perCompany`). */
+  perReceiver?: number;
   /** Where the previous claim's walk stopped; this one starts after it (default: the start). */
   after?: WalkPosition;
 }
@@ -37,6 +39,7 @@ interface Walk {
   receivers: string[];
   companies: string[];
   perCompany: number;
+  perReceiver: number;
   after: WalkPosition;
 }
 
@@ -46,8 +49,10 @@ interface Walk {
  *
  * The claim walks receivers, not the due order: company by company, each company's receivers in turn (the index
  * `deliveries_due_by_receiver` holds unsettled rows by company, receiver and due time), taking each receiver's
- * earliest due rows (an ordered endpoint's only in order, IN_ORDER), at most `perCompany` per company, starting after where the previous claim stopped and
- * wrapping round. A company or receiver left out costs one index probe, whatever its backlog: walking the due order
+ * earliest due rows (an ordered endpoint's only in order, IN_ORDER), at most `perReceiver` per receiver and
+ * `perCompany` per company, starting after where the previous claim stopped and wrapping round. The caller holds only
+ * so many rows per receiver: a claim that took a receiver's whole backlog leased rows only to give most of them back,
+ * two writes per row for nothing, and left the company's other receivers out of that claim. A company or receiver left out costs one index probe, whatever its backlog: walking the due order
  * instead meant stepping over every row of a company left out — half a million rows per claim behind one tenant's
  * hanging endpoints — before reaching anyone else's. A claim's cost grows with the receivers that have unsettled
  * rows, not with the rows.
@@ -56,10 +61,12 @@ export async function claim(store: Store, opts: ClaimOptions): Promise<Claim> {
   const after = opts.after ?? WALK_START;
   if (opts.limit <= 0) return { deliveries: [], stoppedAt: after };
   const leaseUntil = opts.now + opts.leaseMs;
+  const perCompany = Math.max(1, Math.min(opts.perCompany ?? opts.limit, opts.limit));
   const walk: Walk = {
     receivers: [...opts.excludeReceivers],
     companies: [...(opts.excludeCompanies ?? [])],
-    perCompany: Math.max(1, Math.min(opts.perCompany ?? opts.limit, opts.limit)),
+    perCompany,
+    perReceiver: Math.max(1, Math.min(opts.perReceiver ?? perCompany, perCompany)),
     after,
   };
   return store.profile.queueFunctions
@@ -153,7 +160,7 @@ async function walkReceivers(
         where ${UNSETTLED} and company_id = ${company} and ${RECEIVER} = ${receiver} and ${readyAt(opts.now)}
           and ${SENT_BY_WORKERS} and ${IN_ORDER}
         order by next_attempt_at
-        limit ${Math.min(opts.limit - ids.length, walk.perCompany - companyTaken)}`.execute(tx);
+        limit ${Math.min(opts.limit - ids.length, walk.perCompany - companyTaken, walk.perReceiver)}`.execute(tx);
       for (const r of rows) ids.push(r.id);
       companyTaken += rows.length;
       if (ids.length >= opts.limit) break;
@@ -183,7 +190,7 @@ async function claimOnPostgres(store: Store, opts: ClaimOptions, leaseUntil: num
     select delivery, event_name, event_body, event_created_at, walk_company, walk_receiver
     from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner},
       ${walk.receivers.length ? walk.receivers : ['-']}::text[], ${walk.companies.length ? walk.companies : ['-']}::text[],
-      ${walk.perCompany}, ${walk.after.company}, ${walk.after.receiver})`.execute(store.db);
+      ${walk.perCompany}, ${walk.perReceiver}, ${walk.after.company}, ${walk.after.receiver})`.execute(store.db);
   // Each event's body comes once per claim, on one of its deliveries' rows.
   const events = new Map<string, StoredEvent>();
   for (const { delivery, event_name, event_body, event_created_at } of rows) {

@@ -18,7 +18,8 @@ import { EVENT_STATUS_OF_DELIVERIES, IN_ORDER, readyAt, RECEIVER, SENT_BY_WORKER
  *   (unsettled rows by company, receiver and due time): each step is one index probe, so a company or receiver left
  *   out costs a probe whatever its backlog, and a receiver's earliest due rows are read from the front of its own
  *   line. It starts after the position the caller gives (where its previous claim stopped), wraps round once, and
- *   stops when `p_limit` rows are picked; it takes at most `p_per_company` rows of one company.
+ *   stops when `p_limit` rows are picked; it takes at most `p_per_receiver` rows of one receiver and `p_per_company`
+ *   of one company.
  * - SKIP LOCKED keeps concurrent workers on disjoint rows without waiting on each other; the picked rows stay locked
  *   until the lease is written at the end.
  * - Ordered rows (IN_ORDER) wait for the earlier rows of their complaint to settle. Two workers cannot both take
@@ -69,7 +70,7 @@ const claimDueDeliveries = sql`
             where ${UNSETTLED} and company_id = v_company and ${RECEIVER} = v_receiver and ${readyAt(sql.raw('p_now'))}
               and ${SENT_BY_WORKERS} and ${IN_ORDER}
             order by next_attempt_at
-            limit least(p_limit - cardinality(v_ids), p_per_company - v_company_taken)
+            limit least(p_limit - cardinality(v_ids), p_per_company - v_company_taken, p_per_receiver)
             for update skip locked
           ) as picked;
           if v_picked is not null then
@@ -178,7 +179,8 @@ export async function installPgQueueFunctions(db: Kysely<unknown>): Promise<void
   await sql`select set_config('check_function_bodies', 'off', true)`.execute(db);
   await sql`
     create or replace function claim_due_deliveries(p_now bigint, p_limit integer, p_lease_until bigint, p_owner text, p_excluded text[],
-      p_excluded_companies text[], p_per_company integer, p_after_company text, p_after_receiver text)
+      p_excluded_companies text[], p_per_company integer, p_per_receiver integer, p_after_company text,
+      p_after_receiver text)
     returns table (delivery jsonb, event_name text, event_body text, event_created_at bigint, walk_company text,
       walk_receiver text)
     language plpgsql volatile

@@ -50,6 +50,8 @@ export interface DeliveryWorkerOptions extends AttemptDeps {
 /** Claimed rows held per receiver and per company (sending and waiting), in multiples of their in-flight limit. */
 const HELD_PER_SLOT = 4;
 const DEFAULT_POLL_MS = 1_000;
+/** A receiver whose every allowed slot has had no attempt begin or end for this long gives its waiting rows back. */
+const STALL_AFTER_MS = 2_000;
 
 /**
  * - `idle`: made, loop off; drain() sends what is due (tests drive the worker this way with a manual clock).
@@ -246,18 +248,21 @@ export class DeliveryWorker {
   }
 
   /**
-   * Whether a claim is worth making: fewer startable rows wait than there are slots (so a claim takes a hundred
-   * rows or more, not one per finished attempt) and the result writer is keeping up.
+   * Whether a claim is worth making: fewer startable rows wait than there are slots, the window has room for a
+   * quarter of itself (or nothing could start without a claim), and the result writer is keeping up. Each claim is a
+   * write transaction: claims of a few rows, one per finished attempt, cost more in commits than the rows they took.
    */
   private roomToClaim(): boolean {
     if (this.results.backlog >= this.window * 2) return false;
-    return (
-      this.receivers.startable() < this.opts.concurrency && this.counted + this.receivers.waitingCount < this.window
-    );
+    const startable = this.receivers.startable();
+    if (startable >= this.opts.concurrency) return false;
+    const room = this.window - this.counted - this.receivers.waitingCount;
+    return room >= this.window / 4 || (startable === 0 && room > 0);
   }
 
   /** Starts what the claimed rows allow, then claims more if there is room; returns how many attempts started. */
   private async fillSlots(): Promise<number> {
+    await this.giveBack(this.receivers.takeStalled(STALL_AFTER_MS));
     let started = this.startWaiting();
     if (!this.sending || !this.roomToClaim()) return started;
     const saturated = this.receivers.saturated();
@@ -273,7 +278,8 @@ export class DeliveryWorker {
       owner: this.owner,
       excludeReceivers: saturated.receivers,
       excludeCompanies: saturated.companies,
-      perCompany: this.receivers.companyHeldMax,
+      perCompany: this.receivers.companyClaimMax,
+      perReceiver: this.opts.perReceiver,
       after: this.walkedTo,
     });
     this.walkedTo = stoppedAt;

@@ -6,6 +6,7 @@ import * as m0008 from '../../src/storage/migrations/0008_queue_write_plans.js';
 import * as m0009 from '../../src/storage/migrations/0009_queue_functions.js';
 import * as m0014 from '../../src/storage/migrations/0014_fair_claim.js';
 import * as m0047 from '../../src/storage/migrations/0047_claim_walks_receivers.js';
+import * as m0050 from '../../src/storage/migrations/0050_claim_per_receiver.js';
 import { createTestStore, DATABASE_URL, type TestStore } from '../helpers/harness.js';
 
 interface Installed {
@@ -38,14 +39,14 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the queue functions come from the qu
     for (const f of now) expect(f.source, f.name).toBe(PG_QUEUE_FUNCTION_BODIES[f.name].compile(ts.store.db).sql);
   });
 
-  it("over what migrations 0007 and 0008 left, 0009, 0014 then 0047 leave one function per name: the module's bodies and plans", async () => {
-    // Put back what 0007 and 0008 installed (the claim of the old signature among them), then apply 0009, 0014 and
-    // 0047 (its index dropped first, as it was before 0047).
+  it("over what migrations 0007 and 0008 left, 0009, 0014, 0047 then 0050 leave one function per name: the module's bodies and plans", async () => {
+    // Put back what 0007 and 0008 installed (the claim of the old signature among them), then apply 0009, 0014,
+    // 0047 (its index dropped first, as it was before 0047) and 0050.
     const { db } = ts.store;
     await sql`drop function record_delivery_successes(text[], text[], integer[], integer[], bigint[], text[], text[], bigint[], bigint[], text[], text[])`.execute(
       db,
     );
-    await sql`drop function claim_due_deliveries(bigint, integer, bigint, text, text[], text[], integer, text, text)`.execute(
+    await sql`drop function claim_due_deliveries(bigint, integer, bigint, text, text[], text[], integer, integer, text, text)`.execute(
       db,
     );
     await sql`drop index deliveries_due_by_receiver`.execute(db);
@@ -54,6 +55,7 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the queue functions come from the qu
     await m0009.up(db);
     await m0014.up(db);
     await m0047.up(db);
+    await m0050.up(db);
     const after = await installed();
     expect(after.map((f) => f.name)).toEqual(NAMES);
     for (const f of after) expect(f.source, f.name).toBe(PG_QUEUE_FUNCTION_BODIES[f.name].compile(db).sql);

@@ -53,11 +53,44 @@ describe('fair queues: companies in turn, then their receivers', () => {
 
   it("follows each receiver's current (adaptive) limit", () => {
     const limits = new Map([['dead', 1]]);
-    const q = new FairQueues<Row>({ companyCap: 10, receiverLimit: (r) => limits.get(r) ?? 4, heldPerSlot: 4 });
+    const q = new FairQueues<Row>({
+      companyCap: 10,
+      receiverLimit: (r) => limits.get(r) ?? 4,
+      heldPerSlot: 4,
+    });
     q.add([1, 2, 3].flatMap((n) => [row('A', 'dead', n), row('A', 'ok', n)]));
     expect(take(q, 10)).toEqual(['dead1', 'ok1', 'ok2', 'ok3']);
     expect(q.saturated().receivers).toContain('dead');
     expect(q.startable()).toBe(0);
+  });
+
+  it('gives back the rows of a receiver whose every slot has hung, and claims for it again once one ends', () => {
+    let now = 0;
+    const limits = new Map([['hung', 1]]);
+    const q = new FairQueues<Row>({
+      companyCap: 10,
+      receiverLimit: (r) => limits.get(r) ?? 4,
+      heldPerSlot: 4,
+      now: () => now,
+    });
+    q.add([1, 2, 3].flatMap((n) => [row('A', 'hung', n), row('B', 'ok', n)]));
+    expect(take(q, 10)).toEqual(['hung1', 'ok1', 'ok2', 'ok3']);
+    now = 1_999;
+    expect(q.takeStalled(2_000)).toEqual([]); // not long enough yet
+    q.ended(row('B', 'ok', 1)); // a receiver with free slots is never stalled, however long its attempts take
+    now = 5_000;
+    const taken = q.takeStalled(2_000);
+    expect(taken.map((r) => r.id)).toEqual(['hung2', 'hung3']);
+    expect(q.waitingCount).toBe(0);
+    expect(q.takeStalled(2_000)).toEqual([]); // taken once
+    // Left out of claims, and a claim that raced it keeps none of its rows.
+    expect(q.saturated().receivers).toContain('hung');
+    expect(q.saturated().receivers).not.toContain('ok');
+    expect(q.split([row('A', 'hung', 2), row('B', 'ok', 4)]).excess.map((r) => r.id)).toEqual(['hung2']);
+    // Its hung attempt ends: it is claimed for again.
+    q.ended(row('A', 'hung', 1));
+    expect(q.saturated().receivers).not.toContain('hung');
+    expect(q.split([row('A', 'hung', 2)]).kept.map((r) => r.id)).toEqual(['hung2']);
   });
 });
 

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** What the scheduler needs of a claimed row: whose it is and where it goes. */
 export interface Scheduled {
   /** The company the row belongs to. */
@@ -13,6 +15,8 @@ export interface FairQueuesOptions {
   receiverLimit: (receiver: string) => number;
   /** Rows held (waiting and sending) per receiver and per company, in multiples of their in-flight limit. */
   heldPerSlot: number;
+  /** The time in ms for stall detection (default: `performance.now`). */
+  now?: () => number;
 }
 
 interface CompanyQueues<T> {
@@ -39,9 +43,16 @@ export class FairQueues<T extends Scheduled> {
   private readonly companies = new Map<string, CompanyQueues<T>>();
   /** Attempts in flight per receiver (absent: none). */
   private readonly sendingTo = new Map<string, number>();
+  /** When an attempt of each receiver with attempts in flight last began or ended. */
+  private readonly movedAt = new Map<string, number>();
+  /** Receivers found stalled, until one of their attempts ends. */
+  private readonly stalledReceivers = new Set<string>();
   private waitingTotal = 0;
+  private readonly now: () => number;
 
-  constructor(private readonly opts: FairQueuesOptions) {}
+  constructor(private readonly opts: FairQueuesOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   /** Rows claimed and waiting for a slot. */
   get waitingCount(): number {
@@ -71,25 +82,43 @@ export class FairQueues<T extends Scheduled> {
     return this.companies.get(company)?.sending ?? 0;
   }
 
+  /** Rows of one company a claim takes at most: its in-flight cap. */
+  get companyClaimMax(): number {
+    return this.opts.companyCap;
+  }
+
+  /** Rows of one receiver a claim takes at most: its in-flight limit. */
+  private receiverClaimMax(receiver: string): number {
+    return this.opts.receiverLimit(receiver);
+  }
+
   /**
    * Receivers and companies to leave out of the next claim: those with a limit's worth of rows already waiting, and
-   * those holding their full share. Without the first, a receiver that hangs (its rows pile up at the front of the
-   * due order) came back into every claim as soon as one of its attempts ended, and each such claim was mostly its
-   * rows, given straight back.
+   * those without room in their held share for what a claim takes of them (`companyClaimMax` of a company,
+   * `receiverClaimMax` of a receiver: the claim is told both). Without the first, a receiver that hangs (its rows pile
+   * up at the front of the due order) came back into every claim as soon as one of its attempts ended, and each such
+   * claim was mostly its rows, given straight back. Without the second, each attempt that ended made room for one
+   * row, the next claim took a whole share of that company and most of it was given straight back: two writes per
+   * row for nothing, and claims of a few rows each.
    */
   saturated(): { receivers: string[]; companies: string[] } {
     const receivers = new Set<string>();
     const companies: string[] = [];
     for (const [id, c] of this.companies) {
-      if (c.waiting >= this.opts.companyCap || c.waiting + c.sending >= this.companyHeldMax) companies.push(id);
+      if (c.waiting >= this.opts.companyCap || c.waiting + c.sending > this.companyHeldMax - this.companyClaimMax)
+        companies.push(id);
       for (const [receiver, queue] of c.receivers) {
-        const limit = this.opts.receiverLimit(receiver);
-        if (queue.length >= limit || this.receiverHeld(c, receiver) >= limit * this.opts.heldPerSlot)
+        if (
+          queue.length >= this.opts.receiverLimit(receiver) ||
+          this.receiverHeld(c, receiver) > this.receiverHeldMax(receiver) - this.receiverClaimMax(receiver)
+        )
           receivers.add(receiver);
       }
     }
-    // Receivers with nothing waiting but more in flight than their (since narrowed) share.
-    for (const [receiver, n] of this.sendingTo) if (n >= this.receiverHeldMax(receiver)) receivers.add(receiver);
+    // Receivers with nothing waiting but more in flight than leaves room in their (since narrowed) share.
+    for (const [receiver, n] of this.sendingTo)
+      if (n > this.receiverHeldMax(receiver) - this.receiverClaimMax(receiver)) receivers.add(receiver);
+    for (const receiver of this.stalledReceivers) receivers.add(receiver);
     return { receivers: [...receivers], companies };
   }
 
@@ -103,7 +132,11 @@ export class FairQueues<T extends Scheduled> {
       const c = this.companies.get(item.company);
       const r = byReceiver.get(item.receiver) ?? this.receiverHeld(c, item.receiver);
       const n = byCompany.get(item.company) ?? (c ? c.waiting + c.sending : 0);
-      if (r >= this.receiverHeldMax(item.receiver) || n >= this.companyHeldMax) {
+      if (
+        r >= this.receiverHeldMax(item.receiver) ||
+        n >= this.companyHeldMax ||
+        this.stalledReceivers.has(item.receiver)
+      ) {
         excess.push(item);
         continue;
       }
@@ -199,18 +232,51 @@ export class FairQueues<T extends Scheduled> {
   /** An attempt of this row began (called by `start` of takeInTurn). */
   began(item: T): void {
     this.sendingTo.set(item.receiver, (this.sendingTo.get(item.receiver) ?? 0) + 1);
+    this.movedAt.set(item.receiver, this.now());
     this.company(item.company).sending++;
   }
 
   /** An attempt of this row ended. */
   ended(item: T): void {
     const n = (this.sendingTo.get(item.receiver) ?? 0) - 1;
-    if (n <= 0) this.sendingTo.delete(item.receiver);
-    else this.sendingTo.set(item.receiver, n);
+    this.stalledReceivers.delete(item.receiver);
+    if (n <= 0) {
+      this.sendingTo.delete(item.receiver);
+      this.movedAt.delete(item.receiver);
+    } else {
+      this.sendingTo.set(item.receiver, n);
+      this.movedAt.set(item.receiver, this.now());
+    }
     const c = this.companies.get(item.company);
     if (!c) return;
     c.sending--;
     if (c.sending <= 0 && c.waiting === 0) this.companies.delete(item.company);
+  }
+
+  /**
+   * Finds receivers stalled here: every slot their limit allows is taken by attempts of which none began or ended
+   * for `afterMs` (hung, or far slower than the rest). Their waiting rows are taken out, for the caller to give
+   * back, and they are left out of claims until one of those attempts ends. Held here, those rows could only wait
+   * (until half their lease had passed), while another worker might send them now; on an endpoint ordered per
+   * complaint, one complaint's hung event so held back the other complaints' next events too.
+   */
+  takeStalled(afterMs: number): T[] {
+    const now = this.now();
+    const taken: T[] = [];
+    for (const [receiver, n] of this.sendingTo) {
+      if (this.stalledReceivers.has(receiver)) continue;
+      if (n < this.opts.receiverLimit(receiver) || now - (this.movedAt.get(receiver) ?? now) < afterMs) continue;
+      this.stalledReceivers.add(receiver);
+      for (const c of this.companies.values()) {
+        const queue = c.receivers.get(receiver);
+        if (!queue) continue;
+        c.receivers.delete(receiver);
+        c.waiting -= queue.length;
+        this.waitingTotal -= queue.length;
+        taken.push(...queue);
+      }
+    }
+    return taken;
   }
 
   /** Empties every queue and returns what was waiting (the worker is stopping). */
