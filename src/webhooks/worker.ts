@@ -49,6 +49,11 @@ export interface DeliveryWorkerOptions extends AttemptDeps {
 
 /** Claimed rows held per receiver and per company (sending and waiting), in multiples of their in-flight limit. */
 const HELD_PER_SLOT = 4;
+/**
+ * Rows one claim takes of a receiver and of a company, in multiples of their in-flight limit: two, so a company is
+ * claimed for once per two slots' worth of finished attempts and each claim's transaction carries that many rows.
+ */
+const CLAIMED_PER_SLOT = 2;
 const DEFAULT_POLL_MS = 1_000;
 /** A receiver whose every allowed slot has had no attempt begin or end for this long gives its waiting rows back. */
 const STALL_AFTER_MS = 2_000;
@@ -112,6 +117,7 @@ export class DeliveryWorker {
       companyCap: opts.perCompany ?? defaultCompanyConcurrency(opts.concurrency),
       receiverLimit: (receiver) => this.limits.limit(receiver),
       heldPerSlot: HELD_PER_SLOT,
+      claimPerSlot: CLAIMED_PER_SLOT,
     });
     this.slow = new SlowAttempts(opts.concurrency, () => {
       this.startWaiting();
@@ -279,7 +285,7 @@ export class DeliveryWorker {
       excludeReceivers: saturated.receivers,
       excludeCompanies: saturated.companies,
       perCompany: this.receivers.companyClaimMax,
-      perReceiver: this.opts.perReceiver,
+      perReceiver: this.opts.perReceiver * CLAIMED_PER_SLOT,
       after: this.walkedTo,
     });
     this.walkedTo = stoppedAt;

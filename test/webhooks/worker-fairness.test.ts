@@ -26,7 +26,7 @@ function take(q: FairQueues<Row>, slots: number): string[] {
 
 describe('fair queues: companies in turn, then their receivers', () => {
   it("a company's backlog gets one slot per turn like any other company, and never more than its cap", () => {
-    const q = new FairQueues<Row>({ companyCap: 3, receiverLimit: () => 8, heldPerSlot: 4 });
+    const q = new FairQueues<Row>({ companyCap: 3, receiverLimit: () => 8, heldPerSlot: 4, claimPerSlot: 1 });
     // A: a backlog on two receivers, claimed first; B and C: one row each, claimed after it.
     q.add([1, 2, 3, 4, 5].flatMap((n) => [row('A', 'a1', n), row('A', 'a2', n)]));
     q.add([row('B', 'b', 1), row('C', 'c', 1), row('C', 'c', 2)]);
@@ -40,7 +40,7 @@ describe('fair queues: companies in turn, then their receivers', () => {
   });
 
   it('gives back rows beyond a company’s held share and leaves full companies out of the next claim', () => {
-    const q = new FairQueues<Row>({ companyCap: 1, receiverLimit: () => 4, heldPerSlot: 2 });
+    const q = new FairQueues<Row>({ companyCap: 1, receiverLimit: () => 4, heldPerSlot: 2, claimPerSlot: 1 });
     const claimed = [row('A', 'a1', 1), row('A', 'a2', 1), row('A', 'a1', 2), row('B', 'b', 1)];
     const { kept, excess } = q.split(claimed);
     expect(kept.map((r) => r.id)).toEqual(['a11', 'a21', 'b1']);
@@ -57,6 +57,7 @@ describe('fair queues: companies in turn, then their receivers', () => {
       companyCap: 10,
       receiverLimit: (r) => limits.get(r) ?? 4,
       heldPerSlot: 4,
+      claimPerSlot: 1,
     });
     q.add([1, 2, 3].flatMap((n) => [row('A', 'dead', n), row('A', 'ok', n)]));
     expect(take(q, 10)).toEqual(['dead1', 'ok1', 'ok2', 'ok3']);
@@ -71,6 +72,7 @@ describe('fair queues: companies in turn, then their receivers', () => {
       companyCap: 10,
       receiverLimit: (r) => limits.get(r) ?? 4,
       heldPerSlot: 4,
+      claimPerSlot: 1,
       now: () => now,
     });
     q.add([1, 2, 3].flatMap((n) => [row('A', 'hung', n), row('B', 'ok', n)]));

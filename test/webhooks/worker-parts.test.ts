@@ -8,7 +8,7 @@ import type { RunningWorker } from '../../src/webhooks/worker.js';
 
 const row = (receiver: string, n: number) => ({ company: 'co', receiver, id: `${receiver}${n}` });
 const queues = (cap: number, heldPerSlot: number) =>
-  new FairQueues<ReturnType<typeof row>>({ companyCap: 1000, receiverLimit: () => cap, heldPerSlot });
+  new FairQueues<ReturnType<typeof row>>({ companyCap: 1000, receiverLimit: () => cap, heldPerSlot, claimPerSlot: 1 });
 
 describe("fair queues: one company's receivers, limits and turns", () => {
   it('serves receivers in turn one row at a time, at most `cap` in flight each, the receiver served to the back', () => {

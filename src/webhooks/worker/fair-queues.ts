@@ -15,6 +15,8 @@ export interface FairQueuesOptions {
   receiverLimit: (receiver: string) => number;
   /** Rows held (waiting and sending) per receiver and per company, in multiples of their in-flight limit. */
   heldPerSlot: number;
+  /** Rows one claim takes of a receiver and of a company, in multiples of their in-flight limit (below heldPerSlot). */
+  claimPerSlot: number;
   /** The time in ms for stall detection (default: `performance.now`). */
   now?: () => number;
 }
@@ -82,14 +84,14 @@ export class FairQueues<T extends Scheduled> {
     return this.companies.get(company)?.sending ?? 0;
   }
 
-  /** Rows of one company a claim takes at most: its in-flight cap. */
+  /** Rows of one company a claim takes at most. */
   get companyClaimMax(): number {
-    return this.opts.companyCap;
+    return this.opts.companyCap * this.opts.claimPerSlot;
   }
 
-  /** Rows of one receiver a claim takes at most: its in-flight limit. */
+  /** Rows of one receiver a claim takes at most, at its current limit. */
   private receiverClaimMax(receiver: string): number {
-    return this.opts.receiverLimit(receiver);
+    return this.opts.receiverLimit(receiver) * this.opts.claimPerSlot;
   }
 
   /**
