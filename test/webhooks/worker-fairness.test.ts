@@ -65,6 +65,41 @@ describe('fair queues: companies in turn, then their receivers', () => {
     expect(q.startable()).toBe(0);
   });
 
+  it('claims for a company or receiver only while its held share has room for what a claim takes of it', () => {
+    // A company may hold 4 × 2 = 8 rows and a claim takes 2 × 2 = 4 of it; a receiver 4 × its limit, a claim twice it.
+    const limits = new Map<string, number>();
+    const q = new FairQueues<Row>({
+      companyCap: 2,
+      receiverLimit: (r) => limits.get(r) ?? 4,
+      heldPerSlot: 4,
+      claimPerSlot: 2,
+    });
+    expect(q.companyClaimMax).toBe(4);
+    q.add([row('A', 'a1', 1), row('A', 'a2', 1), row('A', 'a3', 1)]);
+    expect(take(q, 10)).toEqual(['a11', 'a21']); // A at its cap, one row waiting: held 3
+    expect(q.saturated().companies).not.toContain('A');
+    // What a claim may take of A fits whole: nothing is given back.
+    const claimed = [1, 2, 3, 4].map((n) => row('A', `b${n}`, 1));
+    expect(q.split(claimed).excess).toEqual([]);
+    q.add(claimed);
+    expect(q.saturated().companies).toContain('A'); // a cap's worth waiting
+    // A receiver narrowed from 4 to 1 while 4 of its attempts are in flight has no room (4 > 4 × 1 − 2 × 1).
+    const r = new FairQueues<Row>({
+      companyCap: 100,
+      receiverLimit: (x) => limits.get(x) ?? 4,
+      heldPerSlot: 4,
+      claimPerSlot: 2,
+    });
+    r.add([1, 2, 3, 4].map((n) => row('C', 'c', n)));
+    expect(take(r, 10)).toHaveLength(4);
+    expect(r.saturated().receivers).not.toContain('c'); // 4 held at limit 4: room for a claim of 8
+    limits.set('c', 1);
+    expect(r.saturated().receivers).toContain('c');
+    r.ended(row('C', 'c', 1));
+    r.ended(row('C', 'c', 2));
+    expect(r.saturated().receivers).not.toContain('c'); // 2 held: room for a claim of 2
+  });
+
   it('gives back the rows of a receiver whose every slot has hung, and claims for it again once one ends', () => {
     let now = 0;
     const limits = new Map([['hung', 1]]);

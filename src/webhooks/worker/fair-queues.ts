@@ -97,11 +97,10 @@ export class FairQueues<T extends Scheduled> {
   /**
    * Receivers and companies to leave out of the next claim: those with a limit's worth of rows already waiting, and
    * those without room in their held share for what a claim takes of them (`companyClaimMax` of a company,
-   * `receiverClaimMax` of a receiver: the claim is told both). Without the first, a receiver that hangs (its rows pile
-   * up at the front of the due order) came back into every claim as soon as one of its attempts ended, and each such
-   * claim was mostly its rows, given straight back. Without the second, each attempt that ended made room for one
-   * row, the next claim took a whole share of that company and most of it was given straight back: two writes per
-   * row for nothing, and claims of a few rows each.
+   * `receiverClaimMax` of a receiver: the claim is told both, so what it brings back fits). Without the first, a
+   * receiver that hangs (its rows pile up at the front of the due order) came back into every claim as soon as one of
+   * its attempts ended, and each such claim was mostly its rows, given straight back. The second matters once a
+   * receiver is narrowed with more in flight than its new limit: claimed for, its rows would be given straight back.
    */
   saturated(): { receivers: string[]; companies: string[] } {
     const receivers = new Set<string>();
