@@ -52,10 +52,10 @@ interface Walk {
  * earliest due rows (an ordered endpoint's only in order, IN_ORDER), at most `perReceiver` per receiver and
  * `perCompany` per company, starting after where the previous claim stopped and wrapping round. The caller holds only
  * so many rows per receiver: a claim that took a receiver's whole backlog leased rows only to give most of them back,
- * two writes per row for nothing, and left the company's other receivers out of that claim. A company or receiver left out costs one index probe, whatever its backlog: walking the due order
- * instead meant stepping over every row of a company left out — half a million rows per claim behind one tenant's
- * hanging endpoints — before reaching anyone else's. A claim's cost grows with the receivers that have unsettled
- * rows, not with the rows.
+ * two writes per row for nothing, and left the company's other receivers out of that claim. A company or receiver
+ * left out costs one index probe, whatever its backlog: walking the due order instead meant stepping over every row
+ * of a company left out — half a million rows per claim behind one tenant's hanging endpoints — before reaching
+ * anyone else's. A claim's cost grows with the receivers that have unsettled rows, not with the rows.
  */
 export async function claim(store: Store, opts: ClaimOptions): Promise<Claim> {
   const after = opts.after ?? WALK_START;

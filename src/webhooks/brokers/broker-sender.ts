@@ -3,12 +3,8 @@ import { createHash } from 'node:crypto';
 import { attemptErrorMessage, type AttemptErrorKind, type AttemptOutcome } from '../../queue/attempt.js';
 import { classifyError } from '../http-sender.js';
 import { resolveAndCheck, type LookupFn, type SsrfGuard } from '../ssrf-guard.js';
-import { connectAmqp } from './amqp.js';
 import { BrokerRefusal, type BrokerConnection, type BrokerConnector, type BrokerMessage } from './connection.js';
 import { BrokerUrlError, parseBrokerUrl, type BrokerDestination, type BrokerKind } from './destination.js';
-import { connectMqtt } from './mqtt.js';
-import { connectNats } from './nats.js';
-import { connectRedis } from './redis-stream.js';
 
 /** What one attempt publishes to a broker endpoint; the endpoint target prepared and signed it. */
 export interface BrokerPublishInput {
@@ -23,11 +19,15 @@ export interface BrokerPublishInput {
   timeoutMs: number;
 }
 
+/**
+ * Each broker's client library is loaded on its first connection: together they hold about 28 MB of memory, which a
+ * process that never delivers to a broker (most of them) should not pay.
+ */
 const CONNECTORS: Record<BrokerKind, BrokerConnector> = {
-  amqp: connectAmqp,
-  nats: connectNats,
-  redis: connectRedis,
-  mqtt: connectMqtt,
+  amqp: async (...args) => (await import('./amqp.js')).connectAmqp(...args),
+  nats: async (...args) => (await import('./nats.js')).connectNats(...args),
+  redis: async (...args) => (await import('./redis-stream.js')).connectRedis(...args),
+  mqtt: async (...args) => (await import('./mqtt.js')).connectMqtt(...args),
 };
 
 /** A connection no attempt has used for this long is closed; the next attempt opens another. */
