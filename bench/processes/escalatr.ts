@@ -1,4 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { buildApp, type App } from '../../src/runtime/app.js';
@@ -385,26 +384,19 @@ serve(
     },
 
     /**
-     * SQLite: the file's bytes on disk (with its WAL), pages in use, and bytes per table with its indexes (dbstat);
-     * and this process's resident memory.
+     * The process's side of a soak sample: its resident memory and the retention step's counters and last run. The
+     * store's side (table sizes, queue) is read by the bench from the file itself, so a scan of a large file does not
+     * stall the process measured.
      */
     async storeSample() {
-      const s = need(store, 'open');
-      const file = s.sqliteFile;
-      if (!file) throw new Error('storeSample reads a SQLite file');
-      const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
-      const { rows } = await sql<{ table: string; bytes: number }>`
-        select coalesce(m.tbl_name, d.name) as "table", sum(d.pgsize) as bytes
-        from dbstat d left join sqlite_master m on m.name = d.name
-        group by 1`.execute(s.db);
-      const m = need(app, 'open').metrics;
+      const a = need(app, 'open');
+      const m = a.metrics;
       const byLabel = async (c: typeof m.retentionPruned | typeof m.retentionRuns) =>
         Object.fromEntries((await c.get()).values.map((v) => [Object.values(v.labels).join(','), v.value]));
+      const last = a.retention.lastReport;
       return {
         retention: { pruned: await byLabel(m.retentionPruned), runs: await byLabel(m.retentionRuns) },
-        fileBytes: size(file) + size(`${file}-wal`),
-        usedBytes: await storeBytes(),
-        tables: Object.fromEntries(rows.map((r) => [r.table, Number(r.bytes)])),
+        lastRun: last && { pruned: last.pruned, done: last.done, timing: last.timing },
         rssMb: process.memoryUsage().rss / 1048576,
       };
     },

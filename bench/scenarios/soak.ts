@@ -1,4 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import { endpointUrls, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import { epochMs, sleep } from '../lib/time.js';
 import { COMPANIES, drain, warmUp } from './delivery.js';
@@ -7,9 +9,10 @@ import { COMPANIES, drain, warmUp } from './delivery.js';
  * 10. Soak (`--soak`, `--soak-minutes=N`, 20 by default): one SQLite process serving and delivering as the default
  * deployment does, its retention step running every 10 s (ESCALATR_RETENTION_INTERVAL_S=10) with every company's
  * window set by the operator to 2 minutes (`escalatr company set-retention --minutes 2`). Its capacity is measured
- * first (one backlog drained, as the sqlite scenario does), then complaints are filed at a steady rate of half that
- * capacity for the whole soak while the worker delivers them. Every 30 s the file's size, the bytes of each table
- * with its indexes, and the process's RSS are sampled.
+ * first (one backlog filed and drained, as the sqlite scenario does; filing and draining timed together), then
+ * complaints are filed at a steady rate of half that capacity for the whole soak while the worker delivers them.
+ * Every 30 s the file's size, the bytes of each table with its indexes, the deliveries per status, the process's RSS
+ * and the retention step's last run are sampled.
  *
  * Figures compare the last two minutes with the two minutes after warm-up (the first three windows, or half of a
  * shorter soak). Delivery history (deliveries, attempts, held deliveries) is what retention governs and must stay
@@ -32,6 +35,12 @@ interface Sample {
   rssMb: number;
   /** The retention step's counters so far: rows removed per table, runs per outcome. */
   retention: { pruned: Record<string, number>; runs: Record<string, number> };
+  /** The retention step's last finished run: rows removed, whether it finished, where its time went. */
+  lastRun: unknown;
+  /** Deliveries per status: unsettled ones growing means the worker, not retention, is behind. */
+  deliveries: Record<string, number>;
+  /** With --sql-timing: the statements that took the most time since the previous sample. */
+  sql?: unknown;
 }
 
 const sum = (tables: Record<string, number>, names: string[]) => names.reduce((n, t) => n + (tables[t] ?? 0), 0);
@@ -42,27 +51,52 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
   const { plan } = ctx;
   const seconds = plan.soakMinutes * 60;
   const sut = await ctx.child('processes/escalatr', 'soak');
+  const dbFile = join(ctx.tempDir(), 'soak.db');
   await sut.call('open', {
-    store: { kind: 'sqlite', file: join(ctx.tempDir(), 'soak.db') },
+    store: { kind: 'sqlite', file: dbFile },
     masterKeyHex: ctx.masterKeyHex,
     migrate: true,
     config: { retentionIntervalMs: RETENTION_INTERVAL_MS },
   });
   await sut.call('seed', { code: 'SOAK', companies: COMPANIES, endpoints: endpointUrls(ctx.receiverUrl, plan.fanout) });
   await warmUp(ctx, sut, [sut]);
+  // The soak's process files the complaints as well as delivering them, and filing an event with its ten deliveries
+  // costs about as much as delivering them: capacity is the rate at which it does both, the backlog's filing time
+  // and its drain together. The drain alone would put "half of capacity" at nearly all of it.
   const capacity = await drain(ctx, sut, [sut], 1);
-  const eventsPerS = capacity.perSecond / 2 / plan.fanout;
+  const eventsPerS = capacity.endToEndPerSecond / 2 / plan.fanout;
   ctx.log(
-    `soak: capacity ${Math.round(capacity.perSecond)} deliveries/s; filing ${eventsPerS.toFixed(1)} complaints/s (${Math.round(eventsPerS * plan.fanout)} deliveries/s) for ${plan.soakMinutes} min with a ${WINDOW_MINUTES}-minute window`,
+    `soak: capacity ${Math.round(capacity.endToEndPerSecond)} deliveries/s filed and delivered (${Math.round(capacity.perSecond)}/s draining a backlog alone); filing ${eventsPerS.toFixed(1)} complaints/s (${Math.round(eventsPerS * plan.fanout)} deliveries/s) for ${plan.soakMinutes} min with a ${WINDOW_MINUTES}-minute window`,
   );
 
   await sut.call('retentionMinutes', { minutes: WINDOW_MINUTES });
   await sut.call('workerStart');
   const t0 = epochMs();
   const samples: Sample[] = [];
+  // The store is read from this process (WAL lets a reader in beside the writer): dbstat reads every page of the
+  // file, seconds on a large one, which inside the process measured would stall its deliveries and retention.
+  const reader = new SQLite(dbFile, { readonly: true });
+  const tableBytes = reader.prepare(
+    `select coalesce(m.tbl_name, d.name) as "table", sum(d.pgsize) as bytes
+     from dbstat d left join sqlite_master m on m.name = d.name group by 1`,
+  );
+  const byStatus = reader.prepare('select status, count(*) as n from deliveries group by status');
+  const pragma = (name: string) => Number(reader.pragma(name, { simple: true }));
+  const size = (f: string) => (existsSync(f) ? statSync(f).size : 0);
   const take = async () => {
-    const s = await sut.call<Omit<Sample, 'at_s'>>('storeSample');
-    samples.push({ at_s: Math.round((epochMs() - t0) / 1000), ...s });
+    const s = await sut.call<Pick<Sample, 'retention' | 'lastRun' | 'rssMb'>>('storeSample');
+    const sqlTiming = await sut.call('sqlTiming', { reset: true });
+    const tables = tableBytes.all() as Array<{ table: string; bytes: number }>;
+    const statuses = byStatus.all() as Array<{ status: string; n: number }>;
+    samples.push({
+      at_s: Math.round((epochMs() - t0) / 1000),
+      ...s,
+      fileBytes: size(dbFile) + size(`${dbFile}-wal`),
+      usedBytes: (pragma('page_count') - pragma('freelist_count')) * pragma('page_size'),
+      tables: Object.fromEntries(tables.map((r) => [r.table, Number(r.bytes)])),
+      deliveries: Object.fromEntries(statuses.map((r) => [r.status, Number(r.n)])),
+      ...(sqlTiming ? { sql: sqlTiming } : {}),
+    });
   };
   let paced = false;
   const load = sut.call<{ failures: number; offered: number; achievedPerSecond: number }>('pace', {
@@ -79,6 +113,7 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
   }
   const offered = await load;
   await take();
+  reader.close();
   await sut.call('workerStop');
 
   // Warm-up: the first three windows (the first removal runs once rows are a window old), or half of a short soak.
@@ -112,7 +147,8 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
       minutes: plan.soakMinutes,
       window_minutes: WINDOW_MINUTES,
       retention_interval_s: RETENTION_INTERVAL_MS / 1000,
-      capacity_deliveries_per_s: Math.round(capacity.perSecond),
+      capacity_deliveries_per_s: Math.round(capacity.endToEndPerSecond),
+      drain_deliveries_per_s: Math.round(capacity.perSecond),
       offered_complaints_per_s: round1(eventsPerS),
       achieved_complaints_per_s: round1(offered.achievedPerSecond),
       failed_commits: offered.failures,
@@ -128,7 +164,10 @@ export async function soak(ctx: BenchContext): Promise<ScenarioResult> {
         history_mb: round1(mb(sum(s.tables, HISTORY_TABLES))),
         records_mb: round1(mb(sum(s.tables, RECORD_TABLES))),
         rss_mb: round1(s.rssMb),
+        deliveries: s.deliveries,
         retention: s.retention,
+        last_run: s.lastRun,
+        ...(s.sql ? { sql_timing: s.sql } : {}),
       })),
     },
   };

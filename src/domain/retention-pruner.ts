@@ -37,7 +37,12 @@ export interface RunTiming {
   maxVacuumStepMs: number;
   /** The run from start to end, pauses between transactions included. */
   totalMs: number;
+  /** Per step of a run: its transactions (found work or not) and their total time. */
+  steps: Record<PruneStep, { transactions: number; ms: number }>;
 }
+
+/** A run's steps, in order, for each company: the feed's expired events, held deliveries since settled, feedback. */
+export type PruneStep = 'feed' | 'held' | 'feedback';
 
 export interface PrunerOptions {
   log?: Logger;
@@ -104,6 +109,7 @@ export class RetentionPruner {
    * delivery rows read for each one removed, and the step fell behind the history arriving.
    */
   private eventsPerBatch = 16;
+  private last: PruneReport | null = null;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -136,6 +142,11 @@ export class RetentionPruner {
     schedule(interval);
   }
 
+  /** The last finished run's report, null before the first. */
+  get lastReport(): PruneReport | null {
+    return this.last;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
@@ -148,6 +159,7 @@ export class RetentionPruner {
     if (this.running) return this.running;
     this.running = this.runOnce()
       .then((report) => {
+        this.last = report;
         this.opts.onRun?.(report);
         return report;
       })
@@ -165,6 +177,11 @@ export class RetentionPruner {
       vacuumMs: 0,
       maxVacuumStepMs: 0,
       totalMs: 0,
+      steps: {
+        feed: { transactions: 0, ms: 0 },
+        held: { transactions: 0, ms: 0 },
+        feedback: { transactions: 0, ms: 0 },
+      },
     };
     const pruned: Record<PrunedTable, number> = { events: 0, deliveries: 0, attempts: 0, feedback_records: 0 };
     let batches = 0;
@@ -191,12 +208,12 @@ export class RetentionPruner {
     companies: for (const company of companies) {
       const cutoff = retentionCutoff(this.ctx.clock.now(), company);
       const cls = Number(company.history_class);
-      const steps: Array<(after: string) => Promise<BatchResult & { next?: string }>> = [
-        () => this.feedBatch(company.id, cutoff, cls),
-        (after) => this.heldBatch(company.id, after, cls),
-        () => this.feedbackBatch(company.id, cutoff),
+      const steps: Array<[PruneStep, (after: string) => Promise<BatchResult & { next?: string }>]> = [
+        ['feed', () => this.feedBatch(company.id, cutoff, cls)],
+        ['held', (after) => this.heldBatch(company.id, after, cls)],
+        ['feedback', () => this.feedbackBatch(company.id, cutoff)],
       ];
-      for (const step of steps) {
+      for (const [name, step] of steps) {
         let after = '';
         for (;;) {
           if (this.stopping || batches >= this.maxBatches) {
@@ -208,6 +225,8 @@ export class RetentionPruner {
           const ms = performance.now() - t0;
           timing.batchMs += ms;
           timing.maxBatchMs = Math.max(timing.maxBatchMs, ms);
+          timing.steps[name].transactions++;
+          timing.steps[name].ms += ms;
           if (!result.idle) {
             batches++;
             timing.batches++;
