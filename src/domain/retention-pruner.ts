@@ -339,17 +339,31 @@ export class RetentionPruner {
     });
   }
 
-  /** Removes deliveries held back while unsettled once they have settled, and their events when nothing holds them. */
+  /**
+   * Removes deliveries held back while unsettled once they have settled, and their events when nothing holds them.
+   * The page holds only held rows whose delivery has settled (or is gone): reading every held row and skipping the
+   * unsettled ones made each run read all of them, a transaction per page, when a worker far behind left many.
+   */
   private async heldBatch(companyId: string, after: string, cls: number): Promise<BatchResult & { next?: string }> {
     const now = this.ctx.clock.now();
     return inTransaction(this.ctx.store.db, async (tx) => {
       await lockCompany(tx, companyId);
       const held = await tx
-        .selectFrom('retention_held')
-        .select(['delivery_id', 'event_id'])
-        .where('company_id', '=', companyId)
-        .where('delivery_id', '>', after)
-        .orderBy('delivery_id')
+        .selectFrom('retention_held as h')
+        .leftJoin('deliveries as d', 'd.id', 'h.delivery_id')
+        .select(['h.delivery_id', 'h.event_id'])
+        .where('h.company_id', '=', companyId)
+        .where('h.delivery_id', '>', after)
+        .where((w) =>
+          w.or([
+            w('d.id', 'is', null),
+            w.and([
+              w('d.status', 'in', SETTLED_STATUSES),
+              w.or([w('d.lease_until', 'is', null), w('d.lease_until', '<=', now)]),
+            ]),
+          ]),
+        )
+        .orderBy('h.delivery_id')
         .limit(this.batchRows)
         .execute();
       if (!held.length) return { pruned: {}, done: true, idle: true };
@@ -569,11 +583,14 @@ interface DeliveryState {
   busy?: boolean;
 }
 
+/** The statuses of a delivery no retry will follow. */
+const SETTLED_STATUSES = ['success', 'dead'] as const;
+
 /** Settled: no retry is due (success or dead), no worker holds it, and no other transaction is changing it. */
 function isSettled(d: DeliveryState, now: number): boolean {
   return (
     !d.busy &&
-    (d.status === 'success' || d.status === 'dead') &&
+    (SETTLED_STATUSES as readonly string[]).includes(d.status) &&
     (d.lease_until === null || Number(d.lease_until) <= now)
   );
 }

@@ -34,6 +34,7 @@ import * as m0047 from './migrations/0047_claim_walks_receivers.js';
 import * as m0048 from './migrations/0048_event_trace_context.js';
 import * as m0049 from './migrations/0049_attempt_event_ids.js';
 import * as m0050 from './migrations/0050_claim_per_receiver.js';
+import * as m0051 from './migrations/0051_retention_held_order.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -71,6 +72,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0048_event_trace_context': m0048,
   '0049_attempt_event_ids': m0049,
   '0050_claim_per_receiver': m0050,
+  '0051_retention_held_order': m0051,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

@@ -236,6 +236,39 @@ describe('retention: what goes and what stays', () => {
     expect(await exists(t, 'events', recent)).toBe(true);
   });
 
+  it('removes held deliveries as they settle, reading only settled ones', async () => {
+    const start = t.clock.now();
+    const events: string[] = [];
+    for (let i = 0; i < 30; i++) events.push(await emit(t, v)); // none settles yet
+    t.clock.set(start + 31 * DAY_MS);
+    const pruner = new RetentionPruner(t.app.ctx, { batchRows: 10 });
+    await pruner.run();
+    const held = async () =>
+      (await t.store.db.selectFrom('retention_held').select('event_id').orderBy('delivery_id').execute()).map(
+        (h) => h.event_id,
+      );
+    // Held in delivery id order (ids made in the same millisecond do not follow the events' order).
+    const order = await held();
+    expect([...order].sort()).toEqual([...events].sort());
+
+    // Three settle, the last ones in that order: the held step finds them in one page (a batch holds three
+    // deliveries with their attempts and held rows), without first reading a page per ten unsettled rows.
+    for (const e of order.slice(27)) await settle(t, e);
+    const report = await pruner.run();
+    expect(report.pruned).toMatchObject({ deliveries: 3, attempts: 3, events: 3 });
+    expect(report.timing.steps.held.transactions).toBe(1);
+    expect(await held()).toEqual(order.slice(0, 27));
+    for (const e of order.slice(27)) expect(await exists(t, 'events', e)).toBe(false);
+    for (const e of order.slice(0, 27)) expect(await deliveriesOf(t, e)).toHaveLength(1);
+
+    // More settled than a batch holds: several batches, all removed.
+    for (const e of order.slice(0, 27)) await settle(t, e);
+    const rest = await pruner.run();
+    expect(rest.pruned).toMatchObject({ deliveries: 27, attempts: 27, events: 27 });
+    expect(rest.timing.steps.held.transactions).toBeGreaterThan(1);
+    expect(await held()).toEqual([]);
+  });
+
   it('removes in batches of bounded size and makes progress across runs', async () => {
     const start = t.clock.now();
     await t.store.db.deleteFrom('endpoints').execute(); // events without deliveries: one row each
