@@ -15,6 +15,8 @@ type Run = Results & {
   started_at: string;
   duration_s: number;
   skipped: Record<string, string>;
+  /** Scenarios put in afterwards from a partial run (bench/merge-run.ts). */
+  merged?: Record<string, { started_at: string; duration_s: number; machine: Machine }>;
 };
 
 const files = process.argv.slice(2);
@@ -48,6 +50,10 @@ runs.forEach((run, i) => {
     `${which}${run.mode} run of ${run.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(run.duration_s)} s, on ${machineLine(run.machine)}.`,
     '',
   );
+  for (const [name, m] of Object.entries(run.merged ?? {}))
+    out.push(
+      `- \`${name}\`: from its own run (\`--only=${name}\`) of ${m.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(m.duration_s)} s, load average ${m.machine.load_avg_start} → ${m.machine.load_avg_end}.`,
+    );
   for (const [k, why] of Object.entries(run.skipped ?? {})) out.push(`- \`${k}\` is null: ${why}`);
 });
 process.stdout.write(out.join('\n').trimEnd() + '\n');
