@@ -42,7 +42,7 @@ export interface RunTiming {
 }
 
 /** A run's steps, in order, for each company: the feed's expired events, held deliveries since settled, feedback. */
-export type PruneStep = 'feed' | 'held' | 'feedback';
+type PruneStep = 'feed' | 'held' | 'feedback';
 
 export interface PrunerOptions {
   log?: Logger;
