@@ -285,7 +285,8 @@ export class DeliveryWorker {
       excludeReceivers: saturated.receivers,
       excludeCompanies: saturated.companies,
       perCompany: this.receivers.companyClaimMax,
-      perReceiver: this.opts.perReceiver * CLAIMED_PER_SLOT,
+      // The claim takes one number for every receiver: what one at the configured limit may take.
+      perReceiver: this.receivers.claimRowsFor(this.opts.perReceiver),
       after: this.walkedTo,
     });
     this.walkedTo = stoppedAt;

@@ -84,14 +84,19 @@ export class FairQueues<T extends Scheduled> {
     return this.companies.get(company)?.sending ?? 0;
   }
 
+  /** Rows a claim takes at most of a receiver or a company whose in-flight limit is `limit`. */
+  claimRowsFor(limit: number): number {
+    return limit * this.opts.claimPerSlot;
+  }
+
   /** Rows of one company a claim takes at most. */
   get companyClaimMax(): number {
-    return this.opts.companyCap * this.opts.claimPerSlot;
+    return this.claimRowsFor(this.opts.companyCap);
   }
 
   /** Rows of one receiver a claim takes at most, at its current limit. */
   private receiverClaimMax(receiver: string): number {
-    return this.opts.receiverLimit(receiver) * this.opts.claimPerSlot;
+    return this.claimRowsFor(this.opts.receiverLimit(receiver));
   }
 
   /**
