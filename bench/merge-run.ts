@@ -40,7 +40,8 @@ for (const name of scenarios) {
     latest[k] = run[k];
     delete latest.skipped[k];
   }
-  latest.details[name] = run.details[name];
+  // Per-sample statement timings (`--sql-timing`) stay in the run's own file: they would make latest.json mostly SQL.
+  latest.details[name] = JSON.parse(JSON.stringify(run.details[name], (k, v) => (k === 'sql_timing' ? undefined : v)));
   latest.merged = {
     ...latest.merged,
     [name]: { started_at: run.started_at, duration_s: run.duration_s, machine: run.machine },
