@@ -18,10 +18,12 @@ import { epochMs } from './lib/time.js';
  * (bench/lib/history-seed.ts, ten endpoints per event as the soak's fan-out), every row older than the company's
  * window, then one run of the retention step with a batch budget; rows removed per second of that run.
  *
- *   npx tsx bench/prune-rate.ts [--attempts=N] [--batches=N] [--batch-rows=N]
+ *   npx tsx bench/prune-rate.ts [--attempts=N] [--batches=N] [--batch-rows=N] [--held=N]
  *
  * Prints where the run's time went: its batches (each a write transaction) and the SQLite space given back, with the
- * longest single transaction of each kind.
+ * longest single transaction of each kind. With `--held=N` the N newest deliveries are left pending (a worker far
+ * behind): the run notes them as held, and a second run, with none of them settled yet, shows what a run costs
+ * while they wait.
  */
 const arg = (name: string, fallback: number) =>
   Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -62,6 +64,13 @@ try {
     days: 1,
   });
   console.log(`seeded ${seeded.attempts} attempts, ${seeded.deliveries} deliveries in ${seeded.ms} ms`);
+  const held = arg('held', 0);
+  if (held)
+    await store.db
+      .updateTable('deliveries')
+      .set({ status: 'pending', next_attempt_at: epochMs() + 86_400_000 })
+      .where('id', 'in', (eb) => eb.selectFrom('deliveries').select('id').orderBy('id', 'desc').limit(held))
+      .execute();
   await setRetentionByCode(ctx, 'PRUNE', { minutes: 2 });
   const { RetentionPruner } = await import('../src/domain/retention-pruner.js');
   const pruner = new RetentionPruner(ctx, {
@@ -73,6 +82,10 @@ try {
   const ms = epochMs() - started;
 
   const rows = Object.values(report.pruned).reduce((a, b) => a + b, 0);
+  const round = (timing: object): unknown =>
+    Object.fromEntries(
+      Object.entries(timing).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : round(v as object)]),
+    );
   console.log(
     JSON.stringify({
       ms,
@@ -80,9 +93,15 @@ try {
       rows_per_s: Math.round((rows * 1000) / ms),
       pruned: report.pruned,
       done: report.done,
-      timing: Object.fromEntries(Object.entries(report.timing).map(([k, v]) => [k, Math.round(v)])),
+      timing: round(report.timing),
     }),
   );
+  if (held) {
+    const again = await pruner.run();
+    console.log(
+      JSON.stringify({ held_run: { held, ms: Math.round(again.timing.totalMs), timing: round(again.timing) } }),
+    );
+  }
   await app.http.close();
   await store.close();
 } finally {

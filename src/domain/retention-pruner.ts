@@ -73,6 +73,8 @@ interface BatchResult {
 
 const DEFAULT_BATCH_ROWS = 500;
 const DEFAULT_MAX_BATCHES = 1000;
+/** Held rows the held step looks at per statement, with their deliveries' state (a few ms on SQLite). */
+const HELD_SCAN_ROWS = 5000;
 /** The pause before the next run when one stopped at its budget with more to remove. */
 const CATCH_UP_MS = 1000;
 /** Pages given back to the file system per transaction on SQLite (1 MB at the default page size). */
@@ -341,32 +343,59 @@ export class RetentionPruner {
 
   /**
    * Removes deliveries held back while unsettled once they have settled, and their events when nothing holds them.
-   * The page holds only held rows whose delivery has settled (or is gone): reading every held row and skipping the
-   * unsettled ones made each run read all of them, a transaction per page, when a worker far behind left many.
+   * Held rows are looked at a window of `HELD_SCAN_ROWS` at a time in id order, with their deliveries' state, outside
+   * any write transaction; only a window with settled ones opens one. Reading every held row inside write
+   * transactions, a page at a time, made each run cost a transaction per page of held rows when a worker far behind
+   * had left many; reading them all in one statement would hold the write lock for as long as that takes.
    */
   private async heldBatch(companyId: string, after: string, cls: number): Promise<BatchResult & { next?: string }> {
     const now = this.ctx.clock.now();
+    const scanned = await this.ctx.store.db
+      .selectFrom((eb) =>
+        eb
+          .selectFrom('retention_held')
+          .select(['delivery_id', 'event_id'])
+          .where('company_id', '=', companyId)
+          .where('delivery_id', '>', after)
+          .orderBy('delivery_id')
+          .limit(HELD_SCAN_ROWS)
+          .as('h'),
+      )
+      .leftJoin('deliveries as d', 'd.id', 'h.delivery_id')
+      .select(['h.delivery_id', 'h.event_id', 'd.id as present', 'd.status', 'd.lease_until', 'd.attempt_count'])
+      .orderBy('h.delivery_id')
+      .execute();
+    if (!scanned.length) return { pruned: {}, done: true, idle: true };
+    const scannedTo = scanned[scanned.length - 1].delivery_id;
+    const lastWindow = scanned.length < HELD_SCAN_ROWS;
+    const candidates = scanned.filter(
+      (r) =>
+        r.present === null ||
+        isSettled(
+          {
+            id: r.delivery_id,
+            event_id: r.event_id,
+            status: r.status ?? '',
+            lease_until: r.lease_until,
+            attempt_count: Number(r.attempt_count),
+          },
+          now,
+        ),
+    );
+    // As many as the batch's rows hold (the held row, the delivery, its attempts; at least one).
+    let budget = 0;
+    const held: Array<{ delivery_id: string; event_id: string }> = [];
+    for (const r of candidates) {
+      const cost = 1 + (r.present === null ? 0 : 1 + Number(r.attempt_count));
+      if (held.length > 0 && budget + cost > this.batchRows) break;
+      budget += cost;
+      held.push({ delivery_id: r.delivery_id, event_id: r.event_id });
+    }
+    const moreInWindow = held.length < candidates.length;
+    if (!held.length) return { pruned: {}, done: lastWindow, idle: true, next: scannedTo };
     return inTransaction(this.ctx.store.db, async (tx) => {
       await lockCompany(tx, companyId);
-      const held = await tx
-        .selectFrom('retention_held as h')
-        .leftJoin('deliveries as d', 'd.id', 'h.delivery_id')
-        .select(['h.delivery_id', 'h.event_id'])
-        .where('h.company_id', '=', companyId)
-        .where('h.delivery_id', '>', after)
-        .where((w) =>
-          w.or([
-            w('d.id', 'is', null),
-            w.and([
-              w('d.status', 'in', SETTLED_STATUSES),
-              w.or([w('d.lease_until', 'is', null), w('d.lease_until', '<=', now)]),
-            ]),
-          ]),
-        )
-        .orderBy('h.delivery_id')
-        .limit(this.batchRows)
-        .execute();
-      if (!held.length) return { pruned: {}, done: true, idle: true };
+      // Their state is read again under the transaction (and locked on PostgreSQL): a resend may have come between.
       const deliveries = await this.lockedDeliveries(
         tx,
         sql<boolean>`id in ${this.ctx.store.profile.batchValues(held.map((h) => h.delivery_id))}`,
@@ -418,9 +447,10 @@ export class RetentionPruner {
           .executeTakeFirst();
         pruned.events = Number(r.numDeletedRows);
       }
-      // Over budget, the same page is read again (what was removed is gone from it); otherwise the next page.
-      if (budgetHit) return { pruned, done: false, next: after };
-      return { pruned, done: held.length < this.batchRows, next: held[held.length - 1].delivery_id };
+      // Over budget, the next batch goes on after the last one removed (or taken); otherwise after the window.
+      if (budgetHit) return { pruned, done: false, next: gone[gone.length - 1].delivery_id };
+      if (moreInWindow) return { pruned, done: false, next: held[held.length - 1].delivery_id };
+      return { pruned, done: lastWindow, next: scannedTo };
     });
   }
 
