@@ -369,18 +369,7 @@ export class RetentionPruner {
     const scannedTo = scanned[scanned.length - 1].delivery_id;
     const lastWindow = scanned.length < HELD_SCAN_ROWS;
     const candidates = scanned.filter(
-      (r) =>
-        r.present === null ||
-        isSettled(
-          {
-            id: r.delivery_id,
-            event_id: r.event_id,
-            status: r.status ?? '',
-            lease_until: r.lease_until,
-            attempt_count: Number(r.attempt_count),
-          },
-          now,
-        ),
+      (r) => r.present === null || isSettled({ status: r.status ?? '', lease_until: r.lease_until }, now),
     );
     // As many as the batch's rows hold (the held row, the delivery, its attempts; at least one).
     let budget = 0;
@@ -613,14 +602,11 @@ interface DeliveryState {
   busy?: boolean;
 }
 
-/** The statuses of a delivery no retry will follow. */
-const SETTLED_STATUSES = ['success', 'dead'] as const;
-
 /** Settled: no retry is due (success or dead), no worker holds it, and no other transaction is changing it. */
-function isSettled(d: DeliveryState, now: number): boolean {
+function isSettled(d: Pick<DeliveryState, 'status' | 'lease_until' | 'busy'>, now: number): boolean {
   return (
     !d.busy &&
-    (SETTLED_STATUSES as readonly string[]).includes(d.status) &&
+    (d.status === 'success' || d.status === 'dead') &&
     (d.lease_until === null || Number(d.lease_until) <= now)
   );
 }
