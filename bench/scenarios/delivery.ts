@@ -111,7 +111,7 @@ export async function drainRounds<R extends { perSecond: number; cpu: Record<str
   const results: R[] = [];
   for (let i = 0; i < ctx.plan.throughputRounds; i++) results.push(await once());
   const all = results.map((r) => r.perSecond);
-  return { perSecond: median(all), all, first: results[0], cpu: medianCpu(results.map((r) => r.cpu)) };
+  return { perSecond: median(all), all, first: results[0], cpu: medianCpu(results.map((r) => r.cpu)), results };
 }
 
 export async function sqliteDelivery(ctx: BenchContext): Promise<ScenarioResult> {

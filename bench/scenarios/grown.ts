@@ -26,6 +26,7 @@ interface Measured {
   perS: Record<keyof typeof ROUTES, number>;
   history: HistorySeedResult | null;
   storeMb: number;
+  cpuPerRound: Array<Record<string, number> | null>;
   details: Record<string, unknown>;
 }
 
@@ -80,6 +81,7 @@ async function measure(
     ...api,
     history,
     storeMb,
+    cpuPerRound: rounds.results.map((r) => r.cpu),
     details: rounds.first.details,
   };
 }
@@ -96,6 +98,8 @@ function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResul
     feed_per_s: m.perS.feed,
     store_mb_before_run: m.storeMb,
     history: m.history,
+    // The drain's details below are the first round's; each round's CPU per delivery per part:
+    cpu_per_round: m.cpuPerRound,
     drain: m.details,
   });
   return {
