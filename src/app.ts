@@ -69,6 +69,10 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
   if (opts.tracing) await http.register(opts.tracing);
   await http.register(cookie);
   const { ctx, config, metrics, readiness, reads } = opts;
+  // Keys verified from memory are dropped whenever a key is revoked or a plan changed: through this process, once
+  // the change commits; on PostgreSQL, by any other process, as its commit's notification arrives.
+  const credentials = ctx.wakeups.subscribe('credentials', () => ctx.apiKeys.forgetAll());
+  http.addHook('onClose', async () => credentials.close());
   installErrorHandler(http, ctx.store.profile, readiness);
   registerAnonymousLimit(http, ctx.clock, config.anonRateLimitPerMin);
   installTextGuard(http);

@@ -11,10 +11,11 @@ export interface ApiKeyPrincipal {
 }
 
 /**
- * How long this process answers a verified API key from memory before reading it from the store again. It bounds
- * how late another process's change reaches this one: a key revoked (or a company's plan lowered) by another
- * process — the CLI, another API process — stops working here at most this long after the change committed. A
- * change made through this process takes effect on its next request (`forgetKey`, `forgetCompany`).
+ * How long this process answers a verified API key from memory before reading it from the store again. A change made
+ * through this process takes effect on its next request (`forgetKey`, `forgetCompany`). On PostgreSQL a change made
+ * by another process (the CLI, another API process) reaches this one as soon as its commit's notification does
+ * (the 'credentials' wake-up: `forgetAll`); this bound is what is left when it cannot: on SQLite, where the CLI's
+ * change notifies nobody, and while this process's LISTEN connection is down.
  */
 export const API_KEY_CACHE_MS = 5_000;
 
@@ -69,6 +70,12 @@ export class ApiKeyCache {
   forgetKey(keyId: string): void {
     this.generation++;
     for (const [hash, entry] of this.byHash) if (entry.principal.keyId === keyId) this.byHash.delete(hash);
+  }
+
+  /** A key was revoked or a plan changed somewhere (another process's notification): every key is read again. */
+  forgetAll(): void {
+    this.generation++;
+    this.byHash.clear();
   }
 
   /** A company's plan changed through this process: its keys are read again (a lower plan refuses them). */

@@ -6,7 +6,8 @@ import type { Db } from '../storage/db.js';
 import type { ApiKeysTable, CompaniesTable } from '../storage/schema.js';
 import { API_PLANS, getCompany } from './companies.js';
 import type { ApiKeyPrincipal } from './api-key-cache.js';
-import type { DomainContext } from './context.js';
+import { transact, type DomainContext } from './context.js';
+import { wakeAtCommit } from '../queue/wakeup.js';
 
 export type { ApiKeyPrincipal };
 
@@ -112,15 +113,21 @@ export async function getApiKey(db: Db, companyId: string, id: string): Promise<
   return toView(row);
 }
 
-/** Revokes a key at once (the next request with it is refused); revoking a revoked key changes nothing. */
+/**
+ * Revokes a key at once (the next request with it is refused); revoking a revoked key changes nothing. On PostgreSQL
+ * the commit also tells every other process's verified keys (the 'credentials' wake-up).
+ */
 export async function revokeApiKey(ctx: DomainContext, companyId: string, id: string): Promise<ApiKeyView> {
-  await ctx.store.db
-    .updateTable('api_keys')
-    .set({ revoked_at: ctx.clock.now() })
-    .where('id', '=', id)
-    .where('company_id', '=', companyId)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await transact(ctx, async (work) => {
+    await work.tx
+      .updateTable('api_keys')
+      .set({ revoked_at: work.now })
+      .where('id', '=', id)
+      .where('company_id', '=', companyId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await wakeAtCommit(ctx.store, work, 'credentials');
+  });
   // After the commit: a request between the two would read the store, still see the key, and cache it again.
   ctx.apiKeys.forgetKey(id);
   return getApiKey(ctx.store.db, companyId, id);

@@ -2,7 +2,8 @@ import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Db } from '../storage/db.js';
 import type { CompaniesTable } from '../storage/schema.js';
-import type { DomainContext } from './context.js';
+import { transact, type DomainContext } from './context.js';
+import { wakeAtCommit } from '../queue/wakeup.js';
 
 export const PLANS = ['free', 'starter', 'professional', 'enterprise'] as const;
 export type Plan = (typeof PLANS)[number];
@@ -72,8 +73,12 @@ export async function getCompany(db: Db, id: string): Promise<Company> {
 
 export async function setCompanyPlan(ctx: DomainContext, code: string, plan: Plan): Promise<Company> {
   if (!PLANS.includes(plan)) throw new AppError('validation_failed', `plan must be one of ${PLANS.join(', ')}`);
-  const result = await ctx.store.db.updateTable('companies').set({ plan }).where('code', '=', code).executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) throw notFound(`company ${code}`);
+  // On PostgreSQL the commit also tells every other process's verified keys (the 'credentials' wake-up).
+  await transact(ctx, async (work) => {
+    const result = await work.tx.updateTable('companies').set({ plan }).where('code', '=', code).executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw notFound(`company ${code}`);
+    await wakeAtCommit(ctx.store, work, 'credentials');
+  });
   const company = await getCompanyByCode(ctx.store.db, code);
   // A lower plan refuses the company's keys: they are read again on their next request here.
   ctx.apiKeys.forgetCompany(company.id);

@@ -4,8 +4,9 @@ import type { Logger } from 'pino';
 import type { Store, Tx } from '../storage/db.js';
 
 /**
- * The one wake-up mechanism for background work that waits on rows in the store: deliveries that became due (the
- * delivery worker) and feedback stored unscored (the Shield processor).
+ * The one wake-up mechanism for whatever in a process waits on rows in the store: deliveries that became due (the
+ * delivery worker), feedback stored unscored (the Shield processor), and credentials changed (an API key revoked or
+ * a company's plan changed: each API process drops the keys it verified, domain/api-key-cache.ts).
  *
  * A writer calls wakeAtCommit inside its transaction. Once the transaction commits, the same process's listeners
  * run at once (transact() calls `signal` after the commit, never before: a listener could look for rows it cannot
@@ -13,11 +14,12 @@ import type { Store, Tx } from '../storage/db.js';
  * LISTENing, so workers on other processes and machines start too instead of on their next poll. Each loop keeps a
  * poll underneath as a safety net (a lost LISTEN connection, a NOTIFY sent while reconnecting).
  */
-export type WakeChannel = 'deliveries' | 'feedback';
+export type WakeChannel = 'deliveries' | 'feedback' | 'credentials';
 
 const PG_CHANNEL: Record<WakeChannel, string> = {
   deliveries: 'escalatr_deliveries',
   feedback: 'escalatr_feedback',
+  credentials: 'escalatr_credentials',
 };
 const CHANNEL_OF_PG = new Map(Object.entries(PG_CHANNEL).map(([k, v]) => [v, k as WakeChannel]));
 
@@ -58,6 +60,14 @@ export class Wakeups {
   /** Runs this process's listeners of `channel` (after a commit that made work for them). */
   signal(channel: WakeChannel): void {
     for (const listener of this.listeners.get(channel) ?? []) listener();
+  }
+
+  /**
+   * Settles once other processes' wake-ups can reach this one: at once without PostgreSQL or without subscribers, else
+   * when the LISTEN connection's first attempt has listened (or failed; it then keeps retrying in the background).
+   */
+  async ready(): Promise<void> {
+    await this.connection?.ready();
   }
 
   /** Calls `listener` whenever `channel` is woken, here or (PostgreSQL) in another process, until closed. */
@@ -140,6 +150,10 @@ class PgListenConnection {
       this.connecting = this.connect();
     }, RECONNECT_MS);
     this.retry.unref();
+  }
+
+  async ready(): Promise<void> {
+    await this.connecting;
   }
 
   async stop(): Promise<void> {

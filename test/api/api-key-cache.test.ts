@@ -2,14 +2,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKeyCache, API_KEY_CACHE_MS } from '../../src/domain/api-key-cache.js';
 import { revokeApiKey, type ApiKeyPrincipal } from '../../src/domain/api-keys.js';
 import { setCompanyPlan } from '../../src/domain/companies.js';
-import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
+import { Wakeups } from '../../src/queue/wakeup.js';
+import { bearer, createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { call, expectError, file, get, tenant, type Tenant } from './platform-fixtures.js';
 
 /**
  * A verified API key is answered from the process's memory for a short while (src/domain/api-key-cache.ts). What must
  * hold: a revocation or plan change made through this process applies to the very next request; one made by another
- * process (its own runtime over the same store: the CLI, another API process) applies within API_KEY_CACHE_MS; keys
- * of different companies never answer for each other.
+ * process (its own runtime over the same store: the CLI, another API process) applies as soon as its notification
+ * arrives on PostgreSQL, and within API_KEY_CACHE_MS on SQLite (where nothing notifies); keys of different companies
+ * never answer for each other.
  */
 describe('API keys verified from memory', () => {
   let t: TestApp;
@@ -23,7 +25,18 @@ describe('API keys verified from memory', () => {
 
   const keyIdOf = async (key: string) => (await get(t, '/me', bearer(key))).body.data.api_key.id as string;
   /** Another process's runtime over the same store: it shares nothing with this process but the database. */
-  const otherProcess = () => ({ ...t.app.ctx, apiKeys: new ApiKeyCache() });
+  const otherProcess = () => ({ ...t.app.ctx, apiKeys: new ApiKeyCache(), wakeups: new Wakeups(t.store) });
+  /**
+   * Settles when this process hears the next 'credentials' wake-up; its API's own listener, subscribed first, has
+   * run by then. Call once `wakeups.ready()` has settled, before the change.
+   */
+  const nextCredentialsChange = () =>
+    new Promise<void>((resolve) => {
+      const heard = t.app.ctx.wakeups.subscribe('credentials', () => {
+        void heard.close();
+        resolve();
+      });
+    });
 
   it('refuses a key revoked through this process on its next request, however recently it was verified', async () => {
     const id = await keyIdOf(v.readKey);
@@ -35,21 +48,45 @@ describe('API keys verified from memory', () => {
     expect((await get(t, '/complaints', bearer(v.adminKey))).status).toBe(200);
   });
 
-  it('refuses a key revoked by another process once API_KEY_CACHE_MS has passed, and at once if it was not in memory', async () => {
-    const id = await keyIdOf(v.readKey);
-    await revokeApiKey(otherProcess(), v.company.id, id);
-    // Verified a moment ago: this process may still answer it, for no longer than the bound.
-    t.clock.advance(API_KEY_CACHE_MS - 1);
-    expect((await get(t, '/complaints', bearer(v.readKey))).status).toBe(200);
-    t.clock.advance(1);
-    expectError(await get(t, '/complaints', bearer(v.readKey)), 401, 'unauthorized');
+  it.runIf(dialectName === 'postgres')(
+    "refuses a key revoked, or a plan lowered, by another process as soon as that commit's notification arrives",
+    async () => {
+      await t.app.ctx.wakeups.ready();
+      const id = await keyIdOf(v.readKey);
+      expect((await get(t, '/complaints', bearer(v.readKey))).status).toBe(200);
+      expect((await get(t, '/complaints', bearer(v.adminKey))).status).toBe(200);
+      // Both keys are now answered from memory; the clock does not move from here on.
+      let heard = nextCredentialsChange();
+      await revokeApiKey(otherProcess(), v.company.id, id);
+      await heard;
+      expectError(await get(t, '/complaints', bearer(v.readKey)), 401, 'unauthorized');
+      expect((await get(t, '/complaints', bearer(v.adminKey))).status).toBe(200);
 
-    // A key this process had not verified yet is refused at once.
-    const adminId = await keyIdOf(v.adminKey);
-    t.clock.advance(API_KEY_CACHE_MS);
-    await revokeApiKey(otherProcess(), v.company.id, adminId);
-    expectError(await get(t, '/complaints', bearer(v.adminKey)), 401, 'unauthorized');
-  });
+      heard = nextCredentialsChange();
+      await setCompanyPlan(otherProcess(), 'VOLT', 'starter');
+      await heard;
+      expectError(await get(t, '/complaints', bearer(v.adminKey)), 403, 'plan_required');
+    },
+  );
+
+  it.runIf(dialectName === 'sqlite')(
+    'on SQLite, refuses a key revoked by another process once API_KEY_CACHE_MS has passed, and at once if it was not in memory',
+    async () => {
+      const id = await keyIdOf(v.readKey);
+      await revokeApiKey(otherProcess(), v.company.id, id);
+      // Verified a moment ago: this process may still answer it, for no longer than the bound.
+      t.clock.advance(API_KEY_CACHE_MS - 1);
+      expect((await get(t, '/complaints', bearer(v.readKey))).status).toBe(200);
+      t.clock.advance(1);
+      expectError(await get(t, '/complaints', bearer(v.readKey)), 401, 'unauthorized');
+
+      // A key this process had not verified yet is refused at once.
+      const adminId = await keyIdOf(v.adminKey);
+      t.clock.advance(API_KEY_CACHE_MS);
+      await revokeApiKey(otherProcess(), v.company.id, adminId);
+      expectError(await get(t, '/complaints', bearer(v.adminKey)), 401, 'unauthorized');
+    },
+  );
 
   it("applies another process's plan change within API_KEY_CACHE_MS, and this process's at once", async () => {
     expect((await get(t, '/complaints', bearer(v.readKey))).status).toBe(200);
@@ -133,5 +170,18 @@ describe('ApiKeyCache', () => {
     ]);
     cache.forgetCompany('co_1');
     expect([cache.get('h2', 0), cache.get('h3', 0)?.keyId]).toEqual([null, 'key_3']);
+  });
+
+  it('forgets every key when told a credential changed elsewhere, and keeps no read that began before', () => {
+    const cache = new ApiKeyCache();
+    cache.set('h1', principal('key_1', 'co_1'), 0, cache.stamp());
+    cache.set('h2', principal('key_2', 'co_2'), 0, cache.stamp());
+    const stamp = cache.stamp();
+    cache.forgetAll();
+    expect([cache.get('h1', 0), cache.get('h2', 0)]).toEqual([null, null]);
+    cache.set('h1', principal('key_1', 'co_1'), 0, stamp);
+    expect(cache.get('h1', 0)).toBeNull();
+    cache.set('h1', principal('key_1', 'co_1'), 0, cache.stamp());
+    expect(cache.get('h1', 0)?.keyId).toBe('key_1');
   });
 });
