@@ -70,7 +70,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
   await http.register(cookie);
   const { ctx, config, metrics, readiness, reads } = opts;
   // Keys verified from memory are dropped whenever a key is revoked or a plan changed: through this process, once
-  // the change commits; on PostgreSQL, by any other process, as its commit's notification arrives.
+  // the change commits; by any other process, once this one hears of that commit (queue/wakeup.ts).
   const credentials = ctx.wakeups.subscribe('credentials', () => ctx.apiKeys.forgetAll());
   http.addHook('onClose', async () => credentials.close());
   installErrorHandler(http, ctx.store.profile, readiness);

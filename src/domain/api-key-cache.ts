@@ -12,10 +12,10 @@ export interface ApiKeyPrincipal {
 
 /**
  * How long this process answers a verified API key from memory before reading it from the store again. A change made
- * through this process takes effect on its next request (`forgetKey`, `forgetCompany`). On PostgreSQL a change made
- * by another process (the CLI, another API process) reaches this one as soon as its commit's notification does
- * (the 'credentials' wake-up: `forgetAll`); this bound is what is left when it cannot: on SQLite, where the CLI's
- * change notifies nobody, and while this process's LISTEN connection is down.
+ * through this process takes effect on its next request (`forgetKey`, `forgetCompany`); one made by another process
+ * (the CLI, another API process) as soon as this process hears of its commit (the 'credentials' wake-up, `forgetAll`:
+ * PostgreSQL's NOTIFY, or on SQLite the watched commit counter). This bound is what is left when it does not hear:
+ * while its LISTEN connection is down, or for a write made past the domain's functions.
  */
 export const API_KEY_CACHE_MS = 5_000;
 

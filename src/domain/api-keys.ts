@@ -114,8 +114,8 @@ export async function getApiKey(db: Db, companyId: string, id: string): Promise<
 }
 
 /**
- * Revokes a key at once (the next request with it is refused); revoking a revoked key changes nothing. On PostgreSQL
- * the commit also tells every other process's verified keys (the 'credentials' wake-up).
+ * Revokes a key at once (the next request with it is refused); revoking a revoked key changes nothing. Every other
+ * process drops the keys it verified once it hears of the commit (the 'credentials' wake-up).
  */
 export async function revokeApiKey(ctx: DomainContext, companyId: string, id: string): Promise<ApiKeyView> {
   await transact(ctx, async (work) => {

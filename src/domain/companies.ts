@@ -73,7 +73,7 @@ export async function getCompany(db: Db, id: string): Promise<Company> {
 
 export async function setCompanyPlan(ctx: DomainContext, code: string, plan: Plan): Promise<Company> {
   if (!PLANS.includes(plan)) throw new AppError('validation_failed', `plan must be one of ${PLANS.join(', ')}`);
-  // On PostgreSQL the commit also tells every other process's verified keys (the 'credentials' wake-up).
+  // Every other process drops the keys it verified once it hears of the commit (the 'credentials' wake-up).
   await transact(ctx, async (work) => {
     const result = await work.tx.updateTable('companies').set({ plan }).where('code', '=', code).executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw notFound(`company ${code}`);

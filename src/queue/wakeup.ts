@@ -11,8 +11,10 @@ import type { Store, Tx } from '../storage/db.js';
  * A writer calls wakeAtCommit inside its transaction. Once the transaction commits, the same process's listeners
  * run at once (transact() calls `signal` after the commit, never before: a listener could look for rows it cannot
  * see yet); on PostgreSQL the transaction also sends NOTIFY, which the server delivers at commit to every process
- * LISTENing, so workers on other processes and machines start too instead of on their next poll. Each loop keeps a
- * poll underneath as a safety net (a lost LISTEN connection, a NOTIFY sent while reconnecting).
+ * LISTENing, so workers on other processes and machines start too instead of on their next poll. On SQLite another
+ * process (the CLI beside a running server) cannot notify: while anyone listens, the store's commit counter is read
+ * every COMMITS_WATCH_MS and a commit by another connection wakes every channel. Each loop keeps a poll underneath as
+ * a safety net (a lost LISTEN connection, a NOTIFY sent while reconnecting).
  */
 export type WakeChannel = 'deliveries' | 'feedback' | 'credentials';
 
@@ -41,19 +43,26 @@ export interface WakeSubscription {
 }
 
 const RECONNECT_MS = 1000;
+export const COMMITS_WATCH_MS = 250;
+
+/** How other processes' commits reach this one: a LISTEN connection, or a watch on the store's commit counter. */
+interface OtherProcesses {
+  ready(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 /**
  * The listeners of one store, by channel. On PostgreSQL, while anyone listens, one connection LISTENs on every
  * channel for the whole process; it reconnects after a loss and wakes everyone when it is back (anything committed
- * meanwhile is found by that turn).
+ * meanwhile is found by that turn). On SQLite, while anyone listens, the commit counter is watched instead.
  */
 export class Wakeups {
   private readonly listeners = new Map<WakeChannel, Set<() => void>>();
   private subscribers = 0;
-  private connection: PgListenConnection | null = null;
+  private connection: OtherProcesses | null = null;
 
   constructor(
-    private readonly store: Pick<Store, 'newPgClient'>,
+    private readonly store: Pick<Store, 'newPgClient'> & Partial<Pick<Store, 'db' | 'profile'>>,
     private readonly log?: Logger,
   ) {}
 
@@ -63,8 +72,9 @@ export class Wakeups {
   }
 
   /**
-   * Settles once other processes' wake-ups can reach this one: at once without PostgreSQL or without subscribers, else
-   * when the LISTEN connection's first attempt has listened (or failed; it then keeps retrying in the background).
+   * Settles once other processes' wake-ups can reach this one: at once without subscribers (or a store), else when the
+   * LISTEN connection's first attempt has listened (or failed; it then keeps retrying in the background), or on
+   * SQLite when the commit counter's first value is read.
    */
   async ready(): Promise<void> {
     await this.connection?.ready();
@@ -76,13 +86,7 @@ export class Wakeups {
     if (!set) this.listeners.set(channel, (set = new Set()));
     set.add(listener);
     this.subscribers++;
-    if (!this.connection && this.store.newPgClient) {
-      this.connection = new PgListenConnection(
-        this.store.newPgClient,
-        (channel) => this.signal(channel),
-        (err) => this.log?.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'),
-      );
-    }
+    if (!this.connection) this.connection = this.watchOtherProcesses();
     let closed = false;
     return {
       close: async () => {
@@ -96,9 +100,72 @@ export class Wakeups {
       },
     };
   }
+
+  private watchOtherProcesses(): OtherProcesses | null {
+    const wakeAll = () => {
+      for (const channel of Object.keys(PG_CHANNEL) as WakeChannel[]) this.signal(channel);
+    };
+    const { newPgClient, db, profile } = this.store;
+    if (newPgClient)
+      return new PgListenConnection(
+        newPgClient,
+        (channel) => this.signal(channel),
+        (err) => this.log?.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'),
+      );
+    if (db && profile?.otherConnectionsCommits) {
+      const read = profile.otherConnectionsCommits;
+      return new CommitCounterWatch(() => read(db), wakeAll);
+    }
+    return null;
+  }
 }
 
-class PgListenConnection {
+/**
+ * SQLite: reads the store's commit counter (which moves only when another connection commits) every
+ * COMMITS_WATCH_MS, and wakes everyone when it moved. A read that fails (the store unavailable) is tried again next
+ * time; one still running when the next is due is not doubled.
+ */
+class CommitCounterWatch implements OtherProcesses {
+  private last: number | null = null;
+  private reading: Promise<void> | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private readonly first: Promise<void>;
+
+  constructor(
+    private readonly read: () => Promise<number>,
+    private readonly onCommitElsewhere: () => void,
+  ) {
+    this.first = this.tick();
+    this.timer = setInterval(() => void this.tick(), COMMITS_WATCH_MS);
+    this.timer.unref();
+  }
+
+  private tick(): Promise<void> {
+    this.reading ??= (async () => {
+      try {
+        const now = await this.read();
+        if (this.last !== null && now !== this.last) this.onCommitElsewhere();
+        this.last = now;
+      } catch {
+        // Unavailable now; the next tick reads again.
+      } finally {
+        this.reading = null;
+      }
+    })();
+    return this.reading;
+  }
+
+  ready(): Promise<void> {
+    return this.first;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.reading;
+  }
+}
+
+class PgListenConnection implements OtherProcesses {
   private client: pg.Client | null = null;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;

@@ -61,6 +61,12 @@ export interface DialectProfile {
    * checkpoint); writers wait while it runs. Absent on PostgreSQL, where VACUUM FULL is the database operator's call.
    */
   rebuildFile?: (db: Kysely<Database>) => Promise<void>;
+  /**
+   * A number that moves whenever another connection commits to the store (SQLite's `data_version`, read on the
+   * store's own connection), so a process can notice what the CLI or another process wrote. Absent on PostgreSQL,
+   * whose commits NOTIFY (queue/wakeup.ts).
+   */
+  otherConnectionsCommits?: (db: Kysely<Database>) => Promise<number>;
   /** Whether a driver error is a unique-constraint violation (branch on codes, never on message text). */
   isUniqueViolation(err: unknown): boolean;
   /** Whether a driver error means the store is unavailable (disk full, read-only, connection lost). */
@@ -127,6 +133,8 @@ export const sqliteProfile: DialectProfile = {
       await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db).catch(() => undefined);
     }
   },
+  otherConnectionsCommits: async (db) =>
+    Number((await sql<{ data_version: number }>`pragma data_version`.execute(db)).rows[0]?.data_version),
   rebuildFile: async (db) => {
     await sql`vacuum`.execute(db);
     await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);

@@ -6,6 +6,7 @@ import { SecretBox } from '../../src/security/secret-box.js';
 import type { Store } from '../../src/storage/db.js';
 import { createTestStore, DATABASE_URL, testConfig, type TestStore } from '../helpers/harness.js';
 import { ApiKeyCache } from '../../src/domain/api-key-cache.js';
+import { createCompany } from '../../src/domain/companies.js';
 
 /** A domain context of its own over `store`: another "process" when the store is another handle. */
 function contextOf(store: Store): DomainContext {
@@ -41,7 +42,7 @@ function recorder(wakeups: Wakeups, channel: WakeChannel) {
   };
 }
 
-describe('wake-ups: one mechanism for the delivery worker and the Shield processor', () => {
+describe('wake-ups: one mechanism for the delivery worker, the Shield processor and the API key cache', () => {
   let ts: TestStore;
   let ctx: DomainContext;
   const subscriptions: WakeSubscription[] = [];
@@ -94,6 +95,27 @@ describe('wake-ups: one mechanism for the delivery worker and the Shield process
     local.signal('feedback');
     expect([deliveries.count, feedback.count]).toEqual([1, 1]);
   });
+
+  it.skipIf(!!DATABASE_URL)(
+    'SQLite: a commit by another connection (the CLI beside a server) wakes every channel of this process',
+    async () => {
+      const other = contextOf(ts.reopen());
+      const deliveries = recorder(ctx.wakeups, 'deliveries');
+      const credentials = recorder(ctx.wakeups, 'credentials');
+      subscriptions.push(deliveries.subscription, credentials.subscription);
+      await ctx.wakeups.ready(); // the commit counter's first value is read
+
+      // This process's own commits signal its listeners themselves: the channel they name, once.
+      await createCompany(ctx, { name: 'Own', code: 'OWNC', plan: 'free' });
+      await transact(ctx, (work) => wakeAtCommit(ctx.store, work, 'deliveries'));
+      expect([deliveries.count, credentials.count]).toEqual([1, 0]);
+
+      // Another connection's commit cannot signal here; the watch sees the counter move and wakes every channel.
+      await createCompany(other, { name: 'Elsewhere', code: 'ELSE', plan: 'free' });
+      await Promise.all([deliveries.until(2), credentials.until(1)]);
+      expect([deliveries.count, credentials.count]).toEqual([2, 1]);
+    },
+  );
 
   it.skipIf(!DATABASE_URL)('PostgreSQL: a commit in another process wakes this one through LISTEN', async () => {
     const other = contextOf(ts.reopen());
