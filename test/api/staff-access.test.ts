@@ -184,7 +184,7 @@ describe('Platform API staff routes: credentials, scopes and plans', () => {
     const pro = await seedCompany(t, { code: 'DROP' });
     const proId = await fileComplaint(t, pro.consumerToken, { company_code: 'DROP' });
     okData(await post(`/complaints/${proId}/claim`, undefined, { authorization: `Bearer ${pro.adminKey}` }));
-    // Changed in the store directly, as another process would: this process notices once its key cache expires.
+    // Changed in the store directly, past the domain (nothing tells this process): noticed once its key cache expires.
     await t.store.db.updateTable('companies').set({ plan: 'free' }).where('id', '=', pro.company.id).execute();
     t.clock.advance(API_KEY_CACHE_MS);
     const r = await post(`/complaints/${proId}/release`, undefined, { authorization: `Bearer ${pro.adminKey}` });
