@@ -43,7 +43,7 @@ export interface WakeSubscription {
 }
 
 const RECONNECT_MS = 1000;
-export const COMMITS_WATCH_MS = 250;
+const COMMITS_WATCH_MS = 250;
 
 /** How other processes' commits reach this one: a LISTEN connection, or a watch on the store's commit counter. */
 interface OtherProcesses {

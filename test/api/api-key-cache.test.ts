@@ -53,7 +53,7 @@ describe('API keys verified from memory', () => {
 
   it('refuses a key revoked, or a plan lowered, by another process as soon as this process hears of its commit', async () => {
     // PostgreSQL: the commit's NOTIFY on this process's LISTEN connection. SQLite: the commit counter, watched
-    // every COMMITS_WATCH_MS. The clock does not move: nothing here waits for a cached key to expire.
+    // every 250 ms. The clock does not move: nothing here waits for a cached key to expire.
     await t.app.ctx.wakeups.ready();
     const id = await keyIdOf(v.readKey);
     expect((await get(t, '/complaints', bearer(v.readKey))).status).toBe(200);
