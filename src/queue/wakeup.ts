@@ -66,8 +66,13 @@ export class Wakeups {
     private readonly log?: Logger,
   ) {}
 
-  /** Runs this process's listeners of `channel` (after a commit that made work for them). */
+  /** Runs this process's listeners of `channel` (after a commit of this process that made work for them). */
   signal(channel: WakeChannel): void {
+    this.wake(channel);
+  }
+
+  /** Runs the listeners of `channel`: for this process's commit (`signal`), or for another process's. */
+  private wake(channel: WakeChannel): void {
     for (const listener of this.listeners.get(channel) ?? []) listener();
   }
 
@@ -103,13 +108,13 @@ export class Wakeups {
 
   private watchOtherProcesses(): OtherProcesses | null {
     const wakeAll = () => {
-      for (const channel of Object.keys(PG_CHANNEL) as WakeChannel[]) this.signal(channel);
+      for (const channel of Object.keys(PG_CHANNEL) as WakeChannel[]) this.wake(channel);
     };
     const { newPgClient, db, profile } = this.store;
     if (newPgClient)
       return new PgListenConnection(
         newPgClient,
-        (channel) => this.signal(channel),
+        (channel) => this.wake(channel),
         (err) => this.log?.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'),
       );
     if (db && profile?.otherConnectionsCommits) {
