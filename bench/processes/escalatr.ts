@@ -126,7 +126,7 @@ serve(
       // PostgreSQL: the production pool size (openStore's default) unless a run says otherwise.
       store =
         spec.kind === 'sqlite'
-          ? openStore({ sqliteFile: spec.file })
+          ? openStore({ sqliteFile: spec.file, backgroundCheckpoints: { onLost: (err) => console.error(err) } })
           : openStore({ databaseUrl: spec.url, poolSize: args.poolSize });
       if (args.migrate) await migrateToLatest(store.db);
       config = benchConfig(spec, args.masterKeyHex, args.config ?? {});

@@ -69,7 +69,13 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const print = opts.print ?? ((line: string) => process.stdout.write(line + '\n'));
   const logWriter = opts.logger ? null : new BoundedLogWriter(process.stdout);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, destination: logWriter! });
-  const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const store = openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    backgroundCheckpoints: {
+      onLost: (err) => logger.warn({ err }, 'the SQLite checkpoint thread stopped; commits checkpoint the WAL again'),
+    },
+  });
   let http: FastifyInstance | null = null;
   let opsListener: FastifyInstance | null = null;
   let background: BackgroundWork | null = null;

@@ -13,6 +13,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { postgresProfile, sqliteProfile, type DialectProfile } from './dialects.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -26,6 +27,8 @@ export interface Store {
   newPgClient?: () => pg.Client;
   pgSchema?: string;
   sqliteFile?: string;
+  /** SQLite with `backgroundCheckpoints`: the thread that checkpoints the WAL. */
+  checkpointer?: WalCheckpointer;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,12 @@ export interface OpenStoreOptions {
   /** PostgreSQL schema to use as search_path (tests use one per test). */
   pgSchema?: string;
   poolSize?: number;
+  /**
+   * SQLite: checkpoint the WAL on a thread of its own instead of in the commits of this connection
+   * (wal-checkpointer.ts). For the long-running service; a short CLI command keeps SQLite's own checkpoints.
+   * `onLost` hears if the thread ends by itself, after which this connection checkpoints as SQLite does by default.
+   */
+  backgroundCheckpoints?: { onLost: (err: Error) => void };
 }
 
 // int8 and numeric come back as strings from pg by default; our bigints are epoch ms and counters, safe as numbers.
@@ -150,7 +159,28 @@ export function openStore(opts: OpenStoreOptions): Store {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, profile: sqliteProfile, sqliteFile: file, close: () => db.destroy() };
+  const checkpointer =
+    opts.backgroundCheckpoints && file !== ':memory:'
+      ? checkpointElsewhere(sqlite, file, opts.backgroundCheckpoints.onLost)
+      : undefined;
+  const close = async () => {
+    await checkpointer?.stop();
+    await db.destroy();
+  };
+  return { db, profile: sqliteProfile, sqliteFile: file, checkpointer, close };
+}
+
+/** SQLite's own threshold: the connection that commits past this many WAL pages checkpoints them. */
+const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
+/** With the checkpoint thread running: a bound the serving connection reaches only if the thread falls far behind. */
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 20_000;
+
+function checkpointElsewhere(sqlite: SQLite.Database, file: string, onLost: (err: Error) => void): WalCheckpointer {
+  sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+  return new WalCheckpointer(file, (err) => {
+    if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+    onLost(err);
+  });
 }
 
 /**
