@@ -115,6 +115,7 @@ export class Wakeups {
       return new PgListenConnection(
         newPgClient,
         (channel) => this.wake(channel),
+        wakeAll,
         (err) => this.log?.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'),
       );
     if (db && profile?.otherConnectionsCommits) {
@@ -179,6 +180,7 @@ class PgListenConnection implements OtherProcesses {
   constructor(
     private readonly newClient: () => pg.Client,
     private readonly onWake: (channel: WakeChannel) => void,
+    private readonly onListening: () => void,
     private readonly onError: (err: Error) => void,
   ) {
     this.connecting = this.connect();
@@ -204,7 +206,7 @@ class PgListenConnection implements OtherProcesses {
       }
       this.client = c;
       // Anything committed while we were not listening is found by this turn.
-      for (const channel of Object.keys(PG_CHANNEL) as WakeChannel[]) this.onWake(channel);
+      this.onListening();
     } catch (err) {
       this.onError(err as Error);
       await c.end().catch(() => undefined);
