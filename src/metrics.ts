@@ -13,6 +13,8 @@ export interface MetricsSources {
   oldestDueAgeSeconds?: () => Promise<number>;
   /** Endpoints by health, read at each scrape. */
   endpointStates?: () => Promise<Record<string, number>>;
+  /** SQLite's checkpoint thread (storage/wal-checkpointer.ts), where the service runs one. */
+  walCheckpoints?: () => { checkpoints: number; failures: number; walFrames: number; running: boolean };
 }
 
 /** One registry per app, so tests that build many apps don't collide on metric names. */
@@ -173,6 +175,38 @@ export function createMetrics(sources: MetricsSources = {}) {
       registers: sources.replicaLag ? [registry] : [],
       collect() {
         this.set(sources.replicaLag?.()?.bytes ?? NaN);
+      },
+    }),
+    // Only where SQLite's WAL is checkpointed on its own thread (the service on SQLite).
+    walCheckpoints: new Counter({
+      name: 'escalatr_sqlite_wal_checkpoints_total',
+      help: "Checkpoints of SQLite's WAL run by the checkpoint thread, by outcome: done or failed",
+      labelNames: ['outcome'] as const,
+      registers: sources.walCheckpoints ? [registry] : [],
+      collect() {
+        const stats = sources.walCheckpoints?.();
+        if (!stats) return;
+        // The thread keeps the counts; the counter shows them as of this scrape.
+        this.reset();
+        this.inc({ outcome: 'done' }, stats.checkpoints);
+        this.inc({ outcome: 'failed' }, stats.failures);
+      },
+    }),
+    walFrames: new Gauge({
+      name: 'escalatr_sqlite_wal_frames',
+      help: "Pages in SQLite's WAL at the checkpoint thread's latest checkpoint: growing from scrape to scrape, a reader keeps the WAL from restarting",
+      registers: sources.walCheckpoints ? [registry] : [],
+      collect() {
+        const stats = sources.walCheckpoints?.();
+        if (stats) this.set(stats.walFrames);
+      },
+    }),
+    walCheckpointerUp: new Gauge({
+      name: 'escalatr_sqlite_checkpoint_thread_up',
+      help: "1 while SQLite's checkpoint thread runs; 0 once it stopped, when commits checkpoint the WAL again",
+      registers: sources.walCheckpoints ? [registry] : [],
+      collect() {
+        this.set(sources.walCheckpoints?.().running ? 1 : 0);
       },
     }),
     commitToFirstAttempt: new Histogram({

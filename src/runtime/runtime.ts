@@ -87,6 +87,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       return due === null ? 0 : Math.max(0, clock.now() - due) / 1000;
     },
     endpointStates: () => endpointStates(store),
+    walCheckpoints: store.checkpointer ? () => store.checkpointer!.stats() : undefined,
   });
   return {
     config: opts.config,

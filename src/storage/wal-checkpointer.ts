@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import { startThread } from '../threads.js';
 
@@ -25,8 +24,8 @@ export class WalCheckpointer {
   private readonly thread: Worker;
   private readonly waiting: Array<(report: CheckpointReport) => void> = [];
   private stopped: Promise<void> | null = null;
-  checkpoints = 0;
-  failures = 0;
+  private readonly exited: Promise<void>;
+  private readonly counts = { checkpoints: 0, failures: 0, walFrames: 0, running: true };
 
   /** `onLost` runs if the thread ends by itself (it could not start, or failed): the caller checkpoints again. */
   constructor(file: string, onLost: (err: Error) => void) {
@@ -35,17 +34,30 @@ export class WalCheckpointer {
     });
     // A process that forgets to close its store still exits.
     this.thread.unref();
+    this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
     this.thread.on('message', (report: CheckpointReport) => {
-      if ('error' in report) this.failures++;
-      else this.checkpoints++;
+      if ('error' in report) this.counts.failures++;
+      else {
+        this.counts.checkpoints++;
+        this.counts.walFrames = report.walFrames;
+      }
       for (const resolve of this.waiting.splice(0)) resolve(report);
     });
-    this.thread.on('error', (err) => {
-      if (!this.stopped) onLost(err);
-    });
-    this.thread.on('exit', (code) => {
-      if (!this.stopped) onLost(new Error(`the checkpoint thread exited (${code})`));
-    });
+    const lost = (err: Error) => {
+      if (this.stopped || !this.counts.running) return;
+      this.counts.running = false;
+      onLost(err);
+    };
+    this.thread.on('error', lost);
+    this.thread.on('exit', (code) => lost(new Error(`the checkpoint thread exited (${code})`)));
+  }
+
+  /**
+   * For /metrics: checkpoints run and failed, the WAL's frames (pages) at the latest one (a WAL that grows from one
+   * to the next is not being restarted: a reader holds it), and whether the thread still runs.
+   */
+  stats(): Readonly<{ checkpoints: number; failures: number; walFrames: number; running: boolean }> {
+    return this.counts;
   }
 
   /** The thread's next report (tests await it instead of waiting for time). */
@@ -55,11 +67,10 @@ export class WalCheckpointer {
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      const exited = once(this.thread, 'exit').catch(() => undefined);
       // Unreferenced, the thread would not keep this process alive until it has closed its connection.
       this.thread.ref();
       this.thread.postMessage('stop');
-      await exited;
+      await this.exited;
     })();
     return this.stopped;
   }

@@ -5,7 +5,8 @@ import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/storage/db.js';
-import type { CheckpointReport } from '../../src/storage/wal-checkpointer.js';
+import { WalCheckpointer, type CheckpointReport } from '../../src/storage/wal-checkpointer.js';
+import { createMetrics } from '../../src/metrics.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -97,5 +98,39 @@ describe('SQLite WAL checkpoints on a thread of their own', () => {
     cleanups.push(() => plain.close());
     expect(plain.checkpointer).toBeUndefined();
     expect(await autocheckpoint(plain)).toBe(1_000);
+  });
+
+  it('shows its checkpoints, the WAL it left and that it runs in /metrics', async () => {
+    const store = open(tempFile());
+    const caughtUp = untilCaughtUp(store);
+    await writeRows(store, 20);
+    const last = (await caughtUp).at(-1) as { walFrames: number };
+    const stats = store.checkpointer!.stats();
+    expect(stats).toMatchObject({ failures: 0, walFrames: last.walFrames, running: true });
+    expect(stats.checkpoints).toBeGreaterThanOrEqual(1);
+
+    const text = await createMetrics({ walCheckpoints: () => store.checkpointer!.stats() }).registry.metrics();
+    expect(text).toContain(`escalatr_sqlite_wal_checkpoints_total{outcome="done"} ${stats.checkpoints}`);
+    expect(text).toContain('escalatr_sqlite_wal_checkpoints_total{outcome="failed"} 0');
+    expect(text).toContain(`escalatr_sqlite_wal_frames ${last.walFrames}`);
+    expect(text).toContain('escalatr_sqlite_checkpoint_thread_up 1');
+    // A process without the thread (PostgreSQL, a CLI command) shows none of them.
+    expect(await createMetrics().registry.metrics()).not.toContain('escalatr_sqlite_wal');
+  });
+
+  it('says so, once, when its thread cannot run, and shows it stopped', async () => {
+    const lost: Error[] = [];
+    let checkpointer!: WalCheckpointer;
+    await new Promise<void>((resolve) => {
+      checkpointer = new WalCheckpointer(join(tempFile(), 'no-such-folder', 'store.db'), (err) => {
+        lost.push(err);
+        resolve();
+      });
+    });
+    // Stopping a thread that already ended settles at once.
+    await checkpointer.stop();
+    expect(lost).toHaveLength(1);
+    expect(lost[0]!.message).toMatch(/directory does not exist/);
+    expect(checkpointer.stats().running).toBe(false);
   });
 });
