@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
+import { createMetrics } from '../../src/metrics.js';
+import { openStore } from '../../src/storage/db.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
@@ -41,6 +45,16 @@ describe('deploy/: the dashboard and alert rules name only metrics /metrics serv
     const res = await t.app.http.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     const exposed = exposedNames(res.body);
+    // The SQLite service's checkpoint thread adds its own (the test app's store runs none): a store that runs one.
+    const dir = mkdtempSync(join(tmpdir(), 'escalatr-deploy-'));
+    const sqlite = openStore({ sqliteFile: join(dir, 'store.db'), backgroundCheckpoints: { onLost: () => {} } });
+    try {
+      const scrape = await createMetrics({ walCheckpoints: () => sqlite.checkpointer!.stats() }).registry.metrics();
+      for (const name of exposedNames(scrape)) if (name.startsWith('escalatr_sqlite_')) exposed.add(name);
+    } finally {
+      await sqlite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
     for (const file of DEPLOY_FILES) {
       const named = new Set(readFileSync(file, 'utf8').match(/\bescalatr_[a-z0-9_]+/g) ?? []);
       expect(named.size, file).toBeGreaterThan(0);
