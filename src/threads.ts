@@ -17,9 +17,9 @@ export function threadEntry(siblingOf: string, name: string): { filename: URL; e
 }
 
 /**
- * Starts one worker thread on the caller's sibling module `name` (see threadEntry). From source, the entry is
- * imported by a small script once tsx's loader is in place: a thread's own entry module is loaded before the hooks
- * that `--import` registers apply to it.
+ * Starts one worker thread on the caller's sibling module `name` (see threadEntry). From source, a small script
+ * registers tsx's hooks in the thread and then imports the entry: on Node 20, a plain thread given `--import` with
+ * tsx's loader still refused the `.ts` entry, and a `.ts` import made after it as well.
  */
 export function startThread(siblingOf: string, name: string, options: WorkerOptions): Worker {
   const entry = threadEntry(siblingOf, name);
