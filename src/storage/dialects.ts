@@ -91,6 +91,26 @@ const columnList = (
 
 const code = (err: unknown): string => String((err as { code?: unknown } | null)?.code ?? '');
 
+/** How long a truncation goes on trying while another connection's checkpoint runs. */
+const TRUNCATE_PATIENCE_MS = 3_000;
+const TRUNCATE_RETRY_MS = 25;
+
+/**
+ * Copies the whole WAL into the database file and truncates it to nothing; true when it did. A checkpoint already
+ * running on another connection (the service's checkpoint thread, storage/wal-checkpointer.ts) makes it answer busy
+ * at once rather than wait: it is tried again for up to TRUNCATE_PATIENCE_MS. A reader on the WAL's older frames is
+ * waited for by the busy timeout within one try, which alone can take longer than that: then it is not tried again.
+ */
+async function truncateWal(db: Kysely<Database>): Promise<boolean> {
+  const giveUpAt = Date.now() + TRUNCATE_PATIENCE_MS;
+  for (;;) {
+    const { rows } = await sql<{ busy: number }>`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+    if (rows[0]?.busy === 0) return true;
+    if (Date.now() >= giveUpAt) return false;
+    await new Promise((resolve) => setTimeout(resolve, TRUNCATE_RETRY_MS));
+  }
+}
+
 export const sqliteProfile: DialectProfile = {
   name: 'sqlite',
   skipLocked: false,
@@ -129,15 +149,16 @@ export const sqliteProfile: DialectProfile = {
       return await fn();
     } finally {
       await sql.raw(`pragma secure_delete = ${before === 1 ? 'on' : 'off'}`).execute(db);
-      // Readers still on old frames keep the WAL from being truncated now; the next checkpoint overwrites them.
-      await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db).catch(() => undefined);
+      // A reader that stays on old frames past the retries keeps the WAL from being truncated now; the frames holding
+      // the erased text are then overwritten when the WAL next starts over.
+      await truncateWal(db).catch(() => undefined);
     }
   },
   otherConnectionsCommits: async (db) =>
     Number((await sql<{ data_version: number }>`pragma data_version`.execute(db)).rows[0]?.data_version),
   rebuildFile: async (db) => {
     await sql`vacuum`.execute(db);
-    await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+    await truncateWal(db);
   },
   isUniqueViolation: (err) => code(err) === 'SQLITE_CONSTRAINT_UNIQUE' || code(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY',
   isUnavailable: (err) =>

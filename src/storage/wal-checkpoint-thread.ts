@@ -25,6 +25,7 @@ const timer = setInterval(() => {
     const counter = commitCounter();
     if (counter === seen && !unfinished) return;
     seen = counter;
+    port.postMessage('starting' satisfies CheckpointReport);
     const [row] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
     unfinished = row!.busy !== 0 || row!.checkpointed < row!.log;
     port.postMessage({ walFrames: row!.log, checkpointedFrames: row!.checkpointed } satisfies CheckpointReport);

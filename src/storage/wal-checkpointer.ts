@@ -6,8 +6,12 @@ export interface CheckpointThreadData {
   intervalMs: number;
 }
 
-/** What one look of the checkpoint thread did: the WAL's frames and how many of them are now in the file. */
-export type CheckpointReport = { walFrames: number; checkpointedFrames: number } | { error: string };
+/**
+ * What the checkpoint thread tells: that a checkpoint begins, then what it did (the WAL's frames and how many of
+ * them are now in the file) or why it failed.
+ */
+export type CheckpointReport = 'starting' | { walFrames: number; checkpointedFrames: number } | { error: string };
+type CheckpointResult = Exclude<CheckpointReport, 'starting'>;
 
 /** How often the thread looks for commits; at full load the serving connection writes a few thousand pages a second. */
 const CHECKPOINT_INTERVAL_MS = 100;
@@ -22,7 +26,8 @@ const CHECKPOINT_INTERVAL_MS = 100;
  */
 export class WalCheckpointer {
   private readonly thread: Worker;
-  private readonly waiting: Array<(report: CheckpointReport) => void> = [];
+  private readonly waiting: Array<(report: CheckpointResult) => void> = [];
+  private readonly waitingForStart: Array<() => void> = [];
   private stopped: Promise<void> | null = null;
   private readonly exited: Promise<void>;
   private readonly counts = { checkpoints: 0, failures: 0, walFrames: 0, running: true };
@@ -36,6 +41,10 @@ export class WalCheckpointer {
     this.thread.unref();
     this.exited = new Promise((resolve) => this.thread.once('exit', () => resolve()));
     this.thread.on('message', (report: CheckpointReport) => {
+      if (report === 'starting') {
+        for (const resolve of this.waitingForStart.splice(0)) resolve();
+        return;
+      }
       if ('error' in report) this.counts.failures++;
       else {
         this.counts.checkpoints++;
@@ -60,9 +69,14 @@ export class WalCheckpointer {
     return this.counts;
   }
 
-  /** The thread's next report (tests await it instead of waiting for time). */
-  nextCheckpoint(): Promise<CheckpointReport> {
+  /** What the thread's next checkpoint did (tests await it instead of waiting for time). */
+  nextCheckpoint(): Promise<CheckpointResult> {
     return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Settles as the thread begins its next checkpoint (tests that need one running). */
+  nextCheckpointStart(): Promise<void> {
+    return new Promise((resolve) => this.waitingForStart.push(resolve));
   }
 
   stop(): Promise<void> {

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -37,8 +37,8 @@ const autocheckpoint = async (store: Store) =>
   );
 
 /** Reports until one says every frame of the WAL is in the database file. */
-async function untilCaughtUp(store: Store): Promise<CheckpointReport[]> {
-  const reports: CheckpointReport[] = [];
+async function untilCaughtUp(store: Store): Promise<Array<Exclude<CheckpointReport, 'starting'>>> {
+  const reports: Array<Exclude<CheckpointReport, 'starting'>> = [];
   for (;;) {
     const report = await store.checkpointer!.nextCheckpoint();
     reports.push(report);
@@ -132,5 +132,25 @@ describe('SQLite WAL checkpoints on a thread of their own', () => {
     expect(lost).toHaveLength(1);
     expect(lost[0]!.message).toMatch(/directory does not exist/);
     expect(checkpointer.stats().running).toBe(false);
+  });
+
+  it("empties the WAL after an erasure even while the thread's checkpoint is running", async () => {
+    const file = tempFile();
+    const store = open(file);
+    await untilCaughtUp(store);
+    // Thousands of pages for the thread to copy and sync: its checkpoint is still running when the erasure ends.
+    const started = store.checkpointer!.nextCheckpointStart();
+    await store.db.transaction().execute(async (tx) => {
+      await sql`create table secrets (id integer primary key, body text not null)`.execute(tx);
+      for (let i = 0; i < 4_000; i++)
+        await sql`insert into secrets (body) values (${`zelda-${i}-`.repeat(300)})`.execute(tx);
+    });
+    await started;
+    await store.profile.withErasedSpaceCleared(store.db, async () => {
+      await sql`delete from secrets`.execute(store.db);
+    });
+    // Another checkpoint answers busy at once: the truncation waited it out instead of leaving the frames there.
+    expect(statSync(`${file}-wal`).size).toBe(0);
+    expect(readFileSync(file).toString('latin1').includes('zelda-1-')).toBe(false);
   });
 });
