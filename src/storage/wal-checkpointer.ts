@@ -11,7 +11,7 @@ export interface CheckpointThreadData {
  * them are now in the file) or why it failed.
  */
 export type CheckpointReport = 'starting' | { walFrames: number; checkpointedFrames: number } | { error: string };
-type CheckpointResult = Exclude<CheckpointReport, 'starting'>;
+export type CheckpointResult = Exclude<CheckpointReport, 'starting'>;
 
 /** How often the thread looks for commits; at full load the serving connection writes a few thousand pages a second. */
 const CHECKPOINT_INTERVAL_MS = 100;

@@ -5,7 +5,7 @@ import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/storage/db.js';
-import { WalCheckpointer, type CheckpointReport } from '../../src/storage/wal-checkpointer.js';
+import { WalCheckpointer, type CheckpointResult } from '../../src/storage/wal-checkpointer.js';
 import { createMetrics } from '../../src/metrics.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -37,8 +37,8 @@ const autocheckpoint = async (store: Store) =>
   );
 
 /** Reports until one says every frame of the WAL is in the database file. */
-async function untilCaughtUp(store: Store): Promise<Array<Exclude<CheckpointReport, 'starting'>>> {
-  const reports: Array<Exclude<CheckpointReport, 'starting'>> = [];
+async function untilCaughtUp(store: Store): Promise<CheckpointResult[]> {
+  const reports: CheckpointResult[] = [];
   for (;;) {
     const report = await store.checkpointer!.nextCheckpoint();
     reports.push(report);
