@@ -51,6 +51,8 @@ export interface Config {
   retentionIntervalMs: number;
   /** Rows one retention write transaction removes at most, so the API never waits long behind it. */
   retentionBatchRows: number;
+  /** How far past what the last full collection kept the JS heap may grow before the next one, in %; 0: V8's own. */
+  heapGrowthPercent: number;
 }
 
 export interface ListenAddress {
@@ -287,5 +289,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     companyLimits: Object.freeze(loadCompanyLimits(env)),
     retentionIntervalMs: intVar(env, 'ESCALATR_RETENTION_INTERVAL_S', 300, 10, 86_400) * 1000,
     retentionBatchRows: intVar(env, 'ESCALATR_RETENTION_BATCH_ROWS', 500, 10, 10_000),
+    heapGrowthPercent: intVar(env, 'ESCALATR_HEAP_GROWTH_PERCENT', 100, 0, 1000),
   });
 }

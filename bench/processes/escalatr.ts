@@ -16,6 +16,7 @@ import { createEndpoint } from '../../src/webhooks/endpoints.js';
 import { setRetentionByCode } from '../../src/domain/retention.js';
 import { startDeliveryWorker, type RunningWorker } from '../../src/webhooks/worker.js';
 import { deliveryTargets } from '../../src/runtime/delivery-targets.js';
+import { limitHeapGrowth } from '../../src/runtime/heap-growth.js';
 import { profilePhase } from '../lib/profile-phase.js';
 import { serve } from '../lib/rpc.js';
 import { epochMs, peakRssMb, sleep } from '../lib/time.js';
@@ -81,6 +82,8 @@ function benchConfig(spec: StoreSpec, masterKeyHex: string, overrides: Partial<C
     ESCALATR_WEBHOOK_ALLOW_CIDRS: '127.0.0.0/8',
     ESCALATR_RATE_LIMIT_PER_MIN: '1000000',
     LOG_LEVEL: 'silent',
+    // An operator's heap setting, so a run can compare it with the default.
+    ESCALATR_HEAP_GROWTH_PERCENT: process.env.ESCALATR_HEAP_GROWTH_PERCENT,
     ...(spec.kind === 'pg' ? { DATABASE_URL: spec.url } : {}),
   };
   return { ...loadConfig(env), ...overrides };
@@ -130,6 +133,8 @@ serve(
           : openStore({ databaseUrl: spec.url, poolSize: args.poolSize });
       if (args.migrate) await migrateToLatest(store.db);
       config = benchConfig(spec, args.masterKeyHex, args.config ?? {});
+      // As the server does before it starts: the process's heap growth.
+      limitHeapGrowth(config.heapGrowthPercent);
       app = await buildApp({ config, store, logger: false });
       await app.http.ready();
       // As the server starts it: the read replica's position checks, when DATABASE_READ_URL names one.

@@ -9,6 +9,7 @@ import { openStore } from '../storage/db.js';
 import { migrateToLatest } from '../storage/migrate.js';
 import { startBackgroundWork, type BackgroundWork } from './background.js';
 import { seedDemo } from './demo-seed.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { announceFirstStart } from './first-start.js';
 import { startOpsListener } from './ops-listener.js';
 import { createRuntime, type Runtime } from './runtime.js';
@@ -66,6 +67,7 @@ function displayUrl(address: AddressInfo): string {
  */
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const { config, role } = opts;
+  limitHeapGrowth(config.heapGrowthPercent);
   const print = opts.print ?? ((line: string) => process.stdout.write(line + '\n'));
   const logWriter = opts.logger ? null : new BoundedLogWriter(process.stdout);
   const logger = opts.logger ?? createLogger({ level: config.logLevel, destination: logWriter! });
