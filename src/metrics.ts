@@ -14,7 +14,18 @@ export interface MetricsSources {
   /** Endpoints by health, read at each scrape. */
   endpointStates?: () => Promise<Record<string, number>>;
   /** SQLite's checkpoint thread (storage/wal-checkpointer.ts), where the service runs one. */
-  walCheckpoints?: () => { checkpoints: number; failures: number; walFrames: number; running: boolean };
+  walCheckpoints?: () => WalCheckpointStats;
+}
+
+/**
+ * What SQLite's checkpoint thread has done: checkpoints run and failed, the WAL's frames (pages) at the latest one (a
+ * WAL that grows from one to the next is not being restarted: a reader holds it), and whether the thread still runs.
+ */
+export interface WalCheckpointStats {
+  checkpoints: number;
+  failures: number;
+  walFrames: number;
+  running: boolean;
 }
 
 /** One registry per app, so tests that build many apps don't collide on metric names. */

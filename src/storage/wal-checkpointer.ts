@@ -1,4 +1,5 @@
 import type { Worker } from 'node:worker_threads';
+import type { WalCheckpointStats } from '../metrics.js';
 import { startThread } from '../threads.js';
 
 export interface CheckpointThreadData {
@@ -30,7 +31,7 @@ export class WalCheckpointer {
   private readonly waitingForStart: Array<() => void> = [];
   private stopped: Promise<void> | null = null;
   private readonly exited: Promise<void>;
-  private readonly counts = { checkpoints: 0, failures: 0, walFrames: 0, running: true };
+  private readonly counts: WalCheckpointStats = { checkpoints: 0, failures: 0, walFrames: 0, running: true };
 
   /** `onLost` runs if the thread ends by itself (it could not start, or failed): the caller checkpoints again. */
   constructor(file: string, onLost: (err: Error) => void) {
@@ -61,11 +62,8 @@ export class WalCheckpointer {
     this.thread.on('exit', (code) => lost(new Error(`the checkpoint thread exited (${code})`)));
   }
 
-  /**
-   * For /metrics: checkpoints run and failed, the WAL's frames (pages) at the latest one (a WAL that grows from one
-   * to the next is not being restarted: a reader holds it), and whether the thread still runs.
-   */
-  stats(): Readonly<{ checkpoints: number; failures: number; walFrames: number; running: boolean }> {
+  /** For /metrics. */
+  stats(): Readonly<WalCheckpointStats> {
     return this.counts;
   }
 
