@@ -89,20 +89,24 @@ const STATEMENT_CACHE_MAX_CHARS = 4096;
  * Kysely's SQLite driver prepares every statement it runs, and preparing (parsing and planning) costs more than
  * running most of ours. Statements are kept by their SQL text and reused; one that is busy (a stream still
  * iterating it) is never shared, and the cache stays bounded (by count, and by leaving out batch-sized texts)
- * since IN lists of every length are distinct texts.
+ * since IN lists of every length are distinct texts. Statements that return rows are handed out as ObjectRows.
  */
 function withStatementCache(sqlite: SQLite.Database) {
-  const cache = new Map<string, SQLite.Statement>();
+  const cache = new Map<string, ObjectRows | SQLite.Statement>();
   return {
     close: () => sqlite.close(),
     // The rollback guard above asks whether a transaction is still open (SQLite ends one itself on SQLITE_FULL).
     get inTransaction() {
       return sqlite.inTransaction;
     },
-    prepare(source: string): SQLite.Statement {
+    prepare(source: string): ObjectRows | SQLite.Statement {
+      // A statement that changes the schema may change the columns of a cached `select *`: every statement is
+      // prepared afresh after one, so ObjectRows reads the columns as they are now.
+      if (SCHEMA_CHANGE.test(source)) cache.clear();
       const hit = cache.get(source);
       if (hit && !hit.busy) return hit;
-      const stmt = sqlite.prepare(source);
+      const prepared = sqlite.prepare(source);
+      const stmt = prepared.reader ? new ObjectRows(prepared) : prepared;
       // A statement over a whole batch (hundreds of parameters) is rarely run again with the same row count, and
       // each prepared one holds its program in memory until collected: those are prepared for the one use.
       if (!hit && source.length <= STATEMENT_CACHE_MAX_CHARS) {
@@ -112,6 +116,71 @@ function withStatementCache(sqlite: SQLite.Database) {
       return stmt;
     },
   };
+}
+
+const SCHEMA_CHANGE = /^\s*(create|alter|drop)\s/i;
+
+/**
+ * A statement that returns rows, whose rows are built here as objects from SQLite's raw arrays. better-sqlite3 builds
+ * each row object property by property in native code: for a 25-row page that was a third of the statement's time
+ * (62 µs against 41 for the same rows as arrays), and in JavaScript the same objects cost about 4 µs. The objects are
+ * the ones better-sqlite3 would make: the same keys in the same order, a later column of the same name winning.
+ */
+class ObjectRows {
+  readonly reader = true;
+  /** The result's column names, read on first use; null for a name an object cannot take as its own. */
+  private names: string[] | null | undefined;
+
+  constructor(private readonly stmt: SQLite.Statement) {}
+
+  get busy(): boolean {
+    return this.stmt.busy;
+  }
+
+  all(params: readonly unknown[]): Record<string, unknown>[] {
+    const names = this.columnNames();
+    if (names === null) return this.stmt.all(params) as Record<string, unknown>[];
+    this.stmt.raw(true);
+    let rows: unknown[][];
+    try {
+      rows = this.stmt.all(params) as unknown[][];
+    } finally {
+      this.stmt.raw(false);
+    }
+    const out = new Array<Record<string, unknown>>(rows.length);
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r];
+      // A `select *` SQLite re-prepared after another connection changed the schema may return other columns.
+      if (row.length !== names.length) return this.refreshed(rows);
+      const o: Record<string, unknown> = {};
+      for (let i = 0; i < names.length; i++) o[names[i]] = row[i];
+      out[r] = o;
+    }
+    return out;
+  }
+
+  run(params: readonly unknown[]): SQLite.RunResult {
+    return this.stmt.run(params);
+  }
+
+  iterate(params: readonly unknown[]): IterableIterator<unknown> {
+    return this.stmt.iterate(params);
+  }
+
+  private columnNames(): string[] | null {
+    if (this.names === undefined) {
+      const names = this.stmt.columns().map((c) => c.name);
+      this.names = names.includes('__proto__') ? null : names;
+    }
+    return this.names;
+  }
+
+  /** The rows already read (a RETURNING statement must not run twice), with the names read again. */
+  private refreshed(rows: unknown[][]): Record<string, unknown>[] {
+    this.names = undefined;
+    const names = this.stmt.columns().map((c) => c.name);
+    return rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
+  }
 }
 
 /**
