@@ -55,6 +55,8 @@ export interface FeedPage {
 type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status'> & {
   /** On unfiltered pages: the company's last seq, read by the same statement as the page. */
   last_seq?: number | string | null;
+  /** On offset pages: the feed's start, read by the same statement as the page. */
+  start_seq?: number | string | null;
 };
 
 /**
@@ -68,8 +70,10 @@ type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status'> & {
  */
 export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): Promise<FeedPage> {
   // Events at or below the feed's start have been removed by retention (or kept only as a complaint's timeline):
-  // the feed is the events above it, whose seqs are gap-free.
-  const start = await feedStart(db, companyId);
+  // the feed is the events above it, whose seqs are gap-free. A cursor page reads the start with its cursor; an
+  // offset page reads it in the page's own statement, and alone only when the page has no row to carry it.
+  const cursor = f.after === undefined ? null : await cursorAndStart(db, companyId, f.after);
+  const start = cursor ? sql`${cursor.start}` : sql`(select feed_start_seq from companies where id = ${companyId})`;
   const conditions = [sql`company_id = ${companyId}`, sql`seq > ${start}`];
   if (f.event) conditions.push(sql`name = ${f.event}`);
   if (f.status) conditions.push(sql`delivery_status = ${f.status}`);
@@ -88,9 +92,8 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   let rows: EventRow[];
   let total: number;
   let nextCursor: string | null = null;
-  if (f.after !== undefined) {
-    const afterSeq = f.after === FEED_START ? start : await cursorSeq(db, companyId, f.after, start);
-    const where = sql.join([...conditions, sql`seq > ${afterSeq}`], sql` and `);
+  if (cursor) {
+    const where = sql.join([...conditions, sql`seq > ${cursor.afterSeq}`], sql` and `);
     rows = (
       await sql<EventRow>`
         select id, seq, body, delivery_status${lastColumn} from events where ${where}
@@ -98,20 +101,22 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
     ).rows;
     if (rows.length < f.limit) total = rows.length;
     else if (!unfiltered) total = await countWhere(db, where);
-    else total = (await lastOf(rows)) - afterSeq;
-    nextCursor = rows.length ? rows[rows.length - 1].id : f.after;
+    else total = (await lastOf(rows)) - cursor.afterSeq;
+    nextCursor = rows.length ? rows[rows.length - 1].id : f.after!;
   } else {
     const offset = (f.page - 1) * f.limit;
     const where = sql.join(conditions, sql` and `);
     rows = (
       await sql<EventRow>`
-        select id, seq, body, delivery_status${lastColumn} from events where ${where}
+        select id, seq, body, delivery_status${lastColumn}, ${start} as start_seq from events where ${where}
         order by seq desc limit ${f.limit} offset ${offset}`.execute(db)
     ).rows;
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;
-    else if (unfiltered) total = Math.max(0, (await lastOf(rows)) - start);
-    else total = await countWhere(db, where);
+    else if (unfiltered) {
+      const startSeq = rows.length ? Number(rows[0].start_seq) : await feedStart(db, companyId);
+      total = Math.max(0, (await lastOf(rows)) - startSeq);
+    } else total = await countWhere(db, where);
   }
   const deliveries = await deliveriesOf(
     db,
@@ -160,25 +165,31 @@ async function lastSeq(db: Db, companyId: string): Promise<number> {
 }
 
 /**
- * The seq of a cursor event. A cursor below the feed's start has expired: events after it have been removed, and a
- * poller that went on from it would silently miss them. An id that is not there is expired too once retention has
- * removed events (it may be one of them); before that it is a bad parameter, named as such — another company's id
- * answers exactly like an unknown one.
+ * The feed's start and the seq a cursor stands for, in one statement. `start` stands before the first event kept. A
+ * cursor below the feed's start has expired: events after it have been removed, and a poller that went on from it
+ * would silently miss them. An id that is not there is expired too once retention has removed events (it may be one
+ * of them); before that it is a bad parameter, named as such — another company's id answers exactly like an unknown
+ * one.
  */
-async function cursorSeq(db: Db, companyId: string, eventId: string, start: number): Promise<number> {
-  const { rows } = await sql<{
-    seq: number | string;
-  }>`select seq from events where id = ${eventId} and company_id = ${companyId}`.execute(db);
-  const row = rows[0];
-  if (row && Number(row.seq) >= start) return Number(row.seq);
-  if (row || start > 0)
+async function cursorAndStart(db: Db, companyId: string, after: string): Promise<{ start: number; afterSeq: number }> {
+  if (after === FEED_START) {
+    const start = await feedStart(db, companyId);
+    return { start, afterSeq: start };
+  }
+  const { rows } = await sql<{ start_seq: number | string | null; seq: number | string | null }>`
+    select (select feed_start_seq from companies where id = ${companyId}) as start_seq,
+      (select seq from events where id = ${after} and company_id = ${companyId}) as seq`.execute(db);
+  const start = Number(rows[0]?.start_seq ?? 0);
+  const seq = rows[0]?.seq;
+  if (seq !== null && seq !== undefined && Number(seq) >= start) return { start, afterSeq: Number(seq) };
+  if ((seq !== null && seq !== undefined) || start > 0)
     throw new AppError(
       'cursor_expired',
-      `The cursor ${eventId} points before the events still kept (older events are removed after the company's ` +
+      `The cursor ${after} points before the events still kept (older events are removed after the company's ` +
         'retention window). Start again from after=start, or pass a newer cursor.',
       { parameter: 'after' },
     );
-  throw new AppError('invalid_query', `invalid query parameter after: no event ${eventId}`, { parameter: 'after' });
+  throw new AppError('invalid_query', `invalid query parameter after: no event ${after}`, { parameter: 'after' });
 }
 
 /**
