@@ -125,13 +125,19 @@ const refreshEventDeliveryStatus = sql`
  * deliveries (only where the caller still holds the lease), their attempt rows, their endpoints' failing streaks
  * cleared, then their events' delivery status under the events' row locks. As separate statements, a worker killed
  * between them left a fully delivered event 'pending' for good. The columns arrive as arrays, so the call's text is
- * the same for any batch size.
+ * the same for any batch size. A batch reaching an endpoint that was reported failing or disabled (`ops_notice`)
+ * writes nothing and returns one null: its recovery is announced by the caller's own transaction (queue/record.ts),
+ * which then takes the batch. Asked here rather than by a statement of its own, it costs no round trip.
  */
 const recordDeliverySuccesses = sql`
     declare
       v_applied text[];
       v_event_ids text[];
     begin
+      if exists (select 1 from endpoints where id = any(p_endpoint_ids) and ops_notice is not null) then
+        return next null::text;
+        return;
+      end if;
       with v as (
         select * from unnest(p_ids, p_owners, p_n, p_status_codes, p_finished_at, p_attempt_ids, p_company_ids,
                              p_started_at, p_duration_ms, p_excerpts, p_endpoint_ids)

@@ -29,7 +29,7 @@ const ERROR_MESSAGE_MAX = 500;
  * (pg-functions.ts), which also clears their endpoints' failing streaks as `afterResults` would: one round trip
  * instead of six. Any failure or skip in the batch takes the transaction, where `afterResults` decides about
  * failing streaks and auto-disable; so does a batch reaching an endpoint that was reported failing or disabled,
- * whose recovery `afterResults` announces.
+ * whose recovery `afterResults` announces (the function finds that out itself, writes nothing and says so).
  */
 export async function record(
   store: Store,
@@ -47,15 +47,10 @@ export async function record(
       : { status: 'dead', next_attempt_at: null };
     return { r, n, state };
   });
-  if (
-    store.profile.queueFunctions &&
-    planned.every(({ r }) => r.outcome?.ok) &&
-    !(await reachesNoticedEndpoint(
-      store,
-      planned.map(({ r }) => r.delivery.endpoint_id),
-    ))
-  )
-    return recordSuccesses(store, planned);
+  if (store.profile.queueFunctions && planned.every(({ r }) => r.outcome?.ok)) {
+    const applied = await recordSuccesses(store, planned);
+    if (applied) return applied;
+  }
   return store.db.transaction().execute(async (tx) => {
     // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
     // transaction. The join on lease_owner applies only rows this worker still holds; RETURNING tells which.
@@ -106,20 +101,6 @@ export async function record(
   });
 }
 
-/** Whether any of these endpoints was reported failing or disabled and has not succeeded since (ops_notice). */
-async function reachesNoticedEndpoint(store: Store, endpointIds: ReadonlyArray<string | null>): Promise<boolean> {
-  const ids = [...new Set(endpointIds.filter((id): id is string => id !== null))];
-  if (ids.length === 0) return false;
-  const row = await store.db
-    .selectFrom('endpoints')
-    .select('id')
-    .where('id', 'in', ids)
-    .where('ops_notice', 'is not', null)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 const NEXT_STATE_COLUMNS = {
   id: 'text',
   owner: 'text',
@@ -164,20 +145,24 @@ function attemptRow(r: AttemptResult, n: number, outcome: AttemptOutcome) {
   };
 }
 
-/** PostgreSQL, a batch of successes: `record_delivery_successes`, its columns as arrays (one text for any size). */
+/**
+ * PostgreSQL, a batch of successes: `record_delivery_successes`, its columns as arrays (one text for any size). Null
+ * when the function wrote nothing because the batch reaches an endpoint reported failing or disabled.
+ */
 async function recordSuccesses(
   store: Store,
   planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>,
-): Promise<AttemptResult[]> {
+): Promise<AttemptResult[] | null> {
   const rows = planned.map(({ r, n }) => ({ r, a: attemptRow(r, n, r.outcome!) }));
   const column = <T>(pick: (x: (typeof rows)[number]) => T) => rows.map(pick);
-  const applied = await sql<{ id: string }>`
+  const applied = await sql<{ id: string | null }>`
     select id from record_delivery_successes(
       ${column((x) => x.r.delivery.id)}::text[], ${column((x) => x.r.owner)}::text[], ${column((x) => x.a.n)}::integer[],
       ${column((x) => x.a.status_code)}::integer[], ${column((x) => x.r.finishedAt)}::bigint[], ${column((x) => x.a.id)}::text[],
       ${column((x) => x.a.company_id)}::text[], ${column((x) => x.a.started_at)}::bigint[], ${column((x) => x.a.duration_ms)}::bigint[],
       ${column((x) => x.a.response_excerpt)}::text[], ${column((x) => x.r.delivery.endpoint_id)}::text[]
     ) as id`.execute(store.db);
+  if (applied.rows.some((row) => row.id === null)) return null;
   const ours = new Set(applied.rows.map((row) => row.id));
   return planned.filter(({ r }) => ours.has(r.delivery.id)).map(({ r }) => r);
 }
