@@ -73,7 +73,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   // the feed is the events above it, whose seqs are gap-free. A cursor page reads the start with its cursor; an
   // offset page reads it in the page's own statement, and alone only when the page has no row to carry it.
   const cursor = f.after === undefined ? null : await cursorAndStart(db, companyId, f.after);
-  const start = cursor ? sql`${cursor.start}` : sql`(select feed_start_seq from companies where id = ${companyId})`;
+  const start = cursor ? sql`${cursor.start}` : feedStartOf(companyId);
   const conditions = [sql`company_id = ${companyId}`, sql`seq > ${start}`];
   if (f.event) conditions.push(sql`name = ${f.event}`);
   if (f.status) conditions.push(sql`delivery_status = ${f.status}`);
@@ -142,12 +142,14 @@ export async function feedSummary(db: Db, companyId: string): Promise<{ events: 
   };
 }
 
-/** The seq the company's feed starts after (0 until retention first removes events from it). */
+/** The seq the company's feed starts after (0 until retention first removes events from it), as a scalar subquery. */
+const feedStartOf = (companyId: string) => sql`(select feed_start_seq from companies where id = ${companyId})`;
+
 async function feedStart(db: Db, companyId: string): Promise<number> {
   const { rows } = await sql<{
-    feed_start_seq: number | string;
-  }>`select feed_start_seq from companies where id = ${companyId}`.execute(db);
-  return Number(rows[0]?.feed_start_seq ?? 0);
+    start_seq: number | string | null;
+  }>`select ${feedStartOf(companyId)} as start_seq`.execute(db);
+  return Number(rows[0]?.start_seq ?? 0);
 }
 
 /**
@@ -177,7 +179,7 @@ async function cursorAndStart(db: Db, companyId: string, after: string): Promise
     return { start, afterSeq: start };
   }
   const { rows } = await sql<{ start_seq: number | string | null; seq: number | string | null }>`
-    select (select feed_start_seq from companies where id = ${companyId}) as start_seq,
+    select ${feedStartOf(companyId)} as start_seq,
       (select seq from events where id = ${after} and company_id = ${companyId}) as seq`.execute(db);
   const start = Number(rows[0]?.start_seq ?? 0);
   const seq = rows[0]?.seq;

@@ -147,11 +147,16 @@ class ObjectRows {
     } finally {
       this.stmt.raw(false);
     }
+    // A `select *` SQLite re-prepared after another connection changed the schema returns other columns (every row
+    // alike): their names are read again, and the rows already read are kept, so a RETURNING statement never runs twice.
+    if (rows.length > 0 && rows[0].length !== names.length) {
+      this.names = undefined;
+      const now = this.stmt.columns().map((c) => c.name);
+      return rows.map((row) => Object.fromEntries(now.map((n, i) => [n, row[i]])));
+    }
     const out = new Array<Record<string, unknown>>(rows.length);
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r];
-      // A `select *` SQLite re-prepared after another connection changed the schema may return other columns.
-      if (row.length !== names.length) return this.refreshed(rows);
       const o: Record<string, unknown> = {};
       for (let i = 0; i < names.length; i++) o[names[i]] = row[i];
       out[r] = o;
@@ -173,13 +178,6 @@ class ObjectRows {
       this.names = names.includes('__proto__') ? null : names;
     }
     return this.names;
-  }
-
-  /** The rows already read (a RETURNING statement must not run twice), with the names read again. */
-  private refreshed(rows: unknown[][]): Record<string, unknown>[] {
-    this.names = undefined;
-    const names = this.stmt.columns().map((c) => c.name);
-    return rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
   }
 }
 
