@@ -19,4 +19,8 @@ export class ManualClock implements Clock {
   }
 }
 
+/** An epoch-milliseconds time as the API writes it, ISO 8601 in UTC: every time the API and CLI show goes through here. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The same for a time that may be absent. */
+export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));

@@ -3,13 +3,14 @@ import { createCompany, setCompanyPlan, type Company, type Plan } from '../domai
 import { setRetentionByCode } from '../domain/retention.js';
 import { options } from './options.js';
 import { printJson, printLines, withRuntime } from './runtime.js';
+import { iso } from '../clock.js';
 
 const companyJson = (c: Company) => ({
   id: c.id,
   code: c.code,
   name: c.name,
   plan: c.plan,
-  created_at: new Date(c.created_at).toISOString(),
+  created_at: iso(c.created_at),
 });
 
 /** `company create`, `company set-plan` and `company set-retention`. */

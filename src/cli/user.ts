@@ -3,6 +3,7 @@ import { getCompanyByCode } from '../domain/companies.js';
 import { createUser, type Role } from '../domain/users.js';
 import { options } from './options.js';
 import { printJson, printLines, withRuntime } from './runtime.js';
+import { iso } from '../clock.js';
 
 /** `user create`: a staff login for the dashboard. */
 export function registerUserCommands(program: Command): void {
@@ -27,7 +28,7 @@ export function registerUserCommands(program: Command): void {
           company: o.company,
           email: created.email,
           role: created.role,
-          created_at: new Date(created.created_at).toISOString(),
+          created_at: iso(created.created_at),
         });
       }
       printLines(`Created ${created.role} ${created.email} in ${o.company}.`);

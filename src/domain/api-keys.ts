@@ -8,6 +8,7 @@ import { API_PLANS, getCompany } from './companies.js';
 import type { ApiKeyPrincipal } from './api-key-cache.js';
 import { transact, type DomainContext } from './context.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
+import { isoOrNull } from '../clock.js';
 
 export type { ApiKeyPrincipal };
 
@@ -24,8 +25,6 @@ export interface ApiKeyView {
   last_used_at: string | null;
   revoked_at: string | null;
 }
-
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** Creates a key; the full key is in the answer and nowhere else (only its SHA-256 is stored). */
 export async function createApiKey(

@@ -2,6 +2,7 @@ import { newId } from '../ids.js';
 import type { Db } from '../storage/db.js';
 import { getComplaintRow, type PageOf, type RecordPage } from './complaints.js';
 import type { DomainContext } from './context.js';
+import { iso } from '../clock.js';
 
 /**
  * Internal notes: what a company's staff write to each other about a complaint. They belong to the company's side
@@ -31,7 +32,7 @@ export async function addNote(
     .insertInto('complaint_notes')
     .values({ ...note, complaint_id: escalatrId, company_id: companyId })
     .execute();
-  return { ...note, created_at: new Date(note.created_at).toISOString() };
+  return { ...note, created_at: iso(note.created_at) };
 }
 
 /** A complaint's notes, oldest first. */
@@ -58,6 +59,6 @@ export async function listNotes(
   ]);
   return {
     total: Number(count.n),
-    rows: rows.map((r) => ({ ...r, created_at: new Date(Number(r.created_at)).toISOString() })),
+    rows: rows.map((r) => ({ ...r, created_at: iso(Number(r.created_at)) })),
   };
 }

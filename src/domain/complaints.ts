@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { iso, isoOrNull } from '../clock.js';
 import { AppError, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import type {
@@ -52,8 +53,6 @@ export interface ComplaintDetail extends ComplaintSummary {
   awaiting: 'company' | 'consumer' | null;
 }
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 /** The columns a list item is made of: list pages read these, not the whole record (description, notes…). */
 export const SUMMARY_COLUMNS = [
   'escalatr_id',
@@ -80,7 +79,7 @@ export function toSummary(c: ComplaintSummaryRow, now: number): ComplaintSummary
     amount_involved: c.amount_involved,
     currency: c.currency,
     is_overdue: c.status !== 'Resolved' && c.status !== 'Withdrawn' && isOverdue(c.sla_due_at, now),
-    created_at: new Date(c.created_at).toISOString(),
+    created_at: iso(c.created_at),
   };
 }
 
@@ -96,7 +95,7 @@ function toDetail(
     description: c.description,
     sla_due_at: isoOrNull(c.sla_due_at),
     sla_paused: isActive(c) && c.sla_remaining_s !== null,
-    updated_at: new Date(c.updated_at).toISOString(),
+    updated_at: iso(c.updated_at),
     consumer,
     claimed_by: c.claimed_by,
     flagged_at: isoOrNull(c.flagged_at),
@@ -357,8 +356,6 @@ export interface ComplaintEventView {
   data: Record<string, unknown>;
 }
 
-const isoOf = (ms: number) => new Date(ms).toISOString();
-
 /**
  * Counts and pages one complaint's rows of a table, oldest first; the (complaint_id, created_at) index serves both.
  * Ids are random, so rows of the same millisecond come in a stable but arbitrary order.
@@ -417,7 +414,7 @@ export async function listMessages(
       author: r.author,
       body: r.body,
       directed_to: r.directed_to,
-      created_at: isoOf(r.created_at),
+      created_at: iso(r.created_at),
     })),
   };
 }
@@ -445,7 +442,7 @@ export async function listEvidence(
       content_type: r.content_type,
       size: Number(r.size),
       sha256: r.sha256,
-      created_at: isoOf(r.created_at),
+      created_at: iso(r.created_at),
     })),
   };
 }
@@ -496,7 +493,7 @@ export async function listSettlementOffers(
       status: r.status,
       counter_amount: r.counter_amount === null ? null : Number(r.counter_amount),
       created_by: r.created_by,
-      created_at: isoOf(r.created_at),
+      created_at: iso(r.created_at),
       responded_at: isoOrNull(r.responded_at),
     })),
   };
@@ -524,7 +521,7 @@ export async function listFollowups(
       question: r.question,
       answer: r.answer,
       asked_by: r.asked_by,
-      created_at: isoOf(r.created_at),
+      created_at: iso(r.created_at),
       answered_at: isoOrNull(r.answered_at),
     })),
   };
@@ -555,8 +552,8 @@ export async function listActionDrafts(
       kind: r.kind,
       body: r.body,
       status: r.status,
-      respond_by: isoOf(r.respond_by),
-      created_at: isoOf(r.created_at),
+      respond_by: iso(r.respond_by),
+      created_at: iso(r.created_at),
       filed_at: isoOrNull(r.filed_at),
     })),
   };
@@ -587,7 +584,7 @@ export async function listSocialDrafts(
       platform: r.platform,
       body: r.body,
       status: r.status,
-      created_at: isoOf(r.created_at),
+      created_at: iso(r.created_at),
       posted_at: isoOrNull(r.posted_at),
     })),
   };

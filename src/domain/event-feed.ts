@@ -1,3 +1,4 @@
+import { iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
@@ -243,7 +244,7 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
       destination_id: r.destination_id,
       status: r.status,
       attempt_count: Number(r.attempt_count),
-      next_attempt_at: r.next_attempt_at === null ? null : new Date(Number(r.next_attempt_at)).toISOString(),
+      next_attempt_at: r.next_attempt_at === null ? null : iso(Number(r.next_attempt_at)),
       last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),
     });
     byEvent.set(r.event_id, list);

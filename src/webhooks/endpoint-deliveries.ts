@@ -1,5 +1,5 @@
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
-import { iso } from '../clock.js';
+import { iso, isoOrNull } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { AppError, notFound } from '../errors.js';
 import { requeue } from '../queue/requeue.js';
@@ -59,8 +59,6 @@ export interface DeliveryFilter {
   /** Epoch ms: only deliveries created at or after. */
   since?: number;
 }
-
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 type Joined = Database & { d: DeliveriesTable; e: EventsTable };
 

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { iso } from '../clock.js';
+import { iso, isoOrNull } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { eventBase, formatEscalatrId } from '../domain/complaints.js';
 import { emitEvent, EVENT_NAMES } from '../domain/events.js';
@@ -113,8 +113,6 @@ export interface UrlPolicy {
   /** ESCALATR_WEBHOOK_ALLOW_CIDRS: literal IPs inside these ranges may be saved despite the SSRF policy. */
   allowCidrs?: readonly string[];
 }
-
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 interface SealedAuth {
   token: string | null;

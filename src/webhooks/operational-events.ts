@@ -1,4 +1,4 @@
-import { iso } from '../clock.js';
+import { iso, isoOrNull } from '../clock.js';
 import type { DomainContext, Work } from '../domain/context.js';
 import { isOperationalEvent, type OperationalEventName } from '../domain/event-catalog.js';
 import { emitEvent } from '../domain/events.js';
@@ -74,8 +74,6 @@ async function emitOperational(
     extraDeliveries: await operationsDeliveries(work.tx, companyId),
   });
 }
-
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 interface EndpointFacts {
   id: string;

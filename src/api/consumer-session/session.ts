@@ -14,6 +14,7 @@ import { CONSUMER_SESSION_COOKIE } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { DateTime, Nullable, ok, Ok } from '../schemas.js';
 import { sendSignInLink } from './sign-in-mail.js';
+import { iso } from '../../clock.js';
 
 const LinkBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: 320 }) }, { additionalProperties: false });
 const RedeemBody = Type.Object(
@@ -50,7 +51,7 @@ function cookieOptions(config: Config) {
 const view = (s: ConsumerSession) => ({
   consumer: { email: s.consumer.email, name: s.consumer.name },
   csrf_token: s.csrfToken,
-  expires_at: new Date(s.expiresAt).toISOString(),
+  expires_at: iso(s.expiresAt),
 });
 
 /**

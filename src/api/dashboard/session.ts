@@ -13,6 +13,7 @@ import { SESSION_COOKIE } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok } from '../schemas.js';
 import { SessionSchema, SignedOutSchema, type SessionView } from '../shapes/account.js';
+import { iso } from '../../clock.js';
 
 const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const LoginBody = Type.Object(
@@ -51,7 +52,7 @@ async function sessionView(
     user: { email: user.email, role: user.role },
     company: { code: company.code, name: company.name, plan: company.plan },
     csrf_token: row.csrf_token,
-    expires_at: new Date(row.expires_at).toISOString(),
+    expires_at: iso(row.expires_at),
     server: { allow_http_webhooks: config.allowHttpWebhooks },
   };
 }
