@@ -48,7 +48,7 @@ export async function drain(
   const { plan } = ctx;
   const total = plan.events * plan.fanout;
   const bytesBefore = await producer.call<number>('storeBytes');
-  const succeededBefore = (await producer.call<Outcome>('outcome')).deliveries.success ?? 0;
+  const sinceMs = Date.now();
   await producer.call('sqlTiming', { reset: true });
   const commit = await producer.call<{ perSecond: number; ms: number }>('commit', {
     count: plan.events,
@@ -59,22 +59,24 @@ export async function drain(
   await ctx.receiver.call('reset');
   await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
   if (ctx.profileDir) await Promise.all(workers.map((w) => w.call('profilePhase', { start: true })));
+  const countersBefore = await producer.call<Record<string, number> | null>('storeCounters');
   const meter = await CpuMeter.start({ worker: workers.map((w) => w.pid), receiver: [ctx.receiver.pid], store });
   const starts = await Promise.all(workers.map((w) => w.call<number>('workerStart')));
   const t0 = Math.min(...starts);
   const received = await ctx.receiver.call<number>('waitFor', { count: total });
   const settled = await workers[0].call<number>('waitSettled');
   const cpu = (await meter?.stop(total)) ?? null;
+  const countersAfter = await producer.call<Record<string, number> | null>('storeCounters');
   await Promise.all(workers.map((w) => w.call('workerStop')));
   if (ctx.profileDir)
     await Promise.all(
       workers.map((w) => w.call('profilePhase', { file: join(ctx.profileDir!, `${w.name}-drain.cpuprofile`) })),
     );
   const sqlTiming = await Promise.all(workers.map((w) => w.call('sqlTiming', { reset: true })));
-  const outcome = await producer.call<Outcome>('outcome');
+  const outcome = await producer.call<Outcome>('outcome', { sinceMs });
   const bytesAfter = await producer.call<number>('storeBytes');
   const recv = await ctx.receiver.call<{ total: number }>('stats');
-  const ok = (outcome.deliveries.success ?? 0) - succeededBefore;
+  const ok = outcome.deliveries.success ?? 0;
   if (ok !== total)
     throw new Error(`expected ${total} successful deliveries, the store shows ${JSON.stringify(outcome.deliveries)}`);
   const ms = settled - t0;
@@ -92,6 +94,9 @@ export async function drain(
       received_total: recv.total,
       duplicates: recv.total - total,
       cpu_us_per_delivery: cpu,
+      ...(countersBefore && countersAfter
+        ? { store_per_delivery: perDelivery(countersBefore, countersAfter, total) }
+        : {}),
       attempts_logged: outcome.attempts,
       commit_events_per_s: Math.round(commit.perSecond),
       store_bytes_per_event_committed: Math.round((bytesCommitted - bytesBefore) / plan.events),
@@ -101,6 +106,13 @@ export async function drain(
     bytesPerEvent: (bytesAfter - bytesBefore) / plan.events,
     cpu,
   };
+}
+
+/** How much each store counter moved during the drain, per delivery (PostgreSQL's WAL records, full-page images…). */
+function perDelivery(before: Record<string, number>, after: Record<string, number>, deliveries: number) {
+  return Object.fromEntries(
+    Object.keys(after).map((k) => [k, Number(((after[k] - before[k]) / deliveries).toFixed(2))]),
+  );
 }
 
 /** `throughputRounds` backlogs drained one after another in the same processes; the figure is their median. */

@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import type { BenchChild } from '../lib/rpc.js';
-import { endpointUrls, type BenchContext, type ScenarioResult } from '../lib/context.js';
+import { endpointUrls, median, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import { createDatabase } from '../lib/services.js';
 import type { HistorySeedResult } from '../lib/history-seed.js';
 import type { CpuParts } from '../lib/cpu.js';
-import { COMPANIES, drain, drainRounds, warmUp } from './delivery.js';
+import { COMPANIES, drain, warmUp } from './delivery.js';
 
 /**
- * 9. A grown store against a fresh one: the same run twice — on a store with no history, then on one that already
+ * 9. A grown store against a fresh one: the same run on a store with no history and on one that already
  * holds `grownAttempts` attempt rows of settled history spread over 60 days across the run's companies (with their
  * deliveries, events in the feed and complaints; bench/lib/history-seed.ts) — each time draining the same backlog
  * (deliveries/s, as the delivery scenario measures it) and then loading GET /api/v1/complaints and GET /api/v1/events
@@ -49,13 +49,23 @@ async function apiLoad(ctx: BenchContext, sut: BenchChild) {
   return { p99, perS };
 }
 
-async function measure(
+interface Side {
+  label: string;
+  producer: BenchChild;
+  workers: BenchChild[];
+  store?: CpuParts['store'];
+  history: HistorySeedResult | null;
+  storeMb: number;
+}
+
+/** Seeds a side's tenants (and, for the grown side, its history) and warms its processes up. */
+async function prepare(
   ctx: BenchContext,
   label: string,
-  open: () => Promise<{ producer: BenchChild; workers: BenchChild[]; store?: CpuParts['store'] }>,
+  opened: Omit<Side, 'label' | 'history' | 'storeMb'>,
   attempts: number,
-): Promise<Measured> {
-  const { producer, workers, store } = await open();
+) {
+  const { producer, workers } = opened;
   await producer.call('seed', {
     code: 'GROW',
     companies: COMPANIES,
@@ -70,20 +80,51 @@ async function measure(
   }
   const storeMb = Math.round((await producer.call<number>('storeBytes')) / 1048576);
   await warmUp(ctx, producer, workers);
-  const rounds = await drainRounds(ctx, () => drain(ctx, producer, workers, workers[0] === producer ? 1 : 8, store));
-  const api = await apiLoad(ctx, producer);
-  ctx.log(
-    `${label}: ${Math.round(rounds.perSecond)} deliveries/s (median of ${rounds.all.map(Math.round).join(', ')}); list p99 ${api.p99.list} ms, feed p99 ${api.p99.feed} ms; store ${storeMb} MB before the run`,
-  );
-  return {
-    perSecond: rounds.perSecond,
-    all: rounds.all.map(Math.round),
-    ...api,
-    history,
-    storeMb,
-    cpuPerRound: rounds.results.map((r) => r.cpu),
-    details: rounds.first.details,
-  };
+  await producer.call('flushStore');
+  return { label, ...opened, history, storeMb };
+}
+
+/**
+ * The rounds alternate between the two stores (fresh, grown, fresh, grown…), both open at once, so whatever
+ * changes on the machine over the minutes a run takes (the page cache, other load) weighs on both sides alike
+ * instead of on whichever ran second, and on SQLite each round's WAL is written back before the next round starts.
+ * Then each side's API load.
+ */
+async function compare(ctx: BenchContext, fresh: Side, grown: Side): Promise<[Measured, Measured]> {
+  type Round = Awaited<ReturnType<typeof drain>>;
+  const rounds = new Map<Side, Round[]>([
+    [fresh, []],
+    [grown, []],
+  ]);
+  for (let i = 0; i < ctx.plan.throughputRounds; i++) {
+    for (const side of [fresh, grown]) {
+      const { producer, workers, store } = side;
+      const round = await drain(ctx, producer, workers, workers[0] === producer ? 1 : 8, store);
+      rounds.get(side)!.push(round);
+      // The other side's round is next: it should not pay for this one's WAL reaching the file (SQLite).
+      await producer.call('flushStore');
+      ctx.log(`${side.label}: round ${i + 1}: ${Math.round(round.perSecond)} deliveries/s`);
+    }
+  }
+  const measured = [];
+  for (const side of [fresh, grown]) {
+    const all = rounds.get(side)!;
+    const perSecond = median(all.map((r) => r.perSecond));
+    const api = await apiLoad(ctx, side.producer);
+    ctx.log(
+      `${side.label}: ${Math.round(perSecond)} deliveries/s (median of ${all.map((r) => Math.round(r.perSecond)).join(', ')}); list p99 ${api.p99.list} ms, feed p99 ${api.p99.feed} ms; store ${side.storeMb} MB before the run`,
+    );
+    measured.push({
+      perSecond,
+      all: all.map((r) => Math.round(r.perSecond)),
+      ...api,
+      history: side.history,
+      storeMb: side.storeMb,
+      cpuPerRound: all.map((r) => r.cpu),
+      details: all[0].details,
+    });
+  }
+  return [measured[0], measured[1]];
 }
 
 function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResult {
@@ -111,6 +152,8 @@ function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResul
     details: {
       fresh: side(fresh),
       grown: side(grown),
+      // Each round's grown ÷ fresh: the rounds ran in pairs, one after the other.
+      round_ratios: grown.all.map((g, i) => Number((g / fresh.all[i]).toFixed(3))),
       list_p99_ratio: Number(listRatio.toFixed(3)),
       feed_p99_ratio: Number(feedRatio.toFixed(3)),
       history_days: HISTORY_DAYS,
@@ -118,66 +161,51 @@ function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResul
   };
 }
 
-/** PostgreSQL, a producer and one worker process, each store in a database of its own, dropped at the end. */
+/** PostgreSQL, a producer and one worker process per store, each store in a database of its own, dropped at the end. */
 export async function pgGrown(ctx: BenchContext): Promise<ScenarioResult> {
   const dbs: Array<{ drop(): Promise<void> }> = [];
-  const runOn = async (label: string, attempts: number) => {
+  const children: BenchChild[] = [];
+  const open = async (label: string, attempts: number) => {
     const db = await createDatabase('escalatr_bench_grown');
     dbs.push(db);
     const store = { kind: 'pg', url: db.url };
-    const children: BenchChild[] = [];
-    try {
-      return await measure(
-        ctx,
-        label,
-        async () => {
-          const producer = await ctx.child('processes/escalatr', `${label}-producer`);
-          children.push(producer);
-          await producer.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: true });
-          const worker = await ctx.child('processes/escalatr', `${label}-worker`);
-          children.push(worker);
-          await worker.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: false });
-          return { producer, workers: [worker], store: { postgres: db.name } };
-        },
-        attempts,
-      );
-    } finally {
-      await Promise.all(children.map((c) => c.close().catch(() => undefined)));
-      await db.drop().catch(() => undefined);
-    }
+    const producer = await ctx.child('processes/escalatr', `${label}-producer`);
+    children.push(producer);
+    await producer.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: true });
+    const worker = await ctx.child('processes/escalatr', `${label}-worker`);
+    children.push(worker);
+    await worker.call('open', { store, masterKeyHex: ctx.masterKeyHex, migrate: false });
+    return prepare(ctx, label, { producer, workers: [worker], store: { postgres: db.name } }, attempts);
   };
   try {
-    const fresh = await runOn('pg fresh', 0);
-    const grown = await runOn('pg grown', ctx.plan.grownPgAttempts);
-    return result('grown_store', fresh, grown);
+    // The grown store first: its seed's writes and checkpoint are over before either side is measured.
+    const grown = await open('pg grown', ctx.plan.grownPgAttempts);
+    const fresh = await open('pg fresh', 0);
+    return result('grown_store', ...(await compare(ctx, fresh, grown)));
   } finally {
+    await Promise.all(children.map((c) => c.close().catch(() => undefined)));
     await Promise.all(dbs.map((d) => d.drop().catch(() => undefined)));
   }
 }
 
-/** SQLite: one process serving and delivering, as the default deployment runs. */
+/** SQLite: one process per store, serving and delivering, as the default deployment runs. */
 export async function sqliteGrown(ctx: BenchContext): Promise<ScenarioResult> {
-  const runOn = async (label: string, attempts: number) => {
+  const children: BenchChild[] = [];
+  const open = async (label: string, file: string, attempts: number) => {
     const sut = await ctx.child('processes/escalatr', label);
-    try {
-      return await measure(
-        ctx,
-        label,
-        async () => {
-          await sut.call('open', {
-            store: { kind: 'sqlite', file: join(ctx.tempDir(), 'grown.db') },
-            masterKeyHex: ctx.masterKeyHex,
-            migrate: true,
-          });
-          return { producer: sut, workers: [sut] };
-        },
-        attempts,
-      );
-    } finally {
-      await sut.close().catch(() => undefined);
-    }
+    children.push(sut);
+    await sut.call('open', {
+      store: { kind: 'sqlite', file: join(ctx.tempDir(), file) },
+      masterKeyHex: ctx.masterKeyHex,
+      migrate: true,
+    });
+    return prepare(ctx, label, { producer: sut, workers: [sut] }, attempts);
   };
-  const fresh = await runOn('sqlite fresh', 0);
-  const grown = await runOn('sqlite grown', ctx.plan.grownSqliteAttempts);
-  return result('grown_sqlite', fresh, grown);
+  try {
+    const grown = await open('sqlite grown', 'grown.db', ctx.plan.grownSqliteAttempts);
+    const fresh = await open('sqlite fresh', 'fresh.db', 0);
+    return result('grown_sqlite', ...(await compare(ctx, fresh, grown)));
+  } finally {
+    await Promise.all(children.map((c) => c.close().catch(() => undefined)));
+  }
 }
