@@ -116,7 +116,7 @@ function perDelivery(before: Record<string, number>, after: Record<string, numbe
 }
 
 /** `throughputRounds` backlogs drained one after another in the same processes; the figure is their median. */
-export async function drainRounds<R extends { perSecond: number; cpu: Record<string, number> | null }>(
+async function drainRounds<R extends { perSecond: number; cpu: Record<string, number> | null }>(
   ctx: BenchContext,
   once: () => Promise<R>,
 ) {
