@@ -10,7 +10,7 @@ export function newId(prefix: string, length = 20): string {
   // entry — on SQLite that is most of a complaint commit's cost. 11 random characters (57 bits) per millisecond
   // keep collisions out of reach; none of these ids is a secret (tokens and keys use their own 32 random bytes).
   // Short ids (a worker's name) are all random.
-  const time = length >= TIME_CHARS + 8 ? Date.now().toString(36).padStart(TIME_CHARS, '0') : '';
+  const time = length >= TIME_CHARS + 8 ? timePart(Date.now()) : '';
   const random = length - time.length;
   const { bytes, offset } = takeRandom(random);
   let out = time;
@@ -19,6 +19,13 @@ export function newId(prefix: string, length = 20): string {
 }
 
 const TIME_CHARS = 9;
+const timePart = (ms: number) => ms.toString(36).padStart(TIME_CHARS, '0');
+
+/**
+ * The lowest id of this type made at or after `ms` (ids compare as text in creation-time order): `id >= firstIdAt(…)`
+ * finds the rows made since then on the primary key alone.
+ */
+export const firstIdAt = (prefix: string, ms: number): string => `${prefix}_${timePart(ms)}`;
 
 // Random bytes are drawn from a pool refilled 4 KB at a time: one call into the CSPRNG per few hundred ids instead of
 // one per id (a delivery worker makes an attempt id per request, and that call showed in its profile).

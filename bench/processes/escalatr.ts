@@ -9,6 +9,8 @@ import { transact } from '../../src/domain/context.js';
 import { emitEvent } from '../../src/domain/events.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { openStore, type Store } from '../../src/storage/db.js';
+import { truncateWal } from '../../src/storage/dialects.js';
+import { firstIdAt } from '../../src/ids.js';
 import { migrateToLatest } from '../../src/storage/migrate.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { ScoringPool } from '../../src/shield/scoring-pool.js';
@@ -314,22 +316,21 @@ serve(
      */
     async outcome(args: { sinceMs: number }) {
       const db = need(store, 'open').db;
-      const from = (prefix: string) => `${prefix}_${args.sinceMs.toString(36).padStart(9, '0')}`;
       const byStatus = await db
         .selectFrom('deliveries')
         .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('id', '>=', from('dlv'))
+        .where('id', '>=', firstIdAt('dlv', args.sinceMs))
         .groupBy('status')
         .execute();
       const attempts = await db
         .selectFrom('attempts')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('delivery_id', '>=', from('dlv'))
+        .where('delivery_id', '>=', firstIdAt('dlv', args.sinceMs))
         .executeTakeFirstOrThrow();
       const events = await db
         .selectFrom('events')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('id', '>=', from('evt'))
+        .where('id', '>=', firstIdAt('evt', args.sinceMs))
         .executeTakeFirstOrThrow();
       return {
         deliveries: Object.fromEntries(byStatus.map((r) => [r.status, Number(r.n)])),
@@ -360,14 +361,7 @@ serve(
      */
     async flushStore() {
       const s = need(store, 'open');
-      if (s.profile.name !== 'sqlite') return true;
-      // The service's checkpoint thread may be mid-checkpoint: it answers busy, and a moment later it is done.
-      for (let tries = 0; tries < 200; tries++) {
-        const { rows } = await sql<{ busy: number }>`pragma wal_checkpoint(TRUNCATE)`.execute(s.db);
-        if (rows[0]?.busy === 0) return true;
-        await sleep(10);
-      }
-      return false;
+      return s.profile.name === 'sqlite' ? truncateWal(s.db) : true;
     },
 
     /** Bytes the store occupies now (SQLite: pages in use, WAL included; PostgreSQL: the database's size). */

@@ -101,7 +101,7 @@ const TRUNCATE_RETRY_MS = 25;
  * at once rather than wait: it is tried again for up to TRUNCATE_PATIENCE_MS. A reader on the WAL's older frames is
  * waited for by the busy timeout within one try, which alone can take longer than that: then it is not tried again.
  */
-async function truncateWal(db: Kysely<Database>): Promise<boolean> {
+export async function truncateWal(db: Kysely<Database>): Promise<boolean> {
   const giveUpAt = Date.now() + TRUNCATE_PATIENCE_MS;
   for (;;) {
     const { rows } = await sql<{ busy: number }>`pragma wal_checkpoint(TRUNCATE)`.execute(db);
