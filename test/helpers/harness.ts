@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import type { Config } from '../../src/config.js';
 import { buildApp, type App } from '../../src/runtime/app.js';
@@ -15,6 +16,7 @@ import { createApiKey, type Scope } from '../../src/domain/api-keys.js';
 import type { StaffUser } from '../../src/domain/users.js';
 import { hashPassword, type PasswordVerifier } from '../../src/security/passwords.js';
 import { newId } from '../../src/ids.js';
+import { SCHEMA_NAME_MARK } from './pg-schema-template.js';
 
 /** The suite runs on PostgreSQL when DATABASE_URL is set, else on a fresh SQLite file per test. */
 export const DATABASE_URL = process.env.DATABASE_URL || null;
@@ -51,9 +53,15 @@ export async function createTestStore(): Promise<TestStore> {
     const store = open();
     // Kysely's migrator lists the tables of every schema; a schema dropped by a parallel test file in the middle of
     // that listing makes it fail. Creating, migrating and dropping test schemas under one advisory lock avoids it.
+    const template = inject('pgSchemaTemplate');
     await withSchemaLock(async (admin) => {
-      await admin.query(`create schema ${schema}`);
-      await migrateToLatest(store.db, schema);
+      if (template) {
+        // The run's migrated schema (test/helpers/pg-schema-template.ts), made again under this test's name.
+        await admin.query(template.split(SCHEMA_NAME_MARK).join(schema));
+      } else {
+        await admin.query(`create schema ${schema}`);
+        await migrateToLatest(store.db, schema);
+      }
     });
     return {
       store,
