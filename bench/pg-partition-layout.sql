@@ -96,49 +96,40 @@ begin
     round(extract(epoch from clock_timestamp() - t0) * 1e6 / n, 1), round(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), l0) / n));
 end $$;
 
--- The claim's step: a receiver's earliest due rows (static statements, so plans are cached as in the claim function).
-create function seek_flat(n int) returns text language plpgsql
-set enable_bitmapscan = off set enable_seqscan = off as $$
-declare t0 timestamptz := clock_timestamp(); r record; c int := 0;
+-- The claim's step (a receiver's earliest due rows, with the claim function's planner settings) and a settled
+-- delivery looked up by id alone (a resend, its attempts: every partition's key is probed). Each table gets functions
+-- of its own made from this one text, so their statements are static and their plans cached, as in the claim
+-- function; the same statement through `execute` would be planned on every call.
+do $make$
+declare tbl text;
 begin
-  for i in 1..n loop
-    for r in select id from flat where status in ('pending', 'failed') and company_id = 'co_' || (i % 20)
-      and coalesce(endpoint_id, destination_id) = 'ep_' || (i % 200) order by next_attempt_at limit 8 loop
-      c := c + 1;
-    end loop;
-  end loop;
-  return format('seek     %-11s %6s µs/seek (%s rows)', 'flat', round(extract(epoch from clock_timestamp() - t0) * 1e6 / n, 1), c);
-end $$;
-create function seek_partitioned(n int) returns text language plpgsql
-set enable_bitmapscan = off set enable_seqscan = off as $$
-declare t0 timestamptz := clock_timestamp(); r record; c int := 0;
-begin
-  for i in 1..n loop
-    for r in select id from partitioned where status in ('pending', 'failed') and company_id = 'co_' || (i % 20)
-      and coalesce(endpoint_id, destination_id) = 'ep_' || (i % 200) order by next_attempt_at limit 8 loop
-      c := c + 1;
-    end loop;
-  end loop;
-  return format('seek     %-11s %6s µs/seek (%s rows)', 'partitioned', round(extract(epoch from clock_timestamp() - t0) * 1e6 / n, 1), c);
-end $$;
+  foreach tbl in array array['flat', 'partitioned'] loop
+    execute format($fn$
+      create function seek_%1$s(n int) returns text language plpgsql
+      set enable_bitmapscan = off set enable_seqscan = off as $body$
+      declare t0 timestamptz := clock_timestamp(); r record; c int := 0;
+      begin
+        for i in 1..n loop
+          for r in select id from %1$I where status in ('pending', 'failed') and company_id = 'co_' || (i %% 20)
+            and coalesce(endpoint_id, destination_id) = 'ep_' || (i %% 200) order by next_attempt_at limit 8 loop
+            c := c + 1;
+          end loop;
+        end loop;
+        return format('seek     %%-11s %%6s µs/seek (%%s rows)', %1$L,
+          round(extract(epoch from clock_timestamp() - t0) * 1e6 / n, 1), c);
+      end $body$;
 
--- A settled delivery looked up by id alone (a resend, its attempts): every partition's key is probed.
-create function by_id_flat(n int) returns text language plpgsql as $$
-declare t0 timestamptz := clock_timestamp(); v text;
-begin
-  for i in 1..n loop
-    select status into v from flat where id = 'dl_' || lpad((i * 97 % 1000000 + 1)::text, 9, '0');
+      create function by_id_%1$s(n int) returns text language plpgsql as $body$
+      declare t0 timestamptz := clock_timestamp(); v text;
+      begin
+        for i in 1..n loop
+          select status into v from %1$I where id = 'dl_' || lpad((i * 97 %% 1000000 + 1)::text, 9, '0');
+        end loop;
+        return format('by id    %%-11s %%6s µs', %1$L, round(extract(epoch from clock_timestamp() - t0) * 1e6 / n, 1));
+      end $body$;
+    $fn$, tbl);
   end loop;
-  return format('by id    %-11s %6s µs', 'flat', round(extract(epoch from clock_timestamp() - t0) * 1e6 / n, 1));
-end $$;
-create function by_id_partitioned(n int) returns text language plpgsql as $$
-declare t0 timestamptz := clock_timestamp(); v text;
-begin
-  for i in 1..n loop
-    select status into v from partitioned where id = 'dl_' || lpad((i * 97 % 1000000 + 1)::text, 9, '0');
-  end loop;
-  return format('by id    %-11s %6s µs', 'partitioned', round(extract(epoch from clock_timestamp() - t0) * 1e6 / n, 1));
-end $$;
+end $make$;
 
 select settle('flat', 1, 5000);
 select settle('partitioned', 1, 5000);
