@@ -316,16 +316,17 @@ serve(
      */
     async outcome(args: { sinceMs: number }) {
       const db = need(store, 'open').db;
+      const firstDelivery = firstIdAt('dlv', args.sinceMs);
       const byStatus = await db
         .selectFrom('deliveries')
         .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('id', '>=', firstIdAt('dlv', args.sinceMs))
+        .where('id', '>=', firstDelivery)
         .groupBy('status')
         .execute();
       const attempts = await db
         .selectFrom('attempts')
         .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('delivery_id', '>=', firstIdAt('dlv', args.sinceMs))
+        .where('delivery_id', '>=', firstDelivery)
         .executeTakeFirstOrThrow();
       const events = await db
         .selectFrom('events')
