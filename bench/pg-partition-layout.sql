@@ -1,13 +1,15 @@
 -- What a partitioned deliveries table would cost the queue, before building it (docs/storage.md, "Partitioning
--- deliveries and events"). Two tables with the columns and indexes of `deliveries` as the migrations make it, and the
--- same rows (1M settled over ten days, 20k pending):
+-- deliveries and events"). Three tables with the columns and indexes of `deliveries` and the same rows (1M settled
+-- over ten days, 20k pending):
 --   flat:        today's table, one heap and its indexes, the queue's indexes partial on unsettled rows;
+--   flat_keyed:  the same with the unique index on idempotency_key that migration 0053 removed, so the index's cost
+--                per row is measured beside it;
 --   partitioned: list-partitioned by status (unsettled rows in a small hot partition that alone carries the queue's
 --                indexes; settled rows in daily range partitions, which retention could drop whole), so a settle
 --                moves the row out of the hot partition.
--- Each step runs on both, alternating, inside the server (plpgsql), so the figures are the store's own cost per row
--- with no round trips: settling in batches of 50 (as the workers do), enqueueing in batches of 50, the claim's seek per
--- receiver (with the claim function's planner settings), and a lookup by id alone.
+-- Each step runs on each table, alternating, inside the server (plpgsql), so the figures are the store's own cost per
+-- row with no round trips: settling in batches of 50 (as the workers do), enqueueing in batches of 50, the claim's seek
+-- per receiver (with the claim function's planner settings), and a lookup by id alone.
 --
 --   psql -X -q -At -h 127.0.0.1 -U postgres -d <a scratch database> -f bench/pg-partition-layout.sql
 --
@@ -30,11 +32,13 @@ create index flat_due on flat (next_attempt_at, endpoint_id, destination_id, com
 create index flat_due_by_receiver on flat (company_id, coalesce(endpoint_id, destination_id), next_attempt_at) where status in ('pending', 'failed');
 create index flat_endpoint on flat (endpoint_id, created_at);
 create index flat_event on flat (event_id);
-create unique index flat_idempotency on flat (idempotency_key);
 create index flat_in_order on flat (endpoint_id, order_key, order_seq) where status in ('pending', 'failed') and order_key is not null;
 
--- A key on a partitioned table must hold its partition columns, so neither id nor idempotency_key is unique here:
--- that is one of the costs the docs list.
+create table flat_keyed (like flat including all) with (fillfactor = 45);
+create unique index flat_keyed_idempotency on flat_keyed (idempotency_key);
+
+-- A key on a partitioned table must hold its partition columns, so id is not unique here: that is one of the costs
+-- the docs list.
 create table partitioned (like flat including defaults) partition by list (status);
 create table partitioned_hot partition of partitioned for values in ('pending', 'failed') with (fillfactor = 45);
 create table partitioned_settled partition of partitioned default partition by range (created_at);
@@ -48,7 +52,6 @@ alter table partitioned add primary key (id, status, created_at);
 create index on partitioned (company_id, created_at);
 create index on partitioned (endpoint_id, created_at);
 create index on partitioned (event_id);
-create index on partitioned (idempotency_key);
 create index partitioned_due on partitioned_hot (next_attempt_at, endpoint_id, destination_id, company_id);
 create index partitioned_due_by_receiver on partitioned_hot (company_id, coalesce(endpoint_id, destination_id), next_attempt_at);
 
@@ -60,8 +63,10 @@ insert into flat (id, company_id, event_id, endpoint_id, target, status, next_at
 select 'dp_' || lpad(g::text, 9, '0'), 'co_' || (g % 20), 'evp_' || (g / 10), 'ep_' || (g % 200), 'http://x', 'pending',
   1765324800000 + g, 'kp' || g, 1765324800000 + g, 1765324800000 + g
 from generate_series(1, 20000) g;
+insert into flat_keyed select * from flat;
 insert into partitioned select * from flat;
 vacuum analyze flat;
+vacuum analyze flat_keyed;
 vacuum analyze partitioned;
 checkpoint;
 
@@ -103,7 +108,7 @@ end $$;
 do $make$
 declare tbl text;
 begin
-  foreach tbl in array array['flat', 'partitioned'] loop
+  foreach tbl in array array['flat', 'flat_keyed', 'partitioned'] loop
     execute format($fn$
       create function seek_%1$s(n int) returns text language plpgsql
       set enable_bitmapscan = off set enable_seqscan = off as $body$
@@ -131,15 +136,20 @@ begin
   end loop;
 end $make$;
 
+select settle('flat_keyed', 1, 5000);
 select settle('flat', 1, 5000);
 select settle('partitioned', 1, 5000);
 select settle('partitioned', 5001, 5000);
 select settle('flat', 5001, 5000);
+select settle('flat_keyed', 5001, 5000);
+select enqueue('flat_keyed', 1, 5000);
 select enqueue('flat', 1, 5000);
 select enqueue('partitioned', 1, 5000);
 select enqueue('partitioned', 5001, 5000);
 select enqueue('flat', 5001, 5000);
+select enqueue('flat_keyed', 5001, 5000);
 vacuum analyze flat;
+vacuum analyze flat_keyed;
 vacuum analyze partitioned;
 select seek_flat(20000);
 select seek_partitioned(20000);

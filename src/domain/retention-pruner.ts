@@ -8,7 +8,7 @@ import type { Plan } from './companies.js';
 import { historyClass, retentionCutoff } from './retention.js';
 
 /** The history tables retention removes rows from. */
-export type PrunedTable = 'events' | 'deliveries' | 'attempts' | 'feedback_records';
+export type PrunedTable = 'events' | 'deliveries' | 'attempts' | 'feedback_records' | 'shield_alert_keys';
 
 /** The tables whose oldest row is reported (a delivery lives and goes with its event and attempts). */
 export type AgedTable = 'events' | 'attempts' | 'feedback_records';
@@ -86,8 +86,9 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * Removes what is older than each company's retention window: the event feed, delivery history (deliveries,
- * attempts, the bodies of events kept for delivery) and Shield feedback records. The complaint's own record and its
- * timeline (the events that carry its id) stay: such an event leaves the feed but keeps its row.
+ * attempts, the bodies of events kept for delivery), Shield feedback records and the keys of alerts raised before the
+ * window. The complaint's own record and its timeline (the events that carry its id) stay: such an event leaves the
+ * feed but keeps its row.
  *
  * Work is cut into batches of at most `batchRows` rows, each its own short transaction, and the loop yields to the
  * event loop between batches, so requests are served between them and a writer waiting on SQLite's single write
@@ -185,7 +186,13 @@ export class RetentionPruner {
         feedback: { transactions: 0, ms: 0 },
       },
     };
-    const pruned: Record<PrunedTable, number> = { events: 0, deliveries: 0, attempts: 0, feedback_records: 0 };
+    const pruned: Record<PrunedTable, number> = {
+      events: 0,
+      deliveries: 0,
+      attempts: 0,
+      feedback_records: 0,
+      shield_alert_keys: 0,
+    };
     let batches = 0;
     let done = true;
     const companies: CompanyRow[] = await this.ctx.store.db
@@ -443,11 +450,14 @@ export class RetentionPruner {
     });
   }
 
-  /** Shield feedback records received before the window (none that a processor is scoring right now). */
+  /**
+   * Shield feedback records received before the window (none that a processor is scoring right now), and the keys
+   * of alerts raised before it: the alert deliveries those keys kept from repeating are gone with their events.
+   */
   private async feedbackBatch(companyId: string, cutoff: number): Promise<BatchResult> {
     const now = this.ctx.clock.now();
     return inTransaction(this.ctx.store.db, async (tx) => {
-      const r = await tx
+      const records = await tx
         .deleteFrom('feedback_records')
         .where('id', 'in', (eb) =>
           eb
@@ -460,8 +470,25 @@ export class RetentionPruner {
             .limit(this.batchRows),
         )
         .executeTakeFirst();
-      const n = Number(r.numDeletedRows);
-      return { pruned: { feedback_records: n }, done: n < this.batchRows, idle: n === 0 };
+      const keys = await tx
+        .deleteFrom('shield_alert_keys')
+        .where('key', 'in', (eb) =>
+          eb
+            .selectFrom('shield_alert_keys')
+            .select('key')
+            .where('company_id', '=', companyId)
+            .where('created_at', '<', cutoff)
+            .orderBy('created_at')
+            .limit(this.batchRows),
+        )
+        .executeTakeFirst();
+      const n = Number(records.numDeletedRows);
+      const k = Number(keys.numDeletedRows);
+      return {
+        pruned: { feedback_records: n, shield_alert_keys: k },
+        done: n < this.batchRows && k < this.batchRows,
+        idle: n === 0 && k === 0,
+      };
     });
   }
 

@@ -105,10 +105,10 @@ const alertKey = (automationId: string, destinationId: string, recordId: string)
 
 /**
  * Emits one `shield.alert` in the caller's transaction: the event (feed), a delivery to each subscribed company
- * endpoint, and one per destination. The unique idempotency key makes a second alert for the same automation,
- * destination and record impossible; if one already exists (a race, or a record scored again) this alert is
- * dropped whole — inside a savepoint, because on PostgreSQL a failed statement would otherwise doom the transaction.
- * Returns whether the alert was written.
+ * endpoint, and one per destination. Each destination's idempotency key is taken in `shield_alert_keys` first, whose
+ * primary key makes a second alert for the same automation, destination and record impossible; if one is already
+ * taken (a race, or a record scored again) this alert is dropped whole — inside a savepoint, because on PostgreSQL a
+ * failed statement would otherwise doom the transaction. Returns whether the alert was written.
  */
 export async function emitShieldAlert(
   ctx: DomainContext,
@@ -118,18 +118,20 @@ export async function emitShieldAlert(
   payload: ShieldAlertPayload,
 ): Promise<boolean> {
   const recordId = payload.record.id;
+  const destinations = automation.destinations.map((d) => ({ ...d, key: alertKey(automation.id, d.id, recordId) }));
   await sql`savepoint shield_alert`.execute(work.tx);
   try {
+    if (destinations.length)
+      await work.tx
+        .insertInto('shield_alert_keys')
+        .values(destinations.map((d) => ({ key: d.key, company_id: companyId, created_at: work.now })))
+        .execute();
     await emitEvent(ctx, work, {
       companyId,
       name: 'shield.alert',
       data: payload as unknown as Record<string, unknown>,
       toEndpoints: true,
-      extraDeliveries: automation.destinations.map((d) => ({
-        destinationId: d.id,
-        target: d.type,
-        idempotencyKey: alertKey(automation.id, d.id, recordId),
-      })),
+      extraDeliveries: destinations.map((d) => ({ destinationId: d.id, target: d.type, idempotencyKey: d.key })),
     });
   } catch (err) {
     if (!ctx.store.profile.isUniqueViolation(err)) throw err;

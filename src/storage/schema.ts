@@ -433,6 +433,14 @@ export interface DestinationsTable {
 }
 
 /** Deliveries the pruning step passed while unsettled, removed once settled (migration 0016). */
+/** A Shield alert's idempotency key per destination: a second alert for the same key is dropped. */
+interface ShieldAlertKeysTable {
+  /** `automation:destination:record`, also the alert delivery's idempotency key. */
+  key: string;
+  company_id: string;
+  created_at: number;
+}
+
 interface RetentionHeldTable {
   delivery_id: string;
   company_id: string;
@@ -477,6 +485,7 @@ export interface Database {
   automations: AutomationsTable;
   destinations: DestinationsTable;
   retention_held: RetentionHeldTable;
+  shield_alert_keys: ShieldAlertKeysTable;
   audit_log: AuditLogTable;
   company_operations: CompanyOperationsTable;
   recover_jobs: RecoverJobsTable;

@@ -209,6 +209,32 @@ describe('retention: what goes and what stays', () => {
     expect(await exists(t, 'events', theirs)).toBe(true);
   });
 
+  it("removes Shield alert keys older than the window, keeping newer ones and another company's", async () => {
+    const acme = await tenant(t, 'ACME');
+    await t.app.ctx.store.db
+      .updateTable('companies')
+      .set({ plan: 'enterprise' })
+      .where('id', '=', acme.company.id)
+      .execute();
+    const start = t.clock.now();
+    const key = (company: Tenant, tag: string) => ({
+      key: `auto_${tag}:dst_${tag}:record-${tag}`,
+      company_id: company.company.id,
+      created_at: t.clock.now(),
+    });
+    await t.store.db
+      .insertInto('shield_alert_keys')
+      .values([key(v, 'old'), key(acme, 'theirs')])
+      .execute();
+    t.clock.set(start + 2 * DAY_MS);
+    await t.store.db.insertInto('shield_alert_keys').values(key(v, 'new')).execute();
+    t.clock.set(start + 31 * DAY_MS);
+    const report = await t.app.retention.run();
+    expect(report.pruned.shield_alert_keys).toBe(1);
+    const left = await t.store.db.selectFrom('shield_alert_keys').select('key').orderBy('key').execute();
+    expect(left.map((k) => k.key)).toEqual(['auto_new:dst_new:record-new', 'auto_theirs:dst_theirs:record-theirs']);
+  });
+
   it("an operator's window in minutes removes what is older than those minutes; an owner's days replace it", async () => {
     const start = t.clock.now();
     const old = await emit(t, v);

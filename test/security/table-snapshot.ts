@@ -34,6 +34,7 @@ export const TABLES: ReadonlyArray<keyof Database> = [
   'audit_log',
   'company_operations',
   'recover_jobs',
+  'shield_alert_keys',
 ];
 
 // Tables whose rows carry updated_at: with the clock moved on before each request, an in-place change shows there.

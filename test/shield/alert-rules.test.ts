@@ -1,8 +1,10 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dialectName, type TestApp } from '../helpers/harness.js';
 import type { Receiver } from '../helpers/receiver.js';
 import type { DomainContext } from '../../src/domain/context.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
+import * as m0053 from '../../src/storage/migrations/0053_shield_alert_keys.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 import {
   CALM,
@@ -98,21 +100,11 @@ describe('which feedback raises alerts', () => {
     await postFeedback(t, tenant.adminKey, { records: [record('taken', EXTREME), record('free', EXTREME)] });
     // As if another processor had already raised this exact alert.
     await t.store.db
-      .insertInto('deliveries')
+      .insertInto('shield_alert_keys')
       .values({
-        id: 'dlv_existing',
+        key: `${a.id}:${a.destinations[0].id}:taken`,
         company_id: tenant.company.id,
-        event_id: 'evt_elsewhere',
-        endpoint_id: null,
-        destination_id: a.destinations[0].id,
-        target: 'webhook',
-        status: 'success',
-        attempt_count: 1,
-        sequence_start: 0,
-        next_attempt_at: null,
-        idempotency_key: `${a.id}:${a.destinations[0].id}:taken`,
         created_at: t.clock.now(),
-        updated_at: t.clock.now(),
       })
       .execute();
     const pass = await processorFor(t).tick();
@@ -127,6 +119,44 @@ describe('which feedback raises alerts', () => {
       { record_id: 'free', escalation_level: 'extreme' },
       { record_id: 'taken', escalation_level: 'extreme' },
     ]);
+  });
+
+  it('migration 0053 carries over the keys of alerts already sent, and deliveries no longer need unique keys', async () => {
+    const { db } = t.store;
+    // The layout before 0053: the keys lived only in the deliveries' unique index.
+    await sql`drop table shield_alert_keys`.execute(db);
+    await sql`create unique index deliveries_idempotency on deliveries (idempotency_key)`.execute(db);
+    const delivery = (id: string, key: string, target: string, destination: string | null) => ({
+      id,
+      company_id: tenant.company.id,
+      event_id: 'evt_before',
+      endpoint_id: destination ? null : 'ep_before',
+      destination_id: destination,
+      target,
+      status: 'success' as const,
+      attempt_count: 1,
+      sequence_start: 0,
+      next_attempt_at: null,
+      idempotency_key: key,
+      created_at: t.clock.now(),
+      updated_at: t.clock.now(),
+    });
+    await db
+      .insertInto('deliveries')
+      .values([
+        delivery('dlv_alert', 'auto_1:dst_1:record-1', 'webhook', 'dst_1'),
+        delivery('dlv_ops', 'ops_1', 'ops_email', tenant.company.id),
+        delivery('dlv_endpoint', 'evt_before:ep_before', 'endpoint', null),
+      ])
+      .execute();
+    await m0053.up(db);
+    expect(await db.selectFrom('shield_alert_keys').selectAll().execute()).toEqual([
+      { key: 'auto_1:dst_1:record-1', company_id: tenant.company.id, created_at: t.clock.now() },
+    ]);
+    await db
+      .insertInto('deliveries')
+      .values(delivery('dlv_again', 'evt_before:ep_before', 'endpoint', null))
+      .execute();
   });
 
   it('scores and alerts each record once with two processors running at the same time', async () => {
