@@ -51,7 +51,8 @@ async function distFile(urlPath: string): Promise<string | null> {
  */
 export function webRoutes() {
   return async (app: FastifyInstance) => {
-    await app.register(fastifyStatic, { root: DIST_DIR, serve: false });
+    // On a fresh clone web/dist does not exist until the first listen builds it: no warning that it must.
+    await app.register(fastifyStatic, { root: DIST_DIR, serve: false, suppressWarning: true });
 
     // A listening server (npm start, e2e) starts the build at once; in-process test apps never listen, and
     // build only if a test asks for the dashboard.
