@@ -17,6 +17,9 @@ export interface Plan {
   latencySeconds: number;
   /** Backlogs drained per throughput measurement (ours and the peers'); the figure is their median. */
   throughputRounds: number;
+  /** The grown-store comparison: rounds of delivery, then of API load, run in fresh-then-grown pairs. */
+  grownPairs: number;
+  grownApiPairs: number;
   /** Isolation: events per run and how many baseline/isolated pairs to run. */
   isolationEvents: number;
   isolationRounds: number;
@@ -46,6 +49,8 @@ export function makePlan(quick: boolean, soakMinutes = 20): Plan {
         latencyRate: 500,
         latencySeconds: 3,
         throughputRounds: 1,
+        grownPairs: 1,
+        grownApiPairs: 1,
         isolationEvents: 600,
         isolationRounds: 1,
         apiSizes: [10_000, 100_000],
@@ -67,6 +72,8 @@ export function makePlan(quick: boolean, soakMinutes = 20): Plan {
         latencyRate: 500,
         latencySeconds: 10,
         throughputRounds: 3,
+        grownPairs: 5,
+        grownApiPairs: 3,
         isolationEvents: 4000,
         isolationRounds: 5,
         apiSizes: [10_000, 100_000, 1_000_000],

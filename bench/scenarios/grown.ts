@@ -19,11 +19,15 @@ import { COMPANIES, drain, warmUp } from './delivery.js';
 const HISTORY_DAYS = 60;
 const ROUTES = { list: '/api/v1/complaints', feed: '/api/v1/events' } as const;
 
+type ApiLoad = Awaited<ReturnType<typeof apiLoad>>;
+
 interface Measured {
   perSecond: number;
   all: number[];
+  /** Medians over the side's API rounds. */
   p99: Record<keyof typeof ROUTES, number>;
   perS: Record<keyof typeof ROUTES, number>;
+  apiRounds: ApiLoad[];
   history: HistorySeedResult | null;
   storeMb: number;
   cpuPerRound: Array<Record<string, number> | null>;
@@ -88,7 +92,7 @@ async function prepare(
  * The rounds alternate between the two stores (fresh, grown, fresh, grown…), both open at once, so whatever
  * changes on the machine over the minutes a run takes (the page cache, other load) weighs on both sides alike
  * instead of on whichever ran second, and on SQLite each round's WAL is written back before the next round starts.
- * Then each side's API load.
+ * Then each side's API load, in pairs the same way.
  */
 async function compare(ctx: BenchContext, fresh: Side, grown: Side): Promise<[Measured, Measured]> {
   type Round = Awaited<ReturnType<typeof drain>>;
@@ -96,7 +100,7 @@ async function compare(ctx: BenchContext, fresh: Side, grown: Side): Promise<[Me
     [fresh, []],
     [grown, []],
   ]);
-  for (let i = 0; i < ctx.plan.throughputRounds; i++) {
+  for (let i = 0; i < ctx.plan.grownPairs; i++) {
     for (const side of [fresh, grown]) {
       const { producer, workers, store } = side;
       const round = await drain(ctx, producer, workers, workers[0] === producer ? 1 : 8, store);
@@ -106,18 +110,36 @@ async function compare(ctx: BenchContext, fresh: Side, grown: Side): Promise<[Me
       ctx.log(`${side.label}: round ${i + 1}: ${Math.round(round.perSecond)} deliveries/s`);
     }
   }
+  const apiRounds = new Map<Side, ApiLoad[]>([
+    [fresh, []],
+    [grown, []],
+  ]);
+  for (let i = 0; i < ctx.plan.grownApiPairs; i++) {
+    for (const side of [fresh, grown]) {
+      const api = await apiLoad(ctx, side.producer);
+      apiRounds.get(side)!.push(api);
+      ctx.log(`${side.label}: API round ${i + 1}: list p99 ${api.p99.list} ms, feed p99 ${api.p99.feed} ms`);
+    }
+  }
   const measured = [];
   for (const side of [fresh, grown]) {
     const all = rounds.get(side)!;
     const perSecond = median(all.map((r) => r.perSecond));
-    const api = await apiLoad(ctx, side.producer);
+    const api = apiRounds.get(side)!;
+    const medianOf = (pick: (a: ApiLoad) => Record<keyof typeof ROUTES, number>) => ({
+      list: median(api.map((a) => pick(a).list)),
+      feed: median(api.map((a) => pick(a).feed)),
+    });
+    const p99 = medianOf((a) => a.p99);
     ctx.log(
-      `${side.label}: ${Math.round(perSecond)} deliveries/s (median of ${all.map((r) => Math.round(r.perSecond)).join(', ')}); list p99 ${api.p99.list} ms, feed p99 ${api.p99.feed} ms; store ${side.storeMb} MB before the run`,
+      `${side.label}: ${Math.round(perSecond)} deliveries/s (median of ${all.map((r) => Math.round(r.perSecond)).join(', ')}); list p99 ${p99.list} ms, feed p99 ${p99.feed} ms (medians); store ${side.storeMb} MB before the run`,
     );
     measured.push({
       perSecond,
       all: all.map((r) => Math.round(r.perSecond)),
-      ...api,
+      p99,
+      perS: medianOf((a) => a.perS),
+      apiRounds: api,
       history: side.history,
       storeMb: side.storeMb,
       cpuPerRound: all.map((r) => r.cpu),
@@ -127,9 +149,22 @@ async function compare(ctx: BenchContext, fresh: Side, grown: Side): Promise<[Me
   return [measured[0], measured[1]];
 }
 
+/**
+ * The figures are medians of the pairs' ratios (each round's grown ÷ the fresh round just before it), not ratios of
+ * the two sides' medians: a pair's two rounds ran a few seconds apart, so one slow moment of the machine moves one
+ * pair's ratio instead of one side's median.
+ */
 function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResult {
-  const listRatio = grown.p99.list / Math.max(1, fresh.p99.list);
-  const feedRatio = grown.p99.feed / Math.max(1, fresh.p99.feed);
+  const pairs = (g: readonly number[], f: readonly number[]) => g.map((x, i) => x / Math.max(1, f[i]));
+  const roundRatios = pairs(grown.all, fresh.all);
+  const apiRatios = (route: keyof typeof ROUTES) =>
+    pairs(
+      grown.apiRounds.map((a) => a.p99[route]),
+      fresh.apiRounds.map((a) => a.p99[route]),
+    );
+  const listRatio = median(apiRatios('list'));
+  const feedRatio = median(apiRatios('feed'));
+  const rounded = (xs: readonly number[]) => xs.map((x) => Number(x.toFixed(3)));
   const side = (m: Measured) => ({
     deliveries_per_s: Math.round(m.perSecond),
     per_round: m.all,
@@ -137,6 +172,7 @@ function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResul
     feed_p99_ms: m.p99.feed,
     list_per_s: m.perS.list,
     feed_per_s: m.perS.feed,
+    api_rounds: m.apiRounds,
     store_mb_before_run: m.storeMb,
     history: m.history,
     // The drain's details below are the first round's; each round's CPU per delivery per part:
@@ -145,15 +181,18 @@ function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResul
   });
   return {
     values: {
-      [`${prefix}_throughput_ratio`]: grown.perSecond / fresh.perSecond,
+      [`${prefix}_throughput_ratio`]: median(roundRatios),
       // The worse of the two routes: the target holds for both.
       [`${prefix}_api_p99_ratio`]: Math.max(listRatio, feedRatio),
     },
     details: {
       fresh: side(fresh),
       grown: side(grown),
-      // Each round's grown ÷ fresh: the rounds ran in pairs, one after the other.
-      round_ratios: grown.all.map((g, i) => Number((g / fresh.all[i]).toFixed(3))),
+      // Each pair's grown ÷ fresh (the headline figures are their medians), and the sides' medians' ratio.
+      round_ratios: rounded(roundRatios),
+      ratio_of_medians: Number((grown.perSecond / fresh.perSecond).toFixed(3)),
+      list_p99_ratios: rounded(apiRatios('list')),
+      feed_p99_ratios: rounded(apiRatios('feed')),
       list_p99_ratio: Number(listRatio.toFixed(3)),
       feed_p99_ratio: Number(feedRatio.toFixed(3)),
       history_days: HISTORY_DAYS,
