@@ -51,6 +51,9 @@ export interface Config {
   retentionIntervalMs: number;
   /** Rows one retention write transaction removes at most, so the API never waits long behind it. */
   retentionBatchRows: number;
+  /** PostgreSQL: how often the queue's tables are looked at, and the dead row versions that get one vacuumed. */
+  queueVacuumIntervalMs: number;
+  queueVacuumDeadRows: number;
   /** How far past what the last full collection kept the JS heap may grow before the next one, in %; 0: V8's own. */
   heapGrowthPercent: number;
 }
@@ -289,6 +292,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     companyLimits: Object.freeze(loadCompanyLimits(env)),
     retentionIntervalMs: intVar(env, 'ESCALATR_RETENTION_INTERVAL_S', 300, 10, 86_400) * 1000,
     retentionBatchRows: intVar(env, 'ESCALATR_RETENTION_BATCH_ROWS', 500, 10, 10_000),
+    queueVacuumIntervalMs: intVar(env, 'ESCALATR_QUEUE_VACUUM_INTERVAL_S', 2, 1, 3600) * 1000,
+    queueVacuumDeadRows: intVar(env, 'ESCALATR_QUEUE_VACUUM_DEAD_ROWS', 20_000, 0, 100_000_000),
     heapGrowthPercent: intVar(env, 'ESCALATR_HEAP_GROWTH_PERCENT', 100, 0, 1000),
   });
 }

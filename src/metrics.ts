@@ -147,6 +147,18 @@ export function createMetrics(sources: MetricsSources = {}) {
       help: 'PostgreSQL: start of the oldest attempt partition held, as of the latest retention run',
       registers: [registry],
     }),
+    queueVacuums: new Counter({
+      name: 'escalatr_queue_vacuums_total',
+      help: "PostgreSQL: vacuums of the queue's tables (deliveries, events) started when their dead row versions passed ESCALATR_QUEUE_VACUUM_DEAD_ROWS",
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
+    queueVacuumSeconds: new Counter({
+      name: 'escalatr_queue_vacuum_seconds_total',
+      help: "PostgreSQL: time spent vacuuming the queue's tables",
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
     historyPartitionChanges: new Counter({
       name: 'escalatr_history_partition_changes_total',
       help: 'PostgreSQL: attempt partitions created ahead and dropped by retention',

@@ -12,7 +12,7 @@ export interface BackgroundWork {
 
 /**
  * The background loops of a process that does background work: the SLA scheduler, the retention step (removes
- * history older than each company's window, in short batches), the Shield processor (scores
+ * history older than each company's window, in short batches), the queue tables' vacuum (PostgreSQL), the Shield processor (scores
  * feedback on its own threads, raises alerts) and the delivery worker. Each takes its step in its own transactions,
  * so any number of processes may run them against one PostgreSQL.
  */
@@ -20,6 +20,7 @@ export async function startBackgroundWork(runtime: Runtime, log?: Logger): Promi
   const { config } = runtime;
   runtime.scheduler.start();
   runtime.retention.start();
+  runtime.queueVacuum.start();
   const scoring = new ScoringPool(config.shieldThreads);
   const shield = new ShieldProcessor(runtime.ctx, {
     log,
@@ -38,7 +39,7 @@ export async function startBackgroundWork(runtime: Runtime, log?: Logger): Promi
       onStoreError: (err) => runtime.readiness.noteError(err),
     });
   } catch (err) {
-    await Promise.all([runtime.scheduler.stop(), runtime.retention.stop(), shield.stop()]);
+    await Promise.all([runtime.scheduler.stop(), runtime.retention.stop(), runtime.queueVacuum.stop(), shield.stop()]);
     await scoring.close();
     throw err;
   }
@@ -49,6 +50,7 @@ export async function startBackgroundWork(runtime: Runtime, log?: Logger): Promi
       stopping ??= (async () => {
         await runtime.scheduler.stop().catch(quietly('scheduler'));
         await runtime.retention.stop().catch(quietly('retention step'));
+        await runtime.queueVacuum.stop().catch(quietly('queue vacuum'));
         await shield.stop().catch(quietly('Shield processor'));
         // After the processor: a batch it was scoring finishes on these threads before they end.
         await scoring.close().catch(quietly('scoring threads'));

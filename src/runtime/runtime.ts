@@ -7,6 +7,7 @@ import { RetentionPruner, type PruneReport } from '../domain/retention-pruner.js
 import { SlaScheduler } from '../domain/sla-scheduler.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { earliestDueAt, queueDepth } from '../queue/queue-stats.js';
+import { QueueVacuum } from '../queue/queue-vacuum.js';
 import { Wakeups } from '../queue/wakeup.js';
 import { SecretBox } from '../security/secret-box.js';
 import { StoreAvailability } from '../storage/availability.js';
@@ -41,6 +42,8 @@ export interface Runtime {
   scheduler: SlaScheduler;
   /** Removes history older than each company's retention window, in small batches. */
   retention: RetentionPruner;
+  /** PostgreSQL: vacuums the queue's tables once their dead row versions pass a count. */
+  queueVacuum: QueueVacuum;
   logger?: Logger;
 }
 
@@ -103,6 +106,15 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       intervalMs: opts.config.retentionIntervalMs,
       batchRows: opts.config.retentionBatchRows,
       onRun: (report) => recordRetentionRun(metrics, report),
+    }),
+    queueVacuum: new QueueVacuum(store, {
+      intervalMs: opts.config.queueVacuumIntervalMs,
+      minDeadRows: opts.config.queueVacuumDeadRows,
+      log: opts.logger,
+      onVacuum: (table, _deadRows, ms) => {
+        metrics.queueVacuums.inc({ table });
+        metrics.queueVacuumSeconds.inc({ table }, ms / 1000);
+      },
     }),
     logger: opts.logger,
   };

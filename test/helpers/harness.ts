@@ -130,6 +130,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     },
     retentionIntervalMs: 300_000,
     retentionBatchRows: 500,
+    queueVacuumIntervalMs: 10_000,
+    queueVacuumDeadRows: 20_000,
     // A server a test starts runs inside the test's process: V8's own heap heuristic stays.
     heapGrowthPercent: 0,
     ...overrides,
