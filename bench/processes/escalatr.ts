@@ -281,7 +281,7 @@ serve(
 
     async workerStart() {
       const a = need(app, 'open');
-      if (!running)
+      if (!running) {
         running = await startDeliveryWorker({
           ctx: a.ctx,
           config: need(config, 'open'),
@@ -290,6 +290,9 @@ serve(
           onStoreError: (err) => a.readiness.noteError(err),
           autoStart: false,
         });
+        // From the first round on, as a worker process runs it beside its worker (PostgreSQL; nothing on SQLite).
+        a.queueVacuum.start();
+      }
       await running.worker.start();
       return epochMs();
     },
@@ -342,15 +345,25 @@ serve(
 
     /**
      * PostgreSQL's counters of what the server wrote and read (null on SQLite): its WAL (cluster-wide; the other
-     * side of a comparison is idle while one side is measured) and this database's buffer hits and reads.
+     * side of a comparison is idle while one side is measured), this database's buffer hits and reads, and the
+     * buffer hits of each table and index (`hit.<name>`), which say where a change in the total comes from.
      */
     async storeCounters() {
       const s = need(store, 'open');
       if (s.profile.name === 'sqlite') return null;
       const { rows } = await sql<Record<string, string>>`
-        select w.wal_records, w.wal_fpi, w.wal_bytes, d.blks_hit, d.blks_read
+        select w.wal_records, w.wal_fpi, w.wal_bytes, d.blks_hit, d.blks_read,
+          (select vacuum_count from pg_stat_user_tables
+           where schemaname = current_schema() and relname = 'deliveries') as deliveries_vacuums
         from pg_stat_wal w, pg_stat_database d where d.datname = current_database()`.execute(s.db);
-      return Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]));
+      const relations = await sql<{ name: string; hits: string }>`
+        select relname as name, heap_blks_hit as hits from pg_statio_user_tables where heap_blks_hit > 0
+        union all
+        select indexrelname, idx_blks_hit from pg_statio_user_indexes where idx_blks_hit > 0`.execute(s.db);
+      return Object.fromEntries([
+        ...Object.entries(rows[0]).map(([k, v]) => [k, Number(v)]),
+        ...relations.rows.map((r) => [`hit.${r.name}`, Number(r.hits)]),
+      ]);
     },
 
     /**
@@ -475,6 +488,7 @@ serve(
     await shield?.processor.stop();
     await shield?.pool.close();
     await running?.stop();
+    await app?.queueVacuum.stop();
     await app?.scheduler.stop();
     await app?.http.close();
     await store?.close();

@@ -108,10 +108,19 @@ export async function drain(
   };
 }
 
-/** How much each store counter moved during the drain, per delivery (PostgreSQL's WAL records, full-page images…). */
+/**
+ * How much each store counter moved during the drain, per delivery (PostgreSQL's WAL records, full-page images…);
+ * of the tables' and indexes' own buffer hits (`hit.…`), those of at least one per delivery; counts of vacuums
+ * (`…_vacuums`) as they are.
+ */
 function perDelivery(before: Record<string, number>, after: Record<string, number>, deliveries: number) {
   return Object.fromEntries(
-    Object.keys(after).map((k) => [k, Number(((after[k] - before[k]) / deliveries).toFixed(2))]),
+    Object.keys(after)
+      .map((k) => {
+        const moved = after[k] - (before[k] ?? 0);
+        return [k, k.endsWith('_vacuums') ? moved : Number((moved / deliveries).toFixed(2))] as const;
+      })
+      .filter(([k, v]) => !k.startsWith('hit.') || v >= 1),
   );
 }
 

@@ -31,6 +31,7 @@ interface Measured {
   history: HistorySeedResult | null;
   storeMb: number;
   cpuPerRound: Array<Record<string, number> | null>;
+  storePerRound: unknown[];
   details: Record<string, unknown>;
 }
 
@@ -143,6 +144,7 @@ async function compare(ctx: BenchContext, fresh: Side, grown: Side): Promise<[Me
       history: side.history,
       storeMb: side.storeMb,
       cpuPerRound: all.map((r) => r.cpu),
+      storePerRound: all.map((r) => r.details.store_per_delivery ?? null),
       details: all[0].details,
     });
   }
@@ -177,6 +179,9 @@ function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResul
     history: m.history,
     // The drain's details below are the first round's; each round's CPU per delivery per part:
     cpu_per_round: m.cpuPerRound,
+    // PostgreSQL: each round's WAL records, full-page images and buffer accesses per delivery (a round that a
+    // checkpoint overlapped writes full-page images for the first change of every page it touches).
+    store_per_round: m.storePerRound,
     drain: m.details,
   });
   return {
