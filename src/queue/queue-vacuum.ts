@@ -9,11 +9,11 @@ import type { Store } from '../storage/db.js';
  * `events`), and the dead versions' entries stay in the queue's small partial indexes until a vacuum: the claim's walk
  * and the next-due lookup (which reads `deliveries_due` from its front, where settled rows' old entries sort first)
  * step over them and check the rows they point to, so the queue costs more with every delivery settled since the
- * last vacuum. Autovacuum starts when dead versions pass a share of the table (`autovacuum_vacuum_scale_factor`, 0.02 on
- * `deliveries`), checking each database once a minute: on a store with years of settled history that is hundreds of
- * thousands of dead versions between vacuums, where a new store has a few hundred; and autovacuum may be off. This
- * step looks every `intervalMs` and vacuums a table with at least `minDeadRows`. A vacuum reads only the pages changed
- * since the last one (the visibility map), so its cost follows the traffic, not the history.
+ * last vacuum. Autovacuum starts when dead versions pass a share of the table (`autovacuum_vacuum_scale_factor`,
+ * 0.02 on `deliveries`), checking each database once a minute: on a store with years of settled history that is
+ * hundreds of thousands of dead versions between vacuums, where a new store has a few hundred; and autovacuum may be
+ * off. This step looks every `intervalMs` and vacuums a table with at least `minDeadRows`. A vacuum reads only the
+ * pages changed since the last one (the visibility map), so its cost follows the traffic, not the history.
  *
  * `SKIP_LOCKED`: when another process (or autovacuum) is vacuuming the table, this one leaves it to them.
  */
@@ -28,7 +28,7 @@ export interface QueueVacuumOptions {
   onVacuum?: (table: QueueTable, deadRows: number, ms: number) => void;
 }
 
-/** The queue's tables holding at least `minDeadRows` dead row versions, with their counts, by the server's statistics. */
+/** The queue's tables holding at least `minDeadRows` dead row versions, with their counts (the server's statistics). */
 export async function tablesToVacuum(
   store: Store,
   minDeadRows: number,

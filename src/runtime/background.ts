@@ -12,9 +12,9 @@ export interface BackgroundWork {
 
 /**
  * The background loops of a process that does background work: the SLA scheduler, the retention step (removes
- * history older than each company's window, in short batches), the queue tables' vacuum (PostgreSQL), the Shield processor (scores
- * feedback on its own threads, raises alerts) and the delivery worker. Each takes its step in its own transactions,
- * so any number of processes may run them against one PostgreSQL.
+ * history older than each company's window, in short batches), the queue tables' vacuum (PostgreSQL), the Shield
+ * processor (scores feedback on its own threads, raises alerts) and the delivery worker. Each takes its step in its
+ * own transactions, so any number of processes may run them against one PostgreSQL.
  */
 export async function startBackgroundWork(runtime: Runtime, log?: Logger): Promise<BackgroundWork> {
   const { config } = runtime;
