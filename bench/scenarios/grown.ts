@@ -179,8 +179,9 @@ function result(prefix: string, fresh: Measured, grown: Measured): ScenarioResul
     history: m.history,
     // The drain's details below are the first round's; each round's CPU per delivery per part:
     cpu_per_round: m.cpuPerRound,
-    // PostgreSQL: each round's WAL records, full-page images and buffer accesses per delivery (a round that a
-    // checkpoint overlapped writes full-page images for the first change of every page it touches).
+    // PostgreSQL: each round's WAL records, full-page images and buffer accesses per delivery, each table's and
+    // index's own accesses (`hit.…`), and the vacuums of deliveries during the round (a round that a checkpoint
+    // overlapped writes full-page images for the first change of every page it touches).
     store_per_round: m.storePerRound,
     drain: m.details,
   });
