@@ -102,13 +102,14 @@ begin
 end $$;
 
 -- The claim's step (a receiver's earliest due rows, with the claim function's planner settings) and a settled
--- delivery looked up by id alone (a resend, its attempts: every partition's key is probed). Each table gets functions
--- of its own made from this one text, so their statements are static and their plans cached, as in the claim
--- function; the same statement through `execute` would be planned on every call.
+-- delivery looked up by id alone (a resend, its attempts: every partition's key is probed), on the two layouts (the
+-- removed index changes neither). Each table gets functions of its own made from this one text, so their statements
+-- are static and their plans cached, as in the claim function; the same statement through `execute` would be planned
+-- on every call.
 do $make$
 declare tbl text;
 begin
-  foreach tbl in array array['flat', 'flat_keyed', 'partitioned'] loop
+  foreach tbl in array array['flat', 'partitioned'] loop
     execute format($fn$
       create function seek_%1$s(n int) returns text language plpgsql
       set enable_bitmapscan = off set enable_seqscan = off as $body$
