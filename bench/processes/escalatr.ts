@@ -346,7 +346,8 @@ serve(
     /**
      * PostgreSQL's counters of what the server wrote and read (null on SQLite): its WAL (cluster-wide; the other
      * side of a comparison is idle while one side is measured), this database's buffer hits and reads, and the
-     * buffer hits of each table and index (`hit.<name>`), which say where a change in the total comes from.
+     * buffer hits of each table and index (`hit.<name>`), which say where a change in the total comes from, and the
+     * vacuums of the queue's partition of deliveries.
      */
     async storeCounters() {
       const s = need(store, 'open');
@@ -354,7 +355,7 @@ serve(
       const { rows } = await sql<Record<string, string>>`
         select w.wal_records, w.wal_fpi, w.wal_bytes, d.blks_hit, d.blks_read,
           (select vacuum_count from pg_stat_user_tables
-           where schemaname = current_schema() and relname = 'deliveries') as deliveries_vacuums
+           where schemaname = current_schema() and relname = 'deliveries_queue') as deliveries_queue_vacuums
         from pg_stat_wal w, pg_stat_database d where d.datname = current_database()`.execute(s.db);
       const relations = await sql<{ name: string; hits: string }>`
         select relname as name, heap_blks_hit as hits from pg_statio_user_tables where heap_blks_hit > 0

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Store, Tx } from '../storage/db.js';
+import { againIfRowsMoved, type Store, type Tx } from '../storage/db.js';
 import { IN_ORDER, readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
@@ -87,6 +87,7 @@ async function claimOnSqlite(store: Store, opts: ClaimOptions, leaseUntil: numbe
       .updateTable('deliveries')
       .set({ lease_until: leaseUntil, lease_owner: opts.owner })
       .where(sql<boolean>`id in ${profile.batchValues(walked.ids)}`)
+      .where(UNSETTLED)
       .returningAll()
       .execute();
     return { ids: leased, stoppedAt: walked.stoppedAt };
@@ -176,21 +177,25 @@ function isBefore(a: WalkPosition, b: WalkPosition): boolean {
 
 /**
  * PostgreSQL: walk, lease and read the events in one call of `claim_due_deliveries` (pg-functions.ts), so a claim
- * costs one round trip; SKIP LOCKED inside keeps concurrent workers on disjoint rows.
+ * costs one round trip; SKIP LOCKED inside keeps concurrent workers on disjoint rows. SKIP LOCKED skips a row another
+ * transaction holds, not one it moved to the settled partition and committed since the call's snapshot (a late
+ * settle of a row whose lease ran out): that call is refused and runs again.
  */
 async function claimOnPostgres(store: Store, opts: ClaimOptions, leaseUntil: number, walk: Walk): Promise<Claim> {
-  const { rows } = await sql<{
-    delivery: DeliveryRow;
-    event_name: string;
-    event_body: string | null;
-    event_created_at: number;
-    walk_company: string;
-    walk_receiver: string;
-  }>`
+  const { rows } = await againIfRowsMoved(() =>
+    sql<{
+      delivery: DeliveryRow;
+      event_name: string;
+      event_body: string | null;
+      event_created_at: number;
+      walk_company: string;
+      walk_receiver: string;
+    }>`
     select delivery, event_name, event_body, event_created_at, walk_company, walk_receiver
     from claim_due_deliveries(${opts.now}, ${opts.limit}, ${leaseUntil}, ${opts.owner},
       ${walk.receivers.length ? walk.receivers : ['-']}::text[], ${walk.companies.length ? walk.companies : ['-']}::text[],
-      ${walk.perCompany}, ${walk.perReceiver}, ${walk.after.company}, ${walk.after.receiver})`.execute(store.db);
+      ${walk.perCompany}, ${walk.perReceiver}, ${walk.after.company}, ${walk.after.receiver})`.execute(store.db),
+  );
   // Each event's body comes once per claim, on one of its deliveries' rows.
   const events = new Map<string, StoredEvent>();
   for (const { delivery, event_name, event_body, event_created_at } of rows) {
@@ -228,21 +233,24 @@ export interface EndpointClaimOptions {
  */
 export async function claimForEndpoint(store: Store, opts: EndpointClaimOptions): Promise<ClaimedDelivery[]> {
   const { db, profile } = store;
-  const claimed = await db.transaction().execute(async (tx) => {
-    const lock = profile.rowLocks ? sql`for update skip locked` : sql``;
-    const picked = await sql<{ id: string }>`
+  const claimed = await againIfRowsMoved(() =>
+    db.transaction().execute(async (tx) => {
+      const lock = profile.rowLocks ? sql`for update skip locked` : sql``;
+      const picked = await sql<{ id: string }>`
       select id from deliveries
       where endpoint_id = ${opts.endpointId} and ${UNSETTLED} and ${readyAt(opts.now)}
       order by next_attempt_at
       limit ${opts.limit} ${lock}`.execute(tx);
-    const ids = picked.rows.map((r) => r.id);
-    if (ids.length === 0) return [];
-    return tx
-      .updateTable('deliveries')
-      .set({ lease_until: opts.now + opts.leaseMs, lease_owner: opts.owner })
-      .where('id', 'in', ids)
-      .returningAll()
-      .execute();
-  });
+      const ids = picked.rows.map((r) => r.id);
+      if (ids.length === 0) return [];
+      return tx
+        .updateTable('deliveries')
+        .set({ lease_until: opts.now + opts.leaseMs, lease_owner: opts.owner })
+        .where('id', 'in', ids)
+        .where(UNSETTLED)
+        .returningAll()
+        .execute();
+    }),
+  );
   return withEvents(store, claimed);
 }

@@ -9,8 +9,16 @@ import { sql, type RawBuilder } from 'kysely';
  * unsettled rows only instead of scanning every delivery ever made.
  */
 
-/** A row still to be sent: pending (never tried, or resent) or failed (a retry is scheduled). */
-export const UNSETTLED = sql<boolean>`status in ('pending', 'failed')`;
+const UNSETTLED_STATUSES = sql.raw(`('pending', 'failed')`);
+
+/**
+ * A row still to be sent: pending (never tried, or resent) or failed (a retry is scheduled). On PostgreSQL these are
+ * the rows of the queue's partition (migration 0054), so a statement that names them reads that partition only.
+ */
+export const UNSETTLED = sql<boolean>`status in ${UNSETTLED_STATUSES}`;
+
+/** UNSETTLED for one table's rows, in a statement where another row source has a status too. */
+export const unsettledIn = (table: string) => sql<boolean>`${sql.ref(`${table}.status`)} in ${UNSETTLED_STATUSES}`;
 
 /**
  * Rows the delivery workers send: all but those of `escalatr listen`'s development endpoints (target 'listener'),

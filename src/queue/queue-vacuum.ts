@@ -5,19 +5,21 @@ import type { Store } from '../storage/db.js';
 /**
  * PostgreSQL: the queue's tables vacuumed as soon as their dead row versions pass a count, whatever the table's size.
  *
- * Every settle leaves a dead row version in `deliveries` (and every change of an event's delivery status one in
- * `events`), and the dead versions' entries stay in the queue's small partial indexes until a vacuum: the claim's walk
- * and the next-due lookup (which reads `deliveries_due` from its front, where settled rows' old entries sort first)
- * step over them and check the rows they point to, so the queue costs more with every delivery settled since the
- * last vacuum. Autovacuum starts when dead versions pass a share of the table (`autovacuum_vacuum_scale_factor`,
- * 0.02 on `deliveries`), checking each database once a minute: on a store with years of settled history that is
- * hundreds of thousands of dead versions between vacuums, where a new store has a few hundred; and autovacuum may be
- * off. This step looks every `intervalMs` and vacuums a table with at least `minDeadRows`. A vacuum reads only the
- * pages changed since the last one (the visibility map), so its cost follows the traffic, not the history.
+ * Every settle leaves a dead row version in the queue's partition of `deliveries` (`deliveries_queue`, migration
+ * 0054; the row itself moves to `deliveries_settled`), every lease write one more, and every change of an event's
+ * delivery status one in `events`. The dead versions' entries stay in the queue's indexes until a vacuum: the
+ * claim's walk and the next-due lookup (which reads `deliveries_due` from its front, where settled rows' old entries
+ * sort first) step over them and check the rows they point to, so the queue costs more with every delivery settled
+ * since the last vacuum. Autovacuum starts when dead versions pass a share of the table
+ * (`autovacuum_vacuum_scale_factor`, 0.02 on the deliveries' partitions), checking each database once a minute, and
+ * may be off. This step looks every `intervalMs` and vacuums a table with at least `minDeadRows`. The queue's
+ * partition is as small as the backlog, so its vacuum cleans its indexes too; the settled partition gathers dead
+ * versions only from resends and retention, and a vacuum reads only the pages changed since the last one (the
+ * visibility map), so its cost follows the traffic, not the history.
  *
  * `SKIP_LOCKED`: when another process (or autovacuum) is vacuuming the table, this one leaves it to them.
  */
-const QUEUE_TABLES = ['deliveries', 'events'] as const;
+const QUEUE_TABLES = ['deliveries_queue', 'deliveries_settled', 'events'] as const;
 export type QueueTable = (typeof QUEUE_TABLES)[number];
 
 export interface QueueVacuumOptions {

@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import { newId } from '../ids.js';
-import type { Store, Tx } from '../storage/db.js';
+import { againIfRowsMoved, type Store, type Tx } from '../storage/db.js';
 import type { BatchColumnType } from '../storage/dialects.js';
 import type { AttemptsTable } from '../storage/schema.js';
 import { nextState, type AttemptOutcome, type AttemptResult, type NextState } from './attempt.js';
+import { unsettledIn } from './conditions.js';
 import { refreshEventStatus } from './event-status.js';
 import type { WakeChannel } from './wakeup.js';
 
@@ -48,23 +49,26 @@ export async function record(
     return { r, n, state };
   });
   if (store.profile.queueFunctions && planned.every(({ r }) => r.outcome?.ok)) {
-    const applied = await recordSuccesses(store, planned);
+    const applied = await againIfRowsMoved(() => recordSuccesses(store, planned));
     if (applied) return applied;
   }
-  return store.db.transaction().execute(async (tx) => {
-    // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
-    // transaction. The join on lease_owner applies only rows this worker still holds; RETURNING tells which.
-    const next = planned.map(({ r, n, state }) => ({
-      id: r.delivery.id,
-      owner: r.owner,
-      status: state.status,
-      next_attempt_at: state.next_attempt_at,
-      attempt_count: n,
-      last_status_code: r.outcome?.statusCode ?? null,
-      last_error: r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped'),
-      updated_at: r.finishedAt,
-    }));
-    const updated = await sql<{ id: string }>`
+  // A batch refused because one of its rows had moved partitions meanwhile (it was ended, or a late settle of a row
+  // whose lease ran out) runs again whole: its result is then not applied, the row being no longer this worker's.
+  return againIfRowsMoved(() =>
+    store.db.transaction().execute(async (tx) => {
+      // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
+      // transaction. The join on lease_owner applies only rows this worker still holds; RETURNING tells which.
+      const next = planned.map(({ r, n, state }) => ({
+        id: r.delivery.id,
+        owner: r.owner,
+        status: state.status,
+        next_attempt_at: state.next_attempt_at,
+        attempt_count: n,
+        last_status_code: r.outcome?.statusCode ?? null,
+        last_error: r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped'),
+        updated_at: r.finishedAt,
+      }));
+      const updated = await sql<{ id: string }>`
       update deliveries set
         status = v.status,
         next_attempt_at = v.next_attempt_at,
@@ -75,30 +79,31 @@ export async function record(
         last_error = v.last_error,
         updated_at = v.updated_at
       from ${store.profile.batchRows(next, NEXT_STATE_COLUMNS)} as v
-      where deliveries.id = v.id and deliveries.lease_owner = v.owner
+      where deliveries.id = v.id and deliveries.lease_owner = v.owner and ${unsettledIn('deliveries')}
       returning deliveries.id`.execute(tx);
-    const ours = new Set(updated.rows.map((row) => row.id));
+      const ours = new Set(updated.rows.map((row) => row.id));
 
-    const applied: AttemptResult[] = [];
-    const appliedStates: Array<{ result: AttemptResult; state: NextState }> = [];
-    const attempts = [];
-    for (const { r, n, state } of planned) {
-      if (!ours.has(r.delivery.id)) continue;
-      applied.push(r);
-      if (r.outcome) attempts.push(attemptRow(r, n, r.outcome));
-      appliedStates.push({ result: r, state });
-    }
-    if (afterResults && appliedStates.length) await afterResults(tx, appliedStates);
-    if (attempts.length) {
-      await sql`
+      const applied: AttemptResult[] = [];
+      const appliedStates: Array<{ result: AttemptResult; state: NextState }> = [];
+      const attempts = [];
+      for (const { r, n, state } of planned) {
+        if (!ours.has(r.delivery.id)) continue;
+        applied.push(r);
+        if (r.outcome) attempts.push(attemptRow(r, n, r.outcome));
+        appliedStates.push({ result: r, state });
+      }
+      if (afterResults && appliedStates.length) await afterResults(tx, appliedStates);
+      if (attempts.length) {
+        await sql`
         insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)}, keep_days)
         select ${sql.raw(ATTEMPT_COLUMN_NAMES)}, ${ATTEMPT_KEEP_DAYS}
         from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(tx);
-    }
-    const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
-    if (eventIds.length) await refreshEventStatus(store, tx, eventIds);
-    return applied;
-  });
+      }
+      const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
+      if (eventIds.length) await refreshEventStatus(store, tx, eventIds);
+      return applied;
+    }),
+  );
 }
 
 const NEXT_STATE_COLUMNS = {

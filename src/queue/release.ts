@@ -1,15 +1,21 @@
-import type { Store } from '../storage/db.js';
+import { againIfRowsMoved, type Store } from '../storage/db.js';
 import { UNSETTLED } from './conditions.js';
 
-/** Gives claimed rows back at once, if this owner still holds them (a worker took more than it will send, or stops). */
+/**
+ * Gives claimed rows back at once, if this owner still holds them (a worker took more than it will send, or stops).
+ * Runs again if one of them was ended meanwhile (moved to the settled partition, againIfRowsMoved).
+ */
 export async function release(store: Store, ids: readonly string[], owner: string): Promise<void> {
   if (ids.length === 0) return;
-  await store.db
-    .updateTable('deliveries')
-    .set({ lease_until: null, lease_owner: null })
-    .where('id', 'in', [...ids])
-    .where('lease_owner', '=', owner)
-    .execute();
+  await againIfRowsMoved(() =>
+    store.db
+      .updateTable('deliveries')
+      .set({ lease_until: null, lease_owner: null })
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', owner)
+      .where(UNSETTLED)
+      .execute(),
+  );
 }
 
 /**
@@ -30,14 +36,18 @@ export async function releaseOrphanedLeases(store: Store): Promise<number> {
 
 /**
  * Gives claimed rows back due at `until`, if this owner still holds them: they may not go before then (their
- * endpoint's rate window is full, or it is held). Not an attempt: nothing else about them changes.
+ * endpoint's rate window is full, or it is held). Not an attempt: nothing else about them changes. Runs again as
+ * release does.
  */
 export async function defer(store: Store, ids: readonly string[], owner: string, until: number): Promise<void> {
   if (ids.length === 0) return;
-  await store.db
-    .updateTable('deliveries')
-    .set({ lease_until: null, lease_owner: null, next_attempt_at: until })
-    .where('id', 'in', [...ids])
-    .where('lease_owner', '=', owner)
-    .execute();
+  await againIfRowsMoved(() =>
+    store.db
+      .updateTable('deliveries')
+      .set({ lease_until: null, lease_owner: null, next_attempt_at: until })
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', owner)
+      .where(UNSETTLED)
+      .execute(),
+  );
 }

@@ -263,7 +263,32 @@ function keepPrivate(file: string): void {
   }
 }
 
-/** Runs `fn` in one transaction: the change, its event and its deliveries commit together or not at all. */
+/**
+ * Runs `fn` in one transaction: the change, its event and its deliveries commit together or not at all. Run again
+ * from the start when a row it wrote had moved partitions meanwhile (againIfRowsMoved).
+ */
 export function inTransaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction().execute(fn);
+  return againIfRowsMoved(() => db.transaction().execute(fn));
+}
+
+/** Runs of one unit of work while rows it writes keep moving under it: past this, the failure is the caller's. */
+const RUNS_WHILE_ROWS_MOVE = 5;
+
+/**
+ * Runs `work`, and runs it again if PostgreSQL refused it because a row it meant to write or lock had been moved to
+ * another partition by a transaction that committed meanwhile: a settle moves a delivery from the queue's partition
+ * to the settled one, a resend moves it back (migration 0054). Within one table, READ COMMITTED would follow the row
+ * to its new version and go on; across partitions PostgreSQL cannot, and raises a serialization failure (40001)
+ * instead, the only one READ COMMITTED raises. `work` must be a whole transaction (or a statement outside one) with
+ * no effect outside the store before it commits, so a second run is as if it had begun after the other transaction.
+ * SQLite never raises it.
+ */
+export async function againIfRowsMoved<T>(work: () => Promise<T>): Promise<T> {
+  for (let run = 1; ; run++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (run >= RUNS_WHILE_ROWS_MOVE || (err as { code?: unknown } | null)?.code !== '40001') throw err;
+    }
+  }
 }

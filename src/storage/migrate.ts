@@ -37,6 +37,7 @@ import * as m0050 from './migrations/0050_claim_per_receiver.js';
 import * as m0051 from './migrations/0051_retention_held_order.js';
 import * as m0052 from './migrations/0052_successes_ask_notice.js';
 import * as m0053 from './migrations/0053_shield_alert_keys.js';
+import * as m0054 from './migrations/0054_deliveries_queue_partition.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -77,6 +78,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0051_retention_held_order': m0051,
   '0052_successes_ask_notice': m0052,
   '0053_shield_alert_keys': m0053,
+  '0054_deliveries_queue_partition': m0054,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

@@ -440,11 +440,13 @@ export class DeliveryWorker {
   private wakeAfterWrite = new Set<WakeChannel>();
 
   private readonly afterResults: AfterResults = async (tx, applied) => {
-    const dead = applied.filter((a) => a.state.status === 'dead').length;
-    if (dead) this.opts.metrics?.deadDeliveries.inc(dead);
     await holdOnRetryAfter(tx, applied);
     const wake = await this.opts.afterResults?.(tx, applied);
     if (wake) this.wakeAfterWrite = new Set(wake);
+    // Counted after the statements that may refuse the batch (a row that moved partitions, record.ts), so a batch
+    // that runs again is counted once.
+    const dead = applied.filter((a) => a.state.status === 'dead').length;
+    if (dead) this.opts.metrics?.deadDeliveries.inc(dead);
   };
 }
 

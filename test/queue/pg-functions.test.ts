@@ -41,7 +41,7 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the queue functions come from the qu
 
   it("over what migrations 0007 and 0008 left, 0009, 0014, 0047 then 0050 leave one function per name: the module's bodies and plans", async () => {
     // Put back what 0007 and 0008 installed (the claim of the old signature among them), then apply 0009, 0014,
-    // 0047 (its index dropped first, as it was before 0047) and 0050.
+    // 0047 and 0050.
     const { db } = ts.store;
     await sql`drop function record_delivery_successes(text[], text[], integer[], integer[], bigint[], text[], text[], bigint[], bigint[], text[], text[])`.execute(
       db,
@@ -49,7 +49,15 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the queue functions come from the qu
     await sql`drop function claim_due_deliveries(bigint, integer, bigint, text, text[], text[], integer, integer, text, text)`.execute(
       db,
     );
-    await sql`drop index deliveries_due_by_receiver`.execute(db);
+    // The table as those migrations found it: one table, before 0054 split it by status, with the due index 0014
+    // makes again and without the index 0047 makes.
+    await sql`create table deliveries_flat (like deliveries including defaults)`.execute(db);
+    await sql`drop table deliveries`.execute(db);
+    await sql`alter table deliveries_flat rename to deliveries`.execute(db);
+    await sql`alter table deliveries add primary key (id)`.execute(db);
+    await sql`create index deliveries_due on deliveries (next_attempt_at) where status in ('pending', 'failed')`.execute(
+      db,
+    );
     await m0007.up(db);
     await m0008.up(db);
     await m0009.up(db);

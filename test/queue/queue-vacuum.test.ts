@@ -18,7 +18,10 @@ describe('the queue tables vacuumed past a count of dead row versions', () => {
   });
   afterEach(async () => t.close());
 
-  /** `n` events with a delivery each, then every delivery settled, as workers leave them: one dead version each. */
+  /**
+   * `n` events with a delivery each, then every delivery settled, as workers leave them: each row moves to the settled
+   * partition and leaves one dead version in the queue's.
+   */
   async function settleDeliveries(n: number): Promise<void> {
     for (let i = 0; i < n; i++)
       await transact(t.app.ctx, (work) =>
@@ -36,33 +39,36 @@ describe('the queue tables vacuumed past a count of dead row versions', () => {
     Number(
       (
         await sql<{ n: string }>`
-          select vacuum_count as n from pg_stat_user_tables where schemaname = current_schema() and relname = 'deliveries'`.execute(
+          select vacuum_count as n from pg_stat_user_tables where schemaname = current_schema() and relname = 'deliveries_queue'`.execute(
           t.store.db,
         )
       ).rows[0].n,
     );
 
-  it.skipIf(!pg)('vacuums deliveries once its dead versions reach the count, and not before', async () => {
-    await settleDeliveries(12);
-    const seen: Array<[QueueTable, number]> = [];
-    const vacuum = (minDeadRows: number) =>
-      new QueueVacuum(t.store, {
-        intervalMs: 60_000,
-        minDeadRows,
-        onVacuum: (table, dead) => seen.push([table, dead]),
-      });
+  it.skipIf(!pg)(
+    "vacuums the queue's partition of deliveries once its dead versions reach the count, and not before",
+    async () => {
+      await settleDeliveries(12);
+      const seen: Array<[QueueTable, number]> = [];
+      const vacuum = (minDeadRows: number) =>
+        new QueueVacuum(t.store, {
+          intervalMs: 60_000,
+          minDeadRows,
+          onVacuum: (table, dead) => seen.push([table, dead]),
+        });
 
-    expect(await vacuum(13).run()).toEqual([]);
-    expect(await vacuumCount()).toBe(0);
+      expect(await vacuum(13).run()).toEqual([]);
+      expect(await vacuumCount()).toBe(0);
 
-    expect(await tablesToVacuum(t.store, 12)).toEqual([{ table: 'deliveries', deadRows: 12 }]);
-    expect(await vacuum(12).run()).toEqual(['deliveries']);
-    expect(seen).toEqual([['deliveries', 12]]);
-    expect(await vacuumCount()).toBe(1);
-    // The vacuum reported what it left: no dead versions, so the next look does nothing.
-    expect(await tablesToVacuum(t.store, 1)).toEqual([]);
-    expect(await vacuum(1).run()).toEqual([]);
-  });
+      expect(await tablesToVacuum(t.store, 12)).toEqual([{ table: 'deliveries_queue', deadRows: 12 }]);
+      expect(await vacuum(12).run()).toEqual(['deliveries_queue']);
+      expect(seen).toEqual([['deliveries_queue', 12]]);
+      expect(await vacuumCount()).toBe(1);
+      // The vacuum reported what it left: no dead versions, so the next look does nothing.
+      expect(await tablesToVacuum(t.store, 1)).toEqual([]);
+      expect(await vacuum(1).run()).toEqual([]);
+    },
+  );
 
   it.skipIf(!pg)('a count of 0 turns it off', async () => {
     await settleDeliveries(3);
