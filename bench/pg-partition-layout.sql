@@ -1,7 +1,7 @@
--- What a partitioned deliveries table would cost the queue, before building it (docs/storage.md, "Partitioning
--- deliveries and events"). Three tables with the columns and indexes of `deliveries` and the same rows (1M settled
--- over ten days, 20k pending):
---   flat:        today's table, one heap and its indexes, the queue's indexes partial on unsettled rows;
+-- What a partitioned deliveries table costs the queue, measured before building it (docs/storage.md, "Partitioning
+-- deliveries and events by time"; migration 0054 has since built the split by status, not the daily ranges). Three
+-- tables with the columns and indexes of `deliveries` and the same rows (1M settled over ten days, 20k pending):
+--   flat:        the one table before 0054, one heap and its indexes, the queue's indexes partial on unsettled rows;
 --   flat_keyed:  the same with the unique index on idempotency_key that migration 0053 removed, so the index's cost
 --                per row is measured beside it;
 --   partitioned: list-partitioned by status (unsettled rows in a small hot partition that alone carries the queue's

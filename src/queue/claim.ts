@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { againIfRowsMoved, type Store, type Tx } from '../storage/db.js';
-import { IN_ORDER, readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
+import { IN_ORDER, readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED, UNSETTLED_BY_ID } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
 /** A place in the claim's walk over receivers: a company, then one of its receivers (empty strings: the start). */
@@ -87,7 +87,7 @@ async function claimOnSqlite(store: Store, opts: ClaimOptions, leaseUntil: numbe
       .updateTable('deliveries')
       .set({ lease_until: leaseUntil, lease_owner: opts.owner })
       .where(sql<boolean>`id in ${profile.batchValues(walked.ids)}`)
-      .where(UNSETTLED)
+      .where(UNSETTLED_BY_ID)
       .returningAll()
       .execute();
     return { ids: leased, stoppedAt: walked.stoppedAt };
@@ -247,7 +247,7 @@ export async function claimForEndpoint(store: Store, opts: EndpointClaimOptions)
         .updateTable('deliveries')
         .set({ lease_until: opts.now + opts.leaseMs, lease_owner: opts.owner })
         .where('id', 'in', ids)
-        .where(UNSETTLED)
+        .where(UNSETTLED_BY_ID)
         .returningAll()
         .execute();
     }),

@@ -1,5 +1,13 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { EVENT_STATUS_OF_DELIVERIES, IN_ORDER, readyAt, RECEIVER, SENT_BY_WORKERS, UNSETTLED } from './conditions.js';
+import {
+  EVENT_STATUS_OF_DELIVERIES,
+  IN_ORDER,
+  readyAt,
+  RECEIVER,
+  SENT_BY_WORKERS,
+  UNSETTLED,
+  UNSETTLED_BY_ID,
+} from './conditions.js';
 
 /**
  * The queue's PostgreSQL functions: the one place their bodies are written. A migration installs them with
@@ -30,8 +38,9 @@ import { EVENT_STATUS_OF_DELIVERIES, IN_ORDER, readyAt, RECEIVER, SENT_BY_WORKER
  *   body comes once per claim (on the first of its deliveries' rows), not once per delivery.
  * - The delivery travels as jsonb (a table-typed result column crashed PostgreSQL 15), which also keeps the
  *   function valid when columns are added to deliveries. Every row carries where the walk stopped.
- * - Every statement names the queue's statuses (UNSETTLED), the lease write too, so each reads the queue's partition
- *   of deliveries only (migration 0054), not the settled history's indexes as well.
+ * - Every statement names the queue's statuses, so each reads the queue's partition of deliveries only (migration
+ *   0054): the walk's with UNSETTLED, which its partial indexes answer; the lease write, by id, with
+ *   UNSETTLED_BY_ID, which only the key can.
  */
 const claimDueDeliveries = sql`
     declare
@@ -85,7 +94,7 @@ const claimDueDeliveries = sql`
       return query
         with claimed as (
           update deliveries as d set lease_until = p_lease_until, lease_owner = p_owner
-          where d.id = any (v_ids) and ${UNSETTLED}
+          where d.id = any (v_ids) and ${UNSETTLED_BY_ID}
           returning to_jsonb(d.*) as delivery, d.event_id, d.next_attempt_at
         )
         select c.delivery, e.name,
@@ -149,7 +158,7 @@ const recordDeliverySuccesses = sql`
           status = 'success', next_attempt_at = null, attempt_count = v.n, lease_until = null, lease_owner = null,
           last_status_code = v.status_code, last_error = null, updated_at = v.finished_at
         from v
-        where d.id = v.id and d.lease_owner = v.owner and ${UNSETTLED}
+        where d.id = v.id and d.lease_owner = v.owner and ${UNSETTLED_BY_ID}
         returning d.id, d.event_id
       ), att as (
         insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind, error_message, response_excerpt, event_id, keep_days)

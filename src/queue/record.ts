@@ -4,7 +4,7 @@ import { againIfRowsMoved, type Store, type Tx } from '../storage/db.js';
 import type { BatchColumnType } from '../storage/dialects.js';
 import type { AttemptsTable } from '../storage/schema.js';
 import { nextState, type AttemptOutcome, type AttemptResult, type NextState } from './attempt.js';
-import { unsettledIn } from './conditions.js';
+import { unsettledByIdIn } from './conditions.js';
 import { refreshEventStatus } from './event-status.js';
 import type { WakeChannel } from './wakeup.js';
 
@@ -54,56 +54,62 @@ export async function record(
   }
   // A batch refused because one of its rows had moved partitions meanwhile (it was ended, or a late settle of a row
   // whose lease ran out) runs again whole: its result is then not applied, the row being no longer this worker's.
-  return againIfRowsMoved(() =>
-    store.db.transaction().execute(async (tx) => {
-      // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
-      // transaction. The join on lease_owner applies only rows this worker still holds; RETURNING tells which.
-      const next = planned.map(({ r, n, state }) => ({
-        id: r.delivery.id,
-        owner: r.owner,
-        status: state.status,
-        next_attempt_at: state.next_attempt_at,
-        attempt_count: n,
-        last_status_code: r.outcome?.statusCode ?? null,
-        last_error: r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped'),
-        updated_at: r.finishedAt,
-      }));
-      const updated = await sql<{ id: string }>`
-      update deliveries set
-        status = v.status,
-        next_attempt_at = v.next_attempt_at,
-        attempt_count = v.attempt_count,
-        lease_until = null,
-        lease_owner = null,
-        last_status_code = v.last_status_code,
-        last_error = v.last_error,
-        updated_at = v.updated_at
-      from ${store.profile.batchRows(next, NEXT_STATE_COLUMNS)} as v
-      where deliveries.id = v.id and deliveries.lease_owner = v.owner and ${unsettledIn('deliveries')}
-      returning deliveries.id`.execute(tx);
-      const ours = new Set(updated.rows.map((row) => row.id));
+  return againIfRowsMoved(() => store.db.transaction().execute((tx) => writeResults(store, tx, planned, afterResults)));
+}
 
-      const applied: AttemptResult[] = [];
-      const appliedStates: Array<{ result: AttemptResult; state: NextState }> = [];
-      const attempts = [];
-      for (const { r, n, state } of planned) {
-        if (!ours.has(r.delivery.id)) continue;
-        applied.push(r);
-        if (r.outcome) attempts.push(attemptRow(r, n, r.outcome));
-        appliedStates.push({ result: r, state });
-      }
-      if (afterResults && appliedStates.length) await afterResults(tx, appliedStates);
-      if (attempts.length) {
-        await sql`
-        insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)}, keep_days)
-        select ${sql.raw(ATTEMPT_COLUMN_NAMES)}, ${ATTEMPT_KEEP_DAYS}
-        from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(tx);
-      }
-      const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
-      if (eventIds.length) await refreshEventStatus(store, tx, eventIds);
-      return applied;
-    }),
-  );
+/** The result transaction's statements (record, above). */
+async function writeResults(
+  store: Store,
+  tx: Tx,
+  planned: ReadonlyArray<{ r: AttemptResult; n: number; state: NextState }>,
+  afterResults: AfterResults | undefined,
+): Promise<AttemptResult[]> {
+  // One statement for the whole batch, not one per delivery: on PostgreSQL each would be a round trip inside this
+  // transaction. The join on lease_owner applies only rows this worker still holds; RETURNING tells which.
+  const next = planned.map(({ r, n, state }) => ({
+    id: r.delivery.id,
+    owner: r.owner,
+    status: state.status,
+    next_attempt_at: state.next_attempt_at,
+    attempt_count: n,
+    last_status_code: r.outcome?.statusCode ?? null,
+    last_error: r.outcome ? (r.outcome.ok ? null : (r.outcome.errorKind ?? 'error')) : (r.skipReason ?? 'skipped'),
+    updated_at: r.finishedAt,
+  }));
+  const updated = await sql<{ id: string }>`
+    update deliveries set
+      status = v.status,
+      next_attempt_at = v.next_attempt_at,
+      attempt_count = v.attempt_count,
+      lease_until = null,
+      lease_owner = null,
+      last_status_code = v.last_status_code,
+      last_error = v.last_error,
+      updated_at = v.updated_at
+    from ${store.profile.batchRows(next, NEXT_STATE_COLUMNS)} as v
+    where deliveries.id = v.id and deliveries.lease_owner = v.owner and ${unsettledByIdIn('deliveries')}
+    returning deliveries.id`.execute(tx);
+  const ours = new Set(updated.rows.map((row) => row.id));
+
+  const applied: AttemptResult[] = [];
+  const appliedStates: Array<{ result: AttemptResult; state: NextState }> = [];
+  const attempts = [];
+  for (const { r, n, state } of planned) {
+    if (!ours.has(r.delivery.id)) continue;
+    applied.push(r);
+    if (r.outcome) attempts.push(attemptRow(r, n, r.outcome));
+    appliedStates.push({ result: r, state });
+  }
+  if (afterResults && appliedStates.length) await afterResults(tx, appliedStates);
+  if (attempts.length) {
+    await sql`
+      insert into attempts (${sql.raw(ATTEMPT_COLUMN_NAMES)}, keep_days)
+      select ${sql.raw(ATTEMPT_COLUMN_NAMES)}, ${ATTEMPT_KEEP_DAYS}
+      from ${store.profile.batchRows(attempts, ATTEMPT_COLUMNS)} as a`.execute(tx);
+  }
+  const eventIds = [...new Set(applied.map((r) => r.delivery.event_id))];
+  if (eventIds.length) await refreshEventStatus(store, tx, eventIds);
+  return applied;
 }
 
 const NEXT_STATE_COLUMNS = {

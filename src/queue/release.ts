@@ -1,5 +1,5 @@
 import { againIfRowsMoved, type Store } from '../storage/db.js';
-import { UNSETTLED } from './conditions.js';
+import { UNSETTLED, UNSETTLED_BY_ID } from './conditions.js';
 
 /**
  * Gives claimed rows back at once, if this owner still holds them (a worker took more than it will send, or stops).
@@ -13,7 +13,7 @@ export async function release(store: Store, ids: readonly string[], owner: strin
       .set({ lease_until: null, lease_owner: null })
       .where('id', 'in', [...ids])
       .where('lease_owner', '=', owner)
-      .where(UNSETTLED)
+      .where(UNSETTLED_BY_ID)
       .execute(),
   );
 }
@@ -47,7 +47,7 @@ export async function defer(store: Store, ids: readonly string[], owner: string,
       .set({ lease_until: null, lease_owner: null, next_attempt_at: until })
       .where('id', 'in', [...ids])
       .where('lease_owner', '=', owner)
-      .where(UNSETTLED)
+      .where(UNSETTLED_BY_ID)
       .execute(),
   );
 }
