@@ -149,7 +149,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     }),
     queueVacuums: new Counter({
       name: 'escalatr_queue_vacuums_total',
-      help: "PostgreSQL: vacuums of the queue's tables (deliveries, events) started when their dead row versions passed ESCALATR_QUEUE_VACUUM_DEAD_ROWS",
+      help: "PostgreSQL: vacuums of the queue's tables (deliveries_queue, deliveries_settled, events) started when their dead row versions passed ESCALATR_QUEUE_VACUUM_DEAD_ROWS",
       labelNames: ['table'] as const,
       registers: [registry],
     }),

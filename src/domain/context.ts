@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { QueueWork } from '../queue/enqueue.js';
 import type { WakeChannel, Wakeups } from '../queue/wakeup.js';
-import { againIfRowsMoved, type Store } from '../storage/db.js';
+import { inTransaction, type Store } from '../storage/db.js';
 import type { SecretBox } from '../security/secret-box.js';
 import type { ApiKeyCache } from './api-key-cache.js';
 
@@ -36,15 +36,13 @@ export type Work = QueueWork;
  */
 export async function transact<T>(ctx: DomainContext, fn: (work: Work) => Promise<T>): Promise<T> {
   let wake: ReadonlySet<WakeChannel> = new Set();
-  // A run refused because a delivery it wrote had moved partitions runs again whole (againIfRowsMoved).
-  const result = await againIfRowsMoved(() =>
-    ctx.store.db.transaction().execute(async (tx) => {
-      const work: Work = { tx, now: ctx.clock.now(), wakeAfterCommit: new Set() };
-      const value = await fn(work);
-      wake = work.wakeAfterCommit;
-      return value;
-    }),
-  );
+  // inTransaction runs it again whole if a delivery it wrote had moved partitions meanwhile.
+  const result = await inTransaction(ctx.store.db, async (tx) => {
+    const work: Work = { tx, now: ctx.clock.now(), wakeAfterCommit: new Set() };
+    const value = await fn(work);
+    wake = work.wakeAfterCommit;
+    return value;
+  });
   for (const channel of wake) ctx.wakeups.signal(channel);
   return result;
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { againIfRowsMoved, type Store, type Tx } from '../storage/db.js';
+import { againIfRowsMoved, inTransaction, type Store, type Tx } from '../storage/db.js';
 import { IN_ORDER, readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED, UNSETTLED_BY_ID } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
@@ -233,24 +233,22 @@ export interface EndpointClaimOptions {
  */
 export async function claimForEndpoint(store: Store, opts: EndpointClaimOptions): Promise<ClaimedDelivery[]> {
   const { db, profile } = store;
-  const claimed = await againIfRowsMoved(() =>
-    db.transaction().execute(async (tx) => {
-      const lock = profile.rowLocks ? sql`for update skip locked` : sql``;
-      const picked = await sql<{ id: string }>`
+  const claimed = await inTransaction(db, async (tx) => {
+    const lock = profile.rowLocks ? sql`for update skip locked` : sql``;
+    const picked = await sql<{ id: string }>`
       select id from deliveries
       where endpoint_id = ${opts.endpointId} and ${UNSETTLED} and ${readyAt(opts.now)}
       order by next_attempt_at
       limit ${opts.limit} ${lock}`.execute(tx);
-      const ids = picked.rows.map((r) => r.id);
-      if (ids.length === 0) return [];
-      return tx
-        .updateTable('deliveries')
-        .set({ lease_until: opts.now + opts.leaseMs, lease_owner: opts.owner })
-        .where('id', 'in', ids)
-        .where(UNSETTLED_BY_ID)
-        .returningAll()
-        .execute();
-    }),
-  );
+    const ids = picked.rows.map((r) => r.id);
+    if (ids.length === 0) return [];
+    return tx
+      .updateTable('deliveries')
+      .set({ lease_until: opts.now + opts.leaseMs, lease_owner: opts.owner })
+      .where('id', 'in', ids)
+      .where(UNSETTLED_BY_ID)
+      .returningAll()
+      .execute();
+  });
   return withEvents(store, claimed);
 }

@@ -51,9 +51,14 @@ export class QueueVacuum {
     private readonly opts: QueueVacuumOptions,
   ) {}
 
-  /** One look: vacuums each queue table past the count. Returns the tables vacuumed. A no-op on SQLite, or with 0. */
+  /** PostgreSQL only (SQLite leaves no dead row versions), and a count of 0 turns it off. */
+  private get enabled(): boolean {
+    return this.store.profile.name === 'postgres' && this.opts.minDeadRows > 0;
+  }
+
+  /** One look: vacuums each queue table past the count. Returns the tables vacuumed. A no-op unless enabled. */
   async run(): Promise<QueueTable[]> {
-    if (this.store.profile.name !== 'postgres' || this.opts.minDeadRows <= 0) return [];
+    if (!this.enabled) return [];
     this.running ??= this.runOnce().finally(() => (this.running = null));
     return this.running;
   }
@@ -73,7 +78,7 @@ export class QueueVacuum {
   }
 
   start(): void {
-    if (this.timer || this.store.profile.name !== 'postgres' || this.opts.minDeadRows <= 0) return;
+    if (this.timer || !this.enabled) return;
     const schedule = () => {
       this.timer = setTimeout(() => {
         void this.run()

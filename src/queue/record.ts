@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { newId } from '../ids.js';
-import { againIfRowsMoved, type Store, type Tx } from '../storage/db.js';
+import { againIfRowsMoved, inTransaction, type Store, type Tx } from '../storage/db.js';
 import type { BatchColumnType } from '../storage/dialects.js';
 import type { AttemptsTable } from '../storage/schema.js';
 import { nextState, type AttemptOutcome, type AttemptResult, type NextState } from './attempt.js';
@@ -54,7 +54,7 @@ export async function record(
   }
   // A batch refused because one of its rows had moved partitions meanwhile (it was ended, or a late settle of a row
   // whose lease ran out) runs again whole: its result is then not applied, the row being no longer this worker's.
-  return againIfRowsMoved(() => store.db.transaction().execute((tx) => writeResults(store, tx, planned, afterResults)));
+  return inTransaction(store.db, (tx) => writeResults(store, tx, planned, afterResults));
 }
 
 /** The result transaction's statements (record, above). */
