@@ -153,6 +153,12 @@ export function createMetrics(sources: MetricsSources = {}) {
       labelNames: ['table'] as const,
       registers: [registry],
     }),
+    queueAnalyzes: new Counter({
+      name: 'escalatr_queue_analyzes_total',
+      help: "PostgreSQL: statistics taken of the queue's partition of deliveries (deliveries_queue) once the rows written since the last reached ESCALATR_QUEUE_VACUUM_DEAD_ROWS and a tenth of its rows",
+      labelNames: ['table'] as const,
+      registers: [registry],
+    }),
     queueVacuumSeconds: new Counter({
       name: 'escalatr_queue_vacuum_seconds_total',
       help: "PostgreSQL: time spent vacuuming the queue's tables",

@@ -347,16 +347,18 @@ serve(
      * PostgreSQL's counters of what the server wrote and read (null on SQLite): its WAL (cluster-wide; the other
      * side of a comparison is idle while one side is measured), this database's buffer hits and reads, and the
      * buffer hits of each table and index (`hit.<name>`), which say where a change in the total comes from, and the
-     * vacuums of the queue's partition of deliveries.
+     * vacuums and analyzes of the queue's partition of deliveries.
      */
     async storeCounters() {
       const s = need(store, 'open');
       if (s.profile.name === 'sqlite') return null;
       const { rows } = await sql<Record<string, string>>`
         select w.wal_records, w.wal_fpi, w.wal_bytes, d.blks_hit, d.blks_read,
-          (select vacuum_count from pg_stat_user_tables
-           where schemaname = current_schema() and relname = 'deliveries_queue') as deliveries_queue_vacuums
-        from pg_stat_wal w, pg_stat_database d where d.datname = current_database()`.execute(s.db);
+          q.vacuum_count as deliveries_queue_vacuums, q.analyze_count as deliveries_queue_analyzes
+        from pg_stat_wal w, pg_stat_database d, pg_stat_user_tables q
+        where d.datname = current_database() and q.schemaname = current_schema() and q.relname = 'deliveries_queue'`.execute(
+        s.db,
+      );
       const relations = await sql<{ name: string; hits: string }>`
         select relname as name, heap_blks_hit as hits from pg_statio_user_tables where heap_blks_hit > 0
         union all

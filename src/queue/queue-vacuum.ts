@@ -17,10 +17,20 @@ import type { Store } from '../storage/db.js';
  * versions only from resends and retention, and a vacuum reads only the pages changed since the last one (the
  * visibility map), so its cost follows the traffic, not the history.
  *
- * `SKIP_LOCKED`: when another process (or autovacuum) is vacuuming the table, this one leaves it to them.
+ * The queue's partition is analyzed here as well, once the rows written since its last statistics reach the same
+ * count and a tenth of its live rows. Its contents turn over completely, and the claim's per-receiver pick has two
+ * indexes that answer it: `deliveries_due_by_receiver`, which walks one receiver's due rows, and `deliveries_due`,
+ * which walks every due row of the company and filters by receiver. With no statistics (the migration's analyze
+ * found the partition empty, and autovacuum may be off) the planner cannot tell them apart and may take the second:
+ * behind one company's backlog of hundreds of thousands of rows each pick then read all of them, 0.1–1.3 s a claim,
+ * and the other companies' deliveries and commits waited for the CPU it took.
+ *
+ * `SKIP_LOCKED`: when another process (or autovacuum) is vacuuming or analyzing the table, this one leaves it to them.
  */
 const QUEUE_TABLES = ['deliveries_queue', 'deliveries_settled', 'events'] as const;
 export type QueueTable = (typeof QUEUE_TABLES)[number];
+/** The tables whose statistics the queue's plans depend on, and that change faster than autovacuum may notice. */
+const ANALYZED_TABLES = ['deliveries_queue'] as const satisfies readonly QueueTable[];
 
 export interface QueueVacuumOptions {
   intervalMs: number;
@@ -28,6 +38,8 @@ export interface QueueVacuumOptions {
   log?: Logger;
   /** Told of each vacuum: the table, its dead row versions before, and how long it took. */
   onVacuum?: (table: QueueTable, deadRows: number, ms: number) => void;
+  /** Told of each analyze: the table, the rows written since its last statistics, and how long it took. */
+  onAnalyze?: (table: QueueTable, modifiedRows: number, ms: number) => void;
 }
 
 /** The queue's tables holding at least `minDeadRows` dead row versions, with their counts (the server's statistics). */
@@ -40,6 +52,23 @@ export async function tablesToVacuum(
     where schemaname = current_schema() and relname in (${sql.join([...QUEUE_TABLES])}) and n_dead_tup >= ${minDeadRows}
     order by relname`.execute(store.db);
   return rows.map((r) => ({ table: r.table, deadRows: Number(r.dead) }));
+}
+
+/**
+ * The analyzed tables whose rows written since their last statistics reach `minModifiedRows` and a tenth of their
+ * live rows: the count keeps a busy queue with a small backlog from being analyzed at every look, the share keeps a
+ * large backlog's statistics from being taken again for a small change.
+ */
+export async function tablesToAnalyze(
+  store: Store,
+  minModifiedRows: number,
+): Promise<Array<{ table: QueueTable; modifiedRows: number }>> {
+  const { rows } = await sql<{ table: QueueTable; modified: string }>`
+    select relname as table, n_mod_since_analyze as modified from pg_stat_user_tables
+    where schemaname = current_schema() and relname in (${sql.join([...ANALYZED_TABLES])})
+      and n_mod_since_analyze >= ${minModifiedRows} and n_mod_since_analyze * 10 >= n_live_tup
+    order by relname`.execute(store.db);
+  return rows.map((r) => ({ table: r.table, modifiedRows: Number(r.modified) }));
 }
 
 export class QueueVacuum {
@@ -56,7 +85,10 @@ export class QueueVacuum {
     return this.store.profile.name === 'postgres' && this.opts.minDeadRows > 0;
   }
 
-  /** One look: vacuums each queue table past the count. Returns the tables vacuumed. A no-op unless enabled. */
+  /**
+   * One look: vacuums each queue table past the count, then analyzes the queue's partition if it is due. Returns the
+   * tables vacuumed. A no-op unless enabled.
+   */
   async run(): Promise<QueueTable[]> {
     if (!this.enabled) return [];
     this.running ??= this.runOnce().finally(() => (this.running = null));
@@ -73,6 +105,13 @@ export class QueueVacuum {
       this.opts.onVacuum?.(table, deadRows, ms);
       this.opts.log?.debug({ table, deadRows, ms: Math.round(ms) }, 'queue table vacuumed');
       done.push(table);
+    }
+    for (const { table, modifiedRows } of await tablesToAnalyze(this.store, this.opts.minDeadRows)) {
+      const began = performance.now();
+      await sql`analyze (skip_locked) ${sql.table(table)}`.execute(this.store.db);
+      const ms = performance.now() - began;
+      this.opts.onAnalyze?.(table, modifiedRows, ms);
+      this.opts.log?.debug({ table, modifiedRows, ms: Math.round(ms) }, 'queue table analyzed');
     }
     return done;
   }

@@ -115,6 +115,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
         metrics.queueVacuums.inc({ table });
         metrics.queueVacuumSeconds.inc({ table }, ms / 1000);
       },
+      onAnalyze: (table) => metrics.queueAnalyzes.inc({ table }),
     }),
     logger: opts.logger,
   };

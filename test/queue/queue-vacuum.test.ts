@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { emitEvent } from '../../src/domain/events.js';
-import { QueueVacuum, tablesToVacuum, type QueueTable } from '../../src/queue/queue-vacuum.js';
+import { QueueVacuum, tablesToAnalyze, tablesToVacuum, type QueueTable } from '../../src/queue/queue-vacuum.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { endpointRow, tenant, type Tenant } from '../api/platform-fixtures.js';
 
@@ -75,6 +75,67 @@ describe('the queue tables vacuumed past a count of dead row versions', () => {
     expect(await new QueueVacuum(t.store, { intervalMs: 60_000, minDeadRows: 0 }).run()).toEqual([]);
     expect(await vacuumCount()).toBe(0);
   });
+
+  /** `n` pending deliveries of the test's endpoint written straight into the queue, as a backlog commits them. */
+  async function backlog(n: number, from = 0): Promise<void> {
+    await t.store.db.connection().execute(async (c) => {
+      await sql`
+        insert into deliveries (id, company_id, event_id, endpoint_id, target, status, next_attempt_at,
+          idempotency_key, created_at, updated_at)
+        select 'dlv_backlog_' || g, ${v.company.id}, 'evt_backlog_' || g, e.id, 'endpoint', 'pending', g,
+          'backlog_' || g, g, g
+        from generate_series(${from + 1}::int, ${from + n}::int) g, (select id from endpoints limit 1) e`.execute(c);
+      await sql`select pg_stat_force_next_flush()`.execute(c);
+    });
+  }
+
+  const analyzeCount = async () =>
+    Number(
+      (
+        await sql<{ n: string }>`
+          select analyze_count as n from pg_stat_user_tables
+          where schemaname = current_schema() and relname = 'deliveries_queue'`.execute(t.store.db)
+      ).rows[0].n,
+    );
+
+  it.skipIf(!pg)(
+    "takes the statistics of the queue's partition once the rows written since the last reach the count and a " +
+      'tenth of its rows',
+    async () => {
+      const before = await analyzeCount();
+      await backlog(1_000);
+      const analyzed: Array<[QueueTable, number]> = [];
+      const upkeep = (minDeadRows: number) =>
+        new QueueVacuum(t.store, {
+          intervalMs: 60_000,
+          minDeadRows,
+          onAnalyze: (table, modified) => analyzed.push([table, modified]),
+        });
+
+      // Below the count: nothing.
+      await upkeep(1_001).run();
+      expect(await analyzeCount()).toBe(before);
+
+      expect(await tablesToAnalyze(t.store, 1_000)).toEqual([{ table: 'deliveries_queue', modifiedRows: 1_000 }]);
+      await upkeep(1_000).run();
+      expect(analyzed).toEqual([['deliveries_queue', 1_000]]);
+      expect(await analyzeCount()).toBe(before + 1);
+      // The planner now knows the backlog's receivers and times.
+      const { rows } = await sql<{ attname: string }>`
+        select attname from pg_stats where schemaname = current_schema() and tablename = 'deliveries_queue'
+        and attname in ('company_id', 'endpoint_id', 'next_attempt_at') order by attname`.execute(t.store.db);
+      expect(rows.map((r) => r.attname)).toEqual(['company_id', 'endpoint_id', 'next_attempt_at']);
+
+      // 50 more rows reach the count of 50 but not a tenth of the 1,050 rows: no new statistics for them.
+      await backlog(50, 1_000);
+      expect(await tablesToAnalyze(t.store, 50)).toEqual([]);
+      await upkeep(50).run();
+      expect(await analyzeCount()).toBe(before + 1);
+      // 100 more reach both.
+      await backlog(100, 1_050);
+      expect(await tablesToAnalyze(t.store, 50)).toEqual([{ table: 'deliveries_queue', modifiedRows: 150 }]);
+    },
+  );
 
   it.skipIf(pg)('does nothing on SQLite, whose deletes and updates leave no dead versions to vacuum', async () => {
     await settleDeliveries(3);
