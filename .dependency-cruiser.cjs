@@ -3,7 +3,7 @@
  * Layers, lowest first; a module may import its own layer and the ones below it, never one above.
  */
 const LAYERS = [
-  { name: 'base', path: '^src/(clock|errors|ids|logger|metrics|config|tracing|threads)\\.ts$' },
+  { name: 'base', path: '^src/(clock|errors|ids|logger|metrics|config|periodic|tracing|threads)\\.ts$' },
   { name: 'storage and security', path: '^src/(storage|security)/' },
   { name: 'queue', path: '^src/queue/' },
   { name: 'domain', path: '^src/domain/' },

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { PeriodicJob } from '../periodic.js';
 import { inTransaction, type Tx } from '../storage/db.js';
 import { maintainHistoryPartitions, type PartitionReport } from '../storage/history-partitions.js';
 import type { DomainContext } from './context.js';
@@ -100,8 +101,8 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * row gone instead of being lost.
  */
 export class RetentionPruner {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<PruneReport> | null = null;
+  private readonly job: PeriodicJob<PruneReport>;
+  /** Set by `stop()`: a run under way stops between batches instead of finishing its budget. */
   private stopping = false;
   private readonly batchRows: number;
   private readonly maxBatches: number;
@@ -120,29 +121,21 @@ export class RetentionPruner {
   ) {
     this.batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
     this.maxBatches = opts.maxBatchesPerRun ?? DEFAULT_MAX_BATCHES;
+    const intervalMs = opts.intervalMs ?? 300_000;
+    // A run that stopped at its batch budget with more to remove is followed by the next one after a second, so a
+    // store far behind (a first start on years of history) catches up without waiting.
+    this.job = new PeriodicJob({
+      intervalMs,
+      run: () => this.runOnce().then((report) => this.finished(report)),
+      nextDelayMs: (report) => (report.done ? intervalMs : CATCH_UP_MS),
+      onError: (err) => opts.log?.error({ err }, 'retention run failed'),
+    });
   }
 
-  /**
-   * Runs every `intervalMs`; a run that stopped at its batch budget with more to remove is followed by the next one
-   * after a second, so a store far behind (a first start on years of history) catches up without waiting.
-   */
+  /** Runs every `intervalMs`. */
   start(): void {
-    if (this.timer) return;
     this.stopping = false;
-    const schedule = (ms: number) => {
-      this.timer = setTimeout(() => {
-        void this.run().then(
-          (report) => !this.stopping && schedule(report.done ? interval : CATCH_UP_MS),
-          (err) => {
-            this.opts.log?.error({ err }, 'retention run failed');
-            if (!this.stopping) schedule(interval);
-          },
-        );
-      }, ms);
-      this.timer.unref();
-    };
-    const interval = this.opts.intervalMs ?? 300_000;
-    schedule(interval);
+    this.job.start();
   }
 
   /** The last finished run's report, null before the first. */
@@ -152,22 +145,18 @@ export class RetentionPruner {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
+    await this.job.stop();
   }
 
   /** One run over every company; tests call it directly. A run already going is joined, not doubled. */
-  async run(): Promise<PruneReport> {
-    if (this.running) return this.running;
-    this.running = this.runOnce()
-      .then((report) => {
-        this.last = report;
-        this.opts.onRun?.(report);
-        return report;
-      })
-      .finally(() => (this.running = null));
-    return this.running;
+  run(): Promise<PruneReport> {
+    return this.job.run();
+  }
+
+  private finished(report: PruneReport): PruneReport {
+    this.last = report;
+    this.opts.onRun?.(report);
+    return report;
   }
 
   private async runOnce(): Promise<PruneReport> {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { iso } from '../clock.js';
+import { PeriodicJob } from '../periodic.js';
 import { applyBreachRule } from './breach-rule.js';
 import { applyChange, escalation, lockComplaint, type EscalationTrigger } from './complaint-changes.js';
 import { decide } from './complaint-levels.js';
@@ -23,47 +24,45 @@ type Outcome = 'escalated' | 'settled' | 'lost';
  * transaction as its escalation, so exactly one scheduler acts on each and a crash between the two is impossible.
  */
 export class SlaScheduler {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
+  private readonly job: PeriodicJob<number>;
 
   constructor(
     private readonly ctx: DomainContext,
     private readonly log?: Logger,
-    private readonly intervalMs = 5_000,
-  ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(
-      () => void this.tick().catch((err) => this.log?.error({ err }, 'sla scheduler tick failed')),
-      this.intervalMs,
-    );
-    this.timer.unref();
+    intervalMs = 5_000,
+  ) {
+    this.job = new PeriodicJob({
+      intervalMs,
+      run: () => this.pass(),
+      onError: (err) => this.log?.error({ err }, 'sla scheduler tick failed'),
+    });
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass over everything due now; returns how many complaints were escalated. Tests call it directly. */
-  async tick(): Promise<number> {
-    if (this.running) return this.running;
-    this.running = (async () => {
-      let escalated = 0;
-      // Bounded, so one tick cannot spin forever on rows it keeps losing races for.
-      for (let round = 0; round < MAX_ROUNDS; round++) {
-        const a = await this.escalateOverdue();
-        const b = await this.escalateUnansweredActions();
-        escalated += a.escalated + b.escalated;
-        const fullBatch = a.seen === BATCH || b.seen === BATCH;
-        // A round that changed nothing would only read the same rows again.
-        if (!fullBatch || a.changed + b.changed === 0) break;
-      }
-      return escalated;
-    })().finally(() => (this.running = null));
-    return this.running;
+  tick(): Promise<number> {
+    return this.job.run();
+  }
+
+  private async pass(): Promise<number> {
+    let escalated = 0;
+    // Bounded, so one tick cannot spin forever on rows it keeps losing races for.
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const a = await this.escalateOverdue();
+      const b = await this.escalateUnansweredActions();
+      escalated += a.escalated + b.escalated;
+      const fullBatch = a.seen === BATCH || b.seen === BATCH;
+      // A round that changed nothing would only read the same rows again.
+      if (!fullBatch || a.changed + b.changed === 0) break;
+    }
+    return escalated;
   }
 
   /** Windows whose next warning or breach has come (`sla_alert_at`, null once nothing more is owed). */

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { PeriodicJob } from '../periodic.js';
 import type { Store } from '../storage/db.js';
 
 /**
@@ -72,13 +73,18 @@ export async function tablesToAnalyze(
 }
 
 export class QueueVacuum {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<QueueTable[]> | null = null;
+  private readonly job: PeriodicJob<QueueTable[]>;
 
   constructor(
     private readonly store: Store,
     private readonly opts: QueueVacuumOptions,
-  ) {}
+  ) {
+    this.job = new PeriodicJob({
+      intervalMs: opts.intervalMs,
+      run: () => this.runOnce(),
+      onError: (err) => opts.log?.error({ err }, 'vacuuming the queue tables failed'),
+    });
+  }
 
   /** PostgreSQL only (SQLite leaves no dead row versions), and a count of 0 turns it off. */
   private get enabled(): boolean {
@@ -90,9 +96,15 @@ export class QueueVacuum {
    * tables vacuumed. A no-op unless enabled.
    */
   async run(): Promise<QueueTable[]> {
-    if (!this.enabled) return [];
-    this.running ??= this.runOnce().finally(() => (this.running = null));
-    return this.running;
+    return this.enabled ? this.job.run() : [];
+  }
+
+  start(): void {
+    if (this.enabled) this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   private async runOnce(): Promise<QueueTable[]> {
@@ -114,24 +126,5 @@ export class QueueVacuum {
       this.opts.log?.debug({ table, modifiedRows, ms: Math.round(ms) }, 'queue table analyzed');
     }
     return done;
-  }
-
-  start(): void {
-    if (this.timer || !this.enabled) return;
-    const schedule = () => {
-      this.timer = setTimeout(() => {
-        void this.run()
-          .catch((err) => this.opts.log?.error({ err }, 'vacuuming the queue tables failed'))
-          .finally(() => this.timer && schedule());
-      }, this.opts.intervalMs);
-      this.timer.unref();
-    };
-    schedule();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
   }
 }
