@@ -155,7 +155,7 @@ export function createMetrics(sources: MetricsSources = {}) {
     }),
     queueAnalyzes: new Counter({
       name: 'escalatr_queue_analyzes_total',
-      help: "PostgreSQL: statistics taken of the queue's partition of deliveries (deliveries_queue) once the rows written since the last reached ESCALATR_QUEUE_VACUUM_DEAD_ROWS and a tenth of its rows",
+      help: "PostgreSQL: statistics taken of the queue's partition of deliveries (deliveries_queue) when it grew to twice the rows last counted in it",
       labelNames: ['table'] as const,
       registers: [registry],
     }),

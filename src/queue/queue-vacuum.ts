@@ -18,13 +18,15 @@ import type { Store } from '../storage/db.js';
  * versions only from resends and retention, and a vacuum reads only the pages changed since the last one (the
  * visibility map), so its cost follows the traffic, not the history.
  *
- * The queue's partition is analyzed here as well, once the rows written since its last statistics reach the same
- * count and a tenth of its live rows. Its contents turn over completely, and the claim's per-receiver pick has two
- * indexes that answer it: `deliveries_due_by_receiver`, which walks one receiver's due rows, and `deliveries_due`,
- * which walks every due row of the company and filters by receiver. With no statistics (the migration's analyze
- * found the partition empty, and autovacuum may be off) the planner cannot tell them apart and may take the second:
- * behind one company's backlog of hundreds of thousands of rows each pick then read all of them, 0.1–1.3 s a claim,
- * and the other companies' deliveries and commits waited for the CPU it took.
+ * The queue's partition is analyzed here as well, when it has grown: at least the same count of rows written since
+ * its last statistics, and more than twice the rows the server last counted in it (`reltuples`, which an analyze or
+ * a vacuum sets). The claim's per-receiver pick has two indexes that answer it: `deliveries_due_by_receiver`, which
+ * walks one receiver's due rows, and `deliveries_due`, which walks every due row of the company and filters by
+ * receiver. With no statistics (the migration's analyze found the partition empty, and autovacuum may be off) the
+ * planner cannot tell them apart and may take the second, and the claim function keeps that plan until the table's
+ * statistics change: behind one company's backlog of hundreds of thousands of rows each pick then reads all of them,
+ * and the other companies' deliveries and commits wait for the CPU it takes. Growth is what needs new statistics; a
+ * draining backlog does not, and an analyze costs a sample of the table's pages each time.
  *
  * `SKIP_LOCKED`: when another process (or autovacuum) is vacuuming or analyzing the table, this one leaves it to them.
  */
@@ -56,19 +58,20 @@ export async function tablesToVacuum(
 }
 
 /**
- * The analyzed tables whose rows written since their last statistics reach `minModifiedRows` and a tenth of their
- * live rows: the count keeps a busy queue with a small backlog from being analyzed at every look, the share keeps a
- * large backlog's statistics from being taken again for a small change.
+ * The analyzed tables that have grown: rows written since their last statistics reach `minModifiedRows` (so a busy
+ * queue with a small backlog is not analyzed at every look), and live rows more than twice what the server last
+ * counted in them (so a large backlog's statistics are taken again only when it has doubled).
  */
 export async function tablesToAnalyze(
   store: Store,
   minModifiedRows: number,
 ): Promise<Array<{ table: QueueTable; modifiedRows: number }>> {
   const { rows } = await sql<{ table: QueueTable; modified: string }>`
-    select relname as table, n_mod_since_analyze as modified from pg_stat_user_tables
-    where schemaname = current_schema() and relname in (${sql.join([...ANALYZED_TABLES])})
-      and n_mod_since_analyze >= ${minModifiedRows} and n_mod_since_analyze * 10 >= n_live_tup
-    order by relname`.execute(store.db);
+    select s.relname as table, s.n_mod_since_analyze as modified
+    from pg_stat_user_tables s join pg_class c on c.oid = s.relid
+    where s.schemaname = current_schema() and s.relname in (${sql.join([...ANALYZED_TABLES])})
+      and s.n_mod_since_analyze >= ${minModifiedRows} and s.n_live_tup > 2 * greatest(c.reltuples, 0)
+    order by s.relname`.execute(store.db);
   return rows.map((r) => ({ table: r.table, modifiedRows: Number(r.modified) }));
 }
 

@@ -99,8 +99,7 @@ describe('the queue tables vacuumed past a count of dead row versions', () => {
     );
 
   it.skipIf(!pg)(
-    "takes the statistics of the queue's partition once the rows written since the last reach the count and a " +
-      'tenth of its rows',
+    "takes the statistics of the queue's partition when it has grown: the count written, and twice its rows",
     async () => {
       const before = await analyzeCount();
       await backlog(1_000);
@@ -126,14 +125,23 @@ describe('the queue tables vacuumed past a count of dead row versions', () => {
         and attname in ('company_id', 'endpoint_id', 'next_attempt_at') order by attname`.execute(t.store.db);
       expect(rows.map((r) => r.attname)).toEqual(['company_id', 'endpoint_id', 'next_attempt_at']);
 
-      // 50 more rows reach the count of 50 but not a tenth of the 1,050 rows: no new statistics for them.
-      await backlog(50, 1_000);
+      // 900 more rows reach a count of 50 but leave the backlog under twice the 1,000 the statistics saw.
+      await backlog(900, 1_000);
       expect(await tablesToAnalyze(t.store, 50)).toEqual([]);
       await upkeep(50).run();
       expect(await analyzeCount()).toBe(before + 1);
-      // 100 more reach both.
-      await backlog(100, 1_050);
-      expect(await tablesToAnalyze(t.store, 50)).toEqual([{ table: 'deliveries_queue', modifiedRows: 150 }]);
+      // A draining backlog needs none either, however many rows its settles write.
+      await t.store.db.connection().execute(async (c) => {
+        await sql`update deliveries set status = 'success', next_attempt_at = null
+                  where id in (select id from deliveries_queue order by id limit 1500)`.execute(c);
+        await sql`select pg_stat_force_next_flush()`.execute(c);
+      });
+      expect(await tablesToAnalyze(t.store, 50)).toEqual([]);
+      // Grown past twice: due again.
+      await backlog(1_700, 1_900);
+      expect(await tablesToAnalyze(t.store, 50)).toEqual([
+        { table: 'deliveries_queue', modifiedRows: 900 + 1_500 + 1_700 },
+      ]);
     },
   );
 
