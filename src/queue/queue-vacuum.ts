@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Logger } from 'pino';
 import { PeriodicJob } from '../periodic.js';
 import type { Store } from '../storage/db.js';
@@ -85,7 +85,7 @@ export class QueueVacuum {
     this.job = new PeriodicJob({
       intervalMs: opts.intervalMs,
       run: () => this.runOnce(),
-      onError: (err) => opts.log?.error({ err }, 'vacuuming the queue tables failed'),
+      onError: (err) => opts.log?.error({ err }, 'vacuuming or analyzing the queue tables failed'),
     });
   }
 
@@ -113,21 +113,24 @@ export class QueueVacuum {
   private async runOnce(): Promise<QueueTable[]> {
     const done: QueueTable[] = [];
     for (const { table, deadRows } of await tablesToVacuum(this.store, this.opts.minDeadRows)) {
-      const began = performance.now();
       // Not in a transaction: VACUUM refuses to run inside one. The table name is one of QUEUE_TABLES.
-      await sql`vacuum (skip_locked) ${sql.table(table)}`.execute(this.store.db);
-      const ms = performance.now() - began;
+      const ms = await this.timed(sql`vacuum (skip_locked) ${sql.table(table)}`);
       this.opts.onVacuum?.(table, deadRows, ms);
       this.opts.log?.debug({ table, deadRows, ms: Math.round(ms) }, 'queue table vacuumed');
       done.push(table);
     }
     for (const { table, modifiedRows } of await tablesToAnalyze(this.store, this.opts.minDeadRows)) {
-      const began = performance.now();
-      await sql`analyze (skip_locked) ${sql.table(table)}`.execute(this.store.db);
-      const ms = performance.now() - began;
+      const ms = await this.timed(sql`analyze (skip_locked) ${sql.table(table)}`);
       this.opts.onAnalyze?.(table, modifiedRows, ms);
       this.opts.log?.debug({ table, modifiedRows, ms: Math.round(ms) }, 'queue table analyzed');
     }
     return done;
+  }
+
+  /** Runs one maintenance statement; returns its time in ms. */
+  private async timed(statement: RawBuilder<unknown>): Promise<number> {
+    const began = performance.now();
+    await statement.execute(this.store.db);
+    return performance.now() - began;
   }
 }

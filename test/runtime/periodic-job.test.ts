@@ -4,12 +4,10 @@ import { PeriodicJob } from '../../src/periodic.js';
 /** A run the test ends when it chooses. */
 function gate<T>() {
   let open!: (value: T) => void;
-  let fail!: (err: Error) => void;
-  const promise = new Promise<T>((resolve, reject) => {
+  const promise = new Promise<T>((resolve) => {
     open = resolve;
-    fail = reject;
   });
-  return { promise, open, fail };
+  return { promise, open };
 }
 
 describe('a periodic background job', () => {
