@@ -35,15 +35,17 @@ describe('the queue tables vacuumed past a count of dead row versions', () => {
     });
   }
 
-  const vacuumCount = async () =>
+  /** How many vacuums or analyzes the server has counted on the queue's partition. */
+  const queueTableCount = async (column: 'vacuum_count' | 'analyze_count') =>
     Number(
       (
         await sql<{ n: string }>`
-          select vacuum_count as n from pg_stat_user_tables where schemaname = current_schema() and relname = 'deliveries_queue'`.execute(
-          t.store.db,
-        )
+          select ${sql.ref(column)} as n from pg_stat_user_tables
+          where schemaname = current_schema() and relname = 'deliveries_queue'`.execute(t.store.db)
       ).rows[0].n,
     );
+  const vacuumCount = () => queueTableCount('vacuum_count');
+  const analyzeCount = () => queueTableCount('analyze_count');
 
   it.skipIf(!pg)(
     "vacuums the queue's partition of deliveries once its dead versions reach the count, and not before",
@@ -88,15 +90,6 @@ describe('the queue tables vacuumed past a count of dead row versions', () => {
       await sql`select pg_stat_force_next_flush()`.execute(c);
     });
   }
-
-  const analyzeCount = async () =>
-    Number(
-      (
-        await sql<{ n: string }>`
-          select analyze_count as n from pg_stat_user_tables
-          where schemaname = current_schema() and relname = 'deliveries_queue'`.execute(t.store.db)
-      ).rows[0].n,
-    );
 
   it.skipIf(!pg)(
     "takes the statistics of the queue's partition when it has grown: the count written, and twice its rows",
