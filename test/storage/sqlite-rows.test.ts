@@ -1,10 +1,14 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import SQLite from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/storage/db.js';
+
+const ROWS_PROCESS = fileURLToPath(new URL('./sqlite-rows-process.ts', import.meta.url));
 
 /**
  * The SQLite store builds row objects itself from SQLite's raw arrays (src/storage/db.ts, ObjectRows). Every read of
@@ -56,6 +60,39 @@ describe('rows read from the SQLite store', () => {
     expect(Buffer.isBuffer((rows[0] as { blob: unknown }).blob)).toBe(true);
     // Asked again (the statement is cached now), the same.
     expect((await sql.raw(text).execute(store.db)).rows).toEqual(rows);
+  });
+
+  it('take any column name as a key, never as code: quotes, backslashes, braces, a line break, non-ASCII', async () => {
+    const { store, file } = open();
+    const text = `select 1 as "a""b", 2 as "c\\d", 3 as "x }; throw new Error('ran'); ({", 4 as "line
+break", 5 as "é ✓", 6 as "\u2028"`;
+    const { rows } = await sql.raw(text).execute(store.db);
+    expect(rows).toEqual(nativeRows(file, text));
+    expect(Object.keys(rows[0] as object)).toEqual([
+      'a"b',
+      'c\\d',
+      "x }; throw new Error('ran'); ({",
+      'line\nbreak',
+      'é ✓',
+      '\u2028',
+    ]);
+  });
+
+  it('are the same in a process that may not compile code from strings (the keys then set one at a time)', async () => {
+    const { store, file } = open();
+    await sql`create table t (id integer primary key, name text, n integer)`.execute(store.db);
+    await sql`insert into t (name, n) values ('a', 1), ('b', null)`.execute(store.db);
+    const text = 'select id, name, n, name as id, 7 as "7", 3 as "x }; ({" from t order by id';
+    const out = execFileSync(
+      process.execPath,
+      ['--disallow-code-generation-from-strings', '--import', 'tsx', ROWS_PROCESS, file, text],
+      { encoding: 'utf8' },
+    );
+    const native = nativeRows(file, text) as object[];
+    const { first, cached, keys } = JSON.parse(out) as { first: unknown[]; cached: unknown[]; keys: string[][] };
+    expect(first).toEqual(native);
+    expect(cached).toEqual(native);
+    expect(keys).toEqual(native.map((r) => Object.keys(r)));
   });
 
   it('follow the schema: a cached `select *` sees a column added or dropped since, and an empty result is empty', async () => {
