@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
+import { literalLimit } from '../storage/literal-limit.js';
 import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
 
@@ -55,7 +56,7 @@ export async function listCompanyComplaints(
   const offset = (f.page - 1) * f.limit;
   const { rows } = await sql<ComplaintSummaryRow & { total: number | string | null }>`
     select ${SUMMARY_SELECT}, ${total} as total from complaints where ${where}
-    order by created_at desc, escalatr_id desc limit ${f.limit} offset ${offset}`.execute(db);
+    order by created_at desc, escalatr_id desc ${literalLimit(f.limit)} offset ${offset}`.execute(db);
   if (rows.length) return { rows, total: Number(rows[0].total ?? 0) };
   const alone = await sql<{ total: number | string | null }>`select ${total} as total`.execute(db);
   return { rows, total: Number(alone.rows[0]?.total ?? 0) };

@@ -2,6 +2,7 @@ import { iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
+import { literalLimit } from '../storage/literal-limit.js';
 import type { EventName } from './events.js';
 import type { DeliveriesTable, EventsTable } from '../storage/schema.js';
 
@@ -98,7 +99,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
     rows = (
       await sql<EventRow>`
         select id, seq, body, delivery_status${lastColumn} from events where ${where}
-        order by seq asc limit ${f.limit}`.execute(db)
+        order by seq asc ${literalLimit(f.limit)}`.execute(db)
     ).rows;
     if (rows.length < f.limit) total = rows.length;
     else if (!unfiltered) total = await countWhere(db, where);
@@ -110,7 +111,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
     rows = (
       await sql<EventRow>`
         select id, seq, body, delivery_status${lastColumn}, ${start} as start_seq from events where ${where}
-        order by seq desc limit ${f.limit} offset ${offset}`.execute(db)
+        order by seq desc ${literalLimit(f.limit)} offset ${offset}`.execute(db)
     ).rows;
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { againIfRowsMoved, inTransaction, type Store, type Tx } from '../storage/db.js';
+import { literalLimit } from '../storage/literal-limit.js';
 import { IN_ORDER, readyAt, RECEIVER, receiverOf, SENT_BY_WORKERS, UNSETTLED, UNSETTLED_BY_ID } from './conditions.js';
 import type { ClaimedDelivery, DeliveryRow, StoredEvent } from './delivery.js';
 
@@ -161,7 +162,9 @@ async function walkReceivers(
         where ${UNSETTLED} and company_id = ${company} and ${RECEIVER} = ${receiver} and ${readyAt(opts.now)}
           and ${SENT_BY_WORKERS} and ${IN_ORDER}
         order by next_attempt_at
-        limit ${Math.min(opts.limit - ids.length, walk.perCompany - companyTaken, walk.perReceiver)}`.execute(tx);
+        ${literalLimit(Math.min(opts.limit - ids.length, walk.perCompany - companyTaken, walk.perReceiver))}`.execute(
+        tx,
+      );
       for (const r of rows) ids.push(r.id);
       companyTaken += rows.length;
       if (ids.length >= opts.limit) break;
@@ -239,7 +242,7 @@ export async function claimForEndpoint(store: Store, opts: EndpointClaimOptions)
       select id from deliveries
       where endpoint_id = ${opts.endpointId} and ${UNSETTLED} and ${readyAt(opts.now)}
       order by next_attempt_at
-      limit ${opts.limit} ${lock}`.execute(tx);
+      ${literalLimit(opts.limit)} ${lock}`.execute(tx);
     const ids = picked.rows.map((r) => r.id);
     if (ids.length === 0) return [];
     return tx

@@ -14,6 +14,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import { postgresProfile, sqliteProfile, type DialectProfile } from './dialects.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
+import { LiteralLimitSqliteCompiler } from './literal-limit.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -60,10 +61,14 @@ const pgTypes = {
 /**
  * SQLite transactions start with BEGIN IMMEDIATE: a deferred transaction that reads and then writes cannot wait for
  * another connection's write lock (SQLITE_BUSY at once, busy_timeout or not), while an immediate one queues for it.
+ * Its compiler writes row limits into the statement's text (literal-limit.ts).
  */
 class ImmediateSqliteDialect extends SqliteDialect {
   constructor(private readonly cfg: ConstructorParameters<typeof SqliteDialect>[0]) {
     super(cfg);
+  }
+  override createQueryCompiler() {
+    return new LiteralLimitSqliteCompiler();
   }
   override createDriver() {
     const driver = new SqliteDriver(this.cfg);
