@@ -133,7 +133,7 @@ const SCHEMA_CHANGE = /^\s*(create|alter|drop)\s/i;
  *
  * Each statement builds its rows with an object literal of its own columns, compiled once: every row of it gets one
  * shape from the start. Setting the keys one at a time in a loop shared by every statement went through V8's
- * generic keyed stores, and showed as 15% of an API list request's CPU in its profile.
+ * generic keyed stores: 2.5% of an API list request's CPU in its profile, 0.4% this way.
  */
 class ObjectRows {
   readonly reader = true;
