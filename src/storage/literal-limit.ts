@@ -9,9 +9,12 @@ import { sql, SqliteQueryCompiler, ValueNode, type LimitNode, type RawBuilder } 
  * does not take part in planning and stays a parameter: its values are many.
  */
 
+/** A count a limit may write into the text: a whole number >= 0, nothing else. */
+const isRowCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
 /** `LIMIT n` with n in the statement's text, for statements written as SQL text. */
 export function literalLimit(n: number): RawBuilder<unknown> {
-  if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`a row limit must be a whole number >= 0, not ${n}`);
+  if (!isRowCount(n)) throw new TypeError(`a row limit must be a whole number >= 0, not ${n}`);
   return sql`limit ${sql.lit(n)}`;
 }
 
@@ -19,12 +22,7 @@ export function literalLimit(n: number): RawBuilder<unknown> {
 export class LiteralLimitSqliteCompiler extends SqliteQueryCompiler {
   protected override visitLimit(node: LimitNode): void {
     const { limit } = node;
-    if (
-      ValueNode.is(limit) &&
-      typeof limit.value === 'number' &&
-      Number.isSafeInteger(limit.value) &&
-      limit.value >= 0
-    ) {
+    if (ValueNode.is(limit) && isRowCount(limit.value)) {
       this.append(`limit ${limit.value}`);
       return;
     }
