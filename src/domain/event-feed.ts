@@ -32,6 +32,17 @@ export interface FeedEvent {
   deliveries: FeedDelivery[];
 }
 
+/**
+ * One row of the feed as the store holds it: the event's body exactly as receivers were sent it, not parsed, so an
+ * answer can carry those bytes as they are (`feedEventOf` gives the parsed row).
+ */
+export interface FeedRow {
+  id: string;
+  body: string;
+  delivery_status: FeedDeliveryStatus;
+  deliveries: FeedDelivery[];
+}
+
 export interface FeedFilter {
   event?: string;
   status?: FeedDeliveryStatus;
@@ -47,7 +58,7 @@ export interface FeedFilter {
 }
 
 export interface FeedPage {
-  events: FeedEvent[];
+  events: FeedRow[];
   /** Matching events in the whole list (offset pages) or from the cursor on (cursor pages). */
   total: number;
   /** On cursor pages: the id to pass as `after` next time (the cursor itself when the page is empty). */
@@ -124,7 +135,13 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
     db,
     rows.map((r) => r.id),
   );
-  return { events: rows.map((r) => toFeedEvent(r, deliveries.get(r.id) ?? [])), total, nextCursor };
+  const events = rows.map((r) => ({
+    id: r.id,
+    body: r.body,
+    delivery_status: r.delivery_status,
+    deliveries: deliveries.get(r.id) ?? [],
+  }));
+  return { events, total, nextCursor };
 }
 
 /** How many events the company's feed holds and when its oldest was written (null when it is empty). */
@@ -253,8 +270,8 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
   return byEvent;
 }
 
-function toFeedEvent(row: EventRow, deliveries: FeedDelivery[]): FeedEvent {
-  // The stored body is exactly what receivers were sent; the feed shows the same id, name, timestamp and data.
+/** A feed row with its event parsed: the same id, name, timestamp and data receivers were sent. */
+export function feedEventOf(row: FeedRow): FeedEvent {
   const body = JSON.parse(row.body) as {
     id: string;
     event: EventName;
@@ -267,6 +284,6 @@ function toFeedEvent(row: EventRow, deliveries: FeedDelivery[]): FeedEvent {
     timestamp: body.timestamp,
     data: body.data ?? {},
     delivery_status: row.delivery_status,
-    deliveries,
+    deliveries: row.deliveries,
   };
 }

@@ -98,12 +98,21 @@ describe('GET /api/v1/events', () => {
       expect(ids(rows)).toEqual(stored.map((e) => e.id));
       rows.forEach((row, i) => {
         expect(Object.keys(row)).toEqual(ROW_FIELDS);
+        // The form the feed carries as it is (feedPageJson): these four keys in this order, data last.
+        expect(Object.keys(stored[i].parsed)).toEqual(['id', 'event', 'timestamp', 'data']);
         // Exactly what a webhook receiver gets in the body: same id, name, timestamp and data.
         expect({ id: row.id, event: row.event, timestamp: row.timestamp, data: row.data }).toEqual(stored[i].parsed);
         expect(row.delivery_status).toBe('none');
         expect(row.deliveries).toEqual([]);
       });
     }
+    // Each row is its stored body's own bytes (nothing parsed and written again): spacing JSON.stringify would not
+    // write, put into one stored body, comes back as it is.
+    const spaced = stored[0].body.replace('"data":{', '"data":{ ');
+    await t.store.db.updateTable('events').set({ body: spaced }).where('id', '=', stored[0].id).execute();
+    const raw = await t.app.http.inject({ method: 'GET', url: '/api/v1/events', headers: bearer(v.readKey) });
+    expect(raw.body).toContain(`${spaced.slice(0, -1)},"delivery_status":"none","deliveries":[]}`);
+    expect(raw.json().data[0].data).toEqual(stored[0].parsed.data);
     const escalated = (await get(t, '/events?event=complaint.escalated', bearer(v.readKey))).body.data[0];
     expect(escalated.data).toMatchObject({
       status: 'Escalated',

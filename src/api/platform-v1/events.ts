@@ -4,8 +4,8 @@ import { FEED_DELIVERY_STATUSES, FEED_START, isFeedCursorMiss, readEventFeed } f
 import { AppError } from '../../errors.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { EscalatrId, Nullable, OkList, okList, PageQuery, pageOf, StringEnum } from '../schemas.js';
-import { EVENT_ID_PATTERN, FEED_EXAMPLE, FeedEventSchema } from '../shapes/events.js';
+import { EscalatrId, Nullable, OkList, PageQuery, pageOf, sendJsonText, StringEnum } from '../schemas.js';
+import { EVENT_ID_PATTERN, FEED_EXAMPLE, FeedEventSchema, feedPageJson } from '../shapes/events.js';
 
 const FeedQuery = Type.Object(
   {
@@ -76,7 +76,7 @@ export function eventFeedRoutes({ ctx, reads }: RouteDeps) {
           },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const q = request.query;
         const page = pageOf(q);
         // A cursor page is positioned by the cursor alone; a page number beside it would be ambiguous.
@@ -91,8 +91,12 @@ export function eventFeedRoutes({ ctx, reads }: RouteDeps) {
           (db) => readEventFeed(db, companyId, { ...q, ...page }),
           isFeedCursorMiss,
         );
-        const body = okList(page, feed.events, feed.total);
-        return q.after !== undefined ? { ...body, next_cursor: feed.nextCursor } : body;
+        const json = feedPageJson(
+          { ...page, total: feed.total },
+          feed.events,
+          q.after !== undefined ? feed.nextCursor : undefined,
+        );
+        return sendJsonText(reply, json);
       },
     );
   };
