@@ -22,7 +22,6 @@ import { limitHeapGrowth } from '../../src/runtime/heap-growth.js';
 import { profilePhase } from '../lib/profile-phase.js';
 import { serve } from '../lib/rpc.js';
 import { epochMs, peakRssMb, sleep } from '../lib/time.js';
-import { bulkSeed, type BulkSeedOptions } from '../lib/bulk-seed.js';
 import { seedHistory } from '../lib/history-seed.js';
 import { installSqlTiming, resetSqlTiming, sqlTimingReport } from '../lib/sql-timing.js';
 
@@ -417,12 +416,15 @@ serve(
       return Number(row.n);
     },
 
-    /** Bulk rows straight into the tables (SQLite only): complaints and their events, as the domain writes them. */
-    async bulkSeed(args: Omit<BulkSeedOptions, 'file' | 'companyId' | 'code' | 'consumerId'>) {
+    /**
+     * Where bulk rows go (SQLite only): the store's file and the first company's ids, for the seeder process
+     * (processes/seeder.ts), which writes complaints and their events straight into the tables.
+     */
+    bulkSeedTarget() {
       const s = need(store, 'open');
       if (!s.sqliteFile) throw new Error('bulk seeding is implemented for the SQLite store');
       const t = firstTenant();
-      return bulkSeed({ ...args, file: s.sqliteFile, companyId: t.companyId, code: t.code, consumerId: t.consumerId });
+      return { file: s.sqliteFile, companyId: t.companyId, code: t.code, consumerId: t.consumerId };
     },
 
     /** Delivery history for every seeded company, before any traffic (bench/lib/history-seed.ts). */

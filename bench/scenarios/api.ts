@@ -37,6 +37,9 @@ export async function api(ctx: BenchContext): Promise<ScenarioResult> {
     code: 'VOLT',
     endpoints: endpointUrls(ctx.receiverUrl, 1),
   });
+  // The rows are written by a process of their own, so seeding's memory and page cache stay out of the server's.
+  const seeder = await ctx.child('processes/seeder', 'seeder');
+  const target = await sut.call<Record<string, string>>('bulkSeedTarget');
   const key = await sut.call<string>('apiKey');
   const { port } = await sut.call<{ port: number }>('listen');
   const base = `http://127.0.0.1:${port}`;
@@ -65,7 +68,8 @@ export async function api(ctx: BenchContext): Promise<ScenarioResult> {
   const sqlTiming: Record<string, unknown> = {};
   const bodyBytes: Record<string, number> = {};
   for (const size of plan.apiSizes) {
-    const seed = await sut.call<{ added: number; ms: number }>('bulkSeed', {
+    const seed = await seeder.call<{ added: number; ms: number }>('bulkSeed', {
+      ...target,
       total: size,
       endpointId: seeded.endpointIds[0],
     });
