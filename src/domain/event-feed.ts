@@ -131,9 +131,11 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
       total = Math.max(0, (await lastOf(rows)) - startSeq);
     } else total = await countWhere(db, where);
   }
+  // An event is `none` when it was written with no delivery (no endpoint subscribed, or every one filtered it out),
+  // and deliveries are made only with their event, so it never has one: only the others' are read.
   const deliveries = await deliveriesOf(
     db,
-    rows.map((r) => r.id),
+    rows.filter((r) => r.delivery_status !== 'none').map((r) => r.id),
   );
   const events = rows.map((r) => ({
     id: r.id,
