@@ -7,7 +7,7 @@ import {
   type FeedRow,
 } from '../../domain/event-feed.js';
 import { EVENT_NAMES } from '../../domain/events.js';
-import { DateTime, Nullable, StringEnum } from '../schemas.js';
+import { DateTime, Nullable, okList, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
 import type { Static } from '@sinclair/typebox';
 
@@ -126,9 +126,12 @@ export function feedPageJson(
   rows: readonly FeedRow[],
   nextCursor?: string | null,
 ): string {
-  const data = rows.map(feedRowJson).join(',');
-  const cursor = nextCursor === undefined ? '' : `,"next_cursor":${JSON.stringify(nextCursor)}`;
-  return `{"success":true,"page":${list.page},"limit":${list.limit},"total":${list.total},"data":[${data}]${cursor}}`;
+  // The envelope is okList's, with no rows; the rows' text goes between its data array's brackets. Every field
+  // before `data` is a number or `true`, so the first `"data":[]` is that array.
+  const body = okList(list, [], list.total);
+  const envelope = JSON.stringify(nextCursor === undefined ? body : { ...body, next_cursor: nextCursor });
+  const at = envelope.indexOf('"data":[]') + '"data":['.length;
+  return `${envelope.slice(0, at)}${rows.map(feedRowJson).join(',')}${envelope.slice(at)}`;
 }
 
 type _ShapeChecks = [
