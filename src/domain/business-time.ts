@@ -32,9 +32,12 @@ export const ALWAYS_OPEN: BusinessCalendar = {
   holidays: [],
 };
 
-// A calendar open at least once a week reaches any window within this many days; past it the arithmetic gives up
-// rather than loop (every holiday of years ahead could close a calendar for good).
-const MAX_DAYS = 366 * 20;
+/**
+ * How far the arithmetic walks a calendar before it gives up: past this, a window is due at the walk's end. Calendars
+ * and windows are checked when they are set (`fitsWithin`, over half of this), so only a run of holidays ahead, or a
+ * calendar stored before that check, reaches it; the bound keeps every walk short whatever a company stored.
+ */
+export const MAX_DAYS = 366 * 4;
 
 export function isAlwaysOpen(cal: BusinessCalendar): boolean {
   return (
@@ -70,41 +73,133 @@ function openOn(cal: BusinessCalendar, day: DateTime, holidays: ReadonlySet<stri
   return out;
 }
 
-/** Walks the open intervals from the local day of `from` on, clipped to start at `from`. */
-function* openIntervalsFrom(cal: BusinessCalendar, from: number): Generator<[number, number]> {
-  const holidays = new Set(cal.holidays);
-  let day = DateTime.fromMillis(from, { zone: cal.time_zone }).startOf('day');
-  for (let i = 0; i < MAX_DAYS; i++) {
-    for (const [a, b] of openOn(cal, day, holidays)) {
-      if (b <= from) continue;
-      yield [Math.max(a, from), b];
-    }
-    day = day.plus({ days: 1 }).startOf('day');
-  }
+/** Business time of a week with no holiday and no change of the zone's offset: every weekday's intervals. */
+export function plainWeekMs(cal: BusinessCalendar): number {
+  let minutes = 0;
+  for (const d of WEEKDAYS)
+    for (const { start, end } of cal.business_hours[d]) minutes += minutesOf(end) - minutesOf(start);
+  return minutes * 60_000;
 }
 
 /**
- * The instant at which `ms` milliseconds of business time have passed since `from`. A window that ends exactly at
- * closing time is due at closing time, not at the next opening.
+ * Whether the seven local days from `day` hold no holiday and the zone's offset is the same at both ends: then their
+ * open intervals add up to exactly `plainWeekMs`. (A zone that changed its offset and back within one week would
+ * pass unseen; no zone's rules do that today.)
+ */
+function isPlainWeek(day: DateTime, next: DateTime, sortedHolidays: readonly string[]): boolean {
+  if (next.offset !== day.offset) return false;
+  const from = day.toISODate()!;
+  const to = next.toISODate()!;
+  let lo = 0;
+  let hi = sortedHolidays.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sortedHolidays[mid] < from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo === sortedHolidays.length || sortedHolidays[lo] >= to;
+}
+
+/** Open business time from `from` on: one open interval, or a whole plain week whose intervals the walker may take at once. */
+interface Span {
+  a: number;
+  b: number;
+  /** Business ms within [a, b]. */
+  ms: number;
+  week: boolean;
+}
+
+/**
+ * Walks the open intervals from the local day of `from` on, clipped to start at `from`, for at most MAX_DAYS days;
+ * returns the instant it stopped at. A plain week wholly after `from` is offered whole first: the caller sends back
+ * `true` to have it walked interval by interval instead (the window ends inside it), anything else to take it. A walk
+ * over months is then a step per week rather than a time-zone lookup per day.
+ */
+function* spansFrom(cal: BusinessCalendar, from: number): Generator<Span, number, boolean | undefined> {
+  const sortedHolidays = [...cal.holidays].sort();
+  const holidays = new Set(sortedHolidays);
+  const weekMs = plainWeekMs(cal);
+  let day = DateTime.fromMillis(from, { zone: cal.time_zone }).startOf('day');
+  let days = 0;
+  while (days < MAX_DAYS) {
+    if (days + 7 <= MAX_DAYS && day.toMillis() >= from) {
+      const next = day.plus({ days: 7 });
+      if (isPlainWeek(day, next, sortedHolidays)) {
+        const expand = yield { a: day.toMillis(), b: next.toMillis(), ms: weekMs, week: true };
+        if (!expand) {
+          day = next;
+          days += 7;
+          continue;
+        }
+      }
+    }
+    for (const [a, b] of openOn(cal, day, holidays)) {
+      if (b <= from) continue;
+      const start = Math.max(a, from);
+      yield { a: start, b, ms: b - start, week: false };
+    }
+    day = day.plus({ days: 1 }).startOf('day');
+    days++;
+  }
+  return day.toMillis();
+}
+
+/**
+ * The instant at which `ms` milliseconds of business time have passed since `from`, or null when the calendar does
+ * not hold that much within `days` days. A window that ends exactly at closing time is due at closing time, not at
+ * the next opening.
+ */
+export function dueWithin(cal: BusinessCalendar, from: number, ms: number, days = MAX_DAYS): number | null {
+  if (isAlwaysOpen(cal)) return from + ms;
+  const limit = DateTime.fromMillis(from, { zone: cal.time_zone }).startOf('day').plus({ days }).toMillis();
+  const spans = spansFrom(cal, from);
+  let left = ms;
+  let step = spans.next();
+  while (!step.done) {
+    const span = step.value;
+    if (span.a >= limit) return null;
+    if (span.week) {
+      const takeWhole = left > span.ms;
+      if (takeWhole) left -= span.ms;
+      step = spans.next(!takeWhole);
+      continue;
+    }
+    if (left <= span.ms) return span.a + left <= limit ? span.a + left : null;
+    left -= span.ms;
+    step = spans.next();
+  }
+  return null;
+}
+
+/**
+ * The instant at which `ms` milliseconds of business time have passed since `from`. When the calendar does not hold
+ * them within MAX_DAYS (see there), the window is due where the walk stopped: it cannot end sooner.
  */
 export function addBusinessMs(cal: BusinessCalendar, from: number, ms: number): number {
-  if (isAlwaysOpen(cal)) return from + ms;
-  let left = ms;
-  for (const [a, b] of openIntervalsFrom(cal, from)) {
-    if (left <= b - a) return a + left;
-    left -= b - a;
-  }
-  throw new Error(`the calendar has no ${ms} ms of business time within ${MAX_DAYS} days`);
+  return (
+    dueWithin(cal, from, ms) ??
+    DateTime.fromMillis(from, { zone: cal.time_zone }).startOf('day').plus({ days: MAX_DAYS }).toMillis()
+  );
 }
 
 /** Business milliseconds between two instants (0 when `to` is not after `from`): the inverse of addBusinessMs. */
 export function businessMsBetween(cal: BusinessCalendar, from: number, to: number): number {
   if (to <= from) return 0;
   if (isAlwaysOpen(cal)) return to - from;
+  const spans = spansFrom(cal, from);
   let ms = 0;
-  for (const [a, b] of openIntervalsFrom(cal, from)) {
-    if (a >= to) break;
-    ms += Math.min(b, to) - a;
+  let step = spans.next();
+  while (!step.done) {
+    const span = step.value;
+    if (span.a >= to) break;
+    if (span.week) {
+      const takeWhole = span.b <= to;
+      if (takeWhole) ms += span.ms;
+      step = spans.next(!takeWhole);
+      continue;
+    }
+    ms += Math.min(span.b, to) - span.a;
+    step = spans.next();
   }
   return ms;
 }

@@ -10,7 +10,6 @@ import {
   type OpeningInterval,
   type Weekday,
 } from './business-time.js';
-import type { DomainContext } from './context.js';
 
 /**
  * A company's SLA calendar: the business hours its response windows count, whether a window pauses while the
@@ -89,7 +88,7 @@ function checkDay(day: Weekday, intervals: OpeningInterval[]): OpeningInterval[]
 }
 
 /** Checks a calendar as a client sent it, and gives it in its stored form (days in order, intervals sorted). */
-function checkSlaCalendar(input: SlaCalendarInput): SlaCalendar {
+export function checkSlaCalendar(input: SlaCalendarInput): SlaCalendar {
   if (!isValidTimeZone(input.time_zone))
     throw new AppError('invalid_time_zone', `time_zone "${input.time_zone}" is not an IANA time zone`, {
       field: 'time_zone',
@@ -127,22 +126,4 @@ function checkSlaCalendar(input: SlaCalendarInput): SlaCalendar {
       input.pause_when_awaiting_consumer ?? DEFAULT_SLA_CALENDAR.pause_when_awaiting_consumer,
     warning_fractions: [...fractions].sort((a, b) => a - b),
   };
-}
-
-/**
- * Replaces the company's calendar. It applies to windows that start or resume after the change; a running window
- * keeps the due time it was given.
- */
-export async function setSlaCalendar(
-  ctx: DomainContext,
-  companyId: string,
-  input: SlaCalendarInput,
-): Promise<SlaCalendarView> {
-  const cal = checkSlaCalendar(input);
-  await ctx.store.db
-    .updateTable('companies')
-    .set({ sla_calendar: JSON.stringify(cal) })
-    .where('id', '=', companyId)
-    .execute();
-  return getSlaCalendar(ctx.store.db, companyId);
 }

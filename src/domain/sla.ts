@@ -1,10 +1,18 @@
 import { AppError } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import type { ComplaintsTable } from '../storage/schema.js';
-import { addBusinessMs, businessMsBetween } from './business-time.js';
+import { addBusinessMs, businessMsBetween, dueWithin, plainWeekMs } from './business-time.js';
 import type { DomainContext } from './context.js';
 import { ESCALATION_LEVELS, isActive, levelName } from './lifecycle.js';
-import { companyCalendar, parseCalendar, type SlaCalendar } from './sla-calendar.js';
+import {
+  checkSlaCalendar,
+  companyCalendar,
+  getSlaCalendar,
+  parseCalendar,
+  type SlaCalendar,
+  type SlaCalendarInput,
+  type SlaCalendarView,
+} from './sla-calendar.js';
 
 const HOUR = 3600;
 
@@ -97,12 +105,64 @@ export async function setSlaSettings(
     windows[level] = checkSeconds(`windows.${level}`, seconds);
   }
   const actionWait = input.action_wait_s == null ? null : checkSeconds('action_wait_s', input.action_wait_s);
+  const calendar = await companyCalendar(ctx.store.db, companyId);
+  const unfit = longestUnfit(calendar, { ...DEFAULT_SLA_WINDOWS_S, ...windows }, ctx.clock.now());
+  if (unfit)
+    throw new AppError(
+      'validation_failed',
+      `windows.${unfit.level}: ${unfit.hours} h of business time do not fit in the company's calendar within ` +
+        `${FIT_YEARS} years (it is open ${unfit.weekHours} h a week); shorten the window or widen the calendar`,
+      { field: `windows.${unfit.level}` },
+    );
   await ctx.store.db
     .updateTable('companies')
     .set({ sla_windows: Object.keys(windows).length ? JSON.stringify(windows) : null, action_wait_s: actionWait })
     .where('id', '=', companyId)
     .execute();
   return getSlaSettings(ctx.store.db, companyId);
+}
+
+/**
+ * Replaces the company's calendar. It applies to windows that start or resume after the change; a running window
+ * keeps the due time it was given. The company's windows must fit in it (see `longestUnfit`).
+ */
+export async function setSlaCalendar(
+  ctx: DomainContext,
+  companyId: string,
+  input: SlaCalendarInput,
+): Promise<SlaCalendarView> {
+  const cal = checkSlaCalendar(input);
+  const { windows } = await companyTimers(ctx.store.db, companyId);
+  const unfit = longestUnfit(cal, windows, ctx.clock.now());
+  if (unfit)
+    throw new AppError(
+      'invalid_business_hours',
+      `business_hours: the ${unfit.level} window (${unfit.hours} h of business time) does not fit in this calendar ` +
+        `within ${FIT_YEARS} years (it is open ${unfit.weekHours} h a week); widen the hours or shorten the window`,
+      { field: 'business_hours' },
+    );
+  await ctx.store.db
+    .updateTable('companies')
+    .set({ sla_calendar: JSON.stringify(cal) })
+    .where('id', '=', companyId)
+    .execute();
+  return getSlaCalendar(ctx.store.db, companyId);
+}
+
+/**
+ * A window must end within this many years of business time from when the calendar or the windows are set. A
+ * calendar that cannot hold a level's window (open a minute a week, with three days to answer) would put every due
+ * time decades out; the arithmetic gives up at twice this (business-time.ts MAX_DAYS), so a run of holidays ahead
+ * still leaves room.
+ */
+const FIT_YEARS = 2;
+
+/** The longest of the windows that the calendar does not hold within FIT_YEARS from `now`, or null when all fit. */
+function longestUnfit(cal: SlaCalendar, windows: Record<string, number>, now: number) {
+  const [level, seconds] = Object.entries(windows).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0];
+  if (dueWithin(cal, now, seconds * 1000, FIT_YEARS * 366) !== null) return null;
+  const round = (h: number) => Math.round(h * 100) / 100;
+  return { level, hours: round(seconds / 3600), weekHours: round(plainWeekMs(cal) / 3_600_000) };
 }
 
 /** The columns of a level window: every start, pause, resume and stop writes them together. */

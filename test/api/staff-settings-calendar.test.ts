@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, type TestApp } from '../helpers/harness.js';
 import { session } from './platform-fixtures.js';
+import { MAX_DAYS } from '../../src/domain/business-time.js';
 import {
   call,
   expectError,
@@ -162,6 +163,78 @@ describe('Platform API: SLA calendar settings', () => {
     const nul = await admin.put('/settings/calendar', { ...valid, time_zone: 'Europe/Berlin\u0000' });
     expectError(nul, 400, 'invalid_text');
     expect(await snapshot(t.store.db)).toEqual(before);
+  });
+
+  it("refuses a calendar the company's windows do not fit in, and windows its calendar cannot hold", async () => {
+    const before = await snapshot(t.store.db);
+    const found = okData(await admin.get('/settings/calendar'));
+    // Open one minute a week: the default L1 window (72 h) would end 83 years out.
+    const minuteAWeek = {
+      time_zone: 'UTC',
+      business_hours: { monday: [{ start: '09:00', end: '09:01' }] },
+      holidays: [],
+    };
+    const r = await admin.put('/settings/calendar', minuteAWeek);
+    expectError(r, 400, 'invalid_business_hours');
+    expect(r.body.error.details).toEqual({ field: 'business_hours' });
+    expect(r.body.error.message).toContain('L1 window (72 h of business time)');
+    // A shorter window set first makes the same calendar's L1 fit, but the default L2 (48 h) still does not.
+    okData(await admin.put('/settings/sla', { windows: { L1: 60 } }));
+    const l2 = await admin.put('/settings/calendar', minuteAWeek);
+    expect(l2.body.error.message).toContain('L2 window (48 h of business time)');
+    okData(await admin.put('/settings/sla', { windows: {} }));
+    // Monday 09:00–17:00 only (8 h a week): the 90-day maximum window needs 270 weeks, more than two years.
+    okData(
+      await admin.put('/settings/calendar', { time_zone: 'UTC', business_hours: { monday: nineToFive }, holidays: [] }),
+    );
+    const tooLong = await admin.put('/settings/sla', { windows: { L3: 90 * 24 * 3600 } });
+    expectError(tooLong, 400, 'validation_failed');
+    expect(tooLong.body.error.details).toEqual({ field: 'windows.L3' });
+    expect(tooLong.body.error.message).toContain('open 8 h a week');
+    // 600 h fit (75 weeks).
+    okData(await admin.put('/settings/sla', { windows: { L3: 600 * 3600 } }));
+    okData(await admin.put('/settings/sla', { windows: {} }));
+    // The calendar this test found, put back (the refused calls above wrote nothing).
+    const { always_open: _, ...prior } = found;
+    okData(await admin.put('/settings/calendar', prior));
+    expect(await snapshot(t.store.db)).toEqual(before);
+  });
+
+  it('a calendar stored before windows had to fit still files complaints: the window is due where the arithmetic stops', async () => {
+    await t.store.db
+      .updateTable('companies')
+      .set({
+        sla_calendar: JSON.stringify({
+          time_zone: 'UTC',
+          business_hours: {
+            monday: [{ start: '09:00', end: '09:01' }],
+            tuesday: [],
+            wednesday: [],
+            thursday: [],
+            friday: [],
+            saturday: [],
+            sunday: [],
+          },
+          holidays: [],
+          pause_when_awaiting_consumer: false,
+          warning_fractions: [0.75],
+        }),
+      })
+      .where('id', '=', tenant.company.id)
+      .execute();
+    try {
+      t.clock.set(Date.parse('2026-04-17T13:00:00Z'));
+      const id = await fileComplaint(t, tenant.consumerToken);
+      const due = Date.parse(okData(await admin.get(`/complaints/${id}`)).sla_due_at);
+      expect(due).toBe(Date.parse('2026-04-17T00:00:00Z') + MAX_DAYS * 24 * 3600_000);
+      expect(await t.app.scheduler.tick()).toBe(0);
+    } finally {
+      await t.store.db
+        .updateTable('companies')
+        .set({ sla_calendar: null })
+        .where('id', '=', tenant.company.id)
+        .execute();
+    }
   });
 
   it('needs an admin to change it, and a credential to read it', async () => {

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { DateTime } from 'luxon';
 import {
   addBusinessMs,
   ALWAYS_OPEN,
   businessMsBetween,
+  dueWithin,
+  MAX_DAYS,
   WEEKDAYS,
   type BusinessCalendar,
   type OpeningInterval,
@@ -115,4 +118,118 @@ describe('business time', () => {
       }
     }
   });
+
+  it('walks far windows a week at a time and gives the same instants as walking every day', () => {
+    // Random calendars in zones with and without DST (Lord Howe shifts by 30 minutes, Santiago's changes fall on
+    // midnight), holidays, and starts anywhere, against the day-by-day walk the arithmetic must agree with.
+    const zones = [
+      'UTC',
+      'Europe/Berlin',
+      'America/New_York',
+      'Australia/Lord_Howe',
+      'Asia/Kolkata',
+      'America/Santiago',
+    ];
+    const random = seeded(20261206);
+    const hhmm = (m: number) =>
+      m === 1440 ? '24:00' : `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    for (let i = 0; i < 120; i++) {
+      const hours: Partial<Record<(typeof WEEKDAYS)[number], OpeningInterval[]>> = {};
+      for (const d of WEEKDAYS) {
+        const cuts = Array.from({ length: 2 * Math.floor(random() * 3) }, () => Math.floor(random() * 97) * 15).sort(
+          (a, b) => a - b,
+        );
+        const intervals: OpeningInterval[] = [];
+        for (let k = 0; k + 1 < cuts.length; k += 2)
+          if (cuts[k + 1] > cuts[k] && (k === 0 || cuts[k] >= cuts[k - 1]))
+            intervals.push({ start: hhmm(cuts[k]), end: hhmm(cuts[k + 1]) });
+        hours[d] = intervals.filter((x, k) => k === 0 || x.start >= intervals[k - 1].end);
+      }
+      if (WEEKDAYS.every((d) => hours[d]!.length === 0)) hours.wednesday = [{ start: '10:00', end: '11:30' }];
+      const from = at('2026-01-01T00:00:00Z') + Math.floor(random() * 400 * 86_400_000);
+      const holidays = Array.from({ length: Math.floor(random() * 12) }, () =>
+        DateTime.fromMillis(from, { zone: 'UTC' })
+          .plus({ days: Math.floor(random() * 200) })
+          .toISODate()!,
+      );
+      const cal = calendar(zones[i % zones.length], hours, holidays);
+      const weekMs = WEEKDAYS.reduce(
+        (sum, d) => sum + hours[d]!.reduce((s, x) => s + (minutes(x.end) - minutes(x.start)) * 60_000, 0),
+        0,
+      );
+      const ms = Math.floor(random() * 20 * weekMs) + 1;
+      const due = addBusinessMs(cal, from, ms);
+      expect(iso(due), `${JSON.stringify(cal)} from ${iso(from)} + ${ms}`).toBe(iso(referenceAdd(cal, from, ms)));
+      const to = from + Math.floor(random() * 200 * 86_400_000);
+      expect(businessMsBetween(cal, from, to)).toBe(referenceBetween(cal, from, to));
+      expect(businessMsBetween(cal, from, due)).toBe(ms);
+    }
+  });
+
+  it('a window the calendar cannot hold is due where the walk stops, never an error', () => {
+    // Open one minute a week: three days of business time would take 83 years.
+    const minuteAWeek = calendar('Europe/Berlin', { monday: [{ start: '09:00', end: '09:01' }] });
+    const from = at('2026-04-17T14:00:00Z');
+    expect(dueWithin(minuteAWeek, from, 72 * HOUR)).toBeNull();
+    const due = addBusinessMs(minuteAWeek, from, 72 * HOUR);
+    expect(due).toBe(
+      DateTime.fromMillis(from, { zone: 'Europe/Berlin' }).startOf('day').plus({ days: MAX_DAYS }).toMillis(),
+    );
+    // What it does hold within a span is still counted exactly: 52 or 53 Mondays a year.
+    const year = businessMsBetween(minuteAWeek, from, from + 365 * 24 * HOUR);
+    expect(year === 52 * 60_000 || year === 53 * 60_000).toBe(true);
+    // The bound asked for is kept: 10 minutes fit in 10 weeks, not in 8.
+    expect(dueWithin(minuteAWeek, from, 10 * 60_000, 7 * 8)).toBeNull();
+    expect(dueWithin(minuteAWeek, from, 10 * 60_000, 7 * 10)).toBe(at('2026-06-22T07:01:00Z'));
+  });
 });
+
+const minutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5));
+
+/** A small deterministic generator (mulberry32), so a failing case can be run again. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The plain walk, one local day after another: each day's intervals made instants by luxon in the calendar's zone. */
+function* referenceIntervals(cal: BusinessCalendar, from: number): Generator<[number, number]> {
+  let day = DateTime.fromMillis(from, { zone: cal.time_zone }).startOf('day');
+  for (let i = 0; i < MAX_DAYS; i++) {
+    if (!cal.holidays.includes(day.toISODate()!))
+      for (const { start, end } of cal.business_hours[WEEKDAYS[day.weekday - 1]]) {
+        const instant = (t: string) =>
+          minutes(t) >= 1440
+            ? day.plus({ days: 1 }).startOf('day').toMillis()
+            : day.set({ hour: Math.floor(minutes(t) / 60), minute: minutes(t) % 60 }).toMillis();
+        const a = instant(start);
+        const b = instant(end);
+        if (b > a && b > from) yield [Math.max(a, from), b];
+      }
+    day = day.plus({ days: 1 }).startOf('day');
+  }
+}
+
+function referenceAdd(cal: BusinessCalendar, from: number, ms: number): number {
+  let left = ms;
+  for (const [a, b] of referenceIntervals(cal, from)) {
+    if (left <= b - a) return a + left;
+    left -= b - a;
+  }
+  throw new Error('not within the horizon');
+}
+
+function referenceBetween(cal: BusinessCalendar, from: number, to: number): number {
+  if (to <= from) return 0;
+  let ms = 0;
+  for (const [a, b] of referenceIntervals(cal, from)) {
+    if (a >= to) break;
+    ms += Math.min(b, to) - a;
+  }
+  return ms;
+}

@@ -1,7 +1,7 @@
 import { getBreachRule, setBreachRule } from '../../domain/breach-rule.js';
 import { getRetention, setOwnRetention } from '../../domain/retention.js';
-import { getSlaSettings, setSlaSettings } from '../../domain/sla.js';
-import { getSlaCalendar, setSlaCalendar } from '../../domain/sla-calendar.js';
+import { getSlaSettings, setSlaCalendar, setSlaSettings } from '../../domain/sla.js';
+import { getSlaCalendar } from '../../domain/sla-calendar.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { ok, Ok } from '../schemas.js';
@@ -54,6 +54,11 @@ export function settingsRoutes({ ctx }: RouteDeps) {
       '/settings/sla',
       {
         onRequest: admin,
+        config: {
+          errors: {
+            400: "validation_failed: a window is not a level or out of bounds, or would not end within two years of the company's calendar (error.details.field)",
+          },
+        },
         schema: {
           tags,
           summary: 'Replace the SLA overrides',
@@ -127,7 +132,8 @@ export function settingsRoutes({ ctx }: RouteDeps) {
           errors: {
             400:
               'invalid_time_zone: time_zone is not an IANA zone; invalid_business_hours: an interval is malformed, ends ' +
-              'before it starts or overlaps another, or the week has no opening; invalid_holiday: a holiday is not a ' +
+              "before it starts or overlaps another, the week has no opening, or a level's window would not end within " +
+              'two years of it; invalid_holiday: a holiday is not a ' +
               'real date',
           },
         },
