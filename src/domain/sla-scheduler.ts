@@ -12,8 +12,16 @@ import { companyTimers, windowAlerts } from './sla.js';
 
 const BATCH = 100;
 const MAX_ROUNDS = 50;
+/**
+ * A complaint or draft whose step failed for a reason of its own (not a busy store) is left out of the scheduler's
+ * reads this long, so it cannot hold the head of the due order and stall every other company's windows; then it is
+ * tried again. At most MAX_SET_ASIDE are set aside at once.
+ */
+const RETRY_AFTER_MS = 5 * 60_000;
+const MAX_SET_ASIDE = 1000;
 
-type Outcome = 'escalated' | 'settled' | 'lost';
+/** `set_aside`: the step failed and the row is left out of reads for a while (see `attempt`). */
+type Outcome = 'escalated' | 'settled' | 'lost' | 'set_aside';
 
 /**
  * Announces the warnings (`complaint.sla_warning`) and breach (`complaint.sla_breached`) of response windows, and
@@ -25,6 +33,8 @@ type Outcome = 'escalated' | 'settled' | 'lost';
  */
 export class SlaScheduler {
   private readonly job: PeriodicJob<number>;
+  /** Complaints (by escalatr_id) and drafts (by id) whose step failed, with when each may be tried again. */
+  private readonly setAside = { complaints: new Map<string, number>(), drafts: new Map<string, number>() };
 
   constructor(
     private readonly ctx: DomainContext,
@@ -59,7 +69,7 @@ export class SlaScheduler {
       const b = await this.escalateUnansweredActions();
       escalated += a.escalated + b.escalated;
       const fullBatch = a.seen === BATCH || b.seen === BATCH;
-      // A round that changed nothing would only read the same rows again.
+      // A round that changed nothing would only read the same rows again (a row set aside is not read again).
       if (!fullBatch || a.changed + b.changed === 0) break;
     }
     return escalated;
@@ -68,50 +78,71 @@ export class SlaScheduler {
   /** Windows whose next warning or breach has come (`sla_alert_at`, null once nothing more is owed). */
   private async escalateOverdue() {
     const now = this.ctx.clock.now();
-    const due = await this.ctx.store.db
+    const skip = stillAside(this.setAside.complaints, now);
+    let query = this.ctx.store.db
       .selectFrom('complaints')
       .select(['escalatr_id', 'level', 'sla_alert_at'])
       .where('sla_alert_at', '<=', now)
       .where('status', 'in', ['Open', 'Escalated'])
-      .where('stage', '!=', 'Closure')
-      .orderBy('sla_alert_at')
-      .limit(BATCH)
-      .execute();
+      .where('stage', '!=', 'Closure');
+    if (skip.length) query = query.where('escalatr_id', 'not in', skip);
+    const due = await query.orderBy('sla_alert_at').limit(BATCH).execute();
     const outcomes: Outcome[] = [];
     for (const c of due)
-      outcomes.push(await this.attempt(c.escalatr_id, () => this.alertWindow(c.escalatr_id, c.level, c.sla_alert_at!)));
+      outcomes.push(
+        await this.attempt(this.setAside.complaints, c.escalatr_id, { escalatr_id: c.escalatr_id }, () =>
+          this.alertWindow(c.escalatr_id, c.level, c.sla_alert_at!),
+        ),
+      );
     return summarise(due.length, outcomes);
   }
 
   private async escalateUnansweredActions() {
     const now = this.ctx.clock.now();
-    const drafts = await this.ctx.store.db
+    const skip = stillAside(this.setAside.drafts, now);
+    let query = this.ctx.store.db
       .selectFrom('action_drafts')
       .select(['id', 'complaint_id', 'created_at'])
       .where('respond_by', '<=', now)
-      .where('wait_escalated_at', 'is', null)
-      .orderBy('respond_by')
-      .limit(BATCH)
-      .execute();
+      .where('wait_escalated_at', 'is', null);
+    if (skip.length) query = query.where('id', 'not in', skip);
+    const drafts = await query.orderBy('respond_by').limit(BATCH).execute();
     const outcomes: Outcome[] = [];
     for (const d of drafts)
       outcomes.push(
-        await this.attempt(d.complaint_id, () => this.settleActionWait(d.id, d.complaint_id, d.created_at)),
+        await this.attempt(this.setAside.drafts, d.id, { escalatr_id: d.complaint_id, draft_id: d.id }, () =>
+          this.settleActionWait(d.id, d.complaint_id, d.created_at),
+        ),
       );
     return summarise(drafts.length, outcomes);
   }
 
   /**
-   * One complaint's escalation. If the store is busy (on SQLite, another handle holds the write lock and this
-   * transaction's snapshot is stale), the complaint is left for the next tick rather than failing the whole pass.
+   * One complaint's step. If the store is busy (on SQLite, another handle holds the write lock and this
+   * transaction's snapshot is stale), the complaint is left for the next tick. Any other failure is the row's own
+   * (its company's stored settings, say): it is logged and the row set aside for RETRY_AFTER_MS, and the pass goes
+   * on with every other company's complaints.
    */
-  private async attempt(escalatrId: string, step: () => Promise<Outcome>): Promise<Outcome> {
+  private async attempt(
+    aside: Map<string, number>,
+    key: string,
+    about: Record<string, string>,
+    step: () => Promise<Outcome>,
+  ): Promise<Outcome> {
     try {
       return await step();
     } catch (err) {
-      if (!this.ctx.store.profile.isUnavailable(err)) throw err;
-      this.log?.warn({ escalatr_id: escalatrId, err }, 'sla scheduler skipped a complaint: store busy');
-      return 'lost';
+      if (this.ctx.store.profile.isUnavailable(err)) {
+        this.log?.warn({ ...about, err }, 'sla scheduler skipped a complaint: store busy');
+        return 'lost';
+      }
+      const room = aside.size < MAX_SET_ASIDE;
+      if (room) aside.set(key, this.ctx.clock.now() + RETRY_AFTER_MS);
+      this.log?.error(
+        { ...about, err, retry_in_s: room ? RETRY_AFTER_MS / 1000 : null },
+        'sla scheduler could not process a complaint; the others go on',
+      );
+      return room ? 'set_aside' : 'lost';
     }
   }
 
@@ -191,7 +222,13 @@ export class SlaScheduler {
   }
 }
 
+/** The keys still set aside at `now`; the rest are forgotten, so they are read again. */
+function stillAside(aside: Map<string, number>, now: number): string[] {
+  for (const [key, until] of aside) if (until <= now) aside.delete(key);
+  return [...aside.keys()];
+}
+
 function summarise(seen: number, outcomes: Outcome[]) {
   const escalated = outcomes.filter((o) => o === 'escalated').length;
-  return { seen, escalated, changed: escalated + outcomes.filter((o) => o === 'settled').length };
+  return { seen, escalated, changed: escalated + outcomes.filter((o) => o === 'settled' || o === 'set_aside').length };
 }

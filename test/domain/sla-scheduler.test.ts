@@ -10,6 +10,7 @@ import {
   seedCompany,
   type Tenant,
   companyScene,
+  consumerApi,
   type ConsumerApi,
   type StaffApi,
 } from './complaint-fixtures.js';
@@ -157,6 +158,33 @@ describe('SLA scheduler', () => {
     t.clock.advance(600_000);
     expect(await t.app.scheduler.tick()).toBe(0);
     expect((await detail(id)).escalation_level).toBe('L1');
+  });
+
+  it("one company's complaint that cannot be processed is set aside; every other company's windows go on", async () => {
+    const other = await seedCompany(t, { code: 'ACME' });
+    const broken = await fileComplaint(t, tenant.consumerToken);
+    t.clock.advance(1000);
+    const healthy = await fileComplaint(t, other.consumerToken, { company_code: 'ACME' });
+    const healthyLevel = async () =>
+      okData(await consumerApi(t, other.consumerToken).get(`/complaints/${healthy}`)).escalation_level;
+    // The first company's stored calendar cannot be read (a row damaged outside the API): its complaint, first in the
+    // due order, fails every time it is processed.
+    const setCalendar = (json: string | null) =>
+      t.store.db.updateTable('companies').set({ sla_calendar: json }).where('id', '=', tenant.company.id).execute();
+    await setCalendar('{"time_zone":');
+    t.clock.advance(72 * HOUR);
+    expect(await t.app.scheduler.tick()).toBe(1);
+    expect(await healthyLevel()).toBe('L2');
+    expect((await detail(broken)).escalation_level).toBe('L1');
+    // Set aside: not tried again for five minutes, then tried (and set aside again while it still fails).
+    t.clock.advance(48 * HOUR);
+    expect(await t.app.scheduler.tick()).toBe(1);
+    expect(await healthyLevel()).toBe('L3');
+    await setCalendar(null);
+    expect(await t.app.scheduler.tick()).toBe(0);
+    t.clock.advance(5 * 60_000);
+    expect(await t.app.scheduler.tick()).toBe(1);
+    expect((await detail(broken)).escalation_level).toBe('L2');
   });
 
   describe('action waits', () => {
