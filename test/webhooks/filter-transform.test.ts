@@ -258,4 +258,48 @@ describe('endpoint filters and transformations on real deliveries', () => {
     expect(other.statusCode).toBe(404);
     expect(rx.requests).toHaveLength(0);
   });
+  it('a transformation that never yields is stopped in a process of its own: other requests go on, and it fails with the limit', async () => {
+    // A built-in call that runs for seconds (a 100-million-character $pad; a regular expression that backtracks
+    // exponentially) cannot be stopped between JSONata's steps: it runs on a transformation thread, which is ended.
+    await file('medium');
+    const runaway = [
+      '$length($pad("", 100000000))',
+      '$match("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", /(a+)+$/)',
+      '$count($split($pad("", 30000000, "ab"), "b"))',
+    ];
+    for (const jsonata of runaway) {
+      const order: string[] = [];
+      const preview = api('POST', '/webhooks/preview-transform', { transform: { jsonata } }).then((r) => {
+        order.push('preview');
+        return r;
+      });
+      // Answered while the runaway evaluation is still running: the event loop is not the one busy.
+      const list = await api('GET', '/complaints?limit=1');
+      order.push('list');
+      expect(list.statusCode).toBe(200);
+      const r = await preview;
+      expect(order, jsonata).toEqual(['list', 'preview']);
+      expect(r.statusCode, jsonata).toBe(422);
+      expect(r.json().error.code).toBe('transform_failed');
+      expect(r.json().error.message, jsonata).toMatch(/ran longer than \d+ ms|used more than \d+ MB of memory/);
+    }
+    // The thread that was stopped is replaced: the next transformation runs.
+    const ok = await api('POST', '/webhooks/preview-transform', { transform: { jsonata: '{"n": 1 + 1}' } });
+    expect(ok.json().data.output).toEqual({ n: 2 });
+
+    // Stored on an endpoint, the same expression is a failed attempt with the reason, and nothing is sent.
+    const bad = await endpoint({ events: ['complaint.created'], transform: { jsonata: runaway[1] } });
+    await file('medium');
+    await w.worker.drain();
+    const [delivery] = await deliveriesOf(bad.id);
+    const attempts = await t.store.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('delivery_id', '=', delivery.id)
+      .execute();
+    expect(attempts.map((a) => [a.error_kind, a.error_message])).toEqual([
+      ['transform_failed', expect.stringMatching(/^the endpoint's transformation failed: ran longer than \d+ ms/)],
+    ]);
+    expect(rx.requests).toHaveLength(0);
+  });
 });
