@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
-import { frameworkErrorResponder, installErrorHandler } from './api/error-handler.js';
+import { clientErrorResponder, frameworkErrorResponder, installErrorHandler } from './api/error-handler.js';
 import { registerRoutes } from './api/routes.js';
 import type { ApiApp, RouteDeps } from './api/deps.js';
 import { ErrorResponse } from './api/schemas.js';
@@ -59,6 +59,7 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
     trustProxy: false,
     ajv: undefined,
     frameworkErrors: frameworkErrorResponder,
+    clientErrorHandler: clientErrorResponder,
   }).withTypeProvider<TypeBoxTypeProvider>();
   const { strict, coercing } = makeValidators();
   http.setValidatorCompiler(({ schema, httpPart }) =>

@@ -53,6 +53,11 @@ export const ERRORS = {
   payload_too_large: { status: 413, message: 'The body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },
   upgrade_required: { status: 426, message: 'This route answers a WebSocket upgrade only' },
+  headers_too_large: {
+    status: 431,
+    message: "The request's headers (the URL included) are larger than the server reads",
+  },
+  request_timeout: { status: 408, message: 'The request did not arrive in time' },
   rate_limited: { status: 429, message: 'Too many requests' },
   feedback_rate_limited: { status: 429, message: "The company's feedback records per minute are used up" },
   resend_rate_limited: { status: 429, message: "The company's resends and recovers per minute are used up" },

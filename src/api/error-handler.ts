@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DialectProfile } from '../storage/dialects.js';
@@ -78,6 +80,32 @@ export function frameworkErrorResponder(err: FastifyError, _request: FastifyRequ
       : new AppError('invalid_request', 'The URL is malformed (bad percent-encoding)');
   const body: ErrorBody = { success: false, error: { code: appError.code, message: appError.message } };
   reply.status(appError.status).send(body);
+}
+
+/**
+ * A request the HTTP parser refused before Fastify saw it (headers or URL past the size the server reads, a request
+ * that did not arrive in time, bytes that are not HTTP) is answered on the socket itself, in the same envelope as
+ * every other error, and the connection closed. Passed to Fastify as `clientErrorHandler`.
+ */
+export function clientErrorResponder(err: Error & { code?: string }, socket: Duplex): void {
+  // A reset connection has no one left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const appError =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new AppError('headers_too_large')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new AppError('request_timeout')
+        : new AppError('invalid_request', 'The request is not valid HTTP');
+  const body = JSON.stringify({
+    success: false,
+    error: { code: appError.code, message: appError.message },
+  } satisfies ErrorBody);
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(err);
 }
 
 /**
