@@ -33,9 +33,10 @@ export const ALWAYS_OPEN: BusinessCalendar = {
 };
 
 /**
- * How far the arithmetic walks a calendar before it gives up: past this, a window is due at the walk's end. Calendars
- * and windows are checked when they are set (`fitsWithin`, over half of this), so only a run of holidays ahead, or a
- * calendar stored before that check, reaches it; the bound keeps every walk short whatever a company stored.
+ * How far the arithmetic walks a calendar before it gives up: past this, a window is due at the walk's end. A
+ * company's calendar and windows are checked against each other when either is set (sla.ts `longestUnfit`, within
+ * half of this), so only a run of holidays ahead, or a calendar stored before that check, reaches it; the bound keeps
+ * every walk short whatever a company stored.
  */
 export const MAX_DAYS = 366 * 4;
 

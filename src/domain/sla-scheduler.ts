@@ -17,7 +17,7 @@ const MAX_ROUNDS = 50;
  * reads this long, so it cannot hold the head of the due order and stall every other company's windows; then it is
  * tried again. At most MAX_SET_ASIDE are set aside at once.
  */
-const RETRY_AFTER_MS = 5 * 60_000;
+const RETRY_AFTER_MS = 60_000;
 const MAX_SET_ASIDE = 1000;
 
 /** `set_aside`: the step failed and the row is left out of reads for a while (see `attempt`). */

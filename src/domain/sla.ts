@@ -150,7 +150,7 @@ export async function setSlaCalendar(
 }
 
 /**
- * A window must end within this many years of business time from when the calendar or the windows are set. A
+ * A level's window must end within this many years of when the calendar or the windows are set. A
  * calendar that cannot hold a level's window (open a minute a week, with three days to answer) would put every due
  * time decades out; the arithmetic gives up at twice this (business-time.ts MAX_DAYS), so a run of holidays ahead
  * still leaves room.

@@ -5782,7 +5782,7 @@ export interface paths {
             };
           };
         };
-        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it) */
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). validation_failed also when a window would not end within two years of the company's calendar (error.details.field names it) */
         400: {
           headers: {
             [name: string]: unknown;
@@ -6364,7 +6364,7 @@ export interface paths {
             };
           };
         };
-        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_time_zone: time_zone is not an IANA zone; invalid_business_hours: an interval is malformed, ends before it starts or overlaps another, or the week has no opening; invalid_holiday: a holiday is not a real date */
+        /** @description invalid_json: the body is not JSON; validation_failed: a field is invalid (error.details.field names it). invalid_text: a string holds a NUL character or a lone surrogate (error.details.field names it). invalid_time_zone: time_zone is not an IANA zone; invalid_business_hours: an interval is malformed, ends before it starts or overlaps another, the week has no opening, or a level's window would not end within two years of it; invalid_holiday: a holiday is not a real date */
         400: {
           headers: {
             [name: string]: unknown;

@@ -56,7 +56,7 @@ export function settingsRoutes({ ctx }: RouteDeps) {
         onRequest: admin,
         config: {
           errors: {
-            400: "validation_failed: a window is not a level or out of bounds, or would not end within two years of the company's calendar (error.details.field)",
+            400: "validation_failed also when a window would not end within two years of the company's calendar (error.details.field names it)",
           },
         },
         schema: {
