@@ -391,6 +391,24 @@ describe('rate limiting per API key', () => {
     for (let i = 0; i < 5; i++) expect((await call(t, { method: 'GET', url: '/openapi.json' })).status).toBe(200);
   });
 
+  it('counts a request whose body fails validation, and refuses one over the limit before reading its body', async () => {
+    const post = (payload: unknown) =>
+      call(t, { method: 'POST', url: '/api/v1/api-keys', headers: bearer(v.adminKey), payload: payload as object });
+    for (let i = 0; i < 3; i++) expectError(await post({ name: 42 }), 400, 'validation_failed');
+    expectError(await get(t, '/complaints', bearer(v.adminKey)), 429, 'rate_limited');
+    expectError(await post({ name: 'x'.repeat(2_000_000) }), 429, 'rate_limited');
+  });
+
+  it('limits each consumer on the Consumer API, whatever its tokens', async () => {
+    const mine = (url: string, token = v.consumerToken) =>
+      call(t, { method: 'GET', url: `/api/consumer/v1${url}`, headers: bearer(token) });
+    for (let i = 0; i < 3; i++) expect((await mine('/complaints')).status).toBe(200);
+    expectError(await mine('/complaints'), 429, 'rate_limited');
+    // Another consumer has its own budget.
+    const other = await tenant(t, 'ACME');
+    expect((await mine('/complaints', other.consumerToken)).status).toBe(200);
+  });
+
   it('limits dashboard sessions by client address', async () => {
     const viewer = await session(t, v.company.id, 'viewer');
     for (let i = 0; i < 3; i++) expect((await get(t, '/complaints', viewer.cookie)).status).toBe(200);
