@@ -22,6 +22,9 @@ export interface HttpAppOptions extends RouteDeps {
 
 export { BODY_LIMIT_BYTES };
 
+/** How long a client has to send a whole request, headers and body (the largest, a Shield batch, is 24 MB). */
+const REQUEST_TIMEOUT_MS = 120_000;
+
 // Bodies are checked strictly (a string is never silently a number); query strings arrive as text and are coerced.
 function makeValidators() {
   const strict = new Ajv({
@@ -60,7 +63,11 @@ export async function buildHttpApp(opts: HttpAppOptions): Promise<ApiApp> {
     ajv: undefined,
     frameworkErrors: frameworkErrorResponder,
     clientErrorHandler: clientErrorResponder,
+    // A request (headers and body) must arrive within this: a client trickling a body, or a connection that never
+    // sends one, is answered 408 and closed instead of holding its socket and buffer for ever.
+    requestTimeout: REQUEST_TIMEOUT_MS,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  http.server.maxConnections = opts.config.maxConnections;
   const { strict, coercing } = makeValidators();
   http.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),

@@ -42,6 +42,8 @@ export interface Config {
   metricsListen: ListenAddress | null;
   /** Requests per minute per client address without valid credentials (sign-ins, failed authentication); 0 = off. */
   anonRateLimitPerMin: number;
+  /** Open HTTP connections at most; more are closed as they arrive. */
+  maxConnections: number;
   /** Worker threads that score Shield feedback, so scoring never runs on the event loop that answers requests. */
   shieldThreads: number;
   /** Records of one company being scored at once by this process; the rest of its backlog waits its turn. */
@@ -287,6 +289,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     operatorToken: tokenVar(env, 'ESCALATR_OPERATOR_TOKEN'),
     metricsListen: listenVar(env, 'METRICS_LISTEN'),
     anonRateLimitPerMin: intVar(env, 'ESCALATR_ANON_RATE_LIMIT_PER_MIN', 120, 0, 1_000_000),
+    // Below the usual open-file limits, so idle connections alone cannot leave the store without a file to open.
+    maxConnections: intVar(env, 'ESCALATR_MAX_CONNECTIONS', 4_000, 10, 1_000_000),
     shieldThreads: intVar(env, 'ESCALATR_SHIELD_THREADS', defaultShieldThreads(), 1, 64),
     shieldCompanyInFlight: intVar(env, 'ESCALATR_SHIELD_COMPANY_IN_FLIGHT', 100, 1, 100_000),
     companyLimits: Object.freeze(loadCompanyLimits(env)),

@@ -118,6 +118,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     operatorToken: null,
     metricsListen: null,
     anonRateLimitPerMin: 100_000,
+    maxConnections: 4_000,
     shieldThreads: 1,
     shieldCompanyInFlight: 100,
     // The production defaults: the limit tests pass tiny ones.
