@@ -78,7 +78,7 @@ export const endpointTarget: DeliveryTarget = {
     let body = event.body;
     if (endpoint.transform !== null) {
       try {
-        const transformed = await transformBody(storedTransform(endpoint.transform)!, event.body);
+        const transformed = await transformBody(endpoint.company_id, storedTransform(endpoint.transform)!, event.body);
         if (transformed === null) return { kind: 'skip', reason: 'the transformation produces nothing for this event' };
         body = transformed;
       } catch (err) {

@@ -39,7 +39,7 @@ export async function previewTransform(
   const stored = row?.body ?? (await sampleTestBody(ctx, companyId));
   let body: string | null;
   try {
-    body = await transformBody(checked, stored);
+    body = await transformBody(companyId, checked, stored);
   } catch (err) {
     if (!(err instanceof TransformError)) throw err;
     throw new AppError('transform_failed', `The transformation failed on this event: ${err.message}`, {

@@ -11,7 +11,9 @@ import type { TransformReply, TransformRequest } from './transform-worker.js';
  * down, a worker thread's memory limit included (V8 ends the process when one large allocation fails). So each
  * evaluation runs in a child process that is killed when it outlives `hardLimitMs` from the moment it was handed over
  * or dies at `memoryMb`, and replaced. The caller gets a failure naming the limit; every other company's requests
- * and deliveries go on meanwhile. A process takes one evaluation at a time; the rest wait their turn in order.
+ * and deliveries go on meanwhile. A process takes one evaluation at a time; the rest wait their turn, company by
+ * company in turn (each company's own in order), so one company's queue of slow expressions delays another's by at
+ * most one evaluation per company ahead of it, not by its whole queue.
  */
 export interface TransformRunnerOptions {
   processes?: number;
@@ -22,6 +24,7 @@ export interface TransformRunnerOptions {
 }
 
 interface Pending {
+  company: string;
   request: TransformRequest;
   resolve: (outcome: JsonataOutcome) => void;
   reject: (err: Error) => void;
@@ -38,7 +41,8 @@ interface Child {
 
 export class TransformRunner {
   private readonly children = new Set<Child>();
-  private readonly queue: Pending[] = [];
+  /** Waiting evaluations by company; a company's turn comes round in the Map's order, then goes to the back. */
+  private readonly waiting = new Map<string, Pending[]>();
   private nextId = 1;
   private closed = false;
   private readonly processes: number;
@@ -54,18 +58,37 @@ export class TransformRunner {
   }
 
   /** The bytes `expression` makes of the stored body (null: nothing to send), or the reason it failed. */
-  run(expression: string, storedBody: string): Promise<JsonataOutcome> {
+  run(company: string, expression: string, storedBody: string): Promise<JsonataOutcome> {
     if (this.closed) return Promise.reject(new Error('the transformation runner is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ request: { id: this.nextId++, expression, storedBody }, resolve, reject });
+      const task = { company, request: { id: this.nextId++, expression, storedBody }, resolve, reject };
+      const queue = this.waiting.get(company);
+      if (queue) queue.push(task);
+      else this.waiting.set(company, [task]);
       this.pump();
     });
+  }
+
+  /** The first waiting evaluation of the company whose turn it is; that company goes to the back of the turn. */
+  private next(): Pending | undefined {
+    for (const [company, queue] of this.waiting) {
+      this.waiting.delete(company);
+      const task = queue.shift();
+      if (queue.length) this.waiting.set(company, queue);
+      if (task) return task;
+    }
+    return undefined;
+  }
+
+  private drainWaiting(err: () => Error): void {
+    for (const queue of this.waiting.values()) for (const task of queue) task.reject(err());
+    this.waiting.clear();
   }
 
   /** Ends the processes; evaluations still waiting are refused. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const task of this.queue.splice(0)) task.reject(new Error('the transformation runner is closed'));
+    this.drainWaiting(() => new Error('the transformation runner is closed'));
     const exits = [...this.children].map((c) => new Promise((done) => c.proc.once('exit', done)));
     for (const c of this.children) c.proc.kill('SIGKILL');
     await Promise.all(exits);
@@ -73,11 +96,11 @@ export class TransformRunner {
 
   private pump(): void {
     for (const child of this.children) {
-      if (!this.queue.length) return;
-      if (child.ready && !child.task) this.hand(child, this.queue.shift()!);
+      if (!this.waiting.size) return;
+      if (child.ready && !child.task) this.hand(child, this.next()!);
     }
     const starting = [...this.children].some((c) => !c.ready);
-    if (this.queue.length && !starting && this.children.size < this.processes) this.start();
+    if (this.waiting.size && !starting && this.children.size < this.processes) this.start();
   }
 
   private hand(child: Child, task: Pending): void {
@@ -135,8 +158,7 @@ export class TransformRunner {
         });
       } else if (!child.ready && !this.closed) {
         // It could not start: refuse what waits rather than start processes in a loop.
-        for (const waiting of this.queue.splice(0))
-          waiting.reject(new Error('the transformation process did not start'));
+        this.drainWaiting(() => new Error('the transformation process did not start'));
       }
       if (!this.closed) this.pump();
     });

@@ -59,9 +59,14 @@ export class TransformError extends Error {}
 
 /**
  * The bytes to send for this event, or null when the transformation produces nothing for it (the delivery ends
- * without an attempt). Throws TransformError when the expression fails on this event.
+ * without an attempt). Throws TransformError when the expression fails on this event. `company` is whose turn it
+ * counts against when expressions wait for a transformation process (transform-runner.ts).
  */
-export async function transformBody(transform: EndpointTransform, storedBody: string): Promise<string | null> {
+export async function transformBody(
+  company: string,
+  transform: EndpointTransform,
+  storedBody: string,
+): Promise<string | null> {
   if ('preset' in transform) {
     try {
       return resultBytes(PRESETS[transform.preset].run(JSON.parse(storedBody) as EventBody));
@@ -70,7 +75,7 @@ export async function transformBody(transform: EndpointTransform, storedBody: st
       throw err;
     }
   }
-  const outcome = await transformRunner().run(transform.jsonata, storedBody);
+  const outcome = await transformRunner().run(company, transform.jsonata, storedBody);
   if ('failure' in outcome) throw new TransformError(outcome.failure);
   return outcome.bytes;
 }
