@@ -89,6 +89,20 @@ describe('endpoint filters and transformations on real deliveries', () => {
   const deliveriesOf = (endpointId: string) =>
     t.store.db.selectFrom('deliveries').selectAll().where('endpoint_id', '=', endpointId).execute();
 
+  /** An endpoint with this transformation, a complaint filed and the worker drained: its delivery's attempts. */
+  async function attemptsWith(jsonata: string) {
+    const ep = await endpoint({ events: ['complaint.created'], transform: { jsonata } });
+    await file('medium');
+    await w.worker.drain();
+    const [delivery] = await deliveriesOf(ep.id);
+    const attempts = await t.store.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('delivery_id', '=', delivery.id)
+      .execute();
+    return { endpointId: ep.id, attempts };
+  }
+
   it('a filtered-out event makes no delivery; a matching one does', async () => {
     const ep = await endpoint({
       events: ['complaint.created', 'complaint.escalated'],
@@ -211,19 +225,11 @@ describe('endpoint filters and transformations on real deliveries', () => {
     await api('PATCH', `/webhooks/${ep.id}`, { enabled: false });
     // An expression that fails, and one that recurses forever: failed attempts with the reason, nothing sent.
     for (const jsonata of ['$error("no priority mapping")', '($f := function($x) { $f($x) + 1 }; $f(1))']) {
-      const bad = await endpoint({ events: ['complaint.created'], transform: { jsonata } });
-      await file('medium');
-      await w.worker.drain();
-      const [delivery] = await deliveriesOf(bad.id);
-      const attempts = await t.store.db
-        .selectFrom('attempts')
-        .selectAll()
-        .where('delivery_id', '=', delivery.id)
-        .execute();
+      const { endpointId, attempts } = await attemptsWith(jsonata);
       expect(attempts).toHaveLength(1);
       expect(attempts[0].error_kind).toBe('transform_failed');
       expect(attempts[0].error_message).toMatch(/^the endpoint's transformation failed: /);
-      await api('PATCH', `/webhooks/${bad.id}`, { enabled: false });
+      await api('PATCH', `/webhooks/${endpointId}`, { enabled: false });
     }
     expect(rx.requests).toHaveLength(2);
   });
@@ -283,20 +289,12 @@ describe('endpoint filters and transformations on real deliveries', () => {
       expect(r.json().error.code).toBe('transform_failed');
       expect(r.json().error.message, jsonata).toMatch(/ran longer than \d+ ms|used more than \d+ MB of memory/);
     }
-    // The thread that was stopped is replaced: the next transformation runs.
+    // The process that was stopped is replaced: the next transformation runs.
     const ok = await api('POST', '/webhooks/preview-transform', { transform: { jsonata: '{"n": 1 + 1}' } });
     expect(ok.json().data.output).toEqual({ n: 2 });
 
     // Stored on an endpoint, the same expression is a failed attempt with the reason, and nothing is sent.
-    const bad = await endpoint({ events: ['complaint.created'], transform: { jsonata: runaway[1] } });
-    await file('medium');
-    await w.worker.drain();
-    const [delivery] = await deliveriesOf(bad.id);
-    const attempts = await t.store.db
-      .selectFrom('attempts')
-      .selectAll()
-      .where('delivery_id', '=', delivery.id)
-      .execute();
+    const { attempts } = await attemptsWith(runaway[1]);
     expect(attempts.map((a) => [a.error_kind, a.error_message])).toEqual([
       ['transform_failed', expect.stringMatching(/^the endpoint's transformation failed: ran longer than \d+ ms/)],
     ]);
