@@ -165,8 +165,10 @@ describe('test send, deliveries, resend and recover', () => {
 
     const byStatus = await s.api.get(`/webhooks/${ep.id}/deliveries?status=pending`);
     expect(byStatus.body.data.map((d: { id: string }) => d.id)).toEqual([testId, ids[2]]);
+    expect(byStatus.body.total).toBe(2);
     const byEvent = await s.api.get(`/webhooks/${ep.id}/deliveries?event=webhook.test`);
     expect(byEvent.body.data.map((d: { id: string }) => d.id)).toEqual([testId]);
+    expect(byEvent.body.total).toBe(1);
     const page2 = await s.api.get(`/webhooks/${ep.id}/deliveries?limit=3&page=2`);
     expect(page2.body).toMatchObject({ page: 2, limit: 3, total: 4 });
     expect(page2.body.data.map((d: { id: string }) => d.id)).toEqual([ids[0]]);
@@ -186,6 +188,7 @@ describe('test send, deliveries, resend and recover', () => {
     expect(recent.body.total).toBe(3); // the third complaint to both endpoints, and the test
     const combo = await s.api.get(`/deliveries?status=success&event=complaint.created&endpoint_id=${ep.id}`);
     expect(combo.body.data.map((d: { id: string }) => d.id)).toEqual([ids[0]]);
+    expect(combo.body.total).toBe(1);
   });
 
   it('shows one delivery with every attempt and its payload', async () => {
