@@ -77,6 +77,8 @@ export interface CompanyLimits {
   recoverDeliveries: number;
   /** Shield automations a company may have. */
   automations: number;
+  /** API keys a company may have that are not revoked: each key has its own rate limit. */
+  apiKeys: number;
 }
 
 /** The largest feedback batch one request may carry: a per-minute limit below it could never be met. */
@@ -237,6 +239,7 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
     endpoints: intVar(env, 'ESCALATR_MAX_ENDPOINTS', 50, 1, 10_000),
     recoverDeliveries: intVar(env, 'ESCALATR_RECOVER_MAX_DELIVERIES', 10_000, 1, 1_000_000),
     automations: intVar(env, 'ESCALATR_MAX_AUTOMATIONS', 100, 1, 10_000),
+    apiKeys: intVar(env, 'ESCALATR_MAX_API_KEYS', 50, 1, 10_000),
   };
 }
 

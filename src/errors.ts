@@ -50,6 +50,7 @@ export const ERRORS = {
   },
   recover_in_progress: { status: 409, message: 'A bulk recover of this company is still running' },
   automation_limit_reached: { status: 409, message: 'The company has as many automations as it may have' },
+  api_key_limit_reached: { status: 409, message: 'The company has as many API keys as it may have' },
   payload_too_large: { status: 413, message: 'The body is too large' },
   unsupported_media_type: { status: 415, message: 'Unsupported content type' },
   upgrade_required: { status: 426, message: 'This route answers a WebSocket upgrade only' },

@@ -41,6 +41,7 @@ answer and the codes behind them.
   \`recover_too_large\`) and one running at a time per company (409 \`recover_in_progress\`, \`details.job_id\`).
 - \`POST /api/v1/webhooks\`: endpoints per company (${limits.endpoints}); one more is 409 \`endpoint_limit_reached\`.
 - \`POST /api/v1/automations\`: automations per company (${limits.automations}); one more is 409 \`automation_limit_reached\`.
+- \`POST /api/v1/api-keys\`: keys per company that are not revoked (${limits.apiKeys}); one more is 409 \`api_key_limit_reached\`.
 
 **Webhooks** carry the same events as \`GET /api/v1/events\`, signed with \`X-Escalatr-Signature\` (hex HMAC-SHA256 of the raw
 body keyed with your \`whsec_…\` secret) and the Standard Webhooks headers.

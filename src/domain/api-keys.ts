@@ -4,7 +4,7 @@ import { newId } from '../ids.js';
 import { hashToken, newToken } from '../security/tokens.js';
 import type { Db } from '../storage/db.js';
 import type { ApiKeysTable, CompaniesTable } from '../storage/schema.js';
-import { API_PLANS, getCompany } from './companies.js';
+import { API_PLANS, getCompany, lockCompanyRow } from './companies.js';
 import type { ApiKeyPrincipal } from './api-key-cache.js';
 import { transact, type DomainContext } from './context.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
@@ -55,7 +55,25 @@ export async function createApiKey(
     last_used_at: null,
     revoked_at: null,
   };
-  await ctx.store.db.insertInto('api_keys').values(row).execute();
+  // Each key has its own rate limit: without a cap an admin key could mint keys to multiply its budget. Two creates at
+  // once take turns on the company row, so they cannot both count below the cap.
+  const limit = ctx.config.companyLimits.apiKeys;
+  await transact(ctx, async ({ tx }) => {
+    await lockCompanyRow(ctx, tx, company.id);
+    const { n } = await tx
+      .selectFrom('api_keys')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('company_id', '=', company.id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    if (Number(n) >= limit)
+      throw new AppError(
+        'api_key_limit_reached',
+        `A company may have at most ${limit} API keys that are not revoked; revoke one first`,
+        { limit },
+      );
+    await tx.insertInto('api_keys').values(row).execute();
+  });
   return {
     key: token,
     apiKey: {

@@ -1,6 +1,6 @@
 import { AppError, notFound } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Db } from '../storage/db.js';
+import type { Db, Tx } from '../storage/db.js';
 import type { CompaniesTable } from '../storage/schema.js';
 import { transact, type DomainContext } from './context.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
@@ -83,4 +83,14 @@ export async function setCompanyPlan(ctx: DomainContext, code: string, plan: Pla
   // A lower plan refuses the company's keys: they are read again on their next request here.
   ctx.apiKeys.forgetCompany(company.id);
   return company;
+}
+
+/**
+ * Locks the company's row for the rest of the transaction on PostgreSQL, so writers of one company's capped or
+ * one-at-a-time state (endpoints, automations, API keys, feedback per minute, a bulk recover) take turns: two at once
+ * cannot both count below a limit. SQLite's write transactions already run one at a time.
+ */
+export async function lockCompanyRow(ctx: DomainContext, tx: Tx, companyId: string): Promise<void> {
+  if (ctx.store.profile.rowLocks)
+    await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
 }

@@ -1,3 +1,4 @@
+import { lockCompanyRow } from '../domain/companies.js';
 import { SENSITIVITIES, type Sensitivity } from './scoring/model.js';
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
@@ -402,9 +403,8 @@ export async function createAutomation(ctx: DomainContext, companyId: string, bo
   const sensitivity = body.sensitivity === undefined ? 'balanced' : checkSensitivity(body.sensitivity);
   const drafts = checkDestinations(ctx, body.destinations ?? [], []);
   const id = await transact(ctx, async ({ tx, now }) => {
-    // On PostgreSQL two creates at once would both count below the limit: the company row orders them.
-    if (ctx.store.profile.rowLocks)
-      await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
+    // Two creates at once would both count below the limit: they take turns on the company row.
+    await lockCompanyRow(ctx, tx, companyId);
     const count = await tx
       .selectFrom('automations')
       .select((eb) => eb.fn.countAll<number>().as('n'))

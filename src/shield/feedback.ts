@@ -1,3 +1,4 @@
+import { lockCompanyRow } from '../domain/companies.js';
 import type { Signal } from './scoring/model.js';
 import { randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
@@ -148,8 +149,7 @@ async function checkFeedbackRate(
   perMinute: number,
   now: number,
 ): Promise<void> {
-  if (ctx.store.profile.rowLocks)
-    await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
+  await lockCompanyRow(ctx, tx, companyId);
   const recent = () => tx.selectFrom('feedback_records').where('company_id', '=', companyId);
   const inWindow = (q: ReturnType<typeof recent>) => q.where('received_at', '>', now - RATE_WINDOW_MS);
   const { n } = await inWindow(recent())

@@ -1,3 +1,4 @@
+import { lockCompanyRow } from '../domain/companies.js';
 import { type ExpressionBuilder } from 'kysely';
 import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
@@ -247,9 +248,8 @@ export async function startRecover(
     );
   const ids = rows.map((r) => r.id);
   const job = await transact(ctx, async ({ tx, now }) => {
-    // One job at a time per company: on PostgreSQL the company row serialises two starting at once.
-    if (ctx.store.profile.rowLocks)
-      await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
+    // One job at a time per company: two starting at once take turns on the company row.
+    await lockCompanyRow(ctx, tx, companyId);
     const running = await tx
       .selectFrom('recover_jobs')
       .select('id')

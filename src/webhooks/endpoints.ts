@@ -1,3 +1,4 @@
+import { lockCompanyRow } from '../domain/companies.js';
 import type { Selectable } from 'kysely';
 import { iso, isoOrNull } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
@@ -429,12 +430,6 @@ export async function listEndpoints(
 // ---------------------------------------------------------------------------------------------------------------
 // Writes
 
-/** Serialises writers of one company's endpoint set on PostgreSQL, so the per-company cap holds under concurrency. */
-async function lockCompany(ctx: DomainContext, tx: Tx, companyId: string): Promise<void> {
-  if (ctx.store.profile.rowLocks)
-    await tx.selectFrom('companies').select('id').where('id', '=', companyId).forUpdate().execute();
-}
-
 /** Creates an endpoint; the answer is the only one besides /secret that carries the secret. */
 export async function createEndpoint(
   ctx: DomainContext,
@@ -459,7 +454,7 @@ export async function createEndpoint(
   const rateLimit = checkRateLimit(input.rate_limit_per_s ?? null);
   const secret = newWebhookSecret();
   return transact(ctx, async ({ tx, now }) => {
-    await lockCompany(ctx, tx, companyId);
+    await lockCompanyRow(ctx, tx, companyId);
     const count = await tx
       .selectFrom('endpoints')
       .select((eb) => eb.fn.countAll<number>().as('n'))

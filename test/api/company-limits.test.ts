@@ -13,6 +13,7 @@ const LIMITS: CompanyLimits = {
   endpoints: 2,
   automations: 1,
   recoverDeliveries: 5,
+  apiKeys: 3,
 };
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
@@ -109,6 +110,29 @@ describe('per-company limits on expensive work', () => {
     expect((await post(b.adminKey, '/automations', automation)).status).toBe(201);
   });
 
+  it('refuses an API key over the per-company count of keys not revoked with 409 api_key_limit_reached', async () => {
+    const keys = () =>
+      t.store.db
+        .selectFrom('api_keys')
+        .select(['id', 'name', 'revoked_at'])
+        .where('company_id', '=', a.company.id)
+        .execute();
+    const before = (await keys()).filter((k) => k.revoked_at === null).length;
+    for (let i = before; i < LIMITS.apiKeys; i++)
+      expect((await post(a.adminKey, '/api-keys', { name: `k${i}`, scope: 'read' })).status).toBe(201);
+    const over = await post(a.adminKey, '/api-keys', { name: 'one too many', scope: 'read' });
+    expectError(over, 409, 'api_key_limit_reached');
+    expect(over.body.error.details).toEqual({ limit: LIMITS.apiKeys });
+    expect((await keys()).length).toBe(LIMITS.apiKeys);
+    // Another company has its own count; a revoked key frees its place.
+    expect((await post(b.adminKey, '/api-keys', { name: 'b', scope: 'read' })).status).toBe(201);
+    const spare = (await keys()).find((k) => k.name.startsWith('k') && k.revoked_at === null)!;
+    const made = await post(a.adminKey, '/api-keys', { name: 'still over', scope: 'read' });
+    expectError(made, 409, 'api_key_limit_reached');
+    await t.store.db.updateTable('api_keys').set({ revoked_at: t.clock.now() }).where('id', '=', spare.id).execute();
+    expect((await post(a.adminKey, '/api-keys', { name: 'after a revoke', scope: 'read' })).status).toBe(201);
+  });
+
   it('shares one per-minute rate between resends and recovers, per company, with 429 and Retry-After', async () => {
     const ep = (await post(a.adminKey, '/webhooks', { url: HOOK_URL, events: ['*'] })).body.data.id as string;
     const recover = (key: string, id: string) =>
@@ -147,6 +171,7 @@ describe('limit settings', () => {
       endpoints: 50,
       automations: 100,
       recoverDeliveries: 10_000,
+      apiKeys: 50,
     });
     expect(config.shieldThreads).toBe(defaultShieldThreads());
     expect(config.shieldCompanyInFlight).toBe(100);
@@ -159,6 +184,7 @@ describe('limit settings', () => {
       ['ESCALATR_RESENDS_PER_MIN', '-1'],
       ['ESCALATR_MAX_ENDPOINTS', '0'],
       ['ESCALATR_MAX_AUTOMATIONS', '1.5'],
+      ['ESCALATR_MAX_API_KEYS', '0'],
       ['ESCALATR_SHIELD_THREADS', '0'],
       ['ESCALATR_SHIELD_COMPANY_IN_FLIGHT', '0'],
     ];

@@ -1030,7 +1030,14 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
     const limited = await createTestApp({
       config: {
         anonRateLimitPerMin: 1,
-        companyLimits: { feedbackPerMin: 1, resendsPerMin: 1, endpoints: 1, automations: 1, recoverDeliveries: 1 },
+        companyLimits: {
+          feedbackPerMin: 1,
+          resendsPerMin: 1,
+          endpoints: 1,
+          automations: 1,
+          recoverDeliveries: 1,
+          apiKeys: 50,
+        },
       },
     });
     try {

@@ -128,6 +128,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
       endpoints: 50,
       automations: 100,
       recoverDeliveries: 10_000,
+      apiKeys: 50,
     },
     retentionIntervalMs: 300_000,
     retentionBatchRows: 500,

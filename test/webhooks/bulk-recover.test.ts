@@ -193,5 +193,12 @@ describe('bulk recover with filters, dry run, progress and limits', () => {
 });
 
 function defaultLimits() {
-  return { feedbackPerMin: 6_000, resendsPerMin: 60, endpoints: 50, automations: 100, recoverDeliveries: 10_000 };
+  return {
+    feedbackPerMin: 6_000,
+    resendsPerMin: 60,
+    endpoints: 50,
+    automations: 100,
+    recoverDeliveries: 10_000,
+    apiKeys: 50,
+  };
 }

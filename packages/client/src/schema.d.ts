@@ -7243,6 +7243,15 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
+        /** @description api_key_limit_reached: the company has as many keys that are not revoked as this server allows (error.details.limit) */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
         /** @description payload_too_large: the body is over 1048576 bytes */
         413: {
           headers: {

@@ -47,6 +47,11 @@ export function apiKeyRoutes({ ctx }: RouteDeps) {
       '/api-keys',
       {
         onRequest: admin,
+        config: {
+          errors: {
+            409: 'api_key_limit_reached: the company has as many keys that are not revoked as this server allows (error.details.limit)',
+          },
+        },
         schema: {
           tags,
           summary: 'Create an API key',
