@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestFeedback } from '../../src/shield/feedback.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
-import { expectText, launchBrowser, screenshot, signIn, withCleanPage } from './helpers/browser.js';
+import { expectText, launchBrowser, newWebhookCard, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type ReceivedRequest, type Stack } from './helpers/stack.js';
 
 const OWNER = 'owner@volt.test';
@@ -238,9 +238,7 @@ describe('dashboard in a real browser', () => {
     await withPage(async (page) => {
       await signIn(page, OWNER, PASSWORD, '/settings/integrations/webhooks');
       await page.getByRole('heading', { name: 'Webhook Notifications' }).waitFor();
-      const add = page.getByRole('button', { name: 'Add endpoint' });
-      if (await add.count()) await add.click();
-      const fresh = page.locator('section.webhook-card', { hasText: 'New webhook' });
+      const fresh = await newWebhookCard(page);
       await fresh.getByRole('switch', { name: 'Webhook' }).click();
       await fresh.getByLabel('Webhook URL').fill(stack.failingReceiver.url);
       await fresh.getByLabel('Description').fill('Flaky receiver');
@@ -581,9 +579,7 @@ describe('dashboard in a real browser', () => {
       await withPage(async (page) => {
         await signIn(page, OWNER, PASSWORD, '/settings/integrations/webhooks');
         await page.getByRole('heading', { name: 'Webhook Notifications' }).waitFor();
-        const add = page.getByRole('button', { name: 'Add endpoint' });
-        if (await add.count()) await add.click();
-        const fresh = page.locator('section.webhook-card', { hasText: 'New webhook' });
+        const fresh = await newWebhookCard(page);
         await fresh.getByRole('switch', { name: 'Webhook' }).click();
         await fresh.getByLabel('Destination').selectOption('redis');
         expect(await fresh.getByLabel('Webhook URL').count()).toBe(0);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileComplaint } from '../../src/domain/complaints.js';
 import { createAutomation } from '../../src/shield/automations.js';
 import { revealDestinationSecret } from '../../src/shield/destinations/secret.js';
-import { expectText, launchBrowser, screenshot, signIn, withCleanPage } from './helpers/browser.js';
+import { expectText, launchBrowser, newWebhookCard, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type Stack } from './helpers/stack.js';
 
 describe('delivery settings in a real browser: webhook rules, Shield destination signing keys', () => {
@@ -24,9 +24,7 @@ describe('delivery settings in a real browser: webhook rules, Shield destination
   it('builds a filter, previews a transformation, sets retry delays; only matching events arrive, reshaped', async () => {
     await withPage(async (page) => {
       await signIn(page, 'owner@volt.test', PASSWORD, '/settings/integrations/webhooks');
-      const add = page.getByRole('button', { name: 'Add endpoint' });
-      if (await add.count()) await add.click();
-      const card = page.locator('section.webhook-card', { hasText: 'New webhook' });
+      const card = await newWebhookCard(page);
       await card.getByRole('switch', { name: 'Webhook' }).click();
       await card.getByLabel('Webhook URL').fill(stack.receiver.url);
       await card.getByLabel('Description').fill('Urgent only');

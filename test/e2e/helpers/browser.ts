@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -84,4 +84,17 @@ export async function expectText(locator: ReturnType<Page['locator']>, text: str
       typeof text === 'string' ? new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : text,
     );
   }
+}
+
+/**
+ * On the webhooks page, the card of a new endpoint: the page shows it at once when the company has none, or after
+ * "Add endpoint" when it has some. Waits for the list to be loaded before deciding which, since the heading shows
+ * before it.
+ */
+export async function newWebhookCard(page: Page): Promise<Locator> {
+  const add = page.getByRole('button', { name: 'Add endpoint' });
+  const fresh = page.locator('section.webhook-card', { hasText: 'New webhook' });
+  await add.or(fresh).first().waitFor();
+  if (await add.count()) await add.click();
+  return fresh;
 }
