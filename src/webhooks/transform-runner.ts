@@ -13,7 +13,8 @@ import type { TransformReply, TransformRequest } from './transform-worker.js';
  * or dies at `memoryMb`, and replaced. The caller gets a failure naming the limit; every other company's requests
  * and deliveries go on meanwhile. A process takes one evaluation at a time; the rest wait their turn, company by
  * company in turn (each company's own in order), so one company's queue of slow expressions delays another's by at
- * most one evaluation per company ahead of it, not by its whole queue.
+ * most one evaluation per company ahead of it, not by its whole queue; and a company with `maxWaitingPerCompany`
+ * waiting already has the next one fail at once rather than queue without bound.
  */
 export interface TransformRunnerOptions {
   processes?: number;
@@ -21,6 +22,7 @@ export interface TransformRunnerOptions {
   memoryMb?: number;
   /** An idle process is ended after this long; the next evaluation starts one again. */
   idleMs?: number;
+  maxWaitingPerCompany?: number;
 }
 
 interface Pending {
@@ -49,17 +51,23 @@ export class TransformRunner {
   private readonly hardLimitMs: number;
   private readonly memoryMb: number;
   private readonly idleMs: number;
+  private readonly maxWaitingPerCompany: number;
 
   constructor(opts: TransformRunnerOptions = {}) {
     this.processes = opts.processes ?? 2;
     this.hardLimitMs = opts.hardLimitMs ?? 500;
     this.memoryMb = opts.memoryMb ?? 128;
     this.idleMs = opts.idleMs ?? 60_000;
+    this.maxWaitingPerCompany = opts.maxWaitingPerCompany ?? 100;
   }
 
   /** The bytes `expression` makes of the stored body (null: nothing to send), or the reason it failed. */
   run(company: string, expression: string, storedBody: string): Promise<JsonataOutcome> {
     if (this.closed) return Promise.reject(new Error('the transformation runner is closed'));
+    if ((this.waiting.get(company)?.length ?? 0) >= this.maxWaitingPerCompany)
+      return Promise.resolve({
+        failure: `${this.maxWaitingPerCompany} of this company's transformations were already waiting to run`,
+      });
     return new Promise((resolve, reject) => {
       const task = { company, request: { id: this.nextId++, expression, storedBody }, resolve, reject };
       const queue = this.waiting.get(company);

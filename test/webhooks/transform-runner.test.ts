@@ -36,6 +36,19 @@ describe('transformation processes', () => {
     expect(await other).toEqual({ bytes: '2' });
   });
 
+  it("fails a company's evaluation at once when as many of its own already wait; other companies still queue", async () => {
+    runner = new TransformRunner({ processes: 1, maxWaitingPerCompany: 2 });
+    // Nothing runs until the process is ready: all of these wait.
+    const a = [runner.run('A', '1', BODY), runner.run('A', '2', BODY), runner.run('A', '3', BODY)];
+    const b = runner.run('B', '4', BODY);
+    expect(await Promise.all([...a, b])).toEqual([
+      { bytes: '1' },
+      { bytes: '2' },
+      { failure: "2 of this company's transformations were already waiting to run" },
+      { bytes: '4' },
+    ]);
+  });
+
   it('refuses work once closed', async () => {
     runner = new TransformRunner();
     await runner.close();
