@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import type { Config } from '../../src/config.js';
+import type { CompanyLimits, Config } from '../../src/config.js';
 import { buildApp, type App } from '../../src/runtime/app.js';
 import type { Telemetry } from '../../src/runtime/telemetry.js';
 import { openStore, type Store } from '../../src/storage/db.js';
@@ -92,6 +92,16 @@ export async function createTestStore(): Promise<TestStore> {
   };
 }
 
+/** The production defaults of the per-company limits: the limit tests pass tiny ones, or override one of these. */
+export const DEFAULT_COMPANY_LIMITS: Readonly<CompanyLimits> = Object.freeze({
+  feedbackPerMin: 6_000,
+  resendsPerMin: 60,
+  endpoints: 50,
+  automations: 100,
+  recoverDeliveries: 10_000,
+  apiKeys: 50,
+});
+
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return {
     port: 0,
@@ -121,15 +131,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     maxConnections: 4_000,
     shieldThreads: 1,
     shieldCompanyInFlight: 100,
-    // The production defaults: the limit tests pass tiny ones.
-    companyLimits: {
-      feedbackPerMin: 6_000,
-      resendsPerMin: 60,
-      endpoints: 50,
-      automations: 100,
-      recoverDeliveries: 10_000,
-      apiKeys: 50,
-    },
+    companyLimits: DEFAULT_COMPANY_LIMITS,
     retentionIntervalMs: 300_000,
     retentionBatchRows: 500,
     queueVacuumIntervalMs: 10_000,

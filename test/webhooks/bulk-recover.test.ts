@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
+import { createTestApp, DEFAULT_COMPANY_LIMITS, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
 import { snapshot } from '../security/table-snapshot.js';
@@ -75,7 +75,7 @@ describe('bulk recover with filters, dry run, progress and limits', () => {
   };
 
   describe('with room', () => {
-    beforeEach(async () => setup({ companyLimits: { ...defaultLimits(), resendsPerMin: 2 } }));
+    beforeEach(async () => setup({ companyLimits: { ...DEFAULT_COMPANY_LIMITS, resendsPerMin: 2 } }));
 
     it('dry runs count and sample by every filter and change nothing', async () => {
       const times = await history();
@@ -173,7 +173,7 @@ describe('bulk recover with filters, dry run, progress and limits', () => {
   });
 
   describe('bounded per company', () => {
-    beforeEach(async () => setup({ companyLimits: { ...defaultLimits(), recoverDeliveries: 2 } }));
+    beforeEach(async () => setup({ companyLimits: { ...DEFAULT_COMPANY_LIMITS, recoverDeliveries: 2 } }));
 
     it('refuses a recover of more deliveries than the limit with 409 recover_too_large, changing nothing', async () => {
       await history();
@@ -191,14 +191,3 @@ describe('bulk recover with filters, dry run, progress and limits', () => {
     });
   });
 });
-
-function defaultLimits() {
-  return {
-    feedbackPerMin: 6_000,
-    resendsPerMin: 60,
-    endpoints: 50,
-    automations: 100,
-    recoverDeliveries: 10_000,
-    apiKeys: 50,
-  };
-}
