@@ -6,6 +6,7 @@ import type { FeedbackRow } from './feedback.js';
 import { HISTORY_MAX, type ScoredRecord } from './scoring/batch.js';
 import { escalationAtSensitivity, type ScoreResult } from './scoring/score.js';
 import type { WakeSubscription } from '../queue/wakeup.js';
+import type { Db } from '../storage/db.js';
 import { sharedScoringPool, type ScoringPool } from './scoring-pool.js';
 
 /** Records per scoring task: small enough that another company's batch never waits long for a thread. */
@@ -70,6 +71,8 @@ export class ShieldProcessor {
   /** When each company was last served (a counter), for the turn order. */
   private readonly served = new Map<string, number>();
   private turn = 0;
+  /** Set by stop(): a pass under way claims nothing more and ends when its batches in flight do. */
+  private stopping = false;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -84,6 +87,7 @@ export class ShieldProcessor {
 
   start(): void {
     if (this.timer) return;
+    this.stopping = false;
     this.subscription = this.ctx.wakeups.subscribe('feedback', () => this.wake());
     this.timer = setInterval(() => this.wake(), this.intervalMs);
     this.timer.unref();
@@ -91,6 +95,7 @@ export class ShieldProcessor {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.subscription?.close();
@@ -138,7 +143,7 @@ export class ShieldProcessor {
     let claiming = true;
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        if (claiming && running.size < slots) {
+        if (claiming && !this.stopping && running.size < slots) {
           let batches: Batch[] = [];
           try {
             batches = await this.claim(slots - running.size);
@@ -180,15 +185,7 @@ export class ShieldProcessor {
    */
   private async claim(max: number): Promise<Batch[]> {
     const now = this.ctx.clock.now();
-    const waiting = await this.ctx.store.db
-      .selectFrom('feedback_records')
-      .select(['company_id', (eb) => eb.fn.min('received_at').as('oldest')])
-      .where('scored_at', 'is', null)
-      .where((eb) => eb.or([eb('score_lease_until', 'is', null), eb('score_lease_until', '<=', now)]))
-      .groupBy('company_id')
-      .orderBy('oldest')
-      .limit(CLAIM_COMPANIES)
-      .execute();
+    const waiting = await companiesWaiting(this.ctx.store.db, now).execute();
     const order = waiting
       .map((w) => w.company_id)
       .sort((a, b) => (this.served.get(a) ?? -1) - (this.served.get(b) ?? -1));
@@ -396,4 +393,19 @@ export class ShieldProcessor {
     }
     return written;
   }
+}
+
+/**
+ * Companies with claimable records, the longest waiting first. Read from the unscored records' index alone
+ * (migration 0055): a backlog of large records costs index entries here, not their text.
+ */
+export function companiesWaiting(db: Db, now: number) {
+  return db
+    .selectFrom('feedback_records')
+    .select(['company_id', (eb) => eb.fn.min('received_at').as('oldest')])
+    .where('scored_at', 'is', null)
+    .where((eb) => eb.or([eb('score_lease_until', 'is', null), eb('score_lease_until', '<=', now)]))
+    .groupBy('company_id')
+    .orderBy('oldest')
+    .limit(CLAIM_COMPANIES);
 }

@@ -38,6 +38,7 @@ import * as m0051 from './migrations/0051_retention_held_order.js';
 import * as m0052 from './migrations/0052_successes_ask_notice.js';
 import * as m0053 from './migrations/0053_shield_alert_keys.js';
 import * as m0054 from './migrations/0054_deliveries_queue_partition.js';
+import * as m0055 from './migrations/0055_feedback_claim_covering.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -79,6 +80,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0052_successes_ask_notice': m0052,
   '0053_shield_alert_keys': m0053,
   '0054_deliveries_queue_partition': m0054,
+  '0055_feedback_claim_covering': m0055,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
-import { ShieldProcessor } from '../../src/shield/processor.js';
+import { companiesWaiting, ShieldProcessor } from '../../src/shield/processor.js';
+import { sql } from 'kysely';
 import { ScoringPool } from '../../src/shield/scoring-pool.js';
 import type { ScoredRecord, ScoringTask } from '../../src/shield/scoring/batch.js';
 import { postFeedback, record } from './shield-helpers.js';
@@ -141,6 +142,55 @@ describe('Shield scoring in worker threads', () => {
       .where('record_id', '=', 't2')
       .executeTakeFirstOrThrow();
     expect(t2.sentiment_shift).toBe('sentiment degraded');
+  });
+
+  it('stops after the batches in flight when stopped during a backlog, leaving the rest for the next start', async () => {
+    const backlog = Array.from({ length: 100 }, (_, i) => record(`b-${i}`, `A${i} The order is late.`));
+    expect((await postFeedback(t, a.adminKey, { records: backlog })).statusCode).toBe(202);
+    const release = deferred();
+    pool.gate = release.promise;
+    const processor = new ShieldProcessor(t.app.ctx, { pool, batchSize: 10 });
+    processor.start();
+    await pool.started.promise;
+
+    const stopped = processor.stop();
+    release.resolve();
+    await stopped;
+    // One thread, two batches in flight when the stop came: those are stored, nothing more was claimed.
+    expect(pool.tasks.map((task) => task.records.length)).toEqual([10, 10]);
+    expect(await unscored()).toHaveLength(80);
+    const leased = await t.store.db
+      .selectFrom('feedback_records')
+      .select('record_id')
+      .where('scored_at', 'is', null)
+      .where('score_lease_until', 'is not', null)
+      .execute();
+    expect(leased).toEqual([]);
+
+    const next = new ShieldProcessor(t.app.ctx, { pool, batchSize: 10 });
+    expect((await next.tick()).scored).toBe(80);
+    expect(await unscored()).toEqual([]);
+  });
+
+  it("finds the companies waiting from the index alone, never reading the records' text", async () => {
+    const query = companiesWaiting(t.store.db, t.clock.now()).compile();
+    if (t.store.profile.name === 'sqlite') {
+      const plan = await t.store.db.executeQuery<{ detail: string }>({
+        ...query,
+        sql: `explain query plan ${query.sql}`,
+      });
+      expect(plan.rows.map((r) => r.detail).join('\n')).toContain('COVERING INDEX feedback_unscored_company');
+    } else {
+      const plan = await t.store.db.connection().execute(async (conn) => {
+        await sql`set enable_seqscan = off`.execute(conn);
+        try {
+          return await conn.executeQuery<{ 'QUERY PLAN': string }>({ ...query, sql: `explain ${query.sql}` });
+        } finally {
+          await sql`reset enable_seqscan`.execute(conn);
+        }
+      });
+      expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('feedback_unscored_company');
+    }
   });
 
   it('gives a failed batch back at once, and scores it on the next pass', async () => {
