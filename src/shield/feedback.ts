@@ -4,12 +4,13 @@ import { randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { iso } from '../clock.js';
 import { FEEDBACK_BATCH_MAX } from '../config.js';
-import { transact, type DomainContext } from '../domain/context.js';
+import { transact, type DomainContext, type Work } from '../domain/context.js';
 import { RATE_WINDOW_MS } from '../domain/company-limits.js';
-import { AppError, notFound, overRate, validationFailed } from '../errors.js';
+import { notFound, overRate } from '../errors.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { FeedbackRecordsTable } from '../storage/schema.js';
-import { checkFeedbackRecord, type FeedbackInput, type RecordProblemCode } from './feedback-record.js';
+import type { FeedbackInput } from './feedback-record.js';
+import type { FeedbackBody, InvalidRecord } from './feedback-body.js';
 import { levelsAtLeast, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 import { describeCue } from './scoring/cue-descriptions.js';
@@ -17,15 +18,10 @@ import { describeCue } from './scoring/cue-descriptions.js';
 export const MAX_BATCH = FEEDBACK_BATCH_MAX;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
 const INSERT_CHUNK = 250;
+// Records per transaction where statements run on the event loop: at most 2 MB of text, about 10 ms of writing.
+const STORE_SLICE = 100;
 
 export type FeedbackRow = Selectable<FeedbackRecordsTable>;
-
-interface InvalidRecord {
-  index: number;
-  code: RecordProblemCode;
-  field?: string;
-  message: string;
-}
 
 export interface StoreResult {
   accepted: number;
@@ -36,46 +32,15 @@ export interface IngestResult extends StoreResult {
   invalid: InvalidRecord[];
 }
 
-/** Splits the body into raw records: one record, or `{ records: [...] }` with 1–1000 of them. */
-function parseIngestBody(body: unknown): { raw: unknown[]; single: boolean } {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new AppError('invalid_request', 'Send one feedback record or { "records": [ … ] } as a JSON object');
-  }
-  const obj = body as Record<string, unknown>;
-  if (!('records' in obj)) return { raw: [obj], single: true };
-  const extra = Object.keys(obj).find((k) => k !== 'records');
-  if (extra !== undefined)
-    throw validationFailed(`unknown field ${extra}; a batch is { "records": [ … ] }`, { field: extra });
-  const records = obj.records;
-  if (!Array.isArray(records))
-    throw validationFailed('records must be an array of feedback records', { field: 'records' });
-  if (records.length === 0) throw validationFailed('records must hold at least one record', { field: 'records' });
-  if (records.length > MAX_BATCH)
-    throw validationFailed(`records may hold at most ${MAX_BATCH} records (got ${records.length})`, {
-      field: 'records',
-    });
-  return { raw: records, single: false };
-}
-
 /**
- * `POST /feedback`: stores the valid records unscored and answers at once; the Shield processor scores them in the
- * background. A single invalid record is a 400; in a batch, invalid records are reported and the rest stored.
+ * `POST /feedback`: stores the valid records of a read body (feedback-body.ts) unscored and answers at once; the
+ * Shield processor scores them in the background.
  */
-export async function ingestFeedback(ctx: DomainContext, companyId: string, body: unknown): Promise<IngestResult> {
-  const { raw, single } = parseIngestBody(body);
-  const valid: FeedbackInput[] = [];
-  const invalid: InvalidRecord[] = [];
-  raw.forEach((item, index) => {
-    const checked = checkFeedbackRecord(item, { strict: true });
-    if (checked.ok) valid.push(checked.record);
-    else invalid.push({ index, ...checked.problem });
+export async function ingestFeedback(ctx: DomainContext, companyId: string, body: FeedbackBody): Promise<IngestResult> {
+  const stored = await storeFeedback(ctx, companyId, body.valid, {
+    perMinute: ctx.config.companyLimits.feedbackPerMin,
   });
-  if (single && invalid.length) {
-    const p = invalid[0];
-    throw validationFailed(p.message, { field: p.field, problem: p.code });
-  }
-  const stored = await storeFeedback(ctx, companyId, valid, { perMinute: ctx.config.companyLimits.feedbackPerMin });
-  return { ...stored, invalid };
+  return { ...stored, invalid: body.invalid };
 }
 
 // Ids sort by arrival (time, then position in the batch), so the processor scores a thread's records in the order
@@ -87,10 +52,16 @@ function feedbackIds(now: number, count: number): string[] {
 }
 
 /**
- * Stores records unscored in one transaction. A record id the company already has (or one repeated in the same
- * batch) is a duplicate: skipped, never stored twice, so it can never alert twice. With `perMinute`, a batch that
- * would take the company over that many records stored in the last minute is refused whole (429 with Retry-After);
- * duplicates do not count, so resending a batch that was stored is never refused.
+ * Stores records unscored. A record id the company already has (or one repeated in the same batch) is a duplicate:
+ * skipped, never stored twice, so it can never alert twice. With `perMinute`, a batch that would take the company
+ * over that many records stored in the last minute is refused whole (429 with Retry-After); duplicates do not count,
+ * so resending a batch that was stored is never refused.
+ *
+ * Where statements run on the event loop (SQLite), a batch is written STORE_SLICE records to a transaction, with the
+ * event loop let run between them: 1,000 records of 20,000 characters are 20 MB, over 100 ms of writing that would
+ * otherwise answer no request of any company. The first transaction checks the rate for the whole batch and
+ * reserves its records, so a batch checked meanwhile counts the rest as stored. Should a later transaction fail,
+ * the records before it stay stored: sending the batch again stores the rest (the stored ones are duplicates).
  */
 export async function storeFeedback(
   ctx: DomainContext,
@@ -101,45 +72,98 @@ export async function storeFeedback(
   const seen = new Set<string>();
   const unique = records.filter((r) => !seen.has(r.recordId) && seen.add(r.recordId));
   if (unique.length === 0) return { accepted: 0, duplicates: records.length };
-  const accepted = await transact(ctx, async (work) => {
-    const { tx, now } = work;
-    if (opts.perMinute) await checkFeedbackRate(ctx, tx, companyId, unique, opts.perMinute, now);
-    const ids = feedbackIds(now, unique.length);
-    let inserted = 0;
-    for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
-      const rows = unique.slice(i, i + INSERT_CHUNK).map((r, j) => ({
-        id: ids[i + j],
-        company_id: companyId,
-        record_id: r.recordId,
-        source: r.source,
-        source_url: r.sourceUrl,
-        content: r.content,
-        thread_id: r.threadId,
-        customer_id: r.customerId,
-        source_created_at: r.sourceCreatedAt,
-        received_at: now,
-        scored_at: null,
-        score_lease_until: null,
-      }));
-      const done = await tx
-        .insertInto('feedback_records')
-        .values(rows)
-        .onConflict((oc) => oc.columns(['company_id', 'record_id']).doNothing())
-        .returning('id')
-        .execute();
-      inserted += done.length;
+  const slice = ctx.store.profile.statementsOnEventLoop ? STORE_SLICE : unique.length;
+  const reserved = reservationsOf(ctx);
+  let accepted = 0;
+  let reserving = 0;
+  // One arrival time and one run of ids for the whole batch, so its records sort in the order they were sent.
+  let arrival: { at: number; ids: string[] } | null = null;
+  try {
+    for (let from = 0; from < unique.length; from += slice) {
+      if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+      const part = unique.slice(from, from + slice);
+      accepted += await transact(ctx, async (work) => {
+        arrival ??= { at: work.now, ids: feedbackIds(work.now, unique.length) };
+        if (from === 0 && opts.perMinute) {
+          const pending = reserved.get(companyId) ?? 0;
+          await checkFeedbackRate(ctx, work.tx, companyId, unique, opts.perMinute, work.now, pending);
+        }
+        const inserted = await insertFeedback(ctx, work, companyId, part, arrival.at, arrival.ids.slice(from));
+        // Reserved before the first commit: on the one SQLite connection no other check runs between the two.
+        if (from === 0 && part.length < unique.length) {
+          reserving = unique.length - part.length;
+          reserved.set(companyId, (reserved.get(companyId) ?? 0) + reserving);
+        }
+        return inserted;
+      });
+      if (from > 0) {
+        reserving -= part.length;
+        release(reserved, companyId, part.length);
+      }
     }
-    // The Shield processors score them at once, here and (PostgreSQL) in other processes.
-    if (inserted > 0) await wakeAtCommit(ctx.store, work, 'feedback');
-    return inserted;
-  });
+  } finally {
+    if (reserving > 0) release(reserved, companyId, reserving);
+  }
   return { accepted, duplicates: records.length - accepted };
 }
 
+/** Records of a batch being stored that are not stored yet, per company: the rate check counts them as stored. */
+const reservations = new WeakMap<object, Map<string, number>>();
+
+function reservationsOf(ctx: DomainContext): Map<string, number> {
+  let map = reservations.get(ctx.store);
+  if (!map) reservations.set(ctx.store, (map = new Map()));
+  return map;
+}
+
+function release(reserved: Map<string, number>, companyId: string, count: number): void {
+  const left = (reserved.get(companyId) ?? 0) - count;
+  if (left > 0) reserved.set(companyId, left);
+  else reserved.delete(companyId);
+}
+
+/** Inserts records unscored, skipping ids the company has; wakes the Shield processors at commit. */
+async function insertFeedback(
+  ctx: DomainContext,
+  work: Work,
+  companyId: string,
+  records: readonly FeedbackInput[],
+  receivedAt: number,
+  ids: readonly string[],
+): Promise<number> {
+  let inserted = 0;
+  for (let i = 0; i < records.length; i += INSERT_CHUNK) {
+    const rows = records.slice(i, i + INSERT_CHUNK).map((r, j) => ({
+      id: ids[i + j],
+      company_id: companyId,
+      record_id: r.recordId,
+      source: r.source,
+      source_url: r.sourceUrl,
+      content: r.content,
+      thread_id: r.threadId,
+      customer_id: r.customerId,
+      source_created_at: r.sourceCreatedAt,
+      received_at: receivedAt,
+      scored_at: null,
+      score_lease_until: null,
+    }));
+    const done = await work.tx
+      .insertInto('feedback_records')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['company_id', 'record_id']).doNothing())
+      .returning('id')
+      .execute();
+    inserted += done.length;
+  }
+  // The Shield processors score them at once, here and (PostgreSQL) in other processes.
+  if (inserted > 0) await wakeAtCommit(ctx.store, work, 'feedback');
+  return inserted;
+}
+
 /**
- * Refuses the batch when the company's records stored in the last minute plus the batch's new ones exceed the rate.
- * Runs in the storing transaction, with the company row locked on PostgreSQL, so concurrent batches of one company
- * are counted one after the other.
+ * Refuses the batch when the company's records stored in the last minute (and `pending`, those of batches being
+ * stored) plus the batch's new ones exceed the rate. Runs in the storing transaction, with the company row locked on
+ * PostgreSQL, so concurrent batches of one company are counted one after the other.
  */
 async function checkFeedbackRate(
   ctx: DomainContext,
@@ -148,6 +172,7 @@ async function checkFeedbackRate(
   records: readonly FeedbackInput[],
   perMinute: number,
   now: number,
+  pending: number,
 ): Promise<void> {
   await lockCompanyRow(ctx, tx, companyId);
   const recent = () => tx.selectFrom('feedback_records').where('company_id', '=', companyId);
@@ -155,7 +180,7 @@ async function checkFeedbackRate(
   const { n } = await inWindow(recent())
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
-  const used = Number(n);
+  const used = Number(n) + pending;
   if (used + records.length <= perMinute) return;
   // Over at first sight: records the company already has are duplicates that will not be stored, so not counted.
   let existing = 0;

@@ -14,6 +14,12 @@ export interface DialectProfile {
   /** PostgreSQL wakes other processes' loops with NOTIFY (src/queue/wakeup.ts); on SQLite all are in one process. */
   listenNotify: boolean;
   /**
+   * Statements run on this process's own thread (SQLite): while one runs, no request of any company is answered, so
+   * a large write is split into short transactions with the event loop let run between them. PostgreSQL's run in its
+   * server while the event loop goes on.
+   */
+  statementsOnEventLoop: boolean;
+  /**
    * The queue's server-side functions exist (written in src/queue/pg-functions.ts, installed by migrations): a claim
    * that keeps its ordered index scan, an event-status recomputation under the event's row lock for concurrent
    * workers, and a batch of successes written in one round trip.
@@ -116,6 +122,7 @@ export const sqliteProfile: DialectProfile = {
   skipLocked: false,
   rowLocks: false,
   listenNotify: false,
+  statementsOnEventLoop: true,
   queueFunctions: false,
   partitionedHistory: false,
   // `->>` gives SQL text for JSON strings and integers for JSON numbers, which is what the columns hold.
@@ -173,6 +180,7 @@ export const postgresProfile: DialectProfile = {
   skipLocked: true,
   rowLocks: true,
   listenNotify: true,
+  statementsOnEventLoop: false,
   queueFunctions: true,
   partitionedHistory: true,
   batchRows: (rows, columns) =>

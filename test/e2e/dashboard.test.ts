@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestFeedback } from '../../src/shield/feedback.js';
+import { checkFeedbackBody } from '../../src/shield/feedback-body.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { expectText, launchBrowser, newWebhookCard, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type ReceivedRequest, type Stack } from './helpers/stack.js';
@@ -370,29 +371,34 @@ describe('dashboard in a real browser', () => {
   });
 
   it('creates an Escalation Shield automation with webhook and email destinations, and lists scored feedback', async () => {
-    await ingestFeedback(stack.app.ctx, stack.company.id, {
-      records: [
-        {
-          id: 'zd-1001',
-          source: 'ZendeskSupport',
-          source_url: 'https://support.example.test/tickets/1001',
-          content: 'Third time asking. If this is not fixed by Friday I am calling my lawyer and filing a chargeback!!',
-          thread_id: 't-1',
-        },
-        {
-          id: 'zd-1002',
-          source: 'ZendeskSupport',
-          content: 'Thanks, the replacement arrived and works well.',
-          thread_id: 't-2',
-        },
-        {
-          id: 'ic-2001',
-          source: 'Intercom',
-          content: 'Still waiting on my refund, this is getting frustrating.',
-          thread_id: 't-3',
-        },
-      ],
-    });
+    await ingestFeedback(
+      stack.app.ctx,
+      stack.company.id,
+      checkFeedbackBody({
+        records: [
+          {
+            id: 'zd-1001',
+            source: 'ZendeskSupport',
+            source_url: 'https://support.example.test/tickets/1001',
+            content:
+              'Third time asking. If this is not fixed by Friday I am calling my lawyer and filing a chargeback!!',
+            thread_id: 't-1',
+          },
+          {
+            id: 'zd-1002',
+            source: 'ZendeskSupport',
+            content: 'Thanks, the replacement arrived and works well.',
+            thread_id: 't-2',
+          },
+          {
+            id: 'ic-2001',
+            source: 'Intercom',
+            content: 'Still waiting on my refund, this is getting frustrating.',
+            thread_id: 't-3',
+          },
+        ],
+      }),
+    );
     await new ShieldProcessor(stack.app.ctx).tick();
 
     await withPage(async (page) => {

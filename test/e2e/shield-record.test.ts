@@ -4,6 +4,7 @@ import { createApiKey } from '../../src/domain/api-keys.js';
 import { EVENT_NAMES } from '../../src/domain/events.js';
 import { createAutomation } from '../../src/shield/automations.js';
 import { ingestFeedback } from '../../src/shield/feedback.js';
+import { checkFeedbackBody } from '../../src/shield/feedback-body.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
 import { expectText, launchBrowser, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type Stack } from './helpers/stack.js';
@@ -48,33 +49,41 @@ describe('Shield record page and event subscriptions in a real browser', () => {
         { type: 'webhook', url: `${stack.failingReceiver.url}/shield` },
       ],
     });
-    await ingestFeedback(ctx, stack.company.id, {
-      records: [
-        {
-          id: 'zd-4821/1',
-          source: 'ZendeskSupport',
-          content: 'Hi, my order #4821 arrived without the charger. Could you send one?',
-          created_at: '2026-06-26T09:12:00Z',
-          thread_id: 'ticket-4821',
-          customer_id: 'cus_7781',
-        },
-      ],
-    });
+    await ingestFeedback(
+      ctx,
+      stack.company.id,
+      checkFeedbackBody({
+        records: [
+          {
+            id: 'zd-4821/1',
+            source: 'ZendeskSupport',
+            content: 'Hi, my order #4821 arrived without the charger. Could you send one?',
+            created_at: '2026-06-26T09:12:00Z',
+            thread_id: 'ticket-4821',
+            customer_id: 'cus_7781',
+          },
+        ],
+      }),
+    );
     await new ShieldProcessor(ctx).tick();
-    await ingestFeedback(ctx, stack.company.id, {
-      records: [
-        {
-          id: RECORD_ID,
-          source: 'ZendeskSupport',
-          source_url: 'https://support.example.test/tickets/4821',
-          content:
-            'This is the THIRD time I am writing and still no charger. If it is not here by Friday I am calling my lawyer and filing a chargeback with my bank!!',
-          created_at: '2026-06-27T11:58:00Z',
-          thread_id: 'ticket-4821',
-          customer_id: 'cus_7781',
-        },
-      ],
-    });
+    await ingestFeedback(
+      ctx,
+      stack.company.id,
+      checkFeedbackBody({
+        records: [
+          {
+            id: RECORD_ID,
+            source: 'ZendeskSupport',
+            source_url: 'https://support.example.test/tickets/4821',
+            content:
+              'This is the THIRD time I am writing and still no charger. If it is not here by Friday I am calling my lawyer and filing a chargeback with my bank!!',
+            created_at: '2026-06-27T11:58:00Z',
+            thread_id: 'ticket-4821',
+            customer_id: 'cus_7781',
+          },
+        ],
+      }),
+    );
     expect(await new ShieldProcessor(ctx).tick()).toEqual({ scored: 1, alerts: 1 });
 
     // The link exactly as the alert carries it to a receiver.

@@ -16,6 +16,7 @@ import {
   MAX_BATCH,
 } from '../../shield/feedback.js';
 import { listRecordAlerts } from '../../shield/record-alerts.js';
+import { feedbackBodyReader } from '../../shield/feedback-body-reader.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { emptyBodyAsObject, ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf } from '../schemas.js';
@@ -71,31 +72,44 @@ export function shieldRoutes({ ctx }: RouteDeps) {
     const admin = requireCompany(ctx, 'admin');
     const companyId = (request: FastifyRequest) => request.company!.companyId;
 
-    app.post(
-      '/feedback',
-      {
-        onRequest: admin,
-        bodyLimit: FEEDBACK_BODY_LIMIT_BYTES,
-        validatorCompiler: acceptAnyBody,
-        config: {
-          // Each record's text is checked with the record, so one bad record does not refuse the whole batch.
-          bodyTextCheckedByRoute: true,
-          errors: {
-            400: `invalid_request: not a record or { records }; validation_failed: records empty or over ${MAX_BATCH}`,
-            413: `payload_too_large: the body is over ${FEEDBACK_BODY_LIMIT_BYTES} bytes`,
-            429: 'feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After',
+    // The feedback body is read as bytes and parsed by the Shield's reader (a thread for large ones), not by the
+    // API's JSON parser on the event loop: this context's own parser, for this one route.
+    await app.register(async (feedback) => {
+      feedback.removeContentTypeParser('application/json');
+      feedback.addContentTypeParser(
+        'application/json',
+        { parseAs: 'buffer', bodyLimit: FEEDBACK_BODY_LIMIT_BYTES },
+        (_request, body, done) => done(null, body),
+      );
+      feedback.post(
+        '/feedback',
+        {
+          onRequest: admin,
+          bodyLimit: FEEDBACK_BODY_LIMIT_BYTES,
+          validatorCompiler: acceptAnyBody,
+          config: {
+            // Each record's text is checked with the record, so one bad record does not refuse the whole batch.
+            bodyTextCheckedByRoute: true,
+            errors: {
+              400: `invalid_request: not a record or { records }; validation_failed: records empty or over ${MAX_BATCH}`,
+              413: `payload_too_large: the body is over ${FEEDBACK_BODY_LIMIT_BYTES} bytes`,
+              429: 'feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After. rate_limited: two bodies over 256 KB of this company are being read (error.details.limit); send the next when one is answered',
+            },
+          },
+          schema: {
+            tags,
+            summary: 'Ingest feedback',
+            description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped. A batch that would take the company over its feedback records per minute is refused whole: 429 feedback_rate_limited with Retry-After.`,
+            body: IngestFeedbackBody,
+            response: { 202: Ok(IngestResultSchema) },
           },
         },
-        schema: {
-          tags,
-          summary: 'Ingest feedback',
-          description: `One record, or { "records": [ … ] } with up to ${MAX_BATCH}. Answers 202 at once; records are scored in the background. Invalid records of a batch are reported by index, the rest stored; a record id already stored is a duplicate and skipped. A batch that would take the company over its feedback records per minute is refused whole: 429 feedback_rate_limited with Retry-After.`,
-          body: IngestFeedbackBody,
-          response: { 202: Ok(IngestResultSchema) },
+        async (request, reply) => {
+          const body = await feedbackBodyReader().read(companyId(request), request.body);
+          return reply.status(202).send(ok(await ingestFeedback(ctx, companyId(request), body)));
         },
-      },
-      async (request, reply) => reply.status(202).send(ok(await ingestFeedback(ctx, companyId(request), request.body))),
-    );
+      );
+    });
 
     app.get(
       '/feedback',
