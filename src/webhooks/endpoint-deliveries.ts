@@ -140,17 +140,24 @@ export async function listDeliveries(
   // The total is counted on the deliveries' own indexes unless the event's name narrows it: every delivery has its
   // event (deliveries are written only with it, and retention removes an event only once no delivery of it is
   // left), so the join only costs a lookup per delivery, 14 times the count's own time at 100,000 of them.
-  const counted = filter.event ? deliveryQuery(db).where(where) : db.selectFrom('deliveries as d').where(own);
+  const matching = filter.event ? deliveryQuery(db).where(where) : db.selectFrom('deliveries as d').where(own);
+  // The page's ids first, from the deliveries alone: the rows an offset skips are then index entries
+  // (company_id, created_at, id: migration 0056), not rows read and joined to their event one by one. The deepest
+  // page of 500,000 deliveries took 0.6 s that way on SQLite, on the event loop; 27 ms this way.
+  const pageIds = matching
+    .select('d.id')
+    .orderBy('d.created_at', 'desc')
+    .orderBy('d.id', 'desc')
+    .limit(page.limit)
+    .offset((page.page - 1) * page.limit);
   const [rows, count] = await Promise.all([
     deliveryQuery(db)
       .select(VIEW_COLUMNS)
-      .where(where)
+      .where('d.id', 'in', pageIds)
       .orderBy('d.created_at', 'desc')
       .orderBy('d.id', 'desc')
-      .limit(page.limit)
-      .offset((page.page - 1) * page.limit)
       .execute(),
-    counted.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    matching.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { items: rows.map(viewOf), total: Number(count.n) };
 }

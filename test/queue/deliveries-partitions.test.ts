@@ -7,6 +7,7 @@ import { record } from '../../src/queue/record.js';
 import { requeue } from '../../src/queue/requeue.js';
 import type { Tx } from '../../src/storage/db.js';
 import * as m0054 from '../../src/storage/migrations/0054_deliveries_queue_partition.js';
+import * as m0056 from '../../src/storage/migrations/0056_deliveries_company_page.js';
 import { deleteEndpoint } from '../../src/webhooks/endpoints.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { endpointRow, tenant, type Tenant } from '../api/platform-fixtures.js';
@@ -108,21 +109,27 @@ describe('deliveries: the queue and the settled history', () => {
       ).rows.map((r) => ({ name: r.name, def: r.def.replace(/^.* USING /, '') }));
     const before = await indexes();
 
-    // Back to one table as migrations 0001–0053 left it, with the rows in it, then 0054 again.
+    // Back to one table as migrations 0001–0053 left it, with the rows in it, then 0054 again (and 0056, which
+    // replaced one of its indexes).
     await sql`create table deliveries_flat (like deliveries including defaults)`.execute(db);
     await sql`insert into deliveries_flat select * from deliveries`.execute(db);
     await sql`drop table deliveries`.execute(db);
     await sql`alter table deliveries_flat rename to deliveries`.execute(db);
     await sql`alter table deliveries add primary key (id)`.execute(db);
-    for (const { name, def } of before.filter((i) => i.name !== 'deliveries_pkey'))
+    const asOf0053 = [
+      ...before.filter((i) => i.name !== 'deliveries_pkey' && i.name !== 'deliveries_company_page'),
+      { name: 'deliveries_company_created', def: 'btree (company_id, created_at)' },
+    ];
+    for (const { name, def } of asOf0053)
       await sql`create index ${sql.id(name)} on deliveries using ${sql.raw(def)}`.execute(db);
     await m0054.up(db);
+    await m0056.up(db);
 
     expect(await partitionOf(settledId)).toEqual(['deliveries_settled']);
     expect(await partitionOf(pendingId)).toEqual(['deliveries_queue']);
     expect(await indexes()).toEqual(before);
     expect(before.map((i) => i.name)).toEqual([
-      'deliveries_company_created',
+      'deliveries_company_page',
       'deliveries_due',
       'deliveries_due_by_receiver',
       'deliveries_endpoint',

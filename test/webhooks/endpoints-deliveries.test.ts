@@ -191,6 +191,31 @@ describe('test send, deliveries, resend and recover', () => {
     expect(combo.body.total).toBe(1);
   });
 
+  it('pages deliveries made at the same instant in one order, none repeated or skipped, filtered or not', async () => {
+    await createEndpoint(s.api, { events: ['*'] });
+    await createEndpoint(s.api, { events: ['complaint.created'] });
+    for (let i = 0; i < 5; i++) await fileComplaint(s.t, s.volt.consumerToken);
+    const all = (await s.api.get('/deliveries?limit=100')).body.data as Array<{ id: string; created_at: string }>;
+    expect(all).toHaveLength(10);
+    expect(new Set(all.map((d) => d.created_at)).size).toBe(1);
+    expect(all.map((d) => d.id)).toEqual(
+      all
+        .map((d) => d.id)
+        .sort()
+        .reverse(),
+    );
+    for (const query of ['', '&event=complaint.created', '&status=pending']) {
+      const paged: string[] = [];
+      for (let page = 1; page <= 4; page++) {
+        const res = await s.api.get(`/deliveries?limit=3&page=${page}${query}`);
+        expect(res.body.total, query).toBe(10);
+        paged.push(...res.body.data.map((d: { id: string }) => d.id));
+      }
+      expect(paged, query).toEqual(all.map((d) => d.id));
+    }
+    expect((await s.api.get('/deliveries?limit=3&page=5')).body).toMatchObject({ data: [], total: 10 });
+  });
+
   it('shows one delivery with every attempt and its payload', async () => {
     const ep = await createEndpoint(s.api);
     const id = (await s.api.post(`/webhooks/${ep.id}/test`, { message: 'm' })).body.data.id;
