@@ -40,6 +40,7 @@ import * as m0053 from './migrations/0053_shield_alert_keys.js';
 import * as m0054 from './migrations/0054_deliveries_queue_partition.js';
 import * as m0055 from './migrations/0055_feedback_claim_covering.js';
 import * as m0056 from './migrations/0056_deliveries_company_page.js';
+import * as m0057 from './migrations/0057_deliveries_recoverable.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -83,6 +84,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0054_deliveries_queue_partition': m0054,
   '0055_feedback_claim_covering': m0055,
   '0056_deliveries_company_page': m0056,
+  '0057_deliveries_recoverable': m0057,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

@@ -1,5 +1,5 @@
 import { lockCompanyRow } from '../domain/companies.js';
-import { type ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { EVENT_NAMES } from '../domain/event-catalog.js';
@@ -17,6 +17,7 @@ import type { Database, DeliveriesTable, EndpointsTable, EventsTable, RecoverJob
 
 type RecoverStatus = 'failed' | 'dead';
 const RECOVER_STATUSES: readonly RecoverStatus[] = ['failed', 'dead'];
+const RECOVERABLE = sql<boolean>`d.status in ('failed', 'dead')`;
 const RECOVER_SAMPLE_SIZE = 10;
 const CHUNK = 500;
 /** A job whose chunks stopped this long ago was cut off (its process ended); it no longer holds the company's turn. */
@@ -110,7 +111,7 @@ async function checkFilter(
 }
 
 /** The deliveries a filter covers: failed or dead, of this company's enabled endpoints, not leased at `now`. */
-function matching(
+export function recoverableDeliveries(
   ctx: DomainContext,
   companyId: string,
   f: RecoverFilter & { statuses: RecoverStatus[] },
@@ -125,6 +126,9 @@ function matching(
         eb('d.company_id', '=', companyId),
         eb('ep.company_id', '=', companyId),
         eb('ep.enabled', '=', 1),
+        // Literals, as the partial index deliveries_recoverable (migration 0057) names them; a parameter proves
+        // nothing to SQLite's planner. The filter's own statuses narrow it further.
+        RECOVERABLE,
         eb('d.status', 'in', f.statuses),
         eb.or([eb('d.lease_until', 'is', null), eb('d.lease_until', '<=', now)]),
       ];
@@ -145,10 +149,10 @@ export async function recoverDryRun(
   const f = await checkFilter(ctx, companyId, filter);
   const now = ctx.clock.now();
   const [count, sample] = await Promise.all([
-    matching(ctx, companyId, f, now)
+    recoverableDeliveries(ctx, companyId, f, now)
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow(),
-    matching(ctx, companyId, f, now)
+    recoverableDeliveries(ctx, companyId, f, now)
       .select([
         'd.id',
         'e.name as event',
@@ -234,7 +238,7 @@ export async function startRecover(
   const f = await checkFilter(ctx, companyId, filter);
   const limit = ctx.config.companyLimits.recoverDeliveries;
   const now = ctx.clock.now();
-  const rows = await matching(ctx, companyId, f, now)
+  const rows = await recoverableDeliveries(ctx, companyId, f, now)
     .select('d.id')
     .orderBy('d.created_at')
     .orderBy('d.id')

@@ -8,6 +8,7 @@ import { requeue } from '../../src/queue/requeue.js';
 import type { Tx } from '../../src/storage/db.js';
 import * as m0054 from '../../src/storage/migrations/0054_deliveries_queue_partition.js';
 import * as m0056 from '../../src/storage/migrations/0056_deliveries_company_page.js';
+import * as m0057 from '../../src/storage/migrations/0057_deliveries_recoverable.js';
 import { deleteEndpoint } from '../../src/webhooks/endpoints.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { endpointRow, tenant, type Tenant } from '../api/platform-fixtures.js';
@@ -110,20 +111,23 @@ describe('deliveries: the queue and the settled history', () => {
     const before = await indexes();
 
     // Back to one table as migrations 0001–0053 left it, with the rows in it, then 0054 again (and 0056, which
-    // replaced one of its indexes).
+    // replaced one of its indexes, and 0057, which added one).
     await sql`create table deliveries_flat (like deliveries including defaults)`.execute(db);
     await sql`insert into deliveries_flat select * from deliveries`.execute(db);
     await sql`drop table deliveries`.execute(db);
     await sql`alter table deliveries_flat rename to deliveries`.execute(db);
     await sql`alter table deliveries add primary key (id)`.execute(db);
     const asOf0053 = [
-      ...before.filter((i) => i.name !== 'deliveries_pkey' && i.name !== 'deliveries_company_page'),
+      ...before.filter(
+        (i) => !['deliveries_pkey', 'deliveries_company_page', 'deliveries_recoverable'].includes(i.name),
+      ),
       { name: 'deliveries_company_created', def: 'btree (company_id, created_at)' },
     ];
     for (const { name, def } of asOf0053)
       await sql`create index ${sql.id(name)} on deliveries using ${sql.raw(def)}`.execute(db);
     await m0054.up(db);
     await m0056.up(db);
+    await m0057.up(db);
 
     expect(await partitionOf(settledId)).toEqual(['deliveries_settled']);
     expect(await partitionOf(pendingId)).toEqual(['deliveries_queue']);
@@ -136,6 +140,7 @@ describe('deliveries: the queue and the settled history', () => {
       'deliveries_event',
       'deliveries_in_order',
       'deliveries_pkey',
+      'deliveries_recoverable',
     ]);
     expect((await claimOne('w2')).delivery.id).toBe(pendingId);
   });

@@ -4,7 +4,9 @@ import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
 import { snapshot } from '../security/table-snapshot.js';
 import { client, fileComplaint, recordAttempt } from './endpoints-helpers.js';
+import { sql } from 'kysely';
 import type { Config } from '../../src/config.js';
+import { recoverableDeliveries } from '../../src/webhooks/bulk-recover.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 
 const HOUR = 3_600_000;
@@ -109,6 +111,46 @@ describe('bulk recover with filters, dry run, progress and limits', () => {
       expect((await dry({ statuses: ['success'] })).status).toBe(400);
       expect((await dry({ since: until, until: since })).status).toBe(400);
       expect(await snapshot(t.store.db)).toEqual(before);
+    });
+
+    it("finds the failed and dead deliveries through their own index, not by reading the company's every delivery", async () => {
+      for (const statuses of [['failed', 'dead'], ['dead']] as const) {
+        const query = recoverableDeliveries(t.app.ctx, volt.company.id, { statuses: [...statuses] }, t.clock.now())
+          .select('d.id')
+          .compile();
+        const plan =
+          t.store.profile.name === 'sqlite'
+            ? (
+                await t.store.db.executeQuery<{ detail: string }>({ ...query, sql: `explain query plan ${query.sql}` })
+              ).rows.map((r) => r.detail)
+            : await t.store.db.connection().execute(async (conn) => {
+                await sql`set enable_seqscan = off`.execute(conn);
+                try {
+                  const res = await conn.executeQuery<{ 'QUERY PLAN': string }>({
+                    ...query,
+                    sql: `explain ${query.sql}`,
+                  });
+                  return res.rows.map((r) => r['QUERY PLAN']);
+                } finally {
+                  await sql`reset enable_seqscan`.execute(conn);
+                }
+              });
+        // On PostgreSQL each partition has its own copy of the index, under a generated name.
+        const names =
+          t.store.profile.name === 'sqlite'
+            ? ['deliveries_recoverable']
+            : (
+                await sql<{ name: string }>`
+                  select c.relname as name from pg_inherits i
+                  join pg_class c on c.oid = i.inhrelid join pg_class p on p.oid = i.inhparent
+                  where p.relname = 'deliveries_recoverable' and p.relnamespace = c.relnamespace`.execute(t.store.db)
+              ).rows.map((r) => r.name);
+        expect(names.length).toBeGreaterThan(0);
+        expect(
+          names.some((n) => plan.some((l) => l.includes(n))),
+          `${statuses.join()}: ${plan.join('\n')}`,
+        ).toBe(true);
+      }
     });
 
     it('requeues the matching deliveries as a job whose progress GET shows; the receivers get them', async () => {
