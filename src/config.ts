@@ -79,6 +79,8 @@ export interface CompanyLimits {
   automations: number;
   /** API keys a company may have that are not revoked: each key has its own rate limit. */
   apiKeys: number;
+  /** API requests per company per minute over all its keys and dashboard sessions (0: no limit). */
+  requestsPerMin: number;
 }
 
 /** The largest feedback batch one request may carry: a per-minute limit below it could never be met. */
@@ -240,6 +242,7 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
     recoverDeliveries: intVar(env, 'ESCALATR_RECOVER_MAX_DELIVERIES', 10_000, 1, 1_000_000),
     automations: intVar(env, 'ESCALATR_MAX_AUTOMATIONS', 100, 1, 10_000),
     apiKeys: intVar(env, 'ESCALATR_MAX_API_KEYS', 50, 1, 10_000),
+    requestsPerMin: intVar(env, 'ESCALATR_COMPANY_RATE_LIMIT_PER_MIN', 3_000, 0, 10_000_000),
   };
 }
 

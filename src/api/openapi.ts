@@ -29,7 +29,7 @@ key answers 401. Keys are available on the Professional and Enterprise plans; ke
 \`{ "success": false, "error": { "code", "message" } }\` with the HTTP status; each operation lists the statuses it can
 answer and the codes behind them.
 
-**Rate limit**: per API key, per minute; over it the answer is 429 \`rate_limited\` with \`Retry-After\` (seconds).
+**Rate limit**: per API key, per minute, and per company over all its keys and sessions (${rate(limits.requestsPerMin)}); over either the answer is 429 \`rate_limited\` with \`Retry-After\` (seconds), \`details.per\` \`company\` for the second.
 
 **Per-company limits** on expensive work, as this server is configured; a refused request changes nothing. 429 answers carry \`Retry-After\` and \`details.retry_after\` (seconds) with \`details.limit\`:
 - \`POST /api/v1/feedback\`: feedback records stored per company per rolling minute (${rate(limits.feedbackPerMin)}). A batch that would go over
@@ -106,7 +106,10 @@ function errorsOf(method: string, url: string, schema: FastifySchema, route: Rou
       'plan_required: the company is not on Professional or Enterprise; insufficient_scope: a read key on an admin route; ' +
         'forbidden: a role below the route; csrf_failed: a session write without X-CSRF-Token',
     );
-    add(429, 'rate_limited: over the per-key limit a minute; see Retry-After');
+    add(
+      429,
+      "rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After",
+    );
   }
   if (url.startsWith('/api/consumer/v1/')) {
     add(401, 'unauthorized: missing or unknown consumer token, or no portal session');
@@ -270,5 +273,5 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
     uiConfig: { deepLinking: true, displayRequestDuration: true },
   });
   app.get('/openapi.json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
-  await registerRateLimit(app, deps.config);
+  await registerRateLimit(app, deps.config, deps.ctx.clock);
 }

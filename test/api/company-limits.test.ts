@@ -14,6 +14,7 @@ const LIMITS: CompanyLimits = {
   automations: 1,
   recoverDeliveries: 5,
   apiKeys: 3,
+  requestsPerMin: 0,
 };
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
@@ -156,6 +157,50 @@ describe('per-company limits on expensive work', () => {
   });
 });
 
+describe('requests per company a minute, over all its keys and sessions', () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<typeof seedTenant>>;
+  let b: Awaited<ReturnType<typeof seedTenant>>;
+  beforeEach(async () => {
+    t = await createTestApp({ config: { companyLimits: { ...LIMITS, requestsPerMin: 4 } } });
+    a = await seedTenant(t, { code: 'ACME' });
+    b = await seedTenant(t, { code: 'BOLT' });
+  });
+  afterEach(async () => t.close());
+
+  const get = (key: string, url = '/complaints') =>
+    call(t, { method: 'GET', url: `/api/v1${url}`, headers: bearer(key) });
+
+  it('counts every key of the company against one budget, refuses the next with 429 and Retry-After, and leaves other companies alone', async () => {
+    for (const key of [a.adminKey, a.readKey, a.adminKey, a.readKey]) expect((await get(key)).status).toBe(200);
+    t.clock.advance(20_000);
+    const over = await get(a.readKey, '/events');
+    expectError(over, 429, 'rate_limited');
+    expect(over.headers['retry-after']).toBe('40');
+    expect(over.body.error.details).toEqual({ retry_after: 40, limit: 4, per: 'company' });
+    // A new key does not bring a new budget; a body is not read once over it.
+    const made = await call(t, {
+      method: 'POST',
+      url: '/api/v1/api-keys',
+      headers: bearer(a.adminKey),
+      payload: { name: 'x'.repeat(2_000_000) },
+    });
+    expectError(made, 429, 'rate_limited');
+    // Another company has its own budget, and the Consumer API is not a company's.
+    for (let i = 0; i < 4; i++) expect((await get(b.readKey)).status).toBe(200);
+    const consumer = await call(t, {
+      method: 'GET',
+      url: '/api/consumer/v1/complaints',
+      headers: bearer(a.consumerToken),
+    });
+    expect(consumer.status).toBe(200);
+    // Health checks are not limited. A minute after its first request, the company's budget is new.
+    expect((await call(t, { method: 'GET', url: '/healthz' })).status).toBe(200);
+    t.clock.advance(40_000);
+    expect((await get(a.readKey)).status).toBe(200);
+  });
+});
+
 describe('limit settings', () => {
   const env = (vars: Record<string, string> = {}) => ({
     DATA_DIR: mkdtempSync(join(tmpdir(), 'escalatr-cfg-')),
@@ -172,12 +217,19 @@ describe('limit settings', () => {
       automations: 100,
       recoverDeliveries: 10_000,
       apiKeys: 50,
+      requestsPerMin: 3000,
     });
     expect(config.shieldThreads).toBe(defaultShieldThreads());
     expect(config.shieldCompanyInFlight).toBe(100);
     expect(
-      loadConfig(env({ ESCALATR_FEEDBACK_PER_MIN: '0', ESCALATR_RESENDS_PER_MIN: '0' })).companyLimits,
-    ).toMatchObject({ feedbackPerMin: 0, resendsPerMin: 0 });
+      loadConfig(
+        env({
+          ESCALATR_FEEDBACK_PER_MIN: '0',
+          ESCALATR_RESENDS_PER_MIN: '0',
+          ESCALATR_COMPANY_RATE_LIMIT_PER_MIN: '0',
+        }),
+      ).companyLimits,
+    ).toMatchObject({ feedbackPerMin: 0, resendsPerMin: 0, requestsPerMin: 0 });
     const bad: Array<[string, string]> = [
       ['ESCALATR_FEEDBACK_PER_MIN', '999'],
       ['ESCALATR_FEEDBACK_PER_MIN', 'lots'],
@@ -185,6 +237,7 @@ describe('limit settings', () => {
       ['ESCALATR_MAX_ENDPOINTS', '0'],
       ['ESCALATR_MAX_AUTOMATIONS', '1.5'],
       ['ESCALATR_MAX_API_KEYS', '0'],
+      ['ESCALATR_COMPANY_RATE_LIMIT_PER_MIN', '-5'],
       ['ESCALATR_SHIELD_THREADS', '0'],
       ['ESCALATR_SHIELD_COMPANY_IN_FLIGHT', '0'],
     ];

@@ -1037,6 +1037,7 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
           automations: 1,
           recoverDeliveries: 1,
           apiKeys: 50,
+          requestsPerMin: 0,
         },
       },
     });

@@ -100,6 +100,8 @@ export const DEFAULT_COMPANY_LIMITS: Readonly<CompanyLimits> = Object.freeze({
   automations: 100,
   recoverDeliveries: 10_000,
   apiKeys: 50,
+  // Tests make many requests a minute on a fake clock; the company limit is tested with its own setting.
+  requestsPerMin: 0,
 });
 
 export function testConfig(overrides: Partial<Config> = {}): Config {

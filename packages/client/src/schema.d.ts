@@ -3084,7 +3084,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -3223,7 +3223,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -3391,7 +3391,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -3564,7 +3564,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -3730,7 +3730,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -3902,7 +3902,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4013,7 +4013,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4130,7 +4130,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4244,7 +4244,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4363,7 +4363,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4473,7 +4473,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4590,7 +4590,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4702,7 +4702,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4818,7 +4818,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -4931,7 +4931,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5043,7 +5043,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5136,7 +5136,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5250,7 +5250,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5368,7 +5368,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5607,7 +5607,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5697,7 +5697,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5827,7 +5827,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -5928,7 +5928,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6049,7 +6049,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6190,7 +6190,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6409,7 +6409,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6497,7 +6497,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6629,7 +6629,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6714,7 +6714,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6819,7 +6819,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -6967,7 +6967,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -7056,7 +7056,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -7143,7 +7143,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -7270,7 +7270,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -7382,7 +7382,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -7479,7 +7479,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -7639,7 +7639,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -7870,7 +7870,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8027,7 +8027,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8189,7 +8189,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8281,7 +8281,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8510,7 +8510,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8618,7 +8618,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8716,7 +8716,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8845,7 +8845,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -8998,7 +8998,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -9147,7 +9147,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -9286,7 +9286,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. resend_rate_limited: over the company's resends and recovers a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. resend_rate_limited: over the company's resends and recovers a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -9426,7 +9426,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -9658,7 +9658,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. resend_rate_limited: over the company's resends and recovers a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. resend_rate_limited: over the company's resends and recovers a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -9775,7 +9775,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -9883,7 +9883,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -10013,7 +10013,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -10159,7 +10159,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. resend_rate_limited: over the company's resends and recovers a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. resend_rate_limited: over the company's resends and recovers a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -10297,7 +10297,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -10432,7 +10432,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After. rate_limited: two bodies over 256 KB of this company are being read (error.details.limit); send the next when one is answered */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After. rate_limited: two bodies over 256 KB of this company are being read (error.details.limit); send the next when one is answered */
         429: {
           headers: {
             [name: string]: unknown;
@@ -10572,7 +10572,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -10724,7 +10724,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -10905,7 +10905,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -11058,7 +11058,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -11255,7 +11255,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -11342,7 +11342,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -11499,7 +11499,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -11586,7 +11586,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -11786,7 +11786,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -11882,7 +11882,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
@@ -12012,7 +12012,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute; see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After */
         429: {
           headers: {
             [name: string]: unknown;
