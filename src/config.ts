@@ -81,6 +81,8 @@ export interface CompanyLimits {
   apiKeys: number;
   /** API requests per company per minute over all its keys and dashboard sessions (0: no limit). */
   requestsPerMin: number;
+  /** Milliseconds spent serving one company's API requests per minute, from arrival to answer (0: no limit). */
+  servingMsPerMin: number;
 }
 
 /** The largest feedback batch one request may carry: a per-minute limit below it could never be met. */
@@ -243,6 +245,7 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
     automations: intVar(env, 'ESCALATR_MAX_AUTOMATIONS', 100, 1, 10_000),
     apiKeys: intVar(env, 'ESCALATR_MAX_API_KEYS', 50, 1, 10_000),
     requestsPerMin: intVar(env, 'ESCALATR_COMPANY_RATE_LIMIT_PER_MIN', 3_000, 0, 10_000_000),
+    servingMsPerMin: intVar(env, 'ESCALATR_COMPANY_SERVING_MS_PER_MIN', 20_000, 0, 3_600_000),
   };
 }
 

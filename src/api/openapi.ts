@@ -29,7 +29,7 @@ key answers 401. Keys are available on the Professional and Enterprise plans; ke
 \`{ "success": false, "error": { "code", "message" } }\` with the HTTP status; each operation lists the statuses it can
 answer and the codes behind them.
 
-**Rate limit**: per API key, per minute, and per company over all its keys and sessions (${rate(limits.requestsPerMin)}); over either the answer is 429 \`rate_limited\` with \`Retry-After\` (seconds), \`details.per\` \`company\` for the second.
+**Rate limit**: per API key, per minute, and per company over all its keys and sessions (${rate(limits.requestsPerMin)}), with the time spent serving a company's requests (${rate(limits.servingMsPerMin)} ms a minute); over any of them the answer is 429 \`rate_limited\` with \`Retry-After\` (seconds), \`details.per\` \`company\` or \`company_time\` for the company's.
 
 **Per-company limits** on expensive work, as this server is configured; a refused request changes nothing. 429 answers carry \`Retry-After\` and \`details.retry_after\` (seconds) with \`details.limit\`:
 - \`POST /api/v1/feedback\`: feedback records stored per company per rolling minute (${rate(limits.feedbackPerMin)}). A batch that would go over

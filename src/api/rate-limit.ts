@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
+import type { CompanyLimits, Config } from '../config.js';
 import { AppError } from '../errors.js';
 
 const WINDOW_MS = 60_000;
@@ -38,8 +38,7 @@ export async function registerRateLimit(
   clock: Clock,
 ): Promise<void> {
   if (config.rateLimitPerMin > 0) await registerCredentialLimit(app, config.rateLimitPerMin);
-  const perCompany = config.companyLimits.requestsPerMin;
-  if (perCompany > 0) registerCompanyLimit(app, new CompanyRequestBudget(perCompany), clock);
+  registerCompanyLimits(app, config.companyLimits, clock);
 }
 
 async function registerCredentialLimit(app: FastifyInstance, perMin: number): Promise<void> {
@@ -66,26 +65,33 @@ async function registerCredentialLimit(app: FastifyInstance, perMin: number): Pr
 }
 
 /**
- * Requests of one company a minute, over all its API keys and dashboard sessions: each key has its own limit, so
- * without this a company's share of the server grew with the keys it made. A fixed window per company, opened by its
- * first request; companies whose window has ended are forgotten once many are held.
+ * What one company may use of a server a minute, over all its API keys and dashboard sessions: requests, or the time
+ * spent serving them. A fixed window per company, opened by its first request; companies whose window has ended are
+ * forgotten once many are held.
  */
-class CompanyRequestBudget {
+class CompanyBudget {
   private readonly windows = new Map<string, { start: number; used: number }>();
 
   constructor(readonly perMin: number) {}
 
-  /** Counts one request; over the limit, the milliseconds until the window ends (and nothing is counted). */
-  take(companyId: string, now: number): { ok: true } | { ok: false; retryAfterMs: number } {
+  /** When the company's budget is spent: the milliseconds until its window ends. Else null. */
+  spentFor(companyId: string, now: number): number | null {
+    const window = this.windowOf(companyId, now);
+    return window.used >= this.perMin ? window.start + WINDOW_MS - now : null;
+  }
+
+  spend(companyId: string, amount: number, now: number): void {
+    this.windowOf(companyId, now).used += amount;
+  }
+
+  private windowOf(companyId: string, now: number): { start: number; used: number } {
     let window = this.windows.get(companyId);
     if (!window || now - window.start >= WINDOW_MS) {
       if (this.windows.size >= FORGET_AFTER) this.forgetEnded(now);
       window = { start: now, used: 0 };
       this.windows.set(companyId, window);
     }
-    if (window.used >= this.perMin) return { ok: false, retryAfterMs: window.start + WINDOW_MS - now };
-    window.used++;
-    return { ok: true };
+    return window;
   }
 
   private forgetEnded(now: number): void {
@@ -95,18 +101,57 @@ class CompanyRequestBudget {
 
 const FORGET_AFTER = 10_000;
 
-/** Runs after the per-credential limit (registered before it), at the same point: before the body is read. */
-function registerCompanyLimit(app: FastifyInstance, budget: CompanyRequestBudget, clock: Clock): void {
+const overBudget = (retryAfterMs: number, message: (retryAfter: number) => string, details: object) => {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new AppError('rate_limited', message(retryAfter), { retry_after: retryAfter, ...details });
+};
+
+/**
+ * A company's requests a minute, and the time spent serving them. Each key has its own request limit, so without the
+ * first a company's share grew with the keys it made; requests cost very different amounts (a deep page, a count
+ * over a million rows), so without the second a company within its request count could still take most of the
+ * serving process's time. Both are checked after the per-credential limit (registered before), before the body is
+ * read; a request's time is charged once it is answered, from its arrival to its answer being written.
+ */
+function registerCompanyLimits(
+  app: FastifyInstance,
+  limits: Pick<CompanyLimits, 'requestsPerMin' | 'servingMsPerMin'>,
+  clock: Clock,
+): void {
+  const requests = limits.requestsPerMin > 0 ? new CompanyBudget(limits.requestsPerMin) : null;
+  const serving = limits.servingMsPerMin > 0 ? new CompanyBudget(limits.servingMsPerMin) : null;
+  if (!requests && !serving) return;
   app.addHook('preParsing', async (request) => {
     const companyId = request.company?.companyId;
     if (!companyId || !isLimited(request)) return;
-    const taken = budget.take(companyId, clock.now());
-    if (taken.ok) return;
-    const retryAfter = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
-    throw new AppError(
-      'rate_limited',
-      `Your company's limit of ${budget.perMin} requests a minute, over all its keys and sessions, is used up; retry in ${retryAfter} s`,
-      { retry_after: retryAfter, limit: budget.perMin, per: 'company' },
-    );
+    const now = clock.now();
+    const timeSpent = serving?.spentFor(companyId, now);
+    if (serving && timeSpent != null)
+      throw overBudget(
+        timeSpent,
+        (s) =>
+          `Your company's requests took ${serving.perMin / 1000} s of this server's time in the last minute, its share; retry in ${s} s`,
+        { limit: serving.perMin, per: 'company_time' },
+      );
+    const requestsSpent = requests?.spentFor(companyId, now);
+    if (requests && requestsSpent != null)
+      throw overBudget(
+        requestsSpent,
+        (s) =>
+          `Your company's limit of ${requests.perMin} requests a minute, over all its keys and sessions, is used up; retry in ${s} s`,
+        { limit: requests.perMin, per: 'company' },
+      );
+    requests?.spend(companyId, 1, now);
+  });
+  if (!serving) return;
+  const arrived = new WeakMap<FastifyRequest, number>();
+  app.addHook('onRequest', async (request) => {
+    arrived.set(request, performance.now());
+  });
+  app.addHook('onSend', async (request) => {
+    const companyId = request.company?.companyId;
+    const start = arrived.get(request);
+    if (companyId && start !== undefined && isLimited(request))
+      serving.spend(companyId, performance.now() - start, clock.now());
   });
 }

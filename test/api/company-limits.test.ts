@@ -15,6 +15,7 @@ const LIMITS: CompanyLimits = {
   recoverDeliveries: 5,
   apiKeys: 3,
   requestsPerMin: 0,
+  servingMsPerMin: 0,
 };
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
@@ -201,6 +202,39 @@ describe('requests per company a minute, over all its keys and sessions', () => 
   });
 });
 
+describe("the time spent serving a company's requests a minute", () => {
+  let t: TestApp;
+  let a: Awaited<ReturnType<typeof seedTenant>>;
+  let b: Awaited<ReturnType<typeof seedTenant>>;
+  beforeEach(async () => {
+    t = await createTestApp({ config: { companyLimits: { ...LIMITS, servingMsPerMin: 5 } } });
+    a = await seedTenant(t, { code: 'ACME' });
+    b = await seedTenant(t, { code: 'BOLT' });
+  });
+  afterEach(async () => t.close());
+
+  const get = (key: string) => call(t, { method: 'GET', url: '/api/v1/complaints', headers: bearer(key) });
+
+  it('refuses a company whose requests took its share of the minute, and no other company', async () => {
+    // Each request takes some real time to serve; 5 ms of them is used up long before a thousand.
+    let served = 0;
+    let refused: Awaited<ReturnType<typeof get>> | null = null;
+    while (!refused && served < 1000) {
+      const res = await get(served % 2 ? a.adminKey : a.readKey);
+      if (res.status === 429) refused = res;
+      else served++;
+    }
+    expect(served).toBeGreaterThan(0);
+    expectError(refused!, 429, 'rate_limited');
+    expect(refused!.body.error.details).toMatchObject({ limit: 5, per: 'company_time' });
+    expect(Number(refused!.headers['retry-after'])).toBeGreaterThan(0);
+    // The other company's share is its own; a minute after the first request, the company's is new.
+    expect((await get(b.readKey)).status).toBe(200);
+    t.clock.advance(60_000);
+    expect((await get(a.readKey)).status).toBe(200);
+  });
+});
+
 describe('limit settings', () => {
   const env = (vars: Record<string, string> = {}) => ({
     DATA_DIR: mkdtempSync(join(tmpdir(), 'escalatr-cfg-')),
@@ -218,6 +252,7 @@ describe('limit settings', () => {
       recoverDeliveries: 10_000,
       apiKeys: 50,
       requestsPerMin: 3000,
+      servingMsPerMin: 20_000,
     });
     expect(config.shieldThreads).toBe(defaultShieldThreads());
     expect(config.shieldCompanyInFlight).toBe(100);
@@ -227,9 +262,10 @@ describe('limit settings', () => {
           ESCALATR_FEEDBACK_PER_MIN: '0',
           ESCALATR_RESENDS_PER_MIN: '0',
           ESCALATR_COMPANY_RATE_LIMIT_PER_MIN: '0',
+          ESCALATR_COMPANY_SERVING_MS_PER_MIN: '0',
         }),
       ).companyLimits,
-    ).toMatchObject({ feedbackPerMin: 0, resendsPerMin: 0, requestsPerMin: 0 });
+    ).toMatchObject({ feedbackPerMin: 0, resendsPerMin: 0, requestsPerMin: 0, servingMsPerMin: 0 });
     const bad: Array<[string, string]> = [
       ['ESCALATR_FEEDBACK_PER_MIN', '999'],
       ['ESCALATR_FEEDBACK_PER_MIN', 'lots'],

@@ -1038,6 +1038,7 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
           recoverDeliveries: 1,
           apiKeys: 50,
           requestsPerMin: 0,
+          servingMsPerMin: 0,
         },
       },
     });

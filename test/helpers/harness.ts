@@ -102,6 +102,7 @@ export const DEFAULT_COMPANY_LIMITS: Readonly<CompanyLimits> = Object.freeze({
   apiKeys: 50,
   // Tests make many requests a minute on a fake clock; the company limit is tested with its own setting.
   requestsPerMin: 0,
+  servingMsPerMin: 0,
 });
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
