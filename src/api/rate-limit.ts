@@ -111,7 +111,7 @@ const overBudget = (retryAfterMs: number, message: (retryAfter: number) => strin
  * first a company's share grew with the keys it made; requests cost very different amounts (a deep page, a count
  * over a million rows), so without the second a company within its request count could still take most of the
  * serving process's time. Both are checked after the per-credential limit (registered before), before the body is
- * read; a request's time is charged once it is answered, from its arrival to its answer being written.
+ * read; a request's share of the time it was in flight is charged once it is answered (ServingShares).
  */
 function registerCompanyLimits(
   app: FastifyInstance,
@@ -144,14 +144,45 @@ function registerCompanyLimits(
     requests?.spend(companyId, 1, now);
   });
   if (!serving) return;
-  const arrived = new WeakMap<FastifyRequest, number>();
-  app.addHook('onRequest', async (request) => {
-    arrived.set(request, performance.now());
+  const shares = new ServingShares();
+  app.addHook('onRequest', async (request, reply) => {
+    if (!isLimited(request)) return;
+    const started = shares.begin();
+    // 'close' comes once the answer is written or the connection is gone, whatever happened before.
+    reply.raw.once('close', () => {
+      const share = shares.end(started);
+      const companyId = request.company?.companyId;
+      if (companyId) serving.spend(companyId, share, clock.now());
+    });
   });
-  app.addHook('onSend', async (request) => {
-    const companyId = request.company?.companyId;
-    const start = arrived.get(request);
-    if (companyId && start !== undefined && isLimited(request))
-      serving.spend(companyId, performance.now() - start, clock.now());
-  });
+}
+
+/**
+ * Each request's share of the time it was served: while n requests are in flight, each is charged 1/n of the time
+ * that passes (a virtual clock that runs at 1/n). Charged its whole elapsed time, a request waiting behind a flood
+ * would be charged for the flood, and a company's ten concurrent requests ten times over.
+ */
+class ServingShares {
+  private virtualMs = 0;
+  private last = performance.now();
+  private inFlight = 0;
+
+  begin(): number {
+    this.advance();
+    this.inFlight++;
+    return this.virtualMs;
+  }
+
+  /** The share of the time since `begin` answered `started`. */
+  end(started: number): number {
+    this.advance();
+    this.inFlight--;
+    return this.virtualMs - started;
+  }
+
+  private advance(): void {
+    const now = performance.now();
+    if (this.inFlight > 0) this.virtualMs += (now - this.last) / this.inFlight;
+    this.last = now;
+  }
 }
