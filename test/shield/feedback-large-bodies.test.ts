@@ -1,13 +1,13 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
+import { bearer, createTestApp, DEFAULT_COMPANY_LIMITS, seedTenant, type TestApp } from '../helpers/harness.js';
 import { AppError } from '../../src/errors.js';
 import { storeFeedback } from '../../src/shield/feedback.js';
 import { checkFeedbackBody } from '../../src/shield/feedback-body.js';
-import {
-  COMPANY_BODIES_READING,
-  FeedbackBodyReader,
-  INLINE_BODY_BYTES,
-} from '../../src/shield/feedback-body-reader.js';
+import { FeedbackBodyReader, INLINE_BODY_BYTES } from '../../src/shield/feedback-body-reader.js';
+import { COMPANY_LARGE_BODIES, FeedbackUploads } from '../../src/api/feedback-uploads.js';
+import { ManualClock } from '../../src/clock.js';
+import { EventEmitter } from 'node:events';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { postFeedback, record } from './shield-helpers.js';
 
 const LONG = 'The parcel arrived broken and support keeps ignoring me. '.repeat(350).slice(0, 20_000);
@@ -117,41 +117,119 @@ describe('the feedback body reader', () => {
   const reader = new FeedbackBodyReader();
   afterAll(async () => reader.close());
 
-  it('hands a large body to its thread, and refuses a company its third at once while others go on', async () => {
-    const bodies = [batchBytes(20, 'a'), batchBytes(20, 'b'), batchBytes(20, 'c'), batchBytes(20, 'd')];
-    const reads = [
-      reader.read('company-a', bodies[0]),
-      reader.read('company-a', bodies[1]),
-      reader.read('company-a', bodies[2]),
-      reader.read('company-b', bodies[3]),
-    ];
-    const [first, second, third, other] = await Promise.allSettled(reads);
-    expect(COMPANY_BODIES_READING).toBe(2);
-    expect(third).toMatchObject({ status: 'rejected', reason: { code: 'rate_limited', details: { limit: 2 } } });
-    for (const read of [first, second, other]) {
-      expect(read.status).toBe('fulfilled');
-      expect((read as PromiseFulfilledResult<{ valid: unknown[] }>).value.valid).toHaveLength(20);
-    }
+  it('hands a large body to its thread, and reads a small one on the event loop', async () => {
+    const bodies = [batchBytes(20, 'a'), batchBytes(20, 'b')];
+    const read = await Promise.all(bodies.map((body) => reader.read(body)));
+    expect(read.map((body) => body.valid.length)).toEqual([20, 20]);
     // Handed over, not copied: the bytes now belong to the thread.
-    expect(bodies[0].byteLength).toBe(0);
-    expect(bodies[3].byteLength).toBe(0);
-    // A read that ended frees its place.
-    expect((await reader.read('company-a', batchBytes(20, 'e'))).valid).toHaveLength(20);
+    expect(bodies.map((body) => body.byteLength)).toEqual([0, 0]);
+    const small = Buffer.from(JSON.stringify(record('s', 'Fine.')));
+    expect((await reader.read(small)).valid.map((r) => r.recordId)).toEqual(['s']);
+    expect(small.byteLength).toBeGreaterThan(0);
   });
 
-  it('reads a small body on the event loop, and a slice of a shared buffer by copying it', async () => {
-    const small = Buffer.from(JSON.stringify(record('s', 'Fine.')));
-    expect((await reader.read('company-a', small)).valid.map((r) => r.recordId)).toEqual(['s']);
-    expect(small.byteLength).toBeGreaterThan(0);
+  it('copies a slice of a shared buffer instead of taking the buffer', async () => {
     const shared = Buffer.concat([Buffer.from('xx'), batchBytes(20)]);
-    const slice = shared.subarray(2);
-    expect((await reader.read('company-a', slice)).valid).toHaveLength(20);
+    expect((await reader.read(shared.subarray(2))).valid).toHaveLength(20);
     expect(shared.byteLength).toBeGreaterThan(INLINE_BODY_BYTES);
   });
 
   it('gives the refusal made in the thread as the same typed error', async () => {
-    const err = await reader.read('company-a', Buffer.from(`[${batchBytes(20).toString()}]`)).catch((e) => e);
+    const err = await reader.read(Buffer.from(`[${batchBytes(20).toString()}]`)).catch((e) => e);
     expect(err).toBeInstanceOf(AppError);
     expect(err).toMatchObject({ code: 'invalid_request', status: 400 });
+  });
+});
+
+describe("a company's feedback uploads", () => {
+  const clock = new ManualClock(1_000_000);
+  const request = (headers: Record<string, string>) => ({ headers }) as unknown as FastifyRequest;
+  const reply = () => {
+    const raw = new EventEmitter();
+    return { reply: { raw } as unknown as FastifyReply, answered: () => raw.emit('close') };
+  };
+
+  it('holds two large bodies of a company at once from headers to answer, and refuses a third before reading it', () => {
+    const uploads = new FeedbackUploads({ largeBytes: 1000, bytesPerMin: 0, clock });
+    const first = reply();
+    const second = reply();
+    uploads.admit('a', request({ 'content-length': '5000' }), first.reply);
+    // A body of unannounced length (chunked) may be as large as any: it takes a place too.
+    uploads.admit('a', request({}), second.reply);
+    const refuse = () => uploads.admit('a', request({ 'content-length': '5000' }), reply().reply);
+    expect(refuse).toThrow(
+      expect.objectContaining({
+        code: 'rate_limited',
+        details: expect.objectContaining({ limit: COMPANY_LARGE_BODIES, per: 'feedback_bodies', retry_after: 1 }),
+      }),
+    );
+    // Small bodies, and other companies, are not held back.
+    uploads.admit('a', request({ 'content-length': '900' }), reply().reply);
+    uploads.admit('b', request({ 'content-length': '5000' }), reply().reply);
+    // An answer (or a connection's end) frees its place.
+    first.answered();
+    uploads.admit('a', request({ 'content-length': '5000' }), reply().reply);
+    expect(refuse).toThrow(expect.objectContaining({ code: 'rate_limited' }));
+  });
+
+  it('counts body bytes a minute, announced before the body and the rest once it has arrived', () => {
+    const uploads = new FeedbackUploads({ largeBytes: 1_000_000, bytesPerMin: 10_000, clock });
+    uploads.admit('a', request({ 'content-length': '6000' }), reply().reply);
+    uploads.takeUnannounced('a', request({}), 3000);
+    // Announced, the body's bytes were counted when it was admitted: not twice.
+    uploads.takeUnannounced('a', request({ 'content-length': '6000' }), 6000);
+    clock.advance(20_000);
+    const over = () => uploads.admit('a', request({ 'content-length': '1001' }), reply().reply);
+    expect(over).toThrow(
+      expect.objectContaining({
+        code: 'rate_limited',
+        details: { limit: 10_000, used: 9000, per: 'feedback_bytes', retry_after: 40 },
+      }),
+    );
+    uploads.admit('b', request({ 'content-length': '10000' }), reply().reply);
+    uploads.admit('a', request({ 'content-length': '1000' }), reply().reply);
+    clock.advance(40_000);
+    uploads.admit('a', request({ 'content-length': '10000' }), reply().reply);
+  });
+});
+
+describe('feedback body bytes a minute, through the route', () => {
+  let t: TestApp;
+  let tenant: Awaited<ReturnType<typeof seedTenant>>;
+  beforeEach(async () => {
+    // 1,000 records a minute: one full batch's bytes (24 MB) a minute.
+    t = await createTestApp({ config: { companyLimits: { ...DEFAULT_COMPANY_LIMITS, feedbackPerMin: 1000 } } });
+    tenant = await seedTenant(t);
+  });
+  afterEach(async () => t.close());
+
+  it('refuses a company resending a stored batch once its bytes are spent, though no record counts', async () => {
+    const body = batchBytes(250);
+    const post = () =>
+      t.app.http.inject({
+        method: 'POST',
+        url: '/api/v1/feedback',
+        headers: { ...bearer(tenant.adminKey), 'content-type': 'application/json' },
+        payload: body,
+      });
+    const first = await post();
+    expect(first.json().data).toMatchObject({ accepted: 250, duplicates: 0 });
+    let resent = 0;
+    let refused = null;
+    while (!refused && resent < 10) {
+      const res = await post();
+      if (res.statusCode === 429) refused = res;
+      else {
+        expect(res.json().data).toMatchObject({ accepted: 0, duplicates: 250 });
+        resent++;
+      }
+    }
+    // 24 MB a minute holds four bodies of 5 MB; the fifth is refused before it is read.
+    expect(body.byteLength).toBeGreaterThan(5_000_000);
+    expect(resent).toBe(Math.floor((24 * 1024 * 1024) / body.byteLength) - 1);
+    expect(refused!.json().error).toMatchObject({ code: 'rate_limited', details: { per: 'feedback_bytes' } });
+    expect(Number(refused!.headers['retry-after'])).toBe(60);
+    t.clock.advance(60_000);
+    expect((await post()).statusCode).toBe(202);
   });
 });

@@ -10432,7 +10432,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After. rate_limited: two bodies over 256 KB of this company are being read (error.details.limit); send the next when one is answered */
+        /** @description rate_limited: over the per-key limit a minute, or the company's over all its keys (details.per company); see Retry-After. rate_limited: without valid credentials, over the per-address limit a minute; see Retry-After. feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After. rate_limited: two bodies over 256 KB of this company are being received or read (error.details.per feedback_bodies), or its feedback body bytes a minute are spent (feedback_bytes) */
         429: {
           headers: {
             [name: string]: unknown;

@@ -16,7 +16,8 @@ import {
   MAX_BATCH,
 } from '../../shield/feedback.js';
 import { listRecordAlerts } from '../../shield/record-alerts.js';
-import { feedbackBodyReader } from '../../shield/feedback-body-reader.js';
+import { feedbackBodyReader, INLINE_BODY_BYTES } from '../../shield/feedback-body-reader.js';
+import { FeedbackUploads } from '../feedback-uploads.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { emptyBodyAsObject, ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf } from '../schemas.js';
@@ -75,11 +76,26 @@ export function shieldRoutes({ ctx }: RouteDeps) {
     // The feedback body is read as bytes and parsed by the Shield's reader (a thread for large ones), not by the
     // API's JSON parser on the event loop: this context's own parser, for this one route.
     await app.register(async (feedback) => {
+      const { feedbackPerMin } = ctx.config.companyLimits;
+      const uploads = new FeedbackUploads({
+        largeBytes: INLINE_BODY_BYTES,
+        // As many full bodies a minute as full batches fit the company's records a minute.
+        bytesPerMin: feedbackPerMin > 0 ? (FEEDBACK_BODY_LIMIT_BYTES * feedbackPerMin) / MAX_BATCH : 0,
+        clock: ctx.clock,
+      });
+      feedback.addHook('preParsing', async (request, reply) => uploads.admit(companyId(request), request, reply));
       feedback.removeContentTypeParser('application/json');
       feedback.addContentTypeParser(
         'application/json',
         { parseAs: 'buffer', bodyLimit: FEEDBACK_BODY_LIMIT_BYTES },
-        (_request, body, done) => done(null, body),
+        (request, body, done) => {
+          try {
+            uploads.takeUnannounced(companyId(request), request, (body as Buffer).byteLength);
+            done(null, body);
+          } catch (err) {
+            done(err as Error, undefined);
+          }
+        },
       );
       feedback.post(
         '/feedback',
@@ -93,7 +109,7 @@ export function shieldRoutes({ ctx }: RouteDeps) {
             errors: {
               400: `invalid_request: not a record or { records }; validation_failed: records empty or over ${MAX_BATCH}`,
               413: `payload_too_large: the body is over ${FEEDBACK_BODY_LIMIT_BYTES} bytes`,
-              429: 'feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After. rate_limited: two bodies over 256 KB of this company are being read (error.details.limit); send the next when one is answered',
+              429: 'feedback_rate_limited: the batch would take the company over its feedback records a minute (error.details.limit, used, batch); see Retry-After. rate_limited: two bodies over 256 KB of this company are being received or read (error.details.per feedback_bodies), or its feedback body bytes a minute are spent (feedback_bytes)',
             },
           },
           schema: {
@@ -105,7 +121,7 @@ export function shieldRoutes({ ctx }: RouteDeps) {
           },
         },
         async (request, reply) => {
-          const body = await feedbackBodyReader().read(companyId(request), request.body);
+          const body = await feedbackBodyReader().read(request.body);
           return reply.status(202).send(ok(await ingestFeedback(ctx, companyId(request), body)));
         },
       );
