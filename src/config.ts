@@ -83,6 +83,8 @@ export interface CompanyLimits {
   requestsPerMin: number;
   /** Milliseconds spent serving one company's API requests per minute, from arrival to answer (0: no limit). */
   servingMsPerMin: number;
+  /** Request bodies of one company being received at once (0: no limit). */
+  bodiesReceiving: number;
 }
 
 /** The largest feedback batch one request may carry: a per-minute limit below it could never be met. */
@@ -246,6 +248,7 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
     apiKeys: intVar(env, 'ESCALATR_MAX_API_KEYS', 50, 1, 10_000),
     requestsPerMin: intVar(env, 'ESCALATR_COMPANY_RATE_LIMIT_PER_MIN', 3_000, 0, 10_000_000),
     servingMsPerMin: intVar(env, 'ESCALATR_COMPANY_SERVING_MS_PER_MIN', 20_000, 0, 3_600_000),
+    bodiesReceiving: intVar(env, 'ESCALATR_COMPANY_BODIES_RECEIVING', 64, 0, 100_000),
   };
 }
 

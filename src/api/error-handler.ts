@@ -121,6 +121,9 @@ export function installErrorHandler(
     const appError = fromFastify(err, profile, availability);
     if (appError.status >= 500) request.log.error({ err }, 'request failed');
     if (appError.code === 'unavailable') reply.header('Retry-After', '5');
+    // Answered before its body arrived (a limit refused it at its headers): keeping the connection would mean waiting
+    // for, and throwing away, the rest of the body, however slowly it comes. The connection ends with the answer.
+    if (!request.raw.complete) reply.header('Connection', 'close');
     if (appError.status === 429 && typeof appError.details?.retry_after === 'number')
       reply.header('Retry-After', String(appError.details.retry_after));
     if (err.statusCode === 429 && (err as FastifyError & { headers?: Record<string, string> }).headers) {

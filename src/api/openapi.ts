@@ -5,6 +5,7 @@ import type { CompanyLimits } from '../config.js';
 import { BODY_LIMIT_BYTES } from './body-limit.js';
 import type { ApiApp, RouteDeps } from './deps.js';
 import { registerRateLimit } from './rate-limit.js';
+import { installBodiesReceiving } from './bodies-receiving.js';
 import { ComplaintDetailSchema, ComplaintSummarySchema } from './shapes/complaints.js';
 import { EventEnvelopeSchema, FeedEventSchema, SEED_EVENT_EXAMPLE } from './shapes/events.js';
 
@@ -274,4 +275,5 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
   });
   app.get('/openapi.json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   await registerRateLimit(app, deps.config, deps.ctx.clock);
+  installBodiesReceiving(app, deps.config.companyLimits.bodiesReceiving);
 }

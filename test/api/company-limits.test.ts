@@ -16,6 +16,7 @@ const LIMITS: CompanyLimits = {
   apiKeys: 3,
   requestsPerMin: 0,
   servingMsPerMin: 0,
+  bodiesReceiving: 0,
 };
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
@@ -253,6 +254,7 @@ describe('limit settings', () => {
       apiKeys: 50,
       requestsPerMin: 3000,
       servingMsPerMin: 20_000,
+      bodiesReceiving: 64,
     });
     expect(config.shieldThreads).toBe(defaultShieldThreads());
     expect(config.shieldCompanyInFlight).toBe(100);

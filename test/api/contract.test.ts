@@ -1039,6 +1039,7 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
           apiKeys: 50,
           requestsPerMin: 0,
           servingMsPerMin: 0,
+          bodiesReceiving: 0,
         },
       },
     });

@@ -103,6 +103,7 @@ export const DEFAULT_COMPANY_LIMITS: Readonly<CompanyLimits> = Object.freeze({
   // Tests make many requests a minute on a fake clock; the company limit is tested with its own setting.
   requestsPerMin: 0,
   servingMsPerMin: 0,
+  bodiesReceiving: 0,
 });
 
 export function testConfig(overrides: Partial<Config> = {}): Config {

@@ -1,0 +1,60 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+
+/**
+ * Request bodies of one company being received at once. A body is given `requestTimeout` (120 s) to arrive, and the
+ * process serves a bounded number of connections (`ESCALATR_MAX_CONNECTIONS`): without this, one company sending
+ * bodies a few bytes at a time over many connections (and many keys, each with its own rate limit) held every
+ * connection the process would take, and every other company's requests went unanswered. A body holds its place
+ * from the end of its request's headers until it has arrived (or its connection ends).
+ */
+export class BodiesReceiving {
+  private readonly companies = new Map<string, number>();
+
+  constructor(readonly perCompany: number) {}
+
+  /** Takes a place for the request's body, or refuses it (429) before any of it is read. */
+  admit(companyId: string, request: FastifyRequest, reply: FastifyReply): void {
+    if (!hasBody(request)) return;
+    const now = this.companies.get(companyId) ?? 0;
+    if (now >= this.perCompany)
+      throw new AppError(
+        'rate_limited',
+        `${this.perCompany} request bodies of this company are being received; send the next when one has arrived`,
+        { limit: this.perCompany, per: 'company_bodies', retry_after: 1 },
+      );
+    this.companies.set(companyId, now + 1);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      const left = (this.companies.get(companyId) ?? 1) - 1;
+      if (left > 0) this.companies.set(companyId, left);
+      else this.companies.delete(companyId);
+    };
+    // Whichever comes first: the body has arrived (request.raw 'end'), or the exchange is over.
+    request.raw.once('end', release);
+    reply.raw.once('close', release);
+  }
+
+  /** Bodies of the company being received now. */
+  receiving(companyId: string): number {
+    return this.companies.get(companyId) ?? 0;
+  }
+}
+
+const hasBody = (request: FastifyRequest) => {
+  const length = request.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return request.headers['transfer-encoding'] !== undefined;
+};
+
+/** Admits bodies on every route with a company's credentials, after authentication and before the body is read. */
+export function installBodiesReceiving(app: FastifyInstance, perCompany: number): void {
+  if (perCompany <= 0) return;
+  const bodies = new BodiesReceiving(perCompany);
+  app.addHook('preParsing', async (request, reply) => {
+    const companyId = request.company?.companyId;
+    if (companyId) bodies.admit(companyId, request, reply);
+  });
+}
