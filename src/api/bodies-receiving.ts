@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Gauge } from 'prom-client';
 import { AppError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 
 /**
  * Request bodies of one company being received at once. A body is given `requestTimeout` (120 s) to arrive, and the
@@ -37,9 +39,12 @@ export class BodiesReceiving {
     reply.raw.once('close', release);
   }
 
-  /** Bodies of the company being received now. */
-  receiving(companyId: string): number {
-    return this.companies.get(companyId) ?? 0;
+  /** Bodies of the company being received now; of every company without one. */
+  receiving(companyId?: string): number {
+    if (companyId !== undefined) return this.companies.get(companyId) ?? 0;
+    let all = 0;
+    for (const n of this.companies.values()) all += n;
+    return all;
   }
 }
 
@@ -49,10 +54,22 @@ const hasBody = (request: FastifyRequest) => {
   return request.headers['transfer-encoding'] !== undefined;
 };
 
-/** Admits bodies on every route with a company's credentials, after authentication and before the body is read. */
-export function installBodiesReceiving(app: FastifyInstance, perCompany: number): void {
+/**
+ * Admits bodies on every route with a company's credentials, after authentication and before the body is read, and
+ * shows how many are being received in /metrics.
+ */
+export function installBodiesReceiving(app: FastifyInstance, perCompany: number, metrics?: Metrics): void {
   if (perCompany <= 0) return;
   const bodies = new BodiesReceiving(perCompany);
+  if (metrics)
+    new Gauge({
+      name: 'escalatr_request_bodies_receiving',
+      help: "Request bodies with a company's credentials being received now (each company at most ESCALATR_COMPANY_BODIES_RECEIVING)",
+      registers: [metrics.registry],
+      collect() {
+        this.set(bodies.receiving());
+      },
+    });
   app.addHook('preParsing', async (request, reply) => {
     const companyId = request.company?.companyId;
     if (companyId) bodies.admit(companyId, request, reply);

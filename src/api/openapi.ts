@@ -275,5 +275,5 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
   });
   app.get('/openapi.json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   await registerRateLimit(app, deps.config, deps.ctx.clock);
-  installBodiesReceiving(app, deps.config.companyLimits.bodiesReceiving);
+  installBodiesReceiving(app, deps.config.companyLimits.bodiesReceiving, deps.metrics);
 }
