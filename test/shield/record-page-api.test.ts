@@ -1,10 +1,10 @@
-import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { alertEventsOf } from '../../src/shield/record-alerts.js';
 import { CUE_DESCRIPTIONS } from '../../src/shield/scoring/cue-descriptions.js';
 import { CUE_ORDER } from '../../src/shield/scoring/cues.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
+import { queryPlan } from '../helpers/query-plan.js';
 import { bearer, createTestApp, OWNER_PASSWORD, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint } from '../helpers/webhooks.js';
@@ -264,22 +264,6 @@ describe('feedback record page API', () => {
 
   it("finds a record's alerts through the partial index, not by reading every alert", async () => {
     const query = alertEventsOf(t.store, volt.company.id, 'zd-1').select('e.id').compile();
-    if (t.store.profile.name === 'sqlite') {
-      const plan = await t.store.db.executeQuery<{ detail: string }>({
-        ...query,
-        sql: `explain query plan ${query.sql}`,
-      });
-      expect(plan.rows.map((r) => r.detail).join('\n')).toContain('events_shield_alert_record');
-    } else {
-      const plan = await t.store.db.connection().execute(async (conn) => {
-        await sql`set enable_seqscan = off`.execute(conn);
-        try {
-          return await conn.executeQuery<{ 'QUERY PLAN': string }>({ ...query, sql: `explain ${query.sql}` });
-        } finally {
-          await sql`reset enable_seqscan`.execute(conn);
-        }
-      });
-      expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toContain('events_shield_alert_record');
-    }
+    expect((await queryPlan(t.store, query)).join('\n')).toContain('events_shield_alert_record');
   });
 });

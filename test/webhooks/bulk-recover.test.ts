@@ -7,6 +7,7 @@ import { client, fileComplaint, recordAttempt } from './endpoints-helpers.js';
 import { sql } from 'kysely';
 import type { Config } from '../../src/config.js';
 import { recoverableDeliveries } from '../../src/webhooks/bulk-recover.js';
+import { queryPlan } from '../helpers/query-plan.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 
 const HOUR = 3_600_000;
@@ -118,23 +119,7 @@ describe('bulk recover with filters, dry run, progress and limits', () => {
         const query = recoverableDeliveries(t.app.ctx, volt.company.id, { statuses: [...statuses] }, t.clock.now())
           .select('d.id')
           .compile();
-        const plan =
-          t.store.profile.name === 'sqlite'
-            ? (
-                await t.store.db.executeQuery<{ detail: string }>({ ...query, sql: `explain query plan ${query.sql}` })
-              ).rows.map((r) => r.detail)
-            : await t.store.db.connection().execute(async (conn) => {
-                await sql`set enable_seqscan = off`.execute(conn);
-                try {
-                  const res = await conn.executeQuery<{ 'QUERY PLAN': string }>({
-                    ...query,
-                    sql: `explain ${query.sql}`,
-                  });
-                  return res.rows.map((r) => r['QUERY PLAN']);
-                } finally {
-                  await sql`reset enable_seqscan`.execute(conn);
-                }
-              });
+        const plan = await queryPlan(t.store, query);
         // On PostgreSQL each partition has its own copy of the index, under a generated name.
         const names =
           t.store.profile.name === 'sqlite'
