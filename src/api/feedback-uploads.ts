@@ -1,18 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
+import { CompanyBudget } from './company-budget.js';
 
-const WINDOW_MS = 60_000;
 /** Large feedback bodies of one company received or read at once; one more is refused before it is read. */
 export const COMPANY_LARGE_BODIES = 2;
-
-interface CompanyUploads {
-  /** Large bodies being received or read now. */
-  large: number;
-  windowStart: number;
-  /** Body bytes taken in the window. */
-  bytes: number;
-}
 
 /**
  * What one company's feedback uploads may hold of this process, checked when a request's headers have arrived and
@@ -24,17 +16,21 @@ interface CompanyUploads {
  *   counts nothing against its records a minute, yet is received and parsed in full each time it is sent.
  */
 export class FeedbackUploads {
-  private readonly companies = new Map<string, CompanyUploads>();
+  /** Large bodies of each company being received or read now. */
+  private readonly large = new Map<string, number>();
+  private readonly bytes: CompanyBudget | null;
 
-  constructor(private readonly opts: { largeBytes: number; bytesPerMin: number; clock: Clock }) {}
+  constructor(private readonly opts: { largeBytes: number; bytesPerMin: number; clock: Clock }) {
+    this.bytes = opts.bytesPerMin > 0 ? new CompanyBudget(opts.bytesPerMin) : null;
+  }
 
   /** Takes the request's place and bytes, or refuses it (429 rate_limited) without reading its body. */
   admit(companyId: string, request: FastifyRequest, reply: FastifyReply): void {
     const declared = Number(request.headers['content-length']);
     const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
-    const uploads = this.uploadsOf(companyId);
     const large = length === null || length > this.opts.largeBytes;
-    if (large && uploads.large >= COMPANY_LARGE_BODIES)
+    const held = this.large.get(companyId) ?? 0;
+    if (large && held >= COMPANY_LARGE_BODIES)
       throw new AppError(
         'rate_limited',
         `${COMPANY_LARGE_BODIES} large feedback bodies of this company are being received or read; send the next when one is answered`,
@@ -42,8 +38,12 @@ export class FeedbackUploads {
       );
     if (length !== null) this.takeBytes(companyId, length);
     if (!large) return;
-    uploads.large++;
-    reply.raw.once('close', () => uploads.large--);
+    this.large.set(companyId, held + 1);
+    reply.raw.once('close', () => {
+      const left = (this.large.get(companyId) ?? 1) - 1;
+      if (left > 0) this.large.set(companyId, left);
+      else this.large.delete(companyId);
+    });
   }
 
   /** Charges a body whose length was not announced, once it has arrived and before it is parsed. */
@@ -52,34 +52,18 @@ export class FeedbackUploads {
   }
 
   private takeBytes(companyId: string, bytes: number): void {
-    if (this.opts.bytesPerMin <= 0) return;
-    const uploads = this.uploadsOf(companyId);
-    const now = this.clock();
-    if (now - uploads.windowStart >= WINDOW_MS) {
-      uploads.windowStart = now;
-      uploads.bytes = 0;
-    }
-    if (uploads.bytes + bytes > this.opts.bytesPerMin) {
-      const retryAfter = Math.max(1, Math.ceil((uploads.windowStart + WINDOW_MS - now) / 1000));
+    if (!this.bytes) return;
+    const now = this.opts.clock.now();
+    const wait = this.bytes.wouldExceed(companyId, bytes, now);
+    if (wait !== null) {
+      const used = this.bytes.used(companyId, now);
+      const retryAfter = Math.max(1, Math.ceil(wait / 1000));
       throw new AppError(
         'rate_limited',
-        `A company may send ${this.opts.bytesPerMin} bytes of feedback bodies a minute; ${uploads.bytes} were sent in this one; retry in ${retryAfter} s`,
-        { limit: this.opts.bytesPerMin, used: uploads.bytes, per: 'feedback_bytes', retry_after: retryAfter },
+        `A company may send ${this.bytes.perMin} bytes of feedback bodies a minute; ${used} were sent in this one; retry in ${retryAfter} s`,
+        { limit: this.bytes.perMin, used, per: 'feedback_bytes', retry_after: retryAfter },
       );
     }
-    uploads.bytes += bytes;
-  }
-
-  private uploadsOf(companyId: string): CompanyUploads {
-    let uploads = this.companies.get(companyId);
-    if (!uploads) {
-      uploads = { large: 0, windowStart: this.clock(), bytes: 0 };
-      this.companies.set(companyId, uploads);
-    }
-    return uploads;
-  }
-
-  private clock(): number {
-    return this.opts.clock.now();
+    this.bytes.spend(companyId, bytes, now);
   }
 }

@@ -3,8 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { CompanyLimits, Config } from '../config.js';
 import { AppError } from '../errors.js';
-
-const WINDOW_MS = 60_000;
+import { BUDGET_WINDOW_MS, CompanyBudget } from './company-budget.js';
 
 /** The Platform and Consumer APIs are limited: health probes, the docs and the dashboard's assets are not. */
 const LIMITED_PREFIXES = ['/api/v1/', '/api/consumer/v1/'];
@@ -46,7 +45,7 @@ async function registerCredentialLimit(app: FastifyInstance, perMin: number): Pr
     global: true,
     hook: 'preParsing',
     max: perMin,
-    timeWindow: WINDOW_MS,
+    timeWindow: BUDGET_WINDOW_MS,
     keyGenerator: rateLimitKey,
     allowList: (request) => !isLimited(request),
     // The plugin has already set Retry-After and the X-RateLimit-* headers on the reply; the error handler keeps them.
@@ -63,43 +62,6 @@ async function registerCredentialLimit(app: FastifyInstance, perMin: number): Pr
     },
   });
 }
-
-/**
- * What one company may use of a server a minute, over all its API keys and dashboard sessions: requests, or the time
- * spent serving them. A fixed window per company, opened by its first request; companies whose window has ended are
- * forgotten once many are held.
- */
-class CompanyBudget {
-  private readonly windows = new Map<string, { start: number; used: number }>();
-
-  constructor(readonly perMin: number) {}
-
-  /** When the company's budget is spent: the milliseconds until its window ends. Else null. */
-  spentFor(companyId: string, now: number): number | null {
-    const window = this.windowOf(companyId, now);
-    return window.used >= this.perMin ? window.start + WINDOW_MS - now : null;
-  }
-
-  spend(companyId: string, amount: number, now: number): void {
-    this.windowOf(companyId, now).used += amount;
-  }
-
-  private windowOf(companyId: string, now: number): { start: number; used: number } {
-    let window = this.windows.get(companyId);
-    if (!window || now - window.start >= WINDOW_MS) {
-      if (this.windows.size >= FORGET_AFTER) this.forgetEnded(now);
-      window = { start: now, used: 0 };
-      this.windows.set(companyId, window);
-    }
-    return window;
-  }
-
-  private forgetEnded(now: number): void {
-    for (const [id, window] of this.windows) if (now - window.start >= WINDOW_MS) this.windows.delete(id);
-  }
-}
-
-const FORGET_AFTER = 10_000;
 
 const overBudget = (retryAfterMs: number, message: (retryAfter: number) => string, details: object) => {
   const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
@@ -125,7 +87,8 @@ function registerCompanyLimits(
     const companyId = request.company?.companyId;
     if (!companyId || !isLimited(request)) return;
     const now = clock.now();
-    const timeSpent = serving?.spentFor(companyId, now);
+    // A millisecond more, or a request more: over, the milliseconds until the company's window ends.
+    const timeSpent = serving?.wouldExceed(companyId, 1, now);
     if (serving && timeSpent != null)
       throw overBudget(
         timeSpent,
@@ -133,7 +96,7 @@ function registerCompanyLimits(
           `Your company's requests took ${serving.perMin / 1000} s of this server's time in the last minute, its share; retry in ${s} s`,
         { limit: serving.perMin, per: 'company_time' },
       );
-    const requestsSpent = requests?.spentFor(companyId, now);
+    const requestsSpent = requests?.wouldExceed(companyId, 1, now);
     if (requests && requestsSpent != null)
       throw overBudget(
         requestsSpent,
