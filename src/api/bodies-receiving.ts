@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
 import { AppError } from '../errors.js';
+import { CompanyPlaces } from './company-places.js';
 import type { Metrics } from '../metrics.js';
 
 /**
@@ -11,29 +12,22 @@ import type { Metrics } from '../metrics.js';
  * from the end of its request's headers until it has arrived (or its connection ends).
  */
 export class BodiesReceiving {
-  private readonly companies = new Map<string, number>();
+  private readonly places: CompanyPlaces;
 
-  constructor(readonly perCompany: number) {}
+  constructor(readonly perCompany: number) {
+    this.places = new CompanyPlaces(perCompany);
+  }
 
   /** Takes a place for the request's body, or refuses it (429) before any of it is read. */
   admit(companyId: string, request: FastifyRequest, reply: FastifyReply): void {
     if (!hasBody(request)) return;
-    const now = this.companies.get(companyId) ?? 0;
-    if (now >= this.perCompany)
+    const release = this.places.take(companyId);
+    if (!release)
       throw new AppError(
         'rate_limited',
         `${this.perCompany} request bodies of this company are being received; send the next when one has arrived`,
         { limit: this.perCompany, per: 'company_bodies', retry_after: 1 },
       );
-    this.companies.set(companyId, now + 1);
-    let held = true;
-    const release = () => {
-      if (!held) return;
-      held = false;
-      const left = (this.companies.get(companyId) ?? 1) - 1;
-      if (left > 0) this.companies.set(companyId, left);
-      else this.companies.delete(companyId);
-    };
     // Whichever comes first: the body has arrived (request.raw 'end'), or the exchange is over.
     request.raw.once('end', release);
     reply.raw.once('close', release);
@@ -41,10 +35,7 @@ export class BodiesReceiving {
 
   /** Bodies of the company being received now; of every company without one. */
   receiving(companyId?: string): number {
-    if (companyId !== undefined) return this.companies.get(companyId) ?? 0;
-    let all = 0;
-    for (const n of this.companies.values()) all += n;
-    return all;
+    return this.places.count(companyId);
   }
 }
 

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import { CompanyBudget } from './company-budget.js';
+import { CompanyPlaces } from './company-places.js';
 
 /** Large feedback bodies of one company received or read at once; one more is refused before it is read. */
 export const COMPANY_LARGE_BODIES = 2;
@@ -17,7 +18,7 @@ export const COMPANY_LARGE_BODIES = 2;
  */
 export class FeedbackUploads {
   /** Large bodies of each company being received or read now. */
-  private readonly large = new Map<string, number>();
+  private readonly large = new CompanyPlaces(COMPANY_LARGE_BODIES);
   private readonly bytes: CompanyBudget | null;
 
   constructor(private readonly opts: { largeBytes: number; bytesPerMin: number; clock: Clock }) {
@@ -29,21 +30,16 @@ export class FeedbackUploads {
     const declared = Number(request.headers['content-length']);
     const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
     const large = length === null || length > this.opts.largeBytes;
-    const held = this.large.get(companyId) ?? 0;
-    if (large && held >= COMPANY_LARGE_BODIES)
+    if (large && this.large.count(companyId) >= COMPANY_LARGE_BODIES)
       throw new AppError(
         'rate_limited',
         `${COMPANY_LARGE_BODIES} large feedback bodies of this company are being received or read; send the next when one is answered`,
         { limit: COMPANY_LARGE_BODIES, per: 'feedback_bodies', retry_after: 1 },
       );
     if (length !== null) this.takeBytes(companyId, length);
-    if (!large) return;
-    this.large.set(companyId, held + 1);
-    reply.raw.once('close', () => {
-      const left = (this.large.get(companyId) ?? 1) - 1;
-      if (left > 0) this.large.set(companyId, left);
-      else this.large.delete(companyId);
-    });
+    // Checked above and nothing awaited since, so the place is there to take.
+    const release = large ? this.large.take(companyId) : null;
+    if (release) reply.raw.once('close', release);
   }
 
   /** Charges a body whose length was not announced, once it has arrived and before it is parsed. */
