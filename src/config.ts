@@ -85,6 +85,8 @@ export interface CompanyLimits {
   servingMsPerMin: number;
   /** Request bodies of one company being received at once (0: no limit). */
   bodiesReceiving: number;
+  /** Connections kept open for one company's next requests (0: no limit). */
+  connections: number;
 }
 
 /** The largest feedback batch one request may carry: a per-minute limit below it could never be met. */
@@ -249,6 +251,7 @@ function loadCompanyLimits(env: NodeJS.ProcessEnv): CompanyLimits {
     requestsPerMin: intVar(env, 'ESCALATR_COMPANY_RATE_LIMIT_PER_MIN', 3_000, 0, 10_000_000),
     servingMsPerMin: intVar(env, 'ESCALATR_COMPANY_SERVING_MS_PER_MIN', 20_000, 0, 3_600_000),
     bodiesReceiving: intVar(env, 'ESCALATR_COMPANY_BODIES_RECEIVING', 64, 0, 100_000),
+    connections: intVar(env, 'ESCALATR_COMPANY_CONNECTIONS', 256, 0, 1_000_000),
   };
 }
 

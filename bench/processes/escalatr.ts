@@ -85,6 +85,7 @@ function benchConfig(spec: StoreSpec, masterKeyHex: string, overrides: Partial<C
     ESCALATR_COMPANY_RATE_LIMIT_PER_MIN: '0',
     ESCALATR_COMPANY_SERVING_MS_PER_MIN: '0',
     ESCALATR_COMPANY_BODIES_RECEIVING: '0',
+    ESCALATR_COMPANY_CONNECTIONS: '0',
     LOG_LEVEL: 'silent',
     // An operator's heap setting, so a run can compare it with the default.
     ESCALATR_HEAP_GROWTH_PERCENT: process.env.ESCALATR_HEAP_GROWTH_PERCENT,

@@ -106,6 +106,7 @@ export async function runNetworkScenario(opts: NetworkScenarioOptions): Promise<
       ESCALATR_COMPANY_RATE_LIMIT_PER_MIN: '0',
       ESCALATR_COMPANY_SERVING_MS_PER_MIN: '0',
       ESCALATR_COMPANY_BODIES_RECEIVING: '0',
+      ESCALATR_COMPANY_CONNECTIONS: '0',
     };
     procs.push(startCli(['serve'], env, ns.execPrefix()));
     for (let i = 0; i < (opts.extraWorkers ?? 1); i++) procs.push(startCli(['worker'], env, ns.execPrefix()));

@@ -160,6 +160,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     ESCALATR_COMPANY_RATE_LIMIT_PER_MIN: '0',
     ESCALATR_COMPANY_SERVING_MS_PER_MIN: '0',
     ESCALATR_COMPANY_BODIES_RECEIVING: '0',
+    ESCALATR_COMPANY_CONNECTIONS: '0',
     // The default lease: the chaos scenarios shorten it so killed workers' claims come back within the run, but
     // over half an hour on a busy machine a 5 s lease expires under attempts that are merely slow, and resends.
     ESCALATR_LEASE_MS: '',

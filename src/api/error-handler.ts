@@ -123,7 +123,8 @@ export function installErrorHandler(
     if (appError.code === 'unavailable') reply.header('Retry-After', '5');
     // Answered before its body arrived (a limit refused it at its headers): keeping the connection would mean waiting
     // for, and throwing away, the rest of the body, however slowly it comes. The connection ends with the answer.
-    if (!request.raw.complete) reply.header('Connection', 'close');
+    // A refusal for a limit ends the connection too: kept open, refused requests would hold connections for 72 s each.
+    if (!request.raw.complete || appError.status === 429) reply.header('Connection', 'close');
     if (appError.status === 429 && typeof appError.details?.retry_after === 'number')
       reply.header('Retry-After', String(appError.details.retry_after));
     if (err.statusCode === 429 && (err as FastifyError & { headers?: Record<string, string> }).headers) {

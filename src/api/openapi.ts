@@ -6,6 +6,7 @@ import { BODY_LIMIT_BYTES } from './body-limit.js';
 import type { ApiApp, RouteDeps } from './deps.js';
 import { registerRateLimit } from './rate-limit.js';
 import { installBodiesReceiving } from './bodies-receiving.js';
+import { installCompanyConnections } from './company-connections.js';
 import { ComplaintDetailSchema, ComplaintSummarySchema } from './shapes/complaints.js';
 import { EventEnvelopeSchema, FeedEventSchema, SEED_EVENT_EXAMPLE } from './shapes/events.js';
 
@@ -276,4 +277,5 @@ export async function registerOpenApi(app: ApiApp, deps: RouteDeps): Promise<voi
   app.get('/openapi.json', { schema: { hide: true } as FastifySchema }, async () => app.swagger());
   await registerRateLimit(app, deps.config, deps.ctx.clock);
   installBodiesReceiving(app, deps.config.companyLimits.bodiesReceiving, deps.metrics);
+  installCompanyConnections(app, deps.config.companyLimits.connections);
 }

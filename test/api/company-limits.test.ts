@@ -17,6 +17,7 @@ const LIMITS: CompanyLimits = {
   requestsPerMin: 0,
   servingMsPerMin: 0,
   bodiesReceiving: 0,
+  connections: 0,
 };
 const HOOK_URL = 'http://127.0.0.1:9/hook';
 
@@ -255,6 +256,7 @@ describe('limit settings', () => {
       requestsPerMin: 3000,
       servingMsPerMin: 20_000,
       bodiesReceiving: 64,
+      connections: 256,
     });
     expect(config.shieldThreads).toBe(defaultShieldThreads());
     expect(config.shieldCompanyInFlight).toBe(100);

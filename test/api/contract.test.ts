@@ -1040,6 +1040,7 @@ describe('the OpenAPI document is the contract: every operation, answered and ch
           requestsPerMin: 0,
           servingMsPerMin: 0,
           bodiesReceiving: 0,
+          connections: 0,
         },
       },
     });

@@ -104,6 +104,7 @@ export const DEFAULT_COMPANY_LIMITS: Readonly<CompanyLimits> = Object.freeze({
   requestsPerMin: 0,
   servingMsPerMin: 0,
   bodiesReceiving: 0,
+  connections: 0,
 });
 
 export function testConfig(overrides: Partial<Config> = {}): Config {
