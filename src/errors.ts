@@ -81,13 +81,20 @@ export class AppError extends Error {
   }
 }
 
-/** A per-company rate is used up: the answer carries Retry-After, the seconds until the request would fit. */
+/**
+ * A rate or a share is used up: the answer carries Retry-After, the seconds until the request would fit (at least one).
+ * `message` may be written from those seconds.
+ */
 export const overRate = (
-  code: 'feedback_rate_limited' | 'resend_rate_limited',
-  message: string,
+  code: 'feedback_rate_limited' | 'resend_rate_limited' | 'rate_limited',
+  message: string | ((retryAfterSeconds: number) => string),
   retryAfterMs: number,
   details: Record<string, unknown> = {},
-) => new AppError(code, message, { ...details, retry_after: Math.max(1, Math.ceil(retryAfterMs / 1000)) });
+) => {
+  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  const text = typeof message === 'string' ? message : message(retryAfter);
+  return new AppError(code, text, { ...details, retry_after: retryAfter });
+};
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 /** Whether an error is the not-found answer (a read replica's may only mean it has not replayed the row yet). */

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Gauge } from 'prom-client';
-import { AppError } from '../errors.js';
+import { overRate } from '../errors.js';
 import { CompanyPlaces } from './company-places.js';
 import type { Metrics } from '../metrics.js';
 
@@ -23,10 +23,11 @@ export class BodiesReceiving {
     if (!hasBody(request)) return;
     const release = this.places.take(companyId);
     if (!release)
-      throw new AppError(
+      throw overRate(
         'rate_limited',
         `${this.perCompany} request bodies of this company are being received; send the next when one has arrived`,
-        { limit: this.perCompany, per: 'company_bodies', retry_after: 1 },
+        1000,
+        { limit: this.perCompany, per: 'company_bodies' },
       );
     // Whichever comes first: the body has arrived (request.raw 'end'), or the exchange is over.
     request.raw.once('end', release);

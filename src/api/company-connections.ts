@@ -29,11 +29,6 @@ class CompanyConnections {
     socket.once('close', release);
     return true;
   }
-
-  /** Connections kept for the company. */
-  count(companyId: string): number {
-    return this.places.count(companyId);
-  }
 }
 
 /** Ends a company's further connections with their answer once it holds `perCompany`. */

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
-import { AppError } from '../errors.js';
+import { overRate } from '../errors.js';
 import { CompanyBudget } from './company-budget.js';
 import { CompanyPlaces } from './company-places.js';
 
@@ -31,10 +31,11 @@ export class FeedbackUploads {
     const length = Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
     const large = length === null || length > this.opts.largeBytes;
     if (large && this.large.count(companyId) >= COMPANY_LARGE_BODIES)
-      throw new AppError(
+      throw overRate(
         'rate_limited',
         `${COMPANY_LARGE_BODIES} large feedback bodies of this company are being received or read; send the next when one is answered`,
-        { limit: COMPANY_LARGE_BODIES, per: 'feedback_bodies', retry_after: 1 },
+        1000,
+        { limit: COMPANY_LARGE_BODIES, per: 'feedback_bodies' },
       );
     if (length !== null) this.takeBytes(companyId, length);
     // Checked above and nothing awaited since, so the place is there to take.
@@ -48,18 +49,20 @@ export class FeedbackUploads {
   }
 
   private takeBytes(companyId: string, bytes: number): void {
-    if (!this.bytes) return;
+    const budget = this.bytes;
+    if (!budget) return;
     const now = this.opts.clock.now();
-    const wait = this.bytes.wouldExceed(companyId, bytes, now);
+    const wait = budget.wouldExceed(companyId, bytes, now);
     if (wait !== null) {
-      const used = this.bytes.used(companyId, now);
-      const retryAfter = Math.max(1, Math.ceil(wait / 1000));
-      throw new AppError(
+      const used = budget.used(companyId, now);
+      throw overRate(
         'rate_limited',
-        `A company may send ${this.bytes.perMin} bytes of feedback bodies a minute; ${used} were sent in this one; retry in ${retryAfter} s`,
-        { limit: this.bytes.perMin, used, per: 'feedback_bytes', retry_after: retryAfter },
+        (s) =>
+          `A company may send ${budget.perMin} bytes of feedback bodies a minute; ${used} were sent in this one; retry in ${s} s`,
+        wait,
+        { limit: budget.perMin, used, per: 'feedback_bytes' },
       );
     }
-    this.bytes.spend(companyId, bytes, now);
+    budget.spend(companyId, bytes, now);
   }
 }

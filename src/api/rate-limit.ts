@@ -2,7 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Clock } from '../clock.js';
 import type { CompanyLimits, Config } from '../config.js';
-import { AppError } from '../errors.js';
+import { overRate } from '../errors.js';
 import { BUDGET_WINDOW_MS, CompanyBudget } from './company-budget.js';
 
 /** The Platform and Consumer APIs are limited: health probes, the docs and the dashboard's assets are not. */
@@ -49,24 +49,15 @@ async function registerCredentialLimit(app: FastifyInstance, perMin: number): Pr
     keyGenerator: rateLimitKey,
     allowList: (request) => !isLimited(request),
     // The plugin has already set Retry-After and the X-RateLimit-* headers on the reply; the error handler keeps them.
-    errorResponseBuilder: (_request, context) => {
-      const retryAfter = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new AppError(
+    errorResponseBuilder: (_request, context) =>
+      overRate(
         'rate_limited',
-        `Rate limit of ${context.max} requests a minute exceeded; retry in ${retryAfter} s`,
-        {
-          retry_after: retryAfter,
-          limit: context.max,
-        },
-      );
-    },
+        (s) => `Rate limit of ${context.max} requests a minute exceeded; retry in ${s} s`,
+        context.ttl,
+        { limit: context.max },
+      ),
   });
 }
-
-const overBudget = (retryAfterMs: number, message: (retryAfter: number) => string, details: object) => {
-  const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  return new AppError('rate_limited', message(retryAfter), { retry_after: retryAfter, ...details });
-};
 
 /**
  * A company's requests a minute, and the time spent serving them. Each key has its own request limit, so without the
@@ -90,18 +81,20 @@ function registerCompanyLimits(
     // A millisecond more, or a request more: over, the milliseconds until the company's window ends.
     const timeSpent = serving?.wouldExceed(companyId, 1, now);
     if (serving && timeSpent != null)
-      throw overBudget(
-        timeSpent,
+      throw overRate(
+        'rate_limited',
         (s) =>
           `Your company's requests took ${serving.perMin / 1000} s of this server's time in the last minute, its share; retry in ${s} s`,
+        timeSpent,
         { limit: serving.perMin, per: 'company_time' },
       );
     const requestsSpent = requests?.wouldExceed(companyId, 1, now);
     if (requests && requestsSpent != null)
-      throw overBudget(
-        requestsSpent,
+      throw overRate(
+        'rate_limited',
         (s) =>
           `Your company's limit of ${requests.perMin} requests a minute, over all its keys and sessions, is used up; retry in ${s} s`,
+        requestsSpent,
         { limit: requests.perMin, per: 'company' },
       );
     requests?.spend(companyId, 1, now);

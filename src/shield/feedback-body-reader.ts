@@ -15,7 +15,6 @@ export class FeedbackBodyReader {
   private pool: Piscina<Uint8Array, FeedbackBodyOutcome> | null = null;
 
   /** `body`: the JSON body's bytes; a body of another type parsed as such (text/plain: a string) is checked as is. */
-  /** `body`: the JSON body's bytes; a body of another type parsed as such (text/plain: a string) is checked as is. */
   async read(body: unknown): Promise<FeedbackBody> {
     if (!(body instanceof Uint8Array)) return checkFeedbackBody(body);
     if (body.byteLength <= INLINE_BODY_BYTES) return bodyOf(readFeedbackBody(body));
