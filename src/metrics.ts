@@ -139,17 +139,19 @@ export function createMetrics(sources: MetricsSources = {}) {
     }),
     historyPartitions: new Gauge({
       name: 'escalatr_history_partitions',
-      help: 'PostgreSQL: attempt partitions by retention class and time held, as of the latest retention run',
+      help: 'PostgreSQL: partitions by retention class and time held per history table (attempts, deliveries), as of the latest retention run',
+      labelNames: ['table'] as const,
       registers: [registry],
     }),
     historyPartitionOldest: new Gauge({
       name: 'escalatr_history_partition_oldest_start_timestamp_seconds',
-      help: 'PostgreSQL: start of the oldest attempt partition held, as of the latest retention run',
+      help: 'PostgreSQL: start of the oldest partition held per history table, as of the latest retention run',
+      labelNames: ['table'] as const,
       registers: [registry],
     }),
     queueVacuums: new Counter({
       name: 'escalatr_queue_vacuums_total',
-      help: "PostgreSQL: vacuums of the queue's tables (deliveries_queue, deliveries_settled, events) started when their dead row versions passed ESCALATR_QUEUE_VACUUM_DEAD_ROWS",
+      help: "PostgreSQL: vacuums of the queue's tables (deliveries_queue, events) started when their dead row versions passed ESCALATR_QUEUE_VACUUM_DEAD_ROWS",
       labelNames: ['table'] as const,
       registers: [registry],
     }),
@@ -167,8 +169,8 @@ export function createMetrics(sources: MetricsSources = {}) {
     }),
     historyPartitionChanges: new Counter({
       name: 'escalatr_history_partition_changes_total',
-      help: 'PostgreSQL: attempt partitions created ahead and dropped by retention',
-      labelNames: ['change'] as const,
+      help: 'PostgreSQL: partitions of the history tables created ahead and dropped by retention',
+      labelNames: ['table', 'change'] as const,
       registers: [registry],
     }),
     storeReads: new Counter({

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { historyClass } from '../../src/domain/retention.js';
 import type { Store } from '../../src/storage/db.js';
+import { ATTEMPT_HISTORY, DELIVERY_HISTORY, maintainHistoryPartitions } from '../../src/storage/history-partitions.js';
 import { epochMs } from './time.js';
 
 /**
@@ -66,6 +67,10 @@ export async function seedHistory(
   const end = Date.now() - HOUR_MS;
   const step = Math.max(1, Math.floor((plan.days * 24 * HOUR_MS) / perCompany));
   const start = end - perCompany * step;
+  // The spans the history falls in, made first as the retention step keeps them: rows land in their partitions, not
+  // in their class's default partition.
+  if (pg)
+    for (const table of [ATTEMPT_HISTORY, DELIVERY_HISTORY]) await maintainHistoryPartitions(store.db, end, [], table);
   const seedCompany = async (c: number, company: HistoryCompany) => {
     const seqs = await store.db
       .selectFrom('companies')
@@ -135,7 +140,7 @@ interface ChunkVars {
   step: number;
   fanout: number;
   company: HistoryCompany;
-  /** The company's retention class (companies.history_class), written into each attempt row. */
+  /** The company's retention class (companies.history_class), written into each delivery and attempt row. */
   keepDays: number;
 }
 
@@ -186,11 +191,11 @@ function pgChunk(v: ChunkVars): RawBuilder<unknown>[] {
             from ${series}) x`,
     sql`insert into deliveries (id, company_id, event_id, endpoint_id, destination_id, target, status, attempt_count,
       sequence_start, next_attempt_at, lease_until, lease_owner, idempotency_key, last_status_code, last_error,
-      created_at, updated_at)
+      created_at, updated_at, keep_days)
       select 'dlv_0' || lpad(${dlv}::text, 19, '0'), ${v.company.companyId}, ${evt}, endpoint_id, null, 'endpoint',
         case when ${h} = 0 then 'dead' else 'success' end, ${cnt}, 0, null, null, null, ${evt} || ':' || endpoint_id,
         case when ${h} = 0 then 500 else 200 end, case when ${h} = 0 then 'HTTP 500' end,
-        ${at('i')}, ${at('i')} + (${cnt} - 1) * ${lit(RETRY_MS)} + 120
+        ${at('i')}, ${at('i')} + (${cnt} - 1) * ${lit(RETRY_MS)} + 120, ${lit(v.keepDays)}
       from ${series}, ${endpoints}`,
     sql`insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
       error_message, response_excerpt, keep_days, event_id)
@@ -249,11 +254,11 @@ function sqliteChunk(v: ChunkVars): RawBuilder<unknown>[] {
     sql`${series(v.from, v.to, 'i')}
       insert into deliveries (id, company_id, event_id, endpoint_id, destination_id, target, status, attempt_count,
       sequence_start, next_attempt_at, lease_until, lease_owner, idempotency_key, last_status_code, last_error,
-      created_at, updated_at)
+      created_at, updated_at, keep_days)
       select 'dlv_0' || printf('%019d', ${dlv}), ${v.company.companyId}, ${evt}, endpoint_id, null, 'endpoint',
         case when ${h} = 0 then 'dead' else 'success' end, ${cnt}, 0, null, null, null, ${evt} || ':' || endpoint_id,
         case when ${h} = 0 then 500 else 200 end, case when ${h} = 0 then 'HTTP 500' end,
-        ${at('i')}, ${at('i')} + (${cnt} - 1) * ${lit(RETRY_MS)} + 120
+        ${at('i')}, ${at('i')} + (${cnt} - 1) * ${lit(RETRY_MS)} + 120, ${lit(v.keepDays)}
       from s, ${endpoints}`,
     sql`${series(v.from, v.to, 'i')}, a(n) as (select 1 union all select n + 1 from a where n < 5)
       insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,

@@ -65,7 +65,7 @@ export interface FeedPage {
   nextCursor: string | null;
 }
 
-type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status'> & {
+type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status' | 'created_at'> & {
   /** On unfiltered pages: the company's last seq, read by the same statement as the page. */
   last_seq?: number | string | null;
   /** On offset pages: the feed's start, read by the same statement as the page. */
@@ -109,7 +109,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
     const where = sql.join([...conditions, sql`seq > ${cursor.afterSeq}`], sql` and `);
     rows = (
       await sql<EventRow>`
-        select id, seq, body, delivery_status${lastColumn} from events where ${where}
+        select id, seq, body, delivery_status, created_at${lastColumn} from events where ${where}
         order by seq asc ${literalLimit(f.limit)}`.execute(db)
     ).rows;
     if (rows.length < f.limit) total = rows.length;
@@ -121,7 +121,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
     const where = sql.join(conditions, sql` and `);
     rows = (
       await sql<EventRow>`
-        select id, seq, body, delivery_status${lastColumn}, ${start} as start_seq from events where ${where}
+        select id, seq, body, delivery_status, created_at${lastColumn}, ${start} as start_seq from events where ${where}
         order by seq desc ${literalLimit(f.limit)} offset ${offset}`.execute(db)
     ).rows;
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
@@ -135,7 +135,7 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   // and deliveries are made only with their event, so it never has one: only the others' are read.
   const deliveries = await deliveriesOf(
     db,
-    rows.filter((r) => r.delivery_status !== 'none').map((r) => r.id),
+    rows.filter((r) => r.delivery_status !== 'none'),
   );
   const events = rows.map((r) => ({
     id: r.id,
@@ -232,12 +232,21 @@ async function countWhere(db: Db, where: RawBuilder<unknown>): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-/** Every delivery of the page's events in one query (deliveries_event index), grouped by event. */
-async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, FeedDelivery[]>> {
+/**
+ * Every delivery of the page's events in one query (deliveries_event index), grouped by event. A delivery is made
+ * with its event and takes its `created_at`: between the page's first and last time, which on PostgreSQL names the
+ * spans of the delivered history that hold them (migration 0059), where by event alone every span's index is read.
+ */
+async function deliveriesOf(
+  db: Db,
+  events: ReadonlyArray<Pick<EventRow, 'id' | 'created_at'>>,
+): Promise<Map<string, FeedDelivery[]>> {
   const byEvent = new Map<string, FeedDelivery[]>();
-  if (!eventIds.length) return byEvent;
-  // Only by event id: the ids come from this company's own page. A company_id condition or an ORDER BY here lets
-  // the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
+  if (!events.length) return byEvent;
+  const eventIds = events.map((e) => e.id);
+  const times = events.map((e) => Number(e.created_at));
+  // By event id and time only: the ids come from this company's own page. A company_id condition or an ORDER BY here
+  // lets the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
   const { rows } = await sql<
     Pick<
       DeliveriesTable,
@@ -254,7 +263,8 @@ async function deliveriesOf(db: Db, eventIds: string[]): Promise<Map<string, Fee
   >`
     select id, event_id, endpoint_id, destination_id, status, attempt_count, next_attempt_at, last_status_code,
       created_at
-    from deliveries where event_id in (${sql.join(eventIds)})`.execute(db);
+    from deliveries where event_id in (${sql.join(eventIds)})
+      and created_at between ${Math.min(...times)} and ${Math.max(...times)}`.execute(db);
   rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const r of rows) {
     const list = byEvent.get(r.event_id) ?? [];

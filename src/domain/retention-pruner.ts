@@ -2,7 +2,13 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { PeriodicJob } from '../periodic.js';
 import { inTransaction, type Tx } from '../storage/db.js';
-import { maintainHistoryPartitions, type PartitionReport } from '../storage/history-partitions.js';
+import type { DialectProfile } from '../storage/dialects.js';
+import {
+  DELIVERY_HISTORY,
+  maintainHistoryPartitions,
+  type CompanyWindow,
+  type PartitionReport,
+} from '../storage/history-partitions.js';
 import type { DomainContext } from './context.js';
 import { feedSummary } from './event-feed.js';
 import type { Plan } from './companies.js';
@@ -10,6 +16,9 @@ import { historyClass, retentionCutoff } from './retention.js';
 
 /** The history tables retention removes rows from. */
 export type PrunedTable = 'events' | 'deliveries' | 'attempts' | 'feedback_records' | 'shield_alert_keys';
+
+/** The history tables PostgreSQL keeps in partitions by retention class and time. */
+type PartitionedTable = 'attempts' | 'deliveries';
 
 /** The tables whose oldest row is reported (a delivery lives and goes with its event and attempts). */
 export type AgedTable = 'events' | 'attempts' | 'feedback_records';
@@ -21,8 +30,8 @@ export interface PruneReport {
   done: boolean;
   /** The oldest row still held per table after the run (epoch ms), across every company; null when empty. */
   oldest: Record<AgedTable, number | null>;
-  /** PostgreSQL: the attempt partitions after the run's maintenance step (storage/history-partitions.ts). */
-  partitions?: PartitionReport;
+  /** PostgreSQL: the partitions of each history table after the run's maintenance (storage/history-partitions.ts). */
+  partitions?: Record<PartitionedTable, PartitionReport>;
   /** Where the run's time went: its write transactions, and the longest of them (a writer waits that long at most). */
   timing: RunTiming;
 }
@@ -191,18 +200,16 @@ export class RetentionPruner {
       .execute();
     await this.syncHistoryClasses(companies);
     const now = this.ctx.clock.now();
-    const partitions = this.ctx.store.profile.partitionedHistory
-      ? await maintainHistoryPartitions(
-          this.ctx.store.db,
-          now,
-          companies.map((c) => ({
-            id: c.id,
-            keepsSince: retentionCutoff(now, c),
-            historyClass: Number(c.history_class),
-          })),
-        )
+    const partitioned = this.ctx.store.profile.partitionedHistory;
+    const windows: CompanyWindow[] = companies.map((c) => ({
+      id: c.id,
+      keepsSince: retentionCutoff(now, c),
+      historyClass: Number(c.history_class),
+    }));
+    const attemptPartitions = partitioned
+      ? await maintainHistoryPartitions(this.ctx.store.db, now, windows)
       : undefined;
-    if (partitions) pruned.attempts += partitions.defaultRowsDeleted;
+    if (attemptPartitions) pruned.attempts += attemptPartitions.defaultRowsDeleted;
     companies: for (const company of companies) {
       const cutoff = retentionCutoff(this.ctx.clock.now(), company);
       const cls = Number(company.history_class);
@@ -236,10 +243,21 @@ export class RetentionPruner {
         }
       }
     }
+    // The delivered history's spans are dropped only after a run whose feed steps all reached their window's edge:
+    // a feed step finds an event's attempts by its deliveries, and removes those of events that go (erasure could no
+    // longer reach them through the event). Spans ahead are made by every run.
+    const deliveryPartitions = partitioned
+      ? await maintainHistoryPartitions(this.ctx.store.db, now, windows, DELIVERY_HISTORY, { drop: done })
+      : undefined;
+    if (deliveryPartitions) pruned.deliveries += deliveryPartitions.defaultRowsDeleted;
     await this.reclaimSpace(timing);
     const oldest = await this.oldestRows(companies);
     timing.totalMs = performance.now() - began;
-    return { pruned, done, oldest, timing, ...(partitions ? { partitions } : {}) };
+    const partitions =
+      attemptPartitions && deliveryPartitions
+        ? { partitions: { attempts: attemptPartitions, deliveries: deliveryPartitions } }
+        : {};
+    return { pruned, done, oldest, timing, ...partitions };
   }
 
   /**
@@ -278,9 +296,11 @@ export class RetentionPruner {
         ((i) => (i < 0 ? events.length : i))(events.findIndex((e) => Number(e.created_at) >= cutoff)),
       );
       if (!expired.length) return { pruned: {}, done: true, idle: true };
+      // A delivery's created_at is its event's: naming those times lets PostgreSQL read the spans that hold them only.
+      const { profile } = this.ctx.store;
       const deliveries = await this.lockedDeliveries(
         tx,
-        sql<boolean>`event_id in ${this.ctx.store.profile.batchValues(expired.map((e) => e.id))}`,
+        sql<boolean>`event_id in ${profile.batchValues(expired.map((e) => e.id))} and ${createdWithin(expired)}`,
       );
       const byEvent = new Map<string, typeof deliveries>();
       for (const d of deliveries) byEvent.set(d.event_id, [...(byEvent.get(d.event_id) ?? []), d]);
@@ -296,7 +316,7 @@ export class RetentionPruner {
       }
       const batch = expired.slice(0, taken);
       this.eventsPerBatch = Math.max(1, Math.min(this.batchRows, Math.floor((taken * this.batchRows) / rows)));
-      const settled: string[] = [];
+      const settled: DeliveryState[] = [];
       const ofTimeline = new Set<string>();
       const held: Array<{ delivery_id: string; company_id: string; event_id: string }> = [];
       const removable: string[] = [];
@@ -304,7 +324,7 @@ export class RetentionPruner {
         let keep = e.complaint_id !== null;
         for (const d of byEvent.get(e.id) ?? []) {
           if (isSettled(d, now)) {
-            settled.push(d.id);
+            settled.push(d);
             if (e.complaint_id !== null) ofTimeline.add(d.id);
           } else {
             held.push({ delivery_id: d.id, company_id: companyId, event_id: e.id });
@@ -323,7 +343,7 @@ export class RetentionPruner {
       if (removable.length) {
         const r = await tx
           .deleteFrom('events')
-          .where(sql<boolean>`id in ${this.ctx.store.profile.batchValues(removable)}`)
+          .where(sql<boolean>`id in ${profile.batchValues(removable)}`)
           .executeTakeFirst();
         pruned.events = Number(r.numDeletedRows);
       }
@@ -390,7 +410,7 @@ export class RetentionPruner {
       let rows = 0;
       let budgetHit = false;
       const gone: typeof held = [];
-      const settled: string[] = [];
+      const settled: DeliveryState[] = [];
       for (const h of held) {
         const d = live.get(h.delivery_id);
         if (d && !isSettled(d, now)) continue;
@@ -401,21 +421,19 @@ export class RetentionPruner {
         }
         rows += cost;
         gone.push(h);
-        if (d) settled.push(d.id);
+        if (d) settled.push(d);
       }
       const { profile } = this.ctx.store;
       const timelineEvents = settled.length
         ? await tx
             .selectFrom('events')
             .select('id')
-            .where(
-              sql<boolean>`id in ${profile.batchValues([...new Set(settled.map((id) => live.get(id)!.event_id))])}`,
-            )
+            .where(sql<boolean>`id in ${profile.batchValues([...new Set(settled.map((d) => d.event_id))])}`)
             .where('complaint_id', 'is not', null)
             .execute()
         : [];
       const kept = new Set(timelineEvents.map((e) => e.id));
-      const ofTimeline = new Set(settled.filter((id) => kept.has(live.get(id)!.event_id)));
+      const ofTimeline = new Set(settled.filter((d) => kept.has(d.event_id)).map((d) => d.id));
       const pruned = await this.removeDeliveries(tx, settled, ofTimeline, cls);
       if (gone.length) {
         await tx
@@ -488,17 +506,14 @@ export class RetentionPruner {
    */
   private async lockedDeliveries(tx: Tx, which: ReturnType<typeof sql<boolean>>): Promise<DeliveryState[]> {
     const now = this.ctx.clock.now();
-    const rows: DeliveryState[] = await tx
-      .selectFrom('deliveries')
-      .select(['id', 'event_id', 'status', 'lease_until', 'attempt_count'])
-      .where(which)
-      .execute();
-    const settled = rows.filter((r) => isSettled(r, now)).map((r) => r.id);
-    if (!this.ctx.store.profile.rowLocks || !settled.length) return rows;
+    const { profile } = this.ctx.store;
+    const rows: DeliveryState[] = await tx.selectFrom('deliveries').select(DELIVERY_STATE).where(which).execute();
+    const settled = rows.filter((r) => isSettled(r, now));
+    if (!profile.rowLocks || !settled.length) return rows;
     const locked = await tx
       .selectFrom('deliveries')
-      .select(['id', 'event_id', 'status', 'lease_until', 'attempt_count'])
-      .where(sql<boolean>`id in ${this.ctx.store.profile.batchValues(settled)}`)
+      .select(DELIVERY_STATE)
+      .where(byKey(profile, settled))
       .forUpdate()
       .skipLocked()
       .execute();
@@ -516,12 +531,13 @@ export class RetentionPruner {
    */
   private async removeDeliveries(
     tx: Tx,
-    ids: string[],
+    settled: readonly DeliveryState[],
     ofTimeline: ReadonlySet<string>,
     cls: number,
   ): Promise<Partial<Record<PrunedTable, number>>> {
-    if (!ids.length) return {};
+    if (!settled.length) return {};
     const { profile } = this.ctx.store;
+    const ids = settled.map((d) => d.id);
     let attempts = tx.deleteFrom('attempts').where(sql<boolean>`delivery_id in ${profile.batchValues(ids)}`);
     if (profile.partitionedHistory && cls !== 0) {
       const leftToPartition = ids.filter((id) => ofTimeline.has(id));
@@ -536,10 +552,20 @@ export class RetentionPruner {
       );
     }
     const a = await attempts.executeTakeFirst();
-    const d = await tx
-      .deleteFrom('deliveries')
-      .where(sql<boolean>`id in ${profile.batchValues(ids)}`)
-      .executeTakeFirst();
+    // Delivered rows of a complaint's event in the company's present class are left to their span, as their attempts
+    // are: dropped whole once it is outside the window.
+    const rowByRow = settled.filter(
+      (d) =>
+        !(
+          profile.partitionedHistory &&
+          cls !== 0 &&
+          ofTimeline.has(d.id) &&
+          d.status === 'success' &&
+          Number(d.keep_days) === cls
+        ),
+    );
+    if (!rowByRow.length) return { attempts: Number(a.numDeletedRows) };
+    const d = await tx.deleteFrom('deliveries').where(byKey(profile, rowByRow)).executeTakeFirst();
     return { attempts: Number(a.numDeletedRows), deliveries: Number(d.numDeletedRows) };
   }
 
@@ -608,12 +634,30 @@ async function lockCompany(tx: Tx, companyId: string): Promise<number> {
   return Number(row.feed_start_seq);
 }
 
+const DELIVERY_STATE = ['id', 'event_id', 'status', 'lease_until', 'attempt_count', 'keep_days', 'created_at'] as const;
+
+/**
+ * Rows made between the first and the last of these times. On PostgreSQL the delivered history is in spans by
+ * created_at (migration 0059): with the bounds named, a statement reads the spans they cover, where by id or event
+ * alone it would probe every span's index.
+ */
+function createdWithin(rows: ReadonlyArray<{ created_at: number }>) {
+  const times = rows.map((r) => Number(r.created_at));
+  return sql<boolean>`created_at between ${Math.min(...times)} and ${Math.max(...times)}`;
+}
+
+/** These deliveries, by id and by the times they were made in. */
+const byKey = (profile: DialectProfile, rows: ReadonlyArray<Pick<DeliveryState, 'id' | 'created_at'>>) =>
+  sql<boolean>`id in ${profile.batchValues(rows.map((r) => r.id))} and ${createdWithin(rows)}`;
+
 interface DeliveryState {
   id: string;
   event_id: string;
   status: string;
   lease_until: number | null;
   attempt_count: number;
+  keep_days: number;
+  created_at: number;
   /** Locked by another transaction when the step looked: treated as unsettled. */
   busy?: boolean;
 }

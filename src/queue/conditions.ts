@@ -28,6 +28,13 @@ const SETTLED_STATUSES = sql.raw(`('success', 'dead')`);
  */
 export const UNSETTLED_BY_ID = sql<boolean>`status not in ${SETTLED_STATUSES}`;
 
+/**
+ * A delivery that has not succeeded: unsettled, or dead. On PostgreSQL these are the rows of the queue's partition
+ * (migration 0059), which is why an event's delivery status can be read from them alone: the worst of them, and
+ * success when none is left (EVENT_STATUS_OF_DELIVERIES over no rows is success).
+ */
+export const NOT_DELIVERED = sql<boolean>`status in ('pending', 'failed', 'dead')`;
+
 /** UNSETTLED_BY_ID for one table's rows, in a statement where another row source has a status too. */
 export const unsettledByIdIn = (table: string) =>
   sql<boolean>`${sql.ref(`${table}.status`)} not in ${SETTLED_STATUSES}`;

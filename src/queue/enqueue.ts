@@ -1,4 +1,4 @@
-import type { Compilable } from 'kysely';
+import { sql, type Compilable } from 'kysely';
 import { newId } from '../ids.js';
 import type { Store } from '../storage/db.js';
 import { insertTogether } from '../storage/insert-together.js';
@@ -52,6 +52,8 @@ export async function enqueue(
     order_seq: d.order?.seq ?? null,
     created_at: now,
     updated_at: now,
+    // The class of the company's history the delivery belongs to, as it stands now (retention keeps it in step).
+    keep_days: sql<number>`(select history_class from companies where id = ${d.companyId})`,
   }));
   // Queued before the inserts (a no-op when the caller queued it already): the NOTIFY is sent at commit anyway.
   if (rows.length) await wakeAtCommit(store, work, 'deliveries');

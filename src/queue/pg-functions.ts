@@ -1,6 +1,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import {
   EVENT_STATUS_OF_DELIVERIES,
+  NOT_DELIVERED,
   IN_ORDER,
   readyAt,
   RECEIVER,
@@ -115,19 +116,21 @@ const claimDueDeliveries = sql`
  * COMMITTED takes a new snapshot: it sees every delivery write committed before the lock was granted. Whoever
  * recomputes last therefore sees everything. No write when the status is unchanged, and the events are named by id
  * on the updated side so the update reads only the batch's events.
+ *
+ * Only an event's deliveries that have not succeeded are read: they decide its status, and they are the queue's
+ * partition (migration 0059), where those that succeeded are spread over the spans of the delivered history. An
+ * event with none left is a success. An event with no delivery at all is `none` and stays so.
  */
 const refreshEventDeliveryStatus = sql`
     begin
       perform 1 from events where id = any(p_event_ids) order by id for update;
       update events set delivery_status = s.status
       from (
-        select event_id,
-          ${EVENT_STATUS_OF_DELIVERIES} as status
-        from deliveries
-        where event_id = any(p_event_ids)
-        group by event_id
+        select e.id as event_id,
+          (select ${EVENT_STATUS_OF_DELIVERIES} from deliveries where event_id = e.id and ${NOT_DELIVERED}) as status
+        from unnest(p_event_ids) as e (id)
       ) as s
-      where events.id = any(p_event_ids) and events.id = s.event_id and events.delivery_status <> s.status;
+      where events.id = any(p_event_ids) and events.id = s.event_id and events.delivery_status not in ('none', s.status);
     end
     `;
 

@@ -14,9 +14,10 @@ import type { Store } from '../storage/db.js';
  * since the last vacuum. Autovacuum starts when dead versions pass a share of the table
  * (`autovacuum_vacuum_scale_factor`, 0.02 on the deliveries' partitions), checking each database once a minute, and
  * may be off. This step looks every `intervalMs` and vacuums a table with at least `minDeadRows`. The queue's
- * partition is as small as the backlog, so its vacuum cleans its indexes too; the settled partition gathers dead
- * versions only from resends and retention, and a vacuum reads only the pages changed since the last one (the
- * visibility map), so its cost follows the traffic, not the history.
+ * partition is as small as the backlog, so its vacuum cleans its indexes too, and a vacuum reads only the pages
+ * changed since the last one (the visibility map), so its cost follows the traffic, not the history. The delivered
+ * history (`deliveries_settled`, in spans by time since migration 0059) only takes rows in and is dropped a span at a
+ * time; its few dead versions (resends, rows of a window changed since) are left to autovacuum.
  *
  * The queue's partition is analyzed here as well, when it has grown: at least the same count of rows written since
  * its last statistics, and more than twice the rows the server last counted in it (`reltuples`, which an analyze or
@@ -30,7 +31,7 @@ import type { Store } from '../storage/db.js';
  *
  * `SKIP_LOCKED`: when another process (or autovacuum) is vacuuming or analyzing the table, this one leaves it to them.
  */
-const QUEUE_TABLES = ['deliveries_queue', 'deliveries_settled', 'events'] as const;
+const QUEUE_TABLES = ['deliveries_queue', 'events'] as const;
 export type QueueTable = (typeof QUEUE_TABLES)[number];
 /** The tables whose statistics the queue's plans depend on, and that change faster than autovacuum may notice. */
 const ANALYZED_TABLES = ['deliveries_queue'] as const satisfies readonly QueueTable[];

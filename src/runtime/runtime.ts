@@ -131,11 +131,10 @@ function recordRetentionRun(metrics: Metrics, report: PruneReport): void {
     if (t === null) metrics.oldestRow.remove({ table });
     else metrics.oldestRow.set({ table }, t / 1000);
   }
-  const p = report.partitions;
-  if (p) {
-    metrics.historyPartitions.set(p.partitions);
-    if (p.oldestStart !== null) metrics.historyPartitionOldest.set(p.oldestStart / 1000);
-    metrics.historyPartitionChanges.inc({ change: 'created' }, p.created);
-    metrics.historyPartitionChanges.inc({ change: 'dropped' }, p.dropped);
+  for (const [table, p] of Object.entries(report.partitions ?? {})) {
+    metrics.historyPartitions.set({ table }, p.partitions);
+    if (p.oldestStart !== null) metrics.historyPartitionOldest.set({ table }, p.oldestStart / 1000);
+    metrics.historyPartitionChanges.inc({ table, change: 'created' }, p.created);
+    metrics.historyPartitionChanges.inc({ table, change: 'dropped' }, p.dropped);
   }
 }

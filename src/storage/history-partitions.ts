@@ -4,10 +4,11 @@ import type { Db } from './db.js';
 const DAY_MS = 86_400_000;
 
 /**
- * PostgreSQL keeps attempt rows in partitions that retention drops whole (migration 0039). `attempts` is list
- * partitioned by `keep_days`, the retention class the company was in when the row was written: one partition per
- * class below, each range partitioned by `started_at` in spans of `spanDays`, and `attempts_custom` (the list's
- * default) for every other window (minutes, or days that are no class), which the retention step prunes row by row.
+ * PostgreSQL keeps history in partitions that retention drops whole. A history table (attempts since migration 0039)
+ * is list partitioned by `keep_days`, the retention class the company was in when the row was written: one partition
+ * per class below, each range partitioned by the table's time column in spans of `spanDays`, and `<table>_custom`
+ * (the list's default) for every other window (minutes, or days that are no class), which the retention step prunes
+ * row by row.
  *
  * A class partition holds rows of companies whose window was exactly `days` when written, so once the span's end is
  * `days` old every row in it is outside its company's window and the partition is dropped. Longer classes use wider
@@ -20,6 +21,25 @@ export const HISTORY_CLASSES: ReadonlyArray<{ days: number; spanDays: number }> 
   { days: 90, spanDays: 7 },
   { days: 365, spanDays: 7 },
 ];
+
+/** A table of history kept in class and span partitions. */
+export interface HistoryTable {
+  /** The table partitioned by class: `<name>_k<days>` per class, ranged by `time`, each with `<name>_k<days>_default`. */
+  name: string;
+  /** The column the spans are on (epoch ms). */
+  time: string;
+  /** The root of the partition tree `name` belongs to: rows moved to another class are written there anew. */
+  root: string;
+}
+
+/** Attempts: spans by when the attempt started. */
+export const ATTEMPT_HISTORY: HistoryTable = { name: 'attempts', time: 'started_at', root: 'attempts' };
+
+/**
+ * Delivered deliveries (migration 0059): spans by when the delivery was made, which is when its event was, so an
+ * event's deliveries share a span and leave with it.
+ */
+export const DELIVERY_HISTORY: HistoryTable = { name: 'deliveries_settled', time: 'created_at', root: 'deliveries' };
 
 /** Spans created ahead of the clock, so rows written meanwhile land in their partition, not in the class's default. */
 const SPANS_AHEAD = 2;
@@ -55,20 +75,22 @@ export interface PartitionReport {
   oldestStart: number | null;
 }
 
-const partitionName = (days: number, start: number) =>
-  `attempts_k${days}_p${new Date(start).toISOString().slice(0, 10).replaceAll('-', '')}`;
+const classTable = (table: HistoryTable, days: number) => `${table.name}_k${days}`;
+const defaultPartition = (table: HistoryTable, days: number) => `${classTable(table, days)}_default`;
+const partitionName = (table: HistoryTable, days: number, start: number) =>
+  `${classTable(table, days)}_p${new Date(start).toISOString().slice(0, 10).replaceAll('-', '')}`;
 
 /** The start of the span holding `t`: spans are aligned to whole UTC days counted from the epoch. */
 const spanStart = (t: number, spanDays: number) => Math.floor(t / (spanDays * DAY_MS)) * spanDays * DAY_MS;
 
 /** The range partitions of one class in the schema in use, by start (epoch ms). */
-async function rangePartitions(db: Db, days: number): Promise<number[]> {
+async function rangePartitions(db: Db, table: HistoryTable, days: number): Promise<number[]> {
   const { rows } = await sql<{ name: string }>`
     select c.relname as name from pg_inherits i
     join pg_class c on c.oid = i.inhrelid
     join pg_class p on p.oid = i.inhparent
     join pg_namespace n on n.oid = p.relnamespace
-    where n.nspname = current_schema() and p.relname = ${`attempts_k${days}`}`.execute(db);
+    where n.nspname = current_schema() and p.relname = ${classTable(table, days)}`.execute(db);
   const starts: number[] = [];
   for (const { name } of rows) {
     const m = /_p(\d{4})(\d{2})(\d{2})$/.exec(name);
@@ -78,17 +100,23 @@ async function rangePartitions(db: Db, days: number): Promise<number[]> {
 }
 
 /**
- * One maintenance pass at `now`: for each class, every span from the window's start to `SPANS_AHEAD` spans ahead
- * has its partition (rows already in the class's default partition for that span move into it), partitions whose
- * span ended a window ago are dropped, and rows older than the window are deleted from the default partition.
- * Each change is its own short transaction that waits at most `LOCK_TIMEOUT` for the table; what it could not do
- * is left to the next pass.
+ * One maintenance pass of `table` at `now`: for each class, every span from the window's start to `SPANS_AHEAD` spans
+ * ahead has its partition (rows already in the class's default partition for that span move into it), partitions
+ * whose span ended a window ago are dropped, and rows older than the window are deleted from the default partition.
+ * With `drop: false` nothing is dropped or deleted, only made. Each change is its own short transaction that waits at
+ * most `LOCK_TIMEOUT` for the table; what it could not do is left to the next pass.
  */
 export async function maintainHistoryPartitions(
   db: Db,
   now: number,
   companies: readonly CompanyWindow[] = [],
+  table: HistoryTable = ATTEMPT_HISTORY,
+  opts: { drop?: boolean } = {},
 ): Promise<PartitionReport> {
+  const drop = opts.drop ?? true;
+  // Set when a change waited LOCK_TIMEOUT in vain: the rest of the pass would wait as long for each, so it is left
+  // to the next pass (a transaction holding rows of the table meanwhile), as the partitions held are reported.
+  let busy = false;
   const report: PartitionReport = {
     created: 0,
     dropped: 0,
@@ -102,28 +130,33 @@ export async function maintainHistoryPartitions(
     const cutoff = now - days * DAY_MS;
     // Companies whose window is now longer than the class's: rows they wrote while in it are still theirs to keep.
     const longer = companies.filter((c) => c.keepsSince < cutoff);
-    const held = new Set(await rangePartitions(db, days));
+    const held = new Set(await rangePartitions(db, table, days));
     for (const start of held) {
-      if (start + span > cutoff) continue;
-      const name = partitionName(days, start);
-      report.moved += await moveToPresentClass(db, sql.table(name), longer, cutoff);
-      if (await withLockTimeout(db, (tx) => sql.raw(`drop table if exists ${name}`).execute(tx))) report.dropped++;
-      held.delete(start);
+      if (!drop || busy || start + span > cutoff) continue;
+      const name = partitionName(table, days, start);
+      report.moved += await moveToPresentClass(db, table, name, longer, cutoff);
+      const dropped = await withLockTimeout(db, (tx) => sql.raw(`drop table if exists ${name}`).execute(tx));
+      if (dropped === 'busy') busy = true;
+      else {
+        if (dropped === 'done') report.dropped++;
+        held.delete(start);
+      }
     }
-    for (let start = spanStart(cutoff, spanDays); start < now + SPANS_AHEAD * span; start += span) {
+    for (let start = spanStart(cutoff, spanDays); !busy && start < now + SPANS_AHEAD * span; start += span) {
       if (held.has(start)) continue;
-      if (await withLockTimeout(db, (tx) => createPartition(tx, days, start, start + span))) {
-        report.created++;
+      const made = await withLockTimeout(db, (tx) => createPartition(tx, table, days, start, start + span));
+      if (made === 'busy') busy = true;
+      else {
+        if (made === 'done') report.created++;
         held.add(start);
       }
     }
-    report.moved += await moveToPresentClass(db, sql.table(`attempts_k${days}_default`), longer, cutoff);
-    for (;;) {
+    const dflt = sql.table(defaultPartition(table, days));
+    if (drop) report.moved += await moveToPresentClass(db, table, defaultPartition(table, days), longer, cutoff);
+    while (drop) {
       const r = await sql`
-        delete from ${sql.table(`attempts_k${days}_default`)} where ctid in (
-          select ctid from ${sql.table(`attempts_k${days}_default`)} where started_at < ${cutoff} limit ${DEFAULT_DELETE_ROWS})`.execute(
-        db,
-      );
+        delete from ${dflt} where ctid in (
+          select ctid from ${dflt} where ${sql.ref(table.time)} < ${cutoff} limit ${DEFAULT_DELETE_ROWS})`.execute(db);
       const n = Number(r.numAffectedRows ?? 0);
       report.defaultRowsDeleted += n;
       if (n < DEFAULT_DELETE_ROWS) break;
@@ -140,13 +173,15 @@ const MOVE_ROWS = 5000;
 
 /**
  * Moves the rows of `companies` older than the class's cutoff but within their company's present window out of
- * `from` (a span about to be dropped, or the class's default partition about to be cleared) into the company's
- * present class: a window lengthened keeps the history written before the change for the new window. Only rows that
- * would otherwise go are moved, each once, in statements of MOVE_ROWS rows.
+ * partition `fromName` (a span about to be dropped, or the class's default partition about to be cleared) into the
+ * company's present class: a window lengthened keeps the history written before the change for the new window. Only
+ * rows that would otherwise go are moved, each once, in statements of MOVE_ROWS rows. Every column is copied as it
+ * is but the class, whichever columns the table has.
  */
 async function moveToPresentClass(
   db: Db,
-  from: ReturnType<typeof sql.table>,
+  table: HistoryTable,
+  fromName: string,
   companies: readonly CompanyWindow[],
   cutoff: number,
 ): Promise<number> {
@@ -154,6 +189,13 @@ async function moveToPresentClass(
   const ids = companies.map((c) => c.id);
   const classes = companies.map((c) => c.historyClass);
   const since = companies.map((c) => c.keepsSince);
+  const { rows: columns } = await sql<{ name: string }>`
+    select attname as name from pg_attribute
+    where attrelid = ${fromName}::regclass and attnum > 0 and not attisdropped order by attnum`.execute(db);
+  const names = sql.join(columns.map((c) => sql.ref(c.name)));
+  const values = sql.join(columns.map((c) => (c.name === 'keep_days' ? sql`k.keep_days` : sql.ref(`m.${c.name}`))));
+  const from = sql.table(fromName);
+  const time = sql.ref(`a.${table.time}`);
   let moved = 0;
   for (;;) {
     const r = await sql`
@@ -162,14 +204,11 @@ async function moveToPresentClass(
       ), moved as (
         delete from ${from} where ctid in (
           select a.ctid from ${from} a join k on k.company_id = a.company_id
-          where a.started_at >= k.since and a.started_at < ${cutoff} limit ${MOVE_ROWS})
+          where ${time} >= k.since and ${time} < ${cutoff} limit ${MOVE_ROWS})
         returning *
       )
-      insert into attempts (id, delivery_id, company_id, n, started_at, duration_ms, status_code, error_kind,
-        error_message, response_excerpt, event_id, keep_days)
-      select m.id, m.delivery_id, m.company_id, m.n, m.started_at, m.duration_ms, m.status_code, m.error_kind,
-        m.error_message, m.response_excerpt, m.event_id, k.keep_days
-      from moved m join k on k.company_id = m.company_id`.execute(db);
+      insert into ${sql.table(table.root)} (${names})
+      select ${values} from moved m join k on k.company_id = m.company_id`.execute(db);
     const n = Number(r.numAffectedRows ?? 0);
     moved += n;
     if (n < MOVE_ROWS) return moved;
@@ -180,13 +219,14 @@ async function moveToPresentClass(
  * A span's partition, made as a table of its own, filled with the span's rows from the class's default partition,
  * then attached: creating it as a partition directly fails while the default holds rows of its span.
  */
-async function createPartition(tx: Db, days: number, start: number, end: number): Promise<void> {
-  const name = sql.table(partitionName(days, start));
-  const parent = sql.table(`attempts_k${days}`);
-  const dflt = sql.table(`attempts_k${days}_default`);
+async function createPartition(tx: Db, table: HistoryTable, days: number, start: number, end: number): Promise<void> {
+  const name = sql.table(partitionName(table, days, start));
+  const parent = sql.table(classTable(table, days));
+  const dflt = sql.table(defaultPartition(table, days));
+  const time = sql.ref(table.time);
   await sql`create table ${name} (like ${parent} including defaults)`.execute(tx);
   await sql`
-    with moved as (delete from ${dflt} where started_at >= ${start} and started_at < ${end} returning *)
+    with moved as (delete from ${dflt} where ${time} >= ${start} and ${time} < ${end} returning *)
     insert into ${name} select * from moved`.execute(tx);
   await sql`alter table ${parent} attach partition ${name} for values from (${sql.lit(start)}) to (${sql.lit(end)})`.execute(
     tx,
@@ -194,23 +234,25 @@ async function createPartition(tx: Db, days: number, start: number, end: number)
 }
 
 /**
- * Runs `fn` in a transaction that gives up on a lock after `LOCK_TIMEOUT`; false when it did (55P03), or when
+ * Runs `fn` in a transaction that gives up on a lock after `LOCK_TIMEOUT`: `busy` when it did (55P03), `exists` when
  * another process's pass made the same partition first (42P07).
  */
-async function withLockTimeout(db: Db, fn: (tx: Db) => Promise<unknown>): Promise<boolean> {
+async function withLockTimeout(db: Db, fn: (tx: Db) => Promise<unknown>): Promise<'done' | 'busy' | 'exists'> {
   // Inside a migration's transaction: that transaction is the one to take part in.
   if (db.isTransaction) {
     await fn(db);
-    return true;
+    return 'done';
   }
   try {
     await db.transaction().execute(async (tx) => {
       await sql.raw(`set local lock_timeout = '${LOCK_TIMEOUT}'`).execute(tx);
       await fn(tx);
     });
-    return true;
+    return 'done';
   } catch (err) {
-    if (['55P03', '42P07'].includes(String((err as { code?: unknown }).code))) return false;
+    const code = String((err as { code?: unknown }).code);
+    if (code === '55P03') return 'busy';
+    if (code === '42P07') return 'exists';
     throw err;
   }
 }

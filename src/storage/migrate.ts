@@ -41,6 +41,8 @@ import * as m0054 from './migrations/0054_deliveries_queue_partition.js';
 import * as m0055 from './migrations/0055_feedback_claim_covering.js';
 import * as m0056 from './migrations/0056_deliveries_company_page.js';
 import * as m0057 from './migrations/0057_deliveries_recoverable.js';
+import * as m0058 from './migrations/0058_deliveries_keep_days.js';
+import * as m0059 from './migrations/0059_deliveries_settled_by_time.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -85,6 +87,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0055_feedback_claim_covering': m0055,
   '0056_deliveries_company_page': m0056,
   '0057_deliveries_recoverable': m0057,
+  '0058_deliveries_keep_days': m0058,
+  '0059_deliveries_settled_by_time': m0059,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

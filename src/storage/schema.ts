@@ -350,6 +350,8 @@ export interface DeliveriesTable {
   order_seq: number | null;
   created_at: number;
   updated_at: number;
+  /** The company's retention class when the delivery was made (companies.history_class); 0: custom. */
+  keep_days: Generated<number>;
 }
 
 /** An endpoint's adaptive concurrency as a worker last reported it (no row: open). */

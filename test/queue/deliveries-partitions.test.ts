@@ -9,6 +9,7 @@ import type { Tx } from '../../src/storage/db.js';
 import * as m0054 from '../../src/storage/migrations/0054_deliveries_queue_partition.js';
 import * as m0056 from '../../src/storage/migrations/0056_deliveries_company_page.js';
 import * as m0057 from '../../src/storage/migrations/0057_deliveries_recoverable.js';
+import * as m0059 from '../../src/storage/migrations/0059_deliveries_settled_by_time.js';
 import { deleteEndpoint } from '../../src/webhooks/endpoints.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { endpointRow, tenant, type Tenant } from '../api/platform-fixtures.js';
@@ -67,8 +68,10 @@ describe('deliveries: the queue and the settled history', () => {
     (await t.store.db.selectFrom('deliveries').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
 
   it.skipIf(!pg)(
-    'a row waits in the queue, moves to the settled history when it settles, and back when resent',
+    'a row waits in the queue, moves to its class in the delivered history when it succeeds, and back when resent',
     async () => {
+      // The company's retention class as the retention step sets it; no span of the class is made yet.
+      await t.store.db.updateTable('companies').set({ history_class: 7 }).where('id', '=', v.company.id).execute();
       const id = await newDelivery();
       expect(await partitionOf(id)).toEqual(['deliveries_queue']);
       const claimed = await claimOne('w1');
@@ -81,7 +84,7 @@ describe('deliveries: the queue and the settled history', () => {
         [{ delivery: claimed.delivery, startedAt: now, finishedAt: now + 5, outcome: OK, owner: 'w1' }],
       );
       expect(applied).toHaveLength(1);
-      expect(await partitionOf(id)).toEqual(['deliveries_settled']);
+      expect(await partitionOf(id)).toEqual(['deliveries_settled_k7_default']);
       expect(await statusOf(id)).toBe('success');
 
       const resent = await transact(t.app.ctx, (work) => requeue(t.store, work, v.company.id, [id], ['success']));
@@ -91,59 +94,68 @@ describe('deliveries: the queue and the settled history', () => {
     },
   );
 
-  it.skipIf(!pg)('migration 0054 moves existing rows into their partition and keeps every index by name', async () => {
-    const settledId = await newDelivery();
-    const claimed = await claimOne('w1');
-    const now = t.clock.now();
-    await record(
-      t.store,
-      [],
-      [{ delivery: claimed.delivery, startedAt: now, finishedAt: now + 5, outcome: OK, owner: 'w1' }],
-    );
-    const pendingId = await newDelivery();
-    const { db } = t.store;
-    const indexes = async () =>
-      (
-        await sql<{ name: string; def: string }>`
+  it.skipIf(!pg)(
+    'migrations 0054 and 0059 move existing rows into their partition and keep every index by name',
+    async () => {
+      const settledId = await newDelivery();
+      const claimed = await claimOne('w1');
+      const now = t.clock.now();
+      await record(
+        t.store,
+        [],
+        [{ delivery: claimed.delivery, startedAt: now, finishedAt: now + 5, outcome: OK, owner: 'w1' }],
+      );
+      const pendingId = await newDelivery();
+      const deadId = await newDelivery();
+      const { db } = t.store;
+      await sql`update deliveries set status = 'dead' where id = ${deadId}`.execute(db);
+      const indexes = async () =>
+        (
+          await sql<{ name: string; def: string }>`
           select indexname as name, indexdef as def from pg_indexes
           where schemaname = current_schema() and tablename = 'deliveries' order by indexname`.execute(db)
-      ).rows.map((r) => ({ name: r.name, def: r.def.replace(/^.* USING /, '') }));
-    const before = await indexes();
+        ).rows.map((r) => ({ name: r.name, def: r.def.replace(/^.* USING /, '') }));
+      const before = await indexes();
 
-    // Back to one table as migrations 0001–0053 left it, with the rows in it, then 0054 again (and 0056, which
-    // replaced one of its indexes, and 0057, which added one).
-    await sql`create table deliveries_flat (like deliveries including defaults)`.execute(db);
-    await sql`insert into deliveries_flat select * from deliveries`.execute(db);
-    await sql`drop table deliveries`.execute(db);
-    await sql`alter table deliveries_flat rename to deliveries`.execute(db);
-    await sql`alter table deliveries add primary key (id)`.execute(db);
-    const asOf0053 = [
-      ...before.filter(
-        (i) => !['deliveries_pkey', 'deliveries_company_page', 'deliveries_recoverable'].includes(i.name),
-      ),
-      { name: 'deliveries_company_created', def: 'btree (company_id, created_at)' },
-    ];
-    for (const { name, def } of asOf0053)
-      await sql`create index ${sql.id(name)} on deliveries using ${sql.raw(def)}`.execute(db);
-    await m0054.up(db);
-    await m0056.up(db);
-    await m0057.up(db);
+      // Back to one table as migrations 0001–0053 left it, with the rows in it, then 0054 again (and 0056, which
+      // replaced one of its indexes, 0057, which added one, and 0059, which split the delivered history by time).
+      await sql`create table deliveries_flat (like deliveries including defaults)`.execute(db);
+      await sql`insert into deliveries_flat select * from deliveries`.execute(db);
+      await sql`drop table deliveries`.execute(db);
+      await sql`alter table deliveries_flat rename to deliveries`.execute(db);
+      await sql`alter table deliveries add primary key (id)`.execute(db);
+      const asOf0053 = [
+        ...before.filter(
+          (i) => !['deliveries_pkey', 'deliveries_company_page', 'deliveries_recoverable'].includes(i.name),
+        ),
+        { name: 'deliveries_company_created', def: 'btree (company_id, created_at)' },
+      ];
+      for (const { name, def } of asOf0053)
+        await sql`create index ${sql.id(name)} on deliveries using ${sql.raw(def)}`.execute(db);
+      await m0054.up(db);
+      await m0056.up(db);
+      await m0057.up(db);
+      expect(await partitionOf(deadId)).toEqual(['deliveries_settled']);
+      await m0059.up(db);
 
-    expect(await partitionOf(settledId)).toEqual(['deliveries_settled']);
-    expect(await partitionOf(pendingId)).toEqual(['deliveries_queue']);
-    expect(await indexes()).toEqual(before);
-    expect(before.map((i) => i.name)).toEqual([
-      'deliveries_company_page',
-      'deliveries_due',
-      'deliveries_due_by_receiver',
-      'deliveries_endpoint',
-      'deliveries_event',
-      'deliveries_in_order',
-      'deliveries_pkey',
-      'deliveries_recoverable',
-    ]);
-    expect((await claimOne('w2')).delivery.id).toBe(pendingId);
-  });
+      // The company has no class yet (the retention step gives it one): its delivered row is custom.
+      expect(await partitionOf(settledId)).toEqual(['deliveries_settled_custom']);
+      expect(await partitionOf(pendingId)).toEqual(['deliveries_queue']);
+      expect(await partitionOf(deadId)).toEqual(['deliveries_queue']);
+      expect(await indexes()).toEqual(before);
+      expect(before.map((i) => i.name)).toEqual([
+        'deliveries_company_page',
+        'deliveries_due',
+        'deliveries_due_by_receiver',
+        'deliveries_endpoint',
+        'deliveries_event',
+        'deliveries_in_order',
+        'deliveries_pkey',
+        'deliveries_recoverable',
+      ]);
+      expect((await claimOne('w2')).delivery.id).toBe(pendingId);
+    },
+  );
 
   it.skipIf(!pg)('a status outside the known ones has no partition: the write is refused', async () => {
     const id = await newDelivery();
@@ -156,9 +168,10 @@ describe('deliveries: the queue and the settled history', () => {
   });
 
   /**
-   * Holds a transaction that has moved the delivery (settled it), runs `racing` while that transaction is open, waits
-   * until PostgreSQL shows `racing` waiting for the held row, then commits the holder: `racing` then finds its row
-   * moved to another partition, which PostgreSQL refuses with 40001, and has to run again.
+   * Holds a transaction that has settled the delivery, runs `racing` while that transaction is open, waits until
+   * PostgreSQL shows `racing` waiting for the held row, then commits the holder. A success moved the row to another
+   * partition: `racing` then finds it gone, which PostgreSQL refuses with 40001, and has to run again. A dead row
+   * stays in the queue's partition: `racing` goes on with its new version.
    */
   async function whileMoved<T>(id: string, move: (tx: Tx) => Promise<unknown>, racing: () => Promise<T>): Promise<T> {
     let commit!: () => void;
@@ -206,7 +219,7 @@ describe('deliveries: the queue and the settled history', () => {
   );
 
   it.skipIf(!pg)(
-    "a worker's result for a delivery ended meanwhile (its endpoint deleted): runs again and is not applied",
+    "a worker's result for a delivery ended meanwhile (its endpoint deleted): waits for it and is not applied",
     async () => {
       const id = await newDelivery();
       const claimed = await claimOne('w1');

@@ -124,9 +124,12 @@ describe('which feedback raises alerts', () => {
   it('migration 0053 carries over the keys of alerts already sent, and deliveries no longer need unique keys', async () => {
     const { db } = t.store;
     // The layout before 0053: the keys lived only in the deliveries' unique index. (Since 0054 deliveries is
-    // partitioned by status on PostgreSQL, where a unique index must hold it; the rows below all have one status.)
+    // partitioned on PostgreSQL, by status, class and time, where a unique index must hold those; the rows below all
+    // have one of each.)
     await sql`drop table shield_alert_keys`.execute(db);
-    const keyColumns = sql.raw(dialectName === 'postgres' ? 'idempotency_key, status' : 'idempotency_key');
+    const keyColumns = sql.raw(
+      dialectName === 'postgres' ? 'idempotency_key, status, keep_days, created_at' : 'idempotency_key',
+    );
     await sql`create unique index deliveries_idempotency on deliveries (${keyColumns})`.execute(db);
     const delivery = (id: string, key: string, target: string, destination: string | null) => ({
       id,

@@ -36,6 +36,14 @@ async function deliver(t: TestApp, v: Tenant, ok = true, complaintId: string | n
   return c.delivery.id;
 }
 
+/** The partition (table) holding the delivery's row. */
+const deliveryPartitionOf = async (t: TestApp, deliveryId: string) =>
+  (
+    await sql<{
+      part: string;
+    }>`select tableoid::regclass::text as part from deliveries where id = ${deliveryId}`.execute(t.store.db)
+  ).rows.map((r) => r.part.replace(/^.*\./, ''));
+
 /** The partition (table) holding each attempt of the delivery. */
 const partitionsOf = async (t: TestApp, deliveryId: string) =>
   (
@@ -117,7 +125,7 @@ describe('attempt history in partitions by retention class and time', () => {
       const report = await t.app.retention.run();
       expect(report.pruned.deliveries).toBe(2);
       expect(report.pruned.attempts).toBe(0);
-      expect(report.partitions?.dropped).toBeGreaterThan(0);
+      expect(report.partitions?.attempts.dropped).toBeGreaterThan(0);
       expect(await partitionsOf(t, seven)).toEqual([]);
       expect(await rangePartitions(t, 7)).not.toContain(`attempts_k7_p${day(start)}`);
     },
@@ -137,23 +145,45 @@ describe('attempt history in partitions by retention class and time', () => {
   });
 
   it.skipIf(!pg)(
-    "a complaint event's attempts outlive its delivery in their partition; other events' go with theirs",
+    "a complaint event's delivery and attempts stay in their span until it is dropped; other events' go with theirs",
     async () => {
       const start = Math.floor(t.clock.now() / DAY_MS) * DAY_MS + DAY_MS / 2;
       t.clock.set(start);
       await t.app.retention.run();
       const timeline = await deliver(t, v, true, 'ESC-VOLT-261204-00001');
       const other = await deliver(t, v);
-      // Out of the window, the day's span not yet a window old.
+      const dead = await deliver(t, v, false, 'ESC-VOLT-261204-00001');
+      expect(await deliveryPartitionOf(t, timeline)).toEqual([`deliveries_settled_k7_p${day(start)}`]);
+      expect(await deliveryPartitionOf(t, dead)).toEqual(['deliveries_queue']);
+      // Out of the window, the day's span not yet a window old: the other event's rows and the dead delivery go row
+      // by row, the complaint event's delivered one waits for its span.
       t.clock.set(start + 7 * DAY_MS + 60_000);
       const report = await t.app.retention.run();
       expect(report.pruned.deliveries).toBe(2);
       expect(report.pruned.attempts).toBe(1);
+      expect(await deliveryPartitionOf(t, timeline)).toEqual([`deliveries_settled_k7_p${day(start)}`]);
       expect(await partitionsOf(t, timeline)).toEqual([`attempts_k7_p${day(start)}`]);
+      expect(await deliveryPartitionOf(t, other)).toEqual([]);
       expect(await partitionsOf(t, other)).toEqual([]);
-      // Erasure finds the one left behind by its event id.
+      expect(await deliveryPartitionOf(t, dead)).toEqual([]);
+      // Erasure finds those left behind by their event id.
       const left = await t.store.db.selectFrom('attempts').select('event_id').execute();
-      expect(left.map((a) => a.event_id?.startsWith('evt_'))).toEqual([true]);
+      expect(left.map((a) => a.event_id?.startsWith('evt_'))).toEqual([true, true]);
+      // The API lists what the company still has: the complaint's event is its timeline, not its delivery history.
+      const listed = await t.app.ctx.store.db
+        .selectFrom('deliveries as d')
+        .innerJoin('events as e', 'e.id', 'd.event_id')
+        .select('d.id')
+        .execute();
+      expect(listed.map((d) => d.id)).toEqual([timeline]);
+
+      // Once the span is a window old, both go whole.
+      t.clock.set(start + 9 * DAY_MS);
+      const dropped = await t.app.retention.run();
+      expect(dropped.pruned.deliveries).toBe(0);
+      expect(dropped.partitions?.deliveries.dropped).toBeGreaterThan(0);
+      expect(await deliveryPartitionOf(t, timeline)).toEqual([]);
+      expect(await partitionsOf(t, timeline)).toEqual([]);
     },
   );
 
@@ -176,7 +206,7 @@ describe('attempt history in partitions by retention class and time', () => {
     // Past the 7-day class's drop of the day: the lengthened companies' rows moved to their present class first.
     t.clock.set(start + 9 * DAY_MS);
     const report = await t.app.retention.run();
-    expect(report.partitions?.moved).toBe(2);
+    expect(report.partitions?.attempts.moved).toBe(2);
     expect(await rangePartitions(t, 7)).not.toContain(`attempts_k7_p${day(start)}`);
     expect(await partitionsOf(t, volt)).toEqual([`attempts_k30_p${day(start)}`]);
     expect(await partitionsOf(t, watt)).toEqual(['attempts_custom']);
