@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import { iso, isoOrNull } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
+import { retentionCutoff } from '../domain/retention.js';
 import { AppError, notFound } from '../errors.js';
 import { requeue } from '../queue/requeue.js';
 import type { Db, Tx } from '../storage/db.js';
@@ -231,6 +232,18 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
     const leased = d.lease_until !== null && d.lease_until > now;
     if (d.status === 'pending' || leased)
       throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
+    // Retention removes it (on PostgreSQL a delivered one goes with its span, up to a span after the window): sent
+    // again, it would be back in the queue after retention had passed its event, and nothing would remove it.
+    const company = await tx
+      .selectFrom('companies')
+      .select(['plan', 'retention_days', 'retention_minutes'])
+      .where('id', '=', companyId)
+      .executeTakeFirstOrThrow();
+    if (Number(d.created_at) < retentionCutoff(now, company))
+      throw new AppError(
+        'conflict',
+        "This delivery is older than the company's retention window and is being removed; it cannot be sent again",
+      );
     if (d.endpoint_id) await assertEndpointCanReceive(tx, companyId, d.endpoint_id);
     // The queue repeats the status and lease conditions, so a worker that claimed the row meanwhile wins.
     if ((await requeue(ctx.store, work, companyId, [id], [d.status])) === 0)

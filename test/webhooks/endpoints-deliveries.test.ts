@@ -297,6 +297,23 @@ describe('test send, deliveries, resend and recover', () => {
     expect((await s.api.post(`/deliveries/${id}/resend`)).body.data.status).toBe('pending');
   });
 
+  it("resend is refused for a delivery older than the company's retention window, and changes nothing", async () => {
+    const ep = await createEndpoint(s.api);
+    const id = (await s.api.post(`/webhooks/${ep.id}/test`, {})).body.data.id;
+    await recordAttempt(s.t, id, 'success');
+    await s.t.store.db.updateTable('companies').set({ retention_days: 7 }).execute();
+    s.t.clock.advance(7 * 24 * HOUR - 60_000);
+    const before = await deliveryRow(id);
+    // A minute before the window's edge it is still the company's to send again; a minute after, it is not.
+    s.t.clock.advance(2 * 60_000);
+    const late = await s.api.post(`/deliveries/${id}/resend`);
+    expect(late.status).toBe(409);
+    expect(late.body.error).toMatchObject({ code: 'conflict', message: expect.stringContaining('retention window') });
+    expect(await deliveryRow(id)).toEqual(before);
+    s.t.clock.advance(-2 * 60_000);
+    expect((await s.api.post(`/deliveries/${id}/resend`)).body.data.status).toBe('pending');
+  });
+
   it('resend is refused while a worker holds the lease, and for a disabled or deleted endpoint', async () => {
     const ep = await createEndpoint(s.api);
     const id = (await s.api.post(`/webhooks/${ep.id}/test`, {})).body.data.id;
