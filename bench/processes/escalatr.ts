@@ -179,6 +179,9 @@ serve(
         endpointsOf.set(company.id, endpointIds.slice(-args.endpoints.length));
         tenants.push({ companyId: company.id, code, consumerId: consumer.id });
       }
+      // As after the retention step's first run: the companies in their plan's retention class, and on PostgreSQL
+      // the history's partitions made, so deliveries and attempts land where a running service puts them.
+      await need(app, 'open').retention.run();
       return { tenants, endpointIds };
     },
 
