@@ -2,6 +2,7 @@ import { iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
+import { madeWithin } from '../queue/conditions.js';
 import { literalLimit } from '../storage/literal-limit.js';
 import type { EventName } from './events.js';
 import type { DeliveriesTable, EventsTable } from '../storage/schema.js';
@@ -233,9 +234,8 @@ async function countWhere(db: Db, where: RawBuilder<unknown>): Promise<number> {
 }
 
 /**
- * Every delivery of the page's events in one query (deliveries_event index), grouped by event. A delivery is made
- * with its event and takes its `created_at`: between the page's first and last time, which on PostgreSQL names the
- * spans of the delivered history that hold them (migration 0059), where by event alone every span's index is read.
+ * Every delivery of the page's events in one query (deliveries_event index), grouped by event, named by the events'
+ * times too (madeWithin: on PostgreSQL that reads only the spans of the delivered history that hold them).
  */
 async function deliveriesOf(
   db: Db,
@@ -244,7 +244,6 @@ async function deliveriesOf(
   const byEvent = new Map<string, FeedDelivery[]>();
   if (!events.length) return byEvent;
   const eventIds = events.map((e) => e.id);
-  const times = events.map((e) => Number(e.created_at));
   // By event id and time only: the ids come from this company's own page. A company_id condition or an ORDER BY here
   // lets the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
   const { rows } = await sql<
@@ -264,7 +263,7 @@ async function deliveriesOf(
     select id, event_id, endpoint_id, destination_id, status, attempt_count, next_attempt_at, last_status_code,
       created_at
     from deliveries where event_id in (${sql.join(eventIds)})
-      and created_at between ${Math.min(...times)} and ${Math.max(...times)}`.execute(db);
+      and ${madeWithin(events.map((e) => Number(e.created_at)))}`.execute(db);
   rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const r of rows) {
     const list = byEvent.get(r.event_id) ?? [];

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { PeriodicJob } from '../periodic.js';
 import { inTransaction, type Tx } from '../storage/db.js';
+import { madeWithin } from '../queue/conditions.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import {
   DELIVERY_HISTORY,
@@ -296,11 +297,11 @@ export class RetentionPruner {
         ((i) => (i < 0 ? events.length : i))(events.findIndex((e) => Number(e.created_at) >= cutoff)),
       );
       if (!expired.length) return { pruned: {}, done: true, idle: true };
-      // A delivery's created_at is its event's: naming those times lets PostgreSQL read the spans that hold them only.
       const { profile } = this.ctx.store;
       const deliveries = await this.lockedDeliveries(
         tx,
-        sql<boolean>`event_id in ${profile.batchValues(expired.map((e) => e.id))} and ${createdWithin(expired)}`,
+        sql<boolean>`event_id in ${profile.batchValues(expired.map((e) => e.id))}
+          and ${madeWithin(expired.map((e) => Number(e.created_at)))}`,
       );
       const byEvent = new Map<string, typeof deliveries>();
       for (const d of deliveries) byEvent.set(d.event_id, [...(byEvent.get(d.event_id) ?? []), d]);
@@ -636,19 +637,9 @@ async function lockCompany(tx: Tx, companyId: string): Promise<number> {
 
 const DELIVERY_STATE = ['id', 'event_id', 'status', 'lease_until', 'attempt_count', 'keep_days', 'created_at'] as const;
 
-/**
- * Rows made between the first and the last of these times. On PostgreSQL the delivered history is in spans by
- * created_at (migration 0059): with the bounds named, a statement reads the spans they cover, where by id or event
- * alone it would probe every span's index.
- */
-function createdWithin(rows: ReadonlyArray<{ created_at: number }>) {
-  const times = rows.map((r) => Number(r.created_at));
-  return sql<boolean>`created_at between ${Math.min(...times)} and ${Math.max(...times)}`;
-}
-
 /** These deliveries, by id and by the times they were made in. */
 const byKey = (profile: DialectProfile, rows: ReadonlyArray<Pick<DeliveryState, 'id' | 'created_at'>>) =>
-  sql<boolean>`id in ${profile.batchValues(rows.map((r) => r.id))} and ${createdWithin(rows)}`;
+  sql<boolean>`id in ${profile.batchValues(rows.map((r) => r.id))} and ${madeWithin(rows.map((r) => Number(r.created_at)))}`;
 
 interface DeliveryState {
   id: string;

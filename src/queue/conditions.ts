@@ -35,6 +35,15 @@ export const UNSETTLED_BY_ID = sql<boolean>`status not in ${SETTLED_STATUSES}`;
  */
 export const NOT_DELIVERED = sql<boolean>`status in ('pending', 'failed', 'dead')`;
 
+/**
+ * Deliveries made between the first and the last of these times. A delivery is made with its event and takes its
+ * `created_at`, so a page or batch of events names the times of all their deliveries. On PostgreSQL the delivered
+ * history is in spans by `created_at` (migration 0059): with the bounds named, a read by event or by id reads the
+ * spans they cover, where without them it probes every span's index.
+ */
+export const madeWithin = (times: readonly number[]) =>
+  sql<boolean>`created_at between ${Math.min(...times)} and ${Math.max(...times)}`;
+
 /** UNSETTLED_BY_ID for one table's rows, in a statement where another row source has a status too. */
 export const unsettledByIdIn = (table: string) =>
   sql<boolean>`${sql.ref(`${table}.status`)} not in ${SETTLED_STATUSES}`;
