@@ -43,6 +43,7 @@ import * as m0056 from './migrations/0056_deliveries_company_page.js';
 import * as m0057 from './migrations/0057_deliveries_recoverable.js';
 import * as m0058 from './migrations/0058_deliveries_keep_days.js';
 import * as m0059 from './migrations/0059_deliveries_settled_by_time.js';
+import * as m0060 from './migrations/0060_queued_deliveries_class.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -89,6 +90,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0057_deliveries_recoverable': m0057,
   '0058_deliveries_keep_days': m0058,
   '0059_deliveries_settled_by_time': m0059,
+  '0060_queued_deliveries_class': m0060,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

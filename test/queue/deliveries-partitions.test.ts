@@ -10,6 +10,7 @@ import * as m0054 from '../../src/storage/migrations/0054_deliveries_queue_parti
 import * as m0056 from '../../src/storage/migrations/0056_deliveries_company_page.js';
 import * as m0057 from '../../src/storage/migrations/0057_deliveries_recoverable.js';
 import * as m0059 from '../../src/storage/migrations/0059_deliveries_settled_by_time.js';
+import * as m0060 from '../../src/storage/migrations/0060_queued_deliveries_class.js';
 import { deleteEndpoint } from '../../src/webhooks/endpoints.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { endpointRow, tenant, type Tenant } from '../api/platform-fixtures.js';
@@ -156,6 +157,32 @@ describe('deliveries: the queue and the settled history', () => {
       expect((await claimOne('w2')).delivery.id).toBe(pendingId);
     },
   );
+
+  it("deliveries waiting in the queue at the upgrade take their company's class (migration 0060)", async () => {
+    await t.store.db.updateTable('companies').set({ history_class: 30 }).where('id', '=', v.company.id).execute();
+    const made = await newDelivery();
+    expect((await t.store.db.selectFrom('deliveries').select('keep_days').executeTakeFirstOrThrow()).keep_days).toBe(
+      30,
+    );
+    // As a delivery made before migration 0058 was: no class.
+    await sql`update deliveries set keep_days = 0 where id = ${made}`.execute(t.store.db);
+    await m0060.up(t.store.db);
+    expect(
+      Number(
+        (await t.store.db.selectFrom('deliveries').select('keep_days').where('id', '=', made).executeTakeFirstOrThrow())
+          .keep_days,
+      ),
+    ).toBe(30);
+    const claimed = await claimOne('w1');
+    const now = t.clock.now();
+    await record(
+      t.store,
+      [],
+      [{ delivery: claimed.delivery, startedAt: now, finishedAt: now + 5, outcome: OK, owner: 'w1' }],
+    );
+    if (pg) expect(await partitionOf(made)).toEqual(['deliveries_settled_k30_default']);
+    expect(await statusOf(made)).toBe('success');
+  });
 
   it.skipIf(!pg)('a status outside the known ones has no partition: the write is refused', async () => {
     const id = await newDelivery();

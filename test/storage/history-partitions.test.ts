@@ -211,6 +211,11 @@ describe('attempt history in partitions by retention class and time', () => {
     expect(await partitionsOf(t, volt)).toEqual([`attempts_k30_p${day(start)}`]);
     expect(await partitionsOf(t, watt)).toEqual(['attempts_custom']);
     expect(await partitionsOf(t, amps)).toEqual([]);
+    // Their delivered rows too, when the drop of the delivered history's span came (the run reached every edge).
+    expect(report.partitions?.deliveries.moved).toBe(2);
+    expect(await deliveryPartitionOf(t, volt)).toEqual([`deliveries_settled_k30_p${day(start)}`]);
+    expect(await deliveryPartitionOf(t, watt)).toEqual(['deliveries_settled_custom']);
+    expect(await deliveryPartitionOf(t, amps)).toEqual([]);
     const kept = await t.store.db.selectFrom('deliveries').select('id').where('id', 'in', [volt, watt]).execute();
     expect(kept).toHaveLength(2);
 
