@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERRORS, type ErrorCode } from '../errors.js';
+import { AppError, ERRORS, routeNotFound, type ErrorCode } from '../errors.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import type { StoreAvailability } from '../storage/availability.js';
 import type { ErrorBody } from './schemas.js';
@@ -136,10 +136,8 @@ export function installErrorHandler(
     return reply.status(appError.status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    const body: ErrorBody = {
-      success: false,
-      error: { code: 'not_found', message: `Route ${request.method} ${request.url.split('?')[0]} not found` },
-    };
+    const { code, message } = routeNotFound(request.method, request.url);
+    const body: ErrorBody = { success: false, error: { code, message } };
     return reply.status(404).send(body);
   });
 }

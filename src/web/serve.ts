@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join, normalize, sep } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.js';
+import { AppError, routeNotFound } from '../errors.js';
 import { DIST_DIR, ensureDashboardBuilt } from './build-dashboard.js';
 
 // The bundle is same-origin only: no CDN, no inline scripts, no framing.
@@ -62,7 +62,7 @@ export function webRoutes() {
 
     const serve = async (request: FastifyRequest, reply: FastifyReply) => {
       const path = request.url.split('?')[0];
-      if (isApiPath(path)) throw new AppError('not_found', `Route ${request.method} ${path} not found`);
+      if (isApiPath(path)) throw routeNotFound(request.method, path);
       try {
         await ensureDashboardBuilt();
       } catch {
@@ -79,7 +79,7 @@ export function webRoutes() {
         return reply.sendFile(file, { maxAge: immutable ? 365 * 24 * 3600 * 1000 : 0, immutable, cacheControl: true });
       }
       // An unknown /assets/… file is a stale link, not an app route.
-      if (path.startsWith('/assets/')) throw new AppError('not_found', `${path} not found`);
+      if (path.startsWith('/assets/')) throw routeNotFound(request.method, path);
       reply.header('cache-control', 'no-cache');
       return reply.sendFile(page, { cacheControl: false });
     };

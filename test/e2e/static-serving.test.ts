@@ -81,6 +81,19 @@ describe('serving the dashboard', () => {
     expect(post.headers['content-type']).toMatch(/json/);
   });
 
+  it('names the missed route in its 404, cut short: a long URL is not handed back whole', async () => {
+    const short = await get('/api/v1/nope?x=1');
+    expect(short.json().error.message).toBe('Route GET /api/v1/nope not found');
+    for (const url of [`/api/v1/${'a'.repeat(3000)}`, `/assets/${'b'.repeat(3000)}.js`, `/${'c'.repeat(3000)}`]) {
+      const res = await get(url, url.startsWith('/api') ? 'GET' : 'POST');
+      expect(res.statusCode, url.slice(0, 12)).toBe(404);
+      const { message } = res.json().error;
+      expect(message.length, url.slice(0, 12)).toBeLessThan(260);
+      expect(message).toContain(`${url.slice(0, 100)}`);
+      expect(message).toMatch(/… not found$/);
+    }
+  });
+
   it('does not serve files outside web/dist', async () => {
     for (const url of [
       '/../package.json',

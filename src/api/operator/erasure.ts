@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../errors.js';
+import { AppError, routeNotFound } from '../../errors.js';
 import { eraseConsumer } from '../../shield/erasure.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { bearerMatches, digest } from '../health.js';
@@ -15,7 +15,7 @@ export function operatorRoutes({ ctx, config }: Pick<RouteDeps, 'ctx' | 'config'
   const expected = config.operatorToken ? digest(config.operatorToken) : null;
   // onRequest, before the body is read: an anonymous caller learns nothing from a 400 and costs no parsing.
   const requireOperator = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!expected) throw new AppError('not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`);
+    if (!expected) throw routeNotFound(request.method, request.url);
     if (!bearerMatches(request, expected)) {
       request.server.anonymousLimit.spend(request);
       reply.header('WWW-Authenticate', 'Bearer realm="operator"');
