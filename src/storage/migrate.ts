@@ -44,6 +44,7 @@ import * as m0057 from './migrations/0057_deliveries_recoverable.js';
 import * as m0058 from './migrations/0058_deliveries_keep_days.js';
 import * as m0059 from './migrations/0059_deliveries_settled_by_time.js';
 import * as m0060 from './migrations/0060_queued_deliveries_class.js';
+import * as m0061 from './migrations/0061_queue_indexes_on_queue.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -91,6 +92,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0058_deliveries_keep_days': m0058,
   '0059_deliveries_settled_by_time': m0059,
   '0060_queued_deliveries_class': m0060,
+  '0061_queue_indexes_on_queue': m0061,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

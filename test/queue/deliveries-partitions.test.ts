@@ -11,6 +11,8 @@ import * as m0056 from '../../src/storage/migrations/0056_deliveries_company_pag
 import * as m0057 from '../../src/storage/migrations/0057_deliveries_recoverable.js';
 import * as m0059 from '../../src/storage/migrations/0059_deliveries_settled_by_time.js';
 import * as m0060 from '../../src/storage/migrations/0060_queued_deliveries_class.js';
+import * as m0061 from '../../src/storage/migrations/0061_queue_indexes_on_queue.js';
+import { DELIVERY_HISTORY, maintainHistoryPartitions } from '../../src/storage/history-partitions.js';
 import { deleteEndpoint } from '../../src/webhooks/endpoints.js';
 import { createTestApp, dialectName, type TestApp } from '../helpers/harness.js';
 import { endpointRow, tenant, type Tenant } from '../api/platform-fixtures.js';
@@ -96,7 +98,7 @@ describe('deliveries: the queue and the settled history', () => {
   );
 
   it.skipIf(!pg)(
-    'migrations 0054 and 0059 move existing rows into their partition and keep every index by name',
+    'migrations 0054, 0059 and 0061 move existing rows into their partition and keep every index by name',
     async () => {
       const settledId = await newDelivery();
       const claimed = await claimOne('w1');
@@ -110,16 +112,19 @@ describe('deliveries: the queue and the settled history', () => {
       const deadId = await newDelivery();
       const { db } = t.store;
       await sql`update deliveries set status = 'dead' where id = ${deadId}`.execute(db);
+      // The indexes made on the partitioned table and on the queue's partition itself.
       const indexes = async () =>
         (
-          await sql<{ name: string; def: string }>`
-          select indexname as name, indexdef as def from pg_indexes
-          where schemaname = current_schema() and tablename = 'deliveries' order by indexname`.execute(db)
-        ).rows.map((r) => ({ name: r.name, def: r.def.replace(/^.* USING /, '') }));
+          await sql<{ table: string; name: string; def: string }>`
+          select tablename as table, indexname as name, indexdef as def from pg_indexes
+          where schemaname = current_schema() and tablename in ('deliveries', 'deliveries_queue')
+            and indexname not like 'deliveries_queue_%' order by indexname`.execute(db)
+        ).rows.map((r) => ({ table: r.table, name: r.name, def: r.def.replace(/^.* USING /, '') }));
       const before = await indexes();
 
       // Back to one table as migrations 0001–0053 left it, with the rows in it, then 0054 again (and 0056, which
-      // replaced one of its indexes, 0057, which added one, and 0059, which split the delivered history by time).
+      // replaced one of its indexes, 0057, which added one, 0059, which split the delivered history by time, and
+      // 0061, which moved the queue's indexes to the queue's partition).
       await sql`create table deliveries_flat (like deliveries including defaults)`.execute(db);
       await sql`insert into deliveries_flat select * from deliveries`.execute(db);
       await sql`drop table deliveries`.execute(db);
@@ -138,25 +143,55 @@ describe('deliveries: the queue and the settled history', () => {
       await m0057.up(db);
       expect(await partitionOf(deadId)).toEqual(['deliveries_settled']);
       await m0059.up(db);
+      await m0061.up(db);
 
       // The company has no class yet (the retention step gives it one): its delivered row is custom.
       expect(await partitionOf(settledId)).toEqual(['deliveries_settled_custom']);
       expect(await partitionOf(pendingId)).toEqual(['deliveries_queue']);
       expect(await partitionOf(deadId)).toEqual(['deliveries_queue']);
       expect(await indexes()).toEqual(before);
-      expect(before.map((i) => i.name)).toEqual([
-        'deliveries_company_page',
-        'deliveries_due',
-        'deliveries_due_by_receiver',
-        'deliveries_endpoint',
-        'deliveries_event',
-        'deliveries_in_order',
-        'deliveries_pkey',
-        'deliveries_recoverable',
+      expect(before.map((i) => [i.table, i.name])).toEqual([
+        ['deliveries', 'deliveries_company_page'],
+        ['deliveries_queue', 'deliveries_due'],
+        ['deliveries_queue', 'deliveries_due_by_receiver'],
+        ['deliveries', 'deliveries_endpoint'],
+        ['deliveries', 'deliveries_event'],
+        ['deliveries_queue', 'deliveries_in_order'],
+        ['deliveries', 'deliveries_pkey'],
+        ['deliveries_queue', 'deliveries_recoverable'],
       ]);
       expect((await claimOne('w2')).delivery.id).toBe(pendingId);
     },
   );
+
+  it.skipIf(!pg)("a delivered span carries the table's indexes and none of the queue's", async () => {
+    await maintainHistoryPartitions(t.store.db, t.clock.now(), [], DELIVERY_HISTORY);
+    const indexesOf = async (table: string) =>
+      (
+        await sql<{ def: string }>`
+          select indexdef as def from pg_indexes where schemaname = current_schema() and tablename = ${table}`.execute(
+          t.store.db,
+        )
+      ).rows.map((r) => r.def.replace(/^.* USING /, ''));
+    const spans = (
+      await sql<{ name: string }>`
+        select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+        join pg_class p on p.oid = i.inhparent
+        where p.relname = 'deliveries_settled_k30' and p.relnamespace = c.relnamespace`.execute(t.store.db)
+    ).rows.map((r) => r.name);
+    expect(spans.length).toBeGreaterThan(1);
+    for (const span of spans) {
+      const defs = await indexesOf(span);
+      // The key, a company's page, an endpoint's deliveries and an event's.
+      expect(defs, span).toHaveLength(4);
+      expect(
+        defs.filter((d) => d.includes(' WHERE ')),
+        span,
+      ).toEqual([]);
+    }
+    const queue = await indexesOf('deliveries_queue');
+    expect(queue.filter((d) => d.includes(' WHERE '))).toHaveLength(4);
+  });
 
   it("deliveries waiting in the queue at the upgrade take their company's class (migration 0060)", async () => {
     await t.store.db.updateTable('companies').set({ history_class: 30 }).where('id', '=', v.company.id).execute();
