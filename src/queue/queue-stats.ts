@@ -12,10 +12,17 @@ export async function queueDepth(store: Store): Promise<{ pending: number; faile
   return depth;
 }
 
-/** When the earliest unsettled delivery was (or is) due: the front of the due index, one probe. Null: none. */
-export async function earliestDueAt(store: Store): Promise<number | null> {
+/**
+ * When the earliest unsettled delivery that may go was (or is) due: the front of the due index. Rows of an endpoint
+ * held by its receiver's Retry-After may not go before the hold ends, so they are stepped over while it lasts: a
+ * receiver asking for an hour's pause is not the workers falling behind. Null: none.
+ */
+export async function earliestDueAt(store: Store, now: number): Promise<number | null> {
   const { rows } = await sql<{ due: number | string | null }>`
-    select min(next_attempt_at) as due from deliveries where ${UNSETTLED}`.execute(store.db);
+    select next_attempt_at as due from deliveries d
+    where ${UNSETTLED} and not exists (
+      select 1 from endpoints e where e.id = d.endpoint_id and e.held_until > ${now})
+    order by next_attempt_at limit 1`.execute(store.db);
   const due = rows[0]?.due;
   return due == null ? null : Number(due);
 }

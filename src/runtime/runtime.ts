@@ -86,8 +86,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     replicaLag: reads.hasReplica ? () => reads.replicaLag() : undefined,
     queueDepth: () => queueDepth(store),
     oldestDueAgeSeconds: async () => {
-      const due = await earliestDueAt(store);
-      return due === null ? 0 : Math.max(0, clock.now() - due) / 1000;
+      const now = clock.now();
+      const due = await earliestDueAt(store, now);
+      return due === null ? 0 : Math.max(0, now - due) / 1000;
     },
     endpointStates: () => endpointStates(store),
     walCheckpoints: store.checkpointer ? () => store.checkpointer!.stats() : undefined,

@@ -5,6 +5,7 @@ import { emitEvent } from '../../src/domain/events.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Behaviour, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, testWorker } from '../helpers/webhooks.js';
+import { nextDueAt } from '../../src/queue/next-due.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 
 const S = 1000;
@@ -191,6 +192,39 @@ describe('ordered delivery per complaint, rate limits and 429 holds', () => {
     await w.worker.drain();
     expect(rx.requests).toHaveLength(4);
     expect((await api('GET', `/webhooks/${ep.id}`)).json().data.held_until).toBeNull();
+  });
+
+  it('while an endpoint is held, its rows made since neither wake the worker nor count as the workers falling behind', async () => {
+    const ep = await addEndpoint(t, volt.company.id, rx.url);
+    behaviour = (_req, n) =>
+      n === 1 ? { status: 429, body: 'slow down', headers: { 'retry-after': '120' } } : { status: 200 };
+    await emit('A', 1);
+    await w.worker.drain();
+    const heldUntil = t.clock.now() + 120 * S;
+    // The worker learns of the hold from the next claim, which gives B back due at its end.
+    await emit('B', 1);
+    await w.worker.drain();
+    expect(rx.requests).toHaveLength(1);
+    // C is made during the hold: due now in the store, and left out of this worker's claims.
+    await emit('C', 1);
+    t.clock.advance(30 * S);
+    expect(await nextDueAt(t.store, t.clock.now())).toBe(t.clock.now());
+    expect(await nextDueAt(t.store, t.clock.now(), [ep.id])).toBeNull();
+    // Idle, it sleeps a poll (1 s), not 0 s: before, it claimed again at once, over and over, until the hold ended.
+    expect(await w.worker.idleDelay(false)).toBe(S);
+    t.clock.set(heldUntil - 400);
+    expect(await w.worker.idleDelay(false)).toBe(400);
+
+    const scrape = async () => (await t.app.http.inject({ method: 'GET', url: '/metrics' })).body;
+    const oldestDue = (text: string) => Number(/^escalatr_queue_oldest_due_age_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(oldestDue(await scrape())).toBe(0);
+    t.clock.set(heldUntil + 5 * S);
+    // Past the hold, C counts from when it was made.
+    expect(oldestDue(await scrape())).toBe(125);
+    await w.worker.drain();
+    // A's retry, B and C, in no set order (the endpoint is not ordered).
+    expect(rx.requests.map((r) => label(r.body)).sort()).toEqual(['A1', 'A1', 'B1', 'C1']);
+    expect(oldestDue(await scrape())).toBe(0);
   });
 
   it('the API takes, shows and validates both fields', async () => {
