@@ -1,7 +1,7 @@
 import '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateApiKey, type Scope } from '../domain/api-keys.js';
-import { API_PLANS, type Plan } from '../domain/companies.js';
+import { API_PLANS, type Plan } from '../domain/plans.js';
 import { findConsumerSession } from '../domain/consumer-sign-in.js';
 import { authenticateConsumer } from '../domain/consumers.js';
 import type { Actor } from '../domain/complaint-steps.js';

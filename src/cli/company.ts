@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createCompany, setCompanyPlan, type Company, type Plan } from '../domain/companies.js';
+import { createCompany, setCompanyPlan, type Company } from '../domain/companies.js';
+import type { Plan } from '../domain/plans.js';
 import { setRetentionByCode } from '../domain/retention.js';
 import { options } from './options.js';
 import { printJson, printLines, withRuntime } from './runtime.js';

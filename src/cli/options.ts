@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { checkCompanyCode, PLANS } from '../domain/companies.js';
+import { checkCompanyCode } from '../domain/companies.js';
+import { PLANS } from '../domain/plans.js';
 import { SCOPES } from '../domain/api-keys.js';
 import {
   MIN_RETENTION_DAYS,

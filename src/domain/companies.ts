@@ -4,10 +4,8 @@ import type { Db, Tx } from '../storage/db.js';
 import type { CompaniesTable } from '../storage/schema.js';
 import { transact, type DomainContext } from './context.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
-
-export const PLANS = ['free', 'starter', 'professional', 'enterprise'] as const;
-export type Plan = (typeof PLANS)[number];
-export const API_PLANS: readonly Plan[] = ['professional', 'enterprise'];
+import { PLANS, type Plan } from './plans.js';
+import { historyClass } from './retention.js';
 
 export type Company = Pick<CompaniesTable, 'id' | 'name' | 'code' | 'plan' | 'created_at'>;
 
@@ -36,6 +34,8 @@ export async function createCompany(
         event_seq: 0,
         retention_days: null,
         retention_minutes: null,
+        // Its plan's window's class from the first delivery on, not from the retention step's next run.
+        history_class: historyClass({ plan: input.plan, retention_days: null, retention_minutes: null }),
         feed_start_seq: 0,
       })
       .execute();
@@ -75,8 +75,18 @@ export async function setCompanyPlan(ctx: DomainContext, code: string, plan: Pla
   if (!PLANS.includes(plan)) throw new AppError('validation_failed', `plan must be one of ${PLANS.join(', ')}`);
   // Every other process drops the keys it verified once it hears of the commit (the 'credentials' wake-up).
   await transact(ctx, async (work) => {
-    const result = await work.tx.updateTable('companies').set({ plan }).where('code', '=', code).executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw notFound(`company ${code}`);
+    const current = await work.tx
+      .selectFrom('companies')
+      .select(['retention_days', 'retention_minutes'])
+      .where('code', '=', code)
+      .executeTakeFirst();
+    if (!current) throw notFound(`company ${code}`);
+    // A company on its plan's default window changes class with the plan, for the rows written from now on.
+    await work.tx
+      .updateTable('companies')
+      .set({ plan, history_class: historyClass({ ...current, plan }) })
+      .where('code', '=', code)
+      .execute();
     await wakeAtCommit(ctx.store, work, 'credentials');
   });
   const company = await getCompanyByCode(ctx.store.db, code);

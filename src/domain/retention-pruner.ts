@@ -12,7 +12,7 @@ import {
 } from '../storage/history-partitions.js';
 import type { DomainContext } from './context.js';
 import { feedSummary } from './event-feed.js';
-import type { Plan } from './companies.js';
+import type { Plan } from './plans.js';
 import { historyClass, retentionCutoff } from './retention.js';
 
 /** The history tables retention removes rows from. */

@@ -2,7 +2,7 @@ import { iso } from '../clock.js';
 import { AppError, notFound } from '../errors.js';
 import type { Db } from '../storage/db.js';
 import { historyClassOf } from '../storage/history-partitions.js';
-import { PLANS, type Plan } from './companies.js';
+import { PLANS, type Plan } from './plans.js';
 import type { DomainContext } from './context.js';
 import { feedSummary } from './event-feed.js';
 

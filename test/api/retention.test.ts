@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { transact } from '../../src/domain/context.js';
 import { emitEvent } from '../../src/domain/events.js';
+import { createCompany, setCompanyPlan } from '../../src/domain/companies.js';
 import { DAY_MS, setRetentionByCode } from '../../src/domain/retention.js';
 import { RetentionPruner } from '../../src/domain/retention-pruner.js';
 import { newId } from '../../src/ids.js';
@@ -317,6 +318,60 @@ describe('retention: what goes and what stays', () => {
     expect(runs).toBeGreaterThan(2);
     expect(removed).toEqual({ events: 25, feedback_records: 25 });
     for (const id of ids) expect(await exists(t, 'events', id)).toBe(false);
+  });
+});
+
+describe("retention: a company's class of history", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+  afterEach(async () => t.close());
+
+  const classOf = async (code: string) =>
+    Number(
+      (
+        await t.store.db
+          .selectFrom('companies')
+          .select('history_class')
+          .where('code', '=', code)
+          .executeTakeFirstOrThrow()
+      ).history_class,
+    );
+
+  it("is its plan's window's from creation, before any retention run, and its first delivery is written in it", async () => {
+    const plans = { FREE: 'free', START: 'starter', PRO: 'professional', ENT: 'enterprise' } as const;
+    for (const [code, plan] of Object.entries(plans)) await createCompany(t.app.ctx, { name: code, code, plan });
+    expect(await Promise.all(Object.keys(plans).map(classOf))).toEqual([7, 30, 90, 365]);
+    const pro = await t.store.db
+      .selectFrom('companies')
+      .select('id')
+      .where('code', '=', 'PRO')
+      .executeTakeFirstOrThrow();
+    await endpointRow(t, pro.id);
+    await transact(t.app.ctx, (work) =>
+      emitEvent(t.app.ctx, work, { companyId: pro.id, name: 'webhook.test', data: {} }),
+    );
+    const delivery = await t.store.db
+      .selectFrom('deliveries')
+      .select('keep_days')
+      .where('company_id', '=', pro.id)
+      .executeTakeFirstOrThrow();
+    expect(Number(delivery.keep_days)).toBe(90);
+  });
+
+  it("follows a plan change when the company keeps its plan's window, not when it chose its own", async () => {
+    await createCompany(t.app.ctx, { name: 'Volt', code: 'VOLT', plan: 'starter' });
+    await createCompany(t.app.ctx, { name: 'Acme', code: 'ACME', plan: 'starter' });
+    await setRetentionByCode(t.app.ctx, 'ACME', { days: 7 });
+    expect([await classOf('VOLT'), await classOf('ACME')]).toEqual([30, 7]);
+    await setCompanyPlan(t.app.ctx, 'VOLT', 'enterprise');
+    await setCompanyPlan(t.app.ctx, 'ACME', 'enterprise');
+    expect([await classOf('VOLT'), await classOf('ACME')]).toEqual([365, 7]);
+    // The retention step's own reckoning agrees.
+    await t.app.retention.run();
+    expect([await classOf('VOLT'), await classOf('ACME')]).toEqual([365, 7]);
+    await expect(setCompanyPlan(t.app.ctx, 'NOPE', 'free')).rejects.toMatchObject({ code: 'not_found' });
   });
 });
 

@@ -3,7 +3,8 @@ import type { InjectOptions } from 'fastify';
 import type { Db } from '../../src/storage/db.js';
 import type { Database } from '../../src/storage/schema.js';
 import { createApiKey } from '../../src/domain/api-keys.js';
-import { createCompany, type Plan } from '../../src/domain/companies.js';
+import { createCompany } from '../../src/domain/companies.js';
+import type { Plan } from '../../src/domain/plans.js';
 import { createConsumerWithToken } from '../../src/domain/consumers.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 

@@ -145,8 +145,8 @@ describe('deliveries: the queue and the settled history', () => {
       await m0059.up(db);
       await m0061.up(db);
 
-      // The company has no class yet (the retention step gives it one): its delivered row is custom.
-      expect(await partitionOf(settledId)).toEqual(['deliveries_settled_custom']);
+      // The company's class is its plan's (professional: 90 days), given at its creation.
+      expect(await partitionOf(settledId)).toEqual(['deliveries_settled_k90_default']);
       expect(await partitionOf(pendingId)).toEqual(['deliveries_queue']);
       expect(await partitionOf(deadId)).toEqual(['deliveries_queue']);
       expect(await indexes()).toEqual(before);

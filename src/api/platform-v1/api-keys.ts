@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, SCOPES } from '../../domain/api-keys.js';
-import { API_PLANS, getCompany } from '../../domain/companies.js';
+import { getCompany } from '../../domain/companies.js';
+import { API_PLANS } from '../../domain/plans.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { NonEmpty, ok, Ok, StringEnum } from '../schemas.js';

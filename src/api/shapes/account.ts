@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { SCOPES, type ApiKeyView } from '../../domain/api-keys.js';
-import { PLANS } from '../../domain/companies.js';
+import { PLANS } from '../../domain/plans.js';
 import { ESCALATION_LEVELS } from '../../domain/lifecycle.js';
 import {
   MIN_RETENTION_DAYS,
