@@ -16,7 +16,7 @@ import {
   validateBrokerUrl,
   validateWebhookUrl,
 } from '../webhooks/endpoints.js';
-import { isBrokerUrl } from '../webhooks/brokers/destination.js';
+import { BROKER_SCHEMES_TEXT, isBrokerUrl } from '../webhooks/brokers/destination.js';
 import { credentialsRequired, sameOrigin } from '../webhooks/credential-origin.js';
 import {
   DESTINATION_TYPES,
@@ -130,7 +130,7 @@ function checkBrokerUrl(
 ): { url: string; password: string | null } {
   if (typeof value !== 'string' || value.trim() === '') throw invalid(field, 'is required');
   if (!isBrokerUrl(value))
-    throw new AppError('invalid_url', `${field}: must start with amqp://, nats://, redis:// or mqtt://`, { field });
+    throw new AppError('invalid_url', `${field}: must start with ${BROKER_SCHEMES_TEXT}`, { field });
   let checked: { url: string; password: string | null };
   try {
     checked = validateBrokerUrl(value, { allowHttp: false, allowCidrs: ctx.config.webhookAllowCidrs });

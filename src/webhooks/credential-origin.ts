@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { brokerDefaultPort } from './brokers/destination.js';
 
 /**
  * A stored receiver credential (bearer token, API key, custom header) belongs to the origin it was given for. When a
@@ -6,14 +7,7 @@ import { AppError } from '../errors.js';
  * edit the URL — an admin, or a stolen admin key — could redirect the stored secret to a host of their choosing.
  */
 
-const DEFAULT_PORTS: Record<string, string> = {
-  'https:': '443',
-  'http:': '80',
-  'amqp:': '5672',
-  'nats:': '4222',
-  'redis:': '6379',
-  'mqtt:': '1883',
-};
+const HTTP_DEFAULT_PORTS: Record<string, number> = { 'https:': 443, 'http:': 80 };
 
 /**
  * Scheme, host and port as the URL parser reads them: the host lowercased and in punycode, the default port filled
@@ -23,7 +17,8 @@ const DEFAULT_PORTS: Record<string, string> = {
 function originOf(raw: string): string | null {
   try {
     const url = new URL(raw);
-    return `${url.protocol}//${url.hostname}:${url.port || DEFAULT_PORTS[url.protocol] || ''}`;
+    const port = url.port || HTTP_DEFAULT_PORTS[url.protocol] || brokerDefaultPort(url.protocol) || '';
+    return `${url.protocol}//${url.hostname}:${port}`;
   } catch {
     return null;
   }

@@ -203,8 +203,8 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
 }
 
 /**
- * An endpoint's URL as saved: an http(s) URL as validateWebhookUrl checks it, or a broker URL (amqp://, nats://,
- * redis://, mqtt://) with its password taken out, to be sealed on its own. A literal IP is judged by the address
+ * An endpoint's URL as saved: an http(s) URL as validateWebhookUrl checks it, or a broker URL (amqp(s)://, nats://,
+ * tls://, redis(s)://, mqtt(s)://) with its password taken out, to be sealed on its own. A literal IP is judged by the address
  * guard here too; a host name at each connect.
  */
 function validateEndpointUrl(raw: string, policy: UrlPolicy): { url: string; password: string | null } {

@@ -216,11 +216,11 @@ function refuseLookup(hostname: string, _options: unknown, callback: (err: Error
 }
 
 /**
- * An undici Agent that resolves names itself, refuses blocked addresses (including IP literals), connects to the
- * exact address it checked and re-checks `socket.remoteAddress` once connected.
+ * Extra TLS options (a test's private CA) as a guarded connection may take them: the keys that route the connection
+ * (host, port, servername, socket, lookup) are dropped, and certificate verification stays on. Pinning the checked
+ * IP is only safe while TLS still proves the peer is the host the user configured.
  */
-export function createGuardedDispatcher(guard: SsrfGuard, opts: GuardedDispatcherOptions = {}): Agent {
-  const lookup = opts.lookup ?? defaultLookup;
+export function verifiedTls(extra: ConnectionOptions = {}): ConnectionOptions {
   const {
     host: _host,
     port: _port,
@@ -229,11 +229,19 @@ export function createGuardedDispatcher(guard: SsrfGuard, opts: GuardedDispatche
     servername: _servername,
     lookup: _lookup,
     rejectUnauthorized: _reject,
-    ...tlsExtra
-  } = (opts.tls ?? {}) as ConnectionOptions & { path?: unknown; lookup?: unknown };
+    ...rest
+  } = extra as ConnectionOptions & { path?: unknown; lookup?: unknown };
+  return { ...rest, rejectUnauthorized: true };
+}
+
+/**
+ * An undici Agent that resolves names itself, refuses blocked addresses (including IP literals), connects to the
+ * exact address it checked and re-checks `socket.remoteAddress` once connected.
+ */
+export function createGuardedDispatcher(guard: SsrfGuard, opts: GuardedDispatcherOptions = {}): Agent {
+  const lookup = opts.lookup ?? defaultLookup;
   const inner = buildConnector({
-    ...(tlsExtra as object),
-    rejectUnauthorized: true,
+    ...(verifiedTls(opts.tls) as object),
     // The host handed to net/tls is always an IP literal, so Node never resolves; this makes sure of it.
     lookup: refuseLookup as never,
     timeout: opts.connectTimeoutMs ?? 10_000,

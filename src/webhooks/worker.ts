@@ -530,7 +530,7 @@ export async function startDeliveryWorker(opts: StartDeliveryWorkerOptions): Pro
     tls: opts.tls,
     lookup: opts.lookup,
   });
-  const brokers = new BrokerSenders(guard, { lookup: opts.lookup });
+  const brokers = new BrokerSenders(guard, { lookup: opts.lookup, tls: opts.tls });
   const worker = new DeliveryWorker({
     ctx,
     targets: opts.targets,

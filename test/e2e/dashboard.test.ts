@@ -587,6 +587,12 @@ describe('dashboard in a real browser', () => {
         await page.getByRole('heading', { name: 'Webhook Notifications' }).waitFor();
         const fresh = await newWebhookCard(page);
         await fresh.getByRole('switch', { name: 'Webhook' }).click();
+        // The TLS box picks the TLS scheme and its port (MQTT: 1883 plain, 8883 over TLS).
+        await fresh.getByLabel('Destination').selectOption('mqtt');
+        const tlsBox = fresh.getByRole('checkbox', { name: /^TLS/ });
+        expect(await fresh.getByLabel('Port').getAttribute('placeholder')).toBe('1883');
+        await tlsBox.check();
+        expect(await fresh.getByLabel('Port').getAttribute('placeholder')).toBe('8883');
         await fresh.getByLabel('Destination').selectOption('redis');
         expect(await fresh.getByLabel('Webhook URL').count()).toBe(0);
         await fresh.getByLabel('Host').fill('127.0.0.1');
@@ -599,6 +605,12 @@ describe('dashboard in a real browser', () => {
         await expectText(card.getByRole('status'), 'Webhook settings saved.');
         expect(await card.getByLabel('Destination').inputValue()).toBe('redis');
         expect(await card.getByLabel('Stream').inputValue()).toBe(stream);
+        // Saved as rediss:// and read back as TLS; this test's Redis is plain, so it is sent plain.
+        expect(await card.getByRole('checkbox', { name: /^TLS/ }).isChecked()).toBe(true);
+        await card.getByRole('checkbox', { name: /^TLS/ }).uncheck();
+        await card.getByRole('button', { name: 'Save' }).click();
+        await expectText(card.getByRole('status'), 'Webhook settings saved.');
+        expect(await card.getByRole('checkbox', { name: /^TLS/ }).isChecked()).toBe(false);
         await card.getByRole('button', { name: 'Test' }).click();
         await expectText(card.getByRole('status'), 'Test event sent.');
         // XREAD BLOCK returns as soon as the worker's XADD lands.

@@ -15,6 +15,7 @@ import { addEndpoint, testWorker } from '../helpers/webhooks.js';
 import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { BrokerSenders } from '../../src/webhooks/brokers/broker-sender.js';
 import { SsrfGuard } from '../../src/webhooks/ssrf-guard.js';
+import { selfSignedFor, startTlsNatsServer, startTlsProxy } from '../helpers/tls-brokers.js';
 
 /**
  * Endpoints whose URL names a message broker, against the real brokers on 127.0.0.1 (RabbitMQ, NATS with JetStream,
@@ -322,5 +323,175 @@ describe('broker senders', () => {
       await jsm.streams.delete(stream).catch(() => {});
       await nc.close();
     }
+  });
+});
+
+describe('broker senders over TLS: amqps, rediss and mqtts to the real brokers', () => {
+  const message = { headers: { 'webhook-id': 'evt_1' }, body: '{"id":"evt_1"}', messageId: 'evt_1', timeoutMs: 5000 };
+  // Every name is answered with loopback by the test: no DNS. The certificate is for broker.test only (no IP).
+  const toLoopback = async () => [{ address: '127.0.0.1', family: 4 }];
+  let pems: { key: string; cert: string };
+  let proxies: Array<Awaited<ReturnType<typeof startTlsProxy>>>;
+  let amqpsPort: number;
+  let redissPort: number;
+  let mqttsPort: number;
+  const senders: BrokerSenders[] = [];
+  const sendersWith = (tls?: { ca?: string; rejectUnauthorized?: boolean }) => {
+    const s = new BrokerSenders(new SsrfGuard(['127.0.0.0/8']), { lookup: toLoopback, tls });
+    senders.push(s);
+    return s;
+  };
+
+  beforeEach(async () => {
+    pems = await selfSignedFor(['broker.test']);
+    proxies = await Promise.all([5672, 6379, 1883].map((port) => startTlsProxy(port, pems)));
+    [amqpsPort, redissPort, mqttsPort] = proxies.map((p) => p.port);
+  });
+  afterEach(async () => {
+    await Promise.all(senders.splice(0).map((s) => s.close()));
+    await Promise.all(proxies.map((p) => p.close()));
+  });
+
+  it('publishes through a verified TLS connection to each broker, which has the message', async () => {
+    const sender = sendersWith({ ca: pems.cert });
+    const queue = unique('esc_tls_q');
+    const stream = unique('esc:tls');
+    const topic = `esc/${unique('tls')}`;
+    const conn = await amqp.connect('amqp://guest:guest@127.0.0.1:5672');
+    const ch = await conn.createChannel();
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await redis.connect();
+    const sub = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { protocolVersion: 5, reconnectPeriod: 0 });
+    try {
+      await ch.assertQueue(queue, { exclusive: true });
+      await sub.subscribeAsync(topic, { qos: 1 });
+      const received = new Promise<string>((resolve) =>
+        sub.on('message', (_t, payload) => resolve(payload.toString())),
+      );
+
+      const amqps = await sender.send({
+        ...message,
+        url: `amqps://guest@broker.test:${amqpsPort}/?routing_key=${queue}`,
+        password: 'guest',
+      });
+      expect([amqps.ok, amqps.responseExcerpt]).toEqual([true, 'confirmed by the broker']);
+      const msg = await ch.get(queue, { noAck: true });
+      expect(msg && msg.content.toString()).toBe(message.body);
+
+      const rediss = await sender.send({
+        ...message,
+        url: `rediss://broker.test:${redissPort}/${stream}`,
+        password: null,
+      });
+      expect([rediss.ok, rediss.responseExcerpt]).toEqual([true, expect.stringMatching(/^entry \d+-\d+$/)]);
+      expect(await redis.xlen(stream)).toBe(1);
+
+      const mqtts = await sender.send({ ...message, url: `mqtts://broker.test:${mqttsPort}/${topic}`, password: null });
+      expect(mqtts.ok).toBe(true);
+      expect(await received).toBe(message.body);
+      expect(sender.openConnections).toBe(3);
+    } finally {
+      await redis.del(stream);
+      redis.disconnect();
+      await sub.endAsync();
+      await conn.close();
+    }
+  });
+
+  it('NATS over TLS (tls://): acknowledged by JetStream through a verified connection; nats:// to it is refused', async () => {
+    const server = await startTlsNatsServer(pems);
+    const subject = unique('esc.tls');
+    const stream = unique('ESCTLS');
+    // The test's own client trusts the same certificate and checks it for the same name (passed on to Node's TLS).
+    const adminTls = { ca: pems.cert, servername: 'broker.test' };
+    const nc = await natsConnect({ servers: `127.0.0.1:${server.port}`, tls: adminTls });
+    try {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: stream, subjects: [subject] });
+      const url = `tls://broker.test:${server.port}/${subject}`;
+      const sent = await sendersWith({ ca: pems.cert }).send({ ...message, url, password: null });
+      expect([sent.ok, sent.responseExcerpt]).toEqual([true, expect.stringContaining(stream)]);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(1);
+
+      const untrusted = await sendersWith().send({ ...message, url, password: null });
+      expect([untrusted.ok, untrusted.errorKind]).toEqual([false, 'tls']);
+      const otherName = await sendersWith({ ca: pems.cert }).send({
+        ...message,
+        url: url.replace('broker.test', 'other.test'),
+        password: null,
+      });
+      expect([otherName.ok, otherName.errorKind]).toEqual([false, 'tls']);
+      // nats:// means plain: a server that requires TLS refuses it rather than the client upgrading unasked.
+      const plain = await sendersWith({ ca: pems.cert }).send({
+        ...message,
+        url: `nats://broker.test:${server.port}/${subject}`,
+        password: null,
+      });
+      expect(plain.ok).toBe(false);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(1);
+    } finally {
+      await nc.close();
+      await server.close();
+    }
+  });
+
+  it("an endpoint's rediss:// URL: the worker delivers the signed event over TLS, verified for the URL's host", async () => {
+    const t = await createTestApp({ clock: new ManualClock(Date.now()) });
+    const w = await testWorker(t, { tls: { ca: pems.cert }, lookup: toLoopback });
+    const stream = unique('esc:tls');
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await redis.connect();
+    try {
+      const companyId = (await seedTenant(t)).company.id;
+      const ep = await addEndpoint(t, companyId, `rediss://broker.test:${redissPort}/${stream}`);
+      expect(ep.url).toBe(`rediss://broker.test:${redissPort}/${stream}`);
+      await sendTestEvent(t.app.ctx, companyId, ep.id);
+      expect(await w.worker.drain()).toBe(1);
+      const delivery = await t.store.db.selectFrom('deliveries').selectAll().executeTakeFirstOrThrow();
+      expect(delivery.status).toBe('success');
+      const [[, flat]] = await redis.xrange(stream, '-', '+');
+      const fields: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+      const { body, ...headers } = fields;
+      verify(ep.secret, body, headers);
+    } finally {
+      await redis.del(stream);
+      redis.disconnect();
+      await w.stop();
+      await t.close();
+    }
+  });
+
+  it('refuses a certificate it cannot verify: untrusted, for another name, or with verification asked off', async () => {
+    const stream = unique('esc:tls');
+    const urls = [
+      `amqps://guest@broker.test:${amqpsPort}/?routing_key=nowhere`,
+      `rediss://broker.test:${redissPort}/${stream}`,
+      `mqtts://broker.test:${mqttsPort}/esc/nowhere`,
+    ];
+    const passwordOf = (url: string) => (url.startsWith('amqps:') ? 'guest' : null);
+    const untrusted = sendersWith();
+    const offAsked = sendersWith({ rejectUnauthorized: false });
+    for (const url of urls) {
+      for (const sender of [untrusted, offAsked]) {
+        const o = await sender.send({ ...message, url, password: passwordOf(url) });
+        expect([url, o.ok, o.errorKind]).toEqual([url, false, 'tls']);
+      }
+      // Trusted, but the URL names a host the certificate is not for (dialled at the same address).
+      const o = await sendersWith({ ca: pems.cert }).send({
+        ...message,
+        url: url.replace('broker.test', 'other.test'),
+        password: passwordOf(url),
+      });
+      expect([url, o.ok, o.errorKind]).toEqual([url, false, 'tls']);
+      expect(o.detail).toMatch(/altname|does not match|other\.test/i);
+    }
+    // Plain amqp, redis and mqtt to the TLS port are not TLS: they fail rather than fall back.
+    const plain = await sendersWith({ ca: pems.cert }).send({
+      ...message,
+      url: `redis://broker.test:${redissPort}/${stream}`,
+      password: null,
+    });
+    expect(plain.ok).toBe(false);
   });
 });

@@ -66,4 +66,27 @@ describe('broker endpoint URLs', () => {
     const after = await s.t.store.db.selectFrom('endpoints').select('url_password_enc').executeTakeFirstOrThrow();
     expect(after.url_password_enc).toBeNull();
   });
+
+  it('takes the TLS schemes (amqps, tls for NATS, rediss, mqtts) with their default ports; the password stays with the scheme', async () => {
+    const ep = await createEndpoint(s.api, { url: 'amqps://app:s3cr3t-pw@broker.example.com/events' });
+    expect([ep.url, ep.has_url_password]).toEqual(['amqps://app@broker.example.com/events', true]);
+    // 5671 is amqps's own port: the same origin, so the password stays.
+    const samePort = await s.api.patch(`/webhooks/${ep.id}`, { url: 'amqps://app@broker.example.com:5671/other' });
+    expect([samePort.status, samePort.body.data.has_url_password]).toEqual([200, true]);
+    // Plain AMQP to the same host is another origin: the password is not sent there unless typed again.
+    const plain = await s.api.patch(`/webhooks/${ep.id}`, { url: 'amqp://app@broker.example.com:5671/other' });
+    expect([plain.status, plain.body.data.has_url_password]).toEqual([200, false]);
+    for (const url of [
+      'rediss://broker.example.com:6380/stream?maxlen=50',
+      'mqtts://broker.example.com/esc/hooks',
+      'tls://broker.example.com/orders.created',
+    ]) {
+      const res = await s.api.post('/webhooks', { url, events: ['*'] });
+      expect([url, res.status, res.body.data?.url]).toEqual([url, 201, url]);
+    }
+    for (const url of ['natss://broker.example.com/s', 'amqps://127.0.0.1/ex', 'mqtts://broker.example.com/a/#']) {
+      const res = await s.api.post('/webhooks', { url, events: ['*'] });
+      expect([url, res.status, res.body.error?.code]).toEqual([url, 400, 'invalid_url']);
+    }
+  });
 });

@@ -897,7 +897,7 @@ export interface EndpointConcurrency {
 
 export interface EndpointInput {
   /**
-   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port.
+   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic, and over TLS amqps:// (port 5671), tls:// (NATS), rediss:// and mqtts:// (port 8883), the broker's certificate checked for the host; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port.
    */
   url: string;
   description?: string | null;
@@ -980,7 +980,7 @@ export interface EndpointInput {
 
 export interface EndpointPatch {
   /**
-   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port.
+   * Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic, and over TLS amqps:// (port 5671), tls:// (NATS), rediss:// and mqtts:// (port 8883), the broker's certificate checked for the host; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port.
    */
   url?: string;
   description?: string | null;
@@ -1361,7 +1361,7 @@ export interface Automation {
         id: string;
         type: 'broker';
         /**
-         * The amqp://, nats://, redis:// or mqtt:// URL without its password
+         * The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password
          */
         url: string;
         /**
@@ -1403,7 +1403,7 @@ export interface AutomationInput {
     id?: string;
     type: 'webhook' | 'slack' | 'email' | 'broker';
     /**
-     * webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.
+     * webhook and slack: https://. broker: amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// (the scheme picks the broker and TLS); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.
      */
     url?: string;
     auth?: {
@@ -1453,7 +1453,7 @@ export interface AutomationPatch {
     id?: string;
     type: 'webhook' | 'slack' | 'email' | 'broker';
     /**
-     * webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.
+     * webhook and slack: https://. broker: amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// (the scheme picks the broker and TLS); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.
      */
     url?: string;
     auth?: {
@@ -1616,7 +1616,7 @@ export interface RecordAlert {
               id: string;
               type: 'broker';
               /**
-               * The amqp://, nats://, redis:// or mqtt:// URL without its password
+               * The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password
                */
               url: string;
               /**

@@ -7674,7 +7674,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port. */
+            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic, and over TLS amqps:// (port 5671), tls:// (NATS), rediss:// and mqtts:// (port 8883), the broker's certificate checked for the host; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port. */
             url: string;
             description?: string | null;
             /** @description Default true */
@@ -8316,7 +8316,7 @@ export interface paths {
       requestBody: {
         content: {
           'application/json': {
-            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port. */
+            /** @description Must start with https:// (plain http only when the operator allows it). Stored, shown and sent in canonical form: lowercase scheme and host, an IDN host in punycode, no default port (HTTPS://Hooks.Example.com:443/x becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic, and over TLS amqps:// (port 5671), tls:// (NATS), rediss:// and mqtts:// (port 8883), the broker's certificate checked for the host; a password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves it out for the same host and port. */
             url?: string;
             description?: string | null;
             /** @description Default true */
@@ -10847,7 +10847,7 @@ export interface paths {
                             id: string;
                             /** @enum {string} */
                             type: 'broker';
-                            /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                            /** @description The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password */
                             url: string;
                             /** @description Whether a password is stored (sealed) for the URL */
                             has_url_password: boolean;
@@ -11016,7 +11016,7 @@ export interface paths {
                       id: string;
                       /** @enum {string} */
                       type: 'broker';
-                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      /** @description The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password */
                       url: string;
                       /** @description Whether a password is stored (sealed) for the URL */
                       has_url_password: boolean;
@@ -11108,7 +11108,7 @@ export interface paths {
               id?: string;
               /** @enum {string} */
               type: 'webhook' | 'slack' | 'email' | 'broker';
-              /** @description webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
+              /** @description webhook and slack: https://. broker: amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// (the scheme picks the broker and TLS); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
               url?: string;
               auth?: {
                 /**
@@ -11186,7 +11186,7 @@ export interface paths {
                       id: string;
                       /** @enum {string} */
                       type: 'broker';
-                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      /** @description The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password */
                       url: string;
                       /** @description Whether a password is stored (sealed) for the URL */
                       has_url_password: boolean;
@@ -11448,7 +11448,7 @@ export interface paths {
                       id: string;
                       /** @enum {string} */
                       type: 'broker';
-                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      /** @description The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password */
                       url: string;
                       /** @description Whether a password is stored (sealed) for the URL */
                       has_url_password: boolean;
@@ -11639,7 +11639,7 @@ export interface paths {
               id?: string;
               /** @enum {string} */
               type: 'webhook' | 'slack' | 'email' | 'broker';
-              /** @description webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
+              /** @description webhook and slack: https://. broker: amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// (the scheme picks the broker and TLS); a password left out of an edited broker URL keeps the stored one for the same scheme, host and port. */
               url?: string;
               auth?: {
                 /**
@@ -11717,7 +11717,7 @@ export interface paths {
                       id: string;
                       /** @enum {string} */
                       type: 'broker';
-                      /** @description The amqp://, nats://, redis:// or mqtt:// URL without its password */
+                      /** @description The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password */
                       url: string;
                       /** @description Whether a password is stored (sealed) for the URL */
                       has_url_password: boolean;

@@ -172,7 +172,10 @@ const EmailDestinationView = Type.Object({
 const BrokerDestinationView = Type.Object({
   id: Type.String(),
   type: Type.Literal('broker'),
-  url: Type.String({ description: 'The amqp://, nats://, redis:// or mqtt:// URL without its password' }),
+  url: Type.String({
+    description:
+      'The amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or mqtt(s):// URL without its password',
+  }),
   has_url_password: Type.Boolean({ description: 'Whether a password is stored (sealed) for the URL' }),
   timeout_ms: Type.Integer(),
 });
@@ -255,7 +258,8 @@ const DestinationBody = Type.Object(
       Type.String({
         maxLength: MAX_URL_LENGTH,
         description:
-          'webhook and slack: https://. broker: amqp://, nats://, redis:// or mqtt:// (the scheme picks the broker); ' +
+          'webhook and slack: https://. broker: amqp(s)://, nats:// or tls:// (NATS over TLS), redis(s):// or ' +
+          'mqtt(s):// (the scheme picks the broker and TLS); ' +
           'a password left out of an edited broker URL keeps the stored one for the same scheme, host and port.',
       }),
     ),

@@ -19,7 +19,7 @@ interface EmailConfig {
   to: string[];
 }
 interface BrokerConfig {
-  /** amqp://, nats://, redis:// or mqtt://, as endpoints take them; without its password. */
+  /** A broker URL (amqp(s)://, nats://, tls://, redis(s)://, mqtt(s)://), as endpoints take them; without its password. */
   url: string;
   password: string | null;
 }

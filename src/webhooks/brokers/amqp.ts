@@ -106,12 +106,12 @@ class AmqpConnection implements BrokerConnection {
   }
 }
 
-export const connectAmqp: BrokerConnector = async (destination, address, timeoutMs) => {
+export const connectAmqp: BrokerConnector = async (destination, address, timeoutMs, tls) => {
   let model: ChannelModel;
   try {
     model = await amqp.connect(
       {
-        protocol: 'amqp',
+        protocol: tls ? 'amqps' : 'amqp',
         hostname: address,
         port: destination.port,
         username: destination.username ?? 'guest',
@@ -119,7 +119,8 @@ export const connectAmqp: BrokerConnector = async (destination, address, timeout
         vhost: destination.vhost,
         heartbeat: 30,
       },
-      { timeout: timeoutMs },
+      // amqplib hands these to tls.connect for amqps.
+      { ...tls, timeout: timeoutMs },
     );
   } catch (err) {
     throw refusalOf(err) ?? err;

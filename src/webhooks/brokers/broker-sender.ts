@@ -1,9 +1,16 @@
+import type { ConnectionOptions } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { attemptErrorMessage, type AttemptErrorKind, type AttemptOutcome } from '../../queue/attempt.js';
 import { classifyError } from '../http-sender.js';
 import { resolveAndCheck, type LookupFn, type SsrfGuard } from '../ssrf-guard.js';
-import { BrokerRefusal, type BrokerConnection, type BrokerConnector, type BrokerMessage } from './connection.js';
+import {
+  brokerTls,
+  BrokerRefusal,
+  type BrokerConnection,
+  type BrokerConnector,
+  type BrokerMessage,
+} from './connection.js';
 import { BrokerUrlError, parseBrokerUrl, type BrokerDestination, type BrokerKind } from './destination.js';
 
 /** What one attempt publishes to a broker endpoint; the endpoint target prepared and signed it. */
@@ -43,6 +50,8 @@ interface Pooled {
 
 export interface BrokerSendersOptions {
   lookup?: LookupFn;
+  /** Extra TLS options for amqps, tls (NATS), rediss and mqtts destinations (tests: a private CA); verification stays on. */
+  tls?: ConnectionOptions;
   idleMs?: number;
 }
 
@@ -183,7 +192,7 @@ export class BrokerSenders {
 
   private async connect(destination: BrokerDestination, timeoutMs: number): Promise<BrokerConnection> {
     const [address] = await resolveAndCheck(this.guard, destination.host, this.opts.lookup);
-    return CONNECTORS[destination.kind](destination, address, timeoutMs);
+    return CONNECTORS[destination.kind](destination, address, timeoutMs, brokerTls(destination, this.opts.tls));
   }
 
   /** How many destinations have a connection open or opening (the worker's metrics and the tests read it). */
@@ -210,7 +219,7 @@ function poolKey(d: BrokerDestination): string {
   const credentials = createHash('sha256')
     .update(`${d.username ?? ''}\0${d.password ?? ''}`)
     .digest('base64url');
-  return `${d.kind}://${d.host}:${d.port}${d.kind === 'amqp' ? `/${d.vhost}` : ''}#${credentials}`;
+  return `${d.kind}${d.tls ? '+tls' : ''}://${d.host}:${d.port}${d.kind === 'amqp' ? `/${d.vhost}` : ''}#${credentials}`;
 }
 
 /** Libraries quote the URL or the password in some errors; what is logged or stored never carries it. */

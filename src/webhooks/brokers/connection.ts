@@ -1,3 +1,6 @@
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { verifiedTls } from '../ssrf-guard.js';
 import type { BrokerDestination } from './destination.js';
 
 /** What one attempt publishes: the body as sent over HTTP, and the signature headers as message headers. */
@@ -47,14 +50,25 @@ export interface BrokerConnection {
 
 /**
  * Opens a connection to `address` — the IP the address guard resolved and checked, never the host name again, so
- * DNS cannot change between the check and the connect. Rejects (BrokerRefusal for wrong credentials) within about
- * `timeoutMs`.
+ * DNS cannot change between the check and the connect. With `tls` (an amqps, tls, rediss or mqtts destination) the
+ * connection is TLS, verified for the destination's host name. Rejects (BrokerRefusal for wrong credentials) within
+ * about `timeoutMs`.
  */
 export type BrokerConnector = (
   destination: BrokerDestination,
   address: string,
   timeoutMs: number,
+  tls: ConnectionOptions | null,
 ) => Promise<BrokerConnection>;
+
+/**
+ * The TLS options of a connection to `destination` dialled at an IP: SNI and the certificate's check name the
+ * destination's host (an IP host is checked as that IP), verification always on; `extra` adds a private CA.
+ */
+export function brokerTls(destination: BrokerDestination, extra?: ConnectionOptions): ConnectionOptions | null {
+  if (!destination.tls) return null;
+  return { ...verifiedTls(extra), ...(isIP(destination.host) ? {} : { servername: destination.host }) };
+}
 
 /** An IP literal as a host:port authority (IPv6 in brackets). */
 export function authority(address: string, port: number): string {

@@ -6,9 +6,27 @@
 
 export type BrokerKind = 'amqp' | 'nats' | 'redis' | 'mqtt';
 
-const KINDS: Record<string, BrokerKind> = { 'amqp:': 'amqp', 'nats:': 'nats', 'redis:': 'redis', 'mqtt:': 'mqtt' };
+/**
+ * The schemes a broker URL may start with: the broker, whether the connection is TLS, and the port when the URL
+ * names none (each broker's registered one; Redis and NATS have none of their own for TLS, so the plain one).
+ * NATS over TLS is `tls://`, as NATS clients and tools write it.
+ */
+const SCHEMES: Record<string, { kind: BrokerKind; tls: boolean; port: number }> = {
+  'amqp:': { kind: 'amqp', tls: false, port: 5672 },
+  'amqps:': { kind: 'amqp', tls: true, port: 5671 },
+  'nats:': { kind: 'nats', tls: false, port: 4222 },
+  'tls:': { kind: 'nats', tls: true, port: 4222 },
+  'redis:': { kind: 'redis', tls: false, port: 6379 },
+  'rediss:': { kind: 'redis', tls: true, port: 6379 },
+  'mqtt:': { kind: 'mqtt', tls: false, port: 1883 },
+  'mqtts:': { kind: 'mqtt', tls: true, port: 8883 },
+};
 
-const BROKER_DEFAULT_PORTS: Record<BrokerKind, number> = { amqp: 5672, nats: 4222, redis: 6379, mqtt: 1883 };
+/** The broker schemes as messages name them. */
+export const BROKER_SCHEMES_TEXT = 'amqp(s)://, nats:// (tls:// for NATS over TLS), redis(s):// or mqtt(s)://';
+
+/** The port a broker URL of this scheme (`amqps:`) means when it names none; undefined for other schemes. */
+export const brokerDefaultPort = (protocol: string): number | undefined => SCHEMES[protocol.toLowerCase()]?.port;
 
 /** Redis streams are trimmed to about this many entries unless the URL says `?maxlen=`. */
 const DEFAULT_STREAM_MAXLEN = 10_000;
@@ -16,6 +34,8 @@ const MAX_STREAM_MAXLEN = 10_000_000;
 
 export interface BrokerDestination {
   kind: BrokerKind;
+  /** TLS (amqps, tls, rediss, mqtts): the broker's certificate is verified for `host`, whichever address is dialled. */
+  tls: boolean;
   /** The host as written (lowercased), IPv6 without brackets; the address guard resolves and checks it per connect. */
   host: string;
   port: number;
@@ -44,7 +64,7 @@ const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0
 
 export function isBrokerUrl(raw: string): boolean {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
-  return scheme !== undefined && `${scheme}:` in KINDS;
+  return scheme !== undefined && `${scheme}:` in SCHEMES;
 }
 
 function decode(part: string, what: string): string {
@@ -91,11 +111,12 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
   } catch {
     throw new BrokerUrlError('URL is not a valid URL');
   }
-  const kind = KINDS[url.protocol.toLowerCase()];
-  if (!kind) throw new BrokerUrlError('URL must start with https://, amqp://, nats://, redis:// or mqtt://');
+  const scheme = SCHEMES[url.protocol.toLowerCase()];
+  if (!scheme) throw new BrokerUrlError(`URL must start with https://, ${BROKER_SCHEMES_TEXT}`);
+  const { kind } = scheme;
   const host = url.hostname.toLowerCase();
   if (!host || !HOST.test(host)) throw new BrokerUrlError('URL must name a host (a DNS name or an IP address)');
-  const port = url.port ? Number(url.port) : BROKER_DEFAULT_PORTS[kind];
+  const port = url.port ? Number(url.port) : scheme.port;
   for (const key of url.searchParams.keys()) {
     if (!QUERY_KEYS[kind].includes(key))
       throw new BrokerUrlError(
@@ -116,6 +137,7 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
   }
   return {
     kind,
+    tls: scheme.tls,
     host: host.startsWith('[') ? host.slice(1, -1) : host,
     port,
     username: url.username ? decode(url.username, 'user name') : null,

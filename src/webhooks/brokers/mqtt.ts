@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { authority, BrokerRefusal, type BrokerConnection, type BrokerConnector } from './connection.js';
 
 /**
@@ -50,11 +50,13 @@ class MqttConnection implements BrokerConnection {
   }
 }
 
-export const connectMqtt: BrokerConnector = async (destination, address, timeoutMs) => {
+export const connectMqtt: BrokerConnector = async (destination, address, timeoutMs, tls) => {
   try {
     const client = await mqtt.connectAsync(
-      `mqtt://${authority(address, destination.port)}`,
+      `${tls ? 'mqtts' : 'mqtt'}://${authority(address, destination.port)}`,
       {
+        // mqtt.js hands these to tls.connect for mqtts (its types spell cert and key more narrowly than Node's).
+        ...(tls as IClientOptions | null),
         protocolVersion: 5,
         clientId: `escalatr_${randomBytes(8).toString('hex')}`,
         clean: true,

@@ -1,4 +1,4 @@
-import { connect, headers as natsHeaders, type JetStreamClient, type NatsConnection } from 'nats';
+import { connect, headers as natsHeaders, type JetStreamClient, type NatsConnection, type TlsOptions } from 'nats';
 import { authority, BrokerRefusal, type BrokerConnection, type BrokerConnector } from './connection.js';
 
 /** nats.js says what failed in `code`; these are the broker answering no, the rest is the network or the clock. */
@@ -63,7 +63,7 @@ class NatsBrokerConnection implements BrokerConnection {
   }
 }
 
-export const connectNats: BrokerConnector = async (destination, address, timeoutMs) => {
+export const connectNats: BrokerConnector = async (destination, address, timeoutMs, tls) => {
   // A user name alone is a token (nats://token@host), as the NATS tools read such URLs.
   const credentials =
     destination.password !== null
@@ -82,6 +82,9 @@ export const connectNats: BrokerConnector = async (destination, address, timeout
       // The servers a cluster advertises were never checked by the address guard: only the one given is dialled.
       ignoreClusterUpdates: true,
       noRandomize: true,
+      // tls:// requires TLS, verified for the URL's host (nats' types spell cert and key more narrowly than Node's). nats:// stays plain even where the server offers TLS: the
+      // client would upgrade on its own, checking the certificate against the dialled address.
+      tls: (tls as TlsOptions | null) ?? null,
     });
     return new NatsBrokerConnection(nc);
   } catch (err) {

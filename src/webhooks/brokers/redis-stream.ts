@@ -48,10 +48,11 @@ class RedisStreamConnection implements BrokerConnection {
   }
 }
 
-export const connectRedis: BrokerConnector = async (destination, address, timeoutMs) => {
+export const connectRedis: BrokerConnector = async (destination, address, timeoutMs, tls) => {
   const client = new Redis({
     host: address,
     port: destination.port,
+    ...(tls ? { tls } : {}),
     ...(destination.username !== null ? { username: destination.username } : {}),
     ...(destination.password !== null ? { password: destination.password } : {}),
     lazyConnect: true,

@@ -30,7 +30,7 @@ interface DestinationDraft {
   hasUrlPassword?: boolean;
 }
 
-const BROKER_SCHEME = /^(amqp|nats|redis|mqtt):\/\//i;
+const BROKER_SCHEME = /^(amqps?|nats|tls|rediss?|mqtts?):\/\//i;
 
 let nextKey = 1;
 const splitList = (s: string) =>
@@ -99,7 +99,8 @@ function destinationErrors(d: DestinationDraft, allowHttp: boolean): Record<stri
   const timeoutError = !Number.isInteger(timeout) || timeout < 1 || timeout > 30 ? 'From 1 to 30 seconds.' : null;
   if (d.type === 'broker') {
     if (!BROKER_SCHEME.test(d.url.trim()))
-      e.url = 'Enter an amqp://, nats://, redis:// or mqtt:// URL naming the exchange, subject, stream or topic.';
+      e.url =
+        'Enter an amqp(s)://, nats:// (tls:// over TLS), redis(s):// or mqtt(s):// URL naming the exchange, subject, stream or topic.';
     if (timeoutError) e.timeout = timeoutError;
     return e;
   }
@@ -313,7 +314,7 @@ export function AutomationForm({ automation, allowHttp, onSaved, onCancel }: Pro
                     hint={
                       d.hasUrlPassword
                         ? 'The scheme picks the broker. The saved password is encrypted and not shown: leave it out to keep it for the same host and port.'
-                        : 'The scheme picks the broker: amqp://, nats://, redis:// or mqtt://. A password in the URL is stored encrypted.'
+                        : 'The scheme picks the broker: amqp://, nats://, redis:// or mqtt://, or amqps://, tls:// (NATS), rediss:// or mqtts:// over TLS. A password in the URL is stored encrypted.'
                     }
                     class="span-2"
                   />

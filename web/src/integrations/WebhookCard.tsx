@@ -343,7 +343,7 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                     value={form.broker.port}
                     onValue={(v) => setBroker('port', v)}
                     error={fieldErr('port')}
-                    placeholder={defaultPort(broker)}
+                    placeholder={defaultPort(broker, form.broker.tls)}
                     maxLength={5}
                   />
                   <TextField
@@ -403,6 +403,14 @@ export function WebhookCard({ endpoint, initialSecret, allowHttp, flash, onSaved
                     }
                     maxLength={1000}
                   />
+                  <label class="check">
+                    <input
+                      type="checkbox"
+                      checked={form.broker.tls}
+                      onChange={(e) => setBroker('tls', (e.currentTarget as HTMLInputElement).checked)}
+                    />
+                    TLS (encrypted; the broker's certificate is verified)
+                  </label>
                 </div>
               )}
               {!broker && (

@@ -13,15 +13,26 @@ export const DESTINATION_TYPES: { value: DestinationType; label: string }[] = [
   { value: 'mqtt', label: 'MQTT' },
 ];
 
-const DEFAULT_PORTS: Record<Exclude<DestinationType, 'https'>, string> = {
-  amqp: '5672',
-  nats: '4222',
-  redis: '6379',
-  mqtt: '1883',
+type BrokerType = Exclude<DestinationType, 'https'>;
+
+/** Each broker's scheme and port, plain and over TLS (NATS over TLS is tls://, as NATS tools write it). */
+const SCHEMES: Record<BrokerType, { plain: string; tls: string; port: string; tlsPort: string }> = {
+  amqp: { plain: 'amqp', tls: 'amqps', port: '5672', tlsPort: '5671' },
+  nats: { plain: 'nats', tls: 'tls', port: '4222', tlsPort: '4222' },
+  redis: { plain: 'redis', tls: 'rediss', port: '6379', tlsPort: '6379' },
+  mqtt: { plain: 'mqtt', tls: 'mqtts', port: '1883', tlsPort: '8883' },
 };
 
+/** The broker and whether it is TLS, by URL scheme (`amqps` → amqp over TLS). */
+const BY_SCHEME = new Map<string, { type: BrokerType; tls: boolean }>(
+  (Object.keys(SCHEMES) as BrokerType[]).flatMap((type) => [
+    [SCHEMES[type].plain, { type, tls: false }],
+    [SCHEMES[type].tls, { type, tls: true }],
+  ]),
+);
+
 /** What the path names for each broker, as the card labels it. */
-export const NAME_LABELS: Record<Exclude<DestinationType, 'https'>, { label: string; placeholder: string }> = {
+export const NAME_LABELS: Record<BrokerType, { label: string; placeholder: string }> = {
   amqp: { label: 'Exchange', placeholder: 'escalations' },
   nats: { label: 'Subject', placeholder: 'escalatr.events' },
   redis: { label: 'Stream', placeholder: 'escalatr:events' },
@@ -38,6 +49,8 @@ export interface BrokerFields {
   routingKey: string;
   vhost: string;
   maxLen: string;
+  /** The connection is TLS (amqps, tls, rediss, mqtts), the broker's certificate checked for the host. */
+  tls: boolean;
 }
 
 export const EMPTY_BROKER: BrokerFields = {
@@ -49,11 +62,12 @@ export const EMPTY_BROKER: BrokerFields = {
   routingKey: '',
   vhost: '',
   maxLen: '',
+  tls: false,
 };
 
 export function destinationTypeOf(url: string): DestinationType {
-  const scheme = /^([a-z]+):\/\//i.exec(url)?.[1]?.toLowerCase();
-  return scheme === 'amqp' || scheme === 'nats' || scheme === 'redis' || scheme === 'mqtt' ? scheme : 'https';
+  const scheme = /^([a-z]+):\/\//i.exec(url)?.[1]?.toLowerCase() ?? '';
+  return BY_SCHEME.get(scheme)?.type ?? 'https';
 }
 
 /** The fields of a stored broker URL (which carries no password). */
@@ -76,6 +90,7 @@ export function brokerFieldsOf(url: string): BrokerFields {
       routingKey: u.searchParams.get('routing_key') ?? '',
       vhost: u.searchParams.get('vhost') ?? '',
       maxLen: u.searchParams.get('maxlen') ?? '',
+      tls: BY_SCHEME.get(u.protocol.replace(/:$/, '').toLowerCase())?.tls ?? false,
     };
   } catch {
     return { ...EMPTY_BROKER };
@@ -83,11 +98,11 @@ export function brokerFieldsOf(url: string): BrokerFields {
 }
 
 /** The URL for a broker destination's fields. Topics keep their slashes; everything else is percent-encoded. */
-export function brokerUrl(type: Exclude<DestinationType, 'https'>, f: BrokerFields): string {
+export function brokerUrl(type: BrokerType, f: BrokerFields): string {
   const user = f.username.trim();
   const auth =
     user || f.password ? `${encodeURIComponent(user)}${f.password ? `:${encodeURIComponent(f.password)}` : ''}@` : '';
-  const port = f.port.trim() || DEFAULT_PORTS[type];
+  const port = f.port.trim() || defaultPort(type, f.tls);
   const name = f.name
     .trim()
     .split('/')
@@ -99,12 +114,13 @@ export function brokerUrl(type: Exclude<DestinationType, 'https'>, f: BrokerFiel
   if (type === 'amqp' && f.vhost.trim()) query.set('vhost', f.vhost.trim());
   if (type === 'redis' && f.maxLen.trim()) query.set('maxlen', f.maxLen.trim());
   const search = query.toString();
-  return `${type}://${auth}${f.host.trim()}:${port}/${name}${search ? `?${search}` : ''}`;
+  const scheme = f.tls ? SCHEMES[type].tls : SCHEMES[type].plain;
+  return `${scheme}://${auth}${f.host.trim()}:${port}/${name}${search ? `?${search}` : ''}`;
 }
 
 /** Empty or malformed broker fields, in the card's words. */
 export function brokerProblems(
-  type: Exclude<DestinationType, 'https'>,
+  type: BrokerType,
   f: BrokerFields,
 ): Partial<Record<'host' | 'port' | 'name' | 'maxLen', string>> {
   const out: Partial<Record<'host' | 'port' | 'name' | 'maxLen', string>> = {};
@@ -124,4 +140,4 @@ export function brokerProblems(
   return out;
 }
 
-export const defaultPort = (type: Exclude<DestinationType, 'https'>) => DEFAULT_PORTS[type];
+export const defaultPort = (type: BrokerType, tls: boolean) => (tls ? SCHEMES[type].tlsPort : SCHEMES[type].port);
