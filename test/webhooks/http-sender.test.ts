@@ -3,13 +3,13 @@ import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate } from 'selfsigned';
 import { Dispatcher, type Agent } from 'undici';
 import { classifyError, MAX_RETRY_AFTER_MS, parseRetryAfter, sendWebhook } from '../../src/webhooks/http-sender.js';
 import type { AttemptOutcome } from '../../src/queue/attempt.js';
 import { buildDeliveryHeaders, newWebhookSecret, signEscalatr } from '../../src/webhooks/signature.js';
 import { createGuardedDispatcher, SsrfBlockedError, SsrfGuard, type LookupFn } from '../../src/webhooks/ssrf-guard.js';
 import { isLoopbackTarget, loopbackOnlyNetwork } from '../helpers/loopback-only.js';
+import { selfSignedFor } from '../helpers/tls-brokers.js';
 
 const connectTargets = loopbackOnlyNetwork();
 
@@ -124,23 +124,8 @@ function dispatcher(allow: string[], opts: Parameters<typeof createGuardedDispat
 }
 
 beforeAll(async () => {
-  const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      // Deliberately no IP SAN: connecting by 127.0.0.1 must fail verification even though the IP is pinned.
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 2, value: 'hooks.example.test' },
-        ],
-      },
-    ],
-  });
+  // DNS names only: connecting by 127.0.0.1 must fail verification even though the IP is pinned.
+  const pems = await selfSignedFor(['localhost', 'hooks.example.test']);
   caCert = pems.cert;
 
   httpServer = http.createServer((req, res) => route(req, res, `http://127.0.0.1:${httpPort}`));
@@ -148,7 +133,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   httpPort = (httpServer.address() as AddressInfo).port;
 
-  httpsServer = https.createServer({ key: pems.private, cert: pems.cert }, (req, res) =>
+  httpsServer = https.createServer({ key: pems.key, cert: pems.cert }, (req, res) =>
     route(req, res, `https://localhost:${httpsPort}`),
   );
   await new Promise<void>((resolve) => httpsServer.listen(0, '127.0.0.1', resolve));
