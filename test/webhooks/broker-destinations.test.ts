@@ -427,7 +427,11 @@ describe('broker senders over TLS: amqps, rediss and mqtts to the real brokers',
         url: `nats://broker.test:${server.port}/${subject}`,
         password: null,
       });
-      expect(plain.ok).toBe(false);
+      expect([plain.ok, plain.errorKind, plain.responseExcerpt]).toEqual([
+        false,
+        'broker_rejected',
+        'the NATS server requires TLS: use a tls:// URL',
+      ]);
       expect((await jsm.streams.info(stream)).state.messages).toBe(1);
     } finally {
       await nc.close();

@@ -84,9 +84,20 @@ describe('broker endpoint URLs', () => {
       const res = await s.api.post('/webhooks', { url, events: ['*'] });
       expect([url, res.status, res.body.data?.url]).toEqual([url, 201, url]);
     }
-    for (const url of ['natss://broker.example.com/s', 'amqps://127.0.0.1/ex', 'mqtts://broker.example.com/a/#']) {
+    const refused: [string, RegExp][] = [
+      [
+        'natss://broker.example.com/s',
+        /^URL must start with https:\/\/, or name a message broker: amqp\(s\):\/\/.*tls:\/\//,
+      ],
+      ['amqps://127.0.0.1/ex', /loopback/],
+      ['mqtts://broker.example.com/a/+', /wildcards/],
+      ['tls://broker.example.com/', /^name the subject in the path: tls:\/\/host:4222\/subject$/],
+      ['mqtts://broker.example.com', /^name the topic in the path: mqtts:\/\/host:8883\/topic$/],
+    ];
+    for (const [url, message] of refused) {
       const res = await s.api.post('/webhooks', { url, events: ['*'] });
       expect([url, res.status, res.body.error?.code]).toEqual([url, 400, 'invalid_url']);
+      expect(res.body.error.message).toMatch(message);
     }
   });
 });

@@ -75,7 +75,7 @@ function decode(part: string, what: string): string {
   }
 }
 
-function checkName(kind: BrokerKind, name: string, routingKey: string): void {
+function checkName(kind: BrokerKind, scheme: string, name: string, routingKey: string): void {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\x00-\x1f\x7f]/.test(name)) throw new BrokerUrlError('the path must not contain control characters');
   switch (kind) {
@@ -87,16 +87,18 @@ function checkName(kind: BrokerKind, name: string, routingKey: string): void {
         throw new BrokerUrlError('name an exchange in the path, or a queue as routing_key for the default exchange');
       return;
     case 'nats':
-      if (!name) throw new BrokerUrlError('name the subject in the path: nats://host:4222/subject');
+      if (!name)
+        throw new BrokerUrlError(`name the subject in the path: ${scheme}//host:${SCHEMES[scheme].port}/subject`);
       if (name.length > 255 || !/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(name))
         throw new BrokerUrlError('the subject must be dot-separated tokens without spaces or the wildcards * and >');
       return;
     case 'redis':
-      if (!name) throw new BrokerUrlError('name the stream in the path: redis://host:6379/stream');
+      if (!name)
+        throw new BrokerUrlError(`name the stream in the path: ${scheme}//host:${SCHEMES[scheme].port}/stream`);
       if (name.length > 512) throw new BrokerUrlError('the stream name must be at most 512 characters');
       return;
     case 'mqtt':
-      if (!name) throw new BrokerUrlError('name the topic in the path: mqtt://host:1883/topic');
+      if (!name) throw new BrokerUrlError(`name the topic in the path: ${scheme}//host:${SCHEMES[scheme].port}/topic`);
       if (Buffer.byteLength(name) > 1024 || /[+#]/.test(name))
         throw new BrokerUrlError('the topic must not contain the wildcards + and # (and at most 1024 bytes)');
       return;
@@ -127,7 +129,7 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
   }
   const name = decode(url.pathname.replace(/^\//, ''), 'path');
   const routingKey = url.searchParams.get('routing_key') ?? '';
-  checkName(kind, name, routingKey);
+  checkName(kind, url.protocol.toLowerCase(), name, routingKey);
   let maxLen = DEFAULT_STREAM_MAXLEN;
   const maxLenText = url.searchParams.get('maxlen');
   if (maxLenText !== null) {

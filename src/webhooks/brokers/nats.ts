@@ -88,6 +88,10 @@ export const connectNats: BrokerConnector = async (destination, address, timeout
     });
     return new NatsBrokerConnection(nc);
   } catch (err) {
+    // A server that requires TLS, asked for plain: the client starts TLS anyway and fails reading its own null TLS
+    // options ("Cannot destructure property 'certFile' of 'this.options.tls'"). Say what the server wants instead.
+    if (!tls && err instanceof Error && /options\.tls\b/.test(err.message))
+      throw new BrokerRefusal('rejected', 'the NATS server requires TLS: use a tls:// URL');
     throw refusalOf(err) ?? err;
   }
 };
