@@ -97,7 +97,6 @@ export const overRate = (
 };
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
-/** Whether an error is the not-found answer (a read replica's may only mean it has not replayed the row yet). */
 const ROUTE_ECHO_LIMIT = 200;
 /**
  * An unknown route. The path is echoed so a client sees which URL missed, cut to a length that names a route: the
@@ -108,6 +107,7 @@ export const routeNotFound = (method: string, url: string) => {
   const shown = path.length > ROUTE_ECHO_LIMIT ? `${path.slice(0, ROUTE_ECHO_LIMIT)}…` : path;
   return new AppError('not_found', `Route ${method} ${shown} not found`);
 };
+/** Whether an error is the not-found answer (a read replica's may only mean it has not replayed the row yet). */
 export const isNotFound = (err: unknown): boolean => err instanceof AppError && err.code === 'not_found';
 export const invalidTransition = (message: string) => new AppError('invalid_transition', message);
 export const validationFailed = (message: string, details?: Record<string, unknown>) =>

@@ -18,8 +18,9 @@ export interface HttpRequestPlan extends AttemptPlanBase {
 }
 
 /**
- * What one attempt publishes to a message broker (amqp(s)://, nats://, tls://, redis(s)://, mqtt(s):// endpoint URLs): the same body
- * and signature headers as HTTP, sent by the worker's pooled broker connections (src/webhooks/brokers/).
+ * What one attempt publishes to a message broker (amqp(s)://, nats://, tls://, redis(s)://, mqtt(s):// endpoint
+ * URLs): the same body and signature headers as HTTP, sent by the worker's pooled broker connections
+ * (src/webhooks/brokers/).
  */
 interface BrokerPublishPlan extends AttemptPlanBase {
   kind: 'broker';

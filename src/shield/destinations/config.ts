@@ -19,7 +19,7 @@ interface EmailConfig {
   to: string[];
 }
 interface BrokerConfig {
-  /** A broker URL (amqp(s)://, nats://, tls://, redis(s)://, mqtt(s)://), as endpoints take them; without its password. */
+  /** A broker URL (amqp(s)://, nats://, tls://, redis(s)://, mqtt(s)://) as endpoints take it, without its password. */
   url: string;
   password: string | null;
 }

@@ -50,7 +50,7 @@ interface Pooled {
 
 export interface BrokerSendersOptions {
   lookup?: LookupFn;
-  /** Extra TLS options for amqps, tls (NATS), rediss and mqtts destinations (tests: a private CA); verification stays on. */
+  /** Extra TLS options for amqps, tls (NATS), rediss and mqtts destinations (tests: a private CA); verified always. */
   tls?: ConnectionOptions;
   idleMs?: number;
 }

@@ -82,8 +82,9 @@ export const connectNats: BrokerConnector = async (destination, address, timeout
       // The servers a cluster advertises were never checked by the address guard: only the one given is dialled.
       ignoreClusterUpdates: true,
       noRandomize: true,
-      // tls:// requires TLS, verified for the URL's host (nats' types spell cert and key more narrowly than Node's). nats:// stays plain even where the server offers TLS: the
-      // client would upgrade on its own, checking the certificate against the dialled address.
+      // tls:// requires TLS, verified for the URL's host (the cast: nats' types spell cert and key more narrowly
+      // than Node's). nats:// stays plain even where the server offers TLS: the client would upgrade on its own,
+      // checking the certificate against the dialled address.
       tls: (tls as TlsOptions | null) ?? null,
     });
     return new NatsBrokerConnection(nc);
