@@ -158,7 +158,7 @@ describe('delivery settings in a real browser: webhook rules, Shield destination
       const url = page.getByLabel('Broker URL');
       await url.fill('https://bus.example.test/alerts');
       await page.getByRole('button', { name: 'Create automation' }).click();
-      await expectText(page.getByText(/Enter an amqp:\/\/, nats:\/\/, redis:\/\/ or mqtt:\/\/ URL/), 'mqtt://');
+      await expectText(page.getByText(/Enter an amqp\(s\):\/\/, nats:\/\/ \(tls:\/\/ over TLS\)/), 'mqtt(s)://');
       await url.fill('redis://app:bus-password@127.0.0.1:6379/esc-alerts');
       await page.getByRole('button', { name: 'Create automation' }).click();
       await expectText(page.getByRole('status'), 'Automation created.');
