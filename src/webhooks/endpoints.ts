@@ -17,13 +17,7 @@ import { endUnsettled } from '../queue/requeue.js';
 import { credentialsRequired, sameOrigin } from './credential-origin.js';
 import { storedTransform, validateTransform, type EndpointTransform } from './transform.js';
 import { rotateSigningSecret } from './secret-rotation.js';
-import {
-  BROKER_SCHEMES_TEXT,
-  BrokerUrlError,
-  isBrokerUrl,
-  parseBrokerUrl,
-  withoutPassword,
-} from './brokers/destination.js';
+import { BrokerUrlError, isBrokerUrl, parseBrokerUrl, UNKNOWN_SCHEME, withoutPassword } from './brokers/destination.js';
 import { checkOrdering, checkRateLimit, type EndpointOrdering } from './endpoint-pacing.js';
 import { reorderUnsettled } from '../queue/ordering.js';
 
@@ -216,7 +210,7 @@ export function validateWebhookUrl(raw: string, policy: UrlPolicy): string {
 function validateEndpointUrl(raw: string, policy: UrlPolicy): { url: string; password: string | null } {
   // Another scheme (natss://, ftp://) is most likely a broker URL mistyped: name the ones there are.
   if (typeof raw === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && !/^https?:/i.test(raw) && !isBrokerUrl(raw))
-    throw new AppError('invalid_url', `URL must start with https://, or name a message broker: ${BROKER_SCHEMES_TEXT}`);
+    throw new AppError('invalid_url', UNKNOWN_SCHEME);
   if (typeof raw !== 'string' || !isBrokerUrl(raw)) return { url: validateWebhookUrl(raw, policy), password: null };
   return validateBrokerUrl(raw, policy);
 }

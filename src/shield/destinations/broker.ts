@@ -6,8 +6,8 @@ import { destinationSigningSecrets } from './secret.js';
 
 /**
  * A Shield broker destination (amqp(s)://, nats://, tls://, redis(s)://, mqtt(s)://): publishes the same alert body
- * a webhook destination POSTs, with the same idempotency key, event name and signatures as message headers, through the
- * worker's pooled broker connections — as a broker endpoint does. The idempotency key is also the message id, so a
+ * a webhook destination POSTs, with the same idempotency key, event name and signatures as message headers, through
+ * the worker's pooled broker connections — as a broker endpoint does. The idempotency key is also the message id, so a
  * broker that deduplicates (JetStream) stores a retried alert once, and two destinations of one alert stay apart.
  */
 export const brokerTarget: DeliveryTarget = {

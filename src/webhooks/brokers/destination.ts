@@ -25,6 +25,9 @@ const SCHEMES: Record<string, { kind: BrokerKind; tls: boolean; port: number }> 
 /** The broker schemes as messages name them. */
 export const BROKER_SCHEMES_TEXT = 'amqp(s)://, nats:// (tls:// for NATS over TLS), redis(s):// or mqtt(s)://';
 
+/** The refusal of a URL whose scheme is neither HTTP's nor a broker's. */
+export const UNKNOWN_SCHEME = `URL must start with https://, or name a message broker: ${BROKER_SCHEMES_TEXT}`;
+
 /** The port a broker URL of this scheme (`amqps:`) means when it names none; undefined for other schemes. */
 export const brokerDefaultPort = (protocol: string): number | undefined => SCHEMES[protocol.toLowerCase()]?.port;
 
@@ -75,10 +78,11 @@ function decode(part: string, what: string): string {
   }
 }
 
-function checkName(kind: BrokerKind, scheme: string, name: string, routingKey: string): void {
+/** `scheme` as the URL parser gives it, lowercased (`tls:`): it picks the broker, and the hints repeat it. */
+function checkName(scheme: string, name: string, routingKey: string): void {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\x00-\x1f\x7f]/.test(name)) throw new BrokerUrlError('the path must not contain control characters');
-  switch (kind) {
+  switch (SCHEMES[scheme].kind) {
     case 'amqp':
       if (name.length > 255 || !/^[A-Za-z0-9_.:-]*$/.test(name))
         throw new BrokerUrlError('the exchange (the path) may use letters, digits, - _ . : and at most 255 characters');
@@ -113,8 +117,9 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
   } catch {
     throw new BrokerUrlError('URL is not a valid URL');
   }
-  const scheme = SCHEMES[url.protocol.toLowerCase()];
-  if (!scheme) throw new BrokerUrlError(`URL must start with https://, ${BROKER_SCHEMES_TEXT}`);
+  const protocol = url.protocol.toLowerCase();
+  const scheme = SCHEMES[protocol];
+  if (!scheme) throw new BrokerUrlError(UNKNOWN_SCHEME);
   const { kind } = scheme;
   const host = url.hostname.toLowerCase();
   if (!host || !HOST.test(host)) throw new BrokerUrlError('URL must name a host (a DNS name or an IP address)');
@@ -129,7 +134,7 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
   }
   const name = decode(url.pathname.replace(/^\//, ''), 'path');
   const routingKey = url.searchParams.get('routing_key') ?? '';
-  checkName(kind, url.protocol.toLowerCase(), name, routingKey);
+  checkName(protocol, name, routingKey);
   let maxLen = DEFAULT_STREAM_MAXLEN;
   const maxLenText = url.searchParams.get('maxlen');
   if (maxLenText !== null) {
