@@ -1,4 +1,5 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import {
   CompiledQuery,
@@ -10,7 +11,7 @@ import {
   type Transaction,
 } from 'kysely';
 import SQLite from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Database } from './schema.js';
 import { postgresProfile, sqliteProfile, type DialectProfile } from './dialects.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
@@ -49,12 +50,19 @@ export interface OpenStoreOptions {
   backgroundCheckpoints?: { onLost: (err: Error) => void };
 }
 
+/**
+ * The PostgreSQL client, loaded when a PostgreSQL store is first opened: a process on SQLite (the embedded default)
+ * never needs it, and loading it adds about 3 MB to the heap of every such process for its whole life.
+ */
+let pgModule: typeof pg | undefined;
+const loadPg = (): typeof pg => (pgModule ??= createRequire(import.meta.url)('pg') as typeof pg);
+
 // int8 and numeric come back as strings from pg by default; our bigints are epoch ms and counters, safe as numbers.
 const pgTypes = {
   getTypeParser(oid: number, format?: string) {
     if (oid === 20) return (v: string) => Number(v);
     if (oid === 1700) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format as 'text');
+    return loadPg().types.getTypeParser(oid, format as 'text');
   },
 };
 
@@ -219,7 +227,7 @@ export function openPgDb(
   opts: { pgSchema?: string; poolSize?: number; connectTimeoutMs?: number } = {},
 ): { db: Db; pool: pg.Pool } {
   const schema = opts.pgSchema;
-  const pool = new pg.Pool({
+  const pool = new (loadPg().Pool)({
     connectionString: databaseUrl,
     max: opts.poolSize ?? 10,
     types: pgTypes as unknown as pg.CustomTypesConfig,
@@ -239,7 +247,10 @@ export function openStore(opts: OpenStoreOptions): Store {
     const schema = opts.pgSchema;
     const { db, pool } = openPgDb(opts.databaseUrl, { pgSchema: schema, poolSize: opts.poolSize });
     const newPgClient = () =>
-      new pg.Client({ connectionString: opts.databaseUrl!, options: schema ? `-c search_path=${schema}` : undefined });
+      new (loadPg().Client)({
+        connectionString: opts.databaseUrl!,
+        options: schema ? `-c search_path=${schema}` : undefined,
+      });
     return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema: schema, close: () => db.destroy() };
   }
   const file = opts.sqliteFile ?? join(opts.dataDir ?? './data', 'escalatr.db');

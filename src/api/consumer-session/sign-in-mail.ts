@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import nodemailer from 'nodemailer';
 import type { Config } from '../../config.js';
+import { smtpSettings, smtpTransport } from '../../smtp.js';
 
 /** How long sending one sign-in mail may take before the request gives up. */
 const SEND_TIMEOUT_MS = 15_000;
@@ -11,20 +11,6 @@ const SEND_TIMEOUT_MS = 15_000;
  */
 const signInUrl = (publicUrl: string, token: string) =>
   `${publicUrl}/portal/sign-in#token=${encodeURIComponent(token)}`;
-
-/** SMTP_URL may carry `?from=` for the sender address; otherwise no-reply@ the public host. */
-function transportFor(smtpUrl: string, publicUrl: string) {
-  const url = new URL(smtpUrl);
-  const from = url.searchParams.get('from') ?? `Escalatr <no-reply@${new URL(publicUrl).hostname}>`;
-  url.searchParams.delete('from');
-  const transport = nodemailer.createTransport({
-    url: url.toString(),
-    connectionTimeout: SEND_TIMEOUT_MS,
-    greetingTimeout: SEND_TIMEOUT_MS,
-    socketTimeout: SEND_TIMEOUT_MS,
-  });
-  return { transport, from };
-}
 
 /**
  * Sends a consumer their sign-in link. With SMTP_URL the link goes by mail only and never into the log. Without it
@@ -46,7 +32,9 @@ export async function sendSignInLink(
     );
     return;
   }
-  const { transport, from } = transportFor(config.smtpUrl, config.publicUrl);
+  // SMTP_URL may carry `?from=` for the sender address; otherwise no-reply@ the public host.
+  const { url, from } = smtpSettings(config.smtpUrl, `Escalatr <no-reply@${new URL(config.publicUrl).hostname}>`);
+  const transport = await smtpTransport(url, SEND_TIMEOUT_MS);
   try {
     await transport.sendMail({
       from,

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import nodemailer from 'nodemailer';
 import type { DomainContext } from '../../domain/context.js';
 import { attemptErrorMessage, type AttemptErrorKind, type AttemptOutcome } from '../../queue/attempt.js';
 import type { DeliveryTarget } from '../../webhooks/targets.js';
 import type { ShieldAlertPayload } from '../alerts.js';
+import { smtpSettings, smtpTransport } from '../../smtp.js';
 import { alertPayload, destinationFor, headerSafe } from './plan-common.js';
 
 /**
@@ -73,12 +73,10 @@ function alertEmail(alert: ShieldAlertPayload): AlertEmail {
 }
 
 /** SMTP_URL may carry `?from=` for the sender address; otherwise shield@ the public host. */
-function smtpSettings(smtpUrl: string, publicUrl: string): { url: string; from: string; secrets: string[] } {
-  const url = new URL(smtpUrl);
-  const from = url.searchParams.get('from') ?? `Escalatr Shield <shield@${new URL(publicUrl).hostname}>`;
-  url.searchParams.delete('from');
+function shieldSmtpSettings(smtpUrl: string, publicUrl: string): { url: URL; from: string; secrets: string[] } {
+  const { url, from } = smtpSettings(smtpUrl, `Escalatr Shield <shield@${new URL(publicUrl).hostname}>`);
   const secrets = [url.password, decodeURIComponent(url.password)].filter((s) => s.length >= 4);
-  return { url: url.toString(), from, secrets };
+  return { url, from, secrets };
 }
 
 const codesOf = (err: unknown, depth = 0): string[] => {
@@ -140,19 +138,13 @@ export async function sendAlertEmail(
   const smtpUrl = ctx.config.smtpUrl ?? null;
   if (!smtpUrl)
     return outcome(false, 0, 'smtp_not_configured', 'SMTP_URL is not set, so email alerts cannot be sent', null);
-  let settings: ReturnType<typeof smtpSettings>;
+  let settings: ReturnType<typeof shieldSmtpSettings>;
   try {
-    settings = smtpSettings(smtpUrl, ctx.config.publicUrl);
+    settings = shieldSmtpSettings(smtpUrl, ctx.config.publicUrl);
   } catch {
     return outcome(false, 0, 'smtp_not_configured', 'SMTP_URL is not a valid URL', null);
   }
-  const transport = nodemailer.createTransport({
-    url: settings.url,
-    connectionTimeout: timeoutMs,
-    greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs,
-    dnsTimeout: timeoutMs,
-  });
+  const transport = await smtpTransport(settings.url, timeoutMs);
   let timer: NodeJS.Timeout | undefined;
   try {
     const sent = transport.sendMail({
