@@ -162,10 +162,10 @@ describe('delivery settings in a real browser: webhook rules, Shield destination
       await url.fill('redis://app:bus-password@127.0.0.1:6379/esc-alerts');
       await page.getByRole('button', { name: 'Create automation' }).click();
       await expectText(page.getByRole('status'), 'Automation created.');
-      await expectText(page.locator('li', { hasText: 'Broker redis://' }), 'redis://app@127.0.0.1:6379/esc-alerts');
+      await expectText(page.locator('li', { hasText: 'Broker redis://' }), 'redis://app@127.0.0.1/esc-alerts');
 
       await page.getByRole('button', { name: 'Edit automation Alerts to the bus' }).click();
-      expect(await page.getByLabel('Broker URL').inputValue()).toBe('redis://app@127.0.0.1:6379/esc-alerts');
+      expect(await page.getByLabel('Broker URL').inputValue()).toBe('redis://app@127.0.0.1/esc-alerts');
       await expectText(page.getByText('The saved password is encrypted and not shown'), 'same host and port');
     });
     const [row] = await stack.app.ctx.store.db
@@ -175,7 +175,7 @@ describe('delivery settings in a real browser: webhook rules, Shield destination
       .execute();
     expect(row.config_enc).not.toContain('bus-password');
     expect(stack.app.ctx.box.openJson(row.config_enc)).toEqual({
-      url: 'redis://app@127.0.0.1:6379/esc-alerts',
+      url: 'redis://app@127.0.0.1/esc-alerts',
       password: 'bus-password',
     });
   });

@@ -110,7 +110,8 @@ describe('Shield alerts to broker destinations', () => {
       expect(toAmqp).toEqual({
         id: expect.any(String),
         type: 'broker',
-        url: `amqp://guest@127.0.0.1:5672/${exchange}?routing_key=alerts`,
+        // Stored without the scheme's own port, as https:// URLs are.
+        url: `amqp://guest@127.0.0.1/${exchange}?routing_key=alerts`,
         has_url_password: true,
         timeout_ms: 5000,
       });
@@ -224,7 +225,7 @@ describe('Shield alerts to broker destinations', () => {
     const same = await patch('amqp://app@127.0.0.1:5672/other');
     expect(same.statusCode).toBe(200);
     expect(same.json().data.destinations[0]).toMatchObject({
-      url: 'amqp://app@127.0.0.1:5672/other',
+      url: 'amqp://app@127.0.0.1/other',
       has_url_password: true,
     });
     const moved = await patch('amqp://app@127.0.0.1:5673/other');

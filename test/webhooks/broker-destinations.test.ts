@@ -90,7 +90,7 @@ describe('broker destinations', () => {
     try {
       const ep = await addEndpoint(t, companyId, `amqp://guest:guest@127.0.0.1:5672/${exchange}?routing_key=hooks`);
       // The password is sealed: neither the URL shown nor the stored one carries it.
-      expect(ep.url).toBe(`amqp://guest@127.0.0.1:5672/${exchange}?routing_key=hooks`);
+      expect(ep.url).toBe(`amqp://guest@127.0.0.1/${exchange}?routing_key=hooks`);
       expect(ep.has_url_password).toBe(true);
       const row = await t.store.db.selectFrom('endpoints').selectAll().executeTakeFirstOrThrow();
       expect(row.url).not.toContain(':guest@');

@@ -21,6 +21,9 @@ describe('broker endpoint URLs', () => {
       ['redis://broker.example.com/stream?maxlen=0', /maxlen must be a whole number/],
       ['redis://broker.example.com/stream?db=2', /take maxlen/],
       ['mqtt://broker.example.com/a/+/b', /wildcards/],
+      // `#` is MQTT's other wildcard, not a fragment to the one who typed it.
+      ['mqtt://broker.example.com/a/#', /^the topic must not contain the wildcards \+ and #/],
+      ['mqtts://broker.example.com/#', /wildcards/],
       ['mqtt://broker.example.com/t?x=1', /no query settings/],
       ['mqtt://127.0.0.1:1883/t', /loopback/],
       ['nats://10.0.0.7/s', /private/],
@@ -44,7 +47,8 @@ describe('broker endpoint URLs', () => {
     const ep = await createEndpoint(s.api, {
       url: 'amqp://app:s3cr3t-pw@Broker.Example.com:5672/events?routing_key=k',
     });
-    expect(ep.url).toBe('amqp://app@broker.example.com:5672/events?routing_key=k');
+    // Stored as https:// URLs are: the host lowercased, the scheme's own port left out.
+    expect(ep.url).toBe('amqp://app@broker.example.com/events?routing_key=k');
     expect(ep.has_url_password).toBe(true);
     const listed = await s.api.get('/webhooks');
     expect(listed.raw).not.toContain('s3cr3t-pw');
@@ -73,9 +77,11 @@ describe('broker endpoint URLs', () => {
     // 5671 is amqps's own port: the same origin, so the password stays.
     const samePort = await s.api.patch(`/webhooks/${ep.id}`, { url: 'amqps://app@broker.example.com:5671/other' });
     expect([samePort.status, samePort.body.data.has_url_password]).toEqual([200, true]);
+    expect(samePort.body.data.url).toBe('amqps://app@broker.example.com/other');
     // Plain AMQP to the same host is another origin: the password is not sent there unless typed again.
     const plain = await s.api.patch(`/webhooks/${ep.id}`, { url: 'amqp://app@broker.example.com:5671/other' });
     expect([plain.status, plain.body.data.has_url_password]).toEqual([200, false]);
+    expect(plain.body.data.url).toBe('amqp://app@broker.example.com:5671/other');
     for (const url of [
       'rediss://broker.example.com:6380/stream?maxlen=50',
       'mqtts://broker.example.com/esc/hooks',

@@ -292,7 +292,7 @@ const endpointFields = {
       'becomes https://hooks.example.com/x). Or a message broker: amqp://user:pass@host:5672/exchange?routing_key=…, ' +
       'nats://host:4222/subject (JetStream), redis://host:6379/stream?maxlen=… or mqtt://host:1883/topic, and over ' +
       "TLS amqps:// (port 5671), tls:// (NATS), rediss:// and mqtts:// (port 8883), the broker's certificate checked " +
-      'for the host; a ' +
+      "for the host. A broker URL too is stored with its host lowercased and without its scheme's own port; a " +
       "password in the URL is stored sealed and shown as has_url_password, and is kept when an edit's URL leaves " +
       'it out for the same host and port.',
   }),

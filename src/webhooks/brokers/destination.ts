@@ -28,6 +28,9 @@ export const BROKER_SCHEMES_TEXT = 'amqp(s)://, nats:// (tls:// for NATS over TL
 /** The refusal of a URL whose scheme is neither HTTP's nor a broker's. */
 export const UNKNOWN_SCHEME = `URL must start with https://, or name a message broker: ${BROKER_SCHEMES_TEXT}`;
 
+/** MQTT topics are published to, never subscribed through: no wildcard, whichever way it is typed. */
+export const MQTT_WILDCARD_REFUSAL = 'the topic must not contain the wildcards + and # (and at most 1024 bytes)';
+
 /** The port a broker URL of this scheme (`amqps:`) means when it names none; undefined for other schemes. */
 export const brokerDefaultPort = (protocol: string): number | undefined => SCHEMES[protocol.toLowerCase()]?.port;
 
@@ -103,8 +106,7 @@ function checkName(scheme: string, name: string, routingKey: string): void {
       return;
     case 'mqtt':
       if (!name) throw new BrokerUrlError(`name the topic in the path: ${scheme}//host:${SCHEMES[scheme].port}/topic`);
-      if (Buffer.byteLength(name) > 1024 || /[+#]/.test(name))
-        throw new BrokerUrlError('the topic must not contain the wildcards + and # (and at most 1024 bytes)');
+      if (Buffer.byteLength(name) > 1024 || /[+#]/.test(name)) throw new BrokerUrlError(MQTT_WILDCARD_REFUSAL);
       return;
   }
 }
@@ -156,10 +158,14 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
   };
 }
 
-/** The URL as stored and shown: the host lowercased, the password taken out (it is sealed on its own). */
+/**
+ * The URL as stored and shown: the host lowercased, the scheme's own port left out (as for https://), the password
+ * taken out (it is sealed on its own). Two spellings of one broker are then one stored value.
+ */
 export function withoutPassword(raw: string): string {
   const url = new URL(raw);
   url.password = '';
   url.hostname = url.hostname.toLowerCase();
+  if (url.port && Number(url.port) === brokerDefaultPort(url.protocol)) url.port = '';
   return url.href;
 }
