@@ -8,6 +8,12 @@ const RESULT_BATCH = 500;
  */
 const RESULT_GATHER_MS = 8;
 const RESULT_GATHER_COUNT = 256;
+/**
+ * Results arriving at least this many per RESULT_GATHER_MS (2,000 a second) are finishing fast too, however few
+ * attempts count as in flight: attempts hanging on a dead receiver stop counting, and the healthy ones finishing
+ * between them would otherwise be written a few per transaction, each transaction taking the time they need.
+ */
+const FAST_ARRIVALS = 16;
 
 export interface ResultWriterOptions {
   /** Writes one batch in one transaction; a failure is reported by it, not thrown (the leases make it safe). */
@@ -16,6 +22,8 @@ export interface ResultWriterOptions {
   busy(): boolean;
   /** After each batch is written (or failed): slots and the settled state may have changed. */
   written(): void;
+  /** Milliseconds, for the arrival rate (performance.now unless a test gives its own). */
+  now?: () => number;
 }
 
 /**
@@ -31,8 +39,15 @@ export class ResultWriter {
   private writing: Promise<void> | null = null;
   /** Ends a write's wait for more results early (enough have gathered). */
   private gathered: (() => void) | null = null;
+  /** Results added in the current span of RESULT_GATHER_MS, and in the span before it if that one just ended. */
+  private spanStart = -Infinity;
+  private spanCount = 0;
+  private previousSpanCount = 0;
+  private readonly now: () => number;
 
-  constructor(private readonly opts: ResultWriterOptions) {}
+  constructor(private readonly opts: ResultWriterOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
 
   /** Results not yet committed. */
   get backlog(): number {
@@ -41,15 +56,35 @@ export class ResultWriter {
 
   /** Queues a result for the next batch write. */
   add(result: AttemptResult): void {
+    this.countArrival();
     this.pending.push(result);
     this.unwritten++;
     if (!this.writing) this.writing = this.writeAll();
     else if (this.pending.length >= RESULT_GATHER_COUNT) this.gathered?.();
   }
 
-  /** Lets results gather for a moment while many attempts are finishing; returns at once when few are in flight. */
+  private countArrival(): void {
+    const now = this.now();
+    if (now - this.spanStart >= RESULT_GATHER_MS) {
+      this.previousSpanCount = now - this.spanStart < 2 * RESULT_GATHER_MS ? this.spanCount : 0;
+      this.spanStart = now;
+      this.spanCount = 0;
+    }
+    this.spanCount++;
+  }
+
+  /** Whether results are arriving fast: FAST_ARRIVALS or more within the last span or so. */
+  private arrivingFast(): boolean {
+    return this.now() - this.spanStart < RESULT_GATHER_MS && this.spanCount + this.previousSpanCount >= FAST_ARRIVALS;
+  }
+
+  /**
+   * Lets results gather for a moment while many attempts are finishing (many in flight, or results arriving fast);
+   * returns at once for a quiet worker, whose few results are written as they come.
+   */
   private gather(): Promise<void> {
-    if (this.pending.length >= RESULT_GATHER_COUNT || !this.opts.busy()) return new Promise((r) => setImmediate(r));
+    if (this.pending.length >= RESULT_GATHER_COUNT || !(this.opts.busy() || this.arrivingFast()))
+      return new Promise((r) => setImmediate(r));
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
