@@ -9,9 +9,10 @@ const RESULT_BATCH = 500;
 const RESULT_GATHER_MS = 8;
 const RESULT_GATHER_COUNT = 256;
 /**
- * Results arriving at least this many per RESULT_GATHER_MS (2,000 a second) are finishing fast too, however few
- * attempts count as in flight: attempts hanging on a dead receiver stop counting, and the healthy ones finishing
- * between them would otherwise be written a few per transaction, each transaction taking the time they need.
+ * Results arriving at least this many within the current span of RESULT_GATHER_MS and the one before it (1,000 to
+ * 2,000 a second) are finishing fast too, however few attempts count as in flight: attempts hanging on a dead
+ * receiver stop counting, and the healthy ones finishing between them would otherwise be written a few per
+ * transaction, each transaction taking the time they need.
  */
 const FAST_ARRIVALS = 16;
 
@@ -73,7 +74,7 @@ export class ResultWriter {
     this.spanCount++;
   }
 
-  /** Whether results are arriving fast: FAST_ARRIVALS or more within the last span or so. */
+  /** Whether results are arriving fast: FAST_ARRIVALS or more within the current span and the one before it. */
   private arrivingFast(): boolean {
     return this.now() - this.spanStart < RESULT_GATHER_MS && this.spanCount + this.previousSpanCount >= FAST_ARRIVALS;
   }
