@@ -17,14 +17,7 @@ import { endUnsettled } from '../queue/requeue.js';
 import { credentialsRequired, sameOrigin } from './credential-origin.js';
 import { storedTransform, validateTransform, type EndpointTransform } from './transform.js';
 import { rotateSigningSecret } from './secret-rotation.js';
-import {
-  BrokerUrlError,
-  isBrokerUrl,
-  MQTT_WILDCARD_REFUSAL,
-  parseBrokerUrl,
-  UNKNOWN_SCHEME,
-  withoutPassword,
-} from './brokers/destination.js';
+import { BrokerUrlError, isBrokerUrl, parseBrokerUrl, UNKNOWN_SCHEME, withoutPassword } from './brokers/destination.js';
 import { checkOrdering, checkRateLimit, type EndpointOrdering } from './endpoint-pacing.js';
 import { reorderUnsettled } from '../queue/ordering.js';
 
@@ -231,9 +224,6 @@ export function validateBrokerUrl(raw: string, policy: UrlPolicy): { url: string
   if (raw.length > MAX_URL_LENGTH) throw fail(`URL must be at most ${MAX_URL_LENGTH} characters`);
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\s\x00-\x1f\x7f]/.test(raw)) throw fail('URL must not contain spaces or control characters');
-  // In an MQTT topic `#` is the multi-level wildcard, which a URL would otherwise read as the start of a fragment.
-  if (/^mqtts?:\/\/[^/?#]*\/[^?#]*#/i.test(raw)) throw fail(MQTT_WILDCARD_REFUSAL);
-  if (raw.includes('#')) throw fail('URL must not contain a fragment (#…)');
   let password: string | null;
   let host: string;
   try {

@@ -29,7 +29,7 @@ export const BROKER_SCHEMES_TEXT = 'amqp(s)://, nats:// (tls:// for NATS over TL
 export const UNKNOWN_SCHEME = `URL must start with https://, or name a message broker: ${BROKER_SCHEMES_TEXT}`;
 
 /** MQTT topics are published to, never subscribed through: no wildcard, whichever way it is typed. */
-export const MQTT_WILDCARD_REFUSAL = 'the topic must not contain the wildcards + and # (and at most 1024 bytes)';
+const MQTT_WILDCARD_REFUSAL = 'the topic must not contain the wildcards + and # (and at most 1024 bytes)';
 
 /** The port a broker URL of this scheme (`amqps:`) means when it names none; undefined for other schemes. */
 export const brokerDefaultPort = (protocol: string): number | undefined => SCHEMES[protocol.toLowerCase()]?.port;
@@ -113,6 +113,10 @@ function checkName(scheme: string, name: string, routingKey: string): void {
 
 /** Reads a broker URL; throws BrokerUrlError with a message fit to show whoever typed it (never the password). */
 export function parseBrokerUrl(raw: string): BrokerDestination {
+  // In an MQTT topic `#` is the multi-level wildcard, which a URL would otherwise read as the start of a fragment
+  // and drop: named as the wildcard it is. No broker URL has a fragment.
+  if (/^mqtts?:\/\/[^/?#]*\/[^?#]*#/i.test(raw)) throw new BrokerUrlError(MQTT_WILDCARD_REFUSAL);
+  if (raw.includes('#')) throw new BrokerUrlError('URL must not contain a fragment (#…)');
   let url: URL;
   try {
     url = new URL(raw);
