@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { endpointUrls, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import { CpuMeter } from '../lib/cpu.js';
 import type { BenchChild } from '../lib/rpc.js';
+import { httpLoad } from '../lib/http-load.js';
 
 /**
  * 6. The read API under load, on the real server (buildApp + listen on 127.0.0.1, an admin API key, the rate limiter
@@ -49,7 +49,7 @@ export async function api(ctx: BenchContext): Promise<ScenarioResult> {
 
   /** Warm-up, then the measured window: autocannon's figures and the server's CPU per answered request. */
   const measure = async (server: BenchChild, url: string, label: string, profileName: string): Promise<Measured> => {
-    const load = (duration: number) => autocannon({ url, headers, connections: plan.apiConnections, duration });
+    const load = (duration: number) => httpLoad({ url, headers, connections: plan.apiConnections, duration });
     await load(1); // warm-up
     if (server === sut) await sut.call('sqlTiming', { reset: true });
     if (ctx.profileDir) await server.call('profilePhase', { start: true });
@@ -58,10 +58,10 @@ export async function api(ctx: BenchContext): Promise<ScenarioResult> {
     const r = await load(plan.apiSeconds);
     if (ctx.profileDir) await server.call('profilePhase', { file: join(ctx.profileDir, `${profileName}.cpuprofile`) });
     if (r.non2xx || r.errors) throw new Error(`${label}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-    const answered = r.requests.total;
+    const answered = r.requests;
     const cpu = meter ? await meter.stop(Math.max(answered, 1)) : null;
     const cpuUsPerRequest = cpu && answered > 0 ? cpu.worker : null;
-    return { perS: Math.round(answered / plan.apiSeconds), p50: r.latency.p50, p99: r.latency.p99, cpuUsPerRequest };
+    return { perS: r.perS, p50: r.p50, p99: r.p99, cpuUsPerRequest };
   };
 
   const bySize: Array<Record<string, number | null>> = [];

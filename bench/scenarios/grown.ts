@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import type { BenchChild } from '../lib/rpc.js';
+import { httpLoad } from '../lib/http-load.js';
 import { endpointUrls, median, type BenchContext, type ScenarioResult } from '../lib/context.js';
 import { createDatabase } from '../lib/services.js';
 import type { HistorySeedResult } from '../lib/history-seed.js';
@@ -35,8 +35,11 @@ interface Measured {
   details: Record<string, unknown>;
 }
 
-/** p99 and requests/s of each route, with a second of warm-up first. */
-async function apiLoad(ctx: BenchContext, sut: BenchChild) {
+/**
+ * p99 and requests/s of each route, with a second of warm-up first. With --profile, a CPU profile of the server over
+ * each measured window, named by `profileName` and the route.
+ */
+async function apiLoad(ctx: BenchContext, sut: BenchChild, profileName: string) {
   const key = await sut.call<string>('apiKey');
   const { port } = await sut.call<{ port: number }>('listen');
   const headers = { authorization: `Bearer ${key}` };
@@ -45,11 +48,14 @@ async function apiLoad(ctx: BenchContext, sut: BenchChild) {
   for (const [name, path] of Object.entries(ROUTES) as Array<[keyof typeof ROUTES, string]>) {
     const url = `http://127.0.0.1:${port}${path}`;
     const opts = { url, headers, connections: ctx.plan.apiConnections };
-    await autocannon({ ...opts, duration: 1 });
-    const r = await autocannon({ ...opts, duration: ctx.plan.apiSeconds });
+    await httpLoad({ ...opts, duration: 1 });
+    if (ctx.profileDir) await sut.call('profilePhase', { start: true });
+    const r = await httpLoad({ ...opts, duration: ctx.plan.apiSeconds });
+    if (ctx.profileDir)
+      await sut.call('profilePhase', { file: join(ctx.profileDir, `${profileName}-${name}.cpuprofile`) });
     if (r.non2xx || r.errors) throw new Error(`${path}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-    p99[name] = r.latency.p99;
-    perS[name] = Math.round(r.requests.total / ctx.plan.apiSeconds);
+    p99[name] = r.p99;
+    perS[name] = r.perS;
   }
   return { p99, perS };
 }
@@ -117,7 +123,7 @@ async function compare(ctx: BenchContext, fresh: Side, grown: Side): Promise<[Me
   ]);
   for (let i = 0; i < ctx.plan.grownApiPairs; i++) {
     for (const side of [fresh, grown]) {
-      const api = await apiLoad(ctx, side.producer);
+      const api = await apiLoad(ctx, side.producer, `${side.label.replace(/\W+/g, '-')}-api-${i + 1}`);
       apiRounds.get(side)!.push(api);
       ctx.log(`${side.label}: API round ${i + 1}: list p99 ${api.p99.list} ms, feed p99 ${api.p99.feed} ms`);
     }

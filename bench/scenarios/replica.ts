@@ -1,6 +1,6 @@
-import autocannon from 'autocannon';
 import { replicaUnsupported, startPgReplica, type PgReplica } from '../../scripts/pg-replica.js';
 import type { BenchChild } from '../lib/rpc.js';
+import { httpLoad } from '../lib/http-load.js';
 import type { BenchContext, ScenarioResult } from '../lib/context.js';
 import { createDatabase, pgUnavailable, type FreshDatabase } from '../lib/services.js';
 
@@ -58,9 +58,9 @@ export async function replicaReads(ctx: BenchContext): Promise<ScenarioResult> {
     const headers = { authorization: `Bearer ${key}` };
     for (const [name, path] of Object.entries(ROUTES)) {
       for (const { label, base } of servers) {
-        await autocannon({ url: base + path, headers, connections: plan.apiConnections, duration: 1 }); // warm-up
+        await httpLoad({ url: base + path, headers, connections: plan.apiConnections, duration: 1 }); // warm-up
         const before = await readsByTarget(base);
-        const r = await autocannon({
+        const r = await httpLoad({
           url: base + path,
           headers,
           connections: plan.apiConnections,
@@ -71,11 +71,11 @@ export async function replicaReads(ctx: BenchContext): Promise<ScenarioResult> {
         const after = await readsByTarget(base);
         const served = (t: string) => (after[t] ?? 0) - (before[t] ?? 0);
         const metric = `api_pg_${label === 'replica' ? 'replica_' : ''}${name}`;
-        values[`${metric}_per_s`] = Math.round(r.requests.total / plan.apiSeconds);
-        values[`${metric}_p99_ms`] = r.latency.p99;
+        values[`${metric}_per_s`] = r.perS;
+        values[`${metric}_p99_ms`] = r.p99;
         details[`${metric}_reads`] = { replica: served('replica'), primary: served('primary') };
         ctx.log(
-          `replica: ${path} reading the ${label}: ${values[`${metric}_per_s`]} req/s, p99 ${r.latency.p99} ms; ` +
+          `replica: ${path} reading the ${label}: ${values[`${metric}_per_s`]} req/s, p99 ${r.p99} ms; ` +
             `reads answered by the replica ${served('replica')}, by the primary ${served('primary')}`,
         );
       }

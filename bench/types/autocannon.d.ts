@@ -27,6 +27,14 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     method?: string;
   }
+  /** Answers as they arrive: `response` carries each one's status and time in milliseconds, unrounded. */
+  interface Tracker {
+    on(
+      event: 'response',
+      listener: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void,
+    ): Tracker;
+  }
   function autocannon(opts: Options): Promise<Result>;
+  function autocannon(opts: Options, done: (err: Error | null, result: Result) => void): Tracker;
   export default autocannon;
 }
