@@ -45,19 +45,23 @@ async function apiLoad(ctx: BenchContext, sut: BenchChild, profileName: string) 
   const headers = { authorization: `Bearer ${key}` };
   const p99 = { list: 0, feed: 0 };
   const perS = { list: 0, feed: 0 };
+  const sqlTiming: Record<string, unknown> = {};
   for (const [name, path] of Object.entries(ROUTES) as Array<[keyof typeof ROUTES, string]>) {
     const url = `http://127.0.0.1:${port}${path}`;
     const opts = { url, headers, connections: ctx.plan.apiConnections };
     await httpLoad({ ...opts, duration: 1 });
+    await sut.call('sqlTiming', { reset: true });
     if (ctx.profileDir) await sut.call('profilePhase', { start: true });
     const r = await httpLoad({ ...opts, duration: ctx.plan.apiSeconds });
     if (ctx.profileDir)
       await sut.call('profilePhase', { file: join(ctx.profileDir, `${profileName}-${name}.cpuprofile`) });
+    const timing = await sut.call('sqlTiming', { reset: true });
+    if (timing) sqlTiming[name] = timing;
     if (r.non2xx || r.errors) throw new Error(`${path}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
     p99[name] = r.p99;
     perS[name] = r.perS;
   }
-  return { p99, perS };
+  return { p99, perS, ...(Object.keys(sqlTiming).length ? { sqlTiming } : {}) };
 }
 
 interface Side {
