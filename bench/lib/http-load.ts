@@ -41,7 +41,7 @@ export async function httpLoad(opts: LoadOptions): Promise<LoadResult> {
     });
   });
   const sorted = times.subarray(0, n).sort();
-  // Nearest rank, as an HDR histogram reads a percentile: the smallest time at or above which q of the answers lie.
+  // Nearest rank, as an HDR histogram reads a percentile: the smallest time that q of the answers do not exceed.
   const at = (q: number) => (n ? Number(sorted[Math.min(n - 1, Math.ceil(q * n) - 1)].toFixed(3)) : 0);
   return {
     requests: result.requests.total,
