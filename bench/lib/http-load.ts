@@ -26,21 +26,16 @@ export interface LoadResult {
  * unrounded; one number kept per answer is a few hundred kilobytes for a window.
  */
 export async function httpLoad(opts: LoadOptions): Promise<LoadResult> {
-  let times = new Float64Array(1 << 16);
-  let n = 0;
+  const times: number[] = [];
   const result = await new Promise<Result>((resolve, reject) => {
     const tracker = autocannon(opts, (err, r) => (err ? reject(err) : resolve(r)));
     tracker.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode < 200 || statusCode > 299) return;
-      if (n === times.length) {
-        const grown = new Float64Array(times.length * 2);
-        grown.set(times);
-        times = grown;
-      }
-      times[n++] = responseTime;
+      if (statusCode >= 200 && statusCode <= 299) times.push(responseTime);
     });
   });
-  const sorted = times.subarray(0, n).sort();
+  const n = times.length;
+  // A typed array sorts numerically.
+  const sorted = Float64Array.from(times).sort();
   // Nearest rank, as an HDR histogram reads a percentile: the smallest time that q of the answers do not exceed.
   const at = (q: number) => (n ? Number(sorted[Math.min(n - 1, Math.ceil(q * n) - 1)].toFixed(3)) : 0);
   return {
