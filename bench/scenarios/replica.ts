@@ -58,14 +58,10 @@ export async function replicaReads(ctx: BenchContext): Promise<ScenarioResult> {
     const headers = { authorization: `Bearer ${key}` };
     for (const [name, path] of Object.entries(ROUTES)) {
       for (const { label, base } of servers) {
-        await httpLoad({ url: base + path, headers, connections: plan.apiConnections, duration: 1 }); // warm-up
+        const load = { url: base + path, headers, connections: plan.apiConnections };
+        await httpLoad({ ...load, duration: 1 }); // warm-up
         const before = await readsByTarget(base);
-        const r = await httpLoad({
-          url: base + path,
-          headers,
-          connections: plan.apiConnections,
-          duration: plan.apiSeconds,
-        });
+        const r = await httpLoad({ ...load, duration: plan.apiSeconds });
         if (r.non2xx || r.errors)
           throw new Error(`${label} ${path}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
         const after = await readsByTarget(base);
