@@ -265,6 +265,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  dropSampledStatistics(sqlite);
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
   const checkpointer =
     opts.backgroundCheckpoints && file !== ':memory:'
@@ -275,6 +276,18 @@ export function openStore(opts: OpenStoreOptions): Store {
     await db.destroy();
   };
   return { db, profile: sqliteProfile, sqliteFile: file, checkpointer, close };
+}
+
+/**
+ * Statistics that sample column values (`sqlite_stat4`, written by an `ANALYZE` or `PRAGMA optimize` run on the
+ * file; the store itself never gathers any) make SQLite plan a statement again every time a value is bound to a
+ * parameter its samples cover: every list page, claim and settle would be planned afresh on every call, which cost
+ * the API's list a quarter of its statement time on a store with them (docs/benchmarks.md). The store's plans come
+ * from its indexes, so the samples are dropped when it opens; the per-index counts in `sqlite_stat1` stay.
+ */
+function dropSampledStatistics(sqlite: SQLite.Database): void {
+  const sampled = sqlite.prepare(`select 1 from sqlite_schema where type = 'table' and name = 'sqlite_stat4'`).get();
+  if (sampled) sqlite.exec('drop table sqlite_stat4');
 }
 
 /** SQLite's own threshold: the connection that commits past this many WAL pages checkpoints them. */
