@@ -19,8 +19,15 @@ function projectRoot(from: string): string {
 }
 export const DIST_DIR = join(WEB_DIR, 'dist');
 
-// web/ plus the server modules the dashboard bundles (import-free catalogues it shares with the API).
-const SOURCES = ['index.html', 'portal', 'vite.config.ts', 'src', '../src/domain/event-catalog.ts'];
+/** web/ plus the server modules the dashboard bundles (import-free tables it shares with the API), from web/. */
+export const DASHBOARD_SOURCES = [
+  'index.html',
+  'portal',
+  'vite.config.ts',
+  'src',
+  '../src/domain/event-catalog.ts',
+  '../src/webhooks/brokers/schemes.ts',
+];
 /** The pages a complete bundle has: one built before the consumer portal existed lacks the second. */
 const PAGES = ['index.html', join('portal', 'index.html')];
 
@@ -42,7 +49,7 @@ export function dashboardIsFresh(): boolean {
   if (!PAGES.every((page) => existsSync(join(DIST_DIR, page)))) return false;
   if (!existsSync(join(WEB_DIR, 'src'))) return true;
   const built = statSync(index).mtimeMs;
-  return SOURCES.every((s) => newestMtime(join(WEB_DIR, s)) <= built);
+  return DASHBOARD_SOURCES.every((s) => newestMtime(join(WEB_DIR, s)) <= built);
 }
 
 /** Run by a child node process: Vite's module URL and the build's options as its arguments. */

@@ -11,7 +11,8 @@ import {
   type BrokerConnector,
   type BrokerMessage,
 } from './connection.js';
-import { BrokerUrlError, parseBrokerUrl, type BrokerDestination, type BrokerKind } from './destination.js';
+import { BrokerUrlError, parseBrokerUrl, type BrokerDestination } from './destination.js';
+import type { BrokerKind } from './schemes.js';
 
 /** What one attempt publishes to a broker endpoint; the endpoint target prepared and signed it. */
 export interface BrokerPublishInput {

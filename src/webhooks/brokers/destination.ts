@@ -4,23 +4,10 @@
  * tenant can act on) and the sender.
  */
 
-export type BrokerKind = 'amqp' | 'nats' | 'redis' | 'mqtt';
+import { BROKER_SCHEMES, type BrokerKind, type BrokerScheme } from './schemes.js';
 
-/**
- * The schemes a broker URL may start with: the broker, whether the connection is TLS, and the port when the URL
- * names none (each broker's registered one; Redis and NATS have none of their own for TLS, so the plain one).
- * NATS over TLS is `tls://`, as NATS clients and tools write it.
- */
-const SCHEMES: Record<string, { kind: BrokerKind; tls: boolean; port: number }> = {
-  'amqp:': { kind: 'amqp', tls: false, port: 5672 },
-  'amqps:': { kind: 'amqp', tls: true, port: 5671 },
-  'nats:': { kind: 'nats', tls: false, port: 4222 },
-  'tls:': { kind: 'nats', tls: true, port: 4222 },
-  'redis:': { kind: 'redis', tls: false, port: 6379 },
-  'rediss:': { kind: 'redis', tls: true, port: 6379 },
-  'mqtt:': { kind: 'mqtt', tls: false, port: 1883 },
-  'mqtts:': { kind: 'mqtt', tls: true, port: 8883 },
-};
+/** The broker schemes by protocol as the URL parser gives it, with its colon (`amqps:`). */
+const SCHEMES: Record<string, BrokerScheme> = Object.fromEntries(BROKER_SCHEMES.map((s) => [`${s.scheme}:`, s]));
 
 /** The broker schemes as messages name them. */
 export const BROKER_SCHEMES_TEXT = 'amqp(s)://, nats:// (tls:// for NATS over TLS), redis(s):// or mqtt(s)://';

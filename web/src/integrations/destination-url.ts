@@ -3,6 +3,8 @@
  * back. The server checks the URL again and is the authority; this only builds it and catches empty fields early.
  */
 
+import { BROKER_SCHEMES, type BrokerScheme } from '../../../src/webhooks/brokers/schemes';
+
 export type DestinationType = 'https' | 'amqp' | 'nats' | 'redis' | 'mqtt';
 
 export const DESTINATION_TYPES: { value: DestinationType; label: string }[] = [
@@ -15,21 +17,12 @@ export const DESTINATION_TYPES: { value: DestinationType; label: string }[] = [
 
 type BrokerType = Exclude<DestinationType, 'https'>;
 
-/** Each broker's scheme and port, plain and over TLS (NATS over TLS is tls://, as NATS tools write it). */
-const SCHEMES: Record<BrokerType, { plain: string; tls: string; port: string; tlsPort: string }> = {
-  amqp: { plain: 'amqp', tls: 'amqps', port: '5672', tlsPort: '5671' },
-  nats: { plain: 'nats', tls: 'tls', port: '4222', tlsPort: '4222' },
-  redis: { plain: 'redis', tls: 'rediss', port: '6379', tlsPort: '6379' },
-  mqtt: { plain: 'mqtt', tls: 'mqtts', port: '1883', tlsPort: '8883' },
-};
+/** The broker and whether it is TLS, by URL scheme (`amqps` → amqp over TLS): the server's own table. */
+const BY_SCHEME = new Map<string, BrokerScheme>(BROKER_SCHEMES.map((s) => [s.scheme, s]));
 
-/** The broker and whether it is TLS, by URL scheme (`amqps` → amqp over TLS). */
-const BY_SCHEME = new Map<string, { type: BrokerType; tls: boolean }>(
-  (Object.keys(SCHEMES) as BrokerType[]).flatMap((type) => [
-    [SCHEMES[type].plain, { type, tls: false }],
-    [SCHEMES[type].tls, { type, tls: true }],
-  ]),
-);
+/** A broker's scheme, plain or over TLS (NATS over TLS is tls://, as NATS tools write it). */
+const schemeOf = (type: BrokerType, tls: boolean): BrokerScheme =>
+  BROKER_SCHEMES.find((s) => s.kind === type && s.tls === tls)!;
 
 /** What the path names for each broker, as the card labels it. */
 export const NAME_LABELS: Record<BrokerType, { label: string; placeholder: string }> = {
@@ -67,7 +60,7 @@ export const EMPTY_BROKER: BrokerFields = {
 
 export function destinationTypeOf(url: string): DestinationType {
   const scheme = /^([a-z]+):\/\//i.exec(url)?.[1]?.toLowerCase() ?? '';
-  return BY_SCHEME.get(scheme)?.type ?? 'https';
+  return BY_SCHEME.get(scheme)?.kind ?? 'https';
 }
 
 /** The fields of a stored broker URL (which carries no password). */
@@ -114,7 +107,7 @@ export function brokerUrl(type: BrokerType, f: BrokerFields): string {
   if (type === 'amqp' && f.vhost.trim()) query.set('vhost', f.vhost.trim());
   if (type === 'redis' && f.maxLen.trim()) query.set('maxlen', f.maxLen.trim());
   const search = query.toString();
-  const scheme = f.tls ? SCHEMES[type].tls : SCHEMES[type].plain;
+  const { scheme } = schemeOf(type, f.tls);
   return `${scheme}://${auth}${f.host.trim()}:${port}/${name}${search ? `?${search}` : ''}`;
 }
 
@@ -140,4 +133,4 @@ export function brokerProblems(
   return out;
 }
 
-export const defaultPort = (type: BrokerType, tls: boolean) => (tls ? SCHEMES[type].tlsPort : SCHEMES[type].port);
+export const defaultPort = (type: BrokerType, tls: boolean) => String(schemeOf(type, tls).port);
