@@ -2,7 +2,7 @@ import { iso } from '../clock.js';
 import { AppError } from '../errors.js';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
-import { madeWithin } from '../queue/conditions.js';
+import type { DialectProfile } from '../storage/dialects.js';
 import { literalLimit } from '../storage/literal-limit.js';
 import type { EventName } from './events.js';
 import type { DeliveriesTable, EventsTable } from '../storage/schema.js';
@@ -71,7 +71,60 @@ type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status' | 'c
   last_seq?: number | string | null;
   /** On offset pages: the feed's start, read by the same statement as the page. */
   start_seq?: number | string | null;
+  /** The event's deliveries as the page's statement reads them (withDeliveries); null when it has none. */
+  deliveries: string | null;
 };
+
+/** The values of a delivery the feed shows, in the order withDeliveries reads them. */
+const DELIVERY_VALUES = [
+  'id',
+  'endpoint_id',
+  'destination_id',
+  'status',
+  'attempt_count',
+  'next_attempt_at',
+  'last_status_code',
+] as const;
+type DeliveryValues = [
+  string,
+  string | null,
+  string | null,
+  DeliveriesTable['status'],
+  number | string,
+  number | string | null,
+  number | string | null,
+];
+
+/**
+ * A page of events (`page`, a statement over `events` that orders and limits them) with each event's deliveries,
+ * read by the page's own statement rather than by a second one for the whole page, which cost as much as the page
+ * again and more the more endpoints an event goes to. The deliveries are read outside the page's LIMIT and OFFSET,
+ * so only for the rows of the page: PostgreSQL computes a row's columns before OFFSET skips it. They are found by
+ * event id and the event's time: a delivery is made with its event and takes its `created_at`, and on PostgreSQL
+ * that time names the one span of the delivered history that holds them. An event that is `none` was written with
+ * no delivery, so none is looked for.
+ */
+const withDeliveries = (profile: DialectProfile, page: RawBuilder<unknown>, order: 'asc' | 'desc') => sql<EventRow>`
+  select p.*, case when p.delivery_status = 'none' then null else (
+      select ${profile.jsonArrays(DELIVERY_VALUES.map((c) => sql.ref(`d.${c}`)))}
+      from deliveries d where d.event_id = p.id and d.created_at = p.created_at) end as deliveries
+  from (${page}) p order by p.seq ${sql.raw(order)}`;
+
+/** An event's deliveries from its row's JSON text, ordered by id (their time is the event's). */
+function deliveriesFrom(text: string | null): FeedDelivery[] {
+  if (text === null) return [];
+  const rows = JSON.parse(text) as DeliveryValues[];
+  rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return rows.map(([id, endpointId, destinationId, status, attempts, nextAt, statusCode]) => ({
+    id,
+    endpoint_id: endpointId,
+    destination_id: destinationId,
+    status,
+    attempt_count: Number(attempts),
+    next_attempt_at: nextAt === null ? null : iso(Number(nextAt)),
+    last_status_code: statusCode === null ? null : Number(statusCode),
+  }));
+}
 
 /**
  * The event feed of one company. Offset pages read newest first; cursor pages read by `seq` upward. `seq` is taken
@@ -82,7 +135,12 @@ type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status' | 'c
  * Every statement here is SQL text rather than built with the query builder, as the complaint list's are: this runs
  * on every feed request, and building and compiling the queries cost more than running them.
  */
-export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): Promise<FeedPage> {
+export async function readEventFeed(
+  db: Db,
+  profile: DialectProfile,
+  companyId: string,
+  f: FeedFilter,
+): Promise<FeedPage> {
   // Events at or below the feed's start have been removed by retention (or kept only as a complaint's timeline):
   // the feed is the events above it, whose seqs are gap-free. A cursor page reads the start with its cursor; an
   // offset page reads it in the page's own statement, and alone only when the page has no row to carry it.
@@ -108,11 +166,10 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   let nextCursor: string | null = null;
   if (cursor) {
     const where = sql.join([...conditions, sql`seq > ${cursor.afterSeq}`], sql` and `);
-    rows = (
-      await sql<EventRow>`
-        select id, seq, body, delivery_status, created_at${lastColumn} from events where ${where}
-        order by seq asc ${literalLimit(f.limit)}`.execute(db)
-    ).rows;
+    const page = sql`
+      select id, seq, body, delivery_status, created_at${lastColumn} from events where ${where}
+      order by seq asc ${literalLimit(f.limit)}`;
+    rows = (await withDeliveries(profile, page, 'asc').execute(db)).rows;
     if (rows.length < f.limit) total = rows.length;
     else if (!unfiltered) total = await countWhere(db, where);
     else total = (await lastOf(rows)) - cursor.afterSeq;
@@ -120,11 +177,10 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
   } else {
     const offset = (f.page - 1) * f.limit;
     const where = sql.join(conditions, sql` and `);
-    rows = (
-      await sql<EventRow>`
-        select id, seq, body, delivery_status, created_at${lastColumn}, ${start} as start_seq from events where ${where}
-        order by seq desc ${literalLimit(f.limit)} offset ${offset}`.execute(db)
-    ).rows;
+    const page = sql`
+      select id, seq, body, delivery_status, created_at${lastColumn}, ${start} as start_seq from events where ${where}
+      order by seq desc ${literalLimit(f.limit)} offset ${offset}`;
+    rows = (await withDeliveries(profile, page, 'desc').execute(db)).rows;
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;
     else if (unfiltered) {
@@ -132,17 +188,11 @@ export async function readEventFeed(db: Db, companyId: string, f: FeedFilter): P
       total = Math.max(0, (await lastOf(rows)) - startSeq);
     } else total = await countWhere(db, where);
   }
-  // An event is `none` when it was written with no delivery (no endpoint subscribed, or every one filtered it out),
-  // and deliveries are made only with their event, so it never has one: only the others' are read.
-  const deliveries = await deliveriesOf(
-    db,
-    rows.filter((r) => r.delivery_status !== 'none'),
-  );
   const events = rows.map((r) => ({
     id: r.id,
     body: r.body,
     delivery_status: r.delivery_status,
-    deliveries: deliveries.get(r.id) ?? [],
+    deliveries: deliveriesFrom(r.deliveries),
   }));
   return { events, total, nextCursor };
 }
@@ -231,54 +281,6 @@ export function isFeedCursorMiss(err: unknown): boolean {
 async function countWhere(db: Db, where: RawBuilder<unknown>): Promise<number> {
   const { rows } = await sql<{ n: number | string }>`select count(*) as n from events where ${where}`.execute(db);
   return Number(rows[0]?.n ?? 0);
-}
-
-/**
- * Every delivery of the page's events in one query (deliveries_event index), grouped by event, named by the events'
- * times too (madeWithin: on PostgreSQL that reads only the spans of the delivered history that hold them).
- */
-async function deliveriesOf(
-  db: Db,
-  events: ReadonlyArray<Pick<EventRow, 'id' | 'created_at'>>,
-): Promise<Map<string, FeedDelivery[]>> {
-  const byEvent = new Map<string, FeedDelivery[]>();
-  if (!events.length) return byEvent;
-  const eventIds = events.map((e) => e.id);
-  // By event id and time only: the ids come from this company's own page. A company_id condition or an ORDER BY here
-  // lets the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
-  const { rows } = await sql<
-    Pick<
-      DeliveriesTable,
-      | 'id'
-      | 'event_id'
-      | 'endpoint_id'
-      | 'destination_id'
-      | 'status'
-      | 'attempt_count'
-      | 'next_attempt_at'
-      | 'last_status_code'
-      | 'created_at'
-    >
-  >`
-    select id, event_id, endpoint_id, destination_id, status, attempt_count, next_attempt_at, last_status_code,
-      created_at
-    from deliveries where event_id in (${sql.join(eventIds)})
-      and ${madeWithin(events.map((e) => Number(e.created_at)))}`.execute(db);
-  rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (const r of rows) {
-    const list = byEvent.get(r.event_id) ?? [];
-    list.push({
-      id: r.id,
-      endpoint_id: r.endpoint_id,
-      destination_id: r.destination_id,
-      status: r.status,
-      attempt_count: Number(r.attempt_count),
-      next_attempt_at: r.next_attempt_at === null ? null : iso(Number(r.next_attempt_at)),
-      last_status_code: r.last_status_code === null ? null : Number(r.last_status_code),
-    });
-    byEvent.set(r.event_id, list);
-  }
-  return byEvent;
 }
 
 /** A feed row with its event parsed: the same id, name, timestamp and data receivers were sent. */

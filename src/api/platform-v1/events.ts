@@ -88,7 +88,7 @@ export function eventFeedRoutes({ ctx, reads }: RouteDeps) {
         const companyId = request.company!.companyId;
         const feed = await reads.read(
           companyId,
-          (db) => readEventFeed(db, companyId, { ...q, ...page }),
+          (db) => readEventFeed(db, ctx.store.profile, companyId, { ...q, ...page }),
           isFeedCursorMiss,
         );
         const json = feedPageJson(
