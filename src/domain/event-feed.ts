@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { DialectProfile } from '../storage/dialects.js';
+import { madeWithin } from '../queue/conditions.js';
 import { literalLimit } from '../storage/literal-limit.js';
 import type { EventName } from './events.js';
 import type { DeliveriesTable, EventsTable } from '../storage/schema.js';
@@ -71,11 +72,11 @@ type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status' | 'c
   last_seq?: number | string | null;
   /** On offset pages: the feed's start, read by the same statement as the page. */
   start_seq?: number | string | null;
-  /** The event's deliveries as the page's statement reads them (withDeliveries); null when it has none. */
-  deliveries: string | null;
+  /** Where the page's statement reads them (withDeliveries): the event's deliveries, null when it has none. */
+  deliveries?: string | null;
 };
 
-/** The values of a delivery the feed shows, in the order withDeliveries reads them. */
+/** The values of a delivery the feed shows, in this order wherever they are read. */
 const DELIVERY_VALUES = [
   'id',
   'endpoint_id',
@@ -94,28 +95,55 @@ type DeliveryValues = [
   number | string | null,
   number | string | null,
 ];
+type DeliveryRow = Pick<DeliveriesTable, (typeof DELIVERY_VALUES)[number] | 'event_id'>;
 
 /**
- * A page of events (`page`, a statement over `events` that orders and limits them) with each event's deliveries,
- * read by the page's own statement rather than by a second one for the whole page, which cost as much as the page
- * again and more the more endpoints an event goes to. The deliveries are read outside the page's LIMIT and OFFSET,
- * so only for the rows of the page: PostgreSQL computes a row's columns before OFFSET skips it. They are found by
- * event id and the event's time: a delivery is made with its event and takes its `created_at`, and on PostgreSQL
- * that time names the one span of the delivered history that holds them. An event that is `none` was written with
- * no delivery, so none is looked for.
+ * A page of events (`page`: a statement over `events` that orders and limits them) with each event's deliveries
+ * read by the same statement, where the store reads them best that way (DialectProfile.relatedRowsAsJson). They
+ * are read outside the page's LIMIT and OFFSET, so only for the rows of the page. They are found by event id and
+ * the event's time: a delivery is made with its event and takes its `created_at`.
  */
-const withDeliveries = (profile: DialectProfile, page: RawBuilder<unknown>, order: 'asc' | 'desc') => sql<EventRow>`
-  select p.*, case when p.delivery_status = 'none' then null else (
-      select ${profile.jsonArrays(DELIVERY_VALUES.map((c) => sql.ref(`d.${c}`)))}
-      from deliveries d where d.event_id = p.id and d.created_at = p.created_at) end as deliveries
-  from (${page}) p order by p.seq ${sql.raw(order)}`;
+function withDeliveries(
+  asJson: NonNullable<DialectProfile['relatedRowsAsJson']>,
+  page: RawBuilder<unknown>,
+  order: 'asc' | 'desc',
+) {
+  return sql<EventRow>`
+    select p.*, case when p.delivery_status = 'none' then null else (
+        select ${asJson(DELIVERY_VALUES.map((c) => sql.ref(`d.${c}`)))}
+        from deliveries d where d.event_id = p.id and d.created_at = p.created_at) end as deliveries
+    from (${page}) p order by p.seq ${sql.raw(order)}`;
+}
 
-/** An event's deliveries from its row's JSON text, ordered by id (their time is the event's). */
-function deliveriesFrom(text: string | null): FeedDelivery[] {
-  if (text === null) return [];
-  const rows = JSON.parse(text) as DeliveryValues[];
-  rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return rows.map(([id, endpointId, destinationId, status, attempts, nextAt, statusCode]) => ({
+/**
+ * Every delivery of the page's events in a second statement (deliveries_event index), by event, named by the
+ * events' times too (madeWithin: on PostgreSQL that reads only the spans of the delivered history that hold them).
+ */
+async function deliveriesOfPage(
+  db: Db,
+  events: ReadonlyArray<Pick<EventRow, 'id' | 'created_at'>>,
+): Promise<Map<string, DeliveryValues[]>> {
+  const byEvent = new Map<string, DeliveryValues[]>();
+  if (!events.length) return byEvent;
+  // By event id and time only: the ids come from this company's own page. A company_id condition or an ORDER BY here
+  // lets the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
+  const { rows } = await sql<DeliveryRow>`
+    select event_id, ${sql.join(DELIVERY_VALUES.map((c) => sql.ref(c)))} from deliveries
+    where event_id in (${sql.join(events.map((e) => e.id))})
+      and ${madeWithin(events.map((e) => Number(e.created_at)))}`.execute(db);
+  for (const r of rows) {
+    const values = DELIVERY_VALUES.map((c) => r[c]) as DeliveryValues;
+    const list = byEvent.get(r.event_id);
+    if (list) list.push(values);
+    else byEvent.set(r.event_id, [values]);
+  }
+  return byEvent;
+}
+
+/** An event's deliveries as the feed shows them, ordered by id (their time is the event's). */
+function feedDeliveries(values: DeliveryValues[]): FeedDelivery[] {
+  values.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return values.map(([id, endpointId, destinationId, status, attempts, nextAt, statusCode]) => ({
     id,
     endpoint_id: endpointId,
     destination_id: destinationId,
@@ -156,6 +184,7 @@ export async function readEventFeed(
   const lastColumn = unfiltered
     ? sql`, (select max(seq) from events where company_id = ${companyId}) as last_seq`
     : sql``;
+  const asJson = profile.relatedRowsAsJson;
   const lastOf = async (rows: EventRow[]) =>
     rows.length && rows[0].last_seq !== null && rows[0].last_seq !== undefined
       ? Number(rows[0].last_seq)
@@ -169,7 +198,7 @@ export async function readEventFeed(
     const page = sql`
       select id, seq, body, delivery_status, created_at${lastColumn} from events where ${where}
       order by seq asc ${literalLimit(f.limit)}`;
-    rows = (await withDeliveries(profile, page, 'asc').execute(db)).rows;
+    rows = (await (asJson ? withDeliveries(asJson, page, 'asc') : page).execute(db)).rows as EventRow[];
     if (rows.length < f.limit) total = rows.length;
     else if (!unfiltered) total = await countWhere(db, where);
     else total = (await lastOf(rows)) - cursor.afterSeq;
@@ -180,7 +209,7 @@ export async function readEventFeed(
     const page = sql`
       select id, seq, body, delivery_status, created_at${lastColumn}, ${start} as start_seq from events where ${where}
       order by seq desc ${literalLimit(f.limit)} offset ${offset}`;
-    rows = (await withDeliveries(profile, page, 'desc').execute(db)).rows;
+    rows = (await (asJson ? withDeliveries(asJson, page, 'desc') : page).execute(db)).rows as EventRow[];
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;
     else if (unfiltered) {
@@ -188,11 +217,21 @@ export async function readEventFeed(
       total = Math.max(0, (await lastOf(rows)) - startSeq);
     } else total = await countWhere(db, where);
   }
+  // An event that is `none` was written with no delivery (deliveries are made only with their event), so only the
+  // others' are looked for.
+  const separately = asJson
+    ? null
+    : await deliveriesOfPage(
+        db,
+        rows.filter((r) => r.delivery_status !== 'none'),
+      );
+  const valuesOf = (r: EventRow): DeliveryValues[] =>
+    separately ? (separately.get(r.id) ?? []) : r.deliveries ? (JSON.parse(r.deliveries) as DeliveryValues[]) : [];
   const events = rows.map((r) => ({
     id: r.id,
     body: r.body,
     delivery_status: r.delivery_status,
-    deliveries: deliveriesFrom(r.deliveries),
+    deliveries: feedDeliveries(valuesOf(r)),
   }));
   return { events, total, nextCursor };
 }

@@ -44,10 +44,12 @@ export interface DialectProfile {
   batchValues(values: readonly string[]): RawBuilder<unknown>;
   /**
    * The rows of a subquery as one JSON text: an array holding, for each row, an array of these values (JSON numbers,
-   * strings and nulls), in no set order; `[]` when there is none. A page's statement can then carry each row's
-   * related rows itself instead of a second statement reading them for the whole page.
+   * strings and nulls), in no set order; `[]` when there is none. Present where a page's statement should read each
+   * of its rows' related rows itself (SQLite: a statement costs nothing to issue, and each row's lookup is one index
+   * seek). Absent on PostgreSQL, where a second statement for the whole page costs less: planned with the page's
+   * times, it prunes the delivered history's spans, where a lookup per row leaves every span to the plan.
    */
-  jsonArrays(values: readonly RawBuilder<unknown>[]): RawBuilder<string>;
+  relatedRowsAsJson?: (values: readonly RawBuilder<unknown>[]) => RawBuilder<string>;
   /**
    * The feedback record id inside a `shield.alert` event's body (`data.record.id`), written exactly as the partial
    * index of migration 0013 indexes it, so a lookup by record reads that index; `events` is the table's alias.
@@ -135,7 +137,7 @@ export const sqliteProfile: DialectProfile = {
   batchRows: (rows, columns) =>
     sql`(select ${columnList(columns, (name) => `j.value ->> '$.${name}' as "${name}"`)} from json_each(${JSON.stringify(rows)}) as j)`,
   batchValues: (values) => sql`(select value from json_each(${JSON.stringify(values)}))`,
-  jsonArrays: (values) => sql<string>`json_group_array(json_array(${sql.join(values)}))`,
+  relatedRowsAsJson: (values) => sql<string>`json_group_array(json_array(${sql.join(values)}))`,
   shieldAlertRecordId: (events) => sql<string>`json_extract(${sql.ref(`${events}.body`)}, '$.data.record.id')`,
   storeSize: async (db) => {
     const pragma = async (name: string) =>
@@ -193,7 +195,6 @@ export const postgresProfile: DialectProfile = {
   batchRows: (rows, columns) =>
     sql`(select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as j (${columnList(columns, (name, type) => `"${name}" ${type}`)}))`,
   batchValues: (values) => sql`(select unnest(${[...values]}::text[]))`,
-  jsonArrays: (values) => sql<string>`coalesce(json_agg(json_build_array(${sql.join(values)})), '[]')::text`,
   shieldAlertRecordId: (events) => sql<string>`((${sql.ref(`${events}.body`)}::jsonb) #>> '{data,record,id}')`,
   // The tables and indexes of the schema in use (tests share one database, one schema each).
   storeSize: async (db) => {
