@@ -281,9 +281,9 @@ export function openStore(opts: OpenStoreOptions): Store {
 /**
  * Statistics that sample column values (`sqlite_stat4`, written by an `ANALYZE` or `PRAGMA optimize` run on the
  * file; the store itself never gathers any) make SQLite plan a statement again every time a value is bound to a
- * parameter its samples cover: every list page, claim and settle would be planned afresh on every call, which cost
- * the API's list a quarter of its statement time on a store with them (docs/benchmarks.md). The store's plans come
- * from its indexes, so the samples are dropped when it opens; the per-index counts in `sqlite_stat1` stay.
+ * parameter its samples cover: every list page, claim and settle would be planned afresh on every call, which made
+ * the API list's statement a fifth to a half slower on a store with them (docs/benchmarks.md). The store's plans
+ * come from its indexes, so the samples are dropped when it opens; the per-index counts in `sqlite_stat1` stay.
  */
 function dropSampledStatistics(sqlite: SQLite.Database): void {
   const sampled = sqlite.prepare(`select 1 from sqlite_schema where type = 'table' and name = 'sqlite_stat4'`).get();
