@@ -4,10 +4,7 @@
  * tenant can act on) and the sender.
  */
 
-import { BROKER_SCHEMES, type BrokerKind, type BrokerScheme } from './schemes.js';
-
-/** The broker schemes by protocol as the URL parser gives it, with its colon (`amqps:`). */
-const SCHEMES: Record<string, BrokerScheme> = Object.fromEntries(BROKER_SCHEMES.map((s) => [`${s.scheme}:`, s]));
+import { brokerSchemeOf, type BrokerKind, type BrokerScheme } from './schemes.js';
 
 /** The broker schemes as messages name them. */
 export const BROKER_SCHEMES_TEXT = 'amqp(s)://, nats:// (tls:// for NATS over TLS), redis(s):// or mqtt(s)://';
@@ -19,7 +16,7 @@ export const UNKNOWN_SCHEME = `URL must start with https://, or name a message b
 const MQTT_WILDCARD_REFUSAL = 'the topic must not contain the wildcards + and # (and at most 1024 bytes)';
 
 /** The port a broker URL of this scheme (`amqps:`) means when it names none; undefined for other schemes. */
-export const brokerDefaultPort = (protocol: string): number | undefined => SCHEMES[protocol.toLowerCase()]?.port;
+export const brokerDefaultPort = (protocol: string): number | undefined => brokerSchemeOf(protocol)?.port;
 
 /** Redis streams are trimmed to about this many entries unless the URL says `?maxlen=`. */
 const DEFAULT_STREAM_MAXLEN = 10_000;
@@ -56,8 +53,8 @@ const QUERY_KEYS: Record<BrokerKind, readonly string[]> = {
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.?|\[[0-9a-f:.]+\])$/i;
 
 export function isBrokerUrl(raw: string): boolean {
-  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
-  return scheme !== undefined && `${scheme}:` in SCHEMES;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1];
+  return scheme !== undefined && brokerSchemeOf(scheme) !== undefined;
 }
 
 function decode(part: string, what: string): string {
@@ -68,11 +65,11 @@ function decode(part: string, what: string): string {
   }
 }
 
-/** `scheme` as the URL parser gives it, lowercased (`tls:`): it picks the broker, and the hints repeat it. */
-function checkName(scheme: string, name: string, routingKey: string): void {
+/** `protocol` as the URL parser gives it, lowercased (`tls:`): its scheme picks the broker, and the hints repeat it. */
+function checkName(protocol: string, scheme: BrokerScheme, name: string, routingKey: string): void {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
   if (/[\x00-\x1f\x7f]/.test(name)) throw new BrokerUrlError('the path must not contain control characters');
-  switch (SCHEMES[scheme].kind) {
+  switch (scheme.kind) {
     case 'amqp':
       if (name.length > 255 || !/^[A-Za-z0-9_.:-]*$/.test(name))
         throw new BrokerUrlError('the exchange (the path) may use letters, digits, - _ . : and at most 255 characters');
@@ -81,18 +78,16 @@ function checkName(scheme: string, name: string, routingKey: string): void {
         throw new BrokerUrlError('name an exchange in the path, or a queue as routing_key for the default exchange');
       return;
     case 'nats':
-      if (!name)
-        throw new BrokerUrlError(`name the subject in the path: ${scheme}//host:${SCHEMES[scheme].port}/subject`);
+      if (!name) throw new BrokerUrlError(`name the subject in the path: ${protocol}//host:${scheme.port}/subject`);
       if (name.length > 255 || !/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(name))
         throw new BrokerUrlError('the subject must be dot-separated tokens without spaces or the wildcards * and >');
       return;
     case 'redis':
-      if (!name)
-        throw new BrokerUrlError(`name the stream in the path: ${scheme}//host:${SCHEMES[scheme].port}/stream`);
+      if (!name) throw new BrokerUrlError(`name the stream in the path: ${protocol}//host:${scheme.port}/stream`);
       if (name.length > 512) throw new BrokerUrlError('the stream name must be at most 512 characters');
       return;
     case 'mqtt':
-      if (!name) throw new BrokerUrlError(`name the topic in the path: ${scheme}//host:${SCHEMES[scheme].port}/topic`);
+      if (!name) throw new BrokerUrlError(`name the topic in the path: ${protocol}//host:${scheme.port}/topic`);
       if (Buffer.byteLength(name) > 1024 || /[+#]/.test(name)) throw new BrokerUrlError(MQTT_WILDCARD_REFUSAL);
       return;
   }
@@ -111,7 +106,7 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
     throw new BrokerUrlError('URL is not a valid URL');
   }
   const protocol = url.protocol.toLowerCase();
-  const scheme = SCHEMES[protocol];
+  const scheme = brokerSchemeOf(protocol);
   if (!scheme) throw new BrokerUrlError(UNKNOWN_SCHEME);
   const { kind } = scheme;
   const host = url.hostname.toLowerCase();
@@ -127,7 +122,7 @@ export function parseBrokerUrl(raw: string): BrokerDestination {
   }
   const name = decode(url.pathname.replace(/^\//, ''), 'path');
   const routingKey = url.searchParams.get('routing_key') ?? '';
-  checkName(protocol, name, routingKey);
+  checkName(protocol, scheme, name, routingKey);
   let maxLen = DEFAULT_STREAM_MAXLEN;
   const maxLenText = url.searchParams.get('maxlen');
   if (maxLenText !== null) {

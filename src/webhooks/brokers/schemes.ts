@@ -27,3 +27,9 @@ export const BROKER_SCHEMES: readonly BrokerScheme[] = [
   { scheme: 'mqtt', kind: 'mqtt', tls: false, port: 1883 },
   { scheme: 'mqtts', kind: 'mqtt', tls: true, port: 8883 },
 ];
+
+const BY_NAME = new Map(BROKER_SCHEMES.map((s) => [s.scheme, s]));
+
+/** The broker scheme of this name, with or without its colon, in any case (`AMQPS:`); undefined for any other. */
+export const brokerSchemeOf = (name: string): BrokerScheme | undefined =>
+  BY_NAME.get(name.toLowerCase().replace(/:$/, ''));

@@ -3,7 +3,7 @@
  * back. The server checks the URL again and is the authority; this only builds it and catches empty fields early.
  */
 
-import { BROKER_SCHEMES, type BrokerScheme } from '../../../src/webhooks/brokers/schemes';
+import { BROKER_SCHEMES, brokerSchemeOf, type BrokerScheme } from '../../../src/webhooks/brokers/schemes';
 
 export type DestinationType = 'https' | 'amqp' | 'nats' | 'redis' | 'mqtt';
 
@@ -16,9 +16,6 @@ export const DESTINATION_TYPES: { value: DestinationType; label: string }[] = [
 ];
 
 type BrokerType = Exclude<DestinationType, 'https'>;
-
-/** The broker and whether it is TLS, by URL scheme (`amqps` → amqp over TLS): the server's own table. */
-const BY_SCHEME = new Map<string, BrokerScheme>(BROKER_SCHEMES.map((s) => [s.scheme, s]));
 
 /** A broker's scheme, plain or over TLS (NATS over TLS is tls://, as NATS tools write it). */
 const schemeOf = (type: BrokerType, tls: boolean): BrokerScheme =>
@@ -59,8 +56,8 @@ export const EMPTY_BROKER: BrokerFields = {
 };
 
 export function destinationTypeOf(url: string): DestinationType {
-  const scheme = /^([a-z]+):\/\//i.exec(url)?.[1]?.toLowerCase() ?? '';
-  return BY_SCHEME.get(scheme)?.kind ?? 'https';
+  const scheme = /^([a-z]+):\/\//i.exec(url)?.[1] ?? '';
+  return brokerSchemeOf(scheme)?.kind ?? 'https';
 }
 
 /** The fields of a stored broker URL (which carries no password). */
@@ -83,7 +80,7 @@ export function brokerFieldsOf(url: string): BrokerFields {
       routingKey: u.searchParams.get('routing_key') ?? '',
       vhost: u.searchParams.get('vhost') ?? '',
       maxLen: u.searchParams.get('maxlen') ?? '',
-      tls: BY_SCHEME.get(u.protocol.replace(/:$/, '').toLowerCase())?.tls ?? false,
+      tls: brokerSchemeOf(u.protocol)?.tls ?? false,
     };
   } catch {
     return { ...EMPTY_BROKER };
