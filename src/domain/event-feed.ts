@@ -97,6 +97,11 @@ type DeliveryValues = [
 ];
 type DeliveryRow = Pick<DeliveriesTable, (typeof DELIVERY_VALUES)[number] | 'event_id'>;
 
+// The column lists as SQL text, made once: sql.ref parses and checks each name again on every request, and the feed
+// runs on every poll. The names are the constants above.
+const DELIVERY_COLUMNS = sql.raw(DELIVERY_VALUES.join(', '));
+const PAGE_DELIVERY_COLUMNS = DELIVERY_VALUES.map((c) => sql.raw(`d.${c}`));
+
 /**
  * A page of events (`page`: a statement over `events` that orders and limits them) with each event's deliveries
  * read by the same statement, where the store reads them best that way (DialectProfile.relatedRowsAsJson). They
@@ -110,7 +115,7 @@ function withDeliveries(
 ) {
   return sql<EventRow>`
     select p.*, case when p.delivery_status = 'none' then null else (
-        select ${asJson(DELIVERY_VALUES.map((c) => sql.ref(`d.${c}`)))}
+        select ${asJson(PAGE_DELIVERY_COLUMNS)}
         from deliveries d where d.event_id = p.id and d.created_at = p.created_at) end as deliveries
     from (${page}) p order by p.seq ${sql.raw(order)}`;
 }
@@ -128,7 +133,7 @@ async function deliveriesOfPage(
   // By event id and time only: the ids come from this company's own page. A company_id condition or an ORDER BY here
   // lets the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
   const { rows } = await sql<DeliveryRow>`
-    select event_id, ${sql.join(DELIVERY_VALUES.map((c) => sql.ref(c)))} from deliveries
+    select event_id, ${DELIVERY_COLUMNS} from deliveries
     where event_id in (${sql.join(events.map((e) => e.id))})
       and ${madeWithin(events.map((e) => Number(e.created_at)))}`.execute(db);
   for (const r of rows) {
