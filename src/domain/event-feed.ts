@@ -35,14 +35,15 @@ export interface FeedEvent {
 }
 
 /**
- * One row of the feed as the store holds it: the event's body exactly as receivers were sent it, not parsed, so an
- * answer can carry those bytes as they are (`feedEventOf` gives the parsed row).
+ * One row of the feed as the store holds it: the event's body exactly as receivers were sent it, not parsed, and its
+ * deliveries as the JSON text the answer carries (a FeedDelivery array), so an answer can carry both as they are
+ * (`feedEventOf` gives the parsed row).
  */
 export interface FeedRow {
   id: string;
   body: string;
   delivery_status: FeedDeliveryStatus;
-  deliveries: FeedDelivery[];
+  deliveriesJson: string;
 }
 
 export interface FeedFilter {
@@ -72,51 +73,59 @@ type EventRow = Pick<EventsTable, 'id' | 'seq' | 'body' | 'delivery_status' | 'c
   last_seq?: number | string | null;
   /** On offset pages: the feed's start, read by the same statement as the page. */
   start_seq?: number | string | null;
-  /** Where the page's statement reads them (withDeliveries): the event's deliveries, null when it has none. */
+  /**
+   * Where the page's statement reads them (withDeliveries): the event's deliveries as the answer's JSON text, null
+   * when it has none.
+   */
   deliveries?: string | null;
 };
 
-/** The values of a delivery the feed shows, in this order wherever they are read. */
-const DELIVERY_VALUES = [
-  'id',
-  'endpoint_id',
-  'destination_id',
-  'status',
-  'attempt_count',
-  'next_attempt_at',
-  'last_status_code',
-] as const;
-type DeliveryValues = [
-  string,
-  string | null,
-  string | null,
-  DeliveriesTable['status'],
-  number | string,
-  number | string | null,
-  number | string | null,
-];
-type DeliveryRow = Pick<DeliveriesTable, (typeof DELIVERY_VALUES)[number] | 'event_id'>;
+/**
+ * A delivery as the feed shows it (FeedDelivery), field by field in the answer's order: each is the column of the
+ * same name, a time (epoch milliseconds) written as ISO text, a count or status code as a number. Both ways of
+ * reading a page's deliveries write them from this list.
+ */
+const DELIVERY_FIELDS = [
+  { key: 'id' },
+  { key: 'endpoint_id' },
+  { key: 'destination_id' },
+  { key: 'status' },
+  { key: 'attempt_count', as: 'number' },
+  { key: 'next_attempt_at', as: 'time' },
+  { key: 'last_status_code', as: 'number' },
+] as const satisfies ReadonlyArray<{ key: keyof FeedDelivery & keyof DeliveriesTable; as?: 'number' | 'time' }>;
+type DeliveryRow = Pick<DeliveriesTable, (typeof DELIVERY_FIELDS)[number]['key'] | 'event_id'>;
 
-// The column lists as SQL text, made once: sql.ref parses and checks each name again on every request, and the feed
+// The column list as SQL text, made once: sql.ref parses and checks each name again on every request, and the feed
 // runs on every poll. The names are the constants above.
-const DELIVERY_COLUMNS = sql.raw(DELIVERY_VALUES.join(', '));
-const PAGE_DELIVERY_COLUMNS = DELIVERY_VALUES.map((c) => sql.raw(`d.${c}`));
+const DELIVERY_COLUMNS = sql.raw(DELIVERY_FIELDS.map((f) => f.key).join(', '));
+
+/** The page statement's deliveries expression, made once for the store's dialect (the fields are constants). */
+const pageDeliveriesJson = new WeakMap<DialectProfile, RawBuilder<string>>();
+function deliveriesJsonOf(profile: DialectProfile, asJson: NonNullable<DialectProfile['relatedRowsAsJson']>) {
+  let expression = pageDeliveriesJson.get(profile);
+  if (!expression) {
+    expression = asJson(
+      DELIVERY_FIELDS.map((f) => ({ key: f.key, value: sql.raw(`d.${f.key}`), time: 'as' in f && f.as === 'time' })),
+      sql.raw('d.id'),
+    );
+    pageDeliveriesJson.set(profile, expression);
+  }
+  return expression;
+}
 
 /**
  * A page of events (`page`: a statement over `events` that orders and limits them) with each event's deliveries
- * read by the same statement, where the store reads them best that way (DialectProfile.relatedRowsAsJson). They
- * are read outside the page's LIMIT and OFFSET, so only for the rows of the page. They are found by event id and
- * the event's time: a delivery is made with its event and takes its `created_at`.
+ * read by the same statement as the answer's JSON text, where the store reads them best that way
+ * (DialectProfile.relatedRowsAsJson). They are read outside the page's LIMIT and OFFSET, so only for the rows of the
+ * page. They are found by event id and the event's time: a delivery is made with its event and takes its
+ * `created_at`.
  */
-function withDeliveries(
-  asJson: NonNullable<DialectProfile['relatedRowsAsJson']>,
-  page: RawBuilder<unknown>,
-  order: 'asc' | 'desc',
-) {
+function withDeliveries(deliveriesJson: RawBuilder<string>, page: RawBuilder<unknown>, order: 'asc' | 'desc') {
   return sql<EventRow>`
     select p.*, case when p.delivery_status = 'none' then null else (
-        select ${asJson(PAGE_DELIVERY_COLUMNS)}
-        from deliveries d where d.event_id = p.id and d.created_at = p.created_at) end as deliveries
+        select ${deliveriesJson} from deliveries d where d.event_id = p.id and d.created_at = p.created_at) end
+      as deliveries
     from (${page}) p order by p.seq ${sql.raw(order)}`;
 }
 
@@ -127,8 +136,8 @@ function withDeliveries(
 async function deliveriesOfPage(
   db: Db,
   events: ReadonlyArray<Pick<EventRow, 'id' | 'created_at'>>,
-): Promise<Map<string, DeliveryValues[]>> {
-  const byEvent = new Map<string, DeliveryValues[]>();
+): Promise<Map<string, DeliveryRow[]>> {
+  const byEvent = new Map<string, DeliveryRow[]>();
   if (!events.length) return byEvent;
   // By event id and time only: the ids come from this company's own page. A company_id condition or an ORDER BY here
   // lets the planner prefer the (company_id, created_at) index and walk every delivery the company ever had.
@@ -137,26 +146,27 @@ async function deliveriesOfPage(
     where event_id in (${sql.join(events.map((e) => e.id))})
       and ${madeWithin(events.map((e) => Number(e.created_at)))}`.execute(db);
   for (const r of rows) {
-    const values = DELIVERY_VALUES.map((c) => r[c]) as DeliveryValues;
     const list = byEvent.get(r.event_id);
-    if (list) list.push(values);
-    else byEvent.set(r.event_id, [values]);
+    if (list) list.push(r);
+    else byEvent.set(r.event_id, [r]);
   }
   return byEvent;
 }
 
-/** An event's deliveries as the feed shows them, ordered by id (their time is the event's). */
-function feedDeliveries(values: DeliveryValues[]): FeedDelivery[] {
-  values.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return values.map(([id, endpointId, destinationId, status, attempts, nextAt, statusCode]) => ({
-    id,
-    endpoint_id: endpointId,
-    destination_id: destinationId,
-    status,
-    attempt_count: Number(attempts),
-    next_attempt_at: nextAt === null ? null : iso(Number(nextAt)),
-    last_status_code: statusCode === null ? null : Number(statusCode),
-  }));
+/** An event's deliveries as the answer's JSON text, ordered by id (their time is the event's). */
+function deliveriesJson(rows: DeliveryRow[]): string {
+  rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return JSON.stringify(
+    rows.map((r) => {
+      const delivery: Record<string, unknown> = {};
+      for (const f of DELIVERY_FIELDS) {
+        const v = r[f.key];
+        delivery[f.key] =
+          v === null || !('as' in f) ? v : f.as === 'time' ? iso(Number(v)) : Number(v as number | string);
+      }
+      return delivery;
+    }),
+  );
 }
 
 /**
@@ -190,6 +200,8 @@ export async function readEventFeed(
     ? sql`, (select max(seq) from events where company_id = ${companyId}) as last_seq`
     : sql``;
   const asJson = profile.relatedRowsAsJson;
+  const withPageDeliveries = (page: RawBuilder<unknown>, order: 'asc' | 'desc') =>
+    asJson ? withDeliveries(deliveriesJsonOf(profile, asJson), page, order) : page;
   const lastOf = async (rows: EventRow[]) =>
     rows.length && rows[0].last_seq !== null && rows[0].last_seq !== undefined
       ? Number(rows[0].last_seq)
@@ -203,7 +215,7 @@ export async function readEventFeed(
     const page = sql`
       select id, seq, body, delivery_status, created_at${lastColumn} from events where ${where}
       order by seq asc ${literalLimit(f.limit)}`;
-    rows = (await (asJson ? withDeliveries(asJson, page, 'asc') : page).execute(db)).rows as EventRow[];
+    rows = (await withPageDeliveries(page, 'asc').execute(db)).rows as EventRow[];
     if (rows.length < f.limit) total = rows.length;
     else if (!unfiltered) total = await countWhere(db, where);
     else total = (await lastOf(rows)) - cursor.afterSeq;
@@ -214,7 +226,7 @@ export async function readEventFeed(
     const page = sql`
       select id, seq, body, delivery_status, created_at${lastColumn}, ${start} as start_seq from events where ${where}
       order by seq desc ${literalLimit(f.limit)} offset ${offset}`;
-    rows = (await (asJson ? withDeliveries(asJson, page, 'desc') : page).execute(db)).rows as EventRow[];
+    rows = (await withPageDeliveries(page, 'desc').execute(db)).rows as EventRow[];
     if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
     else if (rows.length === 0 && offset === 0) total = 0;
     else if (unfiltered) {
@@ -230,13 +242,11 @@ export async function readEventFeed(
         db,
         rows.filter((r) => r.delivery_status !== 'none'),
       );
-  const valuesOf = (r: EventRow): DeliveryValues[] =>
-    separately ? (separately.get(r.id) ?? []) : r.deliveries ? (JSON.parse(r.deliveries) as DeliveryValues[]) : [];
   const events = rows.map((r) => ({
     id: r.id,
     body: r.body,
     delivery_status: r.delivery_status,
-    deliveries: feedDeliveries(valuesOf(r)),
+    deliveriesJson: separately ? deliveriesJson(separately.get(r.id) ?? []) : (r.deliveries ?? '[]'),
   }));
   return { events, total, nextCursor };
 }
@@ -341,6 +351,6 @@ export function feedEventOf(row: FeedRow): FeedEvent {
     timestamp: body.timestamp,
     data: body.data ?? {},
     delivery_status: row.delivery_status,
-    deliveries: row.deliveries,
+    deliveries: JSON.parse(row.deliveriesJson) as FeedDelivery[],
   };
 }

@@ -43,13 +43,14 @@ export interface DialectProfile {
   /** A list of values, sent as one parameter, as a subquery for `in …`: the same text for any length. */
   batchValues(values: readonly string[]): RawBuilder<unknown>;
   /**
-   * The rows of a subquery as one JSON text: an array holding, for each row, an array of these values (JSON numbers,
-   * strings and nulls), in no set order; `[]` when there is none. Present where a page's statement should read each
+   * The rows of a subquery as one JSON text: an array holding, for each row in `order`, an object with these keys in
+   * this order; `[]` when there is none. A field marked `time` holds epoch milliseconds and is written as clock.ts's
+   * `iso` writes it; the others as JSON numbers, strings and nulls. Present where a page's statement should read each
    * of its rows' related rows itself (SQLite: a statement costs nothing to issue, and each row's lookup is one index
    * seek). Absent on PostgreSQL, where a second statement for the whole page costs less: planned with the page's
    * times, it prunes the delivered history's spans, where a lookup per row leaves every span to the plan.
    */
-  relatedRowsAsJson?: (values: readonly RawBuilder<unknown>[]) => RawBuilder<string>;
+  relatedRowsAsJson?: (fields: readonly JsonField[], order: RawBuilder<unknown>) => RawBuilder<string>;
   /**
    * The feedback record id inside a `shield.alert` event's body (`data.record.id`), written exactly as the partial
    * index of migration 0013 indexes it, so a lookup by record reads that index; `events` is the table's alias.
@@ -89,6 +90,14 @@ export interface DialectProfile {
   isInvalidValue(err: unknown): boolean;
 }
 
+/** One key of the objects relatedRowsAsJson writes, and the value it holds. */
+interface JsonField {
+  key: string;
+  value: RawBuilder<unknown>;
+  /** The value is a time in epoch milliseconds, written as ISO text. */
+  time?: boolean;
+}
+
 /** How a column of a JSON batch is read. */
 export type BatchColumnType = 'text' | 'bigint';
 
@@ -125,6 +134,13 @@ export async function truncateWal(db: Kysely<Database>): Promise<boolean> {
   }
 }
 
+/**
+ * Epoch milliseconds as ISO text, exactly as clock.ts's `iso` writes them (`2026-12-05T10:00:05.000Z`): SQLite turns
+ * the seconds into whole milliseconds before it formats them (test/storage/related-rows-json.test.ts holds the
+ * two equal). NULL stays NULL.
+ */
+const sqliteIsoTime = (ms: RawBuilder<unknown>) => sql`strftime('%Y-%m-%dT%H:%M:%fZ', ${ms} / 1000.0, 'unixepoch')`;
+
 export const sqliteProfile: DialectProfile = {
   name: 'sqlite',
   skipLocked: false,
@@ -137,7 +153,10 @@ export const sqliteProfile: DialectProfile = {
   batchRows: (rows, columns) =>
     sql`(select ${columnList(columns, (name) => `j.value ->> '$.${name}' as "${name}"`)} from json_each(${JSON.stringify(rows)}) as j)`,
   batchValues: (values) => sql`(select value from json_each(${JSON.stringify(values)}))`,
-  relatedRowsAsJson: (values) => sql<string>`json_group_array(json_array(${sql.join(values)}))`,
+  relatedRowsAsJson: (fields, order) =>
+    sql<string>`json_group_array(json_object(${sql.join(
+      fields.map(({ key, value, time }) => sql`${sql.lit(key)}, ${time ? sqliteIsoTime(value) : value}`),
+    )}) order by ${order})`,
   shieldAlertRecordId: (events) => sql<string>`json_extract(${sql.ref(`${events}.body`)}, '$.data.record.id')`,
   storeSize: async (db) => {
     const pragma = async (name: string) =>

@@ -26,7 +26,7 @@ const row = (id: string, body: string, deliveries: FeedDelivery[] = []): FeedRow
   id,
   body,
   delivery_status: deliveries.length ? 'failed' : 'none',
-  deliveries,
+  deliveriesJson: JSON.stringify(deliveries),
 });
 
 /** What the feed answered before its rows were written from the stored bytes: each body parsed, then written. */
