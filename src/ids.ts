@@ -22,6 +22,18 @@ const TIME_CHARS = 9;
 const timePart = (ms: number) => ms.toString(36).padStart(TIME_CHARS, '0');
 
 /**
+ * The time newId wrote into an id (epoch ms, from its first characters); null for an id without one (a short id, or
+ * one not of newId's form). Only a hint for where to look first: ids made elsewhere (a seeded history, another
+ * system's import) need not carry their row's time.
+ */
+export function idMadeAt(id: string): number | null {
+  const start = id.indexOf('_') + 1;
+  if (start === 0 || id.length - start < TIME_CHARS + 8) return null;
+  const time = id.slice(start, start + TIME_CHARS);
+  return /^[0-9a-z]+$/.test(time) ? parseInt(time, 36) : null;
+}
+
+/**
  * The lowest id of this type made at or after `ms` (ids compare as text in creation-time order): `id >= firstIdAt(…)`
  * finds the rows made since then on the primary key alone.
  */

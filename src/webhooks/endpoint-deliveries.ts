@@ -5,6 +5,8 @@ import { retentionCutoff } from '../domain/retention.js';
 import { AppError, notFound } from '../errors.js';
 import { requeue } from '../queue/requeue.js';
 import type { Db, Tx } from '../storage/db.js';
+import type { DialectProfile } from '../storage/dialects.js';
+import { idMadeAt } from '../ids.js';
 import type { Database, DeliveriesTable, EventsTable } from '../storage/schema.js';
 
 /**
@@ -163,28 +165,51 @@ export async function listDeliveries(
   return { items: rows.map(viewOf), total: Number(count.n) };
 }
 
+/** How far from its id's time a delivery's `created_at` is first looked for (a clock's step, or a slow commit). */
+const ID_TIME_MARGIN_MS = 86_400_000;
+
+/**
+ * One delivery of a company by id, with its event joined. On PostgreSQL the delivered history lies in spans by
+ * `created_at` (migration 0059), and a read by id alone is planned over every span: about 3 ms with 60 days of
+ * history, against under 1 with the spans named (docs/benchmarks.md). A delivery's id carries the time it was made
+ * (newId), which is its `created_at` within a clock's step; so the read names the day on either side first, and reads
+ * every span only when the row is not there (an id made by another clock or system, or none of this company's).
+ */
+async function deliveryById(db: Db | Tx, profile: DialectProfile, companyId: string, id: string) {
+  const read = (near: number | null) =>
+    deliveryQuery(db)
+      .select([...VIEW_COLUMNS, 'e.body'])
+      .where('d.id', '=', id)
+      .where('d.company_id', '=', companyId)
+      .$if(near !== null, (q) =>
+        q.where('d.created_at', '>=', near! - ID_TIME_MARGIN_MS).where('d.created_at', '<=', near! + ID_TIME_MARGIN_MS),
+      )
+      .executeTakeFirst();
+  const madeAt = profile.partitionedHistory ? idMadeAt(id) : null;
+  return (madeAt !== null ? await read(madeAt) : undefined) ?? read(null);
+}
+
 export async function getDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
-  const row = await deliveryQuery(ctx.store.db)
-    .select(VIEW_COLUMNS)
-    .where('d.id', '=', id)
-    .where('d.company_id', '=', companyId)
-    .executeTakeFirst();
+  const row = await deliveryById(ctx.store.db, ctx.store.profile, companyId, id);
   if (!row) throw notFound('delivery');
   return viewOf(row);
 }
 
-export async function getDeliveryDetail(db: Db, companyId: string, id: string): Promise<DeliveryDetail> {
-  const row = await deliveryQuery(db)
-    .select([...VIEW_COLUMNS, 'e.body'])
-    .where('d.id', '=', id)
-    .where('d.company_id', '=', companyId)
-    .executeTakeFirst();
+export async function getDeliveryDetail(
+  db: Db,
+  profile: DialectProfile,
+  companyId: string,
+  id: string,
+): Promise<DeliveryDetail> {
+  const row = await deliveryById(db, profile, companyId, id);
   if (!row) throw notFound('delivery');
   const attempts = await db
     .selectFrom('attempts')
     .select(['n', 'started_at', 'duration_ms', 'status_code', 'error_kind', 'error_message', 'response_excerpt'])
     .where('delivery_id', '=', id)
     .where('company_id', '=', companyId)
+    // Attempts lie in spans by `started_at` on PostgreSQL, and none starts before its delivery was made.
+    .$if(profile.partitionedHistory, (q) => q.where('started_at', '>=', Number(row.created_at) - ID_TIME_MARGIN_MS))
     .orderBy('n')
     .execute();
   return {

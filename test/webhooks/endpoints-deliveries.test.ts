@@ -253,6 +253,36 @@ describe('test send, deliveries, resend and recover', () => {
     ]);
   });
 
+  it("finds a delivery by id whether or not its id's time is near its created_at, and only the company's own", async () => {
+    // A delivery's id carries the real time it was made; the read looks near that time first (on PostgreSQL it
+    // names the history's spans), then everywhere. Ids made at the store's time and a year away must both be found.
+    const ep = await createEndpoint(s.api);
+    const made: string[] = [];
+    try {
+      for (const offset of [0, 400 * 24 * HOUR, -400 * 24 * HOUR]) {
+        vi.useFakeTimers({ now: s.t.clock.now() + offset, toFake: ['Date'] });
+        made.push((await s.api.post(`/webhooks/${ep.id}/test`, { message: `m${offset}` })).body.data.id);
+        vi.useRealTimers();
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    for (const [i, id] of made.entries()) {
+      await recordAttempt(s.t, id, 'success');
+      const res = await s.api.get(`/deliveries/${id}`);
+      expect(res.status).toBe(200);
+      expect(res.body.data).toMatchObject({
+        id,
+        status: 'success',
+        attempt_count: 1,
+        created_at: new Date(s.t.clock.now()).toISOString(),
+      });
+      expect(res.body.data.attempts.map((a: { n: number }) => a.n)).toEqual([1]);
+      expect(res.body.data.payload.data.message).toBe(`m${[0, 400 * 24 * HOUR, -400 * 24 * HOUR][i]}`);
+      expect((await s.acmeApi.get(`/deliveries/${id}`)).status).toBe(404);
+    }
+  });
+
   it('resend starts a new attempt sequence on the same delivery; refused while pending', async () => {
     const ep = await createEndpoint(s.api);
     const id = (await s.api.post(`/webhooks/${ep.id}/test`, {})).body.data.id;

@@ -462,7 +462,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
         return ok(
           await reads.read(
             companyId,
-            (db) => deliveries.getDeliveryDetail(db, companyId, request.params.id),
+            (db) => deliveries.getDeliveryDetail(db, ctx.store.profile, companyId, request.params.id),
             isNotFound,
           ),
         );
