@@ -1,7 +1,7 @@
 import { sql, type ExpressionBuilder, type Selectable } from 'kysely';
 import { iso, isoOrNull } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
-import { retentionCutoff } from '../domain/retention.js';
+import { DAY_MS, retentionCutoff } from '../domain/retention.js';
 import { AppError, notFound } from '../errors.js';
 import { requeue } from '../queue/requeue.js';
 import type { Db, Tx } from '../storage/db.js';
@@ -165,8 +165,11 @@ export async function listDeliveries(
   return { items: rows.map(viewOf), total: Number(count.n) };
 }
 
-/** How far from its id's time a delivery's `created_at` is first looked for (a clock's step, or a slow commit). */
-const ID_TIME_MARGIN_MS = 86_400_000;
+/**
+ * How far apart two clocks' times of one moment are allowed to be when a read names a time span: the id's (the
+ * process's) and the delivery's `created_at` (the domain's), or the attempt's start (a worker's) and that `created_at`.
+ */
+const CLOCKS_APART_MS = DAY_MS;
 
 /**
  * One delivery of a company by id, with its event joined. On PostgreSQL the delivered history lies in spans by
@@ -182,7 +185,7 @@ async function deliveryById(db: Db | Tx, profile: DialectProfile, companyId: str
       .where('d.id', '=', id)
       .where('d.company_id', '=', companyId)
       .$if(near !== null, (q) =>
-        q.where('d.created_at', '>=', near! - ID_TIME_MARGIN_MS).where('d.created_at', '<=', near! + ID_TIME_MARGIN_MS),
+        q.where('d.created_at', '>=', near! - CLOCKS_APART_MS).where('d.created_at', '<=', near! + CLOCKS_APART_MS),
       )
       .executeTakeFirst();
   const madeAt = profile.partitionedHistory ? idMadeAt(id) : null;
@@ -209,7 +212,7 @@ export async function getDeliveryDetail(
     .where('delivery_id', '=', id)
     .where('company_id', '=', companyId)
     // Attempts lie in spans by `started_at` on PostgreSQL, and none starts before its delivery was made.
-    .$if(profile.partitionedHistory, (q) => q.where('started_at', '>=', Number(row.created_at) - ID_TIME_MARGIN_MS))
+    .$if(profile.partitionedHistory, (q) => q.where('started_at', '>=', Number(row.created_at) - CLOCKS_APART_MS))
     .orderBy('n')
     .execute();
   return {
