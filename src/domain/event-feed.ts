@@ -101,16 +101,14 @@ type DeliveryRow = Pick<DeliveriesTable, (typeof DELIVERY_FIELDS)[number]['key']
 const DELIVERY_COLUMNS = sql.raw(DELIVERY_FIELDS.map((f) => f.key).join(', '));
 
 /**
- * The page statement's deliveries expression, made once for the store's dialect and kept as its SQL text: it has no
- * parameters (the fields are constants), and compiling its nodes again, the keys' literals among them, was a few
- * percent of a feed request.
+ * The page statement's deliveries expression where the store reads them that way (DialectProfile.relatedRowsAsJson;
+ * undefined elsewhere), made once for the store's dialect and kept as its SQL text: it has no parameters (the fields
+ * are constants), and compiling its nodes again, the keys' literals among them, was a few percent of a feed request.
  */
 const pageDeliveriesJson = new WeakMap<DialectProfile, RawBuilder<string>>();
-function deliveriesJsonOf(
-  db: Db,
-  profile: DialectProfile,
-  asJson: NonNullable<DialectProfile['relatedRowsAsJson']>,
-): RawBuilder<string> {
+function pageDeliveriesJsonOf(db: Db, profile: DialectProfile): RawBuilder<string> | undefined {
+  const asJson = profile.relatedRowsAsJson;
+  if (!asJson) return undefined;
   let expression = pageDeliveriesJson.get(profile);
   if (!expression) {
     const built = asJson(
@@ -209,9 +207,9 @@ export async function readEventFeed(
   const lastColumn = unfiltered
     ? sql`, (select max(seq) from events where company_id = ${companyId}) as last_seq`
     : sql``;
-  const asJson = profile.relatedRowsAsJson;
+  const pageDeliveries = pageDeliveriesJsonOf(db, profile);
   const withPageDeliveries = (page: RawBuilder<unknown>, order: 'asc' | 'desc') =>
-    asJson ? withDeliveries(deliveriesJsonOf(db, profile, asJson), page, order) : page;
+    pageDeliveries ? withDeliveries(pageDeliveries, page, order) : page;
   const lastOf = async (rows: EventRow[]) =>
     rows.length && rows[0].last_seq !== null && rows[0].last_seq !== undefined
       ? Number(rows[0].last_seq)
@@ -246,7 +244,7 @@ export async function readEventFeed(
   }
   // An event that is `none` was written with no delivery (deliveries are made only with their event), so only the
   // others' are looked for.
-  const separately = asJson
+  const separately = pageDeliveries
     ? null
     : await deliveriesOfPage(
         db,
