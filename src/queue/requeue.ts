@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Store, Tx } from '../storage/db.js';
-import { UNSETTLED } from './conditions.js';
+import { madeWithin, UNSETTLED } from './conditions.js';
 import type { DeliveryStatus } from './delivery.js';
 import type { QueueWork } from './enqueue.js';
 import { refreshEventStatus } from './event-status.js';
@@ -13,7 +13,8 @@ const ROWS_PER_STATEMENT = 500;
  * continue, the retry schedule starts over from its first delay. Only rows of this company still in one of
  * `fromStatuses` and under no live lease are changed, so a worker that claimed one since the caller looked wins and
  * the row is skipped, not stolen. Refreshes their events' status and wakes the workers at commit; returns how many
- * were requeued.
+ * were requeued. `madeAt`, when the caller read the rows, holds their `created_at`: on PostgreSQL a delivered row lies
+ * in a span of the history by that time (migration 0059), and a statement that names it reads that span alone.
  */
 export async function requeue(
   store: Store,
@@ -21,6 +22,7 @@ export async function requeue(
   companyId: string,
   ids: readonly string[],
   fromStatuses: readonly DeliveryStatus[],
+  madeAt?: readonly number[],
 ): Promise<number> {
   const { tx, now } = work;
   const eventIds: string[] = [];
@@ -39,6 +41,7 @@ export async function requeue(
       .where('company_id', '=', companyId)
       .where('status', 'in', [...fromStatuses])
       .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)]))
+      .$if(madeAt !== undefined && madeAt.length > 0, (q) => q.where(madeWithin(madeAt!)))
       .returning('event_id')
       .execute();
     for (const r of rows) eventIds.push(r.event_id);

@@ -171,25 +171,37 @@ export async function listDeliveries(
  */
 const CLOCKS_APART_MS = DAY_MS;
 
+/** The span of `created_at` a read by id names (from, to: epoch ms, both included), or null: it names none. */
+type MadeSpan = { from: number; to: number } | null;
+
 /**
- * One delivery of a company by id, with its event joined. On PostgreSQL the delivered history lies in spans by
+ * Reads one delivery by id (`read` names the span it is given). On PostgreSQL the delivered history lies in spans by
  * `created_at` (migration 0059), and a read by id alone is planned over every span: about 3 ms with 60 days of
  * history, against under 1 with the spans named (docs/benchmarks.md). A delivery's id carries the time it was made
  * (newId), which is its `created_at` within a clock's step; so the read names the day on either side first, and reads
  * every span only when the row is not there (an id made by another clock or system, or none of this company's).
  */
-async function deliveryById(db: Db | Tx, profile: DialectProfile, companyId: string, id: string) {
-  const read = (near: number | null) =>
+async function byIdNearItsTime<T>(
+  profile: DialectProfile,
+  id: string,
+  read: (span: MadeSpan) => Promise<T | undefined>,
+): Promise<T | undefined> {
+  const madeAt = profile.partitionedHistory ? idMadeAt(id) : null;
+  const near =
+    madeAt === null ? undefined : await read({ from: madeAt - CLOCKS_APART_MS, to: madeAt + CLOCKS_APART_MS });
+  return near ?? read(null);
+}
+
+/** One delivery of a company by id, with its event joined (byIdNearItsTime). */
+function deliveryById(db: Db | Tx, profile: DialectProfile, companyId: string, id: string) {
+  return byIdNearItsTime(profile, id, (span) =>
     deliveryQuery(db)
       .select([...VIEW_COLUMNS, 'e.body'])
       .where('d.id', '=', id)
       .where('d.company_id', '=', companyId)
-      .$if(near !== null, (q) =>
-        q.where('d.created_at', '>=', near! - CLOCKS_APART_MS).where('d.created_at', '<=', near! + CLOCKS_APART_MS),
-      )
-      .executeTakeFirst();
-  const madeAt = profile.partitionedHistory ? idMadeAt(id) : null;
-  return (madeAt !== null ? await read(madeAt) : undefined) ?? read(null);
+      .$if(span !== null, (q) => q.where('d.created_at', '>=', span!.from).where('d.created_at', '<=', span!.to))
+      .executeTakeFirst(),
+  );
 }
 
 export async function getDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
@@ -250,12 +262,15 @@ async function assertEndpointCanReceive(tx: Tx, companyId: string, endpointId: s
 export async function resendDelivery(ctx: DomainContext, companyId: string, id: string): Promise<DeliveryView> {
   await transact(ctx, async (work) => {
     const { tx, now } = work;
-    const d = await tx
-      .selectFrom('deliveries')
-      .selectAll()
-      .where('id', '=', id)
-      .where('company_id', '=', companyId)
-      .executeTakeFirst();
+    const d = await byIdNearItsTime(ctx.store.profile, id, (span) =>
+      tx
+        .selectFrom('deliveries')
+        .selectAll()
+        .where('id', '=', id)
+        .where('company_id', '=', companyId)
+        .$if(span !== null, (q) => q.where('created_at', '>=', span!.from).where('created_at', '<=', span!.to))
+        .executeTakeFirst(),
+    );
     if (!d) throw notFound('delivery');
     const leased = d.lease_until !== null && d.lease_until > now;
     if (d.status === 'pending' || leased)
@@ -274,7 +289,7 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
       );
     if (d.endpoint_id) await assertEndpointCanReceive(tx, companyId, d.endpoint_id);
     // The queue repeats the status and lease conditions, so a worker that claimed the row meanwhile wins.
-    if ((await requeue(ctx.store, work, companyId, [id], [d.status])) === 0)
+    if ((await requeue(ctx.store, work, companyId, [id], [d.status], [Number(d.created_at)])) === 0)
       throw new AppError('conflict', 'This delivery is already pending; an attempt is due or in progress');
   });
   return getDelivery(ctx, companyId, id);

@@ -253,9 +253,9 @@ describe('test send, deliveries, resend and recover', () => {
     ]);
   });
 
-  it("finds a delivery by id whether or not its id's time is near its created_at, and only the company's own", async () => {
-    // A delivery's id carries the real time it was made; the read looks near that time first (on PostgreSQL it
-    // names the history's spans), then everywhere. Ids made at the store's time and a year away must both be found.
+  it("finds and resends a delivery by id whether or not its id's time is near its created_at, and only the company's own", async () => {
+    // A delivery's id carries the real time it was made; the reads look near that time first (on PostgreSQL they
+    // name the history's spans), then everywhere. Ids made at the store's time and a year away must both be found.
     const ep = await createEndpoint(s.api);
     const made: Array<{ id: string; message: string }> = [];
     try {
@@ -278,6 +278,10 @@ describe('test send, deliveries, resend and recover', () => {
         [1, 200],
       ]);
       expect((await s.acmeApi.get(`/deliveries/${id}`)).status).toBe(404);
+      expect((await s.acmeApi.post(`/deliveries/${id}/resend`)).status).toBe(404);
+      const resent = await s.api.post(`/deliveries/${id}/resend`);
+      expect(resent.status).toBe(200);
+      expect(resent.body.data).toMatchObject({ id, status: 'pending', attempt_count: 1 });
     }
   });
 
