@@ -44,6 +44,16 @@ export const NOT_DELIVERED = sql<boolean>`status in ('pending', 'failed', 'dead'
 export const madeWithin = (times: readonly number[]) =>
   sql<boolean>`created_at between ${Math.min(...times)} and ${Math.max(...times)}`;
 
+/**
+ * A delivery a recover may send again: failed or dead. These are the rows of the partial index
+ * `deliveries_recoverable` (company_id, created_at, id), which SQLite uses only when a statement names them so.
+ * Written for one table's rows, as a statement that reads them joins other tables.
+ */
+export const recoverableIn = (table: string) => sql<boolean>`${sql.ref(`${table}.status`)} in ('failed', 'dead')`;
+
+/** UNSETTLED for one table's rows, in a statement that joins other tables. */
+export const unsettledIn = (table: string) => sql<boolean>`${sql.ref(`${table}.status`)} in ${UNSETTLED_STATUSES}`;
+
 /** UNSETTLED_BY_ID for one table's rows, in a statement where another row source has a status too. */
 export const unsettledByIdIn = (table: string) =>
   sql<boolean>`${sql.ref(`${table}.status`)} not in ${SETTLED_STATUSES}`;

@@ -20,6 +20,12 @@ export interface DialectProfile {
    */
   statementsOnEventLoop: boolean;
   /**
+   * A CROSS JOIN reads its left table first and looks up the right one for each row (SQLite's planner never reorders
+   * one), so a statement can say which index leads. PostgreSQL plans a join's order from its statistics whatever the
+   * statement's form.
+   */
+  joinsInWrittenOrder: boolean;
+  /**
    * The queue's server-side functions exist (written in src/queue/pg-functions.ts, installed by migrations): a claim
    * that keeps its ordered index scan, an event-status recomputation under the event's row lock for concurrent
    * workers, and a batch of successes written in one round trip.
@@ -147,6 +153,7 @@ export const sqliteProfile: DialectProfile = {
   rowLocks: false,
   listenNotify: false,
   statementsOnEventLoop: true,
+  joinsInWrittenOrder: true,
   queueFunctions: false,
   partitionedHistory: false,
   // `->>` gives SQL text for JSON strings and integers for JSON numbers, which is what the columns hold.
@@ -209,6 +216,7 @@ export const postgresProfile: DialectProfile = {
   rowLocks: true,
   listenNotify: true,
   statementsOnEventLoop: false,
+  joinsInWrittenOrder: false,
   queueFunctions: true,
   partitionedHistory: true,
   batchRows: (rows, columns) =>

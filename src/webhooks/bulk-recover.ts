@@ -1,10 +1,11 @@
 import { lockCompanyRow } from '../domain/companies.js';
-import { sql, type ExpressionBuilder } from 'kysely';
+import type { ExpressionBuilder } from 'kysely';
 import { iso } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { EVENT_NAMES } from '../domain/event-catalog.js';
 import { AppError, notFound, validationFailed } from '../errors.js';
 import { newId } from '../ids.js';
+import { recoverableIn } from '../queue/conditions.js';
 import { requeue } from '../queue/requeue.js';
 import type { Database, DeliveriesTable, EndpointsTable, EventsTable, RecoverJobsTable } from '../storage/schema.js';
 
@@ -17,7 +18,6 @@ import type { Database, DeliveriesTable, EndpointsTable, EventsTable, RecoverJob
 
 type RecoverStatus = 'failed' | 'dead';
 const RECOVER_STATUSES: readonly RecoverStatus[] = ['failed', 'dead'];
-const RECOVERABLE = sql<boolean>`d.status in ('failed', 'dead')`;
 const RECOVER_SAMPLE_SIZE = 10;
 const CHUNK = 500;
 /** A job whose chunks stopped this long ago was cut off (its process ended); it no longer holds the company's turn. */
@@ -128,7 +128,7 @@ export function recoverableDeliveries(
         eb('ep.enabled', '=', 1),
         // Literals, as the partial index deliveries_recoverable (migration 0057) names them; a parameter proves
         // nothing to SQLite's planner. The filter's own statuses narrow it further.
-        RECOVERABLE,
+        recoverableIn('d'),
         eb('d.status', 'in', f.statuses),
         eb.or([eb('d.lease_until', 'is', null), eb('d.lease_until', '<=', now)]),
       ];

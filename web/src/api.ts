@@ -20,9 +20,18 @@ export interface ListPage<T> {
   page: number;
   limit: number;
   total: number;
+  /** false when more match than `total` (a list that counts up to a bound: the deliveries). */
+  totalExact: boolean;
 }
 
-type Envelope = { success: true; data: unknown; page?: number; limit?: number; total?: number };
+type Envelope = {
+  success: true;
+  data: unknown;
+  page?: number;
+  limit?: number;
+  total?: number;
+  total_exact?: boolean;
+};
 
 let csrfToken: string | null = null;
 let sessionLost: (() => void) | null = null;
@@ -83,7 +92,13 @@ export const api = {
   list: async <T>(path: string): Promise<ListPage<T>> => {
     const env = await request('GET', path);
     const data = (env.data ?? []) as T[];
-    return { data, page: env.page ?? 1, limit: env.limit ?? data.length, total: env.total ?? data.length };
+    return {
+      data,
+      page: env.page ?? 1,
+      limit: env.limit ?? data.length,
+      total: env.total ?? data.length,
+      totalExact: env.total_exact ?? true,
+    };
   },
   post: async <T>(path: string, body?: unknown): Promise<T> => (await request('POST', path, body)).data as T,
   put: async <T>(path: string, body: unknown): Promise<T> => (await request('PUT', path, body)).data as T,

@@ -9086,6 +9086,7 @@ export interface paths {
               success: true;
               page: number;
               limit: number;
+              /** @description Matching deliveries, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. Counting them all would read every delivery a company ever had on every request. */
               total: number;
               data: {
                 id: string;
@@ -9108,6 +9109,8 @@ export interface paths {
                 /** Format: date-time */
                 updated_at: string;
               }[];
+              /** @description false when more deliveries match than total (more than 10,000 past this page's first) */
+              total_exact: boolean;
             };
           };
         };
@@ -9374,6 +9377,7 @@ export interface paths {
               success: true;
               page: number;
               limit: number;
+              /** @description Matching deliveries, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. Counting them all would read every delivery a company ever had on every request. */
               total: number;
               data: {
                 id: string;
@@ -9396,6 +9400,8 @@ export interface paths {
                 /** Format: date-time */
                 updated_at: string;
               }[];
+              /** @description false when more deliveries match than total (more than 10,000 past this page's first) */
+              total_exact: boolean;
             };
           };
         };

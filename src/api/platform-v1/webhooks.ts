@@ -27,6 +27,7 @@ import {
   CreateEndpointBody,
   DeletedEndpointSchema,
   DeliveryDetailSchema,
+  DeliveryListSchema,
   DeliverySchema,
   DeliveryStatsSchema,
   EndpointConcurrencySchema,
@@ -307,7 +308,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
           summary: 'The deliveries of one endpoint, newest first',
           params: EndpointIdParam,
           querystring: EndpointDeliveriesQuery,
-          response: { 200: OkList(DeliverySchema) },
+          response: { 200: DeliveryListSchema },
         },
       },
       async (request) => {
@@ -317,9 +318,15 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
         const page = pageOf(q);
         const companyId = company(request);
         const result = await reads.read(companyId, (db) =>
-          deliveries.listDeliveries(db, companyId, { endpointId: id, status: q.status, event: q.event }, page),
+          deliveries.listDeliveries(
+            db,
+            ctx.store.profile,
+            companyId,
+            { endpointId: id, status: q.status, event: q.event },
+            page,
+          ),
         );
-        return okList(page, result.items, result.total);
+        return { ...okList(page, result.items, result.total), total_exact: result.totalExact };
       },
     );
 
@@ -357,7 +364,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
           tags,
           summary: 'Deliveries of every endpoint, newest first',
           querystring: DeliveriesQuery,
-          response: { 200: OkList(DeliverySchema) },
+          response: { 200: DeliveryListSchema },
         },
       },
       async (request) => {
@@ -366,8 +373,10 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
         const filter: deliveries.DeliveryFilter = { status: q.status, event: q.event, endpointId: q.endpoint_id };
         if (q.since !== undefined) filter.since = parseTime(q.since, 'since', 'query');
         const companyId = company(request);
-        const result = await reads.read(companyId, (db) => deliveries.listDeliveries(db, companyId, filter, page));
-        return okList(page, result.items, result.total);
+        const result = await reads.read(companyId, (db) =>
+          deliveries.listDeliveries(db, ctx.store.profile, companyId, filter, page),
+        );
+        return { ...okList(page, result.items, result.total), total_exact: result.totalExact };
       },
     );
 

@@ -166,6 +166,7 @@ function Deliveries() {
             page={deliveries.data.page}
             limit={deliveries.data.limit}
             total={deliveries.data.total}
+            totalExact={deliveries.data.totalExact}
             onPage={(p) => setSearch({ page: p })}
           />
         )}

@@ -1,0 +1,180 @@
+import { sql, type CompiledQuery } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DELIVERIES_COUNTED_AHEAD,
+  listDeliveries,
+  type DeliveryFilter,
+} from '../../src/webhooks/endpoint-deliveries.js';
+import { queryPlan } from '../helpers/query-plan.js';
+import { createEndpoint, setupWebhooks } from './endpoints-helpers.js';
+
+type Setup = Awaited<ReturnType<typeof setupWebhooks>>;
+
+/** More deliveries than a list counts past its page's start, so the first page's total stops counting. */
+const MADE = DELIVERIES_COUNTED_AHEAD + 200;
+/** Of the MADE: every 250th failed, every 251st dead, every 100th for a complaint.resolved event. */
+const FAILED = Math.floor(MADE / 250);
+const DEAD = Math.floor(MADE / 251);
+const RESOLVED = Math.floor(MADE / 100);
+const FAILED_AND_CREATED = FAILED - Math.floor(MADE / 500);
+
+interface Item {
+  id: string;
+  event: string;
+  status: string;
+  created_at: string;
+}
+
+describe('deliveries lists: a bounded count, and filters found through their indexes', () => {
+  let s: Setup;
+  let endpointId: string;
+  let testSendId: string;
+
+  beforeEach(async () => {
+    s = await setupWebhooks();
+    endpointId = (await createEndpoint(s.api)).id;
+    // One delivery made through the product (pending: never attempted), the newest of all; MADE more copied from it
+    // with SQL, each with an event of its own, a second apart going back from it.
+    testSendId = (await s.api.post(`/webhooks/${endpointId}/test`, {})).body.data.id;
+    const db = s.t.store.db;
+    const now = s.t.clock.now();
+    const { event_seq: seq } = await db
+      .selectFrom('companies')
+      .select('event_seq')
+      .where('id', '=', s.volt.company.id)
+      .executeTakeFirstOrThrow();
+    const n = sql.lit(MADE);
+    const madeAt = sql`${sql.lit(now)} - (${n} + 1 - i) * 1000`;
+    const status = sql`case when i % 250 = 0 then 'failed' when i % 251 = 0 then 'dead' else 'success' end`;
+    const numbers = sql`with recursive n(i) as (select 1 union all select i + 1 from n where i < ${n})`;
+    await sql`insert into events (id, company_id, seq, name, complaint_id, body, delivery_status, created_at)
+      ${numbers}
+      select 'evt_bulk' || i, ${s.volt.company.id}, ${sql.lit(Number(seq))} + i,
+        case when i % 100 = 0 then 'complaint.resolved' else 'complaint.created' end, null, '{}', ${status}, ${madeAt}
+      from n`.execute(db);
+    await db
+      .updateTable('companies')
+      .set({ event_seq: Number(seq) + MADE })
+      .where('id', '=', s.volt.company.id)
+      .execute();
+    await sql`insert into deliveries (id, company_id, event_id, endpoint_id, destination_id, target, status,
+        attempt_count, sequence_start, next_attempt_at, lease_until, lease_owner, idempotency_key, last_status_code,
+        last_error, order_key, order_seq, created_at, updated_at)
+      ${numbers}
+      select 'dlv_bulk' || i, t.company_id, 'evt_bulk' || i, t.endpoint_id, null, t.target, ${status}, 1, 0,
+        case when i % 250 = 0 then ${sql.lit(now)} else null end, null, null, 'idem_bulk' || i, 200, null, null, null,
+        ${madeAt}, ${madeAt}
+      from deliveries t cross join n where t.id = ${testSendId}`.execute(db);
+  });
+  afterEach(async () => s.t.close());
+
+  const list = async (url: string) => {
+    const res = await s.api.get(url);
+    expect(res.status).toBe(200);
+    return res.body as { total: number; total_exact: boolean; page: number; data: Item[] };
+  };
+  const newestFirst = (items: Item[]) =>
+    expect(items.map((d) => d.created_at)).toEqual(
+      items
+        .map((d) => d.created_at)
+        .sort()
+        .reverse(),
+    );
+
+  it('counts up to the bound past the page, says when more match, and pages on past it', async () => {
+    const first = await list('/deliveries');
+    expect(first).toMatchObject({ total: DELIVERIES_COUNTED_AHEAD, total_exact: false, page: 1 });
+    expect(first.data).toHaveLength(25);
+    expect(first.data[0].id).toBe(testSendId);
+    newestFirst(first.data);
+    // The endpoint's own list is bounded the same way.
+    expect(await list(`/webhooks/${endpointId}/deliveries?limit=10`)).toMatchObject({
+      total: DELIVERIES_COUNTED_AHEAD,
+      total_exact: false,
+    });
+
+    // Past the bound's page the count reaches the end: exact again, and the page is there.
+    const deep = await list(`/deliveries?page=${DELIVERIES_COUNTED_AHEAD / 25 + 1}&limit=25`);
+    expect(deep).toMatchObject({ total: MADE + 1, total_exact: true });
+    expect(deep.data).toHaveLength(25);
+    newestFirst(deep.data);
+    expect(deep.data[0].created_at < first.data[24].created_at).toBe(true);
+    const beyond = await list('/deliveries?page=1000&limit=25');
+    expect(beyond).toMatchObject({ total: MADE + 1, total_exact: true, data: [] });
+
+    // Another company sees none of them.
+    expect((await s.acmeApi.get('/deliveries')).body).toMatchObject({ total: 0, total_exact: true, data: [] });
+  });
+
+  it('filters by status, event and endpoint with exact totals where few match', async () => {
+    const failed = await list('/deliveries?status=failed&limit=100');
+    expect(failed).toMatchObject({ total: FAILED, total_exact: true });
+    expect(failed.data.map((d) => d.status)).toEqual(Array(FAILED).fill('failed'));
+    newestFirst(failed.data);
+    expect(await list('/deliveries?status=dead')).toMatchObject({ total: DEAD, total_exact: true });
+    const pending = await list('/deliveries?status=pending');
+    expect(pending).toMatchObject({ total: 1, total_exact: true });
+    expect(pending.data.map((d) => d.id)).toEqual([testSendId]);
+    expect(await list('/deliveries?status=success')).toMatchObject({
+      total: DELIVERIES_COUNTED_AHEAD,
+      total_exact: false,
+    });
+
+    const resolved = await list('/deliveries?event=complaint.resolved&limit=100');
+    expect(resolved).toMatchObject({ total: RESOLVED, total_exact: true });
+    expect(new Set(resolved.data.map((d) => d.event))).toEqual(new Set(['complaint.resolved']));
+    newestFirst(resolved.data);
+    const secondPage = await list('/deliveries?event=complaint.resolved&limit=30&page=2');
+    expect(secondPage.data.map((d) => d.id)).toEqual(resolved.data.slice(30, 60).map((d) => d.id));
+    expect((await list('/deliveries?event=webhook.test')).data.map((d) => d.id)).toEqual([testSendId]);
+    expect(await list('/deliveries?event=complaint.escalated')).toMatchObject({ total: 0, data: [] });
+
+    const combined = await list(`/webhooks/${endpointId}/deliveries?event=complaint.created&status=failed&limit=100`);
+    expect(combined).toMatchObject({ total: FAILED_AND_CREATED, total_exact: true });
+    expect(combined.data.every((d) => d.event === 'complaint.created' && d.status === 'failed')).toBe(true);
+    expect((await s.acmeApi.get('/deliveries?event=complaint.resolved')).body).toMatchObject({ total: 0, data: [] });
+  });
+
+  it('counts each filter on the index that holds its rows, and finds an event name through its events', async () => {
+    const store = s.t.store;
+    const sqlite = store.profile.name === 'sqlite';
+    const statements: CompiledQuery[] = [];
+    const executor = store.db.getExecutor();
+    const db = store.db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(executor.compileQuery(args.node, args.queryId));
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const plansOf = async (filter: DeliveryFilter) => {
+      statements.length = 0;
+      await listDeliveries(db, store.profile, s.volt.company.id, filter, { page: 1, limit: 25 });
+      const count = statements.find((q) => q.sql.includes('count('))!;
+      return { count: (await queryPlan(store, count)).join('\n') };
+    };
+    // SQLite reads the partial index of the status's rows. PostgreSQL reads the queue's partition alone (failed,
+    // pending and dead rows are there: migration 0059), whichever of its indexes it takes.
+    for (const [filter, index] of [
+      [{ status: 'failed' }, 'deliveries_recoverable'],
+      [{ status: 'dead' }, 'deliveries_recoverable'],
+      [{ status: 'pending' }, 'deliveries_due'],
+    ] as const) {
+      const { count } = await plansOf(filter);
+      if (sqlite) expect(count, JSON.stringify(filter)).toContain(index);
+      else {
+        expect(count, JSON.stringify(filter)).toContain('deliveries_queue');
+        expect(count, JSON.stringify(filter)).not.toContain('deliveries_settled');
+      }
+    }
+    if (sqlite) expect((await plansOf({})).count).toContain('COVERING INDEX deliveries_company_page');
+    const byEvent = await plansOf({ event: 'complaint.resolved' });
+    if (sqlite) {
+      // The events of that name lead (SQLite keeps a CROSS JOIN's order): never a walk of every delivery.
+      expect(byEvent.count.split('\n').find((l) => l.includes('SEARCH') || l.includes('SCAN'))).toContain(
+        'events_company_name',
+      );
+      expect(byEvent.count).not.toContain('SCAN d');
+    }
+  });
+});
