@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestFeedback } from '../../src/shield/feedback.js';
 import { checkFeedbackBody } from '../../src/shield/feedback-body.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
+import { DELIVERIES_COUNTED_AHEAD } from '../../src/webhooks/endpoint-deliveries.js';
 import { expectText, launchBrowser, newWebhookCard, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type ReceivedRequest, type Stack } from './helpers/stack.js';
 
@@ -626,6 +628,53 @@ describe('dashboard in a real browser', () => {
     } finally {
       await redis.del(stream);
       redis.disconnect();
+    }
+  });
+
+  it('Deliveries says "of 10,000+" once more match than it counts, and pages on past the count', async () => {
+    // More deliveries than the list counts past a page (DELIVERIES_COUNTED_AHEAD), a day older than any other, written
+    // with SQL and removed afterwards. Their events' seqs are far above the company's, so no event the server writes
+    // meanwhile can take one.
+    const db = stack.app.ctx.store.db;
+    const volt = await db
+      .selectFrom('companies')
+      .select(['id', 'event_seq'])
+      .where('code', '=', 'VOLT')
+      .executeTakeFirstOrThrow();
+    const endpoint = await db
+      .selectFrom('endpoints')
+      .select('id')
+      .where('company_id', '=', volt.id)
+      .executeTakeFirstOrThrow();
+    const made = sql.lit(DELIVERIES_COUNTED_AHEAD + 100);
+    const madeAt = sql`${sql.lit(Date.now() - 86_400_000)} - i * 1000`;
+    const numbers = sql`with recursive n(i) as (select 1 union all select i + 1 from n where i < ${made})`;
+    try {
+      await sql`insert into events (id, company_id, seq, name, complaint_id, body, delivery_status, created_at)
+        ${numbers}
+        select 'evt_e2ebulk' || i, ${volt.id}, ${sql.lit(Number(volt.event_seq) + 1_000_000)} + i, 'complaint.created',
+          null, '{}', 'success', ${madeAt}
+        from n`.execute(db);
+      await sql`insert into deliveries (id, company_id, event_id, endpoint_id, target, status, attempt_count,
+          sequence_start, idempotency_key, last_status_code, created_at, updated_at)
+        ${numbers}
+        select 'dlv_e2ebulk' || i, ${volt.id}, 'evt_e2ebulk' || i, ${endpoint.id}, 'endpoint', 'success', 1, 0,
+          'idem_e2ebulk' || i, 200, ${madeAt}, ${madeAt}
+        from n`.execute(db);
+      await withPage(async (page) => {
+        await signIn(page, OWNER, PASSWORD, '/settings/integrations/deliveries');
+        const pages = page.getByRole('navigation', { name: 'Deliveries pages' });
+        await expectText(pages, '1–25 of 10,000+');
+        await expectText(pages, 'Page 1 of 400+');
+        await pages.getByRole('button', { name: 'Next' }).click();
+        // The count reaches as far past page 2's first row.
+        await expectText(pages, '26–50 of 10,025+');
+        expect(await pages.getByRole('button', { name: 'Next' }).isEnabled()).toBe(true);
+        await expect.poll(() => page.locator('tbody tr').count()).toBeGreaterThanOrEqual(25);
+      });
+    } finally {
+      await db.deleteFrom('deliveries').where('id', 'like', 'dlv_e2ebulk%').execute();
+      await db.deleteFrom('events').where('id', 'like', 'evt_e2ebulk%').execute();
     }
   });
 
