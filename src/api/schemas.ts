@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { COUNTED_AHEAD, type CountedRows } from '../storage/counted-rows.js';
 
 /**
  * The building blocks every route's schema is written with: one way to write an enum, a nullable value, a time, the
@@ -33,6 +34,30 @@ export const OkList = <T extends TSchema>(item: T, options: { description?: stri
     options,
   );
 
+/**
+ * The list envelope of a list over a history that grows without bound (deliveries, feedback): its total is counted up
+ * to a bound past the page's first row (storage/counted-rows.ts), and `total_exact` says whether more match.
+ */
+export const OkCountedList = <T extends TSchema>(
+  item: T,
+  options: { title?: string; description?: string; examples?: unknown[] } = {},
+) =>
+  Type.Object(
+    {
+      ...OkList(item).properties,
+      total: Type.Integer({
+        minimum: 0,
+        description:
+          `Matching rows, counted up to ${COUNTED_AHEAD.toLocaleString('en')} past this page's first: when more ` +
+          'match, this is the number counted and total_exact is false. Pages go on past it.',
+      }),
+      total_exact: Type.Boolean({
+        description: `false when more match than total (more than ${COUNTED_AHEAD.toLocaleString('en')} past this page's first)`,
+      }),
+    },
+    options,
+  );
+
 /** Wraps a value in the success envelope; the one place the envelope is written in code. */
 export const ok = <T>(data: T) => ({ success: true as const, data });
 
@@ -43,6 +68,12 @@ export const okList = <T>(page: { page: number; limit: number }, data: T[], tota
   limit: page.limit,
   total,
   data,
+});
+
+/** Wraps one page of a list with a counted total (OkCountedList) in its envelope. */
+export const okCountedList = <T>(page: { page: number; limit: number }, data: T[], total: CountedRows) => ({
+  ...okList(page, data, total.total),
+  total_exact: total.exact,
 });
 
 /**

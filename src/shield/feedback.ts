@@ -14,6 +14,7 @@ import type { FeedbackBody, InvalidRecord } from './feedback-body.js';
 import { levelsAtLeast, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 import { describeCue } from './scoring/cue-descriptions.js';
+import { countPast, type CountedRows } from '../storage/counted-rows.js';
 
 export const MAX_BATCH = FEEDBACK_BATCH_MAX;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
@@ -217,26 +218,24 @@ export interface FeedbackQuery {
   source?: string;
 }
 
-/** Scored feedback of one company, newest first, optionally at or above a level and from one source. */
+/**
+ * Scored feedback of one company, newest first, optionally at or above a level and from one source, and how many
+ * match (counted up to COUNTED_AHEAD past the page's first: a company's records number in the millions after a while).
+ */
 export async function listFeedback(
   db: Db,
   companyId: string,
   q: FeedbackQuery,
-): Promise<{ rows: FeedbackRow[]; total: number }> {
+): Promise<{ rows: FeedbackRow[]; total: CountedRows }> {
   let base = db.selectFrom('feedback_records').where('company_id', '=', companyId).where('scored_at', 'is not', null);
   if (q.minLevel) base = base.where('escalation_level', 'in', levelsAtLeast(q.minLevel));
   if (q.source) base = base.where('source', '=', q.source);
-  const [rows, count] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy('received_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(q.limit)
-      .offset((q.page - 1) * q.limit)
-      .execute(),
-    base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+  const offset = (q.page - 1) * q.limit;
+  const [rows, total] = await Promise.all([
+    base.selectAll().orderBy('received_at', 'desc').orderBy('id', 'desc').limit(q.limit).offset(offset).execute(),
+    countPast(db, base, offset),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total };
 }
 
 /** One record by the source's id, scored or not; another company's record is not found, like a missing one. */

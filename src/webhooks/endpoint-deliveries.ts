@@ -5,6 +5,7 @@ import { DAY_MS, retentionCutoff } from '../domain/retention.js';
 import { AppError, notFound } from '../errors.js';
 import { recoverableIn, unsettledIn } from '../queue/conditions.js';
 import { requeue } from '../queue/requeue.js';
+import { countPast, type CountedRows } from '../storage/counted-rows.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import { idMadeAt } from '../ids.js';
@@ -122,25 +123,15 @@ function viewOf(r: ViewRow): DeliveryView {
   };
 }
 
-/**
- * How many matching deliveries past a page's start a list counts before it stops. A company's deliveries number in
- * the millions after a while, and counting them all read every index entry on every request (on SQLite 83 ms at a
- * million, on the event loop every company shares; with a filter whose rows the index could not tell apart, every
- * row too: up to 2.8 s, docs/benchmarks.md finding 68). Past this, the total says how many were counted, and that
- * more match.
- */
-export const DELIVERIES_COUNTED_AHEAD = 10_000;
-
 export interface DeliveryPage {
   items: DeliveryView[];
-  /** Matching deliveries: all of them when `totalExact`, otherwise as many as were counted (more match). */
-  total: number;
-  totalExact: boolean;
+  /** Matching deliveries, counted up to COUNTED_AHEAD past the page's first (countPast). */
+  total: CountedRows;
 }
 
 /**
  * Deliveries of one company, newest first, narrowed by any of the filters, and how many match (counted up to
- * DELIVERIES_COUNTED_AHEAD past the page's start).
+ * COUNTED_AHEAD past the page's start).
  */
 export async function listDeliveries(
   db: Db,
@@ -195,21 +186,7 @@ export async function listDeliveries(
           ),
         );
   const offset = (page.page - 1) * page.limit;
-  const countUpTo = offset + DELIVERIES_COUNTED_AHEAD;
-  const count = async () =>
-    Number(
-      (
-        await db
-          .selectFrom(
-            matching
-              .select(sql.lit(1).as('one'))
-              .limit(countUpTo + 1)
-              .as('m'),
-          )
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const count = () => countPast(db, matching, offset);
   // The page's ids first, from the indexes that found them: the rows an offset skips are then index entries, not
   // rows read and joined to their event one by one. The deepest page of 500,000 deliveries took 0.6 s that way on
   // SQLite, on the event loop; 27 ms this way.
@@ -229,17 +206,13 @@ export async function listDeliveries(
       .execute();
   // On SQLite the count goes first, and a page that starts past every match is not looked for: the walk for it
   // would find nothing to stop at (a status of no row: 0.9 s at a million). On PostgreSQL both go at once.
-  let counted: number;
+  let total: CountedRows;
   let rows: Awaited<ReturnType<typeof pageRows>>;
   if (profile.statementsOnEventLoop) {
-    counted = await count();
-    rows = counted > offset ? await pageRows() : [];
-  } else [counted, rows] = await Promise.all([count(), pageRows()]);
-  return {
-    items: rows.map(viewOf),
-    total: Math.min(counted, countUpTo),
-    totalExact: counted <= countUpTo,
-  };
+    total = await count();
+    rows = total.total > offset ? await pageRows() : [];
+  } else [total, rows] = await Promise.all([count(), pageRows()]);
+  return { items: rows.map(viewOf), total };
 }
 
 /**

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ingestFeedback } from '../../src/shield/feedback.js';
 import { checkFeedbackBody } from '../../src/shield/feedback-body.js';
 import { ShieldProcessor } from '../../src/shield/processor.js';
-import { DELIVERIES_COUNTED_AHEAD } from '../../src/webhooks/endpoint-deliveries.js';
+import { COUNTED_AHEAD } from '../../src/storage/counted-rows.js';
 import { expectText, launchBrowser, newWebhookCard, screenshot, signIn, withCleanPage } from './helpers/browser.js';
 import { PASSWORD, startStack, type ReceivedRequest, type Stack } from './helpers/stack.js';
 
@@ -632,7 +632,7 @@ describe('dashboard in a real browser', () => {
   });
 
   it('Deliveries says "of 10,000+" once more match than it counts, and pages on past the count', async () => {
-    // More deliveries than the list counts past a page (DELIVERIES_COUNTED_AHEAD), a day older than any other, written
+    // More deliveries than the list counts past a page (COUNTED_AHEAD), a day older than any other, written
     // with SQL and removed afterwards. Their events' seqs are far above the company's, so no event the server writes
     // meanwhile can take one.
     const db = stack.app.ctx.store.db;
@@ -646,7 +646,7 @@ describe('dashboard in a real browser', () => {
       .select('id')
       .where('company_id', '=', volt.id)
       .executeTakeFirstOrThrow();
-    const made = sql.lit(DELIVERIES_COUNTED_AHEAD + 100);
+    const made = sql.lit(COUNTED_AHEAD + 100);
     const madeAt = sql`${sql.lit(Date.now() - 86_400_000)} - i * 1000`;
     const numbers = sql`with recursive n(i) as (select 1 union all select i + 1 from n where i < ${made})`;
     try {

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { COUNTED_AHEAD } from '../../src/storage/counted-rows.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { CALM, EXTREME, postFeedback, processorFor, record } from './shield-helpers.js';
 
@@ -259,6 +261,37 @@ describe('shield feedback ingestion', () => {
       headers: bearer(tenant.readKey),
     });
     expect(one.json().data.levels.escalation_level).toBe('extreme');
+  });
+
+  it('counts the list up to the bound past its page, says when more match, and pages on past it', async () => {
+    // More scored records than the list counts past a page, written with SQL: every 100th high, the rest none.
+    const made = COUNTED_AHEAD + 60;
+    const now = t.clock.now();
+    await sql`insert into feedback_records (id, company_id, record_id, source, content, received_at, scored_at,
+        escalation_level, emotional_intensity_level, sentiment_score)
+      with recursive n(i) as (select 1 union all select i + 1 from n where i < ${sql.lit(made)})
+      select 'fbr_bulk' || i, ${tenant.company.id}, 'bulk-' || i, 'Intercom', 'text', ${sql.lit(now)} - i * 1000,
+        ${sql.lit(now)}, case when i % 100 = 0 then 'high' else 'none' end, 'low', 0
+      from n`.execute(t.store.db);
+    const list = async (q: string) => {
+      const res = await t.app.http.inject({
+        method: 'GET',
+        url: `/api/v1/feedback?${q}`,
+        headers: bearer(tenant.readKey),
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json() as { total: number; total_exact: boolean; data: Array<{ id: string; received_at: string }> };
+    };
+    const first = await list('limit=20');
+    expect(first).toMatchObject({ total: COUNTED_AHEAD, total_exact: false });
+    expect(first.data.map((d) => d.id)).toEqual(Array.from({ length: 20 }, (_, i) => `bulk-${i + 1}`));
+    const past = await list(`limit=20&page=${COUNTED_AHEAD / 20 + 1}`);
+    expect(past).toMatchObject({ total: made, total_exact: true });
+    expect(past.data.map((d) => d.id)).toEqual(Array.from({ length: 20 }, (_, i) => `bulk-${COUNTED_AHEAD + i + 1}`));
+    expect(await list('min_level=high&limit=100')).toMatchObject({ total: Math.floor(made / 100), total_exact: true });
+    const other = await seedTenant(t, { code: 'ACME' });
+    const theirs = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback', headers: bearer(other.readKey) });
+    expect(theirs.json()).toMatchObject({ total: 0, total_exact: true, data: [] });
   });
 
   it("never shows another company's feedback: 404 like a missing one, and not in lists", async () => {

@@ -1,17 +1,14 @@
 import { sql, type CompiledQuery } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  DELIVERIES_COUNTED_AHEAD,
-  listDeliveries,
-  type DeliveryFilter,
-} from '../../src/webhooks/endpoint-deliveries.js';
+import { COUNTED_AHEAD } from '../../src/storage/counted-rows.js';
+import { listDeliveries, type DeliveryFilter } from '../../src/webhooks/endpoint-deliveries.js';
 import { queryPlan } from '../helpers/query-plan.js';
 import { createEndpoint, setupWebhooks } from './endpoints-helpers.js';
 
 type Setup = Awaited<ReturnType<typeof setupWebhooks>>;
 
 /** More deliveries than a list counts past its page's start, so the first page's total stops counting. */
-const MADE = DELIVERIES_COUNTED_AHEAD + 200;
+const MADE = COUNTED_AHEAD + 200;
 /** Of the MADE: every 250th failed, every 251st dead, every 100th for a complaint.resolved event. */
 const FAILED = Math.floor(MADE / 250);
 const DEAD = Math.floor(MADE / 251);
@@ -83,18 +80,18 @@ describe('deliveries lists: a bounded count, and filters found through their ind
 
   it('counts up to the bound past the page, says when more match, and pages on past it', async () => {
     const first = await list('/deliveries');
-    expect(first).toMatchObject({ total: DELIVERIES_COUNTED_AHEAD, total_exact: false, page: 1 });
+    expect(first).toMatchObject({ total: COUNTED_AHEAD, total_exact: false, page: 1 });
     expect(first.data).toHaveLength(25);
     expect(first.data[0].id).toBe(testSendId);
     newestFirst(first.data);
     // The endpoint's own list is bounded the same way.
     expect(await list(`/webhooks/${endpointId}/deliveries?limit=10`)).toMatchObject({
-      total: DELIVERIES_COUNTED_AHEAD,
+      total: COUNTED_AHEAD,
       total_exact: false,
     });
 
     // Past the bound's page the count reaches the end: exact again, and the page is there.
-    const deep = await list(`/deliveries?page=${DELIVERIES_COUNTED_AHEAD / 25 + 1}&limit=25`);
+    const deep = await list(`/deliveries?page=${COUNTED_AHEAD / 25 + 1}&limit=25`);
     expect(deep).toMatchObject({ total: MADE + 1, total_exact: true });
     expect(deep.data).toHaveLength(25);
     newestFirst(deep.data);
@@ -116,7 +113,7 @@ describe('deliveries lists: a bounded count, and filters found through their ind
     expect(pending).toMatchObject({ total: 1, total_exact: true });
     expect(pending.data.map((d) => d.id)).toEqual([testSendId]);
     expect(await list('/deliveries?status=success')).toMatchObject({
-      total: DELIVERIES_COUNTED_AHEAD,
+      total: COUNTED_AHEAD,
       total_exact: false,
     });
 

@@ -9086,7 +9086,7 @@ export interface paths {
               success: true;
               page: number;
               limit: number;
-              /** @description Matching deliveries, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. Counting them all would read every delivery a company ever had on every request. */
+              /** @description Matching rows, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. Pages go on past it. */
               total: number;
               data: {
                 id: string;
@@ -9109,7 +9109,7 @@ export interface paths {
                 /** Format: date-time */
                 updated_at: string;
               }[];
-              /** @description false when more deliveries match than total (more than 10,000 past this page's first) */
+              /** @description false when more match than total (more than 10,000 past this page's first) */
               total_exact: boolean;
             };
           };
@@ -9377,7 +9377,7 @@ export interface paths {
               success: true;
               page: number;
               limit: number;
-              /** @description Matching deliveries, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. Counting them all would read every delivery a company ever had on every request. */
+              /** @description Matching rows, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. Pages go on past it. */
               total: number;
               data: {
                 id: string;
@@ -9400,7 +9400,7 @@ export interface paths {
                 /** Format: date-time */
                 updated_at: string;
               }[];
-              /** @description false when more deliveries match than total (more than 10,000 past this page's first) */
+              /** @description false when more match than total (more than 10,000 past this page's first) */
               total_exact: boolean;
             };
           };
@@ -10226,6 +10226,7 @@ export interface paths {
               success: true;
               page: number;
               limit: number;
+              /** @description Matching rows, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. Pages go on past it. */
               total: number;
               data: {
                 /** @description The source system's record id */
@@ -10273,6 +10274,8 @@ export interface paths {
                   weight: number;
                 }[];
               }[];
+              /** @description false when more match than total (more than 10,000 past this page's first) */
+              total_exact: boolean;
             };
           };
         };

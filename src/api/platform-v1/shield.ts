@@ -20,7 +20,18 @@ import { feedbackBodyReader, INLINE_BODY_BYTES } from '../../shield/feedback-bod
 import { FeedbackUploads } from '../feedback-uploads.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { emptyBodyAsObject, ok, Ok, okList, OkList, PageOnlyQuery, PageQuery, pageOf } from '../schemas.js';
+import {
+  emptyBodyAsObject,
+  ok,
+  Ok,
+  okCountedList,
+  OkCountedList,
+  okList,
+  OkList,
+  PageOnlyQuery,
+  PageQuery,
+  pageOf,
+} from '../schemas.js';
 import { RegeneratedSecretSchema, RegenerateSecretBody, SecretSchema } from '../shapes/webhooks.js';
 import { regenerateDestinationSecret, revealDestinationSecret } from '../../shield/destinations/secret.js';
 import {
@@ -135,7 +146,7 @@ export function shieldRoutes({ ctx }: RouteDeps) {
           tags,
           summary: 'Scored feedback, newest first',
           querystring: FeedbackQuery,
-          response: { 200: OkList(FeedbackSchema) },
+          response: { 200: OkCountedList(FeedbackSchema, { title: 'FeedbackList' }) },
         },
       },
       async (request) => {
@@ -145,7 +156,7 @@ export function shieldRoutes({ ctx }: RouteDeps) {
           minLevel: request.query.min_level,
           source: request.query.source,
         });
-        return okList(page, rows.map(feedbackView), total);
+        return okCountedList(page, rows.map(feedbackView), total);
       },
     );
 

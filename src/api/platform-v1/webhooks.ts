@@ -15,6 +15,8 @@ import {
   emptyBodyAsObject,
   ok,
   Ok,
+  okCountedList,
+  OkCountedList,
   okList,
   OkList,
   PageOnlyQuery,
@@ -27,7 +29,6 @@ import {
   CreateEndpointBody,
   DeletedEndpointSchema,
   DeliveryDetailSchema,
-  DeliveryListSchema,
   DeliverySchema,
   DeliveryStatsSchema,
   EndpointConcurrencySchema,
@@ -308,7 +309,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
           summary: 'The deliveries of one endpoint, newest first',
           params: EndpointIdParam,
           querystring: EndpointDeliveriesQuery,
-          response: { 200: DeliveryListSchema },
+          response: { 200: OkCountedList(DeliverySchema, { title: 'DeliveryList' }) },
         },
       },
       async (request) => {
@@ -326,7 +327,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
             page,
           ),
         );
-        return { ...okList(page, result.items, result.total), total_exact: result.totalExact };
+        return okCountedList(page, result.items, result.total);
       },
     );
 
@@ -364,7 +365,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
           tags,
           summary: 'Deliveries of every endpoint, newest first',
           querystring: DeliveriesQuery,
-          response: { 200: DeliveryListSchema },
+          response: { 200: OkCountedList(DeliverySchema, { title: 'DeliveryList' }) },
         },
       },
       async (request) => {
@@ -376,7 +377,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
         const result = await reads.read(companyId, (db) =>
           deliveries.listDeliveries(db, ctx.store.profile, companyId, filter, page),
         );
-        return { ...okList(page, result.items, result.total), total_exact: result.totalExact };
+        return okCountedList(page, result.items, result.total);
       },
     );
 

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EVENT_NAMES } from '../../domain/events.js';
 import type { AttemptView, DeliveryDetail, DeliveryView, StatsPoint } from '../../webhooks/endpoint-deliveries.js';
-import { DELIVERIES_COUNTED_AHEAD, DELIVERY_STATUSES } from '../../webhooks/endpoint-deliveries.js';
+import { DELIVERY_STATUSES } from '../../webhooks/endpoint-deliveries.js';
 import type { EndpointConcurrencyView } from '../../webhooks/endpoint-concurrency.js';
 import type { RecoverDryRun, RecoverJobView, RecoverSampleItem } from '../../webhooks/bulk-recover.js';
 import {
@@ -21,7 +21,7 @@ import { MAX_GRACE_PERIOD_S } from '../../webhooks/secret-rotation.js';
 import { FILTER_MAX_FIELDS, FILTER_MAX_LIST } from '../../domain/event-filter.js';
 import { PRESET_NAMES, TRANSFORM_MAX_CHARS } from '../../webhooks/transform.js';
 import { ENDPOINT_ORDERINGS, RATE_LIMIT_MAX_PER_S, RATE_LIMIT_MIN_PER_S } from '../../webhooks/endpoint-pacing.js';
-import { DateTime, Nullable, OkList, StringEnum } from '../schemas.js';
+import { DateTime, Nullable, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
 
 export const AuthTypeSchema = StringEnum(AUTH_TYPES, {
@@ -215,25 +215,6 @@ export const DeliverySchema = Type.Object(
     updated_at: DateTime(),
   },
   { title: 'Delivery' },
-);
-
-const deliveryList = OkList(DeliverySchema);
-const counted = DELIVERIES_COUNTED_AHEAD.toLocaleString('en');
-/** A page of deliveries: the list envelope, with a total counted up to a bound (DELIVERIES_COUNTED_AHEAD). */
-export const DeliveryListSchema = Type.Object(
-  {
-    ...deliveryList.properties,
-    total: Type.Integer({
-      minimum: 0,
-      description:
-        `Matching deliveries, counted up to ${counted} past this page's first: when more match, this is the number ` +
-        'counted and total_exact is false. Counting them all would read every delivery a company ever had on every request.',
-    }),
-    total_exact: Type.Boolean({
-      description: `false when more deliveries match than total (more than ${counted} past this page's first)`,
-    }),
-  },
-  { title: 'DeliveryList' },
 );
 
 export const AttemptSchema = Type.Object(

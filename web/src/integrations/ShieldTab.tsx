@@ -225,6 +225,7 @@ function FeedbackTable() {
           page={feedback.data.page}
           limit={feedback.data.limit}
           total={feedback.data.total}
+          totalExact={feedback.data.totalExact}
           onPage={setPage}
         />
       )}
