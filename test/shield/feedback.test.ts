@@ -264,14 +264,15 @@ describe('shield feedback ingestion', () => {
   });
 
   it('counts the list up to the bound past its page, says when more match, and pages on past it', async () => {
-    // More scored records than the list counts past a page, written with SQL: every 100th high, the rest none.
+    // More scored records than the list counts past a page, written with SQL, newest first: every 100th high, every
+    // other 150th extreme, the rest none.
     const made = COUNTED_AHEAD + 60;
     const now = t.clock.now();
     await sql`insert into feedback_records (id, company_id, record_id, source, content, received_at, scored_at,
         escalation_level, emotional_intensity_level, sentiment_score)
       with recursive n(i) as (select 1 union all select i + 1 from n where i < ${sql.lit(made)})
       select 'fbr_bulk' || i, ${tenant.company.id}, 'bulk-' || i, 'Intercom', 'text', ${sql.lit(now)} - i * 1000,
-        ${sql.lit(now)}, case when i % 100 = 0 then 'high' else 'none' end, 'low', 0
+        ${sql.lit(now)}, case when i % 100 = 0 then 'high' when i % 150 = 0 then 'extreme' else 'none' end, 'low', 0
       from n`.execute(t.store.db);
     const list = async (q: string) => {
       const res = await t.app.http.inject({
@@ -288,7 +289,19 @@ describe('shield feedback ingestion', () => {
     const past = await list(`limit=20&page=${COUNTED_AHEAD / 20 + 1}`);
     expect(past).toMatchObject({ total: made, total_exact: true });
     expect(past.data.map((d) => d.id)).toEqual(Array.from({ length: 20 }, (_, i) => `bulk-${COUNTED_AHEAD + i + 1}`));
-    expect(await list('min_level=high&limit=100')).toMatchObject({ total: Math.floor(made / 100), total_exact: true });
+    // At or above a level: both levels' records, merged newest first, page after page.
+    const atLeastHigh = Array.from({ length: made }, (_, i) => i + 1)
+      .filter((i) => i % 100 === 0 || i % 150 === 0)
+      .map((i) => `bulk-${i}`);
+    const high1 = await list('min_level=high&limit=30');
+    expect(high1).toMatchObject({ total: atLeastHigh.length, total_exact: true });
+    expect(high1.data.map((d) => d.id)).toEqual(atLeastHigh.slice(0, 30));
+    expect((await list('min_level=high&limit=30&page=3')).data.map((d) => d.id)).toEqual(atLeastHigh.slice(60, 90));
+    const extreme = await list('min_level=extreme&limit=100&source=Intercom');
+    expect(extreme.data.map((d) => d.id)).toEqual(
+      atLeastHigh.filter((id) => Number(id.slice(5)) % 100 !== 0).slice(0, 100),
+    );
+    expect(await list('min_level=high&source=Zendesk')).toMatchObject({ total: 0, data: [] });
     const other = await seedTenant(t, { code: 'ACME' });
     const theirs = await t.app.http.inject({ method: 'GET', url: '/api/v1/feedback', headers: bearer(other.readKey) });
     expect(theirs.json()).toMatchObject({ total: 0, total_exact: true, data: [] });
