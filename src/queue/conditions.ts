@@ -51,9 +51,6 @@ export const madeWithin = (times: readonly number[]) =>
  */
 export const recoverableIn = (table: string) => sql<boolean>`${sql.ref(`${table}.status`)} in ('failed', 'dead')`;
 
-/** UNSETTLED for one table's rows, in a statement that joins other tables. */
-export const unsettledIn = (table: string) => sql<boolean>`${sql.ref(`${table}.status`)} in ${UNSETTLED_STATUSES}`;
-
 /** UNSETTLED_BY_ID for one table's rows, in a statement where another row source has a status too. */
 export const unsettledByIdIn = (table: string) =>
   sql<boolean>`${sql.ref(`${table}.status`)} not in ${SETTLED_STATUSES}`;

@@ -31,7 +31,6 @@ export async function countPast<DB, TB extends keyof DB, O>(
   const { rows: counts } = await sql<{ n: number | string }>`
     select count(*) as n from (
       select 1 from ${rows.clearSelect().select(sql.lit(1).as('one'))} as r limit ${upTo + 1}) as m`.execute(db);
-  const n = counts[0]?.n ?? 0;
-  const counted = Number(n);
+  const counted = Number(counts[0]?.n ?? 0);
   return { total: Math.min(counted, upTo), exact: counted <= upTo };
 }

@@ -3,7 +3,7 @@ import { iso, isoOrNull } from '../clock.js';
 import { transact, type DomainContext } from '../domain/context.js';
 import { DAY_MS, retentionCutoff } from '../domain/retention.js';
 import { AppError, notFound } from '../errors.js';
-import { recoverableIn, unsettledIn } from '../queue/conditions.js';
+import { madeWithin, recoverableIn, UNSETTLED } from '../queue/conditions.js';
 import { requeue } from '../queue/requeue.js';
 import { countPast, type CountedRows } from '../storage/counted-rows.js';
 import type { Db, Tx } from '../storage/db.js';
@@ -142,12 +142,13 @@ export async function listDeliveries(
 ): Promise<DeliveryPage> {
   // Failed, dead and pending deliveries are few beside the delivered ones, and each set has a partial index of its
   // own, which SQLite uses only when the statement names the set's statuses as literals (a parameter proves nothing
-  // to its planner). Without, a status with no row read every delivery the company ever had.
+  // to its planner). Without, a status with no row read every delivery the company ever had. (UNSETTLED names no
+  // table: events, the one table read beside deliveries, has no status column.)
   const fewOfStatus =
     filter.status === 'failed' || filter.status === 'dead'
       ? recoverableIn('d')
       : filter.status === 'pending'
-        ? unsettledIn('d')
+        ? UNSETTLED
         : undefined;
   const own = (eb: ExpressionBuilder<Database & { d: DeliveriesTable }, 'd'>) => {
     const terms: Array<Expression<SqlBool>> = [eb('d.company_id', '=', companyId)];
@@ -318,7 +319,7 @@ export async function resendDelivery(ctx: DomainContext, companyId: string, id: 
         .selectAll()
         .where('id', '=', id)
         .where('company_id', '=', companyId)
-        .$if(span !== null, (q) => q.where('created_at', '>=', span!.from).where('created_at', '<=', span!.to))
+        .$if(span !== null, (q) => q.where(madeWithin([span!.from, span!.to])))
         .executeTakeFirst(),
     );
     if (!d) throw notFound('delivery');
