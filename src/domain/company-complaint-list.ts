@@ -4,26 +4,41 @@ import { literalLimit } from '../storage/literal-limit.js';
 import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
 
-type Narrowing = Omit<ComplaintFilter, 'page' | 'limit' | 'holder' | 'flagged'>;
+type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
 
 /**
- * How many of a company's complaints match a filter, from the trigger-maintained `complaint_counts` (migration
- * 0002): a sum over at most 108 rows however many complaints there are, and exact, because the triggers run in the
- * transaction of every complaint write.
+ * How many of a company's complaints match a filter, from the trigger-maintained `complaint_counts` (migrations 0002
+ * and 0063): a sum over at most 432 rows however many complaints there are, and exact, because the triggers run in
+ * the transaction of every complaint write. One holder's complaints are counted instead, on the (company, holder)
+ * index: the counts know only whether a complaint is held, and one person holds a bounded share.
  */
-const countsTotal = (companyId: string, f: Narrowing) =>
-  sql`(select sum(n) from complaint_counts where ${narrowing(companyId, f)})`;
+function countsTotal(companyId: string, f: Narrowing): RawBuilder<unknown> {
+  if (typeof f.holder === 'string') return sql`(select count(*) from complaints where ${narrowing(companyId, f)})`;
+  const conditions = [columnsOfBoth(companyId, f)];
+  if (f.holder === null) conditions.push(sql`held = 0`);
+  if (f.flagged !== undefined) conditions.push(f.flagged ? sql`flagged = 1` : sql`flagged = 0`);
+  return sql`(select sum(n) from complaint_counts where ${sql.join(conditions, sql` and `)})`;
+}
 
 /**
- * The company and the filter's columns, which both tables have. The list and its count run on every API list
- * request, so they are written as SQL text rather than built: building and compiling them with Kysely's query
- * builder on every request was a large share of a list request's CPU (measured in docs/benchmarks.md).
+ * The company and the filter's columns that both tables have. The list and its count run on every API list request,
+ * so they are written as SQL text rather than built: building and compiling them with Kysely's query builder on every
+ * request was a large share of a list request's CPU (measured in docs/benchmarks.md).
  */
-function narrowing(companyId: string, f: Narrowing): RawBuilder<unknown> {
+function columnsOfBoth(companyId: string, f: Narrowing): RawBuilder<unknown> {
   const conditions = [sql`company_id = ${companyId}`];
   if (f.status) conditions.push(sql`status = ${f.status}`);
   if (f.stage) conditions.push(sql`stage = ${f.stage}`);
   if (f.escalation_level) conditions.push(sql`level = ${levelNumber(f.escalation_level)}`);
+  return sql.join(conditions, sql` and `);
+}
+
+/** The filter over `complaints`: a holder and the flag are read on the (company, holder) and flagged indexes. */
+function narrowing(companyId: string, f: Narrowing): RawBuilder<unknown> {
+  const conditions = [columnsOfBoth(companyId, f)];
+  if (f.holder !== undefined)
+    conditions.push(f.holder === null ? sql`claimed_by is null` : sql`claimed_by = ${f.holder}`);
+  if (f.flagged !== undefined) conditions.push(f.flagged ? sql`flagged_at is not null` : sql`flagged_at is null`);
   return sql.join(conditions, sql` and `);
 }
 
@@ -40,19 +55,8 @@ export async function listCompanyComplaints(
   companyId: string,
   f: ComplaintFilter,
 ): Promise<{ rows: ComplaintSummaryRow[]; total: number }> {
-  let where = narrowing(companyId, f);
-  let total: RawBuilder<unknown>;
-  if (f.holder === undefined && f.flagged === undefined) {
-    total = countsTotal(companyId, f);
-  } else {
-    // The counts have no holder or flag column: one person's list is counted on the (company, claimed_by) index
-    // instead, and flagged ones on the (company, flagged_at) index.
-    if (f.holder !== undefined)
-      where = sql`${where} and ${f.holder === null ? sql`claimed_by is null` : sql`claimed_by = ${f.holder}`}`;
-    if (f.flagged !== undefined)
-      where = sql`${where} and ${f.flagged ? sql`flagged_at is not null` : sql`flagged_at is null`}`;
-    total = sql`(select count(*) from complaints where ${where})`;
-  }
+  const where = narrowing(companyId, f);
+  const total = countsTotal(companyId, f);
   const offset = (f.page - 1) * f.limit;
   const { rows } = await sql<ComplaintSummaryRow & { total: number | string | null }>`
     select ${SUMMARY_SELECT}, ${total} as total from complaints where ${where}

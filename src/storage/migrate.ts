@@ -46,6 +46,7 @@ import * as m0059 from './migrations/0059_deliveries_settled_by_time.js';
 import * as m0060 from './migrations/0060_queued_deliveries_class.js';
 import * as m0061 from './migrations/0061_queue_indexes_on_queue.js';
 import * as m0062 from './migrations/0062_feedback_by_level.js';
+import * as m0063 from './migrations/0063_complaints_held_and_flagged.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -95,6 +96,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0060_queued_deliveries_class': m0060,
   '0061_queue_indexes_on_queue': m0061,
   '0062_feedback_by_level': m0062,
+  '0063_complaints_held_and_flagged': m0063,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */

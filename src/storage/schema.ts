@@ -162,6 +162,10 @@ interface ComplaintCountsTable {
   status: ComplaintsTable['status'];
   stage: ComplaintsTable['stage'];
   level: number;
+  /** 1 when the complaints counted are held (`claimed_by` set), else 0. */
+  held: number;
+  /** 1 when they are flagged (`flagged_at` set), else 0. */
+  flagged: number;
   n: number;
 }
 

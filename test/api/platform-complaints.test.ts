@@ -1,4 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql, type CompiledQuery } from 'kysely';
+import { listCompanyComplaints } from '../../src/domain/company-complaint-list.js';
+import type { ComplaintFilter } from '../../src/domain/complaints.js';
+import { queryPlan } from '../helpers/query-plan.js';
 import { getComplaintDetail } from '../../src/domain/complaints.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 import {
@@ -27,6 +31,16 @@ const SEED_ITEM_FIELDS = [
   'is_overdue',
   'created_at',
 ];
+
+type CountRow = {
+  company_id: string;
+  status: string;
+  stage: string;
+  level: number | string;
+  held: number | string;
+  flagged: number | string;
+  n: number | string;
+};
 
 type State = { id: string; status: string; stage: string; level: string };
 
@@ -290,14 +304,14 @@ describe('list totals (complaint_counts, kept by triggers)', () => {
 
   /** The counts table must equal a plain count of the complaints, group by group. */
   async function expectCountsExact() {
-    const counted = await t.store.db
-      .selectFrom('complaints')
-      .select(['company_id', 'status', 'stage', 'level', (eb) => eb.fn.countAll<number>().as('n')])
-      .groupBy(['company_id', 'status', 'stage', 'level'])
-      .execute();
+    const { rows: counted } = await sql<CountRow>`
+      select company_id, status, stage, level, held, flagged, count(*) as n from (
+        select company_id, status, stage, level, case when claimed_by is null then 0 else 1 end as held,
+          case when flagged_at is null then 0 else 1 end as flagged from complaints) c
+      group by company_id, status, stage, level, held, flagged`.execute(t.store.db);
     const kept = await t.store.db.selectFrom('complaint_counts').selectAll().where('n', '!=', 0).execute();
-    const key = (r: { company_id: string; status: string; stage: string; level: number; n: unknown }) =>
-      `${r.company_id}/${r.status}/${r.stage}/${Number(r.level)}=${Number(r.n)}`;
+    const key = (r: CountRow) =>
+      `${r.company_id}/${r.status}/${r.stage}/${Number(r.level)}/${Number(r.held)}/${Number(r.flagged)}=${Number(r.n)}`;
     expect(kept.map(key).sort()).toEqual(counted.map(key).sort());
   }
 
@@ -328,5 +342,122 @@ describe('list totals (complaint_counts, kept by triggers)', () => {
     const all = await get(t, '/complaints?limit=100', bearer(v.readKey));
     expect(all.body.total).toBe(11);
     expect((await get(t, '/complaints?escalation_level=L3', bearer(v.readKey))).body.total).toBe(3);
+  });
+
+  it('counts held, unassigned and flagged complaints exactly, and lists them in order, through every change', async () => {
+    const v = await tenant(t);
+    const o = await tenant(t, 'OTHR');
+    const states = await sixComplaints(t, v);
+    const ids = states.map((s) => s.id);
+    await sixComplaints(t, o);
+    const flag = (id: string, on: boolean) =>
+      sql`update complaints set flagged_at = ${on ? t.clock.now() : null} where escalatr_id = ${id}`.execute(
+        t.store.db,
+      );
+    // Claimed by the admin key through the API (the sixth already is); flagged as the breach rule flags, by an
+    // update of the row: whichever writer changes a complaint, the triggers move its count.
+    await staffStep(t, v, ids[0], 'claim');
+    await staffStep(t, v, ids[2], 'claim');
+    await flag(ids[1], true);
+    await flag(ids[2], true);
+    await flag(ids[4], true);
+    await expectCountsExact();
+
+    type Row = { claimed_by: string | null; flagged_at: number | null; status: string };
+    const held = (r: Row) => r.claimed_by !== null;
+    const flagged = (r: Row) => r.flagged_at !== null;
+    const escalated = (r: Row) => r.status === 'Escalated';
+    // What the admin key claimed through the API is its "me".
+    const { claimed_by: me } = await t.store.db
+      .selectFrom('complaints')
+      .select('claimed_by')
+      .where('escalatr_id', '=', ids[5])
+      .executeTakeFirstOrThrow();
+    const mine = (r: Row) => r.claimed_by === me;
+
+    /** The list's total and ids against the filter applied by hand to every complaint of the company. */
+    const expectList = async (query: string, ...keep: Array<(r: Row) => boolean>) => {
+      const rows = await t.store.db
+        .selectFrom('complaints')
+        .select(['escalatr_id', 'claimed_by', 'flagged_at', 'status'])
+        .where('company_id', '=', v.company.id)
+        .orderBy('created_at', 'desc')
+        .orderBy('escalatr_id', 'desc')
+        .execute();
+      const want = rows.filter((r) => keep.every((k) => k(r))).map((r) => r.escalatr_id);
+      const r = await get(t, `/complaints?${query}&limit=100`, bearer(v.adminKey));
+      expect(r.status, query).toBe(200);
+      expect(r.body.total, query).toBe(want.length);
+      expect(
+        r.body.data.map((c: { escalatr_id: string }) => c.escalatr_id),
+        query,
+      ).toEqual(want);
+      return want.length;
+    };
+    const not = (k: (r: Row) => boolean) => (r: Row) => !k(r);
+    const check = async () => {
+      await expectCountsExact();
+      const counts = [
+        await expectList('assignee=me', mine),
+        await expectList('assignee=none', not(held)),
+        await expectList('flagged=true', flagged),
+        await expectList('flagged=false', not(flagged)),
+        await expectList('assignee=none&flagged=true', not(held), flagged),
+        await expectList('assignee=me&flagged=false', mine, not(flagged)),
+        await expectList('assignee=none&status=Escalated', not(held), escalated),
+        await expectList('flagged=true&status=Escalated', flagged, escalated),
+      ];
+      // The other company's complaints are never counted here, and its own lists are untouched.
+      expect((await get(t, '/complaints?assignee=none', bearer(o.adminKey))).body.total).toBe(5);
+      expect((await get(t, '/complaints?flagged=true', bearer(o.adminKey))).body.total).toBe(0);
+      return counts;
+    };
+    expect(await check()).toEqual([3, 3, 3, 3, 2, 2, 1, 2]);
+
+    // Unflagging, letting go and re-holding, a status change of a held and flagged complaint, and a removal.
+    await flag(ids[1], false);
+    await sql`update complaints set claimed_by = null where escalatr_id = ${ids[0]}`.execute(t.store.db);
+    await sql`update complaints set claimed_by = 'someone@else.test' where escalatr_id = ${ids[3]}`.execute(t.store.db);
+    await consumerStep(t, v, ids[2], 'resolve', { resolution_type: 'refund', amount_recovered: 100 });
+    await sql`delete from complaints where escalatr_id = ${ids[4]}`.execute(t.store.db);
+    expect(await check()).toEqual([2, 2, 1, 4, 0, 1, 1, 0]);
+  });
+
+  it('reads one holder’s and the flagged page off their indexes in order, and their totals from the counts', async () => {
+    const v = await tenant(t);
+    const executor = t.store.db.getExecutor();
+    const statements: CompiledQuery[] = [];
+    const db = t.store.db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(executor.compileQuery(args.node, args.queryId));
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const planOf = async (filter: Partial<ComplaintFilter>) => {
+      statements.length = 0;
+      await listCompanyComplaints(db, v.company.id, { page: 1, limit: 25, ...filter });
+      return (await queryPlan(t.store, statements[0])).join('\n');
+    };
+    // Without these, the page walked the company's (created_at, escalatr_id) index for the few that matched: every
+    // complaint it has when none do.
+    for (const [filter, index] of [
+      [{ holder: 'agent@volt.test' }, 'complaints_company_holder'],
+      [{ holder: 'agent@volt.test', status: 'Open' }, 'complaints_company_holder'],
+      [{ flagged: true }, 'complaints_company_flagged_listed'],
+      [{ flagged: true, status: 'Escalated' }, 'complaints_company_flagged_listed'],
+    ] as const) {
+      const plan = await planOf(filter);
+      expect(plan, JSON.stringify(filter)).toContain(index);
+      expect(plan, JSON.stringify(filter)).not.toMatch(/TEMP B-TREE|Sort/);
+    }
+    for (const filter of [
+      { holder: null },
+      { flagged: false },
+      { holder: null, flagged: true, status: 'Open' as const },
+    ]) {
+      const plan = await planOf(filter);
+      expect(plan, JSON.stringify(filter)).toContain('complaint_counts');
+    }
   });
 });
