@@ -4,6 +4,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import { madeWithin } from '../queue/conditions.js';
+import { countPast, type CountedRows } from '../storage/counted-rows.js';
 import { literalLimit } from '../storage/literal-limit.js';
 import type { EventName } from './events.js';
 import type { DeliveriesTable, EventsTable } from '../storage/schema.js';
@@ -62,8 +63,11 @@ export interface FeedFilter {
 
 export interface FeedPage {
   events: FeedRow[];
-  /** Matching events in the whole list (offset pages) or from the cursor on (cursor pages). */
-  total: number;
+  /**
+   * Matching events in the whole list (offset pages) or from the cursor on (cursor pages). Exact without a filter (it
+   * follows from seqs); with one, counted up to COUNTED_AHEAD past the page's first event (countPast).
+   */
+  total: CountedRows;
   /** On cursor pages: the id to pass as `after` next time (the cursor itself when the page is empty). */
   nextCursor: string | null;
 }
@@ -196,8 +200,7 @@ export async function readEventFeed(
   // the feed is the events above it, whose seqs are gap-free. A cursor page reads the start with its cursor; an
   // offset page reads it in the page's own statement, and alone only when the page has no row to carry it.
   const cursor = f.after === undefined ? null : await cursorAndStart(db, companyId, f.after);
-  const start = cursor ? sql`${cursor.start}` : feedStartOf(companyId);
-  const conditions = [sql`company_id = ${companyId}`, sql`seq > ${start}`];
+  const conditions = [sql`company_id = ${companyId}`];
   if (f.event) conditions.push(sql`name = ${f.event}`);
   if (f.status) conditions.push(sql`delivery_status = ${f.status}`);
   if (f.escalatr_id) conditions.push(sql`complaint_id = ${f.escalatr_id}`);
@@ -216,21 +219,25 @@ export async function readEventFeed(
       : lastSeq(db, companyId);
 
   let rows: EventRow[];
-  let total: number;
+  let total: number | CountedRows;
   let nextCursor: string | null = null;
   if (cursor) {
+    // The cursor is at or past the feed's start (cursorAndStart), so its bound is the only one: beside a second
+    // bound on seq, SQLite ranges its index by whichever comes first and filters by the other, and a count from a
+    // cursor deep in the feed walked every event before it.
     const where = sql.join([...conditions, sql`seq > ${cursor.afterSeq}`], sql` and `);
     const page = sql`
       select id, seq, body, delivery_status, created_at${lastColumn} from events where ${where}
       order by seq asc ${literalLimit(f.limit)}`;
     rows = (await withPageDeliveries(page, 'asc').execute(db)).rows as EventRow[];
     if (rows.length < f.limit) total = rows.length;
-    else if (!unfiltered) total = await countWhere(db, where);
+    else if (!unfiltered) total = await countPast(db, sql`select 1 from events where ${where}`, 0);
     else total = (await lastOf(rows)) - cursor.afterSeq;
     nextCursor = rows.length ? rows[rows.length - 1].id : f.after!;
   } else {
     const offset = (f.page - 1) * f.limit;
-    const where = sql.join(conditions, sql` and `);
+    const start = feedStartOf(companyId);
+    const where = sql.join([...conditions, sql`seq > ${start}`], sql` and `);
     const page = sql`
       select id, seq, body, delivery_status, created_at${lastColumn}, ${start} as start_seq from events where ${where}
       order by seq desc ${literalLimit(f.limit)} offset ${offset}`;
@@ -240,7 +247,7 @@ export async function readEventFeed(
     else if (unfiltered) {
       const startSeq = rows.length ? Number(rows[0].start_seq) : await feedStart(db, companyId);
       total = Math.max(0, (await lastOf(rows)) - startSeq);
-    } else total = await countWhere(db, where);
+    } else total = await countPast(db, sql`select 1 from events where ${where}`, offset);
   }
   // An event that is `none` was written with no delivery (deliveries are made only with their event), so only the
   // others' are looked for.
@@ -256,7 +263,7 @@ export async function readEventFeed(
     delivery_status: r.delivery_status,
     deliveriesJson: separately ? deliveriesJson(separately.get(r.id) ?? []) : (r.deliveries ?? '[]'),
   }));
-  return { events, total, nextCursor };
+  return { events, total: typeof total === 'number' ? { total, exact: true } : total, nextCursor };
 }
 
 /** How many events the company's feed holds and when its oldest was written (null when it is empty). */
@@ -338,11 +345,6 @@ async function cursorAndStart(db: Db, companyId: string, after: string): Promise
 export function isFeedCursorMiss(err: unknown): boolean {
   if (!(err instanceof AppError)) return false;
   return err.code === 'cursor_expired' || (err.code === 'invalid_query' && err.details?.parameter === 'after');
-}
-
-async function countWhere(db: Db, where: RawBuilder<unknown>): Promise<number> {
-  const { rows } = await sql<{ n: number | string }>`select count(*) as n from events where ${where}`.execute(db);
-  return Number(rows[0]?.n ?? 0);
 }
 
 /** A feed row with its event parsed: the same id, name, timestamp and data receivers were sent. */

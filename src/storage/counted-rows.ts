@@ -1,4 +1,4 @@
-import { sql, type QueryExecutorProvider, type SelectQueryBuilder } from 'kysely';
+import { sql, type QueryExecutorProvider, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 
 /**
  * How many matching rows past a page's first a list over a history counts before it stops. A company's deliveries and
@@ -16,21 +16,23 @@ export interface CountedRows {
 }
 
 /**
- * How many rows `rows` (a statement with no ORDER BY or LIMIT of its own) yields, counted up to COUNTED_AHEAD past
- * `offset`, the first row of the page the count goes with: the count reaches as far as the page's own walk, and
- * 10,000 rows further.
+ * How many rows `rows` (a statement with no ORDER BY or LIMIT of its own; as SQL text, one that selects a constant)
+ * yields, counted up to COUNTED_AHEAD past `offset`, the first row of the page the count goes with: the count reaches
+ * as far as the page's own walk, and 10,000 rows further.
  */
 export async function countPast<DB, TB extends keyof DB, O>(
   db: QueryExecutorProvider,
-  rows: SelectQueryBuilder<DB, TB, O>,
+  rows: SelectQueryBuilder<DB, TB, O> | RawBuilder<unknown>,
   offset: number,
 ): Promise<CountedRows> {
   const upTo = offset + COUNTED_AHEAD;
+  // A builder is written in parentheses where it is embedded; SQL text is put in them here.
+  const source = 'clearSelect' in rows ? rows.clearSelect().select(sql.lit(1).as('one')) : sql`(${rows})`;
   // The limit is a parameter: written into the text (as the query builder's own limits are on SQLite), every page
   // would be a statement of its own in the store's statement cache.
   const { rows: counts } = await sql<{ n: number | string }>`
     select count(*) as n from (
-      select 1 from ${rows.clearSelect().select(sql.lit(1).as('one'))} as r limit ${upTo + 1}) as m`.execute(db);
+      select 1 from ${source} as r limit ${upTo + 1}) as m`.execute(db);
   const counted = Number(counts[0]?.n ?? 0);
   return { total: Math.min(counted, upTo), exact: counted <= upTo };
 }

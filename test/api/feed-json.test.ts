@@ -30,11 +30,12 @@ const row = (id: string, body: string, deliveries: FeedDelivery[] = []): FeedRow
 });
 
 /** What the feed answered before its rows were written from the stored bytes: each body parsed, then written. */
-const parsedPage = (rows: FeedRow[], total: number) => ({
+const parsedPage = (rows: FeedRow[], total: number, exact: boolean) => ({
   success: true,
   page: 2,
   limit: 3,
   total,
+  total_exact: exact,
   data: rows.map(feedEventOf),
 });
 
@@ -66,9 +67,9 @@ describe('the feed page as JSON text', () => {
       row('evt_aaaaaaaa2', bodyOf('evt_aaaaaaaa2', {})),
       row('evt_aaaaaaaa3', bodyOf('evt_aaaaaaaa3', { escalatr_id: 'ESC-1', status: 'Open', escalation_level: 'L1' })),
     ];
-    const text = feedPageJson({ page: 2, limit: 3, total: 40 }, rows);
-    expect(JSON.parse(text)).toEqual(parsedPage(rows, 40));
-    expect(Object.keys(JSON.parse(text))).toEqual(['success', 'page', 'limit', 'total', 'data']);
+    const text = feedPageJson({ page: 2, limit: 3 }, { total: 10_003, exact: false }, rows);
+    expect(JSON.parse(text)).toEqual(parsedPage(rows, 10_003, false));
+    expect(Object.keys(JSON.parse(text))).toEqual(['success', 'page', 'limit', 'total', 'data', 'total_exact']);
     for (const r of JSON.parse(text).data) {
       expect(Object.keys(r)).toEqual(['id', 'event', 'timestamp', 'data', 'delivery_status', 'deliveries']);
       expect(validRow(r), JSON.stringify(validRow.errors)).toBe(true);
@@ -101,7 +102,7 @@ describe('the feed page as JSON text', () => {
       row('evt_bbbbbbbb5', otherId),
       row('evt_bbbbbbbb6', escapedName),
     ];
-    const text = feedPageJson({ page: 1, limit: 25, total: 6 }, rows);
+    const text = feedPageJson({ page: 1, limit: 25 }, { total: 6, exact: true }, rows);
     expect(text).toContain(`${spaced.slice(0, -1)},"delivery_status":"none","deliveries":[]}`);
     const data = JSON.parse(text).data as Array<Record<string, unknown>>;
     expect(data.map((r) => r.id)).toEqual(rows.map((r) => r.id));
@@ -116,15 +117,18 @@ describe('the feed page as JSON text', () => {
 
   it('has next_cursor only on cursor pages, null included', () => {
     const rows = [row('evt_dddddddd1', bodyOf('evt_dddddddd1', { a: 1 }))];
-    expect(JSON.parse(feedPageJson({ page: 1, limit: 1, total: 1 }, rows))).not.toHaveProperty('next_cursor');
-    expect(JSON.parse(feedPageJson({ page: 1, limit: 1, total: 1 }, rows, 'evt_dddddddd1')).next_cursor).toBe(
-      'evt_dddddddd1',
+    expect(JSON.parse(feedPageJson({ page: 1, limit: 1 }, { total: 1, exact: true }, rows))).not.toHaveProperty(
+      'next_cursor',
     );
-    expect(JSON.parse(feedPageJson({ page: 1, limit: 1, total: 0 }, [], null))).toEqual({
+    expect(
+      JSON.parse(feedPageJson({ page: 1, limit: 1 }, { total: 1, exact: true }, rows, 'evt_dddddddd1')).next_cursor,
+    ).toBe('evt_dddddddd1');
+    expect(JSON.parse(feedPageJson({ page: 1, limit: 1 }, { total: 0, exact: true }, [], null))).toEqual({
       success: true,
       page: 1,
       limit: 1,
       total: 0,
+      total_exact: true,
       data: [],
       next_cursor: null,
     });

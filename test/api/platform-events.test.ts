@@ -92,8 +92,8 @@ describe('GET /api/v1/events', () => {
     for (const headers of [bearer(v.readKey), { 'x-api-key': v.adminKey }, viewer.cookie]) {
       const r = await get(t, '/events', headers);
       expect(r.status).toBe(200);
-      expect(Object.keys(r.body)).toEqual(['success', 'page', 'limit', 'total', 'data']);
-      expect(r.body).toMatchObject({ success: true, page: 1, limit: 25, total: 6 });
+      expect(Object.keys(r.body)).toEqual(['success', 'page', 'limit', 'total', 'data', 'total_exact']);
+      expect(r.body).toMatchObject({ success: true, page: 1, limit: 25, total: 6, total_exact: true });
       const rows = r.body.data as FeedRow[];
       expect(ids(rows)).toEqual(stored.map((e) => e.id));
       rows.forEach((row, i) => {
@@ -239,8 +239,15 @@ describe('GET /api/v1/events', () => {
     expect(ids((await page(1, 4)).data)).toEqual(all.slice(0, 4));
     expect(await page(2, 4)).toMatchObject({ page: 2, limit: 4, total: 6 });
     expect(ids((await page(2, 4)).data)).toEqual(all.slice(4));
-    expect(await page(3, 4)).toEqual({ success: true, page: 3, limit: 4, total: 6, data: [] });
-    expect(await page(500, 100)).toEqual({ success: true, page: 500, limit: 100, total: 6, data: [] });
+    expect(await page(3, 4)).toEqual({ success: true, page: 3, limit: 4, total: 6, total_exact: true, data: [] });
+    expect(await page(500, 100)).toEqual({
+      success: true,
+      page: 500,
+      limit: 100,
+      total: 6,
+      total_exact: true,
+      data: [],
+    });
     expect(await page(2, 1, '&event=complaint.created')).toMatchObject({
       total: 2,
       data: [{ event: 'complaint.created' }],
@@ -250,6 +257,7 @@ describe('GET /api/v1/events', () => {
       page: 3,
       limit: 1,
       total: 2,
+      total_exact: true,
       data: [],
     });
   });
@@ -272,6 +280,7 @@ describe('GET /api/v1/events', () => {
       page: 1,
       limit: 25,
       total: 0,
+      total_exact: true,
       data: [],
     });
     expect((await get(t, '/events?status=pending', bearer(v.readKey))).body.total).toBe(0);
@@ -333,7 +342,15 @@ describe('GET /api/v1/events?after= (the cursor)', () => {
     let cursor = start.id;
 
     let p = await poll(cursor);
-    expect(p).toEqual({ success: true, page: 1, limit: 25, total: 0, next_cursor: start.id, data: [] });
+    expect(p).toEqual({
+      success: true,
+      page: 1,
+      limit: 25,
+      total: 0,
+      total_exact: true,
+      next_cursor: start.id,
+      data: [],
+    });
 
     await consumerStep(t, v, c, 'escalate');
     await consumerStep(t, v, c, 'messages', { body: 'one' });
@@ -379,7 +396,15 @@ describe('GET /api/v1/events?after= (the cursor)', () => {
   it('after=start is the position before the first event: an empty company, then every event exactly once', async () => {
     // Before anything happened: an empty page, and `start` again as the cursor to keep polling with.
     let p = await poll('start');
-    expect(p).toEqual({ success: true, page: 1, limit: 25, total: 0, next_cursor: 'start', data: [] });
+    expect(p).toEqual({
+      success: true,
+      page: 1,
+      limit: 25,
+      total: 0,
+      total_exact: true,
+      next_cursor: 'start',
+      data: [],
+    });
 
     const c = await file(t, v);
     const seen: string[] = [];

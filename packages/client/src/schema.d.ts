@@ -5476,6 +5476,7 @@ export interface paths {
              *       "page": 1,
              *       "limit": 25,
              *       "total": 1,
+             *       "total_exact": true,
              *       "data": [
              *         {
              *           "id": "evt_3k9x0q2m7a1b5c8d4e6f",
@@ -5509,7 +5510,7 @@ export interface paths {
               success: true;
               page: number;
               limit: number;
-              /** @description Matching events; with after, those from the cursor on */
+              /** @description Matching events; with after, those from the cursor on. Exact without a filter; with event, status or escalatr_id, counted up to 10,000 past this page's first: when more match, this is the number counted and total_exact is false. */
               total: number;
               data: {
                 /** @description evt_…; stable across every delivery of the event */
@@ -5567,6 +5568,8 @@ export interface paths {
                   last_status_code: number | null;
                 }[];
               }[];
+              /** @description false when a filtered feed has more matches than total (more than 10,000 past this page's first) */
+              total_exact: boolean;
               next_cursor?: string | null;
             };
           };

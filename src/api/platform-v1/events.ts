@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { FEED_DELIVERY_STATUSES, FEED_START, isFeedCursorMiss, readEventFeed } from '../../domain/event-feed.js';
 import { AppError } from '../../errors.js';
+import { COUNTED_AHEAD } from '../../storage/counted-rows.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import { EscalatrId, Nullable, OkList, PageQuery, pageOf, sendJsonText, StringEnum } from '../schemas.js';
@@ -43,7 +44,16 @@ const list = OkList(FeedEventSchema);
 const FeedResponse = Type.Object(
   {
     ...list.properties,
-    total: Type.Integer({ minimum: 0, description: 'Matching events; with after, those from the cursor on' }),
+    total: Type.Integer({
+      minimum: 0,
+      description:
+        'Matching events; with after, those from the cursor on. Exact without a filter; with event, status or ' +
+        `escalatr_id, counted up to ${COUNTED_AHEAD.toLocaleString('en')} past this page's first: when more match, ` +
+        'this is the number counted and total_exact is false.',
+    }),
+    total_exact: Type.Boolean({
+      description: `false when a filtered feed has more matches than total (more than ${COUNTED_AHEAD.toLocaleString('en')} past this page's first)`,
+    }),
     next_cursor: Type.Optional(
       Nullable(Type.String({ description: 'With after: the value to pass as after on the next poll' })),
     ),
@@ -91,11 +101,7 @@ export function eventFeedRoutes({ ctx, reads }: RouteDeps) {
           (db) => readEventFeed(db, ctx.store.profile, companyId, { ...q, ...page }),
           isFeedCursorMiss,
         );
-        const json = feedPageJson(
-          { ...page, total: feed.total },
-          feed.events,
-          q.after !== undefined ? feed.nextCursor : undefined,
-        );
+        const json = feedPageJson(page, feed.total, feed.events, q.after !== undefined ? feed.nextCursor : undefined);
         return sendJsonText(reply, json);
       },
     );

@@ -7,7 +7,8 @@ import {
   type FeedRow,
 } from '../../domain/event-feed.js';
 import { EVENT_NAMES } from '../../domain/events.js';
-import { DateTime, Nullable, okList, StringEnum } from '../schemas.js';
+import type { CountedRows } from '../../storage/counted-rows.js';
+import { DateTime, Nullable, okCountedList, StringEnum } from '../schemas.js';
 import type { Expect, SameKeys } from './check.js';
 import type { Static } from '@sinclair/typebox';
 
@@ -73,6 +74,7 @@ export const FEED_EXAMPLE = {
   page: 1,
   limit: 25,
   total: 1,
+  total_exact: true,
   data: [
     {
       ...SEED_EVENT_EXAMPLE,
@@ -122,13 +124,14 @@ function feedRowJson(row: FeedRow): string {
  * the schema's serializer would write them.
  */
 export function feedPageJson(
-  list: { page: number; limit: number; total: number },
+  page: { page: number; limit: number },
+  total: CountedRows,
   rows: readonly FeedRow[],
   nextCursor?: string | null,
 ): string {
-  // The envelope is okList's, with no rows; the rows' text goes between its data array's brackets. Every field
-  // before `data` is a number or `true`, so the first `"data":[]` is that array.
-  const body = okList(list, [], list.total);
+  // The envelope is okCountedList's, with no rows; the rows' text goes between its data array's brackets. Every
+  // other field is a number or a boolean, so the first `"data":[]` is that array.
+  const body = okCountedList(page, [], total);
   const envelope = JSON.stringify(nextCursor === undefined ? body : { ...body, next_cursor: nextCursor });
   const at = envelope.indexOf('"data":[]') + '"data":['.length;
   return `${envelope.slice(0, at)}${rows.map(feedRowJson).join(',')}${envelope.slice(at)}`;
