@@ -11,7 +11,7 @@ import type { Db, Tx } from '../storage/db.js';
 import type { FeedbackRecordsTable } from '../storage/schema.js';
 import type { FeedbackInput } from './feedback-record.js';
 import type { FeedbackBody, InvalidRecord } from './feedback-body.js';
-import { levelsAtLeast, type Level } from './levels.js';
+import { levelsAtLeast, SHIELD_LEVELS, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 import { describeCue } from './scoring/cue-descriptions.js';
 import { countPast, type CountedRows } from '../storage/counted-rows.js';
@@ -230,28 +230,32 @@ export async function listFeedback(
   let base = db.selectFrom('feedback_records').where('company_id', '=', companyId).where('scored_at', 'is not', null);
   if (q.source) base = base.where('source', '=', q.source);
   const offset = (q.page - 1) * q.limit;
-  if (!q.minLevel) {
+  if (!q.minLevel && !q.source) {
     const [rows, total] = await Promise.all([
       base.selectAll().orderBy('received_at', 'desc').orderBy('id', 'desc').limit(q.limit).offset(offset).execute(),
       countPast(db, base, offset),
     ]);
     return { rows, total };
   }
-  // At or above a level: each level's records newest first from the level index (migration 0062), as many as reach
-  // the page's end, merged. The records at a high level are few, and walking every record for them read a million
-  // records for a page (docs/benchmarks.md finding 69).
-  const levels = levelsAtLeast(q.minLevel);
+  // At or above a level, or of one source: each level's records newest first from the level index (migration 0062)
+  // or, of one source, the source's (0064), as many as reach the page's end, merged. The records at a high level or
+  // of a rare source are few, and walking every record for them read a million records for a page (docs/benchmarks.md
+  // findings 69 and 72). Of one source at any level, the records whose scoring failed (scored, no level) are a branch
+  // of their own.
+  const atLeast = q.minLevel ? levelsAtLeast(q.minLevel) : null;
+  const levels: Array<Level | null> = atLeast ?? [...SHIELD_LEVELS, null];
   const where = sql.join(
     [sql`company_id = ${companyId}`, sql`scored_at is not null`, ...(q.source ? [sql`source = ${q.source}`] : [])],
     sql` and `,
   );
-  const ofLevel = (level: Level, i: number) => sql`
-    select * from (select * from feedback_records where ${where} and escalation_level = ${level}
+  const ofLevel = (level: Level | null, i: number) => sql`
+    select * from (select * from feedback_records
+      where ${where} and ${level === null ? sql`escalation_level is null` : sql`escalation_level = ${level}`}
       order by received_at desc, id desc limit ${offset + q.limit}) as ${sql.id(`level_${i}`)}`;
   const [page, total] = await Promise.all([
     sql<FeedbackRow>`${sql.join(levels.map(ofLevel), sql` union all `)}
       order by received_at desc, id desc limit ${q.limit} offset ${offset}`.execute(db),
-    countPast(db, base.where('escalation_level', 'in', levels), offset),
+    countPast(db, atLeast ? base.where('escalation_level', 'in', atLeast) : base, offset),
   ]);
   return { rows: page.rows, total };
 }

@@ -1,6 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
+import { listFeedback } from '../../src/shield/feedback.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COUNTED_AHEAD } from '../../src/storage/counted-rows.js';
+import { queryPlan } from '../helpers/query-plan.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { CALM, EXTREME, postFeedback, processorFor, record } from './shield-helpers.js';
 
@@ -265,14 +267,17 @@ describe('shield feedback ingestion', () => {
 
   it('counts the list up to the bound past its page, says when more match, and pages on past it', async () => {
     // More scored records than the list counts past a page, written with SQL, newest first: every 100th high, every
-    // other 150th extreme, the rest none.
+    // other 150th extreme, every other 97th scored without a level (its scoring failed), the rest none; every 7th
+    // from Twitter, the rest from Intercom.
     const made = COUNTED_AHEAD + 60;
     const now = t.clock.now();
     await sql`insert into feedback_records (id, company_id, record_id, source, content, received_at, scored_at,
         escalation_level, emotional_intensity_level, sentiment_score)
       with recursive n(i) as (select 1 union all select i + 1 from n where i < ${sql.lit(made)})
-      select 'fbr_bulk' || i, ${tenant.company.id}, 'bulk-' || i, 'Intercom', 'text', ${sql.lit(now)} - i * 1000,
-        ${sql.lit(now)}, case when i % 100 = 0 then 'high' when i % 150 = 0 then 'extreme' else 'none' end, 'low', 0
+      select 'fbr_bulk' || i, ${tenant.company.id}, 'bulk-' || i,
+        case when i % 7 = 0 then 'Twitter' else 'Intercom' end, 'text', ${sql.lit(now)} - i * 1000, ${sql.lit(now)},
+        case when i % 100 = 0 then 'high' when i % 150 = 0 then 'extreme' when i % 97 = 0 then null else 'none' end,
+        'low', 0
       from n`.execute(t.store.db);
     const list = async (q: string) => {
       const res = await t.app.http.inject({
@@ -299,7 +304,40 @@ describe('shield feedback ingestion', () => {
     expect((await list('min_level=high&limit=30&page=3')).data.map((d) => d.id)).toEqual(atLeastHigh.slice(60, 90));
     const extreme = await list('min_level=extreme&limit=100&source=Intercom');
     expect(extreme.data.map((d) => d.id)).toEqual(
-      atLeastHigh.filter((id) => Number(id.slice(5)) % 100 !== 0).slice(0, 100),
+      atLeastHigh.filter((id) => Number(id.slice(5)) % 100 !== 0 && Number(id.slice(5)) % 7 !== 0).slice(0, 100),
+    );
+    // One source at any level: its records of every level merged newest first, those without a level among them.
+    const twitter = Array.from({ length: made }, (_, i) => i + 1)
+      .filter((i) => i % 7 === 0)
+      .map((i) => `bulk-${i}`);
+    for (const page of [1, 2, 29]) {
+      const got = await list(`source=Twitter&limit=50&page=${page}`);
+      expect(got).toMatchObject({ total: twitter.length, total_exact: true });
+      expect(got.data.map((d) => d.id)).toEqual(twitter.slice((page - 1) * 50, page * 50));
+    }
+    expect(twitter).toContain('bulk-679'); // 7 × 97: scored without a level
+    // Each branch of one source reads that source's index, never a walk of every record of the company.
+    const executor = t.store.db.getExecutor();
+    const statements: CompiledQuery[] = [];
+    const watched = t.store.db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(executor.compileQuery(args.node, args.queryId));
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    for (const minLevel of [undefined, 'high'] as const) {
+      statements.length = 0;
+      await listFeedback(watched, tenant.company.id, { page: 1, limit: 25, source: 'Twitter', minLevel });
+      const union = statements.find((q) => q.sql.includes('union all'))!;
+      const plan = (await queryPlan(t.store, union)).join('\n');
+      expect(plan, String(minLevel)).toContain('feedback_scored_by_source');
+      expect(plan, String(minLevel)).not.toContain('feedback_scored_by_level');
+      expect(plan, String(minLevel)).not.toContain('feedback_company_received');
+    }
+    expect(await list('source=Intercom&limit=5')).toMatchObject({ total: made - twitter.length, total_exact: true });
+    expect((await list('source=Twitter&min_level=high&limit=100')).data.map((d) => d.id)).toEqual(
+      atLeastHigh.filter((id) => Number(id.slice(5)) % 7 === 0),
     );
     expect(await list('min_level=high&source=Zendesk')).toMatchObject({ total: 0, data: [] });
     const other = await seedTenant(t, { code: 'ACME' });
