@@ -191,27 +191,35 @@ export async function listDeliveries(
   // The page's ids first, from the indexes that found them: the rows an offset skips are then index entries, not
   // rows read and joined to their event one by one. The deepest page of 500,000 deliveries took 0.6 s that way on
   // SQLite, on the event loop; 27 ms this way.
-  const pageIds = (
-    throughEvents
+  // `sortFew`: the matches are known to be few (an exact count), and are read from their status's index and sorted
+  // rather than found by walking every delivery newest first. `+` makes the order an expression no index holds, so
+  // SQLite reads the pending rows' partial index (the queue's; not in list order): three old pending deliveries, say
+  // resent or recovered, among a million took 0.28 s to find by the walk.
+  const pageIds = (sortFew: boolean) =>
+    (throughEvents
       ? matching.select('d.id').orderBy(sql.ref('e.seq'), 'desc').orderBy('d.id', 'desc')
-      : matching.select('d.id').orderBy('d.created_at', 'desc').orderBy('d.id', 'desc')
-  )
-    .limit(page.limit)
-    .offset(offset);
-  const pageRows = () =>
+      : matching
+          .select('d.id')
+          .orderBy(sortFew ? sql`+d.created_at` : sql.ref('d.created_at'), 'desc')
+          .orderBy('d.id', 'desc')
+    )
+      .limit(page.limit)
+      .offset(offset);
+  const pageRows = (sortFew = false) =>
     deliveryQuery(db)
       .select(VIEW_COLUMNS)
-      .where('d.id', 'in', pageIds)
+      .where('d.id', 'in', pageIds(sortFew))
       .orderBy(throughEvents ? 'e.seq' : 'd.created_at', 'desc')
       .orderBy('d.id', 'desc')
       .execute();
   // On SQLite the count goes first, and a page that starts past every match is not looked for: the walk for it
-  // would find nothing to stop at (a status of no row: 0.9 s at a million). On PostgreSQL both go at once.
+  // would find nothing to stop at (a status of no row: 0.9 s at a million). Pending deliveries counted exactly are
+  // few enough to sort (failed and dead ones have an index in list order). On PostgreSQL both go at once.
   let total: CountedRows;
   let rows: Awaited<ReturnType<typeof pageRows>>;
   if (profile.statementsOnEventLoop) {
     total = await count();
-    rows = total.total > offset ? await pageRows() : [];
+    rows = total.total > offset ? await pageRows(filter.status === 'pending' && total.exact) : [];
   } else [total, rows] = await Promise.all([count(), pageRows()]);
   return { items: rows.map(viewOf), total };
 }

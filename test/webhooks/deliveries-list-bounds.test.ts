@@ -132,6 +132,39 @@ describe('deliveries lists: a bounded count, and filters found through their ind
     expect((await s.acmeApi.get('/deliveries?event=complaint.resolved')).body).toMatchObject({ total: 0, data: [] });
   });
 
+  it('finds a few old pending deliveries without walking every delivery for them', async () => {
+    // Three old deliveries sent again (pending, as a resend or a recovery leaves them, with their created_at): the
+    // newest of all deliveries is pending too (the test send).
+    const again = ['dlv_bulk5000', 'dlv_bulk100', 'dlv_bulk7']; // newest first: the bulk ones go back in time
+    await sql`update deliveries set status = 'pending', next_attempt_at = ${s.t.clock.now()}
+      where id in (${sql.join(again)})`.execute(s.t.store.db);
+    const pending = await list('/deliveries?status=pending&limit=2');
+    expect(pending).toMatchObject({ total: 4, total_exact: true });
+    expect(pending.data.map((d) => d.id)).toEqual([testSendId, again[0]]);
+    expect((await list('/deliveries?status=pending&limit=2&page=2')).data.map((d) => d.id)).toEqual(again.slice(1));
+    expect((await list(`/webhooks/${endpointId}/deliveries?status=pending`)).data.map((d) => d.id)).toEqual([
+      testSendId,
+      ...again,
+    ]);
+    expect((await s.acmeApi.get('/deliveries?status=pending')).body).toMatchObject({ total: 0, data: [] });
+    if (s.t.store.profile.name !== 'sqlite') return;
+    // On SQLite the page's ids come from the pending rows' own index, sorted; not from a walk of every delivery.
+    const statements: CompiledQuery[] = [];
+    const executor = s.t.store.db.getExecutor();
+    const db = s.t.store.db.withPlugin({
+      transformQuery: (args) => {
+        statements.push(executor.compileQuery(args.node, args.queryId));
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    await listDeliveries(db, s.t.store.profile, s.volt.company.id, { status: 'pending' }, { page: 1, limit: 25 });
+    const page = statements.find((q) => q.sql.includes('order by'))!;
+    const plan = (await queryPlan(s.t.store, page)).join('\n');
+    expect(plan).toContain('deliveries_due_by_receiver');
+    expect(plan).not.toContain('deliveries_company_page');
+  });
+
   it('counts each filter on the index that holds its rows, and finds an event name through its events', async () => {
     const store = s.t.store;
     const sqlite = store.profile.name === 'sqlite';
