@@ -48,6 +48,7 @@ import * as m0061 from './migrations/0061_queue_indexes_on_queue.js';
 import * as m0062 from './migrations/0062_feedback_by_level.js';
 import * as m0063 from './migrations/0063_complaints_held_and_flagged.js';
 import * as m0064 from './migrations/0064_feedback_by_source.js';
+import * as m0065 from './migrations/0065_complaints_held_by_status.js';
 
 /** Migrations are listed here in order (static imports work the same under tsx, vitest and a build). Append only. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -99,6 +100,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0062_feedback_by_level': m0062,
   '0063_complaints_held_and_flagged': m0063,
   '0064_feedback_by_source': m0064,
+  '0065_complaints_held_by_status': m0065,
 };
 
 /** The migrations this code knows, in order: a store that has applied any other is from a newer (or foreign) version. */
