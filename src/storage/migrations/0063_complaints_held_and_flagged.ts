@@ -6,8 +6,8 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
  * - The page. A list ordered by (created_at, escalatr_id) and narrowed to one holder or to flagged complaints had no
  *   index that gave both: the holder index stopped at created_at and the flagged index is by flag time. SQLite walked
  *   the company's whole (created_at, escalatr_id) index for the few that matched: 0.3–0.4 s at a million complaints
- *   when none did, on the event loop every company shares (docs/benchmarks.md finding 70). The holder index now ends
- *   in escalatr_id, and flagged complaints have a partial index in list order.
+ *   when none did, on the event loop every company shares (docs/benchmarks.md finding 70). The holder index now goes
+ *   on to escalatr_id (and carries the filter columns), and flagged complaints have a partial index in list order.
  * - The total. `complaint_counts` (migration 0002) gains whether a complaint is held (`claimed_by` set) and whether
  *   it is flagged (`flagged_at` set), so "unassigned" and "flagged" totals are sums over its rows like every other
  *   filter's, not counts of up to every complaint the company has. At most 432 rows a company. One holder's total is
@@ -15,8 +15,10 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
  */
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`drop index complaints_company_holder`.execute(db);
+  // The filter columns ride along, so a holder's list narrowed by stage, level or flag is checked, and counted, in the
+  // index: one person's complaints are walked as index entries, not read row by row.
   await sql`create index complaints_company_holder
-    on complaints (company_id, claimed_by, created_at, escalatr_id)`.execute(db);
+    on complaints (company_id, claimed_by, created_at, escalatr_id, status, stage, level, flagged_at)`.execute(db);
   await sql`create index complaints_company_flagged_listed
     on complaints (company_id, created_at, escalatr_id) where flagged_at is not null`.execute(db);
 
