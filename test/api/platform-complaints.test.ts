@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sql, type CompiledQuery } from 'kysely';
+import { sql } from 'kysely';
 import { listCompanyComplaints } from '../../src/domain/company-complaint-list.js';
 import type { ComplaintFilter } from '../../src/domain/complaints.js';
-import { queryPlan } from '../helpers/query-plan.js';
+import { queryPlan, watchedStatements } from '../helpers/query-plan.js';
 import { getComplaintDetail } from '../../src/domain/complaints.js';
 import { bearer, createTestApp, type TestApp } from '../helpers/harness.js';
 import {
@@ -425,15 +425,7 @@ describe('list totals (complaint_counts, kept by triggers)', () => {
 
   it('reads one holder’s and the flagged page off their indexes in order, and their totals from the counts', async () => {
     const v = await tenant(t);
-    const executor = t.store.db.getExecutor();
-    const statements: CompiledQuery[] = [];
-    const db = t.store.db.withPlugin({
-      transformQuery: (args) => {
-        statements.push(executor.compileQuery(args.node, args.queryId));
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { db, statements } = watchedStatements(t.store);
     const planOf = async (filter: Partial<ComplaintFilter>) => {
       statements.length = 0;
       await listCompanyComplaints(db, v.company.id, { page: 1, limit: 25, ...filter });

@@ -21,3 +21,20 @@ export async function queryPlan(store: Store, query: CompiledQuery): Promise<str
     }
   });
 }
+
+/**
+ * The store's db, watched: every statement run through the returned `db` is compiled into `statements` too, so a test
+ * can ask for the plan of what a domain function actually ran.
+ */
+export function watchedStatements(store: Store): { db: Store['db']; statements: CompiledQuery[] } {
+  const statements: CompiledQuery[] = [];
+  const executor = store.db.getExecutor();
+  const db = store.db.withPlugin({
+    transformQuery: (args) => {
+      statements.push(executor.compileQuery(args.node, args.queryId));
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  });
+  return { db, statements };
+}

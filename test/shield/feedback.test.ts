@@ -1,8 +1,8 @@
-import { sql, type CompiledQuery } from 'kysely';
+import { sql } from 'kysely';
 import { listFeedback } from '../../src/shield/feedback.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COUNTED_AHEAD } from '../../src/storage/counted-rows.js';
-import { queryPlan } from '../helpers/query-plan.js';
+import { queryPlan, watchedStatements } from '../helpers/query-plan.js';
 import { bearer, createTestApp, seedTenant, type TestApp } from '../helpers/harness.js';
 import { CALM, EXTREME, postFeedback, processorFor, record } from './shield-helpers.js';
 
@@ -317,15 +317,7 @@ describe('shield feedback ingestion', () => {
     }
     expect(twitter).toContain('bulk-679'); // 7 × 97: scored without a level
     // Each branch of one source reads that source's index, never a walk of every record of the company.
-    const executor = t.store.db.getExecutor();
-    const statements: CompiledQuery[] = [];
-    const watched = t.store.db.withPlugin({
-      transformQuery: (args) => {
-        statements.push(executor.compileQuery(args.node, args.queryId));
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { db: watched, statements } = watchedStatements(t.store);
     for (const minLevel of [undefined, 'high'] as const) {
       statements.length = 0;
       await listFeedback(watched, tenant.company.id, { page: 1, limit: 25, source: 'Twitter', minLevel });

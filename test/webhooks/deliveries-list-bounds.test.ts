@@ -1,8 +1,8 @@
-import { sql, type CompiledQuery } from 'kysely';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COUNTED_AHEAD } from '../../src/storage/counted-rows.js';
 import { listDeliveries, type DeliveryFilter } from '../../src/webhooks/endpoint-deliveries.js';
-import { queryPlan } from '../helpers/query-plan.js';
+import { queryPlan, watchedStatements } from '../helpers/query-plan.js';
 import { createEndpoint, setupWebhooks } from './endpoints-helpers.js';
 
 type Setup = Awaited<ReturnType<typeof setupWebhooks>>;
@@ -149,15 +149,7 @@ describe('deliveries lists: a bounded count, and filters found through their ind
     expect((await s.acmeApi.get('/deliveries?status=pending')).body).toMatchObject({ total: 0, data: [] });
     if (s.t.store.profile.name !== 'sqlite') return;
     // On SQLite the page's ids come from the pending rows' own index, sorted; not from a walk of every delivery.
-    const statements: CompiledQuery[] = [];
-    const executor = s.t.store.db.getExecutor();
-    const db = s.t.store.db.withPlugin({
-      transformQuery: (args) => {
-        statements.push(executor.compileQuery(args.node, args.queryId));
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { db, statements } = watchedStatements(s.t.store);
     await listDeliveries(db, s.t.store.profile, s.volt.company.id, { status: 'pending' }, { page: 1, limit: 25 });
     const page = statements.find((q) => q.sql.includes('order by'))!;
     const plan = (await queryPlan(s.t.store, page)).join('\n');
@@ -168,15 +160,7 @@ describe('deliveries lists: a bounded count, and filters found through their ind
   it('counts each filter on the index that holds its rows, and finds an event name through its events', async () => {
     const store = s.t.store;
     const sqlite = store.profile.name === 'sqlite';
-    const statements: CompiledQuery[] = [];
-    const executor = store.db.getExecutor();
-    const db = store.db.withPlugin({
-      transformQuery: (args) => {
-        statements.push(executor.compileQuery(args.node, args.queryId));
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
+    const { db, statements } = watchedStatements(store);
     const plansOf = async (filter: DeliveryFilter) => {
       statements.length = 0;
       await listDeliveries(db, store.profile, s.volt.company.id, filter, { page: 1, limit: 25 });
