@@ -93,15 +93,18 @@ export async function startTlsNatsServer(pems: { key: string; cert: string }): P
         watcher.close();
         reject(new Error(`nats-server exited (${code}) before listening`));
       });
+      // Read and parsed in one chain, so a file seen half written (empty, or cut short) waits for the next change
+      // instead of throwing where nothing catches it.
       const tryRead = () =>
-        readFile(portsFile, 'utf8').then(
-          (text) => {
-            const url = (JSON.parse(text) as { nats: string[] }).nats[0];
-            watcher.close();
-            resolve(Number(new URL(url).port));
-          },
-          () => {}, // not there yet, or half written: the next change tells
-        );
+        readFile(portsFile, 'utf8')
+          .then((text) => Number(new URL((JSON.parse(text) as { nats: string[] }).nats[0]).port))
+          .then(
+            (port) => {
+              watcher.close();
+              resolve(port);
+            },
+            () => {}, // not there yet, or half written: the next change tells
+          );
       void tryRead();
     });
     return { port, close };
