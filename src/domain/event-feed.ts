@@ -219,7 +219,7 @@ export async function readEventFeed(
       : lastSeq(db, companyId);
 
   let rows: EventRow[];
-  let total: number | CountedRows;
+  let total: CountedRows;
   let nextCursor: string | null = null;
   if (cursor) {
     // The cursor is at or past the feed's start (cursorAndStart), so its bound is the only one: beside a second
@@ -230,9 +230,9 @@ export async function readEventFeed(
       select id, seq, body, delivery_status, created_at${lastColumn} from events where ${where}
       order by seq asc ${literalLimit(f.limit)}`;
     rows = (await withPageDeliveries(page, 'asc').execute(db)).rows as EventRow[];
-    if (rows.length < f.limit) total = rows.length;
-    else if (!unfiltered) total = await countPast(db, sql`select 1 from events where ${where}`, 0);
-    else total = (await lastOf(rows)) - cursor.afterSeq;
+    if (rows.length < f.limit) total = exactly(rows.length);
+    else if (!unfiltered) total = await countWhere(db, where, 0);
+    else total = exactly((await lastOf(rows)) - cursor.afterSeq);
     nextCursor = rows.length ? rows[rows.length - 1].id : f.after!;
   } else {
     const offset = (f.page - 1) * f.limit;
@@ -242,12 +242,12 @@ export async function readEventFeed(
       select id, seq, body, delivery_status, created_at${lastColumn}, ${start} as start_seq from events where ${where}
       order by seq desc ${literalLimit(f.limit)} offset ${offset}`;
     rows = (await withPageDeliveries(page, 'desc').execute(db)).rows as EventRow[];
-    if (rows.length > 0 && rows.length < f.limit) total = offset + rows.length;
-    else if (rows.length === 0 && offset === 0) total = 0;
+    if (rows.length > 0 && rows.length < f.limit) total = exactly(offset + rows.length);
+    else if (rows.length === 0 && offset === 0) total = exactly(0);
     else if (unfiltered) {
       const startSeq = rows.length ? Number(rows[0].start_seq) : await feedStart(db, companyId);
-      total = Math.max(0, (await lastOf(rows)) - startSeq);
-    } else total = await countPast(db, sql`select 1 from events where ${where}`, offset);
+      total = exactly(Math.max(0, (await lastOf(rows)) - startSeq));
+    } else total = await countWhere(db, where, offset);
   }
   // An event that is `none` was written with no delivery (deliveries are made only with their event), so only the
   // others' are looked for.
@@ -263,7 +263,7 @@ export async function readEventFeed(
     delivery_status: r.delivery_status,
     deliveriesJson: separately ? deliveriesJson(separately.get(r.id) ?? []) : (r.deliveries ?? '[]'),
   }));
-  return { events, total: typeof total === 'number' ? { total, exact: true } : total, nextCursor };
+  return { events, total, nextCursor };
 }
 
 /** How many events the company's feed holds and when its oldest was written (null when it is empty). */
@@ -345,6 +345,14 @@ async function cursorAndStart(db: Db, companyId: string, after: string): Promise
 export function isFeedCursorMiss(err: unknown): boolean {
   if (!(err instanceof AppError)) return false;
   return err.code === 'cursor_expired' || (err.code === 'invalid_query' && err.details?.parameter === 'after');
+}
+
+/** A total known exactly (from seqs, or a short page). */
+const exactly = (total: number): CountedRows => ({ total, exact: true });
+
+/** The events matching `where`, counted up to COUNTED_AHEAD past `offset` (countPast). */
+function countWhere(db: Db, where: RawBuilder<unknown>, offset: number): Promise<CountedRows> {
+  return countPast(db, sql`select 1 from events where ${where}`, offset);
 }
 
 /** A feed row with its event parsed: the same id, name, timestamp and data receivers were sent. */
