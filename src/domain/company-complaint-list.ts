@@ -3,6 +3,7 @@ import type { Db } from '../storage/db.js';
 import { literalLimit } from '../storage/literal-limit.js';
 import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
+import { decodeListCursor, encodeListCursor, type ListPlace } from './list-cursor.js';
 
 type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
 
@@ -44,24 +45,56 @@ function narrowing(companyId: string, f: Narrowing): RawBuilder<unknown> {
 
 const SUMMARY_SELECT = sql.raw(SUMMARY_COLUMNS.join(', '));
 
+/** A company list's cursor names a complaint by its Escalatr id. */
+const ESCALATR_ID = /^ESC-[A-Z]{2,8}-\d{6}-\d{5,}$/;
+
+/** The place a complaint list's cursor stands for; a 400 `invalid_query` for any text the list did not give. */
+export const complaintListPlace = (cursor: string): ListPlace => decodeListCursor(cursor, ESCALATR_ID);
+
+/**
+ * The complaints after a place in list order (created_at, then escalatr_id, both descending): a range of every list
+ * index, which all end in created_at, with the id deciding only among complaints filed in the same millisecond.
+ */
+const before = (p: ListPlace) => sql`created_at <= ${p.time} and (created_at < ${p.time} or escalatr_id < ${p.id})`;
+
+/** The place before a list's first complaint: a cursor reader's first `cursor`. */
+export const LIST_START = 'start';
+
+export interface ComplaintListPage {
+  rows: ComplaintSummaryRow[];
+  total: number;
+  /** With `after`: the cursor of the page after this one, null on the last page. */
+  nextCursor?: string | null;
+}
+
 /**
  * A company's complaints, newest first, with the total. The page comes off the (company, filter columns,
  * created_at) indexes in order, list-item columns only; the total comes from the counts, read by the page's own
  * statement (one statement instead of two on every list request, and the two agree). A page past the end has no row
- * to carry the total, so then it is read on its own.
+ * to carry the total, so then it is read on its own. With `after` the page starts past that place (or at the start)
+ * instead of at an offset, and one row more than the page is read to know whether another page follows.
  */
 export async function listCompanyComplaints(
   db: Db,
   companyId: string,
-  f: ComplaintFilter,
-): Promise<{ rows: ComplaintSummaryRow[]; total: number }> {
-  const where = narrowing(companyId, f);
+  f: ComplaintFilter & { after?: ListPlace | typeof LIST_START },
+): Promise<ComplaintListPage> {
+  const place = typeof f.after === 'object' ? f.after : undefined;
+  const where = place ? sql`${narrowing(companyId, f)} and ${before(place)}` : narrowing(companyId, f);
   const total = countsTotal(companyId, f);
-  const offset = (f.page - 1) * f.limit;
+  const offset = f.after ? 0 : (f.page - 1) * f.limit;
   const { rows } = await sql<ComplaintSummaryRow & { total: number | string | null }>`
     select ${SUMMARY_SELECT}, ${total} as total from complaints where ${where}
-    order by created_at desc, escalatr_id desc ${literalLimit(f.limit)} offset ${offset}`.execute(db);
-  if (rows.length) return { rows, total: Number(rows[0].total ?? 0) };
+    order by created_at desc, escalatr_id desc ${literalLimit(f.after ? f.limit + 1 : f.limit)} offset ${offset}`.execute(
+    db,
+  );
+  let nextCursor: string | null | undefined;
+  if (f.after) {
+    const last = rows.length > f.limit ? rows[f.limit - 1] : undefined;
+    nextCursor = last ? encodeListCursor({ time: Number(last.created_at), id: last.escalatr_id }) : null;
+    rows.length = Math.min(rows.length, f.limit);
+  }
+  if (rows.length) return { rows, total: Number(rows[0].total ?? 0), nextCursor };
   const alone = await sql<{ total: number | string | null }>`select ${total} as total`.execute(db);
-  return { rows, total: Number(alone.rows[0]?.total ?? 0) };
+  return { rows, total: Number(alone.rows[0]?.total ?? 0), nextCursor };
 }

@@ -110,9 +110,10 @@ describe('the OpenAPI document and /docs', () => {
     for (const path of ['/api/v1/complaints', '/api/v1/complaints/{id}', '/api/v1/events', '/api/v1/me']) {
       expect(doc.paths[path].get.security).toEqual(expect.arrayContaining([{ bearerAuth: [] }, { apiKeyHeader: [] }]));
     }
-    // The seed's filters, and Escalatr's `assignee` (me | none) and `flagged`.
+    // The seed's filters, and Escalatr's `assignee` (me | none), `flagged` and `cursor`.
     expect(doc.paths['/api/v1/complaints'].get.parameters.map((p: { name: string }) => p.name).sort()).toEqual([
       'assignee',
+      'cursor',
       'escalation_level',
       'flagged',
       'limit',

@@ -2976,7 +2976,7 @@ export interface paths {
     };
     /**
      * List complaints
-     * @description Returns your complaints, newest first. Supports filtering and pagination.
+     * @description Returns your complaints, newest first. Supports filtering and pagination: by page number, or by passing each page's next_cursor as cursor to read the next (the way to read a long list through).
      */
     get: {
       parameters: {
@@ -2995,6 +2995,8 @@ export interface paths {
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
           limit?: number;
+          /** @description `start`, then each page's `next_cursor`: reads the list through page after page, in the same order, and the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every complaint before it. Not combined with page. */
+          cursor?: string;
         };
         header?: never;
         path?: never;
@@ -3054,6 +3056,7 @@ export interface paths {
                 /** Format: date-time */
                 created_at: string;
               }[];
+              next_cursor?: string | null;
             };
           };
         };

@@ -14,7 +14,7 @@ import { AppError } from '../../errors.js';
 import { consumerActor, requireConsumer } from '../auth.js';
 import { registerComplaintRecordReads } from '../complaint-records.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { ComplaintListQuery } from '../platform-v1/complaints.js';
+import { ComplaintPageQuery } from '../platform-v1/complaints.js';
 import {
   EscalatrId,
   EscalatrIdParam,
@@ -134,7 +134,7 @@ export function consumerRoutes({ ctx }: RouteDeps) {
         schema: {
           tags,
           summary: 'Your complaints, newest first',
-          querystring: ComplaintListQuery,
+          querystring: ComplaintPageQuery,
           response: { 200: OkList(ComplaintSummarySchema) },
         },
       },

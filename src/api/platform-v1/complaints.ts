@@ -1,38 +1,66 @@
 import { Type } from '@sinclair/typebox';
-import { listCompanyComplaints } from '../../domain/company-complaint-list.js';
+import { complaintListPlace, LIST_START, listCompanyComplaints } from '../../domain/company-complaint-list.js';
 import { getComplaintDetail, toSummary } from '../../domain/complaints.js';
 import { ESCALATION_LEVELS, STAGES, STATUSES } from '../../domain/lifecycle.js';
-import { isNotFound } from '../../errors.js';
+import { AppError, isNotFound } from '../../errors.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { EscalatrIdParam, ok, Ok, okList, OkList, PageQuery, pageOf, StringEnum } from '../schemas.js';
+import { EscalatrIdParam, Nullable, ok, Ok, okList, OkList, PageQuery, pageOf, StringEnum } from '../schemas.js';
 import { ComplaintDetailSchema, ComplaintSummarySchema, SEED_LIST_EXAMPLE } from '../shapes/complaints.js';
 
-export const ComplaintListQuery = Type.Object(
+/** The list's filters and page, which the consumer's own list shares. */
+const filterAndPage = {
+  status: Type.Optional(StringEnum(STATUSES, { description: 'Filter by status, e.g. Open, Escalated, Resolved.' })),
+  stage: Type.Optional(StringEnum(STAGES, { description: 'Filter by stage, e.g. Intake, Escalation, Closure.' })),
+  escalation_level: Type.Optional(StringEnum(ESCALATION_LEVELS, { description: 'Filter by level, e.g. L1 … L9.' })),
+  assignee: Type.Optional(
+    StringEnum(['me', 'none'] as const, {
+      description:
+        '`me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld.',
+    }),
+  ),
+  flagged: Type.Optional(
+    StringEnum(['true', 'false'] as const, {
+      description: "`true`: only complaints the company's breach rule flagged; `false`: only unflagged ones.",
+    }),
+  ),
+  ...PageQuery,
+};
+export const ComplaintPageQuery = Type.Object(filterAndPage, { additionalProperties: false });
+
+const ComplaintListQuery = Type.Object(
   {
-    status: Type.Optional(StringEnum(STATUSES, { description: 'Filter by status, e.g. Open, Escalated, Resolved.' })),
-    stage: Type.Optional(StringEnum(STAGES, { description: 'Filter by stage, e.g. Intake, Escalation, Closure.' })),
-    escalation_level: Type.Optional(StringEnum(ESCALATION_LEVELS, { description: 'Filter by level, e.g. L1 … L9.' })),
-    assignee: Type.Optional(
-      StringEnum(['me', 'none'] as const, {
+    ...filterAndPage,
+    cursor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[A-Za-z0-9_-]+$',
         description:
-          '`me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld.',
+          "`start`, then each page's `next_cursor`: reads the list through page after page, in the same order, and " +
+          'the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every ' +
+          'complaint before it. Not combined with page.',
       }),
     ),
-    flagged: Type.Optional(
-      StringEnum(['true', 'false'] as const, {
-        description: "`true`: only complaints the company's breach rule flagged; `false`: only unflagged ones.",
-      }),
-    ),
-    ...PageQuery,
   },
   { additionalProperties: false },
 );
 
-const ListResponse = OkList(ComplaintSummarySchema, {
-  description: 'Your complaints, newest first',
-  examples: [SEED_LIST_EXAMPLE],
-});
+const list = OkList(ComplaintSummarySchema);
+const ListResponse = Type.Object(
+  {
+    ...list.properties,
+    next_cursor: Type.Optional(
+      Nullable(
+        Type.String({
+          description:
+            'With cursor: the value to pass as cursor for the next page (same filters); null on the last page',
+        }),
+      ),
+    ),
+  },
+  { description: 'Your complaints, newest first', examples: [SEED_LIST_EXAMPLE] },
+);
 
 /** GET /api/v1/complaints and /complaints/{id}: the published read-only API, for any key scope and any staff role. */
 export function complaintReadRoutes({ ctx, reads }: RouteDeps) {
@@ -49,30 +77,42 @@ export function complaintReadRoutes({ ctx, reads }: RouteDeps) {
         schema: {
           tags,
           summary: 'List complaints',
-          description: 'Returns your complaints, newest first. Supports filtering and pagination.',
+          description:
+            'Returns your complaints, newest first. Supports filtering and pagination: by page number, or by passing ' +
+            "each page's next_cursor as cursor to read the next (the way to read a long list through).",
           querystring: ComplaintListQuery,
           response: { 200: ListResponse },
         },
       },
       async (request) => {
         const page = pageOf(request.query);
-        const { assignee, flagged, ...filters } = request.query;
+        const { assignee, flagged, cursor, ...filters } = request.query;
+        // A cursor page is positioned by the cursor alone; a page number beside it would be ambiguous.
+        if (cursor !== undefined && page.page !== 1) {
+          throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with cursor', {
+            parameter: 'page',
+          });
+        }
+        const after = cursor === undefined || cursor === LIST_START ? cursor : complaintListPlace(cursor);
         const holder = assignee === 'me' ? request.company!.label : assignee === 'none' ? null : undefined;
         const companyId = request.company!.companyId;
-        const { rows, total } = await reads.read(companyId, (db) =>
+        const { rows, total, nextCursor } = await reads.read(companyId, (db) =>
           listCompanyComplaints(db, companyId, {
             ...filters,
             ...page,
             holder,
             flagged: flagged === undefined ? undefined : flagged === 'true',
+            after,
           }),
         );
         const now = ctx.clock.now();
-        return okList(
+        const answer = okList(
           page,
           rows.map((r) => toSummary(r, now)),
           total,
         );
+        // The page-number answer stays the seed's envelope, field for field; a cursor reader gets its next cursor.
+        return after === undefined ? answer : { ...answer, next_cursor: nextCursor };
       },
     );
 
