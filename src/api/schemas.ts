@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
 import { COUNTED_AHEAD, type CountedRows } from '../storage/counted-rows.js';
 
 /**
@@ -125,6 +126,44 @@ export const pageOf = (q: { page?: number; limit?: number }, defaultLimit = 25) 
   page: q.page ?? 1,
   limit: q.limit ?? defaultLimit,
 });
+
+/**
+ * `cursor` of a list that can be read through (`start`, then each answer's `next_cursor`); `rows` names what it lists.
+ */
+export const cursorQuery = (rows: string) => ({
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: '^[A-Za-z0-9_-]+$',
+      description:
+        "`start`, then each answer's `next_cursor`: reads the list through page after page in the same order, and " +
+        `the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every one of the ${rows} before it. Not combined with page.`,
+    }),
+  ),
+});
+
+/** `next_cursor` of a list read with `cursor`. */
+export const NextCursor = Type.Optional(
+  Nullable(
+    Type.String({
+      description: 'With cursor: the value to pass as cursor for the next page (same filters); null on the last page',
+    }),
+  ),
+);
+
+/**
+ * Where a list request's cursor starts (undefined without one), read by the list's own `decode`. A cursor page is
+ * positioned by the cursor alone; a page number beside it would be ambiguous.
+ */
+export function listAfter<T>(q: { cursor?: string; page?: number }, decode: (cursor: string) => T): T | undefined {
+  if (q.cursor === undefined) return undefined;
+  if (q.page !== undefined && q.page !== 1)
+    throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with cursor', {
+      parameter: 'page',
+    });
+  return decode(q.cursor);
+}
 
 export const EscalatrId = Type.String({ pattern: '^ESC-[A-Z]{2,8}-\\d{6}-\\d{5,}$', maxLength: 40 });
 export const EscalatrIdParam = Type.Object({ id: EscalatrId });

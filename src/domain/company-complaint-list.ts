@@ -3,7 +3,7 @@ import type { Db } from '../storage/db.js';
 import { literalLimit } from '../storage/literal-limit.js';
 import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
-import { decodeListCursor, encodeListCursor, type ListPlace } from './list-cursor.js';
+import { beforePlace, cursorPage, decodeListCursor, type ListAfter } from './list-cursor.js';
 
 type Narrowing = Omit<ComplaintFilter, 'page' | 'limit'>;
 
@@ -48,17 +48,8 @@ const SUMMARY_SELECT = sql.raw(SUMMARY_COLUMNS.join(', '));
 /** A company list's cursor names a complaint by its Escalatr id. */
 const ESCALATR_ID = /^ESC-[A-Z]{2,8}-\d{6}-\d{5,}$/;
 
-/** The place a complaint list's cursor stands for; a 400 `invalid_query` for any text the list did not give. */
-export const complaintListPlace = (cursor: string): ListPlace => decodeListCursor(cursor, ESCALATR_ID);
-
-/**
- * The complaints after a place in list order (created_at, then escalatr_id, both descending): a range of every list
- * index, which all end in created_at, with the id deciding only among complaints filed in the same millisecond.
- */
-const before = (p: ListPlace) => sql`created_at <= ${p.time} and (created_at < ${p.time} or escalatr_id < ${p.id})`;
-
-/** The place before a list's first complaint: a cursor reader's first `cursor`. */
-export const LIST_START = 'start';
+/** Where a complaint list's cursor starts; a 400 `invalid_query` for any text the list did not give. */
+export const complaintListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, ESCALATR_ID);
 
 export interface ComplaintListPage {
   rows: ComplaintSummaryRow[];
@@ -77,23 +68,21 @@ export interface ComplaintListPage {
 export async function listCompanyComplaints(
   db: Db,
   companyId: string,
-  f: ComplaintFilter & { after?: ListPlace | typeof LIST_START },
+  f: ComplaintFilter & { after?: ListAfter },
 ): Promise<ComplaintListPage> {
   const place = typeof f.after === 'object' ? f.after : undefined;
-  const where = place ? sql`${narrowing(companyId, f)} and ${before(place)}` : narrowing(companyId, f);
+  const filter = narrowing(companyId, f);
+  const where = place ? sql`${filter} and ${beforePlace(place, 'created_at', 'escalatr_id')}` : filter;
   const total = countsTotal(companyId, f);
   const offset = f.after ? 0 : (f.page - 1) * f.limit;
-  const { rows } = await sql<ComplaintSummaryRow & { total: number | string | null }>`
+  const read = await sql<ComplaintSummaryRow & { total: number | string | null }>`
     select ${SUMMARY_SELECT}, ${total} as total from complaints where ${where}
     order by created_at desc, escalatr_id desc ${literalLimit(f.after ? f.limit + 1 : f.limit)} offset ${offset}`.execute(
     db,
   );
-  let nextCursor: string | null | undefined;
-  if (f.after) {
-    const last = rows.length > f.limit ? rows[f.limit - 1] : undefined;
-    nextCursor = last ? encodeListCursor({ time: Number(last.created_at), id: last.escalatr_id }) : null;
-    rows.length = Math.min(rows.length, f.limit);
-  }
+  const { rows, nextCursor } = f.after
+    ? cursorPage(read.rows, f.limit, (c) => ({ time: Number(c.created_at), id: c.escalatr_id }))
+    : { rows: read.rows, nextCursor: undefined };
   if (rows.length) return { rows, total: Number(rows[0].total ?? 0), nextCursor };
   const alone = await sql<{ total: number | string | null }>`select ${total} as total`.execute(db);
   return { rows, total: Number(alone.rows[0]?.total ?? 0), nextCursor };

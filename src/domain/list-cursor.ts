@@ -1,3 +1,4 @@
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import { AppError } from '../errors.js';
 
 /**
@@ -11,23 +12,52 @@ export interface ListPlace {
   id: string;
 }
 
+/** The place before a list's first row: a cursor reader's first `cursor`. */
+const LIST_START = 'start';
+
+/** Where a cursor page starts: at the start of the list, or after a place. */
+export type ListAfter = ListPlace | typeof LIST_START;
+
 /** The cursor text, opaque to clients (base64url) so its form can change with the list's order. */
-export function encodeListCursor(place: ListPlace): string {
+function encodeListCursor(place: ListPlace): string {
   return Buffer.from(`${place.time}:${place.id}`).toString('base64url');
 }
 
 /**
- * The place a cursor stands for; `idPattern` is the list's id form, so a cursor of another list is refused rather
- * than read as a place in this one.
+ * Where a cursor says to start (`start` or a place); `idPattern` is the list's id form, so a cursor of another list
+ * is refused rather than read as a place in this one.
  */
-export function decodeListCursor(cursor: string, idPattern: RegExp): ListPlace {
+export function decodeListCursor(cursor: string, idPattern: RegExp): ListAfter {
+  if (cursor === LIST_START) return LIST_START;
   const text = Buffer.from(cursor, 'base64url').toString();
   const colon = text.indexOf(':');
-  const time = Number(text.slice(0, colon));
   const id = text.slice(colon + 1);
   if (colon < 1 || !/^\d{1,15}$/.test(text.slice(0, colon)) || !idPattern.test(id))
     throw new AppError('invalid_query', 'invalid query parameter cursor: not a cursor this list gave', {
       parameter: 'cursor',
     });
-  return { time, id };
+  return { time: Number(text.slice(0, colon)), id };
+}
+
+/**
+ * The rows after a place in a list ordered by (time, id) descending: a range of every index that ends in the time,
+ * with the id deciding only among rows of the same millisecond.
+ */
+export function beforePlace(place: ListPlace, time: string, id: string): RawBuilder<SqlBool> {
+  const [t, i] = [sql.ref(time), sql.ref(id)];
+  return sql<SqlBool>`${t} <= ${place.time} and (${t} < ${place.time} or ${i} < ${place.id})`;
+}
+
+/**
+ * A cursor page from the rows read for it, one more than the page when another page follows: the page, and the
+ * cursor of the next (null on the last page).
+ */
+export function cursorPage<T>(
+  rows: T[],
+  limit: number,
+  placeOf: (row: T) => ListPlace,
+): { rows: T[]; nextCursor: string | null } {
+  if (rows.length <= limit) return { rows, nextCursor: null };
+  const page = rows.slice(0, limit);
+  return { rows: page, nextCursor: encodeListCursor(placeOf(page[limit - 1])) };
 }

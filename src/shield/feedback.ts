@@ -15,6 +15,7 @@ import { levelsAtLeast, SHIELD_LEVELS, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 import { describeCue } from './scoring/cue-descriptions.js';
 import { countPast, type CountedRows } from '../storage/counted-rows.js';
+import { beforePlace, cursorPage, decodeListCursor, type ListAfter } from '../domain/list-cursor.js';
 
 export const MAX_BATCH = FEEDBACK_BATCH_MAX;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
@@ -216,26 +217,42 @@ export interface FeedbackQuery {
   limit: number;
   minLevel?: Level;
   source?: string;
+  /** A cursor page: from the start of the list or after a place in it, instead of at the page's offset. */
+  after?: ListAfter;
 }
+
+/** A feedback list's cursor names a record by its own id (feedbackIds: `fb_…`). */
+const FEEDBACK_ID = /^[a-z]{2,4}_[a-z0-9]{1,60}$/;
+
+/** Where a feedback list's cursor starts; a 400 `invalid_query` for any text the list did not give. */
+export const feedbackListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, FEEDBACK_ID);
 
 /**
  * Scored feedback of one company, newest first, optionally at or above a level and from one source, and how many
  * match (counted up to COUNTED_AHEAD past the page's first: a company's records number in the millions after a while).
+ * A cursor page reads one row more than the page, to know whether another follows, and counts from its place on.
  */
 export async function listFeedback(
   db: Db,
   companyId: string,
   q: FeedbackQuery,
-): Promise<{ rows: FeedbackRow[]; total: CountedRows }> {
+): Promise<{ rows: FeedbackRow[]; total: CountedRows; nextCursor?: string | null }> {
+  const place = typeof q.after === 'object' ? q.after : undefined;
   let base = db.selectFrom('feedback_records').where('company_id', '=', companyId).where('scored_at', 'is not', null);
   if (q.source) base = base.where('source', '=', q.source);
-  const offset = (q.page - 1) * q.limit;
+  if (place) base = base.where(beforePlace(place, 'received_at', 'id'));
+  const offset = q.after ? 0 : (q.page - 1) * q.limit;
+  const read = q.after ? q.limit + 1 : q.limit;
+  const finish = (rows: FeedbackRow[], total: CountedRows) =>
+    q.after
+      ? { ...cursorPage(rows, q.limit, (r) => ({ time: Number(r.received_at), id: r.id })), total }
+      : { rows, total };
   if (!q.minLevel && !q.source) {
     const [rows, total] = await Promise.all([
-      base.selectAll().orderBy('received_at', 'desc').orderBy('id', 'desc').limit(q.limit).offset(offset).execute(),
+      base.selectAll().orderBy('received_at', 'desc').orderBy('id', 'desc').limit(read).offset(offset).execute(),
       countPast(db, base, offset),
     ]);
-    return { rows, total };
+    return finish(rows, total);
   }
   // At or above a level, or of one source: each level's records newest first from the level index (migration 0062)
   // or, of one source, the source's (0064), as many as reach the page's end, merged. The records at a high level or
@@ -245,19 +262,24 @@ export async function listFeedback(
   const atLeast = q.minLevel ? levelsAtLeast(q.minLevel) : null;
   const levels: Array<Level | null> = atLeast ?? [...SHIELD_LEVELS, null];
   const where = sql.join(
-    [sql`company_id = ${companyId}`, sql`scored_at is not null`, ...(q.source ? [sql`source = ${q.source}`] : [])],
+    [
+      sql`company_id = ${companyId}`,
+      sql`scored_at is not null`,
+      ...(q.source ? [sql`source = ${q.source}`] : []),
+      ...(place ? [beforePlace(place, 'received_at', 'id')] : []),
+    ],
     sql` and `,
   );
   const ofLevel = (level: Level | null, i: number) => sql`
     select * from (select * from feedback_records
       where ${where} and ${level === null ? sql`escalation_level is null` : sql`escalation_level = ${level}`}
-      order by received_at desc, id desc limit ${offset + q.limit}) as ${sql.id(`level_${i}`)}`;
+      order by received_at desc, id desc limit ${offset + read}) as ${sql.id(`level_${i}`)}`;
   const [page, total] = await Promise.all([
     sql<FeedbackRow>`${sql.join(levels.map(ofLevel), sql` union all `)}
-      order by received_at desc, id desc limit ${q.limit} offset ${offset}`.execute(db),
+      order by received_at desc, id desc limit ${read} offset ${offset}`.execute(db),
     countPast(db, atLeast ? base.where('escalation_level', 'in', atLeast) : base, offset),
   ]);
-  return { rows: page.rows, total };
+  return finish(page.rows, total);
 }
 
 /** One record by the source's id, scored or not; another company's record is not found, like a missing one. */

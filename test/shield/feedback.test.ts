@@ -248,7 +248,18 @@ describe('shield feedback ingestion', () => {
     expect(paged.json()).toMatchObject({ page: 2, limit: 2, total: 3 });
     expect(paged.json().data).toHaveLength(1);
 
-    for (const q of ['min_level=huge', 'page=0', 'limit=101', 'limit=abc', 'bogus=1']) {
+    for (const q of [
+      'min_level=huge',
+      'page=0',
+      'limit=101',
+      'limit=abc',
+      'bogus=1',
+      'cursor=',
+      'cursor=abc',
+      'cursor=a%2Bb',
+      `cursor=${Buffer.from('1:ESC-VOLT-260417-00010').toString('base64url')}`,
+      'cursor=start&page=2',
+    ]) {
       const bad = await t.app.http.inject({
         method: 'GET',
         url: `/api/v1/feedback?${q}`,
@@ -316,6 +327,27 @@ describe('shield feedback ingestion', () => {
       expect(got.data.map((d) => d.id)).toEqual(twitter.slice((page - 1) * 50, page * 50));
     }
     expect(twitter).toContain('bulk-679'); // 7 × 97: scored without a level
+    // Read through with a cursor: the same records in the same order, page after page, to a null next_cursor.
+    type CursorPage = Awaited<ReturnType<typeof list>> & { next_cursor: string | null };
+    const readThrough = async (q: string, limit: number) => {
+      const ids: string[] = [];
+      const pages: CursorPage[] = [];
+      for (let cursor = 'start'; ;) {
+        const got = (await list(`${q}&limit=${limit}&cursor=${cursor}`)) as CursorPage;
+        ids.push(...got.data.map((d) => d.id));
+        pages.push(got);
+        if (got.next_cursor === null) return { ids, pages };
+        expect(got.data, q).toHaveLength(limit);
+        cursor = got.next_cursor;
+      }
+    };
+    expect((await readThrough('min_level=high', 30)).ids).toEqual(atLeastHigh);
+    expect((await readThrough('source=Twitter', 50)).ids).toEqual(twitter);
+    const everything = await readThrough('', 100);
+    expect(everything.ids).toEqual(Array.from({ length: made }, (_, i) => `bulk-${i + 1}`));
+    // A cursor page counts from its place on: bounded at first, exact near the end.
+    expect(everything.pages[0]).toMatchObject({ total: COUNTED_AHEAD, total_exact: false });
+    expect(everything.pages.at(-1)).toMatchObject({ total: made % 100, total_exact: true });
     // Each branch of one source reads that source's index, never a walk of every record of the company.
     const { db: watched, statements } = watchedStatements(t.store);
     for (const minLevel of [undefined, 'high'] as const) {
@@ -326,6 +358,17 @@ describe('shield feedback ingestion', () => {
       expect(plan, String(minLevel)).toContain('feedback_scored_by_source');
       expect(plan, String(minLevel)).not.toContain('feedback_scored_by_level');
       expect(plan, String(minLevel)).not.toContain('feedback_company_received');
+    }
+    // A cursor page of each kind reads a range of its index from the place: never a walk to it.
+    const after = { time: now - 5_000_500, id: 'fbr_bulk5000' };
+    for (const filter of [{}, { source: 'Twitter' }, { minLevel: 'high' as const }]) {
+      statements.length = 0;
+      await listFeedback(watched, tenant.company.id, { page: 1, limit: 25, ...filter, after });
+      const page = statements.find((q) => /order by/i.test(q.sql))!;
+      const plan = (await queryPlan(t.store, page)).join('\n');
+      if (t.store.profile.name === 'sqlite') expect(plan, JSON.stringify(filter)).toMatch(/received_at<\?/);
+      else expect(plan, JSON.stringify(filter)).toMatch(/Index Cond: .*received_at <=/s);
+      expect(plan, JSON.stringify(filter)).not.toMatch(/SCAN feedback_records|Seq Scan on feedback_records/);
     }
     expect(await list('source=Intercom&limit=5')).toMatchObject({ total: made - twitter.length, total_exact: true });
     expect((await list('source=Twitter&min_level=high&limit=100')).data.map((d) => d.id)).toEqual(

@@ -2995,7 +2995,7 @@ export interface paths {
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
           limit?: number;
-          /** @description `start`, then each page's `next_cursor`: reads the list through page after page, in the same order, and the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every complaint before it. Not combined with page. */
+          /** @description `start`, then each answer's `next_cursor`: reads the list through page after page in the same order, and the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every one of the complaints before it. Not combined with page. */
           cursor?: string;
         };
         header?: never;
@@ -10214,6 +10214,8 @@ export interface paths {
           limit?: number;
           min_level?: 'none' | 'low' | 'medium' | 'high' | 'extreme';
           source?: string;
+          /** @description `start`, then each answer's `next_cursor`: reads the list through page after page in the same order, and the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every one of the records before it. Not combined with page. */
+          cursor?: string;
         };
         header?: never;
         path?: never;
@@ -10282,6 +10284,7 @@ export interface paths {
               }[];
               /** @description false when more match than total (more than 10,000 past this page's first) */
               total_exact: boolean;
+              next_cursor?: string | null;
             };
           };
         };

@@ -1,11 +1,23 @@
 import { Type } from '@sinclair/typebox';
-import { complaintListPlace, LIST_START, listCompanyComplaints } from '../../domain/company-complaint-list.js';
+import { complaintListAfter, listCompanyComplaints } from '../../domain/company-complaint-list.js';
 import { getComplaintDetail, toSummary } from '../../domain/complaints.js';
 import { ESCALATION_LEVELS, STAGES, STATUSES } from '../../domain/lifecycle.js';
-import { AppError, isNotFound } from '../../errors.js';
+import { isNotFound } from '../../errors.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { EscalatrIdParam, Nullable, ok, Ok, okList, OkList, PageQuery, pageOf, StringEnum } from '../schemas.js';
+import {
+  cursorQuery,
+  EscalatrIdParam,
+  listAfter,
+  NextCursor,
+  ok,
+  Ok,
+  okList,
+  OkList,
+  PageQuery,
+  pageOf,
+  StringEnum,
+} from '../schemas.js';
 import { ComplaintDetailSchema, ComplaintSummarySchema, SEED_LIST_EXAMPLE } from '../shapes/complaints.js';
 
 /** The list's filters and page, which the consumer's own list shares. */
@@ -31,17 +43,7 @@ export const ComplaintPageQuery = Type.Object(filterAndPage, { additionalPropert
 const ComplaintListQuery = Type.Object(
   {
     ...filterAndPage,
-    cursor: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 200,
-        pattern: '^[A-Za-z0-9_-]+$',
-        description:
-          "`start`, then each page's `next_cursor`: reads the list through page after page, in the same order, and " +
-          'the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every ' +
-          'complaint before it. Not combined with page.',
-      }),
-    ),
+    ...cursorQuery('complaints'),
   },
   { additionalProperties: false },
 );
@@ -50,14 +52,7 @@ const list = OkList(ComplaintSummarySchema);
 const ListResponse = Type.Object(
   {
     ...list.properties,
-    next_cursor: Type.Optional(
-      Nullable(
-        Type.String({
-          description:
-            'With cursor: the value to pass as cursor for the next page (same filters); null on the last page',
-        }),
-      ),
-    ),
+    next_cursor: NextCursor,
   },
   { description: 'Your complaints, newest first', examples: [SEED_LIST_EXAMPLE] },
 );
@@ -86,14 +81,8 @@ export function complaintReadRoutes({ ctx, reads }: RouteDeps) {
       },
       async (request) => {
         const page = pageOf(request.query);
-        const { assignee, flagged, cursor, ...filters } = request.query;
-        // A cursor page is positioned by the cursor alone; a page number beside it would be ambiguous.
-        if (cursor !== undefined && page.page !== 1) {
-          throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with cursor', {
-            parameter: 'page',
-          });
-        }
-        const after = cursor === undefined || cursor === LIST_START ? cursor : complaintListPlace(cursor);
+        const { assignee, flagged, cursor: _cursor, ...filters } = request.query;
+        const after = listAfter(request.query, complaintListAfter);
         const holder = assignee === 'me' ? request.company!.label : assignee === 'none' ? null : undefined;
         const companyId = request.company!.companyId;
         const { rows, total, nextCursor } = await reads.read(companyId, (db) =>

@@ -8,6 +8,7 @@ import {
   updateAutomation,
 } from '../../shield/automations.js';
 import {
+  feedbackListAfter,
   feedbackView,
   getFeedback,
   ingestFeedback,
@@ -21,7 +22,10 @@ import { FeedbackUploads } from '../feedback-uploads.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import {
+  cursorQuery,
   emptyBodyAsObject,
+  listAfter,
+  NextCursor,
   ok,
   Ok,
   okCountedList,
@@ -64,8 +68,14 @@ const FeedbackQuery = Type.Object(
     ...PageQuery,
     min_level: Type.Optional(ShieldLevelSchema),
     source: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    ...cursorQuery('records'),
   },
   { additionalProperties: false },
+);
+
+const FeedbackList = Type.Object(
+  { ...OkCountedList(FeedbackSchema).properties, next_cursor: NextCursor },
+  { title: 'FeedbackList' },
 );
 
 // The feedback body is documented but checked record by record in the domain, so a batch stores its good records
@@ -146,17 +156,20 @@ export function shieldRoutes({ ctx }: RouteDeps) {
           tags,
           summary: 'Scored feedback, newest first',
           querystring: FeedbackQuery,
-          response: { 200: OkCountedList(FeedbackSchema, { title: 'FeedbackList' }) },
+          response: { 200: FeedbackList },
         },
       },
       async (request) => {
         const page = pageOf(request.query);
-        const { rows, total } = await listFeedback(ctx.store.db, companyId(request), {
+        const after = listAfter(request.query, feedbackListAfter);
+        const { rows, total, nextCursor } = await listFeedback(ctx.store.db, companyId(request), {
           ...page,
           minLevel: request.query.min_level,
           source: request.query.source,
+          after,
         });
-        return okCountedList(page, rows.map(feedbackView), total);
+        const answer = okCountedList(page, rows.map(feedbackView), total);
+        return after === undefined ? answer : { ...answer, next_cursor: nextCursor };
       },
     );
 
