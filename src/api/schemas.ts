@@ -138,7 +138,8 @@ export const cursorQuery = (rows: string) => ({
       pattern: '^[A-Za-z0-9_-]+$',
       description:
         "`start`, then each answer's `next_cursor`: reads the list through page after page in the same order, and " +
-        `the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every one of the ${rows} before it. Not combined with page.`,
+        'the answer carries next_cursor. A page costs the same however deep it is, where a page number walks ' +
+        `every one of the ${rows} before it. Not combined with page.`,
     }),
   ),
 });
