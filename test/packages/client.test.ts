@@ -48,6 +48,31 @@ describe('@escalatr/client', () => {
       expect(detail.data?.data.status).toBe('Open');
     });
 
+    it('reads a list through with typed cursors, to the same complaints as the page-number list', async () => {
+      for (const title of ['Second', 'Third'])
+        await t.app.http.inject({
+          method: 'POST',
+          url: '/api/consumer/v1/complaints',
+          headers: bearer(acme.consumerToken),
+          payload: { company_code: 'ACME', complaint_category: 'Banking', title, description: 'Again' },
+        });
+      const acmeApi = createEscalatrClient({ baseUrl, apiKey: acme.readKey });
+      const whole = await acmeApi.GET('/api/v1/complaints', { params: { query: { limit: 100 } } });
+      const pageAfter = (cursor: string) =>
+        acmeApi.GET('/api/v1/complaints', { params: { query: { limit: 1, cursor } } });
+      const read: string[] = [];
+      for (let cursor: string | null | undefined = 'start'; cursor;) {
+        const { data, response } = await pageAfter(cursor);
+        expect(response.status).toBe(200);
+        read.push(...data!.data.map((c) => c.escalatr_id));
+        cursor = data!.next_cursor;
+      }
+      expect(read.length).toBeGreaterThanOrEqual(2);
+      expect(read).toEqual(whole.data!.data.map((c) => c.escalatr_id));
+      const bad = await acmeApi.GET('/api/v1/complaints', { params: { query: { cursor: 'start', page: 2 } } });
+      expect(bad.error?.error.code).toBe('invalid_query');
+    });
+
     it('works a complaint and a webhook endpoint through the API', async () => {
       const claimed = await api.POST('/api/v1/complaints/{id}/claim', { params: { path: { id: escalatrId } } });
       expect(claimed.response.status).toBe(200);
