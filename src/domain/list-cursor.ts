@@ -10,6 +10,11 @@ import { AppError } from '../errors.js';
 export interface ListPlace {
   time: number;
   id: string;
+  /**
+   * 'seq': `time` holds an event's seq instead, for a list read in the order of its events (the deliveries of one
+   * event name on SQLite). Such a cursor stands only for a place in a list read that way.
+   */
+  by?: 'seq';
 }
 
 /** The place before a list's first row: a cursor reader's first `cursor`. */
@@ -20,23 +25,27 @@ export type ListAfter = ListPlace | typeof LIST_START;
 
 /** The cursor text, opaque to clients (base64url) so its form can change with the list's order. */
 function encodeListCursor(place: ListPlace): string {
-  return Buffer.from(`${place.time}:${place.id}`).toString('base64url');
+  return Buffer.from(`${place.by === 'seq' ? 's' : ''}${place.time}:${place.id}`).toString('base64url');
 }
+
+/** A 400 `invalid_query` naming the cursor, for a cursor the list cannot go on from. */
+export const cursorRefused = (why = 'not a cursor this list gave') =>
+  new AppError('invalid_query', `invalid query parameter cursor: ${why}`, { parameter: 'cursor' });
 
 /**
  * Where a cursor says to start (`start` or a place); `idPattern` is the list's id form, so a cursor of another list
- * is refused rather than read as a place in this one.
+ * is refused rather than read as a place in this one. A place by seq is accepted only where `bySeq` says the list
+ * gives such places.
  */
-export function decodeListCursor(cursor: string, idPattern: RegExp): ListAfter {
+export function decodeListCursor(cursor: string, idPattern: RegExp, bySeq = false): ListAfter {
   if (cursor === LIST_START) return LIST_START;
   const text = Buffer.from(cursor, 'base64url').toString();
+  const seq = bySeq && text.startsWith('s');
   const colon = text.indexOf(':');
+  const key = text.slice(seq ? 1 : 0, colon);
   const id = text.slice(colon + 1);
-  if (colon < 1 || !/^\d{1,15}$/.test(text.slice(0, colon)) || !idPattern.test(id))
-    throw new AppError('invalid_query', 'invalid query parameter cursor: not a cursor this list gave', {
-      parameter: 'cursor',
-    });
-  return { time: Number(text.slice(0, colon)), id };
+  if (colon < 1 || !/^\d{1,15}$/.test(key) || !idPattern.test(id)) throw cursorRefused();
+  return seq ? { time: Number(key), id, by: 'seq' } : { time: Number(key), id };
 }
 
 /**

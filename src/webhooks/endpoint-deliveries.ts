@@ -6,6 +6,7 @@ import { AppError, notFound } from '../errors.js';
 import { madeWithin, recoverableIn, UNSETTLED } from '../queue/conditions.js';
 import { requeue } from '../queue/requeue.js';
 import { countPast, type CountedRows } from '../storage/counted-rows.js';
+import { beforePlace, cursorPage, cursorRefused, decodeListCursor, type ListAfter } from '../domain/list-cursor.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import { idMadeAt } from '../ids.js';
@@ -127,18 +128,30 @@ export interface DeliveryPage {
   items: DeliveryView[];
   /** Matching deliveries, counted up to COUNTED_AHEAD past the page's first (countPast). */
   total: CountedRows;
+  /** On a cursor page: the cursor of the page after it, null on the last page. */
+  nextCursor?: string | null;
 }
+
+/** A delivery list's cursor names a delivery by its id (`dlv_…`). */
+const DELIVERY_ID = /^[a-z]{2,4}_[a-z0-9]{1,60}$/;
+
+/**
+ * Where a delivery list's cursor starts; a 400 `invalid_query` for any text the list did not give. A place may be by
+ * event seq: the list of one event name is read in the order of its events on SQLite (listDeliveries).
+ */
+export const deliveryListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, DELIVERY_ID, true);
 
 /**
  * Deliveries of one company, newest first, narrowed by any of the filters, and how many match (counted up to
- * COUNTED_AHEAD past the page's start).
+ * COUNTED_AHEAD past the page's start). With `after`, a cursor page: the page after that place (or from the start),
+ * one row more read to know whether another follows, and the count from the place on.
  */
 export async function listDeliveries(
   db: Db,
   profile: DialectProfile,
   companyId: string,
   filter: DeliveryFilter,
-  page: { page: number; limit: number },
+  page: { page: number; limit: number; after?: ListAfter },
 ): Promise<DeliveryPage> {
   // Failed, dead and pending deliveries are few beside the delivered ones, and each set has a partial index of its
   // own, which SQLite uses only when the statement names the set's statuses as literals (a parameter proves nothing
@@ -150,19 +163,24 @@ export async function listDeliveries(
       : filter.status === 'pending'
         ? UNSETTLED
         : undefined;
+  // With an event name on SQLite, through the company's events of that name (their index), newest event first,
+  // unless the status names a few: found through the deliveries, an event name of few deliveries (or none) read
+  // every delivery the company ever had, and its event (2.8 s at a million). A delivery is made with its event and
+  // takes its `created_at`. PostgreSQL chooses the order itself; given the events first, it hashed them all.
+  const throughEvents = filter.event !== undefined && !fewOfStatus && profile.joinsInWrittenOrder;
+  // A cursor page goes on from its place in the list's own order: (event seq, id) through the events, else
+  // (created_at, id). A place of the other order came from a list read with other filters.
+  const place = typeof page.after === 'object' ? page.after : undefined;
+  if (place && (place.by === 'seq') !== throughEvents) throw cursorRefused('it was given for other filters');
   const own = (eb: ExpressionBuilder<Database & { d: DeliveriesTable }, 'd'>) => {
     const terms: Array<Expression<SqlBool>> = [eb('d.company_id', '=', companyId)];
     if (filter.endpointId) terms.push(eb('d.endpoint_id', '=', filter.endpointId));
     if (fewOfStatus) terms.push(fewOfStatus);
     if (filter.status) terms.push(eb('d.status', '=', filter.status));
     if (filter.since !== undefined) terms.push(eb('d.created_at', '>=', filter.since));
+    if (place && !throughEvents) terms.push(beforePlace(place, 'd.created_at', 'd.id'));
     return eb.and(terms);
   };
-  // With an event name on SQLite, through the company's events of that name (their index), newest event first,
-  // unless the status names a few: found through the deliveries, an event name of few deliveries (or none) read
-  // every delivery the company ever had, and its event (2.8 s at a million). A delivery is made with its event and
-  // takes its `created_at`. PostgreSQL chooses the order itself; given the events first, it hashed them all.
-  const throughEvents = filter.event !== undefined && !fewOfStatus && profile.joinsInWrittenOrder;
   const matching = throughEvents
     ? db
         .selectFrom('events as e')
@@ -172,6 +190,7 @@ export async function listDeliveries(
         .where('e.company_id', '=', companyId)
         .where('e.name', '=', filter.event!)
         .where(own)
+        .$if(place !== undefined, (q) => q.where(beforePlace(place!, 'e.seq', 'd.id')))
     : db
         .selectFrom('deliveries as d')
         .where(own)
@@ -186,7 +205,8 @@ export async function listDeliveries(
             ),
           ),
         );
-  const offset = (page.page - 1) * page.limit;
+  const offset = page.after ? 0 : (page.page - 1) * page.limit;
+  const read = page.after ? page.limit + 1 : page.limit;
   const count = () => countPast(db, matching, offset);
   // The page's ids first, from the indexes that found them: the rows an offset skips are then index entries, not
   // rows read and joined to their event one by one. The deepest page of 500,000 deliveries took 0.6 s that way on
@@ -203,11 +223,11 @@ export async function listDeliveries(
           .orderBy(sortFew ? sql`+d.created_at` : sql.ref('d.created_at'), 'desc')
           .orderBy('d.id', 'desc')
     )
-      .limit(page.limit)
+      .limit(read)
       .offset(offset);
   const pageRows = (sortFew = false) =>
     deliveryQuery(db)
-      .select(VIEW_COLUMNS)
+      .select([...VIEW_COLUMNS, 'e.seq as event_seq'])
       .where('d.id', 'in', pageIds(sortFew))
       .orderBy(throughEvents ? 'e.seq' : 'd.created_at', 'desc')
       .orderBy('d.id', 'desc')
@@ -221,7 +241,11 @@ export async function listDeliveries(
     total = await count();
     rows = total.total > offset ? await pageRows(filter.status === 'pending' && total.exact) : [];
   } else [total, rows] = await Promise.all([count(), pageRows()]);
-  return { items: rows.map(viewOf), total };
+  if (!page.after) return { items: rows.map(viewOf), total };
+  const next = cursorPage(rows, page.limit, (r) =>
+    throughEvents ? { time: Number(r.event_seq), id: r.id, by: 'seq' } : { time: Number(r.created_at), id: r.id },
+  );
+  return { items: next.rows.map(viewOf), total, nextCursor: next.nextCursor };
 }
 
 /**

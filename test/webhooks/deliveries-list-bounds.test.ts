@@ -132,6 +132,107 @@ describe('deliveries lists: a bounded count, and filters found through their ind
     expect((await s.acmeApi.get('/deliveries?event=complaint.resolved')).body).toMatchObject({ total: 0, data: [] });
   });
 
+  /** Reads a list through with cursors (`limit` a page) to a null next_cursor; the ids, and each page's envelope. */
+  const readThrough = async (path: string, limit: number) => {
+    const ids: string[] = [];
+    const pages: Array<{ total: number; total_exact: boolean }> = [];
+    const join = path.includes('?') ? '&' : '?';
+    for (let cursor = 'start'; ;) {
+      const res = await s.api.get(`${path}${join}limit=${limit}&cursor=${cursor}`);
+      expect(res.status, path).toBe(200);
+      ids.push(...(res.body.data as Item[]).map((d) => d.id));
+      pages.push(res.body);
+      if (res.body.next_cursor === null) return { ids, pages };
+      expect(res.body.data, path).toHaveLength(limit);
+      cursor = res.body.next_cursor;
+    }
+  };
+  /** Every page of a page-number list, concatenated. */
+  const byPageNumbers = async (path: string) => {
+    const ids: string[] = [];
+    const join = path.includes('?') ? '&' : '?';
+    for (let page = 1; ; page++) {
+      const got = await list(`${path}${join}limit=100&page=${page}`);
+      ids.push(...got.data.map((d) => d.id));
+      if (got.data.length < 100) return ids;
+    }
+  };
+
+  it('reads every filter’s list through with a cursor: the page-number list’s deliveries, in its order', async () => {
+    // Deliveries of one millisecond (the 3rd and 5th oldest made at the 4th's time): the id decides among them.
+    const db = s.t.store.db;
+    const { created_at: at } = await db
+      .selectFrom('deliveries')
+      .select('created_at')
+      .where('id', '=', 'dlv_bulk4')
+      .executeTakeFirstOrThrow();
+    await sql`update deliveries set created_at = ${at} where id in ('dlv_bulk3', 'dlv_bulk5')`.execute(db);
+    await sql`update events set created_at = ${at} where id in ('evt_bulk3', 'evt_bulk5')`.execute(db);
+    // Two events with a second delivery each (as with two endpoints): the id decides between an event's deliveries.
+    await sql`insert into deliveries (id, company_id, event_id, endpoint_id, destination_id, target, status,
+        attempt_count, sequence_start, next_attempt_at, lease_until, lease_owner, idempotency_key, last_status_code,
+        last_error, order_key, order_seq, created_at, updated_at)
+      select id || 'b', company_id, event_id, endpoint_id, destination_id, target, status, attempt_count,
+        sequence_start, next_attempt_at, lease_until, lease_owner, idempotency_key || 'b', last_status_code,
+        last_error, order_key, order_seq, created_at, updated_at
+      from deliveries where id in ('dlv_bulk200', 'dlv_bulk300')`.execute(db);
+    for (const [path, limit] of [
+      ['/deliveries?event=complaint.resolved', 1],
+      ['/deliveries?event=complaint.resolved', 7],
+      ['/deliveries?status=failed', 5],
+      ['/deliveries?status=pending', 1],
+      [`/webhooks/${endpointId}/deliveries?event=complaint.created&status=dead`, 9],
+      ['/deliveries?event=webhook.test', 2],
+      ['/deliveries?event=complaint.escalated', 3],
+    ] as const) {
+      const { ids } = await readThrough(path, limit);
+      expect(ids, path).toEqual(await byPageNumbers(path));
+    }
+    // The long lists against their rows read with SQL in list order (in this store an event's seq and its time agree,
+    // so the order is one on both stores): a page-number read of each would walk ten thousand rows a page.
+    const inOrder = async (event?: string) =>
+      (
+        await sql<{ id: string }>`select d.id from deliveries d join events e on e.id = d.event_id
+          where d.company_id = ${s.volt.company.id} ${event ? sql`and e.name = ${event}` : sql``}
+          order by d.created_at desc, d.id desc`.execute(s.t.store.db)
+      ).rows.map((r) => r.id);
+    const everything = await readThrough('/deliveries', 100);
+    expect(everything.ids).toEqual(await inOrder());
+    expect(everything.ids).toHaveLength(MADE + 3);
+    // A cursor page counts from its place on: bounded at first, exact near the end.
+    expect(everything.pages[0]).toMatchObject({ total: COUNTED_AHEAD, total_exact: false });
+    expect(everything.pages.at(-1)).toMatchObject({ total: (MADE + 3) % 100, total_exact: true });
+    const created = await readThrough('/deliveries?event=complaint.created', 100);
+    expect(created.ids).toEqual(await inOrder('complaint.created'));
+    // Another company's list from the same place has none of these.
+    const theirs = await s.acmeApi.get('/deliveries?cursor=start');
+    expect(theirs.body).toMatchObject({ total: 0, data: [], next_cursor: null });
+  });
+
+  it('refuses a cursor it did not give, or one given for filters read in another order', async () => {
+    const encoded = (text: string) => Buffer.from(text).toString('base64url');
+    const plain = (await s.api.get('/deliveries?limit=1&cursor=start')).body.next_cursor as string;
+    const byEvent = (await s.api.get('/deliveries?event=complaint.resolved&limit=1&cursor=start')).body
+      .next_cursor as string;
+    expect(plain).toEqual(expect.any(String));
+    const sqlite = s.t.store.profile.name === 'sqlite';
+    for (const [query, refused] of [
+      ['cursor=abc', true],
+      ['cursor=start&page=3', true],
+      [`cursor=${encoded('12:ESC-VOLT-260417-00010')}`, true],
+      [`cursor=${encoded('x1:dlv_bulk1')}`, true],
+      [`cursor=${plain}`, false],
+      // SQLite reads one event name's deliveries in the order of its events, so its cursors hold an event's place.
+      [`event=complaint.resolved&cursor=${plain}`, sqlite],
+      [`cursor=${byEvent}`, sqlite],
+      [`event=complaint.resolved&cursor=${byEvent}`, false],
+    ] as const) {
+      const res = await s.api.get(`/deliveries?${query}`);
+      expect(res.status, query).toBe(refused ? 400 : 200);
+      if (refused) expect(res.body.error, query).toMatchObject({ code: 'invalid_query' });
+    }
+  });
+
   it('finds a few old pending deliveries without walking every delivery for them', async () => {
     // Three old deliveries sent again (pending, as a resend or a recovery leaves them, with their created_at): the
     // newest of all deliveries is pending too (the test send).
@@ -182,6 +283,22 @@ describe('deliveries lists: a bounded count, and filters found through their ind
       }
     }
     if (sqlite) expect((await plansOf({})).count).toContain('COVERING INDEX deliveries_company_page');
+    // A cursor page, and its count, range from the place: never a walk to it.
+    for (const [filter, after] of [
+      [{}, { time: s.t.clock.now() - 5_000_000, id: 'dlv_bulk5000' }],
+      [
+        { event: 'complaint.created' },
+        sqlite ? { time: 5000, id: 'dlv_bulk5000', by: 'seq' as const } : { time: 5000, id: 'x_y' },
+      ],
+    ] as const) {
+      statements.length = 0;
+      await listDeliveries(db, store.profile, s.volt.company.id, filter, { page: 1, limit: 25, after });
+      for (const q of statements.filter((q) => /count\(|order by/.test(q.sql))) {
+        const plan = (await queryPlan(store, q)).join('\n');
+        if (sqlite) expect(plan, q.sql).toMatch(/(created_at|seq)<\?/);
+        else expect(plan, q.sql).toMatch(/Index Cond: .*created_at <=/s);
+      }
+    }
     const byEvent = await plansOf({ event: 'complaint.resolved' });
     if (sqlite) {
       // The events of that name lead (SQLite keeps a CROSS JOIN's order): never a walk of every delivery.

@@ -9072,6 +9072,8 @@ export interface paths {
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
           limit?: number;
+          /** @description `start`, then each answer's `next_cursor`: reads the list through page after page in the same order, and the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every one of the deliveries before it. Not combined with page. */
+          cursor?: string;
         };
         header?: never;
         path: {
@@ -9117,6 +9119,7 @@ export interface paths {
               }[];
               /** @description false when more match than total (more than 10,000 past this page's first) */
               total_exact: boolean;
+              next_cursor?: string | null;
             };
           };
         };
@@ -9363,6 +9366,8 @@ export interface paths {
           page?: number;
           /** @description Items per page, 1–100 (default 25). */
           limit?: number;
+          /** @description `start`, then each answer's `next_cursor`: reads the list through page after page in the same order, and the answer carries next_cursor. A page costs the same however deep it is, where a page number walks every one of the deliveries before it. Not combined with page. */
+          cursor?: string;
           endpoint_id?: string;
           since?: string;
         };
@@ -9408,6 +9413,7 @@ export interface paths {
               }[];
               /** @description false when more match than total (more than 10,000 past this page's first) */
               total_exact: boolean;
+              next_cursor?: string | null;
             };
           };
         };

@@ -4,6 +4,7 @@ import { CompanyRateWindow } from '../../domain/company-limits.js';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { AppError, isNotFound } from '../../errors.js';
 import * as endpoints from '../../webhooks/endpoints.js';
+import type { ListAfter } from '../../domain/list-cursor.js';
 import * as deliveries from '../../webhooks/endpoint-deliveries.js';
 import { getEndpointConcurrency } from '../../webhooks/endpoint-concurrency.js';
 import { previewTransform } from '../../webhooks/transform-preview.js';
@@ -11,8 +12,11 @@ import * as bulk from '../../webhooks/bulk-recover.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
 import {
+  cursorQuery,
   DateTime,
   emptyBodyAsObject,
+  listAfter,
+  NextCursor,
   ok,
   Ok,
   okCountedList,
@@ -56,6 +60,21 @@ const deliveryFilters = {
   status: Type.Optional(StringEnum(deliveries.DELIVERY_STATUSES)),
   event: Type.Optional(StringEnum(EVENT_NAMES)),
   ...PageQuery,
+  ...cursorQuery('deliveries'),
+};
+const DeliveryList = Type.Object(
+  { ...OkCountedList(DeliverySchema).properties, next_cursor: NextCursor },
+  { title: 'DeliveryList' },
+);
+
+/** A delivery list's answer: a cursor page carries its next cursor. */
+const deliveryListAnswer = (
+  page: { page: number; limit: number },
+  after: ListAfter | undefined,
+  result: deliveries.DeliveryPage,
+) => {
+  const answer = okCountedList(page, result.items, result.total);
+  return after === undefined ? answer : { ...answer, next_cursor: result.nextCursor };
 };
 const EndpointDeliveriesQuery = Type.Object(deliveryFilters, { additionalProperties: false });
 const DeliveriesQuery = Type.Object(
@@ -309,7 +328,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
           summary: 'The deliveries of one endpoint, newest first',
           params: EndpointIdParam,
           querystring: EndpointDeliveriesQuery,
-          response: { 200: OkCountedList(DeliverySchema, { title: 'DeliveryList' }) },
+          response: { 200: DeliveryList },
         },
       },
       async (request) => {
@@ -317,6 +336,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
         const id = request.params.id;
         await endpoints.getEndpoint(ctx, company(request), id); // 404 for another company's or a deleted endpoint
         const page = pageOf(q);
+        const after = listAfter(q, deliveries.deliveryListAfter);
         const companyId = company(request);
         const result = await reads.read(companyId, (db) =>
           deliveries.listDeliveries(
@@ -324,10 +344,10 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
             ctx.store.profile,
             companyId,
             { endpointId: id, status: q.status, event: q.event },
-            page,
+            { ...page, after },
           ),
         );
-        return okCountedList(page, result.items, result.total);
+        return deliveryListAnswer(page, after, result);
       },
     );
 
@@ -365,19 +385,20 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
           tags,
           summary: 'Deliveries of every endpoint, newest first',
           querystring: DeliveriesQuery,
-          response: { 200: OkCountedList(DeliverySchema, { title: 'DeliveryList' }) },
+          response: { 200: DeliveryList },
         },
       },
       async (request) => {
         const q = request.query;
         const page = pageOf(q);
+        const after = listAfter(q, deliveries.deliveryListAfter);
         const filter: deliveries.DeliveryFilter = { status: q.status, event: q.event, endpointId: q.endpoint_id };
         if (q.since !== undefined) filter.since = parseTime(q.since, 'since', 'query');
         const companyId = company(request);
         const result = await reads.read(companyId, (db) =>
-          deliveries.listDeliveries(db, ctx.store.profile, companyId, filter, page),
+          deliveries.listDeliveries(db, ctx.store.profile, companyId, filter, { ...page, after }),
         );
-        return okCountedList(page, result.items, result.total);
+        return deliveryListAnswer(page, after, result);
       },
     );
 
