@@ -1,5 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ESCALATR_ID_PATTERN } from '../domain/complaints.js';
+import { type ListAfter } from '../domain/list-cursor.js';
 import { AppError } from '../errors.js';
 import { COUNTED_AHEAD, type CountedRows } from '../storage/counted-rows.js';
 
@@ -39,7 +41,7 @@ export const OkList = <T extends TSchema>(item: T, options: { description?: stri
  * The list envelope of a list over a history that grows without bound (deliveries, feedback): its total is counted up
  * to a bound past the page's first row (storage/counted-rows.ts), and `total_exact` says whether more match.
  */
-export const OkCountedList = <T extends TSchema>(
+const OkCountedList = <T extends TSchema>(
   item: T,
   options: { title?: string; description?: string; examples?: unknown[] } = {},
 ) =>
@@ -153,6 +155,20 @@ export const NextCursor = Type.Optional(
   ),
 );
 
+/** OkCountedList of a list that can be read through with `cursor`: a cursor answer adds `next_cursor`. */
+export const OkCursorList = <T extends TSchema>(item: T, options: { title?: string } = {}) =>
+  Type.Object({ ...OkCountedList(item).properties, next_cursor: NextCursor }, options);
+
+/**
+ * A list answer with the next cursor when the request read by cursor (`after` set). Without one the answer stays as it
+ * was, envelope field for field.
+ */
+export const withNextCursor = <A extends object>(
+  answer: A,
+  after: ListAfter | undefined,
+  nextCursor: string | null | undefined,
+) => (after === undefined ? answer : { ...answer, next_cursor: nextCursor ?? null });
+
 /**
  * Where a list request's cursor starts (undefined without one), read by the list's own `decode`. A cursor page is
  * positioned by the cursor alone; a page number beside it would be ambiguous.
@@ -166,7 +182,7 @@ export function listAfter<T>(q: { cursor?: string; page?: number }, decode: (cur
   return decode(q.cursor);
 }
 
-export const EscalatrId = Type.String({ pattern: '^ESC-[A-Z]{2,8}-\\d{6}-\\d{5,}$', maxLength: 40 });
+export const EscalatrId = Type.String({ pattern: ESCALATR_ID_PATTERN, maxLength: 40 });
 export const EscalatrIdParam = Type.Object({ id: EscalatrId });
 
 /** The ids of a complaint's records (`msg_…`, `evd_…`, `off_…`, `fup_…`, `drf_…`, `soc_…`). */

@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../storage/db.js';
 import { literalLimit } from '../storage/literal-limit.js';
-import { SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
+import { ESCALATR_ID_PATTERN, SUMMARY_COLUMNS, type ComplaintFilter, type ComplaintSummaryRow } from './complaints.js';
 import { levelNumber } from './lifecycle.js';
 import { beforePlace, cursorPage, decodeListCursor, type ListAfter } from './list-cursor.js';
 
@@ -46,7 +46,7 @@ function narrowing(companyId: string, f: Narrowing): RawBuilder<unknown> {
 const SUMMARY_SELECT = sql.raw(SUMMARY_COLUMNS.join(', '));
 
 /** A company list's cursor names a complaint by its Escalatr id. */
-const ESCALATR_ID = /^ESC-[A-Z]{2,8}-\d{6}-\d{5,}$/;
+const ESCALATR_ID = new RegExp(ESCALATR_ID_PATTERN);
 
 /** Where a complaint list's cursor starts; a 400 `invalid_query` for any text the list did not give. */
 export const complaintListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, ESCALATR_ID);

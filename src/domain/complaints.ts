@@ -124,6 +124,9 @@ export function eventBase(
   };
 }
 
+/** The form every Escalatr id has (formatEscalatrId): what the API accepts as one, and a complaint cursor names. */
+export const ESCALATR_ID_PATTERN = '^ESC-[A-Z]{2,8}-\\d{6}-\\d{5,}$';
+
 export function formatEscalatrId(code: string, at: number, seq: number): string {
   const d = new Date(at);
   const yymmdd = `${String(d.getUTCFullYear() % 100).padStart(2, '0')}${String(d.getUTCMonth() + 1).padStart(2, '0')}${String(d.getUTCDate()).padStart(2, '0')}`;

@@ -17,6 +17,12 @@ export interface ListPlace {
   by?: 'seq';
 }
 
+/**
+ * The form of a row id a feedback or delivery cursor names: a short prefix and base-36 text (newId, feedbackIds),
+ * loose enough for rows written in bulk with SQL.
+ */
+export const ROW_ID = /^[a-z]{2,4}_[a-z0-9]{1,60}$/;
+
 /** The place before a list's first row: a cursor reader's first `cursor`. */
 const LIST_START = 'start';
 

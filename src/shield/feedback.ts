@@ -15,7 +15,7 @@ import { levelsAtLeast, SHIELD_LEVELS, type Level } from './levels.js';
 import { wakeAtCommit } from '../queue/wakeup.js';
 import { describeCue } from './scoring/cue-descriptions.js';
 import { countPast, type CountedRows } from '../storage/counted-rows.js';
-import { beforePlace, cursorPage, decodeListCursor, type ListAfter } from '../domain/list-cursor.js';
+import { beforePlace, cursorPage, decodeListCursor, ROW_ID, type ListAfter } from '../domain/list-cursor.js';
 
 export const MAX_BATCH = FEEDBACK_BATCH_MAX;
 // Rows per INSERT: 12 columns × 250 stays far below SQLite's and PostgreSQL's bound-parameter limits.
@@ -221,11 +221,8 @@ export interface FeedbackQuery {
   after?: ListAfter;
 }
 
-/** A feedback list's cursor names a record by its own id (feedbackIds: `fb_…`). */
-const FEEDBACK_ID = /^[a-z]{2,4}_[a-z0-9]{1,60}$/;
-
-/** Where a feedback list's cursor starts; a 400 `invalid_query` for any text the list did not give. */
-export const feedbackListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, FEEDBACK_ID);
+/** Where a feedback list's cursor (naming a record by its own id, `fb_…`) starts; a 400 `invalid_query` for any text the list did not give. */
+export const feedbackListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, ROW_ID);
 
 /**
  * Scored feedback of one company, newest first, optionally at or above a level and from one source, and how many

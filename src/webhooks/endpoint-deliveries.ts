@@ -6,7 +6,14 @@ import { AppError, notFound } from '../errors.js';
 import { madeWithin, recoverableIn, UNSETTLED } from '../queue/conditions.js';
 import { requeue } from '../queue/requeue.js';
 import { countPast, type CountedRows } from '../storage/counted-rows.js';
-import { beforePlace, cursorPage, cursorRefused, decodeListCursor, type ListAfter } from '../domain/list-cursor.js';
+import {
+  beforePlace,
+  cursorPage,
+  cursorRefused,
+  decodeListCursor,
+  ROW_ID,
+  type ListAfter,
+} from '../domain/list-cursor.js';
 import type { Db, Tx } from '../storage/db.js';
 import type { DialectProfile } from '../storage/dialects.js';
 import { idMadeAt } from '../ids.js';
@@ -132,14 +139,11 @@ export interface DeliveryPage {
   nextCursor?: string | null;
 }
 
-/** A delivery list's cursor names a delivery by its id (`dlv_…`). */
-const DELIVERY_ID = /^[a-z]{2,4}_[a-z0-9]{1,60}$/;
-
 /**
- * Where a delivery list's cursor starts; a 400 `invalid_query` for any text the list did not give. A place may be by
+ * Where a delivery list's cursor (naming a delivery by its id, `dlv_…`) starts; a 400 `invalid_query` for any text the list did not give. A place may be by
  * event seq: the list of one event name is read in the order of its events on SQLite (listDeliveries).
  */
-export const deliveryListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, DELIVERY_ID, true);
+export const deliveryListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, ROW_ID, true);
 
 /**
  * Deliveries of one company, newest first, narrowed by any of the filters, and how many match (counted up to

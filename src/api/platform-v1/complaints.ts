@@ -17,6 +17,7 @@ import {
   PageQuery,
   pageOf,
   StringEnum,
+  withNextCursor,
 } from '../schemas.js';
 import { ComplaintDetailSchema, ComplaintSummarySchema, SEED_LIST_EXAMPLE } from '../shapes/complaints.js';
 
@@ -95,13 +96,16 @@ export function complaintReadRoutes({ ctx, reads }: RouteDeps) {
           }),
         );
         const now = ctx.clock.now();
-        const answer = okList(
-          page,
-          rows.map((r) => toSummary(r, now)),
-          total,
-        );
         // The page-number answer stays the seed's envelope, field for field; a cursor reader gets its next cursor.
-        return after === undefined ? answer : { ...answer, next_cursor: nextCursor };
+        return withNextCursor(
+          okList(
+            page,
+            rows.map((r) => toSummary(r, now)),
+            total,
+          ),
+          after,
+          nextCursor,
+        );
       },
     );
 

@@ -25,16 +25,16 @@ import {
   cursorQuery,
   emptyBodyAsObject,
   listAfter,
-  NextCursor,
   ok,
   Ok,
   okCountedList,
-  OkCountedList,
+  OkCursorList,
   okList,
   OkList,
   PageOnlyQuery,
   PageQuery,
   pageOf,
+  withNextCursor,
 } from '../schemas.js';
 import { RegeneratedSecretSchema, RegenerateSecretBody, SecretSchema } from '../shapes/webhooks.js';
 import { regenerateDestinationSecret, revealDestinationSecret } from '../../shield/destinations/secret.js';
@@ -73,10 +73,7 @@ const FeedbackQuery = Type.Object(
   { additionalProperties: false },
 );
 
-const FeedbackList = Type.Object(
-  { ...OkCountedList(FeedbackSchema).properties, next_cursor: NextCursor },
-  { title: 'FeedbackList' },
-);
+const FeedbackList = OkCursorList(FeedbackSchema, { title: 'FeedbackList' });
 
 // The feedback body is documented but checked record by record in the domain, so a batch stores its good records
 // and reports each bad one by index instead of failing whole.
@@ -168,8 +165,7 @@ export function shieldRoutes({ ctx }: RouteDeps) {
           source: request.query.source,
           after,
         });
-        const answer = okCountedList(page, rows.map(feedbackView), total);
-        return after === undefined ? answer : { ...answer, next_cursor: nextCursor };
+        return withNextCursor(okCountedList(page, rows.map(feedbackView), total), after, nextCursor);
       },
     );
 

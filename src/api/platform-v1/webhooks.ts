@@ -4,7 +4,6 @@ import { CompanyRateWindow } from '../../domain/company-limits.js';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { AppError, isNotFound } from '../../errors.js';
 import * as endpoints from '../../webhooks/endpoints.js';
-import type { ListAfter } from '../../domain/list-cursor.js';
 import * as deliveries from '../../webhooks/endpoint-deliveries.js';
 import { getEndpointConcurrency } from '../../webhooks/endpoint-concurrency.js';
 import { previewTransform } from '../../webhooks/transform-preview.js';
@@ -16,17 +15,17 @@ import {
   DateTime,
   emptyBodyAsObject,
   listAfter,
-  NextCursor,
   ok,
   Ok,
   okCountedList,
-  OkCountedList,
+  OkCursorList,
   okList,
   OkList,
   PageOnlyQuery,
   PageQuery,
   pageOf,
   StringEnum,
+  withNextCursor,
 } from '../schemas.js';
 import {
   CreatedEndpointSchema,
@@ -62,20 +61,7 @@ const deliveryFilters = {
   ...PageQuery,
   ...cursorQuery('deliveries'),
 };
-const DeliveryList = Type.Object(
-  { ...OkCountedList(DeliverySchema).properties, next_cursor: NextCursor },
-  { title: 'DeliveryList' },
-);
-
-/** A delivery list's answer: a cursor page carries its next cursor. */
-const deliveryListAnswer = (
-  page: { page: number; limit: number },
-  after: ListAfter | undefined,
-  result: deliveries.DeliveryPage,
-) => {
-  const answer = okCountedList(page, result.items, result.total);
-  return after === undefined ? answer : { ...answer, next_cursor: result.nextCursor };
-};
+const DeliveryList = OkCursorList(DeliverySchema, { title: 'DeliveryList' });
 const EndpointDeliveriesQuery = Type.Object(deliveryFilters, { additionalProperties: false });
 const DeliveriesQuery = Type.Object(
   {
@@ -347,7 +333,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
             { ...page, after },
           ),
         );
-        return deliveryListAnswer(page, after, result);
+        return withNextCursor(okCountedList(page, result.items, result.total), after, result.nextCursor);
       },
     );
 
@@ -398,7 +384,7 @@ export function webhookRoutes({ ctx, config, reads }: RouteDeps) {
         const result = await reads.read(companyId, (db) =>
           deliveries.listDeliveries(db, ctx.store.profile, companyId, filter, { ...page, after }),
         );
-        return deliveryListAnswer(page, after, result);
+        return withNextCursor(okCountedList(page, result.items, result.total), after, result.nextCursor);
       },
     );
 
