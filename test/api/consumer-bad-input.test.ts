@@ -227,6 +227,12 @@ describe('Consumer API: bad input', () => {
       'escalation_level=L10',
       'stage=intake',
       'sort=asc',
+      // The company's own markers and its list's cursor: refused, never answered as if unfiltered.
+      'flagged=true',
+      'flagged=false',
+      'assignee=me',
+      'assignee=none',
+      'cursor=start',
     ]) {
       const r = await consumer.get(`/complaints?${q}`);
       expect({ q, status: r.status, code: r.body.error?.code }).toEqual({ q, status: 400, code: 'invalid_query' });

@@ -156,10 +156,6 @@ export interface paths {
           stage?: 'Intake' | 'Escalation' | 'Closure';
           /** @description Filter by level, e.g. L1 … L9. */
           escalation_level?: 'L1' | 'L2' | 'L3' | 'L4' | 'L5' | 'L6' | 'L7' | 'L8' | 'L9';
-          /** @description `me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld. */
-          assignee?: 'me' | 'none';
-          /** @description `true`: only complaints the company's breach rule flagged; `false`: only unflagged ones. */
-          flagged?: 'true' | 'false';
           /** @description Page number, starting at 1 (default 1). */
           page?: number;
           /** @description Items per page, 1–100 (default 25). */

@@ -14,7 +14,7 @@ import { AppError } from '../../errors.js';
 import { consumerActor, requireConsumer } from '../auth.js';
 import { registerComplaintRecordReads } from '../complaint-records.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { ComplaintPageQuery } from '../platform-v1/complaints.js';
+import { ConsumerComplaintQuery } from '../platform-v1/complaints.js';
 import {
   EscalatrId,
   EscalatrIdParam,
@@ -134,18 +134,16 @@ export function consumerRoutes({ ctx }: RouteDeps) {
         schema: {
           tags,
           summary: 'Your complaints, newest first',
-          querystring: ComplaintPageQuery,
+          querystring: ConsumerComplaintQuery,
           response: { 200: OkList(ComplaintSummarySchema) },
         },
       },
       async (request) => {
         const page = pageOf(request.query);
-        // Whether the company flagged a complaint is the company's own marker, not a consumer's filter.
-        const { flagged: _flagged, ...filters } = request.query;
         const { rows, total } = await listComplaints(
           ctx.store.db,
           { consumerId: consumerId(request) },
-          { ...filters, ...page },
+          { ...request.query, ...page },
         );
         const now = ctx.clock.now();
         return okList(

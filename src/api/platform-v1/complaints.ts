@@ -21,29 +21,33 @@ import {
 } from '../schemas.js';
 import { ComplaintDetailSchema, ComplaintSummarySchema, SEED_LIST_EXAMPLE } from '../shapes/complaints.js';
 
-/** The list's filters and page, which the consumer's own list shares. */
-const filterAndPage = {
+/** The filters by a complaint's own state: the consumer's own list takes them too. */
+const stateFilters = {
   status: Type.Optional(StringEnum(STATUSES, { description: 'Filter by status, e.g. Open, Escalated, Resolved.' })),
   stage: Type.Optional(StringEnum(STAGES, { description: 'Filter by stage, e.g. Intake, Escalation, Closure.' })),
   escalation_level: Type.Optional(StringEnum(ESCALATION_LEVELS, { description: 'Filter by level, e.g. L1 … L9.' })),
-  assignee: Type.Optional(
-    StringEnum(['me', 'none'] as const, {
-      description:
-        '`me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld.',
-    }),
-  ),
-  flagged: Type.Optional(
-    StringEnum(['true', 'false'] as const, {
-      description: "`true`: only complaints the company's breach rule flagged; `false`: only unflagged ones.",
-    }),
-  ),
-  ...PageQuery,
 };
-export const ComplaintPageQuery = Type.Object(filterAndPage, { additionalProperties: false });
+/**
+ * The consumer's own list: who holds a complaint and whether the company's breach rule flagged it are the company's
+ * markers, so that list has no such filter, and a request naming one is refused rather than answered unfiltered.
+ */
+export const ConsumerComplaintQuery = Type.Object({ ...stateFilters, ...PageQuery }, { additionalProperties: false });
 
 const ComplaintListQuery = Type.Object(
   {
-    ...filterAndPage,
+    ...stateFilters,
+    assignee: Type.Optional(
+      StringEnum(['me', 'none'] as const, {
+        description:
+          '`me`: complaints you hold (claimed or assigned to you; for an API key, those it claimed); `none`: unheld.',
+      }),
+    ),
+    flagged: Type.Optional(
+      StringEnum(['true', 'false'] as const, {
+        description: "`true`: only complaints the company's breach rule flagged; `false`: only unflagged ones.",
+      }),
+    ),
+    ...PageQuery,
     ...cursorQuery('complaints'),
   },
   { additionalProperties: false },
