@@ -221,7 +221,10 @@ export interface FeedbackQuery {
   after?: ListAfter;
 }
 
-/** Where a feedback list's cursor (naming a record by its own id, `fb_…`) starts; a 400 `invalid_query` for any text the list did not give. */
+/**
+ * Where a feedback list's cursor (naming a record by its own id, `fb_…`) starts; a 400 `invalid_query` for any text
+ * the list did not give.
+ */
 export const feedbackListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, ROW_ID);
 
 /**

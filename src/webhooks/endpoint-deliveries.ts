@@ -140,8 +140,9 @@ export interface DeliveryPage {
 }
 
 /**
- * Where a delivery list's cursor (naming a delivery by its id, `dlv_…`) starts; a 400 `invalid_query` for any text the list did not give. A place may be by
- * event seq: the list of one event name is read in the order of its events on SQLite (listDeliveries).
+ * Where a delivery list's cursor (naming a delivery by its id, `dlv_…`) starts; a 400 `invalid_query` for any text
+ * the list did not give. A place may be by event seq: the list of one event name is read in the order of its events
+ * on SQLite (listDeliveries).
  */
 export const deliveryListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, ROW_ID, true);
 
