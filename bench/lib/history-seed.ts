@@ -10,11 +10,12 @@ import { epochMs } from './time.js';
  * a recursive CTE on SQLite) through each table's own name, so it works whatever the table is underneath (a plain
  * table or a partitioned parent) and every index and trigger is maintained as the domain's writes maintain it.
  *
- * The rows have the domain's shapes. Per company, complaints are filed one after another over `days` days ending an
- * hour ago; each has two events (`complaint.created`, then `message.new`), each event one delivery per endpoint of
- * the company. A delivery settles at its first attempt 11 times in 20; 5 in 20 succeed at the second attempt
- * (one 500 first), 3 in 20 at the third, and 1 in 20 is dead after five 500s — 1.85 attempts per delivery, retries
- * five minutes apart. Ids sort by time as the product's own do (and below every id made now), so live traffic
+ * The rows have the domain's shapes; an event's body is compact JSON with writeEvent's keys in its order, as the
+ * product stores it, so the feed serves it as it is. Per company, complaints are filed one after another over `days`
+ * days ending an hour ago; each has two events (`complaint.created`, then `message.new`), each event one delivery per
+ * endpoint of the company. A delivery settles at its first attempt 11 times in 20; 5 in 20 succeed at the second
+ * attempt (one 500 first), 3 in 20 at the third, and 1 in 20 is dead after five 500s — 1.85 attempts per delivery,
+ * retries five minutes apart. Ids sort by time as the product's own do (and below every id made now), so live traffic
  * appends at the right edge of each index exactly as it would after years of service. Each company's sequences
  * (complaint and event numbers) move past the seeded rows.
  */
@@ -183,9 +184,10 @@ function pgChunk(v: ChunkVars): RawBuilder<unknown>[] {
             from generate_series(${lit((v.from + 1) / 2)}, ${lit(v.to / 2)}) as k) x`,
     sql`insert into events (id, company_id, seq, name, complaint_id, body, delivery_status, created_at)
       select ${evt}, ${v.company.companyId}, i, n, ${esc('k', 'ct')},
-        json_build_object('id', ${evt}, 'event', n, 'timestamp', ${iso('t')}, 'data',
-          json_build_object('escalatr_id', ${esc('k', 'ct')}, 'status', 'Open', 'escalation_level', 'L1',
-            'complaint_category', ${arr(CATEGORIES)}[1 + k % 5], 'priority', ${arr(PRIORITIES)}[1 + k % 5]))::text,
+        '{"id":' || to_json(${evt}) || ',"event":' || to_json(n) || ',"timestamp":' || to_json(${iso('t')}) ||
+          ',"data":{"escalatr_id":' || to_json(${esc('k', 'ct')}) || ',"status":"Open","escalation_level":"L1"' ||
+          ',"complaint_category":' || to_json(${arr(CATEGORIES)}[1 + k % 5]) ||
+          ',"priority":' || to_json(${arr(PRIORITIES)}[1 + k % 5]) || '}}',
         case when (i * ${v.fanout} + ${v.fanout}) / 20 > (i * ${v.fanout}) / 20 then 'dead' else 'success' end, t
       from (select i, (i + 1) / 2 as k, ${at('i')} as t, ${at('(2 * ((i + 1) / 2) - 1)')} as ct,
               case i % 2 when 1 then 'complaint.created' else 'message.new' end as n
