@@ -8,16 +8,17 @@ export type Results = Record<string, number | null>;
 interface Row {
   label: string;
   value: (r: Results) => number | null;
-  format: (v: number) => string;
+  /** The value as shown; `extra` decimals more where the usual ones would round it across its target. */
+  format: (v: number, extra?: number) => string;
   target: string;
   /** null: informational, no verdict. */
   pass: ((v: number, r: Results) => boolean) | null;
 }
 
 const perS = (v: number) => `${Math.round(v).toLocaleString('en')}/s`;
-const ms = (v: number) => `${v.toFixed(1)} ms`;
-const ratio = (v: number) => `${v.toFixed(2)}×`;
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const ms = (v: number, extra = 0) => `${v.toFixed(1 + extra)} ms`;
+const ratio = (v: number, extra = 0) => `${v.toFixed(2 + extra)}×`;
+const pct = (v: number, extra = 0) => `${(v * 100).toFixed(1 + extra)}%`;
 const us = (v: number) => `${Math.round(v).toLocaleString('en')} µs`;
 const div = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : a / b);
 
@@ -391,14 +392,32 @@ function withLegacyKeys(r: Results): Results {
   };
 }
 
+/** The number a shown value reads as, in the value's own unit: `1.25×` 1.25, `5,454/s` 5454, `13.8%` 0.138. */
+function shownNumber(text: string): number {
+  const n = Number(/-?\d+(\.\d+)?/.exec(text.replace(/,/g, ''))?.[0] ?? NaN);
+  return text.endsWith('%') ? n / 100 : n;
+}
+
+/** The verdicts of a table as one text, to tell whether two sets of values are judged alike (bench/run.ts). */
+export const verdictsOf = (results: Results): string =>
+  tableLines(results)
+    .map((l) => l.verdict)
+    .join(',');
+
 export function tableLines(results: Results): TableLine[] {
   const r = withLegacyKeys(results);
   return ROWS.map((row) => {
     const v = row.value(r);
     if (v === null || !Number.isFinite(v))
       return { metric: row.label, value: '—', target: row.target, verdict: row.pass || row.target ? 'skipped' : '' };
-    const verdict = row.pass ? (row.pass(v, r) ? 'pass' : 'MISS') : '';
-    return { metric: row.label, value: row.format(v), target: row.target, verdict };
+    const passes = row.pass?.(v, r);
+    let value = row.format(v);
+    // A value that the usual digits round across its target (1.24997 as "1.25×" against ≥ 1.25×) gets more digits,
+    // so that what is shown agrees with the verdict.
+    for (let extra = 1; row.pass && extra <= 6 && row.pass(shownNumber(value), r) !== passes; extra++)
+      value = row.format(v, extra);
+    const verdict = row.pass ? (passes ? 'pass' : 'MISS') : '';
+    return { metric: row.label, value, target: row.target, verdict };
   });
 }
 
