@@ -170,15 +170,22 @@ export const withNextCursor = <A extends object>(
 ) => (after === undefined ? answer : { ...answer, next_cursor: nextCursor ?? null });
 
 /**
- * Where a list request's cursor starts (undefined without one), read by the list's own `decode`. A cursor page is
- * positioned by the cursor alone; a page number beside it would be ambiguous.
+ * Refuses a page number beside a cursor (the parameter named `cursorParameter`): a cursor page is positioned by the
+ * cursor alone, and a page number beside it would be ambiguous.
  */
+export function refusePageWithCursor(cursorParameter: string, cursor: string | undefined, page: number | undefined) {
+  if (cursor !== undefined && page !== undefined && page !== 1)
+    throw new AppError(
+      'invalid_query',
+      `invalid query parameter page: page cannot be combined with ${cursorParameter}`,
+      { parameter: 'page' },
+    );
+}
+
+/** Where a list request's cursor starts (undefined without one), read by the list's own `decode`. */
 export function listAfter<T>(q: { cursor?: string; page?: number }, decode: (cursor: string) => T): T | undefined {
   if (q.cursor === undefined) return undefined;
-  if (q.page !== undefined && q.page !== 1)
-    throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with cursor', {
-      parameter: 'page',
-    });
+  refusePageWithCursor('cursor', q.cursor, q.page);
   return decode(q.cursor);
 }
 

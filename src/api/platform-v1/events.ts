@@ -1,11 +1,19 @@
 import { Type } from '@sinclair/typebox';
 import { EVENT_NAMES } from '../../domain/events.js';
 import { FEED_DELIVERY_STATUSES, FEED_START, isFeedCursorMiss, readEventFeed } from '../../domain/event-feed.js';
-import { AppError } from '../../errors.js';
 import { COUNTED_AHEAD } from '../../storage/counted-rows.js';
 import { requireCompany } from '../auth.js';
 import type { ApiApp, RouteDeps } from '../deps.js';
-import { EscalatrId, Nullable, OkList, PageQuery, pageOf, sendJsonText, StringEnum } from '../schemas.js';
+import {
+  EscalatrId,
+  Nullable,
+  OkList,
+  PageQuery,
+  pageOf,
+  refusePageWithCursor,
+  sendJsonText,
+  StringEnum,
+} from '../schemas.js';
 import { EVENT_ID_PATTERN, FEED_EXAMPLE, FeedEventSchema, feedPageJson } from '../shapes/events.js';
 
 const FeedQuery = Type.Object(
@@ -89,12 +97,7 @@ export function eventFeedRoutes({ ctx, reads }: RouteDeps) {
       async (request, reply) => {
         const q = request.query;
         const page = pageOf(q);
-        // A cursor page is positioned by the cursor alone; a page number beside it would be ambiguous.
-        if (q.after !== undefined && page.page !== 1) {
-          throw new AppError('invalid_query', 'invalid query parameter page: page cannot be combined with after', {
-            parameter: 'page',
-          });
-        }
+        refusePageWithCursor('after', q.after, page.page);
         const companyId = request.company!.companyId;
         const feed = await reads.read(
           companyId,
