@@ -254,15 +254,16 @@ export interface ComplaintFilter {
   limit: number;
 }
 
-/** Newest first; the (company, filter column, created_at) indexes keep this flat as the table grows. */
-export async function listComplaints(
+/**
+ * One consumer's own complaints, newest first (the company lists are company-complaint-list.ts). The consumer is
+ * required: there is no way to call this for every consumer's complaints at once.
+ */
+export async function listConsumerComplaints(
   db: Db,
-  scope: { companyId?: string; consumerId?: string },
-  f: ComplaintFilter,
+  consumerId: string,
+  f: Omit<ComplaintFilter, 'holder' | 'flagged'>,
 ): Promise<{ rows: ComplaintRow[]; total: number }> {
-  let q = db.selectFrom('complaints');
-  if (scope.companyId) q = q.where('company_id', '=', scope.companyId);
-  if (scope.consumerId) q = q.where('consumer_id', '=', scope.consumerId);
+  let q = db.selectFrom('complaints').where('consumer_id', '=', consumerId);
   if (f.status) q = q.where('status', '=', f.status as ComplaintRow['status']);
   if (f.stage) q = q.where('stage', '=', f.stage as ComplaintRow['stage']);
   if (f.escalation_level) q = q.where('level', '=', Number(f.escalation_level.slice(1)));

@@ -5,7 +5,7 @@ import { MAX_EVIDENCE_BYTES } from '../../domain/complaint-steps.js';
 import {
   fileComplaint,
   getComplaintDetail,
-  listComplaints,
+  listConsumerComplaints,
   toSummary,
   type ComplaintScope,
 } from '../../domain/complaints.js';
@@ -140,11 +140,10 @@ export function consumerRoutes({ ctx }: RouteDeps) {
       },
       async (request) => {
         const page = pageOf(request.query);
-        const { rows, total } = await listComplaints(
-          ctx.store.db,
-          { consumerId: consumerId(request) },
-          { ...request.query, ...page },
-        );
+        const { rows, total } = await listConsumerComplaints(ctx.store.db, consumerId(request), {
+          ...request.query,
+          ...page,
+        });
         const now = ctx.clock.now();
         return okList(
           page,
