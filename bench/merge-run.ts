@@ -32,10 +32,11 @@ for (const name of scenarios) {
   if (!run.details[name] || (run.details[name] as { error?: string }).error)
     throw new Error(`${from} has no completed ${name} scenario`);
   // The scenario's figures: those the run measured that a run without it leaves null for that reason (a scenario
-  // named with a hyphen, grown-sqlite, names its figures with an underscore).
+  // named with a hyphen, grown-sqlite, names its figures with an underscore), a figure new since latest.json's run
+  // among them.
   const prefix = `${name.replaceAll('-', '_')}_`;
   const keys = Object.keys(run).filter(
-    (k) => typeof run[k] === 'number' && k.startsWith(prefix) && k in latest && !(k in run.skipped),
+    (k) => typeof run[k] === 'number' && k.startsWith(prefix) && !(k in run.skipped),
   );
   if (!keys.length) throw new Error(`${from}: no ${name}_* figure to merge`);
   for (const k of keys) {

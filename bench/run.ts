@@ -80,6 +80,8 @@ const REQUIRED = [
   'noisy_neighbour_pg2_drop',
   'grown_store_throughput_ratio',
   'grown_store_api_p99_ratio',
+  'grown_store_list_p99_ms',
+  'grown_store_feed_p99_ms',
   'soak_store_growth_mb',
   'soak_rss_growth_mb',
 ];
@@ -232,11 +234,25 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'grown',
-    metrics: ['grown_store_throughput_ratio', 'grown_store_api_p99_ratio'],
+    metrics: [
+      'grown_store_throughput_ratio',
+      'grown_store_api_p99_ratio',
+      'grown_store_list_p99_ms',
+      'grown_store_feed_p99_ms',
+    ],
     precheck: pgUnavailable,
     run: pgGrown,
   },
-  { name: 'grown-sqlite', metrics: ['grown_sqlite_throughput_ratio', 'grown_sqlite_api_p99_ratio'], run: sqliteGrown },
+  {
+    name: 'grown-sqlite',
+    metrics: [
+      'grown_sqlite_throughput_ratio',
+      'grown_sqlite_api_p99_ratio',
+      'grown_sqlite_list_p99_ms',
+      'grown_sqlite_feed_p99_ms',
+    ],
+    run: sqliteGrown,
+  },
   {
     name: 'soak',
     metrics: [
