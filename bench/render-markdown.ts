@@ -50,9 +50,16 @@ runs.forEach((run, i) => {
     `${which}${run.mode} run of ${run.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(run.duration_s)} s, on ${machineLine(run.machine)}.`,
     '',
   );
-  for (const [name, m] of Object.entries(run.merged ?? {}))
+  // Scenarios merged from one partial run are named together, as that run's `--only` named them.
+  const partialRuns = new Map<string, { names: string[]; m: NonNullable<Run['merged']>[string] }>();
+  for (const [name, m] of Object.entries(run.merged ?? {})) {
+    const same = partialRuns.get(m.started_at);
+    if (same) same.names.push(name);
+    else partialRuns.set(m.started_at, { names: [name], m });
+  }
+  for (const { names, m } of partialRuns.values())
     out.push(
-      `- \`${name}\`: from its own run (\`--only=${name}\`) of ${m.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(m.duration_s)} s, load average ${m.machine.load_avg_start} → ${m.machine.load_avg_end}.`,
+      `- ${names.map((n) => `\`${n}\``).join(', ')}: from a run of ${names.length > 1 ? 'their' : 'its'} own (\`--only=${names.join(',')}\`) of ${m.started_at.slice(0, 16).replace('T', ' ')} UTC, ${Math.round(m.duration_s)} s, load average ${m.machine.load_avg_start} → ${m.machine.load_avg_end}.`,
     );
   for (const [k, why] of Object.entries(run.skipped ?? {})) out.push(`- \`${k}\` is null: ${why}`);
 });
