@@ -186,6 +186,20 @@ export async function listDeliveries(
     if (place && !throughEvents) terms.push(beforePlace(place, 'd.created_at', 'd.id'));
     return eb.and(terms);
   };
+  const ofDeliveries = db
+    .selectFrom('deliveries as d')
+    .where(own)
+    .$if(filter.event !== undefined, (q) =>
+      q.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('events as e')
+            .select(sql.lit(1).as('one'))
+            .whereRef('e.id', '=', 'd.event_id')
+            .where('e.name', '=', filter.event!),
+        ),
+      ),
+    );
   const matching = throughEvents
     ? db
         .selectFrom('events as e')
@@ -196,20 +210,7 @@ export async function listDeliveries(
         .where('e.name', '=', filter.event!)
         .where(own)
         .$if(place !== undefined, (q) => q.where(beforePlace(place!, 'e.seq', 'd.id')))
-    : db
-        .selectFrom('deliveries as d')
-        .where(own)
-        .$if(filter.event !== undefined, (q) =>
-          q.where((eb) =>
-            eb.exists(
-              eb
-                .selectFrom('events as e')
-                .select(sql.lit(1).as('one'))
-                .whereRef('e.id', '=', 'd.event_id')
-                .where('e.name', '=', filter.event!),
-            ),
-          ),
-        );
+    : ofDeliveries;
   const offset = page.after ? 0 : (page.page - 1) * page.limit;
   const read = page.after ? page.limit + 1 : page.limit;
   const count = () => countPast(db, matching, offset);
@@ -245,7 +246,20 @@ export async function listDeliveries(
   if (profile.statementsOnEventLoop) {
     total = await count();
     rows = total.total > offset ? await pageRows(filter.status === 'pending' && total.exact) : [];
-  } else [total, rows] = await Promise.all([count(), pageRows()]);
+  } else {
+    // A page with nothing to skip (the first, or any cursor page) in one statement: on PostgreSQL each statement over
+    // `deliveries` is planned over every span of the delivered history, and the ids-first form plans that twice (the
+    // ids, then the rows by id): 9 ms against 4 for a first page of a company's 135,000 deliveries (finding 78).
+    const pageInOne = () =>
+      ofDeliveries
+        .innerJoin('events as e', 'e.id', 'd.event_id')
+        .select([...VIEW_COLUMNS, 'e.seq as event_seq'])
+        .orderBy('d.created_at', 'desc')
+        .orderBy('d.id', 'desc')
+        .limit(read)
+        .execute();
+    [total, rows] = await Promise.all([count(), offset === 0 && !throughEvents ? pageInOne() : pageRows()]);
+  }
   if (!page.after) return { items: rows.map(viewOf), total };
   const next = cursorPage(rows, page.limit, (r) =>
     throughEvents ? { time: Number(r.event_seq), id: r.id, by: 'seq' } : { time: Number(r.created_at), id: r.id },
