@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
-import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { Store, Tx } from '../storage/db.js';
+import type { OwnPgConnection, Store, Tx } from '../storage/db.js';
 
 /**
  * The one wake-up mechanism for whatever in a process waits on rows in the store: deliveries that became due (the
@@ -45,6 +44,19 @@ export interface WakeSubscription {
 const RECONNECT_MS = 1000;
 const COMMITS_WATCH_MS = 250;
 
+/**
+ * How often the LISTEN connection asks the server something, and how long it waits for the answer before it counts
+ * the connection as lost. A listening connection only ever receives: if a NAT or firewall between here and the server
+ * drops it silently (many drop a flow idle for a few minutes), neither end is told, and the process would go on
+ * waiting for notifications that no longer come, falling back to its polls and to the API key cache's time bound.
+ * Asking keeps such a flow alive, and an answer that does not come finds a dead one.
+ */
+export interface ListenHeartbeat {
+  everyMs: number;
+  timeoutMs: number;
+}
+const LISTEN_HEARTBEAT: ListenHeartbeat = { everyMs: 30_000, timeoutMs: 15_000 };
+
 /** How other processes' commits reach this one: a LISTEN connection, or a watch on the store's commit counter. */
 interface OtherProcesses {
   ready(): Promise<void>;
@@ -64,6 +76,7 @@ export class Wakeups {
   constructor(
     private readonly store: Pick<Store, 'newPgClient'> & Partial<Pick<Store, 'db' | 'profile'>>,
     private readonly log?: Logger,
+    private readonly heartbeat: ListenHeartbeat = LISTEN_HEARTBEAT,
   ) {}
 
   /** Runs this process's listeners of `channel` (after a commit of this process that made work for them). */
@@ -117,6 +130,7 @@ export class Wakeups {
         (channel) => this.wake(channel),
         wakeAll,
         (err) => this.log?.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'),
+        this.heartbeat,
       );
     if (db && profile?.otherConnectionsCommits) {
       const read = profile.otherConnectionsCommits;
@@ -172,58 +186,95 @@ class CommitCounterWatch implements OtherProcesses {
 }
 
 class PgListenConnection implements OtherProcesses {
-  private client: pg.Client | null = null;
+  private own: OwnPgConnection | null = null;
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
   private connecting: Promise<void> | null = null;
+  private readonly pulse: NodeJS.Timeout;
+  private asking: Promise<void> | null = null;
 
   constructor(
-    private readonly newClient: () => pg.Client,
+    private readonly newConnection: (opts: { timeoutMs: number }) => OwnPgConnection,
     private readonly onWake: (channel: WakeChannel) => void,
     private readonly onListening: () => void,
     private readonly onError: (err: Error) => void,
+    private readonly heartbeat: ListenHeartbeat,
   ) {
     this.connecting = this.connect();
+    this.pulse = setInterval(() => void this.ask(), heartbeat.everyMs);
+    this.pulse.unref();
+  }
+
+  /** The heartbeat (LISTEN_HEARTBEAT): a question the server must answer in time, or the connection is made again. */
+  private ask(): Promise<void> {
+    const own = this.own;
+    if (!own || this.asking) return this.asking ?? Promise.resolve();
+    this.asking = (async () => {
+      try {
+        await own.client.query('select 1');
+      } catch (err) {
+        // Only if that connection is still the one in use: its error event may have replaced it meanwhile.
+        if (this.own === own && !this.stopped) {
+          this.onError(new Error(`no answer to the heartbeat: ${(err as Error).message}`));
+          this.scheduleReconnect();
+        }
+      } finally {
+        this.asking = null;
+      }
+    })();
+    return this.asking;
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const c = this.newClient();
-    c.on('notification', (n) => {
+    // Connecting, LISTEN and the heartbeat all give up after the heartbeat's wait: none can hang on a dead flow.
+    const own = this.newConnection({ timeoutMs: this.heartbeat.timeoutMs });
+    own.client.on('notification', (n) => {
       const channel = CHANNEL_OF_PG.get(n.channel);
       if (channel) this.onWake(channel);
     });
-    c.on('error', (err) => {
+    own.client.on('error', (err) => {
+      // A connection already given up (its heartbeat unanswered) reports its end too: that loss was reported.
+      if (this.own !== own) return;
       this.onError(err);
       this.scheduleReconnect();
     });
     try {
-      await c.connect();
-      for (const name of Object.values(PG_CHANNEL)) await c.query(`LISTEN ${name}`);
+      await own.client.connect();
+      for (const name of Object.values(PG_CHANNEL)) await own.client.query(`LISTEN ${name}`);
       if (this.stopped) {
-        await c.end().catch(() => undefined);
+        await this.hangUp(own);
         return;
       }
-      this.client = c;
+      this.own = own;
       // Anything committed while we were not listening is found by this turn.
       this.onListening();
     } catch (err) {
       this.onError(err as Error);
-      await c.end().catch(() => undefined);
+      own.destroy();
       this.scheduleReconnect();
     }
   }
 
   private scheduleReconnect(): void {
     if (this.stopped || this.retry) return;
-    const lost = this.client;
-    this.client = null;
-    void lost?.end().catch(() => undefined);
+    // Lost: there is no one to say goodbye to.
+    this.own?.destroy();
+    this.own = null;
     this.retry = setTimeout(() => {
       this.retry = null;
       this.connecting = this.connect();
     }, RECONNECT_MS);
     this.retry.unref();
+  }
+
+  /** Ends the session politely, but waits no longer than the heartbeat would for a server that does not answer. */
+  private async hangUp(own: OwnPgConnection): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.heartbeat.timeoutMs)));
+    await Promise.race([own.client.end().catch(() => undefined), late]);
+    clearTimeout(timer);
+    own.destroy();
   }
 
   async ready(): Promise<void> {
@@ -232,10 +283,12 @@ class PgListenConnection implements OtherProcesses {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.pulse);
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     await this.connecting;
-    await this.client?.end().catch(() => undefined);
-    this.client = null;
+    if (this.own) await this.hangUp(this.own);
+    this.own = null;
+    await this.asking;
   }
 }

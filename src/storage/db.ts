@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Socket } from 'node:net';
 import {
   CompiledQuery,
   Kysely,
@@ -25,13 +26,26 @@ export interface Store {
   profile: DialectProfile;
   /** A PostgreSQL pool, absent on SQLite. */
   pgPool?: pg.Pool;
-  /** PostgreSQL: a new connection outside the pool, for LISTEN (it holds its connection while it listens). */
-  newPgClient?: () => pg.Client;
+  /**
+   * PostgreSQL: a new connection outside the pool, for LISTEN (it holds its connection while it listens). With
+   * `timeoutMs`, connecting and each query on it fail after that long without an answer.
+   */
+  newPgClient?: (opts?: { timeoutMs?: number }) => OwnPgConnection;
   pgSchema?: string;
   sqliteFile?: string;
   /** SQLite with `backgroundCheckpoints`: the thread that checkpoints the WAL. */
   checkpointer?: WalCheckpointer;
   close(): Promise<void>;
+}
+
+/** A PostgreSQL connection of its own, outside the pool. */
+export interface OwnPgConnection {
+  client: pg.Client;
+  /**
+   * Closes its socket at once. `client.end()` asks the server to end the session and waits for it to hang up, which a
+   * connection that stopped answering (a flow dropped on the way) never does.
+   */
+  destroy(): void;
 }
 
 export interface OpenStoreOptions {
@@ -219,14 +233,33 @@ function rowBuilder(names: readonly string[]): RowBuilder {
 }
 
 /**
- * How long a pooled PostgreSQL connection may sit idle before the pool closes it. A new connection's first plan of a
- * statement over the partitioned history loads every partition's catalog entries first: the delivery log's first
- * page took 120–140 ms on a fresh connection against 17–25 on a used one, the event feed's 50–60 against 9–10. With
- * the pool's own 10 seconds, a dashboard clicked through every quarter of a minute paid that on every page. Not much
- * longer: a connection idle past a network's NAT or firewall idle timeout (a few minutes on common clouds) can be
- * dropped without either end knowing, and the next query on it would wait for TCP to give up.
+ * How long a pooled PostgreSQL connection past the first PG_POOL_KEPT may sit idle before the pool closes it, and how
+ * many it keeps however long they idle. A new connection's first plan of a statement over the partitioned history
+ * loads every partition's catalog entries first: the delivery log's first page took 120–140 ms on a fresh connection
+ * against 17–25 on a used one, the event feed's 50–60 against 9–10. With none kept and the pool's own 10 seconds, a
+ * dashboard clicked through every quarter of a minute paid that on every page, and the first request after a quiet
+ * minute always would. Connections past the kept ones serve bursts and need not outlive them.
  */
 const PG_IDLE_MS = 60_000;
+const PG_POOL_KEPT = 2;
+
+/**
+ * TCP keepalive on every PostgreSQL connection, first probe after this long without traffic. A NAT or firewall on the
+ * way may forget a flow idle for a few minutes without telling either end, and the next query on it would wait for
+ * TCP to give up; probes keep such a flow alive, and find a dead one while nothing waits on it. The LISTEN connection
+ * also has its own heartbeat (queue/wakeup.ts).
+ */
+const PG_KEEPALIVE_IDLE_MS = 30_000;
+
+/** Where and how every connection to one PostgreSQL database is made: the pool's and the LISTEN connection's. */
+function pgConnection(databaseUrl: string, schema: string | undefined): pg.ClientConfig {
+  return {
+    connectionString: databaseUrl,
+    options: schema ? `-c search_path=${schema}` : undefined,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: PG_KEEPALIVE_IDLE_MS,
+  };
+}
 
 /**
  * A PostgreSQL pool and its Kysely handle, with our type parsers and the schema as search_path: the primary's
@@ -236,12 +269,12 @@ export function openPgDb(
   databaseUrl: string,
   opts: { pgSchema?: string; poolSize?: number; connectTimeoutMs?: number } = {},
 ): { db: Db; pool: pg.Pool } {
-  const schema = opts.pgSchema;
+  const max = opts.poolSize ?? 10;
   const pool = new (loadPg().Pool)({
-    connectionString: databaseUrl,
-    max: opts.poolSize ?? 10,
+    ...pgConnection(databaseUrl, opts.pgSchema),
+    max,
+    min: Math.min(PG_POOL_KEPT, max),
     types: pgTypes as unknown as pg.CustomTypesConfig,
-    options: schema ? `-c search_path=${schema}` : undefined,
     connectionTimeoutMillis: opts.connectTimeoutMs,
     idleTimeoutMillis: PG_IDLE_MS,
   });
@@ -255,14 +288,20 @@ export function openPgDb(
 
 export function openStore(opts: OpenStoreOptions): Store {
   if (opts.databaseUrl) {
-    const schema = opts.pgSchema;
-    const { db, pool } = openPgDb(opts.databaseUrl, { pgSchema: schema, poolSize: opts.poolSize });
-    const newPgClient = () =>
-      new (loadPg().Client)({
-        connectionString: opts.databaseUrl!,
-        options: schema ? `-c search_path=${schema}` : undefined,
+    const { databaseUrl, pgSchema } = opts;
+    const { db, pool } = openPgDb(databaseUrl, { pgSchema, poolSize: opts.poolSize });
+    const newPgClient = ({ timeoutMs }: { timeoutMs?: number } = {}): OwnPgConnection => {
+      // Our own socket (pg's `stream` option; TLS, if asked for, is layered over it), so that we can close it.
+      const socket = new Socket();
+      const client = new (loadPg().Client)({
+        ...pgConnection(databaseUrl, pgSchema),
+        stream: () => socket,
+        connectionTimeoutMillis: timeoutMs,
+        query_timeout: timeoutMs,
       });
-    return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema: schema, close: () => db.destroy() };
+      return { client, destroy: () => socket.destroy() };
+    };
+    return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema, close: () => db.destroy() };
   }
   const file = opts.sqliteFile ?? join(opts.dataDir ?? './data', 'escalatr.db');
   if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true, mode: 0o700 });

@@ -4,6 +4,13 @@ export interface TcpProxy {
   port: number;
   /** Connections currently relayed. */
   open(): number;
+  /** Connections accepted and relayed since the proxy started. */
+  accepted(): number;
+  /**
+   * A NAT or firewall on the way forgets every flow it relays now: their bytes are swallowed in both directions and
+   * neither end is told. New connections are relayed as before.
+   */
+  stall(): void;
   /** The server "goes away": every relayed connection is reset and new ones are refused until `restore`. */
   cut(): void;
   restore(): void;
@@ -19,11 +26,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     throw new Error(`the proxy relays to loopback only, not ${target.host}`);
   const sockets = new Set<net.Socket>();
   let up = true;
+  let accepted = 0;
   const server = net.createServer((client) => {
     if (!up) {
       client.resetAndDestroy();
       return;
     }
+    accepted++;
     const upstream = net.connect(target.port, target.host);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -39,6 +48,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   return {
     port: (server.address() as AddressInfo).port,
     open: () => sockets.size / 2,
+    accepted: () => accepted,
+    stall() {
+      for (const s of sockets) {
+        s.unpipe();
+        s.removeAllListeners('data');
+        s.on('data', () => undefined);
+        // Unpiped, a stream is paused: resumed, it still reads (and drops) bytes and sees its peer hang up.
+        s.resume();
+      }
+    },
     cut() {
       up = false;
       for (const s of sockets) s.resetAndDestroy();
