@@ -146,6 +146,9 @@ export interface DeliveryPage {
  */
 export const deliveryListAfter = (cursor: string): ListAfter => decodeListCursor(cursor, ROW_ID, true);
 
+/** At most this many events of one name make it few: the delivery log counts its deliveries through them. */
+const FEW_EVENTS = 500;
+
 /**
  * Deliveries of one company, newest first, narrowed by any of the filters, and how many match (counted up to
  * COUNTED_AHEAD past the page's start). With `after`, a cursor page: the page after that place (or from the start),
@@ -186,20 +189,18 @@ export async function listDeliveries(
     if (place && !throughEvents) terms.push(beforePlace(place, 'd.created_at', 'd.id'));
     return eb.and(terms);
   };
-  const ofDeliveries = db
-    .selectFrom('deliveries as d')
-    .where(own)
-    .$if(filter.event !== undefined, (q) =>
-      q.where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('events as e')
-            .select(sql.lit(1).as('one'))
-            .whereRef('e.id', '=', 'd.event_id')
-            .where('e.name', '=', filter.event!),
-        ),
+  const ownDeliveries = db.selectFrom('deliveries as d').where(own);
+  const ofDeliveries = ownDeliveries.$if(filter.event !== undefined, (q) =>
+    q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('events as e')
+          .select(sql.lit(1).as('one'))
+          .whereRef('e.id', '=', 'd.event_id')
+          .where('e.name', '=', filter.event!),
       ),
-    );
+    ),
+  );
   const matching = throughEvents
     ? db
         .selectFrom('events as e')
@@ -214,6 +215,30 @@ export async function listDeliveries(
   const offset = page.after ? 0 : (page.page - 1) * page.limit;
   const read = page.after ? page.limit + 1 : page.limit;
   const count = () => countPast(db, matching, offset);
+  // PostgreSQL, an event name few of the company's events have: counted from those events, each one's deliveries
+  // found by its id in the one span its time names (a delivery is made with its event and takes its `created_at`).
+  // Counted from the deliveries, every delivery the company ever had was read to find the few: 65 ms for a name on
+  // 1% of the events of a company of 135,000 deliveries, against 9 this way. A common name's count stops after the
+  // first 10,001 deliveries from either side, and sooner from the deliveries (a probe per event costs more than a
+  // delivery read in order), so it keeps that form.
+  const countThroughFewEvents = async (): Promise<CountedRows | null> => {
+    if (filter.event === undefined || fewOfStatus || profile.joinsInWrittenOrder) return null;
+    const named = db.selectFrom('events as e').where('e.company_id', '=', companyId).where('e.name', '=', filter.event);
+    const { rows: few } = await sql<{ n: number | string }>`
+      select count(*) as n from (${named.select(sql.lit(1).as('one')).limit(FEW_EVENTS + 1)}) as m`.execute(db);
+    if (Number(few[0]?.n ?? 0) > FEW_EVENTS) return null;
+    return countPast(
+      db,
+      named.crossJoinLateral(
+        ownDeliveries
+          .select(sql.lit(1).as('one'))
+          .where('d.event_id', '=', sql.ref<string>('e.id'))
+          .where('d.created_at', '=', sql.ref<number>('e.created_at'))
+          .as('d'),
+      ),
+      offset,
+    );
+  };
   // The page's ids first, from the indexes that found them: the rows an offset skips are then index entries, not
   // rows read and joined to their event one by one. The deepest page of 500,000 deliveries took 0.6 s that way on
   // SQLite, on the event loop; 27 ms this way.
@@ -250,15 +275,21 @@ export async function listDeliveries(
     // A page with nothing to skip (the first, or any cursor page) in one statement: on PostgreSQL each statement over
     // `deliveries` is planned over every span of the delivered history, and the ids-first form plans that twice (the
     // ids, then the rows by id): 9 ms against 4 for a first page of a company's 135,000 deliveries (finding 78).
+    // The event name is asked of the event joined for the page: as a subquery of its own beside that join, the
+    // statement planned the events twice (about 10 ms against 4 for a page of a company's 135,000 deliveries).
     const pageInOne = () =>
-      ofDeliveries
+      ownDeliveries
         .innerJoin('events as e', 'e.id', 'd.event_id')
+        .$if(filter.event !== undefined, (q) => q.where('e.name', '=', filter.event!))
         .select([...VIEW_COLUMNS, 'e.seq as event_seq'])
         .orderBy('d.created_at', 'desc')
         .orderBy('d.id', 'desc')
         .limit(read)
         .execute();
-    [total, rows] = await Promise.all([count(), offset === 0 && !throughEvents ? pageInOne() : pageRows()]);
+    [total, rows] = await Promise.all([
+      countThroughFewEvents().then((few) => few ?? count()),
+      offset === 0 && !throughEvents ? pageInOne() : pageRows(),
+    ]);
   }
   if (!page.after) return { items: rows.map(viewOf), total };
   const next = cursorPage(rows, page.limit, (r) =>

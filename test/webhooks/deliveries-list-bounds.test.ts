@@ -265,7 +265,7 @@ describe('deliveries lists: a bounded count, and filters found through their ind
     const plansOf = async (filter: DeliveryFilter) => {
       statements.length = 0;
       await listDeliveries(db, store.profile, s.volt.company.id, filter, { page: 1, limit: 25 });
-      const count = statements.find((q) => q.sql.includes('count('))!;
+      const count = statements.find((q) => q.sql.includes('count(') && q.sql.includes('"deliveries"'))!;
       return { count: (await queryPlan(store, count)).join('\n') };
     };
     // SQLite reads the partial index of the status's rows. PostgreSQL reads the queue's partition alone (failed,
@@ -293,7 +293,8 @@ describe('deliveries lists: a bounded count, and filters found through their ind
     ] as const) {
       statements.length = 0;
       await listDeliveries(db, store.profile, s.volt.company.id, filter, { page: 1, limit: 25, after });
-      for (const q of statements.filter((q) => /count\(|order by/.test(q.sql))) {
+      // (On PostgreSQL an event name's events are counted first, up to a bound: no delivery is read for that.)
+      for (const q of statements.filter((q) => /count\(|order by/.test(q.sql) && q.sql.includes('"deliveries"'))) {
         const plan = (await queryPlan(store, q)).join('\n');
         if (sqlite) expect(plan, q.sql).toMatch(/(created_at|seq)<\?/);
         else expect(plan, q.sql).toMatch(/Index Cond: .*created_at <=/s);
@@ -306,6 +307,14 @@ describe('deliveries lists: a bounded count, and filters found through their ind
         'events_company_name',
       );
       expect(byEvent.count).not.toContain('SCAN d');
+    } else {
+      // PostgreSQL, a name of few events: from those events, each one's deliveries looked up by its id in the span
+      // of its time, never a walk of the company's deliveries.
+      const scans = byEvent.count.split('\n').filter((l) => l.includes(' Scan '));
+      expect(byEvent.count).toContain('Nested Loop');
+      expect(scans[0]).toContain('using events_company_name on events e');
+      expect(byEvent.count).toMatch(/e\.created_at = created_at|created_at = e\.created_at/);
+      expect(byEvent.count).not.toMatch(/Seq Scan on deliveries/);
     }
   });
 });
