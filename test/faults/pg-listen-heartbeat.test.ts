@@ -31,8 +31,8 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the LISTEN connection silently dropp
     viaProxy = openStore({ databaseUrl: url.toString(), pgSchema: ts.store.pgSchema, poolSize: 1 });
     logged.length = 0;
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
-    // A heartbeat every 100 ms, given a second to answer: the same code as the 30 s / 15 s a process uses.
-    wakeups = new Wakeups(viaProxy, logger, { everyMs: 100, timeoutMs: 1_000 });
+    // A heartbeat every 100 ms, given two seconds to answer: the same code as the 30 s / 15 s a process uses.
+    wakeups = new Wakeups(viaProxy, logger, { everyMs: 100, timeoutMs: 2_000 });
   });
   afterEach(async () => {
     await subscription?.close();
