@@ -20,12 +20,20 @@ export interface CountedRows {
  * yields, counted up to COUNTED_AHEAD past `offset`, the first row of the page the count goes with: the count reaches
  * as far as the page's own walk, and 10,000 rows further.
  */
-export async function countPast<DB, TB extends keyof DB, O>(
+export function countPast<DB, TB extends keyof DB, O>(
   db: QueryExecutorProvider,
   rows: SelectQueryBuilder<DB, TB, O> | RawBuilder<unknown>,
   offset: number,
 ): Promise<CountedRows> {
-  const upTo = offset + COUNTED_AHEAD;
+  return countUpTo(db, rows, offset + COUNTED_AHEAD);
+}
+
+/** How many rows `rows` (as for countPast) yields, counted up to `upTo`: past it, `upTo` and not exact. */
+export async function countUpTo<DB, TB extends keyof DB, O>(
+  db: QueryExecutorProvider,
+  rows: SelectQueryBuilder<DB, TB, O> | RawBuilder<unknown>,
+  upTo: number,
+): Promise<CountedRows> {
   // A builder is written in parentheses where it is embedded; SQL text is put in them here.
   const source = 'clearSelect' in rows ? rows.clearSelect().select(sql.lit(1).as('one')) : sql`(${rows})`;
   // The limit is a parameter: written into the text (as the query builder's own limits are on SQLite), every page

@@ -5,7 +5,7 @@ import { DAY_MS, retentionCutoff } from '../domain/retention.js';
 import { AppError, notFound } from '../errors.js';
 import { madeWithin, recoverableIn, UNSETTLED } from '../queue/conditions.js';
 import { requeue } from '../queue/requeue.js';
-import { countPast, type CountedRows } from '../storage/counted-rows.js';
+import { countPast, countUpTo, type CountedRows } from '../storage/counted-rows.js';
 import {
   beforePlace,
   cursorPage,
@@ -224,9 +224,7 @@ export async function listDeliveries(
   const countThroughFewEvents = async (): Promise<CountedRows | null> => {
     if (filter.event === undefined || fewOfStatus || profile.joinsInWrittenOrder) return null;
     const named = db.selectFrom('events as e').where('e.company_id', '=', companyId).where('e.name', '=', filter.event);
-    const { rows: few } = await sql<{ n: number | string }>`
-      select count(*) as n from (${named.select(sql.lit(1).as('one')).limit(FEW_EVENTS + 1)}) as m`.execute(db);
-    if (Number(few[0]?.n ?? 0) > FEW_EVENTS) return null;
+    if (!(await countUpTo(db, named, FEW_EVENTS)).exact) return null;
     return countPast(
       db,
       named.crossJoinLateral(
