@@ -17,6 +17,7 @@ import type { Database } from './schema.js';
 import { postgresProfile, sqliteProfile, type DialectProfile } from './dialects.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { LiteralLimitSqliteCompiler } from './literal-limit.js';
+import { countingClient, UnansweredQueryWatch, type ClosedConnection } from './pg-unanswered-queries.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -62,6 +63,15 @@ export interface OpenStoreOptions {
    * `onLost` hears if the thread ends by itself, after which this connection checkpoints as SQLite does by default.
    */
   backgroundCheckpoints?: { onLost: (err: Error) => void };
+  /** PostgreSQL: the watch on pooled connections whose queries go unanswered (pg-unanswered-queries.ts). */
+  unanswered?: UnansweredQuerySettings;
+}
+
+export interface UnansweredQuerySettings {
+  /** How often the pool's connections are looked at (PG_UNANSWERED_LOOK_MS). */
+  everyMs?: number;
+  /** Told about each connection closed because its answer was not coming. */
+  onClosed?: (closed: ClosedConnection) => void;
 }
 
 /**
@@ -262,16 +272,39 @@ function pgConnection(databaseUrl: string, schema: string | undefined): pg.Clien
 }
 
 /**
+ * How often the pool's connections are looked at for a query that goes unanswered. A query whose connection died is
+ * failed after two to three of these, when its session on the server was found not working on it twice.
+ */
+const PG_UNANSWERED_LOOK_MS = 10_000;
+/** Connecting, and each query, on a connection of our own outside the pool (pg-unanswered-queries.ts). */
+const PG_ASKING_TIMEOUT_MS = 5_000;
+
+/** A connection outside the pool, on a socket of our own (pg's `stream` option; TLS is layered over it) to close. */
+function ownPgConnection(databaseUrl: string, schema: string | undefined, timeoutMs?: number): OwnPgConnection {
+  const socket = new Socket();
+  const client = new (loadPg().Client)({
+    ...pgConnection(databaseUrl, schema),
+    stream: () => socket,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
+  return { client, destroy: () => socket.destroy() };
+}
+
+/**
  * A PostgreSQL pool and its Kysely handle, with our type parsers and the schema as search_path: the primary's
- * (openStore) and a read replica's (read-store.ts) are made alike, so a query answers the same on either.
+ * (openStore) and a read replica's (read-store.ts) are made alike, so a query answers the same on either. The pool's
+ * connections are watched for queries whose answer is not coming (pg-unanswered-queries.ts); `close` stops that and
+ * ends the pool.
  */
 export function openPgDb(
   databaseUrl: string,
-  opts: { pgSchema?: string; poolSize?: number; connectTimeoutMs?: number } = {},
-): { db: Db; pool: pg.Pool } {
+  opts: { pgSchema?: string; poolSize?: number; connectTimeoutMs?: number; unanswered?: UnansweredQuerySettings } = {},
+): { db: Db; pool: pg.Pool; close: () => Promise<void> } {
   const max = opts.poolSize ?? 10;
   const pool = new (loadPg().Pool)({
     ...pgConnection(databaseUrl, opts.pgSchema),
+    Client: countingClient(loadPg().Client),
     max,
     min: Math.min(PG_POOL_KEPT, max),
     types: pgTypes as unknown as pg.CustomTypesConfig,
@@ -283,25 +316,30 @@ export function openPgDb(
   // A checked-out client (in a transaction, between queries) has no pool listener: without its own, losing the
   // server (a restart) raises an uncaught 'error' and kills the process. The failed query reports it instead.
   pool.on('connect', (client) => client.on('error', () => {}));
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool };
+  const watch = new UnansweredQueryWatch(pool, {
+    everyMs: opts.unanswered?.everyMs ?? PG_UNANSWERED_LOOK_MS,
+    connect: () => ownPgConnection(databaseUrl, opts.pgSchema, PG_ASKING_TIMEOUT_MS),
+    onClosed: opts.unanswered?.onClosed,
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const close = async () => {
+    await watch.stop();
+    await db.destroy();
+  };
+  return { db, pool, close };
 }
 
 export function openStore(opts: OpenStoreOptions): Store {
   if (opts.databaseUrl) {
     const { databaseUrl, pgSchema } = opts;
-    const { db, pool } = openPgDb(databaseUrl, { pgSchema, poolSize: opts.poolSize });
-    const newPgClient = ({ timeoutMs }: { timeoutMs?: number } = {}): OwnPgConnection => {
-      // Our own socket (pg's `stream` option; TLS, if asked for, is layered over it), so that we can close it.
-      const socket = new Socket();
-      const client = new (loadPg().Client)({
-        ...pgConnection(databaseUrl, pgSchema),
-        stream: () => socket,
-        connectionTimeoutMillis: timeoutMs,
-        query_timeout: timeoutMs,
-      });
-      return { client, destroy: () => socket.destroy() };
-    };
-    return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema, close: () => db.destroy() };
+    const { db, pool, close } = openPgDb(databaseUrl, {
+      pgSchema,
+      poolSize: opts.poolSize,
+      unanswered: opts.unanswered,
+    });
+    const newPgClient = ({ timeoutMs }: { timeoutMs?: number } = {}) =>
+      ownPgConnection(databaseUrl, pgSchema, timeoutMs);
+    return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema, close };
   }
   const file = opts.sqliteFile ?? join(opts.dataDir ?? './data', 'escalatr.db');
   if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true, mode: 0o700 });

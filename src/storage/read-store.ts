@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { openPgDb, type Db, type Store } from './db.js';
+import { logClosedConnection } from './pg-unanswered-queries.js';
 
 /** Which server answered a read. */
 type ReadTarget = 'replica' | 'primary';
@@ -234,10 +235,11 @@ export function openReadStore(primary: Store, opts: ReadStoreOptions): ReadStore
     );
   }
   if (!url || primary.profile.name !== 'postgres') return new ReadStore(primary.db, null, opts);
-  const { db } = openPgDb(url, {
+  const { db, close } = openPgDb(url, {
     pgSchema: primary.pgSchema,
     poolSize: opts.poolSize,
     connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
+    unanswered: { onClosed: opts.logger && logClosedConnection(opts.logger, 'replica') },
   });
-  return new ReadStore(primary.db, { db, close: () => db.destroy() }, opts);
+  return new ReadStore(primary.db, { db, close }, opts);
 }

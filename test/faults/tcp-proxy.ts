@@ -2,13 +2,13 @@ import net, { type AddressInfo } from 'node:net';
 
 export interface TcpProxy {
   port: number;
-  /** Connections currently relayed. */
+  /** Connections currently open on the client's side. */
   open(): number;
   /** Connections accepted and relayed since the proxy started. */
   accepted(): number;
   /**
    * A NAT or firewall on the way forgets every flow it relays now: their bytes are swallowed in both directions and
-   * neither end is told. New connections are relayed as before.
+   * neither end is told, not even when the other closes. New connections are relayed as before.
    */
   stall(): void;
   /** The server "goes away": every relayed connection is reset and new ones are refused until `restore`. */
@@ -25,6 +25,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   if (!/^(127\.|localhost$|::1$)/.test(target.host))
     throw new Error(`the proxy relays to loopback only, not ${target.host}`);
   const sockets = new Set<net.Socket>();
+  const clients = new Set<net.Socket>();
   let up = true;
   let accepted = 0;
   const server = net.createServer((client) => {
@@ -33,6 +34,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return;
     }
     accepted++;
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
     const upstream = net.connect(target.port, target.host);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -47,13 +50,19 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
-    open: () => sockets.size / 2,
+    open: () => clients.size,
     accepted: () => accepted,
     stall() {
       for (const s of sockets) {
         s.unpipe();
         s.removeAllListeners('data');
         s.on('data', () => undefined);
+        // Neither side hears the other hang up: only each side's own bookkeeping stays.
+        s.removeAllListeners('close');
+        s.on('close', () => {
+          sockets.delete(s);
+          clients.delete(s);
+        });
         // Unpiped, a stream is paused: resumed, it still reads (and drops) bytes and sees its peer hang up.
         s.resume();
       }

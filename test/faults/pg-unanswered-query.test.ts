@@ -1,0 +1,145 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { sql } from 'kysely';
+import pino from 'pino';
+import { openStore, type Store } from '../../src/storage/db.js';
+import { postgresProfile } from '../../src/storage/dialects.js';
+import { logClosedConnection, type ClosedConnection } from '../../src/storage/pg-unanswered-queries.js';
+import { createTestStore, DATABASE_URL, type TestStore } from '../helpers/harness.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+/**
+ * A query sent on a pooled connection whose network then dies silently waits for TCP to give up (about fifteen
+ * minutes on Linux), and its session on the server can hold its transaction's locks all that time. The pool's
+ * connections go through a loopback relay that the test makes forget its flows (the shared server is untouched); the
+ * watch looks every 100 ms, where a process looks every 10 s.
+ */
+describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not coming', () => {
+  let ts: TestStore;
+  let proxy: TcpProxy;
+  let viaProxy: Store;
+  const closed: ClosedConnection[] = [];
+  const logged: string[] = [];
+
+  beforeEach(async () => {
+    ts = await createTestStore();
+    const direct = new URL(DATABASE_URL!);
+    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const url = new URL(DATABASE_URL!);
+    url.host = `127.0.0.1:${proxy.port}`;
+    closed.length = 0;
+    logged.length = 0;
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
+    const log = logClosedConnection(logger, 'primary');
+    viaProxy = openStore({
+      databaseUrl: url.toString(),
+      pgSchema: ts.store.pgSchema,
+      poolSize: 2,
+      unanswered: {
+        everyMs: 100,
+        onClosed: (c) => {
+          closed.push(c);
+          log(c);
+        },
+      },
+    });
+  });
+  afterEach(async () => {
+    await viaProxy.close();
+    await proxy.close();
+    await ts.cleanup();
+  });
+
+  /** The server's view of one session (none when it is gone), asked directly, not through the relay. */
+  const sessionOf = async (pid: number) => {
+    const { rows } = await sql<{ state: string; wait_event_type: string | null }>`
+      select state, wait_event_type from pg_stat_activity where pid = ${pid}`.execute(ts.store.db);
+    return rows[0];
+  };
+  const pidOf = async (db: Store['db']) =>
+    (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0].pid;
+  /** Whether another connection could take the advisory lock `key` now (taken and let go in one transaction). */
+  const lockFree = (key: number) =>
+    ts.store.db.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ got: boolean }>`select pg_try_advisory_xact_lock(${key}) as got`.execute(tx);
+      return rows[0].got;
+    });
+
+  it('fails the query, ends its session (its locks go) and answers the next query on a new connection', async () => {
+    let pid = 0;
+    const work = viaProxy.db
+      .transaction()
+      .execute(async (tx) => {
+        pid = await pidOf(tx);
+        await sql`select pg_advisory_xact_lock(4242)`.execute(tx);
+        // The answer to this one is lost on the way: the relay forgets the flow while the server works on it.
+        await sql`select pg_sleep(0.3)`.execute(tx);
+        return 'committed';
+      })
+      .catch((err: Error) => err);
+    await vi.waitFor(async () => expect((await sessionOf(pid))?.wait_event_type).toBe('Timeout'), {
+      timeout: 10_000,
+      interval: 10,
+    });
+    proxy.stall();
+    expect(await lockFree(4242)).toBe(false);
+
+    const failed = await work;
+    // A lost connection, as the API and the workers know one (a 503 and a retry, not a bug of the request); here
+    // the transaction's ROLLBACK reports it, on the connection the watch closed.
+    expect(failed).toBeInstanceOf(Error);
+    expect(postgresProfile.isUnavailable(failed)).toBe(true);
+    // Told once its session has been ended on the server, just after the query failed.
+    await vi.waitFor(() => expect(closed).toEqual([{ pid, waitedMs: expect.any(Number) as number, ended: true }]));
+    expect(closed[0].waitedMs).toBeGreaterThanOrEqual(100);
+    // The session is gone from the server, and its transaction's lock with it.
+    await vi.waitFor(async () => expect(await sessionOf(pid)).toBeUndefined(), { timeout: 10_000, interval: 10 });
+    expect(await lockFree(4242)).toBe(true);
+    const warning = JSON.parse(logged[0]) as Record<string, unknown>;
+    expect(warning).toMatchObject({
+      level: 40,
+      msg: 'a PostgreSQL connection stopped answering a query; closed it',
+      server: 'primary',
+      pid,
+      session_ended: true,
+    });
+
+    // The pool goes on with a new connection.
+    const accepted = proxy.accepted();
+    expect(await pidOf(viaProxy.db)).not.toBe(pid);
+    expect(proxy.accepted()).toBeGreaterThan(accepted);
+  });
+
+  it('fails a query whose request was lost before the server read it', async () => {
+    // The pool's one connection, idle: its next query's bytes are swallowed on the way to the server.
+    const pid = await pidOf(viaProxy.db);
+    proxy.stall();
+    const failed = await sql`select 1`
+      .execute(viaProxy.db)
+      .then(() => null)
+      .catch((err: Error) => err);
+    expect(failed?.message).toBe('Connection terminated unexpectedly');
+    expect(postgresProfile.isUnavailable(failed)).toBe(true);
+    // The session waited on us for a statement that never came: ended too.
+    await vi.waitFor(() => expect(closed).toEqual([{ pid, waitedMs: expect.any(Number) as number, ended: true }]));
+  });
+
+  it('leaves a long statement, and one waiting on a lock, to finish', async () => {
+    await ts.store.db.connection().execute(async (holder) => {
+      // A lock held by another connection (not through the relay), so the relayed query waits on it.
+      await sql`select pg_advisory_lock(4343)`.execute(holder);
+      const waiting = sql<{ done: number }>`select 1 as done from pg_advisory_lock(4343)`.execute(viaProxy.db);
+      const long = sql<{ done: number }>`select 1 as done from pg_sleep(1)`.execute(viaProxy.db);
+      // The pool's two connections, then at least three times the watch asked the server about them (each time on a
+      // connection of its own, through the relay too).
+      await vi.waitFor(() => expect(proxy.accepted()).toBeGreaterThanOrEqual(2 + 3), {
+        timeout: 10_000,
+        interval: 10,
+      });
+      await sql`select pg_advisory_unlock(4343)`.execute(holder);
+      expect((await waiting).rows).toEqual([{ done: 1 }]);
+      expect((await long).rows).toEqual([{ done: 1 }]);
+    });
+    await sql`select pg_advisory_unlock_all()`.execute(viaProxy.db);
+    expect(closed).toEqual([]);
+  });
+});
