@@ -86,6 +86,8 @@ if (!support.ok) {
     [{ kind: 'latency', ms: 200 }, quick ? 5000 : 20_000],
     [{ kind: 'loss', percent: 5 }, quick ? 5000 : 20_000],
     [{ kind: 'partition' }, quick ? 10_000 : 30_000],
+    // The forgetting is at once; the dead flows stay dead after it.
+    [{ kind: 'forgotten' }, 1000],
   ] as const) {
     network.push(await runNetworkScenario({ fault, faultMs, phaseMs, databaseUrl, support, log }));
   }

@@ -18,7 +18,15 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export type NetworkFault = { kind: 'latency'; ms: number } | { kind: 'loss'; percent: number } | { kind: 'partition' };
+/**
+ * `forgotten`: a NAT or firewall on the way forgets every flow it holds now (a gateway restarted, its table full):
+ * the database connections open at that moment go dark for good in both directions, neither end told, while new
+ * connections pass. Lifting it forgets nothing more; the dead flows stay dead for the rest of the run. (Matched by
+ * their ports rather than by conntrack: connections opened before a namespace first tracks any are picked up
+ * mid-stream, some as new.)
+ */
+export type NetworkFault =
+  { kind: 'latency'; ms: number } | { kind: 'loss'; percent: number } | { kind: 'partition' } | { kind: 'forgotten' };
 
 /** How a fault is made on this machine: `tc netem` when the kernel has it, otherwise the closest real means. */
 export type FaultMethod = 'tc netem' | 'nftables drop' | 'forwarder delay';
@@ -213,10 +221,12 @@ table inet escalatr_chaos {
     execPrefix: () => ['ip', 'netns', 'exec', name],
     async droppedPackets() {
       let dropped = 0;
-      const nftOut = await run('ip', ['netns', 'exec', name, 'nft', 'list', 'table', 'inet', 'escalatr_chaos']).catch(
-        () => ({ stdout: '' }),
-      );
-      for (const m of nftOut.stdout.matchAll(/counter packets (\d+)/g)) dropped += Number(m[1]);
+      for (const table of ['escalatr_chaos', 'escalatr_forgotten']) {
+        const nftOut = await run('ip', ['netns', 'exec', name, 'nft', 'list', 'table', 'inet', table]).catch(() => ({
+          stdout: '',
+        }));
+        for (const m of nftOut.stdout.matchAll(/counter packets (\d+)/g)) dropped += Number(m[1]);
+      }
       for (const prefix of [[], ['-n', name]]) {
         const dev = prefix.length ? dbNs : dbHost;
         const tcOut = await run('tc', [...prefix, '-s', 'qdisc', 'show', 'dev', dev]).catch(() => ({ stdout: '' }));
@@ -227,6 +237,27 @@ table inet escalatr_chaos {
     async setFault(fault, { netem, dbPort }) {
       await clearFaults();
       if (!fault) return null;
+      if (fault.kind === 'forgotten') {
+        // The database connections open now, by their local ports; every packet of theirs is dropped both ways,
+        // while connections opened later pass. The table is not a fault that clearFaults lifts: it goes with the
+        // namespace.
+        const { stdout } = await run('ip', ['netns', 'exec', name, 'ss', '-tnH', 'state', 'established']);
+        const ports = [...stdout.matchAll(new RegExp(`:(\\d+)\\s+\\S+:${dbPort}\\b`, 'g'))].map((m) => m[1]);
+        if (!ports.length) throw new Error('no database connection is open to forget');
+        const set = `{ ${ports.join(', ')} }`;
+        await nft(`
+table inet escalatr_forgotten {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    oifname "${dbNs}" tcp dport ${dbPort} tcp sport ${set} counter drop
+  }
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "${dbNs}" tcp sport ${dbPort} tcp dport ${set} counter drop
+  }
+}`);
+        return 'nftables drop';
+      }
       if (fault.kind === 'partition') {
         // A blackhole, not a refusal: packets vanish both ways, so connections hang as across a real network.
         await nft(dropRules(dbPort, ''));

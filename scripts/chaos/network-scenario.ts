@@ -58,6 +58,7 @@ export interface NetworkFaultReport extends StoreFaultReport {
 function describeFault(f: NetworkFault): string {
   if (f.kind === 'latency') return `${f.ms} ms latency`;
   if (f.kind === 'loss') return `${f.percent}% packet loss`;
+  if (f.kind === 'forgotten') return 'open flows forgotten';
   return 'partition';
 }
 
@@ -67,10 +68,10 @@ const seconds = (ms: number) => Math.round(ms / 100) / 10;
  * `escalatr serve` (API, scheduler, delivery worker) and an `escalatr worker` run inside a network namespace and
  * reach PostgreSQL over a veth (through a forwarder in the root namespace, as the server listens on loopback
  * only). While complaints are filed continuously and delivered to a receiver in the root namespace, a fault is
- * put on the database link only — latency, packet loss, or a partition — and then lifted. Both processes must
- * survive; /readyz is polled throughout; after the fault, writes and deliveries must resume without a restart,
- * and in the end every acknowledged complaint and every committed event must have reached the receiver (lost 0,
- * stuck 0), duplicates being what at-least-once allows (each one reported).
+ * put on the database link only — latency, packet loss, a partition, or its open flows forgotten — and then
+ * lifted. Both processes must survive; /readyz is polled throughout; after the fault, writes and deliveries must
+ * resume without a restart, and in the end every acknowledged complaint and every committed event must have reached
+ * the receiver (lost 0, stuck 0), duplicates being what at-least-once allows (each one reported).
  */
 export async function runNetworkScenario(opts: NetworkScenarioOptions): Promise<NetworkFaultReport> {
   const log = opts.log ?? (() => {});

@@ -31,7 +31,6 @@ export interface UnansweredQueryOptions {
   connect: () => AskingConnection;
   /** Told about each connection closed. */
   onClosed?: (closed: ClosedConnection) => void;
-  now?: () => number;
 }
 
 export interface ClosedConnection {
@@ -59,7 +58,7 @@ const LOOKS_BEFORE_CLOSING = 2;
 interface Watched {
   sent: number;
   answered: number;
-  /** Since when (by `now`) its queries have been waiting with `answered` unchanged; undefined while none waits. */
+  /** Since when (epoch ms) its queries have been waiting with `answered` unchanged; undefined while none waits. */
   waitingSince?: number;
   answeredThen?: number;
   /** Looks in a row that found its session not working, with no answer meanwhile. */
@@ -99,13 +98,11 @@ export class UnansweredQueryWatch {
   private looking: Promise<void> | null = null;
   /** Set when the server's process ids are not the sessions' (a pooler in between): nothing can be told then. */
   private blind = false;
-  private readonly now: () => number;
 
   constructor(
     pool: pg.Pool,
     private readonly opts: UnansweredQueryOptions,
   ) {
-    this.now = opts.now ?? Date.now;
     pool.on('connect', (client) => {
       if (watched.has(client)) this.clients.add(client);
     });
@@ -115,7 +112,7 @@ export class UnansweredQueryWatch {
   }
 
   /** One look at every connection (one at a time: a look still asking when the next is due is not doubled). */
-  look(): Promise<void> {
+  private look(): Promise<void> {
     this.looking ??= this.lookOnce().finally(() => (this.looking = null));
     return this.looking;
   }
@@ -126,7 +123,7 @@ export class UnansweredQueryWatch {
   }
 
   private async lookOnce(): Promise<void> {
-    const now = this.now();
+    const now = Date.now();
     const suspects: Array<{ client: pg.Client; w: Watched; pid: number }> = [];
     for (const client of this.clients) {
       const w = watched.get(client)!;
@@ -167,7 +164,7 @@ export class UnansweredQueryWatch {
         s.client.connection.stream.destroy();
         this.clients.delete(s.client);
         const ended = session === 'idle' && (await endSession(own.client, s.pid));
-        this.opts.onClosed?.({ pid: s.pid, waitedMs: this.now() - w.waitingSince!, ended });
+        this.opts.onClosed?.({ pid: s.pid, waitedMs: Date.now() - w.waitingSince!, ended });
       }
     } catch {
       // The server cannot be asked now (unreachable too): nothing is decided until it can.
