@@ -13,6 +13,11 @@ export interface MetricsSources {
   oldestDueAgeSeconds?: () => Promise<number>;
   /** Endpoints by health, read at each scrape. */
   endpointStates?: () => Promise<Record<string, number>>;
+  /**
+   * PostgreSQL: pooled connections closed because a query's answer was not coming (storage/pg-unanswered-queries.ts),
+   * on the primary and on the read replica (0 without one).
+   */
+  pgUnansweredClosed?: () => { primary: number; replica: number };
   /** SQLite's checkpoint thread (storage/wal-checkpointer.ts), where the service runs one. */
   walCheckpoints?: () => WalCheckpointStats;
 }
@@ -206,6 +211,23 @@ export function createMetrics(sources: MetricsSources = {}) {
       registers: sources.replicaLag ? [registry] : [],
       collect() {
         this.set(sources.replicaLag?.()?.bytes ?? NaN);
+      },
+    }),
+    // Only on PostgreSQL.
+    pgUnansweredClosed: new Counter({
+      name: 'escalatr_pg_unanswered_connections_closed_total',
+      help:
+        'PostgreSQL: pooled connections closed because a query on them went unanswered while their session on the ' +
+        'server was not working on it (the network lost the connection), by server: primary or replica',
+      labelNames: ['server'] as const,
+      registers: sources.pgUnansweredClosed ? [registry] : [],
+      collect() {
+        const closed = sources.pgUnansweredClosed?.();
+        if (!closed) return;
+        // The pools' watches keep the counts; the counter shows them as of this scrape.
+        this.reset();
+        this.inc({ server: 'primary' }, closed.primary);
+        this.inc({ server: 'replica' }, closed.replica);
       },
     }),
     // Only where SQLite's WAL is checkpointed on its own thread (the service on SQLite).

@@ -92,6 +92,9 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     },
     endpointStates: () => endpointStates(store),
     walCheckpoints: store.checkpointer ? () => store.checkpointer!.stats() : undefined,
+    pgUnansweredClosed: store.pgUnansweredClosed
+      ? () => ({ primary: store.pgUnansweredClosed!(), replica: reads.replicaUnansweredClosed() })
+      : undefined,
   });
   return {
     config: opts.config,

@@ -32,6 +32,8 @@ export interface Store {
    * `timeoutMs`, connecting and each query on it fail after that long without an answer.
    */
   newPgClient?: (opts?: { timeoutMs?: number }) => OwnPgConnection;
+  /** PostgreSQL: pooled connections closed so far because a query's answer was not coming (pg-unanswered-queries.ts). */
+  pgUnansweredClosed?: () => number;
   pgSchema?: string;
   sqliteFile?: string;
   /** SQLite with `backgroundCheckpoints`: the thread that checkpoints the WAL. */
@@ -300,7 +302,7 @@ function ownPgConnection(databaseUrl: string, schema: string | undefined, timeou
 export function openPgDb(
   databaseUrl: string,
   opts: { pgSchema?: string; poolSize?: number; connectTimeoutMs?: number; unanswered?: UnansweredQuerySettings } = {},
-): { db: Db; pool: pg.Pool; close: () => Promise<void> } {
+): { db: Db; pool: pg.Pool; close: () => Promise<void>; unansweredClosed: () => number } {
   const max = opts.poolSize ?? 10;
   const pool = new (loadPg().Pool)({
     ...pgConnection(databaseUrl, opts.pgSchema),
@@ -326,20 +328,28 @@ export function openPgDb(
     await watch.stop();
     await db.destroy();
   };
-  return { db, pool, close };
+  return { db, pool, close, unansweredClosed: () => watch.closedCount };
 }
 
 export function openStore(opts: OpenStoreOptions): Store {
   if (opts.databaseUrl) {
     const { databaseUrl, pgSchema } = opts;
-    const { db, pool, close } = openPgDb(databaseUrl, {
+    const { db, pool, close, unansweredClosed } = openPgDb(databaseUrl, {
       pgSchema,
       poolSize: opts.poolSize,
       unanswered: opts.unanswered,
     });
     const newPgClient = ({ timeoutMs }: { timeoutMs?: number } = {}) =>
       ownPgConnection(databaseUrl, pgSchema, timeoutMs);
-    return { db, profile: postgresProfile, pgPool: pool, newPgClient, pgSchema, close };
+    return {
+      db,
+      profile: postgresProfile,
+      pgPool: pool,
+      newPgClient,
+      pgUnansweredClosed: unansweredClosed,
+      pgSchema,
+      close,
+    };
   }
   const file = opts.sqliteFile ?? join(opts.dataDir ?? './data', 'escalatr.db');
   if (!opts.sqliteFile) mkdirSync(opts.dataDir ?? './data', { recursive: true, mode: 0o700 });

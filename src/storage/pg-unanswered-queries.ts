@@ -98,6 +98,8 @@ export class UnansweredQueryWatch {
   private looking: Promise<void> | null = null;
   /** Set when the server's process ids are not the sessions' (a pooler in between): nothing can be told then. */
   private blind = false;
+  /** Connections closed so far because their answer was not coming. */
+  closedCount = 0;
 
   constructor(
     pool: pg.Pool,
@@ -163,6 +165,7 @@ export class UnansweredQueryWatch {
         // The query fails with pg's "Connection terminated unexpectedly", and the pool drops the connection.
         s.client.connection.stream.destroy();
         this.clients.delete(s.client);
+        this.closedCount++;
         const ended = session === 'idle' && (await endSession(own.client, s.pid));
         this.opts.onClosed?.({ pid: s.pid, waitedMs: Date.now() - w.waitingSince!, ended });
       }

@@ -78,6 +78,13 @@ function replicaCouldNotAnswer(err: unknown): boolean {
  * replay is from it. Replay applies commits in the primary's commit order, so a replica that reached a position
  * holds every transaction committed before it.
  */
+/** The replica's connection pool, as the read store uses it. */
+interface Replica {
+  db: Db;
+  close: () => Promise<void>;
+  unansweredClosed?: () => number;
+}
+
 export class ReadStore {
   private state: 'unchecked' | 'up' | 'down' = 'unchecked';
   private lag: ReplicaLag | null = null;
@@ -89,11 +96,11 @@ export class ReadStore {
   private checking = false;
   /** Primary positions read by checks the replica had not replayed yet, oldest first, with the write tick of each. */
   private positions: Array<{ lsn: bigint; tick: number }> = [];
-  private readonly replica: { db: Db; close: () => Promise<void> } | null;
+  private readonly replica: Replica | null;
 
   constructor(
     private readonly primaryDb: Db,
-    replica: { db: Db; close: () => Promise<void> } | null,
+    replica: Replica | null,
     private readonly opts: Omit<ReadStoreOptions, 'replicaUrl'> = {},
   ) {
     this.replica = replica;
@@ -137,6 +144,11 @@ export class ReadStore {
   /** The replica's lag as of the last check; null without a replica, or when the last check failed. */
   replicaLag(): ReplicaLag | null {
     return this.lag;
+  }
+
+  /** The replica's pooled connections closed so far because a query's answer was not coming; 0 without one. */
+  replicaUnansweredClosed(): number {
+    return this.replica?.unansweredClosed?.() ?? 0;
   }
 
   /** Starts the periodic position check (a timer that does not hold the process open); the first one runs now. */
@@ -235,11 +247,11 @@ export function openReadStore(primary: Store, opts: ReadStoreOptions): ReadStore
     );
   }
   if (!url || primary.profile.name !== 'postgres') return new ReadStore(primary.db, null, opts);
-  const { db, close } = openPgDb(url, {
+  const { db, close, unansweredClosed } = openPgDb(url, {
     pgSchema: primary.pgSchema,
     poolSize: opts.poolSize,
     connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
     unanswered: { onClosed: opts.logger && logClosedConnection(opts.logger, 'replica') },
   });
-  return new ReadStore(primary.db, { db, close }, opts);
+  return new ReadStore(primary.db, { db, close, unansweredClosed }, opts);
 }

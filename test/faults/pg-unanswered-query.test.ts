@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import pino from 'pino';
+import { createMetrics } from '../../src/metrics.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { postgresProfile } from '../../src/storage/dialects.js';
 import { logClosedConnection, type ClosedConnection } from '../../src/storage/pg-unanswered-queries.js';
@@ -102,6 +103,14 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not c
       pid,
       session_ended: true,
     });
+
+    // Counted for /metrics, which shows it as escalatr_pg_unanswered_connections_closed_total{server="primary"}.
+    expect(viaProxy.pgUnansweredClosed!()).toBe(1);
+    const scrape = await createMetrics({
+      pgUnansweredClosed: () => ({ primary: viaProxy.pgUnansweredClosed!(), replica: 0 }),
+    }).registry.metrics();
+    expect(scrape).toContain('escalatr_pg_unanswered_connections_closed_total{server="primary"} 1');
+    expect(scrape).toContain('escalatr_pg_unanswered_connections_closed_total{server="replica"} 0');
 
     // The pool goes on with a new connection.
     const accepted = proxy.accepted();

@@ -45,12 +45,19 @@ describe('deploy/: the dashboard and alert rules name only metrics /metrics serv
     const res = await t.app.http.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     const exposed = exposedNames(res.body);
+    // The watch on unanswered queries is PostgreSQL's: its counter is served on that store only.
+    if (t.store.profile.name === 'postgres')
+      expect(sample(res.body, 'escalatr_pg_unanswered_connections_closed_total{server="primary"}')).toBe(0);
+    else expect(exposed.has('escalatr_pg_unanswered_connections_closed_total')).toBe(false);
     // The SQLite service's checkpoint thread adds its own (the test app's store runs none): a store that runs one.
     const dir = mkdtempSync(join(tmpdir(), 'escalatr-deploy-'));
     const sqlite = openStore({ sqliteFile: join(dir, 'store.db'), backgroundCheckpoints: { onLost: () => {} } });
     try {
       const scrape = await createMetrics({ walCheckpoints: () => sqlite.checkpointer!.stats() }).registry.metrics();
       for (const name of exposedNames(scrape)) if (name.startsWith('escalatr_sqlite_')) exposed.add(name);
+      // And a PostgreSQL store its watch on unanswered queries.
+      const pg = await createMetrics({ pgUnansweredClosed: () => ({ primary: 0, replica: 0 }) }).registry.metrics();
+      for (const name of exposedNames(pg)) if (name.startsWith('escalatr_pg_')) exposed.add(name);
     } finally {
       await sqlite.close();
       rmSync(dir, { recursive: true, force: true });
