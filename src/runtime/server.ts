@@ -7,7 +7,7 @@ import { BoundedLogWriter, createLogger } from '../logger.js';
 import { keyOpens, sampleSealedValue, WRONG_MASTER_KEY } from '../security/master-key-check.js';
 import { openStore } from '../storage/db.js';
 import { migrateToLatest } from '../storage/migrate.js';
-import { logClosedConnection } from '../storage/pg-unanswered-queries.js';
+import { unansweredQueryLog } from '../storage/pg-unanswered-queries.js';
 import { startBackgroundWork, type BackgroundWork } from './background.js';
 import { seedDemo } from './demo-seed.js';
 import { limitHeapGrowth } from './heap-growth.js';
@@ -78,7 +78,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     backgroundCheckpoints: {
       onLost: (err) => logger.warn({ err }, 'the SQLite checkpoint thread stopped; commits checkpoint the WAL again'),
     },
-    unanswered: { onClosed: logClosedConnection(logger, 'primary') },
+    unanswered: unansweredQueryLog(logger, 'primary'),
   });
   let http: FastifyInstance | null = null;
   let opsListener: FastifyInstance | null = null;

@@ -17,7 +17,7 @@ import type { Database } from './schema.js';
 import { postgresProfile, sqliteProfile, type DialectProfile } from './dialects.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { LiteralLimitSqliteCompiler } from './literal-limit.js';
-import { countingClient, UnansweredQueryWatch, type ClosedConnection } from './pg-unanswered-queries.js';
+import { countingClient, UnansweredQueryWatch, type UnansweredQueryEvents } from './pg-unanswered-queries.js';
 
 export type Db = Kysely<Database>;
 export type Tx = Transaction<Database>;
@@ -69,11 +69,9 @@ export interface OpenStoreOptions {
   unanswered?: UnansweredQuerySettings;
 }
 
-export interface UnansweredQuerySettings {
+export interface UnansweredQuerySettings extends UnansweredQueryEvents {
   /** How often the pool's connections are looked at (PG_UNANSWERED_LOOK_MS). */
   everyMs?: number;
-  /** Told about each connection closed because its answer was not coming. */
-  onClosed?: (closed: ClosedConnection) => void;
 }
 
 /**
@@ -319,9 +317,9 @@ export function openPgDb(
   // server (a restart) raises an uncaught 'error' and kills the process. The failed query reports it instead.
   pool.on('connect', (client) => client.on('error', () => {}));
   const watch = new UnansweredQueryWatch(pool, {
+    ...opts.unanswered,
     everyMs: opts.unanswered?.everyMs ?? PG_UNANSWERED_LOOK_MS,
     connect: () => ownPgConnection(databaseUrl, opts.pgSchema, PG_ASKING_TIMEOUT_MS),
-    onClosed: opts.unanswered?.onClosed,
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const close = async () => {

@@ -24,13 +24,22 @@ interface AskingConnection {
   destroy(): void;
 }
 
-export interface UnansweredQueryOptions {
+/** What the watch tells its owner. */
+export interface UnansweredQueryEvents {
+  /** Each connection closed. */
+  onClosed?: (closed: ClosedConnection) => void;
+  /**
+   * Once, when the watch found it cannot tell: the process ids its connections were given are not the server's
+   * (a connection pooler in between), so it stops asking.
+   */
+  onBlind?: () => void;
+}
+
+export interface UnansweredQueryOptions extends UnansweredQueryEvents {
   /** How often the pool's connections are looked at. */
   everyMs: number;
   /** A new connection outside the pool (the pool may be full of the connections asked about). */
   connect: () => AskingConnection;
-  /** Told about each connection closed. */
-  onClosed?: (closed: ClosedConnection) => void;
 }
 
 export interface ClosedConnection {
@@ -42,13 +51,21 @@ export interface ClosedConnection {
   ended: boolean;
 }
 
-/** The warning each closed connection is logged with, naming the server (`primary` or `replica`). */
-export function logClosedConnection(logger: Logger, server: 'primary' | 'replica') {
-  return (closed: ClosedConnection) =>
-    logger.warn(
-      { server, pid: closed.pid, waited_ms: closed.waitedMs, session_ended: closed.ended },
-      'a PostgreSQL connection stopped answering a query; closed it',
-    );
+/** The watch's events as log lines, naming the server (`primary` or `replica`). */
+export function unansweredQueryLog(logger: Logger, server: 'primary' | 'replica'): UnansweredQueryEvents {
+  return {
+    onClosed: (closed) =>
+      logger.warn(
+        { server, pid: closed.pid, waited_ms: closed.waitedMs, session_ended: closed.ended },
+        'a PostgreSQL connection stopped answering a query; closed it',
+      ),
+    onBlind: () =>
+      logger.warn(
+        { server },
+        "PostgreSQL's process ids are not its sessions' (a connection pooler in between?): a query whose answer " +
+          'is lost on the way waits for TCP to give up',
+      ),
+  };
 }
 
 /** Looks in a row at which a connection's session was found not working before it is given up. */
@@ -190,6 +207,7 @@ export class UnansweredQueryWatch {
     const { rows: me } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
     if (me[0]?.pid !== (client as unknown as { processID: number | null }).processID) {
       this.blind = true;
+      this.opts.onBlind?.();
       return null;
     }
     const { rows } = await client.query<{ pid: number; working: boolean }>(

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { openPgDb, type Db, type Store } from './db.js';
-import { logClosedConnection } from './pg-unanswered-queries.js';
+import { unansweredQueryLog } from './pg-unanswered-queries.js';
 
 /** Which server answered a read. */
 type ReadTarget = 'replica' | 'primary';
@@ -251,7 +251,7 @@ export function openReadStore(primary: Store, opts: ReadStoreOptions): ReadStore
     pgSchema: primary.pgSchema,
     poolSize: opts.poolSize,
     connectTimeoutMs: REPLICA_CONNECT_TIMEOUT_MS,
-    unanswered: { onClosed: opts.logger && logClosedConnection(opts.logger, 'replica') },
+    unanswered: opts.logger && unansweredQueryLog(opts.logger, 'replica'),
   });
   return new ReadStore(primary.db, { db, close, unansweredClosed }, opts);
 }

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { createMetrics } from '../../src/metrics.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { postgresProfile } from '../../src/storage/dialects.js';
-import { logClosedConnection, type ClosedConnection } from '../../src/storage/pg-unanswered-queries.js';
+import { unansweredQueryLog, type ClosedConnection } from '../../src/storage/pg-unanswered-queries.js';
 import { createTestStore, DATABASE_URL, type TestStore } from '../helpers/harness.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -30,7 +30,7 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not c
     closed.length = 0;
     logged.length = 0;
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
-    const log = logClosedConnection(logger, 'primary');
+    const log = unansweredQueryLog(logger, 'primary');
     viaProxy = openStore({
       databaseUrl: url.toString(),
       pgSchema: ts.store.pgSchema,
@@ -39,7 +39,7 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not c
         everyMs: 100,
         onClosed: (c) => {
           closed.push(c);
-          log(c);
+          log.onClosed!(c);
         },
       },
     });
@@ -150,5 +150,66 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not c
     });
     await sql`select pg_advisory_unlock_all()`.execute(viaProxy.db);
     expect(closed).toEqual([]);
+  });
+});
+
+/**
+ * Behind a connection pooler the process id a connection is given is the pooler's, not its session's on the server:
+ * asking the server about it would find nothing, or another session. The relay here hands out ids of its own, as
+ * PgBouncer does; the watch must see that and touch nothing.
+ */
+describe.skipIf(!DATABASE_URL)('PostgreSQL: the unanswered-query watch behind a connection pooler', () => {
+  let ts: TestStore;
+  let pooler: TcpProxy;
+  let viaPooler: Store;
+  const closed: ClosedConnection[] = [];
+  const logged: string[] = [];
+
+  beforeEach(async () => {
+    ts = await createTestStore();
+    const direct = new URL(DATABASE_URL!);
+    pooler = await startTcpProxy(
+      { host: direct.hostname, port: Number(direct.port || 5432) },
+      { ownBackendPids: true },
+    );
+    const url = new URL(DATABASE_URL!);
+    url.host = `127.0.0.1:${pooler.port}`;
+    closed.length = 0;
+    logged.length = 0;
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
+    viaPooler = openStore({
+      databaseUrl: url.toString(),
+      pgSchema: ts.store.pgSchema,
+      poolSize: 1,
+      unanswered: { ...unansweredQueryLog(logger, 'primary'), everyMs: 100, onClosed: (c) => closed.push(c) },
+    });
+  });
+  afterEach(async () => {
+    await pooler.close();
+    await viaPooler.close();
+    await ts.cleanup();
+  });
+
+  it('says it cannot tell, and closes and ends nothing', async () => {
+    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(viaPooler.db);
+    const serverPid = rows[0].pid;
+    pooler.stall();
+    let settled = false;
+    const lost = sql`select 1`
+      .execute(viaPooler.db)
+      .catch((err: Error) => err)
+      .finally(() => (settled = true));
+
+    await vi.waitFor(() => expect(logged.join('')).toContain('a connection pooler in between'), { timeout: 10_000 });
+    expect(JSON.parse(logged[0])).toMatchObject({ level: 40, server: 'primary' });
+    // Nothing closed, and the session on the server untouched (its real id is not the one the client was given).
+    expect(closed).toEqual([]);
+    expect(settled).toBe(false);
+    const { rows: session } = await sql<{ state: string }>`
+      select state from pg_stat_activity where pid = ${serverPid}`.execute(ts.store.db);
+    expect(session).toHaveLength(1);
+    // Closing the relay ends the wait (the query fails as a lost connection).
+    await pooler.close();
+    expect(postgresProfile.isUnavailable(await lost)).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import net, { type AddressInfo } from 'node:net';
+import { Transform, type TransformCallback } from 'node:stream';
 
 export interface TcpProxy {
   port: number;
@@ -21,7 +22,16 @@ export interface TcpProxy {
  * A loopback TCP relay to another loopback service. Cutting it looks to the client exactly like that server
  * restarting (connections reset mid-query, new connections refused), without touching the shared server.
  */
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(
+  target: { host: string; port: number },
+  opts: {
+    /**
+     * PostgreSQL: give each client a backend process id of the relay's own in its BackendKeyData, as a connection
+     * pooler (PgBouncer) does, instead of the server's.
+     */
+    ownBackendPids?: boolean;
+  } = {},
+): Promise<TcpProxy> {
   if (!/^(127\.|localhost$|::1$)/.test(target.host))
     throw new Error(`the proxy relays to loopback only, not ${target.host}`);
   const sockets = new Set<net.Socket>();
@@ -43,7 +53,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       s.on('error', () => undefined);
     }
     client.pipe(upstream);
-    upstream.pipe(client);
+    (opts.ownBackendPids ? upstream.pipe(new OwnBackendPid(0x7ff00000 + accepted)) : upstream).pipe(client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -80,4 +90,34 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The server's side of a PostgreSQL connection with the process id in its BackendKeyData ('K') replaced: messages
+ * are read whole until the first ReadyForQuery ('Z'), which ends the start-up; after it, bytes pass as they come.
+ */
+class OwnBackendPid extends Transform {
+  private pending = Buffer.alloc(0);
+  private started = false;
+
+  constructor(private readonly pid: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.started) return done(null, chunk);
+    this.pending = Buffer.concat([this.pending, chunk]);
+    let at = 0;
+    while (!this.started && this.pending.length - at >= 5) {
+      const length = this.pending.readInt32BE(at + 1);
+      if (this.pending.length - at < 1 + length) break;
+      const type = String.fromCharCode(this.pending[at]);
+      if (type === 'K') this.pending.writeInt32BE(this.pid, at + 5);
+      if (type === 'Z') this.started = true;
+      at += 1 + length;
+    }
+    const out = this.started ? this.pending : this.pending.subarray(0, at);
+    this.pending = this.started ? Buffer.alloc(0) : this.pending.subarray(at);
+    done(null, out);
+  }
 }
