@@ -8,7 +8,7 @@ import type { RunningWorker } from '../../src/webhooks/worker.js';
 import { bearer, createTestStore, DATABASE_URL, seedTenant, testConfig, type TestApp } from '../helpers/harness.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { addEndpoint, startWorkerFor } from '../helpers/webhooks.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { relayToPostgres, type TcpProxy } from './tcp-proxy.js';
 
 /**
  * SPEC §9 when PostgreSQL goes away mid-load. The app reaches its (per-test) schema through a loopback TCP relay
@@ -24,12 +24,10 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the connection is lost mid-load', ()
 
   beforeEach(async () => {
     const testStore = await createTestStore();
-    const direct = new URL(DATABASE_URL!);
-    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const viaProxy = new URL(DATABASE_URL!);
-    viaProxy.host = `127.0.0.1:${proxy.port}`;
-    const store = openStore({ databaseUrl: viaProxy.toString(), pgSchema: testStore.store.pgSchema, poolSize: 4 });
-    const config = testConfig({ databaseUrl: viaProxy.toString() });
+    let viaProxy: string;
+    ({ proxy, url: viaProxy } = await relayToPostgres(DATABASE_URL!));
+    const store = openStore({ databaseUrl: viaProxy, pgSchema: testStore.store.pgSchema, poolSize: 4 });
+    const config = testConfig({ databaseUrl: viaProxy });
     const clock = new ManualClock(Date.now());
     const app = await buildApp({ config, store, clock, logger: false });
     await app.http.ready();

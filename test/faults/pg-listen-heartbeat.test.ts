@@ -7,7 +7,7 @@ import { Wakeups, wakeAtCommit, type WakeSubscription } from '../../src/queue/wa
 import { SecretBox } from '../../src/security/secret-box.js';
 import { openStore, type Store } from '../../src/storage/db.js';
 import { createTestStore, DATABASE_URL, testConfig, type TestStore } from '../helpers/harness.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { relayToPostgres, type TcpProxy } from './tcp-proxy.js';
 
 /**
  * The LISTEN connection only ever receives, so a NAT or firewall that forgets its flow leaves both ends believing it
@@ -24,11 +24,9 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the LISTEN connection silently dropp
 
   beforeEach(async () => {
     ts = await createTestStore();
-    const direct = new URL(DATABASE_URL!);
-    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const url = new URL(DATABASE_URL!);
-    url.host = `127.0.0.1:${proxy.port}`;
-    viaProxy = openStore({ databaseUrl: url.toString(), pgSchema: ts.store.pgSchema, poolSize: 1 });
+    let url: string;
+    ({ proxy, url } = await relayToPostgres(DATABASE_URL!));
+    viaProxy = openStore({ databaseUrl: url, pgSchema: ts.store.pgSchema, poolSize: 1 });
     logged.length = 0;
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
     // A heartbeat every 100 ms, given two seconds to answer: the same code as the 30 s / 15 s a process uses.

@@ -6,7 +6,7 @@ import { openStore, type Store } from '../../src/storage/db.js';
 import { postgresProfile } from '../../src/storage/dialects.js';
 import { unansweredQueryLog, type ClosedConnection } from '../../src/storage/pg-unanswered-queries.js';
 import { createTestStore, DATABASE_URL, type TestStore } from '../helpers/harness.js';
-import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { relayToPostgres, type TcpProxy } from './tcp-proxy.js';
 
 /**
  * A query sent on a pooled connection whose network then dies silently waits for TCP to give up (about fifteen
@@ -23,16 +23,14 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not c
 
   beforeEach(async () => {
     ts = await createTestStore();
-    const direct = new URL(DATABASE_URL!);
-    proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
-    const url = new URL(DATABASE_URL!);
-    url.host = `127.0.0.1:${proxy.port}`;
+    let url: string;
+    ({ proxy, url } = await relayToPostgres(DATABASE_URL!));
     closed.length = 0;
     logged.length = 0;
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
     const log = unansweredQueryLog(logger, 'primary');
     viaProxy = openStore({
-      databaseUrl: url.toString(),
+      databaseUrl: url,
       pgSchema: ts.store.pgSchema,
       poolSize: 2,
       unanswered: {
@@ -167,18 +165,13 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the unanswered-query watch behind a 
 
   beforeEach(async () => {
     ts = await createTestStore();
-    const direct = new URL(DATABASE_URL!);
-    pooler = await startTcpProxy(
-      { host: direct.hostname, port: Number(direct.port || 5432) },
-      { ownBackendPids: true },
-    );
-    const url = new URL(DATABASE_URL!);
-    url.host = `127.0.0.1:${pooler.port}`;
+    let url: string;
+    ({ proxy: pooler, url } = await relayToPostgres(DATABASE_URL!, { ownBackendPids: true }));
     closed.length = 0;
     logged.length = 0;
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
     viaPooler = openStore({
-      databaseUrl: url.toString(),
+      databaseUrl: url,
       pgSchema: ts.store.pgSchema,
       poolSize: 1,
       unanswered: { ...unansweredQueryLog(logger, 'primary'), everyMs: 100, onClosed: (c) => closed.push(c) },

@@ -22,7 +22,7 @@ export interface TcpProxy {
  * A loopback TCP relay to another loopback service. Cutting it looks to the client exactly like that server
  * restarting (connections reset mid-query, new connections refused), without touching the shared server.
  */
-export async function startTcpProxy(
+async function startTcpProxy(
   target: { host: string; port: number },
   opts: {
     /**
@@ -90,6 +90,17 @@ export async function startTcpProxy(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A relay to the PostgreSQL server `databaseUrl` names, and that URL pointed at the relay instead. */
+export async function relayToPostgres(
+  databaseUrl: string,
+  opts: Parameters<typeof startTcpProxy>[1] = {},
+): Promise<{ proxy: TcpProxy; url: string }> {
+  const url = new URL(databaseUrl);
+  const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) }, opts);
+  url.host = `127.0.0.1:${proxy.port}`;
+  return { proxy, url: url.toString() };
 }
 
 /**
