@@ -137,6 +137,7 @@ export async function writeEvent(
 ): Promise<EmittedEvent> {
   const { tx, now } = work;
   const id = newId('evt');
+  work.writtenEvent ??= id;
   // The feed answers these bytes as they are when they have this form, data last (src/api/shapes/events.ts).
   const body = JSON.stringify({ id, event: input.name, timestamp: iso(now), data: input.data });
   // A filtered-out event makes no delivery at all: nothing to claim, nothing in the endpoint's history.

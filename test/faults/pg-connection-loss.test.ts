@@ -121,4 +121,33 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: the connection is lost mid-load', ()
       .execute();
     expect(open).toEqual([]);
   });
+
+  it('answers 201 for a complaint whose commit was made though its answer was lost, and 503 for one never committed', async () => {
+    const stored = async (title: string) =>
+      (await t.store.db.selectFrom('complaints').select('escalatr_id').where('title', '=', title).execute()).map(
+        (c) => c.escalatr_id,
+      );
+
+    // The server commits, and the connection is reset as its answer comes back: the outcome is unknown to the
+    // request, and the complaint's event, found on another connection, says it committed.
+    proxy.resetWhen('server', 'COMMIT');
+    const committed = await fileComplaint(1);
+    expect(committed.statusCode, committed.body).toBe(201);
+    expect(await stored('Load 1')).toEqual([idOf(committed)]);
+    const events = await t.store.db
+      .selectFrom('events')
+      .select('name')
+      .where('complaint_id', '=', idOf(committed))
+      .execute();
+    expect(events).toEqual([{ name: 'complaint.created' }]);
+    // Its delivery goes out like any other.
+    await w.worker.drain();
+    expect(rx.requests.map((r) => JSON.parse(r.body.toString()).data.escalatr_id)).toEqual([idOf(committed)]);
+
+    // The connection is reset as the COMMIT is sent, before the server reads it: rolled back, so a 503, and nothing
+    // stored.
+    proxy.resetWhen('client', 'commit');
+    expectUnavailable(await fileComplaint(2));
+    expect(await stored('Load 2')).toEqual([]);
+  });
 });

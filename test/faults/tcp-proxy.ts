@@ -12,6 +12,12 @@ export interface TcpProxy {
    * neither end is told, not even when the other closes. New connections are relayed as before.
    */
   stall(): void;
+  /**
+   * The next time `from` (the client or the server) sends bytes holding `text` on any connection, that connection is
+   * reset instead of their reaching the other side: what was sent before has arrived, these bytes are lost (a server
+   * that went away just then). Once.
+   */
+  resetWhen(from: 'client' | 'server', text: string): void;
   /** The server "goes away": every relayed connection is reset and new ones are refused until `restore`. */
   cut(): void;
   restore(): void;
@@ -38,6 +44,7 @@ async function startTcpProxy(
   const clients = new Set<net.Socket>();
   let up = true;
   let accepted = 0;
+  let resetOn: { from: 'client' | 'server'; bytes: Buffer } | null = null;
   const server = net.createServer((client) => {
     if (!up) {
       client.resetAndDestroy();
@@ -52,8 +59,22 @@ async function startTcpProxy(
       s.on('close', () => sockets.delete(s));
       s.on('error', () => undefined);
     }
-    client.pipe(upstream);
-    (opts.ownBackendPids ? upstream.pipe(new OwnBackendPid(0x7ff00000 + accepted)) : upstream).pipe(client);
+    // Bytes from `from` pass unless a reset is armed for them (resetWhen).
+    const unlessReset = (from: 'client' | 'server') =>
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          if (resetOn?.from === from && chunk.includes(resetOn.bytes)) {
+            resetOn = null;
+            client.resetAndDestroy();
+            upstream.destroy();
+            return done();
+          }
+          done(null, chunk);
+        },
+      });
+    client.pipe(unlessReset('client')).pipe(upstream);
+    const answers = opts.ownBackendPids ? upstream.pipe(new OwnBackendPid(0x7ff00000 + accepted)) : upstream;
+    answers.pipe(unlessReset('server')).pipe(client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -76,6 +97,9 @@ async function startTcpProxy(
         // Unpiped, a stream is paused: resumed, it still reads (and drops) bytes and sees its peer hang up.
         s.resume();
       }
+    },
+    resetWhen(from, text) {
+      resetOn = { from, bytes: Buffer.from(text) };
     },
     cut() {
       up = false;
