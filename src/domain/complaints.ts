@@ -232,12 +232,30 @@ export async function getComplaintDetail(
   now: number,
 ): Promise<ComplaintDetail> {
   const row = await getComplaintRow(db, scope, escalatrId);
+  return complaintDetailOf(scope, row, await consumerContact(db, row.consumer_id), now);
+}
+
+/** What a complaint's detail shows of the consumer who filed it; null when the consumer is gone. */
+export async function consumerContact(
+  db: Db,
+  consumerId: string,
+): Promise<{ email: string; name: string | null } | null> {
   const consumer = await db
     .selectFrom('consumers')
     .select(['email', 'name'])
-    .where('id', '=', row.consumer_id)
+    .where('id', '=', consumerId)
     .executeTakeFirst();
-  const detail = toDetail(row, consumer ?? null, now);
+  return consumer ?? null;
+}
+
+/** A complaint's detail as `scope` (its company, or its consumer) sees it, from its row and its consumer's contact. */
+export function complaintDetailOf(
+  scope: { companyId?: string; consumerId?: string },
+  row: ComplaintRow,
+  consumer: { email: string; name: string | null } | null,
+  now: number,
+): ComplaintDetail {
+  const detail = toDetail(row, consumer, now);
   // The breach rule's flag is the company's own working marker.
   return scope.consumerId ? { ...detail, flagged_at: null } : detail;
 }

@@ -18,6 +18,8 @@ export interface TcpProxy {
    * that went away just then). Once.
    */
   resetWhen(from: 'client' | 'server', text: string): void;
+  /** Disarms resetWhen; whether it was still armed (the bytes never came). */
+  cancelReset(): boolean;
   /** The server "goes away": every relayed connection is reset and new ones are refused until `restore`. */
   cut(): void;
   restore(): void;
@@ -100,6 +102,11 @@ async function startTcpProxy(
     },
     resetWhen(from, text) {
       resetOn = { from, bytes: Buffer.from(text) };
+    },
+    cancelReset() {
+      const armed = resetOn !== null;
+      resetOn = null;
+      return armed;
     },
     cut() {
       up = false;

@@ -3,6 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import * as steps from '../../domain/complaint-steps.js';
 import { MAX_EVIDENCE_BYTES } from '../../domain/complaint-steps.js';
 import {
+  complaintDetailOf,
+  consumerContact,
   fileComplaint,
   getComplaintDetail,
   listConsumerComplaints,
@@ -123,8 +125,14 @@ export function consumerRoutes({ ctx }: RouteDeps) {
         schema: { tags, summary: 'File a complaint', body: FileBody, response: { 201: Ok(ComplaintDetailSchema) } },
       },
       async (request, reply) => {
+        // The answer is made from the row the filing wrote and the consumer read before it, with no read after the
+        // commit: one that failed (a connection lost just then) would answer 503 for a complaint that was filed, and
+        // a client that retried would file it twice.
+        const contact = await consumerContact(ctx.store.db, consumerId(request));
         const c = await fileComplaint(ctx, { ...request.body, consumerId: consumerId(request) });
-        return reply.status(201).send(ok(await detailOf(request, c.escalatr_id)));
+        return reply
+          .status(201)
+          .send(ok(complaintDetailOf({ consumerId: consumerId(request) }, c, contact, ctx.clock.now())));
       },
     );
 
