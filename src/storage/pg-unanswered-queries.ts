@@ -13,9 +13,13 @@ import type { Logger } from 'pino';
  * the last look is asked about on a connection of its own: is its session on the server still working on a
  * statement? A session that is working (`active`, not waiting to read from or write to us) is left alone however long
  * it takes. A session that is idle, waits on us, or is gone, at two looks in a row with still no answer, means the
- * answer is not coming: the session is ended on the server (its transaction rolls back and its locks go), and the
- * socket is closed here, which fails the waiting query with a connection error and takes the connection out of the
- * pool.
+ * answer is not coming: the socket is closed here, which fails the waiting query with a connection error and takes
+ * the connection out of the pool, and the session is ended on the server (its transaction rolls back and its locks
+ * go).
+ *
+ * A connection lost that way says the path to the server dropped flows, and the pool's idle connections that have
+ * not answered anything since the lost one's query began waiting may be dead too: each would hold the next query put
+ * on it for another 20–30 s. They are closed with it (and their sessions ended); a new connection costs a connect.
  */
 
 /** A connection outside the pool to ask the server with, and a way to close its socket at once. */
@@ -80,6 +84,8 @@ interface Watched {
   answeredThen?: number;
   /** Looks in a row that found its session not working, with no answer meanwhile. */
   notWorking: number;
+  /** When (epoch ms) it last answered a query, or connected. */
+  answeredAt: number;
 }
 
 const watched = new WeakMap<pg.Client, Watched>();
@@ -92,7 +98,7 @@ export function countingClient(base: typeof pg.Client): typeof pg.Client {
   return class CountingClient extends base {
     constructor(config?: string | pg.ClientConfig) {
       super(config);
-      watched.set(this, { sent: 0, answered: 0, notWorking: 0 });
+      watched.set(this, { sent: 0, answered: 0, notWorking: 0, answeredAt: Date.now() });
     }
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's overloads, passed through as they are
@@ -102,7 +108,10 @@ export function countingClient(base: typeof pg.Client): typeof pg.Client {
       if (typeof args[args.length - 1] === 'function' || typeof first?.submit === 'function') return result;
       const w = watched.get(this)!;
       w.sent++;
-      const answered = () => void w.answered++;
+      const answered = () => {
+        w.answered++;
+        w.answeredAt = Date.now();
+      };
       (result as Promise<unknown>).then(answered, answered);
       return result;
     }
@@ -111,6 +120,8 @@ export function countingClient(base: typeof pg.Client): typeof pg.Client {
 
 export class UnansweredQueryWatch {
   private readonly clients = new Set<pg.Client>();
+  /** The clients checked out of the pool now; the others sit idle in it. */
+  private readonly inUse = new Set<pg.Client>();
   private readonly timer: NodeJS.Timeout;
   private looking: Promise<void> | null = null;
   /** Set when the server's process ids are not the sessions' (a pooler in between): nothing can be told then. */
@@ -125,7 +136,12 @@ export class UnansweredQueryWatch {
     pool.on('connect', (client) => {
       if (watched.has(client)) this.clients.add(client);
     });
-    pool.on('remove', (client) => this.clients.delete(client));
+    pool.on('acquire', (client) => this.inUse.add(client));
+    pool.on('release', (_err, client) => this.inUse.delete(client));
+    pool.on('remove', (client) => {
+      this.clients.delete(client);
+      this.inUse.delete(client);
+    });
     this.timer = setInterval(() => void this.look(), opts.everyMs);
     this.timer.unref();
   }
@@ -169,6 +185,7 @@ export class UnansweredQueryWatch {
         suspects.map((s) => ({ pid: s.pid, waitedMs: now - s.w.waitingSince! })),
       );
       if (!sessions) return;
+      let lostSince: number | null = null;
       for (const s of suspects) {
         const { w } = s;
         // Answered while the server was asked: the connection is alive.
@@ -185,11 +202,25 @@ export class UnansweredQueryWatch {
         this.closedCount++;
         const ended = session === 'idle' && (await endSession(own.client, s.pid));
         this.opts.onClosed?.({ pid: s.pid, waitedMs: Date.now() - w.waitingSince!, ended });
+        lostSince = Math.min(lostSince ?? Infinity, w.waitingSince!);
       }
+      if (lostSince !== null) await this.closeIdleSilentSince(own.client, lostSince);
     } catch {
       // The server cannot be asked now (unreachable too): nothing is decided until it can.
     } finally {
       if (own) await endQuietly(own);
+    }
+  }
+
+  /** Closes the idle connections that have answered nothing since `since`, and ends their sessions on the server. */
+  private async closeIdleSilentSince(asking: pg.Client, since: number): Promise<void> {
+    for (const client of this.clients) {
+      if (this.inUse.has(client) || watched.get(client)!.answeredAt >= since) continue;
+      const pid = (client as unknown as { processID: number | null }).processID;
+      // The pool hears the socket close and drops the connection.
+      client.connection.stream.destroy();
+      this.clients.delete(client);
+      if (pid) await endSession(asking, pid);
     }
   }
 

@@ -63,7 +63,10 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not c
       return rows[0].got;
     });
 
-  it('fails the query, ends its session (its locks go) and answers the next query on a new connection', async () => {
+  it('fails the query, ends its session (its locks go), closes the idle connection that went dark with it, and answers the next query on a new connection', async () => {
+    // Two connections in the pool: one for the transaction below, the other left idle (its flow is forgotten too).
+    const [first, second] = await Promise.all([pidOf(viaProxy.db), pidOf(viaProxy.db)]);
+    expect(first).not.toBe(second);
     let pid = 0;
     const work = viaProxy.db
       .transaction()
@@ -110,10 +113,16 @@ describe.skipIf(!DATABASE_URL)('PostgreSQL: a pooled query whose answer is not c
     expect(scrape).toContain('escalatr_pg_unanswered_connections_closed_total{server="primary"} 1');
     expect(scrape).toContain('escalatr_pg_unanswered_connections_closed_total{server="replica"} 0');
 
+    // The idle connection had answered nothing since the lost query began waiting: closed with it, and its session
+    // ended, rather than left for the next query to wait on.
+    const idle = pid === first ? second : first;
+    await vi.waitFor(async () => expect(await sessionOf(idle)).toBeUndefined(), { timeout: 10_000, interval: 10 });
+
     // The pool goes on with a new connection.
     const accepted = proxy.accepted();
-    expect(await pidOf(viaProxy.db)).not.toBe(pid);
+    expect([first, second]).not.toContain(await pidOf(viaProxy.db));
     expect(proxy.accepted()).toBeGreaterThan(accepted);
+    expect(closed).toHaveLength(1);
   });
 
   it('fails a query whose request was lost before the server read it', async () => {
