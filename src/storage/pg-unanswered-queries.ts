@@ -185,7 +185,7 @@ export class UnansweredQueryWatch {
         suspects.map((s) => ({ pid: s.pid, waitedMs: now - s.w.waitingSince! })),
       );
       if (!sessions) return;
-      let lostSince: number | null = null;
+      const lost: Array<{ s: (typeof suspects)[number]; session: 'idle' | undefined }> = [];
       for (const s of suspects) {
         const { w } = s;
         // Answered while the server was asked: the connection is alive.
@@ -195,16 +195,27 @@ export class UnansweredQueryWatch {
           w.notWorking = 0;
           continue;
         }
-        if (++w.notWorking < LOOKS_BEFORE_CLOSING) continue;
-        // The query fails with pg's "Connection terminated unexpectedly", and the pool drops the connection.
-        s.client.connection.stream.destroy();
-        this.clients.delete(s.client);
-        this.closedCount++;
-        const ended = session === 'idle' && (await endSession(own.client, s.pid));
-        this.opts.onClosed?.({ pid: s.pid, waitedMs: Date.now() - w.waitingSince!, ended });
-        lostSince = Math.min(lostSince ?? Infinity, w.waitingSince!);
+        if (++w.notWorking >= LOOKS_BEFORE_CLOSING) lost.push({ s, session });
       }
-      if (lostSince !== null) await this.closeIdleSilentSince(own.client, lostSince);
+      if (!lost.length) return;
+      // Every socket is closed before anything is awaited, the idle ones first: what the failed queries' callers do
+      // next (ask another connection whether their change was stored, transact in src/domain/context.ts) must not
+      // land on an idle connection that is as dead.
+      const idle = this.idleSilentSince(Math.min(...lost.map(({ s }) => s.w.waitingSince!)));
+      for (const client of [...idle, ...lost.map(({ s }) => s.client)]) {
+        // A waiting query fails with pg's "Connection terminated unexpectedly"; the pool drops the connection.
+        client.connection.stream.destroy();
+        this.clients.delete(client);
+      }
+      this.closedCount += lost.length;
+      for (const { s, session } of lost) {
+        const ended = session === 'idle' && (await endSession(own.client, s.pid));
+        this.opts.onClosed?.({ pid: s.pid, waitedMs: Date.now() - s.w.waitingSince!, ended });
+      }
+      for (const client of idle) {
+        const pid = (client as unknown as { processID: number | null }).processID;
+        if (pid) await endSession(own.client, pid);
+      }
     } catch {
       // The server cannot be asked now (unreachable too): nothing is decided until it can.
     } finally {
@@ -212,16 +223,9 @@ export class UnansweredQueryWatch {
     }
   }
 
-  /** Closes the idle connections that have answered nothing since `since`, and ends their sessions on the server. */
-  private async closeIdleSilentSince(asking: pg.Client, since: number): Promise<void> {
-    for (const client of this.clients) {
-      if (this.inUse.has(client) || watched.get(client)!.answeredAt >= since) continue;
-      const pid = (client as unknown as { processID: number | null }).processID;
-      // The pool hears the socket close and drops the connection.
-      client.connection.stream.destroy();
-      this.clients.delete(client);
-      if (pid) await endSession(asking, pid);
-    }
+  /** The pool's idle connections that have answered nothing since `since`. */
+  private idleSilentSince(since: number): pg.Client[] {
+    return [...this.clients].filter((c) => !this.inUse.has(c) && watched.get(c)!.answeredAt < since);
   }
 
   /**
