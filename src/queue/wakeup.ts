@@ -243,7 +243,7 @@ class PgListenConnection implements OtherProcesses {
       await own.client.connect();
       for (const name of Object.values(PG_CHANNEL)) await own.client.query(`LISTEN ${name}`);
       if (this.stopped) {
-        await this.hangUp(own);
+        await own.hangUp(this.heartbeat.timeoutMs);
         return;
       }
       this.own = own;
@@ -269,14 +269,6 @@ class PgListenConnection implements OtherProcesses {
   }
 
   /** Ends the session politely, but waits no longer than the heartbeat would for a server that does not answer. */
-  private async hangUp(own: OwnPgConnection): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.heartbeat.timeoutMs)));
-    await Promise.race([own.client.end().catch(() => undefined), late]);
-    clearTimeout(timer);
-    own.destroy();
-  }
-
   async ready(): Promise<void> {
     await this.connecting;
   }
@@ -287,7 +279,7 @@ class PgListenConnection implements OtherProcesses {
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     await this.connecting;
-    if (this.own) await this.hangUp(this.own);
+    if (this.own) await this.own.hangUp(this.heartbeat.timeoutMs);
     this.own = null;
     await this.asking;
   }

@@ -49,6 +49,11 @@ export interface OwnPgConnection {
    * connection that stopped answering (a flow dropped on the way) never does.
    */
   destroy(): void;
+  /**
+   * Asks the server to end the session and waits at most `withinMs` for it to hang up, then closes the socket: a
+   * polite goodbye that a connection which stopped answering cannot hold up.
+   */
+  hangUp(withinMs: number): Promise<void>;
 }
 
 export interface OpenStoreOptions {
@@ -288,7 +293,17 @@ function ownPgConnection(databaseUrl: string, schema: string | undefined, timeou
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,
   });
-  return { client, destroy: () => socket.destroy() };
+  return {
+    client,
+    destroy: () => socket.destroy(),
+    async hangUp(withinMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)));
+      await Promise.race([client.end().catch(() => undefined), late]);
+      clearTimeout(timer);
+      socket.destroy();
+    },
+  };
 }
 
 /**

@@ -22,11 +22,17 @@ import type { Logger } from 'pino';
  * on it for another 20–30 s. They are closed with it (and their sessions ended); a new connection costs a connect.
  */
 
-/** A connection outside the pool to ask the server with, and a way to close its socket at once. */
+/** A connection outside the pool to ask the server with, ended by a bounded goodbye (OwnPgConnection in db.ts). */
 interface AskingConnection {
   client: pg.Client;
-  destroy(): void;
+  hangUp(withinMs: number): Promise<void>;
 }
+
+/** How long the asking connection's goodbye may take before its socket is closed. */
+const ASKING_GOODBYE_MS = 5_000;
+
+/** The server's process id for a connection's session, which pg's types do not declare. */
+const processIdOf = (client: pg.Client): number | null => (client as unknown as { processID: number | null }).processID;
 
 /** What the watch tells its owner. */
 export interface UnansweredQueryEvents {
@@ -171,7 +177,7 @@ export class UnansweredQueryWatch {
         w.answeredThen = w.answered;
         w.notWorking = 0;
       } else {
-        const pid = (client as unknown as { processID: number | null }).processID;
+        const pid = processIdOf(client);
         if (pid) suspects.push({ client, w, pid });
       }
     }
@@ -213,13 +219,13 @@ export class UnansweredQueryWatch {
         this.opts.onClosed?.({ pid: s.pid, waitedMs: Date.now() - s.w.waitingSince!, ended });
       }
       for (const client of idle) {
-        const pid = (client as unknown as { processID: number | null }).processID;
+        const pid = processIdOf(client);
         if (pid) await endSession(own.client, pid);
       }
     } catch {
       // The server cannot be asked now (unreachable too): nothing is decided until it can.
     } finally {
-      if (own) await endQuietly(own);
+      if (own) await own.hangUp(ASKING_GOODBYE_MS);
     }
   }
 
@@ -240,7 +246,7 @@ export class UnansweredQueryWatch {
     asked: Array<{ pid: number; waitedMs: number }>,
   ): Promise<Map<number, 'working' | 'idle'> | null> {
     const { rows: me } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
-    if (me[0]?.pid !== (client as unknown as { processID: number | null }).processID) {
+    if (me[0]?.pid !== processIdOf(client)) {
       this.blind = true;
       this.opts.onBlind?.();
       return null;
@@ -264,12 +270,4 @@ async function endSession(client: pg.Client, pid: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function endQuietly(own: AskingConnection): Promise<void> {
-  const ending = own.client.end().catch(() => undefined);
-  // A connection that does not say goodbye in time is closed.
-  const timer = setTimeout(() => own.destroy(), 5_000);
-  await ending;
-  clearTimeout(timer);
 }
